@@ -1,0 +1,218 @@
+"""Score answers into the report's result rows (DESIGN.md "Report CSV").
+
+Input is one row per question put to a respondent (the code is empty when the
+question was left blank); questions 9 and 10 of the exit questionnaire only
+have rows when question 8 was answered Ja. Everything is vectorised: answers
+are first counted per (year, questionnaire, question, gender, code), and all
+further work happens on that small table.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from indicators.instrument import Instrument
+
+ANSWER_COLUMNS = [
+    "response",  # random id of the filled-in questionnaire
+    "year",
+    "questionnaire",
+    "question",  # number within the questionnaire
+    "question_version",
+    "intervention",
+    "gender",  # kvinna / man / annat / empty
+    "code",  # scale code, empty when left blank
+]
+COUNT_COLUMNS = [
+    "n",
+    "answered",
+    "negative_n",
+    "neutral_n",
+    "positive_n",
+    "clearly_positive_n",
+]
+SHARE_COLUMNS = ["negative", "neutral", "positive", "clearly_positive"]
+RESULT_COLUMNS = [
+    "year",
+    "indicator",
+    "questionnaire",
+    "question",
+    "subgroup",
+    *COUNT_COLUMNS,
+    "response_rate",
+    *SHARE_COLUMNS,
+    "suppressed",
+]
+SUBGROUPS = ("samtliga", "kvinnor", "man")
+_GENDER_OF_SUBGROUP = {"kvinnor": "kvinna", "man": "man"}
+_BLANK = -1  # stands for an empty code while counting
+_KEYS = ["year", "indicator", "questionnaire", "question"]
+
+
+def percent(part: pd.Series, whole: pd.Series) -> pd.Series:
+    """Whole percent rounded half up, exactly (integer arithmetic); empty when whole is 0."""
+    part = part.astype("Int64")
+    whole = whole.astype("Int64")
+    result = (200 * part + whole) // (2 * whole)
+    return result.where(whole > 0).astype("Int64")
+
+
+def count_codes(answers: pd.DataFrame) -> pd.DataFrame:
+    """Count answers per year, questionnaire, question, gender and code."""
+    frame = pd.DataFrame(
+        {
+            "year": answers["year"].astype("int64"),
+            "questionnaire": answers["questionnaire"].astype("category"),
+            "question": answers["question"].astype("int64"),
+            "gender": answers["gender"].astype("category"),
+            "code": answers["code"].astype("Int64").fillna(_BLANK).astype("int64"),
+        }
+    )
+    counts = (
+        frame.groupby(
+            ["year", "questionnaire", "question", "gender", "code"],
+            observed=True,
+            sort=False,
+            dropna=False,
+        )
+        .size()
+        .rename("count")
+        .reset_index()
+    )
+    counts["questionnaire"] = counts["questionnaire"].astype(str)
+    counts["gender"] = counts["gender"].astype(object).where(counts["gender"].notna(), "")
+    return counts
+
+
+def _classify(counts: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """Attach indicator, scale grouping and per-group counts to the code counts."""
+    questions = instrument.questions_frame()
+    merged = counts.merge(questions, on=["questionnaire", "question"], how="left")
+    unknown = merged["indicator"].isna()
+    if unknown.any():
+        bad = merged.loc[unknown, ["questionnaire", "question"]].drop_duplicates()
+        raise ValueError(f"Okända frågor i svaren: {bad.to_dict('records')}")
+    options = instrument.options_frame()
+    merged = merged.merge(options, on=["scale", "code"], how="left")
+    outside = merged["group"].isna() & merged["clearly_positive"].isna() & (merged["code"] != _BLANK)
+    if outside.any():
+        bad = merged.loc[outside, ["questionnaire", "question", "code"]].drop_duplicates()
+        raise ValueError(f"Svarskoder utanför skalan: {bad.to_dict('records')}")
+    c = merged["count"]
+    group = merged["group"]
+    merged["n"] = c
+    merged["answered"] = c.where(group.notna(), 0)
+    merged["negative_n"] = c.where(group == "negative", 0)
+    merged["neutral_n"] = c.where(group == "neutral", 0)
+    merged["positive_n"] = c.where(group == "positive", 0)
+    merged["clearly_positive_n"] = c.where(merged["clearly_positive"].fillna(False).astype(bool), 0)
+    merged["indicator"] = merged["indicator"].astype("int64")
+    return merged
+
+
+def _by_subgroup(classified: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """Sum counts into Samtliga, and kvinnor / män for participant questionnaires."""
+    keys = ["year", "indicator", "questionnaire", "question", "gate", "scale"]
+    parts = []
+    everyone = classified.groupby(keys, sort=False)[COUNT_COLUMNS].sum().reset_index()
+    everyone["subgroup"] = "samtliga"
+    parts.append(everyone)
+    participant = {qn.key for qn in instrument.questionnaires if qn.participant}
+    in_participant = classified["questionnaire"].isin(participant)
+    for subgroup, gender in _GENDER_OF_SUBGROUP.items():
+        rows = classified[in_participant & (classified["gender"] == gender)]
+        part = rows.groupby(keys, sort=False)[COUNT_COLUMNS].sum().reset_index()
+        part["subgroup"] = subgroup
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _pooled(per_question: pd.DataFrame) -> pd.DataFrame:
+    """Add up an indicator's scale questions per questionnaire; the gate is not pooled."""
+    scale_rows = per_question[~per_question["gate"].astype(bool)]
+    pooled = (
+        scale_rows.groupby(["year", "indicator", "questionnaire", "subgroup"], sort=False)[
+            COUNT_COLUMNS
+        ]
+        .sum()
+        .reset_index()
+    )
+    pooled["question"] = pd.NA
+    pooled["gate"] = False
+    return pooled
+
+
+def suppress(results: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """Apply small-cell suppression (DESIGN.md principle 2) to count columns.
+
+    A row is suppressed when fewer than ``min_cell`` scale answers stand behind
+    it; a kvinnor/män row is also suppressed when its twin is suppressed while
+    having 1 to min_cell - 1 answers (it could be derived from Samtliga). A
+    suppressed row keeps n; every other figure is emptied.
+    """
+    out = results.copy()
+    answered = out["answered"].astype("Int64").fillna(0)
+    suppressed = answered < min_cell
+    gendered = out["subgroup"].isin(list(_GENDER_OF_SUBGROUP))
+    small = gendered & (answered >= 1) & (answered < min_cell)
+    if small.any():
+        twin_key = out[_KEYS].astype(str).agg("|".join, axis=1)
+        small_keys = set(twin_key[small])
+        suppressed = suppressed | (gendered & twin_key.isin(small_keys))
+    out["suppressed"] = suppressed.astype(bool)
+    hidden = [c for c in RESULT_COLUMNS if c not in ("year", "indicator", "questionnaire",
+                                                      "question", "subgroup", "n", "suppressed")]
+    for column in hidden:
+        out[column] = out[column].astype("Int64").mask(out["suppressed"])
+    return out
+
+
+def score(answers: pd.DataFrame, instrument: Instrument, *, min_cell: int = 5) -> pd.DataFrame:
+    """Score a table of answers into result rows with DESIGN.md's report columns.
+
+    Returns one row per year × indicator × questionnaire × question × subgroup,
+    plus pooled rows (empty ``question``) per year × indicator × questionnaire ×
+    subgroup. Percentages are whole numbers rounded half up; suppressed rows
+    keep ``n`` and leave every other figure empty.
+    """
+    if answers.empty:
+        return empty_results()
+    classified = _classify(count_codes(answers), instrument)
+    per_question = _by_subgroup(classified, instrument)
+    no_cp_scales = {s.key for s in instrument.scales.values() if not s.has_clearly_positive}
+    per_question = per_question.astype({"clearly_positive_n": "Int64"})
+    per_question.loc[per_question["scale"].isin(no_cp_scales), "clearly_positive_n"] = pd.NA
+    results = pd.concat([per_question, _pooled(per_question)], ignore_index=True)
+    results = results[results["n"] > 0]
+    results["response_rate"] = percent(results["answered"], results["n"])
+    for share in SHARE_COLUMNS:
+        results[share] = percent(results[f"{share}_n"], results["answered"])
+    results["question"] = results["question"].astype("Int64")
+    results = suppress(results, min_cell)
+    return order_results(results[RESULT_COLUMNS], instrument)
+
+
+def empty_results() -> pd.DataFrame:
+    """A result table with no rows and the right columns."""
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in RESULT_COLUMNS})
+
+
+def order_results(results: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """Sort like the report: year, indicator, questionnaire order, question, pooled last."""
+    order = {key: i for i, key in enumerate(instrument.questionnaire_keys)}
+    sub = {s: i for i, s in enumerate(SUBGROUPS)}
+    sort_frame = pd.DataFrame(
+        {
+            "y": results["year"].astype(int),
+            "i": results["indicator"].astype(int),
+            "q": results["questionnaire"].map(order).fillna(99),
+            "n": results["question"].astype("Int64").fillna(999),
+            "s": results["subgroup"].map(sub),
+        },
+        index=results.index,
+    )
+    idx = sort_frame.sort_values(["y", "i", "q", "n", "s"], kind="stable").index
+    out = results.loc[idx].reset_index(drop=True)
+    for column in ("year", "indicator"):
+        out[column] = out[column].astype("int64")
+    return out

@@ -1,0 +1,1 @@
+"""Administration: users, interventions, reference figures, instrument, threshold."""

@@ -1,0 +1,87 @@
+"""Sign-in (Flask-Login), password hashing (argon2), throttling (Flask-Limiter), roles."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import abort
+from flask_limiter import Limiter
+from flask_login import LoginManager, UserMixin, current_user
+
+from surveys import db
+from surveys.models import Role, User, UserIntervention
+
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Logga in för att se sidan."
+login_manager.session_protection = "strong"
+limiter = Limiter(key_func=lambda: "global", default_limits=[])
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("ingen-anvandare")
+
+
+class SignedIn(UserMixin):
+    """The signed-in user as seen by views (no ORM object kept across requests)."""
+
+    def __init__(self, user: User, interventions: set[str]):
+        self.id = user.id
+        self.email = user.email
+        self.name = user.name or user.email
+        self.role = user.role
+        self.interventions = interventions
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.admin.value
+
+    def can_read_reports(self) -> bool:
+        return self.role in (Role.admin.value, Role.reader.value, Role.staff.value)
+
+    def can_manage(self, intervention_id: str | None) -> bool:
+        if self.is_admin:
+            return True
+        return self.role == Role.staff.value and intervention_id in self.interventions
+
+
+@login_manager.user_loader
+def _load(user_id: str) -> SignedIn | None:
+    session = db.session()
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        return None
+    links = session.query(UserIntervention).filter_by(user_id=user.id).all()
+    return SignedIn(user, {link.intervention_id for link in links})
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(user: User | None, password: str) -> bool:
+    """Constant work whether or not the account exists."""
+    try:
+        return _hasher.verify(user.password_hash if user else _DUMMY_HASH, password) and (
+            user is not None and user.active
+        )
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def roles_required(*roles: Role):
+    """Allow only signed-in users with one of ``roles`` (403 otherwise)."""
+    allowed = {r.value for r in roles}
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

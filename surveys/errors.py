@@ -1,0 +1,51 @@
+"""Swedish error pages; never a stack trace, never request data."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+MESSAGES = {
+    400: ("Något blev fel i formuläret", "Uppgifterna kunde inte tas emot. Ingenting har sparats. "
+          "Gå tillbaka och försök igen."),
+    403: ("Ingen behörighet", "Du har inte behörighet till den här sidan."),
+    404: ("Sidan finns inte", "Länken stämmer inte eller är inte längre giltig. "
+          "Kontrollera länken eller fråga personalen."),
+    405: ("Det gick inte", "Sidan kan inte användas på det sättet."),
+    410: ("Länken har redan använts", "Den här länken har redan använts för att svara. "
+          "Tack för din medverkan!"),
+    413: ("Filen är för stor", "Det du skickade är för stort. Ingenting har sparats."),
+    429: ("För många försök", "För många försök på kort tid. Vänta en stund och försök igen."),
+    500: ("Ett fel uppstod", "Något gick fel hos oss. Ingenting har sparats. Försök igen om en stund."),
+}
+log = logging.getLogger(__name__)
+
+
+def error_page(status: int, message: str | None = None, title: str | None = None):
+    default_title, default_message = MESSAGES.get(status, MESSAGES[400])
+    return (
+        render_template("errors/error.html", status=status, title=title or default_title,
+                        message=message or default_message),
+        status,
+    )
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(_exc: CSRFError):
+        return error_page(400, "Formuläret har gått ut eller saknar säkerhetsnyckel. "
+                               "Ladda om sidan och försök igen. Ingenting har sparats.")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        status = exc.code or 500
+        return error_page(status if status in MESSAGES else 400)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        # Log the type and place only: request data may hold answers.
+        log.error("Oväntat fel: %s", type(exc).__name__, exc_info=app.debug)
+        return error_page(500)

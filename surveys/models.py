@@ -1,0 +1,263 @@
+"""Database models (SQLModel). Every column carries a short comment.
+
+Anonymity by construction (DESIGN.md principle 1): a stored questionnaire
+(``Response`` + its ``Answer`` rows) holds answer codes, question versions,
+round, intervention, optional gender and submission date — nothing else. Ids
+are random UUIDs; the anonymous tables are WITHOUT ROWID on SQLite so not even
+a hidden sequential row number records the order of submissions.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import Column, MetaData, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+NO_ROWID = {"sqlite_with_rowid": False}
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+# --- the instrument (loaded from surveys/instrument/nns.yaml) ---------------
+
+
+class InstrumentInfo(SQLModel, table=True):
+    __tablename__ = "instrument_info"
+    key: str = Field(default="current", primary_key=True, max_length=20)  # always "current"
+    version: str = Field(max_length=40)  # instrument_version of the loaded file
+    loaded_on: date  # day the file was last loaded
+
+
+class Questionnaire(SQLModel, table=True):
+    __tablename__ = "questionnaire"
+    key: str = Field(primary_key=True, max_length=40)  # e.g. deltagare_avslut
+    name: str = Field(max_length=200)  # Swedish name shown in reports
+    short_name: str = Field(max_length=100)  # short name for tables and charts
+    participant: bool = False  # participants: gender question, kvinnor/män split
+    introduced: int | None = None  # first year the group was asked
+    position: int = 0  # order in reports
+
+
+class Indicator(SQLModel, table=True):
+    __tablename__ = "indicator"
+    number: int = Field(primary_key=True)  # 1..16
+    title: str = Field(max_length=500)  # the indicator's wording
+    national_measure: bool = True  # False for 11: "ingen nationell mätning"
+
+
+class ScaleOption(SQLModel, table=True):
+    __tablename__ = "scale_option"
+    scale: str = Field(primary_key=True, max_length=40)  # scale key, e.g. frekvens
+    code: int = Field(primary_key=True)  # stored answer code
+    label: str = Field(max_length=100)  # label shown to the respondent
+    grp: str | None = Field(default=None, max_length=20)  # negative/neutral/positive or none
+    clearly_positive: bool = False  # counts as "Klart positivt"
+    position: int = 0  # order on the form
+
+
+class Question(SQLModel, table=True):
+    __tablename__ = "question"
+    id: str = Field(primary_key=True, max_length=60)  # stable key "<questionnaire>.<number>"
+    questionnaire_key: str = Field(foreign_key="questionnaire.key", max_length=40)  # its group
+    number: int  # number within the questionnaire
+    indicator: int = Field(foreign_key="indicator.number")  # indicator it measures
+    scale: str = Field(max_length=40)  # answer scale key
+    gate: bool = False  # yes/no gate, reported alone, not pooled
+    condition_question: int | None = None  # asked only if this question ...
+    condition_code: int | None = None  # ... got this code
+    introduced: int | None = None  # first year asked
+    comparable_from: int | None = None  # comparability break year
+
+
+class QuestionVersion(SQLModel, table=True):
+    __tablename__ = "question_version"
+    id: str = Field(primary_key=True, max_length=70)  # "<questionnaire>.<number>.v<k>"
+    question_id: str = Field(foreign_key="question.id", max_length=60)  # the question
+    text: str = Field(max_length=1000)  # exact wording shown
+    valid_from: int | None = None  # first year of this wording
+    valid_until: int | None = None  # last year of this wording
+    confirmed: bool = True  # False while the wording is not confirmed by NNS
+
+
+# --- organisation and rounds ------------------------------------------------
+
+
+class Intervention(SQLModel, table=True):
+    __tablename__ = "intervention"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
+    name: str = Field(sa_column=Column(String(200), unique=True, nullable=False))  # insats name
+
+
+class RoundState(str, enum.Enum):
+    draft = "draft"  # created, takes no answers yet
+    open = "open"  # takes answers
+    closed = "closed"  # takes no answers
+
+
+class RoundMode(str, enum.Enum):
+    open_link = "open_link"  # one link/QR for everyone
+    kiosk = "kiosk"  # a shared tablet at the office
+    single_use = "single_use"  # one link per respondent
+
+
+class Round(SQLModel, table=True):
+    __tablename__ = "round"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
+    code: str = Field(sa_column=Column(String(32), unique=True, nullable=False))  # open-link code
+    questionnaire_key: str = Field(foreign_key="questionnaire.key", max_length=40)  # which group
+    year: int  # measurement year the answers count for
+    intervention_id: str | None = Field(default=None, foreign_key="intervention.id")  # insats
+    opens_on: date | None = None  # first day answers are taken (optional)
+    closes_on: date | None = None  # last day answers are taken (optional)
+    mode: str = Field(default=RoundMode.open_link.value, max_length=20)  # RoundMode
+    expected: int | None = None  # expected number of respondents (svarsfrekvens)
+    state: str = Field(default=RoundState.draft.value, max_length=20)  # RoundState
+    created_on: date = Field(default_factory=date.today)  # day created
+
+
+# --- anonymous answers ------------------------------------------------------
+
+
+class Response(SQLModel, table=True):
+    """One filled-in questionnaire. Nothing here identifies the respondent."""
+
+    __tablename__ = "response"
+    __table_args__ = NO_ROWID
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
+    round_id: str | None = Field(default=None, foreign_key="round.id", index=True)  # none if imported
+    questionnaire_key: str = Field(foreign_key="questionnaire.key", max_length=40)  # group
+    year: int = Field(index=True)  # measurement year
+    intervention_id: str | None = Field(default=None, foreign_key="intervention.id")  # insats
+    gender: str | None = Field(default=None, max_length=10)  # kvinna/man/annat, participants only
+    submitted_on: date  # date only: never a time of day
+
+
+class Answer(SQLModel, table=True):
+    """One question put to a respondent; code is empty when left blank."""
+
+    __tablename__ = "answer"
+    __table_args__ = NO_ROWID
+    response_id: str = Field(foreign_key="response.id", primary_key=True, max_length=32)  # its form
+    question_version_id: str = Field(
+        foreign_key="question_version.id", primary_key=True, max_length=70
+    )  # exact wording shown
+    code: int | None = None  # scale code, or empty
+
+
+class SubmissionKey(SQLModel, table=True):
+    """Idempotency keys of rendered forms already stored (hashed, not linked to answers)."""
+
+    __tablename__ = "submission_key"
+    __table_args__ = NO_ROWID
+    key_hash: str = Field(primary_key=True, max_length=64)  # sha256 of the form's key
+    created_on: date  # for clean-up of old keys
+
+
+class LinkToken(SQLModel, table=True):
+    """A single-use link; hashed, and never linked to the answers it unlocked."""
+
+    __tablename__ = "link_token"
+    __table_args__ = NO_ROWID
+    token_hash: str = Field(primary_key=True, max_length=64)  # sha256 of the token
+    round_id: str = Field(foreign_key="round.id", index=True)  # its round
+    used: bool = False  # set in the same transaction as the answers
+    created_on: date  # day created
+
+
+# --- figures from outside ---------------------------------------------------
+
+
+class HistoryFigure(SQLModel, table=True):
+    """Aggregated figures typed in from annual reports before the system was used."""
+
+    __tablename__ = "history_figure"
+    __table_args__ = (UniqueConstraint("year", "questionnaire_key", "question", "subgroup"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
+    year: int  # measurement year
+    questionnaire_key: str = Field(foreign_key="questionnaire.key", max_length=40)  # group
+    question: int  # question number
+    subgroup: str = Field(max_length=10)  # samtliga/kvinnor/man
+    n: int  # n as printed
+    negative: int | None = None  # percent
+    neutral: int | None = None  # percent
+    positive: int | None = None  # percent
+    clearly_positive: int | None = None  # percent
+    response_rate: int | None = None  # percent
+
+
+class NationalFigure(SQLModel, table=True):
+    """Riket: the national positive share from NNS's yearly report."""
+
+    __tablename__ = "national_figure"
+    __table_args__ = (UniqueConstraint("year", "questionnaire_key", "question", "subgroup"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
+    year: int  # measurement year
+    questionnaire_key: str = Field(foreign_key="questionnaire.key", max_length=40)  # group
+    question: int  # question number
+    subgroup: str = Field(max_length=10)  # samtliga/kvinnor/man
+    positive: int  # percent
+
+
+class Setting(SQLModel, table=True):
+    __tablename__ = "setting"
+    key: str = Field(primary_key=True, max_length=60)  # e.g. min_cell
+    value: str = Field(max_length=200)  # the value as text
+
+
+# --- people (staff issue) ---------------------------------------------------
+
+
+class Role(str, enum.Enum):
+    admin = "administratör"  # everything
+    staff = "personal"  # own interventions
+    reader = "läsare"  # reports only
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
+    email: str = Field(sa_column=Column(String(254), unique=True, nullable=False))  # sign-in name
+    name: str = Field(default="", max_length=200)  # display name
+    password_hash: str = Field(max_length=300)  # argon2 hash, never the password
+    role: str = Field(max_length=20)  # Role value
+    active: bool = True  # False: cannot sign in
+
+
+class UserIntervention(SQLModel, table=True):
+    __tablename__ = "user_intervention"
+    user_id: str = Field(foreign_key="app_user.id", primary_key=True)  # staff member
+    intervention_id: str = Field(foreign_key="intervention.id", primary_key=True)  # their insats
+
+
+class AuditEntry(SQLModel, table=True):
+    """Administrative actions: who, what, when — never answers."""
+
+    __tablename__ = "audit_entry"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
+    at: datetime  # when (staff actions, not respondents)
+    user_email: str = Field(max_length=254)  # who
+    action: str = Field(max_length=100)  # what, e.g. round.open
+    detail: str = Field(default="", max_length=1000)  # object and parameters
+
+
+class MailBatch(SQLModel, table=True):
+    """How many single-use links were mailed for a round; never the addresses."""
+
+    __tablename__ = "mail_batch"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
+    round_id: str = Field(foreign_key="round.id", index=True)  # the round
+    sent_on: date  # day sent
+    count: int  # number of mails sent

@@ -1,0 +1,1 @@
+"""The questionnaire for respondents: open links, kiosk, single-use links."""

@@ -1,0 +1,132 @@
+"""Every URL of the respondent questionnaire.
+
+/s/<code>   a round's open link          /k/<code>   the same on a kiosk tablet
+/t/<token>  a single-use link            /tack, /k/<code>/tack  "Tack" after the commit
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from surveys import db
+from surveys.errors import error_page
+from surveys.models import Intervention, Round, RoundMode
+from surveys.questionnaire.forms import new_form_token, parse_posted, read_form_token
+from surveys.security import csrf
+from surveys.services.catalogue import instrument_from_db
+from surveys.services.rounds import accepts_answers, find_by_code, find_by_token
+from surveys.services.submissions import Outcome, submit
+from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
+
+bp = Blueprint("questionnaire", __name__)
+KIOSK_RESET_SECONDS = 10
+CLOSED_TITLE = "Enkäten är stängd"
+CLOSED_TEXT = "Den här enkäten tar inte emot svar just nu. Tack för att du ville svara!"
+
+
+@bp.route("/s/<code>", methods=["GET", "POST"])
+@csrf.exempt
+def open_link(code: str):
+    """A round's open link (open-link and kiosk rounds)."""
+    round_ = find_by_code(db.session(), code)
+    if round_ is None or round_.mode == RoundMode.single_use.value:
+        abort(404)
+    return _questionnaire(round_, kiosk=False, action=url_for(".open_link", code=code),
+                          thanks=url_for(".thanks"))
+
+
+@bp.route("/k/<code>", methods=["GET", "POST"])
+@csrf.exempt
+def kiosk(code: str):
+    """The questionnaire on a shared tablet: resets itself after "Tack"."""
+    round_ = find_by_code(db.session(), code)
+    if round_ is None or round_.mode == RoundMode.single_use.value:
+        abort(404)
+    return _questionnaire(round_, kiosk=True, action=url_for(".kiosk", code=code),
+                          thanks=url_for(".kiosk_thanks", code=code))
+
+
+@bp.route("/t/<token>", methods=["GET", "POST"])
+@csrf.exempt
+def single_use(token: str):
+    """A single-use link: usable once, then "Länken har redan använts"."""
+    found = find_by_token(db.session(), token)
+    if found is None:
+        abort(404)
+    round_, link = found
+    if link.used and request.method == "GET":
+        return error_page(410)
+    return _questionnaire(round_, kiosk=False, token=token,
+                          action=url_for(".single_use", token=token),
+                          thanks=url_for(".thanks"))
+
+
+@bp.route("/tack")
+def thanks():
+    """Shown only after a redirect from a committed submission."""
+    return render_template("questionnaire/thanks.html", kiosk=False, again_url=None)
+
+
+@bp.route("/k/<code>/tack")
+def kiosk_thanks(code: str):
+    """Kiosk "Tack": back to a fresh questionnaire after 10 seconds or a tap."""
+    if find_by_code(db.session(), code) is None:
+        abort(404)
+    return render_template("questionnaire/thanks.html", kiosk=True,
+                           again_url=url_for(".kiosk", code=code),
+                           reset_seconds=KIOSK_RESET_SECONDS)
+
+
+def _questionnaire(round_: Round, *, kiosk: bool, action: str, thanks: str,
+                   token: str | None = None):
+    session = db.session()
+    if not accepts_answers(round_):
+        return error_page(403, CLOSED_TEXT, title=CLOSED_TITLE)
+    instrument = instrument_from_db(session)
+    qn = instrument.questionnaire(round_.questionnaire_key)
+    intervention = session.get(Intervention, round_.intervention_id) if round_.intervention_id \
+        else None
+    context = {
+        "qn": qn, "instrument": instrument, "round": round_, "kiosk": kiosk, "action": action,
+        "questions": qn.questions_in(round_.year), "gender_labels": GENDER_LABELS,
+        "intervention": intervention,
+    }
+    if request.method == "GET":
+        return render_template("questionnaire/form.html", step=1, values={}, gender="",
+                               form_token=new_form_token(round_.id), **context)
+
+    idempotency_key = read_form_token(request.form.get("csrf_token"), round_.id)
+    if idempotency_key is None:
+        return error_page(400, "Formuläret har gått ut eller är ogiltigt. Ladda om sidan och "
+                               "svara igen. Ingenting har sparats.")
+    try:
+        posted = parse_posted(request.form)
+        clean = clean_submission(instrument, questionnaire=qn.key, year=round_.year,
+                                 answers=posted.answers, gender=posted.gender)
+    except InvalidSubmission as exc:
+        return error_page(400, "Svaren kunde inte tas emot: " + exc.errors[0][1]
+                          + " Ingenting har sparats.")
+    if _needs_conditional_step(qn, round_.year, posted):
+        return render_template("questionnaire/form.html", step=2, values=posted.answers,
+                               gender=posted.gender, form_token=request.form["csrf_token"],
+                               **context)
+    outcome = submit(session, round_=round_, clean=clean, idempotency_key=idempotency_key,
+                     token=token)
+    if outcome in (Outcome.stored, Outcome.duplicate):
+        return redirect(thanks, code=303)
+    if outcome is Outcome.token_used:
+        return error_page(410)
+    return error_page(403, CLOSED_TEXT, title=CLOSED_TITLE)
+
+
+def _needs_conditional_step(qn, year: int, posted) -> bool:
+    """Without JavaScript, conditional questions (exit 9–10) come on a second step."""
+    if posted.conditional_shown:
+        return False
+    for question in qn.questions_in(year):
+        if question.condition_question is None:
+            continue
+        gate = posted.answers.get(question.condition_question, "").strip()
+        if gate == str(question.condition_code):
+            return True
+    return False

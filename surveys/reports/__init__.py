@@ -1,0 +1,1 @@
+"""The yearly indicator report: pages, downloads, charts (access per role)."""

@@ -1,0 +1,159 @@
+"""Every URL of the report.
+
+/rapport                               latest year with data
+/rapport/<year>                        "Indikatorerna <year>" (?insats=<id>)
+/rapport/<year>/utskrift               printable A4 version
+/rapport/<year>/rapport.csv|.xlsx      downloads
+/rapport/<year>/diagram/<n>-<kind>.<fmt>  charts (kind ar|tid, fmt svg|png)
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from surveys import db
+from surveys.errors import error_page
+from surveys.models import Intervention
+from surveys.reports.build import (
+    CHART_KINDS,
+    chart,
+    page_context,
+    render_chart,
+    report_csv,
+    report_xlsx,
+)
+from surveys.services.catalogue import instrument_from_db
+from surveys.services.reporting import report_data
+
+bp = Blueprint("reports", __name__, url_prefix="/rapport")
+MIME = {"svg": "image/svg+xml", "png": "image/png"}
+
+
+def _allowed_interventions() -> list[Intervention] | None:
+    """None: everything (admin, reader); else the staff member's own interventions."""
+    if current_user.role in ("administratör", "läsare"):
+        return None
+    session = db.session()
+    return [session.get(Intervention, i) for i in sorted(current_user.interventions)]
+
+
+def _data():
+    """Load report data for the requested intervention, enforcing the user's scope."""
+    if not current_user.can_read_reports():
+        abort(403)
+    session = db.session()
+    allowed = _allowed_interventions()
+    insats_id = request.args.get("insats") or None
+    intervention = None
+    if insats_id:
+        intervention = session.get(Intervention, insats_id)
+        if intervention is None:
+            abort(404)
+    if allowed is not None:
+        if not allowed:
+            abort(403)
+        if intervention is None:
+            intervention = allowed[0]
+        if intervention.id not in {i.id for i in allowed}:
+            abort(403)
+    from flask import current_app
+
+    data = report_data(session, instrument_from_db(session),
+                       default_min_cell=current_app.config["MIN_CELL"], intervention=intervention)
+    return data, intervention, allowed
+
+
+@bp.route("")
+@login_required
+def latest():
+    """Redirect to the latest year that has data."""
+    data, intervention, _ = _data()
+    years = data.years()
+    if not years:
+        return error_page(404, "Det finns inga svar ännu. När enkätsvar har kommit in visas "
+                               "rapporten här.", title="Ingen rapport ännu")
+    return redirect(url_for(".report", year=years[-1],
+                            insats=intervention.id if intervention else None))
+
+
+def _year_or_message(data, year: int):
+    if not data.has_year(year):
+        where = f" för {data.intervention}" if data.intervention else ""
+        years = ", ".join(str(y) for y in data.years()) or "inga"
+        return error_page(404, f"Det finns inga svar för {year}{where}. År med svar: {years}.",
+                          title=f"Inga resultat för {year}")
+    return None
+
+
+@bp.route("/<int:year>")
+@login_required
+def report(year: int):
+    """"Indikatorerna <year>": Resultatet i korthet, then each indicator."""
+    data, intervention, allowed = _data()
+    if (missing := _year_or_message(data, year)) is not None:
+        return missing
+    session = db.session()
+    choices = allowed if allowed is not None else session.query(Intervention).order_by(
+        Intervention.name).all()
+    return render_template("reports/report.html", **page_context(data, year=year),
+                           years=data.years(), interventions=choices,
+                           selected=intervention.id if intervention else "",
+                           can_choose_all=allowed is None, printable=False, embed=None)
+
+
+@bp.route("/<int:year>/utskrift")
+@login_required
+def printable(year: int):
+    """The same report laid out for A4 printing (page break per indicator)."""
+    data, intervention, _ = _data()
+    if (missing := _year_or_message(data, year)) is not None:
+        return missing
+    return render_template("reports/report.html", **page_context(data, year=year),
+                           years=[], interventions=[], selected=intervention.id if intervention
+                           else "", can_choose_all=False, printable=True, embed=None)
+
+
+@bp.route("/<int:year>/rapport.<fmt>")
+@login_required
+def download(year: int, fmt: str):
+    """The report as CSV (DESIGN.md columns) or an XLSX workbook."""
+    data, intervention, _ = _data()
+    if (missing := _year_or_message(data, year)) is not None:
+        return missing
+    suffix = f"-{intervention.name}" if intervention else ""
+    name = f"indikatorerna-{year}{suffix}.{fmt}"
+    if fmt == "csv":
+        body, mime = report_csv(data, year=year), "text/csv; charset=utf-8"
+    elif fmt == "xlsx":
+        body = report_xlsx(data, year=year)
+        mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        abort(404)
+    return Response(body, mimetype=mime, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{_quote(name)}"})
+
+
+@bp.route("/<int:year>/diagram/<int:indicator>-<kind>.<fmt>")
+@login_required
+def chart_image(year: int, indicator: int, kind: str, fmt: str):
+    """One chart as SVG or PNG (suppressed figures are never in it)."""
+    if kind not in CHART_KINDS or fmt not in MIME:
+        abort(404)
+    data, _, _ = _data()
+    if indicator not in data.instrument.indicators:
+        abort(404)
+    chart_obj = chart(data, year=year, indicator=indicator, kind=kind)
+    if chart_obj is None:
+        abort(404)
+    response = Response(render_chart(chart_obj, fmt), mimetype=MIME[fmt])
+    if request.args.get("ladda-ner"):
+        response.headers["Content-Disposition"] = (
+            f"attachment; filename=indikator-{indicator}-{kind}-{year}.{fmt}")
+    return response
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name)

@@ -1,0 +1,36 @@
+"""Security headers, CSRF for signed-in forms, sign-in and rate limiting."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+from flask_wtf.csrf import CSRFProtect
+
+csrf = CSRFProtect()
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+    "base-uri 'none'; object-src 'none'"
+)
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+    from surveys.auth import login_manager, limiter
+
+    login_manager.init_app(app)
+    limiter.init_app(app)
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        if app.config["SURVEYS_ENV"] == "production":
+            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if request.endpoint and not request.endpoint.startswith("static"):
+            # Nothing a respondent or staff member saw may be kept by the browser.
+            response.headers["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,1 @@
+"""Operations: every write of the application goes through these modules."""

@@ -1,0 +1,14 @@
+"""Audit log of administrative actions: who, what, when — never answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlmodel import Session
+
+from surveys.models import AuditEntry
+
+
+def record(db: Session, *, user_email: str, action: str, detail: str = "") -> None:
+    db.add(AuditEntry(at=datetime.now(UTC).replace(tzinfo=None), user_email=user_email,
+                      action=action, detail=detail[:1000]))

@@ -1,0 +1,124 @@
+"""The instrument: load the catalogue file into the database and read it back."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from indicators.instrument import (
+    Instrument,
+    Question,
+    Questionnaire,
+    QuestionVersion,
+    Scale,
+    ScaleOption,
+)
+from surveys import models
+
+DEFAULT_FILE = Path(__file__).resolve().parent.parent / "instrument" / "nns.yaml"
+
+
+def load_instrument_file(db: Session, *, path: Path | str = DEFAULT_FILE) -> dict[str, int]:
+    """Load (or re-load after an edit) the catalogue file; idempotent.
+
+    Rows are upserted by their stable keys, so answers keep pointing at the
+    same question versions. Nothing is deleted: a question removed from the
+    file stays in the database for the answers that reference it.
+    """
+    instrument = Instrument.load(path)
+    changed = 0
+    for position, qn in enumerate(instrument.questionnaires):
+        changed += _upsert(db, models.Questionnaire, qn.key, name=qn.name,
+                           short_name=qn.short_name, participant=qn.participant,
+                           introduced=qn.introduced, position=position)
+    for number, title in instrument.indicators.items():
+        changed += _upsert(db, models.Indicator, number, title=title,
+                           national_measure=number not in instrument.no_national_measure)
+    db.flush()
+    for scale in instrument.scales.values():
+        for position, option in enumerate(scale.options):
+            changed += _upsert(db, models.ScaleOption, (scale.key, option.code),
+                               label=option.label, grp=option.group,
+                               clearly_positive=option.clearly_positive, position=position)
+    for question in instrument.all_questions():
+        changed += _upsert(db, models.Question, question.key,
+                           questionnaire_key=question.questionnaire, number=question.number,
+                           indicator=question.indicator, scale=question.scale, gate=question.gate,
+                           condition_question=question.condition_question,
+                           condition_code=question.condition_code,
+                           introduced=question.introduced,
+                           comparable_from=question.comparable_from)
+    db.flush()
+    for question in instrument.all_questions():
+        for version in question.versions:
+            changed += _upsert(db, models.QuestionVersion, version.id, question_id=question.key,
+                               text=version.text, valid_from=version.valid_from,
+                               valid_until=version.valid_until, confirmed=version.confirmed)
+    changed += _upsert(db, models.InstrumentInfo, "current", version=instrument.version,
+                       loaded_on=date.today())
+    db.commit()
+    return {"questions": sum(1 for _ in instrument.all_questions()), "changed": changed}
+
+
+def _upsert(db: Session, model: type, key: object, **values: object) -> int:
+    """Insert or update one row; returns 1 when something changed."""
+    row = db.get(model, key)
+    if row is None:
+        pk_names = [c.name for c in model.__table__.primary_key.columns]
+        keys = key if isinstance(key, tuple) else (key,)
+        db.add(model(**dict(zip(pk_names, keys, strict=True)), **values))
+        return 1
+    changed = 0
+    for name, value in values.items():
+        if name == "loaded_on":
+            continue
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = 1
+    return changed
+
+
+def instrument_from_db(db: Session) -> Instrument:
+    """Build the pure instrument structure from the loaded catalogue."""
+    info = db.get(models.InstrumentInfo, "current")
+    if info is None:
+        raise LookupError("Instrumentet är inte inläst. Kör: surveys instrument load")
+    options = db.exec(select(models.ScaleOption).order_by(models.ScaleOption.position)).all()
+    scales: dict[str, list[ScaleOption]] = {}
+    for o in options:
+        scales.setdefault(o.scale, []).append(
+            ScaleOption(code=o.code, label=o.label, group=o.grp,
+                        clearly_positive=o.clearly_positive)
+        )
+    versions: dict[str, list[QuestionVersion]] = {}
+    for v in db.exec(select(models.QuestionVersion).order_by(models.QuestionVersion.id)).all():
+        versions.setdefault(v.question_id, []).append(
+            QuestionVersion(id=v.id, text=v.text, valid_from=v.valid_from,
+                            valid_until=v.valid_until, confirmed=v.confirmed)
+        )
+    questions: dict[str, list[Question]] = {}
+    for q in db.exec(select(models.Question).order_by(models.Question.number)).all():
+        questions.setdefault(q.questionnaire_key, []).append(
+            Question(questionnaire=q.questionnaire_key, number=q.number, indicator=q.indicator,
+                     scale=q.scale, versions=tuple(versions.get(q.id, ())), gate=q.gate,
+                     condition_question=q.condition_question, condition_code=q.condition_code,
+                     introduced=q.introduced, comparable_from=q.comparable_from)
+        )
+    indicators = db.exec(select(models.Indicator).order_by(models.Indicator.number)).all()
+    questionnaires = db.exec(
+        select(models.Questionnaire).order_by(models.Questionnaire.position)
+    ).all()
+    return Instrument(
+        version=info.version,
+        scales={k: Scale(key=k, name=k, options=tuple(v)) for k, v in scales.items()},
+        indicators={i.number: i.title for i in indicators},
+        questionnaires=tuple(
+            Questionnaire(key=qn.key, name=qn.name, short_name=qn.short_name,
+                          participant=qn.participant, introduced=qn.introduced,
+                          questions=tuple(questions.get(qn.key, ())))
+            for qn in questionnaires
+        ),
+        no_national_measure=frozenset(i.number for i in indicators if not i.national_measure),
+    )

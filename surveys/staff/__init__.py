@@ -1,0 +1,1 @@
+"""Staff pages per intervention: rounds, links, kiosk, paper entry, response overview."""

@@ -1,0 +1,242 @@
+"""Every URL of the staff pages.
+
+/personal                         the interventions and rounds the user may manage
+/personal/omgang/ny               start a round (POST)
+/personal/omgang/<id>             a round: links, QR, kiosk, overview
+/personal/omgang/<id>/<action>    open / close (POST)
+/personal/omgang/<id>/lankar.csv  N single-use links for mail merge (POST)
+/personal/omgang/<id>/papper      type in a paper questionnaire
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+from sqlalchemy import func
+from sqlmodel import select
+
+from surveys import db
+from surveys.auth import roles_required
+from surveys.models import Intervention, LinkToken, MailBatch, Response as Stored, Role, Round
+from surveys.services import rounds as round_ops
+from surveys.services.audit import record
+from surveys.services.catalogue import instrument_from_db
+from surveys.services.submissions import insert_responses
+from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
+
+bp = Blueprint("staff", __name__, url_prefix="/personal")
+
+
+def _public(path: str) -> str:
+    return current_app.config["PUBLIC_URL"].rstrip("/") + path
+
+
+def _visible_interventions() -> list[Intervention]:
+    session = db.session()
+    rows = session.exec(select(Intervention).order_by(Intervention.name)).all()
+    return [i for i in rows if current_user.can_manage(i.id)]
+
+
+def _round_or_403(round_id: str) -> Round:
+    round_ = db.session().get(Round, round_id)
+    if round_ is None:
+        abort(404)
+    if not current_user.can_manage(round_.intervention_id):
+        abort(403)
+    return round_
+
+
+@bp.route("")
+@login_required
+def home():
+    """Rounds of the interventions the user manages, with answered / expected."""
+    if current_user.role == Role.reader.value:
+        return redirect(url_for("reports.latest"))
+    session = db.session()
+    interventions = _visible_interventions()
+    ids = [i.id for i in interventions]
+    query = select(Round).order_by(Round.year.desc(), Round.created_on.desc())
+    if not current_user.is_admin:
+        query = query.where(Round.intervention_id.in_(ids))
+    rounds = session.exec(query).all()
+    counts = _answered(session, [r.id for r in rounds])
+    instrument = instrument_from_db(session)
+    names = {i.id: i.name for i in session.exec(select(Intervention)).all()}
+    return render_template(
+        "staff/home.html", rounds=rounds, counts=counts, interventions=interventions,
+        questionnaires=instrument.questionnaires, names=names, year=date.today().year,
+        modes=round_ops.MODE_LABELS, states=round_ops.STATE_LABELS,
+    )
+
+
+def _answered(session, round_ids: list[str]) -> dict[str, int]:
+    if not round_ids:
+        return {}
+    rows = session.exec(
+        select(Stored.round_id, func.count()).where(Stored.round_id.in_(round_ids))
+        .group_by(Stored.round_id)
+    ).all()
+    return dict(rows)
+
+
+@bp.route("/omgang/ny", methods=["POST"])
+@roles_required(Role.admin, Role.staff)
+def create_round():
+    """Start a round for one of the user's interventions."""
+    session = db.session()
+    instrument = instrument_from_db(session)
+    form = request.form
+    intervention_id = form.get("insats") or None
+    if not current_user.can_manage(intervention_id):
+        abort(403)
+    errors = []
+    questionnaire = form.get("questionnaire", "")
+    if questionnaire not in instrument.questionnaire_keys:
+        errors.append("Välj en enkät.")
+    year = form.get("year", "")
+    if not year.isdigit() or not 2000 <= int(year) <= 2100:
+        errors.append("Ange ett år, t.ex. 2025.")
+    expected = form.get("expected", "").strip()
+    if expected and (not expected.isdigit() or int(expected) > 100000):
+        errors.append("Förväntat antal svarande ska vara ett heltal.")
+    mode = form.get("mode", "")
+    if mode not in round_ops.MODE_LABELS:
+        errors.append("Välj hur enkäten ska besvaras.")
+    if errors:
+        for error in errors:
+            flash(error, "error")
+        return redirect(url_for(".home"))
+    round_ = round_ops.create_round(session, questionnaire=questionnaire, year=int(year),
+                                    intervention_id=intervention_id, mode=mode,
+                                    expected=int(expected) if expected else None)
+    round_ops.open_round(session, round_)
+    record(session, user_email=current_user.email, action="omgång.skapa",
+           detail=f"{round_.id} {questionnaire} {year}")
+    session.commit()
+    flash("Mätomgången är startad.")
+    return redirect(url_for(".round_page", round_id=round_.id))
+
+
+@bp.route("/omgang/<round_id>")
+@roles_required(Role.admin, Role.staff)
+def round_page(round_id: str):
+    """A round: its links, QR code, kiosk button and response overview."""
+    session = db.session()
+    round_ = _round_or_403(round_id)
+    instrument = instrument_from_db(session)
+    answered = _answered(session, [round_.id]).get(round_.id, 0)
+    weeks = _per_week(session, round_.id)
+    tokens = session.exec(select(func.count()).select_from(LinkToken)
+                          .where(LinkToken.round_id == round_.id)).one()
+    used = session.exec(select(func.count()).select_from(LinkToken)
+                        .where(LinkToken.round_id == round_.id, LinkToken.used.is_(True))).one()
+    mailed = session.exec(select(func.coalesce(func.sum(MailBatch.count), 0))
+                          .where(MailBatch.round_id == round_.id)).one()
+    intervention = session.get(Intervention, round_.intervention_id) \
+        if round_.intervention_id else None
+    return render_template(
+        "staff/round.html", round=round_, qn=instrument.questionnaire(round_.questionnaire_key),
+        answered=answered, weeks=weeks, tokens=tokens, used=used, mailed=mailed,
+        intervention=intervention, open_url=_public(url_for("questionnaire.open_link",
+                                                            code=round_.code)),
+        modes=round_ops.MODE_LABELS, states=round_ops.STATE_LABELS,
+        accepts=round_ops.accepts_answers(round_),
+    )
+
+
+def _per_week(session, round_id: str) -> list[tuple[str, int]]:
+    dates = session.exec(select(Stored.submitted_on).where(Stored.round_id == round_id)).all()
+    weeks: dict[str, int] = {}
+    for day in dates:
+        iso = day.isocalendar()
+        key = f"{iso.year} v. {iso.week:02d}"
+        weeks[key] = weeks.get(key, 0) + 1
+    return sorted(weeks.items())
+
+
+@bp.route("/omgang/<round_id>/<any(oppna,stang):action>", methods=["POST"])
+@roles_required(Role.admin, Role.staff)
+def change_state(round_id: str, action: str):
+    """Open or close a round; invalid moves get a Swedish message."""
+    session = db.session()
+    round_ = _round_or_403(round_id)
+    try:
+        if action == "oppna":
+            round_ops.open_round(session, round_)
+        else:
+            round_ops.close_round(session, round_)
+    except round_ops.RoundStateError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for(".round_page", round_id=round_id))
+    record(session, user_email=current_user.email, action=f"omgång.{action}", detail=round_id)
+    session.commit()
+    flash("Mätomgången är " + ("öppnad." if action == "oppna" else "stängd."))
+    return redirect(url_for(".round_page", round_id=round_id))
+
+
+@bp.route("/omgang/<round_id>/lankar.csv", methods=["POST"])
+@roles_required(Role.admin, Role.staff)
+def links_csv(round_id: str):
+    """N single-use links as CSV for mail merge or printed slips."""
+    session = db.session()
+    round_ = _round_or_403(round_id)
+    count = request.form.get("count", "")
+    if not count.isdigit() or not 1 <= int(count) <= 2000:
+        flash("Ange hur många länkar (1–2000).", "error")
+        return redirect(url_for(".round_page", round_id=round_id))
+    tokens = round_ops.create_tokens(session, round_, count=int(count))
+    record(session, user_email=current_user.email, action="länkar.skapa",
+           detail=f"{round_id} {count}")
+    session.commit()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["nr", "lank"])
+    for i, token in enumerate(tokens, start=1):
+        writer.writerow([i, _public(url_for("questionnaire.single_use", token=token))])
+    return Response(buffer.getvalue(), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": "attachment; filename=engangslankar.csv"})
+
+
+@bp.route("/omgang/<round_id>/papper", methods=["GET", "POST"])
+@roles_required(Role.admin, Role.staff)
+def paper(round_id: str):
+    """Type in a paper questionnaire; same validation as the questionnaire, anonymous."""
+    session = db.session()
+    round_ = _round_or_403(round_id)
+    instrument = instrument_from_db(session)
+    qn = instrument.questionnaire(round_.questionnaire_key)
+    errors: dict[str, str] = {}
+    values = {k: v for k, v in request.form.items() if k.startswith("q")}
+    if request.method == "POST":
+        answers = {}
+        for question in qn.questions_in(round_.year):
+            answers[question.number] = request.form.get(f"q{question.number}", "")
+        try:
+            clean = clean_submission(instrument, questionnaire=qn.key, year=round_.year,
+                                     answers=answers, gender=request.form.get("gender"))
+        except InvalidSubmission as exc:
+            errors = {field or "": message for field, message in exc.errors}
+        else:
+            insert_responses(session, [(clean, round_.id, round_.intervention_id, date.today())])
+            record(session, user_email=current_user.email, action="pappersenkät.registrera",
+                   detail=round_id)
+            session.commit()
+            flash("Pappersenkäten är registrerad. Du kan skriva in nästa.")
+            return redirect(url_for(".paper", round_id=round_id))
+    return render_template("staff/paper.html", round=round_, qn=qn, instrument=instrument,
+                           questions=qn.questions_in(round_.year), errors=errors, values=values,
+                           gender_labels=GENDER_LABELS), (400 if errors else 200)
