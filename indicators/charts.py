@@ -56,8 +56,12 @@ def current_year_chart(
         alt.Chart(long, title=f"Resultat {year}")
         .mark_bar()
         .encode(
-            y=alt.Y("rad:N", sort=alt.EncodingSortField("ordning"), title=None,
-                    axis=alt.Axis(labelLimit=320)),
+            y=alt.Y(
+                "rad:N",
+                sort=alt.EncodingSortField("ordning"),
+                title=None,
+                axis=alt.Axis(labelLimit=320),
+            ),
             x=alt.X("andel:Q", stack="zero", title="Andel (%)", scale=alt.Scale(domain=[0, 102])),
             color=alt.Color(
                 "kategori:N",
@@ -75,7 +79,7 @@ def current_year_chart(
 def trend_chart(
     results: pd.DataFrame, national: pd.DataFrame, instrument: Instrument, *, indicator: int
 ) -> alt.Chart | None:
-    """"Utveckling över tid": positive share per question and group, Riket dashed.
+    """ "Utveckling över tid": positive share per question and group, Riket dashed.
 
     Years on either side of a comparability break get different ``period``
     values, and lines are drawn per period, so they are never joined.
@@ -118,8 +122,9 @@ def trend_chart(
     base = alt.Chart(data, title="Utveckling över tid").encode(
         x=alt.X("år:O", title="År"),
         y=alt.Y("positivt:Q", title="Positivt (%)", scale=alt.Scale(domain=[0, 100])),
-        color=alt.Color("serie:N", legend=alt.Legend(title=None, orient="bottom", columns=1,
-                                                     labelLimit=360)),
+        color=alt.Color(
+            "serie:N", legend=alt.Legend(title=None, orient="bottom", columns=1, labelLimit=360)
+        ),
         strokeDash=alt.StrokeDash(
             "linje:N",
             scale=alt.Scale(domain=["Förbundet", "Riket"], range=[[1, 0], [6, 4]]),

@@ -27,7 +27,9 @@ SUBGROUP_LABELS = {"samtliga": "Samtliga", "kvinnor": "kvinnor", "man": "män"}
 COMPUTED, IMPORTED = "beräknad", "importerad"
 
 
-def history_results(history: pd.DataFrame, instrument: Instrument, *, min_cell: int) -> pd.DataFrame:
+def history_results(
+    history: pd.DataFrame, instrument: Instrument, *, min_cell: int
+) -> pd.DataFrame:
     """Turn figures typed in from old annual reports into result rows.
 
     Only percentages and n are known; the number of scale answers is derived
@@ -91,7 +93,7 @@ def indicator_table(
 
 
 def summary(results: pd.DataFrame, instrument: Instrument, *, year: int) -> pd.DataFrame:
-    """"Resultatet i korthet": positive share per indicator × questionnaire, Samtliga.
+    """ "Resultatet i korthet": positive share per indicator × questionnaire, Samtliga.
 
     Uses the pooled row (or the single question's row where only imported
     figures exist), with the change in percentage points from the year before
@@ -151,11 +153,10 @@ def _headline(
 
 
 def format_share(positive: object, clearly: object = None) -> str:
-    """"96% (81%)" as printed in the seed; empty for missing values."""
+    """ "96% (81%)" as printed in the seed; empty for missing values."""
     if positive is None or pd.isna(positive):
         return ""
     text = f"{int(positive)}%"
     if clearly is not None and not pd.isna(clearly):
         text += f" ({int(clearly)}%)"
     return text
-

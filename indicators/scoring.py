@@ -94,7 +94,9 @@ def _classify(counts: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
         raise ValueError(f"Okända frågor i svaren: {bad.to_dict('records')}")
     options = instrument.options_frame()
     merged = merged.merge(options, on=["scale", "code"], how="left")
-    outside = merged["group"].isna() & merged["clearly_positive"].isna() & (merged["code"] != _BLANK)
+    outside = (
+        merged["group"].isna() & merged["clearly_positive"].isna() & (merged["code"] != _BLANK)
+    )
     if outside.any():
         bad = merged.loc[outside, ["questionnaire", "question", "code"]].drop_duplicates()
         raise ValueError(f"Svarskoder utanför skalan: {bad.to_dict('records')}")
@@ -156,12 +158,16 @@ def suppress(results: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     gendered = out["subgroup"].isin(list(_GENDER_OF_SUBGROUP))
     small = gendered & (answered >= 1) & (answered < min_cell)
     if small.any():
-        twin_key = out[_KEYS].astype(str).agg("|".join, axis=1)
-        small_keys = set(twin_key[small])
-        suppressed = suppressed | (gendered & twin_key.isin(small_keys))
+        keys = [out[c] for c in _KEYS[:-1]] + [out["question"].astype("Int64").fillna(-1)]
+        twin_is_small = small.groupby(keys, sort=False).transform("any")
+        suppressed = suppressed | (gendered & twin_is_small)
     out["suppressed"] = suppressed.astype(bool)
-    hidden = [c for c in RESULT_COLUMNS if c not in ("year", "indicator", "questionnaire",
-                                                      "question", "subgroup", "n", "suppressed")]
+    hidden = [
+        c
+        for c in RESULT_COLUMNS
+        if c
+        not in ("year", "indicator", "questionnaire", "question", "subgroup", "n", "suppressed")
+    ]
     for column in hidden:
         out[column] = out[column].astype("Int64").mask(out["suppressed"])
     return out

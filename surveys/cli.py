@@ -25,8 +25,7 @@ def _alembic_config():
 
     config = Config()
     config.set_main_option("script_location", str(ROOT / "migrations"))
-    config.set_main_option("sqlalchemy.url",
-                           current_app.config["DATABASE_URL"].replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", current_app.config["DATABASE_URL"].replace("%", "%%"))
     return config
 
 
@@ -51,8 +50,13 @@ def db_downgrade(revision: str) -> None:
 
 
 @instrument_cli.command("load")
-@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Katalogfil (standard: surveys/instrument/nns.yaml).")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Katalogfil (standard: surveys/instrument/nns.yaml).",
+)
 def instrument_load(path: str | None) -> None:
     """Läs in instrumentet; kan köras om efter en ändring."""
     from surveys.services.catalogue import DEFAULT_FILE, load_instrument_file
@@ -61,19 +65,25 @@ def instrument_load(path: str | None) -> None:
         summary = load_instrument_file(db.session(), path=path or DEFAULT_FILE)
     except (ValueError, KeyError) as exc:
         raise click.ClickException(f"Instrumentfilen är felaktig: {exc}") from None
-    click.echo(f"Instrumentet är inläst: {summary['questions']} frågor, "
-               f"{summary['changed']} ändringar.")
+    click.echo(
+        f"Instrumentet är inläst: {summary['questions']} frågor, {summary['changed']} ändringar."
+    )
 
 
 @users_cli.command("create")
 @click.option("--email", required=True, help="E-postadress (inloggningsnamn).")
-@click.option("--role", type=click.Choice(["administratör", "personal", "läsare"]),
-              default="administratör", show_default=True)
+@click.option(
+    "--role",
+    type=click.Choice(["administratör", "personal", "läsare"]),
+    default="administratör",
+    show_default=True,
+)
 @click.option("--name", default="")
 @click.option("--insats", "insatser", multiple=True, help="Insats (för personal); flera går.")
 @click.password_option("--password", help="Lösenord (minst 10 tecken).")
-def users_create(email: str, role: str, name: str, insatser: tuple[str, ...],
-                 password: str) -> None:
+def users_create(
+    email: str, role: str, name: str, insatser: tuple[str, ...], password: str
+) -> None:
     """Skapa en användare, t.ex. den första administratören."""
     from surveys.auth import hash_password
     from surveys.models import User, UserIntervention
@@ -108,12 +118,22 @@ def users_create(email: str, role: str, name: str, insatser: tuple[str, ...],
 @click.option("--questionnaire", required=True, help="Enkätens nyckel, t.ex. deltagare_avslut.")
 @click.option("--year", type=int, required=True)
 @click.option("--insats", default=None, help="Insatsens namn (skapas om den saknas).")
-@click.option("--mode", type=click.Choice(["open_link", "kiosk", "single_use"]),
-              default="open_link", show_default=True)
+@click.option(
+    "--mode",
+    type=click.Choice(["open_link", "kiosk", "single_use"]),
+    default="open_link",
+    show_default=True,
+)
 @click.option("--expected", type=click.IntRange(min=0), default=None)
 @click.option("--open/--draft", "open_now", default=True, show_default=True)
-def rounds_create(questionnaire: str, year: int, insats: str | None, mode: str,
-                  expected: int | None, open_now: bool) -> None:
+def rounds_create(
+    questionnaire: str,
+    year: int,
+    insats: str | None,
+    mode: str,
+    expected: int | None,
+    open_now: bool,
+) -> None:
     """Skapa en mätomgång och skriv ut dess länk."""
     from surveys.services import rounds as ops
     from surveys.services.catalogue import instrument_from_db
@@ -121,12 +141,18 @@ def rounds_create(questionnaire: str, year: int, insats: str | None, mode: str,
     session = db.session()
     instrument = instrument_from_db(session)
     if questionnaire not in instrument.questionnaire_keys:
-        raise click.ClickException(f"Okänd enkät {questionnaire!r}. Giltiga: "
-                                   f"{', '.join(instrument.questionnaire_keys)}.")
+        raise click.ClickException(
+            f"Okänd enkät {questionnaire!r}. Giltiga: {', '.join(instrument.questionnaire_keys)}."
+        )
     intervention = ops.intervention_by_name(session, insats, create=True) if insats else None
-    round_ = ops.create_round(session, questionnaire=questionnaire, year=year, mode=mode,
-                              intervention_id=intervention.id if intervention else None,
-                              expected=expected)
+    round_ = ops.create_round(
+        session,
+        questionnaire=questionnaire,
+        year=year,
+        mode=mode,
+        intervention_id=intervention.id if intervention else None,
+        expected=expected,
+    )
     if open_now:
         ops.open_round(session, round_)
     session.commit()
@@ -148,9 +174,11 @@ def rounds_list() -> None:
     session = db.session()
     names = {i.id: i.name for i in session.exec(select(Intervention)).all()}
     for r in session.exec(select(Round).order_by(Round.year, Round.questionnaire_key)).all():
-        click.echo(f"{r.id}  {r.year}  {r.questionnaire_key:20} "
-                   f"{names.get(r.intervention_id, 'hela förbundet'):20} "
-                   f"{STATE_LABELS[r.state]:10} {_link(r)}")
+        click.echo(
+            f"{r.id}  {r.year}  {r.questionnaire_key:20} "
+            f"{names.get(r.intervention_id, 'hela förbundet'):20} "
+            f"{STATE_LABELS[r.state]:10} {_link(r)}"
+        )
 
 
 def _read(path: str) -> tuple[bytes, str]:
@@ -166,8 +194,9 @@ def _run_import(kind: str, path: str) -> None:
     from surveys.services.files import import_answers
     from surveys.services.tables import FileError
 
-    importer = {"answers": import_answers, "history": import_history,
-                "national": import_national}[kind]
+    importer = {"answers": import_answers, "history": import_history, "national": import_national}[
+        kind
+    ]
     data, name = _read(path)
     session = db.session()
     try:
@@ -243,13 +272,20 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
         intervention = intervention_by_name(session, insats)
         if intervention is None:
             known = [i.name for i in session.exec(select(Intervention)).all()]
-            raise click.ClickException(f"Okänd insats {insats!r}. Kända insatser: "
-                                       f"{', '.join(known) or 'inga'}.")
-    data = report_data(session, instrument_from_db(session),
-                       default_min_cell=current_app.config["MIN_CELL"], intervention=intervention)
+            raise click.ClickException(
+                f"Okänd insats {insats!r}. Kända insatser: {', '.join(known) or 'inga'}."
+            )
+    data = report_data(
+        session,
+        instrument_from_db(session),
+        default_min_cell=current_app.config["MIN_CELL"],
+        intervention=intervention,
+    )
     if not data.has_year(year):
-        raise click.ClickException(f"Det finns inga svar för {year}. År med svar: "
-                                   f"{', '.join(map(str, data.years())) or 'inga'}.")
+        raise click.ClickException(
+            f"Det finns inga svar för {year}. År med svar: "
+            f"{', '.join(map(str, data.years())) or 'inga'}."
+        )
     if fmt == "csv":
         body = report_csv(data, year=year)
     elif fmt == "xlsx":
@@ -257,10 +293,16 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
     else:
         with current_app.test_request_context():
             html = render_template(
-                "reports/report.html", **page_context(data, year=year), years=[],
-                interventions=[], selected="", can_choose_all=False, printable=True,
+                "reports/report.html",
+                **page_context(data, year=year),
+                years=[],
+                interventions=[],
+                selected="",
+                can_choose_all=False,
+                printable=True,
                 embed=lambda n, kind: chart_data_uri(data, year=year, indicator=n, kind=kind),
-                inline_css=(ROOT / "surveys" / "static" / "css" / "app.css").read_text("utf-8"))
+                inline_css=(ROOT / "surveys" / "static" / "css" / "app.css").read_text("utf-8"),
+            )
         body = html.encode("utf-8")
     _write(body, output, binary=fmt == "xlsx")
 
@@ -279,8 +321,16 @@ def demo_cmd(force: bool) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (db_cli, instrument_cli, users_cli, rounds_cli, import_cli, export_cli,
-                    report_cmd, demo_cmd):
+    for command in (
+        db_cli,
+        instrument_cli,
+        users_cli,
+        rounds_cli,
+        import_cli,
+        export_cli,
+        report_cmd,
+        demo_cmd,
+    ):
         app.cli.add_command(command)
 
 
@@ -288,6 +338,9 @@ def main() -> None:
     """Entry point of the ``surveys`` console script."""
     from surveys import create_app
 
-    cli = FlaskGroup(create_app=lambda: create_app(), add_default_commands=True,
-                     help="Indikatorenkäter – kommandon för drift och rapport.")
+    cli = FlaskGroup(
+        create_app=lambda: create_app(),
+        add_default_commands=True,
+        help="Indikatorenkäter – kommandon för drift och rapport.",
+    )
     cli.main(prog_name="surveys")

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 PLACEHOLDER_SECRETS = {"", "dev", "change-me", "changeme", "secret", "utveckling"}
-DEV_SECRET = "utveckling"
+DEV_SECRET = "utveckling"  # noqa: S105 - development default, refused in production
 
 
 class ConfigError(RuntimeError):

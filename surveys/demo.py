@@ -24,8 +24,14 @@ FORBUND_SIZES = {"chefsgrupp": 12, "styrelse": 8}
 DEMO_ADMIN = ("admin@demo.invalid", "demo-losenord-2024")
 DEMO_STAFF = ("personal@demo.invalid", "demo-losenord-2024")
 # Typical positive level per questionnaire (participants most positive, managers least).
-LEVEL = {"deltagare_avslut": 0.86, "deltagare_pagaende": 0.82, "personal": 0.78,
-         "remittent": 0.85, "chefsgrupp": 0.45, "styrelse": 0.62}
+LEVEL = {
+    "deltagare_avslut": 0.86,
+    "deltagare_pagaende": 0.82,
+    "personal": 0.78,
+    "remittent": 0.85,
+    "chefsgrupp": 0.45,
+    "styrelse": 0.62,
+}
 
 
 def _code(rng: random.Random, level: float) -> int | None:
@@ -51,14 +57,21 @@ def seed_demo(db: Session, *, force: bool = False, seed: int = 2024) -> str | No
     for year in range(2021, 2025):
         drift = (year - 2021) * 0.01
         for qn in instrument.questionnaires:
-            groups = ([(i, SIZES[qn.key]) for i in interventions] if qn.key in SIZES
-                      else [(None, FORBUND_SIZES[qn.key])])
+            groups = (
+                [(i, SIZES[qn.key]) for i in interventions]
+                if qn.key in SIZES
+                else [(None, FORBUND_SIZES[qn.key])]
+            )
             for intervention, size in groups:
                 if qn.key == "deltagare_pagaende" and year == 2023:
                     continue  # like the seed: no "pågående" survey in 2023
-                round_ = ops.create_round(db, questionnaire=qn.key, year=year,
-                                          intervention_id=intervention.id if intervention
-                                          else None, expected=size + 2)
+                round_ = ops.create_round(
+                    db,
+                    questionnaire=qn.key,
+                    year=year,
+                    intervention_id=intervention.id if intervention else None,
+                    expected=size + 2,
+                )
                 ops.open_round(db, round_, today=date(year, 3, 1))
                 ops.close_round(db, round_)
                 items = []
@@ -67,41 +80,67 @@ def seed_demo(db: Session, *, force: bool = False, seed: int = 2024) -> str | No
                     for q in qn.questions_in(year):
                         if q.gate:
                             answers[q.number] = rng.choices([1, 2, 0], weights=[92, 5, 3])[0]
-                        elif q.condition_question is None or answers.get(
-                                q.condition_question) == q.condition_code:
+                        elif (
+                            q.condition_question is None
+                            or answers.get(q.condition_question) == q.condition_code
+                        ):
                             answers[q.number] = _code(rng, min(0.97, LEVEL[qn.key] + drift))
-                    gender = (rng.choices(["kvinna", "man", "annat", ""], weights=[53, 43, 2, 2])[0]
-                              if qn.participant else None)
-                    clean = clean_submission(instrument, questionnaire=qn.key, year=year,
-                                             answers=answers, gender=gender)
+                    gender = (
+                        rng.choices(["kvinna", "man", "annat", ""], weights=[53, 43, 2, 2])[0]
+                        if qn.participant
+                        else None
+                    )
+                    clean = clean_submission(
+                        instrument, questionnaire=qn.key, year=year, answers=answers, gender=gender
+                    )
                     day = date(year, rng.randint(2, 11), rng.randint(1, 28))
                     items.append((clean, round_.id, round_.intervention_id, day))
                 total += insert_responses(db, items)
-    for (key, number, positive) in [("deltagare_avslut", 1, 91), ("deltagare_avslut", 2, 92),
-                                    ("deltagare_avslut", 3, 90), ("personal", 1, 86),
-                                    ("remittent", 1, 90), ("deltagare_avslut", 4, 83)]:
+    for key, number, positive in [
+        ("deltagare_avslut", 1, 91),
+        ("deltagare_avslut", 2, 92),
+        ("deltagare_avslut", 3, 90),
+        ("personal", 1, 86),
+        ("remittent", 1, 90),
+        ("deltagare_avslut", 4, 83),
+    ]:
         for year in range(2021, 2025):
-            db.add(NationalFigure(year=year, questionnaire_key=key, question=number,
-                                  subgroup="samtliga", positive=positive - (2024 - year)))
+            db.add(
+                NationalFigure(
+                    year=year,
+                    questionnaire_key=key,
+                    question=number,
+                    subgroup="samtliga",
+                    positive=positive - (2024 - year),
+                )
+            )
     current = date.today().year
-    kiosk = ops.create_round(db, questionnaire="deltagare_avslut", year=current,
-                             intervention_id=interventions[0].id, mode=RoundMode.kiosk.value,
-                             expected=40)
+    kiosk = ops.create_round(
+        db,
+        questionnaire="deltagare_avslut",
+        year=current,
+        intervention_id=interventions[0].id,
+        mode=RoundMode.kiosk.value,
+        expected=40,
+    )
     ops.open_round(db, kiosk)
     board = ops.create_round(db, questionnaire="styrelse", year=current, expected=8)
     ops.open_round(db, board)
     _user(db, DEMO_ADMIN, "administratör", "Förbundschef (demo)", [])
     _user(db, DEMO_STAFF, "personal", "Personal (demo)", [interventions[0].id])
     db.commit()
-    return (f"Demodata: {total} enkäter 2021–2024 i {len(INTERVENTIONS)} insatser.\n"
-            f"Demoenkät (kioskläge): /k/{kiosk.code}\n"
-            f"Demoenkät styrelse (öppen länk): /s/{board.code}\n"
-            f"Logga in: /logga-in med {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]} "
-            f"(personal: {DEMO_STAFF[0]} / {DEMO_STAFF[1]})")
+    return (
+        f"Demodata: {total} enkäter 2021–2024 i {len(INTERVENTIONS)} insatser.\n"
+        f"Demoenkät (kioskläge): /k/{kiosk.code}\n"
+        f"Demoenkät styrelse (öppen länk): /s/{board.code}\n"
+        f"Logga in: /logga-in med {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]} "
+        f"(personal: {DEMO_STAFF[0]} / {DEMO_STAFF[1]})"
+    )
 
 
-def _user(db: Session, account: tuple[str, str], role: str, name: str,
-          interventions: list[str]) -> None:
+def _user(
+    db: Session, account: tuple[str, str], role: str, name: str, interventions: list[str]
+) -> None:
     if db.exec(select(User).where(User.email == account[0])).first():
         return
     user = User(email=account[0], name=name, password_hash=hash_password(account[1]), role=role)

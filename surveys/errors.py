@@ -9,17 +9,27 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 MESSAGES = {
-    400: ("Något blev fel i formuläret", "Uppgifterna kunde inte tas emot. Ingenting har sparats. "
-          "Gå tillbaka och försök igen."),
+    400: (
+        "Något blev fel i formuläret",
+        "Uppgifterna kunde inte tas emot. Ingenting har sparats. Gå tillbaka och försök igen.",
+    ),
     403: ("Ingen behörighet", "Du har inte behörighet till den här sidan."),
-    404: ("Sidan finns inte", "Länken stämmer inte eller är inte längre giltig. "
-          "Kontrollera länken eller fråga personalen."),
+    404: (
+        "Sidan finns inte",
+        "Länken stämmer inte eller är inte längre giltig. "
+        "Kontrollera länken eller fråga personalen.",
+    ),
     405: ("Det gick inte", "Sidan kan inte användas på det sättet."),
-    410: ("Länken har redan använts", "Den här länken har redan använts för att svara. "
-          "Tack för din medverkan!"),
+    410: (
+        "Länken har redan använts",
+        "Den här länken har redan använts för att svara. Tack för din medverkan!",
+    ),
     413: ("Filen är för stor", "Det du skickade är för stort. Ingenting har sparats."),
     429: ("För många försök", "För många försök på kort tid. Vänta en stund och försök igen."),
-    500: ("Ett fel uppstod", "Något gick fel hos oss. Ingenting har sparats. Försök igen om en stund."),
+    500: (
+        "Ett fel uppstod",
+        "Något gick fel hos oss. Ingenting har sparats. Försök igen om en stund.",
+    ),
 }
 log = logging.getLogger(__name__)
 
@@ -27,8 +37,12 @@ log = logging.getLogger(__name__)
 def error_page(status: int, message: str | None = None, title: str | None = None):
     default_title, default_message = MESSAGES.get(status, MESSAGES[400])
     return (
-        render_template("errors/error.html", status=status, title=title or default_title,
-                        message=message or default_message),
+        render_template(
+            "errors/error.html",
+            status=status,
+            title=title or default_title,
+            message=message or default_message,
+        ),
         status,
     )
 
@@ -36,8 +50,11 @@ def error_page(status: int, message: str | None = None, title: str | None = None
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(_exc: CSRFError):
-        return error_page(400, "Formuläret har gått ut eller saknar säkerhetsnyckel. "
-                               "Ladda om sidan och försök igen. Ingenting har sparats.")
+        return error_page(
+            400,
+            "Formuläret har gått ut eller saknar säkerhetsnyckel. "
+            "Ladda om sidan och försök igen. Ingenting har sparats.",
+        )
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

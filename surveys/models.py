@@ -101,13 +101,13 @@ class Intervention(SQLModel, table=True):
     name: str = Field(sa_column=Column(String(200), unique=True, nullable=False))  # insats name
 
 
-class RoundState(str, enum.Enum):
+class RoundState(enum.StrEnum):
     draft = "draft"  # created, takes no answers yet
     open = "open"  # takes answers
     closed = "closed"  # takes no answers
 
 
-class RoundMode(str, enum.Enum):
+class RoundMode(enum.StrEnum):
     open_link = "open_link"  # one link/QR for everyone
     kiosk = "kiosk"  # a shared tablet at the office
     single_use = "single_use"  # one link per respondent
@@ -137,7 +137,9 @@ class Response(SQLModel, table=True):
     __tablename__ = "response"
     __table_args__ = NO_ROWID
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
-    round_id: str | None = Field(default=None, foreign_key="round.id", index=True)  # none if imported
+    round_id: str | None = Field(
+        default=None, foreign_key="round.id", index=True
+    )  # none if imported
     questionnaire_key: str = Field(foreign_key="questionnaire.key", max_length=40)  # group
     year: int = Field(index=True)  # measurement year
     intervention_id: str | None = Field(default=None, foreign_key="intervention.id")  # insats
@@ -220,7 +222,7 @@ class Setting(SQLModel, table=True):
 # --- people (staff issue) ---------------------------------------------------
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     admin = "administratör"  # everything
     staff = "personal"  # own interventions
     reader = "läsare"  # reports only

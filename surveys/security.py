@@ -16,7 +16,7 @@ CSP = (
 
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
-    from surveys.auth import login_manager, limiter
+    from surveys.auth import limiter, login_manager
 
     login_manager.init_app(app)
     limiter.init_app(app)

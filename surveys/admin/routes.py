@@ -41,9 +41,14 @@ def home():
     user_interventions: dict[str, list[str]] = {}
     for link in links:
         user_interventions.setdefault(link.user_id, []).append(names.get(link.intervention_id, ""))
-    return render_template("admin/home.html", users=users, interventions=interventions,
-                           user_interventions=user_interventions, roles=list(Role),
-                           min_cell=min_cell(session, current_app.config["MIN_CELL"]))
+    return render_template(
+        "admin/home.html",
+        users=users,
+        interventions=interventions,
+        user_interventions=user_interventions,
+        roles=list(Role),
+        min_cell=min_cell(session, current_app.config["MIN_CELL"]),
+    )
 
 
 @bp.route("/anvandare", methods=["POST"])
@@ -68,8 +73,12 @@ def create_user():
     if role == Role.staff.value and not chosen:
         errors.append("Personal måste knytas till minst en insats.")
     if not errors:
-        user = User(email=email, name=request.form.get("name", "").strip()[:200],
-                    password_hash=hash_password(password), role=role)
+        user = User(
+            email=email,
+            name=request.form.get("name", "").strip()[:200],
+            password_hash=hash_password(password),
+            role=role,
+        )
         session.add(user)
         try:
             session.flush()
@@ -79,8 +88,12 @@ def create_user():
         else:
             for intervention_id in chosen:
                 session.add(UserIntervention(user_id=user.id, intervention_id=intervention_id))
-            record(session, user_email=current_user.email, action="användare.skapa",
-                   detail=f"{email} {role}")
+            record(
+                session,
+                user_email=current_user.email,
+                action="användare.skapa",
+                detail=f"{email} {role}",
+            )
             session.commit()
             flash(f"Användaren {email} är skapad.")
     for error in errors:
@@ -141,8 +154,9 @@ def upload(kind: str):
         return redirect(url_for(".home"))
     importer = import_history if kind == "historik" else import_national
     try:
-        count = importer(session, instrument_from_db(session), data=data,
-                         filename=upload_file.filename)
+        count = importer(
+            session, instrument_from_db(session), data=data, filename=upload_file.filename
+        )
     except FileError as exc:
         for error in exc.errors:
             flash(error, "error")

@@ -9,6 +9,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import abort
 from flask_limiter import Limiter
 from flask_login import LoginManager, UserMixin, current_user
+from sqlmodel import select
 
 from surveys import db
 from surveys.models import Role, User, UserIntervention
@@ -51,7 +52,7 @@ def _load(user_id: str) -> SignedIn | None:
     user = session.get(User, user_id)
     if user is None or not user.active:
         return None
-    links = session.query(UserIntervention).filter_by(user_id=user.id).all()
+    links = session.exec(select(UserIntervention).where(UserIntervention.user_id == user.id)).all()
     return SignedIn(user, {link.intervention_id for link in links})
 
 

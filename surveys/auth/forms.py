@@ -6,7 +6,9 @@ from wtforms.validators import DataRequired, Length
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("E-postadress", validators=[DataRequired("Fyll i e-postadress."),
-                                                   Length(max=254)])
-    password = PasswordField("Lösenord", validators=[DataRequired("Fyll i lösenord."),
-                                                     Length(max=200)])
+    email = EmailField(
+        "E-postadress", validators=[DataRequired("Fyll i e-postadress."), Length(max=254)]
+    )
+    password = PasswordField(
+        "Lösenord", validators=[DataRequired("Fyll i lösenord."), Length(max=200)]
+    )

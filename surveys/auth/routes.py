@@ -26,10 +26,18 @@ def _address_key() -> str:
 
 
 @bp.route("/logga-in", methods=["GET", "POST"])
-@limiter.limit("10 per 5 minutes", key_func=_account_key, methods=["POST"],
-               error_message="För många inloggningsförsök. Vänta några minuter.")
-@limiter.limit("30 per 5 minutes", key_func=_address_key, methods=["POST"],
-               error_message="För många inloggningsförsök. Vänta några minuter.")
+@limiter.limit(
+    "10 per 5 minutes",
+    key_func=_account_key,
+    methods=["POST"],
+    error_message="För många inloggningsförsök. Vänta några minuter.",
+)
+@limiter.limit(
+    "30 per 5 minutes",
+    key_func=_address_key,
+    methods=["POST"],
+    error_message="För många inloggningsförsök. Vänta några minuter.",
+)
 def login():
     """Sign in with e-mail and password; the same message whether or not the account exists."""
     form = LoginForm()

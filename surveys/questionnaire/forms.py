@@ -37,7 +37,11 @@ def read_form_token(token: str | None, round_id: str) -> str | None:
         data = _serializer().loads(token, max_age=current_app.config["FORM_TOKEN_MAX_AGE"])
     except BadSignature:
         return None
-    if not isinstance(data, dict) or data.get("r") != round_id or not isinstance(data.get("k"), str):
+    if (
+        not isinstance(data, dict)
+        or data.get("r") != round_id
+        or not isinstance(data.get("k"), str)
+    ):
         return None
     return data["k"]
 

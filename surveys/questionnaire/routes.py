@@ -31,8 +31,9 @@ def open_link(code: str):
     round_ = find_by_code(db.session(), code)
     if round_ is None or round_.mode == RoundMode.single_use.value:
         abort(404)
-    return _questionnaire(round_, kiosk=False, action=url_for(".open_link", code=code),
-                          thanks=url_for(".thanks"))
+    return _questionnaire(
+        round_, kiosk=False, action=url_for(".open_link", code=code), thanks=url_for(".thanks")
+    )
 
 
 @bp.route("/k/<code>", methods=["GET", "POST"])
@@ -42,8 +43,12 @@ def kiosk(code: str):
     round_ = find_by_code(db.session(), code)
     if round_ is None or round_.mode == RoundMode.single_use.value:
         abort(404)
-    return _questionnaire(round_, kiosk=True, action=url_for(".kiosk", code=code),
-                          thanks=url_for(".kiosk_thanks", code=code))
+    return _questionnaire(
+        round_,
+        kiosk=True,
+        action=url_for(".kiosk", code=code),
+        thanks=url_for(".kiosk_thanks", code=code),
+    )
 
 
 @bp.route("/t/<token>", methods=["GET", "POST"])
@@ -56,9 +61,13 @@ def single_use(token: str):
     round_, link = found
     if link.used and request.method == "GET":
         return error_page(410)
-    return _questionnaire(round_, kiosk=False, token=token,
-                          action=url_for(".single_use", token=token),
-                          thanks=url_for(".thanks"))
+    return _questionnaire(
+        round_,
+        kiosk=False,
+        token=token,
+        action=url_for(".single_use", token=token),
+        thanks=url_for(".thanks"),
+    )
 
 
 @bp.route("/tack")
@@ -72,46 +81,77 @@ def kiosk_thanks(code: str):
     """Kiosk "Tack": back to a fresh questionnaire after 10 seconds or a tap."""
     if find_by_code(db.session(), code) is None:
         abort(404)
-    return render_template("questionnaire/thanks.html", kiosk=True,
-                           again_url=url_for(".kiosk", code=code),
-                           reset_seconds=KIOSK_RESET_SECONDS)
+    return render_template(
+        "questionnaire/thanks.html",
+        kiosk=True,
+        again_url=url_for(".kiosk", code=code),
+        reset_seconds=KIOSK_RESET_SECONDS,
+    )
 
 
-def _questionnaire(round_: Round, *, kiosk: bool, action: str, thanks: str,
-                   token: str | None = None):
+def _questionnaire(
+    round_: Round, *, kiosk: bool, action: str, thanks: str, token: str | None = None
+):
     session = db.session()
     if not accepts_answers(round_):
         return error_page(403, CLOSED_TEXT, title=CLOSED_TITLE)
     instrument = instrument_from_db(session)
     qn = instrument.questionnaire(round_.questionnaire_key)
-    intervention = session.get(Intervention, round_.intervention_id) if round_.intervention_id \
-        else None
+    intervention = (
+        session.get(Intervention, round_.intervention_id) if round_.intervention_id else None
+    )
     context = {
-        "qn": qn, "instrument": instrument, "round": round_, "kiosk": kiosk, "action": action,
-        "questions": qn.questions_in(round_.year), "gender_labels": GENDER_LABELS,
+        "qn": qn,
+        "instrument": instrument,
+        "round": round_,
+        "kiosk": kiosk,
+        "action": action,
+        "questions": qn.questions_in(round_.year),
+        "gender_labels": GENDER_LABELS,
         "intervention": intervention,
     }
     if request.method == "GET":
-        return render_template("questionnaire/form.html", step=1, values={}, gender="",
-                               form_token=new_form_token(round_.id), **context)
+        return render_template(
+            "questionnaire/form.html",
+            step=1,
+            values={},
+            gender="",
+            form_token=new_form_token(round_.id),
+            **context,
+        )
 
     idempotency_key = read_form_token(request.form.get("csrf_token"), round_.id)
     if idempotency_key is None:
-        return error_page(400, "Formuläret har gått ut eller är ogiltigt. Ladda om sidan och "
-                               "svara igen. Ingenting har sparats.")
+        return error_page(
+            400,
+            "Formuläret har gått ut eller är ogiltigt. Ladda om sidan och "
+            "svara igen. Ingenting har sparats.",
+        )
     try:
         posted = parse_posted(request.form)
-        clean = clean_submission(instrument, questionnaire=qn.key, year=round_.year,
-                                 answers=posted.answers, gender=posted.gender)
+        clean = clean_submission(
+            instrument,
+            questionnaire=qn.key,
+            year=round_.year,
+            answers=posted.answers,
+            gender=posted.gender,
+        )
     except InvalidSubmission as exc:
-        return error_page(400, "Svaren kunde inte tas emot: " + exc.errors[0][1]
-                          + " Ingenting har sparats.")
+        return error_page(
+            400, "Svaren kunde inte tas emot: " + exc.errors[0][1] + " Ingenting har sparats."
+        )
     if _needs_conditional_step(qn, round_.year, posted):
-        return render_template("questionnaire/form.html", step=2, values=posted.answers,
-                               gender=posted.gender, form_token=request.form["csrf_token"],
-                               **context)
-    outcome = submit(session, round_=round_, clean=clean, idempotency_key=idempotency_key,
-                     token=token)
+        return render_template(
+            "questionnaire/form.html",
+            step=2,
+            values=posted.answers,
+            gender=posted.gender,
+            form_token=request.form["csrf_token"],
+            **context,
+        )
+    outcome = submit(
+        session, round_=round_, clean=clean, idempotency_key=idempotency_key, token=token
+    )
     if outcome in (Outcome.stored, Outcome.duplicate):
         return redirect(thanks, code=303)
     if outcome is Outcome.token_used:

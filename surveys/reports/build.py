@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from indicators import RESULT_COLUMNS
-from indicators.charts import current_year_chart, to_png, to_svg, trend_chart
+from indicators.charts import current_year_chart, trend_chart
 from indicators.report import IMPORTED, SUBGROUP_LABELS, format_share, indicator_table, summary
 from surveys.services.reporting import ReportData
 
@@ -51,24 +51,29 @@ def table_groups(data: ReportData, *, indicator: int, year: int) -> list[dict]:
             label = f"(n={int(r['n'])})"
             if qn.participant:
                 label = f"{SUBGROUP_LABELS[r['subgroup']]} (n={int(r['n'])})"
-            printed.append(TableRow(
-                label=label,
-                negative=_pct(r["negative"]),
-                neutral=_pct(r["neutral"]),
-                positive=format_share(r["positive"], r["clearly_positive"]),
-                response_rate=_pct(r["response_rate"]),
-                national=_pct(r.get("national")),
-                suppressed=bool(r["suppressed"]),
-                imported=r.get("source") == IMPORTED,
-            ))
-        groups.append({
-            "question": int(number),
-            "questionnaire": qn.name,
-            "text": question.version_for(year).text if question and question.version_for(year)
-            else "",
-            "gate": bool(question and question.gate),
-            "rows": printed,
-        })
+            printed.append(
+                TableRow(
+                    label=label,
+                    negative=_pct(r["negative"]),
+                    neutral=_pct(r["neutral"]),
+                    positive=format_share(r["positive"], r["clearly_positive"]),
+                    response_rate=_pct(r["response_rate"]),
+                    national=_pct(r.get("national")),
+                    suppressed=bool(r["suppressed"]),
+                    imported=r.get("source") == IMPORTED,
+                )
+            )
+        groups.append(
+            {
+                "question": int(number),
+                "questionnaire": qn.name,
+                "text": question.version_for(year).text
+                if question and question.version_for(year)
+                else "",
+                "gate": bool(question and question.gate),
+                "rows": printed,
+            }
+        )
     return groups
 
 
@@ -80,21 +85,33 @@ def page_context(data: ReportData, *, year: int) -> dict:
     sections = []
     for number, title in instrument.indicators.items():
         measures = [
-            {"text": (q.version_for(year) or q.current).text,
-             "where": f"{names[q.questionnaire]}, fråga {q.number}", "gate": q.gate,
-             "conditional": q.condition_question is not None}
+            {
+                "text": (q.version_for(year) or q.current).text,
+                "where": f"{names[q.questionnaire]}, fråga {q.number}",
+                "gate": q.gate,
+                "conditional": q.condition_question is not None,
+            }
             for q in instrument.questions_for_indicator(number)
         ]
         groups = table_groups(data, indicator=number, year=year)
-        sections.append({
-            "number": number, "title": title, "measures": measures, "groups": groups,
-            "no_measure": number in instrument.no_national_measure and not measures,
-            "has_current": any(not r.suppressed for g in groups for r in g["rows"]),
-            "has_trend": _has_trend(data, number),
-        })
+        sections.append(
+            {
+                "number": number,
+                "title": title,
+                "measures": measures,
+                "groups": groups,
+                "no_measure": number in instrument.no_national_measure and not measures,
+                "has_current": any(not r.suppressed for g in groups for r in g["rows"]),
+                "has_trend": _has_trend(data, number),
+            }
+        )
     return {
-        "year": year, "overview": overview, "sections": sections, "names": names,
-        "min_cell": data.min_cell, "intervention": data.intervention,
+        "year": year,
+        "overview": overview,
+        "sections": sections,
+        "names": names,
+        "min_cell": data.min_cell,
+        "intervention": data.intervention,
         "indicator_titles": instrument.indicators,
     }
 
@@ -109,8 +126,9 @@ def chart(data: ReportData, *, year: int, indicator: int, kind: str):
     if kind == "ar":
         return current_year_chart(data.results, data.instrument, indicator=indicator, year=year)
     results = data.results[data.results["year"] <= year]
-    national = data.national[data.national["year"] <= year] if not data.national.empty \
-        else data.national
+    national = (
+        data.national[data.national["year"] <= year] if not data.national.empty else data.national
+    )
     return trend_chart(results, national, data.instrument, indicator=indicator)
 
 
@@ -158,16 +176,33 @@ def report_xlsx(data: ReportData, *, year: int) -> bytes:
     head = PatternFill("solid", fgColor="DDE5EC")
     sheet = workbook.active
     sheet.title = "I korthet"
-    sheet.append([f"Indikatorerna {year}" + (f" – {data.intervention}" if data.intervention
-                                              else "")])
+    sheet.append(
+        [f"Indikatorerna {year}" + (f" – {data.intervention}" if data.intervention else "")]
+    )
     sheet["A1"].font = Font(bold=True, size=14)
-    sheet.append(["Indikator", "Respondentgrupp", "n", "Positivt", f"Positivt {year - 1}",
-                  "Förändring (procentenheter)"])
+    sheet.append(
+        [
+            "Indikator",
+            "Respondentgrupp",
+            "n",
+            "Positivt",
+            f"Positivt {year - 1}",
+            "Förändring (procentenheter)",
+        ]
+    )
     for cell in sheet[2]:
         cell.font, cell.fill = bold, head
     for _, r in context["overview"].iterrows():
-        sheet.append([int(r["indicator"]), context["names"][r["questionnaire"]], int(r["n"]),
-                      _xl_pct(r["positive"]), _xl_pct(r["previous"]), _xl_int(r["change"])])
+        sheet.append(
+            [
+                int(r["indicator"]),
+                context["names"][r["questionnaire"]],
+                int(r["n"]),
+                _xl_pct(r["positive"]),
+                _xl_pct(r["previous"]),
+                _xl_int(r["change"]),
+            ]
+        )
     _widths(sheet, [10, 28, 8, 10, 14, 26])
     for section in context["sections"]:
         ws = workbook.create_sheet(f"Indikator {section['number']}")
@@ -179,8 +214,16 @@ def report_xlsx(data: ReportData, *, year: int) -> bytes:
         if section["no_measure"]:
             ws.append(["Ingen nationell mätning ännu."])
             continue
-        ws.append([f"Resultat {year}", "Negativt", "Varken eller", "Positivt (Klart positivt)",
-                   "svarsfrekvens", "Riket"])
+        ws.append(
+            [
+                f"Resultat {year}",
+                "Negativt",
+                "Varken eller",
+                "Positivt (Klart positivt)",
+                "svarsfrekvens",
+                "Riket",
+            ]
+        )
         for cell in ws[ws.max_row]:
             cell.font, cell.fill = bold, head
         if not section["groups"]:
@@ -192,8 +235,16 @@ def report_xlsx(data: ReportData, *, year: int) -> bytes:
                 if row.suppressed:
                     ws.append([row.label, "För få svar för att visas"])
                 else:
-                    ws.append([row.label, row.negative, row.neutral, row.positive,
-                               row.response_rate, row.national])
+                    ws.append(
+                        [
+                            row.label,
+                            row.negative,
+                            row.neutral,
+                            row.positive,
+                            row.response_rate,
+                            row.national,
+                        ]
+                    )
         _widths(ws, [34, 12, 14, 24, 14, 10])
     data_sheet = workbook.create_sheet("Data")
     rows = data.results[data.results["year"] == year][RESULT_COLUMNS]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlmodel import select
 
 from surveys import db
 from surveys.errors import error_page
@@ -59,8 +60,12 @@ def _data():
             abort(403)
     from flask import current_app
 
-    data = report_data(session, instrument_from_db(session),
-                       default_min_cell=current_app.config["MIN_CELL"], intervention=intervention)
+    data = report_data(
+        session,
+        instrument_from_db(session),
+        default_min_cell=current_app.config["MIN_CELL"],
+        intervention=intervention,
+    )
     return data, intervention, allowed
 
 
@@ -71,35 +76,51 @@ def latest():
     data, intervention, _ = _data()
     years = data.years()
     if not years:
-        return error_page(404, "Det finns inga svar ännu. När enkätsvar har kommit in visas "
-                               "rapporten här.", title="Ingen rapport ännu")
-    return redirect(url_for(".report", year=years[-1],
-                            insats=intervention.id if intervention else None))
+        return error_page(
+            404,
+            "Det finns inga svar ännu. När enkätsvar har kommit in visas rapporten här.",
+            title="Ingen rapport ännu",
+        )
+    return redirect(
+        url_for(".report", year=years[-1], insats=intervention.id if intervention else None)
+    )
 
 
 def _year_or_message(data, year: int):
     if not data.has_year(year):
         where = f" för {data.intervention}" if data.intervention else ""
         years = ", ".join(str(y) for y in data.years()) or "inga"
-        return error_page(404, f"Det finns inga svar för {year}{where}. År med svar: {years}.",
-                          title=f"Inga resultat för {year}")
+        return error_page(
+            404,
+            f"Det finns inga svar för {year}{where}. År med svar: {years}.",
+            title=f"Inga resultat för {year}",
+        )
     return None
 
 
 @bp.route("/<int:year>")
 @login_required
 def report(year: int):
-    """"Indikatorerna <year>": Resultatet i korthet, then each indicator."""
+    """ "Indikatorerna <year>": Resultatet i korthet, then each indicator."""
     data, intervention, allowed = _data()
     if (missing := _year_or_message(data, year)) is not None:
         return missing
     session = db.session()
-    choices = allowed if allowed is not None else session.query(Intervention).order_by(
-        Intervention.name).all()
-    return render_template("reports/report.html", **page_context(data, year=year),
-                           years=data.years(), interventions=choices,
-                           selected=intervention.id if intervention else "",
-                           can_choose_all=allowed is None, printable=False, embed=None)
+    choices = (
+        allowed
+        if allowed is not None
+        else session.exec(select(Intervention).order_by(Intervention.name)).all()
+    )
+    return render_template(
+        "reports/report.html",
+        **page_context(data, year=year),
+        years=data.years(),
+        interventions=choices,
+        selected=intervention.id if intervention else "",
+        can_choose_all=allowed is None,
+        printable=False,
+        embed=None,
+    )
 
 
 @bp.route("/<int:year>/utskrift")
@@ -109,9 +130,16 @@ def printable(year: int):
     data, intervention, _ = _data()
     if (missing := _year_or_message(data, year)) is not None:
         return missing
-    return render_template("reports/report.html", **page_context(data, year=year),
-                           years=[], interventions=[], selected=intervention.id if intervention
-                           else "", can_choose_all=False, printable=True, embed=None)
+    return render_template(
+        "reports/report.html",
+        **page_context(data, year=year),
+        years=[],
+        interventions=[],
+        selected=intervention.id if intervention else "",
+        can_choose_all=False,
+        printable=True,
+        embed=None,
+    )
 
 
 @bp.route("/<int:year>/rapport.<fmt>")
@@ -130,8 +158,11 @@ def download(year: int, fmt: str):
         mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     else:
         abort(404)
-    return Response(body, mimetype=mime, headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{_quote(name)}"})
+    return Response(
+        body,
+        mimetype=mime,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(name)}"},
+    )
 
 
 @bp.route("/<int:year>/diagram/<int:indicator>-<kind>.<fmt>")
@@ -149,7 +180,8 @@ def chart_image(year: int, indicator: int, kind: str, fmt: str):
     response = Response(render_chart(chart_obj, fmt), mimetype=MIME[fmt])
     if request.args.get("ladda-ner"):
         response.headers["Content-Disposition"] = (
-            f"attachment; filename=indikator-{indicator}-{kind}-{year}.{fmt}")
+            f"attachment; filename=indikator-{indicator}-{kind}-{year}.{fmt}"
+        )
     return response
 
 

@@ -30,34 +30,67 @@ def load_instrument_file(db: Session, *, path: Path | str = DEFAULT_FILE) -> dic
     instrument = Instrument.load(path)
     changed = 0
     for position, qn in enumerate(instrument.questionnaires):
-        changed += _upsert(db, models.Questionnaire, qn.key, name=qn.name,
-                           short_name=qn.short_name, participant=qn.participant,
-                           introduced=qn.introduced, position=position)
+        changed += _upsert(
+            db,
+            models.Questionnaire,
+            qn.key,
+            name=qn.name,
+            short_name=qn.short_name,
+            participant=qn.participant,
+            introduced=qn.introduced,
+            position=position,
+        )
     for number, title in instrument.indicators.items():
-        changed += _upsert(db, models.Indicator, number, title=title,
-                           national_measure=number not in instrument.no_national_measure)
+        changed += _upsert(
+            db,
+            models.Indicator,
+            number,
+            title=title,
+            national_measure=number not in instrument.no_national_measure,
+        )
     db.flush()
     for scale in instrument.scales.values():
         for position, option in enumerate(scale.options):
-            changed += _upsert(db, models.ScaleOption, (scale.key, option.code),
-                               label=option.label, grp=option.group,
-                               clearly_positive=option.clearly_positive, position=position)
+            changed += _upsert(
+                db,
+                models.ScaleOption,
+                (scale.key, option.code),
+                label=option.label,
+                grp=option.group,
+                clearly_positive=option.clearly_positive,
+                position=position,
+            )
     for question in instrument.all_questions():
-        changed += _upsert(db, models.Question, question.key,
-                           questionnaire_key=question.questionnaire, number=question.number,
-                           indicator=question.indicator, scale=question.scale, gate=question.gate,
-                           condition_question=question.condition_question,
-                           condition_code=question.condition_code,
-                           introduced=question.introduced,
-                           comparable_from=question.comparable_from)
+        changed += _upsert(
+            db,
+            models.Question,
+            question.key,
+            questionnaire_key=question.questionnaire,
+            number=question.number,
+            indicator=question.indicator,
+            scale=question.scale,
+            gate=question.gate,
+            condition_question=question.condition_question,
+            condition_code=question.condition_code,
+            introduced=question.introduced,
+            comparable_from=question.comparable_from,
+        )
     db.flush()
     for question in instrument.all_questions():
         for version in question.versions:
-            changed += _upsert(db, models.QuestionVersion, version.id, question_id=question.key,
-                               text=version.text, valid_from=version.valid_from,
-                               valid_until=version.valid_until, confirmed=version.confirmed)
-    changed += _upsert(db, models.InstrumentInfo, "current", version=instrument.version,
-                       loaded_on=date.today())
+            changed += _upsert(
+                db,
+                models.QuestionVersion,
+                version.id,
+                question_id=question.key,
+                text=version.text,
+                valid_from=version.valid_from,
+                valid_until=version.valid_until,
+                confirmed=version.confirmed,
+            )
+    changed += _upsert(
+        db, models.InstrumentInfo, "current", version=instrument.version, loaded_on=date.today()
+    )
     db.commit()
     return {"questions": sum(1 for _ in instrument.all_questions()), "changed": changed}
 
@@ -89,22 +122,36 @@ def instrument_from_db(db: Session) -> Instrument:
     scales: dict[str, list[ScaleOption]] = {}
     for o in options:
         scales.setdefault(o.scale, []).append(
-            ScaleOption(code=o.code, label=o.label, group=o.grp,
-                        clearly_positive=o.clearly_positive)
+            ScaleOption(
+                code=o.code, label=o.label, group=o.grp, clearly_positive=o.clearly_positive
+            )
         )
     versions: dict[str, list[QuestionVersion]] = {}
     for v in db.exec(select(models.QuestionVersion).order_by(models.QuestionVersion.id)).all():
         versions.setdefault(v.question_id, []).append(
-            QuestionVersion(id=v.id, text=v.text, valid_from=v.valid_from,
-                            valid_until=v.valid_until, confirmed=v.confirmed)
+            QuestionVersion(
+                id=v.id,
+                text=v.text,
+                valid_from=v.valid_from,
+                valid_until=v.valid_until,
+                confirmed=v.confirmed,
+            )
         )
     questions: dict[str, list[Question]] = {}
     for q in db.exec(select(models.Question).order_by(models.Question.number)).all():
         questions.setdefault(q.questionnaire_key, []).append(
-            Question(questionnaire=q.questionnaire_key, number=q.number, indicator=q.indicator,
-                     scale=q.scale, versions=tuple(versions.get(q.id, ())), gate=q.gate,
-                     condition_question=q.condition_question, condition_code=q.condition_code,
-                     introduced=q.introduced, comparable_from=q.comparable_from)
+            Question(
+                questionnaire=q.questionnaire_key,
+                number=q.number,
+                indicator=q.indicator,
+                scale=q.scale,
+                versions=tuple(versions.get(q.id, ())),
+                gate=q.gate,
+                condition_question=q.condition_question,
+                condition_code=q.condition_code,
+                introduced=q.introduced,
+                comparable_from=q.comparable_from,
+            )
         )
     indicators = db.exec(select(models.Indicator).order_by(models.Indicator.number)).all()
     questionnaires = db.exec(
@@ -115,9 +162,14 @@ def instrument_from_db(db: Session) -> Instrument:
         scales={k: Scale(key=k, name=k, options=tuple(v)) for k, v in scales.items()},
         indicators={i.number: i.title for i in indicators},
         questionnaires=tuple(
-            Questionnaire(key=qn.key, name=qn.name, short_name=qn.short_name,
-                          participant=qn.participant, introduced=qn.introduced,
-                          questions=tuple(questions.get(qn.key, ())))
+            Questionnaire(
+                key=qn.key,
+                name=qn.name,
+                short_name=qn.short_name,
+                participant=qn.participant,
+                introduced=qn.introduced,
+                questions=tuple(questions.get(qn.key, ())),
+            )
             for qn in questionnaires
         ),
         no_national_measure=frozenset(i.number for i in indicators if not i.national_measure),

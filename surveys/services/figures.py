@@ -23,13 +23,17 @@ def _check_key(instrument: Instrument, row: dict, errors: list[str], line: int) 
         return None
     number = parse_int(row.get("question"), low=1, high=99)
     if number is None or instrument.question(qn_key, number) is None:
-        errors.append(f"Rad {line}, kolumn question: enkäten {qn_key} har ingen fråga "
-                      f"{text(row.get('question'))!r}.")
+        errors.append(
+            f"Rad {line}, kolumn question: enkäten {qn_key} har ingen fråga "
+            f"{text(row.get('question'))!r}."
+        )
     subgroup = text(row.get("subgroup")).lower()
     allowed = SUBGROUPS if instrument.is_participant(qn_key) else ("samtliga",)
     if subgroup not in allowed:
-        errors.append(f"Rad {line}, kolumn subgroup: {subgroup!r} är inte tillåtet här "
-                      f"({', '.join(allowed)}).")
+        errors.append(
+            f"Rad {line}, kolumn subgroup: {subgroup!r} är inte tillåtet här "
+            f"({', '.join(allowed)})."
+        )
     if year is None or number is None or subgroup not in allowed:
         return None
     return year, qn_key, number, subgroup
@@ -47,8 +51,7 @@ def _percent(row: dict, column: str, errors: list[str], line: int, *, required: 
     return value
 
 
-def _parse(instrument: Instrument, data: bytes, filename: str, columns: list[str],
-           build) -> list:
+def _parse(instrument: Instrument, data: bytes, filename: str, columns: list[str], build) -> list:
     rows = read_table(data, filename=filename, required=columns)
     errors: list[str] = []
     objects, seen = [], set()
@@ -77,10 +80,15 @@ def import_history(db: Session, instrument: Instrument, *, data: bytes, filename
         n = parse_int(row.get("n"), low=0, high=1_000_000)
         if n is None:
             errors.append(f"Rad {line}, kolumn n: {text(row.get('n'))!r} är inget antal.")
-        values = {c: _percent(row, c, errors, line, required=c in ("positive", "response_rate"))
-                  for c in PERCENT_COLUMNS}
-        if (values["clearly_positive"] is not None and values["positive"] is not None
-                and values["clearly_positive"] > values["positive"]):
+        values = {
+            c: _percent(row, c, errors, line, required=c in ("positive", "response_rate"))
+            for c in PERCENT_COLUMNS
+        }
+        if (
+            values["clearly_positive"] is not None
+            and values["positive"] is not None
+            and values["clearly_positive"] > values["positive"]
+        ):
             errors.append(f"Rad {line}: Klart positivt kan inte vara större än Positivt.")
         return None if n is None else {"n": n, **values}
 
@@ -102,10 +110,23 @@ def import_national(db: Session, instrument: Instrument, *, data: bytes, filenam
 def _replace(db: Session, model, objects: list) -> int:
     try:
         for (year, qn_key, number, subgroup), values in objects:
-            db.exec(delete(model).where(model.year == year, model.questionnaire_key == qn_key,
-                                        model.question == number, model.subgroup == subgroup))
-            db.add(model(year=year, questionnaire_key=qn_key, question=number,
-                         subgroup=subgroup, **values))
+            db.exec(
+                delete(model).where(
+                    model.year == year,
+                    model.questionnaire_key == qn_key,
+                    model.question == number,
+                    model.subgroup == subgroup,
+                )
+            )
+            db.add(
+                model(
+                    year=year,
+                    questionnaire_key=qn_key,
+                    question=number,
+                    subgroup=subgroup,
+                    **values,
+                )
+            )
         db.commit()
     except Exception:
         db.rollback()
@@ -115,15 +136,26 @@ def _replace(db: Session, model, objects: list) -> int:
 
 def history_rows(db: Session) -> list[dict]:
     return [
-        {"year": h.year, "questionnaire": h.questionnaire_key, "question": h.question,
-         "subgroup": h.subgroup, "n": h.n, **{c: getattr(h, c) for c in PERCENT_COLUMNS}}
+        {
+            "year": h.year,
+            "questionnaire": h.questionnaire_key,
+            "question": h.question,
+            "subgroup": h.subgroup,
+            "n": h.n,
+            **{c: getattr(h, c) for c in PERCENT_COLUMNS},
+        }
         for h in db.exec(select(HistoryFigure)).all()
     ]
 
 
 def national_rows(db: Session) -> list[dict]:
     return [
-        {"year": f.year, "questionnaire": f.questionnaire_key, "question": f.question,
-         "subgroup": f.subgroup, "positive": f.positive}
+        {
+            "year": f.year,
+            "questionnaire": f.questionnaire_key,
+            "question": f.question,
+            "subgroup": f.subgroup,
+            "positive": f.positive,
+        }
         for f in db.exec(select(NationalFigure)).all()
     ]

@@ -17,8 +17,14 @@ from surveys.services.tables import FileError, parse_date, parse_int, read_table
 from surveys.services.validation import CleanSubmission, InvalidSubmission, clean_submission
 
 QUESTION_COLUMNS = [f"q{i}" for i in range(1, 12)]
-ANSWER_FILE_COLUMNS = ["year", "questionnaire", "insats", "gender", "submitted_on",
-                       *QUESTION_COLUMNS]
+ANSWER_FILE_COLUMNS = [
+    "year",
+    "questionnaire",
+    "insats",
+    "gender",
+    "submitted_on",
+    *QUESTION_COLUMNS,
+]
 MAX_ERRORS = 50
 
 
@@ -64,10 +70,17 @@ def _clean_row(instrument: Instrument, row: dict[str, object]) -> tuple[CleanSub
         errors.append(("year", f"{text(row.get('year'))!r} är inget giltigt år."))
     questionnaire = text(row.get("questionnaire"))
     if questionnaire not in instrument.questionnaire_keys:
-        errors.append(("questionnaire", f"Okänd enkät {questionnaire!r}. Giltiga: "
-                                        f"{', '.join(instrument.questionnaire_keys)}."))
+        errors.append(
+            (
+                "questionnaire",
+                f"Okänd enkät {questionnaire!r}. Giltiga: "
+                f"{', '.join(instrument.questionnaire_keys)}.",
+            )
+        )
     raw_date = row.get("submitted_on")
-    submitted_on = parse_date(raw_date) if text(raw_date) else (date(year, 12, 31) if year else None)
+    submitted_on = (
+        parse_date(raw_date) if text(raw_date) else (date(year, 12, 31) if year else None)
+    )
     if submitted_on is None:
         errors.append(("submitted_on", f"{text(raw_date)!r} är inget datum (ÅÅÅÅ-MM-DD)."))
     elif year is not None and submitted_on.year not in (year, year + 1):
@@ -78,16 +91,29 @@ def _clean_row(instrument: Instrument, row: dict[str, object]) -> tuple[CleanSub
     if errors:
         raise InvalidSubmission(errors)
     answers = {int(c[1:]): row.get(c) for c in QUESTION_COLUMNS}
-    clean = clean_submission(instrument, questionnaire=questionnaire, year=year, answers=answers,
-                             gender=row.get("gender"))
+    clean = clean_submission(
+        instrument,
+        questionnaire=questionnaire,
+        year=year,
+        answers=answers,
+        gender=row.get("gender"),
+    )
     return clean, insats, submitted_on
 
 
 def export_rows(db: Session, *, year: int | None = None) -> list[dict[str, object]]:
     """One row per filled-in questionnaire, sorted so that order reveals nothing."""
     query = (
-        select(Response.id, Response.year, Response.questionnaire_key, Intervention.name,
-               Response.gender, Response.submitted_on, Question.number, Answer.code)
+        select(
+            Response.id,
+            Response.year,
+            Response.questionnaire_key,
+            Intervention.name,
+            Response.gender,
+            Response.submitted_on,
+            Question.number,
+            Answer.code,
+        )
         .join(Answer, Answer.response_id == Response.id)
         .join(QuestionVersion, QuestionVersion.id == Answer.question_version_id)
         .join(Question, Question.id == QuestionVersion.question_id)
@@ -97,14 +123,29 @@ def export_rows(db: Session, *, year: int | None = None) -> list[dict[str, objec
         query = query.where(Response.year == year)
     by_response: dict[str, dict[str, object]] = {}
     for rid, yr, qn, insats, gender, submitted, number, code in db.execute(query):
-        row = by_response.setdefault(rid, {
-            "year": yr, "questionnaire": qn, "insats": insats or "", "gender": gender or "",
-            "submitted_on": submitted.isoformat(), **{c: "" for c in QUESTION_COLUMNS},
-        })
+        row = by_response.setdefault(
+            rid,
+            {
+                "year": yr,
+                "questionnaire": qn,
+                "insats": insats or "",
+                "gender": gender or "",
+                "submitted_on": submitted.isoformat(),
+                **{c: "" for c in QUESTION_COLUMNS},
+            },
+        )
         row[f"q{number}"] = "" if code is None else code
     rows = list(by_response.values())
-    rows.sort(key=lambda r: (r["year"], r["questionnaire"], r["insats"], r["submitted_on"],
-                             r["gender"], *[str(r[c]) for c in QUESTION_COLUMNS]))
+    rows.sort(
+        key=lambda r: (
+            r["year"],
+            r["questionnaire"],
+            r["insats"],
+            r["submitted_on"],
+            r["gender"],
+            *[str(r[c]) for c in QUESTION_COLUMNS],
+        )
+    )
     return rows
 
 

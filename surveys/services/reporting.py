@@ -44,8 +44,16 @@ def min_cell(db: Session, default: int) -> int:
 def answers_frame(db: Session, *, intervention_id: str | None = None) -> pd.DataFrame:
     """One row per question put to a respondent, in ``indicators.ANSWER_COLUMNS``."""
     query = (
-        select(Response.id, Response.year, Response.questionnaire_key, Question.number,
-               Answer.question_version_id, Intervention.name, Response.gender, Answer.code)
+        select(
+            Response.id,
+            Response.year,
+            Response.questionnaire_key,
+            Question.number,
+            Answer.question_version_id,
+            Intervention.name,
+            Response.gender,
+            Answer.code,
+        )
         .join(Answer, Answer.response_id == Response.id)
         .join(QuestionVersion, QuestionVersion.id == Answer.question_version_id)
         .join(Question, Question.id == QuestionVersion.question_id)
@@ -60,7 +68,10 @@ def answers_frame(db: Session, *, intervention_id: str | None = None) -> pd.Data
 
 
 def report_data(
-    db: Session, instrument: Instrument, *, default_min_cell: int,
+    db: Session,
+    instrument: Instrument,
+    *,
+    default_min_cell: int,
     intervention: Intervention | None = None,
 ) -> ReportData:
     """Score everything stored (optionally one intervention) and add imported history.
@@ -73,10 +84,14 @@ def report_data(
     results = score(answers, instrument, min_cell=cell)
     history = pd.DataFrame(history_rows(db), columns=HISTORY_COLUMNS)
     if intervention is None and not history.empty:
-        results = combine(results, history_results(history, instrument, min_cell=cell),
-                          instrument)
+        results = combine(results, history_results(history, instrument, min_cell=cell), instrument)
     else:
         results = results.assign(source="beräknad")
     national = pd.DataFrame(national_rows(db), columns=NATIONAL_COLUMNS)
-    return ReportData(instrument=instrument, results=results, national=national,
-                      min_cell=cell, intervention=intervention.name if intervention else None)
+    return ReportData(
+        instrument=instrument,
+        results=results,
+        national=national,
+        min_cell=cell,
+        intervention=intervention.name if intervention else None,
+    )

@@ -19,7 +19,7 @@ from surveys.services.validation import CleanSubmission
 class Outcome(enum.Enum):
     stored = "stored"  # committed now
     duplicate = "duplicate"  # the same rendered form was already stored
-    token_used = "token_used"  # the single-use link was used by another form
+    token_used = "token_used"  # noqa: S105 - an outcome name, not a secret; the single-use link was used by another form
     closed = "closed"  # the round takes no answers
 
 
@@ -46,8 +46,9 @@ def submit(
     """
     today = today or date.today()
     try:
-        db.execute(insert(SubmissionKey).values(key_hash=_key_hash(idempotency_key),
-                                                created_on=today))
+        db.execute(
+            insert(SubmissionKey).values(key_hash=_key_hash(idempotency_key), created_on=today)
+        )
         db.flush()
     except IntegrityError:
         db.rollback()
@@ -59,8 +60,11 @@ def submit(
     if token is not None:
         result = db.execute(
             update(LinkToken)
-            .where(LinkToken.token_hash == hash_token(token), LinkToken.used.is_(False),
-                   LinkToken.round_id == round_.id)
+            .where(
+                LinkToken.token_hash == hash_token(token),
+                LinkToken.used.is_(False),
+                LinkToken.round_id == round_.id,
+            )
             .values(used=True)
         )
         if result.rowcount != 1:

@@ -30,8 +30,12 @@ def read_table(data: bytes, *, filename: str, required: list[str]) -> list[dict[
     header = [str(h or "").strip().lower() for h in header]
     missing = [c for c in required if c not in header]
     if missing:
-        raise FileError([f"Rad 1: kolumnen {', '.join(missing)} saknas. Förväntade kolumner: "
-                         f"{','.join(required)}."])
+        raise FileError(
+            [
+                f"Rad 1: kolumnen {', '.join(missing)} saknas. Förväntade kolumner: "
+                f"{','.join(required)}."
+            ]
+        )
     unknown = [h for h in header if h and h not in required]
     if unknown:
         raise FileError([f"Rad 1: okänd kolumn {', '.join(unknown)}."])

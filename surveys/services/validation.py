@@ -73,24 +73,27 @@ def clean_submission(
         raise InvalidSubmission([("questionnaire", f"Okänd enkät: {questionnaire!r}.")]) from None
     asked = {q.number: q for q in qn.questions_in(year)}
     if not asked:
-        raise InvalidSubmission(
-            [("questionnaire", f"Enkäten {qn.name} användes inte år {year}.")]
-        )
+        raise InvalidSubmission([("questionnaire", f"Enkäten {qn.name} användes inte år {year}.")])
     clean_gender = _clean_gender(qn, gender, errors)
     codes: dict[int, int | None] = {}
     for number, raw in answers.items():
         question = asked.get(number)
         if question is None:
             if parse_code(raw) is not None:
-                errors.append((f"q{number}", f"Fråga {number} finns inte i enkäten {qn.name} "
-                                             f"år {year}."))
+                errors.append(
+                    (f"q{number}", f"Fråga {number} finns inte i enkäten {qn.name} år {year}.")
+                )
             continue
         code = parse_code(raw)
         scale = instrument.scales[question.scale]
         if code is not None and (isinstance(code, str) or code not in scale.codes):
             allowed = ", ".join(str(c) for c in sorted(scale.codes))
-            errors.append((f"q{number}", f"Fråga {number}: {raw!r} är inget giltigt svar "
-                                         f"(tillåtna koder: {allowed})."))
+            errors.append(
+                (
+                    f"q{number}",
+                    f"Fråga {number}: {raw!r} är inget giltigt svar (tillåtna koder: {allowed}).",
+                )
+            )
             continue
         codes[number] = code
     rows: list[tuple[str, int | None]] = []
@@ -99,8 +102,13 @@ def clean_submission(
             gate_code = codes.get(question.condition_question)
             if gate_code != question.condition_code:
                 if codes.get(number) is not None:
-                    errors.append((f"q{number}", f"Fråga {number} besvaras bara om fråga "
-                                                 f"{question.condition_question} är Ja."))
+                    errors.append(
+                        (
+                            f"q{number}",
+                            f"Fråga {number} besvaras bara om fråga "
+                            f"{question.condition_question} är Ja.",
+                        )
+                    )
                 continue
         rows.append((question.version_for(year).id, codes.get(number)))
     if errors:
@@ -118,6 +126,8 @@ def _clean_gender(
         errors.append(("gender", "Kön frågas bara i deltagarenkäterna."))
         return None
     if text not in GENDERS:
-        errors.append(("gender", f"Okänt kön {gender!r} (tillåtet: kvinna, man, annat eller tomt)."))
+        errors.append(
+            ("gender", f"Okänt kön {gender!r} (tillåtet: kvinna, man, annat eller tomt).")
+        )
         return None
     return text

@@ -31,7 +31,8 @@ from sqlmodel import select
 
 from surveys import db
 from surveys.auth import roles_required
-from surveys.models import Intervention, LinkToken, MailBatch, Response as Stored, Role, Round
+from surveys.models import Intervention, LinkToken, MailBatch, Role, Round
+from surveys.models import Response as Stored
 from surveys.services import rounds as round_ops
 from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
@@ -77,9 +78,15 @@ def home():
     instrument = instrument_from_db(session)
     names = {i.id: i.name for i in session.exec(select(Intervention)).all()}
     return render_template(
-        "staff/home.html", rounds=rounds, counts=counts, interventions=interventions,
-        questionnaires=instrument.questionnaires, names=names, year=date.today().year,
-        modes=round_ops.MODE_LABELS, states=round_ops.STATE_LABELS,
+        "staff/home.html",
+        rounds=rounds,
+        counts=counts,
+        interventions=interventions,
+        questionnaires=instrument.questionnaires,
+        names=names,
+        year=date.today().year,
+        modes=round_ops.MODE_LABELS,
+        states=round_ops.STATE_LABELS,
     )
 
 
@@ -87,7 +94,8 @@ def _answered(session, round_ids: list[str]) -> dict[str, int]:
     if not round_ids:
         return {}
     rows = session.exec(
-        select(Stored.round_id, func.count()).where(Stored.round_id.in_(round_ids))
+        select(Stored.round_id, func.count())
+        .where(Stored.round_id.in_(round_ids))
         .group_by(Stored.round_id)
     ).all()
     return dict(rows)
@@ -120,12 +128,21 @@ def create_round():
         for error in errors:
             flash(error, "error")
         return redirect(url_for(".home"))
-    round_ = round_ops.create_round(session, questionnaire=questionnaire, year=int(year),
-                                    intervention_id=intervention_id, mode=mode,
-                                    expected=int(expected) if expected else None)
+    round_ = round_ops.create_round(
+        session,
+        questionnaire=questionnaire,
+        year=int(year),
+        intervention_id=intervention_id,
+        mode=mode,
+        expected=int(expected) if expected else None,
+    )
     round_ops.open_round(session, round_)
-    record(session, user_email=current_user.email, action="omgång.skapa",
-           detail=f"{round_.id} {questionnaire} {year}")
+    record(
+        session,
+        user_email=current_user.email,
+        action="omgång.skapa",
+        detail=f"{round_.id} {questionnaire} {year}",
+    )
     session.commit()
     flash("Mätomgången är startad.")
     return redirect(url_for(".round_page", round_id=round_.id))
@@ -140,20 +157,33 @@ def round_page(round_id: str):
     instrument = instrument_from_db(session)
     answered = _answered(session, [round_.id]).get(round_.id, 0)
     weeks = _per_week(session, round_.id)
-    tokens = session.exec(select(func.count()).select_from(LinkToken)
-                          .where(LinkToken.round_id == round_.id)).one()
-    used = session.exec(select(func.count()).select_from(LinkToken)
-                        .where(LinkToken.round_id == round_.id, LinkToken.used.is_(True))).one()
-    mailed = session.exec(select(func.coalesce(func.sum(MailBatch.count), 0))
-                          .where(MailBatch.round_id == round_.id)).one()
-    intervention = session.get(Intervention, round_.intervention_id) \
-        if round_.intervention_id else None
+    tokens = session.exec(
+        select(func.count()).select_from(LinkToken).where(LinkToken.round_id == round_.id)
+    ).one()
+    used = session.exec(
+        select(func.count())
+        .select_from(LinkToken)
+        .where(LinkToken.round_id == round_.id, LinkToken.used.is_(True))
+    ).one()
+    mailed = session.exec(
+        select(func.coalesce(func.sum(MailBatch.count), 0)).where(MailBatch.round_id == round_.id)
+    ).one()
+    intervention = (
+        session.get(Intervention, round_.intervention_id) if round_.intervention_id else None
+    )
     return render_template(
-        "staff/round.html", round=round_, qn=instrument.questionnaire(round_.questionnaire_key),
-        answered=answered, weeks=weeks, tokens=tokens, used=used, mailed=mailed,
-        intervention=intervention, open_url=_public(url_for("questionnaire.open_link",
-                                                            code=round_.code)),
-        modes=round_ops.MODE_LABELS, states=round_ops.STATE_LABELS,
+        "staff/round.html",
+        round=round_,
+        qn=instrument.questionnaire(round_.questionnaire_key),
+        answered=answered,
+        weeks=weeks,
+        tokens=tokens,
+        used=used,
+        mailed=mailed,
+        intervention=intervention,
+        open_url=_public(url_for("questionnaire.open_link", code=round_.code)),
+        modes=round_ops.MODE_LABELS,
+        states=round_ops.STATE_LABELS,
         accepts=round_ops.accepts_answers(round_),
     )
 
@@ -199,16 +229,20 @@ def links_csv(round_id: str):
         flash("Ange hur många länkar (1–2000).", "error")
         return redirect(url_for(".round_page", round_id=round_id))
     tokens = round_ops.create_tokens(session, round_, count=int(count))
-    record(session, user_email=current_user.email, action="länkar.skapa",
-           detail=f"{round_id} {count}")
+    record(
+        session, user_email=current_user.email, action="länkar.skapa", detail=f"{round_id} {count}"
+    )
     session.commit()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["nr", "lank"])
     for i, token in enumerate(tokens, start=1):
         writer.writerow([i, _public(url_for("questionnaire.single_use", token=token))])
-    return Response(buffer.getvalue(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": "attachment; filename=engangslankar.csv"})
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": "attachment; filename=engangslankar.csv"},
+    )
 
 
 @bp.route("/omgang/<round_id>/papper", methods=["GET", "POST"])
@@ -226,17 +260,33 @@ def paper(round_id: str):
         for question in qn.questions_in(round_.year):
             answers[question.number] = request.form.get(f"q{question.number}", "")
         try:
-            clean = clean_submission(instrument, questionnaire=qn.key, year=round_.year,
-                                     answers=answers, gender=request.form.get("gender"))
+            clean = clean_submission(
+                instrument,
+                questionnaire=qn.key,
+                year=round_.year,
+                answers=answers,
+                gender=request.form.get("gender"),
+            )
         except InvalidSubmission as exc:
             errors = {field or "": message for field, message in exc.errors}
         else:
             insert_responses(session, [(clean, round_.id, round_.intervention_id, date.today())])
-            record(session, user_email=current_user.email, action="pappersenkät.registrera",
-                   detail=round_id)
+            record(
+                session,
+                user_email=current_user.email,
+                action="pappersenkät.registrera",
+                detail=round_id,
+            )
             session.commit()
             flash("Pappersenkäten är registrerad. Du kan skriva in nästa.")
             return redirect(url_for(".paper", round_id=round_id))
-    return render_template("staff/paper.html", round=round_, qn=qn, instrument=instrument,
-                           questions=qn.questions_in(round_.year), errors=errors, values=values,
-                           gender_labels=GENDER_LABELS), (400 if errors else 200)
+    return render_template(
+        "staff/paper.html",
+        round=round_,
+        qn=qn,
+        instrument=instrument,
+        questions=qn.questions_in(round_.year),
+        errors=errors,
+        values=values,
+        gender_labels=GENDER_LABELS,
+    ), (400 if errors else 200)

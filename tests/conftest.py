@@ -1,0 +1,153 @@
+"""Fixtures: a real database (SQLite file, or PostgreSQL with TEST_DB=postgresql), migrated
+with Alembic once per session and emptied between tests; app, client and runner."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlmodel import Session
+
+from surveys import create_app, db
+from surveys.models import metadata
+
+SECRET = "test-secret-key-0123456789abcdef"
+INSTRUMENT_TABLES = {
+    "instrument_info",
+    "questionnaire",
+    "indicator",
+    "scale_option",
+    "question",
+    "question_version",
+    "alembic_version",
+}
+
+
+def _postgres_url() -> str | None:
+    if os.environ.get("TEST_DB") == "postgresql":
+        url = os.environ.get("TEST_DATABASE_URL")
+        if not url:
+            pytest.exit("TEST_DB=postgresql kräver TEST_DATABASE_URL", returncode=2)
+        return url
+    return None
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = _postgres_url()
+    if url is None:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+    else:
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET, "TESTING": True})
+    runner = app.test_cli_runner()
+    for args in (["db", "upgrade"], ["instrument", "load"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+    app.extensions["engine"].dispose()
+    return url
+
+
+def empty_database(url: str) -> None:
+    """Delete every row except the instrument, children first."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            if table.name not in INSTRUMENT_TABLES:
+                conn.execute(table.delete())
+    engine.dispose()
+
+
+@pytest.fixture
+def app(database_url):
+    empty_database(database_url)
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": SECRET,
+            "TESTING": True,
+            "PUBLIC_URL": "http://localhost",
+            "MIN_CELL": 5,
+            "RATELIMIT_ENABLED": True,
+        }
+    )
+    yield app
+    app.extensions["engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app):
+    with app.app_context():
+        yield db.session()
+
+
+@pytest.fixture
+def instrument(session):
+    from surveys.services.catalogue import instrument_from_db
+
+    return instrument_from_db(session)
+
+
+@pytest.fixture
+def make_round(app):
+    """Create (and by default open) a round; returns its id, code and intervention id."""
+    from surveys.services import rounds as ops
+
+    def factory(
+        questionnaire="deltagare_avslut",
+        *,
+        year=None,
+        insats="Insats A",
+        mode="open_link",
+        open_=True,
+        expected=None,
+    ):
+        with app.app_context():
+            s = db.session()
+            intervention = ops.intervention_by_name(s, insats, create=True) if insats else None
+            r = ops.create_round(
+                s,
+                questionnaire=questionnaire,
+                year=year or date.today().year,
+                intervention_id=intervention.id if intervention else None,
+                mode=mode,
+                expected=expected,
+            )
+            if open_:
+                ops.open_round(s, r)
+            s.commit()
+            return r
+
+    return factory
+
+
+def form_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "form has no token"
+    return match.group(1)
+
+
+def count_rows(app, table: str) -> int:
+    with app.app_context():
+        return db.session().execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()  # noqa: S608
+
+
+def sql_session(url: str) -> Session:
+    return Session(create_engine(url))
