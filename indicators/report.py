@@ -47,8 +47,8 @@ def history_results(
     for column in [*SHARE_COLUMNS, "response_rate"]:
         rows[column] = rows[column].astype("Int64")
     rows["question"] = rows["question"].astype("Int64")
+    rows["suppressed"] = False
     rows = suppress(rows[RESULT_COLUMNS], min_cell)
-    rows["source"] = IMPORTED
     return order_results(rows, instrument).assign(source=IMPORTED)
 
 
@@ -59,10 +59,14 @@ def combine(results: pd.DataFrame, history: pd.DataFrame, instrument: Instrument
         return computed
     key = ["year", "questionnaire", "question", "subgroup"]
 
-    def keys(frame: pd.DataFrame) -> pd.Series:
-        return frame[key].astype(str).agg("|".join, axis=1)
+    def keys(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[key].astype(
+            {"year": "int64", "question": "Int64", "questionnaire": str, "subgroup": str}
+        )
 
-    fresh = history[~keys(history).isin(set(keys(computed)))] if not computed.empty else history
+    known = keys(computed).drop_duplicates()
+    merged = keys(history).merge(known, on=key, how="left", indicator=True)
+    fresh = history[(merged["_merge"] == "left_only").to_numpy()]
     both = pd.concat([computed, fresh], ignore_index=True)
     out = order_results(both, instrument)
     return out

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, FlaskGroup
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlmodel import select
 
 from surveys import ROOT, db
@@ -252,6 +252,7 @@ def _write(data: bytes, output: str | None, *, binary: bool) -> None:
 
 
 @click.command("report")
+@with_appcontext
 @click.option("--year", type=int, required=True)
 @click.option("--insats", default=None, help="Bara en insats (namn).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "html"]), default="csv")
@@ -308,6 +309,7 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--force", is_flag=True, help="Fyll på även om databasen inte är tom.")
 def demo_cmd(force: bool) -> None:
     """Fyll en tom databas med ett demoförbund (2021–2024, alla sex grupper)."""

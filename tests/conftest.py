@@ -139,9 +139,12 @@ def make_round(app):
 
 
 def form_token(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "form has no token"
-    return match.group(1)
+    for tag in re.findall(r"<input[^>]*>", html):
+        if 'name="csrf_token"' in tag:
+            match = re.search(r'value="([^"]*)"', tag)
+            assert match and match.group(1), "form token is empty"
+            return match.group(1)
+    raise AssertionError("form has no token")
 
 
 def count_rows(app, table: str) -> int:
@@ -151,3 +154,55 @@ def count_rows(app, table: str) -> int:
 
 def sql_session(url: str) -> Session:
     return Session(create_engine(url))
+
+
+PASSWORD = "ett-langt-losenord"
+
+
+@pytest.fixture
+def make_user(app):
+    """Create a user (role, interventions by name) and return its e-mail."""
+    from surveys.auth import hash_password
+    from surveys.models import User, UserIntervention
+    from surveys.services import rounds as ops
+
+    def factory(role="administratör", *, email=None, insatser=()):
+        with app.app_context():
+            s = db.session()
+            user = User(
+                email=email or f"{role}-{len(insatser)}@example.invalid",
+                password_hash=hash_password(PASSWORD),
+                role=role,
+            )
+            s.add(user)
+            s.flush()
+            for name in insatser:
+                intervention = ops.intervention_by_name(s, name, create=True)
+                s.add(UserIntervention(user_id=user.id, intervention_id=intervention.id))
+            s.commit()
+            return user.email
+
+    return factory
+
+
+def login(client, email, password=PASSWORD):
+    page = client.get("/logga-in")
+    return client.post(
+        "/logga-in",
+        data={"csrf_token": form_token(page.text), "email": email, "password": password},
+    )
+
+
+@pytest.fixture
+def admin_client(client, make_user):
+    assert login(client, make_user("administratör")).status_code == 302
+    return client
+
+
+def table_rows(html: str) -> list[tuple[str, ...]]:
+    """Every <tr> of a page as a tuple of its cells' text."""
+    rows = []
+    for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", html, flags=re.S):
+        cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, flags=re.S)
+        rows.append(tuple(re.sub(r"<[^>]+>", "", c).strip() for c in cells))
+    return rows

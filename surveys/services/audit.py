@@ -12,7 +12,7 @@ from surveys.models import AuditEntry
 def record(db: Session, *, user_email: str, action: str, detail: str = "") -> None:
     db.add(
         AuditEntry(
-            at=datetime.now(UTC).replace(tzinfo=None),
+            at=datetime.now(UTC),
             user_email=user_email,
             action=action,
             detail=detail[:1000],

@@ -1,0 +1,243 @@
+"""The report: seed rows printed exactly, pages, downloads and CLI agree, nothing suppressed leaks."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pandas as pd
+from openpyxl import load_workbook
+
+from tests import seedrows
+from tests.conftest import table_rows
+
+
+def import_seed(runner, tmp_path):
+    path = tmp_path / "svar.csv"
+    path.write_text(seedrows.csv_text(), encoding="utf-8")
+    assert runner.invoke(args=["import", "answers", str(path)]).exit_code == 0
+
+
+def test_report_prints_the_seed_rows_exactly(admin_client, runner, tmp_path):
+    import_seed(runner, tmp_path)
+    page = admin_client.get("/rapport/2023")
+    assert page.status_code == 200
+    rows = table_rows(page.text)
+    for label, negative, neutral, positive, rate in seedrows.PRINTED:
+        assert (label, negative, neutral, positive, rate, "") in rows, label
+    assert "Indikatorerna 2023" in page.text
+    assert "Resultatet i korthet" in page.text
+    assert "Ingen nationell mätning ännu" in page.text  # indicator 11
+    # the gate row: Ja share as Positivt, no Klart positivt
+    assert ("Samtliga (n=118)", "2%", "0%", "98%", "99%", "") in rows
+
+
+def test_downloads_and_cli_agree(admin_client, runner, tmp_path):
+    import_seed(runner, tmp_path)
+    web_csv = admin_client.get("/rapport/2023/rapport.csv")
+    assert web_csv.headers["Content-Type"].startswith("text/csv")
+    cli_csv = runner.invoke(args=["report", "--year", "2023", "--format", "csv"]).output
+    assert web_csv.text == cli_csv
+    rows = list(csv.DictReader(io.StringIO(cli_csv)))
+    assert list(rows[0]) == [
+        "year",
+        "indicator",
+        "questionnaire",
+        "question",
+        "subgroup",
+        "n",
+        "answered",
+        "negative_n",
+        "neutral_n",
+        "positive_n",
+        "clearly_positive_n",
+        "response_rate",
+        "negative",
+        "neutral",
+        "positive",
+        "clearly_positive",
+        "suppressed",
+    ]
+    xlsx = admin_client.get("/rapport/2023/rapport.xlsx")
+    workbook = load_workbook(io.BytesIO(xlsx.data))
+    assert workbook.sheetnames == ["I korthet", *[f"Indikator {i}" for i in range(1, 17)], "Data"]
+    data_rows = list(workbook["Data"].iter_rows(values_only=True))
+    assert len(data_rows) == len(rows) + 1
+    sheet1 = [tuple(r) for r in workbook["Indikator 1"].iter_rows(values_only=True)]
+    assert ("Samtliga (n=118)", "2%", "3%", "96% (81%)", "96%", None) in sheet1
+    out = tmp_path / "r.xlsx"
+    runner.invoke(args=["report", "--year", "2023", "--format", "xlsx", "--output", str(out)])
+    cli_data = list(load_workbook(out)["Data"].iter_rows(values_only=True))
+    assert cli_data == data_rows
+    html = runner.invoke(args=["report", "--year", "2023", "--format", "html"]).output
+    assert "<style>" in html and "data:image/svg+xml;base64," in html
+    assert ("kvinnor (n=63)", "7%", "9%", "84% (77%)", "89%", "") in table_rows(html)
+
+
+def test_charts_render_offline_as_svg_and_png(admin_client, runner, tmp_path):
+    import_seed(runner, tmp_path)
+    svg = admin_client.get("/rapport/2023/diagram/1-ar.svg")
+    assert svg.status_code == 200 and svg.data.lstrip().startswith(b"<svg")
+    png = admin_client.get("/rapport/2023/diagram/6-tid.png?ladda-ner=1")
+    assert png.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "attachment" in png.headers["Content-Disposition"]
+    assert admin_client.get("/rapport/2023/diagram/11-ar.svg").status_code == 404
+    assert admin_client.get("/rapport/2023/diagram/1-xx.svg").status_code == 404
+
+
+def test_small_cells_never_leak(admin_client, runner, tmp_path):
+    header = "year,questionnaire,insats,gender,submitted_on," + ",".join(
+        f"q{i}" for i in range(1, 12)
+    )
+    lines = [header]
+    lines += ["2024,deltagare_avslut,A,kvinna,2024-05-01,1,,,,,,,,,," for _ in range(3)]
+    lines += ["2024,deltagare_avslut,A,man,2024-05-01,6,,,,,,,,,," for _ in range(12)]
+    path = tmp_path / "small.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert runner.invoke(args=["import", "answers", str(path)]).exit_code == 0
+    text = runner.invoke(args=["report", "--year", "2024"]).output
+    rows = {
+        (r["question"], r["subgroup"]): r
+        for r in csv.DictReader(io.StringIO(text))
+        if r["indicator"] == "1"
+    }
+    for subgroup in ("kvinnor", "man"):  # kvinnor small, män is its twin
+        r = rows[("1", subgroup)]
+        assert r["suppressed"] == "true"
+        assert r["answered"] == r["negative"] == r["positive"] == r["negative_n"] == ""
+    assert rows[("1", "samtliga")]["positive"] == "80"
+    page = admin_client.get("/rapport/2024").text
+    assert ("kvinnor (n=3)", "För få svar för att visas") in table_rows(page)
+    assert ("män (n=12)", "För få svar för att visas") in table_rows(page)
+    from surveys import db
+    from surveys.reports.build import chart
+    from surveys.services.catalogue import instrument_from_db
+    from surveys.services.reporting import report_data
+
+    with admin_client.application.app_context():
+        s = db.session()
+        data = report_data(s, instrument_from_db(s), default_min_cell=5)
+        for kind in ("ar", "tid"):
+            spec = chart(data, year=2024, indicator=1, kind=kind).to_json()
+            assert "kvinnor" not in spec and "män" not in spec and "Samtliga" in spec
+    workbook = load_workbook(io.BytesIO(admin_client.get("/rapport/2024/rapport.xlsx").data))
+    sheet = [tuple(r) for r in workbook["Indikator 1"].iter_rows(values_only=True)]
+    assert ("kvinnor (n=3)", "För få svar för att visas", None, None, None, None) in sheet
+
+
+def test_history_and_national_show_in_tables_and_charts(admin_client, runner, tmp_path):
+    import_seed(runner, tmp_path)
+    history = tmp_path / "h.csv"
+    history.write_text(
+        "year,questionnaire,question,subgroup,n,negative,neutral,positive,clearly_positive,"
+        "response_rate\n2022,deltagare_avslut,1,samtliga,120,5,6,89,70,95\n",
+        encoding="utf-8",
+    )
+    national = tmp_path / "n.csv"
+    national.write_text(
+        "year,questionnaire,question,subgroup,positive\n"
+        "2023,deltagare_avslut,1,samtliga,91\n"
+        "2022,deltagare_avslut,1,samtliga,90\n",
+        encoding="utf-8",
+    )
+    assert runner.invoke(args=["import", "history", str(history)]).exit_code == 0
+    assert runner.invoke(args=["import", "national", str(national)]).exit_code == 0
+    rows = table_rows(admin_client.get("/rapport/2023").text)
+    assert ("Samtliga (n=118)", "2%", "3%", "96% (81%)", "96%", "91%") in rows
+    # Resultatet i korthet: +7 since the imported 2022 figure (89 → 96)
+    assert any(r[:5] == ("1", "Deltagare avslut", "118", "96%", "+7") for r in rows)
+    old = table_rows(admin_client.get("/rapport/2022").text)
+    assert ("Samtliga (n=120) (importerad)", "5%", "6%", "89% (70%)", "95%", "90%") in old
+    from surveys import db
+    from surveys.reports.build import chart
+    from surveys.services.catalogue import instrument_from_db
+    from surveys.services.reporting import report_data
+
+    with admin_client.application.app_context():
+        s = db.session()
+        data = report_data(s, instrument_from_db(s), default_min_cell=5)
+        spec = chart(data, year=2023, indicator=1, kind="tid").to_dict()
+        values = [v for d in spec["datasets"].values() for v in d]
+    assert {"år": 2022, "källa": "Förbundet (importerad)", "positivt": 89}.items() <= next(
+        v for v in values if v["år"] == 2022 and v["linje"] == "Förbundet"
+    ).items()
+    assert any(v["linje"] == "Riket" and v["positivt"] == 91 for v in values)
+
+
+def test_comparability_break_separates_periods(instrument):
+    from indicators import score
+    from indicators.charts import trend_chart
+
+    frame = pd.DataFrame(
+        [
+            {
+                "response": f"r{y}{i}",
+                "year": y,
+                "questionnaire": "deltagare_avslut",
+                "question": 4,
+                "question_version": "",
+                "intervention": "A",
+                "gender": None,
+                "code": 6,
+            }
+            for y in (2020, 2021)
+            for i in range(6)
+        ]
+    ).astype({"code": "Int64"})
+    chart_obj = trend_chart(score(frame, instrument), pd.DataFrame(), instrument, indicator=4)
+    spec = chart_obj.to_dict()
+    values = [v for d in spec["datasets"].values() for v in d]
+    assert len({v["grupp"] for v in values}) == 2  # two lines, never joined
+    assert spec["layer"][0]["encoding"]["detail"]["field"] == "grupp"
+
+
+def test_no_data_and_bad_filters_get_swedish_pages(admin_client, runner, tmp_path):
+    empty = admin_client.get("/rapport")
+    assert empty.status_code == 404 and "Det finns inga svar ännu" in empty.text
+    import_seed(runner, tmp_path)
+    assert admin_client.get("/rapport").headers["Location"].endswith("/rapport/2023")
+    page = admin_client.get("/rapport/2019")
+    assert page.status_code == 404 and "Det finns inga svar för 2019" in page.text
+    assert "2023" in page.text
+    assert admin_client.get("/rapport/2023?insats=finnsinte").status_code == 404
+    result = runner.invoke(args=["report", "--year", "2023", "--insats", "Okänd"])
+    assert result.exit_code != 0 and "Kända insatser: Steget" in result.output
+    result = runner.invoke(args=["report", "--year", "2019"])
+    assert result.exit_code != 0 and "inga svar för 2019" in result.output
+
+
+def test_filter_by_intervention(admin_client, runner, tmp_path):
+    import_seed(runner, tmp_path)
+    path = tmp_path / "b.csv"
+    header = "year,questionnaire,insats,gender,submitted_on," + ",".join(
+        f"q{i}" for i in range(1, 12)
+    )
+    path.write_text(
+        header
+        + "\n"
+        + "\n".join("2023,deltagare_avslut,Annan,,2023-04-01,1,,,,,,,,,," for _ in range(10))
+        + "\n",
+        encoding="utf-8",
+    )
+    assert runner.invoke(args=["import", "answers", str(path)]).exit_code == 0
+    everyone = runner.invoke(args=["report", "--year", "2023"]).output
+    only = runner.invoke(args=["report", "--year", "2023", "--insats", "Annan"]).output
+    assert "2023,1,deltagare_avslut,1,samtliga,128," in everyone
+    assert "2023,1,deltagare_avslut,1,samtliga,10,10,10,0,0,0,100,100,0,0,0,false" in only
+    from surveys import db
+    from surveys.services.rounds import intervention_by_name
+
+    with admin_client.application.app_context():
+        annan = intervention_by_name(db.session(), "Annan").id
+    page = admin_client.get(f"/rapport/2023?insats={annan}")
+    assert "Indikatorerna 2023 – Annan" in page.text
+    assert ("Samtliga (n=10)", "100%", "0%", "0% (0%)", "100%", "") in table_rows(page.text)
+
+
+def test_printable_report_has_a4_page_breaks(admin_client, runner, tmp_path):
+    import_seed(runner, tmp_path)
+    page = admin_client.get("/rapport/2023/utskrift")
+    assert page.text.count('class="indicator"') == 16
+    css = admin_client.get("/static/css/app.css")
+    assert "size: A4" in css.text and "break-before: page" in css.text
+    css.close()
