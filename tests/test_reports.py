@@ -1,4 +1,4 @@
-"""The report: seed rows printed exactly, pages, downloads and CLI agree, nothing suppressed leaks."""
+"""The report: seed rows printed exactly, downloads and CLI agree, nothing suppressed leaks."""
 
 from __future__ import annotations
 
