@@ -30,9 +30,16 @@ run: $(STAMP)
 	@echo "Indikatorenkäter körs på http://127.0.0.1:$(PORT)  (avsluta med Ctrl+C)"
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
+# The whole suite on SQLite, and again on PostgreSQL when TEST_DATABASE_URL is set
+# (.ci/run starts a throwaway PostgreSQL cluster and sets it).
 test: $(STAMP) browsers
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+	  echo "== Samma tester mot PostgreSQL =="; \
+	  TEST_DB=postgresql $(BIN)/pytest -q $(PYTEST_ARGS); \
+	else echo "TEST_DATABASE_URL saknas: PostgreSQL-körningen hoppas över"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -84,7 +84,11 @@ def trend_chart(
     Years on either side of a comparability break get different ``period``
     values, and lines are drawn per period, so they are never joined.
     """
-    rows = _visible(results[results["indicator"] == indicator])
+    # Samtliga only: the kvinnor/män split per year is in the tables, and a line per
+    # subgroup would make the chart unreadable for indicators with many questions.
+    rows = _visible(
+        results[(results["indicator"] == indicator) & (results["subgroup"] == "samtliga")]
+    )
     if rows.empty:
         return None
     records = []
@@ -103,7 +107,7 @@ def trend_chart(
     if not national.empty:
         nat = national.copy()
         keys = {(r["questionnaire"], int(r["question"])) for _, r in rows.iterrows()}
-        for _, row in nat.iterrows():
+        for _, row in nat[nat["subgroup"] == "samtliga"].iterrows():
             if (row["questionnaire"], int(row["question"])) not in keys or pd.isna(row["positive"]):
                 continue
             question = instrument.question(row["questionnaire"], int(row["question"]))
@@ -120,7 +124,7 @@ def trend_chart(
     data = pd.DataFrame(records)
     data["grupp"] = data["serie"] + " · " + data["linje"] + " · " + data["period"]
     base = alt.Chart(data, title="Utveckling över tid").encode(
-        x=alt.X("år:O", title="År"),
+        x=alt.X("år:O", title="År", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("positivt:Q", title="Positivt (%)", scale=alt.Scale(domain=[0, 100])),
         color=alt.Color(
             "serie:N", legend=alt.Legend(title=None, orient="bottom", columns=1, labelLimit=360)
@@ -128,14 +132,21 @@ def trend_chart(
         strokeDash=alt.StrokeDash(
             "linje:N",
             scale=alt.Scale(domain=["Förbundet", "Riket"], range=[[1, 0], [6, 4]]),
-            legend=alt.Legend(title=None, orient="bottom"),
+            legend=None,
         ),
         detail="grupp:N",
         tooltip=["serie", "år", "positivt", "källa"],
     )
     lines = base.mark_line(strokeWidth=2)
     points = base.mark_point(filled=True, size=50).encode(
-        shape=alt.Shape("källa:N", legend=alt.Legend(title=None, orient="bottom"))
+        shape=alt.Shape(
+            "källa:N",
+            scale=alt.Scale(
+                domain=["Förbundet", "Förbundet (importerad)", "Riket"],
+                range=["circle", "triangle-up", "square"],
+            ),
+            legend=alt.Legend(title="Källa", orient="bottom"),
+        )
     )
     return (lines + points).properties(width=420, height=240).configure(font=FONT)
 

@@ -40,9 +40,15 @@ def browser():
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield browser
         browser.close()
@@ -62,8 +68,9 @@ def shot(page, name):
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def test_exit_questionnaire_on_a_tablet_with_the_8_to_9_10_condition(app, live_server,
-                                                                     tablet, make_round):
+def test_exit_questionnaire_on_a_tablet_with_the_8_to_9_10_condition(
+    app, live_server, tablet, make_round
+):
     r = make_round("deltagare_avslut")
     tablet.goto(f"{live_server}/s/{r.code}")
     assert tablet.locator("#fraga-9").is_hidden() and tablet.locator("#fraga-10").is_hidden()
@@ -92,13 +99,19 @@ def test_exit_questionnaire_on_a_tablet_with_the_8_to_9_10_condition(app, live_s
     assert answers["deltagare_avslut.1.v1"] == 6 and answers["deltagare_avslut.2.v1"] == 0
     assert answers["deltagare_avslut.8.v1"] == 1 and answers["deltagare_avslut.9.v1"] == 4
     assert answers["deltagare_avslut.10.v1"] == 6
-    assert set(response.keys()) == {"id", "round_id", "questionnaire_key", "year",
-                                    "intervention_id", "gender", "submitted_on"}
+    assert set(response.keys()) == {
+        "id",
+        "round_id",
+        "questionnaire_key",
+        "year",
+        "intervention_id",
+        "gender",
+        "submitted_on",
+    }
     assert response["gender"] == "kvinna"
 
 
-def test_questionnaire_without_javascript_uses_a_second_step(app, browser, live_server,
-                                                             make_round):
+def test_questionnaire_without_javascript_uses_a_second_step(app, browser, live_server, make_round):
     r = make_round("deltagare_avslut")
     context = browser.new_context(viewport=TABLET, java_script_enabled=False)
     page = context.new_page()
@@ -112,8 +125,9 @@ def test_questionnaire_without_javascript_uses_a_second_step(app, browser, live_
     assert count_rows(app, "response") == 1
 
 
-def test_kiosk_resets_and_keeps_nothing_of_the_previous_respondent(app, live_server, tablet,
-                                                                   make_round):
+def test_kiosk_resets_and_keeps_nothing_of_the_previous_respondent(
+    app, live_server, tablet, make_round
+):
     r = make_round("deltagare_pagaende", mode="kiosk")
     tablet.goto(f"{live_server}/k/{r.code}")
     tablet.get_by_role("radio", name="Man").check()
@@ -154,8 +168,7 @@ def test_keyboard_only_answering(app, live_server, tablet, make_round):
     assert count_rows(app, "answer") == 5
 
 
-def test_staff_signs_in_starts_kiosk_and_a_participant_answers(app, live_server, tablet,
-                                                               make_user):
+def test_staff_signs_in_starts_kiosk_and_a_participant_answers(app, live_server, tablet, make_user):
     email = make_user("personal", insatser=["Steget"])
     page = tablet
     page.goto(f"{live_server}/logga-in")
