@@ -9,6 +9,7 @@ further work happens on that small table.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from indicators.instrument import Instrument
@@ -57,31 +58,47 @@ def percent(part: pd.Series, whole: pd.Series) -> pd.Series:
     return result.where(whole > 0).astype("Int64")
 
 
+def _factorize(values: pd.Series, *, missing: object) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes and their values; missing values get their own code (``missing``)."""
+    codes, uniques = pd.factorize(values, sort=False, use_na_sentinel=True)
+    uniques = np.asarray(uniques, dtype=object)
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(uniques), codes)
+        uniques = np.append(uniques, missing)
+    return codes, uniques
+
+
 def count_codes(answers: pd.DataFrame) -> pd.DataFrame:
-    """Count answers per year, questionnaire, question, gender and code."""
+    """Count answers per year, questionnaire, question, gender and code.
+
+    Each key column is factorised to small integers, combined into one flat
+    index and counted with ``np.bincount`` — one pass over the answers, with
+    no Python loop and no hash-based group-by on the large table.
+    """
+    columns = [
+        _factorize(answers["year"].astype("int64"), missing=-1),
+        _factorize(answers["questionnaire"], missing=""),
+        _factorize(answers["question"].astype("int64"), missing=-1),
+        _factorize(answers["gender"], missing=""),
+        _factorize(answers["code"].astype("Int64"), missing=_BLANK),
+    ]
+    dims = tuple(len(uniques) for _, uniques in columns)
+    flat = np.ravel_multi_index(tuple(codes for codes, _ in columns), dims)
+    counts = np.bincount(flat, minlength=int(np.prod(dims)))
+    present = np.flatnonzero(counts)
+    positions = np.unravel_index(present, dims)
+    names = ["year", "questionnaire", "question", "gender", "code"]
     frame = pd.DataFrame(
         {
-            "year": answers["year"].astype("int64"),
-            "questionnaire": answers["questionnaire"].astype("category"),
-            "question": answers["question"].astype("int64"),
-            "gender": answers["gender"].astype("category"),
-            "code": answers["code"].astype("Int64").fillna(_BLANK).astype("int64"),
+            name: uniques[pos]
+            for name, (_, uniques), pos in zip(names, columns, positions, strict=True)
         }
     )
-    counts = (
-        frame.groupby(
-            ["year", "questionnaire", "question", "gender", "code"],
-            observed=True,
-            sort=False,
-            dropna=False,
-        )
-        .size()
-        .rename("count")
-        .reset_index()
-    )
-    counts["questionnaire"] = counts["questionnaire"].astype(str)
-    counts["gender"] = counts["gender"].astype(object).where(counts["gender"].notna(), "")
-    return counts
+    frame = frame.astype({"year": "int64", "question": "int64", "code": "int64"})
+    frame["questionnaire"] = frame["questionnaire"].astype(str)
+    frame["gender"] = frame["gender"].astype(str)
+    frame["count"] = counts[present]
+    return frame
 
 
 def _classify(counts: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
