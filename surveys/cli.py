@@ -313,13 +313,14 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
 @click.option("--force", is_flag=True, help="Fyll på även om databasen inte är tom.")
 def demo_cmd(force: bool) -> None:
     """Fyll en tom databas med ett demoförbund (2021–2024, alla sex grupper)."""
-    from surveys.demo import seed_demo
+    from surveys.demo import demo_hint, seed_demo
 
     summary = seed_demo(db.session(), force=force)
     if summary is None:
-        click.echo("Databasen innehåller redan data; demo hoppas över.")
-        return
-    click.echo(summary)
+        click.echo("Databasen innehåller redan data; demodata läggs inte till.")
+        summary = demo_hint(db.session())
+    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    click.echo(summary.replace(": /", f": {base}/"))
 
 
 def init_app(app: Flask) -> None:

@@ -33,7 +33,6 @@ def load_config(overrides: dict | None = None) -> dict:
         "FORM_TOKEN_MAX_AGE": 12 * 3600,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": env == "production",
         "WTF_CSRF_TIME_LIMIT": None,
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
         "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
@@ -46,6 +45,8 @@ def load_config(overrides: dict | None = None) -> dict:
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
     }
     config.update(overrides or {})
+    config.setdefault("SESSION_COOKIE_SECURE", config["SURVEYS_ENV"] == "production")
+    config.setdefault("REMEMBER_COOKIE_SECURE", config["SESSION_COOKIE_SECURE"])
     if config["SURVEYS_ENV"] == "production" and (
         config["SECRET_KEY"] in PLACEHOLDER_SECRETS or len(config["SECRET_KEY"]) < 16
     ):

@@ -12,7 +12,15 @@ from datetime import date
 from sqlmodel import Session, select
 
 from surveys.auth import hash_password
-from surveys.models import NationalFigure, Response, RoundMode, User, UserIntervention
+from surveys.models import (
+    NationalFigure,
+    Response,
+    Round,
+    RoundMode,
+    RoundState,
+    User,
+    UserIntervention,
+)
 from surveys.services import rounds as ops
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.submissions import insert_responses
@@ -129,13 +137,24 @@ def seed_demo(db: Session, *, force: bool = False, seed: int = 2024) -> str | No
     _user(db, DEMO_ADMIN, "administratör", "Förbundschef (demo)", [])
     _user(db, DEMO_STAFF, "personal", "Personal (demo)", [interventions[0].id])
     db.commit()
-    return (
-        f"Demodata: {total} enkäter 2021–2024 i {len(INTERVENTIONS)} insatser.\n"
-        f"Demoenkät (kioskläge): /k/{kiosk.code}\n"
-        f"Demoenkät styrelse (öppen länk): /s/{board.code}\n"
-        f"Logga in: /logga-in med {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]} "
-        f"(personal: {DEMO_STAFF[0]} / {DEMO_STAFF[1]})"
-    )
+    return f"Demodata: {total} enkäter 2021–2024 i {len(INTERVENTIONS)} insatser.\n" + demo_hint(db)
+
+
+def demo_hint(db: Session) -> str:
+    """How to open a demo questionnaire and sign in (printed by `make run`)."""
+    lines = []
+    open_rounds = db.exec(
+        select(Round).where(Round.state == RoundState.open.value).order_by(Round.mode)
+    ).all()
+    for round_ in open_rounds:
+        prefix = "/k/" if round_.mode == RoundMode.kiosk.value else "/s/"
+        lines.append(f"Demoenkät {round_.questionnaire_key} {round_.year}: {prefix}{round_.code}")
+    if db.exec(select(User).where(User.email == DEMO_ADMIN[0])).first():
+        lines.append(
+            f"Logga in: /logga-in med {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]} "
+            f"(personal: {DEMO_STAFF[0]} / {DEMO_STAFF[1]})"
+        )
+    return "\n".join(lines)
 
 
 def _user(

@@ -1,0 +1,137 @@
+"""The `surveys` console command: rounds, users, demo, migrations, and clear Swedish refusals."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import create_engine, inspect
+
+from surveys import create_app
+from tests.conftest import SECRET, count_rows
+
+
+def test_rounds_create_and_list_print_the_open_link(app, runner):
+    result = runner.invoke(
+        args=[
+            "rounds",
+            "create",
+            "--questionnaire",
+            "deltagare_avslut",
+            "--year",
+            "2025",
+            "--insats",
+            "Steget",
+            "--expected",
+            "40",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    link = result.output.strip().split(": ")[-1]
+    assert link.startswith("http://localhost/s/")
+    listing = runner.invoke(args=["rounds", "list"]).output
+    assert "deltagare_avslut" in listing and "Steget" in listing and link in listing
+    assert "Öppen" in listing
+    bad = runner.invoke(args=["rounds", "create", "--questionnaire", "okand", "--year", "2025"])
+    assert bad.exit_code != 0 and "Okänd enkät" in bad.output
+    assert count_rows(app, "round") == 1
+
+
+def test_users_create_refuses_bad_input(app, runner):
+    ok = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--email",
+            "Chef@Example.invalid",
+            "--password",
+            "ett-langt-losenord",
+        ]
+    )
+    assert ok.exit_code == 0 and "chef@example.invalid" in ok.output
+    again = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--email",
+            "chef@example.invalid",
+            "--password",
+            "ett-langt-losenord",
+        ]
+    )
+    assert again.exit_code != 0 and "finns redan" in again.output
+    short = runner.invoke(
+        args=["users", "create", "--email", "b@example.invalid", "--password", "kort"]
+    )
+    assert "minst 10 tecken" in short.output
+    staff = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--email",
+            "p@example.invalid",
+            "--role",
+            "personal",
+            "--password",
+            "ett-langt-losenord",
+        ]
+    )
+    assert "minst en insats" in staff.output
+    assert count_rows(app, "app_user") == 1
+
+
+def test_demo_fills_an_empty_database_once(app, runner):
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    assert "Logga in: http://localhost/logga-in" in first.output
+    responses = count_rows(app, "response")
+    assert 800 < responses < 1000  # ~184–257 a year like the seed, 4 years
+    for year in (2021, 2022, 2023, 2024):
+        report = runner.invoke(args=["report", "--year", str(year)])
+        assert report.exit_code == 0
+        assert ",styrelse," in report.output and ",remittent," in report.output
+    second = runner.invoke(args=["demo"])
+    assert "läggs inte till" in second.output and count_rows(app, "response") == responses
+
+
+def test_migrations_go_down_and_up(tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.sqlite'}"
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET})
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    engine = create_engine(url)
+    assert "response" in inspect(engine).get_table_names()
+    assert runner.invoke(args=["db", "downgrade", "base"]).exit_code == 0
+    assert inspect(engine).get_table_names() == ["alembic_version"]
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    assert "answer" in inspect(engine).get_table_names()
+    engine.dispose()
+    app.extensions["engine"].dispose()
+
+
+def test_migrations_match_the_models(database_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from surveys.models import metadata
+
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_console_script_is_installed_and_speaks_swedish(tmp_path):
+    surveys = Path(sys.executable).with_name("surveys")
+    result = subprocess.run(
+        [str(surveys), "report", "--help"],
+        capture_output=True,
+        text=True,
+        env={"SURVEYS_INSTANCE": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert "Indikatorerna" in result.stdout
