@@ -8,6 +8,7 @@ import re
 from datetime import date
 
 import pytest
+from jinja2 import MemcachedBytecodeCache
 from sqlalchemy import create_engine, text
 from sqlmodel import Session
 
@@ -24,6 +25,16 @@ INSTRUMENT_TABLES = {
     "question_version",
     "alembic_version",
 }
+
+
+class _DictClient(dict):
+    """The smallest memcache-like client: Jinja's bytecode cache kept in a dict."""
+
+    def set(self, key, value, timeout=None):
+        self[key] = value
+
+
+TEMPLATE_CACHE = MemcachedBytecodeCache(_DictClient())
 
 
 def _postgres_url() -> str | None:
@@ -76,8 +87,10 @@ def app(database_url):
             "PUBLIC_URL": "http://localhost",
             "MIN_CELL": 5,
             "RATELIMIT_ENABLED": True,
+            "ARGON2_FAST": True,
         }
     )
+    app.jinja_env.bytecode_cache = TEMPLATE_CACHE  # compile templates once per session
     yield app
     app.extensions["engine"].dispose()
 

@@ -6,7 +6,7 @@ from functools import wraps
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import abort
+from flask import abort, current_app, has_app_context
 from flask_limiter import Limiter
 from flask_login import LoginManager, UserMixin, current_user
 from sqlmodel import select
@@ -19,8 +19,19 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = "Logga in för att se sidan."
 login_manager.session_protection = "strong"
 limiter = Limiter(key_func=lambda: "global", default_limits=[])
-_hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("ingen-anvandare")
+_STRONG = PasswordHasher()  # argon2id with the library's recommended parameters
+_FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # tests only
+_DUMMY = {id(h): h.hash("ingen-anvandare") for h in (_STRONG, _FAST)}
+
+
+def _hasher() -> PasswordHasher:
+    """The test suite may ask for cheap hashing (ARGON2_FAST); never in production."""
+    fast = (
+        has_app_context()
+        and current_app.config.get("ARGON2_FAST")
+        and (current_app.config["SURVEYS_ENV"] != "production")
+    )
+    return _FAST if fast else _STRONG
 
 
 class SignedIn(UserMixin):
@@ -57,13 +68,14 @@ def _load(user_id: str) -> SignedIn | None:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def check_password(user: User | None, password: str) -> bool:
     """Constant work whether or not the account exists."""
+    hasher = _hasher()
     try:
-        return _hasher.verify(user.password_hash if user else _DUMMY_HASH, password) and (
+        return hasher.verify(user.password_hash if user else _DUMMY[id(hasher)], password) and (
             user is not None and user.active
         )
     except (VerificationError, InvalidHashError):

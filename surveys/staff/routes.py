@@ -6,12 +6,17 @@
 /personal/omgang/<id>/<action>    open / close (POST)
 /personal/omgang/<id>/lankar.csv  N single-use links for mail merge (POST)
 /personal/omgang/<id>/papper      type in a paper questionnaire
+/personal/omgang/<id>/qr.<fmt>    the open link as QR code (svg, png)
+/personal/omgang/<id>/affisch     printable A4 poster "Svara på enkäten"
+/personal/omgang/<id>/lappar      N single-use links as printable slips (POST)
+/personal/omgang/<id>/skicka      "Skicka länkar" by e-mail
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import smtplib
 from datetime import date
 
 from flask import (
@@ -290,3 +295,122 @@ def paper(round_id: str):
         values=values,
         gender_labels=GENDER_LABELS,
     ), (400 if errors else 200)
+
+
+def _qr(data: str, fmt: str, *, scale: int = 8) -> bytes:
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(data, error="m").save(buffer, kind=fmt, scale=scale, border=2)
+    return buffer.getvalue()
+
+
+def _qr_data_uri(data: str) -> str:
+    import base64
+
+    return "data:image/svg+xml;base64," + base64.b64encode(_qr(data, "svg")).decode("ascii")
+
+
+@bp.route("/omgang/<round_id>/qr.<any(svg,png):fmt>")
+@roles_required(Role.admin, Role.staff)
+def qr_code(round_id: str, fmt: str):
+    """The open link as a QR code (SVG or PNG)."""
+    round_ = _round_or_403(round_id)
+    if round_.mode == "single_use":
+        abort(404)
+    url = _public(url_for("questionnaire.open_link", code=round_.code))
+    mime = "image/svg+xml" if fmt == "svg" else "image/png"
+    return Response(
+        _qr(url, fmt),
+        mimetype=mime,
+        headers={"Content-Disposition": f"attachment; filename=enkat-qr.{fmt}"},
+    )
+
+
+@bp.route("/omgang/<round_id>/affisch")
+@roles_required(Role.admin, Role.staff)
+def poster(round_id: str):
+    """A printable A4 poster "Svara på enkäten" with the QR code and the link."""
+    session = db.session()
+    round_ = _round_or_403(round_id)
+    if round_.mode == "single_use":
+        abort(404)
+    url = _public(url_for("questionnaire.open_link", code=round_.code))
+    qn = instrument_from_db(session).questionnaire(round_.questionnaire_key)
+    return render_template("staff/poster.html", qn=qn, url=url, qr=_qr_data_uri(url))
+
+
+@bp.route("/omgang/<round_id>/lappar", methods=["POST"])
+@roles_required(Role.admin, Role.staff)
+def slips(round_id: str):
+    """N single-use links as printable slips (link and QR code on each)."""
+    session = db.session()
+    round_ = _round_or_403(round_id)
+    count = request.form.get("count", "")
+    if not count.isdigit() or not 1 <= int(count) <= 200:
+        flash("Ange hur många lappar (1–200).", "error")
+        return redirect(url_for(".round_page", round_id=round_id))
+    tokens = round_ops.create_tokens(session, round_, count=int(count))
+    record(
+        session, user_email=current_user.email, action="lappar.skapa", detail=f"{round_id} {count}"
+    )
+    session.commit()
+    qn = instrument_from_db(session).questionnaire(round_.questionnaire_key)
+    links = [_public(url_for("questionnaire.single_use", token=t)) for t in tokens]
+    return render_template(
+        "staff/slips.html", qn=qn, slips=[(link, _qr_data_uri(link)) for link in links]
+    )
+
+
+@bp.route("/omgang/<round_id>/skicka", methods=["GET", "POST"])
+@roles_required(Role.admin, Role.staff)
+def send_links(round_id: str):
+    """ "Skicka länkar": mail each pasted address its own single-use link; keep no address."""
+    from surveys.services.mail import MAX_ADDRESSES, parse_addresses
+    from surveys.services.mail import send_links as deliver
+
+    session = db.session()
+    round_ = _round_or_403(round_id)
+    qn = instrument_from_db(session).questionnaire(round_.questionnaire_key)
+    if request.method == "GET":
+        return render_template("staff/send.html", round=round_, qn=qn, invalid=[], text="")
+    text = request.form.get("addresses", "")
+    valid, invalid = parse_addresses(text)
+    problem = None
+    if invalid:
+        problem = "De här adresserna är inte giltiga. Rätta dem; inget har skickats ännu."
+    elif not valid:
+        problem = "Klistra in minst en e-postadress."
+    elif len(valid) > MAX_ADDRESSES:
+        problem = f"Högst {MAX_ADDRESSES} adresser åt gången."
+    if problem:
+        flash(problem, "error")
+        return render_template(
+            "staff/send.html", round=round_, qn=qn, invalid=invalid, text=text
+        ), 400
+    tokens = iter(round_ops.create_tokens(session, round_, count=len(valid)))
+
+    def make_link() -> str:
+        return _public(url_for("questionnaire.single_use", token=next(tokens)))
+
+    try:
+        sent = deliver(
+            current_app.config, addresses=valid, make_link=make_link, questionnaire=qn.name
+        )
+    except (OSError, smtplib.SMTPException):
+        session.rollback()
+        flash(
+            "Det gick inte att skicka e-post just nu. Inga länkar har sparats; försök igen senare.",
+            "error",
+        )
+        return render_template("staff/send.html", round=round_, qn=qn, invalid=[], text=""), 503
+    session.add(MailBatch(round_id=round_.id, sent_on=date.today(), count=sent))
+    record(
+        session,
+        user_email=current_user.email,
+        action="länkar.skicka",
+        detail=f"{round_id} {sent} st",
+    )
+    session.commit()
+    flash(f"{sent} e-postmeddelanden med engångslänkar är skickade. Adresserna sparas inte.")
+    return redirect(url_for(".round_page", round_id=round_id))

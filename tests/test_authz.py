@@ -1,0 +1,138 @@
+"""Authorization matrix: every route × (not signed in, questionnaire-link holder,
+staff of A, staff of B, reader, administrator). Select with ``pytest -k authz``."""
+
+from __future__ import annotations
+
+import pytest
+
+from surveys import db
+from surveys.services.rounds import intervention_by_name
+from tests import seedrows
+from tests.conftest import form_token, login
+
+PERSONAS = ["anon", "link_holder", "staff_a", "staff_b", "reader", "admin"]
+LOGIN = 302  # redirected to /logga-in
+# route template → expected status per persona (in PERSONAS order)
+MATRIX = [
+    ("GET", "/s/{code_a}", [200, 200, 200, 200, 200, 200]),
+    ("GET", "/k/{code_a}", [200, 200, 200, 200, 200, 200]),
+    ("GET", "/tack", [200, 200, 200, 200, 200, 200]),
+    ("GET", "/logga-in", [200, 200, 200, 200, 200, 200]),
+    ("GET", "/personal", [LOGIN, LOGIN, 200, 200, 302, 200]),
+    ("GET", "/personal/omgang/{round_a}", [LOGIN, LOGIN, 200, 403, 403, 200]),
+    ("GET", "/personal/omgang/{round_a}/papper", [LOGIN, LOGIN, 200, 403, 403, 200]),
+    ("GET", "/personal/omgang/{round_a}/qr.svg", [LOGIN, LOGIN, 200, 403, 403, 200]),
+    ("GET", "/personal/omgang/{round_a}/qr.png", [LOGIN, LOGIN, 200, 403, 403, 200]),
+    ("GET", "/personal/omgang/{round_a}/affisch", [LOGIN, LOGIN, 200, 403, 403, 200]),
+    ("GET", "/personal/omgang/{round_a}/skicka", [LOGIN, LOGIN, 200, 403, 403, 200]),
+    ("POST", "/personal/omgang/{round_a}/skicka", [LOGIN, LOGIN, 400, 403, 403, 400]),
+    ("POST", "/personal/omgang/{round_a}/papper", [LOGIN, LOGIN, 302, 403, 403, 302]),
+    ("POST", "/personal/omgang/{round_a}/lankar.csv", [LOGIN, LOGIN, 200, 403, 403, 200]),
+    ("POST", "/personal/omgang/{round_a}/lappar", [LOGIN, LOGIN, 200, 403, 403, 200]),
+    ("POST", "/personal/omgang/{round_a}/stang", [LOGIN, LOGIN, 302, 403, 403, 302]),
+    ("POST", "/personal/omgang/{round_a}/oppna", [LOGIN, LOGIN, 302, 403, 403, 302]),
+    ("POST", "/personal/omgang/ny", [LOGIN, LOGIN, 302, 403, 403, 302]),
+    ("GET", "/rapport", [LOGIN, LOGIN, 302, 404, 302, 302]),
+    ("GET", "/rapport/2023", [LOGIN, LOGIN, 200, 404, 200, 200]),
+    ("GET", "/rapport/2023?insats={insats_a}", [LOGIN, LOGIN, 200, 403, 200, 200]),
+    ("GET", "/rapport/2023/utskrift?insats={insats_a}", [LOGIN, LOGIN, 200, 403, 200, 200]),
+    ("GET", "/rapport/2023/rapport.csv?insats={insats_a}", [LOGIN, LOGIN, 200, 403, 200, 200]),
+    ("GET", "/rapport/2023/rapport.xlsx?insats={insats_a}", [LOGIN, LOGIN, 200, 403, 200, 200]),
+    ("GET", "/rapport/2023/diagram/1-ar.svg?insats={insats_a}", [LOGIN, LOGIN, 200, 403, 200, 200]),
+    ("GET", "/admin", [LOGIN, LOGIN, 403, 403, 403, 200]),
+    ("GET", "/admin/instrument", [LOGIN, LOGIN, 403, 403, 403, 200]),
+    ("GET", "/admin/logg", [LOGIN, LOGIN, 403, 403, 403, 200]),
+    ("POST", "/admin/insatser", [LOGIN, LOGIN, 403, 403, 403, 302]),
+    ("POST", "/admin/anvandare", [LOGIN, LOGIN, 403, 403, 403, 302]),
+    ("POST", "/admin/grans", [LOGIN, LOGIN, 403, 403, 403, 302]),
+    ("POST", "/admin/import/historik", [LOGIN, LOGIN, 403, 403, 403, 302]),
+    ("POST", "/logga-ut", [302, 302, 302, 302, 302, 302]),
+]
+FORMS = {
+    "/personal/omgang/ny": {
+        "questionnaire": "deltagare_avslut",
+        "year": "2025",
+        "mode": "kiosk",
+        "insats": "{insats_a}",
+    },
+    "/personal/omgang/{round_a}/papper": {"q1": "6"},
+    "/personal/omgang/{round_a}/lankar.csv": {"count": "3"},
+    "/personal/omgang/{round_a}/lappar": {"count": "2"},
+    "/personal/omgang/{round_a}/skicka": {"addresses": "inte-en-adress"},
+    "/admin/insatser": {"name": "Ny insats"},
+    "/admin/grans": {"min_cell": "6"},
+    "/admin/anvandare": {
+        "email": "ny@example.invalid",
+        "password": "ett-langt-losenord",
+        "role": "läsare",
+    },
+}
+
+
+@pytest.fixture
+def world(app, client, runner, make_round, make_user, tmp_path):
+    path = tmp_path / "svar.csv"
+    path.write_text(seedrows.csv_text(), encoding="utf-8")  # intervention "Steget"
+    assert runner.invoke(args=["import", "answers", str(path)]).exit_code == 0
+    round_a = make_round("deltagare_avslut", insats="Steget")
+    make_round("deltagare_avslut", insats="Annan")
+    emails = {
+        "staff_a": make_user("personal", email="a@example.invalid", insatser=["Steget"]),
+        "staff_b": make_user("personal", email="b@example.invalid", insatser=["Annan"]),
+        "reader": make_user("läsare", email="r@example.invalid"),
+        "admin": make_user("administratör", email="admin@example.invalid"),
+    }
+    with app.app_context():
+        insats_a = intervention_by_name(db.session(), "Steget").id
+    return {"code_a": round_a.code, "round_a": round_a.id, "insats_a": insats_a, "emails": emails}
+
+
+def _request(client, world, persona, method, template):
+    values = {k: v for k, v in world.items() if k != "emails"}
+    if persona in world["emails"]:
+        assert login(client, world["emails"][persona]).status_code == 302
+    if persona == "link_holder":
+        client.get(f"/s/{world['code_a']}")
+    url = template.format(**values)
+    if method == "GET":
+        return client.get(url)
+    data = {k: v.format(**values) for k, v in FORMS.get(template, {}).items()}
+    data["csrf_token"] = form_token(client.get("/logga-in").text)
+    if template == "/admin/import/historik":
+        import io
+
+        data["file"] = (
+            io.BytesIO(
+                b"year,questionnaire,question,subgroup,n,negative,neutral,"
+                b"positive,clearly_positive,response_rate\n"
+                b"2019,styrelse,1,samtliga,8,0,25,75,38,100\n"
+            ),
+            "h.csv",
+        )
+    return client.post(url, data=data)
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize(
+    ("method", "template", "expected"), MATRIX, ids=[f"{m} {t}" for m, t, _ in MATRIX]
+)
+def test_authz_matrix(client, world, persona, method, template, expected):
+    response = _request(client, world, persona, method, template)
+    want = expected[PERSONAS.index(persona)]
+    assert response.status_code == want, (persona, method, template, response.status_code)
+    if want == LOGIN and persona in ("anon", "link_holder"):
+        assert "/logga-in" in response.headers["Location"]
+    response.close()
+
+
+def test_authz_staff_of_a_never_sees_rounds_of_b(client, world, app):
+    login(client, world["emails"]["staff_a"])
+    page = client.get("/personal").text
+    assert "Steget" in page and "Annan" not in page
+
+
+def test_authz_staff_report_defaults_to_own_intervention(client, world):
+    login(client, world["emails"]["staff_a"])
+    page = client.get("/rapport/2023").text
+    assert "Indikatorerna 2023 – Steget" in page
+    assert "Hela förbundet" not in page
