@@ -23,7 +23,7 @@ from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.figures import import_history, import_national
 from surveys.services.reporting import min_cell
-from surveys.services.tables import FileError
+from surveys.services.tables import FileError, parse_int
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 MAX_UPLOAD = 2 * 1024 * 1024
@@ -127,7 +127,7 @@ def set_threshold():
     """Set the suppression threshold (minimum number of answers shown)."""
     session = db.session()
     value = request.form.get("min_cell", "").strip()
-    if not value.isdigit() or not 1 <= int(value) <= 100:
+    if parse_int(value, low=1, high=100) is None:
         flash("Gränsen ska vara ett heltal mellan 1 och 100.", "error")
         return redirect(url_for(".home"))
     row = session.get(Setting, "min_cell") or Setting(key="min_cell", value=value)

@@ -12,6 +12,7 @@ from indicators import ANSWER_COLUMNS, Instrument, score
 from indicators.report import HISTORY_COLUMNS, NATIONAL_COLUMNS, combine, history_results
 from surveys.models import Answer, Intervention, Question, QuestionVersion, Response, Setting
 from surveys.services.figures import history_rows, national_rows
+from surveys.services.tables import parse_int
 
 
 @dataclass
@@ -36,8 +37,9 @@ class ReportData:
 def min_cell(db: Session, default: int) -> int:
     """The suppression threshold: the admin's setting, else MIN_CELL from the environment."""
     row = db.get(Setting, "min_cell")
-    if row is not None and row.value.isdigit() and int(row.value) >= 1:
-        return int(row.value)
+    value = parse_int(row.value, low=1, high=1000) if row is not None else None
+    if value is not None:
+        return value
     return default
 
 

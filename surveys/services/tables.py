@@ -93,10 +93,16 @@ def parse_int(value: object, *, low: int, high: int) -> int | None:
         number = value
     else:
         text = str(value).strip()
-        if not text.lstrip("-").isdigit() or len(text) > 9:
+        if not is_ascii_integer(text) or len(text) > 9:
             return None
         number = int(text)
     return number if low <= number <= high else None
+
+
+def is_ascii_integer(text: str) -> bool:
+    """Digits 0-9 only (str.isdigit also accepts e.g. Arabic-Indic or full-width digits)."""
+    digits = text[1:] if text.startswith("-") else text
+    return digits.isascii() and digits.isdigit()
 
 
 def parse_date(value: object) -> date | None:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from indicators.instrument import GENDERS, Instrument, Questionnaire
+from surveys.services.tables import is_ascii_integer
 
 GENDER_LABELS = {"kvinna": "Kvinna", "man": "Man", "annat": "Annat eller vill inte svara"}
 
@@ -47,7 +48,7 @@ def parse_code(value: object) -> int | None | str:
     text = str(value).strip()
     if text == "":
         return None
-    if text.lstrip("-").isdigit() and len(text) < 6:
+    if is_ascii_integer(text) and len(text) < 6:
         return int(text)
     return text
 

@@ -42,6 +42,7 @@ from surveys.services import rounds as round_ops
 from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.submissions import insert_responses
+from surveys.services.tables import parse_int
 from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
 
 bp = Blueprint("staff", __name__, url_prefix="/personal")
@@ -120,11 +121,12 @@ def create_round():
     questionnaire = form.get("questionnaire", "")
     if questionnaire not in instrument.questionnaire_keys:
         errors.append("Välj en enkät.")
-    year = form.get("year", "")
-    if not year.isdigit() or not 2000 <= int(year) <= 2100:
+    year = parse_int(form.get("year", ""), low=2000, high=2100)
+    if year is None:
         errors.append("Ange ett år, t.ex. 2025.")
-    expected = form.get("expected", "").strip()
-    if expected and (not expected.isdigit() or int(expected) > 100000):
+    expected_text = form.get("expected", "").strip()
+    expected = parse_int(expected_text, low=0, high=100_000) if expected_text else None
+    if expected_text and expected is None:
         errors.append("Förväntat antal svarande ska vara ett heltal.")
     mode = form.get("mode", "")
     if mode not in round_ops.MODE_LABELS:
@@ -136,10 +138,10 @@ def create_round():
     round_ = round_ops.create_round(
         session,
         questionnaire=questionnaire,
-        year=int(year),
+        year=year,
         intervention_id=intervention_id,
         mode=mode,
-        expected=int(expected) if expected else None,
+        expected=expected,
     )
     round_ops.open_round(session, round_)
     record(
@@ -229,11 +231,11 @@ def links_csv(round_id: str):
     """N single-use links as CSV for mail merge or printed slips."""
     session = db.session()
     round_ = _round_or_403(round_id)
-    count = request.form.get("count", "")
-    if not count.isdigit() or not 1 <= int(count) <= 2000:
+    count = parse_int(request.form.get("count", ""), low=1, high=2000)
+    if count is None:
         flash("Ange hur många länkar (1–2000).", "error")
         return redirect(url_for(".round_page", round_id=round_id))
-    tokens = round_ops.create_tokens(session, round_, count=int(count))
+    tokens = round_ops.create_tokens(session, round_, count=count)
     record(
         session, user_email=current_user.email, action="länkar.skapa", detail=f"{round_id} {count}"
     )
@@ -346,11 +348,11 @@ def slips(round_id: str):
     """N single-use links as printable slips (link and QR code on each)."""
     session = db.session()
     round_ = _round_or_403(round_id)
-    count = request.form.get("count", "")
-    if not count.isdigit() or not 1 <= int(count) <= 200:
+    count = parse_int(request.form.get("count", ""), low=1, high=200)
+    if count is None:
         flash("Ange hur många lappar (1–200).", "error")
         return redirect(url_for(".round_page", round_id=round_id))
-    tokens = round_ops.create_tokens(session, round_, count=int(count))
+    tokens = round_ops.create_tokens(session, round_, count=count)
     record(
         session, user_email=current_user.email, action="lappar.skapa", detail=f"{round_id} {count}"
     )
