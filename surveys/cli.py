@@ -12,6 +12,14 @@ from sqlmodel import select
 
 from surveys import ROOT, db
 
+
+class CliError(click.ClickException):
+    """A refusal printed as "Fel: …" (Swedish) with exit code 1."""
+
+    def show(self, file=None) -> None:
+        click.echo(f"Fel: {self.format_message()}", err=True, file=file)
+
+
 db_cli = AppGroup("db", help="Databasen: migreringar.")
 instrument_cli = AppGroup("instrument", help="Instrumentet (frågekatalogen).")
 users_cli = AppGroup("users", help="Användare.")
@@ -64,7 +72,7 @@ def instrument_load(path: str | None) -> None:
     try:
         summary = load_instrument_file(db.session(), path=path or DEFAULT_FILE)
     except (ValueError, KeyError) as exc:
-        raise click.ClickException(f"Instrumentfilen är felaktig: {exc}") from None
+        raise CliError(f"Instrumentfilen är felaktig: {exc}") from None
     click.echo(
         f"Instrumentet är inläst: {summary['questions']} frågor, {summary['changed']} ändringar."
     )
@@ -92,19 +100,19 @@ def users_create(
     session = db.session()
     email = email.strip().lower()
     if "@" not in email:
-        raise click.ClickException("Ange en giltig e-postadress.")
+        raise CliError("Ange en giltig e-postadress.")
     if len(password) < 10:
-        raise click.ClickException("Lösenordet måste ha minst 10 tecken.")
+        raise CliError("Lösenordet måste ha minst 10 tecken.")
     if session.exec(select(User).where(User.email == email)).first():
-        raise click.ClickException(f"Användaren {email} finns redan.")
+        raise CliError(f"Användaren {email} finns redan.")
     interventions = []
     for name_ in insatser:
         found = intervention_by_name(session, name_)
         if found is None:
-            raise click.ClickException(f"Okänd insats {name_!r}.")
+            raise CliError(f"Okänd insats {name_!r}.")
         interventions.append(found)
     if role == "personal" and not interventions:
-        raise click.ClickException("Personal måste knytas till minst en insats (--insats).")
+        raise CliError("Personal måste knytas till minst en insats (--insats).")
     user = User(email=email, name=name, password_hash=hash_password(password), role=role)
     session.add(user)
     session.flush()
@@ -141,7 +149,7 @@ def rounds_create(
     session = db.session()
     instrument = instrument_from_db(session)
     if questionnaire not in instrument.questionnaire_keys:
-        raise click.ClickException(
+        raise CliError(
             f"Okänd enkät {questionnaire!r}. Giltiga: {', '.join(instrument.questionnaire_keys)}."
         )
     intervention = ops.intervention_by_name(session, insats, create=True) if insats else None
@@ -184,7 +192,7 @@ def rounds_list() -> None:
 def _read(path: str) -> tuple[bytes, str]:
     file = Path(path)
     if not file.is_file():
-        raise click.ClickException(f"Filen {path} finns inte.")
+        raise CliError(f"Filen {path} finns inte.")
     return file.read_bytes(), file.name
 
 
@@ -204,7 +212,7 @@ def _run_import(kind: str, path: str) -> None:
     except FileError as exc:
         for error in exc.errors:
             click.echo(error, err=True)
-        raise click.ClickException("Ingenting har importerats.") from None
+        raise CliError("Ingenting har importerats.") from None
     click.echo(f"{count} rader importerade från {name}.")
 
 
@@ -245,7 +253,7 @@ def _write(data: bytes, output: str | None, *, binary: bool) -> None:
         Path(output).write_bytes(data)
         click.echo(f"Skrev {output}.", err=True)
     elif binary and sys.stdout.isatty():
-        raise click.ClickException("Binärt format: ange --output FIL.")
+        raise CliError("Binärt format: ange --output FIL.")
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -273,7 +281,7 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
         intervention = intervention_by_name(session, insats)
         if intervention is None:
             known = [i.name for i in session.exec(select(Intervention)).all()]
-            raise click.ClickException(
+            raise CliError(
                 f"Okänd insats {insats!r}. Kända insatser: {', '.join(known) or 'inga'}."
             )
     data = report_data(
@@ -283,7 +291,7 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
         intervention=intervention,
     )
     if not data.has_year(year):
-        raise click.ClickException(
+        raise CliError(
             f"Det finns inga svar för {year}. År med svar: "
             f"{', '.join(map(str, data.years())) or 'inga'}."
         )
@@ -323,6 +331,70 @@ def demo_cmd(force: bool) -> None:
     click.echo(summary.replace(": /", f": {base}/"))
 
 
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+@with_appcontext
+def backup_cmd(path: str) -> None:
+    """Säkerhetskopiera databasen till FIL (SQLite: online-backup; PostgreSQL: pg_dump)."""
+    from surveys.services.maintenance import MaintenanceError, backup
+
+    try:
+        backup(db.engine(), Path(path))
+    except (MaintenanceError, OSError) as exc:
+        raise CliError(f"Säkerhetskopieringen misslyckades: {exc}") from None
+    click.echo(f"Säkerhetskopian är sparad i {path}.")
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--yes", is_flag=True, help="Fråga inte om bekräftelse.")
+@with_appcontext
+def restore_cmd(path: str, yes: bool) -> None:
+    """Återställ databasen från en säkerhetskopia (ersätter allt innehåll)."""
+    from surveys.services.maintenance import MaintenanceError, restore
+
+    if not yes:
+        click.confirm("Allt nuvarande innehåll ersätts av säkerhetskopian. Fortsätta?", abort=True)
+    try:
+        restore(db.engine(), Path(path))
+    except MaintenanceError as exc:
+        raise CliError(str(exc)) from None
+    click.echo("Databasen är återställd.")
+
+
+@click.command("purge")
+@click.option("--before", type=int, required=True, help="Ta bort svar från år före detta.")
+@click.option("--yes", is_flag=True, help="Fråga inte om bekräftelse.")
+@with_appcontext
+def purge_cmd(before: int, yes: bool) -> None:
+    """Gallra enkätsvar äldre än ett år; resultaten sparas som historik."""
+    from datetime import date
+
+    from surveys.services.catalogue import instrument_from_db
+    from surveys.services.maintenance import purge
+    from surveys.services.reporting import min_cell
+
+    if before > date.today().year:
+        raise CliError("Innevarande års svar kan inte gallras.")
+    if not yes:
+        click.confirm(
+            f"Alla enskilda enkätsvar från före {before} tas bort (resultaten "
+            "sparas som historik). Fortsätta?",
+            abort=True,
+        )
+    session = db.session()
+    summary = purge(
+        session,
+        instrument_from_db(session),
+        before=before,
+        min_cell=min_cell(session, current_app.config["MIN_CELL"]),
+    )
+    click.echo(
+        f"{summary['responses']} enkäter borttagna; {summary['history_rows']} "
+        "resultatrader sparade som historik."
+    )
+
+
 def init_app(app: Flask) -> None:
     for command in (
         db_cli,
@@ -333,6 +405,9 @@ def init_app(app: Flask) -> None:
         export_cli,
         report_cmd,
         demo_cmd,
+        backup_cmd,
+        restore_cmd,
+        purge_cmd,
     ):
         app.cli.add_command(command)
 
