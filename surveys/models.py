@@ -38,6 +38,7 @@ class InstrumentInfo(SQLModel, table=True):
     __tablename__ = "instrument_info"
     key: str = Field(default="current", primary_key=True, max_length=20)  # always "current"
     version: str = Field(max_length=40)  # instrument_version of the loaded file
+    checksum: str = Field(default="", max_length=64)  # sha256 of the loaded file's content
     loaded_on: date  # day the file was last loaded
 
 

@@ -111,13 +111,8 @@ def _questionnaire(
         "intervention": intervention,
     }
     if request.method == "GET":
-        return render_template(
-            "questionnaire/form.html",
-            step=1,
-            values={},
-            gender="",
-            form_token=new_form_token(round_.id),
-            **context,
+        return _first_step(round_, instrument, context).replace(
+            _TOKEN_PLACEHOLDER, new_form_token(round_.id)
         )
 
     idempotency_key = read_form_token(request.form.get("csrf_token"), round_.id)
@@ -157,6 +152,31 @@ def _questionnaire(
     if outcome is Outcome.token_used:
         return error_page(410)
     return error_page(403, CLOSED_TEXT, title=CLOSED_TITLE)
+
+
+# The first step of a round's form is the same for everyone but its token, so it is
+# rendered once per worker (while the instrument stays the same) and the token is put in.
+_TOKEN_PLACEHOLDER = "__FORM_TOKEN__"  # noqa: S105 - a placeholder, not a secret
+_FORM_CACHE: dict[tuple, tuple[object, str]] = {}
+
+
+def _first_step(round_: Round, instrument, context: dict) -> str:
+    key = (round_.id, round_.year, context["kiosk"], context["action"])
+    cached = _FORM_CACHE.get(key)
+    if cached is not None and cached[0] is instrument:
+        return cached[1]
+    html = render_template(
+        "questionnaire/form.html",
+        step=1,
+        values={},
+        gender="",
+        form_token=_TOKEN_PLACEHOLDER,
+        **context,
+    )
+    if len(_FORM_CACHE) > 500:
+        _FORM_CACHE.clear()
+    _FORM_CACHE[key] = (instrument, html)
+    return html
 
 
 def _needs_conditional_step(qn, year: int, posted) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from pathlib import Path
 
+import yaml
 from sqlmodel import Session, select
 
 from indicators.instrument import (
@@ -27,7 +29,9 @@ def load_instrument_file(db: Session, *, path: Path | str = DEFAULT_FILE) -> dic
     same question versions. Nothing is deleted: a question removed from the
     file stays in the database for the answers that reference it.
     """
-    instrument = Instrument.load(path)
+    content = Path(path).read_bytes()
+    instrument = Instrument.from_dict(yaml.safe_load(content))
+    checksum = hashlib.sha256(content).hexdigest()
     changed = 0
     for position, qn in enumerate(instrument.questionnaires):
         changed += _upsert(
@@ -89,7 +93,12 @@ def load_instrument_file(db: Session, *, path: Path | str = DEFAULT_FILE) -> dic
                 confirmed=version.confirmed,
             )
     changed += _upsert(
-        db, models.InstrumentInfo, "current", version=instrument.version, loaded_on=date.today()
+        db,
+        models.InstrumentInfo,
+        "current",
+        version=instrument.version,
+        checksum=checksum,
+        loaded_on=date.today(),
     )
     db.commit()
     return {"questions": sum(1 for _ in instrument.all_questions()), "changed": changed}
@@ -107,6 +116,9 @@ def _upsert(db: Session, model: type, key: object, **values: object) -> int:
     for name, value in values.items():
         if name == "loaded_on":
             continue
+        if name == "checksum":  # bookkeeping, not a change of the instrument itself
+            setattr(row, name, value)
+            continue
         if getattr(row, name) != value:
             setattr(row, name, value)
             changed = 1
@@ -118,6 +130,21 @@ def instrument_from_db(db: Session) -> Instrument:
     info = db.get(models.InstrumentInfo, "current")
     if info is None:
         raise LookupError("Instrumentet är inte inläst. Kör: surveys instrument load")
+    cached = _CACHE.get("instrument")
+    if cached is not None and info.checksum and cached[0] == info.checksum:
+        return cached[1]
+    instrument = _read_instrument(db, info)
+    if info.checksum:
+        _CACHE["instrument"] = (info.checksum, instrument)
+    return instrument
+
+
+# Per-process cache of the catalogue, valid while the loaded file's checksum is the same
+# (every worker compares with the database on each use, so a reload reaches all of them).
+_CACHE: dict[str, tuple[str, Instrument]] = {}
+
+
+def _read_instrument(db: Session, info: models.InstrumentInfo) -> Instrument:
     options = db.exec(select(models.ScaleOption).order_by(models.ScaleOption.position)).all()
     scales: dict[str, list[ScaleOption]] = {}
     for o in options:

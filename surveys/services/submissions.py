@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import insert, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -45,25 +45,42 @@ def submit(
     or the token to the response.
     """
     today = today or date.today()
+    # Core statements on the session's connection: this is the hot path under load.
+    conn = db.connection()
     try:
-        db.execute(
-            insert(SubmissionKey).values(key_hash=_key_hash(idempotency_key), created_on=today)
+        conn.execute(
+            SubmissionKey.__table__.insert(),
+            {"key_hash": _key_hash(idempotency_key), "created_on": today},
         )
-        db.flush()
     except IntegrityError:
         db.rollback()
         return Outcome.duplicate
-    fresh = db.get(Round, round_.id)
-    if fresh is None or not accepts_answers(fresh, today=today):
+    rounds = Round.__table__.c
+    state = conn.execute(
+        select(rounds.state, rounds.opens_on, rounds.closes_on).where(rounds.id == round_.id)
+    ).first()
+    if state is None or not accepts_answers(
+        Round(
+            id=round_.id,
+            code="",
+            questionnaire_key="",
+            year=0,
+            state=state.state,
+            opens_on=state.opens_on,
+            closes_on=state.closes_on,
+        ),
+        today=today,
+    ):
         db.rollback()
         return Outcome.closed
     if token is not None:
-        result = db.execute(
-            update(LinkToken)
+        tokens = LinkToken.__table__.c
+        result = conn.execute(
+            update(LinkToken.__table__)
             .where(
-                LinkToken.token_hash == hash_token(token),
-                LinkToken.used.is_(False),
-                LinkToken.round_id == round_.id,
+                tokens.token_hash == hash_token(token),
+                tokens.used.is_(False),
+                tokens.round_id == round_.id,
             )
             .values(used=True)
         )
@@ -98,8 +115,9 @@ def insert_responses(
             {"response_id": response_id, "question_version_id": version_id, "code": code}
             for version_id, code in clean.answers
         )
+    conn = db.connection()
     if responses:
-        db.execute(insert(Response), responses)
+        conn.execute(Response.__table__.insert(), responses)
     if answers:
-        db.execute(insert(Answer), answers)
+        conn.execute(Answer.__table__.insert(), answers)
     return len(responses)
