@@ -135,3 +135,17 @@ def test_console_script_is_installed_and_speaks_swedish(tmp_path):
     )
     assert result.returncode == 0
     assert "Indikatorerna" in result.stdout
+
+
+def test_migrations_down_and_up_on_the_test_database(app, runner):
+    """Runs on SQLite and, with TEST_DB=postgresql, on PostgreSQL."""
+    engine = app.extensions["engine"]
+    assert runner.invoke(args=["db", "downgrade", "0001"]).exit_code == 0
+    columns = {c["name"] for c in inspect(engine).get_columns("instrument_info")}
+    assert "checksum" not in columns
+    assert runner.invoke(args=["db", "downgrade", "base"]).exit_code == 0
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(args=["instrument", "load"]).exit_code == 0
+    assert "checksum" in {c["name"] for c in inspect(engine).get_columns("instrument_info")}
+    assert {"response", "answer", "link_token"} <= set(inspect(engine).get_table_names())

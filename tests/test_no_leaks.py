@@ -1,0 +1,130 @@
+"""Property: no suppressed figure reaches any output (CSV, XLSX, HTML, chart data)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pandas as pd
+from flask import render_template
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openpyxl import load_workbook
+
+from indicators import score
+from indicators.charts import chart_data
+from surveys.reports.build import chart, page_context, report_csv, report_xlsx
+from surveys.services.reporting import ReportData
+from tests.conftest import table_rows
+
+respondents = st.lists(
+    st.tuples(
+        st.sampled_from(["kvinna", "man", "annat", None]),
+        st.lists(st.sampled_from([None, 0, 1, 2, 3, 4, 5, 6]), min_size=3, max_size=3),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@given(respondents, st.integers(min_value=2, max_value=7))
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_suppressed_rows_leak_nowhere(app, instrument, people, min_cell):
+    records = [
+        {
+            "response": f"r{i}",
+            "year": 2024,
+            "questionnaire": "deltagare_pagaende",
+            "question": q + 1,
+            "question_version": "",
+            "intervention": "A",
+            "gender": gender,
+            "code": code,
+        }
+        for i, (gender, codes) in enumerate(people)
+        for q, code in enumerate(codes)
+    ]
+    answers = pd.DataFrame(records).astype({"code": "Int64"})
+    results = score(answers, instrument, min_cell=min_cell).assign(source="beräknad")
+    data = ReportData(
+        instrument=instrument,
+        results=results,
+        national=pd.DataFrame(
+            columns=["year", "questionnaire", "question", "subgroup", "positive"]
+        ),
+        min_cell=min_cell,
+        intervention=None,
+    )
+    hidden = results[results["suppressed"]]
+    hidden_keys = {
+        (int(r.indicator), r.subgroup, None if pd.isna(r.question) else int(r.question))
+        for r in hidden.itertuples()
+    }
+
+    for row in csv.DictReader(io.StringIO(report_csv(data, year=2024).decode())):
+        if row["suppressed"] == "true":
+            assert all(
+                row[c] == ""
+                for c in (
+                    "answered",
+                    "negative",
+                    "neutral",
+                    "positive",
+                    "clearly_positive",
+                    "response_rate",
+                    "negative_n",
+                    "positive_n",
+                )
+            )
+
+    labels = {"samtliga": "Samtliga", "kvinnor": "kvinnor", "man": "män"}
+    workbook = load_workbook(io.BytesIO(report_xlsx(data, year=2024)))
+    with app.test_request_context():
+        html = render_template(
+            "reports/report.html",
+            **page_context(data, year=2024),
+            years=[],
+            interventions=[],
+            selected="",
+            can_choose_all=False,
+            printable=True,
+            embed=None,
+        )
+    sections = {
+        int(part.split('"', 1)[0]): table_rows(part) for part in html.split('id="indikator-')[1:]
+    }
+    for indicator, subgroup, question in hidden_keys:
+        if question is None:
+            continue
+        n = int(
+            results[
+                (results["indicator"] == indicator)
+                & (results["subgroup"] == subgroup)
+                & (results["question"] == question)
+            ]["n"].iloc[0]
+        )
+        label = f"{labels[subgroup]} (n={n})"
+        sheet = [
+            r
+            for r in workbook[f"Indikator {indicator}"].iter_rows(values_only=True)
+            if r[0] == label
+        ]
+        assert sheet and all(r[1] == "För få svar för att visas" and r[2] is None for r in sheet)
+        shown = [r for r in sections[indicator] if r[0] == label]
+        assert shown and all(r[1:] == ("För få svar för att visas",) for r in shown)
+    for indicator in {k[0] for k in hidden_keys}:
+        for kind in ("ar", "tid"):
+            chart_obj = chart(data, year=2024, indicator=indicator, kind=kind)
+            if chart_obj is None:
+                continue
+            for point in chart_data(chart_obj):
+                series = point.get("rad") or point.get("serie")
+                for ind, subgroup, question in hidden_keys:
+                    if ind == indicator and question is not None:
+                        assert series != (
+                            f"Deltagare pågående, fråga {question} – {labels[subgroup]}"
+                        )
