@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, abort, request
 from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
@@ -20,6 +20,16 @@ def init_app(app: Flask) -> None:
 
     login_manager.init_app(app)
     limiter.init_app(app)
+
+    @app.before_request
+    def _refuse_nul() -> None:
+        # No text we store or look up may contain NUL (PostgreSQL refuses it): a 400
+        # here instead of a database error deeper down.
+        values = [request.path, *request.args.values()]
+        if request.method == "POST" and request.mimetype != "multipart/form-data":
+            values.extend(request.form.values())
+        if any("\x00" in value for value in values):
+            abort(400)
 
     @app.after_request
     def _headers(response: Response) -> Response:

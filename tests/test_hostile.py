@@ -66,6 +66,8 @@ def oracle(fields: list[tuple[str, str]], token_ok: bool) -> str:
     names = [n for n, _ in fields]
     if not token_ok or len(names) != len(set(names)):
         return "refused"
+    if any("\x00" in name or "\x00" in value for name, value in fields):
+        return "refused"  # NUL is refused everywhere (PostgreSQL cannot store it)
     form = dict(fields)
     answers = {}
     for name, value in form.items():

@@ -98,6 +98,9 @@ def restore(engine: Engine, source: Path) -> None:
             live.close()
             backup_db.close()
         return
+    with open(source, "rb") as fh:
+        if fh.read(5) != b"PGDMP":  # pg_dump's custom format
+            raise MaintenanceError("Filen är ingen säkerhetskopia av den här tjänsten.")
     args, env = _pg_args(engine)
     engine.dispose()
     result = subprocess.run(

@@ -27,6 +27,8 @@ def read_table(data: bytes, *, filename: str, required: list[str]) -> list[dict[
         header, rows = _read_csv(data)
     else:
         raise FileError([f"Filtypen {suffix} stöds inte. Använd CSV eller XLSX."])
+    if any(isinstance(v, str) and "\x00" in v for row in [header, *rows] for v in row):
+        raise FileError(["Filen innehåller ogiltiga tecken (NUL)."])
     header = [str(h or "").strip().lower() for h in header]
     missing = [c for c in required if c not in header]
     if missing:
