@@ -267,10 +267,9 @@ def _write(data: bytes, output: str | None, *, binary: bool) -> None:
 @click.option("--output", type=click.Path(dir_okay=False), default=None)
 def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> None:
     """Skriv rapporten "Indikatorerna ÅR" som CSV, XLSX eller HTML."""
-    from flask import render_template
 
     from surveys.models import Intervention
-    from surveys.reports.build import chart_data_uri, page_context, report_csv, report_xlsx
+    from surveys.reports.build import render_printable, report_csv, report_xlsx
     from surveys.services.catalogue import instrument_from_db
     from surveys.services.reporting import report_data
     from surveys.services.rounds import intervention_by_name
@@ -301,17 +300,7 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
         body = report_xlsx(data, year=year)
     else:
         with current_app.test_request_context():
-            html = render_template(
-                "reports/report.html",
-                **page_context(data, year=year),
-                years=[],
-                interventions=[],
-                selected="",
-                can_choose_all=False,
-                printable=True,
-                embed=lambda n, kind: chart_data_uri(data, year=year, indicator=n, kind=kind),
-                inline_css=(ROOT / "surveys" / "static" / "css" / "app.css").read_text("utf-8"),
-            )
+            html = render_printable(data, year=year, standalone=True)
         body = html.encode("utf-8")
     _write(body, output, binary=fmt == "xlsx")
 

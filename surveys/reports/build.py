@@ -277,6 +277,32 @@ def _xl_int(value: object) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 
 
+def render_printable(
+    data: ReportData, *, year: int, selected: str = "", standalone: bool = False
+) -> str:
+    """The printable report (A4). ``standalone``: charts and CSS inside the one file."""
+    from flask import render_template
+
+    from surveys import ROOT
+
+    extra = {}
+    if standalone:
+        extra = {
+            "embed": lambda n, kind: chart_data_uri(data, year=year, indicator=n, kind=kind),
+            "inline_css": (ROOT / "surveys" / "static" / "css" / "app.css").read_text("utf-8"),
+        }
+    return render_template(
+        "reports/report.html",
+        **page_context(data, year=year),
+        years=[],
+        interventions=[],
+        selected=selected,
+        can_choose_all=False,
+        printable=True,
+        **{"embed": None, **extra},
+    )
+
+
 def chart_data_uri(data: ReportData, *, year: int, indicator: int, kind: str) -> str | None:
     """A chart as an inline SVG data URI for the standalone HTML report."""
     chart_obj = chart(data, year=year, indicator=indicator, kind=kind)

@@ -21,6 +21,7 @@ from surveys.reports.build import (
     chart,
     page_context,
     render_chart,
+    render_printable,
     report_csv,
     report_xlsx,
 )
@@ -130,16 +131,7 @@ def printable(year: int):
     data, intervention, _ = _data()
     if (missing := _year_or_message(data, year)) is not None:
         return missing
-    return render_template(
-        "reports/report.html",
-        **page_context(data, year=year),
-        years=[],
-        interventions=[],
-        selected=intervention.id if intervention else "",
-        can_choose_all=False,
-        printable=True,
-        embed=None,
-    )
+    return render_printable(data, year=year, selected=intervention.id if intervention else "")
 
 
 @bp.route("/<int:year>/rapport.<fmt>")

@@ -36,9 +36,10 @@ def _pg_tool(name: str) -> str:
     raise MaintenanceError(f"{name} hittades inte. Installera PostgreSQL-klientverktygen.")
 
 
-def _pg_args(engine: Engine) -> tuple[list[str], dict[str, str]]:
+def _run_pg(engine: Engine, tool: str, arguments: list[str]) -> None:
+    """Run a PostgreSQL client tool against the engine's database; Swedish error on failure."""
     url = make_url(str(engine.url))
-    args = [
+    connection = [
         "-h",
         url.host or "127.0.0.1",
         "-p",
@@ -51,7 +52,16 @@ def _pg_args(engine: Engine) -> tuple[list[str], dict[str, str]]:
     env = dict(os.environ)
     if url.password:
         env["PGPASSWORD"] = url.password
-    return args, env
+    result = subprocess.run(
+        [_pg_tool(tool), *connection, *arguments],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise MaintenanceError(f"{tool} misslyckades: {result.stderr.strip()[:500]}")
 
 
 def backup(engine: Engine, target: Path) -> None:
@@ -66,17 +76,7 @@ def backup(engine: Engine, target: Path) -> None:
             destination.close()
             source.close()
         return
-    args, env = _pg_args(engine)
-    result = subprocess.run(
-        [_pg_tool("pg_dump"), "-Fc", "-f", str(target), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise MaintenanceError(f"pg_dump misslyckades: {result.stderr.strip()[:500]}")
+    _run_pg(engine, "pg_dump", ["-Fc", "-f", str(target)])
 
 
 def restore(engine: Engine, source: Path) -> None:
@@ -101,18 +101,8 @@ def restore(engine: Engine, source: Path) -> None:
     with open(source, "rb") as fh:
         if fh.read(5) != b"PGDMP":  # pg_dump's custom format
             raise MaintenanceError("Filen är ingen säkerhetskopia av den här tjänsten.")
-    args, env = _pg_args(engine)
     engine.dispose()
-    result = subprocess.run(
-        [_pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", *args, str(source)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise MaintenanceError(f"pg_restore misslyckades: {result.stderr.strip()[:500]}")
+    _run_pg(engine, "pg_restore", ["--clean", "--if-exists", "--no-owner", str(source)])
 
 
 def purge(db: Session, instrument: Instrument, *, before: int, min_cell: int) -> dict[str, int]:

@@ -225,26 +225,32 @@ def change_state(round_id: str, action: str):
     return redirect(url_for(".round_page", round_id=round_id))
 
 
+def _new_links(round_id: str, *, maximum: int, action: str, what: str) -> list[str] | None:
+    """Create the requested number of single-use links (form field ``count``), audited."""
+    session = db.session()
+    round_ = _round_or_403(round_id)
+    count = parse_int(request.form.get("count", ""), low=1, high=maximum)
+    if count is None:
+        flash(f"Ange hur många {what} (1–{maximum}).", "error")
+        return None
+    tokens = round_ops.create_tokens(session, round_, count=count)
+    record(session, user_email=current_user.email, action=action, detail=f"{round_id} {count}")
+    session.commit()
+    return [_public(url_for("questionnaire.single_use", token=t)) for t in tokens]
+
+
 @bp.route("/omgang/<round_id>/lankar.csv", methods=["POST"])
 @roles_required(Role.admin, Role.staff)
 def links_csv(round_id: str):
     """N single-use links as CSV for mail merge or printed slips."""
-    session = db.session()
-    round_ = _round_or_403(round_id)
-    count = parse_int(request.form.get("count", ""), low=1, high=2000)
-    if count is None:
-        flash("Ange hur många länkar (1–2000).", "error")
+    links = _new_links(round_id, maximum=2000, action="länkar.skapa", what="länkar")
+    if links is None:
         return redirect(url_for(".round_page", round_id=round_id))
-    tokens = round_ops.create_tokens(session, round_, count=count)
-    record(
-        session, user_email=current_user.email, action="länkar.skapa", detail=f"{round_id} {count}"
-    )
-    session.commit()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["nr", "lank"])
-    for i, token in enumerate(tokens, start=1):
-        writer.writerow([i, _public(url_for("questionnaire.single_use", token=token))])
+    for i, link in enumerate(links, start=1):
+        writer.writerow([i, link])
     return Response(
         buffer.getvalue(),
         mimetype="text/csv; charset=utf-8",
@@ -346,19 +352,11 @@ def poster(round_id: str):
 @roles_required(Role.admin, Role.staff)
 def slips(round_id: str):
     """N single-use links as printable slips (link and QR code on each)."""
-    session = db.session()
-    round_ = _round_or_403(round_id)
-    count = parse_int(request.form.get("count", ""), low=1, high=200)
-    if count is None:
-        flash("Ange hur många lappar (1–200).", "error")
+    links = _new_links(round_id, maximum=200, action="lappar.skapa", what="lappar")
+    if links is None:
         return redirect(url_for(".round_page", round_id=round_id))
-    tokens = round_ops.create_tokens(session, round_, count=count)
-    record(
-        session, user_email=current_user.email, action="lappar.skapa", detail=f"{round_id} {count}"
-    )
-    session.commit()
-    qn = instrument_from_db(session).questionnaire(round_.questionnaire_key)
-    links = [_public(url_for("questionnaire.single_use", token=t)) for t in tokens]
+    round_ = db.session().get(Round, round_id)
+    qn = instrument_from_db(db.session()).questionnaire(round_.questionnaire_key)
     return render_template(
         "staff/slips.html", qn=qn, slips=[(link, _qr_data_uri(link)) for link in links]
     )
