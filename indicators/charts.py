@@ -123,6 +123,7 @@ def trend_chart(
             )
     data = pd.DataFrame(records)
     data["grupp"] = data["serie"] + " · " + data["linje"] + " · " + data["period"]
+    data = _with_gaps(data)
     base = alt.Chart(data, title="Utveckling över tid").encode(
         x=alt.X("år:O", title="År", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("positivt:Q", title="Positivt (%)", scale=alt.Scale(domain=[0, 100])),
@@ -149,6 +150,15 @@ def trend_chart(
         )
     )
     return (lines + points).properties(width=420, height=240).configure(font=FONT)
+
+
+def _with_gaps(data: pd.DataFrame) -> pd.DataFrame:
+    """Start a new line segment after every year a series skips, so no gap is bridged."""
+    data = data.sort_values(["grupp", "år"]).reset_index(drop=True)
+    jump = data.groupby("grupp", sort=False)["år"].diff().fillna(1) > 1
+    segment = jump.astype(int).groupby(data["grupp"], sort=False).cumsum()
+    data["grupp"] = data["grupp"] + " · " + segment.astype(str)
+    return data
 
 
 def to_svg(chart: alt.Chart) -> str:

@@ -241,3 +241,29 @@ def test_printable_report_has_a4_page_breaks(admin_client, runner, tmp_path):
     css = admin_client.get("/static/css/app.css")
     assert "size: A4" in css.text and "break-before: page" in css.text
     css.close()
+
+
+def test_a_year_without_answers_breaks_the_line(instrument):
+    from indicators import score
+    from indicators.charts import trend_chart
+
+    frame = pd.DataFrame(
+        [
+            {
+                "response": f"r{y}{i}",
+                "year": y,
+                "questionnaire": "deltagare_pagaende",
+                "question": 1,
+                "question_version": "",
+                "intervention": "A",
+                "gender": None,
+                "code": 6,
+            }
+            for y in (2021, 2022, 2024)
+            for i in range(6)
+        ]
+    ).astype({"code": "Int64"})
+    spec = trend_chart(score(frame, instrument), pd.DataFrame(), instrument, indicator=1)
+    values = [v for d in spec.to_dict()["datasets"].values() for v in d]
+    groups = {v["år"]: v["grupp"] for v in values}
+    assert groups[2021] == groups[2022] != groups[2024]  # 2023 was not measured
