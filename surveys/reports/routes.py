@@ -9,13 +9,22 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 from sqlmodel import select
 
 from surveys import db
 from surveys.errors import error_page
-from surveys.models import Intervention
+from surveys.models import Intervention, Role
 from surveys.reports.build import (
     CHART_KINDS,
     chart,
@@ -34,7 +43,7 @@ MIME = {"svg": "image/svg+xml", "png": "image/png"}
 
 def _allowed_interventions() -> list[Intervention] | None:
     """None: everything (admin, reader); else the staff member's own interventions."""
-    if current_user.role in ("administratör", "läsare"):
+    if current_user.role in (Role.admin.value, Role.reader.value):
         return None
     session = db.session()
     return [session.get(Intervention, i) for i in sorted(current_user.interventions)]
@@ -59,8 +68,6 @@ def _data():
             intervention = allowed[0]
         if intervention.id not in {i.id for i in allowed}:
             abort(403)
-    from flask import current_app
-
     data = report_data(
         session,
         instrument_from_db(session),
