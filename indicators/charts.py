@@ -161,14 +161,13 @@ def _with_gaps(data: pd.DataFrame) -> pd.DataFrame:
     return data
 
 
-def to_svg(chart: alt.Chart) -> str:
-    """Render a chart to SVG without any network access."""
-    return vlc.vegalite_to_svg(chart.to_json())
-
-
-def to_png(chart: alt.Chart, *, scale: float = 2.0) -> bytes:
-    """Render a chart to PNG without any network access."""
-    return vlc.vegalite_to_png(chart.to_json(), scale=scale)
+def render(spec_json: str, fmt: str) -> bytes:
+    """Render a Vega-Lite specification to SVG or PNG bytes, without any network access."""
+    if fmt == "svg":
+        return vlc.vegalite_to_svg(spec_json).encode("utf-8")
+    if fmt == "png":
+        return vlc.vegalite_to_png(spec_json, scale=2)
+    raise ValueError(f"Okänt bildformat {fmt!r} (svg eller png).")
 
 
 def chart_data(chart: alt.Chart) -> list[dict]:

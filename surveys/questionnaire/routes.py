@@ -97,9 +97,6 @@ def _questionnaire(
         return error_page(403, CLOSED_TEXT, title=CLOSED_TITLE)
     instrument = instrument_from_db(session)
     qn = instrument.questionnaire(round_.questionnaire_key)
-    intervention = (
-        session.get(Intervention, round_.intervention_id) if round_.intervention_id else None
-    )
     context = {
         "qn": qn,
         "instrument": instrument,
@@ -108,7 +105,6 @@ def _questionnaire(
         "action": action,
         "questions": qn.questions_in(round_.year),
         "gender_labels": GENDER_LABELS,
-        "intervention": intervention,
     }
     if request.method == "GET":
         return _first_step(round_, instrument, context).replace(
@@ -138,6 +134,7 @@ def _questionnaire(
     if _needs_conditional_step(qn, round_.year, posted):
         return render_template(
             "questionnaire/form.html",
+            intervention=_intervention(round_),
             step=2,
             values=posted.answers,
             gender=posted.gender,
@@ -167,6 +164,7 @@ def _first_step(round_: Round, instrument, context: dict) -> str:
         return cached[1]
     html = render_template(
         "questionnaire/form.html",
+        intervention=_intervention(round_),
         step=1,
         values={},
         gender="",
@@ -177,6 +175,13 @@ def _first_step(round_: Round, instrument, context: dict) -> str:
         _FORM_CACHE.clear()
     _FORM_CACHE[key] = (instrument, html)
     return html
+
+
+def _intervention(round_: Round) -> Intervention | None:
+    """The round's intervention, looked up only when a form is actually rendered."""
+    if round_.intervention_id is None:
+        return None
+    return db.session().get(Intervention, round_.intervention_id)
 
 
 def _needs_conditional_step(qn, year: int, posted) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from indicators import RESULT_COLUMNS
-from indicators.charts import current_year_chart, trend_chart
+from indicators.charts import current_year_chart, render, trend_chart
 from indicators.report import IMPORTED, SUBGROUP_LABELS, format_share, indicator_table, summary
 from surveys.services.reporting import ReportData
 
@@ -134,11 +134,7 @@ def chart(data: ReportData, *, year: int, indicator: int, kind: str):
 
 @functools.lru_cache(maxsize=256)
 def _render(spec_json: str, fmt: str) -> bytes:
-    import vl_convert as vlc
-
-    if fmt == "svg":
-        return vlc.vegalite_to_svg(spec_json).encode("utf-8")
-    return vlc.vegalite_to_png(spec_json, scale=2)
+    return render(spec_json, fmt)
 
 
 def render_chart(chart_obj, fmt: str) -> bytes:

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from datetime import date
 
+from sqlalchemy.engine import Row
 from sqlmodel import Session, select
 
 from surveys.models import Intervention, LinkToken, Round, RoundMode, RoundState
@@ -86,8 +87,8 @@ def close_round(db: Session, round_: Round) -> Round:
     return round_
 
 
-def accepts_answers(round_: Round, *, today: date | None = None) -> bool:
-    """Open, and today within its optional dates."""
+def accepts_answers(round_: Round | Row, *, today: date | None = None) -> bool:
+    """Open, and today within its optional dates (a Round, or a row of those three columns)."""
     today = today or date.today()
     if round_.state != RoundState.open.value:
         return False

@@ -59,18 +59,7 @@ def submit(
     state = conn.execute(
         select(rounds.state, rounds.opens_on, rounds.closes_on).where(rounds.id == round_.id)
     ).first()
-    if state is None or not accepts_answers(
-        Round(
-            id=round_.id,
-            code="",
-            questionnaire_key="",
-            year=0,
-            state=state.state,
-            opens_on=state.opens_on,
-            closes_on=state.closes_on,
-        ),
-        today=today,
-    ):
+    if state is None or not accepts_answers(state, today=today):
         db.rollback()
         return Outcome.closed
     if token is not None:
