@@ -23,7 +23,7 @@ from surveys.models import (
 )
 from surveys.services import rounds as ops
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.submissions import insert_responses
+from surveys.services.submissions import count_week, insert_responses
 from surveys.services.validation import clean_submission
 
 INTERVENTIONS = ("Steget vidare", "Arbetsnära stöd")
@@ -102,7 +102,8 @@ def seed_demo(db: Session, *, force: bool = False, seed: int = 2024) -> str | No
                         instrument, questionnaire=qn.key, year=year, answers=answers, gender=gender
                     )
                     day = date(year, rng.randint(2, 11), rng.randint(1, 28))
-                    items.append((clean, round_.id, round_.intervention_id, day))
+                    items.append((clean, round_.id, round_.intervention_id))
+                    count_week(db, round_.id, day)
                 total += insert_responses(db, items)
     for key, number, positive in [
         ("deltagare_avslut", 1, 91),

@@ -2,7 +2,7 @@
 
 Anonymity by construction (DESIGN.md principle 1): a stored questionnaire
 (``Response`` + its ``Answer`` rows) holds answer codes, question versions,
-round, intervention, optional gender and submission date — nothing else. Ids
+round, intervention, year and optional gender — nothing else: no date or time. Ids
 are random UUIDs; the anonymous tables are WITHOUT ROWID on SQLite so not even
 a hidden sequential row number records the order of submissions.
 """
@@ -145,7 +145,6 @@ class Response(SQLModel, table=True):
     year: int = Field(index=True)  # measurement year
     intervention_id: str | None = Field(default=None, foreign_key="intervention.id")  # insats
     gender: str | None = Field(default=None, max_length=10)  # kvinna/man/annat, participants only
-    submitted_on: date  # date only: never a time of day
 
 
 class Answer(SQLModel, table=True):
@@ -264,3 +263,109 @@ class MailBatch(SQLModel, table=True):
     round_id: str = Field(foreign_key="round.id", index=True)  # the round
     sent_on: date  # day sent
     count: int  # number of mails sent
+
+
+# --- anonymity: answers waiting to be released, counters kept apart ----------
+
+
+class PendingResponse(SQLModel, table=True):
+    """A questionnaire taken from the web, waiting to be released into ``response``.
+
+    Submissions land here in the transaction that checks their idempotency key
+    (and uses a single-use link); they are moved into the answers in shuffled
+    batches of at least MIN_CELL in another transaction, so that neither a
+    system column (PostgreSQL ``xmin``), the physical row order nor a WAL frame
+    ties a link, a moment or a counter to the answers it produced.
+    """
+
+    __tablename__ = "pending_response"
+    __table_args__ = NO_ROWID
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
+    round_id: str = Field(foreign_key="round.id", index=True)  # the round answered
+    payload: str = Field(max_length=20000)  # JSON: questionnaire, year, gender, answers
+
+
+class ResponseCount(SQLModel, table=True):
+    """How many questionnaires a round received per ISO week (what staff follow).
+
+    Kept apart from the answers: the answers carry no date at all.
+    """
+
+    __tablename__ = "response_count"
+    round_id: str = Field(foreign_key="round.id", primary_key=True)  # the round
+    week: str = Field(primary_key=True, max_length=10)  # ISO week, e.g. 2026-W07
+    count: int = 0  # questionnaires received that week
+
+
+# --- publications (DESIGN.md principle 3) ------------------------------------
+
+
+class Publication(SQLModel, table=True):
+    """A year's results as published: computed once, disclosure-controlled, frozen."""
+
+    __tablename__ = "publication"
+    __table_args__ = (UniqueConstraint("year", "version"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
+    year: int = Field(index=True)  # measurement year published
+    version: int  # 1 for the first publication of the year, then 2, 3 ...
+    published_at: datetime  # when (Europe/Stockholm wall time)
+    published_by: str = Field(max_length=254)  # who published (e-mail)
+    min_cell: int  # MIN_CELL used
+    protect_other: bool = True  # False: övriga counted as known (administrator's setting)
+    instrument_version: str = Field(max_length=40)  # instrument_version of the file used
+    method_note: str = Field(default="", max_length=4000)  # how the figures were made, in Swedish
+
+
+class PublicationRow(SQLModel, table=True):
+    """One published result row (DESIGN.md "Report CSV") of one scope."""
+
+    __tablename__ = "publication_row"
+    publication_id: str = Field(foreign_key="publication.id", primary_key=True)  # its publication
+    scope: str = Field(primary_key=True, max_length=200)  # "" = förbundet, else the insats name
+    indicator: int = Field(primary_key=True)  # indicator number
+    questionnaire: str = Field(primary_key=True, max_length=40)  # questionnaire key
+    question: int = Field(primary_key=True)  # question number; 0 = the pooled row
+    subgroup: str = Field(primary_key=True, max_length=10)  # samtliga / kvinnor / man
+    n: int | None = None  # questionnaires the question was put to (empty under a hidden gate)
+    answered: int | None = None  # scale answers (empty when suppressed)
+    negative_n: int | None = None  # answers in the negative group
+    neutral_n: int | None = None  # answers in the neutral group
+    positive_n: int | None = None  # answers in the positive group
+    clearly_positive_n: int | None = None  # "Klart positivt" answers
+    response_rate: int | None = None  # percent
+    negative: int | None = None  # percent
+    neutral: int | None = None  # percent
+    positive: int | None = None  # percent
+    clearly_positive: int | None = None  # percent
+    suppressed: bool = False  # hidden by disclosure control
+    reason: str = Field(default="", max_length=100)  # why it is hidden, in Swedish
+
+
+class PublicationGroup(SQLModel, table=True):
+    """Questionnaires per respondent group in a publication (the opening text's figures)."""
+
+    __tablename__ = "publication_group"
+    publication_id: str = Field(foreign_key="publication.id", primary_key=True)  # publication
+    scope: str = Field(primary_key=True, max_length=200)  # "" = förbundet, else the insats
+    questionnaire: str = Field(primary_key=True, max_length=40)  # questionnaire key
+    count: int  # questionnaires received
+
+
+class PublicationNational(SQLModel, table=True):
+    """Riket's figures as they stood when the year was published."""
+
+    __tablename__ = "publication_national"
+    publication_id: str = Field(foreign_key="publication.id", primary_key=True)  # publication
+    year: int = Field(primary_key=True)  # year of the national figure
+    questionnaire: str = Field(primary_key=True, max_length=40)  # questionnaire key
+    question: int = Field(primary_key=True)  # question number
+    subgroup: str = Field(primary_key=True, max_length=10)  # samtliga / kvinnor / man
+    positive: int  # percent
+
+
+class PublishLock(SQLModel, table=True):
+    """A year being published right now (refuses a second, simultaneous publication)."""
+
+    __tablename__ = "publish_lock"
+    year: int = Field(primary_key=True)  # the year
+    started_at: datetime  # when publishing started (a stale lock is taken over after an hour)

@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from surveys import db
 from surveys.models import LinkToken
 from surveys.services import rounds as ops
-from tests.conftest import count_rows, form_token
+from tests.conftest import count_rows, form_token, release_all
 
 
 def answer_exit(client, url, *, q8="2", extra=None, conditional_shown="1"):
@@ -70,10 +70,9 @@ def test_submission_is_stored_once_with_nothing_identifying(app, client, make_ro
             "year",
             "intervention_id",
             "gender",
-            "submitted_on",
         }
         stored = session.execute(text("SELECT * FROM response")).mappings().one()
-        assert stored["gender"] == "kvinna" and str(stored["submitted_on"]) == str(date.today())
+        assert stored["gender"] == "kvinna"
         assert len(stored["id"]) == 32 and stored["id"] != "1"
         answers = dict(session.execute(text("SELECT question_version_id, code FROM answer")).all())
     # every question put is stored (blank as NULL); 9-10 not put because 8 = Nej
@@ -110,6 +109,7 @@ def test_without_javascript_9_and_10_come_on_a_second_step(app, client, make_rou
     hidden["csrf_token"] = form_token(step1.text)
     done = client.post(f"/s/{r.code}", data=hidden)
     assert done.status_code == 303
+    release_all(app)
     with app.app_context():
         answers = dict(
             db.session().execute(text("SELECT question_version_id, code FROM answer")).all()

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from surveys import db
 from surveys.models import Round
 from surveys.services import rounds as ops
-from tests.conftest import count_rows, form_token, login
+from tests.conftest import count_rows, form_token, login, release_all
 
 
 class Inbox:
@@ -139,6 +139,7 @@ def test_paper_entry_validates_per_field_and_stays_anonymous(app, staff_client, 
         data={"csrf_token": csrf(staff_client), "gender": "man", "q1": "6", "q8": "1", "q9": "4"},
     )
     assert good.status_code == 302
+    release_all(app)
     with app.app_context():
         rows = db.session().execute(text("SELECT gender, round_id FROM response")).all()
         audit = (

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from surveys import db
 from surveys.errors import error_page
@@ -14,6 +14,7 @@ from surveys.models import Intervention, Round, RoundMode
 from surveys.questionnaire.forms import new_form_token, parse_posted, read_form_token
 from surveys.security import csrf
 from surveys.services.catalogue import instrument_from_db
+from surveys.services.reporting import min_cell
 from surveys.services.rounds import accepts_answers, find_by_code, find_by_token
 from surveys.services.submissions import Outcome, submit
 from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
@@ -142,7 +143,12 @@ def _questionnaire(
             **context,
         )
     outcome = submit(
-        session, round_=round_, clean=clean, idempotency_key=idempotency_key, token=token
+        session,
+        round_=round_,
+        clean=clean,
+        idempotency_key=idempotency_key,
+        token=token,
+        release_at=min_cell(session, current_app.config["MIN_CELL"]),
     )
     if outcome in (Outcome.stored, Outcome.duplicate):
         return redirect(thanks, code=303)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -13,7 +12,7 @@ from indicators.instrument import Instrument
 from surveys.models import Answer, Intervention, Question, QuestionVersion, Response
 from surveys.services.rounds import intervention_by_name
 from surveys.services.submissions import insert_responses
-from surveys.services.tables import FileError, parse_date, parse_int, read_table, text
+from surveys.services.tables import FileError, parse_int, read_table, text
 from surveys.services.validation import CleanSubmission, InvalidSubmission, clean_submission
 
 QUESTION_COLUMNS = [f"q{i}" for i in range(1, 12)]
@@ -22,17 +21,21 @@ ANSWER_FILE_COLUMNS = [
     "questionnaire",
     "insats",
     "gender",
-    "submitted_on",
     *QUESTION_COLUMNS,
 ]
+# Older Excel files carry the day each questionnaire came in: accepted and ignored,
+# since a stored questionnaire holds no date (DESIGN.md principle 1).
+IGNORED_COLUMNS = ("submitted_on",)
 MAX_ERRORS = 50
 
 
 def import_answers(db: Session, instrument: Instrument, *, data: bytes, filename: str) -> int:
     """Validate every row, then store all of them in one transaction (or nothing)."""
-    rows = read_table(data, filename=filename, required=ANSWER_FILE_COLUMNS)
+    rows = read_table(
+        data, filename=filename, required=ANSWER_FILE_COLUMNS, ignored=IGNORED_COLUMNS
+    )
     errors: list[str] = []
-    valid: list[tuple[CleanSubmission, str, date]] = []
+    valid: list[tuple[CleanSubmission, str]] = []
     for row_number, row in enumerate(rows, start=2):
         if not row:
             continue
@@ -51,10 +54,10 @@ def import_answers(db: Session, instrument: Instrument, *, data: bytes, filename
     try:
         interventions: dict[str, str | None] = {"": None}
         items = []
-        for clean, insats, submitted_on in valid:
+        for clean, insats in valid:
             if insats not in interventions:
                 interventions[insats] = intervention_by_name(db, insats, create=True).id
-            items.append((clean, None, interventions[insats], submitted_on))
+            items.append((clean, None, interventions[insats]))
         count = insert_responses(db, items)
         db.commit()
     except Exception:
@@ -63,7 +66,7 @@ def import_answers(db: Session, instrument: Instrument, *, data: bytes, filename
     return count
 
 
-def _clean_row(instrument: Instrument, row: dict[str, object]) -> tuple[CleanSubmission, str, date]:
+def _clean_row(instrument: Instrument, row: dict[str, object]) -> tuple[CleanSubmission, str]:
     errors: list[tuple[str | None, str]] = []
     year = parse_int(row.get("year"), low=2000, high=2100)
     if year is None:
@@ -77,14 +80,6 @@ def _clean_row(instrument: Instrument, row: dict[str, object]) -> tuple[CleanSub
                 f"{', '.join(instrument.questionnaire_keys)}.",
             )
         )
-    raw_date = row.get("submitted_on")
-    submitted_on = (
-        parse_date(raw_date) if text(raw_date) else (date(year, 12, 31) if year else None)
-    )
-    if submitted_on is None:
-        errors.append(("submitted_on", f"{text(raw_date)!r} är inget datum (ÅÅÅÅ-MM-DD)."))
-    elif year is not None and submitted_on.year not in (year, year + 1):
-        errors.append(("submitted_on", f"Datumet {submitted_on} hör inte till år {year}."))
     insats = text(row.get("insats"))
     if len(insats) > 200:
         errors.append(("insats", "Insatsens namn är för långt (högst 200 tecken)."))
@@ -98,7 +93,7 @@ def _clean_row(instrument: Instrument, row: dict[str, object]) -> tuple[CleanSub
         answers=answers,
         gender=row.get("gender"),
     )
-    return clean, insats, submitted_on
+    return clean, insats
 
 
 def export_rows(db: Session, *, year: int | None = None) -> list[dict[str, object]]:
@@ -110,7 +105,6 @@ def export_rows(db: Session, *, year: int | None = None) -> list[dict[str, objec
             Response.questionnaire_key,
             Intervention.name,
             Response.gender,
-            Response.submitted_on,
             Question.number,
             Answer.code,
         )
@@ -122,7 +116,7 @@ def export_rows(db: Session, *, year: int | None = None) -> list[dict[str, objec
     if year is not None:
         query = query.where(Response.year == year)
     by_response: dict[str, dict[str, object]] = {}
-    for rid, yr, qn, insats, gender, submitted, number, code in db.execute(query):
+    for rid, yr, qn, insats, gender, number, code in db.execute(query):
         row = by_response.setdefault(
             rid,
             {
@@ -130,7 +124,6 @@ def export_rows(db: Session, *, year: int | None = None) -> list[dict[str, objec
                 "questionnaire": qn,
                 "insats": insats or "",
                 "gender": gender or "",
-                "submitted_on": submitted.isoformat(),
                 **{c: "" for c in QUESTION_COLUMNS},
             },
         )
@@ -141,7 +134,6 @@ def export_rows(db: Session, *, year: int | None = None) -> list[dict[str, objec
             r["year"],
             r["questionnaire"],
             r["insats"],
-            r["submitted_on"],
             r["gender"],
             *[str(r[c]) for c in QUESTION_COLUMNS],
         )

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import json
+import random
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
-from surveys.models import Answer, LinkToken, Response, Round, SubmissionKey, new_id
+from surveys.models import (
+    Answer,
+    LinkToken,
+    PendingResponse,
+    Response,
+    ResponseCount,
+    Round,
+    SubmissionKey,
+    new_id,
+)
 from surveys.services.rounds import accepts_answers, hash_token
 from surveys.services.validation import CleanSubmission
+
+_SHUFFLE = random.SystemRandom()
 
 
 class Outcome(enum.Enum):
@@ -35,6 +48,7 @@ def submit(
     idempotency_key: str,
     token: str | None = None,
     today: date | None = None,
+    release_at: int = 5,
 ) -> Outcome:
     """Store one questionnaire of a round, or tell why not; commits or rolls back.
 
@@ -42,7 +56,9 @@ def submit(
     POST of the same form hits the unique key and is reported as duplicate
     (the first one committed). A single-use token is marked used with a
     conditional UPDATE so two forms cannot both use it. No row links the key
-    or the token to the response.
+    or the token to the response: the questionnaire waits in ``pending_response``
+    and is released into the answers with others once ``release_at`` (MIN_CELL)
+    are waiting.
     """
     today = today or date.today()
     # Core statements on the session's connection: this is the hot path under load.
@@ -76,18 +92,129 @@ def submit(
         if result.rowcount != 1:
             db.rollback()
             return Outcome.token_used
-    insert_responses(db, [(clean, round_.id, round_.intervention_id, today)])
+    # Held back until a batch can be released: see release_pending.
+    conn.execute(
+        PendingResponse.__table__.insert(),
+        {"id": new_id(), "round_id": round_.id, "payload": _payload(clean, round_)},
+    )
+    count_week(db, round_.id, today)
     db.commit()
+    if waiting(db) >= release_at:
+        release_pending(db, min_batch=release_at)
     return Outcome.stored
+
+
+def count_week(db: Session, round_id: str, today: date) -> None:
+    """Add one to the round's counter for this ISO week (no commit)."""
+    year, week, _ = today.isocalendar()
+    key = {"round_id": round_id, "week": f"{year}-W{week:02d}"}
+    counts = ResponseCount.__table__
+    conn = db.connection()
+    updated = conn.execute(
+        update(counts)
+        .where(counts.c.round_id == key["round_id"], counts.c.week == key["week"])
+        .values(count=counts.c.count + 1)
+    )
+    if updated.rowcount == 0:
+        try:
+            with conn.begin_nested():
+                conn.execute(counts.insert(), {**key, "count": 1})
+        except IntegrityError:  # another submission created the row meanwhile
+            conn.execute(
+                update(counts)
+                .where(counts.c.round_id == key["round_id"], counts.c.week == key["week"])
+                .values(count=counts.c.count + 1)
+            )
+
+
+def _payload(clean: CleanSubmission, round_: Round) -> str:
+    return json.dumps(
+        {
+            "round": round_.id,
+            "intervention": round_.intervention_id,
+            "questionnaire": clean.questionnaire,
+            "year": clean.year,
+            "gender": clean.gender,
+            "answers": [[version, code] for version, code in clean.answers],
+        },
+        separators=(",", ":"),
+    )
+
+
+def release_pending(db: Session, *, min_batch: int, round_ids: Iterable[str] | None = None) -> int:
+    """Move waiting questionnaires into the answers, in one shuffled batch; commits.
+
+    Runs in its own transaction, after the submissions that filled the queue were
+    committed, and only once at least ``min_batch`` (MIN_CELL) are waiting — or for
+    the given rounds whatever their number (a round being closed or published).
+    The batch is shuffled and gets new random ids, so the answers' system columns
+    and physical order say nothing about which submission (or single-use link)
+    they came from. Returns how many were released (0 when another worker took
+    the same batch first).
+    """
+    pending = PendingResponse.__table__
+    conn = db.connection()
+    query = select(pending.c.id, pending.c.payload)
+    if round_ids is not None:
+        ids = list(round_ids)
+        if not ids:
+            return 0
+        query = query.where(pending.c.round_id.in_(ids))
+    rows = conn.execute(query).all()
+    if not rows or (round_ids is None and len(rows) < min_batch):
+        db.rollback()
+        return 0
+    try:
+        deleted = conn.execute(pending.delete().where(pending.c.id.in_([r.id for r in rows])))
+        if deleted.rowcount != len(rows):  # a concurrent release took some of them
+            db.rollback()
+            return 0
+        batch = [json.loads(r.payload) for r in rows]
+        _SHUFFLE.shuffle(batch)
+        insert_responses(
+            db, [(_clean(item), item["round"], item["intervention"]) for item in batch]
+        )
+        db.commit()
+    except OperationalError:  # SQLite: another writer released first (stale snapshot)
+        db.rollback()
+        return 0
+    _scrub(db)
+    return len(rows)
+
+
+def waiting(db: Session) -> int:
+    """How many questionnaires wait to be released (all rounds)."""
+    pending = PendingResponse.__table__
+    return db.connection().execute(select(func.count()).select_from(pending)).scalar_one()
+
+
+def _clean(item: dict) -> CleanSubmission:
+    return CleanSubmission(
+        questionnaire=item["questionnaire"],
+        year=item["year"],
+        gender=item["gender"],
+        answers=[(version, code) for version, code in item["answers"]],
+    )
+
+
+def _scrub(db: Session) -> None:
+    """Leave no trace of the released rows where the database keeps old row versions."""
+    bind = db.get_bind()
+    if bind.dialect.name == "postgresql":
+        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM pending_response"))
+    elif bind.dialect.name == "sqlite":
+        with bind.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def insert_responses(
     db: Session,
-    items: Iterable[tuple[CleanSubmission, str | None, str | None, date]],
+    items: Iterable[tuple[CleanSubmission, str | None, str | None]],
 ) -> int:
     """Insert responses and their answer rows in bulk (no commit)."""
     responses, answers = [], []
-    for clean, round_id, intervention_id, submitted_on in items:
+    for clean, round_id, intervention_id in items:
         response_id = new_id()
         responses.append(
             {
@@ -97,7 +224,6 @@ def insert_responses(
                 "year": clean.year,
                 "intervention_id": intervention_id,
                 "gender": clean.gender,
-                "submitted_on": submitted_on,
             }
         )
         answers.extend(

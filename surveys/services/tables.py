@@ -18,7 +18,9 @@ class FileError(ValueError):
         self.errors = errors
 
 
-def read_table(data: bytes, *, filename: str, required: list[str]) -> list[dict[str, object]]:
+def read_table(
+    data: bytes, *, filename: str, required: list[str], ignored: tuple[str, ...] = ()
+) -> list[dict[str, object]]:
     """Parse CSV (comma or semicolon, UTF-8) or XLSX into dicts keyed by lower-case header."""
     suffix = Path(filename).suffix.lower()
     if suffix == ".xlsx":
@@ -38,7 +40,7 @@ def read_table(data: bytes, *, filename: str, required: list[str]) -> list[dict[
                 f"{','.join(required)}."
             ]
         )
-    unknown = [h for h in header if h and h not in required]
+    unknown = [h for h in header if h and h not in required and h not in ignored]
     if unknown:
         raise FileError([f"Rad 1: okänd kolumn {', '.join(unknown)}."])
     if len(rows) > MAX_ROWS:
@@ -48,7 +50,13 @@ def read_table(data: bytes, *, filename: str, required: list[str]) -> list[dict[
         if all(v is None or str(v).strip() == "" for v in values):
             out.append({})  # blank line: kept so row numbers match, skipped by callers
             continue
-        out.append({h: (values[i] if i < len(values) else None) for i, h in enumerate(header) if h})
+        out.append(
+            {
+                h: (values[i] if i < len(values) else None)
+                for i, h in enumerate(header)
+                if h and h not in ignored
+            }
+        )
     return out
 
 

@@ -36,12 +36,12 @@ from sqlmodel import select
 
 from surveys import db
 from surveys.auth import roles_required
-from surveys.models import Intervention, LinkToken, MailBatch, Role, Round
-from surveys.models import Response as Stored
+from surveys.models import Intervention, LinkToken, MailBatch, ResponseCount, Role, Round, new_id
 from surveys.services import rounds as round_ops
 from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.submissions import insert_responses
+from surveys.services.reporting import min_cell
+from surveys.services.submissions import Outcome, submit
 from surveys.services.tables import parse_int
 from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
 
@@ -97,14 +97,15 @@ def home():
 
 
 def _answered(session, round_ids: list[str]) -> dict[str, int]:
+    """Questionnaires received per round, from the weekly counters (never from the answers)."""
     if not round_ids:
         return {}
     rows = session.exec(
-        select(Stored.round_id, func.count())
-        .where(Stored.round_id.in_(round_ids))
-        .group_by(Stored.round_id)
+        select(ResponseCount.round_id, func.sum(ResponseCount.count))
+        .where(ResponseCount.round_id.in_(round_ids))
+        .group_by(ResponseCount.round_id)
     ).all()
-    return dict(rows)
+    return {round_id: int(total) for round_id, total in rows}
 
 
 @bp.route("/omgang/ny", methods=["POST"])
@@ -196,13 +197,11 @@ def round_page(round_id: str):
 
 
 def _per_week(session, round_id: str) -> list[tuple[str, int]]:
-    dates = session.exec(select(Stored.submitted_on).where(Stored.round_id == round_id)).all()
-    weeks: dict[str, int] = {}
-    for day in dates:
-        iso = day.isocalendar()
-        key = f"{iso.year} v. {iso.week:02d}"
-        weeks[key] = weeks.get(key, 0) + 1
-    return sorted(weeks.items())
+    """Questionnaires received per ISO week ("2026 v. 07"), from the counters."""
+    rows = session.exec(
+        select(ResponseCount.week, ResponseCount.count).where(ResponseCount.round_id == round_id)
+    ).all()
+    return sorted((week.replace("-W", " v. "), count) for week, count in rows)
 
 
 @bp.route("/omgang/<round_id>/<any(oppna,stang):action>", methods=["POST"])
@@ -283,16 +282,24 @@ def paper(round_id: str):
         except InvalidSubmission as exc:
             errors = {field or "": message for field, message in exc.errors}
         else:
-            insert_responses(session, [(clean, round_.id, round_.intervention_id, date.today())])
+            # The audit entry is committed by submit() together with the questionnaire.
             record(
                 session,
                 user_email=current_user.email,
                 action="pappersenkät.registrera",
                 detail=round_id,
             )
-            session.commit()
-            flash("Pappersenkäten är registrerad. Du kan skriva in nästa.")
-            return redirect(url_for(".paper", round_id=round_id))
+            outcome = submit(
+                session,
+                round_=round_,
+                clean=clean,
+                idempotency_key=new_id(),
+                release_at=min_cell(session, current_app.config["MIN_CELL"]),
+            )
+            if outcome is Outcome.stored:
+                flash("Pappersenkäten är registrerad. Du kan skriva in nästa.")
+                return redirect(url_for(".paper", round_id=round_id))
+            errors = {"": "Omgången tar inte emot svar just nu. Ingenting har sparats."}
     return render_template(
         "staff/paper.html",
         round=round_,
