@@ -266,34 +266,31 @@ def _write(data: bytes, output: str | None, *, binary: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "html"]), default="csv")
 @click.option("--output", type=click.Path(dir_okay=False), default=None)
 def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> None:
-    """Skriv rapporten "Indikatorerna ÅR" som CSV, XLSX eller HTML."""
+    """Skriv rapporten "Indikatorerna ÅR" ur årets senaste publicering."""
 
     from surveys.models import Intervention
     from surveys.reports.build import render_printable, report_csv, report_xlsx
     from surveys.services.catalogue import instrument_from_db
-    from surveys.services.reporting import report_data
+    from surveys.services.publications import published_years
+    from surveys.services.reporting import published_report
     from surveys.services.rounds import intervention_by_name
 
     session = db.session()
-    intervention = None
     if insats:
-        intervention = intervention_by_name(session, insats)
-        if intervention is None:
+        if intervention_by_name(session, insats) is None:
             known = [i.name for i in session.exec(select(Intervention)).all()]
             raise CliError(
                 f"Okänd insats {insats!r}. Kända insatser: {', '.join(known) or 'inga'}."
             )
-    data = report_data(
-        session,
-        instrument_from_db(session),
-        default_min_cell=current_app.config["MIN_CELL"],
-        intervention=intervention,
-    )
-    if not data.has_year(year):
+    data = published_report(session, instrument_from_db(session), year=year, scope=insats or "")
+    if data is None:
+        years = ", ".join(map(str, published_years(session))) or "inga"
         raise CliError(
-            f"Det finns inga svar för {year}. År med svar: "
-            f"{', '.join(map(str, data.years())) or 'inga'}."
+            f"År {year} är inte publicerat. Publicerade år: {years}. "
+            f"Publicera med: surveys publish --year {year}"
         )
+    if not data.has_year(year):
+        raise CliError(f"Publiceringen av {year} har inga resultat för {insats}.")
     if fmt == "csv":
         body = report_csv(data, year=year)
     elif fmt == "xlsx":
@@ -305,14 +302,44 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
     _write(body, output, binary=fmt == "xlsx")
 
 
+@click.command("publish")
+@click.option("--year", type=int, required=True, help="Året som ska publiceras.")
+@click.option(
+    "--by", "by", default="kommandoraden", show_default=True, help="Vem som publicerar (loggas)."
+)
+@with_appcontext
+def publish_cmd(year: int, by: str) -> None:
+    """Publicera ett år: räkna fram, skydda små grupper och frys resultaten."""
+    from surveys.services.catalogue import instrument_from_db
+    from surveys.services.publications import PublishError, publish
+    from surveys.services.reporting import min_cell
+
+    session = db.session()
+    try:
+        publication = publish(
+            session,
+            instrument_from_db(session),
+            year=year,
+            user_email=by,
+            min_cell=min_cell(session, current_app.config["MIN_CELL"]),
+        )
+    except PublishError as exc:
+        raise CliError(str(exc)) from None
+    click.echo(f"{year} är publicerat (version {publication.version}).")
+
+
 @click.command("demo")
 @with_appcontext
 @click.option("--force", is_flag=True, help="Fyll på även om databasen inte är tom.")
 def demo_cmd(force: bool) -> None:
     """Fyll en tom databas med ett demoförbund (2021–2024, alla sex grupper)."""
     from surveys.demo import demo_hint, seed_demo
+    from surveys.services.reporting import min_cell
 
-    summary = seed_demo(db.session(), force=force)
+    session = db.session()
+    summary = seed_demo(
+        session, force=force, min_cell=min_cell(session, current_app.config["MIN_CELL"])
+    )
     if summary is None:
         click.echo("Databasen innehåller redan data; demodata läggs inte till.")
         summary = demo_hint(db.session())
@@ -356,31 +383,25 @@ def restore_cmd(path: str, yes: bool) -> None:
 @click.option("--yes", is_flag=True, help="Fråga inte om bekräftelse.")
 @with_appcontext
 def purge_cmd(before: int, yes: bool) -> None:
-    """Gallra enkätsvar äldre än ett år; resultaten sparas som historik."""
-    from datetime import date
+    """Gallra enkätsvar äldre än ett år; publicerade resultat finns kvar."""
+    from surveys import clock
+    from surveys.services.maintenance import MaintenanceError, purge
 
-    from surveys.services.catalogue import instrument_from_db
-    from surveys.services.maintenance import purge
-    from surveys.services.reporting import min_cell
-
-    if before > date.today().year:
+    if before > clock.today().year:
         raise CliError("Innevarande års svar kan inte gallras.")
     if not yes:
         click.confirm(
-            f"Alla enskilda enkätsvar från före {before} tas bort (resultaten "
-            "sparas som historik). Fortsätta?",
+            f"Alla enskilda enkätsvar från före {before} tas bort (de publicerade "
+            "resultaten finns kvar). Fortsätta?",
             abort=True,
         )
-    session = db.session()
-    summary = purge(
-        session,
-        instrument_from_db(session),
-        before=before,
-        min_cell=min_cell(session, current_app.config["MIN_CELL"]),
-    )
+    try:
+        summary = purge(db.session(), before=before)
+    except MaintenanceError as exc:
+        raise CliError(str(exc)) from None
     click.echo(
-        f"{summary['responses']} enkäter borttagna; {summary['history_rows']} "
-        "resultatrader sparade som historik."
+        f"{summary['responses']} enkäter från {summary['years']} år borttagna; "
+        "de publicerade resultaten finns kvar."
     )
 
 
@@ -393,6 +414,7 @@ def init_app(app: Flask) -> None:
         import_cli,
         export_cli,
         report_cmd,
+        publish_cmd,
         demo_cmd,
         backup_cmd,
         restore_cmd,

@@ -18,17 +18,22 @@ from surveys.models import (
     Round,
     RoundMode,
     RoundState,
+    Setting,
     User,
     UserIntervention,
 )
 from surveys.services import rounds as ops
 from surveys.services.catalogue import instrument_from_db
+from surveys.services.publications import publish
+from surveys.services.reporting import FORBUND_NAME_KEY
 from surveys.services.submissions import count_week, insert_responses
 from surveys.services.validation import clean_submission
 
 INTERVENTIONS = ("Steget vidare", "Arbetsnära stöd")
 SIZES = {"deltagare_avslut": 59, "deltagare_pagaende": 30, "personal": 8, "remittent": 13}
 FORBUND_SIZES = {"chefsgrupp": 12, "styrelse": 8}
+DEMO_YEARS = (2021, 2022, 2023, 2024)
+DEMO_FORBUND = "Samordningsförbundet Demo"
 DEMO_ADMIN = ("admin@demo.invalid", "demo-losenord-2024")
 DEMO_STAFF = ("personal@demo.invalid", "demo-losenord-2024")
 # Typical positive level per questionnaire (participants most positive, managers least).
@@ -54,7 +59,9 @@ def _code(rng: random.Random, level: float) -> int | None:
     return rng.choice([1, 2])
 
 
-def seed_demo(db: Session, *, force: bool = False, seed: int = 2024) -> str | None:
+def seed_demo(
+    db: Session, *, force: bool = False, seed: int = 2024, min_cell: int = 5
+) -> str | None:
     """Fill an empty database; returns a summary, or None if data already exists."""
     if not force and db.exec(select(Response).limit(1)).first() is not None:
         return None
@@ -62,7 +69,7 @@ def seed_demo(db: Session, *, force: bool = False, seed: int = 2024) -> str | No
     instrument = instrument_from_db(db)
     interventions = [ops.intervention_by_name(db, n, create=True) for n in INTERVENTIONS]
     total = 0
-    for year in range(2021, 2025):
+    for year in DEMO_YEARS:
         drift = (year - 2021) * 0.01
         for qn in instrument.questionnaires:
             groups = (
@@ -113,7 +120,7 @@ def seed_demo(db: Session, *, force: bool = False, seed: int = 2024) -> str | No
         ("remittent", 1, 90),
         ("deltagare_avslut", 4, 83),
     ]:
-        for year in range(2021, 2025):
+        for year in DEMO_YEARS:
             db.add(
                 NationalFigure(
                     year=year,
@@ -137,8 +144,14 @@ def seed_demo(db: Session, *, force: bool = False, seed: int = 2024) -> str | No
     ops.open_round(db, board)
     _user(db, DEMO_ADMIN, "administratör", "Förbundschef (demo)", [])
     _user(db, DEMO_STAFF, "personal", "Personal (demo)", [interventions[0].id])
+    db.add(Setting(key=FORBUND_NAME_KEY, value=DEMO_FORBUND))
     db.commit()
-    return f"Demodata: {total} enkäter 2021–2024 i {len(INTERVENTIONS)} insatser.\n" + demo_hint(db)
+    for year in DEMO_YEARS:  # the demo's years are published, as a förbund would have done
+        publish(db, instrument, year=year, user_email=DEMO_ADMIN[0], min_cell=min_cell)
+    return (
+        f"Demodata: {total} enkäter {DEMO_YEARS[0]}–{DEMO_YEARS[-1]} i {len(INTERVENTIONS)} "
+        "insatser, publicerade.\n" + demo_hint(db)
+    )
 
 
 def demo_hint(db: Session) -> str:

@@ -34,7 +34,13 @@ MESSAGES = {
 log = logging.getLogger(__name__)
 
 
-def error_page(status: int, message: str | None = None, title: str | None = None):
+def error_page(
+    status: int,
+    message: str | None = None,
+    title: str | None = None,
+    link: tuple[str, str] | None = None,
+):
+    """A calm Swedish error page; ``link`` (url, text) offers the way forward."""
     default_title, default_message = MESSAGES.get(status, MESSAGES[400])
     return (
         render_template(
@@ -42,6 +48,7 @@ def error_page(status: int, message: str | None = None, title: str | None = None
             status=status,
             title=title or default_title,
             message=message or default_message,
+            link=link,
         ),
         status,
     )

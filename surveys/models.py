@@ -339,6 +339,7 @@ class PublicationRow(SQLModel, table=True):
     clearly_positive: int | None = None  # percent
     suppressed: bool = False  # hidden by disclosure control
     reason: str = Field(default="", max_length=100)  # why it is hidden, in Swedish
+    size: int = 0  # the cell's size (never shown): compared by the republication rule
 
 
 class PublicationGroup(SQLModel, table=True):

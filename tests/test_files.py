@@ -21,6 +21,7 @@ def test_import_then_export_then_import_reproduces_the_report(app, runner, tmp_p
     result = runner.invoke(args=["import", "answers", path])
     assert result.exit_code == 0, result.output
     assert "118 rader importerade" in result.output
+    assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
     report_before = runner.invoke(args=["report", "--year", "2023", "--format", "csv"]).output
     exported = runner.invoke(args=["export", "answers"]).output
     # Exports carry no date: a stored questionnaire has none (DESIGN.md principle 1).
@@ -34,6 +35,7 @@ def test_import_then_export_then_import_reproduces_the_report(app, runner, tmp_p
     assert count_rows(app, "response") == 0
     again = write(tmp_path, "export.csv", exported)
     assert runner.invoke(args=["import", "answers", again]).exit_code == 0
+    assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
     report_after = runner.invoke(args=["report", "--year", "2023", "--format", "csv"]).output
     assert report_after == report_before
     assert (
@@ -57,12 +59,14 @@ def test_xlsx_round_trip(app, runner, tmp_path, database_url):
     )
     sheet = load_workbook(out).active
     assert sheet.max_row == 119
+    assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
     before = runner.invoke(args=["report", "--year", "2023"]).output
     from tests.conftest import empty_database
 
     empty_database(database_url)
     result = runner.invoke(args=["import", "answers", str(out)])
     assert result.exit_code == 0, result.output
+    assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
     assert runner.invoke(args=["report", "--year", "2023"]).output == before
 
 

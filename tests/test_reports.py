@@ -12,10 +12,13 @@ from tests import seedrows
 from tests.conftest import table_rows
 
 
-def import_seed(runner, tmp_path):
+def import_seed(runner, tmp_path, *, publish=True):
     path = tmp_path / "svar.csv"
     path.write_text(seedrows.csv_text(), encoding="utf-8")
     assert runner.invoke(args=["import", "answers", str(path)]).exit_code == 0
+    if publish:
+        result = runner.invoke(args=["publish", "--year", str(seedrows.YEAR)])
+        assert result.exit_code == 0, result.output
 
 
 def test_report_prints_the_seed_rows_exactly(admin_client, runner, tmp_path):
@@ -95,6 +98,7 @@ def test_small_cells_never_leak(admin_client, runner, tmp_path):
     path = tmp_path / "small.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert runner.invoke(args=["import", "answers", str(path)]).exit_code == 0
+    assert runner.invoke(args=["publish", "--year", "2024"]).exit_code == 0
     text = runner.invoke(args=["report", "--year", "2024"]).output
     rows = {
         (r["question"], r["subgroup"]): r
@@ -112,11 +116,11 @@ def test_small_cells_never_leak(admin_client, runner, tmp_path):
     from surveys import db
     from surveys.reports.build import chart
     from surveys.services.catalogue import instrument_from_db
-    from surveys.services.reporting import report_data
+    from surveys.services.reporting import published_report
 
     with admin_client.application.app_context():
         s = db.session()
-        data = report_data(s, instrument_from_db(s), default_min_cell=5)
+        data = published_report(s, instrument_from_db(s), year=2024)
         for kind in ("ar", "tid"):
             spec = chart(data, year=2024, indicator=1, kind=kind).to_json()
             assert "kvinnor" not in spec and "män" not in spec and "Samtliga" in spec
@@ -126,7 +130,7 @@ def test_small_cells_never_leak(admin_client, runner, tmp_path):
 
 
 def test_history_and_national_show_in_tables_and_charts(admin_client, runner, tmp_path):
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, publish=False)
     history = tmp_path / "h.csv"
     history.write_text(
         "year,questionnaire,question,subgroup,n,negative,neutral,positive,clearly_positive,"
@@ -142,6 +146,7 @@ def test_history_and_national_show_in_tables_and_charts(admin_client, runner, tm
     )
     assert runner.invoke(args=["import", "history", str(history)]).exit_code == 0
     assert runner.invoke(args=["import", "national", str(national)]).exit_code == 0
+    assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0  # Riket frozen with it
     rows = table_rows(admin_client.get("/rapport/2023").text)
     assert ("Samtliga (n=118)", "2%", "3%", "96% (81%)", "96%", "91%") in rows
     # Resultatet i korthet: +7 since the imported 2022 figure (89 → 96)
@@ -151,11 +156,11 @@ def test_history_and_national_show_in_tables_and_charts(admin_client, runner, tm
     from surveys import db
     from surveys.reports.build import chart
     from surveys.services.catalogue import instrument_from_db
-    from surveys.services.reporting import report_data
+    from surveys.services.reporting import published_report
 
     with admin_client.application.app_context():
         s = db.session()
-        data = report_data(s, instrument_from_db(s), default_min_cell=5)
+        data = published_report(s, instrument_from_db(s), year=2023)
         spec = chart(data, year=2023, indicator=1, kind="tid").to_dict()
         values = [v for d in spec["datasets"].values() for v in d]
     assert {"år": 2022, "källa": "Förbundet (importerad)", "positivt": 89}.items() <= next(
@@ -193,21 +198,21 @@ def test_comparability_break_separates_periods(instrument):
 
 def test_no_data_and_bad_filters_get_swedish_pages(admin_client, runner, tmp_path):
     empty = admin_client.get("/rapport")
-    assert empty.status_code == 404 and "Det finns inga svar ännu" in empty.text
+    assert empty.status_code == 404 and "Inga resultat är publicerade ännu" in empty.text
     import_seed(runner, tmp_path)
     assert admin_client.get("/rapport").headers["Location"].endswith("/rapport/2023")
     page = admin_client.get("/rapport/2019")
-    assert page.status_code == 404 and "Det finns inga svar för 2019" in page.text
-    assert "2023" in page.text
+    assert page.status_code == 404 and "Resultaten för 2019 är inte publicerade" in page.text
+    assert "Publicerade år: 2023" in page.text
     assert admin_client.get("/rapport/2023?insats=finnsinte").status_code == 404
     result = runner.invoke(args=["report", "--year", "2023", "--insats", "Okänd"])
     assert result.exit_code != 0 and "Kända insatser: Steget" in result.output
     result = runner.invoke(args=["report", "--year", "2019"])
-    assert result.exit_code != 0 and "inga svar för 2019" in result.output
+    assert result.exit_code != 0 and "År 2019 är inte publicerat" in result.output
 
 
 def test_filter_by_intervention(admin_client, runner, tmp_path):
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, publish=False)
     path = tmp_path / "b.csv"
     header = "year,questionnaire,insats,gender,submitted_on," + ",".join(
         f"q{i}" for i in range(1, 12)
@@ -220,6 +225,7 @@ def test_filter_by_intervention(admin_client, runner, tmp_path):
         encoding="utf-8",
     )
     assert runner.invoke(args=["import", "answers", str(path)]).exit_code == 0
+    assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
     everyone = runner.invoke(args=["report", "--year", "2023"]).output
     only = runner.invoke(args=["report", "--year", "2023", "--insats", "Annan"]).output
     assert "2023,1,deltagare_avslut,1,samtliga,128," in everyone

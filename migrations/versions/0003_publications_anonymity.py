@@ -92,6 +92,7 @@ def upgrade() -> None:
         ],
         sa.Column("suppressed", sa.Boolean(), nullable=False),
         sa.Column("reason", STR(length=100), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["publication_id"],
             ["publication.id"],

@@ -48,9 +48,10 @@ def table_groups(data: ReportData, *, indicator: int, year: int) -> list[dict]:
         question = data.instrument.question(qn_key, int(number))
         printed = []
         for _, r in part.iterrows():
-            label = f"(n={int(r['n'])})"
+            n = "–" if pd.isna(r["n"]) else int(r["n"])  # hidden under a suppressed gate
+            label = f"(n={n})"
             if qn.participant:
-                label = f"{SUBGROUP_LABELS[r['subgroup']]} (n={int(r['n'])})"
+                label = f"{SUBGROUP_LABELS[r['subgroup']]} (n={n})"
             printed.append(
                 TableRow(
                     label=label,

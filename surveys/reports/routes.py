@@ -1,7 +1,8 @@
 """Every URL of the report.
 
-/rapport                               latest year with data
-/rapport/<year>                        "Indikatorerna <year>" (?insats=<id>)
+/rapport                               latest published year
+/rapport/<year>                        "Indikatorerna <year>" (?insats=<id>), from its publication
+/rapport/<year>/forhandsgranskning     the administrator's live preview (not published)
 /rapport/<year>/utskrift               printable A4 version
 /rapport/<year>/rapport.csv|.xlsx      downloads
 /rapport/<year>/diagram/<n>-<kind>.<fmt>  charts (kind ar|tid, fmt svg|png)
@@ -35,7 +36,8 @@ from surveys.reports.build import (
     report_xlsx,
 )
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.reporting import report_data
+from surveys.services.publications import published_years
+from surveys.services.reporting import ReportData, preview_report, published_report
 
 bp = Blueprint("reports", __name__, url_prefix="/rapport")
 MIME = {"svg": "image/svg+xml", "png": "image/png"}
@@ -49,8 +51,8 @@ def _allowed_interventions() -> list[Intervention] | None:
     return [session.get(Intervention, i) for i in sorted(current_user.interventions)]
 
 
-def _data():
-    """Load report data for the requested intervention, enforcing the user's scope."""
+def _scope():
+    """The intervention asked for, enforcing the user's scope; None = the whole förbund."""
     if not current_user.can_read_reports():
         abort(403)
     session = db.session()
@@ -68,25 +70,51 @@ def _data():
             intervention = allowed[0]
         if intervention.id not in {i.id for i in allowed}:
             abort(403)
-    data = report_data(
-        session,
-        instrument_from_db(session),
-        default_min_cell=current_app.config["MIN_CELL"],
-        intervention=intervention,
-    )
+    return intervention, allowed
+
+
+def _data(year: int, *, preview: bool = False):
+    """The report of a year for the requested scope: its publication, or the live preview."""
+    intervention, allowed = _scope()
+    session = db.session()
+    instrument = instrument_from_db(session)
+    scope = intervention.name if intervention else ""
+    if preview:
+        if current_user.role != Role.admin.value:
+            abort(403)
+        data: ReportData | None = preview_report(
+            session,
+            instrument,
+            year=year,
+            scope=scope,
+            default_min_cell=current_app.config["MIN_CELL"],
+        )
+    else:
+        data = published_report(session, instrument, year=year, scope=scope)
     return data, intervention, allowed
+
+
+def _not_published(year: int):
+    """A year without publication: say so, and show the administrator the way to the preview."""
+    years = ", ".join(str(y) for y in published_years(db.session())) or "inga ännu"
+    message = f"Resultaten för {year} är inte publicerade. Publicerade år: {years}."
+    link = None
+    if current_user.role == Role.admin.value:
+        link = (url_for(".preview", year=year), "Förhandsgranska resultaten för " + str(year))
+    return error_page(404, message, title=f"Inga publicerade resultat för {year}", link=link)
 
 
 @bp.route("")
 @login_required
 def latest():
-    """Redirect to the latest year that has data."""
-    data, intervention, _ = _data()
-    years = data.years()
+    """Redirect to the latest published year."""
+    intervention, _ = _scope()
+    years = published_years(db.session())
     if not years:
         return error_page(
             404,
-            "Det finns inga svar ännu. När enkätsvar har kommit in visas rapporten här.",
+            "Inga resultat är publicerade ännu. När förbundschefen har publicerat ett år "
+            "visas rapporten här.",
             title="Ingen rapport ännu",
         )
     return redirect(
@@ -95,24 +123,19 @@ def latest():
 
 
 def _year_or_message(data, year: int):
+    if data is None:
+        return _not_published(year)
     if not data.has_year(year):
         where = f" för {data.intervention}" if data.intervention else ""
-        years = ", ".join(str(y) for y in data.years()) or "inga"
         return error_page(
             404,
-            f"Det finns inga svar för {year}{where}. År med svar: {years}.",
+            f"Det finns inga publicerade resultat för {year}{where}.",
             title=f"Inga resultat för {year}",
         )
     return None
 
 
-@bp.route("/<int:year>")
-@login_required
-def report(year: int):
-    """ "Indikatorerna <year>": Resultatet i korthet, then each indicator."""
-    data, intervention, allowed = _data()
-    if (missing := _year_or_message(data, year)) is not None:
-        return missing
+def _page(data, year: int, intervention, allowed):
     session = db.session()
     choices = (
         allowed
@@ -122,20 +145,43 @@ def report(year: int):
     return render_template(
         "reports/report.html",
         **page_context(data, year=year),
-        years=data.years(),
+        years=published_years(session),
         interventions=choices,
         selected=intervention.id if intervention else "",
         can_choose_all=allowed is None,
         printable=False,
         embed=None,
+        preview=data.preview,
     )
+
+
+@bp.route("/<int:year>")
+@login_required
+def report(year: int):
+    """ "Indikatorerna <year>" as published: Resultatet i korthet, then each indicator."""
+    data, intervention, allowed = _data(year)
+    if (missing := _year_or_message(data, year)) is not None:
+        return missing
+    return _page(data, year, intervention, allowed)
+
+
+@bp.route("/<int:year>/forhandsgranskning")
+@login_required
+def preview(year: int):
+    """The administrator's live preview: the same disclosure control, marked as not published."""
+    data, intervention, allowed = _data(year, preview=True)
+    if not data.has_year(year):
+        return error_page(
+            404, f"Det finns inga svar för {year} ännu.", title=f"Inga svar för {year}"
+        )
+    return _page(data, year, intervention, allowed)
 
 
 @bp.route("/<int:year>/utskrift")
 @login_required
 def printable(year: int):
     """The same report laid out for A4 printing (page break per indicator)."""
-    data, intervention, _ = _data()
+    data, intervention, _ = _data(year)
     if (missing := _year_or_message(data, year)) is not None:
         return missing
     return render_printable(data, year=year, selected=intervention.id if intervention else "")
@@ -145,7 +191,7 @@ def printable(year: int):
 @login_required
 def download(year: int, fmt: str):
     """The report as CSV (DESIGN.md columns) or an XLSX workbook."""
-    data, intervention, _ = _data()
+    data, intervention, _ = _data(year)
     if (missing := _year_or_message(data, year)) is not None:
         return missing
     suffix = f"-{intervention.name}" if intervention else ""
@@ -170,8 +216,8 @@ def chart_image(year: int, indicator: int, kind: str, fmt: str):
     """One chart as SVG or PNG (suppressed figures are never in it)."""
     if kind not in CHART_KINDS or fmt not in MIME:
         abort(404)
-    data, _, _ = _data()
-    if indicator not in data.instrument.indicators:
+    data, _, _ = _data(year)
+    if data is None or indicator not in data.instrument.indicators:
         abort(404)
     chart_obj = chart(data, year=year, indicator=indicator, kind=kind)
     if chart_obj is None:

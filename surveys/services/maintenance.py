@@ -6,16 +6,15 @@ import os
 import shutil
 import sqlite3
 import subprocess
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
-from indicators import Instrument, score
-from surveys.models import Answer, HistoryFigure, LinkToken, Response, SubmissionKey
-from surveys.services.reporting import answers_frame
+from surveys import clock
+from surveys.models import Answer, LinkToken, Publication, Response, SubmissionKey
 
 
 class MaintenanceError(RuntimeError):
@@ -105,48 +104,26 @@ def restore(engine: Engine, source: Path) -> None:
     _run_pg(engine, "pg_restore", ["--clean", "--if-exists", "--no-owner", str(source)])
 
 
-def purge(db: Session, instrument: Instrument, *, before: int, min_cell: int) -> dict[str, int]:
-    """Remove answers of years before ``before``, keeping their aggregated results.
+def purge(db: Session, *, before: int) -> dict[str, int]:
+    """Remove the answers of years before ``before``; their publications stay as they are.
 
-    Per-question results (Samtliga, kvinnor, män) are stored as history figures
-    first — in the same transaction — so reports and charts still show those
-    years (as imported figures). Intervention-level detail is not kept.
+    Reports read publications only (DESIGN.md principle 3), so everything a
+    report shows for those years — every scope, subgroup and pooled row — is
+    kept. A year with answers but no publication is refused: its results would
+    be lost.
     """
-    answers = answers_frame(db)
-    old = answers[answers["year"] < before]
-    results = score(old, instrument, min_cell=min_cell) if not old.empty else None
-    kept = 0
-    if results is not None:
-        rows = results[results["question"].notna()]
-        for r in rows.itertuples(index=False):
-            db.execute(
-                delete(HistoryFigure).where(
-                    HistoryFigure.year == r.year,
-                    HistoryFigure.questionnaire_key == r.questionnaire,
-                    HistoryFigure.question == int(r.question),
-                    HistoryFigure.subgroup == r.subgroup,
-                )
-            )
-            db.add(
-                HistoryFigure(
-                    year=int(r.year),
-                    questionnaire_key=r.questionnaire,
-                    question=int(r.question),
-                    subgroup=r.subgroup,
-                    n=int(r.n),
-                    **{
-                        c: None if r.suppressed else _int(getattr(r, c))
-                        for c in (
-                            "negative",
-                            "neutral",
-                            "positive",
-                            "clearly_positive",
-                            "response_rate",
-                        )
-                    },
-                )
-            )
-            kept += 1
+    years = sorted(
+        y for (y,) in db.execute(select(Response.year).where(Response.year < before).distinct())
+    )
+    published = set(db.execute(select(Publication.year).distinct()).scalars())
+    unpublished = [y for y in years if y not in published]
+    if unpublished:
+        raise MaintenanceError(
+            "Publicera först "
+            + ", ".join(map(str, unpublished))
+            + ": annars försvinner årets resultat när svaren gallras "
+            "(surveys publish --year ÅR)."
+        )
     old_ids = select(Response.id).where(Response.year < before)
     removed = db.execute(
         select(func.count()).select_from(Response).where(Response.year < before)
@@ -154,15 +131,8 @@ def purge(db: Session, instrument: Instrument, *, before: int, min_cell: int) ->
     db.execute(delete(Answer).where(Answer.response_id.in_(old_ids)))
     db.execute(delete(Response).where(Response.year < before))
     # keys and used links are only needed against retries; drop the old ones too
-    cutoff = date.today() - timedelta(days=30)
+    cutoff = clock.today() - timedelta(days=30)
     db.execute(delete(SubmissionKey).where(SubmissionKey.created_on < cutoff))
     db.execute(delete(LinkToken).where(LinkToken.used.is_(True), LinkToken.created_on < cutoff))
     db.commit()
-    return {"responses": removed, "history_rows": kept}
-
-
-def _int(value: object) -> int | None:
-    try:
-        return None if value is None or value != value else int(value)
-    except TypeError:
-        return None
+    return {"responses": removed, "years": len(years)}

@@ -1,29 +1,57 @@
-"""Everything the report needs, read from the database into frames for ``indicators``."""
+"""What a report shows, read from publications (or, for the administrator, a live preview).
+
+Nothing here scores answers at request time for readers and staff (DESIGN.md
+principle 3): the year asked for, and every earlier year of its trend charts,
+come from their latest publication; years before the system was used come from
+the imported history figures.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session
 
-from indicators import ANSWER_COLUMNS, Instrument, score
+from indicators import ANSWER_COLUMNS, RESULT_COLUMNS, Instrument
 from indicators.report import HISTORY_COLUMNS, NATIONAL_COLUMNS, combine, history_results
-from surveys.models import Answer, Intervention, Question, QuestionVersion, Response, Setting
+from surveys.models import (
+    Answer,
+    Intervention,
+    Publication,
+    PublicationGroup,
+    PublicationNational,
+    PublicationRow,
+    Question,
+    QuestionVersion,
+    Response,
+    Setting,
+)
+from surveys.services import publications
 from surveys.services.figures import history_rows, national_rows
 from surveys.services.tables import parse_int
+
+COMPUTED = "beräknad"
+FORBUND_NAME_KEY = "forbund_name"
 
 
 @dataclass
 class ReportData:
-    """Result rows (computed + imported), national figures and the instrument."""
+    """Result rows (published + imported), Riket's figures and what the pages say about them."""
 
     instrument: Instrument
-    results: pd.DataFrame
-    national: pd.DataFrame
+    results: pd.DataFrame  # RESULT_COLUMNS + source (+ reason)
+    national: pd.DataFrame  # NATIONAL_COLUMNS
     min_cell: int
-    intervention: str | None
+    intervention: str | None  # the insats shown, None for the whole förbund
+    year_counts: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["year", "questionnaire", "n"])
+    )  # questionnaires per respondent group and year
+    forbund_name: str | None = None  # the administrator's setting
+    preview: bool = False  # True: live figures, not published
+    publication: dict | None = None  # version, published_at, published_by, method_note
+    cache_key: str = ""  # identifies the frozen figures (charts are cached by it)
 
     def years(self) -> list[int]:
         if self.results.empty:
@@ -43,8 +71,16 @@ def min_cell(db: Session, default: int) -> int:
     return default
 
 
+def forbund_name(db: Session) -> str | None:
+    row = db.get(Setting, FORBUND_NAME_KEY)
+    return row.value.strip() or None if row is not None else None
+
+
 def answers_frame(db: Session, *, intervention_id: str | None = None) -> pd.DataFrame:
-    """One row per question put to a respondent, in ``indicators.ANSWER_COLUMNS``."""
+    """One row per question put to a respondent, in ``indicators.ANSWER_COLUMNS``.
+
+    Used by maintenance and tests; reports read publications instead.
+    """
     query = (
         select(
             Response.id,
@@ -69,31 +105,175 @@ def answers_frame(db: Session, *, intervention_id: str | None = None) -> pd.Data
     return frame
 
 
-def report_data(
-    db: Session,
-    instrument: Instrument,
-    *,
-    default_min_cell: int,
-    intervention: Intervention | None = None,
-) -> ReportData:
-    """Score everything stored (optionally one intervention) and add imported history.
+def latest_publications(db: Session, *, up_to: int | None = None) -> dict[int, Publication]:
+    """The newest publication of every year (up to a year)."""
+    query = select(Publication)
+    if up_to is not None:
+        query = query.where(Publication.year <= up_to)
+    newest: dict[int, Publication] = {}
+    for pub in db.execute(query).scalars():
+        if pub.year not in newest or pub.version > newest[pub.year].version:
+            newest[pub.year] = pub
+    return newest
 
-    History figures describe the whole förbund, so they are left out when the
-    report is filtered to one intervention.
-    """
-    cell = min_cell(db, default_min_cell)
-    answers = answers_frame(db, intervention_id=intervention.id if intervention else None)
-    results = score(answers, instrument, min_cell=cell)
+
+def _published_rows(db: Session, pubs: list[Publication], scope: str) -> pd.DataFrame:
+    """A scope's rows of the given publications as a result table."""
+    if not pubs:
+        return pd.DataFrame(columns=[*RESULT_COLUMNS, "reason"])
+    year_of = {p.id: p.year for p in pubs}
+    table = PublicationRow.__table__
+    rows = (
+        db.execute(
+            select(table).where(table.c.publication_id.in_(list(year_of)), table.c.scope == scope)
+        )
+        .mappings()
+        .all()
+    )
+    frame = pd.DataFrame(rows, columns=[c.name for c in table.columns])
+    frame["year"] = frame["publication_id"].map(year_of)
+    frame["question"] = frame["question"].where(frame["question"] != publications.POOLED)
+    return _typed(frame)
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Result rows with the report's column types (integers that may be empty)."""
+    frame = frame[[*RESULT_COLUMNS, "reason"]].copy()
+    frame["year"] = frame["year"].astype("int64")
+    frame["indicator"] = frame["indicator"].astype("int64")
+    frame["question"] = frame["question"].astype("Int64")
+    for column in publications.FIGURE_COLUMNS:
+        frame[column] = frame[column].astype("Int64")
+    frame["suppressed"] = frame["suppressed"].astype(bool)
+    frame["reason"] = frame["reason"].fillna("").astype(str)
+    return frame
+
+
+def _year_counts(db: Session, pubs: list[Publication], scope: str) -> pd.DataFrame:
+    if not pubs:
+        return pd.DataFrame(columns=["year", "questionnaire", "n"])
+    year_of = {p.id: p.year for p in pubs}
+    rows = db.execute(
+        select(
+            PublicationGroup.publication_id, PublicationGroup.questionnaire, PublicationGroup.count
+        ).where(PublicationGroup.publication_id.in_(list(year_of)), PublicationGroup.scope == scope)
+    ).all()
+    return pd.DataFrame(
+        [(year_of[p], q, n) for p, q, n in rows], columns=["year", "questionnaire", "n"]
+    )
+
+
+def _national(db: Session, publication: Publication | None) -> pd.DataFrame:
+    if publication is None:
+        return pd.DataFrame(national_rows(db), columns=NATIONAL_COLUMNS)
+    rows = db.execute(
+        select(
+            PublicationNational.year,
+            PublicationNational.questionnaire,
+            PublicationNational.question,
+            PublicationNational.subgroup,
+            PublicationNational.positive,
+        ).where(PublicationNational.publication_id == publication.id)
+    ).all()
+    return pd.DataFrame(rows, columns=NATIONAL_COLUMNS)
+
+
+def _with_history(
+    db: Session, instrument: Instrument, results: pd.DataFrame, *, scope: str, cell: int
+) -> pd.DataFrame:
+    """Add imported history for years without results (the förbund's own report only)."""
+    results = results.assign(source=COMPUTED)
     history = pd.DataFrame(history_rows(db), columns=HISTORY_COLUMNS)
-    if intervention is None and not history.empty:
-        results = combine(results, history_results(history, instrument, min_cell=cell), instrument)
-    else:
-        results = results.assign(source="beräknad")
-    national = pd.DataFrame(national_rows(db), columns=NATIONAL_COLUMNS)
+    if scope != publications.FORBUND or history.empty:
+        return results
+    return combine(results, history_results(history, instrument, min_cell=cell), instrument)
+
+
+def _describe(publication: Publication) -> dict:
+    return {
+        "id": publication.id,
+        "version": publication.version,
+        "published_at": publication.published_at,
+        "published_by": publication.published_by,
+        "method_note": publication.method_note,
+        "min_cell": publication.min_cell,
+        "protect_other": publication.protect_other,
+        "instrument_version": publication.instrument_version,
+    }
+
+
+def published_report(
+    db: Session, instrument: Instrument, *, year: int, scope: str = publications.FORBUND
+) -> ReportData | None:
+    """The report of a published year for one scope; None when the year is not published.
+
+    A year from before the system, known only from figures typed in from an old
+    annual report (published there), is shown from those figures.
+    """
+    newest = latest_publications(db, up_to=year)
+    current = newest.get(year)
+    pubs = list(newest.values())
+    results = _published_rows(db, pubs, scope)
+    cell = current.min_cell if current else min_cell(db, 5)
+    results = _with_history(db, instrument, results, scope=scope, cell=cell)
+    if current is None and not _history_only_year(results, year):
+        return None
     return ReportData(
         instrument=instrument,
         results=results,
-        national=national,
+        national=_national(db, current),
         min_cell=cell,
-        intervention=intervention.name if intervention else None,
+        intervention=scope or None,
+        year_counts=_year_counts(db, pubs, scope),
+        forbund_name=forbund_name(db),
+        publication=_describe(current) if current else None,
+        cache_key=f"{current.id}:{scope}" if current else f"historik:{year}",
+    )
+
+
+def _history_only_year(results: pd.DataFrame, year: int) -> bool:
+    rows = results[results["year"] == year]
+    return not rows.empty and bool((rows["source"] != COMPUTED).all())
+
+
+def preview_report(
+    db: Session,
+    instrument: Instrument,
+    *,
+    year: int,
+    default_min_cell: int,
+    scope: str = publications.FORBUND,
+) -> ReportData:
+    """The administrator's live preview of a year: same disclosure control, not stored."""
+    cell = min_cell(db, default_min_cell)
+    newest = latest_publications(db, up_to=year - 1)
+    pubs = list(newest.values())
+    computed = publications.compute(
+        db, instrument, year=year, min_cell=cell, previous=publications.latest(db, year)
+    )
+    live = computed.rows[computed.rows["scope"] == scope].rename(columns={"suppression": "reason"})
+    earlier = _published_rows(db, pubs, scope)
+    parts = [part for part in (earlier, _typed(live)) if not part.empty]
+    results = _typed(pd.concat(parts, ignore_index=True)) if parts else _typed(live)
+    results = _with_history(db, instrument, results, scope=scope, cell=cell)
+    groups = computed.groups[computed.groups["scope"] == scope]
+    year_counts = pd.concat(
+        [
+            _year_counts(db, pubs, scope),
+            pd.DataFrame(
+                {"year": year, "questionnaire": groups["questionnaire"], "n": groups["count"]}
+            ),
+        ],
+        ignore_index=True,
+    )
+    return ReportData(
+        instrument=instrument,
+        results=results,
+        national=_national(db, None),
+        min_cell=cell,
+        intervention=scope or None,
+        year_counts=year_counts,
+        forbund_name=forbund_name(db),
+        preview=True,
+        cache_key="",
     )

@@ -1,0 +1,177 @@
+"""Publishing a year (DESIGN.md principle 3). Every URL of the blueprint:
+
+/admin/publicera                 years with answers or publications, and the övriga setting
+/admin/publicera/<year>          preview summary, changes since the last version, "Publicera"
+/admin/publicera/installning     protect övriga on/off (POST, audited)
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from wtforms import BooleanField
+
+from surveys import clock, db
+from surveys.auth import roles_required
+from surveys.models import PendingResponse, Publication, Response, Role, Round, RoundState
+from surveys.services import publications as pubs
+from surveys.services.catalogue import instrument_from_db
+from surveys.services.reporting import min_cell
+
+bp = Blueprint("publish", __name__, url_prefix="/admin/publicera")
+
+KEY = ["scope", "indicator", "questionnaire", "question", "subgroup"]
+SHOWN = ["n", "answered", "positive", "suppressed"]
+
+
+class PublishForm(FlaskForm):
+    """Publishing needs an explicit confirmation."""
+
+    confirm = BooleanField("Jag har granskat resultaten och vill publicera dem.")
+
+
+class ProtectOtherForm(FlaskForm):
+    protect = BooleanField("Skydda svar från deltagare med annat eller inget angivet kön")
+
+
+@bp.route("")
+@roles_required(Role.admin)
+def overview():
+    """Years that can be published, with their status."""
+    session = db.session()
+    answered = dict(
+        session.execute(select(Response.year, func.count()).group_by(Response.year)).all()
+    )
+    waiting = dict(
+        session.execute(
+            select(Round.year, func.count())
+            .select_from(PendingResponse)
+            .join(Round, Round.id == PendingResponse.round_id)
+            .group_by(Round.year)
+        ).all()
+    )
+    open_rounds = dict(
+        session.execute(
+            select(Round.year, func.count())
+            .where(Round.state == RoundState.open.value)
+            .group_by(Round.year)
+        ).all()
+    )
+    published = {y: pubs.latest(session, y) for y in pubs.published_years(session)}
+    years = sorted(set(answered) | set(waiting) | set(published), reverse=True)
+    rows = [
+        {
+            "year": y,
+            "questionnaires": answered.get(y, 0) + waiting.get(y, 0),
+            "open_rounds": open_rounds.get(y, 0),
+            "publication": published.get(y),
+        }
+        for y in years
+    ]
+    form = ProtectOtherForm(protect=pubs.protect_other(session))
+    return render_template(
+        "publish/overview.html",
+        rows=rows,
+        form=form,
+        local_time=lambda moment: clock.local(moment).strftime("%Y-%m-%d %H:%M"),
+    )
+
+
+@bp.route("/installning", methods=["POST"])
+@roles_required(Role.admin)
+def setting():
+    """Switch the protection of övriga on or off (audited, named in every publication)."""
+    form = ProtectOtherForm()
+    if form.validate_on_submit():
+        session = db.session()
+        pubs.set_protect_other(session, form.protect.data, user_email=current_user.email)
+        session.commit()
+        flash(
+            "Övriga skyddas nu."
+            if form.protect.data
+            else "Övriga skyddas inte längre: kvinnor och män redovisas som i NNS rapporter."
+        )
+    return redirect(url_for(".overview"))
+
+
+@bp.route("/<int:year>", methods=["GET", "POST"])
+@roles_required(Role.admin)
+def year_page(year: int):
+    """What publishing would store, what changes since the last version, and the button."""
+    session = db.session()
+    instrument = instrument_from_db(session)
+    cell = min_cell(session, current_app.config["MIN_CELL"])
+    form = PublishForm()
+    if form.validate_on_submit():
+        if not form.confirm.data:
+            flash("Kryssa i att du har granskat resultaten för att publicera.")
+        else:
+            try:
+                publication = pubs.publish(
+                    session, instrument, year=year, user_email=current_user.email, min_cell=cell
+                )
+            except pubs.PublishError as exc:
+                flash(str(exc))
+                return redirect(url_for(".overview"))
+            flash(f"{year} är publicerat (version {publication.version}).")
+            return redirect(url_for("reports.report", year=year))
+    if not pubs.year_has_answers(session, year):
+        flash(f"Det finns inga svar för {year} att publicera.")
+        return redirect(url_for(".overview"))
+    previous = pubs.latest(session, year)
+    computed = pubs.compute(session, instrument, year=year, min_cell=cell, previous=previous)
+    reasons = computed.rows[computed.rows["suppressed"]]["suppression"].value_counts()
+    return render_template(
+        "publish/year.html",
+        year=year,
+        form=form,
+        previous=previous,
+        rows=len(computed.rows),
+        suppressed=int(computed.rows["suppressed"].sum()),
+        reasons=reasons.to_dict(),
+        changes=_changes(session, previous, computed.rows) if previous else [],
+        min_cell=cell,
+        protect_other=computed.protect_other,
+        instrument=instrument,
+    )
+
+
+def _changes(session, previous: Publication, rows: pd.DataFrame) -> list[dict]:
+    """Published cells whose shown figures differ between the last version and now."""
+    before = pd.DataFrame(
+        session.execute(
+            select(
+                pubs.PublicationRow.scope,
+                pubs.PublicationRow.indicator,
+                pubs.PublicationRow.questionnaire,
+                pubs.PublicationRow.question,
+                pubs.PublicationRow.subgroup,
+                pubs.PublicationRow.n,
+                pubs.PublicationRow.answered,
+                pubs.PublicationRow.positive,
+                pubs.PublicationRow.suppressed,
+            ).where(pubs.PublicationRow.publication_id == previous.id)
+        ).all(),
+        columns=[*KEY, *SHOWN],
+    )
+    now = rows.assign(
+        question=rows["question"].fillna(pubs.POOLED).astype(int),
+        indicator=rows["indicator"].astype(int),
+    )[[*KEY, *SHOWN]]
+    merged = before.merge(now, on=KEY, how="outer", suffixes=("_före", "_nu"))
+    changed = []
+    for record in merged.to_dict("records"):
+        if any(_differs(record[f"{c}_före"], record[f"{c}_nu"]) for c in SHOWN):
+            changed.append(record)
+    return sorted(changed, key=lambda r: (r["indicator"], r["questionnaire"], r["question"]))
+
+
+def _differs(a: object, b: object) -> bool:
+    missing_a = a is None or pd.isna(a)
+    missing_b = b is None or pd.isna(b)
+    if missing_a or missing_b:
+        return missing_a != missing_b
+    return a != b

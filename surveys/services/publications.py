@@ -1,0 +1,442 @@
+"""Publications: a year's results computed once, disclosure-controlled and frozen.
+
+DESIGN.md principle 3: readers and staff see indicator results only from a
+publication. Publishing counts the year's answers where they are stored (SQL
+GROUP BY: counts, never answer rows, cross into Python), applies disclosure
+control over every scope at once (``indicators.disclosure``) and stores the
+result rows, the questionnaires per group and Riket's figures as they stood.
+The administrator's preview runs the same computation without storing it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import and_, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from indicators import Instrument
+from indicators.disclosure import build_cells, protect
+from surveys import clock
+from surveys.models import (
+    Answer,
+    InstrumentInfo,
+    Intervention,
+    NationalFigure,
+    PendingResponse,
+    Publication,
+    PublicationGroup,
+    PublicationNational,
+    PublicationRow,
+    PublishLock,
+    Question,
+    QuestionVersion,
+    Response,
+    Round,
+    RoundState,
+    ScaleOption,
+    Setting,
+)
+from surveys.services.audit import record
+from surveys.services.submissions import release_pending
+
+FORBUND = ""  # the scope of the whole förbund
+POOLED = 0  # ``question`` of a pooled row in publication_row
+PROTECT_OTHER_KEY = "protect_other"
+STALE_LOCK = timedelta(hours=1)
+COUNT_COLUMNS = ["n", "answered", "negative_n", "neutral_n", "positive_n", "clearly_positive_n"]
+FIGURE_COLUMNS = [
+    *COUNT_COLUMNS,
+    "response_rate",
+    "negative",
+    "neutral",
+    "positive",
+    "clearly_positive",
+]
+
+
+class PublishError(Exception):
+    """Publishing was refused; the message is Swedish and nothing was changed."""
+
+
+@dataclass
+class Computed:
+    """A year's disclosure-controlled results, ready to store or to preview."""
+
+    year: int
+    rows: pd.DataFrame  # scope + RESULT_COLUMNS + suppression, published rows only
+    groups: pd.DataFrame  # scope, questionnaire, count
+    min_cell: int
+    protect_other: bool
+
+
+# --- settings -------------------------------------------------------------
+
+
+def protect_other(db: Session) -> bool:
+    """Whether övriga (annat or no gender) is protected as a hidden part (default: yes)."""
+    row = db.get(Setting, PROTECT_OTHER_KEY)
+    return row is None or row.value != "0"
+
+
+def set_protect_other(db: Session, value: bool, *, user_email: str) -> None:
+    """Change the förbund's setting (audited; no commit)."""
+    row = db.get(Setting, PROTECT_OTHER_KEY) or Setting(key=PROTECT_OTHER_KEY, value="1")
+    row.value = "1" if value else "0"
+    db.add(row)
+    record(
+        db,
+        user_email=user_email,
+        action="inställning.skydda_övriga",
+        detail="på" if value else "av",
+    )
+
+
+# --- counting where the data lives ----------------------------------------
+
+
+def count_frames(db: Session, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The year's answers counted by the database: code counts and pooled sizes.
+
+    Grouped on the raw columns (NULL is its own group on every database) and
+    only then given the empty values ``indicators`` expects.
+    """
+    base = (
+        select()
+        .select_from(Answer)
+        .join(Response, Response.id == Answer.response_id)
+        .join(QuestionVersion, QuestionVersion.id == Answer.question_version_id)
+        .join(Question, Question.id == QuestionVersion.question_id)
+        .outerjoin(Intervention, Intervention.id == Response.intervention_id)
+        .where(Response.year == year)
+    )
+    keys = (Response.year, Response.questionnaire_key, Question.number, Intervention.name)
+    codes = base.add_columns(*keys, Response.gender, Answer.code, func.count()).group_by(
+        *keys, Response.gender, Answer.code
+    )
+    code_counts = pd.DataFrame(
+        db.execute(codes).all(),
+        columns=["year", "questionnaire", "question", "intervention", "gender", "code", "count"],
+    )
+    code_counts["code"] = code_counts["code"].fillna(-1).astype("int64")
+    pooled_keys = (Response.year, Question.indicator, Response.questionnaire_key, Intervention.name)
+    pooled = (
+        base.join(
+            ScaleOption,
+            and_(ScaleOption.scale == Question.scale, ScaleOption.code == Answer.code),
+        )
+        .where(Question.gate.is_(False), ScaleOption.grp.is_not(None))
+        .add_columns(*pooled_keys, Response.gender, func.count(func.distinct(Response.id)))
+        .group_by(*pooled_keys, Response.gender)
+    )
+    pooled_sizes = pd.DataFrame(
+        db.execute(pooled).all(),
+        columns=["year", "indicator", "questionnaire", "intervention", "gender", "respondents"],
+    )
+    for frame in (code_counts, pooled_sizes):
+        frame["intervention"] = frame["intervention"].fillna("").astype(str)
+        frame["gender"] = frame["gender"].fillna("").astype(str)
+    return code_counts, pooled_sizes
+
+
+def group_counts(db: Session, year: int) -> pd.DataFrame:
+    """Questionnaires per scope and questionnaire for the year (the förbund and each insats)."""
+    query = (
+        select(Response.questionnaire_key, Intervention.name, func.count())
+        .outerjoin(Intervention, Intervention.id == Response.intervention_id)
+        .where(Response.year == year)
+        .group_by(Response.questionnaire_key, Intervention.name)
+    )
+    per_insats = pd.DataFrame(db.execute(query).all(), columns=["questionnaire", "scope", "count"])
+    per_insats["scope"] = per_insats["scope"].fillna("").astype(str)
+    whole = per_insats.groupby("questionnaire", as_index=False)["count"].sum()
+    whole["scope"] = FORBUND
+    named = per_insats[per_insats["scope"] != ""]
+    return pd.concat([whole, named], ignore_index=True)[["scope", "questionnaire", "count"]]
+
+
+def compute(
+    db: Session,
+    instrument: Instrument,
+    *,
+    year: int,
+    min_cell: int,
+    previous: Publication | None = None,
+) -> Computed:
+    """Count, build the cells of every scope and apply disclosure control (stores nothing)."""
+    code_counts, pooled_sizes = count_frames(db, year)
+    other = protect_other(db)
+    cells = build_cells(code_counts, pooled_sizes, instrument)
+    before = _previous_sizes(db, previous) if previous is not None else None
+    rows = protect(cells, instrument, min_cell=min_cell, protect_other=other, previous=before)
+    rows = _with_sizes(rows, cells)
+    return Computed(
+        year=year, rows=rows, groups=group_counts(db, year), min_cell=min_cell, protect_other=other
+    )
+
+
+def _with_sizes(rows: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+    """Attach each published cell's size (kept with the publication for the republication rule)."""
+    if "size" in rows:
+        return rows
+    keys = ["year", "indicator", "questionnaire", "question", "scope", "subgroup"]
+    sizes = cells[[*keys, "size"]].astype({"question": "Int64", "indicator": "int64"})
+    out = rows.astype({"question": "Int64", "indicator": "int64"}).merge(
+        sizes, on=keys, how="left"
+    )
+    out["size"] = out["size"].fillna(0).astype("int64")
+    return out
+
+
+def _previous_sizes(db: Session, publication: Publication) -> pd.DataFrame:
+    """The sizes behind the previous publication's cells (for the republication rule)."""
+    rows = db.execute(
+        select(
+            PublicationRow.scope,
+            PublicationRow.indicator,
+            PublicationRow.questionnaire,
+            PublicationRow.question,
+            PublicationRow.subgroup,
+            PublicationRow.size,
+        ).where(PublicationRow.publication_id == publication.id)
+    ).all()
+    frame = pd.DataFrame(
+        rows, columns=["scope", "indicator", "questionnaire", "question", "subgroup", "size"]
+    )
+    frame["year"] = publication.year
+    frame["question"] = frame["question"].where(frame["question"] != POOLED).astype("Int64")
+    return frame
+
+
+# --- publishing -----------------------------------------------------------
+
+
+def latest(db: Session, year: int) -> Publication | None:
+    """The newest publication of a year."""
+    return (
+        db.execute(
+            select(Publication).where(Publication.year == year).order_by(Publication.version.desc())
+        )
+        .scalars()
+        .first()
+    )
+
+
+def published_years(db: Session) -> list[int]:
+    return sorted(y for (y,) in db.execute(select(Publication.year).distinct()))
+
+
+def year_has_answers(db: Session, year: int) -> bool:
+    stored = db.execute(select(func.count()).where(Response.year == year)).scalar_one()
+    if stored:
+        return True
+    waiting = db.execute(
+        select(func.count())
+        .select_from(PendingResponse)
+        .join(Round, Round.id == PendingResponse.round_id)
+        .where(Round.year == year)
+    ).scalar_one()
+    return bool(waiting)
+
+
+def publish(
+    db: Session,
+    instrument: Instrument,
+    *,
+    year: int,
+    user_email: str,
+    min_cell: int,
+    now: datetime | None = None,
+) -> Publication:
+    """Publish a year: release and close its rounds, compute, store, audit; commits.
+
+    Refuses (``PublishError``, nothing changed) a year without answers and a year
+    that is being published right now.
+    """
+    now = now or clock.now()
+    if not year_has_answers(db, year):
+        raise PublishError(f"Det finns inga svar för {year} att publicera.")
+    _take_lock(db, year, now)
+    try:
+        round_ids = [r for (r,) in db.execute(select(Round.id).where(Round.year == year)).all()]
+        release_pending(db, min_batch=1, round_ids=round_ids)
+        previous = latest(db, year)
+        computed = compute(db, instrument, year=year, min_cell=min_cell, previous=previous)
+        closed = _close_open_rounds(db, year)
+        publication = _store(
+            db,
+            instrument,
+            computed,
+            version=(previous.version + 1) if previous else 1,
+            user_email=user_email,
+            now=now,
+        )
+        record(
+            db,
+            user_email=user_email,
+            action="publicering.publicera",
+            detail=(
+                f"{year} version {publication.version}; {len(computed.rows)} rader, "
+                f"{int(computed.rows['suppressed'].sum())} dolda; {closed} omgångar stängda"
+            ),
+        )
+        db.commit()
+    except BaseException:
+        db.rollback()
+        _drop_lock(db, year)
+        raise
+    _drop_lock(db, year)
+    return publication
+
+
+def _take_lock(db: Session, year: int, now: datetime) -> None:
+    existing = db.get(PublishLock, year)
+    if existing is not None:
+        if now - existing.started_at < STALE_LOCK:
+            raise PublishError(
+                f"År {year} håller redan på att publiceras. Vänta en stund och försök igen."
+            )
+        db.delete(existing)
+        db.flush()
+    try:
+        db.add(PublishLock(year=year, started_at=now))
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        raise PublishError(
+            f"År {year} håller redan på att publiceras. Vänta en stund och försök igen."
+        ) from None
+
+
+def _drop_lock(db: Session, year: int) -> None:
+    db.execute(delete(PublishLock).where(PublishLock.year == year))
+    db.commit()
+
+
+def _close_open_rounds(db: Session, year: int) -> int:
+    rounds = (
+        db.execute(select(Round).where(Round.year == year, Round.state == RoundState.open.value))
+        .scalars()
+        .all()
+    )
+    for round_ in rounds:
+        round_.state = RoundState.closed.value
+        db.add(round_)
+    return len(rounds)
+
+
+def method_note(*, min_cell: int, protect_other: bool, version: int) -> str:
+    """The publication's method note, in Swedish."""
+    parts = [
+        "Andelarna räknas på dem som gett ett svar på skalan; 'Vet ej' och tomma svar "
+        "räknas inte. n är antalet enkäter där frågan ställdes.",
+        f"Resultat som bygger på färre än {min_cell} svar visas inte. Fler resultat döljs "
+        "där de annars skulle gå att räkna fram ur andra publicerade siffror (mellan kön, "
+        "mellan insatser och förbundet, och mellan frågor och indikatorns sammanvägda rad).",
+    ]
+    if protect_other:
+        parts.append(
+            "Svar från deltagare som angett annat kön eller inget kön skyddas: de redovisas "
+            "inte för sig och kan inte räknas fram."
+        )
+    else:
+        parts.append(
+            "Förbundet har valt att redovisa kvinnor och män som i NNS egna rapporter: svar "
+            "från deltagare med annat eller inget angivet kön räknas som kända och skyddas "
+            "inte för sig."
+        )
+    if version > 1:
+        parts.append(
+            f"Detta är version {version} av årets publicering. Resultat vars underlag ändrats "
+            f"med färre än {min_cell} svar sedan förra versionen döljs."
+        )
+    return "\n\n".join(parts)
+
+
+def _store(
+    db: Session,
+    instrument: Instrument,
+    computed: Computed,
+    *,
+    version: int,
+    user_email: str,
+    now: datetime,
+) -> Publication:
+    info = db.get(InstrumentInfo, "current")
+    publication = Publication(
+        year=computed.year,
+        version=version,
+        published_at=now,
+        published_by=user_email,
+        min_cell=computed.min_cell,
+        protect_other=computed.protect_other,
+        instrument_version=info.version if info else "",
+        method_note=method_note(
+            min_cell=computed.min_cell, protect_other=computed.protect_other, version=version
+        ),
+    )
+    db.add(publication)
+    db.flush()
+    conn = db.connection()
+    rows = computed.rows
+    if not rows.empty:
+        conn.execute(
+            PublicationRow.__table__.insert(),
+            [_row_values(publication.id, r) for r in rows.to_dict("records")],
+        )
+    if not computed.groups.empty:
+        conn.execute(
+            PublicationGroup.__table__.insert(),
+            [
+                {"publication_id": publication.id, **g}
+                for g in computed.groups.astype({"count": int}).to_dict("records")
+            ],
+        )
+    national = db.execute(
+        select(
+            NationalFigure.year,
+            NationalFigure.questionnaire_key,
+            NationalFigure.question,
+            NationalFigure.subgroup,
+            NationalFigure.positive,
+        ).where(NationalFigure.year <= computed.year)
+    ).all()
+    if national:
+        conn.execute(
+            PublicationNational.__table__.insert(),
+            [
+                {
+                    "publication_id": publication.id,
+                    "year": y,
+                    "questionnaire": q,
+                    "question": n,
+                    "subgroup": s,
+                    "positive": p,
+                }
+                for y, q, n, s, p in national
+            ],
+        )
+    return publication
+
+
+def _value(value: object) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def _row_values(publication_id: str, row: dict) -> dict:
+    question = row["question"]
+    return {
+        "publication_id": publication_id,
+        "scope": row["scope"],
+        "indicator": int(row["indicator"]),
+        "questionnaire": row["questionnaire"],
+        "question": POOLED if question is None or pd.isna(question) else int(question),
+        "subgroup": row["subgroup"],
+        **{c: _value(row[c]) for c in FIGURE_COLUMNS},
+        "suppressed": bool(row["suppressed"]),
+        "reason": row.get("suppression") or "",
+        "size": int(row["size"]),
+    }

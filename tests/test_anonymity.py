@@ -1,0 +1,129 @@
+"""Anonymity by construction (DESIGN.md principle 1), tried as an attacker with the database.
+
+A single-use link must not be joinable to the answers it unlocked — not by a
+row, not by PostgreSQL's system columns (xmin, ctid order), not by the SQLite
+file or its WAL — and a stored questionnaire carries no date.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from surveys import db
+from surveys.services import rounds as ops
+from tests.conftest import count_rows, form_token
+
+SUBMISSIONS = 7  # more than MIN_CELL (5): one batch is released by the 5th, two wait for close
+
+
+def single_use_answers(app, make_round) -> tuple[object, list[str]]:
+    r = make_round("personal", mode="single_use", insats="Steget")
+    with app.app_context():
+        session = db.session()
+        tokens = ops.create_tokens(session, session.merge(r), count=SUBMISSIONS)
+        session.commit()
+    client = app.test_client()
+    for i, token in enumerate(tokens):
+        page = client.get(f"/t/{token}")
+        answer = {"csrf_token": form_token(page.text), "q1": str(1 + i % 6)}
+        assert client.post(f"/t/{token}", data=answer).status_code == 303
+    return r, tokens
+
+
+def test_answers_wait_and_are_released_in_batches_of_min_cell(app, make_round):
+    r = make_round("personal", insats="Steget")
+    client = app.test_client()
+    waiting = []
+    for _ in range(6):
+        page = client.get(f"/s/{r.code}")
+        client.post(f"/s/{r.code}", data={"csrf_token": form_token(page.text), "q1": "6"})
+        with app.app_context():
+            session = db.session()
+            waiting.append(
+                (
+                    session.execute(text("SELECT COUNT(*) FROM pending_response")).scalar_one(),
+                    session.execute(text("SELECT COUNT(*) FROM response")).scalar_one(),
+                )
+            )
+    # 1..4 wait; the 5th releases all five at once; the 6th waits again
+    assert waiting == [(1, 0), (2, 0), (3, 0), (4, 0), (0, 5), (1, 5)]
+    with app.app_context():
+        weeks = db.session().execute(text("SELECT SUM(count) FROM response_count")).scalar_one()
+    assert weeks == 6  # staff still see every questionnaire counted
+
+
+def test_stored_questionnaires_and_exports_carry_no_date(app, runner, make_round):
+    with app.app_context():
+        columns = {c["name"] for c in inspect(db.session().get_bind()).get_columns("response")}
+    assert columns == {"id", "round_id", "questionnaire_key", "year", "intervention_id", "gender"}
+    r = make_round("personal", insats="Steget")
+    client = app.test_client()
+    page = client.get(f"/s/{r.code}")
+    client.post(f"/s/{r.code}", data={"csrf_token": form_token(page.text), "q1": "6"})
+    count_rows(app, "response")  # releases what waits, as closing the round does
+    exported = runner.invoke(args=["export", "answers"]).output
+    assert "submitted_on" not in exported
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", exported)
+
+
+def test_postgresql_system_columns_do_not_join_links_to_answers(app, make_round, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only (the SQLite variant is below)")
+    single_use_answers(app, make_round)
+    assert count_rows(app, "response") == SUBMISSIONS  # the last two released as at close
+    with app.app_context():
+        session = db.session()
+        token_xmins = {
+            x for (x,) in session.execute(text("SELECT xmin::text FROM link_token WHERE used"))
+        }
+        response_xmins = [x for (x,) in session.execute(text("SELECT xmin::text FROM response"))]
+        answer_xmins = {x for (x,) in session.execute(text("SELECT xmin::text FROM answer"))}
+        assert len(token_xmins) == SUBMISSIONS
+        # no response or answer row was written by a transaction that used a link
+        assert not token_xmins & set(response_xmins)
+        assert not token_xmins & answer_xmins
+        # every response shares its transaction with the rest of its batch
+        assert len(set(response_xmins)) == 2 and len(response_xmins) == SUBMISSIONS
+        # nothing of the waiting rows is left in the heap for pageinspect to read
+        session.execute(text("CREATE EXTENSION IF NOT EXISTS pageinspect"))
+        pages = session.execute(
+            text("SELECT pg_relation_size('pending_response') / current_setting('block_size')::int")
+        ).scalar_one()
+        leftovers = 0
+        for page in range(pages):
+            leftovers += session.execute(
+                text(
+                    "SELECT COUNT(*) FROM heap_page_items(get_raw_page('pending_response', :p)) "
+                    "WHERE t_data IS NOT NULL"
+                ),
+                {"p": page},
+            ).scalar_one()
+        session.rollback()
+    assert leftovers == 0
+
+
+def test_sqlite_file_and_wal_keep_no_waiting_answers(app, make_round, database_url):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite only (the PostgreSQL variant is above)")
+    single_use_answers(app, make_round)
+    assert count_rows(app, "response") == SUBMISSIONS
+    path = Path(database_url.removeprefix("sqlite:///"))
+    wal = path.with_name(path.name + "-wal")
+    for file in (path, wal):
+        if file.exists():
+            content = file.read_bytes()
+            assert b'"answers":[[' not in content, f"{file.name} still holds a waiting payload"
+
+
+def test_single_use_link_and_answers_share_no_column(app, make_round):
+    single_use_answers(app, make_round)
+    count_rows(app, "response")
+    with app.app_context():
+        bind = db.session().get_bind()
+        link_columns = {c["name"] for c in inspect(bind).get_columns("link_token")}
+        response_columns = {c["name"] for c in inspect(bind).get_columns("response")}
+    assert link_columns & response_columns == {"round_id"}  # the round, shared by everyone

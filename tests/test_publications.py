@@ -1,0 +1,227 @@
+"""Publications (DESIGN.md principle 3): computed once, frozen, the only source of every report."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+from sqlalchemy import text
+
+from surveys import clock, db
+from surveys.models import PublishLock
+from tests import seedrows
+from tests.conftest import count_rows, form_token, login
+
+
+def import_seed(runner, tmp_path) -> None:
+    path = tmp_path / "svar.csv"
+    path.write_text(seedrows.csv_text(), encoding="utf-8")
+    result = runner.invoke(args=["import", "answers", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+def report_rows(runner, year: int, insats: str | None = None) -> list[dict[str, str]]:
+    args = ["report", "--year", str(year), "--format", "csv"]
+    if insats:
+        args += ["--insats", insats]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    return list(csv.DictReader(io.StringIO(result.output)))
+
+
+def scalar(app, sql: str, **params):
+    with app.app_context():
+        return db.session().execute(text(sql), params).scalar_one()
+
+
+def test_report_of_an_unpublished_year_says_so_and_names_the_command(app, runner, tmp_path):
+    import_seed(runner, tmp_path)
+    result = runner.invoke(args=["report", "--year", "2023"])
+    assert result.exit_code != 0
+    assert "År 2023 är inte publicerat" in result.output
+    assert "surveys publish --year 2023" in result.output
+
+
+def test_publish_stores_rows_groups_method_note_and_audit(app, runner, tmp_path):
+    import_seed(runner, tmp_path)
+    result = runner.invoke(args=["publish", "--year", "2023", "--by", "chef@example.invalid"])
+    assert result.exit_code == 0, result.output
+    assert "2023 är publicerat (version 1)" in result.output
+    rows = report_rows(runner, 2023)
+    first = next(
+        r
+        for r in rows
+        if r["indicator"] == "1" and r["question"] == "1" and r["subgroup"] == "samtliga"
+    )
+    assert (first["n"], first["answered"], first["positive"], first["clearly_positive"]) == (
+        "118",
+        "113",
+        "96",
+        "81",
+    )
+    assert scalar(app, "SELECT count FROM publication_group WHERE scope = ''") == 118
+    assert scalar(app, "SELECT min_cell FROM publication") == 5
+    note = scalar(app, "SELECT method_note FROM publication")
+    assert "färre än 5 svar" in note and "annat kön" in note
+    audit = scalar(app, "SELECT detail FROM audit_entry WHERE action = 'publicering.publicera'")
+    assert audit.startswith("2023 version 1")
+
+
+def test_publishing_a_year_without_answers_changes_nothing(app, runner):
+    result = runner.invoke(args=["publish", "--year", "2019"])
+    assert result.exit_code != 0
+    assert "Det finns inga svar för 2019 att publicera" in result.output
+    assert count_rows(app, "publication") == 0 and count_rows(app, "audit_entry") == 0
+
+
+def test_a_year_being_published_is_refused(app, runner, tmp_path):
+    import_seed(runner, tmp_path)
+    with app.app_context():
+        session = db.session()
+        session.add(PublishLock(year=2023, started_at=clock.now()))
+        session.commit()
+    result = runner.invoke(args=["publish", "--year", "2023"])
+    assert result.exit_code != 0 and "håller redan på att publiceras" in result.output
+    assert count_rows(app, "publication") == 0
+
+
+def test_publishing_closes_the_years_open_rounds(app, runner, make_round):
+    r = make_round("personal", year=date.today().year, insats="Steget")
+    client = app.test_client()
+    page = client.get(f"/s/{r.code}")
+    posted = client.post(f"/s/{r.code}", data={"csrf_token": form_token(page.text), "q1": "6"})
+    assert posted.status_code == 303
+    result = runner.invoke(args=["publish", "--year", str(r.year)])
+    assert result.exit_code == 0, result.output
+    assert scalar(app, "SELECT state FROM round WHERE id = :id", id=r.id) == "closed"
+    # the waiting questionnaire was released into the answers before counting
+    assert scalar(app, "SELECT COUNT(*) FROM pending_response") == 0
+    assert scalar(app, "SELECT count FROM publication_group WHERE scope = ''") == 1
+
+
+def test_answers_after_publication_do_not_change_the_report(app, runner, make_round):
+    """The live-report attack: download, a known person answers, download again."""
+    year = date.today().year
+    r = make_round("personal", year=year, insats="Steget")
+    client = app.test_client()
+    for code in ["6", "5", "6", "4", "6", "6"]:
+        page = client.get(f"/s/{r.code}")
+        client.post(f"/s/{r.code}", data={"csrf_token": form_token(page.text), "q1": code})
+    assert runner.invoke(args=["publish", "--year", str(year)]).exit_code == 0
+    before = report_rows(runner, year, insats="Steget")
+    # staff reopen the round and one more (known) person answers
+    with app.app_context():
+        session = db.session()
+        session.execute(text("UPDATE round SET state = 'open' WHERE id = :id"), {"id": r.id})
+        session.commit()
+    page = client.get(f"/s/{r.code}")
+    client.post(f"/s/{r.code}", data={"csrf_token": form_token(page.text), "q1": "1"})
+    assert count_rows(app, "response") == 7
+    assert report_rows(runner, year, insats="Steget") == before
+
+
+def test_republication_is_a_new_version_and_hides_small_changes(app, runner, tmp_path):
+    import_seed(runner, tmp_path)
+    assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
+    # two late paper forms for the same insats
+    late = tmp_path / "sena.csv"
+    late.write_text(
+        "year,questionnaire,insats,gender,q1,q2,q3,q4,q5,q6,q7,q8,q9,q10,q11\n"
+        "2023,deltagare_avslut,Steget,kvinna,1,,,,,,,2,,,\n"
+        "2023,deltagare_avslut,Steget,kvinna,1,,,,,,,2,,,\n",
+        encoding="utf-8",
+    )
+    assert runner.invoke(args=["import", "answers", str(late)]).exit_code == 0
+    result = runner.invoke(args=["publish", "--year", "2023"])
+    assert result.exit_code == 0 and "version 2" in result.output
+    rows = report_rows(runner, 2023)
+    changed = next(
+        r
+        for r in rows
+        if r["indicator"] == "1" and r["question"] == "1" and r["subgroup"] == "samtliga"
+    )
+    # question 1 got 2 more answers (1..MIN_CELL-1): hidden, so the two cannot be subtracted
+    assert changed["n"] == "120" and changed["suppressed"] == "true"
+    assert changed["answered"] == "" and changed["positive"] == ""
+    assert count_rows(app, "publication") == 2
+
+
+def test_readers_see_the_publication_and_the_admin_a_marked_preview(
+    app, client, runner, tmp_path, make_user
+):
+    import_seed(runner, tmp_path)
+    reader = make_user("läsare", email="lasare@example.invalid")
+    admin = make_user("administratör", email="chef@example.invalid")
+    assert login(client, reader).status_code == 302
+    missing = client.get("/rapport/2023")
+    assert missing.status_code == 404
+    assert "Resultaten för 2023 är inte publicerade" in missing.text
+    assert "Förhandsgranska" not in missing.text
+    assert client.get("/rapport/2023/forhandsgranskning").status_code == 403
+    client.get("/logga-ut")
+    other = app.test_client()
+    assert login(other, admin).status_code == 302
+    offered = other.get("/rapport/2023")
+    assert "/rapport/2023/forhandsgranskning" in offered.text
+    preview = other.get("/rapport/2023/forhandsgranskning")
+    assert preview.status_code == 200
+    assert "Förhandsgranskning – inte publicerad" in preview.text
+    assert "96% (81%)" in preview.text
+    assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
+    published = other.get("/rapport/2023")
+    assert "96% (81%)" in published.text
+    assert "Förhandsgranskning – inte publicerad" not in published.text
+
+
+def test_admin_publishes_from_the_page_after_confirming(app, admin_client, runner, tmp_path):
+    import_seed(runner, tmp_path)
+    page = admin_client.get("/admin/publicera/2023")
+    assert page.status_code == 200 and "Förhandsgranskning – inte publicerad" in page.text
+    unconfirmed = admin_client.post(
+        "/admin/publicera/2023", data={"csrf_token": form_token(page.text)}
+    )
+    assert unconfirmed.status_code == 200 and count_rows(app, "publication") == 0
+    done = admin_client.post(
+        "/admin/publicera/2023", data={"csrf_token": form_token(page.text), "confirm": "y"}
+    )
+    assert done.status_code == 302 and done.headers["Location"].endswith("/rapport/2023")
+    assert count_rows(app, "publication") == 1
+    again = admin_client.get("/admin/publicera/2023")
+    assert "Publicera 2023 igen (version 2)" in again.text and "Inga siffror ändras" in again.text
+
+
+def test_protect_other_setting_is_audited_and_named_in_the_publication(
+    app, admin_client, runner, tmp_path
+):
+    import_seed(runner, tmp_path)
+    page = admin_client.get("/admin/publicera")
+    assert "annat eller inget angivet kön" in page.text
+    off = admin_client.post(
+        "/admin/publicera/installning", data={"csrf_token": form_token(page.text)}
+    )
+    assert off.status_code == 302
+    assert scalar(app, "SELECT value FROM setting WHERE key = 'protect_other'") == "0"
+    assert (
+        scalar(app, "SELECT detail FROM audit_entry WHERE action = 'inställning.skydda_övriga'")
+        == "av"
+    )
+    assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
+    assert "som i NNS egna rapporter" in scalar(app, "SELECT method_note FROM publication")
+    assert scalar(app, "SELECT protect_other FROM publication") in (False, 0)
+
+
+def test_purge_keeps_every_published_row(app, runner, tmp_path):
+    import_seed(runner, tmp_path)
+    refused = runner.invoke(args=["purge", "--before", "2024", "--yes"])
+    assert refused.exit_code != 0 and "Publicera först 2023" in refused.output
+    assert count_rows(app, "response") == 118
+    assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
+    before = runner.invoke(args=["report", "--year", "2023", "--format", "csv"]).output
+    pooled = [r for r in csv.DictReader(io.StringIO(before)) if r["question"] == ""]
+    assert pooled, "the report has pooled rows"
+    result = runner.invoke(args=["purge", "--before", "2024", "--yes"])
+    assert result.exit_code == 0 and "118 enkäter" in result.output
+    assert count_rows(app, "response") == 0
+    after = runner.invoke(args=["report", "--year", "2023", "--format", "csv"]).output
+    assert after == before  # the whole CSV, pooled rows included
