@@ -101,8 +101,13 @@ def count_codes(answers: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _classify(counts: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
-    """Attach indicator, scale grouping and per-group counts to the code counts."""
+def classify(counts: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """Attach indicator, scale grouping and per-group counts to the code counts.
+
+    ``counts`` has questionnaire, question, code (-1 = blank) and count columns;
+    any further columns (year, gender, intervention, ...) are carried along.
+    Shared by ``score`` and ``indicators.disclosure.build_cells``.
+    """
     questions = instrument.questions_frame()
     merged = counts.merge(questions, on=["questionnaire", "question"], how="left")
     unknown = merged["indicator"].isna()
@@ -146,16 +151,22 @@ def _by_subgroup(classified: pd.DataFrame, instrument: Instrument) -> pd.DataFra
     return pd.concat(parts, ignore_index=True)
 
 
-def _pooled(per_question: pd.DataFrame) -> pd.DataFrame:
-    """Add up an indicator's scale questions per questionnaire; the gate is not pooled."""
+def blank_clearly_positive(per_question: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """Make clearly_positive_n Int64 and empty it for scales without "Klart positivt"."""
+    no_cp_scales = {s.key for s in instrument.scales.values() if not s.has_clearly_positive}
+    per_question = per_question.astype({"clearly_positive_n": "Int64"})
+    per_question.loc[per_question["scale"].isin(no_cp_scales), "clearly_positive_n"] = pd.NA
+    return per_question
+
+
+def pool(per_question: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Add up an indicator's scale questions per questionnaire; the gate is not pooled.
+
+    ``by`` names further key columns to keep apart (e.g. the scope).
+    """
     scale_rows = per_question[~per_question["gate"].astype(bool)]
-    pooled = (
-        scale_rows.groupby(["year", "indicator", "questionnaire", "subgroup"], sort=False)[
-            COUNT_COLUMNS
-        ]
-        .sum()
-        .reset_index()
-    )
+    keys = ["year", "indicator", "questionnaire", *by, "subgroup"]
+    pooled = scale_rows.groupby(keys, sort=False)[COUNT_COLUMNS].sum().reset_index()
     pooled["question"] = pd.NA
     pooled["gate"] = False
     return pooled
@@ -200,12 +211,9 @@ def score(answers: pd.DataFrame, instrument: Instrument, *, min_cell: int = 5) -
     """
     if answers.empty:
         return empty_results()
-    classified = _classify(count_codes(answers), instrument)
-    per_question = _by_subgroup(classified, instrument)
-    no_cp_scales = {s.key for s in instrument.scales.values() if not s.has_clearly_positive}
-    per_question = per_question.astype({"clearly_positive_n": "Int64"})
-    per_question.loc[per_question["scale"].isin(no_cp_scales), "clearly_positive_n"] = pd.NA
-    results = pd.concat([per_question, _pooled(per_question)], ignore_index=True)
+    classified = classify(count_codes(answers), instrument)
+    per_question = blank_clearly_positive(_by_subgroup(classified, instrument), instrument)
+    results = pd.concat([per_question, pool(per_question)], ignore_index=True)
     results = results[results["n"] > 0]
     results["response_rate"] = percent(results["answered"], results["n"])
     for share in SHARE_COLUMNS:
