@@ -276,12 +276,9 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
     from surveys.services.rounds import intervention_by_name
 
     session = db.session()
-    if insats:
-        if intervention_by_name(session, insats) is None:
-            known = [i.name for i in session.exec(select(Intervention)).all()]
-            raise CliError(
-                f"Okänd insats {insats!r}. Kända insatser: {', '.join(known) or 'inga'}."
-            )
+    if insats and intervention_by_name(session, insats) is None:
+        known = [i.name for i in session.exec(select(Intervention)).all()]
+        raise CliError(f"Okänd insats {insats!r}. Kända insatser: {', '.join(known) or 'inga'}.")
     data = published_report(session, instrument_from_db(session), year=year, scope=insats or "")
     if data is None:
         years = ", ".join(map(str, published_years(session))) or "inga"

@@ -203,8 +203,10 @@ def unhide(published: pd.DataFrame, truth: pd.DataFrame, index, min_cell: int) -
     out = published.copy()
     row = out.loc[index]
     chosen = [index]
-    if row["questionnaire"] == "deltagare_avslut" and not pd.isna(row["question"]) and (
-        row["question"] == 8
+    if (
+        row["questionnaire"] == "deltagare_avslut"
+        and not pd.isna(row["question"])
+        and (row["question"] == 8)
     ):
         same = (
             (out["year"] == row["year"])

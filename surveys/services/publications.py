@@ -184,9 +184,7 @@ def _with_sizes(rows: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
         return rows
     keys = ["year", "indicator", "questionnaire", "question", "scope", "subgroup"]
     sizes = cells[[*keys, "size"]].astype({"question": "Int64", "indicator": "int64"})
-    out = rows.astype({"question": "Int64", "indicator": "int64"}).merge(
-        sizes, on=keys, how="left"
-    )
+    out = rows.astype({"question": "Int64", "indicator": "int64"}).merge(sizes, on=keys, how="left")
     out["size"] = out["size"].fillna(0).astype("int64")
     return out
 
