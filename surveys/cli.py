@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlmodel import select
 
-from surveys import ROOT, db
+from surveys import db, paths
 
 
 class CliError(click.ClickException):
@@ -32,7 +32,7 @@ def _alembic_config():
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.set_main_option("script_location", str(paths.MIGRATIONS))
     config.set_main_option("sqlalchemy.url", current_app.config["DATABASE_URL"].replace("%", "%%"))
     return config
 
