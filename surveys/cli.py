@@ -10,6 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlmodel import select
 
+from indicators.instrument import CatalogueError
 from surveys import db, paths
 
 
@@ -71,8 +72,8 @@ def instrument_load(path: str | None) -> None:
 
     try:
         summary = load_instrument_file(db.session(), path=path or DEFAULT_FILE)
-    except (ValueError, KeyError) as exc:
-        raise CliError(f"Instrumentfilen är felaktig: {exc}") from None
+    except CatalogueError as exc:  # names the line, or the answered versions it would change
+        raise CliError(str(exc)) from None
     click.echo(
         f"Instrumentet är inläst: {summary['questions']} frågor, {summary['changed']} ändringar."
     )
