@@ -123,7 +123,7 @@ def purge(db: Session, instrument: Instrument, *, before: int, min_cell: int) ->
                 delete(HistoryFigure).where(
                     HistoryFigure.year == r.year,
                     HistoryFigure.questionnaire_key == r.questionnaire,
-                    HistoryFigure.question == int(r.question),
+                    HistoryFigure.question == int(r.question),  # type: ignore[arg-type]  # SQLModel types columns as values
                     HistoryFigure.subgroup == r.subgroup,
                 )
             )
@@ -134,7 +134,7 @@ def purge(db: Session, instrument: Instrument, *, before: int, min_cell: int) ->
                     question=int(r.question),
                     subgroup=r.subgroup,
                     n=int(r.n),
-                    **{
+                    **{  # type: ignore[arg-type]  # values of the dict below are int | None
                         c: None if r.suppressed else _int(getattr(r, c))
                         for c in (
                             "negative",
@@ -147,21 +147,21 @@ def purge(db: Session, instrument: Instrument, *, before: int, min_cell: int) ->
                 )
             )
             kept += 1
-    old_ids = select(Response.id).where(Response.year < before)
+    old_ids = select(Response.id).where(Response.year < before)  # type: ignore[call-overload]  # SQLModel types columns as values
     removed = db.execute(
-        select(func.count()).select_from(Response).where(Response.year < before)
+        select(func.count()).select_from(Response).where(Response.year < before)  # type: ignore[arg-type]  # SQLModel types columns as values
     ).scalar_one()
-    db.execute(delete(Answer).where(Answer.response_id.in_(old_ids)))
-    db.execute(delete(Response).where(Response.year < before))
+    db.execute(delete(Answer).where(Answer.response_id.in_(old_ids)))  # type: ignore[attr-defined]  # SQLModel types columns as values
+    db.execute(delete(Response).where(Response.year < before))  # type: ignore[arg-type]  # SQLModel types columns as values
     # keys and used links are only needed against retries; drop the old ones too
     cutoff = date.today() - timedelta(days=30)
-    db.execute(delete(SubmissionKey).where(SubmissionKey.created_on < cutoff))
-    db.execute(delete(LinkToken).where(LinkToken.used.is_(True), LinkToken.created_on < cutoff))
+    db.execute(delete(SubmissionKey).where(SubmissionKey.created_on < cutoff))  # type: ignore[arg-type]  # SQLModel types columns as values
+    db.execute(delete(LinkToken).where(LinkToken.used.is_(True), LinkToken.created_on < cutoff))  # type: ignore[attr-defined,arg-type]  # SQLModel types columns as values
     db.commit()
     return {"responses": removed, "history_rows": kept}
 
 
-def _int(value: object) -> int | None:
+def _int(value: float | None) -> int | None:
     try:
         return None if value is None or value != value else int(value)
     except TypeError:

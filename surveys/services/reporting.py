@@ -46,7 +46,7 @@ def min_cell(db: Session, default: int) -> int:
 def answers_frame(db: Session, *, intervention_id: str | None = None) -> pd.DataFrame:
     """One row per question put to a respondent, in ``indicators.ANSWER_COLUMNS``."""
     query = (
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel.select stops at 4 columns
             Response.id,
             Response.year,
             Response.questionnaire_key,

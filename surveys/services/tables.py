@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
@@ -21,6 +22,8 @@ class FileError(ValueError):
 def read_table(data: bytes, *, filename: str, required: list[str]) -> list[dict[str, object]]:
     """Parse CSV (comma or semicolon, UTF-8) or XLSX into dicts keyed by lower-case header."""
     suffix = Path(filename).suffix.lower()
+    header: list[str]
+    rows: Sequence[Sequence[object]]
     if suffix == ".xlsx":
         header, rows = _read_xlsx(data)
     elif suffix in (".csv", ".txt", ""):
@@ -43,7 +46,7 @@ def read_table(data: bytes, *, filename: str, required: list[str]) -> list[dict[
         raise FileError([f"Rad 1: okänd kolumn {', '.join(unknown)}."])
     if len(rows) > MAX_ROWS:
         raise FileError([f"Filen har fler än {MAX_ROWS} rader."])
-    out = []
+    out: list[dict[str, object]] = []
     for values in rows:
         if all(v is None or str(v).strip() == "" for v in values):
             out.append({})  # blank line: kept so row numbers match, skipped by callers
@@ -52,7 +55,7 @@ def read_table(data: bytes, *, filename: str, required: list[str]) -> list[dict[
     return out
 
 
-def _read_csv(data: bytes) -> tuple[list[str], list[list[object]]]:
+def _read_csv(data: bytes) -> tuple[list[str], list[list[str]]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
