@@ -22,8 +22,13 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # Hypothesis: "ci" is derandomized (the same examples on every run, so a red build is
 # reproducible and a green one is not luck) and keeps no example database; "dev" (default)
 # explores new examples each run. HYPOTHESIS_PROFILE picks one explicitly.
-settings.register_profile("ci", derandomize=True, database=None, print_blob=True, deadline=None)
-settings.register_profile("dev", deadline=None)
+# Both start from Hypothesis' own defaults: it switches to its built-in CI settings by
+# itself whenever a CI variable is merely present, which must not leak into "dev".
+_DEFAULTS = settings.get_profile("default")
+settings.register_profile(
+    "ci", _DEFAULTS, derandomize=True, database=None, print_blob=True, deadline=None
+)
+settings.register_profile("dev", _DEFAULTS, derandomize=False, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if IN_CI else "dev"))
 
 SECRET = "test-secret-key-0123456789abcdef"
