@@ -1,28 +1,52 @@
 # Indikatorenkäter — `make run` serves the demo, `make test` runs every test.
+# Installs come from uv.lock (`uv sync --frozen`); make fetches uv itself when it is missing.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
 PORT   ?= 8000
 export SURVEYS_INSTANCE ?= $(CURDIR)/instance
+# uv never downloads a Python of its own: the machine's python3 (>= 3.11) is used.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON ?= $(PYTHON)
 
-.PHONY: run test lint format install browsers clean
+# uv from PATH, or else a pinned uv in a small tools venv (works as root in CI, no sudo needed).
+UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+UV_VERSION := >=0.13,<0.14
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+RUN_STAMP  := $(VENV)/.synced-run
+TEST_STAMP := $(VENV)/.synced-test
 
-install: $(STAMP)
+.PHONY: run test lint typecheck format install lock browsers wheel clean
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check 'uv$(UV_VERSION)'
+
+# What `make run` needs: the application (with the PostgreSQL driver) and nothing else.
+# --inexact keeps the test tools when they are already installed.
+$(RUN_STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --inexact --no-default-groups --extra postgres
+	touch $@
+
+# Everything the tests need: dev tools, Playwright, duckdb and the PostgreSQL driver.
+$(TEST_STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --all-extras --all-groups
+	touch $@ $(RUN_STAMP)
+
+install: $(TEST_STAMP)
+
+# Re-resolve uv.lock after a change of pyproject.toml (commit both).
+lock: | $(UV)
+	$(UV) lock
 
 # Debian's Chromium for the browser tests (Playwright's own download does not work here).
+# Idempotent: does nothing when chromium is already on PATH.
 browsers:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "Installera Chromium: sudo apt-get install chromium" >&2; fi; }
+	  else echo "Installera Chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/surveys db upgrade
 	$(BIN)/surveys instrument load
 	$(BIN)/surveys demo
@@ -31,23 +55,30 @@ run: $(STAMP)
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
 # The whole suite on SQLite, and again on PostgreSQL when TEST_DATABASE_URL is set
-# (.ci/run starts a throwaway PostgreSQL cluster and sets it).
-test: $(STAMP) browsers
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+# (.ci/run starts a throwaway PostgreSQL cluster and sets it). The wheel test is part of it;
+# deselect it while working with PYTEST_ARGS='-m "not wheel"'.
+test: $(TEST_STAMP) browsers lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== Samma tester mot PostgreSQL =="; \
-	  TEST_DB=postgresql $(BIN)/pytest -q $(PYTEST_ARGS); \
+	  TEST_DB=postgresql $(BIN)/pytest -q -m "not wheel" $(PYTEST_ARGS); \
 	else echo "TEST_DATABASE_URL saknas: PostgreSQL-körningen hoppas över"; fi
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
-format: $(STAMP)
+typecheck: $(TEST_STAMP)
+	$(BIN)/mypy
+
+format: $(TEST_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The wheel in dist/ (templates and migrations inside the surveys package).
+wheel: | $(UV)
+	$(UV) build --wheel
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tools dist build instance .pytest_cache .ruff_cache .mypy_cache

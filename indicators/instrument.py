@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 GROUPS = ("negative", "neutral", "positive")
 GENDERS = ("kvinna", "man", "annat")
@@ -49,7 +50,7 @@ class Scale:
 class QuestionVersion:
     """An exact wording of a question, valid for a span of years."""
 
-    id: str  # stable: "<questionnaire>.<number>.v<k>"
+    id: str  # explicit in the file, stable: "<questionnaire>.<number>.v<k>"
     text: str
     valid_from: int | None = None
     valid_until: int | None = None
@@ -193,83 +194,305 @@ class Instrument:
 
     # -- construction -------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Instrument:
-        """Build from the parsed catalogue file; raises ValueError when inconsistent."""
-        scales = {
-            key: Scale(
-                key=key,
-                name=str(spec.get("name", key)),
-                options=tuple(
-                    ScaleOption(
-                        code=int(o["code"]),
-                        label=str(o["label"]),
-                        group=o.get("group"),
-                        clearly_positive=bool(o.get("clearly_positive", False)),
-                    )
-                    for o in spec["options"]
-                ),
-            )
-            for key, spec in data["scales"].items()
-        }
-        for scale in scales.values():
-            for option in scale.options:
-                if option.group not in (*GROUPS, None):
-                    raise ValueError(f"Okänd gruppering {option.group!r} i skalan {scale.key}")
-        indicators = {int(k): str(v) for k, v in data["indicators"].items()}
-        questionnaires = []
-        for qn in data["questionnaires"]:
-            questions = []
-            for q in qn["questions"]:
-                number = int(q["number"])
-                if q["scale"] not in scales:
-                    raise ValueError(f"Okänd skala {q['scale']!r} för {qn['key']}.{number}")
-                if int(q["indicator"]) not in indicators:
-                    raise ValueError(f"Okänd indikator för {qn['key']}.{number}")
-                condition = q.get("condition") or {}
-                versions = tuple(
-                    QuestionVersion(
-                        id=f"{qn['key']}.{number}.v{i}",
-                        text=str(v["text"]),
-                        valid_from=v.get("from"),
-                        valid_until=v.get("until"),
-                        confirmed=bool(v.get("confirmed", True)),
-                    )
-                    for i, v in enumerate(q["versions"], start=1)
-                )
-                questions.append(
-                    Question(
-                        questionnaire=qn["key"],
-                        number=number,
-                        indicator=int(q["indicator"]),
-                        scale=q["scale"],
-                        versions=versions,
-                        gate=bool(q.get("gate", False)),
-                        condition_question=condition.get("question"),
-                        condition_code=condition.get("code"),
-                        introduced=q.get("introduced"),
-                        comparable_from=q.get("comparable_from"),
-                    )
-                )
-            questionnaires.append(
-                Questionnaire(
-                    key=qn["key"],
-                    name=qn["name"],
-                    short_name=qn.get("short_name", qn["name"]),
-                    participant=bool(qn.get("participant", False)),
-                    questions=tuple(questions),
-                    introduced=qn.get("introduced"),
-                )
-            )
-        return cls(
-            version=str(data["instrument_version"]),
-            scales=scales,
-            indicators=indicators,
-            questionnaires=tuple(questionnaires),
-            no_national_measure=frozenset(int(i) for i in data.get("no_national_measure", [])),
-        )
+    def from_dict(cls, data: Any) -> Instrument:
+        """Build from an already parsed catalogue; raises CatalogueError (a ValueError)."""
+        return _build(validate_catalogue(data))
+
+    @classmethod
+    def parse(cls, content: str | bytes, *, source: str = "nns.yaml") -> Instrument:
+        """Parse catalogue YAML; every problem is reported with the line it is on."""
+        return _build(parse_catalogue(content, source=source))
 
     @classmethod
     def load(cls, path: str | Path) -> Instrument:
         """Read a catalogue YAML file."""
-        with open(path, encoding="utf-8") as fh:
-            return cls.from_dict(yaml.safe_load(fh))
+        path = Path(path)
+        return cls.parse(path.read_bytes(), source=path.name)
+
+
+def chronological(versions: Iterable[QuestionVersion]) -> tuple[QuestionVersion, ...]:
+    """Versions oldest first, whatever their order in the file (``current`` is the last)."""
+    return tuple(
+        sorted(versions, key=lambda v: (v.valid_from is not None, v.valid_from or 0, v.id))
+    )
+
+
+# -- the catalogue file's schema ------------------------------------------------
+#
+# A question version's identity is its explicit ``id`` (never its position in the
+# list): answers reference it, so reordering or adding versions relabels nothing.
+
+VERSION_ID = r"^[a-z][a-z0-9_]*\.[0-9]+\.v[0-9]+$"
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+class OptionSpec(_Spec):
+    code: int
+    label: str = Field(min_length=1)
+    group: Literal["negative", "neutral", "positive"] | None
+    clearly_positive: bool = False
+
+
+class ScaleSpec(_Spec):
+    name: str | None = None
+    options: list[OptionSpec] = Field(min_length=1)
+
+
+class VersionSpec(_Spec):
+    id: str = Field(pattern=VERSION_ID)
+    text: str = Field(min_length=1)
+    from_: int | None = Field(default=None, alias="from")
+    until: int | None = None
+    confirmed: bool = True
+
+
+class ConditionSpec(_Spec):
+    question: int
+    code: int
+
+
+class QuestionSpec(_Spec):
+    number: int = Field(ge=1)
+    indicator: int
+    scale: str
+    versions: list[VersionSpec] = Field(min_length=1)
+    gate: bool = False
+    condition: ConditionSpec | None = None
+    introduced: int | None = None
+    comparable_from: int | None = None
+
+
+class QuestionnaireSpec(_Spec):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str = Field(min_length=1)
+    short_name: str | None = None
+    participant: bool = False
+    introduced: int | None = None
+    questions: list[QuestionSpec]
+
+
+class CatalogueSpec(_Spec):
+    instrument_version: str = Field(min_length=1)
+    scales: dict[str, ScaleSpec]
+    indicators: dict[int, str]
+    no_national_measure: list[int] = Field(default_factory=list)
+    questionnaires: list[QuestionnaireSpec] = Field(min_length=1)
+
+
+Location = tuple[str | int, ...]
+
+
+class CatalogueError(ValueError):
+    """The catalogue file is invalid; ``problems`` are Swedish lines naming the place."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+_MESSAGES = {
+    "missing": "fältet saknas",
+    "extra_forbidden": "okänt fält",
+    "int_type": "ska vara ett heltal",
+    "string_type": "ska vara text",
+    "bool_type": "ska vara true eller false",
+    "list_type": "ska vara en lista",
+    "dict_type": "ska vara en mappning (nyckel: värde)",
+    "model_type": "ska vara en mappning (nyckel: värde)",
+    "model_attributes_type": "ska vara en mappning (nyckel: värde)",
+    "literal_error": "ska vara negative, neutral, positive eller null",
+    "too_short": "får inte vara tom",
+    "string_too_short": "får inte vara tom",
+    "greater_than_equal": "ska vara minst 1",
+}
+
+
+def _swedish(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "string_pattern_mismatch":
+        field_name = error["loc"][-1] if error["loc"] else ""
+        if field_name == "id":
+            return "ogiltigt id (formen är <enkät>.<nummer>.v<k>, t.ex. personal.3.v2)"
+        return "ogiltig nyckel (små bokstäver, siffror och _)"
+    return _MESSAGES.get(kind, f"ogiltigt värde ({error['msg']})")
+
+
+def _describe(loc: Location) -> str:
+    """A location as the file's own words: questionnaires[2].questions[0].versions[1].text."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "filen"
+
+
+def validate_catalogue(data: Any, *, where: Any = None) -> CatalogueSpec:
+    """Check the structure and the cross-references; raise CatalogueError listing every problem.
+
+    ``where(loc)`` returns a line number for a location (the YAML node marks), or None.
+    """
+
+    def problem(loc: Location, message: str) -> str:
+        line = where(loc) if where else None
+        place = f"rad {line}: " if line else ""
+        return f"{place}{_describe(loc)}: {message}"
+
+    try:
+        spec = CatalogueSpec.model_validate(data)
+    except ValidationError as exc:
+        raise CatalogueError(
+            [problem(tuple(e["loc"]), _swedish(e)) for e in exc.errors()]
+        ) from None
+    problems = [problem(loc, message) for loc, message in _cross_reference(spec)]
+    if problems:
+        raise CatalogueError(problems)
+    return spec
+
+
+def _cross_reference(spec: CatalogueSpec) -> list[tuple[Location, str]]:
+    """References between parts of the file: scales, indicators, ids, conditions, periods."""
+    found: list[tuple[Location, str]] = []
+    for i, number in enumerate(spec.no_national_measure):
+        if number not in spec.indicators:
+            found.append((("no_national_measure", i), f"okänd indikator {number}"))
+    seen_keys: set[str] = set()
+    seen_ids: set[str] = set()
+    for qi, qn in enumerate(spec.questionnaires):
+        if qn.key in seen_keys:
+            found.append((("questionnaires", qi, "key"), f"enkäten {qn.key} finns redan"))
+        seen_keys.add(qn.key)
+        numbers = [q.number for q in qn.questions]
+        for xi, q in enumerate(qn.questions):
+            at: Location = ("questionnaires", qi, "questions", xi)
+            if numbers.count(q.number) > 1:
+                found.append(((*at, "number"), f"fråga {q.number} finns två gånger i {qn.key}"))
+            if q.scale not in spec.scales:
+                found.append(((*at, "scale"), f"Okänd skala {q.scale!r} för {qn.key}.{q.number}"))
+            if q.indicator not in spec.indicators:
+                found.append(((*at, "indicator"), f"Okänd indikator {q.indicator}"))
+            if q.condition and q.condition.question not in numbers:
+                found.append(((*at, "condition"), "villkoret pekar på en fråga som saknas"))
+            for vi, v in enumerate(q.versions):
+                prefix = f"{qn.key}.{q.number}."
+                if not v.id.startswith(prefix):
+                    found.append(((*at, "versions", vi, "id"), f"id ska börja med {prefix}"))
+                elif v.id in seen_ids:
+                    found.append(((*at, "versions", vi, "id"), f"id {v.id} finns redan"))
+                seen_ids.add(v.id)
+            found.extend(((*at, "versions"), m) for m in _overlaps(q.versions))
+    return found
+
+
+def _overlaps(versions: list[VersionSpec]) -> list[str]:
+    """At most one wording may be valid in any year."""
+    ordered = sorted(versions, key=lambda v: (v.from_ is not None, v.from_ or 0))
+    return [
+        f"{a.id} och {b.id} gäller samma år (sätt until: på den äldre)"
+        for a, b in zip(ordered, ordered[1:], strict=False)
+        if a.until is None or b.from_ is None or a.until >= b.from_
+    ]
+
+
+HEADING = "Instrumentfilen är felaktig och lästes inte in (ingenting har ändrats):"
+
+
+def parse_catalogue(content: str | bytes, *, source: str = "nns.yaml") -> CatalogueSpec:
+    """Parse and validate catalogue YAML; messages name the file and the line."""
+    try:
+        root = yaml.compose(content, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(content)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f", rad {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise CatalogueError([HEADING, f"{source}{line}: YAML-fel: {problem}"]) from None
+    try:
+        return validate_catalogue(data, where=lambda loc: _line(root, loc))
+    except CatalogueError as exc:
+        raise CatalogueError([HEADING, *(f"{source}, {p}" for p in exc.problems)]) from None
+
+
+def _line(node: yaml.Node | None, loc: Location) -> int | None:
+    """The 1-based line of the deepest YAML node along ``loc`` (a key's line for a key)."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in loc:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if str(key.value) == str(part):
+                    child = (
+                        value if isinstance(value, yaml.MappingNode | yaml.SequenceNode) else key
+                    )
+                    break
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(node.value)
+        ):
+            child = node.value[part]
+        if child is None:
+            break
+        node, line = child, child.start_mark.line + 1
+    return line
+
+
+def _build(spec: CatalogueSpec) -> Instrument:
+    """The immutable instrument from a validated catalogue."""
+    scales = {
+        key: Scale(
+            key=key,
+            name=scale.name or key,
+            options=tuple(
+                ScaleOption(
+                    code=o.code, label=o.label, group=o.group, clearly_positive=o.clearly_positive
+                )
+                for o in scale.options
+            ),
+        )
+        for key, scale in spec.scales.items()
+    }
+    questionnaires = tuple(
+        Questionnaire(
+            key=qn.key,
+            name=qn.name,
+            short_name=qn.short_name or qn.name,
+            participant=qn.participant,
+            introduced=qn.introduced,
+            questions=tuple(
+                Question(
+                    questionnaire=qn.key,
+                    number=q.number,
+                    indicator=q.indicator,
+                    scale=q.scale,
+                    versions=chronological(
+                        QuestionVersion(
+                            id=v.id,
+                            text=v.text,
+                            valid_from=v.from_,
+                            valid_until=v.until,
+                            confirmed=v.confirmed,
+                        )
+                        for v in q.versions
+                    ),
+                    gate=q.gate,
+                    condition_question=q.condition.question if q.condition else None,
+                    condition_code=q.condition.code if q.condition else None,
+                    introduced=q.introduced,
+                    comparable_from=q.comparable_from,
+                )
+                for q in qn.questions
+            ),
+        )
+        for qn in spec.questionnaires
+    )
+    return Instrument(
+        version=spec.instrument_version,
+        scales=scales,
+        indicators=dict(spec.indicators),
+        questionnaires=questionnaires,
+        no_national_measure=frozenset(spec.no_national_measure),
+    )

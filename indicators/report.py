@@ -156,7 +156,7 @@ def _headline(
     return None
 
 
-def format_share(positive: object, clearly: object = None) -> str:
+def format_share(positive: float | None, clearly: float | None = None) -> str:
     """ "96% (81%)" as printed in the seed; empty for missing values."""
     if positive is None or pd.isna(positive):
         return ""

@@ -58,7 +58,7 @@ def percent(part: pd.Series, whole: pd.Series) -> pd.Series:
     return result.where(whole > 0).astype("Int64")
 
 
-def _factorize(values: pd.Series, *, missing: object) -> tuple[np.ndarray, np.ndarray]:
+def _factorize(values: pd.Series, *, missing: int | str) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes and their values; missing values get their own code (``missing``)."""
     codes, uniques = pd.factorize(values, sort=False, use_na_sentinel=True)
     uniques = np.asarray(uniques, dtype=object)

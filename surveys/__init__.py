@@ -11,13 +11,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the application from the environment (``overrides`` are for tests)."""
-    from surveys import cli, db, errors, security
+    from surveys import cli, db, errors, paths, security
     from surveys.config import load_config
 
     config = load_config(overrides)
     app = Flask(
         __name__,
-        template_folder=str(ROOT / "templates"),
+        template_folder=str(paths.TEMPLATES),
         instance_path=config["INSTANCE_DIR"],
     )
     app.config.update(config)

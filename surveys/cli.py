@@ -10,7 +10,8 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlmodel import select
 
-from surveys import ROOT, db
+from indicators.instrument import CatalogueError
+from surveys import db, paths
 
 
 class CliError(click.ClickException):
@@ -32,7 +33,7 @@ def _alembic_config():
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.set_main_option("script_location", str(paths.MIGRATIONS))
     config.set_main_option("sqlalchemy.url", current_app.config["DATABASE_URL"].replace("%", "%%"))
     return config
 
@@ -71,8 +72,8 @@ def instrument_load(path: str | None) -> None:
 
     try:
         summary = load_instrument_file(db.session(), path=path or DEFAULT_FILE)
-    except (ValueError, KeyError) as exc:
-        raise CliError(f"Instrumentfilen är felaktig: {exc}") from None
+    except CatalogueError as exc:  # names the line, or the answered versions it would change
+        raise CliError(str(exc)) from None
     click.echo(
         f"Instrumentet är inläst: {summary['questions']} frågor, {summary['changed']} ändringar."
     )

@@ -5,15 +5,31 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date
 
 import pytest
+from hypothesis import settings
 from jinja2 import MemcachedBytecodeCache
 from sqlalchemy import create_engine, text
 from sqlmodel import Session
 
 from surveys import create_app, db
 from surveys.models import metadata
+from tests import factories
+
+# CI=true (set by .ci/run and by CI services): checks that must not be skipped there fail.
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# Hypothesis: "ci" is derandomized (the same examples on every run, so a red build is
+# reproducible and a green one is not luck) and keeps no example database; "dev" (default)
+# explores new examples each run. HYPOTHESIS_PROFILE picks one explicitly.
+# Both start from Hypothesis' own defaults: it switches to its built-in CI settings by
+# itself whenever a CI variable is merely present, which must not leak into "dev".
+_DEFAULTS = settings.get_profile("default")
+settings.register_profile(
+    "ci", _DEFAULTS, derandomize=True, database=None, print_blob=True, deadline=None
+)
+settings.register_profile("dev", _DEFAULTS, derandomize=False, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if IN_CI else "dev"))
 
 SECRET = "test-secret-key-0123456789abcdef"
 INSTRUMENT_TABLES = {
@@ -120,33 +136,14 @@ def instrument(session):
 
 @pytest.fixture
 def make_round(app):
-    """Create (and by default open) a round; returns its id, code and intervention id."""
-    from surveys.services import rounds as ops
+    """Create (and by default open) a round; returns it (see tests.factories.round_)."""
 
-    def factory(
-        questionnaire="deltagare_avslut",
-        *,
-        year=None,
-        insats="Insats A",
-        mode="open_link",
-        open_=True,
-        expected=None,
-    ):
+    def factory(questionnaire="deltagare_avslut", **options):
         with app.app_context():
             s = db.session()
-            intervention = ops.intervention_by_name(s, insats, create=True) if insats else None
-            r = ops.create_round(
-                s,
-                questionnaire=questionnaire,
-                year=year or date.today().year,
-                intervention_id=intervention.id if intervention else None,
-                mode=mode,
-                expected=expected,
-            )
-            if open_:
-                ops.open_round(s, r)
+            created = factories.round_(s, questionnaire, **options)
             s.commit()
-            return r
+            return created
 
     return factory
 
@@ -182,31 +179,19 @@ def sql_session(url: str) -> Session:
     return Session(create_engine(url))
 
 
-PASSWORD = "ett-langt-losenord"
+PASSWORD = factories.PASSWORD
 
 
 @pytest.fixture
 def make_user(app):
     """Create a user (role, interventions by name) and return its e-mail."""
-    from surveys.auth import hash_password
-    from surveys.models import User, UserIntervention
-    from surveys.services import rounds as ops
 
     def factory(role="administratör", *, email=None, insatser=()):
         with app.app_context():
             s = db.session()
-            user = User(
-                email=email or f"{role}-{len(insatser)}@example.invalid",
-                password_hash=hash_password(PASSWORD),
-                role=role,
-            )
-            s.add(user)
-            s.flush()
-            for name in insatser:
-                intervention = ops.intervention_by_name(s, name, create=True)
-                s.add(UserIntervention(user_id=user.id, intervention_id=intervention.id))
+            created = factories.user(s, role, email=email, insatser=insatser)
             s.commit()
-            return user.email
+            return created.email
 
     return factory
 

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from tests import seedrows
 from tests.conftest import count_rows
-
-
-def import_seed(runner, tmp_path):
-    path = tmp_path / "svar.csv"
-    path.write_text(seedrows.csv_text(), encoding="utf-8")
-    assert runner.invoke(args=["import", "answers", str(path)]).exit_code == 0
-    assert runner.invoke(args=["publish", "--year", str(seedrows.YEAR)]).exit_code == 0
+from tests.factories import import_seed
 
 
 def test_backup_and_restore_round_trip(app, runner, tmp_path):

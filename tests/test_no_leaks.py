@@ -15,6 +15,7 @@ from indicators.charts import chart_data
 from surveys.reports.build import chart, render_printable, report_csv, report_xlsx
 from surveys.services.reporting import ReportData
 from tests.conftest import table_rows
+from tests.factories import answers_frame
 
 respondents = st.lists(
     st.tuples(
@@ -33,21 +34,7 @@ respondents = st.lists(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_suppressed_rows_leak_nowhere(app, instrument, people, min_cell):
-    records = [
-        {
-            "response": f"r{i}",
-            "year": 2024,
-            "questionnaire": "deltagare_pagaende",
-            "question": q + 1,
-            "question_version": "",
-            "intervention": "A",
-            "gender": gender,
-            "code": code,
-        }
-        for i, (gender, codes) in enumerate(people)
-        for q, code in enumerate(codes)
-    ]
-    answers = pd.DataFrame(records).astype({"code": "Int64"})
+    answers = answers_frame(people, year=2024, questionnaire="deltagare_pagaende", insats="A")
     results = score(answers, instrument, min_cell=min_cell).assign(source="beräknad")
     data = ReportData(
         instrument=instrument,

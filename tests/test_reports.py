@@ -10,15 +10,7 @@ from openpyxl import load_workbook
 
 from tests import seedrows
 from tests.conftest import table_rows
-
-
-def import_seed(runner, tmp_path, *, publish=True):
-    path = tmp_path / "svar.csv"
-    path.write_text(seedrows.csv_text(), encoding="utf-8")
-    assert runner.invoke(args=["import", "answers", str(path)]).exit_code == 0
-    if publish:
-        result = runner.invoke(args=["publish", "--year", str(seedrows.YEAR)])
-        assert result.exit_code == 0, result.output
+from tests.factories import import_seed
 
 
 def test_report_prints_the_seed_rows_exactly(admin_client, runner, tmp_path):

@@ -5,17 +5,20 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-import yaml
-from sqlmodel import Session, select
+from sqlalchemy import func, inspect
+from sqlmodel import Session, col, select
 
 from indicators.instrument import (
+    CatalogueError,
     Instrument,
     Question,
     Questionnaire,
     QuestionVersion,
     Scale,
     ScaleOption,
+    chronological,
 )
 from surveys import models
 
@@ -25,12 +28,15 @@ DEFAULT_FILE = Path(__file__).resolve().parent.parent / "instrument" / "nns.yaml
 def load_instrument_file(db: Session, *, path: Path | str = DEFAULT_FILE) -> dict[str, int]:
     """Load (or re-load after an edit) the catalogue file; idempotent.
 
-    Rows are upserted by their stable keys, so answers keep pointing at the
-    same question versions. Nothing is deleted: a question removed from the
-    file stays in the database for the answers that reference it.
+    Rows are upserted by their stable keys (a version by its explicit ``id``, never
+    by its position), so answers keep pointing at the same question versions.
+    Nothing is deleted: a question removed from the file stays in the database for
+    the answers that reference it. Raises CatalogueError, changing nothing, when the
+    file is invalid or would change a version that stored answers reference.
     """
     content = Path(path).read_bytes()
-    instrument = Instrument.from_dict(yaml.safe_load(content))
+    instrument = Instrument.parse(content, source=Path(path).name)
+    refuse_changes_to_answered_versions(db, instrument)
     checksum = hashlib.sha256(content).hexdigest()
     changed = 0
     for position, qn in enumerate(instrument.questionnaires):
@@ -104,11 +110,83 @@ def load_instrument_file(db: Session, *, path: Path | str = DEFAULT_FILE) -> dic
     return {"questions": sum(1 for _ in instrument.all_questions()), "changed": changed}
 
 
+def refuse_changes_to_answered_versions(db: Session, instrument: Instrument) -> None:
+    """Raise CatalogueError when the file changes the text, scale or grouping of a version
+    that stored answers reference: the answers would be shown with a wording (or counted in
+    a group) they were never given with. A new version must be added instead."""
+    answered = dict(
+        db.exec(
+            select(models.Answer.question_version_id, func.count()).group_by(
+                models.Answer.question_version_id
+            )
+        ).all()
+    )
+    if not answered:
+        return
+    stored = {v.id: v for v in db.exec(select(models.QuestionVersion)).all() if v.id in answered}
+    stored_scale = {q.id: q.scale for q in db.exec(select(models.Question)).all()}
+    problems: list[str] = []
+    used_scales: dict[str, int] = {}
+    for question in instrument.all_questions():
+        for version in question.versions:
+            old = stored.get(version.id)
+            if old is None:
+                continue
+            count = answered[version.id]
+            old_scale = stored_scale[old.question_id]
+            used_scales[old_scale] = used_scales.get(old_scale, 0) + count
+            if old.text != version.text:
+                problems.append(
+                    f"{version.id} ({count} sparade svar): texten ändras från "
+                    f"”{old.text}” till ”{version.text}”."
+                )
+            if old_scale != question.scale:
+                problems.append(
+                    f"{version.id} ({count} sparade svar): skalan ändras från "
+                    f"{old_scale} till {question.scale}."
+                )
+    problems.extend(_grouping_changes(db, instrument, used_scales))
+    if problems:
+        raise CatalogueError(
+            [
+                "Instrumentfilen lästes inte in – ingenting har ändrats. Den ändrar "
+                "frågeversioner som sparade svar hänvisar till:",
+                *(f"  - {p}" for p in problems),
+                "Svaren skulle då visas med en formulering eller gruppering som de aldrig "
+                "gavs med. Låt den gamla versionen stå kvar (sätt until: på den) och lägg "
+                "till en ny version med ett nytt id och from: (för en ny skala: en ny skala).",
+            ]
+        )
+
+
+def _grouping_changes(
+    db: Session, instrument: Instrument, used_scales: dict[str, int]
+) -> list[str]:
+    """Changes of report grouping (or removed codes) in scales that stored answers use."""
+    problems = []
+    for option in db.exec(select(models.ScaleOption)).all():
+        if option.scale not in used_scales:
+            continue
+        scale = instrument.scales.get(option.scale)
+        new = next((o for o in scale.options if o.code == option.code), None) if scale else None
+        where = f"skalan {option.scale} ({used_scales[option.scale]} sparade svar)"
+        if new is None:
+            problems.append(f"{where}: svarsalternativet {option.code} tas bort.")
+        elif (new.group, new.clearly_positive) != (option.grp, option.clearly_positive):
+            problems.append(
+                f"{where}: grupperingen av {option.code} ”{option.label}” ändras från "
+                f"{option.grp}{' (klart positiv)' if option.clearly_positive else ''} till "
+                f"{new.group}{' (klart positiv)' if new.clearly_positive else ''}."
+            )
+    return problems
+
+
 def _upsert(db: Session, model: type, key: object, **values: object) -> int:
     """Insert or update one row; returns 1 when something changed."""
     row = db.get(model, key)
     if row is None:
-        pk_names = [c.name for c in model.__table__.primary_key.columns]
+        key_columns: list[Any] = list(inspect(model).primary_key)
+        pk_names = [c.name for c in key_columns]
         keys = key if isinstance(key, tuple) else (key,)
         db.add(model(**dict(zip(pk_names, keys, strict=True)), **values))
         return 1
@@ -145,7 +223,7 @@ _CACHE: dict[str, tuple[str, Instrument]] = {}
 
 
 def _read_instrument(db: Session, info: models.InstrumentInfo) -> Instrument:
-    options = db.exec(select(models.ScaleOption).order_by(models.ScaleOption.position)).all()
+    options = db.exec(select(models.ScaleOption).order_by(col(models.ScaleOption.position))).all()
     scales: dict[str, list[ScaleOption]] = {}
     for o in options:
         scales.setdefault(o.scale, []).append(
@@ -154,7 +232,7 @@ def _read_instrument(db: Session, info: models.InstrumentInfo) -> Instrument:
             )
         )
     versions: dict[str, list[QuestionVersion]] = {}
-    for v in db.exec(select(models.QuestionVersion).order_by(models.QuestionVersion.id)).all():
+    for v in db.exec(select(models.QuestionVersion)).all():
         versions.setdefault(v.question_id, []).append(
             QuestionVersion(
                 id=v.id,
@@ -165,14 +243,14 @@ def _read_instrument(db: Session, info: models.InstrumentInfo) -> Instrument:
             )
         )
     questions: dict[str, list[Question]] = {}
-    for q in db.exec(select(models.Question).order_by(models.Question.number)).all():
+    for q in db.exec(select(models.Question).order_by(col(models.Question.number))).all():
         questions.setdefault(q.questionnaire_key, []).append(
             Question(
                 questionnaire=q.questionnaire_key,
                 number=q.number,
                 indicator=q.indicator,
                 scale=q.scale,
-                versions=tuple(versions.get(q.id, ())),
+                versions=chronological(versions.get(q.id, ())),
                 gate=q.gate,
                 condition_question=q.condition_question,
                 condition_code=q.condition_code,
@@ -180,9 +258,9 @@ def _read_instrument(db: Session, info: models.InstrumentInfo) -> Instrument:
                 comparable_from=q.comparable_from,
             )
         )
-    indicators = db.exec(select(models.Indicator).order_by(models.Indicator.number)).all()
+    indicators = db.exec(select(models.Indicator).order_by(col(models.Indicator.number))).all()
     questionnaires = db.exec(
-        select(models.Questionnaire).order_by(models.Questionnaire.position)
+        select(models.Questionnaire).order_by(col(models.Questionnaire.position))
     ).all()
     return Instrument(
         version=info.version,

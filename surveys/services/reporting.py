@@ -82,7 +82,7 @@ def answers_frame(db: Session, *, intervention_id: str | None = None) -> pd.Data
     Used by maintenance and tests; reports read publications instead.
     """
     query = (
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel.select stops at 4 columns
             Response.id,
             Response.year,
             Response.questionnaire_key,

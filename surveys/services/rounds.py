@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import date
+from typing import Literal, overload
 
 from sqlalchemy.engine import Row
 from sqlmodel import Session, select
@@ -114,7 +115,7 @@ def find_by_code(db: Session, code: str) -> Round | None:
     return db.exec(select(Round).where(Round.code == code)).first()
 
 
-def find_by_token(db: Session, token: str) -> tuple[Round, LinkToken] | None:
+def find_by_token(db: Session, token: str) -> tuple[Round | None, LinkToken] | None:
     if not token or len(token) > 64:
         return None
     link = db.get(LinkToken, hash_token(token))
@@ -123,6 +124,12 @@ def find_by_token(db: Session, token: str) -> tuple[Round, LinkToken] | None:
     return db.get(Round, link.round_id), link
 
 
+@overload
+def intervention_by_name(db: Session, name: str, *, create: Literal[True]) -> Intervention: ...
+@overload
+def intervention_by_name(
+    db: Session, name: str, *, create: bool = False
+) -> Intervention | None: ...
 def intervention_by_name(db: Session, name: str, *, create: bool = False) -> Intervention | None:
     row = db.exec(select(Intervention).where(Intervention.name == name)).first()
     if row is None and create:

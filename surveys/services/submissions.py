@@ -65,13 +65,13 @@ def submit(
     conn = db.connection()
     try:
         conn.execute(
-            SubmissionKey.__table__.insert(),
+            SubmissionKey.__table__.insert(),  # type: ignore[attr-defined]  # SQLModel types columns as values
             {"key_hash": _key_hash(idempotency_key), "created_on": today},
         )
     except IntegrityError:
         db.rollback()
         return Outcome.duplicate
-    rounds = Round.__table__.c
+    rounds = Round.__table__.c  # type: ignore[attr-defined]  # SQLModel types columns as values
     state = conn.execute(
         select(rounds.state, rounds.opens_on, rounds.closes_on).where(rounds.id == round_.id)
     ).first()
@@ -79,9 +79,9 @@ def submit(
         db.rollback()
         return Outcome.closed
     if token is not None:
-        tokens = LinkToken.__table__.c
+        tokens = LinkToken.__table__.c  # type: ignore[attr-defined]  # SQLModel types columns as values
         result = conn.execute(
-            update(LinkToken.__table__)
+            update(LinkToken.__table__)  # type: ignore[attr-defined]  # SQLModel types columns as values
             .where(
                 tokens.token_hash == hash_token(token),
                 tokens.used.is_(False),
@@ -213,7 +213,8 @@ def insert_responses(
     items: Iterable[tuple[CleanSubmission, str | None, str | None]],
 ) -> int:
     """Insert responses and their answer rows in bulk (no commit)."""
-    responses, answers = [], []
+    responses: list[dict[str, object]] = []
+    answers: list[dict[str, object]] = []
     for clean, round_id, intervention_id in items:
         response_id = new_id()
         responses.append(
@@ -232,7 +233,7 @@ def insert_responses(
         )
     conn = db.connection()
     if responses:
-        conn.execute(Response.__table__.insert(), responses)
+        conn.execute(Response.__table__.insert(), responses)  # type: ignore[attr-defined]  # SQLModel types columns as values
     if answers:
-        conn.execute(Answer.__table__.insert(), answers)
+        conn.execute(Answer.__table__.insert(), answers)  # type: ignore[attr-defined]  # SQLModel types columns as values
     return len(responses)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
@@ -23,6 +24,8 @@ def read_table(
 ) -> list[dict[str, object]]:
     """Parse CSV (comma or semicolon, UTF-8) or XLSX into dicts keyed by lower-case header."""
     suffix = Path(filename).suffix.lower()
+    header: list[str]
+    rows: Sequence[Sequence[object]]
     if suffix == ".xlsx":
         header, rows = _read_xlsx(data)
     elif suffix in (".csv", ".txt", ""):
@@ -45,7 +48,7 @@ def read_table(
         raise FileError([f"Rad 1: okänd kolumn {', '.join(unknown)}."])
     if len(rows) > MAX_ROWS:
         raise FileError([f"Filen har fler än {MAX_ROWS} rader."])
-    out = []
+    out: list[dict[str, object]] = []
     for values in rows:
         if all(v is None or str(v).strip() == "" for v in values):
             out.append({})  # blank line: kept so row numbers match, skipped by callers
@@ -60,7 +63,7 @@ def read_table(
     return out
 
 
-def _read_csv(data: bytes) -> tuple[list[str], list[list[object]]]:
+def _read_csv(data: bytes) -> tuple[list[str], list[list[str]]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -111,7 +111,7 @@ def clean_submission(
                         )
                     )
                 continue
-        rows.append((question.version_for(year).id, codes.get(number)))
+        rows.append((question.version_for(year).id, codes.get(number)))  # type: ignore[union-attr]  # asked_in(year) checked above
     if errors:
         raise InvalidSubmission(errors)
     return CleanSubmission(questionnaire=qn.key, year=year, gender=clean_gender, answers=rows)

@@ -1,0 +1,141 @@
+"""Shared test builders: interventions, rounds, users, stored responses and scoring frames.
+
+Each builder writes real rows through the same services the application uses (or, for
+answers, the same models), flushes, and returns what the test needs; the caller commits.
+The fixtures in ``tests/conftest.py`` (``make_round``, ``make_user``) wrap these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+from flask.testing import FlaskCliRunner
+from sqlmodel import Session
+
+from surveys.auth import hash_password
+from surveys.models import Answer, Intervention, Response, Round, User, UserIntervention
+from surveys.services import rounds as ops
+from tests import seedrows
+
+PASSWORD = "ett-langt-losenord"  # noqa: S105 - the test users' password
+
+
+def intervention(db: Session, name: str = "Insats A") -> Intervention:
+    """The intervention with this name, created when missing."""
+    found = ops.intervention_by_name(db, name, create=True)
+    assert found is not None
+    return found
+
+
+def round_(
+    db: Session,
+    questionnaire: str = "deltagare_avslut",
+    *,
+    year: int | None = None,
+    insats: str | None = "Insats A",
+    mode: str = "open_link",
+    open_: bool = True,
+    expected: int | None = None,
+) -> Round:
+    """A round (open by default) through the rounds service."""
+    created = ops.create_round(
+        db,
+        questionnaire=questionnaire,
+        year=year or date.today().year,
+        intervention_id=intervention(db, insats).id if insats else None,
+        mode=mode,
+        expected=expected,
+    )
+    if open_:
+        ops.open_round(db, created)
+    return created
+
+
+def user(
+    db: Session,
+    role: str = "administratör",
+    *,
+    email: str | None = None,
+    insatser: Iterable[str] = (),
+    password: str = PASSWORD,
+) -> User:
+    """A user with an argon2 password hash, linked to the named interventions (in an app
+    context: the hash uses the app's ARGON2_FAST setting)."""
+    insatser = tuple(insatser)
+    created = User(
+        email=email or f"{role}-{len(insatser)}@example.invalid",
+        password_hash=hash_password(password),
+        role=role,
+    )
+    db.add(created)
+    db.flush()
+    for name in insatser:
+        db.add(UserIntervention(user_id=created.id, intervention_id=intervention(db, name).id))
+    db.flush()
+    return created
+
+
+def response(
+    db: Session,
+    answers: Mapping[str, int | None],
+    *,
+    questionnaire: str = "deltagare_avslut",
+    year: int = 2023,
+    insats: str | None = "Insats A",
+    gender: str | None = None,
+    round_id: str | None = None,
+) -> Response:
+    """One stored questionnaire: ``answers`` maps question version ids to codes."""
+    stored = Response(
+        round_id=round_id,
+        questionnaire_key=questionnaire,
+        year=year,
+        intervention_id=intervention(db, insats).id if insats else None,
+        gender=gender,
+    )
+    db.add(stored)
+    db.flush()
+    for version_id, code in answers.items():
+        db.add(Answer(response_id=stored.id, question_version_id=version_id, code=code))
+    db.flush()
+    return stored
+
+
+def answers_frame(
+    people: Sequence[tuple[str | None, Sequence[int | None]]],
+    *,
+    year: int = 2024,
+    questionnaire: str = "deltagare_pagaende",
+    insats: str = "A",
+) -> pd.DataFrame:
+    """Scoring input: one row per (respondent, question 1..n) from (gender, codes) pairs."""
+    records = [
+        {
+            "response": f"r{i}",
+            "year": year,
+            "questionnaire": questionnaire,
+            "question": q + 1,
+            "question_version": "",
+            "intervention": insats,
+            "gender": gender,
+            "code": code,
+        }
+        for i, (gender, codes) in enumerate(people)
+        for q, code in enumerate(codes)
+    ]
+    return pd.DataFrame(records).astype({"code": "Int64"})
+
+
+def import_seed(runner: FlaskCliRunner, tmp_path: Path, *, publish: bool = True) -> None:
+    """The seed's 2023 exit questionnaires (tests/seedrows.py) through `surveys import answers`,
+    then (by default) `surveys publish --year 2023`: reports read publications only."""
+    path = tmp_path / "svar.csv"
+    path.write_text(seedrows.csv_text(), encoding="utf-8")
+    result = runner.invoke(args=["import", "answers", str(path)])
+    assert result.exit_code == 0, result.output
+    if publish:
+        result = runner.invoke(args=["publish", "--year", str(seedrows.YEAR)])
+        assert result.exit_code == 0, result.output
