@@ -13,7 +13,7 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Column, MetaData, String, UniqueConstraint
+from sqlalchemy import Column, MetaData, String, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -25,6 +25,11 @@ SQLModel.metadata.naming_convention = {
 }
 metadata: MetaData = SQLModel.metadata
 NO_ROWID = {"sqlite_with_rowid": False}
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A model's Core table (SQLModel does not declare ``__table__`` to type checkers)."""
+    return model.__table__  # type: ignore[attr-defined]  # set by SQLAlchemy's declarative base
 
 
 def new_id() -> str:

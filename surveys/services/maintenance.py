@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from surveys import clock
 from surveys.models import Answer, LinkToken, Publication, Response, SubmissionKey
@@ -113,9 +113,12 @@ def purge(db: Session, *, before: int) -> dict[str, int]:
     be lost.
     """
     years = sorted(
-        y for (y,) in db.execute(select(Response.year).where(Response.year < before).distinct())
+        y
+        for (y,) in db.execute(
+            select(col(Response.year)).where(col(Response.year) < before).distinct()
+        )
     )
-    published = set(db.execute(select(Publication.year).distinct()).scalars())
+    published = set(db.execute(select(col(Publication.year)).distinct()).scalars())
     unpublished = [y for y in years if y not in published]
     if unpublished:
         raise MaintenanceError(
@@ -124,15 +127,17 @@ def purge(db: Session, *, before: int) -> dict[str, int]:
             + ": annars försvinner årets resultat när svaren gallras "
             "(surveys publish --year ÅR)."
         )
-    old_ids = select(Response.id).where(Response.year < before)
+    old_ids = select(col(Response.id)).where(col(Response.year) < before)
     removed = db.execute(
-        select(func.count()).select_from(Response).where(Response.year < before)
+        select(func.count()).select_from(Response).where(col(Response.year) < before)
     ).scalar_one()
-    db.execute(delete(Answer).where(Answer.response_id.in_(old_ids)))
-    db.execute(delete(Response).where(Response.year < before))
+    db.execute(delete(Answer).where(col(Answer.response_id).in_(old_ids)))
+    db.execute(delete(Response).where(col(Response.year) < before))
     # keys and used links are only needed against retries; drop the old ones too
     cutoff = clock.today() - timedelta(days=30)
-    db.execute(delete(SubmissionKey).where(SubmissionKey.created_on < cutoff))
-    db.execute(delete(LinkToken).where(LinkToken.used.is_(True), LinkToken.created_on < cutoff))
+    db.execute(delete(SubmissionKey).where(col(SubmissionKey.created_on) < cutoff))
+    db.execute(
+        delete(LinkToken).where(col(LinkToken.used).is_(True), col(LinkToken.created_on) < cutoff)
+    )
     db.commit()
     return {"responses": removed, "years": len(years)}

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from indicators import Instrument
 from indicators.disclosure import build_cells, protect
@@ -39,6 +39,7 @@ from surveys.models import (
     RoundState,
     ScaleOption,
     Setting,
+    table_of,
 )
 from surveys.services.audit import record
 from surveys.services.submissions import release_pending
@@ -107,30 +108,45 @@ def count_frames(db: Session, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     base = (
         select()
         .select_from(Answer)
-        .join(Response, Response.id == Answer.response_id)
-        .join(QuestionVersion, QuestionVersion.id == Answer.question_version_id)
-        .join(Question, Question.id == QuestionVersion.question_id)
-        .outerjoin(Intervention, Intervention.id == Response.intervention_id)
-        .where(Response.year == year)
+        .join(Response, col(Response.id) == col(Answer.response_id))
+        .join(QuestionVersion, col(QuestionVersion.id) == col(Answer.question_version_id))
+        .join(Question, col(Question.id) == col(QuestionVersion.question_id))
+        .outerjoin(Intervention, col(Intervention.id) == col(Response.intervention_id))
+        .where(col(Response.year) == year)
     )
-    keys = (Response.year, Response.questionnaire_key, Question.number, Intervention.name)
-    codes = base.add_columns(*keys, Response.gender, Answer.code, func.count()).group_by(
-        *keys, Response.gender, Answer.code
+    keys = (
+        col(Response.year),
+        col(Response.questionnaire_key),
+        col(Question.number),
+        col(Intervention.name),
+    )
+    codes = base.add_columns(*keys, col(Response.gender), col(Answer.code), func.count()).group_by(
+        *keys, col(Response.gender), col(Answer.code)
     )
     code_counts = pd.DataFrame(
         db.execute(codes).all(),
         columns=["year", "questionnaire", "question", "intervention", "gender", "code", "count"],
     )
     code_counts["code"] = code_counts["code"].fillna(-1).astype("int64")
-    pooled_keys = (Response.year, Question.indicator, Response.questionnaire_key, Intervention.name)
+    pooled_keys = (
+        col(Response.year),
+        col(Question.indicator),
+        col(Response.questionnaire_key),
+        col(Intervention.name),
+    )
     pooled = (
         base.join(
             ScaleOption,
-            and_(ScaleOption.scale == Question.scale, ScaleOption.code == Answer.code),
+            and_(
+                col(ScaleOption.scale) == col(Question.scale),
+                col(ScaleOption.code) == col(Answer.code),
+            ),
         )
-        .where(Question.gate.is_(False), ScaleOption.grp.is_not(None))
-        .add_columns(*pooled_keys, Response.gender, func.count(func.distinct(Response.id)))
-        .group_by(*pooled_keys, Response.gender)
+        .where(col(Question.gate).is_(False), col(ScaleOption.grp).is_not(None))
+        .add_columns(
+            *pooled_keys, col(Response.gender), func.count(func.distinct(col(Response.id)))
+        )
+        .group_by(*pooled_keys, col(Response.gender))
     )
     pooled_sizes = pd.DataFrame(
         db.execute(pooled).all(),
@@ -145,10 +161,10 @@ def count_frames(db: Session, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 def group_counts(db: Session, year: int) -> pd.DataFrame:
     """Questionnaires per scope and questionnaire for the year (the förbund and each insats)."""
     query = (
-        select(Response.questionnaire_key, Intervention.name, func.count())
-        .outerjoin(Intervention, Intervention.id == Response.intervention_id)
-        .where(Response.year == year)
-        .group_by(Response.questionnaire_key, Intervention.name)
+        select(col(Response.questionnaire_key), col(Intervention.name), func.count())
+        .outerjoin(Intervention, col(Intervention.id) == col(Response.intervention_id))
+        .where(col(Response.year) == year)
+        .group_by(col(Response.questionnaire_key), col(Intervention.name))
     )
     per_insats = pd.DataFrame(db.execute(query).all(), columns=["questionnaire", "scope", "count"])
     per_insats["scope"] = per_insats["scope"].fillna("").astype(str)
@@ -193,13 +209,13 @@ def _previous_sizes(db: Session, publication: Publication) -> pd.DataFrame:
     """The sizes behind the previous publication's cells (for the republication rule)."""
     rows = db.execute(
         select(
-            PublicationRow.scope,
-            PublicationRow.indicator,
-            PublicationRow.questionnaire,
-            PublicationRow.question,
-            PublicationRow.subgroup,
-            PublicationRow.size,
-        ).where(PublicationRow.publication_id == publication.id)
+            col(PublicationRow.scope),
+            col(PublicationRow.indicator),
+            col(PublicationRow.questionnaire),
+            col(PublicationRow.question),
+            col(PublicationRow.subgroup),
+            col(PublicationRow.size),
+        ).where(col(PublicationRow.publication_id) == publication.id)
     ).all()
     frame = pd.DataFrame(
         rows, columns=["scope", "indicator", "questionnaire", "question", "subgroup", "size"]
@@ -216,7 +232,9 @@ def latest(db: Session, year: int) -> Publication | None:
     """The newest publication of a year."""
     return (
         db.execute(
-            select(Publication).where(Publication.year == year).order_by(Publication.version.desc())
+            select(Publication)
+            .where(col(Publication.year) == year)
+            .order_by(col(Publication.version).desc())
         )
         .scalars()
         .first()
@@ -224,18 +242,18 @@ def latest(db: Session, year: int) -> Publication | None:
 
 
 def published_years(db: Session) -> list[int]:
-    return sorted(y for (y,) in db.execute(select(Publication.year).distinct()))
+    return sorted(y for (y,) in db.execute(select(col(Publication.year)).distinct()))
 
 
 def year_has_answers(db: Session, year: int) -> bool:
-    stored = db.execute(select(func.count()).where(Response.year == year)).scalar_one()
+    stored = db.execute(select(func.count()).where(col(Response.year) == year)).scalar_one()
     if stored:
         return True
     waiting = db.execute(
         select(func.count())
         .select_from(PendingResponse)
-        .join(Round, Round.id == PendingResponse.round_id)
-        .where(Round.year == year)
+        .join(Round, col(Round.id) == col(PendingResponse.round_id))
+        .where(col(Round.year) == year)
     ).scalar_one()
     return bool(waiting)
 
@@ -259,7 +277,9 @@ def publish(
         raise PublishError(f"Det finns inga svar för {year} att publicera.")
     _take_lock(db, year, now)
     try:
-        round_ids = [r for (r,) in db.execute(select(Round.id).where(Round.year == year)).all()]
+        round_ids = [
+            r for (r,) in db.execute(select(col(Round.id)).where(col(Round.year) == year)).all()
+        ]
         release_pending(db, min_batch=1, round_ids=round_ids)
         previous = latest(db, year)
         computed = compute(db, instrument, year=year, min_cell=min_cell, previous=previous)
@@ -310,13 +330,15 @@ def _take_lock(db: Session, year: int, now: datetime) -> None:
 
 
 def _drop_lock(db: Session, year: int) -> None:
-    db.execute(delete(PublishLock).where(PublishLock.year == year))
+    db.execute(delete(PublishLock).where(col(PublishLock.year) == year))
     db.commit()
 
 
 def _close_open_rounds(db: Session, year: int) -> int:
     rounds = (
-        db.execute(select(Round).where(Round.year == year, Round.state == RoundState.open.value))
+        db.execute(
+            select(Round).where(col(Round.year) == year, col(Round.state) == RoundState.open.value)
+        )
         .scalars()
         .all()
     )
@@ -382,12 +404,12 @@ def _store(
     rows = computed.rows
     if not rows.empty:
         conn.execute(
-            PublicationRow.__table__.insert(),
+            table_of(PublicationRow).insert(),
             [_row_values(publication.id, r) for r in rows.to_dict("records")],
         )
     if not computed.groups.empty:
         conn.execute(
-            PublicationGroup.__table__.insert(),
+            table_of(PublicationGroup).insert(),
             [
                 {"publication_id": publication.id, **g}
                 for g in computed.groups.astype({"count": int}).to_dict("records")
@@ -395,16 +417,16 @@ def _store(
         )
     national = db.execute(
         select(
-            NationalFigure.year,
-            NationalFigure.questionnaire_key,
-            NationalFigure.question,
-            NationalFigure.subgroup,
-            NationalFigure.positive,
-        ).where(NationalFigure.year <= computed.year)
+            col(NationalFigure.year),
+            col(NationalFigure.questionnaire_key),
+            col(NationalFigure.question),
+            col(NationalFigure.subgroup),
+            col(NationalFigure.positive),
+        ).where(col(NationalFigure.year) <= computed.year)
     ).all()
     if national:
         conn.execute(
-            PublicationNational.__table__.insert(),
+            table_of(PublicationNational).insert(),
             [
                 {
                     "publication_id": publication.id,
@@ -421,7 +443,7 @@ def _store(
 
 
 def _value(value: object) -> int | None:
-    return None if value is None or pd.isna(value) else int(value)
+    return None if value is None or pd.isna(value) else int(value)  # type: ignore[call-overload]  # a pandas integer
 
 
 def _row_values(publication_id: str, row: dict) -> dict:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from indicators import ANSWER_COLUMNS, RESULT_COLUMNS, Instrument
 from indicators.report import HISTORY_COLUMNS, NATIONAL_COLUMNS, combine, history_results
@@ -27,6 +27,7 @@ from surveys.models import (
     QuestionVersion,
     Response,
     Setting,
+    table_of,
 )
 from surveys.services import publications
 from surveys.services.figures import history_rows, national_rows
@@ -82,23 +83,23 @@ def answers_frame(db: Session, *, intervention_id: str | None = None) -> pd.Data
     Used by maintenance and tests; reports read publications instead.
     """
     query = (
-        select(  # type: ignore[call-overload]  # sqlmodel.select stops at 4 columns
-            Response.id,
-            Response.year,
-            Response.questionnaire_key,
-            Question.number,
-            Answer.question_version_id,
-            Intervention.name,
-            Response.gender,
-            Answer.code,
+        select(
+            col(Response.id),
+            col(Response.year),
+            col(Response.questionnaire_key),
+            col(Question.number),
+            col(Answer.question_version_id),
+            col(Intervention.name),
+            col(Response.gender),
+            col(Answer.code),
         )
-        .join(Answer, Answer.response_id == Response.id)
-        .join(QuestionVersion, QuestionVersion.id == Answer.question_version_id)
-        .join(Question, Question.id == QuestionVersion.question_id)
-        .outerjoin(Intervention, Intervention.id == Response.intervention_id)
+        .join(Answer, col(Answer.response_id) == col(Response.id))
+        .join(QuestionVersion, col(QuestionVersion.id) == col(Answer.question_version_id))
+        .join(Question, col(Question.id) == col(QuestionVersion.question_id))
+        .outerjoin(Intervention, col(Intervention.id) == col(Response.intervention_id))
     )
     if intervention_id is not None:
-        query = query.where(Response.intervention_id == intervention_id)
+        query = query.where(col(Response.intervention_id) == intervention_id)
     rows = db.execute(query).all()
     frame = pd.DataFrame(rows, columns=ANSWER_COLUMNS)
     frame["code"] = frame["code"].astype("Int64")
@@ -109,7 +110,7 @@ def latest_publications(db: Session, *, up_to: int | None = None) -> dict[int, P
     """The newest publication of every year (up to a year)."""
     query = select(Publication)
     if up_to is not None:
-        query = query.where(Publication.year <= up_to)
+        query = query.where(col(Publication.year) <= up_to)
     newest: dict[int, Publication] = {}
     for pub in db.execute(query).scalars():
         if pub.year not in newest or pub.version > newest[pub.year].version:
@@ -122,7 +123,7 @@ def _published_rows(db: Session, pubs: list[Publication], scope: str) -> pd.Data
     if not pubs:
         return pd.DataFrame(columns=[*RESULT_COLUMNS, "reason"])
     year_of = {p.id: p.year for p in pubs}
-    table = PublicationRow.__table__
+    table = table_of(PublicationRow)
     rows = (
         db.execute(
             select(table).where(table.c.publication_id.in_(list(year_of)), table.c.scope == scope)
@@ -155,8 +156,13 @@ def _year_counts(db: Session, pubs: list[Publication], scope: str) -> pd.DataFra
     year_of = {p.id: p.year for p in pubs}
     rows = db.execute(
         select(
-            PublicationGroup.publication_id, PublicationGroup.questionnaire, PublicationGroup.count
-        ).where(PublicationGroup.publication_id.in_(list(year_of)), PublicationGroup.scope == scope)
+            col(PublicationGroup.publication_id),
+            col(PublicationGroup.questionnaire),
+            col(PublicationGroup.count),
+        ).where(
+            col(PublicationGroup.publication_id).in_(list(year_of)),
+            col(PublicationGroup.scope) == scope,
+        )
     ).all()
     return pd.DataFrame(
         [(year_of[p], q, n) for p, q, n in rows], columns=["year", "questionnaire", "n"]
@@ -168,12 +174,12 @@ def _national(db: Session, publication: Publication | None) -> pd.DataFrame:
         return pd.DataFrame(national_rows(db), columns=NATIONAL_COLUMNS)
     rows = db.execute(
         select(
-            PublicationNational.year,
-            PublicationNational.questionnaire,
-            PublicationNational.question,
-            PublicationNational.subgroup,
-            PublicationNational.positive,
-        ).where(PublicationNational.publication_id == publication.id)
+            col(PublicationNational.year),
+            col(PublicationNational.questionnaire),
+            col(PublicationNational.question),
+            col(PublicationNational.subgroup),
+            col(PublicationNational.positive),
+        ).where(col(PublicationNational.publication_id) == publication.id)
     ).all()
     return pd.DataFrame(rows, columns=NATIONAL_COLUMNS)
 

@@ -9,7 +9,7 @@ import random
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Connection, func, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
@@ -22,6 +22,7 @@ from surveys.models import (
     Round,
     SubmissionKey,
     new_id,
+    table_of,
 )
 from surveys.services.rounds import accepts_answers, hash_token
 from surveys.services.validation import CleanSubmission
@@ -94,7 +95,7 @@ def submit(
             return Outcome.token_used
     # Held back until a batch can be released: see release_pending.
     conn.execute(
-        PendingResponse.__table__.insert(),
+        table_of(PendingResponse).insert(),
         {"id": new_id(), "round_id": round_.id, "payload": _payload(clean, round_)},
     )
     count_week(db, round_.id, today)
@@ -108,7 +109,7 @@ def count_week(db: Session, round_id: str, today: date) -> None:
     """Add one to the round's counter for this ISO week (no commit)."""
     year, week, _ = today.isocalendar()
     key = {"round_id": round_id, "week": f"{year}-W{week:02d}"}
-    counts = ResponseCount.__table__
+    counts = table_of(ResponseCount)
     conn = db.connection()
     updated = conn.execute(
         update(counts)
@@ -152,7 +153,7 @@ def release_pending(db: Session, *, min_batch: int, round_ids: Iterable[str] | N
     they came from. Returns how many were released (0 when another worker took
     the same batch first).
     """
-    pending = PendingResponse.__table__
+    pending = table_of(PendingResponse)
     conn = db.connection()
     query = select(pending.c.id, pending.c.payload)
     if round_ids is not None:
@@ -184,7 +185,7 @@ def release_pending(db: Session, *, min_batch: int, round_ids: Iterable[str] | N
 
 def waiting(db: Session) -> int:
     """How many questionnaires wait to be released (all rounds)."""
-    pending = PendingResponse.__table__
+    pending = table_of(PendingResponse)
     return db.connection().execute(select(func.count()).select_from(pending)).scalar_one()
 
 
@@ -200,11 +201,12 @@ def _clean(item: dict) -> CleanSubmission:
 def _scrub(db: Session) -> None:
     """Leave no trace of the released rows where the database keeps old row versions."""
     bind = db.get_bind()
-    if bind.dialect.name == "postgresql":
-        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM pending_response"))
-    elif bind.dialect.name == "sqlite":
-        with bind.connect() as conn:
+    elif engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
