@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlmodel import select
 
-from surveys import ROOT, db
+from surveys import ROOT, clock, db
 
 
 class CliError(click.ClickException):
@@ -357,13 +357,11 @@ def restore_cmd(path: str, yes: bool) -> None:
 @with_appcontext
 def purge_cmd(before: int, yes: bool) -> None:
     """Gallra enkätsvar äldre än ett år; resultaten sparas som historik."""
-    from datetime import date
-
     from surveys.services.catalogue import instrument_from_db
     from surveys.services.maintenance import purge
     from surveys.services.reporting import min_cell
 
-    if before > date.today().year:
+    if before > clock.today().year:
         raise CliError("Innevarande års svar kan inte gallras.")
     if not yes:
         click.confirm(

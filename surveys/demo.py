@@ -11,6 +11,7 @@ from datetime import date
 
 from sqlmodel import Session, select
 
+from surveys import clock
 from surveys.auth import hash_password
 from surveys.models import (
     NationalFigure,
@@ -122,7 +123,7 @@ def seed_demo(db: Session, *, force: bool = False, seed: int = 2024) -> str | No
                     positive=positive - (2024 - year),
                 )
             )
-    current = date.today().year
+    current = clock.today().year
     kiosk = ops.create_round(
         db,
         questionnaire="deltagare_avslut",

@@ -6,7 +6,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, func, select
@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
 from indicators import Instrument, score
+from surveys import clock
 from surveys.models import Answer, HistoryFigure, LinkToken, Response, SubmissionKey
 from surveys.services.reporting import answers_frame
 
@@ -154,7 +155,7 @@ def purge(db: Session, instrument: Instrument, *, before: int, min_cell: int) ->
     db.execute(delete(Answer).where(Answer.response_id.in_(old_ids)))
     db.execute(delete(Response).where(Response.year < before))
     # keys and used links are only needed against retries; drop the old ones too
-    cutoff = date.today() - timedelta(days=30)
+    cutoff = clock.today() - timedelta(days=30)
     db.execute(delete(SubmissionKey).where(SubmissionKey.created_on < cutoff))
     db.execute(delete(LinkToken).where(LinkToken.used.is_(True), LinkToken.created_on < cutoff))
     db.commit()

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from surveys import clock
 from surveys.models import Answer, LinkToken, Response, Round, SubmissionKey, new_id
 from surveys.services.rounds import accepts_answers, hash_token
 from surveys.services.validation import CleanSubmission
@@ -44,7 +45,7 @@ def submit(
     conditional UPDATE so two forms cannot both use it. No row links the key
     or the token to the response.
     """
-    today = today or date.today()
+    today = today or clock.today()
     # Core statements on the session's connection: this is the hot path under load.
     conn = db.connection()
     try:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import smtplib
-from datetime import date
 
 from flask import (
     Blueprint,
@@ -34,7 +33,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func
 from sqlmodel import select
 
-from surveys import db
+from surveys import clock, db
 from surveys.auth import roles_required
 from surveys.models import Intervention, LinkToken, MailBatch, Role, Round
 from surveys.models import Response as Stored
@@ -90,7 +89,7 @@ def home():
         interventions=interventions,
         questionnaires=instrument.questionnaires,
         names=names,
-        year=date.today().year,
+        year=clock.today().year,
         modes=round_ops.MODE_LABELS,
         states=round_ops.STATE_LABELS,
     )
@@ -283,7 +282,7 @@ def paper(round_id: str):
         except InvalidSubmission as exc:
             errors = {field or "": message for field, message in exc.errors}
         else:
-            insert_responses(session, [(clean, round_.id, round_.intervention_id, date.today())])
+            insert_responses(session, [(clean, round_.id, round_.intervention_id, clock.today())])
             record(
                 session,
                 user_email=current_user.email,
@@ -404,7 +403,7 @@ def send_links(round_id: str):
             "error",
         )
         return render_template("staff/send.html", round=round_, qn=qn, invalid=[], text=""), 503
-    session.add(MailBatch(round_id=round_.id, sent_on=date.today(), count=sent))
+    session.add(MailBatch(round_id=round_.id, sent_on=clock.today(), count=sent))
     record(
         session,
         user_email=current_user.email,
