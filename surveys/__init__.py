@@ -21,7 +21,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         instance_path=config["INSTANCE_DIR"],
     )
     app.config.update(config)
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    security.private_files(app)
     db.init_app(app)
     security.init_app(app)
     errors.init_app(app)

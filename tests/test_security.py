@@ -45,7 +45,12 @@ def test_framing_forbidden(some_responses):
 def test_hsts_only_in_production(some_responses, database_url):
     assert all("Strict-Transport-Security" not in r.headers for r in some_responses)
     app = create_app(
-        {"DATABASE_URL": database_url, "SURVEYS_ENV": "production", "SECRET_KEY": "x" * 40}
+        {
+            "DATABASE_URL": database_url,
+            "SURVEYS_ENV": "production",
+            "SECRET_KEY": "x" * 40,
+            "PUBLIC_URL": "https://enkat.example.se",
+        }
     )
     response = app.test_client().get("/logga-in")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
