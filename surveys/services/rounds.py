@@ -104,7 +104,9 @@ def create_tokens(db: Session, round_: Round, *, count: int) -> list[str]:
         raise ValueError("Antalet länkar måste vara mellan 1 och 2000.")
     tokens = [secrets.token_urlsafe(16) for _ in range(count)]
     for token in tokens:
-        db.add(LinkToken(token_hash=hash_token(token), round_id=round_.id, created_on=clock.today()))
+        db.add(
+            LinkToken(token_hash=hash_token(token), round_id=round_.id, created_on=clock.today())
+        )
     db.flush()
     return tokens
 
