@@ -351,6 +351,7 @@ def backup_cmd(path: str) -> None:
 
     try:
         backup(db.engine(), Path(path))
+        Path(path).chmod(0o600)  # answers inside: the owner's only, also over an old file
     except (MaintenanceError, OSError) as exc:
         raise CliError(f"Säkerhetskopieringen misslyckades: {exc}") from None
     click.echo(f"Säkerhetskopian är sparad i {path}.")
@@ -430,4 +431,10 @@ def main() -> None:
         add_default_commands=True,
         help="Indikatorenkäter – kommandon för drift och rapport.",
     )
-    cli.main(prog_name="surveys")
+    from surveys.config import ConfigError
+
+    try:
+        cli.main(prog_name="surveys", standalone_mode=True)
+    except ConfigError as exc:  # settings are read when the first command needs the app
+        click.echo(f"Fel: {exc}", err=True)
+        sys.exit(2)
