@@ -537,3 +537,15 @@ def test_imports_are_listed_and_a_figures_batch_can_be_removed(app, admin_client
         ).status_code
         == 200
     )
+
+
+def test_single_use_links_csv_opens_in_columns_in_swedish_excel(app, admin_client, make_round):
+    r = make_round("deltagare_avslut", mode="single_use")
+    page = admin_client.get(f"/personal/omgang/{r.id}")
+    response = admin_client.post(
+        f"/personal/omgang/{r.id}/lankar.csv",
+        data={"csrf_token": form_token(page.text), "count": "3"},
+    )
+    lines = response.data.decode("utf-8").splitlines()
+    assert lines[0] == "\ufeffnr;lank"
+    assert len(lines) == 4 and all(line.split(";")[1].startswith("http") for line in lines[1:])

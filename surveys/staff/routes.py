@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import smtplib
 
@@ -40,6 +39,7 @@ from surveys.models import Response as Stored
 from surveys.services import rounds as round_ops
 from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
+from surveys.services.files import excel_csv
 from surveys.services.submissions import insert_responses
 from surveys.services.tables import parse_int
 from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
@@ -245,13 +245,8 @@ def links_csv(round_id: str):
     links = _new_links(round_id, maximum=2000, action="länkar.skapa", what="länkar")
     if links is None:
         return redirect(url_for(".round_page", round_id=round_id))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["nr", "lank"])
-    for i, link in enumerate(links, start=1):
-        writer.writerow([i, link])
     return Response(
-        buffer.getvalue(),
+        excel_csv(["nr", "lank"], enumerate(links, start=1)),  # Swedish Excel: ';' and BOM
         mimetype="text/csv; charset=utf-8",
         headers={"Content-Disposition": "attachment; filename=engangslankar.csv"},
     )
