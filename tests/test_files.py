@@ -549,3 +549,52 @@ def test_single_use_links_csv_opens_in_columns_in_swedish_excel(app, admin_clien
     lines = response.data.decode("utf-8").splitlines()
     assert lines[0] == "\ufeffnr;lank"
     assert len(lines) == 4 and all(line.split(";")[1].startswith("http") for line in lines[1:])
+
+
+def test_streaming_import_is_all_or_nothing_across_chunks(app, tmp_path):
+    from surveys import db
+    from surveys.services.catalogue import instrument_from_db
+    from surveys.services.files import import_answers
+    from surveys.services.tables import FileError
+
+    good = "2024,personal,Insats {i},,5,5,,,,,,,,,\n"
+    text = "year,questionnaire,insats,gender," + ",".join(f"q{i}" for i in range(1, 12)) + "\n"
+    text += "".join(good.format(i=i) for i in range(60)) + "2024,personal,Sist,,9,,,,,,,,,,\n"
+    path = tmp_path / "svar.csv"
+    path.write_text(text, encoding="utf-8")
+    with app.app_context():
+        session = db.session()
+        with pytest.raises(FileError) as refused:
+            import_answers(
+                session, instrument_from_db(session), path=path, filename="svar.csv", chunk=10
+            )
+    assert refused.value.errors == [
+        "Rad 62, kolumn q1: Fråga 1: '9' är inget giltigt svar (tillåtna koder: 0, 1, 2, 3, 4, 5, 6)."  # noqa: E501
+    ]
+    # six chunks had been inserted before the bad row: all rolled back, insatser too
+    assert count_rows(app, "response") == 0 and count_rows(app, "answer") == 0
+    assert count_rows(app, "intervention") == 0
+
+
+def test_import_memory_does_not_grow_with_the_file(app, tmp_path):
+    import tracemalloc
+
+    from surveys import db
+    from surveys.services.catalogue import instrument_from_db
+    from surveys.services.files import import_answers
+
+    row = "2024,Deltagare avslut,Insats A,kvinna,6,5,4,,6,5,4,1,6,6,\n"
+    header = "year,questionnaire,insats,gender," + ",".join(f"q{i}" for i in range(1, 12)) + "\n"
+    peaks = []
+    for size in (1_000, 8_000):
+        path = tmp_path / f"svar-{size}.csv"
+        path.write_text(header + row * size, encoding="utf-8")
+        with app.app_context():
+            session = db.session()
+            instrument = instrument_from_db(session)
+            tracemalloc.start()
+            count = import_answers(session, instrument, path=path, filename=path.name, chunk=500)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+            tracemalloc.stop()
+        assert count == size
+    assert peaks[1] < peaks[0] * 1.5, peaks  # 8× the rows, not 8× the memory

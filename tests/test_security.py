@@ -482,3 +482,30 @@ def test_two_gunicorn_workers_share_the_real_limit(gunicorn_two_workers, make_us
 
 
 PASSWORD_OF_FIXTURE = "ett-langt-losenord"
+
+
+def test_a_configured_limits_storage_counts_failures_only(database_url, make_user):
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": STRONG,
+            "RATELIMIT_STORAGE_URI": "memory://",  # development: the limits library's storage
+            "SIGNIN_LIMIT_ACCOUNT": 3,
+            "ARGON2_FAST": True,
+        }
+    )
+    client = app.test_client()
+    email = make_user("läsare")
+    assert login(client, email).status_code == 302
+    client.delete_cookie("session")
+    statuses = [login(client, email, f"fel-{i}-losenord").status_code for i in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert app.extensions["signin_throttle"]._limits is not None
+    assert count_rows_of(app, "signin_failure") == 0  # counted in that storage instead
+    app.extensions["engine"].dispose()
+
+
+def count_rows_of(app, table):
+    from tests.conftest import count_rows
+
+    return count_rows(app, table)

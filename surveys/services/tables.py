@@ -394,6 +394,8 @@ SUBGROUP_WORDS = {
 
 def gender_value(value: object) -> object:
     """The stored gender for what people type ("kvinnor", "Män" …), else the value as is."""
+    if value is None or value == "" or value in GENDER_WORDS:
+        return GENDER_WORDS.get(value, value)  # the common case without a regex
     return GENDER_WORDS.get(label_key(value), value)
 
 
@@ -404,8 +406,20 @@ def subgroup_value(value: object) -> str:
 
 def questionnaire_key(instrument, value: object) -> str | None:
     """The key of a questionnaire given as key, name or short name (any case/dash)."""
-    wanted = label_key(value)
-    for qn in instrument.questionnaires:
-        if wanted in (label_key(qn.key), label_key(qn.name), label_key(qn.short_name)):
-            return qn.key
-    return None
+    labels = _QUESTIONNAIRE_LABELS.get(id(instrument))
+    if labels is None or labels[0] is not instrument:
+        names = {}
+        for qn in instrument.questionnaires:
+            for label in (qn.key, qn.name, qn.short_name):
+                names[label_key(label)] = qn.key
+        labels = _QUESTIONNAIRE_LABELS[id(instrument)] = (instrument, names, {})
+    _, names, seen = labels
+    raw = text(value)
+    if raw not in seen:  # a file repeats a handful of spellings: normalise each once
+        if len(seen) > 1000:
+            seen.clear()
+        seen[raw] = names.get(label_key(raw))
+    return seen[raw]
+
+
+_QUESTIONNAIRE_LABELS: dict[int, tuple[object, dict[str, str], dict[str, str | None]]] = {}
