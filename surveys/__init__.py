@@ -21,11 +21,12 @@ def create_app(overrides: dict | None = None) -> Flask:
         instance_path=config["INSTANCE_DIR"],
     )
     app.config.update(config)
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    security.private_files(app)
     db.init_app(app)
     security.init_app(app)
     errors.init_app(app)
 
+    from surveys.admin.imports import bp as imports_bp
     from surveys.admin.publish import bp as publish_bp
     from surveys.admin.routes import bp as admin_bp
     from surveys.auth.routes import bp as auth_bp
@@ -33,7 +34,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     from surveys.reports.routes import bp as reports_bp
     from surveys.staff.routes import bp as staff_bp
 
-    for blueprint in (questionnaire_bp, reports_bp, auth_bp, staff_bp, admin_bp, publish_bp):
+    blueprints = (questionnaire_bp, reports_bp, auth_bp, staff_bp, admin_bp, imports_bp, publish_bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     cli.init_app(app)
     return app

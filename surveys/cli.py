@@ -11,7 +11,7 @@ from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlmodel import select
 
 from indicators.instrument import CatalogueError
-from surveys import db, paths
+from surveys import clock, db, paths
 
 
 class CliError(click.ClickException):
@@ -194,22 +194,33 @@ def _read(path: str) -> tuple[bytes, str]:
     file = Path(path)
     if not file.is_file():
         raise CliError(f"Filen {path} finns inte.")
-    return file.read_bytes(), file.name
+    try:
+        return file.read_bytes(), file.name
+    except OSError as exc:
+        raise CliError(f"Filen {path} kunde inte läsas: {exc.strerror}.") from None
 
 
 def _run_import(kind: str, path: str) -> None:
+    """Import a file; every refusal is a Swedish message and exit code 1, never a traceback."""
     from surveys.services.catalogue import instrument_from_db
-    from surveys.services.figures import import_history, import_national
+    from surveys.services.figures import import_history, import_national, record_batch
     from surveys.services.files import import_answers
     from surveys.services.tables import FileError
 
-    importer = {"answers": import_answers, "history": import_history, "national": import_national}[
-        kind
-    ]
-    data, name = _read(path)
     session = db.session()
+    name = Path(path).name
     try:
-        count = importer(session, instrument_from_db(session), data=data, filename=name)
+        if kind == "answers":
+            if not Path(path).is_file():
+                raise CliError(f"Filen {path} finns inte.")
+            # streamed from disk: memory does not grow with the file
+            count = import_answers(session, instrument_from_db(session), path=path, filename=name)
+            record_batch(session, "answers", rows=count, filename=name, by="kommandoraden")
+            session.commit()
+        else:
+            data, name = _read(path)
+            importer = import_history if kind == "history" else import_national
+            count = importer(session, instrument_from_db(session), data=data, filename=name)
     except FileError as exc:
         for error in exc.errors:
             click.echo(error, err=True)
@@ -251,7 +262,18 @@ def export_answers_cmd(fmt: str, year: int | None, output: str | None) -> None:
 
 def _write(data: bytes, output: str | None, *, binary: bool) -> None:
     if output:
-        Path(output).write_bytes(data)
+        try:
+            Path(output).write_bytes(data)
+        except OSError as exc:
+            folder = Path(output).parent
+            reason = (
+                f"mappen {folder} finns inte"
+                if not folder.is_dir()
+                else exc.strerror or "okänt fel"
+            )
+            raise CliError(
+                f"Kunde inte skriva {output}: {reason}. Ingenting har skrivits."
+            ) from None
         click.echo(f"Skrev {output}.", err=True)
     elif binary and sys.stdout.isatty():
         raise CliError("Binärt format: ange --output FIL.")
@@ -354,6 +376,7 @@ def backup_cmd(path: str) -> None:
 
     try:
         backup(db.engine(), Path(path))
+        Path(path).chmod(0o600)  # answers inside: the owner's only, also over an old file
     except (MaintenanceError, OSError) as exc:
         raise CliError(f"Säkerhetskopieringen misslyckades: {exc}") from None
     click.echo(f"Säkerhetskopian är sparad i {path}.")
@@ -382,7 +405,6 @@ def restore_cmd(path: str, yes: bool) -> None:
 @with_appcontext
 def purge_cmd(before: int, yes: bool) -> None:
     """Gallra enkätsvar äldre än ett år; publicerade resultat finns kvar."""
-    from surveys import clock
     from surveys.services.maintenance import MaintenanceError, purge
 
     if before > clock.today().year:
@@ -430,4 +452,10 @@ def main() -> None:
         add_default_commands=True,
         help="Indikatorenkäter – kommandon för drift och rapport.",
     )
-    cli.main(prog_name="surveys")
+    from surveys.config import ConfigError
+
+    try:
+        cli.main(prog_name="surveys", standalone_mode=True)
+    except ConfigError as exc:  # settings are read when the first command needs the app
+        click.echo(f"Fel: {exc}", err=True)
+        sys.exit(2)

@@ -1,59 +1,190 @@
-"""Configuration from the environment (DESIGN.md "Configuration by environment")."""
+"""Configuration from the environment (DESIGN.md "Configuration by environment").
+
+Settings are read once, when the application is created, into a typed
+:class:`Settings`; anything unusable stops the start with a Swedish message
+(:class:`ConfigError`) instead of surfacing later as a 500. Production refuses
+to start without a real ``SECRET_KEY``, an explicit ``PUBLIC_URL`` and shared
+storage for the sign-in limiter. Development never uses a known key: a random
+one is kept in the instance folder, readable by the owner only.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-PLACEHOLDER_SECRETS = {"", "dev", "change-me", "changeme", "secret", "utveckling"}
-DEV_SECRET = "utveckling"  # noqa: S105 - development default, refused in production
+PLACEHOLDER_SECRETS = {
+    "",
+    "dev",
+    "change-me",
+    "changeme",
+    "secret",
+    "utveckling",
+    "development",
+    "test",
+}
+MIN_SECRET_LENGTH = 32
+SECRET_FILE = "secret_key"  # noqa: S105 - the file name, not a secret
+OWNER_ONLY = 0o600
+ENVIRONMENTS = ("development", "production")
 
 
 class ConfigError(RuntimeError):
-    """Raised when the configuration is unsafe or unusable."""
+    """Raised when the configuration is unsafe or unusable (message in Swedish)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the application reads, typed; Flask config keys as field names."""
+
+    SURVEYS_ENV: str
+    SECRET_KEY: str
+    DATABASE_URL: str
+    MIN_CELL: int
+    INSTANCE_DIR: str
+    MAX_CONTENT_LENGTH: int
+    MAIL_SERVER: str
+    MAIL_PORT: int
+    MAIL_SENDER: str
+    MAIL_USERNAME: str
+    MAIL_PASSWORD: str
+    MAIL_STARTTLS: bool
+    MAIL_FOLDER: str
+    PUBLIC_URL: str
+    # "" = the database (shared by every worker); or e.g. redis://host:6379 for limits
+    RATELIMIT_STORAGE_URI: str
+    TRUSTED_PROXIES: int  # reverse proxies in front of the app; 0 = ignore X-Forwarded-*
+    SIGNIN_LIMIT_ACCOUNT: int  # failed sign-ins per account and window
+    SIGNIN_LIMIT_ADDRESS: int  # failed sign-ins per client address and window
+    SIGNIN_WINDOW_SECONDS: int  # length of the throttling window
 
 
 def instance_dir() -> Path:
     return Path(os.environ.get("SURVEYS_INSTANCE", Path.cwd() / "instance"))
 
 
-def load_config(overrides: dict | None = None) -> dict:
-    """Read settings from the environment; ``overrides`` (tests) win."""
-    env = os.environ.get("SURVEYS_ENV", "development")
-    instance = instance_dir()
-    config = {
-        "SURVEYS_ENV": env,
-        "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET),
-        "DATABASE_URL": os.environ.get(
-            "DATABASE_URL", f"sqlite:///{instance / 'indikatorenkater.sqlite'}"
-        ),
-        "MIN_CELL": int(os.environ.get("MIN_CELL", "5")),
-        "INSTANCE_DIR": str(instance),
-        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", str(5 * 1024 * 1024))),
-        "FORM_TOKEN_MAX_AGE": 12 * 3600,
-        "SESSION_COOKIE_HTTPONLY": True,
-        "SESSION_COOKIE_SAMESITE": "Lax",
-        "WTF_CSRF_TIME_LIMIT": None,
-        "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
-        "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
-        "MAIL_SENDER": os.environ.get("MAIL_SENDER", "enkat@example.invalid"),
-        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
-        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
-        "MAIL_STARTTLS": os.environ.get("MAIL_STARTTLS", "0") == "1",
-        "MAIL_FOLDER": os.environ.get("MAIL_FOLDER", str(instance / "mail")),
-        "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000"),
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
-    }
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = env.get(name, str(default)).strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} ska vara ett heltal (nu {raw!r}).") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} ska vara mellan {low} och {high} (nu {value}).")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "0").strip().lower()
+    if raw not in ("0", "1", "true", "false", "ja", "nej", ""):
+        raise ConfigError(f"{name} ska vara 1 eller 0 (nu {raw!r}).")
+    return raw in ("1", "true", "ja")
+
+
+def read_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Parse the environment into typed settings (no file is touched here)."""
+    env = os.environ if env is None else env
+    instance = Path(env.get("SURVEYS_INSTANCE", instance_dir()))
+    return Settings(
+        SURVEYS_ENV=env.get("SURVEYS_ENV", "development").strip(),
+        SECRET_KEY=env.get("SECRET_KEY", ""),
+        DATABASE_URL=env.get("DATABASE_URL", f"sqlite:///{instance / 'indikatorenkater.sqlite'}"),
+        MIN_CELL=_int(env, "MIN_CELL", 5, low=1, high=100),
+        INSTANCE_DIR=str(instance),
+        MAX_CONTENT_LENGTH=_int(env, "MAX_CONTENT_LENGTH", 5 * 1024 * 1024, low=1024, high=1024**3),
+        MAIL_SERVER=env.get("MAIL_SERVER", ""),
+        MAIL_PORT=_int(env, "MAIL_PORT", 25, low=1, high=65535),
+        MAIL_SENDER=env.get("MAIL_SENDER", "enkat@example.invalid"),
+        MAIL_USERNAME=env.get("MAIL_USERNAME", ""),
+        MAIL_PASSWORD=env.get("MAIL_PASSWORD", ""),
+        MAIL_STARTTLS=_flag(env, "MAIL_STARTTLS"),
+        MAIL_FOLDER=env.get("MAIL_FOLDER", str(instance / "mail")),
+        PUBLIC_URL=env.get("PUBLIC_URL", ""),
+        RATELIMIT_STORAGE_URI=env.get("RATELIMIT_STORAGE_URI", "").strip(),
+        TRUSTED_PROXIES=_int(env, "TRUSTED_PROXIES", 0, low=0, high=5),
+        SIGNIN_LIMIT_ACCOUNT=_int(env, "SIGNIN_LIMIT_ACCOUNT", 10, low=1, high=10_000),
+        SIGNIN_LIMIT_ADDRESS=_int(env, "SIGNIN_LIMIT_ADDRESS", 30, low=1, high=100_000),
+        SIGNIN_WINDOW_SECONDS=_int(env, "SIGNIN_WINDOW_SECONDS", 300, low=10, high=86_400),
+    )
+
+
+def load_config(overrides: dict | None = None, env: Mapping[str, str] | None = None) -> dict:
+    """Settings as a Flask config dict; ``overrides`` (tests) win. Raises ConfigError."""
+    config: dict = asdict(read_settings(env))
+    config.update(
+        {
+            "FORM_TOKEN_MAX_AGE": 12 * 3600,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "WTF_CSRF_TIME_LIMIT": None,
+        }
+    )
+    explicit_public_url = bool(config["PUBLIC_URL"]) or "PUBLIC_URL" in (overrides or {})
     config.update(overrides or {})
-    config.setdefault("SESSION_COOKIE_SECURE", config["SURVEYS_ENV"] == "production")
-    config.setdefault("REMEMBER_COOKIE_SECURE", config["SESSION_COOKIE_SECURE"])
-    if config["SURVEYS_ENV"] == "production" and (
-        config["SECRET_KEY"] in PLACEHOLDER_SECRETS or len(config["SECRET_KEY"]) < 16
-    ):
+    production = config["SURVEYS_ENV"] == "production"
+    if config["SURVEYS_ENV"] not in ENVIRONMENTS:
         raise ConfigError(
-            "SECRET_KEY saknas eller är en platshållare. Sätt en lång slumpmässig "
-            "SECRET_KEY när SURVEYS_ENV=production."
+            f"SURVEYS_ENV ska vara development eller production (nu {config['SURVEYS_ENV']!r})."
         )
-    if config["MIN_CELL"] < 1:
+    if production:
+        _check_production(config, explicit_public_url=explicit_public_url)
+    elif not config["SECRET_KEY"]:
+        config["SECRET_KEY"] = development_secret(Path(config["INSTANCE_DIR"]))
+    if not config["PUBLIC_URL"]:
+        config["PUBLIC_URL"] = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+    config.setdefault("SESSION_COOKIE_SECURE", production)
+    config.setdefault("REMEMBER_COOKIE_SECURE", config["SESSION_COOKIE_SECURE"])
+    if int(config["MIN_CELL"]) < 1:
         raise ConfigError("MIN_CELL måste vara minst 1.")
     return config
+
+
+def _check_production(config: dict, *, explicit_public_url: bool) -> None:
+    secret = config["SECRET_KEY"]
+    if secret.strip().lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            "SECRET_KEY saknas, är för kort eller är en platshållare. Sätt en slumpmässig "
+            f"SECRET_KEY på minst {MIN_SECRET_LENGTH} tecken när SURVEYS_ENV=production, "
+            'till exempel: python -c "import secrets; print(secrets.token_hex(32))"'
+        )
+    url = config["PUBLIC_URL"]
+    if not explicit_public_url or not url.startswith(("https://", "http://")):
+        raise ConfigError(
+            "PUBLIC_URL saknas. Ange den adress deltagarna når tjänsten på, "
+            "t.ex. PUBLIC_URL=https://enkat.example.se, när SURVEYS_ENV=production."
+        )
+    storage = config["RATELIMIT_STORAGE_URI"]
+    if storage.startswith("memory"):
+        raise ConfigError(
+            "RATELIMIT_STORAGE_URI=memory:// räknar inloggningsförsök per process. Lämna den tom "
+            "(databasen används) eller ange en delad lagring som redis://… i produktion."
+        )
+
+
+def development_secret(instance: Path) -> str:
+    """A random key for this instance, created once and readable by the owner only.
+
+    Several workers may start at the same time: the key is written to a private
+    temporary file and linked into place, so every worker reads the same key.
+    """
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / SECRET_FILE
+    if not path.exists():
+        temporary = instance / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another worker was first: use its key
+        finally:
+            temporary.unlink()
+    os.chmod(path, OWNER_ONLY)
+    key = path.read_text().strip()
+    if len(key) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"Nyckelfilen {path} är skadad. Ta bort den så skapas en ny.")
+    return key

@@ -11,6 +11,7 @@ from datetime import date
 
 from sqlmodel import Session, select
 
+from surveys import clock
 from surveys.auth import hash_password
 from surveys.models import (
     NationalFigure,
@@ -130,7 +131,7 @@ def seed_demo(
                     positive=positive - (2024 - year),
                 )
             )
-    current = date.today().year
+    current = clock.today().year
     kiosk = ops.create_round(
         db,
         questionnaire="deltagare_avslut",

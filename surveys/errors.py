@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
@@ -70,6 +71,15 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        # Log the type and place only: request data may hold answers.
-        log.error("Oväntat fel: %s", type(exc).__name__, exc_info=app.debug)
+        log.error("Oväntat fel: %s", traceback_without_data(exc))
         return error_page(500)
+
+
+def traceback_without_data(exc: BaseException) -> str:
+    """The exception's class and its traceback frames (file, line, function, code).
+
+    Never the exception's message, locals or the request: a database error's
+    message carries the statement's parameters, i.e. answers or e-mail addresses.
+    """
+    frames = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)))
+    return f"{type(exc).__module__}.{type(exc).__qualname__}\n{frames}"

@@ -16,6 +16,8 @@ from datetime import date, datetime
 from sqlalchemy import Column, MetaData, String, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from surveys import clock
+
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -131,7 +133,7 @@ class Round(SQLModel, table=True):
     mode: str = Field(default=RoundMode.open_link.value, max_length=20)  # RoundMode
     expected: int | None = None  # expected number of respondents (svarsfrekvens)
     state: str = Field(default=RoundState.draft.value, max_length=20)  # RoundState
-    created_on: date = Field(default_factory=date.today)  # day created
+    created_on: date = Field(default_factory=clock.today)  # day created
 
 
 # --- anonymous answers ------------------------------------------------------
@@ -197,6 +199,7 @@ class HistoryFigure(SQLModel, table=True):
     questionnaire_key: str = Field(foreign_key="questionnaire.key", max_length=40)  # group
     question: int  # question number
     subgroup: str = Field(max_length=10)  # samtliga/kvinnor/man
+    batch_id: str | None = Field(default=None, foreign_key="import_batch.id")  # its upload
     n: int  # n as printed
     negative: int | None = None  # percent
     neutral: int | None = None  # percent
@@ -215,6 +218,7 @@ class NationalFigure(SQLModel, table=True):
     questionnaire_key: str = Field(foreign_key="questionnaire.key", max_length=40)  # group
     question: int  # question number
     subgroup: str = Field(max_length=10)  # samtliga/kvinnor/man
+    batch_id: str | None = Field(default=None, foreign_key="import_batch.id")  # its upload
     positive: int  # percent
 
 
@@ -375,3 +379,27 @@ class PublishLock(SQLModel, table=True):
     __tablename__ = "publish_lock"
     year: int = Field(primary_key=True)  # the year
     started_at: datetime  # when publishing started (a stale lock is taken over after an hour)
+
+
+# --- production safety and imports (prod) -------------------------------------
+
+
+class SignInFailure(SQLModel, table=True):
+    """Failed sign-ins per throttling key and window, shared by every worker."""
+
+    __tablename__ = "signin_failure"
+    key_hash: str = Field(primary_key=True, max_length=64)  # HMAC of e-mail or client address
+    window_start: int = Field(primary_key=True)  # start of the window, seconds since 1970
+    failures: int = 0  # failed sign-ins in the window
+
+
+class ImportBatch(SQLModel, table=True):
+    """One uploaded file of figures or answers. Answers are NEVER linked to a batch."""
+
+    __tablename__ = "import_batch"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
+    kind: str = Field(max_length=20)  # answers, history or national
+    rows: int  # rows imported from the file
+    filename: str = Field(default="", max_length=200)  # the file's name as uploaded
+    imported_at: datetime  # when (UTC; a staff action, not a respondent's)
+    imported_by: str = Field(max_length=254)  # who: e-mail, or "kommandoraden"

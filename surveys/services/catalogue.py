@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from indicators.instrument import (
     ScaleOption,
     chronological,
 )
-from surveys import models
+from surveys import clock, models
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "instrument" / "nns.yaml"
 
@@ -104,7 +103,7 @@ def load_instrument_file(db: Session, *, path: Path | str = DEFAULT_FILE) -> dic
         "current",
         version=instrument.version,
         checksum=checksum,
-        loaded_on=date.today(),
+        loaded_on=clock.today(),
     )
     db.commit()
     return {"questions": sum(1 for _ in instrument.all_questions()), "changed": changed}

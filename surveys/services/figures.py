@@ -1,13 +1,44 @@
-"""History (old annual reports) and national figures (Riket): validated, all-or-nothing."""
+"""History (old annual reports) and national figures (Riket): validated, all-or-nothing.
+
+Every upload is an :class:`ImportBatch` (kind, rows, when, by whom) that an
+administrator can list and remove; a figure re-imported later belongs to the
+newer batch. Labels are taken as people type them ("Deltagare avslut", "män",
+"3,5", "86%").
+"""
 
 from __future__ import annotations
 
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, col, delete, func, select
 
 from indicators.instrument import Instrument
 from indicators.report import HISTORY_COLUMNS, NATIONAL_COLUMNS
-from surveys.models import HistoryFigure, NationalFigure
-from surveys.services.tables import FileError, parse_int, read_table, text
+from surveys import clock
+from surveys.models import HistoryFigure, ImportBatch, NationalFigure, table_of
+from surveys.services.tables import (
+    FileError,
+    open_table,
+    parse_int,
+    parse_share,
+    questionnaire_key,
+    subgroup_value,
+    text,
+)
+
+KIND_LABELS = {
+    "answers": "Enkätsvar",
+    "history": "Historik från tidigare årsrapporter",
+    "national": "Nationella resultat (Riket)",
+}
+FIGURE_MODELS: dict[str, type[HistoryFigure] | type[NationalFigure]] = {
+    "history": HistoryFigure,
+    "national": NationalFigure,
+}
+SWEDISH_HEADERS = {
+    "år": "year",
+    "enkät": "questionnaire",
+    "fråga": "question",
+    "undergrupp": "subgroup",
+}
 
 SUBGROUPS = ("samtliga", "kvinnor", "man")
 PERCENT_COLUMNS = ("negative", "neutral", "positive", "clearly_positive", "response_rate")
@@ -17,9 +48,12 @@ def _check_key(instrument: Instrument, row: dict, errors: list[str], line: int) 
     year = parse_int(row.get("year"), low=2000, high=2100)
     if year is None:
         errors.append(f"Rad {line}, kolumn year: {text(row.get('year'))!r} är inget giltigt år.")
-    qn_key = text(row.get("questionnaire"))
-    if qn_key not in instrument.questionnaire_keys:
-        errors.append(f"Rad {line}, kolumn questionnaire: okänd enkät {qn_key!r}.")
+    qn_key = questionnaire_key(instrument, row.get("questionnaire"))
+    if qn_key is None:
+        errors.append(
+            f"Rad {line}, kolumn questionnaire: okänd enkät {text(row.get('questionnaire'))!r} "
+            f"(t.ex. {instrument.questionnaires[0].short_name!r})."
+        )
         return None
     number = parse_int(row.get("question"), low=1, high=99)
     if number is None or instrument.question(qn_key, number) is None:
@@ -27,12 +61,13 @@ def _check_key(instrument: Instrument, row: dict, errors: list[str], line: int) 
             f"Rad {line}, kolumn question: enkäten {qn_key} har ingen fråga "
             f"{text(row.get('question'))!r}."
         )
-    subgroup = text(row.get("subgroup")).lower()
+    subgroup = subgroup_value(row.get("subgroup"))
     allowed = SUBGROUPS if instrument.is_participant(qn_key) else ("samtliga",)
     if subgroup not in allowed:
+        shown = ", ".join("män" if a == "man" else a for a in allowed)
         errors.append(
-            f"Rad {line}, kolumn subgroup: {subgroup!r} är inte tillåtet här "
-            f"({', '.join(allowed)})."
+            f"Rad {line}, kolumn subgroup: {text(row.get('subgroup'))!r} är inte tillåtet här "
+            f"({shown})."
         )
     if year is None or number is None or subgroup not in allowed:
         return None
@@ -40,24 +75,25 @@ def _check_key(instrument: Instrument, row: dict, errors: list[str], line: int) 
 
 
 def _percent(row: dict, column: str, errors: list[str], line: int, *, required: bool) -> int | None:
-    raw = text(row.get(column)).rstrip("%").strip()
+    raw = text(row.get(column))
     if raw == "":
         if required:
             errors.append(f"Rad {line}, kolumn {column}: värde saknas.")
         return None
-    value = parse_int(raw, low=0, high=100)
+    value = parse_share(row.get(column))
     if value is None:
-        errors.append(f"Rad {line}, kolumn {column}: {raw!r} är ingen procentsats 0–100.")
+        errors.append(
+            f"Rad {line}, kolumn {column}: {raw!r} är ingen procentsats 0–100 "
+            "(t.ex. 86, 86 % eller 85,5)."
+        )
     return value
 
 
 def _parse(instrument: Instrument, data: bytes, filename: str, columns: list[str], build) -> list:
-    rows = read_table(data, filename=filename, required=columns)
+    table = open_table(data, filename=filename, required=columns, aliases=SWEDISH_HEADERS)
     errors: list[str] = []
     objects, seen = [], set()
-    for line, row in enumerate(rows, start=2):
-        if not row:
-            continue
+    for line, row in table.rows():
         key = _check_key(instrument, row, errors, line)
         obj = build(row, errors, line)
         if key is not None and key in seen:
@@ -73,7 +109,9 @@ def _parse(instrument: Instrument, data: bytes, filename: str, columns: list[str
     return objects
 
 
-def import_history(db: Session, instrument: Instrument, *, data: bytes, filename: str) -> int:
+def import_history(
+    db: Session, instrument: Instrument, *, data: bytes, filename: str, by: str = "kommandoraden"
+) -> int:
     """Replace-or-add aggregated figures from old annual reports."""
 
     def build(row: dict, errors: list[str], line: int) -> dict | None:
@@ -93,10 +131,12 @@ def import_history(db: Session, instrument: Instrument, *, data: bytes, filename
         return None if n is None else {"n": n, **values}
 
     objects = _parse(instrument, data, filename, HISTORY_COLUMNS, build)
-    return _replace(db, HistoryFigure, objects)
+    return _replace(db, "history", objects, filename=filename, by=by)
 
 
-def import_national(db: Session, instrument: Instrument, *, data: bytes, filename: str) -> int:
+def import_national(
+    db: Session, instrument: Instrument, *, data: bytes, filename: str, by: str = "kommandoraden"
+) -> int:
     """Replace-or-add Riket's positive shares."""
 
     def build(row: dict, errors: list[str], line: int) -> dict | None:
@@ -104,18 +144,21 @@ def import_national(db: Session, instrument: Instrument, *, data: bytes, filenam
         return None if value is None else {"positive": value}
 
     objects = _parse(instrument, data, filename, NATIONAL_COLUMNS, build)
-    return _replace(db, NationalFigure, objects)
+    return _replace(db, "national", objects, filename=filename, by=by)
 
 
-def _replace(db: Session, model, objects: list) -> int:
+def _replace(db: Session, kind: str, objects: list, *, filename: str, by: str) -> int:
+    model = FIGURE_MODELS[kind]
     try:
+        batch = record_batch(db, kind, rows=len(objects), filename=filename, by=by)
         for (year, qn_key, number, subgroup), values in objects:
+            columns = table_of(model).c
             db.exec(
                 delete(model).where(
-                    model.year == year,
-                    model.questionnaire_key == qn_key,
-                    model.question == number,
-                    model.subgroup == subgroup,
+                    columns.year == year,
+                    columns.questionnaire_key == qn_key,
+                    columns.question == number,
+                    columns.subgroup == subgroup,
                 )
             )
             db.add(
@@ -124,6 +167,7 @@ def _replace(db: Session, model, objects: list) -> int:
                     questionnaire_key=qn_key,
                     question=number,
                     subgroup=subgroup,
+                    batch_id=batch.id,
                     **values,
                 )
             )
@@ -159,3 +203,58 @@ def national_rows(db: Session) -> list[dict]:
         }
         for f in db.exec(select(NationalFigure)).all()
     ]
+
+
+def record_batch(db: Session, kind: str, *, rows: int, filename: str, by: str) -> ImportBatch:
+    """Note an upload in the list of imports (no commit). Answers are never linked to it."""
+    batch = ImportBatch(
+        kind=kind,
+        rows=rows,
+        filename=filename[:200],
+        imported_at=clock.utcnow(),
+        imported_by=by[:254],
+    )
+    db.add(batch)
+    db.flush()
+    return batch
+
+
+def list_batches(db: Session) -> list[dict]:
+    """Every import, newest first, with the figures still coming from it."""
+    remaining: dict[str, int] = {}
+    for model in FIGURE_MODELS.values():
+        batch_id = table_of(model).c.batch_id
+        counts = db.exec(
+            select(batch_id, func.count()).where(batch_id.is_not(None)).group_by(batch_id)
+        ).all()
+        remaining.update(dict(counts))
+    batches = db.exec(select(ImportBatch).order_by(col(ImportBatch.imported_at).desc())).all()
+    return [
+        {
+            "id": b.id,
+            "kind": b.kind,
+            "label": KIND_LABELS.get(b.kind, b.kind),
+            "rows": b.rows,
+            "remaining": remaining.get(b.id, 0) if b.kind in FIGURE_MODELS else None,
+            "filename": b.filename,
+            "when": clock.local(b.imported_at),
+            "by": b.imported_by,
+            "removable": b.kind in FIGURE_MODELS,
+        }
+        for b in batches
+    ]
+
+
+def remove_batch(db: Session, batch_id: str) -> ImportBatch | None:
+    """Delete the history or Riket figures still belonging to an upload (no commit).
+
+    Returns the batch, or None when it is unknown or holds answers (answers are
+    never linked to a batch, so they cannot be removed this way).
+    """
+    batch = db.get(ImportBatch, batch_id)
+    if batch is None or batch.kind not in FIGURE_MODELS:
+        return None
+    model = FIGURE_MODELS[batch.kind]
+    db.exec(delete(model).where(table_of(model).c.batch_id == batch.id))
+    db.delete(batch)
+    return batch

@@ -1,66 +1,99 @@
-"""The answers file (DESIGN.md): import all-or-nothing, export for Excel and round trips."""
+"""The answers file (DESIGN.md): streaming all-or-nothing import, Excel-friendly export.
+
+Import reads and validates the file row by row and inserts valid rows in chunks
+inside ONE transaction: memory does not grow with the file, and any invalid row
+rolls everything back (nothing stored) with "Rad N, kolumn X" messages.
+
+Export carries no date (anonymity) and is safe to open in a spreadsheet: CSV
+text that would run as a formula gets a leading apostrophe that import strips,
+and XLSX cells are written as text, never as formulas. Export → import → export
+gives the same bytes (CSV) or the same cells (XLSX).
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
+from pathlib import Path
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from indicators.instrument import Instrument
 from surveys.models import Answer, Intervention, Question, QuestionVersion, Response
 from surveys.services.rounds import intervention_by_name
 from surveys.services.submissions import insert_responses
-from surveys.services.tables import FileError, parse_int, read_table, text
+from surveys.services.tables import (
+    FileError,
+    formula_safe,
+    gender_value,
+    open_table,
+    parse_int,
+    questionnaire_key,
+    text,
+)
 from surveys.services.validation import CleanSubmission, InvalidSubmission, clean_submission
 
 QUESTION_COLUMNS = [f"q{i}" for i in range(1, 12)]
-ANSWER_FILE_COLUMNS = [
-    "year",
-    "questionnaire",
-    "insats",
-    "gender",
-    *QUESTION_COLUMNS,
-]
-# Older Excel files carry the day each questionnaire came in: accepted and ignored,
-# since a stored questionnaire holds no date (DESIGN.md principle 1).
-IGNORED_COLUMNS = ("submitted_on",)
+ANSWER_FILE_COLUMNS = ["year", "questionnaire", "insats", "gender", *QUESTION_COLUMNS]
+IGNORED_COLUMNS = ["submitted_on"]  # older exports had it; accepted and ignored
+SWEDISH_HEADERS = {"år": "year", "enkät": "questionnaire", "kön": "gender"}
 MAX_ERRORS = 50
+MAX_ANSWER_ROWS = 2_000_000  # the command line: national scale with room to spare
+CHUNK = 2_000  # questionnaires per INSERT batch
 
 
-def import_answers(db: Session, instrument: Instrument, *, data: bytes, filename: str) -> int:
-    """Validate every row, then store all of them in one transaction (or nothing)."""
-    rows = read_table(
-        data, filename=filename, required=ANSWER_FILE_COLUMNS, ignored=IGNORED_COLUMNS
+def import_answers(
+    db: Session,
+    instrument: Instrument,
+    *,
+    data: bytes | None = None,
+    path: str | Path | None = None,
+    filename: str,
+    chunk: int = CHUNK,
+) -> int:
+    """Validate and store every row in one transaction (or nothing); returns the count."""
+    table = open_table(
+        data if data is not None else Path(path or filename),
+        filename=filename,
+        required=ANSWER_FILE_COLUMNS,
+        optional=IGNORED_COLUMNS,
+        aliases=SWEDISH_HEADERS,
+        max_rows=MAX_ANSWER_ROWS,
     )
     errors: list[str] = []
-    valid: list[tuple[CleanSubmission, str]] = []
-    for row_number, row in enumerate(rows, start=2):
-        if not row:
-            continue
-        try:
-            valid.append(_clean_row(instrument, row))
-        except InvalidSubmission as exc:
-            for column, message in exc.errors:
-                errors.append(f"Rad {row_number}, kolumn {column or '–'}: {message}")
-        if len(errors) >= MAX_ERRORS:
-            errors.append("… fler fel visas inte. Rätta ovanstående och försök igen.")
-            break
-    if errors:
-        raise FileError(errors)
-    if not valid:
-        raise FileError(["Filen innehåller inga enkätsvar."])
+    interventions: dict[str, str | None] = {"": None}
+    batch: list[tuple[CleanSubmission, str | None, str | None]] = []
+    count = 0
     try:
-        interventions: dict[str, str | None] = {"": None}
-        items = []
-        for clean, insats in valid:
+        for row_number, row in table.rows():
+            try:
+                clean, insats = _clean_row(instrument, row)
+            except InvalidSubmission as exc:
+                errors.extend(
+                    f"Rad {row_number}, kolumn {column or '–'}: {message}"
+                    for column, message in exc.errors
+                )
+                if len(errors) >= MAX_ERRORS:
+                    errors.append("… fler fel visas inte. Rätta ovanstående och försök igen.")
+                    break
+                continue
+            if errors:
+                continue  # keep validating to report every error, store nothing more
             if insats not in interventions:
                 interventions[insats] = intervention_by_name(db, insats, create=True).id
-            items.append((clean, None, interventions[insats]))
-        count = insert_responses(db, items)
+            batch.append((clean, None, interventions[insats]))
+            if len(batch) >= chunk:
+                count += insert_responses(db, batch)
+                batch.clear()
+        if errors:
+            raise FileError(errors)
+        count += insert_responses(db, batch)
+        if count == 0:
+            raise FileError(["Filen innehåller inga enkätsvar."])
         db.commit()
-    except Exception:
+    except BaseException:
         db.rollback()
         raise
     return count
@@ -71,19 +104,19 @@ def _clean_row(instrument: Instrument, row: dict[str, object]) -> tuple[CleanSub
     year = parse_int(row.get("year"), low=2000, high=2100)
     if year is None:
         errors.append(("year", f"{text(row.get('year'))!r} är inget giltigt år."))
-    questionnaire = text(row.get("questionnaire"))
-    if questionnaire not in instrument.questionnaire_keys:
+    questionnaire = questionnaire_key(instrument, row.get("questionnaire"))
+    if questionnaire is None:
+        names = ", ".join(qn.short_name for qn in instrument.questionnaires)
         errors.append(
             (
                 "questionnaire",
-                f"Okänd enkät {questionnaire!r}. Giltiga: "
-                f"{', '.join(instrument.questionnaire_keys)}.",
+                f"Okänd enkät {text(row.get('questionnaire'))!r}. Giltiga: {names}.",
             )
         )
     insats = text(row.get("insats"))
     if len(insats) > 200:
         errors.append(("insats", "Insatsens namn är för långt (högst 200 tecken)."))
-    if errors:
+    if errors or questionnaire is None or year is None:
         raise InvalidSubmission(errors)
     answers = {int(c[1:]): row.get(c) for c in QUESTION_COLUMNS}
     clean = clean_submission(
@@ -91,75 +124,101 @@ def _clean_row(instrument: Instrument, row: dict[str, object]) -> tuple[CleanSub
         questionnaire=questionnaire,
         year=year,
         answers=answers,
-        gender=row.get("gender"),
+        gender=gender_value(row.get("gender")),
     )
     return clean, insats
 
 
-def export_rows(db: Session, *, year: int | None = None) -> list[dict[str, object]]:
-    """One row per filled-in questionnaire, sorted so that order reveals nothing."""
-    query = (
-        select(
-            Response.id,
-            Response.year,
-            Response.questionnaire_key,
-            Intervention.name,
-            Response.gender,
-            Question.number,
-            Answer.code,
-        )
-        .join(Answer, Answer.response_id == Response.id)
-        .join(QuestionVersion, QuestionVersion.id == Answer.question_version_id)
-        .join(Question, Question.id == QuestionVersion.question_id)
-        .outerjoin(Intervention, Intervention.id == Response.intervention_id)
+def iter_export_rows(db: Session, *, year: int | None = None) -> Iterator[dict[str, object]]:
+    """One row per filled-in questionnaire, in an order that reveals nothing.
+
+    Sorted by content (year, questionnaire, insats, gender, answers), never by
+    when it arrived; one questionnaire's answer rows are assembled at a time.
+    """
+    responses = select(
+        col(Response.id),
+        col(Response.year),
+        col(Response.questionnaire_key),
+        col(Intervention.name),
+        col(Response.gender),
+    ).outerjoin(Intervention, col(Intervention.id) == col(Response.intervention_id))
+    answers = (
+        select(col(Answer.response_id), col(Question.number), col(Answer.code))
+        .join(QuestionVersion, col(QuestionVersion.id) == col(Answer.question_version_id))
+        .join(Question, col(Question.id) == col(QuestionVersion.question_id))
+        .join(Response, col(Response.id) == col(Answer.response_id))
     )
     if year is not None:
-        query = query.where(Response.year == year)
-    by_response: dict[str, dict[str, object]] = {}
-    for rid, yr, qn, insats, gender, number, code in db.execute(query):
-        row = by_response.setdefault(
-            rid,
-            {
-                "year": yr,
-                "questionnaire": qn,
-                "insats": insats or "",
-                "gender": gender or "",
-                **{c: "" for c in QUESTION_COLUMNS},
-            },
-        )
-        row[f"q{number}"] = "" if code is None else code
-    rows = list(by_response.values())
-    rows.sort(
+        responses = responses.where(col(Response.year) == year)
+        answers = answers.where(col(Response.year) == year)
+    rows: dict[str, dict[str, object]] = {}
+    for rid, yr, qn, insats, gender in db.execute(responses):
+        rows[rid] = {
+            "year": yr,
+            "questionnaire": qn,
+            "insats": insats or "",
+            "gender": gender or "",
+            **{c: "" for c in QUESTION_COLUMNS},
+        }
+    for rid, number, code in db.execute(answers):
+        rows[rid][f"q{number}"] = "" if code is None else code
+    ordered = sorted(
+        rows.values(),
         key=lambda r: (
             r["year"],
             r["questionnaire"],
             r["insats"],
             r["gender"],
             *[str(r[c]) for c in QUESTION_COLUMNS],
-        )
+        ),
     )
-    return rows
+    yield from ordered
+
+
+def export_rows(db: Session, *, year: int | None = None) -> list[dict[str, object]]:
+    return list(iter_export_rows(db, year=year))
 
 
 def export_answers(db: Session, *, fmt: str = "csv", year: int | None = None) -> bytes:
-    """The answers file as CSV (UTF-8) or XLSX bytes."""
-    rows = export_rows(db, year=year)
+    """The answers file as CSV (Swedish Excel: ';' and BOM) or XLSX bytes."""
+    rows = iter_export_rows(db, year=year)
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=ANSWER_FILE_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return buffer.getvalue().encode("utf-8")
+        return excel_csv(ANSWER_FILE_COLUMNS, ([r[c] for c in ANSWER_FILE_COLUMNS] for r in rows))
     if fmt == "xlsx":
-        from openpyxl import Workbook
-
-        workbook = Workbook()
-        sheet = workbook.active
-        sheet.title = "svar"
-        sheet.append(ANSWER_FILE_COLUMNS)
-        for row in rows:
-            sheet.append([row[c] for c in ANSWER_FILE_COLUMNS])
-        out = io.BytesIO()
-        workbook.save(out)
-        return out.getvalue()
+        return text_xlsx(
+            "svar", ANSWER_FILE_COLUMNS, ([r[c] for c in ANSWER_FILE_COLUMNS] for r in rows)
+        )
     raise ValueError(f"Okänt format {fmt!r} (csv eller xlsx).")
+
+
+def excel_csv(header: list[str], rows) -> bytes:
+    """CSV that Swedish Excel opens in columns: UTF-8 with BOM, ';', formulas made inert."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([formula_safe(v) for v in row])
+    return buffer.getvalue().encode("utf-8")
+
+
+def text_xlsx(title: str, header: list[str], rows) -> bytes:
+    """An XLSX whose text cells are strings, never formulas (numbers stay numbers)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title)
+
+    def cell(value: object) -> WriteOnlyCell:
+        written = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, str):
+            written.data_type = "s"  # "=HYPERLINK(…)" stays the text it was
+        return written
+
+    sheet.append([cell(v) for v in header])
+    for row in rows:
+        sheet.append([cell(v) for v in row])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()

@@ -10,6 +10,7 @@ from typing import Literal, overload
 from sqlalchemy.engine import Row
 from sqlmodel import Session, select
 
+from surveys import clock
 from surveys.models import Intervention, LinkToken, Round, RoundMode, RoundState
 
 MODE_LABELS = {
@@ -67,7 +68,7 @@ def create_round(
 
 def open_round(db: Session, round_: Round, *, today: date | None = None) -> Round:
     """draft → open, or closed → open within the round's own year."""
-    today = today or date.today()
+    today = today or clock.today()
     if round_.state == RoundState.open.value:
         raise RoundStateError("Mätomgången är redan öppen.")
     if round_.state == RoundState.closed.value and today.year > round_.year:
@@ -90,7 +91,7 @@ def close_round(db: Session, round_: Round) -> Round:
 
 def accepts_answers(round_: Round | Row, *, today: date | None = None) -> bool:
     """Open, and today within its optional dates (a Round, or a row of those three columns)."""
-    today = today or date.today()
+    today = today or clock.today()
     if round_.state != RoundState.open.value:
         return False
     if round_.opens_on and today < round_.opens_on:
@@ -104,7 +105,9 @@ def create_tokens(db: Session, round_: Round, *, count: int) -> list[str]:
         raise ValueError("Antalet länkar måste vara mellan 1 och 2000.")
     tokens = [secrets.token_urlsafe(16) for _ in range(count)]
     for token in tokens:
-        db.add(LinkToken(token_hash=hash_token(token), round_id=round_.id, created_on=date.today()))
+        db.add(
+            LinkToken(token_hash=hash_token(token), round_id=round_.id, created_on=clock.today())
+        )
     db.flush()
     return tokens
 

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, func, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
+from surveys import clock
 from surveys.models import (
     Answer,
     LinkToken,
@@ -61,7 +62,7 @@ def submit(
     and is released into the answers with others once ``release_at`` (MIN_CELL)
     are waiting.
     """
-    today = today or date.today()
+    today = today or clock.today()
     # Core statements on the session's connection: this is the hot path under load.
     conn = db.connection()
     try:

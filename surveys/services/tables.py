@@ -1,14 +1,38 @@
-"""Reading uploaded CSV/XLSX files into rows of text, with Swedish errors."""
+"""Reading uploaded CSV/XLSX files row by row, with Swedish errors and hard limits.
+
+Files are read lazily (a 400,000-row answers file never sits in memory) and every
+way a file can be broken ends in :class:`FileError` with a Swedish message —
+also while rows are being read, which is where openpyxl meets a broken sheet.
+XLSX sheets are bounded: a sheet whose declared dimension or uncompressed size is
+too large is refused before a row is read, and reading stops at the row limit.
+
+Cells people type are normalised here too: the Swedish names of questionnaires,
+genders and subgroups, decimal commas and percent signs, and the apostrophe our
+exports put in front of text that a spreadsheet would run as a formula.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+import re
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
+from typing import IO
 
-MAX_ROWS = 200_000
+MAX_ROWS = 20_000  # web uploads (history, Riket): a förbund has a few thousand rows
+MAX_COLUMNS = 50
+SHEET_BYTES_PER_ROW = 1_000  # bound on the sheet's uncompressed XML per allowed row
+# openpyxl scans a whole sheet that does not declare its size (<dimension>) before
+# the first row is read: only small sheets may leave it out (Excel always writes it).
+UNDECLARED_SHEET_BYTES = 4 * 1024 * 1024
+# Encrypted workbooks and old .xls files are OLE compound documents, not zip packages.
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class FileError(ValueError):
@@ -19,23 +43,91 @@ class FileError(ValueError):
         self.errors = errors
 
 
-def read_table(
-    data: bytes, *, filename: str, required: list[str], ignored: tuple[str, ...] = ()
-) -> list[dict[str, object]]:
-    """Parse CSV (comma or semicolon, UTF-8) or XLSX into dicts keyed by lower-case header."""
-    suffix = Path(filename).suffix.lower()
+@dataclass
+class Table:
+    """A header and the rows after it, read lazily: iterate ``rows()`` once."""
+
     header: list[str]
-    rows: Sequence[Sequence[object]]
+    _rows: Iterator[list[object]]
+    max_rows: int
+    close: Callable[[], None]
+
+    def rows(self) -> Iterator[tuple[int, dict[str, object]]]:
+        """(line number, row by header) for every non-blank row; FileError on trouble."""
+        line = 1
+        try:
+            for values in self._rows:
+                line += 1
+                if line - 1 > self.max_rows:
+                    raise FileError(
+                        [f"Filen har fler än {self.max_rows:,} rader.".replace(",", " ")]
+                    )
+                if len(values) > MAX_COLUMNS and any(v not in (None, "") for v in values[50:]):
+                    raise FileError([f"Rad {line}: fler än {MAX_COLUMNS} kolumner."])
+                if all(v is None or str(v).strip() == "" for v in values):
+                    continue  # blank line: skipped, row numbers still match
+                row = {}
+                for i, name in enumerate(self.header):
+                    if name:
+                        row[name] = _clean_cell(values[i] if i < len(values) else None, line)
+                yield line, row
+        except FileError:
+            raise
+        except Exception:  # noqa: BLE001 - every parser error of a broken file ends here
+            raise FileError(
+                [f"Rad {line}: filen är skadad och kunde inte läsas vidare. Ingenting har sparats."]
+            ) from None
+        finally:
+            self.close()
+
+
+def _clean_cell(value: object, line: int) -> object:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise FileError([f"Rad {line}: filen innehåller ogiltiga tecken (NUL)."])
+        return strip_formula_guard(value)
+    return value
+
+
+def open_table(
+    source: bytes | str | Path,
+    *,
+    filename: str,
+    required: list[str],
+    optional: Iterable[str] = (),
+    aliases: dict[str, str] | None = None,
+    max_rows: int = MAX_ROWS,
+) -> Table:
+    """Open CSV (comma or semicolon, UTF-8) or XLSX: header checked, rows lazy.
+
+    ``source`` is the file's bytes (uploads) or a path (the command line, read
+    as a stream). Header names are lower-cased; Swedish ``aliases`` map to keys.
+    """
+    suffix = Path(filename).suffix.lower()
     if suffix == ".xlsx":
-        header, rows = _read_xlsx(data)
+        header, rows, close = _open_xlsx(source, max_rows=max_rows)
     elif suffix in (".csv", ".txt", ""):
-        header, rows = _read_csv(data)
+        header, rows, close = _open_csv(source)
     else:
         raise FileError([f"Filtypen {suffix} stöds inte. Använd CSV eller XLSX."])
-    if any(isinstance(v, str) and "\x00" in v for row in [header, *rows] for v in row):
+    try:
+        names = _check_header(header, required, optional, aliases)
+    except FileError:
+        close()
+        raise
+    return Table(header=names, _rows=rows, max_rows=max_rows, close=close)
+
+
+def _check_header(
+    header: list[str], required: list[str], optional: Iterable[str], aliases: dict[str, str] | None
+) -> list[str]:
+    names = [
+        (aliases or {}).get(n, n)
+        for n in (strip_formula_guard(str(h or "")).strip().lower() for h in header)
+    ]
+    if any("\x00" in n for n in names):
         raise FileError(["Filen innehåller ogiltiga tecken (NUL)."])
-    header = [str(h or "").strip().lower() for h in header]
-    missing = [c for c in required if c not in header]
+    missing = [c for c in required if c not in names]
     if missing:
         raise FileError(
             [
@@ -43,55 +135,177 @@ def read_table(
                 f"{','.join(required)}."
             ]
         )
-    unknown = [h for h in header if h and h not in required and h not in ignored]
+    allowed = set(required) | set(optional)
+    unknown = [n for n in names if n and n not in allowed]
     if unknown:
         raise FileError([f"Rad 1: okänd kolumn {', '.join(unknown)}."])
-    if len(rows) > MAX_ROWS:
-        raise FileError([f"Filen har fler än {MAX_ROWS} rader."])
+    return names
+
+
+def read_table(data: bytes, *, filename: str, required: list[str]) -> list[dict[str, object]]:
+    """All rows at once (small files); blank rows kept as {} so numbering matches."""
+    table = open_table(data, filename=filename, required=required)
     out: list[dict[str, object]] = []
-    for values in rows:
-        if all(v is None or str(v).strip() == "" for v in values):
-            out.append({})  # blank line: kept so row numbers match, skipped by callers
-            continue
-        out.append(
-            {
-                h: (values[i] if i < len(values) else None)
-                for i, h in enumerate(header)
-                if h and h not in ignored
-            }
-        )
+    for line, row in table.rows():
+        out.extend({} for _ in range(line - 2 - len(out)))
+        out.append(row)
     return out
 
 
-def _read_csv(data: bytes) -> tuple[list[str], list[list[str]]]:
+def _open_csv(source: bytes | str | Path) -> tuple[list[str], Iterator[list[object]], Callable]:
+    if isinstance(source, bytes):
+        stream: IO[bytes] = io.BytesIO(source)
+    else:
+        try:
+            stream = open(source, "rb")  # noqa: SIM115 - closed when the rows are exhausted
+        except OSError as exc:
+            raise FileError([f"Filen kunde inte öppnas: {exc.strerror}."]) from None
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
-        text = data.decode("utf-8-sig")
+        first = text.readline()
     except UnicodeDecodeError:
+        text.close()
         raise FileError(["Filen är inte UTF-8-kodad. Spara den som CSV UTF-8."]) from None
-    if not text.strip():
+    if not first.strip():
+        text.close()
         raise FileError(["Filen är tom."])
-    first = text.splitlines()[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
+
+    def lines() -> Iterator[str]:
+        yield first
+        yield from text
+
+    reader = csv.reader(lines(), delimiter=delimiter)
     try:
-        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+        header = next(reader)
+    except csv.Error as exc:
+        text.close()
+        raise FileError([f"Rad 1: filen kunde inte läsas som CSV: {exc}"]) from None
+    return list(header), _csv_rows(reader), text.close
+
+
+def _csv_rows(reader: Iterator[list[str]]) -> Iterator[list[object]]:
+    try:
+        for values in reader:
+            yield list(values)
     except csv.Error as exc:
         raise FileError([f"Filen kunde inte läsas som CSV: {exc}"]) from None
-    return rows[0], rows[1:]
+    except UnicodeDecodeError:
+        raise FileError(["Filen är inte UTF-8-kodad. Spara den som CSV UTF-8."]) from None
 
 
-def _read_xlsx(data: bytes) -> tuple[list[str], list[list[object]]]:
+def _open_xlsx(
+    source: bytes | str | Path, *, max_rows: int
+) -> tuple[list[str], Iterator[list[object]], Callable]:
+    """Open the first sheet read-only; refuse a sheet declared too large before any row."""
     from openpyxl import load_workbook
 
+    if isinstance(source, bytes):
+        handle: IO[bytes] = io.BytesIO(source)
+    else:
+        try:
+            handle = open(source, "rb")  # noqa: SIM115 - closed by the returned close()
+        except OSError as exc:
+            raise FileError([f"Filen kunde inte öppnas: {exc.strerror}."]) from None
+    workbook = None
+
+    def close() -> None:
+        if workbook is not None:
+            workbook.close()
+        handle.close()
+
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many types for a broken file
+        _check_zip(handle, max_bytes=max_rows * SHEET_BYTES_PER_ROW)
+        workbook = load_workbook(handle, read_only=True, data_only=True)
+        sheet = workbook.worksheets[0]
+        declared_rows, declared_columns = sheet.max_row or 0, sheet.max_column or 0
+        if declared_rows > max_rows + 1 or declared_columns > MAX_COLUMNS:
+            raise FileError(
+                [
+                    f"Bladet är för stort ({declared_rows} rader × {declared_columns} "
+                    f"kolumner). Högst {max_rows} rader och {MAX_COLUMNS} kolumner går att "
+                    "läsa in."
+                ]
+            )
+        rows = _xlsx_rows(sheet)
+        header = next(rows)
+    except StopIteration:
+        close()
+        raise FileError(["Filen är tom."]) from None
+    except FileError:
+        close()
+        raise
+    except Exception:  # noqa: BLE001 - openpyxl raises many types for a broken file
+        close()
         raise FileError(["Filen kunde inte läsas som en Excel-fil (XLSX)."]) from None
-    sheet = workbook.worksheets[0]
-    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-    workbook.close()
-    if not rows:
-        raise FileError(["Filen är tom."])
-    return [str(h) if h is not None else "" for h in rows[0]], rows[1:]
+    return ["" if h is None else str(h) for h in header], rows, close
+
+
+def _check_zip(handle: IO[bytes], *, max_bytes: int) -> None:
+    """Refuse what is not an XLSX package, or whose sheets would unpack too large.
+
+    The sizes come from the zip directory; zipfile never unpacks more than the
+    stated size, so a lying entry is cut short rather than read to its end.
+    """
+    if _magic(handle) == OLE_MAGIC:
+        raise FileError(
+            [
+                "Filen är en krypterad eller äldre Excel-fil (XLS). Ta bort lösenordet "
+                "och spara som Excel-arbetsbok (XLSX) eller CSV UTF-8."
+            ]
+        )
+    too_large = FileError(
+        ["Bladet är för stort för att läsas in. Dela upp filen eller spara den som CSV."]
+    )
+    try:
+        with zipfile.ZipFile(handle) as package:
+            if "xl/workbook.xml" not in package.namelist():
+                raise FileError(["Filen är ingen Excel-arbetsbok (XLSX): arbetsboken saknas."])
+            for info in package.infolist():
+                if not info.filename.startswith("xl/worksheets/"):
+                    continue
+                if info.file_size > max_bytes:
+                    raise too_large
+                if info.file_size > UNDECLARED_SHEET_BYTES:
+                    with package.open(info) as xml:
+                        start = xml.read(64 * 1024)
+                    if b"<dimension" not in start.split(b"<sheetData", 1)[0]:
+                        raise too_large
+    except zipfile.BadZipFile:
+        raise FileError(["Filen kunde inte läsas som en Excel-fil (XLSX)."]) from None
+    finally:
+        handle.seek(0)
+
+
+def _magic(handle: IO[bytes]) -> bytes:
+    start = handle.read(8)
+    handle.seek(0)
+    return start
+
+
+def _xlsx_rows(sheet) -> Iterator[list[object]]:
+    for values in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1):
+        yield list(values)
+
+
+# --- formula guard (exports) --------------------------------------------------
+
+
+def formula_safe(value: object) -> object:
+    """Text a spreadsheet would run as a formula gets a leading apostrophe (CSV exports)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def strip_formula_guard(value: str) -> str:
+    """Undo :func:`formula_safe` so that export → import → export is identical."""
+    if value.startswith("'") and value[1:].startswith(FORMULA_START):
+        return value[1:]
+    return value
+
+
+# --- values people type ---------------------------------------------------------
 
 
 def parse_int(value: object, *, low: int, high: int) -> int | None:
@@ -110,6 +324,24 @@ def parse_int(value: object, *, low: int, high: int) -> int | None:
             return None
         number = int(text)
     return number if low <= number <= high else None
+
+
+def parse_share(value: object) -> int | None:
+    """A percentage 0–100 as typed: "86", "86%", "86 %", "3,5" (half up → 4), 85.5."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = Decimal(str(value))
+    else:
+        text = str(value).strip().rstrip("%").strip().replace("\u00a0", "").replace(" ", "")
+        if not re.fullmatch(r"\d{1,3}([.,]\d{1,6})?", text):
+            return None
+        try:
+            number = Decimal(text.replace(",", "."))
+        except InvalidOperation:
+            return None
+    rounded = int(number.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return rounded if 0 <= rounded <= 100 else None
 
 
 def is_ascii_integer(text: str) -> bool:
@@ -131,3 +363,65 @@ def parse_date(value: object) -> date | None:
 
 def text(value: object) -> str:
     return "" if value is None else str(value).strip()
+
+
+def label_key(value: object) -> str:
+    """Compare labels loosely: case, dashes, underscores and spaces do not matter."""
+    return re.sub(r"[\s_\-–—]+", " ", text(value).lower()).strip()
+
+
+GENDER_WORDS = {
+    "kvinna": "kvinna",
+    "kvinnor": "kvinna",
+    "k": "kvinna",
+    "man": "man",
+    "män": "man",
+    "m": "man",
+    "annat": "annat",
+    "annat eller vill inte svara": "annat",
+    "vill inte svara": "annat",
+}
+SUBGROUP_WORDS = {
+    "samtliga": "samtliga",
+    "alla": "samtliga",
+    "totalt": "samtliga",
+    "kvinnor": "kvinnor",
+    "kvinna": "kvinnor",
+    "män": "man",
+    "man": "man",
+}
+
+
+def gender_value(value: object) -> object:
+    """The stored gender for what people type ("kvinnor", "Män" …), else the value as is."""
+    if value is None or value == "":
+        return value
+    if isinstance(value, str) and value in GENDER_WORDS:
+        return GENDER_WORDS[value]  # the common case without a regex
+    return GENDER_WORDS.get(label_key(value), value)
+
+
+def subgroup_value(value: object) -> str:
+    """The stored subgroup ("samtliga", "kvinnor", "man") for what people type."""
+    return SUBGROUP_WORDS.get(label_key(value), label_key(value))
+
+
+def questionnaire_key(instrument, value: object) -> str | None:
+    """The key of a questionnaire given as key, name or short name (any case/dash)."""
+    labels = _QUESTIONNAIRE_LABELS.get(id(instrument))
+    if labels is None or labels[0] is not instrument:
+        names = {}
+        for qn in instrument.questionnaires:
+            for label in (qn.key, qn.name, qn.short_name):
+                names[label_key(label)] = qn.key
+        labels = _QUESTIONNAIRE_LABELS[id(instrument)] = (instrument, names, {})
+    _, names, seen = labels
+    raw = text(value)
+    if raw not in seen:  # a file repeats a handful of spellings: normalise each once
+        if len(seen) > 1000:
+            seen.clear()
+        seen[raw] = names.get(label_key(raw))
+    return seen[raw]
+
+
+_QUESTIONNAIRE_LABELS: dict[int, tuple[object, dict[str, str], dict[str, str | None]]] = {}

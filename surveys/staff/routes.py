@@ -14,10 +14,8 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import smtplib
-from datetime import date
 
 from flask import (
     Blueprint,
@@ -34,12 +32,13 @@ from flask_login import current_user, login_required
 from sqlalchemy import func
 from sqlmodel import select
 
-from surveys import db
+from surveys import clock, db
 from surveys.auth import roles_required
 from surveys.models import Intervention, LinkToken, MailBatch, ResponseCount, Role, Round, new_id
 from surveys.services import rounds as round_ops
 from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
+from surveys.services.files import excel_csv
 from surveys.services.reporting import min_cell
 from surveys.services.submissions import Outcome, submit
 from surveys.services.tables import parse_int
@@ -90,7 +89,7 @@ def home():
         interventions=interventions,
         questionnaires=instrument.questionnaires,
         names=names,
-        year=date.today().year,
+        year=clock.today().year,
         modes=round_ops.MODE_LABELS,
         states=round_ops.STATE_LABELS,
     )
@@ -245,13 +244,8 @@ def links_csv(round_id: str):
     links = _new_links(round_id, maximum=2000, action="länkar.skapa", what="länkar")
     if links is None:
         return redirect(url_for(".round_page", round_id=round_id))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["nr", "lank"])
-    for i, link in enumerate(links, start=1):
-        writer.writerow([i, link])
     return Response(
-        buffer.getvalue(),
+        excel_csv(["nr", "lank"], enumerate(links, start=1)),  # Swedish Excel: ';' and BOM
         mimetype="text/csv; charset=utf-8",
         headers={"Content-Disposition": "attachment; filename=engangslankar.csv"},
     )
@@ -411,7 +405,7 @@ def send_links(round_id: str):
             "error",
         )
         return render_template("staff/send.html", round=round_, qn=qn, invalid=[], text=""), 503
-    session.add(MailBatch(round_id=round_.id, sent_on=date.today(), count=sent))
+    session.add(MailBatch(round_id=round_.id, sent_on=clock.today(), count=sent))
     record(
         session,
         user_email=current_user.email,

@@ -1,0 +1,141 @@
+"""The administrator's imports: uploads, templates, and the list of what was imported.
+
+/admin/importer                        list of imports, upload forms, templates
+/admin/importer/<kind> (POST)          upload history or Riket figures (all-or-nothing)
+/admin/importer/mall/<kind>.<fmt>      a template to fill in (CSV for Swedish Excel, or XLSX)
+/admin/importer/<id>/ta-bort (POST)    remove a batch of history or Riket figures (audited)
+
+Answers imported from the command line are listed (kind, rows, when, by whom)
+but are never linked to their batch, so they cannot be removed from here.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from indicators.report import HISTORY_COLUMNS, NATIONAL_COLUMNS
+from surveys import db
+from surveys.auth import roles_required
+from surveys.models import Role
+from surveys.services.audit import record
+from surveys.services.catalogue import instrument_from_db
+from surveys.services.figures import (
+    KIND_LABELS,
+    import_history,
+    import_national,
+    list_batches,
+    remove_batch,
+)
+from surveys.services.files import ANSWER_FILE_COLUMNS, excel_csv, text_xlsx
+from surveys.services.tables import FileError
+
+bp = Blueprint("imports", __name__, url_prefix="/admin/importer")
+MAX_UPLOAD = 2 * 1024 * 1024
+KINDS = {"historik": "history", "riket": "national"}
+TEMPLATES = {
+    "historik": (
+        HISTORY_COLUMNS,
+        [
+            [2019, "Deltagare avslut", 1, "Samtliga", 120, 4, 6, 90, 70, 95],
+            [2019, "Deltagare avslut", 1, "kvinnor", 60, 3, 5, 92, 75, 96],
+            [2019, "Deltagare avslut", 1, "män", 58, "4,5", 6, "89,5", 68, 94],
+        ],
+    ),
+    "riket": (
+        NATIONAL_COLUMNS,
+        [[2023, "Deltagare avslut", 1, "Samtliga", "91%"], [2023, "Personal", 1, "Samtliga", 88]],
+    ),
+    "svar": (
+        ANSWER_FILE_COLUMNS,
+        [
+            [2024, "Deltagare avslut", "Insats A", "kvinna", 6, 5, 4, 5, 6, 5, 4, 1, 6, 6, ""],
+            [2024, "Personal", "Insats A", "", 5, 5, 4, 3, "", 6, 5, "", "", "", ""],
+        ],
+    ),
+}
+TEMPLATE_NAMES = {"historik": "historik", "riket": "riket", "svar": "enkatsvar"}
+
+
+@bp.route("")
+@roles_required(Role.admin)
+def index():
+    """What was imported (kind, rows, when, by whom) and the upload forms."""
+    return render_template(
+        "admin/imports.html",
+        batches=list_batches(db.session()),
+        history_columns=",".join(HISTORY_COLUMNS),
+        national_columns=",".join(NATIONAL_COLUMNS),
+        answer_columns=",".join(ANSWER_FILE_COLUMNS),
+    )
+
+
+@bp.route("/<any(historik,riket):kind>", methods=["POST"])
+@roles_required(Role.admin)
+def upload(kind: str):
+    """Upload history or Riket figures; a broken file is a message, never a 500."""
+    session = db.session()
+    upload_file = request.files.get("file")
+    if upload_file is None or not upload_file.filename:
+        flash("Välj en fil.", "error")
+        return redirect(url_for(".index"))
+    data = upload_file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        flash("Filen är för stor (högst 2 MB).", "error")
+        return redirect(url_for(".index"))
+    importer = import_history if kind == "historik" else import_national
+    try:
+        count = importer(
+            session,
+            instrument_from_db(session),
+            data=data,
+            filename=upload_file.filename,
+            by=current_user.email,
+        )
+    except FileError as exc:
+        for error in exc.errors:
+            flash(error, "error")
+        flash("Ingenting har importerats.", "error")
+        return redirect(url_for(".index"))
+    record(session, user_email=current_user.email, action=f"import.{kind}", detail=str(count))
+    session.commit()
+    flash(f"{count} rader importerade.")
+    return redirect(url_for(".index"))
+
+
+@bp.route("/<batch_id>/ta-bort", methods=["POST"])
+@roles_required(Role.admin)
+def remove(batch_id: str):
+    """Remove the figures of one upload of history or Riket figures."""
+    session = db.session()
+    batch = remove_batch(session, batch_id[:32])
+    if batch is None:
+        flash("Importen finns inte eller kan inte tas bort.", "error")
+        return redirect(url_for(".index"))
+    record(
+        session,
+        user_email=current_user.email,
+        action=f"import.ta_bort.{batch.kind}",
+        detail=f"{batch.filename} ({batch.rows} rader)",
+    )
+    session.commit()
+    flash(f"Importen {batch.filename} ({KIND_LABELS[batch.kind].lower()}) är borttagen.")
+    return redirect(url_for(".index"))
+
+
+@bp.route("/mall/<any(historik,riket,svar):kind>.<any(csv,xlsx):fmt>")
+@roles_required(Role.admin)
+def template(kind: str, fmt: str):
+    """A template with the right columns and example rows in the labels people use."""
+    header, rows = TEMPLATES[kind]
+    name = f"mall-{TEMPLATE_NAMES[kind]}.{fmt}"
+    if fmt == "csv":
+        body, mimetype = excel_csv(header, rows), "text/csv; charset=utf-8"
+    elif fmt == "xlsx":
+        body = text_xlsx(TEMPLATE_NAMES[kind], header, rows)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:  # pragma: no cover - the route only matches csv and xlsx
+        abort(404)
+    return Response(
+        body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={name}"}
+    )
