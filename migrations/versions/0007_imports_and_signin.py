@@ -1,7 +1,7 @@
 """import batches (history/Riket removable per upload) and failed sign-ins shared by workers
 
 Revision ID: 0007
-Revises: 0002
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0007"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
