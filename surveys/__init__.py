@@ -28,11 +28,12 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from surveys.admin.routes import bp as admin_bp
     from surveys.auth.routes import bp as auth_bp
+    from surveys.enrol.routes import bp as enrol_bp
     from surveys.questionnaire.routes import bp as questionnaire_bp
     from surveys.reports.routes import bp as reports_bp
     from surveys.staff.routes import bp as staff_bp
 
-    for blueprint in (questionnaire_bp, reports_bp, auth_bp, staff_bp, admin_bp):
+    for blueprint in (questionnaire_bp, reports_bp, auth_bp, staff_bp, admin_bp, enrol_bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
     return app

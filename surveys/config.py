@@ -40,8 +40,10 @@ def load_config(overrides: dict | None = None) -> dict:
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
         "MAIL_STARTTLS": os.environ.get("MAIL_STARTTLS", "0") == "1",
+        "MAIL_TLS": os.environ.get("MAIL_TLS", "0") == "1",  # implicit TLS (port 465)
         "MAIL_FOLDER": os.environ.get("MAIL_FOLDER", str(instance / "mail")),
-        "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000"),
+        # Empty: links use the address of the request (surveys/links.py).
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL", ""),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
     }
     config.update(overrides or {})
