@@ -31,19 +31,27 @@ class UserForm(FlaskForm):
     )
     role = SelectField(
         "Roll",
-        choices=ROLE_CHOICES,
         default=DEFAULT_ROLE.value,
         validate_choice=False,  # the users service checks it, in Swedish
     )
     insatser = SelectMultipleField("Insatser (för personal)", validate_choice=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Set here, not in the field: WTForms 3.3 warns about tuple choices in field arguments.
+        self.role.choices = ROLE_CHOICES
 
 
 class EditUserForm(FlaskForm):
     """Name, role and insatser of an existing user."""
 
     name = StringField("Namn", validators=[Length(max=200, message="Högst 200 tecken.")])
-    role = SelectField("Roll", choices=ROLE_CHOICES, validate_choice=False)
+    role = SelectField("Roll", validate_choice=False)
     insatser = SelectMultipleField("Insatser (för personal)", validate_choice=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.role.choices = ROLE_CHOICES
 
 
 class PasswordForm(FlaskForm):

@@ -104,7 +104,7 @@ def check_new_round(
     errors: list[str] = []
     keys = list(questionnaire_keys)
     if questionnaire not in keys:
-        errors.append("Välj en enkät.")
+        errors.append(f"Okänd enkät {questionnaire!r}. Välj en enkät i listan.")
     elif questionnaire not in creatable_questionnaires(keys, actor):
         errors.append("Styrelsens och chefsgruppens enkäter startas av administratören.")
     if intervention_id is not None and db.get(Intervention, intervention_id) is None:
