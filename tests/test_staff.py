@@ -530,3 +530,26 @@ def test_kiosk_enrolment_link_opens_only_that_round_and_can_be_revoked(
     )
     assert tablet.get(path).status_code == 404
     assert tablet.get(path + "/tack").status_code == 404
+
+
+def test_cli_and_demo_links_use_port_when_public_url_is_unset(
+    app, client, runner, make_round, monkeypatch
+):
+    app.config.update(PUBLIC_URL="")
+    monkeypatch.setenv("PORT", "18801")
+    result = runner.invoke(
+        args=["rounds", "create", "--questionnaire", "personal", "--year", str(THIS_YEAR)]
+        + ["--insats", "Steget"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "http://127.0.0.1:18801/s/" in result.output
+    r = make_round("remittent", insats="Steget")
+    form = client.get(f"/s/{r.code}").text
+    client.post(f"/s/{r.code}", data={"csrf_token": form_token(form), "q1": "6"})
+    demo = runner.invoke(args=["demo"])  # data exists: prints the hint with working links
+    assert f"http://127.0.0.1:18801/s/{r.code}" in demo.output
+    again = runner.invoke(
+        args=["rounds", "create", "--questionnaire", "personal", "--year", str(THIS_YEAR)]
+        + ["--insats", "Steget"]
+    )
+    assert again.exit_code == 1 and "--yes" in again.output and count_rows(app, "round") == 2
