@@ -186,32 +186,56 @@ def test_smtp_down_revokes_the_links_and_says_so(app, staff_client, make_round):
     assert "0 skickade, 1 misslyckades" in detail
 
 
-def test_starttls_refuses_a_certificate_it_cannot_verify(app, staff_client, make_round, tmp_path):
-    import ssl
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1 (trusted only when SSL_CERT_FILE names it)."""
     import subprocess
 
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    folder = tmp_path_factory.mktemp("tls")
+    key, cert = folder / "key.pem", folder / "cert.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True,
     )  # fmt: skip
+    return key, cert
+
+
+@pytest.mark.parametrize("implicit", [False, True], ids=["starttls", "implicit-tls"])
+@pytest.mark.parametrize("trusted", [False, True], ids=["untrusted", "trusted"])
+def test_tls_verifies_the_server_certificate(
+    app, staff_client, make_round, certificate, monkeypatch, implicit, trusted
+):
+    import ssl
+
+    key, cert = certificate
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
+    if trusted:
+        # ssl.create_default_context() reads the trust store named here (OpenSSL's default).
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     inbox = Inbox()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context)
+    tls = {"ssl_context": context} if implicit else {"tls_context": context}
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, **tls)
     controller.start()
     try:
-        app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_STARTTLS=True)
+        app.config.update(
+            MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_STARTTLS=not implicit, MAIL_TLS=implicit
+        )
         r = make_round("remittent", insats="Steget", mode="single_use")
         page = send(staff_client, r.id, "anna@exempel.se")
     finally:
         controller.stop()
-    assert inbox.messages == []  # a self-signed certificate is not trusted
-    assert page.status_code == 503 and count_rows(app, "link_token") == 0
+    if trusted:
+        assert len(inbox.messages) == 1 and "1 e-postmeddelande är skickat" in page.text
+        assert count_rows(app, "link_token") == 1
+    else:  # a certificate nobody vouches for gets no mail and no live link
+        assert inbox.messages == [] and page.status_code == 503
+        assert count_rows(app, "link_token") == 0
 
 
 def test_development_mail_goes_to_a_folder_and_the_page_says_so(
