@@ -95,13 +95,16 @@ def test_staff_home_and_report_do_not_scroll_sideways_on_a_phone(
     path = tmp_path / "svar.csv"
     path.write_text(seedrows.csv_text(), encoding="utf-8")
     assert runner.invoke(args=["import", "answers", str(path)]).exit_code == 0
-    for questionnaire in ("deltagare_avslut", "remittent", "personal"):
+    rounds = [
         make_round(questionnaire, insats="Steget", mode="kiosk", expected=40)
+        for questionnaire in ("deltagare_avslut", "remittent", "personal")
+    ]
     context = browser.new_context(viewport=PHONE, locale="sv-SE", has_touch=True)
     page = context.new_page()
     page.set_default_timeout(15_000)
     sign_in(page, live_server, make_user("administratör"))
-    for url in ("/personal", "/rapport/2023", "/admin", "/admin/logg"):
+    round_page = f"/personal/omgang/{rounds[0].id}"
+    for url in ("/personal", round_page, "/rapport/2023", "/admin", "/admin/logg"):
         page.goto(live_server + url)
         width = page.evaluate("document.scrollingElement.scrollWidth")
         assert width <= page.evaluate("innerWidth"), (url, width)

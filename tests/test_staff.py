@@ -523,6 +523,9 @@ def test_error_pages_have_the_top_bar_and_a_way_back(app, client, staff_client, 
     assert re.search(r'href="/personal" id="tillbaka">Till Insatser och enkäter', forbidden.text)
     missing = staff_client.get("/personal/omgang/finns-inte")
     assert missing.status_code == 404 and 'id="tillbaka"' in missing.text
+    no_results = staff_client.get("/rapport/1999")
+    assert "Inga resultat för 1999" in no_results.text and 'id="tillbaka"' in no_results.text
+    assert 'class="topbar"' in no_results.text
     # a respondent's wrong link: calm, no staff menu
     anon = app.test_client().get("/s/finns-inte")
     assert anon.status_code == 404 and 'class="topbar"' not in anon.text
