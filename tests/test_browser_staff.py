@@ -22,7 +22,11 @@ def sign_in(page, base, email):
 
 
 def test_tablet_enrolment_answers_in_kiosk_mode_and_revocation_stops_it(
-    app, browser, live_server, make_user, make_round
+    app,
+    browser,  # noqa: F811 - the fixture imported above
+    live_server,  # noqa: F811
+    make_user,
+    make_round,
 ):
     app.config.update(PUBLIC_URL="")  # links from the request's address
     r = make_round("deltagare_pagaende", insats="Steget", mode="kiosk")
@@ -63,7 +67,13 @@ def test_tablet_enrolment_answers_in_kiosk_mode_and_revocation_stops_it(
     tablet_context.close()
 
 
-def test_paper_entry_with_an_error_keeps_kon(app, browser, live_server, make_user, make_round):
+def test_paper_entry_with_an_error_keeps_kon(
+    app,
+    browser,  # noqa: F811 - the fixture imported above
+    live_server,  # noqa: F811
+    make_user,
+    make_round,
+):
     r = make_round("deltagare_avslut", insats="Steget")
     context = browser.new_context(viewport={"width": 1000, "height": 900}, locale="sv-SE")
     page = context.new_page()
@@ -88,7 +98,13 @@ def test_paper_entry_with_an_error_keeps_kon(app, browser, live_server, make_use
 
 
 def test_staff_home_and_report_do_not_scroll_sideways_on_a_phone(
-    app, browser, live_server, make_user, make_round, runner, tmp_path
+    app,
+    browser,  # noqa: F811 - the fixture imported above
+    live_server,  # noqa: F811
+    make_user,
+    make_round,
+    runner,
+    tmp_path,
 ):
     from tests import seedrows
 
