@@ -294,17 +294,20 @@ def _link(round_) -> str:
 
 @rounds_cli.command("list")
 def rounds_list() -> None:
-    """Lista mätomgångar med öppen länk."""
+    """Lista mätomgångar: enkät (namn och nyckel), insats, läge, status och länk."""
     from surveys.models import Intervention, Round
-    from surveys.services.rounds import STATE_LABELS
+    from surveys.services.catalogue import instrument_from_db
+    from surveys.services.rounds import MODE_LABELS, STATE_LABELS
 
     session = db.session()
     names = {i.id: i.name for i in session.exec(select(Intervention)).all()}
+    qn_names = {qn.key: qn.short_name for qn in instrument_from_db(session).questionnaires}
     for r in session.exec(select(Round).order_by(Round.year, Round.questionnaire_key)).all():
+        questionnaire = f"{qn_names.get(r.questionnaire_key, '')} ({r.questionnaire_key})"
         click.echo(
-            f"{r.id}  {r.year}  {r.questionnaire_key:20} "
-            f"{names.get(r.intervention_id, 'hela förbundet'):20} "
-            f"{STATE_LABELS[r.state]:10} {_link(r)}"
+            f"{r.id}  {r.year}  {questionnaire:42} "
+            f"{names.get(r.intervention_id, 'Hela förbundet'):20} "
+            f"{MODE_LABELS[r.mode]:24} {STATE_LABELS[r.state]:10} {_link(r)}"
         )
 
 
