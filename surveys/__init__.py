@@ -30,11 +30,21 @@ def create_app(overrides: dict | None = None) -> Flask:
     from surveys.admin.publish import bp as publish_bp
     from surveys.admin.routes import bp as admin_bp
     from surveys.auth.routes import bp as auth_bp
+    from surveys.enrol.routes import bp as enrol_bp
     from surveys.questionnaire.routes import bp as questionnaire_bp
     from surveys.reports.routes import bp as reports_bp
     from surveys.staff.routes import bp as staff_bp
 
-    blueprints = (questionnaire_bp, reports_bp, auth_bp, staff_bp, admin_bp, imports_bp, publish_bp)
+    blueprints = (
+        questionnaire_bp,
+        reports_bp,
+        auth_bp,
+        staff_bp,
+        admin_bp,
+        imports_bp,
+        publish_bp,
+        enrol_bp,
+    )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     cli.init_app(app)

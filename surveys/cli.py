@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from indicators.instrument import CatalogueError
 from surveys import clock, db, paths
+from surveys.models import RoundMode
 
 
 class CliError(click.ClickException):
@@ -79,13 +80,36 @@ def instrument_load(path: str | None) -> None:
     )
 
 
+def _user_or_fail(session, email: str):
+    from surveys.services import users
+
+    user = users.by_email(session, email)
+    if user is None:
+        raise CliError(f"Det finns ingen användare {email}.")
+    return user
+
+
+def _users_call(action, *args, **kwargs):
+    """Run a users-service call; its Swedish refusals become "Fel: …"."""
+    from surveys.services.users import UserError
+
+    try:
+        return action(*args, **kwargs)
+    except UserError as exc:
+        raise CliError(" ".join(exc.errors)) from None
+
+
+ROLES = ["läsare", "personal", "administratör"]
+
+
 @users_cli.command("create")
 @click.option("--email", required=True, help="E-postadress (inloggningsnamn).")
 @click.option(
     "--role",
-    type=click.Choice(["administratör", "personal", "läsare"]),
-    default="administratör",
+    type=click.Choice(ROLES),
+    default="läsare",
     show_default=True,
+    help="Läsare ser bara rapporterna; den första användaren ska vara administratör.",
 )
 @click.option("--name", default="")
 @click.option("--insats", "insatser", multiple=True, help="Insats (för personal); flera går.")
@@ -93,34 +117,116 @@ def instrument_load(path: str | None) -> None:
 def users_create(
     email: str, role: str, name: str, insatser: tuple[str, ...], password: str
 ) -> None:
-    """Skapa en användare, t.ex. den första administratören."""
-    from surveys.auth import hash_password
-    from surveys.models import User, UserIntervention
-    from surveys.services.rounds import intervention_by_name
+    """Skapa en användare, t.ex. den första administratören (--role administratör)."""
+    from surveys.services import users
 
     session = db.session()
-    email = email.strip().lower()
-    if "@" not in email:
-        raise CliError("Ange en giltig e-postadress.")
-    if len(password) < 10:
-        raise CliError("Lösenordet måste ha minst 10 tecken.")
-    if session.exec(select(User).where(User.email == email)).first():
-        raise CliError(f"Användaren {email} finns redan.")
-    interventions = []
-    for name_ in insatser:
-        found = intervention_by_name(session, name_)
-        if found is None:
-            raise CliError(f"Okänd insats {name_!r}.")
-        interventions.append(found)
-    if role == "personal" and not interventions:
-        raise CliError("Personal måste knytas till minst en insats (--insats).")
-    user = User(email=email, name=name, password_hash=hash_password(password), role=role)
-    session.add(user)
-    session.flush()
-    for intervention in interventions:
-        session.add(UserIntervention(user_id=user.id, intervention_id=intervention.id))
+    ids = _users_call(users.intervention_ids_by_name, session, insatser)
+    user = _users_call(
+        users.create_user,
+        session,
+        email=email,
+        password=password,
+        name=name,
+        role=role,
+        intervention_ids=ids,
+    )
+    _audit(session, "användare.skapa", f"{user.email} ({users.ROLE_LABELS[user.role]})")
     session.commit()
-    click.echo(f"Användaren {email} ({role}) är skapad.")
+    click.echo(f"Användaren {user.email} ({role}) är skapad.")
+
+
+@users_cli.command("list")
+def users_list() -> None:
+    """Lista användare med roll, insatser och status."""
+    from surveys.models import Intervention, User
+    from surveys.services import users
+
+    session = db.session()
+    names = {i.id: i.name for i in session.exec(select(Intervention)).all()}
+    for user in session.exec(select(User).order_by(User.email)).all():
+        insatser = ", ".join(names[i] for i in users.interventions_of(session, user))
+        status = "aktiv" if user.active else "inaktiverad"
+        click.echo(
+            f"{user.email:40} {users.ROLE_LABELS[user.role]:14} {status:11} {insatser}".rstrip()
+        )
+
+
+@users_cli.command("edit")
+@click.argument("email")
+@click.option("--name", default=None, help="Nytt namn.")
+@click.option("--role", type=click.Choice(ROLES), default=None, help="Ny roll.")
+@click.option("--insats", "insatser", multiple=True, help="Insatser (ersätter de gamla).")
+def users_edit(email: str, name: str | None, role: str | None, insatser: tuple[str, ...]) -> None:
+    """Ändra namn, roll eller insatser för en användare."""
+    from surveys.services import users
+
+    session = db.session()
+    user = _user_or_fail(session, email)
+    ids = _users_call(users.intervention_ids_by_name, session, insatser) if insatser else None
+    _users_call(users.update_user, session, user, name=name, role=role, intervention_ids=ids)
+    _audit(session, "användare.ändra", f"{user.email}: {users.ROLE_LABELS[user.role]}")
+    session.commit()
+    click.echo(f"Användaren {user.email} är ändrad ({user.role}).")
+
+
+@users_cli.command("set-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(ROLES))
+@click.option("--insats", "insatser", multiple=True, help="Insatser (för personal).")
+@click.pass_context
+def users_set_role(ctx: click.Context, email: str, role: str, insatser: tuple[str, ...]) -> None:
+    """Ge en användare en annan roll."""
+    ctx.invoke(users_edit, email=email, name=None, role=role, insatser=insatser)
+
+
+@users_cli.command("deactivate")
+@click.argument("email")
+def users_deactivate(email: str) -> None:
+    """Inaktivera en användare (loggas ut överallt, kan inte logga in)."""
+    from surveys.services import users
+
+    session = db.session()
+    user = _user_or_fail(session, email)
+    _users_call(users.set_active, session, user, False)
+    _audit(session, "användare.inaktivera", user.email)
+    session.commit()
+    click.echo(f"Användaren {user.email} är inaktiverad.")
+
+
+@users_cli.command("activate")
+@click.argument("email")
+def users_activate(email: str) -> None:
+    """Aktivera en inaktiverad användare igen."""
+    from surveys.services import users
+
+    session = db.session()
+    user = _user_or_fail(session, email)
+    _users_call(users.set_active, session, user, True)
+    _audit(session, "användare.aktivera", user.email)
+    session.commit()
+    click.echo(f"Användaren {user.email} är aktiverad.")
+
+
+@users_cli.command("set-password")
+@click.argument("email")
+@click.password_option("--password", help="Nytt lösenord (minst 10 tecken).")
+def users_set_password(email: str, password: str) -> None:
+    """Sätt ett nytt lösenord; användarens inloggningar avslutas."""
+    from surveys.services import users
+
+    session = db.session()
+    user = _user_or_fail(session, email)
+    _users_call(users.set_password, session, user, password)
+    _audit(session, "användare.lösenord", user.email)
+    session.commit()
+    click.echo(f"{user.email} har fått ett nytt lösenord.")
+
+
+def _audit(session, action: str, detail: str) -> None:
+    from surveys.services.audit import record
+
+    record(session, user_email="kommandoraden", action=action, detail=detail)
 
 
 @rounds_cli.command("create")
@@ -129,12 +235,13 @@ def users_create(
 @click.option("--insats", default=None, help="Insatsens namn (skapas om den saknas).")
 @click.option(
     "--mode",
-    type=click.Choice(["open_link", "kiosk", "single_use"]),
-    default="open_link",
+    type=click.Choice([m.value for m in RoundMode]),
+    default=RoundMode.open_link.value,
     show_default=True,
 )
 @click.option("--expected", type=click.IntRange(min=0), default=None)
 @click.option("--open/--draft", "open_now", default=True, show_default=True)
+@click.option("--yes", is_flag=True, help="Skapa även om en likadan omgång redan pågår.")
 def rounds_create(
     questionnaire: str,
     year: int,
@@ -142,51 +249,66 @@ def rounds_create(
     mode: str,
     expected: int | None,
     open_now: bool,
+    yes: bool,
 ) -> None:
-    """Skapa en mätomgång och skriv ut dess länk."""
+    """Skapa en mätomgång (samma regler som på sidan) och skriv ut dess länk."""
     from surveys.services import rounds as ops
     from surveys.services.catalogue import instrument_from_db
 
     session = db.session()
     instrument = instrument_from_db(session)
-    if questionnaire not in instrument.questionnaire_keys:
-        raise CliError(
-            f"Okänd enkät {questionnaire!r}. Giltiga: {', '.join(instrument.questionnaire_keys)}."
-        )
     intervention = ops.intervention_by_name(session, insats, create=True) if insats else None
-    round_ = ops.create_round(
-        session,
-        questionnaire=questionnaire,
-        year=year,
-        mode=mode,
-        intervention_id=intervention.id if intervention else None,
-        expected=expected,
-    )
-    if open_now:
-        ops.open_round(session, round_)
+    try:
+        round_ = ops.start_round(
+            session,
+            actor=ops.Actor(is_admin=True),  # the CLI is run by the operator
+            questionnaire_keys=instrument.questionnaire_keys,
+            questionnaire=questionnaire,
+            year=year,
+            intervention_id=intervention.id if intervention else None,
+            mode=mode,
+            expected=expected,
+            open_now=open_now,
+            confirm_duplicate=yes,
+        )
+    except ops.RoundRuleError as exc:
+        valid = ", ".join(instrument.questionnaire_keys)
+        raise CliError(" ".join(exc.errors) + f" Giltiga enkäter: {valid}.") from None
+    except ops.DuplicateRound:
+        raise CliError(
+            "Det finns redan en likadan mätomgång som inte är stängd. Lägg till --yes för att "
+            "ändå skapa en till."
+        ) from None
+    _audit(session, "omgång.skapa", f"{questionnaire} {year} – {insats or 'Hela förbundet'}")
     session.commit()
     click.echo(f"Mätomgång {round_.id} skapad: {_link(round_)}")
 
 
 def _link(round_) -> str:
-    base = current_app.config["PUBLIC_URL"].rstrip("/")
-    prefix = "/k/" if round_.mode == "kiosk" else "/s/"
-    return "(engångslänkar)" if round_.mode == "single_use" else base + prefix + round_.code
+    from surveys.links import public_base
+
+    prefix = "/k/" if round_.mode == RoundMode.kiosk.value else "/s/"
+    if round_.mode == RoundMode.single_use.value:
+        return "(engångslänkar)"
+    return public_base() + prefix + round_.code
 
 
 @rounds_cli.command("list")
 def rounds_list() -> None:
-    """Lista mätomgångar med öppen länk."""
+    """Lista mätomgångar: enkät (namn och nyckel), insats, läge, status och länk."""
     from surveys.models import Intervention, Round
-    from surveys.services.rounds import STATE_LABELS
+    from surveys.services.catalogue import instrument_from_db
+    from surveys.services.rounds import MODE_LABELS, STATE_LABELS
 
     session = db.session()
     names = {i.id: i.name for i in session.exec(select(Intervention)).all()}
+    qn_names = {qn.key: qn.short_name for qn in instrument_from_db(session).questionnaires}
     for r in session.exec(select(Round).order_by(Round.year, Round.questionnaire_key)).all():
+        questionnaire = f"{qn_names.get(r.questionnaire_key, '')} ({r.questionnaire_key})"
         click.echo(
-            f"{r.id}  {r.year}  {r.questionnaire_key:20} "
-            f"{names.get(r.intervention_id, 'hela förbundet'):20} "
-            f"{STATE_LABELS[r.state]:10} {_link(r)}"
+            f"{r.id}  {r.year}  {questionnaire:42} "
+            f"{names.get(r.intervention_id, 'Hela förbundet'):20} "
+            f"{MODE_LABELS[r.mode]:24} {STATE_LABELS[r.state]:10} {_link(r)}"
         )
 
 
@@ -363,8 +485,10 @@ def demo_cmd(force: bool) -> None:
     if summary is None:
         click.echo("Databasen innehåller redan data; demodata läggs inte till.")
         summary = demo_hint(db.session())
-    base = current_app.config["PUBLIC_URL"].rstrip("/")
-    click.echo(summary.replace(": /", f": {base}/"))
+    from surveys.links import public_base
+
+    # PUBLIC_URL when set, else http://127.0.0.1:$PORT: the printed links open.
+    click.echo(summary.replace(": /", f": {public_base()}/"))
 
 
 @click.command("backup")

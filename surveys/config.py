@@ -52,6 +52,7 @@ class Settings:
     MAIL_USERNAME: str
     MAIL_PASSWORD: str
     MAIL_STARTTLS: bool
+    MAIL_TLS: bool
     MAIL_FOLDER: str
     PUBLIC_URL: str
     # "" = the database (shared by every worker); or e.g. redis://host:6379 for limits
@@ -101,6 +102,7 @@ def read_settings(env: Mapping[str, str] | None = None) -> Settings:
         MAIL_USERNAME=env.get("MAIL_USERNAME", ""),
         MAIL_PASSWORD=env.get("MAIL_PASSWORD", ""),
         MAIL_STARTTLS=_flag(env, "MAIL_STARTTLS"),
+        MAIL_TLS=_flag(env, "MAIL_TLS"),  # implicit TLS (port 465)
         MAIL_FOLDER=env.get("MAIL_FOLDER", str(instance / "mail")),
         PUBLIC_URL=env.get("PUBLIC_URL", ""),
         RATELIMIT_STORAGE_URI=env.get("RATELIMIT_STORAGE_URI", "").strip(),
@@ -133,8 +135,7 @@ def load_config(overrides: dict | None = None, env: Mapping[str, str] | None = N
         _check_production(config, explicit_public_url=explicit_public_url)
     elif not config["SECRET_KEY"]:
         config["SECRET_KEY"] = development_secret(Path(config["INSTANCE_DIR"]))
-    if not config["PUBLIC_URL"]:
-        config["PUBLIC_URL"] = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+    # An empty PUBLIC_URL (development) means: the address of the request (surveys/links.py).
     config.setdefault("SESSION_COOKIE_SECURE", production)
     config.setdefault("REMEMBER_COOKIE_SECURE", config["SESSION_COOKIE_SECURE"])
     if int(config["MIN_CELL"]) < 1:

@@ -34,7 +34,29 @@ def make_engine(url: str) -> Engine:
 
 def init_app(app: Flask) -> None:
     app.extensions["engine"] = make_engine(app.config["DATABASE_URL"])
+    app.after_request(_commit_at_boundary)
     app.teardown_appcontext(_close_session)
+
+
+def _commit_at_boundary(response):
+    """The request's one commit: services only flush, the request boundary commits.
+
+    A response below 400 commits what the view's services wrote (with their audit
+    entries, in the same transaction); an error response or an exception rolls
+    everything back (teardown closes the session without committing).
+    """
+    db_session = g.get("db_session")
+    if db_session is not None and db_session.in_transaction():
+        if response.status_code < 400:
+            db_session.commit()
+        else:
+            db_session.rollback()
+    return response
+
+
+def commit() -> None:
+    """Commit the request's session now (only where work must follow a commit, e.g. mail)."""
+    session().commit()
 
 
 def engine() -> Engine:

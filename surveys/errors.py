@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import traceback
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request, url_for
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -35,21 +36,48 @@ MESSAGES = {
 log = logging.getLogger(__name__)
 
 
+# Respondent pages (questionnaire links, enrolled tablets) show no staff top bar and no
+# way out of the questionnaire: a kiosk tablet must not become a browser.
+RESPONDENT_BLUEPRINTS = {"questionnaire", "enrol"}
+
+
+def _way_back() -> tuple[bool, str | None, str | None]:
+    """(respondent page?, back link, its label) for the error page."""
+    if request.blueprint in RESPONDENT_BLUEPRINTS:
+        return True, None, None
+    try:
+        if current_user.is_authenticated:
+            if current_user.role in ("administratör", "personal"):
+                return False, url_for("staff.home"), "Till Insatser och enkäter"
+            return False, url_for("reports.latest"), "Till rapporten"
+    except Exception:  # noqa: BLE001 - an error page must render even if the session is broken
+        log.warning("Kunde inte läsa inloggningen på felsidan.")
+    return False, url_for("auth.start"), "Till startsidan"
+
+
 def error_page(
     status: int,
     message: str | None = None,
     title: str | None = None,
     link: tuple[str, str] | None = None,
 ):
-    """A calm Swedish error page; ``link`` (url, text) offers the way forward."""
+    """A Swedish error page: the top bar and a way back (none on respondent pages).
+
+    ``link`` (url, text) replaces the way back where the page knows a better next step.
+    """
     default_title, default_message = MESSAGES.get(status, MESSAGES[400])
+    respondent, back_url, back_label = _way_back()
+    if link is not None:
+        back_url, back_label = link
     return (
         render_template(
             "errors/error.html",
             status=status,
             title=title or default_title,
             message=message or default_message,
-            link=link,
+            respondent=respondent,
+            back_url=back_url,
+            back_label=back_label,
         ),
         status,
     )

@@ -403,3 +403,25 @@ class ImportBatch(SQLModel, table=True):
     filename: str = Field(default="", max_length=200)  # the file's name as uploaded
     imported_at: datetime  # when (UTC; a staff action, not a respondent's)
     imported_by: str = Field(max_length=254)  # who: e-mail, or "kommandoraden"
+
+
+# --- staff and admin workflows (ops) ---
+
+
+class SessionVersion(SQLModel, table=True):
+    """Per-user session generation: bumped on logout, deactivation and password change,
+    so a session cookie copied earlier no longer signs anyone in."""
+
+    __tablename__ = "session_version"
+    user_id: str = Field(foreign_key="app_user.id", primary_key=True, max_length=32)  # the user
+    version: int = 0  # current generation; sessions carry the one they were made with
+
+
+class KioskEnrolment(SQLModel, table=True):
+    """The enrolment link of a kiosk round's tablets; only its hash is stored.
+
+    Revoking (or making a new link) replaces the hash: the old link stops working."""
+
+    __tablename__ = "kiosk_enrolment"
+    round_id: str = Field(foreign_key="round.id", primary_key=True, max_length=32)  # the round
+    token_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))  # sha256

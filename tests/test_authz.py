@@ -3,21 +3,27 @@ staff of A, staff of B, reader, administrator). Select with ``pytest -k authz``.
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from surveys import db
-from surveys.services.rounds import intervention_by_name
+from surveys.models import Round
+from surveys.services import users
+from surveys.services.rounds import intervention_by_name, new_kiosk_link
 from tests import seedrows
 from tests.conftest import form_token, login
 
 PERSONAS = ["anon", "link_holder", "staff_a", "staff_b", "reader", "admin"]
-LOGIN = 302  # redirected to /logga-in
+LOGIN = 302  # redirected to /logga-in: a refusal, never counted as success
 # route template → expected status per persona (in PERSONAS order)
 MATRIX = [
     ("GET", "/s/{code_a}", [200, 200, 200, 200, 200, 200]),
     ("GET", "/k/{code_a}", [200, 200, 200, 200, 200, 200]),
     ("GET", "/tack", [200, 200, 200, 200, 200, 200]),
     ("GET", "/logga-in", [200, 200, 200, 200, 200, 200]),
+    ("GET", "/", [200, 200, 302, 302, 302, 302]),
+    ("GET", "/surfplatta/{kiosk_token}", [200, 200, 200, 200, 200, 200]),
     ("GET", "/personal", [LOGIN, LOGIN, 200, 200, 302, 200]),
     ("GET", "/personal/omgang/{round_a}", [LOGIN, LOGIN, 200, 403, 403, 200]),
     ("GET", "/personal/omgang/{round_a}/papper", [LOGIN, LOGIN, 200, 403, 403, 200]),
@@ -32,6 +38,9 @@ MATRIX = [
     ("POST", "/personal/omgang/{round_a}/stang", [LOGIN, LOGIN, 302, 403, 403, 302]),
     ("POST", "/personal/omgang/{round_a}/oppna", [LOGIN, LOGIN, 302, 403, 403, 302]),
     ("POST", "/personal/omgang/ny", [LOGIN, LOGIN, 302, 403, 403, 302]),
+    ("POST", "/personal/omgang/{round_a}/ta-bort", [LOGIN, LOGIN, 302, 403, 403, 302]),
+    ("POST", "/personal/omgang/{round_k}/kiosk/ny", [LOGIN, LOGIN, 200, 403, 403, 200]),
+    ("POST", "/personal/omgang/{round_k}/kiosk/aterkalla", [LOGIN, LOGIN, 302, 403, 403, 302]),
     ("GET", "/rapport", [LOGIN, LOGIN, 302, 302, 302, 302]),
     ("GET", "/rapport/2023", [LOGIN, LOGIN, 200, 404, 200, 200]),
     ("GET", "/rapport/2023?insats={insats_a}", [LOGIN, LOGIN, 200, 403, 200, 200]),
@@ -45,17 +54,29 @@ MATRIX = [
     ("POST", "/admin/insatser", [LOGIN, LOGIN, 403, 403, 403, 302]),
     ("POST", "/admin/anvandare", [LOGIN, LOGIN, 403, 403, 403, 302]),
     ("POST", "/admin/grans", [LOGIN, LOGIN, 403, 403, 403, 302]),
+    ("POST", "/admin/forbund", [LOGIN, LOGIN, 403, 403, 403, 302]),
+    ("POST", "/admin/insatser/{insats_a}", [LOGIN, LOGIN, 403, 403, 403, 302]),
+    ("GET", "/admin/anvandare/{user_r}", [LOGIN, LOGIN, 403, 403, 403, 200]),
+    ("POST", "/admin/anvandare/{user_r}", [LOGIN, LOGIN, 403, 403, 403, 302]),
+    ("POST", "/admin/anvandare/{user_r}/losenord", [LOGIN, LOGIN, 403, 403, 403, 302]),
+    ("POST", "/admin/anvandare/{user_r}/inaktivera", [LOGIN, LOGIN, 403, 403, 403, 302]),
     ("POST", "/admin/import/historik", [LOGIN, LOGIN, 403, 403, 403, 302]),
     ("POST", "/logga-ut", [302, 302, 302, 302, 302, 302]),
 ]
 FORMS = {
     "/personal/omgang/ny": {
         "questionnaire": "deltagare_avslut",
-        "year": "2025",
+        "year": str(date.today().year),
         "mode": "kiosk",
         "insats": "{insats_a}",
     },
-    "/personal/omgang/{round_a}/papper": {"q1": "6"},
+    "/personal/omgang/{round_a}/papper": {"q1": "6", "form_key": "k" * 24},
+    "/personal/omgang/{round_a}/stang": {"confirm": "y"},
+    "/personal/omgang/{round_a}/ta-bort": {"confirm": "y"},
+    "/admin/forbund": {"forbund_name": "Förbundet"},
+    "/admin/insatser/{insats_a}": {"name": "Steget vidare"},
+    "/admin/anvandare/{user_r}": {"name": "Rut", "role": "läsare"},
+    "/admin/anvandare/{user_r}/losenord": {"password": "ett-nytt-langt-losenord"},
     "/personal/omgang/{round_a}/lankar.csv": {"count": "3"},
     "/personal/omgang/{round_a}/lappar": {"count": "2"},
     "/personal/omgang/{round_a}/skicka": {"addresses": "inte-en-adress"},
@@ -76,6 +97,7 @@ def world(app, client, runner, make_round, make_user, tmp_path):
     assert runner.invoke(args=["import", "answers", str(path)]).exit_code == 0
     assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
     round_a = make_round("deltagare_avslut", insats="Steget")
+    round_k = make_round("deltagare_pagaende", insats="Steget", mode="kiosk")
     make_round("deltagare_avslut", insats="Annan")
     emails = {
         "staff_a": make_user("personal", email="a@example.invalid", insatser=["Steget"]),
@@ -84,8 +106,20 @@ def world(app, client, runner, make_round, make_user, tmp_path):
         "admin": make_user("administratör", email="admin@example.invalid"),
     }
     with app.app_context():
-        insats_a = intervention_by_name(db.session(), "Steget").id
-    return {"code_a": round_a.code, "round_a": round_a.id, "insats_a": insats_a, "emails": emails}
+        session = db.session()
+        insats_a = intervention_by_name(session, "Steget").id
+        kiosk_token = new_kiosk_link(session, session.get(Round, round_k.id))
+        user_r = users.by_email(session, emails["reader"]).id
+        session.commit()
+    return {
+        "code_a": round_a.code,
+        "round_a": round_a.id,
+        "round_k": round_k.id,
+        "kiosk_token": kiosk_token,
+        "insats_a": insats_a,
+        "user_r": user_r,
+        "emails": emails,
+    }
 
 
 def _request(client, world, persona, method, template):
@@ -121,8 +155,20 @@ def test_authz_matrix(client, world, persona, method, template, expected):
     response = _request(client, world, persona, method, template)
     want = expected[PERSONAS.index(persona)]
     assert response.status_code == want, (persona, method, template, response.status_code)
-    if want == LOGIN and persona in ("anon", "link_holder"):
-        assert "/logga-in" in response.headers["Location"]
+    signed_in = persona in world["emails"]
+    if want == LOGIN and not signed_in:
+        assert "/logga-in" in response.headers["Location"]  # a refusal
+    elif want == 302 and template != "/logga-ut":
+        # success is a redirect anywhere but the sign-in page
+        assert "/logga-in" not in response.headers["Location"], (persona, template)
+    elif (
+        want == 200
+        and signed_in
+        and template.startswith(("/personal", "/admin", "/rapport"))
+        and response.mimetype == "text/html"
+    ):
+        # success is the page itself, not a sign-in form in disguise
+        assert 'autocomplete="current-password"' not in response.text, (persona, template)
     response.close()
 
 

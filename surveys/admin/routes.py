@@ -1,104 +1,218 @@
 """Every URL of the administration.
 
-/admin                       overview: users, interventions, threshold, uploads
-/admin/anvandare (POST)      create a user
-/admin/insatser (POST)       create an intervention
-/admin/grans (POST)          set the suppression threshold
-/admin/import/<kind> (POST)  upload history or national figures (all-or-nothing)
-/admin/instrument            read-only view of the instrument
-/admin/logg                  audit log
+/admin                              overview: users, interventions, settings, uploads
+/admin/anvandare (POST)             create a user (default role läsare)
+/admin/anvandare/<id>               edit name, role, insatser (GET/POST)
+/admin/anvandare/<id>/losenord      set a new password (POST; ends the user's sessions)
+/admin/anvandare/<id>/<aktivera|inaktivera>  reactivate / deactivate (POST)
+/admin/insatser (POST)              create an intervention
+/admin/insatser/<id> (POST)         rename an intervention
+/admin/grans (POST)                 set the suppression threshold
+/admin/forbund (POST)               set "Förbundets namn"
+/admin/import/<kind> (POST)         upload history or national figures (all-or-nothing)
+/admin/instrument                   read-only view of the instrument
+/admin/logg                         audit log (Swedish, Stockholm time)
+
+Views validate with Flask-WTF forms and call services; the request commits once.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from surveys import db
-from surveys.auth import hash_password, roles_required
-from surveys.models import AuditEntry, Intervention, Role, Setting, User, UserIntervention
+from surveys.admin.forms import (
+    ActiveForm,
+    EditUserForm,
+    ForbundForm,
+    InterventionForm,
+    PasswordForm,
+    ThresholdForm,
+    UserForm,
+)
+from surveys.auth import roles_required
+from surveys.models import Intervention, Role, User, UserIntervention
+from surveys.services import audit, settings, users
 from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.figures import import_history, import_national
 from surveys.services.reporting import min_cell
-from surveys.services.tables import FileError, parse_int
+from surveys.services.rounds import rename_intervention
+from surveys.services.tables import FileError
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 MAX_UPLOAD = 2 * 1024 * 1024
 
 
+def _interventions() -> list[Intervention]:
+    return list(db.session().exec(select(Intervention).order_by(Intervention.name)).all())
+
+
+def _user_or_404(user_id: str) -> User:
+    user = db.session().get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def _flash_errors(form) -> None:
+    for errors in form.errors.values():
+        for error in errors:
+            flash(error, "error")
+
+
 @bp.route("")
 @roles_required(Role.admin)
 def home():
-    """Users, interventions, the threshold and the uploads."""
+    """Users, interventions, settings and the uploads."""
     session = db.session()
-    users = session.exec(select(User).order_by(User.email)).all()
-    interventions = session.exec(select(Intervention).order_by(Intervention.name)).all()
-    links = session.exec(select(UserIntervention)).all()
+    interventions = _interventions()
     names = {i.id: i.name for i in interventions}
     user_interventions: dict[str, list[str]] = {}
-    for link in links:
+    for link in session.exec(select(UserIntervention)).all():
         user_interventions.setdefault(link.user_id, []).append(names.get(link.intervention_id, ""))
+    user_form = UserForm()
+    user_form.insatser.choices = list(names.items())
+    threshold = ThresholdForm(min_cell=min_cell(session, current_app.config["MIN_CELL"]))
     return render_template(
         "admin/home.html",
-        users=users,
+        users=session.exec(select(User).order_by(User.email)).all(),
         interventions=interventions,
         user_interventions=user_interventions,
-        roles=list(Role),
-        min_cell=min_cell(session, current_app.config["MIN_CELL"]),
+        role_labels=users.ROLE_LABELS,
+        user_form=user_form,
+        intervention_form=InterventionForm(formdata=None),
+        threshold_form=threshold,
+        forbund_form=ForbundForm(forbund_name=settings.forbund_name(session)),
     )
 
 
 @bp.route("/anvandare", methods=["POST"])
 @roles_required(Role.admin)
 def create_user():
-    """Create a user with a role and (for staff) interventions."""
+    """Create a user with a role (default läsare) and, for staff, interventions."""
     session = db.session()
-    email = request.form.get("email", "").strip().lower()
-    password = request.form.get("password", "")
-    role = request.form.get("role", "")
-    chosen = request.form.getlist("insats")
-    errors = []
-    if "@" not in email or len(email) > 254:
-        errors.append("Ange en giltig e-postadress.")
-    if len(password) < 10:
-        errors.append("Lösenordet måste ha minst 10 tecken.")
-    if role not in {r.value for r in Role}:
-        errors.append("Välj en roll.")
-    valid_ids = {i.id for i in session.exec(select(Intervention)).all()}
-    if any(i not in valid_ids for i in chosen):
-        errors.append("Okänd insats.")
-    if role == Role.staff.value and not chosen:
-        errors.append("Personal måste knytas till minst en insats.")
-    if not errors:
-        user = User(
-            email=email,
-            name=request.form.get("name", "").strip()[:200],
-            password_hash=hash_password(password),
-            role=role,
+    form = UserForm()
+    if not form.validate_on_submit():
+        _flash_errors(form)
+        return redirect(url_for(".home"))
+    try:
+        user = users.create_user(
+            session,
+            email=form.email.data,
+            password=form.password.data,
+            name=form.name.data or "",
+            role=form.role.data,
+            intervention_ids=form.insatser.data or [],
         )
-        session.add(user)
+    except users.UserError as exc:
+        for error in exc.errors:
+            flash(error, "error")
+        return redirect(url_for(".home"))
+    role = users.ROLE_LABELS[user.role]
+    record(
+        session,
+        user_email=current_user.email,
+        action="användare.skapa",
+        detail=f"{user.email} ({role})",
+    )
+    flash(f"Användaren {user.email} är skapad med rollen {role.lower()}.")
+    return redirect(url_for(".home"))
+
+
+@bp.route("/anvandare/<user_id>", methods=["GET", "POST"])
+@roles_required(Role.admin)
+def edit_user(user_id: str):
+    """Edit a user's name, role and insatser; deactivate or set a password from here."""
+    session = db.session()
+    user = _user_or_404(user_id)
+    form = EditUserForm(obj=user if request.method == "GET" else None)
+    form.insatser.choices = [(i.id, i.name) for i in _interventions()]
+    if request.method == "GET":
+        form.insatser.data = users.interventions_of(session, user)
+    elif form.validate_on_submit():
         try:
-            session.flush()
-        except IntegrityError:
-            session.rollback()
-            errors.append("Det finns redan en användare med den e-postadressen.")
+            users.update_user(
+                session,
+                user,
+                name=form.name.data or "",
+                role=form.role.data,
+                intervention_ids=form.insatser.data or [],
+                acting_user_id=current_user.id,
+            )
+        except users.UserError as exc:
+            for error in exc.errors:
+                flash(error, "error")
         else:
-            for intervention_id in chosen:
-                session.add(UserIntervention(user_id=user.id, intervention_id=intervention_id))
+            names = dict(form.insatser.choices)
+            chosen = ", ".join(names[i] for i in users.interventions_of(session, user))
             record(
                 session,
                 user_email=current_user.email,
-                action="användare.skapa",
-                detail=f"{email} {role}",
+                action="användare.ändra",
+                detail=f"{user.email}: {users.ROLE_LABELS[user.role]}"
+                + (f", {chosen}" if chosen else ""),
             )
-            session.commit()
-            flash(f"Användaren {email} är skapad.")
-    for error in errors:
-        flash(error, "error")
-    return redirect(url_for(".home"))
+            flash(f"Användaren {user.email} är ändrad.")
+            return redirect(url_for(".edit_user", user_id=user.id))
+    else:
+        _flash_errors(form)
+    return render_template(
+        "admin/user.html",
+        user=user,
+        form=form,
+        password_form=PasswordForm(formdata=None),
+        active_form=ActiveForm(formdata=None),
+        role_labels=users.ROLE_LABELS,
+    )
+
+
+@bp.route("/anvandare/<user_id>/losenord", methods=["POST"])
+@roles_required(Role.admin)
+def set_password(user_id: str):
+    """A new password for a user; their existing sessions end."""
+    session = db.session()
+    user = _user_or_404(user_id)
+    form = PasswordForm()
+    if not form.validate_on_submit():
+        _flash_errors(form)
+        return redirect(url_for(".edit_user", user_id=user.id))
+    try:
+        users.set_password(session, user, form.password.data)
+    except users.UserError as exc:
+        for error in exc.errors:
+            flash(error, "error")
+        return redirect(url_for(".edit_user", user_id=user.id))
+    record(session, user_email=current_user.email, action="användare.lösenord", detail=user.email)
+    flash(f"{user.email} har fått ett nytt lösenord. Tidigare inloggningar är avslutade.")
+    return redirect(url_for(".edit_user", user_id=user.id))
+
+
+@bp.route("/anvandare/<user_id>/<any(aktivera,inaktivera):action>", methods=["POST"])
+@roles_required(Role.admin)
+def set_active(user_id: str, action: str):
+    """Deactivate (signs the user out everywhere) or reactivate an account."""
+    session = db.session()
+    user = _user_or_404(user_id)
+    if not ActiveForm().validate_on_submit():
+        abort(400)
+    active = action == "aktivera"
+    try:
+        users.set_active(session, user, active)
+    except users.UserError as exc:
+        for error in exc.errors:
+            flash(error, "error")
+        return redirect(url_for(".edit_user", user_id=user.id))
+    record(
+        session,
+        user_email=current_user.email,
+        action="användare.aktivera" if active else "användare.inaktivera",
+        detail=user.email,
+    )
+    flash(f"{user.email} är {'aktiverad' if active else 'inaktiverad och utloggad'}.")
+    return redirect(url_for(".edit_user", user_id=user.id))
 
 
 @bp.route("/insatser", methods=["POST"])
@@ -106,18 +220,46 @@ def create_user():
 def create_intervention():
     """Create an intervention (insats)."""
     session = db.session()
-    name = request.form.get("name", "").strip()
-    if not 1 <= len(name) <= 200:
-        flash("Ange insatsens namn (högst 200 tecken).", "error")
+    form = InterventionForm()
+    if not form.validate_on_submit():
+        _flash_errors(form)
+        return redirect(url_for(".home"))
+    name = form.name.data.strip()
+    if session.exec(select(Intervention).where(Intervention.name == name)).first():
+        flash("Det finns redan en insats med det namnet.", "error")
         return redirect(url_for(".home"))
     session.add(Intervention(name=name))
+    session.flush()
+    record(session, user_email=current_user.email, action="insats.skapa", detail=name)
+    flash(f"Insatsen {name} är skapad.")
+    return redirect(url_for(".home"))
+
+
+@bp.route("/insatser/<intervention_id>", methods=["POST"])
+@roles_required(Role.admin)
+def rename(intervention_id: str):
+    """Rename an intervention; rounds, users and reports follow (they refer to its id)."""
+    session = db.session()
+    intervention = session.get(Intervention, intervention_id)
+    if intervention is None:
+        abort(404)
+    form = InterventionForm()
+    if not form.validate_on_submit():
+        _flash_errors(form)
+        return redirect(url_for(".home"))
+    old = intervention.name
     try:
-        record(session, user_email=current_user.email, action="insats.skapa", detail=name)
-        session.commit()
-        flash(f"Insatsen {name} är skapad.")
-    except IntegrityError:
-        session.rollback()
-        flash("Det finns redan en insats med det namnet.", "error")
+        rename_intervention(session, intervention, form.name.data)
+    except ValueError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for(".home"))
+    record(
+        session,
+        user_email=current_user.email,
+        action="insats.byt_namn",
+        detail=f"{old} → {intervention.name}",
+    )
+    flash(f"Insatsen heter nu {intervention.name}.")
     return redirect(url_for(".home"))
 
 
@@ -126,16 +268,30 @@ def create_intervention():
 def set_threshold():
     """Set the suppression threshold (minimum number of answers shown)."""
     session = db.session()
-    value = request.form.get("min_cell", "").strip()
-    if parse_int(value, low=1, high=100) is None:
-        flash("Gränsen ska vara ett heltal mellan 1 och 100.", "error")
+    form = ThresholdForm()
+    if not form.validate_on_submit():
+        _flash_errors(form)
         return redirect(url_for(".home"))
-    row = session.get(Setting, "min_cell") or Setting(key="min_cell", value=value)
-    row.value = value
-    session.add(row)
+    value = str(form.min_cell.data)
+    settings.put(session, "min_cell", value)
     record(session, user_email=current_user.email, action="gräns.ändra", detail=value)
-    session.commit()
     flash(f"Resultat med färre än {value} svar visas inte.")
+    return redirect(url_for(".home"))
+
+
+@bp.route("/forbund", methods=["POST"])
+@roles_required(Role.admin)
+def set_forbund():
+    """Set "Förbundets namn" (mail sender and text, report heading)."""
+    session = db.session()
+    form = ForbundForm()
+    if not form.validate_on_submit():
+        _flash_errors(form)
+        return redirect(url_for(".home"))
+    name = form.forbund_name.data.strip()
+    settings.put(session, settings.FORBUND_NAME, name)
+    record(session, user_email=current_user.email, action="förbund.namn", detail=name)
+    flash(f"Förbundets namn är {name}.")
     return redirect(url_for(".home"))
 
 
@@ -166,8 +322,12 @@ def upload(kind: str):
             flash(error, "error")
         flash("Ingenting har importerats.", "error")
         return redirect(url_for(".home"))
-    record(session, user_email=current_user.email, action=f"import.{kind}", detail=str(count))
-    session.commit()
+    record(
+        session,
+        user_email=current_user.email,
+        action=f"import.{kind}",
+        detail=f"{upload_file.filename}: {count} rader",
+    )
     flash(f"{count} rader importerade.")
     return redirect(url_for(".home"))
 
@@ -182,6 +342,5 @@ def instrument():
 @bp.route("/logg")
 @roles_required(Role.admin)
 def audit_log():
-    """The latest administrative actions."""
-    entries = db.session().exec(select(AuditEntry).order_by(AuditEntry.at.desc()).limit(500)).all()
-    return render_template("admin/log.html", entries=entries)
+    """The latest administrative actions, in Swedish and Stockholm time."""
+    return render_template("admin/log.html", entries=audit.latest(db.session()))

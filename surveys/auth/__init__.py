@@ -12,7 +12,7 @@ from flask_login import LoginManager, UserMixin, current_user
 from sqlmodel import select
 
 from surveys import db
-from surveys.models import Role, User, UserIntervention
+from surveys.models import Role, SessionVersion, User, UserIntervention
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
@@ -37,12 +37,19 @@ def _hasher() -> PasswordHasher:
 class SignedIn(UserMixin):
     """The signed-in user as seen by views (no ORM object kept across requests)."""
 
-    def __init__(self, user: User, interventions: set[str]):
+    def __init__(self, user: User, interventions: set[str], version: int = 0):
         self.id = user.id
+        self.version = version
         self.email = user.email
         self.name = user.name or user.email
         self.role = user.role
         self.interventions = interventions
+
+    def get_id(self) -> str:
+        # The session carries the user's session version: bumping it in the database
+        # (logout, deactivation, password change) ends every earlier session, also a
+        # cookie copied before "Logga ut".
+        return f"{self.id}.{self.version}"
 
     @property
     def is_admin(self) -> bool:
@@ -57,14 +64,27 @@ class SignedIn(UserMixin):
         return self.role == Role.staff.value and intervention_id in self.interventions
 
 
-@login_manager.user_loader
-def _load(user_id: str) -> SignedIn | None:
+def load_user(user_id: str) -> SignedIn | None:
+    """The active user with their current session version (used at sign-in)."""
     session = db.session()
     user = session.get(User, user_id)
     if user is None or not user.active:
         return None
     links = session.exec(select(UserIntervention).where(UserIntervention.user_id == user.id)).all()
-    return SignedIn(user, {link.intervention_id for link in links})
+    version = session.get(SessionVersion, user.id)
+    return SignedIn(
+        user, {link.intervention_id for link in links}, version.version if version else 0
+    )
+
+
+@login_manager.user_loader
+def _load(session_id: str) -> SignedIn | None:
+    """A session is valid only while its version is the user's current one."""
+    user_id, _, version = session_id.partition(".")
+    signed_in = load_user(user_id)
+    if signed_in is None or str(signed_in.version) != version:
+        return None
+    return signed_in
 
 
 def hash_password(password: str) -> str:

@@ -1,20 +1,33 @@
-"""Every URL of sign-in: /logga-in, /logga-ut."""
+"""Every URL of sign-in: / (start page), /logga-in, /logga-ut."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from sqlmodel import select
 
 from surveys import db
-from surveys.auth import _load, check_password
+from surveys.auth import check_password, load_user
 from surveys.auth.forms import LoginForm
-from surveys.models import User
+from surveys.models import Role, User
 from surveys.security import client_address, throttle
 from surveys.services.audit import record
+from surveys.services.users import bump_session_version
 
 bp = Blueprint("auth", __name__)
 WRONG = "Fel e-postadress eller lösenord."
+
+
+def _home_for(role: str) -> str:
+    return url_for("reports.latest") if role == Role.reader.value else url_for("staff.home")
+
+
+@bp.route("/")
+def start():
+    """Start page: sign-in for staff, a short explanation for a respondent who lands here."""
+    if current_user.is_authenticated:
+        return redirect(_home_for(current_user.role))
+    return render_template("auth/start.html", form=LoginForm())
 
 
 @bp.route("/logga-in", methods=["GET", "POST"])
@@ -29,10 +42,9 @@ def login():
             return render_template("auth/login.html", form=form), 429
         user = session.exec(select(User).where(User.email == email)).first()
         if check_password(user, form.password.data):
-            login_user(_load(user.id))
+            login_user(load_user(user.id))
             record(session, user_email=user.email, action="inloggning")
-            session.commit()
-            return redirect(url_for("staff.home"))
+            return redirect(_home_for(user.role))
         throttle().failed(email, client_address())
         flash(WRONG, "error")
     return render_template("auth/login.html", form=form)
@@ -40,7 +52,11 @@ def login():
 
 @bp.route("/logga-ut", methods=["POST"])
 def logout():
-    """Sign out."""
+    """Sign out: this and every other session of the user ends (the version is bumped)."""
+    if current_user.is_authenticated:
+        session = db.session()
+        bump_session_version(session, current_user.id)
+        record(session, user_email=current_user.email, action="utloggning")
     logout_user()
     flash("Du är utloggad.")
     return redirect(url_for("auth.login"))

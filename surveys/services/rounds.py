@@ -1,17 +1,34 @@
-"""Rounds (mätomgångar): creation, state transitions, single-use links."""
+"""Rounds (mätomgångar): creation rules, state transitions, removal, links, kiosk enrolment.
+
+Services only add and flush; the request (or CLI command) commits once at its boundary.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import Literal, overload
 
+from sqlalchemy import delete, func
 from sqlalchemy.engine import Row
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from surveys import clock
-from surveys.models import Intervention, LinkToken, Round, RoundMode, RoundState
+from surveys.models import (
+    Intervention,
+    KioskEnrolment,
+    LinkToken,
+    MailBatch,
+    Publication,
+    ResponseCount,
+    Round,
+    RoundMode,
+    RoundState,
+    table_of,
+)
 
 MODE_LABELS = {
     RoundMode.open_link.value: "Öppen länk",
@@ -23,14 +40,155 @@ STATE_LABELS = {
     RoundState.open.value: "Öppen",
     RoundState.closed.value: "Stängd",
 }
+# Board and managers answer for the whole förbund: only the administrator starts those.
+ADMIN_ONLY_QUESTIONNAIRES = frozenset({"styrelse", "chefsgrupp"})
+FIRST_YEAR = 2000
+MAX_TOKENS = 2000
 
 
 class RoundStateError(ValueError):
-    """An invalid state transition (message in Swedish)."""
+    """An invalid state transition or removal (message in Swedish)."""
+
+
+class RoundRuleError(ValueError):
+    """A round that may not be created; ``errors`` are Swedish messages."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__(" ".join(errors))
+        self.errors = errors
+
+
+class DuplicateRound(ValueError):
+    """A round like this one is already running; create it only when confirmed."""
+
+    def __init__(self, existing: Round):
+        super().__init__("Det finns redan en likadan mätomgång som inte är stängd.")
+        self.existing = existing
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who creates a round: the administrator (web or CLI) or a staff member."""
+
+    is_admin: bool
+    interventions: frozenset[str] = frozenset()
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def year_is_published(db: Session, year: int) -> bool:
+    """True once a year's results are published (frozen: no new rounds, no paper forms)."""
+    found = db.exec(select(Publication.id).where(Publication.year == year).limit(1)).first()
+    return found is not None
+
+
+def creatable_questionnaires(keys: Iterable[str], actor: Actor) -> list[str]:
+    """The questionnaires this actor may start rounds for (staff: not board/managers)."""
+    return [k for k in keys if actor.is_admin or k not in ADMIN_ONLY_QUESTIONNAIRES]
+
+
+def check_new_round(
+    db: Session,
+    *,
+    actor: Actor,
+    questionnaire_keys: Iterable[str],
+    questionnaire: str,
+    year: int | None,
+    intervention_id: str | None,
+    mode: str,
+    today: date | None = None,
+) -> list[str]:
+    """Every rule a new round must meet, as Swedish messages (empty: allowed)."""
+    today = today or clock.today()
+    errors: list[str] = []
+    keys = list(questionnaire_keys)
+    if questionnaire not in keys:
+        errors.append(f"Okänd enkät {questionnaire!r}. Välj en enkät i listan.")
+    elif questionnaire not in creatable_questionnaires(keys, actor):
+        errors.append("Styrelsens och chefsgruppens enkäter startas av administratören.")
+    if intervention_id is not None and db.get(Intervention, intervention_id) is None:
+        errors.append("Insatsen finns inte. Välj en insats i listan.")
+    elif not actor.is_admin and intervention_id not in actor.interventions:
+        errors.append("Du kan bara starta mätomgångar för dina egna insatser.")
+    if mode not in MODE_LABELS:
+        errors.append("Välj hur enkäten ska besvaras.")
+    if year is None:
+        errors.append(f"Ange ett år, t.ex. {today.year}.")
+    elif not actor.is_admin and year != today.year:
+        errors.append(f"Mätomgångar startas för innevarande år ({today.year}).")
+    elif year > today.year or year < FIRST_YEAR:
+        errors.append(f"Året ska vara {today.year} eller ett tidigare år.")
+    elif year < today.year and year_is_published(db, year):
+        errors.append(f"Resultaten för {year} är publicerade; starta ingen ny mätomgång det året.")
+    return errors
+
+
+def find_duplicate(
+    db: Session, *, questionnaire: str, year: int, intervention_id: str | None, mode: str
+) -> Round | None:
+    """A round with the same questionnaire, insats, year and mode that is not closed."""
+    query = select(Round).where(
+        col(Round.questionnaire_key) == questionnaire,
+        col(Round.year) == year,
+        col(Round.mode) == mode,
+        col(Round.state) != RoundState.closed.value,
+    )
+    if intervention_id is None:
+        query = query.where(col(Round.intervention_id).is_(None))
+    else:
+        query = query.where(col(Round.intervention_id) == intervention_id)
+    return db.exec(query).first()
+
+
+def start_round(
+    db: Session,
+    *,
+    actor: Actor,
+    questionnaire_keys: Iterable[str],
+    questionnaire: str,
+    year: int | None,
+    intervention_id: str | None,
+    mode: str,
+    expected: int | None = None,
+    open_now: bool = True,
+    confirm_duplicate: bool = False,
+    today: date | None = None,
+) -> Round:
+    """The one way web and CLI start a round: rules, duplicate check, create, open.
+
+    Raises RoundRuleError (nothing written) or DuplicateRound (unless confirmed).
+    """
+    errors = check_new_round(
+        db,
+        actor=actor,
+        questionnaire_keys=questionnaire_keys,
+        questionnaire=questionnaire,
+        year=year,
+        intervention_id=intervention_id,
+        mode=mode,
+        today=today,
+    )
+    if errors:
+        raise RoundRuleError(errors)
+    assert year is not None  # checked above
+    existing = find_duplicate(
+        db, questionnaire=questionnaire, year=year, intervention_id=intervention_id, mode=mode
+    )
+    if existing is not None and not confirm_duplicate:
+        raise DuplicateRound(existing)
+    round_ = create_round(
+        db,
+        questionnaire=questionnaire,
+        year=year,
+        intervention_id=intervention_id,
+        mode=mode,
+        expected=expected,
+    )
+    if open_now:
+        open_round(db, round_, today=today)
+    return round_
 
 
 def create_round(
@@ -44,7 +202,7 @@ def create_round(
     opens_on: date | None = None,
     closes_on: date | None = None,
 ) -> Round:
-    """Create a round in state draft with a fresh random open-link code."""
+    """Create a round in state draft with a fresh random open-link code (no rules)."""
     if mode not in MODE_LABELS:
         raise ValueError(f"Okänt läge {mode!r}.")
     if expected is not None and expected < 0:
@@ -66,6 +224,19 @@ def create_round(
     return round_
 
 
+def can_open(round_: Round, *, today: date | None = None) -> bool:
+    """Öppna is offered for a draft, and for a closed round within its own year."""
+    today = today or clock.today()
+    if round_.state == RoundState.draft.value:
+        return True
+    return round_.state == RoundState.closed.value and today.year <= round_.year
+
+
+def can_close(round_: Round) -> bool:
+    """Stäng is offered only for an open round."""
+    return round_.state == RoundState.open.value
+
+
 def open_round(db: Session, round_: Round, *, today: date | None = None) -> Round:
     """draft → open, or closed → open within the round's own year."""
     today = today or clock.today()
@@ -77,6 +248,7 @@ def open_round(db: Session, round_: Round, *, today: date | None = None) -> Roun
         )
     round_.state = RoundState.open.value
     db.add(round_)
+    db.flush()
     return round_
 
 
@@ -86,7 +258,66 @@ def close_round(db: Session, round_: Round) -> Round:
         raise RoundStateError("Mätomgången är redan stängd.")
     round_.state = RoundState.closed.value
     db.add(round_)
+    db.flush()
     return round_
+
+
+def usage(db: Session, round_id: str) -> tuple[int, int]:
+    """(questionnaires received, used single-use links) of a round.
+
+    Counted from the weekly counters, which include questionnaires still waiting
+    to be released into the answers.
+    """
+    answers = db.exec(
+        select(func.coalesce(func.sum(ResponseCount.count), 0)).where(
+            col(ResponseCount.round_id) == round_id
+        )
+    ).one()
+    used = db.exec(
+        select(func.count())
+        .select_from(LinkToken)
+        .where(LinkToken.round_id == round_id, col(LinkToken.used).is_(True))
+    ).one()
+    return answers, used
+
+
+def is_empty(db: Session, round_: Round) -> bool:
+    """No answers stored and no link used: the round can be removed without a trace."""
+    return usage(db, round_.id) == (0, 0)
+
+
+def delete_round(db: Session, round_: Round) -> None:
+    """Remove a mistaken empty round with its unused links, mail counts and kiosk link."""
+    if not is_empty(db, round_):
+        raise RoundStateError(
+            "Mätomgången har svar eller använda länkar och kan inte tas bort. Stäng den i stället."
+        )
+    for model in (LinkToken, MailBatch, KioskEnrolment):
+        db.exec(delete(model).where(table_of(model).c.round_id == round_.id))
+    db.delete(round_)
+    db.flush()
+
+
+def paper_entry_refusal(db: Session, round_: Round, *, admin: bool) -> str | None:
+    """Why a paper questionnaire may not be typed into this round now (None: it may).
+
+    Paper forms go only into open rounds of the current year, so that nobody can lift
+    a hidden cell of an earlier year with answers of their own choosing and subtract
+    them; the administrator may also complete a closed round of an unpublished year.
+    """
+    this_year = clock.today().year
+    if round_.state == RoundState.open.value and round_.year == this_year:
+        return None
+    if admin and round_.state == RoundState.closed.value:
+        if not year_is_published(db, round_.year):
+            return None
+        return f"Resultaten för {round_.year} är publicerade: inga fler pappersenkäter."
+    if admin:
+        return (
+            f"Pappersenkäter kan bara registreras i öppna omgångar för {this_year}, "
+            "eller i en stängd omgång för ett år som inte är publicerat."
+        )
+    return f"Pappersenkäter kan bara registreras i öppna omgångar för {this_year}."
 
 
 def accepts_answers(round_: Round | Row, *, today: date | None = None) -> bool:
@@ -101,8 +332,8 @@ def accepts_answers(round_: Round | Row, *, today: date | None = None) -> bool:
 
 def create_tokens(db: Session, round_: Round, *, count: int) -> list[str]:
     """Make ``count`` single-use tokens; only their hashes are stored."""
-    if not 1 <= count <= 2000:
-        raise ValueError("Antalet länkar måste vara mellan 1 och 2000.")
+    if not 1 <= count <= MAX_TOKENS:
+        raise ValueError(f"Antalet länkar måste vara mellan 1 och {MAX_TOKENS}.")
     tokens = [secrets.token_urlsafe(16) for _ in range(count)]
     for token in tokens:
         db.add(
@@ -110,6 +341,59 @@ def create_tokens(db: Session, round_: Round, *, count: int) -> list[str]:
         )
     db.flush()
     return tokens
+
+
+def revoke_tokens(db: Session, tokens: Iterable[str]) -> int:
+    """Delete unused single-use links (e.g. of addresses whose mail failed)."""
+    hashes = [hash_token(t) for t in tokens]
+    if not hashes:
+        return 0
+    result = db.exec(
+        delete(LinkToken).where(
+            col(LinkToken.token_hash).in_(hashes), col(LinkToken.used).is_(False)
+        )
+    )
+    db.flush()
+    return result.rowcount
+
+
+def new_kiosk_link(db: Session, round_: Round) -> str:
+    """A fresh enrolment token for the round's tablets; any earlier one stops working."""
+    token = secrets.token_urlsafe(24)
+    row = db.get(KioskEnrolment, round_.id) or KioskEnrolment(round_id=round_.id, token_hash="")
+    row.token_hash = hash_token(token)
+    db.add(row)
+    db.flush()
+    return token
+
+
+def revoke_kiosk_link(db: Session, round_: Round) -> bool:
+    """Revoke the enrolment link: tablets that opened it stop at their next page."""
+    row = db.get(KioskEnrolment, round_.id)
+    if row is None:
+        return False
+    db.delete(row)
+    db.flush()
+    return True
+
+
+def has_kiosk_link(db: Session, round_: Round) -> bool:
+    return db.get(KioskEnrolment, round_.id) is not None
+
+
+def find_by_kiosk_token(db: Session, token: str) -> Round | None:
+    """The kiosk round an enrolment token opens, or None (unknown, revoked, not kiosk)."""
+    if not token or len(token) > 64:
+        return None
+    row = db.exec(
+        select(KioskEnrolment).where(KioskEnrolment.token_hash == hash_token(token))
+    ).first()
+    if row is None:
+        return None
+    round_ = db.get(Round, row.round_id)
+    if round_ is None or round_.mode != RoundMode.kiosk.value:
+        return None
+    return round_
 
 
 def find_by_code(db: Session, code: str) -> Round | None:
@@ -140,3 +424,21 @@ def intervention_by_name(db: Session, name: str, *, create: bool = False) -> Int
         db.add(row)
         db.flush()
     return row
+
+
+def rename_intervention(db: Session, intervention: Intervention, name: str) -> None:
+    """Rename an insats; raises ValueError (Swedish) for an empty or taken name."""
+    name = name.strip()
+    if not 1 <= len(name) <= 200:
+        raise ValueError("Ange insatsens namn (högst 200 tecken).")
+    taken = intervention_by_name(db, name)
+    if taken is not None and taken.id != intervention.id:
+        raise ValueError("Det finns redan en insats med det namnet.")
+    intervention.name = name
+    db.add(intervention)
+    db.flush()
+
+
+def round_label(round_: Round, questionnaire_name: str, intervention_name: str | None) -> str:
+    """How a person names a round: "Deltagare avslut 2026 – Steget vidare"."""
+    return f"{questionnaire_name} {round_.year} – {intervention_name or 'Hela förbundet'}"

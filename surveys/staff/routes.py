@@ -1,22 +1,28 @@
 """Every URL of the staff pages.
 
-/personal                         the interventions and rounds the user may manage
-/personal/omgang/ny               start a round (POST)
-/personal/omgang/<id>             a round: links, QR, kiosk, overview
-/personal/omgang/<id>/<action>    open / close (POST)
-/personal/omgang/<id>/lankar.csv  N single-use links for mail merge (POST)
-/personal/omgang/<id>/papper      type in a paper questionnaire
-/personal/omgang/<id>/qr.<fmt>    the open link as QR code (svg, png)
-/personal/omgang/<id>/affisch     printable A4 poster "Svara på enkäten"
-/personal/omgang/<id>/lappar      N single-use links as printable slips (POST)
-/personal/omgang/<id>/skicka      "Skicka länkar" by e-mail
+/personal                                 the interventions and rounds the user may manage
+/personal/omgang/ny                       start a round (POST; duplicates ask to confirm)
+/personal/omgang/<id>                     a round: links, QR, kiosk enrolment, overview
+/personal/omgang/<id>/<action>            open / close (POST; Stäng asks to confirm)
+/personal/omgang/<id>/ta-bort             remove an empty round (POST, confirmed)
+/personal/omgang/<id>/kiosk/<action>      new / revoke the tablets' enrolment link (POST)
+/personal/omgang/<id>/lankar.csv          N single-use links for mail merge (POST)
+/personal/omgang/<id>/papper              type in a paper questionnaire
+/personal/omgang/<id>/qr.<fmt>            the open link as QR code (svg, png)
+/personal/omgang/<id>/affisch             printable A4 poster "Svara på enkäten"
+/personal/omgang/<id>/lappar              N single-use links as printable slips (POST)
+/personal/omgang/<id>/skicka              "Skicka länkar" by e-mail: preview, then send
 """
 
 from __future__ import annotations
 
+import base64
+import csv
 import io
+import secrets
 import smtplib
 
+import segno
 from flask import (
     Blueprint,
     Response,
@@ -34,21 +40,30 @@ from sqlmodel import select
 
 from surveys import clock, db
 from surveys.auth import roles_required
-from surveys.models import Intervention, LinkToken, MailBatch, ResponseCount, Role, Round, new_id
+from surveys.links import public
+from surveys.models import (
+    Intervention,
+    LinkToken,
+    MailBatch,
+    ResponseCount,
+    Role,
+    Round,
+    RoundMode,
+    RoundState,
+)
+from surveys.services import mail
 from surveys.services import rounds as round_ops
 from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.files import excel_csv
 from surveys.services.reporting import min_cell
+from surveys.services.settings import forbund_name
 from surveys.services.submissions import Outcome, submit
-from surveys.services.tables import parse_int
 from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
+from surveys.staff.forms import AddressesForm, ConfirmForm, CountForm, PaperForm, RoundForm
 
 bp = Blueprint("staff", __name__, url_prefix="/personal")
-
-
-def _public(path: str) -> str:
-    return current_app.config["PUBLIC_URL"].rstrip("/") + path
+SINGLE_USE = RoundMode.single_use.value
+KIOSK = RoundMode.kiosk.value
 
 
 def _visible_interventions() -> list[Intervention]:
@@ -66,33 +81,68 @@ def _round_or_403(round_id: str) -> Round:
     return round_
 
 
+def _actor() -> round_ops.Actor:
+    return round_ops.Actor(
+        is_admin=current_user.is_admin, interventions=frozenset(current_user.interventions)
+    )
+
+
+def _label(round_: Round) -> str:
+    """The round as a person names it (audit log, confirmations)."""
+    session = db.session()
+    qn = instrument_from_db(session).questionnaire(round_.questionnaire_key)
+    intervention = (
+        session.get(Intervention, round_.intervention_id) if round_.intervention_id else None
+    )
+    return round_ops.round_label(round_, qn.name, intervention.name if intervention else None)
+
+
+def _round_form() -> RoundForm:
+    """The start-a-round form with this user's questionnaires, insatser and modes."""
+    instrument = instrument_from_db(db.session())
+    form = RoundForm()
+    allowed = round_ops.creatable_questionnaires(instrument.questionnaire_keys, _actor())
+    form.questionnaire.choices = [
+        (qn.key, qn.name) for qn in instrument.questionnaires if qn.key in allowed
+    ]
+    choices = [(i.id, i.name) for i in _visible_interventions()]
+    if current_user.is_admin:
+        choices.insert(0, ("", "Hela förbundet (styrelse, chefsgrupp)"))
+    form.insats.choices = choices
+    form.mode.choices = list(round_ops.MODE_LABELS.items())
+    if form.year.data is None and request.method == "GET":
+        form.year.data = clock.today().year
+    return form
+
+
 @bp.route("")
 @login_required
 def home():
     """Rounds of the interventions the user manages, with answered / expected."""
     if current_user.role == Role.reader.value:
         return redirect(url_for("reports.latest"))
+    return _home(_round_form())
+
+
+def _home(form: RoundForm, *, duplicate: Round | None = None, status: int = 200):
     session = db.session()
-    interventions = _visible_interventions()
-    ids = [i.id for i in interventions]
+    ids = [i.id for i in _visible_interventions()]
     query = select(Round).order_by(Round.year.desc(), Round.created_on.desc())
     if not current_user.is_admin:
         query = query.where(Round.intervention_id.in_(ids))
     rounds = session.exec(query).all()
-    counts = _answered(session, [r.id for r in rounds])
     instrument = instrument_from_db(session)
-    names = {i.id: i.name for i in session.exec(select(Intervention)).all()}
     return render_template(
         "staff/home.html",
+        form=form,
         rounds=rounds,
-        counts=counts,
-        interventions=interventions,
-        questionnaires=instrument.questionnaires,
-        names=names,
-        year=clock.today().year,
+        counts=_answered(session, [r.id for r in rounds]),
+        questionnaire_names={qn.key: qn.name for qn in instrument.questionnaires},
+        names={i.id: i.name for i in session.exec(select(Intervention)).all()},
         modes=round_ops.MODE_LABELS,
         states=round_ops.STATE_LABELS,
-    )
+        duplicate=duplicate,
+    ), status
 
 
 def _answered(session, round_ids: list[str]) -> dict[str, int]:
@@ -110,47 +160,41 @@ def _answered(session, round_ids: list[str]) -> dict[str, int]:
 @bp.route("/omgang/ny", methods=["POST"])
 @roles_required(Role.admin, Role.staff)
 def create_round():
-    """Start a round for one of the user's interventions."""
+    """Start a round (rules in the rounds service); a duplicate asks to confirm."""
     session = db.session()
-    instrument = instrument_from_db(session)
-    form = request.form
-    intervention_id = form.get("insats") or None
+    form = _round_form()
+    intervention_id = form.insats.data or None
     if not current_user.can_manage(intervention_id):
         abort(403)
-    errors = []
-    questionnaire = form.get("questionnaire", "")
-    if questionnaire not in instrument.questionnaire_keys:
-        errors.append("Välj en enkät.")
-    year = parse_int(form.get("year", ""), low=2000, high=2100)
-    if year is None:
-        errors.append("Ange ett år, t.ex. 2025.")
-    expected_text = form.get("expected", "").strip()
-    expected = parse_int(expected_text, low=0, high=100_000) if expected_text else None
-    if expected_text and expected is None:
-        errors.append("Förväntat antal svarande ska vara ett heltal.")
-    mode = form.get("mode", "")
-    if mode not in round_ops.MODE_LABELS:
-        errors.append("Välj hur enkäten ska besvaras.")
-    if errors:
-        for error in errors:
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "error")
+        return _home(form, status=400)
+    try:
+        round_ = round_ops.start_round(
+            session,
+            actor=_actor(),
+            questionnaire_keys=instrument_from_db(session).questionnaire_keys,
+            questionnaire=form.questionnaire.data,
+            year=form.year.data,
+            intervention_id=intervention_id,
+            mode=form.mode.data,
+            expected=form.expected.data,
+            confirm_duplicate=form.confirm.data,
+        )
+    except round_ops.RoundRuleError as exc:
+        for error in exc.errors:
             flash(error, "error")
-        return redirect(url_for(".home"))
-    round_ = round_ops.create_round(
-        session,
-        questionnaire=questionnaire,
-        year=year,
-        intervention_id=intervention_id,
-        mode=mode,
-        expected=expected,
-    )
-    round_ops.open_round(session, round_)
+        return _home(form, status=400)
+    except round_ops.DuplicateRound as exc:
+        return _home(form, duplicate=exc.existing, status=409)
     record(
         session,
         user_email=current_user.email,
         action="omgång.skapa",
-        detail=f"{round_.id} {questionnaire} {year}",
+        detail=_label(round_) + f" ({round_ops.MODE_LABELS[round_.mode]})",
     )
-    session.commit()
     flash("Mätomgången är startad.")
     return redirect(url_for(".round_page", round_id=round_.id))
 
@@ -158,19 +202,16 @@ def create_round():
 @bp.route("/omgang/<round_id>")
 @roles_required(Role.admin, Role.staff)
 def round_page(round_id: str):
-    """A round: its links, QR code, kiosk button and response overview."""
+    """A round: its links, QR code, kiosk enrolment and response overview."""
+    return _round_page(_round_or_403(round_id))
+
+
+def _round_page(round_: Round, *, kiosk_link: str | None = None):
     session = db.session()
-    round_ = _round_or_403(round_id)
     instrument = instrument_from_db(session)
-    answered = _answered(session, [round_.id]).get(round_.id, 0)
-    weeks = _per_week(session, round_.id)
+    answered, used = round_ops.usage(session, round_.id)
     tokens = session.exec(
         select(func.count()).select_from(LinkToken).where(LinkToken.round_id == round_.id)
-    ).one()
-    used = session.exec(
-        select(func.count())
-        .select_from(LinkToken)
-        .where(LinkToken.round_id == round_.id, LinkToken.used.is_(True))
     ).one()
     mailed = session.exec(
         select(func.coalesce(func.sum(MailBatch.count), 0)).where(MailBatch.round_id == round_.id)
@@ -183,15 +224,26 @@ def round_page(round_id: str):
         round=round_,
         qn=instrument.questionnaire(round_.questionnaire_key),
         answered=answered,
-        weeks=weeks,
+        weeks=_per_week(session, round_.id),
         tokens=tokens,
         used=used,
         mailed=mailed,
         intervention=intervention,
-        open_url=_public(url_for("questionnaire.open_link", code=round_.code)),
+        open_url=public(url_for("questionnaire.open_link", code=round_.code)),
+        kiosk_link=kiosk_link,
+        kiosk_qr=_qr_data_uri(kiosk_link) if kiosk_link else None,
+        has_kiosk_link=round_ops.has_kiosk_link(session, round_),
         modes=round_ops.MODE_LABELS,
         states=round_ops.STATE_LABELS,
         accepts=round_ops.accepts_answers(round_),
+        can_open=round_ops.can_open(round_),
+        can_close=round_ops.can_close(round_),
+        removable=(answered, used) == (0, 0),
+        paper_allowed=round_ops.paper_entry_refusal(session, round_, admin=current_user.is_admin)
+        is None,
+        single_use=SINGLE_USE,
+        kiosk=KIOSK,
+        form=ConfirmForm(),
     )
 
 
@@ -203,12 +255,34 @@ def _per_week(session, round_id: str) -> list[tuple[str, int]]:
     return sorted((week.replace("-W", " v. "), count) for week, count in rows)
 
 
+def _confirm_page(round_: Round, *, action_url: str, question: str, button: str):
+    return render_template(
+        "staff/confirm.html",
+        round=round_,
+        label=_label(round_),
+        action_url=action_url,
+        question=question,
+        button=button,
+        form=ConfirmForm(),
+    )
+
+
 @bp.route("/omgang/<round_id>/<any(oppna,stang):action>", methods=["POST"])
 @roles_required(Role.admin, Role.staff)
 def change_state(round_id: str, action: str):
-    """Open or close a round; invalid moves get a Swedish message."""
+    """Open or close a round; Stäng asks to confirm; invalid moves get a Swedish message."""
     session = db.session()
     round_ = _round_or_403(round_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if action == "stang" and not form.confirm.data and round_ops.can_close(round_):
+        return _confirm_page(
+            round_,
+            action_url=url_for(".change_state", round_id=round_id, action="stang"),
+            question="Vill du stänga mätomgången? Efter det kan ingen svara på enkäten.",
+            button="Ja, stäng",
+        )
     try:
         if action == "oppna":
             round_ops.open_round(session, round_)
@@ -217,35 +291,93 @@ def change_state(round_id: str, action: str):
     except round_ops.RoundStateError as exc:
         flash(str(exc), "error")
         return redirect(url_for(".round_page", round_id=round_id))
-    record(session, user_email=current_user.email, action=f"omgång.{action}", detail=round_id)
-    session.commit()
+    record(session, user_email=current_user.email, action=f"omgång.{action}", detail=_label(round_))
     flash("Mätomgången är " + ("öppnad." if action == "oppna" else "stängd."))
     return redirect(url_for(".round_page", round_id=round_id))
 
 
-def _new_links(round_id: str, *, maximum: int, action: str, what: str) -> list[str] | None:
-    """Create the requested number of single-use links (form field ``count``), audited."""
+@bp.route("/omgang/<round_id>/ta-bort", methods=["POST"])
+@roles_required(Role.admin, Role.staff)
+def remove_round(round_id: str):
+    """Remove a mistaken empty round (no answers, no links used), after confirmation."""
     session = db.session()
     round_ = _round_or_403(round_id)
-    count = parse_int(request.form.get("count", ""), low=1, high=maximum)
-    if count is None:
-        flash(f"Ange hur många {what} (1–{maximum}).", "error")
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if not form.confirm.data:
+        return _confirm_page(
+            round_,
+            action_url=url_for(".remove_round", round_id=round_id),
+            question="Vill du ta bort mätomgången? Den har inga svar och försvinner helt.",
+            button="Ja, ta bort",
+        )
+    label = _label(round_)
+    try:
+        round_ops.delete_round(session, round_)
+    except round_ops.RoundStateError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for(".round_page", round_id=round_id))
+    record(session, user_email=current_user.email, action="omgång.ta_bort", detail=label)
+    flash(f"Mätomgången {label} är borttagen.")
+    return redirect(url_for(".home"))
+
+
+@bp.route("/omgang/<round_id>/kiosk/<any(ny,aterkalla):action>", methods=["POST"])
+@roles_required(Role.admin, Role.staff)
+def kiosk_link(round_id: str, action: str):
+    """A new enrolment link for the round's tablets (shown once), or revoke it."""
+    session = db.session()
+    round_ = _round_or_403(round_id)
+    if round_.mode != KIOSK:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if action == "aterkalla":
+        round_ops.revoke_kiosk_link(session, round_)
+        record(
+            session, user_email=current_user.email, action="kiosk.aterkalla", detail=_label(round_)
+        )
+        flash("Kiosklänken är återkallad. Surfplattor som använde den visar inte enkäten längre.")
+        return redirect(url_for(".round_page", round_id=round_id))
+    token = round_ops.new_kiosk_link(session, round_)
+    record(session, user_email=current_user.email, action="kiosk.ny_lank", detail=_label(round_))
+    link = public(url_for("enrol.kiosk", token=token))
+    return _round_page(round_, kiosk_link=link)
+
+
+def _new_links(round_: Round, *, maximum: int, action: str) -> list[str] | None:
+    """Create the requested number of single-use links (form field ``count``), audited."""
+    form = CountForm()
+    if not form.validate_on_submit() or not 1 <= (form.count.data or 0) <= maximum:
+        flash(f"Ange ett antal mellan 1 och {maximum}.", "error")
         return None
-    tokens = round_ops.create_tokens(session, round_, count=count)
-    record(session, user_email=current_user.email, action=action, detail=f"{round_id} {count}")
-    session.commit()
-    return [_public(url_for("questionnaire.single_use", token=t)) for t in tokens]
+    session = db.session()
+    tokens = round_ops.create_tokens(session, round_, count=form.count.data)
+    record(
+        session,
+        user_email=current_user.email,
+        action=action,
+        detail=f"{_label(round_)}: {form.count.data} st",
+    )
+    return [public(url_for("questionnaire.single_use", token=t)) for t in tokens]
 
 
 @bp.route("/omgang/<round_id>/lankar.csv", methods=["POST"])
 @roles_required(Role.admin, Role.staff)
 def links_csv(round_id: str):
-    """N single-use links as CSV for mail merge or printed slips."""
-    links = _new_links(round_id, maximum=2000, action="länkar.skapa", what="länkar")
+    """N single-use links as CSV (semicolons, BOM: Swedish Excel opens it in columns)."""
+    round_ = _round_or_403(round_id)
+    links = _new_links(round_, maximum=round_ops.MAX_TOKENS, action="länkar.skapa")
     if links is None:
         return redirect(url_for(".round_page", round_id=round_id))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(["nr", "lank"])
+    for i, link in enumerate(links, start=1):
+        writer.writerow([i, link])
     return Response(
-        excel_csv(["nr", "lank"], enumerate(links, start=1)),  # Swedish Excel: ';' and BOM
+        "\ufeff" + buffer.getvalue(),
         mimetype="text/csv; charset=utf-8",
         headers={"Content-Disposition": "attachment; filename=engangslankar.csv"},
     )
@@ -254,17 +386,25 @@ def links_csv(round_id: str):
 @bp.route("/omgang/<round_id>/papper", methods=["GET", "POST"])
 @roles_required(Role.admin, Role.staff)
 def paper(round_id: str):
-    """Type in a paper questionnaire; same validation as the questionnaire, anonymous."""
+    """Type in a paper questionnaire: same validation as the web form, stored once, audited."""
     session = db.session()
     round_ = _round_or_403(round_id)
+    refusal = round_ops.paper_entry_refusal(session, round_, admin=current_user.is_admin)
+    if refusal is not None:
+        flash(refusal, "error")
+        return redirect(url_for(".round_page", round_id=round_id))
     instrument = instrument_from_db(session)
     qn = instrument.questionnaire(round_.questionnaire_key)
+    form = PaperForm()
     errors: dict[str, str] = {}
-    values = {k: v for k, v in request.form.items() if k.startswith("q")}
+    # Every field comes back after an error, Kön included.
+    values = {k: v for k, v in request.form.items() if k.startswith("q") or k == "gender"}
     if request.method == "POST":
-        answers = {}
-        for question in qn.questions_in(round_.year):
-            answers[question.number] = request.form.get(f"q{question.number}", "")
+        if not form.validate_on_submit():
+            abort(400)
+        answers = {
+            q.number: request.form.get(f"q{q.number}", "") for q in qn.questions_in(round_.year)
+        }
         try:
             clean = clean_submission(
                 instrument,
@@ -276,26 +416,23 @@ def paper(round_id: str):
         except InvalidSubmission as exc:
             errors = {field or "": message for field, message in exc.errors}
         else:
-            # The audit entry is committed by submit() together with the questionnaire.
             record(
                 session,
                 user_email=current_user.email,
                 action="pappersenkät.registrera",
-                detail=round_id,
+                detail=_label(round_),
             )
-            outcome = submit(
-                session,
-                round_=round_,
-                clean=clean,
-                idempotency_key=new_id(),
-                release_at=min_cell(session, current_app.config["MIN_CELL"]),
-            )
-            if outcome is Outcome.stored:
-                flash("Pappersenkäten är registrerad. Du kan skriva in nästa.")
+            if not _store_paper(session, round_, clean, form.form_key.data):
+                session.rollback()
+                flash("Den här pappersenkäten är redan registrerad (den sparades en gång).")
                 return redirect(url_for(".paper", round_id=round_id))
-            errors = {"": "Omgången tar inte emot svar just nu. Ingenting har sparats."}
+            flash("Pappersenkäten är registrerad. Du kan skriva in nästa.")
+            return redirect(url_for(".paper", round_id=round_id))
+    else:
+        form.form_key.data = secrets.token_urlsafe(24)
     return render_template(
         "staff/paper.html",
+        form=form,
         round=round_,
         qn=qn,
         instrument=instrument,
@@ -306,17 +443,28 @@ def paper(round_id: str):
     ), (400 if errors else 200)
 
 
-def _qr(data: str, fmt: str, *, scale: int = 8) -> bytes:
-    import segno
+def _store_paper(session, round_: Round, clean, form_key: str) -> bool:
+    """Store through the same path as the web form, with the form's idempotency key:
+    a double click stores one questionnaire. The audit entry already added to the
+    session is committed together with it."""
+    outcome = submit(
+        session,
+        round_=round_,
+        clean=clean,
+        idempotency_key="paper:" + form_key,
+        release_at=min_cell(session, current_app.config["MIN_CELL"]),
+        check_open=round_.state == RoundState.open.value,
+    )
+    return outcome is Outcome.stored
 
+
+def _qr(data: str, fmt: str, *, scale: int = 8) -> bytes:
     buffer = io.BytesIO()
     segno.make(data, error="m").save(buffer, kind=fmt, scale=scale, border=2)
     return buffer.getvalue()
 
 
 def _qr_data_uri(data: str) -> str:
-    import base64
-
     return "data:image/svg+xml;base64," + base64.b64encode(_qr(data, "svg")).decode("ascii")
 
 
@@ -325,9 +473,9 @@ def _qr_data_uri(data: str) -> str:
 def qr_code(round_id: str, fmt: str):
     """The open link as a QR code (SVG or PNG)."""
     round_ = _round_or_403(round_id)
-    if round_.mode == "single_use":
+    if round_.mode == SINGLE_USE:
         abort(404)
-    url = _public(url_for("questionnaire.open_link", code=round_.code))
+    url = public(url_for("questionnaire.open_link", code=round_.code))
     mime = "image/svg+xml" if fmt == "svg" else "image/png"
     return Response(
         _qr(url, fmt),
@@ -340,12 +488,11 @@ def qr_code(round_id: str, fmt: str):
 @roles_required(Role.admin, Role.staff)
 def poster(round_id: str):
     """A printable A4 poster "Svara på enkäten" with the QR code and the link."""
-    session = db.session()
     round_ = _round_or_403(round_id)
-    if round_.mode == "single_use":
+    if round_.mode == SINGLE_USE:
         abort(404)
-    url = _public(url_for("questionnaire.open_link", code=round_.code))
-    qn = instrument_from_db(session).questionnaire(round_.questionnaire_key)
+    url = public(url_for("questionnaire.open_link", code=round_.code))
+    qn = instrument_from_db(db.session()).questionnaire(round_.questionnaire_key)
     return render_template("staff/poster.html", qn=qn, url=url, qr=_qr_data_uri(url))
 
 
@@ -353,65 +500,105 @@ def poster(round_id: str):
 @roles_required(Role.admin, Role.staff)
 def slips(round_id: str):
     """N single-use links as printable slips (link and QR code on each)."""
-    links = _new_links(round_id, maximum=200, action="lappar.skapa", what="lappar")
+    round_ = _round_or_403(round_id)
+    links = _new_links(round_, maximum=200, action="lappar.skapa")
     if links is None:
         return redirect(url_for(".round_page", round_id=round_id))
-    round_ = db.session().get(Round, round_id)
     qn = instrument_from_db(db.session()).questionnaire(round_.questionnaire_key)
     return render_template(
         "staff/slips.html", qn=qn, slips=[(link, _qr_data_uri(link)) for link in links]
     )
 
 
+def _letter(round_: Round) -> mail.Letter:
+    session = db.session()
+    qn = instrument_from_db(session).questionnaire(round_.questionnaire_key)
+    intervention = (
+        session.get(Intervention, round_.intervention_id) if round_.intervention_id else None
+    )
+    return mail.Letter(
+        forbund=forbund_name(session),
+        questionnaire=qn.name,
+        intervention=intervention.name if intervention else None,
+    )
+
+
 @bp.route("/omgang/<round_id>/skicka", methods=["GET", "POST"])
 @roles_required(Role.admin, Role.staff)
 def send_links(round_id: str):
-    """ "Skicka länkar": mail each pasted address its own single-use link; keep no address."""
-    from surveys.services.mail import MAX_ADDRESSES, parse_addresses
-    from surveys.services.mail import send_links as deliver
-
-    session = db.session()
+    """ "Skicka länkar": paste addresses, see a preview, confirm; keep no address."""
     round_ = _round_or_403(round_id)
-    qn = instrument_from_db(session).questionnaire(round_.questionnaire_key)
+    form = AddressesForm()
+    letter = _letter(round_)
+    context = {
+        "round": round_,
+        "label": _label(round_),
+        "form": form,
+        "letter": letter,
+        "to_folder": not current_app.config.get("MAIL_SERVER"),
+    }
     if request.method == "GET":
-        return render_template("staff/send.html", round=round_, qn=qn, invalid=[], text="")
-    text = request.form.get("addresses", "")
-    valid, invalid = parse_addresses(text)
+        return render_template("staff/send.html", invalid=[], preview=None, **context)
+    valid, invalid = mail.parse_addresses(form.addresses.data or "")
     problem = None
-    if invalid:
+    if not form.validate_on_submit():
+        problem = next(iter(form.errors.values()))[0] if form.errors else "Försök igen."
+    elif invalid:
         problem = "De här adresserna är inte giltiga. Rätta dem; inget har skickats ännu."
-    elif not valid:
-        problem = "Klistra in minst en e-postadress."
-    elif len(valid) > MAX_ADDRESSES:
-        problem = f"Högst {MAX_ADDRESSES} adresser åt gången."
+    elif len(valid) > mail.MAX_ADDRESSES:
+        problem = f"Högst {mail.MAX_ADDRESSES} adresser åt gången."
     if problem:
         flash(problem, "error")
+        return render_template("staff/send.html", invalid=invalid, preview=None, **context), 400
+    if form.step.data != "send":
+        preview = letter.text(public(url_for("questionnaire.single_use", token="…")))  # noqa: S106 - a placeholder in the preview
         return render_template(
-            "staff/send.html", round=round_, qn=qn, invalid=invalid, text=text
-        ), 400
-    tokens = iter(round_ops.create_tokens(session, round_, count=len(valid)))
+            "staff/send.html", invalid=[], preview=preview, count=len(valid), **context
+        )
+    return _send(round_, letter, valid)
 
-    def make_link() -> str:
-        return _public(url_for("questionnaire.single_use", token=next(tokens)))
 
+def _send(round_: Round, letter: mail.Letter, addresses: list[str]):
+    """Commit the links first, send outside any transaction, then record the outcome."""
+    config = current_app.config
+    if not config.get("MAIL_SERVER") and config["SURVEYS_ENV"] == "production":
+        flash("E-post är inte inställd på servern (MAIL_SERVER). Inget har skickats.", "error")
+        return redirect(url_for(".send_links", round_id=round_.id))
+    session = db.session()
+    label = _label(round_)
+    tokens = round_ops.create_tokens(session, round_, count=len(addresses))
+    record(
+        session,
+        user_email=current_user.email,
+        action="länkar.skapa",
+        detail=f"{label}: {len(addresses)} st för e-post",
+    )
+    db.commit()  # the links exist before any mail mentions them; no lock held while sending
+    items = [
+        (address, public(url_for("questionnaire.single_use", token=token)))
+        for address, token in zip(addresses, tokens, strict=True)
+    ]
     try:
-        sent = deliver(
-            current_app.config, addresses=valid, make_link=make_link, questionnaire=qn.name
-        )
-    except (OSError, smtplib.SMTPException):
-        session.rollback()
-        flash(
-            "Det gick inte att skicka e-post just nu. Inga länkar har sparats; försök igen senare.",
-            "error",
-        )
-        return render_template("staff/send.html", round=round_, qn=qn, invalid=[], text=""), 503
-    session.add(MailBatch(round_id=round_.id, sent_on=clock.today(), count=sent))
+        result = mail.deliver(dict(config), items=items, letter=letter)
+    except (OSError, smtplib.SMTPException, mail.MailNotConfigured):
+        result = mail.Delivery(failed=items)
+    failed = {address for address, _link in result.failed}
+    failed_tokens = [t for t, a in zip(tokens, addresses, strict=True) if a in failed]
+    revoked = round_ops.revoke_tokens(session, failed_tokens)
+    if result.sent:
+        session.add(MailBatch(round_id=round_.id, sent_on=clock.today(), count=result.sent))
     record(
         session,
         user_email=current_user.email,
         action="länkar.skicka",
-        detail=f"{round_id} {sent} st",
+        detail=f"{label}: {result.sent} skickade, {len(result.failed)} misslyckades",
     )
-    session.commit()
-    flash(f"{sent} e-postmeddelanden med engångslänkar är skickade. Adresserna sparas inte.")
-    return redirect(url_for(".round_page", round_id=round_id))
+    db.commit()  # the outcome is recorded even when every address failed
+    return render_template(
+        "staff/sent.html",
+        round=round_,
+        label=label,
+        result=result,
+        revoked=revoked,
+        folder=config.get("MAIL_FOLDER"),
+    ), (200 if result.sent or not result.failed else 503)

@@ -1,0 +1,105 @@
+"""Administration forms (Flask-WTF) with Swedish messages. Choices are set by the views."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+
+from surveys.services.users import DEFAULT_ROLE, MIN_PASSWORD, ROLE_LABELS
+
+ROLE_CHOICES = list(ROLE_LABELS.items())
+
+
+class UserForm(FlaskForm):
+    """Create a user; the users service checks the address, password and insatser."""
+
+    email = EmailField(
+        "E-postadress", validators=[DataRequired("Fyll i e-postadress."), Length(max=254)]
+    )
+    name = StringField("Namn", validators=[Length(max=200, message="Högst 200 tecken.")])
+    password = PasswordField(
+        f"Lösenord (minst {MIN_PASSWORD} tecken)",
+        validators=[DataRequired("Fyll i ett lösenord."), Length(max=200)],
+    )
+    role = SelectField(
+        "Roll",
+        default=DEFAULT_ROLE.value,
+        validate_choice=False,  # the users service checks it, in Swedish
+    )
+    insatser = SelectMultipleField("Insatser (för personal)", validate_choice=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Set here, not in the field: WTForms 3.3 warns about tuple choices in field arguments.
+        self.role.choices = ROLE_CHOICES
+
+
+class EditUserForm(FlaskForm):
+    """Name, role and insatser of an existing user."""
+
+    name = StringField("Namn", validators=[Length(max=200, message="Högst 200 tecken.")])
+    role = SelectField("Roll", validate_choice=False)
+    insatser = SelectMultipleField("Insatser (för personal)", validate_choice=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.role.choices = ROLE_CHOICES
+
+
+class PasswordForm(FlaskForm):
+    """A new password set by the administrator."""
+
+    password = PasswordField(
+        f"Nytt lösenord (minst {MIN_PASSWORD} tecken)",
+        validators=[DataRequired("Fyll i ett lösenord."), Length(max=200)],
+    )
+
+
+class ActiveForm(FlaskForm):
+    """Deactivate or reactivate (the button says which)."""
+
+
+class InterventionForm(FlaskForm):
+    """Create or rename an insats."""
+
+    name = StringField(
+        "Insatsens namn",
+        validators=[
+            DataRequired("Ange insatsens namn."),
+            Length(max=200, message="Högst 200 tecken."),
+        ],
+    )
+
+
+class ThresholdForm(FlaskForm):
+    """The suppression threshold."""
+
+    min_cell = IntegerField(
+        "Visa inte resultat som bygger på färre än så här många svar",
+        validators=[
+            InputRequired("Ange gränsen."),
+            NumberRange(1, 100, "Gränsen ska vara ett heltal mellan 1 och 100."),
+        ],
+        invalid_value_message="Gränsen ska vara ett heltal mellan 1 och 100.",
+        render_kw={"inputmode": "numeric"},
+    )
+
+
+class ForbundForm(FlaskForm):
+    """Förbundets namn: sender and text of mails, the report's heading."""
+
+    forbund_name = StringField(
+        "Förbundets namn",
+        validators=[
+            DataRequired("Ange förbundets namn."),
+            Length(max=200, message="Högst 200 tecken."),
+        ],
+    )

@@ -1,0 +1,27 @@
+"""Named settings kept in the ``setting`` table (admin page), read where needed."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from surveys.models import Setting
+
+FORBUND_NAME = "forbund_name"  # "Förbundets namn"; the appendix reads the same key
+DEFAULT_FORBUND_NAME = "Samordningsförbundet"
+
+
+def get(db: Session, key: str, default: str = "") -> str:
+    row = db.get(Setting, key)
+    return row.value if row and row.value else default
+
+
+def put(db: Session, key: str, value: str) -> None:
+    """Store a setting (flush only; the request commits)."""
+    row = db.get(Setting, key) or Setting(key=key, value=value)
+    row.value = value
+    db.add(row)
+    db.flush()
+
+
+def forbund_name(db: Session) -> str:
+    return get(db, FORBUND_NAME, DEFAULT_FORBUND_NAME)
