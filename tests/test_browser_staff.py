@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from surveys import db
-from tests.conftest import PASSWORD, count_rows
+from tests.conftest import PASSWORD, count_rows, release_all
 from tests.test_browser import TABLET, browser, live_server, shot  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
@@ -54,6 +54,7 @@ def test_tablet_enrolment_answers_in_kiosk_mode_and_revocation_stops_it(
     tablet.get_by_role("button", name="Skicka svaren").wait_for()
     assert tablet.url == link
     assert tablet.context.cookies() == []  # no staff session (no cookie at all) on the tablet
+    release_all(app)  # as closing the round does
     with app.app_context():
         rows = db.session().execute(text("SELECT gender, round_id FROM response")).all()
     assert rows == [("kvinna", r.id)]
