@@ -167,6 +167,9 @@ class _Block:
     member: list[list[int]]  # relation indices per cell
     matrix: np.ndarray  # relations × cells: +1 total, -1 parts
     min_cell: int
+    rel_total: np.ndarray  # total cell per relation
+    part_rel: np.ndarray  # relation of each (relation, part) pair
+    part_cell: np.ndarray  # part cell of each (relation, part) pair
 
     def hidden(self, base: np.ndarray) -> np.ndarray:
         """Published cells that are hidden: ``base`` plus conditional rows under a hidden gate."""
@@ -188,23 +191,29 @@ class _Block:
 
     def broken_relation(self, unknown: np.ndarray) -> int | None:
         """The first relation with a visible total that breaks rule (a) or (b)."""
-        for r, (_, total, parts) in enumerate(self.relations):
-            if unknown[total]:
-                continue
-            hidden_parts = parts[unknown[parts]]
-            total_size = int(self.size[hidden_parts].sum())
-            if 0 < total_size < self.min_cell:
-                return r
-            if len(hidden_parts) == 1 and self.published[hidden_parts[0]]:
-                return r
-        return None
+        if not self.relations:
+            return None
+        count = len(self.relations)
+        hidden = unknown[self.part_cell]
+        sizes = np.bincount(
+            self.part_rel, weights=self.size[self.part_cell] * hidden, minlength=count
+        )
+        parts = np.bincount(self.part_rel, weights=hidden, minlength=count)
+        suppressed = np.bincount(
+            self.part_rel, weights=hidden & self.published[self.part_cell], minlength=count
+        )
+        rule_a = (sizes > 0) & (sizes < self.min_cell)
+        rule_b = (parts == 1) & (suppressed == 1)
+        broken = np.flatnonzero(~unknown[self.rel_total] & (rule_a | rule_b))
+        return int(broken[0]) if len(broken) else None
 
     def derivable(self, unknown: np.ndarray) -> np.ndarray:
         """Unknown cells of size 1..min_cell-1 that the relations determine exactly.
 
         A hidden variable is determined iff its unit vector lies in the row
         space of the hidden-variable coefficient matrix, i.e. iff every null-space
-        vector of that matrix is zero in its coordinate.
+        vector of that matrix is zero in its coordinate. The matrix falls apart
+        into independent components; only those holding a small cell are solved.
         """
         small = unknown & (self.size >= 1) & (self.size < self.min_cell)
         if not small.any():
@@ -215,14 +224,21 @@ class _Block:
         sub = sub[np.abs(sub).sum(axis=1) > 0]
         if sub.shape[0] == 0:
             return np.array([], dtype=int)
-        _, singular, vt = np.linalg.svd(sub, full_matrices=True)
-        rank = int((singular > _TOL * max(1.0, singular.max(initial=0.0))).sum())
-        null = vt[rank:]
-        determined = (
-            np.all(np.abs(null) < 1e-7, axis=0) if len(null) else np.ones(len(columns), dtype=bool)
-        )
-        found = columns[determined]
-        return found[small[found]]
+        labels = _components(sub != 0)
+        found: list[int] = []
+        for label in np.unique(labels[small[columns]]):
+            in_component = labels == label
+            rows = (sub[:, in_component] != 0).any(axis=1)
+            part = sub[np.ix_(rows, in_component)]
+            if part.shape[0] > part.shape[1]:
+                part = np.linalg.qr(part, mode="r")  # same row space, square
+            _, singular, vt = np.linalg.svd(part, full_matrices=True)
+            rank = int((singular > _TOL * max(1.0, singular.max(initial=0.0))).sum())
+            null = vt[rank:]
+            determined = np.all(np.abs(null) < 1e-7, axis=0)
+            found += [int(c) for c in columns[in_component][determined]]
+        hits = np.array(sorted(found), dtype=int)
+        return hits[small[hits]]
 
     def holds(self, base: np.ndarray) -> bool:
         """All rules and the property hold for this suppression."""
@@ -266,6 +282,18 @@ class _Block:
         everything = self._visible(range(len(self.size)), unknown)
         last = self._smallest(everything)
         return None if last is None else (last, "R2")
+
+
+def _components(nonzero: np.ndarray) -> np.ndarray:
+    """Connected-component label of each column of a rows × columns incidence mask."""
+    count = nonzero.shape[1]
+    labels = np.arange(count)
+    while True:
+        row_min = np.where(nonzero, labels[None, :], count).min(axis=1)
+        new = np.minimum(labels, np.where(nonzero, row_min[:, None], count).min(axis=0))
+        if np.array_equal(new, labels):
+            return labels
+        labels = new
 
 
 def _make_block(frame: pd.DataFrame, instrument: Instrument, min_cell: int, protect_other: bool):
@@ -339,6 +367,12 @@ def _make_block(frame: pd.DataFrame, instrument: Instrument, min_cell: int, prot
         member=member,
         matrix=matrix,
         min_cell=min_cell,
+        rel_total=np.array([t for _, t, _ in relations], dtype=np.int64),
+        part_rel=np.concatenate(
+            [np.full(len(p), r, dtype=np.int64) for r, (_, _, p) in enumerate(relations)]
+            or [np.zeros(0, dtype=np.int64)]
+        ),
+        part_cell=np.concatenate([p for _, _, p in relations] or [np.zeros(0, dtype=np.int64)]),
     )
 
 
@@ -469,7 +503,5 @@ def _published_rows(
         out[column] = out[column].astype("Int64").mask(out["suppressed"])
     out["n"] = out["n"].astype("Int64").mask(pd.Series(conditional, index=cells.index)[out.index])
     out["suppressed"] = out["suppressed"].astype(bool)
-    ordered = []
-    for _, part in out.groupby("scope", sort=True):
-        ordered.append(order_results(part[PROTECTED_COLUMNS], instrument))
-    return pd.concat(ordered, ignore_index=True)[PROTECTED_COLUMNS]
+    ordered = order_results(out[PROTECTED_COLUMNS], instrument)
+    return ordered.sort_values("scope", kind="stable").reset_index(drop=True)

@@ -150,6 +150,7 @@ def attack_block(
             problems.append(f"{kind} {total}: {hidden[0]} is the only hidden part")
     variables = sorted((k for k in keys if unknown(k)), key=str)
     column_of = {k: i for i, k in enumerate(variables)}
+    solved: dict[bytes, set] = {}
     for column in VALUE_COLUMNS:
         equations = []
         for _, total, parts in relations:
@@ -174,9 +175,17 @@ def attack_block(
                             row[column_of[key]] = 1.0
                             equations.append(row)
         matrix = np.array(equations).reshape(len(equations), len(variables))
-        for key in variables:
-            if protected(key) and 1 <= size[key] < min_cell and _determined(matrix, column_of[key]):
-                problems.append(f"{column} of {key} (size {size[key]}) is determined")
+        signature = matrix.tobytes()  # most columns share one system: solve it once
+        if signature not in solved:
+            solved[signature] = {
+                key
+                for key in variables
+                if protected(key)
+                and 1 <= size[key] < min_cell
+                and _determined(matrix, column_of[key])
+            }
+        for key in sorted(solved[signature], key=str):
+            problems.append(f"{column} of {key} (size {size[key]}) is determined")
     return problems
 
 
@@ -203,8 +212,10 @@ def unhide(published: pd.DataFrame, truth: pd.DataFrame, index, min_cell: int) -
     out = published.copy()
     row = out.loc[index]
     chosen = [index]
-    if row["questionnaire"] == "deltagare_avslut" and not pd.isna(row["question"]) and (
-        row["question"] == 8
+    if (
+        row["questionnaire"] == "deltagare_avslut"
+        and not pd.isna(row["question"])
+        and (row["question"] == 8)
     ):
         same = (
             (out["year"] == row["year"])
@@ -279,7 +290,8 @@ def test_attacker_learns_nothing_and_every_complementary_suppression_is_needed(
     published = protect(truth, INSTRUMENT, min_cell=min_cell, protect_other=protect_other)
     assert attack(published, truth, min_cell=min_cell, protect_other=protect_other) == []
     # Conditional rows under a suppressed gate hide n as well.
-    gates = published[(published["question"] == 8) & published["suppressed"]]
+    exit_rows = published[published["questionnaire"] == "deltagare_avslut"]
+    gates = exit_rows[(exit_rows["question"] == 8) & exit_rows["suppressed"]]
     for _, gate in gates.iterrows():
         under = published[
             (published["indicator"] == 6)
