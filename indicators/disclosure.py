@@ -386,7 +386,8 @@ def _protect_block(block: _Block, primary: np.ndarray) -> tuple[np.ndarray, list
         broken = block.broken_relation(unknown)
         if broken is not None:
             choice = block.fix_relation(broken, unknown)
-            if choice is None:  # cannot happen for well-formed cells; never loop forever
+            if choice is None:  # not for well-formed cells; fail safe, never loop forever
+                extra |= block.published
                 break
             extra[choice], kinds[choice] = True, block.relations[broken][0]
             continue
@@ -394,7 +395,8 @@ def _protect_block(block: _Block, primary: np.ndarray) -> tuple[np.ndarray, list
         if len(derivable) == 0:
             break
         fix = block.fix_derivable(int(derivable[0]), unknown)
-        if fix is None:
+        if fix is None:  # everything is hidden already; fail safe
+            extra |= block.published
             break
         extra[fix[0]], kinds[fix[0]] = True, fix[1]
     # Minimality: un-hide each complementary suppression alone while everything holds;

@@ -234,3 +234,23 @@ def test_published_rows_only_and_suppressed_rows_keep_only_n():
     assert hidden[figures].isna().all().all() and hidden["n"].notna().all()
     shown = published[~published["suppressed"]]
     assert shown["positive"].notna().all() and (shown["suppression"] == "").all()
+
+
+def test_joint_relations_no_longer_give_a_cell_that_every_single_relation_protects():
+    """R2 over kvinnor gives the women without insats, R1 then all without insats, and
+    R2 over samtliga the one person of Insats 0 — though each relation alone is fine."""
+    rows = respondents("deltagare_avslut", "Insats 0", "", {3: 3})
+    rows += respondents("deltagare_avslut", "Insats 1", "kvinna", {3: 6}, 5)
+    rows += respondents("deltagare_avslut", "Insats 1", "man", {3: 1})
+    rows += respondents("deltagare_avslut", "Insats 1", "", {3: 4}, 4)
+    rows += respondents("deltagare_avslut", "", "kvinna", {3: 5}, 5)
+    truth, published = run(rows)
+    lonely = get(published, scope="Insats 0", question=3)
+    assert lonely["suppression"] == REASON_PRIMARY and lonely["n"] == 1
+    women = get(published, scope="Insats 1", question=3, subgroup="kvinnor")
+    assert women["suppressed"] and women["suppression"] == SCOPE
+    shown = unhide(published, truth, women.name, MIN_CELL)
+    leaks = attack(shown, truth, min_cell=MIN_CELL)
+    assert "3/deltagare_avslut: answered of ('Insats 0', 'samtliga', 3) (size 1) is determined" in (
+        leaks
+    )
