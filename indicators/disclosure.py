@@ -116,14 +116,49 @@ def _add_totals(
     return pd.concat([rows, forbund.assign(scope=FORBUND)], ignore_index=True)
 
 
+def _with_empty_conditional_rows(per_question: pd.DataFrame, instrument: Instrument):
+    """Mark conditional rows and add them with zero counts wherever their gate row exists."""
+    conditional = pd.DataFrame(
+        [
+            {"questionnaire": q.questionnaire, "question": q.number, "gate_question": gate}
+            for q in instrument.all_questions()
+            if (gate := q.condition_question) is not None
+        ],
+        columns=["questionnaire", "question", "gate_question"],
+    )
+    gates = per_question[per_question["gate"].astype(bool)]
+    gates = gates[["year", "questionnaire", "question", "scope", "subgroup"]].rename(
+        columns={"question": "gate_question"}
+    )
+    wanted = gates.merge(conditional, on=["questionnaire", "gate_question"])
+    questions = instrument.questions_frame()[["questionnaire", "question", "indicator", "scale"]]
+    wanted = wanted.drop(columns="gate_question").merge(questions, on=["questionnaire", "question"])
+    key = ["year", "questionnaire", "question", "scope", "subgroup"]
+    present = per_question[key].astype({"question": "int64"})
+    wanted = wanted.merge(present, on=key, how="left", indicator=True)
+    missing = wanted[wanted["_merge"] == "left_only"].drop(columns="_merge")
+    zeros = missing.assign(gate=False, **{c: 0 for c in COUNT_COLUMNS})
+    out = pd.concat([per_question, zeros], ignore_index=True)
+    out = blank_clearly_positive(out, instrument)
+    marked = out[["questionnaire", "question"]].merge(
+        conditional[["questionnaire", "question"]].assign(conditional=True),
+        on=["questionnaire", "question"],
+        how="left",
+    )
+    out["conditional"] = marked["conditional"].fillna(False).to_numpy(dtype=bool)
+    return out
+
+
 def build_cells(
     code_counts: pd.DataFrame, pooled_sizes: pd.DataFrame, instrument: Instrument
 ) -> pd.DataFrame:
     """Every cell (published or not) with its counts and its size.
 
     ``size`` is ``answered`` for a question row and the number of questionnaires
-    with at least one scale answer to its questions for a pooled row. Only cells
-    with ``n > 0`` are returned (an absent cell is known to be empty).
+    with at least one scale answer to its questions for a pooled row. Cells with
+    ``n = 0`` are left out (an absent cell is known to be empty), except the
+    conditional rows of a published gate row: they are kept with ``n = 0`` so that
+    a missing row never tells that nobody answered Ja under a suppressed gate.
     """
     participant = {qn.key for qn in instrument.questionnaires if qn.participant}
     if code_counts.empty:
@@ -133,8 +168,14 @@ def build_cells(
     keys = ["year", "indicator", "questionnaire", "question", "gate", "scale", "scope"]
     per_question = _add_totals(classified, [*keys, "subgroup"], COUNT_COLUMNS, participant)
     per_question = blank_clearly_positive(per_question, instrument)
+    per_question = _with_empty_conditional_rows(per_question, instrument)
     per_question["size"] = per_question["answered"]
     pooled = pool(per_question, by=("scope",))
+    scale_rows = per_question[~per_question["gate"].astype(bool)]
+    all_conditional = scale_rows.groupby(["questionnaire", "indicator"])["conditional"].all()
+    pooled["conditional"] = pd.MultiIndex.from_frame(pooled[["questionnaire", "indicator"]]).map(
+        all_conditional.to_dict().get
+    )
     sizes = _scope_and_subgroup(pooled_sizes, participant)
     size_keys = ["year", "indicator", "questionnaire", "scope", "subgroup"]
     sizes = _add_totals(sizes, size_keys, ["respondents"], participant)
@@ -142,7 +183,8 @@ def build_cells(
     pooled = pooled.merge(sizes, on=size_keys, how="left")
     pooled["size"] = pooled["respondents"].fillna(0).astype("int64")
     cells = pd.concat([per_question, pooled], ignore_index=True)
-    cells = cells[cells["n"] > 0]
+    published = (cells["scope"] != UNASSIGNED) & (cells["subgroup"] != OTHER)
+    cells = cells[(cells["n"] > 0) | (cells["conditional"].fillna(False).astype(bool) & published)]
     cells["question"] = cells["question"].astype("Int64")
     for column in ["n", "answered", "negative_n", "neutral_n", "positive_n", "size"]:
         cells[column] = cells[column].astype("int64")
@@ -161,6 +203,7 @@ class _Block:
     size: np.ndarray  # int
     published: np.ndarray  # bool: scope != "-" and subgroup != "ovriga"
     never: np.ndarray  # bool: never published on its own (the attacker cannot read it)
+    empty: np.ndarray  # bool: n = 0
     protected: np.ndarray  # bool: never published and protected by rules and property
     gate_of: np.ndarray  # int: index of the gate row of a conditional row, else -1
     relations: list[tuple[str, int, np.ndarray]]  # (kind, total, parts)
@@ -186,8 +229,13 @@ class _Block:
         return out & self.published
 
     def unknown(self, hidden: np.ndarray) -> np.ndarray:
-        """Cells the published figures do not show: hidden cells and protected parts."""
-        return hidden | self.protected
+        """Cells the published figures do not show: hidden cells and protected parts.
+
+        A cell with n = 0 is known to be empty — unless its n is hidden too
+        (a conditional row under a hidden gate).
+        """
+        n_hidden = self.under_hidden_gate(hidden)
+        return (hidden | self.protected) & ~(self.empty & ~n_hidden)
 
     def broken_relation(self, unknown: np.ndarray) -> int | None:
         """The first relation with a visible total that breaks rule (a) or (b)."""
@@ -219,7 +267,7 @@ class _Block:
         if not small.any():
             return np.flatnonzero(small)
         # Unprotected övriga (protect_other=False) are still unknowns, just not protected.
-        columns = np.flatnonzero(unknown | self.never)
+        columns = np.flatnonzero(unknown | (self.never & ~self.empty))
         sub = self.matrix[:, columns]
         sub = sub[np.abs(sub).sum(axis=1) > 0]
         if sub.shape[0] == 0:
@@ -247,7 +295,7 @@ class _Block:
 
     # -- choosing the next cell to suppress ---------------------------------
     def _visible(self, cells: Iterable[int], unknown: np.ndarray) -> list[int]:
-        return [int(c) for c in cells if self.published[c] and not unknown[c]]
+        return [int(c) for c in cells if self.published[c] and not unknown[c] and not self.empty[c]]
 
     def _smallest(self, cells: list[int]) -> int | None:
         return min(cells, key=lambda c: (int(self.size[c]), c)) if cells else None
@@ -361,6 +409,7 @@ def _make_block(frame: pd.DataFrame, instrument: Instrument, min_cell: int, prot
         size=frame["size"].to_numpy(dtype=np.int64),
         published=published,
         never=never,
+        empty=frame["n"].to_numpy(dtype=np.int64) == 0,
         protected=protected,
         gate_of=gate_of,
         relations=relations,
@@ -376,6 +425,12 @@ def _make_block(frame: pd.DataFrame, instrument: Instrument, min_cell: int, prot
     )
 
 
+def _hide_all(block: _Block, primary: np.ndarray, extra: np.ndarray, kinds: list[str]) -> None:
+    """Hide every published cell of the block (the fail-safe)."""
+    for cell in np.flatnonzero(block.published & ~primary & ~extra):
+        extra[cell], kinds[cell] = True, "R2"
+
+
 def _protect_block(block: _Block, primary: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Complementary suppression until rules and property hold, then the minimality pass."""
     count = len(block.size)
@@ -387,7 +442,7 @@ def _protect_block(block: _Block, primary: np.ndarray) -> tuple[np.ndarray, list
         if broken is not None:
             choice = block.fix_relation(broken, unknown)
             if choice is None:  # not for well-formed cells; fail safe, never loop forever
-                extra |= block.published
+                _hide_all(block, primary, extra, kinds)
                 break
             extra[choice], kinds[choice] = True, block.relations[broken][0]
             continue
@@ -396,7 +451,7 @@ def _protect_block(block: _Block, primary: np.ndarray) -> tuple[np.ndarray, list
             break
         fix = block.fix_derivable(int(derivable[0]), unknown)
         if fix is None:  # everything is hidden already; fail safe
-            extra |= block.published
+            _hide_all(block, primary, extra, kinds)
             break
         extra[fix[0]], kinds[fix[0]] = True, fix[1]
     # Minimality: un-hide each complementary suppression alone while everything holds;
@@ -459,7 +514,7 @@ def protect(
     """
     if cells.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in PROTECTED_COLUMNS})
-    cells = cells[cells["n"] > 0].reset_index(drop=True)
+    cells = cells.reset_index(drop=True)
     small = cells["size"] < min_cell
     changed = _changed_since(cells, previous, min_cell) & ~small
     primary_all = (small | changed).to_numpy()

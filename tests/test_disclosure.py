@@ -213,7 +213,7 @@ def test_build_cells_agrees_with_score_for_the_forbund():
     answers = seedrows.answers_frame()
     cells = build_cells(*count_frames(answers, INSTRUMENT), INSTRUMENT)
     scored = score(answers, INSTRUMENT, min_cell=0)
-    forbund = cells[(cells["scope"] == "") & (cells["subgroup"] != "ovriga")]
+    forbund = cells[(cells["scope"] == "") & (cells["subgroup"] != "ovriga") & (cells["n"] > 0)]
     key = ["indicator", "questionnaire", "question", "subgroup"]
     merged = forbund.merge(scored, on=key, suffixes=("", "_s"), validate="one_to_one")
     assert len(merged) == len(scored) > 0
@@ -254,3 +254,16 @@ def test_joint_relations_no_longer_give_a_cell_that_every_single_relation_protec
     assert "3/deltagare_avslut: answered of ('Insats 0', 'samtliga', 3) (size 1) is determined" in (
         leaks
     )
+
+
+def test_a_missing_question_9_row_does_not_tell_that_nobody_answered_ja():
+    rows = respondents("deltagare_avslut", "Insats A", "", _exit(False, 6), 3)
+    rows += respondents("deltagare_avslut", "Insats B", "", _exit(True, 6), 15)
+    rows += respondents("deltagare_avslut", "Insats C", "", _exit(True, 5), 9)
+    _, published = run(rows)
+    exit_rows = published[published["questionnaire"] == "deltagare_avslut"]
+    for question in (9, 10, None):
+        row = get(exit_rows, scope="Insats A", question=question, indicator=6)
+        assert row["suppression"] == REASON_CONDITIONAL and pd.isna(row["n"])
+    gate = get(exit_rows, scope="Insats A", question=8)
+    assert gate["suppression"] == REASON_PRIMARY and gate["n"] == 3

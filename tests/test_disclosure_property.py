@@ -130,6 +130,8 @@ def attack_block(
         """Hidden from the attacker (and not empty)."""
         if key not in size:
             return False  # no questionnaires: known to be empty
+        if key in shown and not pd.isna(shown[key].n) and shown[key].n == 0:
+            return False  # n = 0 is printed: known to be empty
         return never_published(key) or bool(shown[key].suppressed)
 
     def protected(key) -> bool:
