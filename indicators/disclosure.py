@@ -116,14 +116,49 @@ def _add_totals(
     return pd.concat([rows, forbund.assign(scope=FORBUND)], ignore_index=True)
 
 
+def _with_empty_conditional_rows(per_question: pd.DataFrame, instrument: Instrument):
+    """Mark conditional rows and add them with zero counts wherever their gate row exists."""
+    conditional = pd.DataFrame(
+        [
+            {"questionnaire": q.questionnaire, "question": q.number, "gate_question": gate}
+            for q in instrument.all_questions()
+            if (gate := q.condition_question) is not None
+        ],
+        columns=["questionnaire", "question", "gate_question"],
+    )
+    gates = per_question[per_question["gate"].astype(bool)]
+    gates = gates[["year", "questionnaire", "question", "scope", "subgroup"]].rename(
+        columns={"question": "gate_question"}
+    )
+    wanted = gates.merge(conditional, on=["questionnaire", "gate_question"])
+    questions = instrument.questions_frame()[["questionnaire", "question", "indicator", "scale"]]
+    wanted = wanted.drop(columns="gate_question").merge(questions, on=["questionnaire", "question"])
+    key = ["year", "questionnaire", "question", "scope", "subgroup"]
+    present = per_question[key].astype({"question": "int64"})
+    wanted = wanted.merge(present, on=key, how="left", indicator=True)
+    missing = wanted[wanted["_merge"] == "left_only"].drop(columns="_merge")
+    zeros = missing.assign(gate=False, **{c: 0 for c in COUNT_COLUMNS})
+    out = pd.concat([per_question, zeros], ignore_index=True)
+    out = blank_clearly_positive(out, instrument)
+    marked = out[["questionnaire", "question"]].merge(
+        conditional[["questionnaire", "question"]].assign(conditional=True),
+        on=["questionnaire", "question"],
+        how="left",
+    )
+    out["conditional"] = marked["conditional"].fillna(False).to_numpy(dtype=bool)
+    return out
+
+
 def build_cells(
     code_counts: pd.DataFrame, pooled_sizes: pd.DataFrame, instrument: Instrument
 ) -> pd.DataFrame:
     """Every cell (published or not) with its counts and its size.
 
     ``size`` is ``answered`` for a question row and the number of questionnaires
-    with at least one scale answer to its questions for a pooled row. Only cells
-    with ``n > 0`` are returned (an absent cell is known to be empty).
+    with at least one scale answer to its questions for a pooled row. Cells with
+    ``n = 0`` are left out (an absent cell is known to be empty), except the
+    conditional rows of a published gate row: they are kept with ``n = 0`` so that
+    a missing row never tells that nobody answered Ja under a suppressed gate.
     """
     participant = {qn.key for qn in instrument.questionnaires if qn.participant}
     if code_counts.empty:
@@ -133,8 +168,14 @@ def build_cells(
     keys = ["year", "indicator", "questionnaire", "question", "gate", "scale", "scope"]
     per_question = _add_totals(classified, [*keys, "subgroup"], COUNT_COLUMNS, participant)
     per_question = blank_clearly_positive(per_question, instrument)
+    per_question = _with_empty_conditional_rows(per_question, instrument)
     per_question["size"] = per_question["answered"]
     pooled = pool(per_question, by=("scope",))
+    scale_rows = per_question[~per_question["gate"].astype(bool)]
+    all_conditional = scale_rows.groupby(["questionnaire", "indicator"])["conditional"].all()
+    pooled["conditional"] = pd.MultiIndex.from_frame(pooled[["questionnaire", "indicator"]]).map(
+        all_conditional.to_dict().get
+    )
     sizes = _scope_and_subgroup(pooled_sizes, participant)
     size_keys = ["year", "indicator", "questionnaire", "scope", "subgroup"]
     sizes = _add_totals(sizes, size_keys, ["respondents"], participant)
@@ -142,7 +183,8 @@ def build_cells(
     pooled = pooled.merge(sizes, on=size_keys, how="left")
     pooled["size"] = pooled["respondents"].fillna(0).astype("int64")
     cells = pd.concat([per_question, pooled], ignore_index=True)
-    cells = cells[cells["n"] > 0]
+    published = (cells["scope"] != UNASSIGNED) & (cells["subgroup"] != OTHER)
+    cells = cells[(cells["n"] > 0) | (cells["conditional"].fillna(False).astype(bool) & published)]
     cells["question"] = cells["question"].astype("Int64")
     for column in ["n", "answered", "negative_n", "neutral_n", "positive_n", "size"]:
         cells[column] = cells[column].astype("int64")
@@ -161,12 +203,16 @@ class _Block:
     size: np.ndarray  # int
     published: np.ndarray  # bool: scope != "-" and subgroup != "ovriga"
     never: np.ndarray  # bool: never published on its own (the attacker cannot read it)
+    empty: np.ndarray  # bool: n = 0
     protected: np.ndarray  # bool: never published and protected by rules and property
     gate_of: np.ndarray  # int: index of the gate row of a conditional row, else -1
     relations: list[tuple[str, int, np.ndarray]]  # (kind, total, parts)
     member: list[list[int]]  # relation indices per cell
     matrix: np.ndarray  # relations × cells: +1 total, -1 parts
     min_cell: int
+    rel_total: np.ndarray  # total cell per relation
+    part_rel: np.ndarray  # relation of each (relation, part) pair
+    part_cell: np.ndarray  # part cell of each (relation, part) pair
 
     def hidden(self, base: np.ndarray) -> np.ndarray:
         """Published cells that are hidden: ``base`` plus conditional rows under a hidden gate."""
@@ -183,46 +229,64 @@ class _Block:
         return out & self.published
 
     def unknown(self, hidden: np.ndarray) -> np.ndarray:
-        """Cells the published figures do not show: hidden cells and protected parts."""
-        return hidden | self.protected
+        """Cells the published figures do not show: hidden cells and protected parts.
+
+        A cell with n = 0 is known to be empty — unless its n is hidden too
+        (a conditional row under a hidden gate).
+        """
+        n_hidden = self.under_hidden_gate(hidden)
+        return (hidden | self.protected) & ~(self.empty & ~n_hidden)
 
     def broken_relation(self, unknown: np.ndarray) -> int | None:
         """The first relation with a visible total that breaks rule (a) or (b)."""
-        for r, (_, total, parts) in enumerate(self.relations):
-            if unknown[total]:
-                continue
-            hidden_parts = parts[unknown[parts]]
-            total_size = int(self.size[hidden_parts].sum())
-            if 0 < total_size < self.min_cell:
-                return r
-            if len(hidden_parts) == 1 and self.published[hidden_parts[0]]:
-                return r
-        return None
+        if not self.relations:
+            return None
+        count = len(self.relations)
+        hidden = unknown[self.part_cell]
+        sizes = np.bincount(
+            self.part_rel, weights=self.size[self.part_cell] * hidden, minlength=count
+        )
+        parts = np.bincount(self.part_rel, weights=hidden, minlength=count)
+        suppressed = np.bincount(
+            self.part_rel, weights=hidden & self.published[self.part_cell], minlength=count
+        )
+        rule_a = (sizes > 0) & (sizes < self.min_cell)
+        rule_b = (parts == 1) & (suppressed == 1)
+        broken = np.flatnonzero(~unknown[self.rel_total] & (rule_a | rule_b))
+        return int(broken[0]) if len(broken) else None
 
     def derivable(self, unknown: np.ndarray) -> np.ndarray:
         """Unknown cells of size 1..min_cell-1 that the relations determine exactly.
 
         A hidden variable is determined iff its unit vector lies in the row
         space of the hidden-variable coefficient matrix, i.e. iff every null-space
-        vector of that matrix is zero in its coordinate.
+        vector of that matrix is zero in its coordinate. The matrix falls apart
+        into independent components; only those holding a small cell are solved.
         """
         small = unknown & (self.size >= 1) & (self.size < self.min_cell)
         if not small.any():
             return np.flatnonzero(small)
         # Unprotected övriga (protect_other=False) are still unknowns, just not protected.
-        columns = np.flatnonzero(unknown | self.never)
+        columns = np.flatnonzero(unknown | (self.never & ~self.empty))
         sub = self.matrix[:, columns]
         sub = sub[np.abs(sub).sum(axis=1) > 0]
         if sub.shape[0] == 0:
             return np.array([], dtype=int)
-        _, singular, vt = np.linalg.svd(sub, full_matrices=True)
-        rank = int((singular > _TOL * max(1.0, singular.max(initial=0.0))).sum())
-        null = vt[rank:]
-        determined = (
-            np.all(np.abs(null) < 1e-7, axis=0) if len(null) else np.ones(len(columns), dtype=bool)
-        )
-        found = columns[determined]
-        return found[small[found]]
+        labels = _components(sub != 0)
+        found: list[int] = []
+        for label in np.unique(labels[small[columns]]):
+            in_component = labels == label
+            rows = (sub[:, in_component] != 0).any(axis=1)
+            part = sub[np.ix_(rows, in_component)]
+            if part.shape[0] > part.shape[1]:
+                part = np.linalg.qr(part, mode="r")  # same row space, square
+            _, singular, vt = np.linalg.svd(part, full_matrices=True)
+            rank = int((singular > _TOL * max(1.0, singular.max(initial=0.0))).sum())
+            null = vt[rank:]
+            determined = np.all(np.abs(null) < 1e-7, axis=0)
+            found += [int(c) for c in columns[in_component][determined]]
+        hits = np.array(sorted(found), dtype=int)
+        return hits[small[hits]]
 
     def holds(self, base: np.ndarray) -> bool:
         """All rules and the property hold for this suppression."""
@@ -231,7 +295,7 @@ class _Block:
 
     # -- choosing the next cell to suppress ---------------------------------
     def _visible(self, cells: Iterable[int], unknown: np.ndarray) -> list[int]:
-        return [int(c) for c in cells if self.published[c] and not unknown[c]]
+        return [int(c) for c in cells if self.published[c] and not unknown[c] and not self.empty[c]]
 
     def _smallest(self, cells: list[int]) -> int | None:
         return min(cells, key=lambda c: (int(self.size[c]), c)) if cells else None
@@ -266,6 +330,18 @@ class _Block:
         everything = self._visible(range(len(self.size)), unknown)
         last = self._smallest(everything)
         return None if last is None else (last, "R2")
+
+
+def _components(nonzero: np.ndarray) -> np.ndarray:
+    """Connected-component label of each column of a rows × columns incidence mask."""
+    count = nonzero.shape[1]
+    labels = np.arange(count)
+    while True:
+        row_min = np.where(nonzero, labels[None, :], count).min(axis=1)
+        new = np.minimum(labels, np.where(nonzero, row_min[:, None], count).min(axis=0))
+        if np.array_equal(new, labels):
+            return labels
+        labels = new
 
 
 def _make_block(frame: pd.DataFrame, instrument: Instrument, min_cell: int, protect_other: bool):
@@ -333,13 +409,26 @@ def _make_block(frame: pd.DataFrame, instrument: Instrument, min_cell: int, prot
         size=frame["size"].to_numpy(dtype=np.int64),
         published=published,
         never=never,
+        empty=frame["n"].to_numpy(dtype=np.int64) == 0,
         protected=protected,
         gate_of=gate_of,
         relations=relations,
         member=member,
         matrix=matrix,
         min_cell=min_cell,
+        rel_total=np.array([t for _, t, _ in relations], dtype=np.int64),
+        part_rel=np.concatenate(
+            [np.full(len(p), r, dtype=np.int64) for r, (_, _, p) in enumerate(relations)]
+            or [np.zeros(0, dtype=np.int64)]
+        ),
+        part_cell=np.concatenate([p for _, _, p in relations] or [np.zeros(0, dtype=np.int64)]),
     )
+
+
+def _hide_all(block: _Block, primary: np.ndarray, extra: np.ndarray, kinds: list[str]) -> None:
+    """Hide every published cell of the block (the fail-safe)."""
+    for cell in np.flatnonzero(block.published & ~primary & ~extra):
+        extra[cell], kinds[cell] = True, "R2"
 
 
 def _protect_block(block: _Block, primary: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -352,7 +441,8 @@ def _protect_block(block: _Block, primary: np.ndarray) -> tuple[np.ndarray, list
         broken = block.broken_relation(unknown)
         if broken is not None:
             choice = block.fix_relation(broken, unknown)
-            if choice is None:  # cannot happen for well-formed cells; never loop forever
+            if choice is None:  # not for well-formed cells; fail safe, never loop forever
+                _hide_all(block, primary, extra, kinds)
                 break
             extra[choice], kinds[choice] = True, block.relations[broken][0]
             continue
@@ -360,7 +450,8 @@ def _protect_block(block: _Block, primary: np.ndarray) -> tuple[np.ndarray, list
         if len(derivable) == 0:
             break
         fix = block.fix_derivable(int(derivable[0]), unknown)
-        if fix is None:
+        if fix is None:  # everything is hidden already; fail safe
+            _hide_all(block, primary, extra, kinds)
             break
         extra[fix[0]], kinds[fix[0]] = True, fix[1]
     # Minimality: un-hide each complementary suppression alone while everything holds;
@@ -423,7 +514,7 @@ def protect(
     """
     if cells.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in PROTECTED_COLUMNS})
-    cells = cells[cells["n"] > 0].reset_index(drop=True)
+    cells = cells.reset_index(drop=True)
     small = cells["size"] < min_cell
     changed = _changed_since(cells, previous, min_cell) & ~small
     primary_all = (small | changed).to_numpy()
@@ -469,7 +560,5 @@ def _published_rows(
         out[column] = out[column].astype("Int64").mask(out["suppressed"])
     out["n"] = out["n"].astype("Int64").mask(pd.Series(conditional, index=cells.index)[out.index])
     out["suppressed"] = out["suppressed"].astype(bool)
-    ordered = []
-    for _, part in out.groupby("scope", sort=True):
-        ordered.append(order_results(part[PROTECTED_COLUMNS], instrument))
-    return pd.concat(ordered, ignore_index=True)[PROTECTED_COLUMNS]
+    ordered = order_results(out[PROTECTED_COLUMNS], instrument)
+    return ordered.sort_values("scope", kind="stable").reset_index(drop=True)
