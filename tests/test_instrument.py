@@ -79,7 +79,8 @@ def test_sixteen_indicators_and_eleven_without_national_measure(instrument):
 
 def test_gate_and_conditions(instrument):
     gate = instrument.question("deltagare_avslut", 8)
-    assert gate.gate and gate.scale == "ja_nej"
+    assert gate.gate
+    assert gate.scale == "ja_nej"
     for number in (9, 10):
         q = instrument.question("deltagare_avslut", number)
         assert (q.condition_question, q.condition_code) == (8, 1)
@@ -236,7 +237,8 @@ def test_editing_an_answered_version_is_refused_and_changes_nothing(session, tmp
     message = str(refused.value)
     assert "ingenting har ändrats" in message
     assert "deltagare_avslut.4.v2 (2 sparade svar): texten ändras" in message
-    assert "Omskriven fråga?" in message and "lägg till en ny version" in message
+    assert "Omskriven fråga?" in message
+    assert "lägg till en ny version" in message
     assert "remittent.1.v1" not in message  # no answers: that edit alone would be allowed
     session.rollback()
     assert (catalogue_rows(session), stored_labels(session)) == before

@@ -106,7 +106,8 @@ def test_installed_wheel_migrates_loads_and_serves_a_form(installed):
         cwd=home,
         env=env,
     )
-    assert str(ROOT) not in location and "site-packages/surveys/templates" in location
+    assert str(ROOT) not in location
+    assert "site-packages/surveys/templates" in location
 
     assert "Databasen är uppdaterad." in _run(
         [str(bin_ / "surveys"), "db", "upgrade"], cwd=home, env=env
@@ -142,7 +143,8 @@ def test_installed_wheel_migrates_loads_and_serves_a_form(installed):
     assert first is not None
     assert first.current.text in page  # the question from the packaged catalogue
     assert '<html lang="sv"' in page  # rendered from the packaged templates
-    assert "{" in css and "}" in css
+    assert "{" in css
+    assert "}" in css
 
 
 def _free_port() -> int:
