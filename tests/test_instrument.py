@@ -333,3 +333,20 @@ def test_invalid_catalogue_is_refused(tmp_path):
     data["questionnaires"][0]["questions"][0]["scale"] = "finns_inte"
     with pytest.raises(ValueError, match="Okänd skala"):
         Instrument.from_dict(data)
+
+
+def test_cli_refuses_to_rewrite_an_answered_version(app, runner, session, tmp_path):
+    factories.response(session, {"personal.3.v1": 4}, questionnaire="personal", year=2024)
+    session.commit()
+    data = shipped()
+    question_spec(data, "personal", 3)["versions"][0]["text"] = "Lyssnar de på dig?"
+    result = runner.invoke(
+        args=["instrument", "load", "--file", str(write_catalogue(tmp_path, data))]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("Fel: Instrumentfilen lästes inte in – ingenting har ändrats.")
+    assert "personal.3.v1 (1 sparade svar): texten ändras" in result.output
+    assert "Traceback" not in result.output
+    with app.app_context():
+        current = instrument_from_db(db.session()).question("personal", 3).current
+    assert current.text.startswith("Upplever du att de du samverkar med")
