@@ -353,35 +353,53 @@ def validate_catalogue(data: Any, *, where: Any = None) -> CatalogueSpec:
 
 def _cross_reference(spec: CatalogueSpec) -> list[tuple[Location, str]]:
     """References between parts of the file: scales, indicators, ids, conditions, periods."""
-    found: list[tuple[Location, str]] = []
-    for i, number in enumerate(spec.no_national_measure):
-        if number not in spec.indicators:
-            found.append((("no_national_measure", i), f"okänd indikator {number}"))
-    seen_keys: set[str] = set()
+    found: list[tuple[Location, str]] = [
+        (("no_national_measure", i), f"okänd indikator {number}")
+        for i, number in enumerate(spec.no_national_measure)
+        if number not in spec.indicators
+    ]
+    keys = [qn.key for qn in spec.questionnaires]
     seen_ids: set[str] = set()
     for qi, qn in enumerate(spec.questionnaires):
-        if qn.key in seen_keys:
-            found.append((("questionnaires", qi, "key"), f"enkäten {qn.key} finns redan"))
-        seen_keys.add(qn.key)
+        if keys.count(qn.key) > 1:
+            found.append((("questionnaires", qi, "key"), f"enkäten {qn.key} finns två gånger"))
         numbers = [q.number for q in qn.questions]
         for xi, q in enumerate(qn.questions):
             at: Location = ("questionnaires", qi, "questions", xi)
             if numbers.count(q.number) > 1:
                 found.append(((*at, "number"), f"fråga {q.number} finns två gånger i {qn.key}"))
-            if q.scale not in spec.scales:
-                found.append(((*at, "scale"), f"Okänd skala {q.scale!r} för {qn.key}.{q.number}"))
-            if q.indicator not in spec.indicators:
-                found.append(((*at, "indicator"), f"Okänd indikator {q.indicator}"))
             if q.condition and q.condition.question not in numbers:
                 found.append(((*at, "condition"), "villkoret pekar på en fråga som saknas"))
-            for vi, v in enumerate(q.versions):
-                prefix = f"{qn.key}.{q.number}."
-                if not v.id.startswith(prefix):
-                    found.append(((*at, "versions", vi, "id"), f"id ska börja med {prefix}"))
-                elif v.id in seen_ids:
-                    found.append(((*at, "versions", vi, "id"), f"id {v.id} finns redan"))
-                seen_ids.add(v.id)
-            found.extend(((*at, "versions"), m) for m in _overlaps(q.versions))
+            found += _question_references(spec, qn.key, q, at)
+            found += _version_ids(qn.key, q, at, seen_ids)
+    return found
+
+
+def _question_references(
+    spec: CatalogueSpec, key: str, q: QuestionSpec, at: Location
+) -> list[tuple[Location, str]]:
+    """A question's scale and indicator exist; its versions' periods do not overlap."""
+    found: list[tuple[Location, str]] = []
+    if q.scale not in spec.scales:
+        found.append(((*at, "scale"), f"Okänd skala {q.scale!r} för {key}.{q.number}"))
+    if q.indicator not in spec.indicators:
+        found.append(((*at, "indicator"), f"Okänd indikator {q.indicator}"))
+    found += [((*at, "versions"), m) for m in _overlaps(q.versions)]
+    return found
+
+
+def _version_ids(
+    key: str, q: QuestionSpec, at: Location, seen: set[str]
+) -> list[tuple[Location, str]]:
+    """Each id belongs to its own question and is used once in the whole file."""
+    found: list[tuple[Location, str]] = []
+    prefix = f"{key}.{q.number}."
+    for vi, v in enumerate(q.versions):
+        if not v.id.startswith(prefix):
+            found.append(((*at, "versions", vi, "id"), f"id ska börja med {prefix}"))
+        elif v.id in seen:
+            found.append(((*at, "versions", vi, "id"), f"id {v.id} finns redan"))
+        seen.add(v.id)
     return found
 
 

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from surveys import create_app, db
 from surveys.models import metadata
+from surveys.services.catalogue import instrument_from_db
 from tests import factories
 
 # CI=true (set by .ci/run and by CI services): checks that must not be skipped there fail.
@@ -129,8 +130,6 @@ def session(app):
 
 @pytest.fixture
 def instrument(session):
-    from surveys.services.catalogue import instrument_from_db
-
     return instrument_from_db(session)
 
 
@@ -152,7 +151,8 @@ def form_token(html: str) -> str:
     for tag in re.findall(r"<input[^>]*>", html):
         if 'name="csrf_token"' in tag:
             match = re.search(r'value="([^"]*)"', tag)
-            assert match and match.group(1), "form token is empty"
+            assert match, "form token has no value"
+            assert match.group(1), "form token is empty"
             return match.group(1)
     raise AssertionError("form has no token")
 

@@ -79,7 +79,8 @@ def test_sixteen_indicators_and_eleven_without_national_measure(instrument):
 
 def test_gate_and_conditions(instrument):
     gate = instrument.question("deltagare_avslut", 8)
-    assert gate.gate and gate.scale == "ja_nej"
+    assert gate.gate
+    assert gate.scale == "ja_nej"
     for number in (9, 10):
         q = instrument.question("deltagare_avslut", number)
         assert (q.condition_question, q.condition_code) == (8, 1)
@@ -236,7 +237,8 @@ def test_editing_an_answered_version_is_refused_and_changes_nothing(session, tmp
     message = str(refused.value)
     assert "ingenting har ändrats" in message
     assert "deltagare_avslut.4.v2 (2 sparade svar): texten ändras" in message
-    assert "Omskriven fråga?" in message and "lägg till en ny version" in message
+    assert "Omskriven fråga?" in message
+    assert "lägg till en ny version" in message
     assert "remittent.1.v1" not in message  # no answers: that edit alone would be allowed
     session.rollback()
     assert (catalogue_rows(session), stored_labels(session)) == before
@@ -331,3 +333,20 @@ def test_invalid_catalogue_is_refused(tmp_path):
     data["questionnaires"][0]["questions"][0]["scale"] = "finns_inte"
     with pytest.raises(ValueError, match="Okänd skala"):
         Instrument.from_dict(data)
+
+
+def test_cli_refuses_to_rewrite_an_answered_version(app, runner, session, tmp_path):
+    factories.response(session, {"personal.3.v1": 4}, questionnaire="personal", year=2024)
+    session.commit()
+    data = shipped()
+    question_spec(data, "personal", 3)["versions"][0]["text"] = "Lyssnar de på dig?"
+    result = runner.invoke(
+        args=["instrument", "load", "--file", str(write_catalogue(tmp_path, data))]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("Fel: Instrumentfilen lästes inte in – ingenting har ändrats.")
+    assert "personal.3.v1 (1 sparade svar): texten ändras" in result.output
+    assert "Traceback" not in result.output
+    with app.app_context():
+        current = instrument_from_db(db.session()).question("personal", 3).current
+    assert current.text.startswith("Upplever du att de du samverkar med")

@@ -91,9 +91,10 @@ def test_wheel_ships_templates_migrations_and_every_module_but_no_bench_or_tests
         for path in (ROOT / folder).rglob("*"):
             if path.is_file() and "__pycache__" not in path.parts:
                 assert f"{target}/{path.relative_to(ROOT / folder)}" in names
-    for package in ("surveys", "indicators"):
-        for path in (ROOT / package).rglob("*.py"):
-            assert path.relative_to(ROOT).as_posix() in names, "saknas i [tool.setuptools]"
+    for package in ("surveys", "indicators"):  # modules and data files alike
+        for path in (ROOT / package).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                assert path.relative_to(ROOT).as_posix() in names, "saknas i [tool.setuptools]"
     assert "surveys/instrument/nns.yaml" in names
     assert not {n.split("/")[0] for n in names} & {"bench", "tests", "templates", "migrations"}
 
@@ -106,7 +107,8 @@ def test_installed_wheel_migrates_loads_and_serves_a_form(installed):
         cwd=home,
         env=env,
     )
-    assert str(ROOT) not in location and "site-packages/surveys/templates" in location
+    assert str(ROOT) not in location
+    assert "site-packages/surveys/templates" in location
 
     assert "Databasen är uppdaterad." in _run(
         [str(bin_ / "surveys"), "db", "upgrade"], cwd=home, env=env
@@ -142,7 +144,8 @@ def test_installed_wheel_migrates_loads_and_serves_a_form(installed):
     assert first is not None
     assert first.current.text in page  # the question from the packaged catalogue
     assert '<html lang="sv"' in page  # rendered from the packaged templates
-    assert "{" in css and "}" in css
+    assert "{" in css
+    assert "}" in css
 
 
 def _free_port() -> int:
