@@ -602,3 +602,17 @@ def test_import_memory_does_not_grow_with_the_file(app, tmp_path):
             tracemalloc.stop()
         assert count == size
     assert peaks[1] < peaks[0] * 1.5, peaks  # 8× the rows, not 8× the memory
+
+
+def test_the_admin_home_upload_also_answers_a_broken_workbook_with_a_message(app, admin_client):
+    page = admin_client.get("/admin")
+    broken = malformed_files()["broken-sheet-xml"]
+    response = admin_client.post(
+        "/admin/import/historik",
+        data={"csrf_token": form_token(page.text), "file": (io.BytesIO(broken), "h.xlsx")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert response.status_code == 200 and "Ingenting har importerats." in response.text
+    assert 'href="/admin/importer"' in page.text  # the link to the list of imports
+    assert count_rows(app, "history_figure") == 0

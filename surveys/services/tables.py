@@ -62,7 +62,9 @@ class Table:
                     raise FileError(
                         [f"Filen har fler än {self.max_rows:,} rader.".replace(",", " ")]
                     )
-                if len(values) > MAX_COLUMNS and any(v not in (None, "") for v in values[50:]):
+                if len(values) > MAX_COLUMNS and any(
+                    v not in (None, "") for v in values[MAX_COLUMNS:]
+                ):
                     raise FileError([f"Rad {line}: fler än {MAX_COLUMNS} kolumner."])
                 if all(v is None or str(v).strip() == "" for v in values):
                     continue  # blank line: skipped, row numbers still match
