@@ -231,11 +231,11 @@ class _Block:
     def unknown(self, hidden: np.ndarray) -> np.ndarray:
         """Cells the published figures do not show: hidden cells and protected parts.
 
-        A cell with n = 0 is known to be empty — unless its n is hidden too
-        (a conditional row under a hidden gate).
+        A cell with n = 0 counts as known to be empty, even a conditional row whose
+        n is hidden: n is mostly derivable from the other n, so the strongest
+        attacker is assumed (the row is still printed so its absence tells nothing).
         """
-        n_hidden = self.under_hidden_gate(hidden)
-        return (hidden | self.protected) & ~(self.empty & ~n_hidden)
+        return (hidden | self.protected) & ~self.empty
 
     def broken_relation(self, unknown: np.ndarray) -> int | None:
         """The first relation with a visible total that breaks rule (a) or (b)."""
@@ -441,7 +441,8 @@ def _protect_block(block: _Block, primary: np.ndarray) -> tuple[np.ndarray, list
         broken = block.broken_relation(unknown)
         if broken is not None:
             choice = block.fix_relation(broken, unknown)
-            if choice is None:  # not for well-formed cells; fail safe, never loop forever
+            if choice is None or extra[choice] or primary[choice]:
+                # Not for well-formed cells; fail safe, never loop forever.
                 _hide_all(block, primary, extra, kinds)
                 break
             extra[choice], kinds[choice] = True, block.relations[broken][0]
@@ -450,7 +451,7 @@ def _protect_block(block: _Block, primary: np.ndarray) -> tuple[np.ndarray, list
         if len(derivable) == 0:
             break
         fix = block.fix_derivable(int(derivable[0]), unknown)
-        if fix is None:  # everything is hidden already; fail safe
+        if fix is None or extra[fix[0]] or primary[fix[0]]:  # all hidden already: fail safe
             _hide_all(block, primary, extra, kinds)
             break
         extra[fix[0]], kinds[fix[0]] = True, fix[1]

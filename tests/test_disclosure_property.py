@@ -121,6 +121,7 @@ def attack_block(
     """Every leak the attacker finds in one year × indicator × questionnaire."""
     size = {(r.scope, r.subgroup, _qkey(r.question)): int(r.size) for r in truth.itertuples()}
     shown = {(r.scope, r.subgroup, _qkey(r.question)): r for r in published.itertuples()}
+    n_of = {(r.scope, r.subgroup, _qkey(r.question)): int(r.n) for r in truth.itertuples()}
     gate = {q.number for q in INSTRUMENT.questionnaire(questionnaire).questions if q.gate}
 
     def never_published(key) -> bool:
@@ -128,10 +129,8 @@ def attack_block(
 
     def unknown(key) -> bool:
         """Hidden from the attacker (and not empty)."""
-        if key not in size:
+        if key not in size or n_of[key] == 0:
             return False  # no questionnaires: known to be empty
-        if key in shown and not pd.isna(shown[key].n) and shown[key].n == 0:
-            return False  # n = 0 is printed: known to be empty
         return never_published(key) or bool(shown[key].suppressed)
 
     def protected(key) -> bool:
