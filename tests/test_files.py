@@ -534,7 +534,7 @@ def test_imports_are_listed_and_a_figures_batch_can_be_removed(app, admin_client
     assert "är borttagen" in response.text
     assert count_rows(app, "history_figure") == 0 and count_rows(app, "response") == 118
     log = admin_client.get("/admin/logg").text
-    assert "import.ta_bort.history" in log and "h2019.csv" in log
+    assert "Tog bort importerad historik" in log and "h2019.csv" in log
     assert (
         admin_client.post(
             action, data={"csrf_token": form_token(page.text)}, follow_redirects=True

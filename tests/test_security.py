@@ -190,7 +190,7 @@ def test_development_key_is_random_per_instance_and_owner_only(tmp_path):
 
 
 def test_database_wal_backup_and_mail_files_are_owner_only(tmp_path):
-    from surveys.services.mail import build_message, send_all
+    from surveys.services.mail import Letter, deliver
 
     os.umask(0o022)  # a typical login shell: world-readable unless the app says otherwise
     instance = tmp_path / "instance"
@@ -212,13 +212,11 @@ def test_database_wal_backup_and_mail_files_are_owner_only(tmp_path):
     with app.app_context():
         connection = db.engine().connect()  # keeps the WAL and SHM files in place
         assert runner.invoke(args=["backup", str(backup)]).exit_code == 0
-        message = build_message(
-            sender="a@example.invalid",
-            recipient="b@example.invalid",
-            link="http://localhost/s/x",
-            questionnaire="Personal",
+        letter = Letter(forbund="Förbundet", questionnaire="Personal", intervention=None)
+        result = deliver(
+            app.config, items=[("b@example.invalid", "http://localhost/s/x")], letter=letter
         )
-        assert send_all(app.config, [message]) == 1
+        assert result.sent == 1 and result.to_folder
         files = [
             instance / "data.sqlite",
             instance / "data.sqlite-wal",

@@ -525,7 +525,8 @@ def test_error_pages_have_the_top_bar_and_a_way_back(app, client, staff_client, 
     missing = staff_client.get("/personal/omgang/finns-inte")
     assert missing.status_code == 404 and 'id="tillbaka"' in missing.text
     no_results = staff_client.get("/rapport/1999")
-    assert "Inga resultat för 1999" in no_results.text and 'id="tillbaka"' in no_results.text
+    assert "Inga publicerade resultat för 1999" in no_results.text
+    assert 'id="tillbaka"' in no_results.text
     assert 'class="topbar"' in no_results.text
     # a respondent's wrong link: calm, no staff menu
     anon = app.test_client().get("/s/finns-inte")
