@@ -5,13 +5,21 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from surveys.models import Answer, LinkToken, Response, Round, SubmissionKey, new_id
+from surveys.models import (
+    Answer,
+    LinkToken,
+    Response,
+    Round,
+    RoundState,
+    SubmissionKey,
+    new_id,
+)
 from surveys.services.rounds import accepts_answers, hash_token
 from surveys.services.validation import CleanSubmission
 
@@ -21,6 +29,7 @@ class Outcome(enum.Enum):
     duplicate = "duplicate"  # the same rendered form was already stored
     token_used = "token_used"  # noqa: S105 - an outcome name, not a secret; the single-use link was used by another form
     closed = "closed"  # the round takes no answers
+    late = "late"  # stored: the round closed while the form was open, within the grace period
 
 
 def _key_hash(idempotency_key: str) -> str:
@@ -35,6 +44,8 @@ def submit(
     idempotency_key: str,
     token: str | None = None,
     today: date | None = None,
+    rendered_at: datetime | None = None,
+    grace_seconds: int = 0,
 ) -> Outcome:
     """Store one questionnaire of a round, or tell why not; commits or rolls back.
 
@@ -59,9 +70,12 @@ def submit(
     state = conn.execute(
         select(rounds.state, rounds.opens_on, rounds.closes_on).where(rounds.id == round_.id)
     ).first()
+    late = False
     if state is None or not accepts_answers(state, today=today):
-        db.rollback()
-        return Outcome.closed
+        late = state is not None and closed_within_grace(state, rendered_at, grace_seconds)
+        if not late:
+            db.rollback()
+            return Outcome.closed
     if token is not None:
         tokens = LinkToken.__table__.c
         result = conn.execute(
@@ -78,7 +92,25 @@ def submit(
             return Outcome.token_used
     insert_responses(db, [(clean, round_.id, round_.intervention_id, today)])
     db.commit()
-    return Outcome.stored
+    return Outcome.late if late else Outcome.stored
+
+
+def closed_within_grace(state, rendered_at: datetime | None, grace_seconds: int) -> bool:
+    """A form rendered while its round was open, posted after it closed, within the grace.
+
+    ``state`` is a row with the round's state and dates; the form could only be
+    rendered while the round took answers, so its signed rendering time is enough.
+    """
+    if rendered_at is None or grace_seconds <= 0 or state.state == RoundState.draft.value:
+        return False
+    age = (datetime.now(UTC) - rendered_at).total_seconds()
+    return 0 <= age <= grace_seconds
+
+
+def already_stored(db: Session, idempotency_key: str) -> bool:
+    """Whether the form with this key was stored (a resubmitted step of a finished form)."""
+    key_hash = _key_hash(idempotency_key)
+    return db.get(SubmissionKey, key_hash) is not None
 
 
 def insert_responses(
