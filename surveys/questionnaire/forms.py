@@ -46,9 +46,14 @@ def renew_form_token(old: FormToken, round_id: str) -> str:
     Its key is derived from the old one, so however often the same old form is sent
     again (two tabs, a retried queue), it gets the same new key and is stored once.
     """
-    digest = hashlib.sha256(f"renew:{old.key}".encode()).digest()
-    key = base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
-    return _serializer().dumps({"r": round_id, "k": key, "t": int(old.rendered_at.timestamp())})
+    return _serializer().dumps(
+        {"r": round_id, "k": _renewed_key(old.key), "t": int(old.rendered_at.timestamp())}
+    )
+
+
+def _renewed_key(key: str) -> str:
+    digest = hashlib.sha256(f"renew:{key}".encode()).digest()
+    return base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
 
 
 @dataclass
@@ -69,6 +74,11 @@ class FormToken:
         every other copy, so token key and device key together identify one form.
         """
         return f"{self.key}.{device_key}" if device_key else self.key
+
+    def renewed_idempotency_key(self, device_key: str = "") -> str:
+        """The key this form got when it was shown again with a fresh token."""
+        key = _renewed_key(self.key)
+        return f"{key}.{device_key}" if device_key else key
 
 
 def read_form_token(token: str | None, round_id: str) -> FormToken | None:

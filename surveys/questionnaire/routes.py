@@ -10,8 +10,11 @@ answered with JSON; the answers wait on the device until the server acknowledges
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -19,7 +22,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_from_directory,
     url_for,
 )
 from flask_login import current_user
@@ -121,11 +123,15 @@ def kiosk_thanks(code: str):
 @bp.route("/k/sw.js")
 def service_worker():
     """The kiosk's service worker (scope /k/): a tablet opened once shows a form offline."""
-    response = send_from_directory(
-        current_app.static_folder or "", "js/sw.js", mimetype="text/javascript", max_age=0
-    )
+    if "sw" not in _SW_SOURCE:
+        path = Path(current_app.static_folder or "") / "js" / "sw.js"
+        _SW_SOURCE["sw"] = path.read_bytes()
+    response = Response(_SW_SOURCE["sw"], mimetype="text/javascript")
     response.headers["Service-Worker-Allowed"] = "/k/"
     return response
+
+
+_SW_SOURCE: dict[str, bytes] = {}
 
 
 @bp.route("/k/<code>/ko", methods=["POST"])
@@ -216,7 +222,8 @@ def _posted(session, round_: Round, instrument, qn, context: dict, *, token: str
         # start a fresh, empty questionnaire, never show that respondent's answers.
         return redirect(context["action"], code=303)
     if form_token.age_seconds() > current_app.config["FORM_TOKEN_MAX_AGE"]:
-        if already_stored(session, key):
+        renewed = form_token.renewed_idempotency_key(posted.device_key)
+        if already_stored(session, key) or already_stored(session, renewed):
             return _stored(context["thanks_url"])
         # An old form is never discarded: shown again, filled in, with a fresh key.
         fresh = renew_form_token(form_token, round_.id)

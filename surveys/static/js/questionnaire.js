@@ -374,7 +374,17 @@
     window.addEventListener("online", function () { delay = 2000; drain(); });
     drain();
     if (form && form.dataset.kiosk && navigator.serviceWorker) {
-      navigator.serviceWorker.register("/k/sw.js", { scope: "/k/" }).catch(function () {});
+      navigator.serviceWorker.register("/k/sw.js", { scope: "/k/" }).then(function () {
+        return navigator.serviceWorker.ready;
+      }).then(function () {
+        // This first page and its files came before the service worker: keep a copy now
+        // (a fresh, empty form; later loads are kept by the service worker itself).
+        var urls = [location.pathname];
+        document.querySelectorAll("link[rel=stylesheet], script[src]").forEach(function (el) {
+          urls.push(el.href || el.src);
+        });
+        return caches.open("kiosk-v1").then(function (cache) { return cache.addAll(urls); });
+      }).catch(function () {});
     }
   }
 })();
