@@ -7,9 +7,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy import text
 
 from surveys import db
+from surveys.models import Round
+from surveys.services import rounds as ops
 from tests.conftest import count_rows
 from tests.test_browser import TABLET, browser, live_server  # noqa: F401 - fixtures
 
@@ -220,3 +223,255 @@ def test_idle_asks_are_you_there_then_clears_everything(
     page.go_back()  # nothing to go back to in the kiosk's history
     assert page.locator("input:checked").count() == 0
     assert count_rows(kiosk_app, "response") == 0
+
+
+@pytest.fixture
+def tablet(browser):  # noqa: F811
+    context = browser.new_context(viewport=TABLET, locale="sv-SE", has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def no_js(browser):  # noqa: F811
+    context = browser.new_context(viewport=TABLET, locale="sv-SE", java_script_enabled=False)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def previous_answers_visible(page) -> bool:
+    """Checked answers, answers carried in hidden fields, or "Du svarade Ja på fråga 8"."""
+    checked = page.locator("input:checked").count()
+    hidden = page.locator("input[type=hidden][name^=q], input[type=hidden][name=gender]").count()
+    return bool(checked or hidden or "Du svarade" in page.inner_text("body"))
+
+
+def test_back_after_tack_without_javascript_never_shows_the_previous_answers(
+    kiosk_app,
+    live_server,  # noqa: F811
+    no_js,
+    make_round,
+):
+    page = no_js
+    kiosk_app.config["KIOSK_THANKS_SECONDS"] = 60  # no <noscript> refresh during the test
+    r = make_round("deltagare_avslut", mode="kiosk")
+    page.goto(f"{live_server}/k/{r.code}")
+    fill(page, "Alltid")
+    page.locator("#fraga-8").get_by_text("Ja", exact=True).click()
+    page.get_by_role("button", name="Skicka svaren").click()
+    page.locator("#fraga-9").get_by_text("Ofta").click()  # step 2
+    page.get_by_role("button", name="Skicka svaren").click()
+    page.get_by_role("heading", name="Tack!").wait_for()
+    assert count_rows(kiosk_app, "response") == 1
+    with pytest.raises(PlaywrightError, match="ERR_CACHE_MISS"):
+        page.go_back()  # to step 2, a POST result: Chromium asks before sending it again
+    page.wait_for_load_state()
+    time.sleep(0.5)
+    assert not previous_answers_visible(page)
+    page.reload()  # the next person confirms the resubmission
+    page.get_by_role("button", name="Skicka svaren").wait_for()
+    assert page.url.endswith(f"/k/{r.code}")
+    assert not previous_answers_visible(page)
+    page.locator("#fraga-8").get_by_text("Nej", exact=True).click()
+    page.get_by_role("button", name="Skicka svaren").click()
+    page.get_by_role("heading", name="Tack!").wait_for()
+    assert count_rows(kiosk_app, "response") == 2  # the next person's answers were stored
+
+
+def test_back_and_history_with_javascript_show_nothing_of_the_previous_respondent(
+    kiosk_app,
+    live_server,  # noqa: F811
+    tablet,
+    make_round,
+):
+    page = tablet
+    r = make_round("deltagare_avslut")  # an open link: "Tack" is a page of its own
+    page.goto(f"{live_server}/s/{r.code}")
+    fill(page, "Ofta")
+    page.goto(f"{live_server}/tack")  # walks away mid-form; the next person presses Back
+    page.go_back()
+    page.get_by_role("button", name="Skicka svaren").wait_for()
+    assert not previous_answers_visible(page)  # no-store, autocomplete=off, pageshow
+    fill(page, "Sällan")
+    page.get_by_role("button", name="Skicka svaren").click()
+    page.get_by_role("heading", name="Tack!").wait_for()
+    assert page.url.endswith("/tack")
+    page.go_back()  # location.replace: the filled-in form is not in the history
+    assert not previous_answers_visible(page)
+    assert f"/s/{r.code}" in page.url or page.url == "about:blank"
+    assert answers_by_q1(kiosk_app) == [2]
+
+
+def test_an_old_form_is_accepted_with_javascript_and_shown_again_without(
+    kiosk_app,
+    live_server,  # noqa: F811
+    tablet,
+    no_js,
+    make_round,
+):
+    kiosk_app.config["FORM_TOKEN_MAX_AGE"] = 1  # the form is "older than the token age"
+    kiosk_app.config["KIOSK_IDLE_SECONDS"] = 600
+    r = make_round("deltagare_avslut", mode="kiosk")
+    tablet.goto(f"{live_server}/k/{r.code}")
+    fill(tablet, "Ofta")
+    no_js.goto(f"{live_server}/k/{r.code}")
+    fill(no_js, "Sällan", gender="Man")
+    time.sleep(2.1)
+    tablet.get_by_role("button", name="Skicka svaren").click()
+    tablet.get_by_role("heading", name="Tack!").wait_for()
+    assert "Dina svar är sparade." in tablet.inner_text("main")
+    assert answers_by_q1(kiosk_app) == [4]
+    no_js.get_by_role("button", name="Skicka svaren").click()
+    no_js.get_by_text("Sidan har varit öppen länge").wait_for()
+    assert no_js.locator("#fraga-1 input:checked").get_attribute("value") == "2"
+    assert no_js.get_by_role("radio", name="Man").is_checked()
+    no_js.get_by_role("button", name="Skicka svaren").click()
+    no_js.get_by_role("heading", name="Tack!").wait_for()
+    assert answers_by_q1(kiosk_app) == [2, 4]
+
+
+def test_a_round_closed_mid_form_takes_the_form(
+    kiosk_app,
+    live_server,  # noqa: F811
+    tablet,
+    no_js,
+    make_round,
+):
+    r = make_round("deltagare_avslut", mode="kiosk")
+    for page, label in ((tablet, "Ofta"), (no_js, "Sällan")):
+        page.goto(f"{live_server}/k/{r.code}")
+        fill(page, label)
+    with kiosk_app.app_context():
+        s = db.session()
+        ops.close_round(s, s.get(Round, r.id))
+        s.commit()
+    for page in (tablet, no_js):
+        page.get_by_role("button", name="Skicka svaren").click()
+        page.get_by_role("heading", name="Tack!").wait_for()
+    assert answers_by_q1(kiosk_app) == [2, 4]
+    with kiosk_app.app_context():
+        detail = db.session().execute(text("SELECT detail FROM audit_entry")).scalar_one()
+    assert detail.startswith(f"{r.id} 2 ")
+    tablet.goto(f"{live_server}/k/{r.code}")  # a new form: the round is closed
+    tablet.get_by_role("heading", name="Enkäten är stängd").wait_for()
+
+
+def test_an_empty_form_asks_first_with_and_without_javascript(
+    kiosk_app,
+    live_server,  # noqa: F811
+    tablet,
+    no_js,
+    make_round,
+):
+    r = make_round("deltagare_avslut", mode="kiosk")
+    question = "Du har inte svarat på någon fråga. Vill du skicka ändå?"
+    tablet.goto(f"{live_server}/k/{r.code}")
+    tablet.get_by_role("button", name="Skicka svaren").click()
+    dialog = tablet.get_by_role("alertdialog", name=question)
+    dialog.get_by_role("button", name="Svara på frågorna").click()
+    time.sleep(0.5)
+    assert count_rows(kiosk_app, "response") == 0
+    tablet.get_by_role("button", name="Skicka svaren").click()
+    dialog.get_by_role("button", name="Skicka ändå").click()
+    tablet.get_by_role("heading", name="Tack!").wait_for()
+    assert count_rows(kiosk_app, "response") == 1
+    no_js.goto(f"{live_server}/k/{r.code}")
+    no_js.get_by_role("button", name="Skicka svaren").click()
+    no_js.get_by_text(question).wait_for()
+    assert count_rows(kiosk_app, "response") == 1
+    no_js.get_by_role("link", name="Svara på frågorna").click()
+    no_js.get_by_role("button", name="Skicka svaren").click()
+    no_js.get_by_role("button", name="Skicka ändå").click()
+    no_js.get_by_role("heading", name="Tack!").wait_for()
+    assert count_rows(kiosk_app, "response") == 2
+
+
+def test_a_refused_queued_submission_is_dropped_and_counted_for_staff(
+    kiosk_app,
+    live_server,  # noqa: F811
+    tablet,
+    make_round,
+):
+    page = tablet
+    kiosk_app.config["KIOSK_THANKS_SECONDS"] = 60
+    r = make_round("deltagare_avslut", mode="kiosk")
+    page.goto(f"{live_server}/k/{r.code}")
+    fill(page, "Ofta")
+    page.context.set_offline(True)
+    page.get_by_role("button", name="Skicka svaren").click()
+    page.get_by_role("heading", name="Tack!").wait_for()
+    assert queue_length(page) == 1
+    page.evaluate(TAMPER)  # e.g. a token edited on the device
+    page.context.set_offline(False)
+    deadline = time.monotonic() + 20
+    while queue_length(page) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert queue_length(page) == 0  # dropped, not retried forever
+    assert round_of(kiosk_app, r.id).tablet_refused == 1
+    assert count_rows(kiosk_app, "response") == 0
+
+
+def test_answers_waiting_on_a_tablet_are_shown_to_staff_as_a_count(
+    kiosk_app,
+    live_server,  # noqa: F811
+    browser,  # noqa: F811
+    make_round,
+):
+    # page.route cannot see requests of a page its service worker controls
+    context = browser.new_context(viewport=TABLET, service_workers="block")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    kiosk_app.config["KIOSK_THANKS_SECONDS"] = 60
+    r = make_round("deltagare_avslut", mode="kiosk")
+    page.goto(f"{live_server}/k/{r.code}")
+    fill(page, "Ofta")
+
+    def server_down(route):
+        if route.request.method == "POST" and route.request.url.endswith(f"/k/{r.code}"):
+            route.fulfill(status=503, body="")
+        else:
+            route.continue_()
+
+    page.route("**/*", server_down)  # the network is up, the server is not taking answers
+    page.get_by_role("button", name="Skicka svaren").click()
+    page.get_by_role("heading", name="Tack!").wait_for(timeout=20_000)
+    deadline = time.monotonic() + 20
+    while round_of(kiosk_app, r.id).tablet_waiting != 1 and time.monotonic() < deadline:
+        page.wait_for_timeout(200)  # not time.sleep: route handlers run only in Playwright calls
+    assert round_of(kiosk_app, r.id).tablet_waiting == 1
+    assert count_rows(kiosk_app, "response") == 0
+    page.unroute("**/*")
+    deadline = time.monotonic() + 40
+    while count_rows(kiosk_app, "response") == 0 and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert count_rows(kiosk_app, "response") == 1
+    deadline = time.monotonic() + 10
+    while round_of(kiosk_app, r.id).tablet_waiting != 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert round_of(kiosk_app, r.id).tablet_waiting == 0
+    context.close()
+
+
+TAMPER = """() => new Promise((resolve) => {
+    const req = indexedDB.open("enkat", 1);
+    req.onsuccess = () => {
+        const store = req.result.transaction("ko", "readwrite").objectStore("ko");
+        store.getAll().onsuccess = (e) => {
+            const item = e.target.result[0];
+            item.fields = item.fields.map(f => f[0] === "csrf_token" ? [f[0], "x.y.z"] : f);
+            store.put(item).onsuccess = () => resolve(true);
+        };
+    };
+})"""
+
+
+def round_of(app, round_id: str) -> Round:
+    with app.app_context():
+        s = db.session()
+        found = s.get(Round, round_id)
+        s.expunge(found)
+        return found
