@@ -236,4 +236,4 @@ def test_transferred_size_of_participant_page_is_small(client, make_round):
     css, js = sizes
     total = len(html) + len(css) + len(js)
     print(f"participant page: html={len(html)} css={len(css)} js={len(js)} total={total} bytes")
-    assert total < 40_000
+    assert total < 50_000  # the goal of issue 10 (test_kiosk_a11y measures it in Chromium)

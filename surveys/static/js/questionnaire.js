@@ -12,6 +12,10 @@
   var modern = !!(window.fetch && window.indexedDB && window.Promise && window.URLSearchParams);
   var DB = "enkat", STORE = "ko", META = "meta";
   var NET_MESSAGE = "Svaren skickas så snart surfplattan har nät igen.";
+  // The kiosk page as the server sent it, before this script changes it (attributes only:
+  // what a respondent clicks is not in it). Kept for the service worker without a download.
+  var pristine = form && form.dataset.kiosk && form.dataset.step === "1" &&
+    "<!doctype html>\n" + document.documentElement.outerHTML;
 
   // --- the queue on the device (IndexedDB) -------------------------------------------
   function openDb() {
@@ -373,17 +377,20 @@
   if (modern) {
     window.addEventListener("online", function () { delay = 2000; drain(); });
     drain();
-    if (form && form.dataset.kiosk && navigator.serviceWorker) {
+    if (pristine && navigator.serviceWorker && window.caches) {
       navigator.serviceWorker.register("/k/sw.js", { scope: "/k/" }).then(function () {
         return navigator.serviceWorker.ready;
       }).then(function () {
         // This first page and its files came before the service worker: keep a copy now
         // (a fresh, empty form; later loads are kept by the service worker itself).
-        var urls = [location.pathname];
+        var urls = [];
         document.querySelectorAll("link[rel=stylesheet], script[src]").forEach(function (el) {
           urls.push(el.href || el.src);
         });
-        return caches.open("kiosk-v1").then(function (cache) { return cache.addAll(urls); });
+        return caches.open("kiosk-v1").then(function (cache) {
+          var page = new Response(pristine, { headers: { "Content-Type": "text/html; charset=utf-8" } });
+          return Promise.all([cache.put(location.pathname, page), cache.addAll(urls)]);
+        });
       }).catch(function () {});
     }
   }
