@@ -216,3 +216,10 @@ def test_service_worker_is_served_for_the_kiosk_scope(client):
     assert response.headers["Service-Worker-Allowed"] == "/k/"
     assert b'addEventListener("fetch"' in response.data
     assert b"POST" not in response.data  # answers never pass through it
+
+
+def test_refusals_on_an_open_link_are_not_counted_as_tablet_drops(app, client, make_round):
+    r = make_round("deltagare_avslut", mode="kiosk")
+    response = client.post(f"/s/{r.code}", data={"csrf_token": "x.y.z"}, headers=BACKGROUND)
+    assert response.status_code == 400 and response.json["status"] == "refused"
+    assert round_row(app, r.id).tablet_refused == 0

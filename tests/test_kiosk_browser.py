@@ -74,7 +74,12 @@ def queue_length(page) -> int:
 def wait_until(page, script: str, seconds: float = 15) -> None:
     """Poll a JS expression (wait_for_function would need eval, which our CSP forbids)."""
     deadline = time.monotonic() + seconds
-    while not page.evaluate(script):
+    while True:
+        try:
+            if page.evaluate(script):
+                return
+        except PlaywrightError as exc:  # the page is navigating (a kiosk reset): ask again
+            assert "context was destroyed" in str(exc) or "navigat" in str(exc), exc
         assert time.monotonic() < deadline, f"timed out waiting for {script}"
         time.sleep(0.1)
 
@@ -475,3 +480,20 @@ def round_of(app, round_id: str) -> Round:
         found = s.get(Round, round_id)
         s.expunge(found)
         return found
+
+
+def test_kiosk_tack_without_javascript_starts_afresh_by_itself(
+    kiosk_app,
+    live_server,  # noqa: F811
+    no_js,
+    make_round,
+):
+    r = make_round("deltagare_pagaende", mode="kiosk")
+    no_js.goto(f"{live_server}/k/{r.code}")
+    fill(no_js, "Ibland", gender="Kvinna")
+    no_js.get_by_role("button", name="Skicka svaren").click()
+    no_js.get_by_role("heading", name="Tack!").wait_for()
+    assert "2 sekunder" in no_js.locator("#reset-info").inner_text()
+    no_js.get_by_role("button", name="Skicka svaren").wait_for()  # the <noscript> refresh
+    assert no_js.url.endswith(f"/k/{r.code}") and not previous_answers_visible(no_js)
+    assert count_rows(kiosk_app, "response") == 1

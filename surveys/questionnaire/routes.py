@@ -266,9 +266,11 @@ def _stored(thanks: str):
 
 
 def _refused(round_: Round, status: int, message: str | None, title: str | None = None):
-    """Nothing stored. A background submission is dropped by the device: count it for staff."""
+    """Nothing stored. A background submission is dropped by the device: a tablet's is
+    counted for staff (the round page says how many answers tablets had to drop)."""
     if _background():
-        kiosk_ops.count_refused(db.session(), round_.id)
+        if request.path.startswith("/k/"):
+            kiosk_ops.count_refused(db.session(), round_.id)
         return jsonify(status="refused", message=message or ""), status
     return error_page(status, message, title=title)
 

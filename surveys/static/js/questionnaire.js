@@ -201,8 +201,10 @@
       report: form.dataset.kiosk ? form.dataset.kiosk + "/ko" : null };
     button.disabled = true;
     status("Skickar dina svar …");
+    form.dataset.sending = "1"; // no idle reset while answers exist only in this page
     var saved = keep(item).then(function () { return true; }, function () {
-      storageFull = true; // told to staff with the next report, never to the respondent
+      storageFull = true; // told to staff, never to the respondent
+      report();
       return false;
     });
     var attempt = 0;
@@ -233,6 +235,7 @@
       return saved.then(function (ok) { return ok ? forget(item) : null; }).catch(function () {})
         .then(function () {
           button.disabled = false;
+          delete form.dataset.sending;
           status(item.message || "Svaren kunde inte tas emot. Fråga personalen.");
         });
     });
@@ -339,7 +342,7 @@
         { passive: true, capture: true });
     });
     setInterval(function () {
-      if (!form || asking || Date.now() - last < idle) { return; }
+      if (!form || asking || form.dataset.sending || Date.now() - last < idle) { return; }
       if (!form.querySelector("input:checked")) { last = Date.now(); return; }
       var left = Number(form.dataset.countdown) || 30;
       asking = ask("Är du kvar?", [["Ja, jag är kvar", function () {
