@@ -46,7 +46,7 @@ from surveys.services.tables import parse_int
 from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
 
 bp = Blueprint("questionnaire", __name__)
-KIOSK_RESET_SECONDS = 10
+KIOSK_RESET_SECONDS = 15  # "Tack" on a kiosk, extendable with "Jag behöver mer tid"
 CLOSED_TITLE = "Enkäten är stängd"
 CLOSED_TEXT = "Den här enkäten tar inte emot svar just nu. Tack för att du ville svara!"
 
@@ -308,7 +308,8 @@ _FORM_CACHE: dict[tuple, tuple[object, str]] = {}
 
 
 def _first_step(round_: Round, instrument, context: dict) -> str:
-    key = (round_.id, round_.year, context["kiosk"], context["action"], context["idle_seconds"])
+    timings = (context["idle_seconds"], context["countdown_seconds"], context["thanks_seconds"])
+    key = (round_.id, round_.year, context["kiosk"], context["action"], timings)
     cached = _FORM_CACHE.get(key)
     if cached is not None and cached[0] is instrument:
         return cached[1]

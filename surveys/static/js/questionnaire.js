@@ -52,7 +52,7 @@
 
   // One attempt: "done" (stored, or already stored), "refused" (dropped; the server
   // counted it for staff) or "retry" (no network, server busy or down).
-  function send(item) {
+  function send(item, renewed) {
     return fetch(item.url, {
       method: "POST", body: new URLSearchParams(item.fields), credentials: "omit",
       cache: "no-store", headers: { "X-Background": "1" }
@@ -60,13 +60,12 @@
       if (res.status >= 500 || res.status === 408 || res.status === 429) { return "retry"; }
       return res.json().then(function (data) {
         if (res.ok && data.status === "stored") { return "done"; }
-        if (res.ok && data.status === "renew" && !item.renewed) {
+        if (res.ok && data.status === "renew" && !renewed) {
           // An old form gets a fresh key (derived from the old one) and is sent again.
-          item.renewed = true;
           item.fields = item.fields.map(function (f) {
             return f[0] === "csrf_token" ? ["csrf_token", data.token] : f;
           });
-          return keep(item).catch(function () {}).then(function () { return send(item); });
+          return keep(item).catch(function () {}).then(function () { return send(item, true); });
         }
         item.message = data.message;
         return "refused";
@@ -118,7 +117,8 @@
           var body = new URLSearchParams({ waiting: counts[url], reported: before,
             storage_full: storageFull ? "1" : "0" });
           return fetch(url, { method: "POST", body: body, credentials: "omit" }).then(function (res) {
-            if (res.ok) { old[url] = counts[url]; storageFull = false; }
+            // 404: the round is gone, nothing to tell
+            if (res.ok || res.status === 404) { old[url] = counts[url]; storageFull = false; }
           }, function () {});
         })).then(function () {
           return store(META, "readwrite", function (s) { return s.put(old, "reported"); });
