@@ -223,3 +223,10 @@ def test_refusals_on_an_open_link_are_not_counted_as_tablet_drops(app, client, m
     response = client.post(f"/s/{r.code}", data={"csrf_token": "x.y.z"}, headers=BACKGROUND)
     assert response.status_code == 400 and response.json["status"] == "refused"
     assert round_row(app, r.id).tablet_refused == 0
+
+
+def test_each_question_says_how_far_there_is_left(client, make_round):
+    r = make_round("deltagare_avslut")
+    html = client.get(f"/s/{r.code}").text
+    labels = re.findall(r'<span class="number">(Fråga \d+ av \d+)</span>', html)
+    assert labels == [f"Fråga {n} av 10" for n in range(1, 11)]
