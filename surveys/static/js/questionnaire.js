@@ -53,10 +53,14 @@
   // One attempt: "done" (stored, or already stored), "refused" (dropped; the server
   // counted it for staff) or "retry" (no network, server busy or down).
   function send(item, renewed) {
+    // A request that hangs counts as no network after 15 s (the key makes a retry safe).
+    var abort = window.AbortController ? new AbortController() : null;
+    var limit = abort && setTimeout(function () { abort.abort(); }, 15000);
     return fetch(item.url, {
       method: "POST", body: new URLSearchParams(item.fields), credentials: "omit",
-      cache: "no-store", headers: { "X-Background": "1" }
+      cache: "no-store", headers: { "X-Background": "1" }, signal: abort ? abort.signal : undefined
     }).then(function (res) {
+      clearTimeout(limit);
       if (res.status >= 500 || res.status === 408 || res.status === 429) { return "retry"; }
       return res.json().then(function (data) {
         if (res.ok && data.status === "stored") { return "done"; }
@@ -207,7 +211,7 @@
       report();
       return false;
     });
-    var attempt = 0;
+    var attempt = 0, settled = false;
     function tryOnce() {
       return send(item).then(function (outcome) {
         if (outcome !== "retry") { return outcome; }
@@ -221,23 +225,24 @@
         });
       });
     }
-    tryOnce().then(function (outcome) {
-      if (outcome === "done") {
-        return saved.then(function (ok) { return ok ? forget(item) : null; })
-          .catch(function () {}).then(function () { thank(false); });
-      }
-      if (outcome === "queued") {
-        thank(true);
-        timer = setTimeout(drain, delay);
-        return null;
-      }
+    function settle(outcome) {
+      if (settled) { return; }
+      settled = true;
+      if (outcome === "done") { thank(false); return; }
+      if (outcome === "queued") { thank(true); timer = setTimeout(drain, delay); return; }
       // refused while the respondent is here: say so; nothing was stored
+      button.disabled = false;
+      delete form.dataset.sending;
+      status(item.message || "Svaren kunde inte tas emot. Fråga personalen.");
+    }
+    // A network that hangs instead of failing: once the answers are safe on the device,
+    // "Tack" after a few seconds; the queue finishes the job.
+    saved.then(function (ok) { if (ok) { setTimeout(function () { settle("queued"); }, 6000); } });
+    tryOnce().then(function (outcome) {
+      if (outcome === "queued") { settle(outcome); return null; }
+      // acknowledged or refused: the device forgets the answers, then the page says so
       return saved.then(function (ok) { return ok ? forget(item) : null; }).catch(function () {})
-        .then(function () {
-          button.disabled = false;
-          delete form.dataset.sending;
-          status(item.message || "Svaren kunde inte tas emot. Fråga personalen.");
-        });
+        .then(function () { settle(outcome); });
     });
   }
 
