@@ -64,9 +64,7 @@ def seed_demo(
     db: Session, *, force: bool = False, seed: int = 2024, min_cell: int = 5
 ) -> str | None:
     """Fill an empty database; returns a summary, or None if data already exists."""
-    in_use = any(
-        db.exec(select(model).limit(1)).first() is not None for model in (Response, Round)
-    )
+    in_use = any(db.exec(select(model).limit(1)).first() is not None for model in (Response, Round))
     if not force and in_use:
         return None
     rng = random.Random(seed)

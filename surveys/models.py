@@ -134,6 +134,11 @@ class Round(SQLModel, table=True):
     expected: int | None = None  # expected number of respondents (svarsfrekvens)
     state: str = Field(default=RoundState.draft.value, max_length=20)  # RoundState
     created_on: date = Field(default_factory=clock.today)  # day created
+    # --- tablet (kiosk sessions and the tablets' offline queues; counts only) ---
+    kiosk_idle_seconds: int | None = None  # idle time before "Är du kvar?" (empty: 120 s)
+    tablet_waiting: int = 0  # answers waiting in tablets' queues, as the tablets last reported
+    tablet_refused: int = 0  # queued submissions the server refused (dropped from the queue)
+    tablet_storage_full: bool = False  # a tablet reported that its storage is full
 
 
 # --- anonymous answers ------------------------------------------------------

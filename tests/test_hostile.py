@@ -62,7 +62,7 @@ HOSTILE = settings(
 
 
 def oracle(fields: list[tuple[str, str]], token_ok: bool) -> str:
-    """'stored', 'step2' or 'refused' for the exit questionnaire."""
+    """'stored', 'step2', 'confirm' or 'refused' for the exit questionnaire."""
     names = [n for n, _ in fields]
     if not token_ok or len(names) != len(set(names)):
         return "refused"
@@ -91,6 +91,8 @@ def oracle(fields: list[tuple[str, str]], token_ok: bool) -> str:
             return "refused"
         if str(int(value)) not in EXIT_CODES[number]:
             return "refused"
+    if all(value == "" for value in answers.values()) and form.get("confirm_empty") != "1":
+        return "confirm"  # "Du har inte svarat på någon fråga. Vill du skicka ändå?"
     gate = answers.get(8, "")
     gate_ja = gate.isascii() and gate.lstrip("-").isdigit() and int(gate) == 1
     if not gate_ja and any(answers.get(n, "") != "" for n in (9, 10)):
@@ -134,6 +136,8 @@ def test_random_exit_forms(app, client, make_round, fields, token_kind):
         assert response.status_code == 400
     elif expected == "step2":
         assert response.status_code == 200 and 'name="q9"' in response.text
+    elif expected == "confirm":
+        assert response.status_code == 200 and "Vill du skicka ändå?" in response.text
 
 
 @given(

@@ -89,7 +89,11 @@ def test_tack_only_after_commit_and_kiosk_resets(app, client, make_round):
     assert count_rows(app, "response") == 1
     thanks = client.get(response.headers["Location"])
     assert "Tack!" in thanks.text
-    assert f'content="10;url=/k/{r.code}"' in thanks.text
+    # the meta refresh only for browsers without JavaScript (questionnaire.js counts down)
+    assert f'<noscript><meta http-equiv="refresh" content="15;url=/k/{r.code}"></noscript>' in (
+        thanks.text
+    )
+    assert thanks.text.count("http-equiv") == 1
     assert f'href="/k/{r.code}"' in thanks.text
     assert thanks.headers["Cache-Control"] == "no-store"
     fresh = client.get(f"/k/{r.code}")
@@ -164,7 +168,9 @@ def test_unknown_link_is_a_swedish_404(client):
         assert "Sidan finns inte" in response.text
 
 
-def test_closed_round_says_enkaten_ar_stangd(app, client, make_round):
+def test_closed_round_says_enkaten_ar_stangd_but_takes_a_form_opened_before(
+    app, client, make_round
+):
     r = make_round("deltagare_avslut")
     token = form_token(client.get(f"/s/{r.code}").text)
     with app.app_context():
@@ -173,8 +179,18 @@ def test_closed_round_says_enkaten_ar_stangd(app, client, make_round):
         s.commit()
     page = client.get(f"/s/{r.code}")
     assert page.status_code == 403 and "Enkäten är stängd" in page.text
+    # a form rendered while the round was open is accepted within the grace period
     late = client.post(f"/s/{r.code}", data={"csrf_token": token, "q1": "6"})
-    assert late.status_code == 403 and count_rows(app, "response") == 0
+    assert late.status_code == 303 and count_rows(app, "response") == 1
+    again = client.post(f"/s/{r.code}", data={"csrf_token": token, "q1": "6"})
+    assert again.status_code == 303 and count_rows(app, "response") == 1  # once
+    with app.app_context():
+        entries = db.session().execute(text("SELECT action, detail FROM audit_entry")).all()
+    assert [(a, d.split()[:2]) for a, d in entries] == [("omgång.sena_svar", [r.id, "1"])]
+    app.config["CLOSED_GRACE_SECONDS"] = 0  # after the grace period: refused
+    other = client.post(f"/s/{r.code}", data={"csrf_token": token, "q1": "5", "q2": "5"})
+    assert other.status_code == 403 and "Enkäten är stängd" in other.text
+    assert count_rows(app, "response") == 1
 
 
 def test_draft_round_takes_no_answers(client, make_round):
@@ -224,4 +240,4 @@ def test_transferred_size_of_participant_page_is_small(client, make_round):
     css, js = sizes
     total = len(html) + len(css) + len(js)
     print(f"participant page: html={len(html)} css={len(css)} js={len(js)} total={total} bytes")
-    assert total < 40_000
+    assert total < 50_000  # the goal of issue 10 (test_kiosk_a11y measures it in Chromium)

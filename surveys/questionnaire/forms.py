@@ -6,9 +6,12 @@ doubles as CSRF token and carries the idempotency key of this rendered form.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -17,7 +20,15 @@ from werkzeug.datastructures import MultiDict
 from surveys.services.validation import InvalidSubmission
 
 _QUESTION_FIELD = re.compile(r"^q([1-9][0-9]?)$")
-_CONTROL_FIELDS = {"csrf_token", "gender", "conditional_shown", "step"}
+_CONTROL_FIELDS = {
+    "csrf_token",
+    "gender",
+    "conditional_shown",
+    "step",
+    "confirm_empty",
+    "device_key",
+}
+_DEVICE_KEY = re.compile(r"^[0-9a-f]{16}$")
 MAX_VALUE_LENGTH = 20
 
 
@@ -29,12 +40,57 @@ def new_form_token(round_id: str) -> str:
     return _serializer().dumps({"r": round_id, "k": secrets.token_urlsafe(16)})
 
 
-def read_form_token(token: str | None, round_id: str) -> str | None:
-    """The idempotency key of a valid token for this round, else None."""
+def renew_form_token(old: FormToken, round_id: str) -> str:
+    """A fresh token for an old form that keeps its rendering time (for the grace period).
+
+    Its key is derived from the old one, so however often the same old form is sent
+    again (two tabs, a retried queue), it gets the same new key and is stored once.
+    """
+    return _serializer().dumps(
+        {"r": round_id, "k": _renewed_key(old.key), "t": int(old.rendered_at.timestamp())}
+    )
+
+
+def _renewed_key(key: str) -> str:
+    digest = hashlib.sha256(f"renew:{key}".encode()).digest()
+    return base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
+
+
+@dataclass
+class FormToken:
+    """A valid form token: the idempotency key of this rendered form and when it was rendered."""
+
+    key: str
+    rendered_at: datetime  # when the form was first rendered (the grace period counts from it)
+    signed_at: datetime  # when this token was made (its age decides "show again")
+
+    def age_seconds(self) -> float:
+        return (datetime.now(UTC) - self.signed_at).total_seconds()
+
+    def idempotency_key(self, device_key: str = "") -> str:
+        """The form's key; with the random key a kiosk page adds per page view, if any.
+
+        A form shown offline from the service worker's copy shares its token with
+        every other copy, so token key and device key together identify one form.
+        """
+        return f"{self.key}.{device_key}" if device_key else self.key
+
+    def renewed_idempotency_key(self, device_key: str = "") -> str:
+        """The key this form got when it was shown again with a fresh token."""
+        key = _renewed_key(self.key)
+        return f"{key}.{device_key}" if device_key else key
+
+
+def read_form_token(token: str | None, round_id: str) -> FormToken | None:
+    """The key and rendering time of an authentic token for this round, else None.
+
+    The token's age is not checked here: an old form is never discarded (the caller
+    decides whether it is stored or re-shown with a fresh key).
+    """
     if not token or len(token) > 300:
         return None
     try:
-        data = _serializer().loads(token, max_age=current_app.config["FORM_TOKEN_MAX_AGE"])
+        data, rendered_at = _serializer().loads(token, return_timestamp=True)
     except BadSignature:
         return None
     if (
@@ -43,7 +99,12 @@ def read_form_token(token: str | None, round_id: str) -> str | None:
         or not isinstance(data.get("k"), str)
     ):
         return None
-    return data["k"]
+    first = data.get("t")  # a renewed token: when the form was first rendered
+    if isinstance(first, int) and not isinstance(first, bool):
+        return FormToken(
+            key=data["k"], rendered_at=datetime.fromtimestamp(first, UTC), signed_at=rendered_at
+        )
+    return FormToken(key=data["k"], rendered_at=rendered_at, signed_at=rendered_at)
 
 
 @dataclass
@@ -51,6 +112,12 @@ class PostedForm:
     answers: dict[int, str]
     gender: str
     conditional_shown: bool
+    confirm_empty: bool = False  # "Skicka ändå" after "Du har inte svarat på någon fråga"
+    device_key: str = ""  # see read_form_token
+
+    def is_empty(self) -> bool:
+        """No question answered (gender alone does not count as an answer)."""
+        return all(not value.strip() for value in self.answers.values())
 
 
 def parse_posted(form: MultiDict) -> PostedForm:
@@ -70,10 +137,15 @@ def parse_posted(form: MultiDict) -> PostedForm:
             answers[int(match.group(1))] = values[0]
         elif name not in _CONTROL_FIELDS:
             errors.append((None, "Formuläret innehöll ett okänt fält."))
+    device_key = form.get("device_key", "")
+    if device_key and not _DEVICE_KEY.match(device_key):
+        errors.append((None, "Formuläret innehöll ett okänt fält."))
     if errors:
         raise InvalidSubmission(errors)
     return PostedForm(
         answers=answers,
         gender=form.get("gender", ""),
         conditional_shown=form.get("conditional_shown") == "1",
+        confirm_empty=form.get("confirm_empty") == "1",
+        device_key=device_key,
     )

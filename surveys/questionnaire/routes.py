@@ -2,25 +2,52 @@
 
 /s/<code>   a round's open link          /k/<code>   the same on a kiosk tablet
 /t/<token>  a single-use link            /tack, /k/<code>/tack  "Tack" after the commit
+/k/sw.js    the kiosk's service worker   /k/<code>/ko  a tablet reports its queue length
+
+With JavaScript the form is sent in the background (header X-Background: 1) and
+answered with JSON; the answers wait on the device until the server acknowledges.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
 
 from surveys import db
+from surveys.auth import roles_required
 from surveys.errors import error_page
-from surveys.models import Intervention, Round, RoundMode
-from surveys.questionnaire.forms import new_form_token, parse_posted, read_form_token
+from surveys.models import Intervention, Role, Round, RoundMode
+from surveys.questionnaire.forms import (
+    new_form_token,
+    parse_posted,
+    read_form_token,
+    renew_form_token,
+)
 from surveys.security import csrf
+from surveys.services import kiosk as kiosk_ops
+from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.reporting import min_cell
 from surveys.services.rounds import accepts_answers, find_by_code, find_by_token
-from surveys.services.submissions import Outcome, submit
+from surveys.services.submissions import Outcome, already_stored, closed_within_grace, submit
+from surveys.services.tables import parse_int
 from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
 
 bp = Blueprint("questionnaire", __name__)
-KIOSK_RESET_SECONDS = 10
+KIOSK_RESET_SECONDS = 15  # "Tack" on a kiosk, extendable with "Jag behöver mer tid"
 CLOSED_TITLE = "Enkäten är stängd"
 CLOSED_TEXT = "Den här enkäten tar inte emot svar just nu. Tack för att du ville svara!"
 
@@ -79,22 +106,61 @@ def thanks():
 
 @bp.route("/k/<code>/tack")
 def kiosk_thanks(code: str):
-    """Kiosk "Tack": back to a fresh questionnaire after 10 seconds or a tap."""
+    """Kiosk "Tack": a fresh questionnaire after a countdown that can be extended.
+
+    With JavaScript the page counts down itself ("Jag behöver mer tid"); the meta
+    refresh is only inside <noscript>, for tablets without JavaScript.
+    """
     if find_by_code(db.session(), code) is None:
         abort(404)
     return render_template(
         "questionnaire/thanks.html",
         kiosk=True,
         again_url=url_for(".kiosk", code=code),
-        reset_seconds=KIOSK_RESET_SECONDS,
+        reset_seconds=current_app.config.get("KIOSK_THANKS_SECONDS", KIOSK_RESET_SECONDS),
     )
+
+
+@bp.route("/k/sw.js")
+def service_worker():
+    """The kiosk's service worker (scope /k/): a tablet opened once shows a form offline."""
+    if "sw" not in _SW_SOURCE:
+        path = Path(current_app.static_folder or "") / "js" / "sw.js"
+        _SW_SOURCE["sw"] = path.read_bytes()
+    response = Response(_SW_SOURCE["sw"], mimetype="text/javascript")
+    response.headers["Service-Worker-Allowed"] = "/k/"
+    return response
+
+
+_SW_SOURCE: dict[str, bytes] = {}
+
+
+@bp.route("/k/<code>/ko", methods=["POST"])
+@csrf.exempt
+def kiosk_queue(code: str):
+    """A tablet reports its queue length (a count, no answers) and full storage."""
+    round_ = find_by_code(db.session(), code)
+    if round_ is None:
+        abort(404)
+    waiting = parse_int(request.form.get("waiting", ""), low=0, high=100_000)
+    reported = parse_int(request.form.get("reported", "0"), low=0, high=100_000)
+    if waiting is None or reported is None:
+        return jsonify(status="refused", message="Ogiltiga siffror."), 400
+    kiosk_ops.report_queue(
+        db.session(),
+        round_.id,
+        waiting=waiting,
+        reported=reported,
+        full=request.form.get("storage_full") == "1",
+    )
+    return jsonify(status="ok", waiting=waiting)
 
 
 def _questionnaire(
     round_: Round, *, kiosk: bool, action: str, thanks: str, token: str | None = None
 ):
     session = db.session()
-    if not accepts_answers(round_):
+    if request.method == "GET" and not accepts_answers(round_):
         return error_page(403, CLOSED_TEXT, title=CLOSED_TITLE)
     instrument = instrument_from_db(session)
     qn = instrument.questionnaire(round_.questionnaire_key)
@@ -104,21 +170,36 @@ def _questionnaire(
         "round": round_,
         "kiosk": kiosk,
         "action": action,
+        "thanks_url": thanks,
         "questions": qn.questions_in(round_.year),
         "gender_labels": GENDER_LABELS,
+        "idle_seconds": kiosk_ops.idle_seconds(
+            round_, current_app.config.get("KIOSK_IDLE_SECONDS")
+        ),
+        "countdown_seconds": current_app.config.get("KIOSK_COUNTDOWN_SECONDS", 30),
+        "thanks_seconds": current_app.config.get("KIOSK_THANKS_SECONDS", KIOSK_RESET_SECONDS),
     }
     if request.method == "GET":
         return _first_step(round_, instrument, context).replace(
             _TOKEN_PLACEHOLDER, new_form_token(round_.id)
         )
+    return _posted(session, round_, instrument, qn, context, token=token)
 
-    idempotency_key = read_form_token(request.form.get("csrf_token"), round_.id)
-    if idempotency_key is None:
-        return error_page(
+
+def _posted(session, round_: Round, instrument, qn, context: dict, *, token: str | None):
+    """One POSTed step: refused, asked again (empty, step 2, old form) or stored."""
+    form_token = read_form_token(request.form.get("csrf_token"), round_.id)
+    if form_token is None:
+        return _refused(
+            round_,
             400,
-            "Formuläret har gått ut eller är ogiltigt. Ladda om sidan och "
-            "svara igen. Ingenting har sparats.",
+            "Formuläret är ogiltigt. Ladda om sidan och svara igen. Ingenting har sparats.",
         )
+    grace = current_app.config.get("CLOSED_GRACE_SECONDS", 24 * 3600)
+    if not accepts_answers(round_) and not closed_within_grace(
+        round_, form_token.rendered_at, grace
+    ):
+        return _refused(round_, 403, CLOSED_TEXT, title=CLOSED_TITLE)
     try:
         posted = parse_posted(request.form)
         clean = clean_submission(
@@ -129,32 +210,97 @@ def _questionnaire(
             gender=posted.gender,
         )
     except InvalidSubmission as exc:
-        return error_page(
-            400, "Svaren kunde inte tas emot: " + exc.errors[0][1] + " Ingenting har sparats."
+        return _refused(
+            round_,
+            400,
+            "Svaren kunde inte tas emot: " + exc.errors[0][1] + " Ingenting har sparats.",
         )
+    key = form_token.idempotency_key(posted.device_key)
+    final = not posted.is_empty() or posted.confirm_empty
+    final = final and not _needs_conditional_step(qn, round_.year, posted)
+    if not final and already_stored(session, key):
+        # A step of a form that was already stored (Back + resubmit without JavaScript):
+        # start a fresh, empty questionnaire, never show that respondent's answers.
+        return redirect(context["action"], code=303)
+    if form_token.age_seconds() > current_app.config["FORM_TOKEN_MAX_AGE"]:
+        renewed = form_token.renewed_idempotency_key(posted.device_key)
+        if already_stored(session, key) or already_stored(session, renewed):
+            return _stored(context["thanks_url"])
+        # An old form is never discarded: shown again, filled in, with a fresh key.
+        fresh = renew_form_token(form_token, round_.id)
+        if _background():
+            return jsonify(status="renew", token=fresh)
+        return _show_again(round_, context, posted, fresh)
+    if posted.is_empty() and not posted.confirm_empty:
+        if _background():
+            return jsonify(status="confirm_empty")
+        return _render_step(round_, context, posted, "empty", request.form["csrf_token"])
     if _needs_conditional_step(qn, round_.year, posted):
-        return render_template(
-            "questionnaire/form.html",
-            intervention=_intervention(round_),
-            step=2,
-            values=posted.answers,
-            gender=posted.gender,
-            form_token=request.form["csrf_token"],
-            **context,
-        )
+        return _render_step(round_, context, posted, 2, request.form["csrf_token"])
     outcome = submit(
         session,
         round_=round_,
         clean=clean,
-        idempotency_key=idempotency_key,
+        idempotency_key=key,
         token=token,
+        rendered_at=form_token.rendered_at,
+        grace_seconds=grace,
         release_at=min_cell(session, current_app.config["MIN_CELL"]),
     )
-    if outcome in (Outcome.stored, Outcome.duplicate):
-        return redirect(thanks, code=303)
+    if outcome is Outcome.late:
+        kiosk_ops.record_late(session, round_)
+    if outcome in (Outcome.stored, Outcome.duplicate, Outcome.late):
+        return _stored(context["thanks_url"])
     if outcome is Outcome.token_used:
-        return error_page(410)
-    return error_page(403, CLOSED_TEXT, title=CLOSED_TITLE)
+        return _refused(round_, 410, None)
+    return _refused(round_, 403, CLOSED_TEXT, title=CLOSED_TITLE)
+
+
+def _background() -> bool:
+    """Sent by questionnaire.js in the background (answers kept on the device until acked)."""
+    return request.headers.get("X-Background") == "1"
+
+
+def _stored(thanks: str):
+    if _background():
+        return jsonify(status="stored")
+    return redirect(thanks, code=303)
+
+
+def _refused(round_: Round, status: int, message: str | None, title: str | None = None):
+    """Nothing stored. A background submission is dropped by the device: a tablet's is
+    counted for staff (the round page says how many answers tablets had to drop)."""
+    if _background():
+        if request.path.startswith("/k/"):
+            kiosk_ops.count_refused(db.session(), round_.id)
+        return jsonify(status="refused", message=message or ""), status
+    return error_page(status, message, title=title)
+
+
+def _render_step(round_: Round, context: dict, posted, step, form_token: str, notice: str = ""):
+    return render_template(
+        "questionnaire/form.html",
+        intervention=_intervention(round_),
+        step=step,
+        values=posted.answers,
+        gender=posted.gender,
+        form_token=form_token,
+        notice=notice,
+        device_key=posted.device_key,
+        **context,
+    )
+
+
+def _show_again(round_: Round, context: dict, posted, fresh_token: str):
+    return _render_step(
+        round_,
+        context,
+        posted,
+        1,
+        fresh_token,
+        notice="Sidan har varit öppen länge. Dina svar finns kvar: titta igenom dem och "
+        "tryck på Skicka svaren igen.",
+    )
 
 
 # The first step of a round's form is the same for everyone but its token, so it is
@@ -164,7 +310,8 @@ _FORM_CACHE: dict[tuple, tuple[object, str]] = {}
 
 
 def _first_step(round_: Round, instrument, context: dict) -> str:
-    key = (round_.id, round_.year, context["kiosk"], context["action"])
+    timings = (context["idle_seconds"], context["countdown_seconds"], context["thanks_seconds"])
+    key = (round_.id, round_.year, context["kiosk"], context["action"], timings)
     cached = _FORM_CACHE.get(key)
     if cached is not None and cached[0] is instrument:
         return cached[1]
@@ -175,6 +322,8 @@ def _first_step(round_: Round, instrument, context: dict) -> str:
         values={},
         gender="",
         form_token=_TOKEN_PLACEHOLDER,
+        notice="",
+        device_key="",
         **context,
     )
     if len(_FORM_CACHE) > 500:
@@ -201,3 +350,33 @@ def _needs_conditional_step(qn, year: int, posted) -> bool:
         if gate == str(question.condition_code):
             return True
     return False
+
+
+@bp.route("/personal/omgang/<round_id>/surfplatta", methods=["POST"])
+@roles_required(Role.admin, Role.staff)
+def kiosk_settings(round_id: str):
+    """Staff set a round's idle time ("Är du kvar?") and acknowledge a full tablet."""
+    session = db.session()
+    round_ = session.get(Round, round_id)
+    if round_ is None or not current_user.can_manage(round_.intervention_id):
+        abort(403)
+    seconds = parse_int(
+        request.form.get("idle_seconds", ""),
+        low=kiosk_ops.MIN_IDLE_SECONDS,
+        high=kiosk_ops.MAX_IDLE_SECONDS,
+    )
+    if seconds is None:
+        flash(
+            f"Ange antal sekunder mellan {kiosk_ops.MIN_IDLE_SECONDS} och "
+            f"{kiosk_ops.MAX_IDLE_SECONDS}. Ingenting har ändrats.",
+            "error",
+        )
+        return redirect(url_for("staff.round_page", round_id=round_id))
+    round_.kiosk_idle_seconds = seconds
+    if request.form.get("clear_full") == "1":
+        round_.tablet_storage_full = False
+    session.add(round_)
+    record(session, user_email=current_user.email, action="omgång.surfplatta", detail=round_id)
+    session.commit()
+    flash("Inställningen för surfplattor är sparad.")
+    return redirect(url_for("staff.round_page", round_id=round_id))

@@ -7,7 +7,7 @@ import hashlib
 import json
 import random
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Connection, func, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -21,6 +21,7 @@ from surveys.models import (
     Response,
     ResponseCount,
     Round,
+    RoundState,
     SubmissionKey,
     new_id,
     table_of,
@@ -36,6 +37,7 @@ class Outcome(enum.Enum):
     duplicate = "duplicate"  # the same rendered form was already stored
     token_used = "token_used"  # noqa: S105 - an outcome name, not a secret; the single-use link was used by another form
     closed = "closed"  # the round takes no answers
+    late = "late"  # stored: the round closed while the form was open, within the grace period
 
 
 def _key_hash(idempotency_key: str) -> str:
@@ -52,6 +54,8 @@ def submit(
     today: date | None = None,
     release_at: int = 5,
     check_open: bool = True,
+    rendered_at: datetime | None = None,
+    grace_seconds: int = 0,
 ) -> Outcome:
     """Store one questionnaire of a round, or tell why not; commits or rolls back.
 
@@ -79,9 +83,12 @@ def submit(
     state = conn.execute(
         select(rounds.state, rounds.opens_on, rounds.closes_on).where(rounds.id == round_.id)
     ).first()
+    late = False
     if state is None or (check_open and not accepts_answers(state, today=today)):
-        db.rollback()
-        return Outcome.closed
+        late = state is not None and closed_within_grace(state, rendered_at, grace_seconds)
+        if not late:
+            db.rollback()
+            return Outcome.closed
     if token is not None:
         tokens = LinkToken.__table__.c  # type: ignore[attr-defined]  # SQLModel types columns as values
         result = conn.execute(
@@ -105,7 +112,25 @@ def submit(
     db.commit()
     if waiting(db) >= release_at:
         release_pending(db, min_batch=release_at)
-    return Outcome.stored
+    return Outcome.late if late else Outcome.stored
+
+
+def closed_within_grace(state, rendered_at: datetime | None, grace_seconds: int) -> bool:
+    """A form rendered while its round was open, posted after it closed, within the grace.
+
+    ``state`` is a row with the round's state and dates; the form could only be
+    rendered while the round took answers, so its signed rendering time is enough.
+    """
+    if rendered_at is None or grace_seconds <= 0 or state.state == RoundState.draft.value:
+        return False
+    age = (clock.utcnow() - rendered_at).total_seconds()
+    return 0 <= age <= grace_seconds
+
+
+def already_stored(db: Session, idempotency_key: str) -> bool:
+    """Whether the form with this key was stored (a resubmitted step of a finished form)."""
+    key_hash = _key_hash(idempotency_key)
+    return db.get(SubmissionKey, key_hash) is not None
 
 
 def count_week(db: Session, round_id: str, today: date) -> None:

@@ -1,0 +1,100 @@
+"""Tablets in kiosk mode: counts that staff see, never anything about a respondent.
+
+A tablet reports how many answers wait in its offline queue; the round keeps one
+counter for all its tablets (no device identity is stored). A queued submission
+the server refuses is counted on its round; a form accepted after its round
+closed (within the grace period) is counted in the audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+from sqlalchemy import case, select, update
+from sqlmodel import Session
+
+from surveys.models import AuditEntry, Round, table_of
+
+DEFAULT_IDLE_SECONDS = 120  # "Är du kvar?" after two minutes without touch or key
+MIN_IDLE_SECONDS, MAX_IDLE_SECONDS = 30, 3600
+LATE_ACTION = "omgång.sena_svar"
+LATE_USER = "(enkäten)"  # not a person: the questionnaire itself accepted the forms
+
+
+def idle_seconds(round_: Round, configured: int | None = None) -> int:
+    """The round's idle time, else the app's (tests use seconds), else two minutes."""
+    return round_.kiosk_idle_seconds or configured or DEFAULT_IDLE_SECONDS
+
+
+def report_queue(db: Session, round_id: str, *, waiting: int, reported: int, full: bool) -> None:
+    """Add one tablet's change in queue length (waiting − what it reported before).
+
+    Each tablet sends its own previous figure, so several tablets add up without
+    the server knowing which tablet is which. The counter never goes below zero.
+    """
+    rounds = table_of(Round).c
+    new = rounds.tablet_waiting + (waiting - reported)
+    values: dict = {"tablet_waiting": case((new < 0, 0), else_=new)}
+    if full:
+        values["tablet_storage_full"] = True
+    db.execute(update(table_of(Round)).where(rounds.id == round_id).values(**values))
+    db.commit()
+
+
+def count_refused(db: Session, round_id: str) -> None:
+    """A queued submission was refused: the tablet drops it; staff see the count."""
+    rounds = table_of(Round).c
+    db.execute(
+        update(table_of(Round))
+        .where(rounds.id == round_id)
+        .values(tablet_refused=rounds.tablet_refused + 1)
+    )
+    db.commit()
+
+
+def record_late(db: Session, round_: Round) -> int:
+    """Count a form accepted within the grace period after its round closed.
+
+    One audit entry per round holds the count. Its time is when the round was
+    closed (or its last day), never when a respondent answered.
+    """
+    round_id = round_.id
+    entries = table_of(AuditEntry).c
+    found = db.execute(
+        select(AuditEntry)
+        .where(entries.action == LATE_ACTION, entries.detail.startswith(round_id + " "))
+        .with_for_update()
+    ).first()
+    if found is not None:
+        entry: AuditEntry = found[0]
+        count = int(entry.detail.split()[1]) + 1
+        entry.detail = _late_detail(round_id, count)
+    else:
+        count = 1
+        entry = AuditEntry(
+            at=_closed_at(db, round_),
+            user_email=LATE_USER,
+            action=LATE_ACTION,
+            detail=_late_detail(round_id, count),
+        )
+    db.add(entry)
+    db.commit()
+    return count
+
+
+def _late_detail(round_id: str, count: int) -> str:
+    return f"{round_id} {count} svar togs emot efter stängning (inom respittiden)"
+
+
+def _closed_at(db: Session, round_: Round) -> datetime:
+    entries = table_of(AuditEntry).c
+    closed = db.execute(
+        select(entries.at)
+        .where(entries.action == "omgång.stang", entries.detail == round_.id)
+        .order_by(entries.at.desc())
+    ).first()
+    if closed is not None:
+        return closed[0]
+    # closed some other way: its last day, else the day it was created (never today)
+    day: date = round_.closes_on or round_.created_on
+    return datetime.combine(day, time(23, 59), tzinfo=UTC)

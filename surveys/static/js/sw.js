@@ -1,0 +1,29 @@
+// The kiosk's service worker (served as /k/sw.js, scope /k/). A tablet that opened its
+// kiosk once can show a fresh, empty form while offline: the last form page (no answers
+// in it, ever) and the static files are kept; everything else goes to the network.
+// Answers never pass through here: questionnaire.js keeps them in IndexedDB.
+"use strict";
+var CACHE = "kiosk-v1";
+var KIOSK_PAGE = /^\/k\/[^/]+$/;
+
+self.addEventListener("install", function () { self.skipWaiting(); });
+self.addEventListener("activate", function (event) { event.waitUntil(self.clients.claim()); });
+
+self.addEventListener("fetch", function (event) {
+  var request = event.request;
+  if (request.method !== "GET") { return; }
+  var url = new URL(request.url);
+  if (url.origin !== self.location.origin) { return; }
+  var page = request.mode === "navigate" && KIOSK_PAGE.test(url.pathname);
+  if (!page && url.pathname.indexOf("/static/") !== 0) { return; }
+  var key = page ? url.origin + url.pathname : request.url;
+  event.respondWith(fetch(request).then(function (response) {
+    if (response.ok && response.type === "basic") {
+      var copy = response.clone();
+      caches.open(CACHE).then(function (cache) { return cache.put(key, copy); });
+    }
+    return response;
+  }).catch(function () {
+    return caches.match(key).then(function (hit) { return hit || Response.error(); });
+  }));
+});

@@ -1,0 +1,159 @@
+"""axe-core (from npm, tests/js) on every respondent page, and the participant page's weight.
+
+axe-core is installed with `npm ci --prefix tests/js` (make browsers); it is injected into
+each page and must report no WCAG 2.1 A/AA violation.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from surveys import db
+from surveys.models import Round
+from surveys.services import rounds as ops
+from tests.test_browser import TABLET, browser, live_server  # noqa: F401 - fixtures
+from tests.test_kiosk_browser import fill, wait_for_sw
+
+AXE = Path(__file__).resolve().parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
+WCAG21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+pytestmark = pytest.mark.browser
+
+
+def axe_violations(page) -> list[dict]:
+    assert AXE.exists(), "axe-core saknas: kör `npm ci --prefix tests/js` (make browsers)"
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate(
+        """async (tags) => (await axe.run(document, {runOnly: {type: "tag", values: tags}}))
+            .violations.map(v => ({id: v.id, impact: v.impact,
+                                   nodes: v.nodes.map(n => n.target.join(" "))}))""",
+        WCAG21_AA,
+    )
+
+
+@pytest.fixture
+def axe_context(browser):  # noqa: F811
+    # axe is injected as a script of its own: the page's CSP (script-src 'self') would block it
+    context = browser.new_context(viewport=TABLET, locale="sv-SE", bypass_csp=True)
+    yield context
+    context.close()
+
+
+def test_every_respondent_page_passes_axe(app, live_server, axe_context, make_round):  # noqa: F811
+    app.config.update(KIOSK_THANKS_SECONDS=60, KIOSK_IDLE_SECONDS=1, KIOSK_COUNTDOWN_SECONDS=60)
+    r = make_round("deltagare_avslut", mode="kiosk")
+    closed = make_round("styrelse", insats=None)
+    with app.app_context():
+        s = db.session()
+        ops.close_round(s, s.get(Round, closed.id))
+        s.commit()
+    page = axe_context.new_page()
+    page.set_default_timeout(15_000)
+    checked: dict[str, list] = {}
+
+    page.goto(f"{live_server}/s/{r.code}")
+    checked["formulär"] = axe_violations(page)
+    page.goto(f"{live_server}/k/{r.code}")
+    fill(page, "Ofta")
+    page.get_by_role("alertdialog", name="Är du kvar?").wait_for()
+    checked["är du kvar"] = axe_violations(page)
+    page.get_by_role("button", name="Ja, jag är kvar").click()
+    app.config["KIOSK_IDLE_SECONDS"] = 600
+    page.goto(f"{live_server}/k/{r.code}")
+    page.get_by_role("button", name="Skicka svaren").click()
+    page.get_by_role("alertdialog").wait_for()
+    checked["tomt formulär (fråga)"] = axe_violations(page)
+    page.get_by_role("button", name="Svara på frågorna").click()
+    fill(page, "Alltid")
+    page.get_by_role("button", name="Skicka svaren").click()
+    page.get_by_role("heading", name="Tack!").wait_for()
+    checked["kiosk tack"] = axe_violations(page)
+    page.goto(f"{live_server}/k/{r.code}/tack")
+    checked["kiosk tack (sida)"] = axe_violations(page)
+    page.goto(f"{live_server}/tack")
+    checked["tack"] = axe_violations(page)
+    page.goto(f"{live_server}/s/{closed.code}")
+    checked["stängd"] = axe_violations(page)
+    page.goto(f"{live_server}/s/finnsinte")
+    checked["fel 404"] = axe_violations(page)
+
+    # the steps a browser without our script sees: step 2, the empty form, an error
+    page.route("**/questionnaire.js", lambda route: route.abort())
+    page.goto(f"{live_server}/s/{r.code}")
+    page.locator("#fraga-8").get_by_text("Ja", exact=True).click()
+    page.get_by_role("button", name="Skicka svaren").click()
+    page.locator("#fraga-9").wait_for()
+    checked["steg 2"] = axe_violations(page)
+    page.goto(f"{live_server}/s/{r.code}")
+    page.get_by_role("button", name="Skicka svaren").click()
+    page.get_by_role("button", name="Skicka ändå").wait_for()
+    checked["tomt formulär (sida)"] = axe_violations(page)
+    page.evaluate("document.querySelector('input[name=csrf_token]').value = 'x.y.z'")
+    page.get_by_role("button", name="Skicka ändå").click()
+    page.get_by_role("heading", name="Något blev fel i formuläret").wait_for()
+    checked["fel 400"] = axe_violations(page)
+    app.config["FORM_TOKEN_MAX_AGE"] = 1
+    page.goto(f"{live_server}/s/{r.code}")
+    page.locator("#fraga-1").get_by_text("Ofta", exact=True).click()
+    time.sleep(2.1)
+    page.get_by_role("button", name="Skicka svaren").click()
+    page.get_by_text("Sidan har varit öppen länge").wait_for()
+    checked["gammalt formulär"] = axe_violations(page)
+
+    # axe really looks: an image without a text alternative is reported
+    page.evaluate("document.querySelector('main').append(document.createElement('img'))")
+    assert "image-alt" in [v["id"] for v in axe_violations(page)]
+    assert len(checked) == 12
+    assert {name: found for name, found in checked.items() if found} == {}
+
+
+def transferred(requests: list) -> tuple[int, list[str]]:
+    """Bytes over the wire (headers and bodies); answers from the service worker's cache are
+    not transferred, its own requests to the network are."""
+    total, seen = 0, []
+    for request in requests:
+        response = request.response()
+        if response is None or response.from_service_worker:
+            continue
+        sizes = request.sizes()
+        body = max(sizes["responseBodySize"], 0)
+        total += max(sizes["responseHeadersSize"], 0) + body
+        seen.append(f"{request.url.rsplit('/', 1)[-1]}={body}")
+    return total, seen
+
+
+def test_participant_page_weighs_under_50_kb_with_and_without_the_service_worker(
+    app,
+    live_server,  # noqa: F811
+    browser,  # noqa: F811
+    make_round,
+):
+    r = make_round("deltagare_avslut", mode="kiosk")
+    figures = {}
+    for name, url, workers in (
+        ("open link, no service worker", f"/s/{r.code}", "block"),
+        ("kiosk, first visit (service worker installs)", f"/k/{r.code}", "allow"),
+    ):
+        context = browser.new_context(viewport=TABLET, service_workers=workers)
+        requests: list = []
+        context.on("requestfinished", lambda request, seen=requests: seen.append(request))
+        page = context.new_page()
+        page.goto(live_server + url)
+        page.get_by_role("button", name="Skicka svaren").wait_for()
+        if workers == "allow":
+            wait_for_sw(page)
+        page.wait_for_timeout(500)
+        figures[name] = transferred(requests)
+        if workers == "allow":
+            requests.clear()
+            page.reload()  # the next visits, through the service worker
+            page.get_by_role("button", name="Skicka svaren").wait_for()
+            page.wait_for_timeout(500)
+            figures["kiosk, later visit (through the service worker)"] = transferred(requests)
+        context.close()
+    for name, (size, parts) in figures.items():
+        print(f"{name}: {size} bytes ({', '.join(parts)})")
+    assert len(figures) == 3
+    assert all(size < 50_000 for size, _ in figures.values()), figures
