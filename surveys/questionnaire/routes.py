@@ -13,8 +13,8 @@ from surveys.errors import error_page
 from surveys.models import Intervention, Round, RoundMode
 from surveys.questionnaire.forms import new_form_token, parse_posted, read_form_token
 from surveys.security import csrf
-from surveys.services.catalogue import instrument_from_db
-from surveys.services.rounds import accepts_answers, find_by_code, find_by_token
+from surveys.services.respondent import instrument, round_by_code
+from surveys.services.rounds import accepts_answers, find_by_token
 from surveys.services.submissions import Outcome, submit
 from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
 
@@ -28,7 +28,7 @@ CLOSED_TEXT = "Den här enkäten tar inte emot svar just nu. Tack för att du vi
 @csrf.exempt
 def open_link(code: str):
     """A round's open link (open-link and kiosk rounds)."""
-    round_ = find_by_code(db.session(), code)
+    round_ = round_by_code(code)  # cached per worker: see services/respondent.py
     if round_ is None or round_.mode == RoundMode.single_use.value:
         abort(404)
     return _questionnaire(
@@ -40,7 +40,7 @@ def open_link(code: str):
 @csrf.exempt
 def kiosk(code: str):
     """The questionnaire on a shared tablet: resets itself after "Tack"."""
-    round_ = find_by_code(db.session(), code)
+    round_ = round_by_code(code)  # cached per worker: see services/respondent.py
     if round_ is None or round_.mode == RoundMode.single_use.value:
         abort(404)
     return _questionnaire(
@@ -79,7 +79,7 @@ def thanks():
 @bp.route("/k/<code>/tack")
 def kiosk_thanks(code: str):
     """Kiosk "Tack": back to a fresh questionnaire after 10 seconds or a tap."""
-    if find_by_code(db.session(), code) is None:
+    if round_by_code(code) is None:
         abort(404)
     return render_template(
         "questionnaire/thanks.html",
@@ -92,14 +92,13 @@ def kiosk_thanks(code: str):
 def _questionnaire(
     round_: Round, *, kiosk: bool, action: str, thanks: str, token: str | None = None
 ):
-    session = db.session()
     if not accepts_answers(round_):
         return error_page(403, CLOSED_TEXT, title=CLOSED_TITLE)
-    instrument = instrument_from_db(session)
-    qn = instrument.questionnaire(round_.questionnaire_key)
+    instrument_ = instrument()
+    qn = instrument_.questionnaire(round_.questionnaire_key)
     context = {
         "qn": qn,
-        "instrument": instrument,
+        "instrument": instrument_,
         "round": round_,
         "kiosk": kiosk,
         "action": action,
@@ -107,7 +106,7 @@ def _questionnaire(
         "gender_labels": GENDER_LABELS,
     }
     if request.method == "GET":
-        return _first_step(round_, instrument, context).replace(
+        return _first_step(round_, instrument_, context).replace(
             _TOKEN_PLACEHOLDER, new_form_token(round_.id)
         )
 
@@ -121,7 +120,7 @@ def _questionnaire(
     try:
         posted = parse_posted(request.form)
         clean = clean_submission(
-            instrument,
+            instrument_,
             questionnaire=qn.key,
             year=round_.year,
             answers=posted.answers,
@@ -142,7 +141,7 @@ def _questionnaire(
             **context,
         )
     outcome = submit(
-        session, round_=round_, clean=clean, idempotency_key=idempotency_key, token=token
+        db.session(), round_=round_, clean=clean, idempotency_key=idempotency_key, token=token
     )
     if outcome in (Outcome.stored, Outcome.duplicate):
         return redirect(thanks, code=303)
