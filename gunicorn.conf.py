@@ -18,7 +18,7 @@ keepalive = 5
 # recycled after max_requests) is a fork ready in milliseconds instead of ~2 s of imports
 # during which tablets waited (bench.load --max-requests measures both). Code changes
 # therefore need a restart, not a HUP.
-preload_app = True
+preload_app = os.environ.get("GUNICORN_PRELOAD", "1") == "1"
 # Recycling guards against slow leaks; with preload it costs a fork, not a re-import.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
 max_requests_jitter = max_requests // 10
