@@ -19,8 +19,10 @@ keepalive = 5
 # during which tablets waited (bench.load --max-requests measures both). Code changes
 # therefore need a restart, not a HUP.
 preload_app = os.environ.get("GUNICORN_PRELOAD", "1") == "1"
-# Recycling guards against slow leaks; with preload it costs a fork, not a re-import.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
+# No recycling by default: it bought nothing here (no leak is known) and cost tablets
+# seconds while a worker re-imported; set GUNICORN_MAX_REQUESTS to guard against a leak
+# (with preload a recycled worker is a fork, and the jitter spreads the restarts).
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = max_requests // 10
 # Access log without query strings or paths holding tokens/codes: method, status, size, time.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")

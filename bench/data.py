@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from indicators.instrument import Instrument
 
-FIRST_YEAR = 2016
+FIRST_YEAR = 2018  # the instrument was first used in 2018; ten years run to 2027
 YEARS = 10
 # Share of stored questionnaires per group (participants dominate, as in the seed).
 SHARES = {

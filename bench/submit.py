@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import re
 import shutil
@@ -134,8 +135,10 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     submission, app_hello = result["submission"] * 1000, result["app_hello"] * 1000
+    sync = os.environ.get("SQLITE_SYNCHRONOUS", "FULL") if url.startswith("sqlite") else "-"
     print(
-        f"database={url.split(':', 1)[0]} submissions={result['submissions']} "
+        f"database={url.split(':', 1)[0]} sqlite_synchronous={sync} "
+        f"submissions={result['submissions']} "
         f"blocks={args.blocks} bare_hello_ms={result['bare_hello'] * 1000:.3f} "
         f"ratio_to_bare_hello={result['submission'] / result['bare_hello']:.1f}"
     )
