@@ -12,9 +12,8 @@ closing a round, ``surveys instrument load``) invalidate every cache at once.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from datetime import date
 from itertools import chain
+from types import SimpleNamespace
 
 from flask import current_app
 from sqlalchemy import event, select
@@ -30,22 +29,9 @@ MAX_ROUNDS = 2000  # cached codes per worker; an unknown code is never cached
 _generation = 0  # bumped whenever this process changes a round, an intervention or the catalogue
 
 
-@dataclass(frozen=True)
-class RoundView:
-    """What the respondent path needs of a round (duck-types ``Round`` for it)."""
-
-    id: str
-    code: str
-    questionnaire_key: str
-    year: int
-    intervention_id: str | None
-    mode: str
-    state: str
-    opens_on: date | None
-    closes_on: date | None
-
-
-_COLUMNS = [Round.__table__.c[name] for name in RoundView.__dataclass_fields__]
+class RoundView(SimpleNamespace):
+    """A round's columns as attributes (every column of ``round``, so columns added later
+    are there too); duck-types ``Round`` on the respondent path, never written back."""
 
 
 def _cache() -> dict:
@@ -68,11 +54,12 @@ def round_by_code(code: str) -> RoundView | None:
     if _fresh(entry):
         return entry[2]
     generation = _generation
+    rounds = Round.__table__
     with db.engine().connect() as conn:
-        row = conn.execute(select(*_COLUMNS).where(Round.__table__.c.code == code)).first()
+        row = conn.execute(select(rounds).where(rounds.c.code == code)).first()
     if row is None:
         return None
-    view = RoundView(*row)
+    view = RoundView(**row._mapping)
     if len(cache) > MAX_ROUNDS:
         cache.clear()
     cache[("round", code)] = (generation, time.monotonic(), view)
