@@ -382,9 +382,9 @@ def main(argv: list[str] | None = None) -> None:
             killed = None
             if args.kill_worker:
                 time.sleep(args.seconds / 2)
-                pids = worker_pids(master.pid)
-                if pids:
-                    killed = pids[0]
+                current = worker_pids(master.pid)
+                if current:
+                    killed = current[0]
                     os.kill(killed, signal.SIGKILL)
             for thread in threads:
                 thread.join(timeout=args.seconds + 60)
