@@ -193,8 +193,8 @@ def child_executemany(url: str, path: str) -> dict:
     raw = engine.raw_connection()
     cursor = raw.cursor()
     insert_response = (
-        "INSERT INTO response (id, round_id, questionnaire_key, year, intervention_id, gender, "
-        "submitted_on) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO response (id, round_id, questionnaire_key, year, intervention_id, gender) "
+        "VALUES (?, ?, ?, ?, ?, ?)"
     )
     insert_answer = "INSERT INTO answer (response_id, question_version_id, code) VALUES (?, ?, ?)"
     if not url.startswith("sqlite"):  # psycopg's parameter style
@@ -224,7 +224,7 @@ def child_executemany(url: str, path: str) -> dict:
         for year, label, _insats, gender, *codes in reader:
             rid = uuid.uuid4().hex
             key = keys[label]
-            responses.append((rid, None, key, int(year), None, gender[:5] or None, f"{year}-01-01"))
+            responses.append((rid, None, key, int(year), None, gender[:5] or None))
             for number, code in enumerate(codes, start=1):
                 version = versions.get((key, int(year), number))
                 if version is not None:

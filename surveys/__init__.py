@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the application from the environment (``overrides`` are for tests)."""
-    from surveys import cli, db, errors, paths, security
+    from surveys import cli, db, errors, paths, security, web
     from surveys.config import load_config
 
     config = load_config(overrides)
@@ -48,4 +48,5 @@ def create_app(overrides: dict | None = None) -> Flask:
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     cli.init_app(app)
+    web.init_app(app)
     return app

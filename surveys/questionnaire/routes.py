@@ -39,9 +39,9 @@ from surveys.questionnaire.forms import (
 from surveys.security import csrf
 from surveys.services import kiosk as kiosk_ops
 from surveys.services.audit import record
-from surveys.services.catalogue import instrument_from_db
 from surveys.services.reporting import min_cell
-from surveys.services.rounds import accepts_answers, find_by_code, find_by_token
+from surveys.services.respondent import instrument, round_by_code
+from surveys.services.rounds import accepts_answers, find_by_token
 from surveys.services.submissions import Outcome, already_stored, closed_within_grace, submit
 from surveys.services.tables import parse_int
 from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
@@ -56,7 +56,7 @@ CLOSED_TEXT = "Den här enkäten tar inte emot svar just nu. Tack för att du vi
 @csrf.exempt
 def open_link(code: str):
     """A round's open link (open-link and kiosk rounds)."""
-    round_ = find_by_code(db.session(), code)
+    round_ = round_by_code(code)  # cached per worker: see services/respondent.py
     if round_ is None or round_.mode == RoundMode.single_use.value:
         abort(404)
     return _questionnaire(
@@ -68,7 +68,7 @@ def open_link(code: str):
 @csrf.exempt
 def kiosk(code: str):
     """The questionnaire on a shared tablet: resets itself after "Tack"."""
-    round_ = find_by_code(db.session(), code)
+    round_ = round_by_code(code)  # cached per worker: see services/respondent.py
     if round_ is None or round_.mode == RoundMode.single_use.value:
         abort(404)
     return _questionnaire(
@@ -111,7 +111,7 @@ def kiosk_thanks(code: str):
     With JavaScript the page counts down itself ("Jag behöver mer tid"); the meta
     refresh is only inside <noscript>, for tablets without JavaScript.
     """
-    if find_by_code(db.session(), code) is None:
+    if round_by_code(code) is None:
         abort(404)
     return render_template(
         "questionnaire/thanks.html",
@@ -139,7 +139,7 @@ _SW_SOURCE: dict[str, bytes] = {}
 @csrf.exempt
 def kiosk_queue(code: str):
     """A tablet reports its queue length (a count, no answers) and full storage."""
-    round_ = find_by_code(db.session(), code)
+    round_ = round_by_code(code)
     if round_ is None:
         abort(404)
     waiting = parse_int(request.form.get("waiting", ""), low=0, high=100_000)
@@ -162,11 +162,11 @@ def _questionnaire(
     session = db.session()
     if request.method == "GET" and not accepts_answers(round_):
         return error_page(403, CLOSED_TEXT, title=CLOSED_TITLE)
-    instrument = instrument_from_db(session)
-    qn = instrument.questionnaire(round_.questionnaire_key)
+    instrument_ = instrument()
+    qn = instrument_.questionnaire(round_.questionnaire_key)
     context = {
         "qn": qn,
-        "instrument": instrument,
+        "instrument": instrument_,
         "round": round_,
         "kiosk": kiosk,
         "action": action,
@@ -180,13 +180,13 @@ def _questionnaire(
         "thanks_seconds": current_app.config.get("KIOSK_THANKS_SECONDS", KIOSK_RESET_SECONDS),
     }
     if request.method == "GET":
-        return _first_step(round_, instrument, context).replace(
+        return _first_step(round_, instrument_, context).replace(
             _TOKEN_PLACEHOLDER, new_form_token(round_.id)
         )
-    return _posted(session, round_, instrument, qn, context, token=token)
+    return _posted(session, round_, instrument_, qn, context, token=token)
 
 
-def _posted(session, round_: Round, instrument, qn, context: dict, *, token: str | None):
+def _posted(session, round_: Round, instrument_, qn, context: dict, *, token: str | None):
     """One POSTed step: refused, asked again (empty, step 2, old form) or stored."""
     form_token = read_form_token(request.form.get("csrf_token"), round_.id)
     if form_token is None:
@@ -203,7 +203,7 @@ def _posted(session, round_: Round, instrument, qn, context: dict, *, token: str
     try:
         posted = parse_posted(request.form)
         clean = clean_submission(
-            instrument,
+            instrument_,
             questionnaire=qn.key,
             year=round_.year,
             answers=posted.answers,

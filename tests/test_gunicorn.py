@@ -1,0 +1,128 @@
+"""The project's gunicorn.conf.py under a real gunicorn on loopback: respondent requests
+leave no access-log line, staff requests do, and a killed worker comes back at once."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import SECRET
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(app, database_url, tmp_path):
+    """gunicorn with the project's config, its access log in a file; yields (url, log)."""
+    port = _free_port()
+    access_log = tmp_path / "access.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": SECRET,
+        "SURVEYS_INSTANCE": str(tmp_path),
+        "WEB_CONCURRENCY": "2",
+        "GUNICORN_ACCESS_LOG": str(access_log),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"]
+        + ["--bind", f"127.0.0.1:{port}", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            requests.get(url + "/logga-in", timeout=2)
+            break
+        except requests.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(process.stderr.read().decode()[-2000:])
+            time.sleep(0.2)
+    try:
+        yield url, access_log, process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stderr.close()
+
+
+def _lines(log: Path) -> list[str]:
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_respondent_requests_leave_no_access_log_line(server, make_round):
+    url, log, process = server
+    kiosk = make_round(mode="kiosk")
+    before = len(_lines(log))  # the start-up probe of /logga-in
+
+    page = requests.get(f"{url}/k/{kiosk.code}", timeout=10)
+    assert page.status_code == 200
+    token = TOKEN.search(page.text).group(1)
+    fields = {f"q{n}": "5" for n in range(1, 8)}
+    fields.update(csrf_token=token, gender="annat", q8="2", conditional_shown="1")
+    posted = requests.post(f"{url}/k/{kiosk.code}", data=fields, timeout=10)
+    assert posted.status_code == 200 and "Tack" in posted.text  # followed the 303 to Tack
+    assert requests.get(f"{url}/s/{kiosk.code}", timeout=10).status_code == 200
+    assert requests.get(f"{url}/s/finns-inte", timeout=10).status_code == 404
+    assert requests.get(f"{url}/t/okand-lank", timeout=10).status_code == 404
+    assert requests.get(f"{url}/tack", timeout=10).status_code == 200
+    assert requests.get(f"{url}/static/css/app.css", timeout=10).status_code == 200
+    assert requests.get(f"{url}/favicon.ico", timeout=10).status_code == 200
+    assert len(_lines(log)) == before, _lines(log)[before:]
+
+    # A staff page is logged, without its path or query string.
+    assert requests.get(f"{url}/logga-in?x=hemlig", timeout=10).status_code == 200
+    time.sleep(0.2)
+    lines = _lines(log)
+    assert len(lines) == before + 1
+    assert '"GET" 200' in lines[-1]
+    assert "logga-in" not in lines[-1] and "hemlig" not in lines[-1]
+    # Nothing of the respondents reached the error log either.
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=20)
+    errors = process.stderr.read().decode()
+    assert kiosk.code not in errors and "/k/" not in errors and "/s/" not in errors
+
+
+def test_killed_worker_is_replaced_and_serves(server):
+    url, _log, process = server
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    workers = [int(p) for p in children.read_text().split()]
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGKILL)
+    started = time.monotonic()
+    while True:
+        now = [int(p) for p in children.read_text().split()]
+        if len(now) == 2 and workers[0] not in now:
+            break
+        assert time.monotonic() - started < 5, "no replacement worker"
+        time.sleep(0.05)
+    # The new worker is a fork of the preloaded master: it serves without re-importing.
+    for _ in range(4):  # both workers, whichever accepts
+        assert "Logga in" in requests.get(url + "/logga-in", timeout=5).text
+    assert time.monotonic() - started < 5
