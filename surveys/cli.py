@@ -263,13 +263,16 @@ def _write(data: bytes, output: str | None, *, binary: bool) -> None:
 @with_appcontext
 @click.option("--year", type=int, required=True)
 @click.option("--insats", default=None, help="Bara en insats (namn).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "html"]), default="csv")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "xlsx", "html", "pdf", "docx"]), default="csv"
+)
 @click.option("--output", type=click.Path(dir_okay=False), default=None)
 def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> None:
-    """Skriv rapporten "Indikatorerna ÅR" som CSV, XLSX eller HTML."""
+    """Skriv rapporten "Indikatorerna ÅR" som CSV, XLSX, HTML, PDF eller Word (DOCX)."""
 
     from surveys.models import Intervention
-    from surveys.reports.build import render_printable, report_csv, report_xlsx
+    from surveys.reports.build import render_printable
+    from surveys.reports.routes import render_download
     from surveys.services.catalogue import instrument_from_db
     from surveys.services.reporting import report_data
     from surveys.services.rounds import intervention_by_name
@@ -294,15 +297,12 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
             f"Det finns inga svar för {year}. År med svar: "
             f"{', '.join(map(str, data.years())) or 'inga'}."
         )
-    if fmt == "csv":
-        body = report_csv(data, year=year)
-    elif fmt == "xlsx":
-        body = report_xlsx(data, year=year)
-    else:
+    if fmt == "html":
         with current_app.test_request_context():
-            html = render_printable(data, year=year, standalone=True)
-        body = html.encode("utf-8")
-    _write(body, output, binary=fmt == "xlsx")
+            body = render_printable(data, year=year, standalone=True).encode("utf-8")
+    else:
+        body = render_download(data, year=year, fmt=fmt)
+    _write(body, output, binary=fmt in ("xlsx", "pdf", "docx"))
 
 
 @click.command("demo")

@@ -13,7 +13,7 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Column, MetaData, String, UniqueConstraint
+from sqlalchemy import Column, LargeBinary, MetaData, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -264,3 +264,27 @@ class MailBatch(SQLModel, table=True):
     round_id: str = Field(foreign_key="round.id", index=True)  # the round
     sent_on: date  # day sent
     count: int  # number of mails sent
+
+
+# --- appendix (yearly report: comments, rendered charts) ---------------------
+
+
+class ReportComment(SQLModel, table=True):
+    """The förbundschef's own text for a year: introduction (indicator 0) or one indicator."""
+
+    __tablename__ = "report_comment"
+    year: int = Field(primary_key=True)  # report year
+    indicator: int = Field(primary_key=True)  # 1..16, or 0 for the introduction
+    text: str = Field(sa_column=Column(Text, nullable=False))  # plain text, paragraphs by blank lines
+    updated_at: datetime  # last edit (an administrator's action, not a respondent's)
+    updated_by: str = Field(max_length=254)  # e-mail of who edited last
+
+
+class ReportAsset(SQLModel, table=True):
+    """A chart rendered once for frozen figures, reused by page, PDF and Word."""
+
+    __tablename__ = "report_asset"
+    cache_key: str = Field(primary_key=True, max_length=128)  # publication/scope (or content hash)
+    name: str = Field(primary_key=True, max_length=80)  # e.g. "2023-1-tid.svg"
+    content_type: str = Field(max_length=40)  # image/svg+xml or image/png
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # the rendered chart

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from indicators import ANSWER_COLUMNS, Instrument, score
 from indicators.report import HISTORY_COLUMNS, NATIONAL_COLUMNS, combine, history_results
-from surveys.models import Answer, Intervention, Question, QuestionVersion, Response, Setting
+from surveys.models import (
+    Answer,
+    Intervention,
+    Question,
+    QuestionVersion,
+    ReportComment,
+    Response,
+    Setting,
+)
 from surveys.services.figures import history_rows, national_rows
 from surveys.services.tables import parse_int
 
@@ -24,6 +33,15 @@ class ReportData:
     national: pd.DataFrame
     min_cell: int
     intervention: str | None
+    # questionnaires per respondent group and year (all years): year, questionnaire, n
+    year_counts: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["year", "questionnaire", "n"])
+    )
+    forbund_name: str | None = None  # the administrator's setting "forbund_name"
+    preview: bool = False  # True: the administrator's live preview, not a publication
+    publication: dict | None = None  # version, published_at, published_by, method_note
+    cache_key: str = ""  # identifies the frozen figures; rendered charts are kept under it
+    comments: dict[int, dict[int, str]] = field(default_factory=dict)  # year -> indicator -> text
 
     def years(self) -> list[int]:
         if self.results.empty:
@@ -90,10 +108,53 @@ def report_data(
     else:
         results = results.assign(source="beräknad")
     national = pd.DataFrame(national_rows(db), columns=NATIONAL_COLUMNS)
+    counts = year_counts(db, intervention_id=intervention.id if intervention else None)
     return ReportData(
         instrument=instrument,
         results=results,
         national=national,
         min_cell=cell,
         intervention=intervention.name if intervention else None,
+        year_counts=counts,
+        forbund_name=setting(db, "forbund_name"),
+        # Live scoring is by definition not a publication (the publication code replaces this).
+        preview=True,
+        publication=None,
+        cache_key=content_key(results, national, instrument.version, cell),
+        comments=report_comments(db),
     )
+
+
+def year_counts(db: Session, *, intervention_id: str | None = None) -> pd.DataFrame:
+    """Number of stored questionnaires per year and respondent group."""
+    query = select(Response.year, Response.questionnaire_key, func.count()).group_by(
+        Response.year, Response.questionnaire_key
+    )
+    if intervention_id is not None:
+        query = query.where(Response.intervention_id == intervention_id)
+    frame = pd.DataFrame(db.execute(query).all(), columns=["year", "questionnaire", "n"])
+    return frame.astype({"year": "int64", "n": "int64"})
+
+
+def setting(db: Session, key: str) -> str | None:
+    """A non-empty administrator setting, else None."""
+    row = db.get(Setting, key)
+    value = row.value.strip() if row is not None else ""
+    return value or None
+
+
+def report_comments(db: Session) -> dict[int, dict[int, str]]:
+    """The förbundschef's texts: year -> indicator (0 = introduction) -> text."""
+    out: dict[int, dict[int, str]] = {}
+    for row in db.execute(select(ReportComment)).scalars():
+        if row.text.strip():
+            out.setdefault(row.year, {})[row.indicator] = row.text
+    return out
+
+
+def content_key(results: pd.DataFrame, national: pd.DataFrame, version: str, cell: int) -> str:
+    """A key for live figures: a hash of everything a chart is drawn from."""
+    digest = hashlib.sha256(f"{version}|{cell}|".encode())
+    digest.update(pd.util.hash_pandas_object(results.astype(str), index=False).values.tobytes())
+    digest.update(pd.util.hash_pandas_object(national.astype(str), index=False).values.tobytes())
+    return "live-" + digest.hexdigest()[:40]

@@ -1,0 +1,120 @@
+"""Appendix benchmark: ``python -m bench.appendix [--year 2024] [--repeat 5]``.
+
+Seeds the demo into a fresh SQLite database, signs in as administrator and
+measures the server time (WSGI call through Flask's test client, no network)
+of the report page, the printable page, the PDF and the Word file for the
+demo's latest year: the first request (charts not yet rendered: cold) and the
+median of the following ones (charts from the ``report_asset`` cache: warm).
+The baseline is the minimal hello-world route of ``bench.hello`` measured the
+same way; each figure is also printed as a ratio to it. Targets: page < 300 ms,
+PDF and Word < 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+PASSWORD = "bench-losenord-2024"  # noqa: S105 - a throwaway benchmark account
+
+
+def _timed(client, url: str) -> tuple[float, int, int]:
+    start = time.perf_counter()
+    response = client.get(url)
+    elapsed = time.perf_counter() - start
+    size = len(response.data)
+    status = response.status_code
+    response.close()
+    return elapsed, status, size
+
+
+def _app(instance: Path):
+    os.environ["SURVEYS_INSTANCE"] = str(instance)
+    from surveys import create_app
+
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{instance / 'bench.sqlite'}",
+            "SECRET_KEY": "appendix-bench-secret-0123456789abcdef",
+            "TESTING": True,
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+        }
+    )
+    runner = app.test_cli_runner()
+    for args in (["db", "upgrade"], ["instrument", "load"], ["demo"]):
+        result = runner.invoke(args=args)
+        if result.exit_code != 0:
+            raise SystemExit(result.output)
+    return app
+
+
+def _login(app):
+    from surveys import db
+    from surveys.auth import hash_password
+    from surveys.models import User
+
+    with app.app_context():
+        session = db.session()
+        if session.query(User).filter_by(email="bench@example.invalid").first() is None:
+            session.add(
+                User(
+                    email="bench@example.invalid",
+                    name="Bench",
+                    password_hash=hash_password(PASSWORD),
+                    role="administratör",
+                )
+            )
+            session.commit()
+    client = app.test_client()
+    response = client.post(
+        "/logga-in", data={"email": "bench@example.invalid", "password": PASSWORD}
+    )
+    if response.status_code != 302:
+        raise SystemExit("Inloggningen misslyckades.")
+    return client
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--year", type=int, default=None, help="år (standard: senaste)")
+    parser.add_argument("--repeat", type=int, default=5, help="varma mätningar per adress")
+    args = parser.parse_args(argv)
+
+    from bench.hello import app as hello_app
+
+    hello = hello_app.test_client()
+    for _ in range(50):
+        hello.get("/").close()
+    hello_s = statistics.median(_timed(hello, "/")[0] for _ in range(200))
+
+    with tempfile.TemporaryDirectory(prefix="bench-appendix-") as tmp:
+        app = _app(Path(tmp))
+        client = _login(app)
+        year = args.year or int(client.get("/rapport").headers["Location"].rsplit("/", 1)[-1])
+        print(f"hello_ms={hello_s * 1000:.3f} year={year}")
+        urls = {
+            "page": f"/rapport/{year}",
+            "print": f"/rapport/{year}/utskrift",
+            "pdf": f"/rapport/{year}/rapport.pdf",
+            "docx": f"/rapport/{year}/rapport.docx",
+            "xlsx": f"/rapport/{year}/rapport.xlsx",
+        }
+        for name, url in urls.items():
+            cold, status, size = _timed(client, url)
+            if status != 200:
+                raise SystemExit(f"{url}: HTTP {status}")
+            warm = statistics.median(_timed(client, url)[0] for _ in range(args.repeat))
+            print(
+                f"{name}: cold_ms={cold * 1000:.0f} warm_ms={warm * 1000:.0f} "
+                f"bytes={size} ratio_to_hello={warm / hello_s:.0f}"
+            )
+        app.extensions["engine"].dispose()
+
+
+if __name__ == "__main__":
+    main()
