@@ -275,7 +275,7 @@ class ReportComment(SQLModel, table=True):
     __tablename__ = "report_comment"
     year: int = Field(primary_key=True)  # report year
     indicator: int = Field(primary_key=True)  # 1..16, or 0 for the introduction
-    text: str = Field(sa_column=Column(Text, nullable=False))  # plain text, paragraphs by blank lines
+    text: str = Field(sa_column=Column(Text, nullable=False))  # plain text; blank line = paragraph
     updated_at: datetime  # last edit (an administrator's action, not a respondent's)
     updated_by: str = Field(max_length=254)  # e-mail of who edited last
 

@@ -533,9 +533,17 @@ def _data_sheet(ws, data: ReportData, year: int) -> None:
 
 
 def render_printable(
-    data: ReportData, *, year: int, selected: str = "", standalone: bool = False
+    data: ReportData,
+    *,
+    year: int,
+    selected: str = "",
+    standalone: bool = False,
+    with_charts: bool = True,
 ) -> str:
-    """The printable report (A4), charts inline. ``standalone``: the CSS inside the file too."""
+    """The printable report (A4), charts inline. ``standalone``: the CSS inside the file too.
+
+    ``with_charts=False`` leaves the charts out (property tests check their data directly).
+    """
     from flask import render_template
 
     from surveys import ROOT
@@ -551,7 +559,7 @@ def render_printable(
         selected=selected,
         can_choose_all=False,
         printable=True,
-        charts=inline_charts(data, year=year),
+        charts=inline_charts(data, year=year) if with_charts else {},
         **extra,
     )
 

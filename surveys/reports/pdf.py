@@ -49,10 +49,10 @@ def _p(text: str, style: ParagraphStyle = BODY) -> Paragraph:
     return Paragraph(escape(text), style)
 
 
-def report_pdf(data: ReportData, *, year: int) -> bytes:
+def report_pdf(data: ReportData, *, year: int, with_charts: bool = True) -> bytes:
     """The appendix "Indikatorerna YYYY" as PDF bytes."""
     context = page_context(data, year=year)
-    images = charts(data, year=year, fmt="png")
+    images = charts(data, year=year, fmt="png") if with_charts else {}
     out = io.BytesIO()
     title = f"Indikatorerna {year}" + (f" – {data.intervention}" if data.intervention else "")
     doc = SimpleDocTemplate(

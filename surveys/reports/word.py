@@ -29,10 +29,10 @@ TEMPLATE = Path(__file__).with_name("rapportmall.docx")
 CHART_WIDTH = Cm(15.5)
 
 
-def report_docx(data: ReportData, *, year: int) -> bytes:
+def report_docx(data: ReportData, *, year: int, with_charts: bool = True) -> bytes:
     """The appendix "Indikatorerna YYYY" as .docx bytes."""
     context = page_context(data, year=year)
-    images = charts(data, year=year, fmt="png")
+    images = charts(data, year=year, fmt="png") if with_charts else {}
     doc = Document(str(TEMPLATE))
     title = f"Indikatorerna {year}" + (f" – {data.intervention}" if data.intervention else "")
     doc.core_properties.title = title
