@@ -147,6 +147,14 @@ def summary(results: pd.DataFrame, instrument: Instrument, *, year: int) -> pd.D
     def part(y: int, indicator: int, questionnaire: str) -> list[dict]:
         return parts.get((y, indicator, questionnaire), [])
 
+    def scale_rows(y: int, indicator: int, questionnaire: str, numbers: set[int]) -> list[dict]:
+        """The rows of the indicator's pooled (non-gate) questions."""
+        return [
+            r
+            for r in part(y, indicator, questionnaire)
+            if not _missing(r["question"]) and int(r["question"]) in numbers
+        ]
+
     for indicator in sorted(instrument.indicators):
         for qn in instrument.questionnaires:
             questions = [q for q in qn.questions if q.indicator == indicator and not q.gate]
@@ -156,6 +164,7 @@ def summary(results: pd.DataFrame, instrument: Instrument, *, year: int) -> pd.D
             before = _headline(part(year - 1, indicator, qn.key), len(questions))
             if now is None:
                 continue
+            numbers = {q.number for q in questions}
             broken = any(
                 q.comparable_from is not None and year - 1 < q.comparable_from <= year
                 for q in questions
@@ -169,15 +178,15 @@ def summary(results: pd.DataFrame, instrument: Instrument, *, year: int) -> pd.D
                 change = int(positive) - int(previous)
                 significant = change_is_significant(
                     int(positive),
-                    _size(part(year, indicator, qn.key), "answered"),
+                    _size(scale_rows(year, indicator, qn.key, numbers), "answered"),
                     int(previous),
-                    _size(part(year - 1, indicator, qn.key), "answered"),
+                    _size(scale_rows(year - 1, indicator, qn.key, numbers), "answered"),
                 )
             rows.append(
                 {
                     "indicator": indicator,
                     "questionnaire": qn.key,
-                    "n": _size(part(year, indicator, qn.key), "n") or int(now["n"]),
+                    "n": _size(scale_rows(year, indicator, qn.key, numbers), "n") or int(now["n"]),
                     "positive": positive,
                     "previous": previous,
                     "change": change,
@@ -194,9 +203,7 @@ def _missing(value: object) -> bool:
 
 def _size(records: list[dict], column: str) -> int | None:
     """Respondents behind an indicator in one questionnaire: the max over its questions."""
-    values = [
-        int(r[column]) for r in records if not _missing(r["question"]) and not _missing(r[column])
-    ]
+    values = [int(r[column]) for r in records if not _missing(r[column])]
     return max(values) if values else None
 
 

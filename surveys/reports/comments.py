@@ -59,13 +59,22 @@ def clean(indicator: int, text: str) -> str:
     return text
 
 
-def save_comments(session: Session, *, year: int, texts: dict[int, str], user_email: str) -> int:
+def save_comments(
+    session: Session,
+    *,
+    year: int,
+    texts: dict[int, str],
+    user_email: str,
+    offered: dict[int, str] | None = None,
+) -> int:
     """Store changed comments for a year; returns how many changed.
 
     Every text is checked before anything is written, so a refused field changes
-    nothing. An emptied comment is kept as an empty row: she removed the
-    suggested starting line on purpose, and it must not be offered again.
+    nothing. ``offered``: the suggested starting lines the form showed; one
+    that was emptied is kept as an empty row (she removed it on purpose, and
+    it must not be offered again), one that was kept is stored as her text.
     """
+    offered = offered or {}
     cleaned = {indicator: clean(indicator, text) for indicator, text in texts.items()}
     existing = {
         c.indicator: c
@@ -75,7 +84,9 @@ def save_comments(session: Session, *, year: int, texts: dict[int, str], user_em
     now = datetime.now(UTC)
     for indicator, text in sorted(cleaned.items()):
         row = existing.get(indicator)
-        if (row.text if row else "") == text:
+        if row is not None and row.text == text:
+            continue
+        if row is None and not text and not offered.get(indicator):
             continue
         changed += 1
         what = "inledning" if indicator == INTRODUCTION else f"indikator {indicator}"
@@ -128,9 +139,16 @@ def edit(year: int):
         texts = {
             i: request.form.get(f"text-{i}", "") for i in fields if f"text-{i}" in request.form
         }
+        offered = {
+            s["number"]: s["suggestion"] for s in context["sections"] if s["number"] not in saved
+        }
         try:
             changed = save_comments(
-                db.session(), year=year, texts=texts, user_email=current_user.email
+                db.session(),
+                year=year,
+                texts=texts,
+                user_email=current_user.email,
+                offered=offered,
             )
         except CommentError as exc:
             db.session().rollback()
