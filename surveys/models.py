@@ -281,10 +281,10 @@ class ReportComment(SQLModel, table=True):
 
 
 class ReportAsset(SQLModel, table=True):
-    """A chart rendered once for frozen figures, reused by page, PDF and Word."""
+    """A chart (or a whole PDF/Word file) rendered once for frozen figures and reused."""
 
     __tablename__ = "report_asset"
     cache_key: str = Field(primary_key=True, max_length=128)  # publication/scope (or content hash)
     name: str = Field(primary_key=True, max_length=80)  # e.g. "2023-1-tid.svg"
-    content_type: str = Field(max_length=40)  # image/svg+xml or image/png
+    content_type: str = Field(max_length=100)  # image/svg+xml, image/png, application/pdf, …
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # the rendered chart

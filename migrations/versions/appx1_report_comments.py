@@ -30,7 +30,7 @@ def upgrade() -> None:
         "report_asset",
         sa.Column("cache_key", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
-        sa.Column("content_type", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("content_type", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("body", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("cache_key", "name", name=op.f("pk_report_asset")),
     )

@@ -10,8 +10,10 @@ visible) is stored as an empty body so it is not recomputed either.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 from flask import has_app_context
 from sqlalchemy import select
@@ -23,6 +25,10 @@ from surveys.services.reporting import ReportData
 
 KINDS = ("tid", "ar")  # trend chart first, as in the seed
 MIME = {"svg": "image/svg+xml", "png": "image/png"}
+DOCUMENT_MIME = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
 _MEMORY: OrderedDict[tuple[str, str], bytes] = OrderedDict()
 _MEMORY_SIZE = 1024
 _LOCK = threading.Lock()
@@ -71,6 +77,35 @@ def one_chart(data: ReportData, *, year: int, indicator: int, kind: str, fmt: st
     if data.cache_key:
         _store(data.cache_key, {name: body}, fmt)
         _remember(data.cache_key, {name: body})
+    return body
+
+
+def document(data: ReportData, *, year: int, fmt: str, build: Callable[[], bytes]) -> bytes:
+    """A whole PDF or Word file, built once per figures *and* words.
+
+    The key adds to ``cache_key`` everything else the file shows: the year's
+    comments, the förbund's name, the preview mark and the publication note,
+    so an edited comment gives a new file at once.
+    """
+    if not data.cache_key or not has_app_context():
+        return build()
+    words = repr(
+        (
+            sorted(data.comments.get(year, {}).items()),
+            data.forbund_name,
+            data.preview,
+            sorted((data.publication or {}).items()),
+            data.intervention,
+            data.min_cell,
+        )
+    )
+    digest = hashlib.sha256(words.encode("utf-8")).hexdigest()[:24]
+    name = f"{year}-rapport-{digest}.{fmt}"
+    found = _from_memory(data.cache_key, [name]) or _from_database(data.cache_key, [name])
+    if name in found:
+        return found[name]
+    body = build()
+    _store(data.cache_key, {name: body}, fmt)
     return body
 
 
@@ -137,9 +172,8 @@ def _store(key: str, bodies: dict[str, bytes], fmt: str) -> None:
             )
             for name, body in bodies.items():
                 if name not in present:
-                    session.add(
-                        ReportAsset(cache_key=key, name=name, content_type=MIME[fmt], body=body)
-                    )
+                    mime = MIME.get(fmt) or DOCUMENT_MIME[fmt]
+                    session.add(ReportAsset(cache_key=key, name=name, content_type=mime, body=body))
     except SQLAlchemyError:
         # A concurrent worker inserted the same charts (same key, same bytes): nothing lost.
         pass

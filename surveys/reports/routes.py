@@ -26,7 +26,7 @@ from sqlmodel import select
 from surveys import db
 from surveys.errors import error_page
 from surveys.models import Intervention, Role
-from surveys.reports.assets import one_chart
+from surveys.reports.assets import document, one_chart
 from surveys.reports.build import (
     CHART_KINDS,
     inline_charts,
@@ -196,13 +196,14 @@ def render_download(data, *, year: int, fmt: str) -> bytes:
         return report_csv(data, year=year)
     if fmt == "xlsx":
         return report_xlsx(data, year=year)
+    # PDF and Word files are kept per figures and words (see assets.document).
     if fmt == "pdf":
         from surveys.reports.pdf import report_pdf
 
-        return report_pdf(data, year=year)
+        return document(data, year=year, fmt=fmt, build=lambda: report_pdf(data, year=year))
     from surveys.reports.word import report_docx
 
-    return report_docx(data, year=year)
+    return document(data, year=year, fmt=fmt, build=lambda: report_docx(data, year=year))
 
 
 def _quote(name: str) -> str:
