@@ -20,10 +20,10 @@ from indicators.charts import current_year_chart, render, trend_chart
 from indicators.report import (
     IMPORTED,
     SUBGROUP_LABELS,
+    attach_national,
     collection_overview,
     format_share,
     indicator_table,
-    indicator_tables,
     starting_line,
     summary,
 )
@@ -62,17 +62,26 @@ def _pct(value: object) -> str:
 
 
 def table_groups(
-    data: ReportData, *, indicator: int, year: int, rows: pd.DataFrame | None = None
+    data: ReportData, *, indicator: int, year: int, rows: list[dict] | None = None
 ) -> list[dict]:
-    """Groups of rows "Fråga N – Respondentgrupp", each with its subgroup rows."""
+    """Groups of rows "Fråga N – Respondentgrupp", each with its subgroup rows.
+
+    ``rows``: the indicator's result rows of the year as records (page_context
+    converts the whole year once; a pandas group-by per indicator cost more
+    than the rest of the page).
+    """
     if rows is None:
-        rows = indicator_table(data.results, data.national, indicator=indicator, year=year)
+        table = indicator_table(data.results, data.national, indicator=indicator, year=year)
+        rows = table.to_dict("records")
+    parts: dict[tuple[str, int], list[dict]] = {}
+    for r in rows:  # keeps the report's order: questionnaire, question, subgroup
+        parts.setdefault((r["questionnaire"], int(r["question"])), []).append(r)
     groups: list[dict] = []
-    for (qn_key, number), part in rows.groupby(["questionnaire", "question"], sort=False):
+    for (qn_key, number), part in parts.items():
         qn = data.instrument.questionnaire(qn_key)
         question = data.instrument.question(qn_key, int(number))
         printed = []
-        for r in part.to_dict("records"):
+        for r in part:
             label = f"(n={int(r['n'])})"
             if qn.participant:
                 label = f"{SUBGROUP_LABELS[r['subgroup']]} (n={int(r['n'])})"
@@ -118,6 +127,12 @@ def table_groups(
     return groups
 
 
+def year_rows(data: ReportData, *, year: int) -> list[dict]:
+    """The year's question rows with Riket's figure, as plain records in report order."""
+    rows = data.results[(data.results["year"] == year) & data.results["question"].notna()]
+    return attach_national(rows, data.national).to_dict("records")
+
+
 def _num(value: object) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 
@@ -139,12 +154,13 @@ def page_context(data: ReportData, *, year: int, suggestions: bool = False) -> d
     overview = summary(data.results, instrument, year=year)
     names = {qn.key: qn.short_name for qn in instrument.questionnaires}
     comments = data.comments.get(year, {})
-    tables = indicator_tables(data.results, data.national, year=year)
+    tables: dict[int, list[dict]] = {}
+    for record in year_rows(data, year=year):
+        tables.setdefault(int(record["indicator"]), []).append(record)
     shown = data.results[
         data.results["question"].notna() & ~data.results["suppressed"].astype(bool)
     ]
     trend_indicators = {int(i) for i in shown["indicator"].unique()}
-    no_rows = indicator_table(data.results.iloc[0:0], data.national, indicator=0, year=year)
     sections = []
     for number, title in instrument.indicators.items():
         measures = [
@@ -156,7 +172,7 @@ def page_context(data: ReportData, *, year: int, suggestions: bool = False) -> d
             }
             for q in instrument.questions_for_indicator(number)
         ]
-        groups = table_groups(data, indicator=number, year=year, rows=tables.get(number, no_rows))
+        groups = table_groups(data, indicator=number, year=year, rows=tables.get(number, []))
         sections.append(
             {
                 "number": number,
@@ -222,16 +238,19 @@ def _join_sv(items: list[str]) -> str:
 def overview_rows(overview: pd.DataFrame, instrument, names: dict[str, str]) -> list[dict]:
     """ "Resultatet i korthet" rows in print order, with indicators that have no rows."""
     out = []
+    by_indicator: dict[int, list] = {}
+    for record in overview.itertuples():
+        by_indicator.setdefault(int(record.indicator), []).append(record)
     for number in instrument.indicators:
-        rows = overview[overview["indicator"] == number]
-        if rows.empty:
+        rows = by_indicator.get(number, [])
+        if not rows:
             empty = (
                 "Ingen nationell mätning ännu"
                 if number in instrument.no_national_measure
                 else "Inga svar"
             )
             out.append({"indicator": number, "empty": empty})
-        for r in rows.itertuples():
+        for r in rows:
             change = None if r.change is None or pd.isna(r.change) else int(r.change)
             out.append(
                 {
