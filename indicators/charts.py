@@ -172,9 +172,9 @@ def _measure_title(instrument: Instrument, rows: pd.DataFrame, indicator: int) -
         (q.current.text if q else "")
         for q in (
             instrument.question(qn, int(n))
-            for qn, n in rows[["questionnaire", "question"]].drop_duplicates().itertuples(
-                index=False
-            )
+            for qn, n in rows[["questionnaire", "question"]]
+            .drop_duplicates()
+            .itertuples(index=False)
         )
     }
     if len(texts) == 1 and "" not in texts:

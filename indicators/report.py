@@ -111,18 +111,6 @@ SUMMARY_COLUMNS = [
 Z_95 = 1.959963984540054  # two-sided 95 % critical value of the standard normal
 
 
-def indicator_tables(
-    results: pd.DataFrame, national: pd.DataFrame, *, year: int
-) -> dict[int, pd.DataFrame]:
-    """``indicator_table`` for every indicator of a year at once (one merge, one split)."""
-    rows = results[(results["year"] == year) & results["question"].notna()]
-    rows = attach_national(rows, national)
-    return {
-        int(number): part.reset_index(drop=True)
-        for number, part in rows.groupby("indicator", sort=False)
-    }
-
-
 def summary(results: pd.DataFrame, instrument: Instrument, *, year: int) -> pd.DataFrame:
     """ "Resultatet i korthet": positive share per indicator × questionnaire, Samtliga.
 
