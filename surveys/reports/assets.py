@@ -16,13 +16,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from flask import has_app_context
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from surveys import db
 from surveys.models import ReportAsset
 from surveys.services.reporting import ReportData
 
+LIVE_PREFIX = "live-"  # cache keys of live (unpublished) figures, see reporting.content_key
 KINDS = ("tid", "ar")  # trend chart first, as in the seed
 MIME = {"svg": "image/svg+xml", "png": "image/png"}
 DOCUMENT_MIME = {
@@ -30,7 +31,8 @@ DOCUMENT_MIME = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
 _MEMORY: OrderedDict[tuple[str, str], bytes] = OrderedDict()
-_MEMORY_SIZE = 1024
+_MEMORY_BYTES = 24 * 1024 * 1024  # per worker: the SVGs of several reports; PNGs mostly from the DB
+_memory_used = 0
 _LOCK = threading.Lock()
 
 
@@ -142,11 +144,14 @@ def _from_memory(key: str, names) -> dict[str, bytes]:
 
 
 def _remember(key: str, bodies: dict[str, bytes]) -> None:
+    global _memory_used
     with _LOCK:
         for name, body in bodies.items():
+            old = _MEMORY.pop((key, name), None)
+            _memory_used += len(body) - (len(old) if old is not None else 0)
             _MEMORY[(key, name)] = body
-        while len(_MEMORY) > _MEMORY_SIZE:
-            _MEMORY.popitem(last=False)
+        while _memory_used > _MEMORY_BYTES and _MEMORY:
+            _memory_used -= len(_MEMORY.popitem(last=False)[1])
 
 
 def _from_database(key: str, names: list[str]) -> dict[str, bytes]:
@@ -163,6 +168,14 @@ def _store(key: str, bodies: dict[str, bytes], fmt: str) -> None:
         return
     try:
         with db.transaction() as session:
+            if key.startswith(LIVE_PREFIX):
+                # Live figures change with every answer: keep only the newest live set, so
+                # previews do not pile up (published figures keep theirs for good).
+                session.execute(
+                    delete(ReportAsset).where(
+                        ReportAsset.cache_key.startswith(LIVE_PREFIX), ReportAsset.cache_key != key
+                    )
+                )
             present = set(
                 session.execute(
                     select(ReportAsset.name).where(
@@ -181,5 +194,7 @@ def _store(key: str, bodies: dict[str, bytes], fmt: str) -> None:
 
 def clear_memory() -> None:
     """Forget the in-process copies (tests; the database table stays)."""
+    global _memory_used
     with _LOCK:
         _MEMORY.clear()
+        _memory_used = 0
