@@ -270,7 +270,7 @@ def test_page_has_title_block_collection_charts_inline_and_no_lazy_images(
     assert f'class="forbund">{FORBUND}<' in admin_client.get(f"/rapport/{YEAR}").text
 
 
-def test_charts_are_rendered_once_and_read_back_from_the_cache(admin_client, app, runner):
+def test_charts_are_rendered_once_and_read_back_from_the_cache(admin_client, app, runner, tmp_path):
     _demo(app, runner)
     assets.clear_memory()
     admin_client.get(f"/rapport/{YEAR}")
@@ -288,6 +288,21 @@ def test_charts_are_rendered_once_and_read_back_from_the_cache(admin_client, app
     assert "KONTROLL" in page
     with app.app_context():
         assert len(db.session().exec(select(ReportAsset)).all()) == count
+        first_key = stored.cache_key
+    # one more answer: new live figures, new charts, and the old live set is not kept
+    path = tmp_path / "en.csv"
+    path.write_text(
+        "year,questionnaire,insats,gender,submitted_on,"
+        + ",".join(f"q{i}" for i in range(1, 12))
+        + f"\n{YEAR},styrelse,,,,6,6,6,6,6,,,,,,\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(args=["import", "answers", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "KONTROLL" not in admin_client.get(f"/rapport/{YEAR}").text
+    with app.app_context():
+        keys = {a.cache_key for a in db.session().exec(select(ReportAsset)).all()}
+    assert len(keys) == 1 and first_key not in keys
 
 
 def test_comments_are_saved_audited_and_refused_when_marked_up_or_too_long(
