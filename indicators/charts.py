@@ -76,80 +76,120 @@ def current_year_chart(
     )
 
 
+TREND_TITLE = "Förbundets utveckling över tid"
+LINE_DASH = {"Förbundet": [1, 0], "Riket": [6, 4]}
+
+
 def trend_chart(
     results: pd.DataFrame, national: pd.DataFrame, instrument: Instrument, *, indicator: int
 ) -> alt.Chart | None:
-    """ "Utveckling över tid": positive share per question and group, Riket dashed.
+    """ "Förbundets utveckling över tid": positive share per question and group.
 
-    Years on either side of a comparability break get different ``period``
-    values, and lines are drawn per period, so they are never joined.
+    Participant questions get a line for Samtliga, kvinnor and män. Riket is
+    dashed in the same colour as the förbund's line it belongs to, and named
+    in the legend. Years on either side of a comparability break get
+    different ``period`` values, and lines are drawn per period (and per run
+    of measured years), so they are never joined across a break or a gap.
     """
-    # Samtliga only: the kvinnor/män split per year is in the tables, and a line per
-    # subgroup would make the chart unreadable for indicators with many questions.
-    rows = _visible(
-        results[(results["indicator"] == indicator) & (results["subgroup"] == "samtliga")]
-    )
+    rows = _visible(results[results["indicator"] == indicator])
     if rows.empty:
         return None
-    records = []
-    for _, row in rows.iterrows():
-        question = instrument.question(row["questionnaire"], int(row["question"]))
-        records.append(
-            {
-                "år": int(row["year"]),
-                "serie": _series_label(instrument, row),
-                "period": question.segment(int(row["year"])) if question else "",
-                "källa": "Förbundet" + (" (importerad)" if row.get("source") == IMPORTED else ""),
-                "linje": "Förbundet",
-                "positivt": int(row["positive"]),
-            }
-        )
+    records = [_trend_record(instrument, row, "Förbundet") for _, row in rows.iterrows()]
     if not national.empty:
-        nat = national.copy()
-        keys = {(r["questionnaire"], int(r["question"])) for _, r in rows.iterrows()}
-        for _, row in nat[nat["subgroup"] == "samtliga"].iterrows():
-            if (row["questionnaire"], int(row["question"])) not in keys or pd.isna(row["positive"]):
-                continue
-            question = instrument.question(row["questionnaire"], int(row["question"]))
-            records.append(
-                {
-                    "år": int(row["year"]),
-                    "serie": _series_label(instrument, row),
-                    "period": question.segment(int(row["year"])) if question else "",
-                    "källa": "Riket",
-                    "linje": "Riket",
-                    "positivt": int(row["positive"]),
-                }
-            )
+        shown = {
+            (r["questionnaire"], int(r["question"]), r["subgroup"]) for _, r in rows.iterrows()
+        }
+        for _, row in national.iterrows():
+            key = (row["questionnaire"], int(row["question"]), row["subgroup"])
+            if key in shown and not pd.isna(row["positive"]):
+                records.append(_trend_record(instrument, row, "Riket"))
     data = pd.DataFrame(records)
     data["grupp"] = data["serie"] + " · " + data["linje"] + " · " + data["period"]
     data = _with_gaps(data)
-    base = alt.Chart(data, title="Utveckling över tid").encode(
+    title = alt.TitleParams(
+        TREND_TITLE, subtitle=_wrap(_measure_title(instrument, rows, indicator)), anchor="start"
+    )
+    base = alt.Chart(data, title=title).encode(
         x=alt.X("år:O", title="År", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("positivt:Q", title="Positivt (%)", scale=alt.Scale(domain=[0, 100])),
+        y=alt.Y("positivt:Q", title="Andel positiva svar (%)", scale=alt.Scale(domain=[0, 100])),
         color=alt.Color(
-            "serie:N", legend=alt.Legend(title=None, orient="bottom", columns=1, labelLimit=360)
-        ),
-        strokeDash=alt.StrokeDash(
-            "linje:N",
-            scale=alt.Scale(domain=["Förbundet", "Riket"], range=[[1, 0], [6, 4]]),
-            legend=None,
+            "serie:N",
+            sort=list(dict.fromkeys(data.sort_values("ordning")["serie"])),
+            legend=alt.Legend(title=None, orient="bottom", columns=1, labelLimit=360),
         ),
         detail="grupp:N",
-        tooltip=["serie", "år", "positivt", "källa"],
+        tooltip=["serie", "linje", "år", "positivt", "källa"],
     )
-    lines = base.mark_line(strokeWidth=2)
-    points = base.mark_point(filled=True, size=50).encode(
+    lines = base.mark_line(strokeWidth=2).encode(
+        strokeDash=alt.StrokeDash(
+            "linje:N",
+            scale=alt.Scale(domain=list(LINE_DASH), range=list(LINE_DASH.values())),
+            legend=alt.Legend(
+                title=None,
+                orient="bottom",
+                symbolType="stroke",
+                symbolStrokeColor="#444",
+                symbolStrokeWidth=2,
+                symbolSize=500,
+            ),
+        )
+    )
+    # The marker legend matters only when some years were typed in from old reports.
+    imported = bool((data["källa"] == "Förbundet (importerad)").any())
+    marker_legend = alt.Legend(title=None, orient="bottom") if imported else None
+    points = base.mark_point(filled=True, size=45).encode(
         shape=alt.Shape(
             "källa:N",
             scale=alt.Scale(
                 domain=["Förbundet", "Förbundet (importerad)", "Riket"],
                 range=["circle", "triangle-up", "square"],
             ),
-            legend=alt.Legend(title="Källa", orient="bottom"),
+            legend=marker_legend,
         )
     )
     return (lines + points).properties(width=420, height=240).configure(font=FONT)
+
+
+def _trend_record(instrument: Instrument, row: pd.Series, line: str) -> dict:
+    question = instrument.question(row["questionnaire"], int(row["question"]))
+    subgroup_order = list(SUBGROUP_LABELS).index(row["subgroup"])
+    qn_order = instrument.questionnaire_keys.index(row["questionnaire"])
+    imported = line == "Förbundet" and row.get("source") == IMPORTED
+    return {
+        "år": int(row["year"]),
+        "serie": _series_label(instrument, row),
+        "ordning": qn_order * 1000 + int(row["question"]) * 10 + subgroup_order,
+        "period": question.segment(int(row["year"])) if question else "",
+        "källa": "Riket" if line != "Förbundet" else "Förbundet" + (" (importerad)" * imported),
+        "linje": line,
+        "positivt": int(row["positive"]),
+    }
+
+
+def _measure_title(instrument: Instrument, rows: pd.DataFrame, indicator: int) -> str:
+    """What the chart measures: the question when there is one, else the indicator."""
+    texts = {
+        (q.current.text if q else "")
+        for q in (
+            instrument.question(qn, int(n))
+            for qn, n in rows[["questionnaire", "question"]]
+            .drop_duplicates()
+            .itertuples(index=False)
+        )
+    }
+    if len(texts) == 1 and "" not in texts:
+        return texts.pop()
+    return instrument.indicators.get(indicator, "")
+
+
+def _wrap(text: str, width: int = 70) -> list[str]:
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
 
 
 def _with_gaps(data: pd.DataFrame) -> pd.DataFrame:

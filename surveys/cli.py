@@ -408,13 +408,16 @@ def _write(data: bytes, output: str | None, *, binary: bool) -> None:
 @with_appcontext
 @click.option("--year", type=int, required=True)
 @click.option("--insats", default=None, help="Bara en insats (namn).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "html"]), default="csv")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "xlsx", "html", "pdf", "docx"]), default="csv"
+)
 @click.option("--output", type=click.Path(dir_okay=False), default=None)
 def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> None:
-    """Skriv rapporten "Indikatorerna ÅR" ur årets senaste publicering."""
+    """Skriv "Indikatorerna ÅR" ur årets senaste publicering: CSV, XLSX, HTML, PDF eller DOCX."""
 
     from surveys.models import Intervention
-    from surveys.reports.build import render_printable, report_csv, report_xlsx
+    from surveys.reports.build import render_printable
+    from surveys.reports.routes import render_download
     from surveys.services.catalogue import instrument_from_db
     from surveys.services.publications import published_years
     from surveys.services.reporting import published_report
@@ -433,15 +436,12 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
         )
     if not data.has_year(year):
         raise CliError(f"Publiceringen av {year} har inga resultat för {insats}.")
-    if fmt == "csv":
-        body = report_csv(data, year=year)
-    elif fmt == "xlsx":
-        body = report_xlsx(data, year=year)
-    else:
+    if fmt == "html":
         with current_app.test_request_context():
-            html = render_printable(data, year=year, standalone=True)
-        body = html.encode("utf-8")
-    _write(body, output, binary=fmt == "xlsx")
+            body = render_printable(data, year=year, standalone=True).encode("utf-8")
+    else:
+        body = render_download(data, year=year, fmt=fmt)
+    _write(body, output, binary=fmt in ("xlsx", "pdf", "docx"))
 
 
 @click.command("publish")
@@ -449,8 +449,14 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
 @click.option(
     "--by", "by", default="kommandoraden", show_default=True, help="Vem som publicerar (loggas)."
 )
+@click.option(
+    "--diagram/--utan-diagram",
+    default=False,
+    show_default=True,
+    help="Rita förbundets diagram direkt, så att första PDF:en blir snabb (tar en stund).",
+)
 @with_appcontext
-def publish_cmd(year: int, by: str) -> None:
+def publish_cmd(year: int, by: str, diagram: bool) -> None:
     """Publicera ett år: räkna fram, skydda små grupper och frys resultaten."""
     from surveys.services.catalogue import instrument_from_db
     from surveys.services.publications import PublishError, publish
@@ -468,6 +474,10 @@ def publish_cmd(year: int, by: str) -> None:
     except PublishError as exc:
         raise CliError(str(exc)) from None
     click.echo(f"{year} är publicerat (version {publication.version}).")
+    if diagram:
+        from surveys.reports.assets import prerender_year
+
+        click.echo(f"{prerender_year(session, year=year)} diagram är ritade.")
 
 
 @click.command("demo")

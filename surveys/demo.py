@@ -26,7 +26,7 @@ from surveys.models import (
 from surveys.services import rounds as ops
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import publish
-from surveys.services.reporting import FORBUND_NAME_KEY
+from surveys.services.settings import FORBUND_NAME
 from surveys.services.submissions import count_week, insert_responses
 from surveys.services.validation import clean_submission
 
@@ -146,10 +146,13 @@ def seed_demo(
     ops.open_round(db, board)
     _user(db, DEMO_ADMIN, "administratör", "Förbundschef (demo)", [])
     _user(db, DEMO_STAFF, "personal", "Personal (demo)", [interventions[0].id])
-    db.add(Setting(key=FORBUND_NAME_KEY, value=DEMO_FORBUND))
+    db.add(Setting(key=FORBUND_NAME, value=DEMO_FORBUND))
     db.commit()
     for year in DEMO_YEARS:  # the demo's years are published, as a förbund would have done
         publish(db, instrument, year=year, user_email=DEMO_ADMIN[0], min_cell=min_cell)
+    from surveys.reports.assets import prerender_year
+
+    prerender_year(db, year=DEMO_YEARS[-1])  # the report a förbundschef opens first
     return (
         f"Demodata: {total} enkäter {DEMO_YEARS[0]}–{DEMO_YEARS[-1]} i {len(INTERVENTIONS)} "
         "insatser, publicerade.\n" + demo_hint(db)

@@ -13,7 +13,7 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Column, MetaData, String, Table, UniqueConstraint
+from sqlalchemy import Column, LargeBinary, MetaData, String, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from surveys import clock
@@ -430,3 +430,27 @@ class KioskEnrolment(SQLModel, table=True):
     __tablename__ = "kiosk_enrolment"
     round_id: str = Field(foreign_key="round.id", primary_key=True, max_length=32)  # the round
     token_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))  # sha256
+
+
+# --- appendix (yearly report: comments, rendered charts) ---------------------
+
+
+class ReportComment(SQLModel, table=True):
+    """The förbundschef's own text for a year: introduction (indicator 0) or one indicator."""
+
+    __tablename__ = "report_comment"
+    year: int = Field(primary_key=True)  # report year
+    indicator: int = Field(primary_key=True)  # 1..16, or 0 for the introduction
+    text: str = Field(sa_column=Column(Text, nullable=False))  # plain text; blank line = paragraph
+    updated_at: datetime  # last edit (an administrator's action, not a respondent's)
+    updated_by: str = Field(max_length=254)  # e-mail of who edited last
+
+
+class ReportAsset(SQLModel, table=True):
+    """A chart (or a whole PDF/Word file) rendered once for frozen figures and reused."""
+
+    __tablename__ = "report_asset"
+    cache_key: str = Field(primary_key=True, max_length=128)  # publication/scope (or content hash)
+    name: str = Field(primary_key=True, max_length=80)  # e.g. "2023-1-tid.svg"
+    content_type: str = Field(max_length=100)  # image/svg+xml, image/png, application/pdf, …
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # the rendered chart

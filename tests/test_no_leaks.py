@@ -1,18 +1,23 @@
-"""Property: no suppressed figure reaches any output (CSV, XLSX, HTML, chart data)."""
+"""Property: no suppressed figure reaches any output (CSV, XLSX, HTML, PDF, Word, chart data)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pandas as pd
+from docx import Document
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
+from pypdf import PdfReader
 
 from indicators import score
 from indicators.charts import chart_data
 from surveys.reports.build import chart, render_printable, report_csv, report_xlsx
+from surveys.reports.pdf import report_pdf
+from surveys.reports.word import report_docx
 from surveys.services.reporting import ReportData
 from tests.conftest import table_rows
 from tests.factories import answers_frame
@@ -69,11 +74,15 @@ def test_suppressed_rows_leak_nowhere(app, instrument, people, min_cell):
 
     labels = {"samtliga": "Samtliga", "kvinnor": "kvinnor", "man": "män"}
     workbook = load_workbook(io.BytesIO(report_xlsx(data, year=2024)))
+    # Page, PDF and Word without the chart images: the charts' data are checked below.
     with app.test_request_context():
-        html = render_printable(data, year=2024)
+        html = render_printable(data, year=2024, with_charts=False)
     sections = {
         int(part.split('"', 1)[0]): table_rows(part) for part in html.split('id="indikator-')[1:]
     }
+    pdf_rows = _pdf_rows(report_pdf(data, year=2024, with_charts=False))
+    word_rows = _word_rows(report_docx(data, year=2024, with_charts=False))
+    words = {"kvinnor": "Kvinnor", "man": "Män", "samtliga": "Samtliga"}
     for indicator, subgroup, question in hidden_keys:
         if question is None:
             continue
@@ -88,11 +97,16 @@ def test_suppressed_rows_leak_nowhere(app, instrument, people, min_cell):
         sheet = [
             r
             for r in workbook[f"Indikator {indicator}"].iter_rows(values_only=True)
-            if r[0] == label
+            if r[0] == question and r[2] == words[subgroup]
         ]
-        assert sheet and all(r[1] == "För få svar för att visas" and r[2] is None for r in sheet)
+        assert sheet and all(r[3] == n and r[4:10] == (None,) * 6 for r in sheet)
+        assert all(r[10].startswith("För få svar för att visas") for r in sheet)
         shown = [r for r in sections[indicator] if r[0] == label]
         assert shown and all(r[1:] == ("För få svar för att visas",) for r in shown)
+        printed = [r for r in pdf_rows[indicator] if r[0] == label]
+        assert printed and all(r[1] == "För få svar för att visas" for r in printed)
+        typed = [r for r in word_rows[indicator] if r[0] == label]
+        assert typed and all(r[1:] == ("För få svar för att visas", "", "", "", "") for r in typed)
     for indicator in {k[0] for k in hidden_keys}:
         for kind in ("ar", "tid"):
             chart_obj = chart(data, year=2024, indicator=indicator, kind=kind)
@@ -105,3 +119,29 @@ def test_suppressed_rows_leak_nowhere(app, instrument, people, min_cell):
                         assert series != (
                             f"Deltagare pågående, fråga {question} – {labels[subgroup]}"
                         )
+
+
+def _pdf_rows(pdf: bytes) -> dict[int, list[tuple[str, str]]]:
+    """Per indicator: each text line of the PDF with the line after it (label, first cell)."""
+    rows: dict[int, list[tuple[str, str]]] = {}
+    current = 0
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        lines = [line.strip() for line in page.extract_text().splitlines()]
+        for i, line in enumerate(lines):
+            if match := re.fullmatch(r"Indikator (\d+)", line):
+                current = int(match.group(1))
+            rows.setdefault(current, []).append((line, lines[i + 1] if i + 1 < len(lines) else ""))
+    return rows
+
+
+def _word_rows(docx: bytes) -> dict[int, list[tuple[str, ...]]]:
+    """Per indicator: the cell texts of every table row under its "Indikator N" heading."""
+    rows: dict[int, list[tuple[str, ...]]] = {}
+    current = 0
+    for block in Document(io.BytesIO(docx)).iter_inner_content():
+        if hasattr(block, "rows"):
+            for row in block.rows:
+                rows.setdefault(current, []).append(tuple(c.text for c in row.cells))
+        elif match := re.fullmatch(r"Indikator (\d+)", block.text):
+            current = int(match.group(1))
+    return rows

@@ -17,6 +17,7 @@ from wtforms import BooleanField
 from surveys import clock, db
 from surveys.auth import roles_required
 from surveys.models import PendingResponse, Publication, Response, Role, Round, RoundState
+from surveys.reports.assets import prerender_in_background
 from surveys.services import publications as pubs
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.reporting import min_cell
@@ -117,6 +118,8 @@ def year_page(year: int):
                 flash(str(exc))
                 return redirect(url_for(".overview"))
             flash(f"{year} är publicerat (version {publication.version}).")
+            # Charts are drawn off the request; a page view before that draws them itself.
+            prerender_in_background(current_app._get_current_object(), year=year)
             return redirect(url_for("reports.report", year=year))
     if not pubs.year_has_answers(session, year):
         flash(f"Det finns inga svar för {year} att publicera.")

@@ -1,24 +1,45 @@
 """Report outputs built from ``ReportData``: page context, CSV, XLSX, charts, standalone HTML.
 
-Used by the web pages and by ``surveys report`` so both always agree.
+Used by the web pages and by ``surveys report`` so both always agree. The
+PDF and Word files (``surveys.reports.pdf`` / ``.word``) read the same
+``page_context`` so every output shows the same figures and words.
 """
 
 from __future__ import annotations
 
-import base64
 import csv
 import functools
 import io
+import re
 from dataclasses import dataclass
 
 import pandas as pd
 
 from indicators import RESULT_COLUMNS
 from indicators.charts import current_year_chart, render, trend_chart
-from indicators.report import IMPORTED, SUBGROUP_LABELS, format_share, indicator_table, summary
+from indicators.report import (
+    IMPORTED,
+    SUBGROUP_LABELS,
+    attach_national,
+    collection_overview,
+    format_share,
+    indicator_table,
+    starting_line,
+    summary,
+)
 from surveys.services.reporting import ReportData
 
-CHART_KINDS = {"ar": "Resultat", "tid": "Utveckling över tid"}
+CHART_KINDS = {"ar": "Resultat", "tid": "Förbundets utveckling över tid"}
+NEUTRAL_TITLE = "Indikatorer för finansiell samordning"
+CHANGE_NOTE = (
+    "Förändringen i procentenheter jämförs med slumpens variation för grupper av den "
+    "storleken (test av två andelar, 95 %): * betyder att förändringen är större än "
+    "slumpen kan förklara; utan * kan skillnaden bero på slumpen."
+)
+N_NOTE = (
+    "n är antalet respondenter: för en indikator med flera frågor det största antalet "
+    "som fått någon av frågorna (inte summan av svar över frågorna)."
+)
 
 
 @dataclass
@@ -33,21 +54,34 @@ class TableRow:
     national: str
     suppressed: bool
     imported: bool
+    values: dict  # numbers for XLSX/Word: n, negative, neutral, positive, clearly, rate, national
 
 
 def _pct(value: object) -> str:
     return "" if value is None or pd.isna(value) else f"{int(value)}%"
 
 
-def table_groups(data: ReportData, *, indicator: int, year: int) -> list[dict]:
-    """Groups of rows "Fråga N – Respondentgrupp", each with its subgroup rows."""
-    rows = indicator_table(data.results, data.national, indicator=indicator, year=year)
+def table_groups(
+    data: ReportData, *, indicator: int, year: int, rows: list[dict] | None = None
+) -> list[dict]:
+    """Groups of rows "Fråga N – Respondentgrupp", each with its subgroup rows.
+
+    ``rows``: the indicator's result rows of the year as records (page_context
+    converts the whole year once; a pandas group-by per indicator cost more
+    than the rest of the page).
+    """
+    if rows is None:
+        table = indicator_table(data.results, data.national, indicator=indicator, year=year)
+        rows = table.to_dict("records")
+    parts: dict[tuple[str, int], list[dict]] = {}
+    for r in rows:  # keeps the report's order: questionnaire, question, subgroup
+        parts.setdefault((r["questionnaire"], int(r["question"])), []).append(r)
     groups: list[dict] = []
-    for (qn_key, number), part in rows.groupby(["questionnaire", "question"], sort=False):
+    for (qn_key, number), part in parts.items():
         qn = data.instrument.questionnaire(qn_key)
         question = data.instrument.question(qn_key, int(number))
         printed = []
-        for _, r in part.iterrows():
+        for r in part:
             n = "–" if pd.isna(r["n"]) else int(r["n"])  # hidden under a suppressed gate
             label = f"(n={n})"
             if qn.participant:
@@ -62,12 +96,28 @@ def table_groups(data: ReportData, *, indicator: int, year: int) -> list[dict]:
                     national=_pct(r.get("national")),
                     suppressed=bool(r["suppressed"]),
                     imported=r.get("source") == IMPORTED,
+                    values={
+                        "subgroup": r["subgroup"] if qn.participant else "",
+                        "n": _num(r["n"]),
+                        **{
+                            k: _num(r.get(k))
+                            for k in (
+                                "negative",
+                                "neutral",
+                                "positive",
+                                "clearly_positive",
+                                "response_rate",
+                                "national",
+                            )
+                        },
+                    },
                 )
             )
         groups.append(
             {
                 "question": int(number),
                 "questionnaire": qn.name,
+                "short_name": qn.short_name,
                 "text": question.version_for(year).text
                 if question and question.version_for(year)
                 else "",
@@ -78,11 +128,40 @@ def table_groups(data: ReportData, *, indicator: int, year: int) -> list[dict]:
     return groups
 
 
-def page_context(data: ReportData, *, year: int) -> dict:
-    """Everything the report template shows for one year."""
+def year_rows(data: ReportData, *, year: int) -> list[dict]:
+    """The year's question rows with Riket's figure, as plain records in report order."""
+    rows = data.results[(data.results["year"] == year) & data.results["question"].notna()]
+    return attach_national(rows, data.national).to_dict("records")
+
+
+def _num(value: object) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def paragraphs(text: str | None) -> list[str]:
+    """Plain text split into paragraphs at blank lines (single line breaks become spaces)."""
+    if not text:
+        return []
+    parts = re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip())
+    return [" ".join(p.split()) for p in parts if p.strip()]
+
+
+def page_context(data: ReportData, *, year: int, suggestions: bool = False) -> dict:
+    """Everything the report shows for one year (page, PDF and Word alike).
+
+    ``suggestions``: add each indicator's factual starting line (the comments form).
+    """
     instrument = data.instrument
     overview = summary(data.results, instrument, year=year)
     names = {qn.key: qn.short_name for qn in instrument.questionnaires}
+    comments = data.comments.get(year, {})
+    tables: dict[int, list[dict]] = {}
+    for record in year_rows(data, year=year):
+        tables.setdefault(int(record["indicator"]), []).append(record)
+    shown = data.results[
+        data.results["question"].notna() & ~data.results["suppressed"].astype(bool)
+    ]
+    trend_indicators = {int(i) for i in shown["indicator"].unique()}
     sections = []
     for number, title in instrument.indicators.items():
         measures = [
@@ -94,7 +173,7 @@ def page_context(data: ReportData, *, year: int) -> dict:
             }
             for q in instrument.questions_for_indicator(number)
         ]
-        groups = table_groups(data, indicator=number, year=year)
+        groups = table_groups(data, indicator=number, year=year, rows=tables.get(number, []))
         sections.append(
             {
                 "number": number,
@@ -103,23 +182,100 @@ def page_context(data: ReportData, *, year: int) -> dict:
                 "groups": groups,
                 "no_measure": number in instrument.no_national_measure and not measures,
                 "has_current": any(not r.suppressed for g in groups for r in g["rows"]),
-                "has_trend": _has_trend(data, number),
+                "has_trend": number in trend_indicators,
+                "comment": paragraphs(comments.get(number)),
+                "suggestion": starting_line(
+                    overview, data.national, instrument, indicator=number, year=year
+                )
+                if suggestions
+                else "",
             }
         )
+    collection = collection_overview(data.year_counts, instrument, year=year)
     return {
         "year": year,
+        "forbund_name": data.forbund_name,
+        "neutral_title": NEUTRAL_TITLE,
+        "preview": data.preview,
+        "publication": data.publication,
+        "collection": collection,
+        "collection_text": collection_sentence(collection),
+        "introduction": paragraphs(comments.get(0)),
         "overview": overview,
+        "overview_rows": overview_rows(overview, instrument, names),
         "sections": sections,
         "names": names,
         "min_cell": data.min_cell,
         "intervention": data.intervention,
         "indicator_titles": instrument.indicators,
+        "change_note": CHANGE_NOTE,
+        "n_note": N_NOTE,
     }
 
 
-def _has_trend(data: ReportData, indicator: int) -> bool:
-    rows = data.results[(data.results["indicator"] == indicator) & data.results["question"].notna()]
-    return bool((~rows["suppressed"].astype(bool)).any())
+def collection_sentence(collection: dict) -> str:
+    """ "Under 2023 har 184 enkäter samlats in …, att jämföra med 257 enkäter 2022 och …" """
+    years, totals = collection["years"], collection["totals"]
+    text = f"Under {years[0]} har {totals[0]} enkäter samlats in från respondentgrupperna"
+    before = [f"{t} enkäter {y}" for y, t in zip(years[1:], totals[1:], strict=True) if t]
+    if before:
+        text += ", att jämföra med " + " och ".join(before)
+    text += "."
+    for name, first in collection["introduced"]:
+        text += f" {name} tillkom som respondentgrupp {first}."
+    if collection["not_asked"]:
+        text += (
+            f" Förbundet har under {years[0]} inte tillfrågat "
+            + _join_sv([n.lower() for n in collection["not_asked"]])
+            + "."
+        )
+    return text
+
+
+def _join_sv(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " och " + items[-1]
+
+
+def overview_rows(overview: pd.DataFrame, instrument, names: dict[str, str]) -> list[dict]:
+    """ "Resultatet i korthet" rows in print order, with indicators that have no rows."""
+    out = []
+    by_indicator: dict[int, list] = {}
+    for record in overview.itertuples():
+        by_indicator.setdefault(int(record.indicator), []).append(record)
+    for number in instrument.indicators:
+        rows = by_indicator.get(number, [])
+        if not rows:
+            empty = (
+                "Ingen nationell mätning ännu"
+                if number in instrument.no_national_measure
+                else "Inga svar"
+            )
+            out.append({"indicator": number, "empty": empty})
+        for r in rows:
+            change = None if r.change is None or pd.isna(r.change) else int(r.change)
+            out.append(
+                {
+                    "indicator": number,
+                    "empty": None,
+                    "group": names[r.questionnaire],
+                    "n": int(r.n),
+                    "suppressed": bool(r.suppressed),
+                    "positive": _num(r.positive),
+                    "previous": _num(r.previous),
+                    "change": change,
+                    "change_text": change_text(change, r.significant),
+                    "significant": bool(r.significant) if change is not None else None,
+                }
+            )
+    return out
+
+
+def change_text(change: int | None, significant: object) -> str:
+    """ "+7*" / "-3" / "±0"; empty when there is no comparable figure for last year."""
+    if change is None:
+        return ""
+    sign = "+" if change > 0 else ("-" if change < 0 else "±")
+    return f"{sign}{abs(change)}" + ("*" if significant is True else "")
 
 
 def chart(data: ReportData, *, year: int, indicator: int, kind: str):
@@ -162,132 +318,259 @@ def _csv_value(value: object) -> str:
     return str(value)
 
 
+PCT = "0%"
+CHANGE_FORMAT = "+0;-0;0"
+
+
 def report_xlsx(data: ReportData, *, year: int) -> bytes:
-    """A workbook: "I korthet", one formatted sheet per indicator, and "Data"."""
+    """A workbook for Excel: numbers as numbers (shares with percentage formats), in Swedish.
+
+    Sheets: "I korthet" (overview), "Enkäter" (questionnaires per group and
+    year), one "Indikator N" per indicator and "Data" (every row of the year).
+    Header rows are frozen; a suppressed row keeps n and says why it is empty.
+    """
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
 
     context = page_context(data, year=year)
     workbook = Workbook()
-    bold = Font(bold=True)
-    head = PatternFill("solid", fgColor="DDE5EC")
-    sheet = workbook.active
-    sheet.title = "I korthet"
-    sheet.append(
-        [f"Indikatorerna {year}" + (f" – {data.intervention}" if data.intervention else "")]
-    )
-    sheet["A1"].font = Font(bold=True, size=14)
-    sheet.append(
-        [
-            "Indikator",
-            "Respondentgrupp",
-            "n",
-            "Positivt",
-            f"Positivt {year - 1}",
-            "Förändring (procentenheter)",
-        ]
-    )
-    for cell in sheet[2]:
-        cell.font, cell.fill = bold, head
-    for _, r in context["overview"].iterrows():
-        sheet.append(
-            [
-                int(r["indicator"]),
-                context["names"][r["questionnaire"]],
-                int(r["n"]),
-                _xl_pct(r["positive"]),
-                _xl_pct(r["previous"]),
-                _xl_int(r["change"]),
-            ]
-        )
-    _widths(sheet, [10, 28, 8, 10, 14, 26])
+    _overview_sheet(workbook.active, context, year)
+    _collection_sheet(workbook.create_sheet("Enkäter"), context)
     for section in context["sections"]:
-        ws = workbook.create_sheet(f"Indikator {section['number']}")
-        ws.append([f"Indikator {section['number']}"])
-        ws["A1"].font = Font(bold=True, size=13)
-        ws.append([section["title"]])
-        ws["A2"].alignment = Alignment(wrap_text=True)
-        ws.append([])
-        if section["no_measure"]:
-            ws.append(["Ingen nationell mätning ännu."])
-            continue
-        ws.append(
-            [
-                f"Resultat {year}",
-                "Negativt",
-                "Varken eller",
-                "Positivt (Klart positivt)",
-                "svarsfrekvens",
-                "Riket",
-            ]
-        )
-        for cell in ws[ws.max_row]:
-            cell.font, cell.fill = bold, head
-        if not section["groups"]:
-            ws.append([f"Inga svar {year}."])
-        for group in section["groups"]:
-            ws.append([f"Fråga {group['question']} – {group['questionnaire']}"])
-            ws.cell(ws.max_row, 1).font = bold
-            for row in group["rows"]:
-                if row.suppressed:
-                    ws.append([row.label, "För få svar för att visas"])
-                else:
-                    ws.append(
-                        [
-                            row.label,
-                            row.negative,
-                            row.neutral,
-                            row.positive,
-                            row.response_rate,
-                            row.national,
-                        ]
-                    )
-        _widths(ws, [34, 12, 14, 24, 14, 10])
-    data_sheet = workbook.create_sheet("Data")
-    rows = data.results[data.results["year"] == year][RESULT_COLUMNS]
-    data_sheet.append(RESULT_COLUMNS)
-    for record in rows.itertuples(index=False):
-        data_sheet.append([_xl_value(v) for v in record])
+        _indicator_sheet(workbook.create_sheet(f"Indikator {section['number']}"), section, context)
+    _data_sheet(workbook.create_sheet("Data"), data, year)
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
 
 
-def _widths(sheet, widths: list[int]) -> None:
+def _title(ws, text: str, headers: list[str], widths: list[int]) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    ws.append([text])
+    ws["A1"].font = Font(bold=True, size=13)
+    ws.append(headers)
+    for cell in ws[2]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDE5EC")
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.freeze_panes = "A3"  # title and header stay in view while scrolling
     for i, width in enumerate(widths):
-        sheet.column_dimensions[chr(ord("A") + i)].width = width
+        ws.column_dimensions[chr(ord("A") + i)].width = width
 
 
-def _xl_value(value: object) -> object:
-    if isinstance(value, bool):
-        return value
-    if value is None or pd.isna(value):
-        return None
-    return int(value) if hasattr(value, "__int__") and not isinstance(value, str) else value
+def _append(ws, values: list, formats: dict[int, str]) -> None:
+    ws.append(values)
+    for column, fmt in formats.items():
+        ws.cell(ws.max_row, column).number_format = fmt
 
 
-def _xl_pct(value: object) -> str | None:
-    return None if value is None or pd.isna(value) else f"{int(value)}%"
+def _share(value: int | None) -> float | None:
+    return None if value is None else value / 100
 
 
-def _xl_int(value: object) -> int | None:
-    return None if value is None or pd.isna(value) else int(value)
+def _overview_sheet(ws, context: dict, year: int) -> None:
+    ws.title = "I korthet"
+    head = f"Resultatet i korthet {year}" + (
+        f" – {context['intervention']}" if context["intervention"] else ""
+    )
+    _title(
+        ws,
+        head,
+        [
+            "Indikator",
+            "Respondentgrupp",
+            "n (respondenter)",
+            f"Positivt {year}",
+            f"Positivt {year - 1}",
+            "Förändring (procentenheter)",
+            "Större än slumpen (95 %)",
+            "Anmärkning",
+        ],
+        [10, 26, 16, 14, 14, 16, 16, 40],
+    )
+    for r in context["overview_rows"]:
+        if r["empty"]:
+            ws.append([r["indicator"], None, None, None, None, None, None, r["empty"]])
+            continue
+        note = "För få svar för att visas" if r["suppressed"] else None
+        significant = None if r["significant"] is None else ("ja" if r["significant"] else "nej")
+        _append(
+            ws,
+            [
+                r["indicator"],
+                r["group"],
+                r["n"],
+                _share(r["positive"]),
+                _share(r["previous"]),
+                r["change"],
+                significant,
+                note,
+            ],
+            {4: PCT, 5: PCT, 6: CHANGE_FORMAT},
+        )
+    ws.append([])
+    ws.append([context["n_note"]])
+    ws.append([context["change_note"]])
+
+
+def _collection_sheet(ws, context: dict) -> None:
+    collection = context["collection"]
+    _title(
+        ws,
+        "Antal insamlade enkäter per respondentgrupp",
+        ["Respondentgrupp", *[str(y) for y in collection["years"]]],
+        [28, 10, 10, 10],
+    )
+    for row in collection["rows"]:
+        ws.append([row["name"], *row["counts"]])
+    ws.append(["Samtliga grupper", *collection["totals"]])
+    ws.append([])
+    ws.append([context["collection_text"]])
+
+
+INDICATOR_HEADERS = [
+    "Fråga",
+    "Respondentgrupp",
+    "Grupp",
+    "n",
+    "Negativt",
+    "Varken eller",
+    "Positivt",
+    "Klart positivt",
+    "Svarsfrekvens",
+    "Riket (positivt)",
+    "Anmärkning",
+]
+
+
+def _indicator_sheet(ws, section: dict, context: dict) -> None:
+    _title(
+        ws,
+        f"Indikator {section['number']}: {section['title']}",
+        INDICATOR_HEADERS,
+        [8, 24, 12, 8, 11, 13, 11, 14, 14, 14, 44],
+    )
+    if section["no_measure"]:
+        ws.append(
+            [
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                "Ingen nationell mätning ännu.",
+            ]
+        )
+        return
+    if not section["groups"]:
+        ws.append([None] * 10 + [f"Inga svar {context['year']}."])
+    labels = {"samtliga": "Samtliga", "kvinnor": "Kvinnor", "man": "Män", "": "Samtliga"}
+    for group in section["groups"]:
+        for row in group["rows"]:
+            v = row.values
+            note = None
+            if row.suppressed:
+                note = f"För få svar för att visas (färre än {context['min_cell']} svar)"
+            elif row.imported:
+                note = "Importerad från tidigare årsrapport"
+            shares = [
+                None if row.suppressed else _share(v[k])
+                for k in ("negative", "neutral", "positive", "clearly_positive", "response_rate")
+            ]
+            _append(
+                ws,
+                [
+                    group["question"],
+                    group["short_name"],
+                    labels[v["subgroup"]],
+                    v["n"],
+                    *shares,
+                    None if row.suppressed else _share(v["national"]),
+                    note,
+                ],
+                {c: PCT for c in range(5, 11)},
+            )
+    comment = section["comment"]
+    if comment:
+        ws.append([])
+        ws.append(["Kommentarer"])
+        for text in comment:
+            ws.append([text])
+
+
+DATA_HEADERS = {
+    "year": "År",
+    "indicator": "Indikator",
+    "questionnaire": "Respondentgrupp",
+    "question": "Fråga (tom = sammanslagen)",
+    "subgroup": "Grupp",
+    "n": "n",
+    "answered": "Svar på skalan",
+    "negative_n": "Negativt (antal)",
+    "neutral_n": "Varken eller (antal)",
+    "positive_n": "Positivt (antal)",
+    "clearly_positive_n": "Klart positivt (antal)",
+    "response_rate": "Svarsfrekvens",
+    "negative": "Negativt",
+    "neutral": "Varken eller",
+    "positive": "Positivt",
+    "clearly_positive": "Klart positivt",
+    "suppressed": "För få svar för att visas",
+}
+DATA_SHARES = {"response_rate", "negative", "neutral", "positive", "clearly_positive"}
+
+
+def _data_sheet(ws, data: ReportData, year: int) -> None:
+    _title(
+        ws,
+        f"Alla resultatrader {year}",
+        [DATA_HEADERS[c] for c in RESULT_COLUMNS],
+        [6, 10, 22, 12, 10, 8, 10] + [12] * 10,
+    )
+    names = {qn.key: qn.short_name for qn in data.instrument.questionnaires}
+    groups = {"samtliga": "Samtliga", "kvinnor": "Kvinnor", "man": "Män"}
+    rows = data.results[data.results["year"] == year][RESULT_COLUMNS]
+    formats = {i + 1: PCT for i, c in enumerate(RESULT_COLUMNS) if c in DATA_SHARES}
+    for record in rows.itertuples(index=False):
+        values = []
+        for column, value in zip(RESULT_COLUMNS, record, strict=True):
+            if column == "questionnaire":
+                values.append(names.get(value, value))
+            elif column == "subgroup":
+                values.append(groups.get(value, value))
+            elif column == "suppressed":
+                values.append("ja" if value else "nej")
+            elif column in DATA_SHARES:
+                values.append(_share(_num(value)))
+            else:
+                values.append(_num(value))
+        _append(ws, values, formats)
 
 
 def render_printable(
-    data: ReportData, *, year: int, selected: str = "", standalone: bool = False
+    data: ReportData,
+    *,
+    year: int,
+    selected: str = "",
+    standalone: bool = False,
+    with_charts: bool = True,
 ) -> str:
-    """The printable report (A4). ``standalone``: charts and CSS inside the one file."""
+    """The printable report (A4), charts inline. ``standalone``: the CSS inside the file too.
+
+    ``with_charts=False`` leaves the charts out (property tests check their data directly).
+    """
     from flask import render_template
 
     from surveys import ROOT
 
     extra = {}
     if standalone:
-        extra = {
-            "embed": lambda n, kind: chart_data_uri(data, year=year, indicator=n, kind=kind),
-            "inline_css": (ROOT / "surveys" / "static" / "css" / "app.css").read_text("utf-8"),
-        }
+        extra["inline_css"] = (ROOT / "surveys" / "static" / "css" / "app.css").read_text("utf-8")
     return render_template(
         "reports/report.html",
         **page_context(data, year=year),
@@ -296,14 +579,21 @@ def render_printable(
         selected=selected,
         can_choose_all=False,
         printable=True,
-        **{"embed": None, **extra},
+        charts=inline_charts(data, year=year) if with_charts else {},
+        **extra,
     )
 
 
-def chart_data_uri(data: ReportData, *, year: int, indicator: int, kind: str) -> str | None:
-    """A chart as an inline SVG data URI for the standalone HTML report."""
-    chart_obj = chart(data, year=year, indicator=indicator, kind=kind)
-    if chart_obj is None:
-        return None
-    svg = render_chart(chart_obj, "svg")
-    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
+def inline_charts(data: ReportData, *, year: int) -> dict[tuple[int, str], str]:
+    """Every chart as inline SVG markup (never a separate, lazily loaded request)."""
+    from markupsafe import Markup
+
+    from surveys.reports.assets import charts
+
+    out = {}
+    for (number, kind), body in charts(data, year=year, fmt="svg").items():
+        if body:
+            label = f"Diagram: {CHART_KINDS[kind]}, indikator {number}"
+            svg = body.decode("utf-8").replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
+            out[(number, kind)] = Markup(svg)  # noqa: S704 - our own rendered SVG, no user text
+    return out

@@ -4,8 +4,9 @@
 /rapport/<year>                        "Indikatorerna <year>" (?insats=<id>), from its publication
 /rapport/<year>/forhandsgranskning     the administrator's live preview (not published)
 /rapport/<year>/utskrift               printable A4 version
-/rapport/<year>/rapport.csv|.xlsx      downloads
+/rapport/<year>/rapport.csv|.xlsx|.pdf|.docx  downloads
 /rapport/<year>/diagram/<n>-<kind>.<fmt>  charts (kind ar|tid, fmt svg|png)
+/admin/kommentarer/<year>              the förbundschef's comments (surveys.reports.comments)
 """
 
 from __future__ import annotations
@@ -26,21 +27,30 @@ from sqlmodel import select
 from surveys import db
 from surveys.errors import error_page
 from surveys.models import Intervention, Role
+from surveys.reports.assets import document, one_chart
 from surveys.reports.build import (
     CHART_KINDS,
-    chart,
+    inline_charts,
     page_context,
-    render_chart,
     render_printable,
     report_csv,
     report_xlsx,
 )
+from surveys.reports.comments import bp as comments_bp
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import published_years
 from surveys.services.reporting import ReportData, preview_report, published_report
 
 bp = Blueprint("reports", __name__, url_prefix="/rapport")
 MIME = {"svg": "image/svg+xml", "png": "image/png"}
+DOWNLOADS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+# The comments page lives under /admin; registering it with the reports keeps create_app unchanged.
+bp.record_once(lambda state: state.app.register_blueprint(comments_bp))
 
 
 def _allowed_interventions() -> list[Intervention] | None:
@@ -150,7 +160,7 @@ def _page(data, year: int, intervention, allowed):
         selected=intervention.id if intervention else "",
         can_choose_all=allowed is None,
         printable=False,
-        embed=None,
+        charts=inline_charts(data, year=year),
         preview=data.preview,
     )
 
@@ -190,22 +200,18 @@ def printable(year: int):
 @bp.route("/<int:year>/rapport.<fmt>")
 @login_required
 def download(year: int, fmt: str):
-    """The report as CSV (DESIGN.md columns) or an XLSX workbook."""
+    """The report as CSV (DESIGN.md columns), XLSX workbook, PDF or Word document."""
+    if fmt not in DOWNLOADS:
+        abort(404)
     data, intervention, _ = _data(year)
     if (missing := _year_or_message(data, year)) is not None:
         return missing
     suffix = f"-{intervention.name}" if intervention else ""
     name = f"indikatorerna-{year}{suffix}.{fmt}"
-    if fmt == "csv":
-        body, mime = report_csv(data, year=year), "text/csv; charset=utf-8"
-    elif fmt == "xlsx":
-        body = report_xlsx(data, year=year)
-        mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    else:
-        abort(404)
+    body = render_download(data, year=year, fmt=fmt)
     return Response(
         body,
-        mimetype=mime,
+        mimetype=DOWNLOADS[fmt],
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(name)}"},
     )
 
@@ -219,15 +225,31 @@ def chart_image(year: int, indicator: int, kind: str, fmt: str):
     data, _, _ = _data(year)
     if data is None or indicator not in data.instrument.indicators:
         abort(404)
-    chart_obj = chart(data, year=year, indicator=indicator, kind=kind)
-    if chart_obj is None:
+    body = one_chart(data, year=year, indicator=indicator, kind=kind, fmt=fmt)
+    if not body:
         abort(404)
-    response = Response(render_chart(chart_obj, fmt), mimetype=MIME[fmt])
+    response = Response(body, mimetype=MIME[fmt])
     if request.args.get("ladda-ner"):
         response.headers["Content-Disposition"] = (
             f"attachment; filename=indikator-{indicator}-{kind}-{year}.{fmt}"
         )
     return response
+
+
+def render_download(data, *, year: int, fmt: str) -> bytes:
+    """One download's bytes (the same function serves ``surveys report``)."""
+    if fmt == "csv":
+        return report_csv(data, year=year)
+    if fmt == "xlsx":
+        return report_xlsx(data, year=year)
+    # PDF and Word files are kept per figures and words (see assets.document).
+    if fmt == "pdf":
+        from surveys.reports.pdf import report_pdf
+
+        return document(data, year=year, fmt=fmt, build=lambda: report_pdf(data, year=year))
+    from surveys.reports.word import report_docx
+
+    return document(data, year=year, fmt=fmt, build=lambda: report_docx(data, year=year))
 
 
 def _quote(name: str) -> str:

@@ -8,6 +8,7 @@ the imported history figures.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -25,16 +26,16 @@ from surveys.models import (
     PublicationRow,
     Question,
     QuestionVersion,
+    ReportComment,
     Response,
     Setting,
     table_of,
 )
-from surveys.services import publications
+from surveys.services import publications, settings
 from surveys.services.figures import history_rows, national_rows
 from surveys.services.tables import parse_int
 
 COMPUTED = "beräknad"
-FORBUND_NAME_KEY = "forbund_name"
 
 
 @dataclass
@@ -53,6 +54,7 @@ class ReportData:
     preview: bool = False  # True: live figures, not published
     publication: dict | None = None  # version, published_at, published_by, method_note
     cache_key: str = ""  # identifies the frozen figures (charts are cached by it)
+    comments: dict[int, dict[int, str]] = field(default_factory=dict)  # year -> indicator -> text
 
     def years(self) -> list[int]:
         if self.results.empty:
@@ -73,8 +75,31 @@ def min_cell(db: Session, default: int) -> int:
 
 
 def forbund_name(db: Session) -> str | None:
-    row = db.get(Setting, FORBUND_NAME_KEY)
-    return row.value.strip() or None if row is not None else None
+    """The förbund's name (an administrator setting), or None when not set (neutral title)."""
+    return settings.get(db, settings.FORBUND_NAME).strip() or None
+
+
+def report_comments(db: Session) -> dict[int, dict[int, str]]:
+    """The förbundschef's texts: year -> indicator (0 = introduction) -> text."""
+    out: dict[int, dict[int, str]] = {}
+    for row in db.execute(select(ReportComment)).scalars():
+        if row.text.strip():
+            out.setdefault(row.year, {})[row.indicator] = row.text
+    return out
+
+
+def content_key(
+    results: pd.DataFrame, national: pd.DataFrame, version: str, cell: int, *, prefix: str = "live-"
+) -> str:
+    """A hash of everything a chart is drawn from: the key rendered charts are kept under.
+
+    Published reports use it too: a year's trend chart also shows earlier years'
+    publications and imported history, which may change after the year is published.
+    """
+    digest = hashlib.sha256(f"{version}|{cell}|".encode())
+    digest.update(pd.util.hash_pandas_object(results.astype(str), index=False).values.tobytes())
+    digest.update(pd.util.hash_pandas_object(national.astype(str), index=False).values.tobytes())
+    return prefix + digest.hexdigest()[:40]
 
 
 def answers_frame(db: Session, *, intervention_id: str | None = None) -> pd.DataFrame:
@@ -224,16 +249,18 @@ def published_report(
     results = _with_history(db, instrument, results, scope=scope, cell=cell)
     if current is None and not _history_only_year(results, year):
         return None
+    national = _national(db, current)
     return ReportData(
         instrument=instrument,
         results=results,
-        national=_national(db, current),
+        national=national,
         min_cell=cell,
         intervention=scope or None,
         year_counts=_year_counts(db, pubs, scope),
         forbund_name=forbund_name(db),
         publication=_describe(current) if current else None,
-        cache_key=f"{current.id}:{scope}" if current else f"historik:{year}",
+        cache_key=content_key(results, national, instrument.version, cell, prefix="pub-"),
+        comments=report_comments(db),
     )
 
 
@@ -272,14 +299,16 @@ def preview_report(
         ],
         ignore_index=True,
     )
+    national = _national(db, None)
     return ReportData(
         instrument=instrument,
         results=results,
-        national=_national(db, None),
+        national=national,
         min_cell=cell,
         intervention=scope or None,
         year_counts=year_counts,
         forbund_name=forbund_name(db),
         preview=True,
-        cache_key="",
+        cache_key=content_key(results, national, instrument.version, cell),
+        comments=report_comments(db),
     )

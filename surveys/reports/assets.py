@@ -1,0 +1,227 @@
+"""Charts rendered once per set of frozen figures and reused by the page, PDF and Word.
+
+A chart is identified by ``ReportData.cache_key`` (the publication and scope;
+for the live preview a hash of the figures) and its name, e.g.
+``2023-6-tid.svg``. Rendering one takes 0.2–0.6 s, so every chart is rendered
+at most once: it is kept in the ``report_asset`` table (shared by all
+workers) and in a small in-process LRU in front of it. "No chart" (nothing
+visible) is stored as an empty body so it is not recomputed either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+from flask import has_app_context
+from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from surveys import db
+from surveys.models import ReportAsset
+from surveys.services.reporting import ReportData
+
+log = logging.getLogger(__name__)
+LIVE_PREFIX = "live-"  # cache keys of live (unpublished) figures, see reporting.content_key
+KINDS = ("tid", "ar")  # trend chart first, as in the seed
+MIME = {"svg": "image/svg+xml", "png": "image/png"}
+DOCUMENT_MIME = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+_MEMORY: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+_MEMORY_BYTES = 24 * 1024 * 1024  # per worker: the SVGs of several reports; PNGs mostly from the DB
+_memory_used = 0
+_LOCK = threading.Lock()
+
+
+def asset_name(year: int, indicator: int, kind: str, fmt: str) -> str:
+    return f"{year}-{indicator}-{kind}.{fmt}"
+
+
+def charts(data: ReportData, *, year: int, fmt: str) -> dict[tuple[int, str], bytes]:
+    """Every chart of a year's report: (indicator, kind) -> bytes (b"" when there is none)."""
+    wanted = {
+        (number, kind): asset_name(year, number, kind, fmt)
+        for number in data.instrument.indicators
+        for kind in KINDS
+    }
+    found = _from_memory(data.cache_key, wanted.values())
+    missing = [name for name in wanted.values() if name not in found]
+    if missing and data.cache_key and has_app_context():
+        stored = _from_database(data.cache_key, missing)
+        found.update(stored)
+        _remember(data.cache_key, stored)
+    fresh = {}
+    for (number, kind), name in wanted.items():
+        if name not in found:
+            fresh[name] = _render(data, year=year, indicator=number, kind=kind, fmt=fmt)
+    if fresh and data.cache_key:
+        _store(data.cache_key, fresh, fmt)
+        _remember(data.cache_key, fresh)
+    found.update(fresh)
+    return {key: found[name] for key, name in wanted.items()}
+
+
+def one_chart(data: ReportData, *, year: int, indicator: int, kind: str, fmt: str) -> bytes:
+    """One chart (b"" when nothing can be shown), through the same cache."""
+    name = asset_name(year, indicator, kind, fmt)
+    found = _from_memory(data.cache_key, [name])
+    if name in found:
+        return found[name]
+    if data.cache_key and has_app_context():
+        found = _from_database(data.cache_key, [name])
+        if name in found:
+            _remember(data.cache_key, found)
+            return found[name]
+    body = _render(data, year=year, indicator=indicator, kind=kind, fmt=fmt)
+    if data.cache_key:
+        _store(data.cache_key, {name: body}, fmt)
+        _remember(data.cache_key, {name: body})
+    return body
+
+
+def document(data: ReportData, *, year: int, fmt: str, build: Callable[[], bytes]) -> bytes:
+    """A whole PDF or Word file, built once per figures *and* words.
+
+    The key adds to ``cache_key`` everything else the file shows: the year's
+    comments, the förbund's name, the preview mark and the publication note,
+    so an edited comment gives a new file at once.
+    """
+    if not data.cache_key or not has_app_context():
+        return build()
+    words = repr(
+        (
+            sorted(data.comments.get(year, {}).items()),
+            data.forbund_name,
+            data.preview,
+            sorted((data.publication or {}).items()),
+            data.intervention,
+            data.min_cell,
+        )
+    )
+    digest = hashlib.sha256(words.encode("utf-8")).hexdigest()[:24]
+    name = f"{year}-rapport-{digest}.{fmt}"
+    found = _from_memory(data.cache_key, [name]) or _from_database(data.cache_key, [name])
+    if name in found:
+        return found[name]
+    body = build()
+    _store(data.cache_key, {name: body}, fmt)
+    return body
+
+
+def prerender(data: ReportData, *, year: int) -> int:
+    """Render (or find) every chart of a year in SVG and PNG; returns how many exist.
+
+    Meant to be called right after a publication is stored, so that the first
+    page view, PDF and Word file are as fast as every later one.
+    """
+    count = 0
+    for fmt in MIME:
+        count += sum(1 for body in charts(data, year=year, fmt=fmt).values() if body)
+    return count
+
+
+def prerender_year(session, *, year: int) -> int:
+    """Draw the whole förbund's charts of a published year now (insatser are drawn when
+    first asked for): the förbundschef's first page view, PDF and Word file are then fast."""
+    from surveys.services.catalogue import instrument_from_db
+    from surveys.services.reporting import published_report
+
+    data = published_report(session, instrument_from_db(session), year=year)
+    return 0 if data is None else prerender(data, year=year)
+
+
+def prerender_in_background(app, *, year: int) -> threading.Thread:
+    """``prerender_year`` in a thread with its own app context (after a publish request)."""
+
+    def work() -> None:
+        with app.app_context():
+            try:
+                prerender_year(db.session(), year=year)
+            except Exception:  # noqa: BLE001 - charts are drawn again on first use anyway
+                log.exception("Diagrammen för %s kunde inte ritas i förväg.", year)
+
+    thread = threading.Thread(target=work, name=f"diagram-{year}", daemon=True)
+    thread.start()
+    return thread
+
+
+def _render(data: ReportData, *, year: int, indicator: int, kind: str, fmt: str) -> bytes:
+    from surveys.reports.build import chart, render_chart
+
+    chart_obj = chart(data, year=year, indicator=indicator, kind=kind)
+    return b"" if chart_obj is None else render_chart(chart_obj, fmt)
+
+
+def _from_memory(key: str, names) -> dict[str, bytes]:
+    if not key:
+        return {}
+    with _LOCK:
+        out = {}
+        for name in names:
+            body = _MEMORY.get((key, name))
+            if body is not None:
+                _MEMORY.move_to_end((key, name))
+                out[name] = body
+        return out
+
+
+def _remember(key: str, bodies: dict[str, bytes]) -> None:
+    global _memory_used
+    with _LOCK:
+        for name, body in bodies.items():
+            old = _MEMORY.pop((key, name), None)
+            _memory_used += len(body) - (len(old) if old is not None else 0)
+            _MEMORY[(key, name)] = body
+        while _memory_used > _MEMORY_BYTES and _MEMORY:
+            _memory_used -= len(_MEMORY.popitem(last=False)[1])
+
+
+def _from_database(key: str, names: list[str]) -> dict[str, bytes]:
+    query = select(ReportAsset.name, ReportAsset.body).where(
+        ReportAsset.cache_key == key, ReportAsset.name.in_(names)
+    )
+    with db.transaction() as session:
+        return {name: bytes(body) for name, body in session.execute(query).all()}
+
+
+def _store(key: str, bodies: dict[str, bytes], fmt: str) -> None:
+    """Keep rendered charts; another worker storing the same ones first is fine."""
+    if not has_app_context():
+        return
+    try:
+        with db.transaction() as session:
+            if key.startswith(LIVE_PREFIX):
+                # Live figures change with every answer: keep only the newest live set, so
+                # previews do not pile up (published figures keep theirs for good).
+                session.execute(
+                    delete(ReportAsset).where(
+                        ReportAsset.cache_key.startswith(LIVE_PREFIX), ReportAsset.cache_key != key
+                    )
+                )
+            present = set(
+                session.execute(
+                    select(ReportAsset.name).where(
+                        ReportAsset.cache_key == key, ReportAsset.name.in_(list(bodies))
+                    )
+                ).scalars()
+            )
+            for name, body in bodies.items():
+                if name not in present:
+                    mime = MIME.get(fmt) or DOCUMENT_MIME[fmt]
+                    session.add(ReportAsset(cache_key=key, name=name, content_type=mime, body=body))
+    except SQLAlchemyError:
+        # A concurrent worker inserted the same charts (same key, same bytes): nothing lost.
+        pass
+
+
+def clear_memory() -> None:
+    """Forget the in-process copies (tests; the database table stays)."""
+    global _memory_used
+    with _LOCK:
+        _MEMORY.clear()
+        _memory_used = 0

@@ -1,0 +1,238 @@
+"""The yearly appendix as a PDF made by the service (ReportLab, no system packages).
+
+Same content and order as the page: title block, questionnaires per group,
+"Resultatet i korthet", then per indicator its text, Mått, the trend chart,
+the "Resultat YYYY" table (kept on one page with its heading), this year's
+chart and the förbundschef's comments. A4, page numbers in the footer, every
+chart embedded as a PNG rendered once for the figures (``assets``).
+"""
+
+from __future__ import annotations
+
+import io
+from xml.sax.saxutils import escape
+
+from reportlab import rl_config
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import cm
+from reportlab.platypus import (
+    Image,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from surveys.reports.assets import charts
+from surveys.reports.build import page_context
+from surveys.services.reporting import ReportData
+
+# ASCII85 encoding of images runs in pure Python in ReportLab 4 (about 2 s for the demo's
+# 30 charts) and only makes the file larger; binary streams are fine for every PDF reader.
+rl_config.useA85 = 0
+WIDTH = A4[0] - 4 * cm  # text width with 2 cm margins
+HEAD_BG = colors.HexColor("#DDE5EC")
+STYLES = getSampleStyleSheet()
+BODY = ParagraphStyle("body", parent=STYLES["BodyText"], fontSize=10, leading=13.5)
+SMALL = ParagraphStyle("small", parent=BODY, fontSize=8.5, leading=11, textColor="#444444")
+CELL = ParagraphStyle("cell", parent=BODY, fontSize=9, leading=11)
+NUM = ParagraphStyle("num", parent=CELL, alignment=TA_RIGHT)
+H1 = ParagraphStyle("h1", parent=STYLES["Title"], fontSize=24, leading=30, alignment=0)
+H2 = ParagraphStyle("h2", parent=STYLES["Heading2"], fontSize=15, keepWithNext=1)
+H3 = ParagraphStyle("h3", parent=STYLES["Heading3"], fontSize=11.5, keepWithNext=1)
+
+
+def _p(text: str, style: ParagraphStyle = BODY) -> Paragraph:
+    """A paragraph of plain text (escaped: comments are never markup)."""
+    return Paragraph(escape(text), style)
+
+
+def report_pdf(data: ReportData, *, year: int, with_charts: bool = True) -> bytes:
+    """The appendix "Indikatorerna YYYY" as PDF bytes."""
+    context = page_context(data, year=year)
+    images = charts(data, year=year, fmt="png") if with_charts else {}
+    out = io.BytesIO()
+    title = f"Indikatorerna {year}" + (f" – {data.intervention}" if data.intervention else "")
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=2 * cm,
+        rightMargin=2 * cm,
+        topMargin=2 * cm,
+        bottomMargin=2 * cm,
+        title=title,
+        author=context["forbund_name"] or context["neutral_title"],
+        creator="Indikatorenkäter",
+    )
+    story = _front(context, title) + _overview(context)
+    for section in context["sections"]:
+        story += _indicator(section, context, images)
+    footer = f"{context['forbund_name'] or context['neutral_title']} · {title}"
+    if context["preview"]:
+        footer += " · Förhandsgranskning – inte publicerad"
+
+    def number_pages(canvas, document) -> None:
+        canvas.saveState()
+        canvas.setFont("Helvetica", 8)
+        canvas.setFillColor(colors.HexColor("#555555"))
+        canvas.drawString(2 * cm, 1.2 * cm, footer)
+        canvas.drawRightString(A4[0] - 2 * cm, 1.2 * cm, f"Sida {document.page}")
+        canvas.restoreState()
+
+    doc.build(story, onFirstPage=number_pages, onLaterPages=number_pages)
+    return out.getvalue()
+
+
+def _front(context: dict, title: str) -> list:
+    year = context["year"]
+    story: list = [Spacer(1, 5 * cm), _p(context["forbund_name"] or context["neutral_title"], H3)]
+    story += [_p(title, H1), _p("Sammanställning av årets resultat med jämförelser")]
+    if context["preview"]:
+        story += [Spacer(1, 1 * cm), _p("Förhandsgranskning – inte publicerad.", H3)]
+    story += [PageBreak(), _p(f"Indikatorer för finansiell samordning {year}", H2)]
+    story.append(_p(context["collection_text"]))
+    collection = context["collection"]
+    rows = [["Respondentgrupp", *[str(y) for y in collection["years"]]]]
+    rows += [[r["name"], *map(str, r["counts"])] for r in collection["rows"]]
+    rows.append(["Samtliga grupper", *map(str, collection["totals"])])
+    story += [Spacer(1, 6), _table(rows, [7 * cm] + [2.2 * cm] * len(collection["years"]))]
+    story.append(
+        _p(
+            "Andelar av dem som svarat på skalan (Vet ej och obesvarat räknas inte med). "
+            f"Resultat som bygger på färre än {context['min_cell']} svar visas inte.",
+            SMALL,
+        )
+    )
+    return story
+
+
+def _overview(context: dict) -> list:
+    year = context["year"]
+    story: list = [_p("Resultatet i korthet", H2)]
+    story += [_p(text) for text in context["introduction"]]
+    rows = [["Indikator", "Respondentgrupp", "n", "Positivt", f"Förändring sedan {year - 1}"]]
+    for r in context["overview_rows"]:
+        if r["empty"]:
+            rows.append([str(r["indicator"]), r["empty"], "", "", ""])
+        elif r["suppressed"]:
+            rows.append([str(r["indicator"]), r["group"], str(r["n"]), "För få svar", ""])
+        else:
+            rows.append(
+                [
+                    str(r["indicator"]),
+                    r["group"],
+                    str(r["n"]),
+                    f"{r['positive']}%",
+                    r["change_text"] or "–",
+                ]
+            )
+    story.append(_table(rows, [2 * cm, 6.5 * cm, 1.6 * cm, 2.2 * cm, 4.5 * cm], numeric_from=2))
+    story.append(_p(f"{context['n_note']} {context['change_note']}", SMALL))
+    publication = context["publication"]
+    if publication:
+        note = f"Publicerad version {publication.get('version')}"
+        if publication.get("published_at"):
+            note += f", {publication['published_at']}"
+        if publication.get("published_by"):
+            note += f" av {publication['published_by']}"
+        story.append(_p(note + ". " + (publication.get("method_note") or ""), SMALL))
+    return story
+
+
+def _indicator(section: dict, context: dict, images: dict) -> list:
+    year, number = context["year"], section["number"]
+    head = [PageBreak(), _p(f"Indikator {number}", H2), _p(section["title"], BODY)]
+    if section["no_measure"]:
+        return [*head, _p("Ingen nationell mätning ännu. Indikatorn är fortsatt under utveckling.")]
+    story = [*head, _p("Mått", H3)]
+    for m in section["measures"]:
+        extra = " – ja/nej-fråga" if m["gate"] else ""
+        extra = extra or (" – besvaras om fråga 8 är Ja" if m["conditional"] else "")
+        story.append(_p(f"• {m['text']} ({m['where']}){extra}"))
+    trend = images.get((number, "tid"))
+    if trend:
+        story.append(_image(trend))
+    table: list = [_p(f"Resultat {year}", H3)]
+    if not section["groups"]:
+        table.append(_p(f"Inga svar för den här indikatorn {year}."))
+    else:
+        table.append(_result_table(section["groups"]))
+        if any(r.suppressed for g in section["groups"] for r in g["rows"]):
+            table.append(
+                _p(
+                    f"För få svar för att visas: färre än {context['min_cell']} svar, eller en "
+                    "siffra som annars skulle gå att räkna fram ur de andra.",
+                    SMALL,
+                )
+            )
+    story.append(KeepTogether(table))  # the heading never stands alone at a page's foot
+    current = images.get((number, "ar"))
+    if current:
+        story.append(_image(current))
+    if section["comment"]:
+        story.append(KeepTogether([_p("Kommentarer", H3), _p(section["comment"][0])]))
+        story += [_p(text) for text in section["comment"][1:]]
+    return story
+
+
+def _result_table(groups: list[dict]) -> Table:
+    rows = [["", "Negativt", "Varken eller", "Positivt (Klart positivt)", "svarsfrekvens", "Riket"]]
+    spans = []
+    for g in groups:
+        gate = " (Ja räknas som positivt, Nej som negativt)" if g["gate"] else ""
+        spans.append(len(rows))
+        rows.append([f"Fråga {g['question']} – {g['questionnaire']}{gate}", "", "", "", "", ""])
+        for r in g["rows"]:
+            label = r.label + (" (importerad)" if r.imported else "")
+            if r.suppressed:
+                rows.append([label, "För få svar för att visas", "", "", "", ""])
+            else:
+                rows.append([label, r.negative, r.neutral, r.positive, r.response_rate, r.national])
+    widths = [5.2 * cm, 2 * cm, 2.2 * cm, 3.3 * cm, 2.4 * cm, 1.9 * cm]
+    table = _table(rows, widths, numeric_from=1)
+    style = [("SPAN", (0, i), (-1, i)) for i in spans]
+    style += [("BACKGROUND", (0, i), (-1, i), HEAD_BG) for i in spans]
+    for i, row in enumerate(rows):
+        if row[1] == "För få svar för att visas":
+            style += [("SPAN", (1, i), (-1, i)), ("TEXTCOLOR", (1, i), (-1, i), "#555555")]
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _table(rows: list[list[str]], widths: list[float], numeric_from: int = 1) -> Table:
+    body = [
+        [
+            _p(cell, NUM if j >= numeric_from and i > 0 and cell[:1].isdigit() else CELL)
+            for j, cell in enumerate(row)
+        ]
+        for i, row in enumerate(rows)
+    ]
+    table = Table(body, colWidths=widths, repeatRows=1, hAlign="LEFT")
+    table.setStyle(
+        TableStyle(
+            [
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#EEF1F3")),
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#B0B8BF")),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("TOPPADDING", (0, 0), (-1, -1), 2),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+            ]
+        )
+    )
+    return table
+
+
+def _image(png: bytes) -> Image:
+    """A chart scaled to the text width (never wider than the page, never upscaled)."""
+    from PIL import Image as PILImage
+
+    with PILImage.open(io.BytesIO(png)) as im:
+        width, height = im.size
+    scale = min(WIDTH / (width / 2), 1.0) / 2  # rendered at 2x: 2 px per point
+    return Image(io.BytesIO(png), width=width * scale, height=height * scale)

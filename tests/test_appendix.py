@@ -1,0 +1,400 @@
+"""The yearly appendix: page, PDF, Word and Excel checked against ReportData, figure by figure.
+
+Real files, real parsers: the PDF is read with pypdf (text and images per page),
+the Word file with python-docx, the workbook with openpyxl.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime
+
+import pytest
+from docx import Document
+from openpyxl import load_workbook
+from pypdf import PdfReader
+from sqlmodel import select
+
+from indicators.report import change_is_significant, two_proportion_z
+from surveys import db
+from surveys.models import AuditEntry, ReportAsset, ReportComment, Setting
+from surveys.reports import assets
+from surveys.reports.build import page_context
+from surveys.services.catalogue import instrument_from_db
+from surveys.services.reporting import report_data
+from tests import seedrows
+from tests.conftest import form_token, table_rows
+
+FORBUND = "Samordningsförbundet Väst"
+YEAR = 2024  # the demo's latest year
+
+
+def _demo(app, runner, *, name: str | None = FORBUND, comments: dict[int, str] | None = None):
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    with app.app_context():
+        s = db.session()
+        if name:
+            s.add(Setting(key="forbund_name", value=name))
+        for indicator, text in (comments or {}).items():
+            s.add(
+                ReportComment(
+                    year=YEAR,
+                    indicator=indicator,
+                    text=text,
+                    updated_at=datetime.now(UTC),
+                    updated_by="test@example.invalid",
+                )
+            )
+        s.commit()
+
+
+def _context(app, year: int = YEAR) -> dict:
+    with app.app_context():
+        s = db.session()
+        data = report_data(s, instrument_from_db(s), default_min_cell=app.config["MIN_CELL"])
+        return page_context(data, year=year)
+
+
+def _expected_rows(section: dict) -> list[tuple[str, list[str]]]:
+    """Every printed table row of an indicator: label and its cells as the seed prints them."""
+    out = []
+    for group in section["groups"]:
+        for r in group["rows"]:
+            if r.suppressed:
+                out.append((r.label, ["För få svar för att visas"]))
+            else:
+                cells = [r.negative, r.neutral, r.positive, r.response_rate]
+                out.append((r.label, cells + ([r.national] if r.national else [])))
+    return out
+
+
+def _pdf_pages(pdf: bytes) -> list[tuple[int, list[str], int]]:
+    """(indicator or 0, text lines, number of images) per page."""
+    pages, current = [], 0
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        lines = [line.strip() for line in page.extract_text().splitlines() if line.strip()]
+        for line in lines:
+            if match := re.fullmatch(r"Indikator (\d+)", line):
+                current = int(match.group(1))
+        pages.append((current, lines, len(page.images)))
+    return pages
+
+
+def test_pdf_has_every_figure_chart_and_page_number(admin_client, app, runner):
+    comment = "Resultatet är stabilt.\n\nKvinnor och män svarar lika."
+    _demo(app, runner, comments={0: "Året i korthet.", 1: comment})
+    response = admin_client.get(f"/rapport/{YEAR}/rapport.pdf")
+    assert response.headers["Content-Type"] == "application/pdf"
+    reader = PdfReader(io.BytesIO(response.data))
+    assert all(round(float(p.mediabox.width)) == 595 for p in reader.pages)  # A4
+    assert all(round(float(p.mediabox.height)) == 842 for p in reader.pages)
+    pages = _pdf_pages(response.data)
+    for number, (_, lines, _) in enumerate(pages, start=1):
+        assert f"Sida {number}" in lines
+    front = " ".join(pages[0][1])
+    assert FORBUND in front and f"Indikatorerna {YEAR}" in front
+    assert "Förhandsgranskning – inte publicerad" in front  # live figures are a preview
+    context = _context(app)
+    text = "\n".join(line for _, lines, _ in pages for line in lines)
+    assert f"Under {YEAR} har {context['collection']['totals'][0]} enkäter" in " ".join(
+        text.split()
+    )
+    assert "Året i korthet." in text and "Kvinnor och män svarar lika." in text
+    images = {}
+    for indicator, _, count in pages:
+        images[indicator] = images.get(indicator, 0) + count
+    for section in context["sections"]:
+        n = section["number"]
+        lines = [line for indicator, ls, _ in pages if indicator == n for line in ls]
+        expected_images = int(section["has_trend"]) + int(section["has_current"])
+        assert images.get(n, 0) == expected_images, n
+        if section["no_measure"]:
+            assert n == 11 and expected_images == 0
+            continue
+        assert expected_images == 2  # the demo has figures for every measured indicator
+        for label, cells in _expected_rows(section):
+            at = [i for i, line in enumerate(lines) if line == label]
+            assert at, (n, label)
+            assert any(lines[i + 1 : i + 1 + len(cells)] == cells for i in at), (n, label)
+    # "Resultat YYYY" never stands alone: its table starts on the same page
+    for indicator, lines, _ in pages:
+        if f"Resultat {YEAR}" in lines:
+            assert "Negativt" in lines[lines.index(f"Resultat {YEAR}") :], indicator
+
+
+def test_word_file_has_headings_tables_images_and_comments(admin_client, app, runner, tmp_path):
+    _demo(app, runner, comments={7: "Första stycket.\n\nAndra stycket om kvinnor och män."})
+    out = tmp_path / "r.docx"
+    result = runner.invoke(
+        args=["report", "--year", str(YEAR), "--format", "docx", "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    doc = Document(str(out))
+    headings = [p.text for p in doc.paragraphs if p.style.name == "Heading 1"]
+    assert headings[:2] == [f"Indikatorer för finansiell samordning {YEAR}", "Resultatet i korthet"]
+    assert headings[2:] == [f"Indikator {n}" for n in range(1, 17)]
+    assert doc.paragraphs[0].text == FORBUND and doc.paragraphs[1].style.name == "Title"
+    assert round(doc.sections[0].page_width.cm, 1) == 21.0  # A4 from the shipped template
+    context = _context(app)
+    tables: dict[int, list[tuple[str, ...]]] = {}
+    current = 0
+    for block in doc.iter_inner_content():
+        if hasattr(block, "rows"):
+            tables.setdefault(current, []).extend(
+                tuple(c.text for c in row.cells) for row in block.rows
+            )
+        elif match := re.fullmatch(r"Indikator (\d+)", block.text):
+            current = int(match.group(1))
+    label = re.compile(r"^(Samtliga |kvinnor |män )?\(n=\d+\)")
+    for section in context["sections"]:
+        printed = [r for r in tables.get(section["number"], []) if label.match(r[0])]
+        expected = _expected_rows(section)
+        assert [r[0] for r in printed] == [e[0] for e in expected], section["number"]
+        for row, (_, cells) in zip(printed, expected, strict=True):
+            if cells == ["För få svar för att visas"]:
+                assert row[1] == cells[0] and set(row[2:]) == {""}
+            else:
+                assert list(row[1 : 1 + len(cells)]) == cells, (section["number"], row)
+    assert len(doc.inline_shapes) == 30  # two charts for each of the 15 measured indicators
+    texts = [p.text for p in doc.paragraphs]
+    at = texts.index("Första stycket.")
+    assert texts[at - 1] == "Kommentarer" and texts[at + 1] == "Andra stycket om kvinnor och män."
+    overview = [r for r in tables[0] if r[0] == "6" and r[1] == "Deltagare avslut"]
+    expected = next(
+        r
+        for r in context["overview_rows"]
+        if r["indicator"] == 6 and r["group"] == "Deltagare avslut"
+    )
+    assert overview == [
+        (
+            "6",
+            "Deltagare avslut",
+            str(expected["n"]),
+            f"{expected['positive']}%",
+            expected["change_text"] or "–",
+        )
+    ]
+
+
+def test_xlsx_has_numbers_with_percentage_formats_in_swedish(admin_client, app, runner):
+    _demo(app, runner)
+    workbook = load_workbook(io.BytesIO(admin_client.get(f"/rapport/{YEAR}/rapport.xlsx").data))
+    context = _context(app)
+    sheet = workbook["Indikator 1"]
+    assert sheet.freeze_panes == "A3"
+    header = [c.value for c in sheet[2]]
+    assert header[:7] == [
+        "Fråga",
+        "Respondentgrupp",
+        "Grupp",
+        "n",
+        "Negativt",
+        "Varken eller",
+        "Positivt",
+    ]
+    rows = list(sheet.iter_rows(min_row=3))
+    section = context["sections"][0]
+    shown = [r for g in section["groups"] for r in g["rows"] if not r.suppressed]
+    assert len(rows) == sum(len(g["rows"]) for g in section["groups"])
+    for cells, expected in zip(
+        rows, [r for g in section["groups"] for r in g["rows"]], strict=True
+    ):
+        assert cells[3].value == expected.values["n"]
+        if expected.suppressed:
+            continue
+        assert isinstance(cells[6].value, float)
+        assert round(cells[6].value * 100) == expected.values["positive"]
+        assert cells[6].number_format == "0%" and cells[8].number_format == "0%"
+    assert shown
+    overview = workbook["I korthet"]
+    assert overview.freeze_panes == "A3"
+    assert [c.value for c in overview[2]][:4] == [
+        "Indikator",
+        "Respondentgrupp",
+        "n (respondenter)",
+        f"Positivt {YEAR}",
+    ]
+    first = next(r for r in context["overview_rows"] if not r["empty"])
+    row = [c for c in overview[3]]
+    assert row[2].value == first["n"] and row[3].number_format == "0%"
+    assert round(row[3].value * 100) == first["positive"]
+    assert workbook["Enkäter"]["A3"].value == "Deltagare pågående"
+
+
+def test_trend_chart_has_kvinnor_man_and_labelled_riket_in_the_same_hue(admin_client, app, runner):
+    _demo(app, runner)
+    svg = admin_client.get(f"/rapport/{YEAR}/diagram/1-tid.svg").text
+    assert "Förbundets utveckling över tid" in svg
+    for entry in ("– kvinnor", "– män", "– Samtliga", ">Riket<", ">Förbundet<"):
+        assert entry in svg, entry
+    from surveys.reports.build import chart
+
+    with app.app_context():
+        s = db.session()
+        data = report_data(s, instrument_from_db(s), default_min_cell=5)
+        spec = chart(data, year=YEAR, indicator=1, kind="tid").to_dict()
+    values = [v for d in spec["datasets"].values() for v in d]
+    riket = [v for v in values if v["linje"] == "Riket"]
+    assert riket, "the demo has national figures for indicator 1"
+    series = {v["serie"] for v in values if v["linje"] == "Förbundet"}
+    assert all(v["serie"] in series for v in riket)  # colour is by series: same hue as its line
+    dash = spec["layer"][0]["encoding"]["strokeDash"]
+    assert dash["scale"]["domain"] == ["Förbundet", "Riket"] and dash["legend"] is not None
+    assert spec["layer"][0]["encoding"]["color"]["field"] == "serie"
+
+
+def test_page_has_title_block_collection_charts_inline_and_no_lazy_images(
+    admin_client, app, runner
+):
+    _demo(app, runner, name=None)
+    page = admin_client.get(f"/rapport/{YEAR}").text
+    assert 'class="forbund">Indikatorer för finansiell samordning<' in page  # neutral fallback
+    assert "loading=" not in page
+    assert "<img" not in page
+    assert page.count('<svg role="img"') == 30
+    context = _context(app)
+    collection = context["collection"]
+    assert collection["years"] == [YEAR, YEAR - 1, YEAR - 2]
+    rows = table_rows(page)
+    for row in collection["rows"]:
+        assert (row["name"], *map(str, row["counts"])) in rows
+    assert "Förhandsgranskning – inte publicerad" in page
+    # 2023 in the demo asks no participants during an intervention, as in the seed
+    page_2023 = admin_client.get(f"/rapport/{YEAR - 1}").text
+    assert "Förbundet har under 2023 inte tillfrågat deltagare pågående." in page_2023
+    with app.app_context():
+        s = db.session()
+        s.add(Setting(key="forbund_name", value=FORBUND))
+        s.commit()
+    assert f'class="forbund">{FORBUND}<' in admin_client.get(f"/rapport/{YEAR}").text
+
+
+def test_charts_are_rendered_once_and_read_back_from_the_cache(admin_client, app, runner, tmp_path):
+    _demo(app, runner)
+    assets.clear_memory()
+    admin_client.get(f"/rapport/{YEAR}")
+    with app.app_context():
+        s = db.session()
+        stored = s.exec(select(ReportAsset).where(ReportAsset.name == f"{YEAR}-1-tid.svg")).one()
+        count = len(s.exec(select(ReportAsset)).all())
+        assert count == 32  # 16 indicators × 2 kinds (11 stored as "no chart")
+        # Replace the stored chart: the next page must show it, proving nothing is re-rendered.
+        stored.body = b'<svg xmlns="http://www.w3.org/2000/svg"><text>KONTROLL</text></svg>'
+        s.add(stored)
+        s.commit()
+    assets.clear_memory()
+    page = admin_client.get(f"/rapport/{YEAR}").text
+    assert "KONTROLL" in page
+    with app.app_context():
+        assert len(db.session().exec(select(ReportAsset)).all()) == count
+        first_key = stored.cache_key
+    # one more answer: new live figures, new charts, and the old live set is not kept
+    path = tmp_path / "en.csv"
+    path.write_text(
+        "year,questionnaire,insats,gender,submitted_on,"
+        + ",".join(f"q{i}" for i in range(1, 12))
+        + f"\n{YEAR},styrelse,,,,6,6,6,6,6,,,,,,\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(args=["import", "answers", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "KONTROLL" not in admin_client.get(f"/rapport/{YEAR}").text
+    with app.app_context():
+        keys = {a.cache_key for a in db.session().exec(select(ReportAsset)).all()}
+    assert len(keys) == 1 and first_key not in keys
+
+
+def test_comments_are_saved_audited_and_refused_when_marked_up_or_too_long(
+    admin_client, app, runner, tmp_path
+):
+    path = tmp_path / "svar.csv"
+    path.write_text(seedrows.csv_text(), encoding="utf-8")
+    assert runner.invoke(args=["import", "answers", str(path)]).exit_code == 0
+    form = admin_client.get("/admin/kommentarer/2023")
+    assert form.status_code == 200
+    # the suggested starting line: figures only
+    assert "Förbundets resultat för Deltagare avslut (samtliga) är 96 % positivt" in form.text
+    token = form_token(form.text)
+    text = "Bättre än i fjol.\n\nVi fortsätter <arbetet>."
+    bad = admin_client.post("/admin/kommentarer/2023", data={"csrf_token": token, "text-1": text})
+    assert bad.status_code == 400 and "innehåller HTML-kod" in bad.text
+    assert "Ingenting har sparats" in bad.text
+    long = admin_client.post(
+        "/admin/kommentarer/2023", data={"csrf_token": token, "text-1": "a" * 4001}
+    )
+    assert long.status_code == 400 and "Högst 4000 tecken" in long.text
+    with app.app_context():
+        assert db.session().exec(select(ReportComment)).all() == []
+    good = "Bättre än i fjol: 96 % > 91 %.\n\nVi fortsätter arbetet & följer upp."
+    saved = admin_client.post(
+        "/admin/kommentarer/2023",
+        data={"csrf_token": token, "text-0": "Inledning.", "text-1": good, "text-4": ""},
+    )
+    assert saved.status_code == 302
+    with app.app_context():
+        s = db.session()
+        rows = {c.indicator: c for c in s.exec(select(ReportComment)).all()}
+        assert rows[1].text == good and rows[0].text == "Inledning." and rows[4].text == ""
+        assert rows[1].updated_by == "administratör-0@example.invalid"
+        actions = [(a.action, a.detail) for a in s.exec(select(AuditEntry)).all()]
+    assert ("kommentar.ändra", f"2023 indikator 1, {len(good)} tecken") in actions
+    assert ("kommentar.tömma", "2023 indikator 4, 0 tecken") in actions
+    page = admin_client.get("/rapport/2023").text
+    assert '<p class="comment">Bättre än i fjol: 96 % &gt; 91 %.</p>' in page
+    assert "Vi fortsätter arbetet &amp; följer upp." in page
+    # an emptied comment stays empty: the suggestion is not offered again
+    again = admin_client.get("/admin/kommentarer/2023").text
+    assert re.search(r'name="text-4"[^>]*></textarea>', again)
+    assert admin_client.get("/admin/kommentarer/1999").status_code == 404
+
+
+def test_staff_cannot_edit_comments(client, make_user, app):
+    from tests.conftest import login
+
+    login(client, make_user("personal", insatser=("Steget",)))
+    assert client.get("/admin/kommentarer/2023").status_code in (302, 403)
+    with app.app_context():
+        assert db.session().exec(select(ReportComment)).all() == []
+
+
+def test_summary_counts_respondents_and_marks_chance_changes(admin_client, runner, tmp_path):
+    path = tmp_path / "svar.csv"
+    path.write_text(seedrows.csv_text(), encoding="utf-8")
+    assert runner.invoke(args=["import", "answers", str(path)]).exit_code == 0
+    rows = table_rows(admin_client.get("/rapport/2023").text)
+    # indicator 6 pools questions 9 and 10: n is the 115 respondents, not 115 + 115 answers
+    assert any(r[:3] == ("6", "Deltagare avslut", "115") for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("now", "size", "before", "before_size", "expected"),
+    [
+        (63, 8, 75, 8, False),  # the issue's board of eight: chance
+        (96, 113, 89, 114, True),
+        (80, 15, 80, 15, False),
+        (100, 10, 100, 12, False),
+    ],
+)
+def test_change_significance(now, size, before, before_size, expected):
+    assert change_is_significant(now, size, before, before_size) is expected
+
+
+def test_two_proportion_z_value():
+    # p1 = 0.6, p2 = 0.4, n = 100 each: pooled 0.5, se = sqrt(0.25 · 0.02) = 0.0707
+    assert two_proportion_z(0.6, 100, 0.4, 100) == pytest.approx(2.828, abs=0.001)
+    assert change_is_significant(50, None, 40, 10) is None
+
+
+def test_cli_pdf_and_missing_year(app, runner, tmp_path):
+    _demo(app, runner)
+    out = tmp_path / "r.pdf"
+    result = runner.invoke(
+        args=["report", "--year", str(YEAR), "--format", "pdf", "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:5] == b"%PDF-" and len(PdfReader(str(out)).pages) > 16
+    result = runner.invoke(
+        args=["report", "--year", "2019", "--format", "docx", "--output", str(out)]
+    )
+    assert result.exit_code != 0 and "inga svar för 2019" in result.output

@@ -1,0 +1,63 @@
+"""Printing the report in a real browser (A4 → PDF) keeps every chart (headless Chromium)."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from werkzeug.serving import make_server
+
+from tests.conftest import PASSWORD
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+pytestmark = pytest.mark.browser
+
+if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+    pytest.skip("Chromium saknas (installeras av make test)", allow_module_level=True)
+
+
+@pytest.fixture
+def live_server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+def test_printing_the_report_to_pdf_keeps_all_charts(app, runner, live_server, make_user):
+    from playwright.sync_api import sync_playwright
+
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    email = make_user("administratör")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(locale="sv-SE")
+        page.set_default_timeout(30_000)
+        page.goto(f"{live_server}/logga-in")
+        page.get_by_label("E-postadress").fill(email)
+        page.get_by_label("Lösenord").fill(PASSWORD)
+        page.get_by_role("button", name="Logga in").click()
+        page.wait_for_url("**/personal")
+        page.goto(f"{live_server}/rapport/2024/utskrift")
+        page.emulate_media(media="print")
+        sizes = page.locator(".chart svg").evaluate_all(
+            "els => els.map(e => e.getBoundingClientRect().height)"
+        )
+        assert len(sizes) == 30 and min(sizes) > 100  # all drawn, none waiting to load
+        pdf = page.pdf(format="A4", print_background=True)
+        browser.close()
+    reader = PdfReader(io.BytesIO(pdf))
+    text = "".join(p.extract_text() for p in reader.pages)
+    assert abs(float(reader.pages[0].mediabox.width) - 595.3) < 1  # A4 (210 mm)
+    # the charts' own titles are in the printed file: 15 trend charts and 15 this-year charts
+    assert text.count("Förbundets utveckling över tid") >= 15
+    assert text.count("Resultat 2024") >= 30  # table headings and chart titles
