@@ -89,11 +89,11 @@ def _prerender(app, year: int) -> str:
     from surveys import db
     from surveys.reports.assets import prerender
     from surveys.services.catalogue import instrument_from_db
-    from surveys.services.reporting import report_data
+    from surveys.services.reporting import published_report
 
     with app.app_context():
         session = db.session()
-        data = report_data(session, instrument_from_db(session), default_min_cell=5)
+        data = published_report(session, instrument_from_db(session), year=year)
         cpu, start = time.process_time(), time.perf_counter()
         count = prerender(data, year=year)
         return (

@@ -8,13 +8,11 @@ measured, each against a baseline taken in the same run:
 - ``duckdb_s``: DuckDB counting the same answers in memory (loading excluded) — the
   floor for any aggregation;
 - ``publish_s`` / ``preview_s``: publishing a year and building the administrator's
-  live preview, each as a ratio to DuckDB. They are the two functions
-  ``publish_year`` and ``build_preview`` below: until publications exist, the preview
-  is what every report request computes today (``report_data``) and publishing is
-  reported as ``-``;
-- page, XLSX and one chart served in a separate worker process (the app in-process,
-  signed in as an administrator), each as a ratio to the app's own hello route, and
-  the worker's peak RSS.
+  live preview, each as a ratio to DuckDB (``publish_year`` and ``build_preview``:
+  both count where the data lives, then apply disclosure control to every scope);
+- page, XLSX, PDF, Word and one chart served from the publication in a separate worker
+  process (the app in-process, signed in as an administrator), each as a ratio to the
+  app's own hello route, and the worker's peak RSS.
 
 The closing lines give each figure's growth from the smallest to the largest size
 (goal: serving a published report ≤ 1.3×; publishing and preview ≤ 10× DuckDB at
@@ -47,6 +45,8 @@ YEAR = FIRST_YEAR + YEARS - 1  # the latest year of the synthetic data
 SERVED = {
     "page": f"/rapport/{YEAR}",
     "xlsx": f"/rapport/{YEAR}/rapport.xlsx",
+    "pdf": f"/rapport/{YEAR}/rapport.pdf",
+    "docx": f"/rapport/{YEAR}/rapport.docx",
     "chart": f"/rapport/{YEAR}/diagram/1-ar.svg",
 }
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -55,26 +55,31 @@ TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 # -- the two operations the lead points at publications --------------------------
 
 
-def publish_year(app: Flask, year: int) -> float | None:
-    """Seconds to publish ``year``; None while the app has no publications."""
-    try:
-        from surveys.services import publications  # noqa: F401 - arrives with publications
-    except ImportError:
-        return None
-    raise NotImplementedError("Peka publish_year på publications.publish när den finns")
-
-
-def build_preview(app: Flask, year: int) -> float:
-    """Seconds to build the administrator's live preview (today: the live report)."""
+def publish_year(app: Flask, year: int) -> float:
+    """Seconds to publish ``year``: count in the database, disclosure control, store."""
     from surveys import db
     from surveys.services.catalogue import instrument_from_db
-    from surveys.services.reporting import report_data
+    from surveys.services.publications import publish
 
     with app.app_context():
         session = db.session()
         instrument = instrument_from_db(session)
         started = time.perf_counter()
-        data = report_data(session, instrument, default_min_cell=5)
+        publish(session, instrument, year=year, user_email=ADMIN[0], min_cell=5)
+        return time.perf_counter() - started
+
+
+def build_preview(app: Flask, year: int) -> float:
+    """Seconds to build the administrator's live preview of ``year`` (the förbund)."""
+    from surveys import db
+    from surveys.services.catalogue import instrument_from_db
+    from surveys.services.reporting import preview_report
+
+    with app.app_context():
+        session = db.session()
+        instrument = instrument_from_db(session)
+        started = time.perf_counter()
+        data = preview_report(session, instrument, year=year, default_min_cell=5)
         seconds = time.perf_counter() - started
         if data.results.empty:
             raise SystemExit("Förhandsvisningen blev tom")

@@ -22,7 +22,7 @@ from surveys.models import AuditEntry, ReportAsset, ReportComment, Setting
 from surveys.reports import assets
 from surveys.reports.build import page_context
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.reporting import report_data
+from surveys.services.reporting import published_report
 from tests import seedrows
 from tests.conftest import form_token, table_rows
 
@@ -52,7 +52,7 @@ def _demo(app, runner, *, name: str | None = FORBUND, comments: dict[int, str] |
 def _context(app, year: int = YEAR) -> dict:
     with app.app_context():
         s = db.session()
-        data = report_data(s, instrument_from_db(s), default_min_cell=app.config["MIN_CELL"])
+        data = published_report(s, instrument_from_db(s), year=year)
         return page_context(data, year=year)
 
 
@@ -232,7 +232,7 @@ def test_trend_chart_has_kvinnor_man_and_labelled_riket_in_the_same_hue(admin_cl
 
     with app.app_context():
         s = db.session()
-        data = report_data(s, instrument_from_db(s), default_min_cell=5)
+        data = published_report(s, instrument_from_db(s), year=YEAR)
         spec = chart(data, year=YEAR, indicator=1, kind="tid").to_dict()
     values = [v for d in spec["datasets"].values() for v in d]
     riket = [v for v in values if v["linje"] == "Riket"]
