@@ -174,7 +174,9 @@ def summary(results: pd.DataFrame, instrument: Instrument, *, year: int) -> pd.D
                 {
                     "indicator": indicator,
                     "questionnaire": qn.key,
-                    "n": _size(scale_rows(year, indicator, qn.key, numbers), "n") or int(now["n"]),
+                    # n stays empty where it is hidden (questions asked only after Ja on 8)
+                    "n": _size(scale_rows(year, indicator, qn.key, numbers), "n")
+                    or (None if _missing(now["n"]) else int(now["n"])),
                     "positive": positive,
                     "previous": previous,
                     "change": change,

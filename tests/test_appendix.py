@@ -34,6 +34,10 @@ def _demo(app, runner, *, name: str | None = FORBUND, comments: dict[int, str] |
     assert runner.invoke(args=["demo"]).exit_code == 0
     with app.app_context():
         s = db.session()
+        existing = s.get(Setting, "forbund_name")  # the demo names its förbund
+        if existing is not None:
+            s.delete(existing)
+            s.flush()
         if name:
             s.add(Setting(key="forbund_name", value=name))
         for indicator, text in (comments or {}).items():
@@ -94,7 +98,7 @@ def test_pdf_has_every_figure_chart_and_page_number(admin_client, app, runner):
         assert f"Sida {number}" in lines
     front = " ".join(pages[0][1])
     assert FORBUND in front and f"Indikatorerna {YEAR}" in front
-    assert "Förhandsgranskning – inte publicerad" in front  # live figures are a preview
+    assert "Förhandsgranskning" not in front  # the published figures, not a preview
     context = _context(app)
     text = "\n".join(line for _, lines, _ in pages for line in lines)
     assert f"Under {YEAR} har {context['collection']['totals'][0]} enkäter" in " ".join(
@@ -146,7 +150,7 @@ def test_word_file_has_headings_tables_images_and_comments(admin_client, app, ru
             )
         elif match := re.fullmatch(r"Indikator (\d+)", block.text):
             current = int(match.group(1))
-    label = re.compile(r"^(Samtliga |kvinnor |män )?\(n=\d+\)")
+    label = re.compile(r"^(Samtliga |kvinnor |män )?\(n=(\d+|–)\)")  # – : n hidden under 8
     for section in context["sections"]:
         printed = [r for r in tables.get(section["number"], []) if label.match(r[0])]
         expected = _expected_rows(section)
@@ -259,7 +263,7 @@ def test_page_has_title_block_collection_charts_inline_and_no_lazy_images(
     rows = table_rows(page)
     for row in collection["rows"]:
         assert (row["name"], *map(str, row["counts"])) in rows
-    assert "Förhandsgranskning – inte publicerad" in page
+    assert "Förhandsgranskning" not in page  # read from the publication
     # 2023 in the demo asks no participants during an intervention, as in the seed
     page_2023 = admin_client.get(f"/rapport/{YEAR - 1}").text
     assert "Förbundet har under 2023 inte tillfrågat deltagare pågående." in page_2023
@@ -278,7 +282,8 @@ def test_charts_are_rendered_once_and_read_back_from_the_cache(admin_client, app
         s = db.session()
         stored = s.exec(select(ReportAsset).where(ReportAsset.name == f"{YEAR}-1-tid.svg")).one()
         count = len(s.exec(select(ReportAsset)).all())
-        assert count == 32  # 16 indicators × 2 kinds (11 stored as "no chart")
+        # drawn when the demo published: 16 indicators × 2 kinds × SVG and PNG (11: "no chart")
+        assert count == 64
         # Replace the stored chart: the next page must show it, proving nothing is re-rendered.
         stored.body = b'<svg xmlns="http://www.w3.org/2000/svg"><text>KONTROLL</text></svg>'
         s.add(stored)
@@ -289,7 +294,7 @@ def test_charts_are_rendered_once_and_read_back_from_the_cache(admin_client, app
     with app.app_context():
         assert len(db.session().exec(select(ReportAsset)).all()) == count
         first_key = stored.cache_key
-    # one more answer: new live figures, new charts, and the old live set is not kept
+    # one more answer and a new publication: new figures, new charts; the published set stays
     path = tmp_path / "en.csv"
     path.write_text(
         "year,questionnaire,insats,gender,submitted_on,"
@@ -299,10 +304,12 @@ def test_charts_are_rendered_once_and_read_back_from_the_cache(admin_client, app
     )
     result = runner.invoke(args=["import", "answers", str(path)])
     assert result.exit_code == 0, result.output
+    assert "KONTROLL" in admin_client.get(f"/rapport/{YEAR}").text  # frozen until republished
+    assert runner.invoke(args=["publish", "--year", str(YEAR)]).exit_code == 0
     assert "KONTROLL" not in admin_client.get(f"/rapport/{YEAR}").text
     with app.app_context():
         keys = {a.cache_key for a in db.session().exec(select(ReportAsset)).all()}
-    assert len(keys) == 1 and first_key not in keys
+    assert len(keys) == 2 and first_key in keys
 
 
 def test_comments_are_saved_audited_and_refused_when_marked_up_or_too_long(
@@ -311,6 +318,7 @@ def test_comments_are_saved_audited_and_refused_when_marked_up_or_too_long(
     path = tmp_path / "svar.csv"
     path.write_text(seedrows.csv_text(), encoding="utf-8")
     assert runner.invoke(args=["import", "answers", str(path)]).exit_code == 0
+    assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
     form = admin_client.get("/admin/kommentarer/2023")
     assert form.status_code == 200
     # the suggested starting line: figures only
@@ -362,6 +370,7 @@ def test_summary_counts_respondents_and_marks_chance_changes(admin_client, runne
     path = tmp_path / "svar.csv"
     path.write_text(seedrows.csv_text(), encoding="utf-8")
     assert runner.invoke(args=["import", "answers", str(path)]).exit_code == 0
+    assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
     rows = table_rows(admin_client.get("/rapport/2023").text)
     # indicator 6 pools questions 9 and 10: n is the 115 respondents, not 115 + 115 answers
     assert any(r[:3] == ("6", "Deltagare avslut", "115") for r in rows)
@@ -397,4 +406,4 @@ def test_cli_pdf_and_missing_year(app, runner, tmp_path):
     result = runner.invoke(
         args=["report", "--year", "2019", "--format", "docx", "--output", str(out)]
     )
-    assert result.exit_code != 0 and "inga svar för 2019" in result.output
+    assert result.exit_code != 0 and "År 2019 är inte publicerat" in result.output

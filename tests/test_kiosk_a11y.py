@@ -80,7 +80,7 @@ def test_every_respondent_page_passes_axe(app, live_server, axe_context, make_ro
     checked["fel 404"] = axe_violations(page)
 
     # the steps a browser without our script sees: step 2, the empty form, an error
-    page.route("**/questionnaire.js", lambda route: route.abort())
+    page.route("**/questionnaire.js*", lambda route: route.abort())
     page.goto(f"{live_server}/s/{r.code}")
     page.locator("#fraga-8").get_by_text("Ja", exact=True).click()
     page.get_by_role("button", name="Skicka svaren").click()

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from surveys import db
 from surveys.models import Round
 from surveys.services import rounds as ops
-from tests.conftest import count_rows
+from tests.conftest import count_rows, release_all
 from tests.test_browser import TABLET, browser, live_server  # noqa: F401 - fixtures
 
 PHONE = {"width": 390, "height": 844}
@@ -94,6 +94,7 @@ def wait_for_sw(page) -> None:
 
 
 def answers_by_q1(app) -> list[int]:
+    release_all(app)  # what waits for a batch, released as closing the round does
     with app.app_context():
         rows = db.session().execute(
             text("SELECT code FROM answer WHERE question_version_id LIKE 'deltagare_avslut.1.%'")
@@ -199,6 +200,7 @@ def test_service_worker_lets_a_kiosk_opened_once_start_offline(
     assert count_rows(app, "response") == 0
     context.set_offline(False)
     assert wait_for_rows(app, "response", 1) == 1
+    release_all(app)
     with app.app_context():
         gender = db.session().execute(text("SELECT gender FROM response")).scalar_one()
     assert gender == "man"

@@ -403,6 +403,9 @@ def gunicorn_two_workers(database_url, tmp_path):
         "DATABASE_URL": database_url,
         "SECRET_KEY": STRONG,
         "TRUSTED_PROXIES": "1",
+        # Two separately started workers: with preload the kernel tends to hand every new
+        # connection to the same forked worker, and the test must see both answer.
+        "GUNICORN_PRELOAD": "0",
         "SURVEYS_INSTANCE": str(tmp_path / "instance"),
         "PORT": str(port),
     }

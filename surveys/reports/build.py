@@ -258,7 +258,7 @@ def overview_rows(overview: pd.DataFrame, instrument, names: dict[str, str]) -> 
                     "indicator": number,
                     "empty": None,
                     "group": names[r.questionnaire],
-                    "n": int(r.n),
+                    "n": "–" if r.n is None or pd.isna(r.n) else int(r.n),  # hidden: see summary
                     "suppressed": bool(r.suppressed),
                     "positive": _num(r.positive),
                     "previous": _num(r.previous),

@@ -161,7 +161,6 @@ def _page(data, year: int, intervention, allowed):
         can_choose_all=allowed is None,
         printable=False,
         charts=inline_charts(data, year=year),
-        preview=data.preview,
     )
 
 
