@@ -12,6 +12,7 @@ from surveys import clock, db
 from surveys.models import PublishLock
 from tests import seedrows
 from tests.conftest import count_rows, form_token, login
+from tests.test_staff import paper_key
 
 
 def import_seed(runner, tmp_path) -> None:
@@ -225,3 +226,55 @@ def test_purge_keeps_every_published_row(app, runner, tmp_path):
     assert count_rows(app, "response") == 0
     after = runner.invoke(args=["report", "--year", "2023", "--format", "csv"]).output
     assert after == before  # the whole CSV, pooled rows included
+
+
+def test_paper_forms_cannot_lift_a_hidden_cell_of_an_earlier_or_published_year(
+    app, client, make_round, make_user, runner, tmp_path
+):
+    """The attack: type answers of one's own choosing into a closed round of an earlier
+    year, lift a hidden kvinnor cell over the threshold, then subtract them."""
+    this_year = clock.today().year
+    last_year = make_round("deltagare_avslut", year=this_year - 1, insats="Steget")
+    with app.app_context():
+        session = db.session()
+        session.execute(
+            text("UPDATE round SET state = 'closed' WHERE id = :id"), {"id": last_year.id}
+        )
+        session.commit()
+    staff = make_user("personal", email="p@example.invalid", insatser=["Steget"])
+    assert login(client, staff).status_code == 302
+    url = f"/personal/omgang/{last_year.id}/papper"
+    refused = client.get(url, follow_redirects=True)
+    assert f"bara registreras i öppna omgångar för {this_year}" in refused.text
+    page = client.get("/logga-in")
+    posted = client.post(
+        url,
+        data={
+            "csrf_token": form_token(page.text),
+            "form_key": "x" * 24,
+            "q1": "6",
+            "gender": "kvinna",
+        },
+    )
+    assert posted.status_code == 302 and count_rows(app, "response") == 0
+    # the administrator may complete the closed round while the year is unpublished ...
+    admin_email = make_user("administratör", email="chef@example.invalid")
+    admin = app.test_client()
+    assert login(admin, admin_email).status_code == 302
+    form = admin.get(url)
+    assert form.status_code == 200
+    stored = admin.post(
+        url,
+        data={
+            "csrf_token": form_token(form.text),
+            "form_key": paper_key(form.text),
+            "q1": "6",
+            "gender": "kvinna",
+        },
+    )
+    assert stored.status_code == 302 and count_rows(app, "response") == 1
+    # ... but not once it is published: the frozen figures stay as they are
+    assert runner.invoke(args=["publish", "--year", str(this_year - 1)]).exit_code == 0
+    again = admin.get(url, follow_redirects=True)
+    assert f"Resultaten för {this_year - 1} är publicerade" in again.text
+    assert count_rows(app, "response") == 1
