@@ -58,7 +58,7 @@ MATRIX = [
     ("POST", "/admin/anvandare/{user_r}", [LOGIN, LOGIN, 403, 403, 403, 302]),
     ("POST", "/admin/anvandare/{user_r}/losenord", [LOGIN, LOGIN, 403, 403, 403, 302]),
     ("POST", "/admin/anvandare/{user_r}/inaktivera", [LOGIN, LOGIN, 403, 403, 403, 302]),
-    ("POST", "/admin/import/historik", [LOGIN, LOGIN, 403, 403, 403, 302]),
+    ("POST", "/admin/importer/historik", [LOGIN, LOGIN, 403, 403, 403, 302]),
     ("POST", "/logga-ut", [302, 302, 302, 302, 302, 302]),
 ]
 FORMS = {
@@ -131,7 +131,7 @@ def _request(client, world, persona, method, template):
         return client.get(url)
     data = {k: v.format(**values) for k, v in FORMS.get(template, {}).items()}
     data["csrf_token"] = form_token(client.get("/logga-in").text)
-    if template == "/admin/import/historik":
+    if template == "/admin/importer/historik":
         import io
 
         data["file"] = (

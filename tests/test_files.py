@@ -616,11 +616,11 @@ def test_import_memory_does_not_grow_with_the_file(app, tmp_path):
     assert peaks[1] < peaks[0] * 1.5, peaks  # 8× the rows, not 8× the memory
 
 
-def test_the_admin_home_upload_also_answers_a_broken_workbook_with_a_message(app, admin_client):
+def test_the_admin_home_leads_to_the_one_upload_which_answers_a_broken_workbook(app, admin_client):
     page = admin_client.get("/admin")
     broken = malformed_files()["broken-sheet-xml"]
     response = admin_client.post(
-        "/admin/import/historik",
+        "/admin/importer/historik",
         data={"csrf_token": form_token(page.text), "file": (io.BytesIO(broken), "h.xlsx")},
         content_type="multipart/form-data",
         follow_redirects=True,
