@@ -40,7 +40,6 @@ from surveys.services.reporting import min_cell
 from surveys.services.rounds import rename_intervention
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-MAX_UPLOAD = 2 * 1024 * 1024
 
 
 def _interventions() -> list[Intervention]:
