@@ -70,8 +70,7 @@ def combine(results: pd.DataFrame, history: pd.DataFrame, instrument: Instrument
     merged = keys(history).merge(known, on=key, how="left", indicator=True)
     fresh = history[(merged["_merge"] == "left_only").to_numpy()]
     both = pd.concat([computed, fresh], ignore_index=True)
-    out = order_results(both, instrument)
-    return out
+    return order_results(both, instrument)
 
 
 def attach_national(results: pd.DataFrame, national: pd.DataFrame) -> pd.DataFrame:
@@ -82,8 +81,7 @@ def attach_national(results: pd.DataFrame, national: pd.DataFrame) -> pd.DataFra
         return out
     nat = national[NATIONAL_COLUMNS].rename(columns={"positive": "national"})
     nat = nat.astype({"question": "Int64", "year": "int64", "national": "Int64"})
-    out = out.merge(nat, on=["year", "questionnaire", "question", "subgroup"], how="left")
-    return out
+    return out.merge(nat, on=["year", "questionnaire", "question", "subgroup"], how="left")
 
 
 def indicator_table(

@@ -14,7 +14,7 @@ target_metadata = metadata
 def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if not url:
-        from surveys.config import load_config
+        from surveys.config import load_config  # noqa: PLC0415 - only without a given URL
 
         url = load_config()["DATABASE_URL"]
     return url

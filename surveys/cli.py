@@ -6,13 +6,33 @@ import sys
 from pathlib import Path
 
 import click
+from alembic import command as alembic_command
+from alembic.config import Config
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlmodel import select
 
 from indicators.instrument import CatalogueError
-from surveys import clock, db, paths
-from surveys.models import RoundMode
+from surveys import clock, create_app, db, paths
+from surveys.config import ConfigError
+from surveys.demo import demo_hint, seed_demo
+from surveys.links import public_base
+from surveys.models import Intervention, Round, RoundMode, User
+from surveys.reports.assets import prerender_year
+from surveys.reports.build import render_printable
+from surveys.reports.routes import render_download
+from surveys.services import rounds as ops
+from surveys.services import users
+from surveys.services.audit import record
+from surveys.services.catalogue import DEFAULT_FILE, instrument_from_db, load_instrument_file
+from surveys.services.figures import import_history, import_national, record_batch
+from surveys.services.files import export_answers, import_answers
+from surveys.services.maintenance import MaintenanceError, backup, purge, restore
+from surveys.services.publications import PublishError, publish, published_years
+from surveys.services.reporting import min_cell, published_report
+from surveys.services.rounds import MODE_LABELS, STATE_LABELS, intervention_by_name
+from surveys.services.tables import FileError
+from surveys.services.users import UserError
 
 
 class CliError(click.ClickException):
@@ -31,7 +51,6 @@ export_cli = AppGroup("export", help="Exportera filer.")
 
 
 def _alembic_config():
-    from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(paths.MIGRATIONS))
@@ -43,9 +62,8 @@ def _alembic_config():
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Migrera databasen till senaste versionen."""
-    from alembic import command
 
-    command.upgrade(_alembic_config(), revision)
+    alembic_command.upgrade(_alembic_config(), revision)
     click.echo("Databasen är uppdaterad.")
 
 
@@ -53,9 +71,8 @@ def db_upgrade(revision: str) -> None:
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     """Migrera databasen bakåt (t.ex. till base)."""
-    from alembic import command
 
-    command.downgrade(_alembic_config(), revision)
+    alembic_command.downgrade(_alembic_config(), revision)
     click.echo(f"Databasen är migrerad till {revision}.")
 
 
@@ -69,7 +86,6 @@ def db_downgrade(revision: str) -> None:
 )
 def instrument_load(path: str | None) -> None:
     """Läs in instrumentet; kan köras om efter en ändring."""
-    from surveys.services.catalogue import DEFAULT_FILE, load_instrument_file
 
     try:
         summary = load_instrument_file(db.session(), path=path or DEFAULT_FILE)
@@ -81,7 +97,6 @@ def instrument_load(path: str | None) -> None:
 
 
 def _user_or_fail(session, email: str):
-    from surveys.services import users
 
     user = users.by_email(session, email)
     if user is None:
@@ -91,7 +106,6 @@ def _user_or_fail(session, email: str):
 
 def _users_call(action, *args, **kwargs):
     """Run a users-service call; its Swedish refusals become "Fel: …"."""
-    from surveys.services.users import UserError
 
     try:
         return action(*args, **kwargs)
@@ -118,7 +132,6 @@ def users_create(
     email: str, role: str, name: str, insatser: tuple[str, ...], password: str
 ) -> None:
     """Skapa en användare, t.ex. den första administratören (--role administratör)."""
-    from surveys.services import users
 
     session = db.session()
     ids = _users_call(users.intervention_ids_by_name, session, insatser)
@@ -139,8 +152,6 @@ def users_create(
 @users_cli.command("list")
 def users_list() -> None:
     """Lista användare med roll, insatser och status."""
-    from surveys.models import Intervention, User
-    from surveys.services import users
 
     session = db.session()
     names = {i.id: i.name for i in session.exec(select(Intervention)).all()}
@@ -159,7 +170,6 @@ def users_list() -> None:
 @click.option("--insats", "insatser", multiple=True, help="Insatser (ersätter de gamla).")
 def users_edit(email: str, name: str | None, role: str | None, insatser: tuple[str, ...]) -> None:
     """Ändra namn, roll eller insatser för en användare."""
-    from surveys.services import users
 
     session = db.session()
     user = _user_or_fail(session, email)
@@ -184,7 +194,6 @@ def users_set_role(ctx: click.Context, email: str, role: str, insatser: tuple[st
 @click.argument("email")
 def users_deactivate(email: str) -> None:
     """Inaktivera en användare (loggas ut överallt, kan inte logga in)."""
-    from surveys.services import users
 
     session = db.session()
     user = _user_or_fail(session, email)
@@ -198,7 +207,6 @@ def users_deactivate(email: str) -> None:
 @click.argument("email")
 def users_activate(email: str) -> None:
     """Aktivera en inaktiverad användare igen."""
-    from surveys.services import users
 
     session = db.session()
     user = _user_or_fail(session, email)
@@ -213,7 +221,6 @@ def users_activate(email: str) -> None:
 @click.password_option("--password", help="Nytt lösenord (minst 10 tecken).")
 def users_set_password(email: str, password: str) -> None:
     """Sätt ett nytt lösenord; användarens inloggningar avslutas."""
-    from surveys.services import users
 
     session = db.session()
     user = _user_or_fail(session, email)
@@ -224,7 +231,6 @@ def users_set_password(email: str, password: str) -> None:
 
 
 def _audit(session, action: str, detail: str) -> None:
-    from surveys.services.audit import record
 
     record(session, user_email="kommandoraden", action=action, detail=detail)
 
@@ -252,8 +258,6 @@ def rounds_create(
     yes: bool,
 ) -> None:
     """Skapa en mätomgång (samma regler som på sidan) och skriv ut dess länk."""
-    from surveys.services import rounds as ops
-    from surveys.services.catalogue import instrument_from_db
 
     session = db.session()
     instrument = instrument_from_db(session)
@@ -285,7 +289,6 @@ def rounds_create(
 
 
 def _link(round_) -> str:
-    from surveys.links import public_base
 
     prefix = "/k/" if round_.mode == RoundMode.kiosk.value else "/s/"
     if round_.mode == RoundMode.single_use.value:
@@ -296,9 +299,6 @@ def _link(round_) -> str:
 @rounds_cli.command("list")
 def rounds_list() -> None:
     """Lista mätomgångar: enkät (namn och nyckel), insats, läge, status och länk."""
-    from surveys.models import Intervention, Round
-    from surveys.services.catalogue import instrument_from_db
-    from surveys.services.rounds import MODE_LABELS, STATE_LABELS
 
     session = db.session()
     names = {i.id: i.name for i in session.exec(select(Intervention)).all()}
@@ -324,10 +324,6 @@ def _read(path: str) -> tuple[bytes, str]:
 
 def _run_import(kind: str, path: str) -> None:
     """Import a file; every refusal is a Swedish message and exit code 1, never a traceback."""
-    from surveys.services.catalogue import instrument_from_db
-    from surveys.services.figures import import_history, import_national, record_batch
-    from surveys.services.files import import_answers
-    from surveys.services.tables import FileError
 
     session = db.session()
     name = Path(path).name
@@ -377,7 +373,6 @@ def import_national_cmd(path: str) -> None:
 @click.option("--output", type=click.Path(dir_okay=False), default=None)
 def export_answers_cmd(fmt: str, year: int | None, output: str | None) -> None:
     """Exportera alla enkätsvar i svarsfilens format."""
-    from surveys.services.files import export_answers
 
     _write(export_answers(db.session(), fmt=fmt, year=year), output, binary=fmt == "xlsx")
 
@@ -415,14 +410,6 @@ def _write(data: bytes, output: str | None, *, binary: bool) -> None:
 def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> None:
     """Skriv "Indikatorerna ÅR" ur årets senaste publicering: CSV, XLSX, HTML, PDF eller DOCX."""
 
-    from surveys.models import Intervention
-    from surveys.reports.build import render_printable
-    from surveys.reports.routes import render_download
-    from surveys.services.catalogue import instrument_from_db
-    from surveys.services.publications import published_years
-    from surveys.services.reporting import published_report
-    from surveys.services.rounds import intervention_by_name
-
     session = db.session()
     if insats and intervention_by_name(session, insats) is None:
         known = [i.name for i in session.exec(select(Intervention)).all()]
@@ -458,9 +445,6 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
 @with_appcontext
 def publish_cmd(year: int, by: str, diagram: bool) -> None:
     """Publicera ett år: räkna fram, skydda små grupper och frys resultaten."""
-    from surveys.services.catalogue import instrument_from_db
-    from surveys.services.publications import PublishError, publish
-    from surveys.services.reporting import min_cell
 
     session = db.session()
     try:
@@ -475,8 +459,6 @@ def publish_cmd(year: int, by: str, diagram: bool) -> None:
         raise CliError(str(exc)) from None
     click.echo(f"{year} är publicerat (version {publication.version}).")
     if diagram:
-        from surveys.reports.assets import prerender_year
-
         click.echo(f"{prerender_year(session, year=year)} diagram är ritade.")
 
 
@@ -485,8 +467,6 @@ def publish_cmd(year: int, by: str, diagram: bool) -> None:
 @click.option("--force", is_flag=True, help="Fyll på även om databasen inte är tom.")
 def demo_cmd(force: bool) -> None:
     """Fyll en tom databas med ett demoförbund (2021–2024, alla sex grupper)."""
-    from surveys.demo import demo_hint, seed_demo
-    from surveys.services.reporting import min_cell
 
     session = db.session()
     summary = seed_demo(
@@ -495,7 +475,6 @@ def demo_cmd(force: bool) -> None:
     if summary is None:
         click.echo("Databasen innehåller redan data; demodata läggs inte till.")
         summary = demo_hint(db.session())
-    from surveys.links import public_base
 
     # PUBLIC_URL when set, else http://127.0.0.1:$PORT: the printed links open.
     click.echo(summary.replace(": /", f": {public_base()}/"))
@@ -506,7 +485,6 @@ def demo_cmd(force: bool) -> None:
 @with_appcontext
 def backup_cmd(path: str) -> None:
     """Säkerhetskopiera databasen till FIL (SQLite: online-backup; PostgreSQL: pg_dump)."""
-    from surveys.services.maintenance import MaintenanceError, backup
 
     try:
         backup(db.engine(), Path(path))
@@ -522,7 +500,6 @@ def backup_cmd(path: str) -> None:
 @with_appcontext
 def restore_cmd(path: str, yes: bool) -> None:
     """Återställ databasen från en säkerhetskopia (ersätter allt innehåll)."""
-    from surveys.services.maintenance import MaintenanceError, restore
 
     if not yes:
         click.confirm("Allt nuvarande innehåll ersätts av säkerhetskopian. Fortsätta?", abort=True)
@@ -539,7 +516,6 @@ def restore_cmd(path: str, yes: bool) -> None:
 @with_appcontext
 def purge_cmd(before: int, yes: bool) -> None:
     """Gallra enkätsvar äldre än ett år; publicerade resultat finns kvar."""
-    from surveys.services.maintenance import MaintenanceError, purge
 
     if before > clock.today().year:
         raise CliError("Innevarande års svar kan inte gallras.")
@@ -579,14 +555,12 @@ def init_app(app: Flask) -> None:
 
 def main() -> None:
     """Entry point of the ``surveys`` console script."""
-    from surveys import create_app
 
     cli = FlaskGroup(
         create_app=lambda: create_app(),
         add_default_commands=True,
         help="Indikatorenkäter – kommandon för drift och rapport.",
     )
-    from surveys.config import ConfigError
 
     try:
         cli.main(prog_name="surveys", standalone_mode=True)

@@ -23,6 +23,7 @@ from surveys.models import (
     User,
     UserIntervention,
 )
+from surveys.reports.assets import prerender_year
 from surveys.services import rounds as ops
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import publish
@@ -150,7 +151,6 @@ def seed_demo(
     db.commit()
     for year in DEMO_YEARS:  # the demo's years are published, as a förbund would have done
         publish(db, instrument, year=year, user_email=DEMO_ADMIN[0], min_cell=min_cell)
-    from surveys.reports.assets import prerender_year
 
     prerender_year(db, year=DEMO_YEARS[-1])  # the report a förbundschef opens first
     return (

@@ -10,9 +10,17 @@ from pathlib import Path
 
 from flask import Flask, Response, abort, current_app, request
 from flask_wtf.csrf import CSRFProtect
+from limits import RateLimitItemPerSecond
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from surveys.auth import login_manager
+from surveys.models import SignInFailure
 
 csrf = CSRFProtect()
 
@@ -27,7 +35,6 @@ PRIVATE_UMASK = 0o077
 
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
-    from surveys.auth import login_manager
 
     login_manager.init_app(app)
     proxies = int(app.config.get("TRUSTED_PROXIES", 0))
@@ -192,9 +199,6 @@ class _LimitsBackend:
     """Fixed windows in a ``limits`` storage (Redis, Memcached, MongoDB …)."""
 
     def __init__(self, uri: str, window: int):
-        from limits import RateLimitItemPerSecond
-        from limits.storage import storage_from_string
-        from limits.strategies import FixedWindowRateLimiter
 
         self.storage = storage_from_string(uri)
         self.strategy = FixedWindowRateLimiter(self.storage)
@@ -210,7 +214,6 @@ class _LimitsBackend:
 
 
 def SIGNIN_TABLE():  # noqa: N802 - reads like the table it returns
-    from surveys.models import SignInFailure
 
     return SignInFailure.__table__
 
@@ -220,11 +223,8 @@ def _engine() -> Engine:
 
 
 def _upsert_insert(engine: Engine):
-    if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+    """The dialect's INSERT with ON CONFLICT (PostgreSQL and SQLite both have it)."""
+    return postgresql_insert if engine.dialect.name == "postgresql" else sqlite_insert
 
 
 def throttle() -> SignInThrottle:

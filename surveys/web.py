@@ -20,6 +20,8 @@ from pathlib import Path
 
 from flask import Flask, Response, request
 
+from surveys.auth import limiter
+
 MIN_SIZE = 500  # below this, gzip's header and the CPU cost more than they save
 COMPRESSIBLE = {
     "text/html",
@@ -130,7 +132,6 @@ def _gzip(response: Response, compressed: dict[tuple[str, str], bytes]) -> Respo
 
 def _limiter_off_respondent_routes(app: Flask) -> None:
     """Skip Flask-Limiter's per-request check on the questionnaire (it has no limits)."""
-    from surveys.auth import limiter
 
     hooks = app.before_request_funcs.get(None, [])
     for index, hook in enumerate(hooks):

@@ -8,13 +8,13 @@ The fixtures in ``tests/conftest.py`` (``make_round``, ``make_user``) wrap these
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
 from pathlib import Path
 
 import pandas as pd
 from flask.testing import FlaskCliRunner
 from sqlmodel import Session
 
+from surveys import clock
 from surveys.auth import hash_password
 from surveys.models import Answer, Intervention, Response, Round, User, UserIntervention
 from surveys.services import rounds as ops
@@ -44,7 +44,7 @@ def round_(
     created = ops.create_round(
         db,
         questionnaire=questionnaire,
-        year=year or date.today().year,
+        year=year or clock.today().year,
         intervention_id=intervention(db, insats).id if insats else None,
         mode=mode,
         expected=expected,

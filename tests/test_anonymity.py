@@ -87,7 +87,8 @@ def test_postgresql_system_columns_do_not_join_links_to_answers(app, make_round,
         assert not token_xmins & set(response_xmins)
         assert not token_xmins & answer_xmins
         # every response shares its transaction with the rest of its batch
-        assert len(set(response_xmins)) == 2 and len(response_xmins) == SUBMISSIONS
+        assert len(set(response_xmins)) == 2
+        assert len(response_xmins) == SUBMISSIONS
         # nothing of the waiting rows is left in the heap for pageinspect to read
         session.execute(text("CREATE EXTENSION IF NOT EXISTS pageinspect"))
         pages = session.execute(

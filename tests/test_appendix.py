@@ -97,14 +97,16 @@ def test_pdf_has_every_figure_chart_and_page_number(admin_client, app, runner):
     for number, (_, lines, _) in enumerate(pages, start=1):
         assert f"Sida {number}" in lines
     front = " ".join(pages[0][1])
-    assert FORBUND in front and f"Indikatorerna {YEAR}" in front
+    assert FORBUND in front
+    assert f"Indikatorerna {YEAR}" in front
     assert "Förhandsgranskning" not in front  # the published figures, not a preview
     context = _context(app)
     text = "\n".join(line for _, lines, _ in pages for line in lines)
     assert f"Under {YEAR} har {context['collection']['totals'][0]} enkäter" in " ".join(
         text.split()
     )
-    assert "Året i korthet." in text and "Kvinnor och män svarar lika." in text
+    assert "Året i korthet." in text
+    assert "Kvinnor och män svarar lika." in text
     images = {}
     for indicator, _, count in pages:
         images[indicator] = images.get(indicator, 0) + count
@@ -114,7 +116,8 @@ def test_pdf_has_every_figure_chart_and_page_number(admin_client, app, runner):
         expected_images = int(section["has_trend"]) + int(section["has_current"])
         assert images.get(n, 0) == expected_images, n
         if section["no_measure"]:
-            assert n == 11 and expected_images == 0
+            assert n == 11
+            assert expected_images == 0
             continue
         assert expected_images == 2  # the demo has figures for every measured indicator
         for label, cells in _expected_rows(section):
@@ -138,7 +141,8 @@ def test_word_file_has_headings_tables_images_and_comments(admin_client, app, ru
     headings = [p.text for p in doc.paragraphs if p.style.name == "Heading 1"]
     assert headings[:2] == [f"Indikatorer för finansiell samordning {YEAR}", "Resultatet i korthet"]
     assert headings[2:] == [f"Indikator {n}" for n in range(1, 17)]
-    assert doc.paragraphs[0].text == FORBUND and doc.paragraphs[1].style.name == "Title"
+    assert doc.paragraphs[0].text == FORBUND
+    assert doc.paragraphs[1].style.name == "Title"
     assert round(doc.sections[0].page_width.cm, 1) == 21.0  # A4 from the shipped template
     context = _context(app)
     tables: dict[int, list[tuple[str, ...]]] = {}
@@ -157,13 +161,15 @@ def test_word_file_has_headings_tables_images_and_comments(admin_client, app, ru
         assert [r[0] for r in printed] == [e[0] for e in expected], section["number"]
         for row, (_, cells) in zip(printed, expected, strict=True):
             if cells == ["För få svar för att visas"]:
-                assert row[1] == cells[0] and set(row[2:]) == {""}
+                assert row[1] == cells[0]
+                assert set(row[2:]) == {""}
             else:
                 assert list(row[1 : 1 + len(cells)]) == cells, (section["number"], row)
     assert len(doc.inline_shapes) == 30  # two charts for each of the 15 measured indicators
     texts = [p.text for p in doc.paragraphs]
     at = texts.index("Första stycket.")
-    assert texts[at - 1] == "Kommentarer" and texts[at + 1] == "Andra stycket om kvinnor och män."
+    assert texts[at - 1] == "Kommentarer"
+    assert texts[at + 1] == "Andra stycket om kvinnor och män."
     overview = [r for r in tables[0] if r[0] == "6" and r[1] == "Deltagare avslut"]
     expected = next(
         r
@@ -209,7 +215,8 @@ def test_xlsx_has_numbers_with_percentage_formats_in_swedish(admin_client, app, 
             continue
         assert isinstance(cells[6].value, float)
         assert round(cells[6].value * 100) == expected.values["positive"]
-        assert cells[6].number_format == "0%" and cells[8].number_format == "0%"
+        assert cells[6].number_format == "0%"
+        assert cells[8].number_format == "0%"
     assert shown
     overview = workbook["I korthet"]
     assert overview.freeze_panes == "A3"
@@ -221,7 +228,8 @@ def test_xlsx_has_numbers_with_percentage_formats_in_swedish(admin_client, app, 
     ]
     first = next(r for r in context["overview_rows"] if not r["empty"])
     row = [c for c in overview[3]]
-    assert row[2].value == first["n"] and row[3].number_format == "0%"
+    assert row[2].value == first["n"]
+    assert row[3].number_format == "0%"
     assert round(row[3].value * 100) == first["positive"]
     assert workbook["Enkäter"]["A3"].value == "Deltagare pågående"
 
@@ -244,7 +252,8 @@ def test_trend_chart_has_kvinnor_man_and_labelled_riket_in_the_same_hue(admin_cl
     series = {v["serie"] for v in values if v["linje"] == "Förbundet"}
     assert all(v["serie"] in series for v in riket)  # colour is by series: same hue as its line
     dash = spec["layer"][0]["encoding"]["strokeDash"]
-    assert dash["scale"]["domain"] == ["Förbundet", "Riket"] and dash["legend"] is not None
+    assert dash["scale"]["domain"] == ["Förbundet", "Riket"]
+    assert dash["legend"] is not None
     assert spec["layer"][0]["encoding"]["color"]["field"] == "serie"
 
 
@@ -309,7 +318,8 @@ def test_charts_are_rendered_once_and_read_back_from_the_cache(admin_client, app
     assert "KONTROLL" not in admin_client.get(f"/rapport/{YEAR}").text
     with app.app_context():
         keys = {a.cache_key for a in db.session().exec(select(ReportAsset)).all()}
-    assert len(keys) == 2 and first_key in keys
+    assert len(keys) == 2
+    assert first_key in keys
 
 
 def test_comments_are_saved_audited_and_refused_when_marked_up_or_too_long(
@@ -326,12 +336,14 @@ def test_comments_are_saved_audited_and_refused_when_marked_up_or_too_long(
     token = form_token(form.text)
     text = "Bättre än i fjol.\n\nVi fortsätter <arbetet>."
     bad = admin_client.post("/admin/kommentarer/2023", data={"csrf_token": token, "text-1": text})
-    assert bad.status_code == 400 and "innehåller HTML-kod" in bad.text
+    assert bad.status_code == 400
+    assert "innehåller HTML-kod" in bad.text
     assert "Ingenting har sparats" in bad.text
     long = admin_client.post(
         "/admin/kommentarer/2023", data={"csrf_token": token, "text-1": "a" * 4001}
     )
-    assert long.status_code == 400 and "Högst 4000 tecken" in long.text
+    assert long.status_code == 400
+    assert "Högst 4000 tecken" in long.text
     with app.app_context():
         assert db.session().exec(select(ReportComment)).all() == []
     good = "Bättre än i fjol: 96 % > 91 %.\n\nVi fortsätter arbetet & följer upp."
@@ -343,7 +355,9 @@ def test_comments_are_saved_audited_and_refused_when_marked_up_or_too_long(
     with app.app_context():
         s = db.session()
         rows = {c.indicator: c for c in s.exec(select(ReportComment)).all()}
-        assert rows[1].text == good and rows[0].text == "Inledning." and rows[4].text == ""
+        assert rows[1].text == good
+        assert rows[0].text == "Inledning."
+        assert rows[4].text == ""
         assert rows[1].updated_by == "administratör-0@example.invalid"
         actions = [(a.action, a.detail) for a in s.exec(select(AuditEntry)).all()]
     assert ("kommentar.ändra", f"2023 indikator 1, {len(good)} tecken") in actions
@@ -402,8 +416,10 @@ def test_cli_pdf_and_missing_year(app, runner, tmp_path):
         args=["report", "--year", str(YEAR), "--format", "pdf", "--output", str(out)]
     )
     assert result.exit_code == 0, result.output
-    assert out.read_bytes()[:5] == b"%PDF-" and len(PdfReader(str(out)).pages) > 16
+    assert out.read_bytes()[:5] == b"%PDF-"
+    assert len(PdfReader(str(out)).pages) > 16
     result = runner.invoke(
         args=["report", "--year", "2019", "--format", "docx", "--output", str(out)]
     )
-    assert result.exit_code != 0 and "År 2019 är inte publicerat" in result.output
+    assert result.exit_code != 0
+    assert "År 2019 är inte publicerat" in result.output

@@ -300,7 +300,8 @@ def test_attacker_learns_nothing_and_every_complementary_suppression_is_needed(
             & (published["subgroup"] == gate["subgroup"])
             & (published["question"] != 8).fillna(True)
         ]
-        assert under["suppressed"].all() and under["n"].isna().all()
+        assert under["suppressed"].all()
+        assert under["n"].isna().all()
     # Minimality: un-hiding any one complementary suppression breaks something.
     complementary = published.index[published["suppression"].isin(COMPLEMENTARY)]
     by_block = defaultdict(list)

@@ -135,9 +135,11 @@ def test_random_exit_forms(app, client, make_round, fields, token_kind):
     if expected == "refused":
         assert response.status_code == 400
     elif expected == "step2":
-        assert response.status_code == 200 and 'name="q9"' in response.text
+        assert response.status_code == 200
+        assert 'name="q9"' in response.text
     elif expected == "confirm":
-        assert response.status_code == 200 and "Vill du skicka ändå?" in response.text
+        assert response.status_code == 200
+        assert "Vill du skicka ändå?" in response.text
 
 
 @given(
@@ -187,7 +189,8 @@ def test_wrong_methods_paths_and_bodies(app, client, make_round, method, path, b
 def test_huge_body_is_refused_with_413(app, client, make_round):
     r = make_round("deltagare_avslut")
     response = client.post(f"/s/{r.code}", data={"q1": "6" * (6 * 1024 * 1024)})
-    assert response.status_code == 413 and "för stort" in response.text
+    assert response.status_code == 413
+    assert "för stort" in response.text
     assert count_rows(app, "response") == 0
 
 

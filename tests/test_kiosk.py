@@ -30,7 +30,8 @@ def test_background_submission_is_json_and_stored_once(app, client, make_round):
     data["device_key"] = "0123456789abcdef"
     first = client.post(f"/k/{r.code}", data=data, headers=BACKGROUND)
     again = client.post(f"/k/{r.code}", data=data, headers=BACKGROUND)  # a retry
-    assert first.json == {"status": "stored"} and again.json == {"status": "stored"}
+    assert first.json == {"status": "stored"}
+    assert again.json == {"status": "stored"}
     assert count_rows(app, "response") == 1
     # the same cached page (same token) shown offline to the next respondent: another key
     other = dict(data, device_key="fedcba9876543210", q1="1")
@@ -42,7 +43,8 @@ def test_a_refused_background_submission_is_counted_for_staff(app, client, make_
     r = make_round("deltagare_avslut", mode="kiosk")
     tampered = {"csrf_token": "abc.def.ghi", "q1": "6"}
     response = client.post(f"/k/{r.code}", data=tampered, headers=BACKGROUND)
-    assert response.status_code == 400 and response.json["status"] == "refused"
+    assert response.status_code == 400
+    assert response.json["status"] == "refused"
     bad_code = {"csrf_token": form_token(client.get(f"/k/{r.code}").text), "q1": "9"}
     assert client.post(f"/k/{r.code}", data=bad_code, headers=BACKGROUND).status_code == 400
     bad_key = dict(bad_code, q1="6", device_key="not-hex!")
@@ -66,10 +68,12 @@ def test_tablets_report_queue_lengths_as_one_counter(app, client, make_round):
     assert round_row(app, r.id).tablet_waiting == 0
     client.post(url, data={"waiting": "1", "reported": "0", "storage_full": "1"})
     row = round_row(app, r.id)
-    assert row.tablet_storage_full and row.tablet_waiting == 1
+    assert row.tablet_storage_full
+    assert row.tablet_waiting == 1
     for bad in ({"waiting": "-1"}, {"waiting": "x"}, {"waiting": "1", "reported": "ett"}, {}):
         response = client.post(url, data=bad)
-        assert response.status_code == 400 and "Ogiltiga" in response.json["message"]
+        assert response.status_code == 400
+        assert "Ogiltiga" in response.json["message"]
     assert round_row(app, r.id).tablet_waiting == 1  # bad input changed nothing
     assert client.post("/k/finnsinte/ko", data={"waiting": "1"}).status_code == 404
     assert client.get(url).status_code == 405
@@ -93,7 +97,8 @@ def test_staff_see_the_tablet_counts_and_set_the_idle_time(app, client, make_rou
     assert round_row(app, r.id).kiosk_idle_seconds is None  # nothing changed
     client.post(url, data={"csrf_token": csrf, "idle_seconds": "45", "clear_full": "1"})
     row = round_row(app, r.id)
-    assert row.kiosk_idle_seconds == 45 and not row.tablet_storage_full
+    assert row.kiosk_idle_seconds == 45
+    assert not row.tablet_storage_full
     assert 'data-idle="45"' in client.get(f"/k/{r.code}").text
     with app.app_context():
         actions = db.session().execute(text("SELECT action FROM audit_entry")).scalars().all()
@@ -107,7 +112,8 @@ def test_other_staff_cannot_change_a_rounds_tablet_settings(app, client, make_ro
     response = client.post(
         f"/personal/omgang/{r.id}/surfplatta", data={"csrf_token": csrf, "idle_seconds": "60"}
     )
-    assert response.status_code == 403 and round_row(app, r.id).kiosk_idle_seconds is None
+    assert response.status_code == 403
+    assert round_row(app, r.id).kiosk_idle_seconds is None
 
 
 def test_an_empty_form_asks_before_it_is_stored(app, client, make_round):
@@ -117,13 +123,16 @@ def test_an_empty_form_asks_before_it_is_stored(app, client, make_round):
     assert page.status_code == 200
     assert "Du har inte svarat på någon fråga. Vill du skicka ändå?" in page.text
     assert count_rows(app, "response") == 0
-    assert 'name="confirm_empty" value="1"' in page.text and "Svara på frågorna" in page.text
+    assert 'name="confirm_empty" value="1"' in page.text
+    assert "Svara på frågorna" in page.text
     background = client.post(f"/s/{r.code}", data={"csrf_token": token}, headers=BACKGROUND)
-    assert background.json == {"status": "confirm_empty"} and count_rows(app, "response") == 0
+    assert background.json == {"status": "confirm_empty"}
+    assert count_rows(app, "response") == 0
     sent = client.post(
         f"/s/{r.code}", data={"csrf_token": token, "gender": "man", "confirm_empty": "1"}
     )
-    assert sent.status_code == 303 and count_rows(app, "response") == 1
+    assert sent.status_code == 303
+    assert count_rows(app, "response") == 1
 
 
 def test_a_resubmitted_step_of_a_stored_form_starts_a_fresh_questionnaire(app, client, make_round):
@@ -132,16 +141,21 @@ def test_a_resubmitted_step_of_a_stored_form_starts_a_fresh_questionnaire(app, c
     token = form_token(client.get(f"/k/{r.code}").text)
     step1 = {"csrf_token": token, "gender": "kvinna", "q1": "6", "q8": "1"}
     step2 = client.post(f"/k/{r.code}", data=step1)
-    assert step2.status_code == 200 and 'name="q9"' in step2.text
+    assert step2.status_code == 200
+    assert 'name="q9"' in step2.text
     done = client.post(f"/k/{r.code}", data=dict(step1, q9="4", conditional_shown="1"))
-    assert done.status_code == 303 and count_rows(app, "response") == 1
+    assert done.status_code == 303
+    assert count_rows(app, "response") == 1
     again = client.post(f"/k/{r.code}", data=step1)  # the next person confirms resubmission
-    assert again.status_code == 303 and again.headers["Location"] == f"/k/{r.code}"
+    assert again.status_code == 303
+    assert again.headers["Location"] == f"/k/{r.code}"
     fresh = client.get(again.headers["Location"]).text
-    assert "checked" not in fresh and "Du svarade" not in fresh
+    assert "checked" not in fresh
+    assert "Du svarade" not in fresh
     assert form_token(fresh) != token
     empty_again = client.post(f"/k/{r.code}", data={"csrf_token": token})
-    assert empty_again.status_code == 303 and count_rows(app, "response") == 1
+    assert empty_again.status_code == 303
+    assert count_rows(app, "response") == 1
 
 
 def test_an_old_form_is_shown_again_filled_in_and_stored_once(app, client, make_round):
@@ -152,7 +166,8 @@ def test_an_old_form_is_shown_again_filled_in_and_stored_once(app, client, make_
     data = {"csrf_token": token, "gender": "kvinna", "q1": "6", "q8": "1", "q9": "4"}
     data["conditional_shown"] = "1"
     page = client.post(f"/s/{r.code}", data=data)
-    assert page.status_code == 200 and "Sidan har varit öppen länge" in page.text
+    assert page.status_code == 200
+    assert "Sidan har varit öppen länge" in page.text
     assert count_rows(app, "response") == 0
     for name, value in (("gender", "kvinna"), ("q1", "6"), ("q8", "1"), ("q9", "4")):
         assert re.search(rf'name="{name}" value="{value}"\s+checked', page.text), name
@@ -193,7 +208,8 @@ def test_late_forms_are_counted_in_the_audit_log_without_a_time_of_answering(
         rows = rows.all()
     assert len(rows) == 1
     who, action, detail = rows[0]
-    assert action == "omgång.sena_svar" and detail.startswith(f"{r.id} 2 ")
+    assert action == "omgång.sena_svar"
+    assert detail.startswith(f"{r.id} 2 ")
     assert "@" not in who
     assert count_rows(app, "response") == 2
 
@@ -206,7 +222,8 @@ def test_a_draft_round_never_takes_a_late_form(app, client, make_round):
         s.get(Round, r.id).state = "draft"
         s.commit()
     response = client.post(f"/s/{r.code}", data={"csrf_token": token, "q1": "5"})
-    assert response.status_code == 403 and count_rows(app, "response") == 0
+    assert response.status_code == 403
+    assert count_rows(app, "response") == 0
 
 
 def test_service_worker_is_served_for_the_kiosk_scope(client):
@@ -221,7 +238,8 @@ def test_service_worker_is_served_for_the_kiosk_scope(client):
 def test_refusals_on_an_open_link_are_not_counted_as_tablet_drops(app, client, make_round):
     r = make_round("deltagare_avslut", mode="kiosk")
     response = client.post(f"/s/{r.code}", data={"csrf_token": "x.y.z"}, headers=BACKGROUND)
-    assert response.status_code == 400 and response.json["status"] == "refused"
+    assert response.status_code == 400
+    assert response.json["status"] == "refused"
     assert round_row(app, r.id).tablet_refused == 0
 
 

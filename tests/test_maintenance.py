@@ -16,7 +16,8 @@ def test_backup_and_restore_round_trip(app, runner, tmp_path):
     runner.invoke(args=["purge", "--before", "2024", "--yes"])
     assert count_rows(app, "response") == 0
     refused = runner.invoke(args=["restore", str(target)], input="n\n")
-    assert refused.exit_code != 0 and count_rows(app, "response") == 0
+    assert refused.exit_code != 0
+    assert count_rows(app, "response") == 0
     result = runner.invoke(args=["restore", str(target), "--yes"])
     assert result.exit_code == 0, result.output
     assert count_rows(app, "response") == 118

@@ -99,14 +99,18 @@ def test_suppressed_rows_leak_nowhere(app, instrument, people, min_cell):
             for r in workbook[f"Indikator {indicator}"].iter_rows(values_only=True)
             if r[0] == question and r[2] == words[subgroup]
         ]
-        assert sheet and all(r[3] == n and r[4:10] == (None,) * 6 for r in sheet)
+        assert sheet
+        assert all(r[3] == n and r[4:10] == (None,) * 6 for r in sheet)
         assert all(r[10].startswith("För få svar för att visas") for r in sheet)
         shown = [r for r in sections[indicator] if r[0] == label]
-        assert shown and all(r[1:] == ("För få svar för att visas",) for r in shown)
+        assert shown
+        assert all(r[1:] == ("För få svar för att visas",) for r in shown)
         printed = [r for r in pdf_rows[indicator] if r[0] == label]
-        assert printed and all(r[1] == "För få svar för att visas" for r in printed)
+        assert printed
+        assert all(r[1] == "För få svar för att visas" for r in printed)
         typed = [r for r in word_rows[indicator] if r[0] == label]
-        assert typed and all(r[1:] == ("För få svar för att visas", "", "", "", "") for r in typed)
+        assert typed
+        assert all(r[1:] == ("För få svar för att visas", "", "", "", "") for r in typed)
     for indicator in {k[0] for k in hidden_keys}:
         for kind in ("ar", "tid"):
             chart_obj = chart(data, year=2024, indicator=indicator, kind=kind)

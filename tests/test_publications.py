@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 
 from sqlalchemy import text
 
@@ -64,7 +63,8 @@ def test_publish_stores_rows_groups_method_note_and_audit(app, runner, tmp_path)
     assert scalar(app, "SELECT count FROM publication_group WHERE scope = ''") == 118
     assert scalar(app, "SELECT min_cell FROM publication") == 5
     note = scalar(app, "SELECT method_note FROM publication")
-    assert "färre än 5 svar" in note and "annat kön" in note
+    assert "färre än 5 svar" in note
+    assert "annat kön" in note
     audit = scalar(app, "SELECT detail FROM audit_entry WHERE action = 'publicering.publicera'")
     assert audit.startswith("2023 version 1")
 
@@ -73,7 +73,8 @@ def test_publishing_a_year_without_answers_changes_nothing(app, runner):
     result = runner.invoke(args=["publish", "--year", "2019"])
     assert result.exit_code != 0
     assert "Det finns inga svar för 2019 att publicera" in result.output
-    assert count_rows(app, "publication") == 0 and count_rows(app, "audit_entry") == 0
+    assert count_rows(app, "publication") == 0
+    assert count_rows(app, "audit_entry") == 0
 
 
 def test_a_year_being_published_is_refused(app, runner, tmp_path):
@@ -83,12 +84,13 @@ def test_a_year_being_published_is_refused(app, runner, tmp_path):
         session.add(PublishLock(year=2023, started_at=clock.now()))
         session.commit()
     result = runner.invoke(args=["publish", "--year", "2023"])
-    assert result.exit_code != 0 and "håller redan på att publiceras" in result.output
+    assert result.exit_code != 0
+    assert "håller redan på att publiceras" in result.output
     assert count_rows(app, "publication") == 0
 
 
 def test_publishing_closes_the_years_open_rounds(app, runner, make_round):
-    r = make_round("personal", year=date.today().year, insats="Steget")
+    r = make_round("personal", year=clock.today().year, insats="Steget")
     client = app.test_client()
     page = client.get(f"/s/{r.code}")
     posted = client.post(f"/s/{r.code}", data={"csrf_token": form_token(page.text), "q1": "6"})
@@ -103,7 +105,7 @@ def test_publishing_closes_the_years_open_rounds(app, runner, make_round):
 
 def test_answers_after_publication_do_not_change_the_report(app, runner, make_round):
     """The live-report attack: download, a known person answers, download again."""
-    year = date.today().year
+    year = clock.today().year
     r = make_round("personal", year=year, insats="Steget")
     client = app.test_client()
     for code in ["6", "5", "6", "4", "6", "6"]:
@@ -135,7 +137,8 @@ def test_republication_is_a_new_version_and_hides_small_changes(app, runner, tmp
     )
     assert runner.invoke(args=["import", "answers", str(late)]).exit_code == 0
     result = runner.invoke(args=["publish", "--year", "2023"])
-    assert result.exit_code == 0 and "version 2" in result.output
+    assert result.exit_code == 0
+    assert "version 2" in result.output
     rows = report_rows(runner, 2023)
     changed = next(
         r
@@ -143,8 +146,10 @@ def test_republication_is_a_new_version_and_hides_small_changes(app, runner, tmp
         if r["indicator"] == "1" and r["question"] == "1" and r["subgroup"] == "samtliga"
     )
     # question 1 got 2 more answers (1..MIN_CELL-1): hidden, so the two cannot be subtracted
-    assert changed["n"] == "120" and changed["suppressed"] == "true"
-    assert changed["answered"] == "" and changed["positive"] == ""
+    assert changed["n"] == "120"
+    assert changed["suppressed"] == "true"
+    assert changed["answered"] == ""
+    assert changed["positive"] == ""
     assert count_rows(app, "publication") == 2
 
 
@@ -178,18 +183,22 @@ def test_readers_see_the_publication_and_the_admin_a_marked_preview(
 def test_admin_publishes_from_the_page_after_confirming(app, admin_client, runner, tmp_path):
     import_seed(runner, tmp_path)
     page = admin_client.get("/admin/publicera/2023")
-    assert page.status_code == 200 and "Förhandsgranskning – inte publicerad" in page.text
+    assert page.status_code == 200
+    assert "Förhandsgranskning – inte publicerad" in page.text
     unconfirmed = admin_client.post(
         "/admin/publicera/2023", data={"csrf_token": form_token(page.text)}
     )
-    assert unconfirmed.status_code == 200 and count_rows(app, "publication") == 0
+    assert unconfirmed.status_code == 200
+    assert count_rows(app, "publication") == 0
     done = admin_client.post(
         "/admin/publicera/2023", data={"csrf_token": form_token(page.text), "confirm": "y"}
     )
-    assert done.status_code == 302 and done.headers["Location"].endswith("/rapport/2023")
+    assert done.status_code == 302
+    assert done.headers["Location"].endswith("/rapport/2023")
     assert count_rows(app, "publication") == 1
     again = admin_client.get("/admin/publicera/2023")
-    assert "Publicera 2023 igen (version 2)" in again.text and "Inga siffror ändras" in again.text
+    assert "Publicera 2023 igen (version 2)" in again.text
+    assert "Inga siffror ändras" in again.text
 
 
 def test_protect_other_setting_is_audited_and_named_in_the_publication(
@@ -215,14 +224,16 @@ def test_protect_other_setting_is_audited_and_named_in_the_publication(
 def test_purge_keeps_every_published_row(app, runner, tmp_path):
     import_seed(runner, tmp_path)
     refused = runner.invoke(args=["purge", "--before", "2024", "--yes"])
-    assert refused.exit_code != 0 and "Publicera först 2023" in refused.output
+    assert refused.exit_code != 0
+    assert "Publicera först 2023" in refused.output
     assert count_rows(app, "response") == 118
     assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
     before = runner.invoke(args=["report", "--year", "2023", "--format", "csv"]).output
     pooled = [r for r in csv.DictReader(io.StringIO(before)) if r["question"] == ""]
     assert pooled, "the report has pooled rows"
     result = runner.invoke(args=["purge", "--before", "2024", "--yes"])
-    assert result.exit_code == 0 and "118 enkäter" in result.output
+    assert result.exit_code == 0
+    assert "118 enkäter" in result.output
     assert count_rows(app, "response") == 0
     after = runner.invoke(args=["report", "--year", "2023", "--format", "csv"]).output
     assert after == before  # the whole CSV, pooled rows included

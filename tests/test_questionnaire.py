@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from sqlalchemy import inspect, text
 from sqlmodel import select
 from werkzeug.datastructures import MultiDict
 
-from surveys import db
+from surveys import clock, db
 from surveys.models import LinkToken
 from surveys.services import rounds as ops
 from tests.conftest import count_rows, form_token, release_all
@@ -54,9 +52,10 @@ def test_staff_questionnaire_has_no_gender_question(client, make_round):
 
 
 def test_submission_is_stored_once_with_nothing_identifying(app, client, make_round):
-    r = make_round("deltagare_avslut", year=date.today().year)
+    r = make_round("deltagare_avslut", year=clock.today().year)
     response, data = answer_exit(client, f"/s/{r.code}")
-    assert response.status_code == 303 and response.headers["Location"].endswith("/tack")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/tack")
     again = client.post(f"/s/{r.code}", data=data)  # double tap / network retry
     assert again.status_code == 303
     assert count_rows(app, "response") == 1
@@ -73,10 +72,12 @@ def test_submission_is_stored_once_with_nothing_identifying(app, client, make_ro
         }
         stored = session.execute(text("SELECT * FROM response")).mappings().one()
         assert stored["gender"] == "kvinna"
-        assert len(stored["id"]) == 32 and stored["id"] != "1"
+        assert len(stored["id"]) == 32
+        assert stored["id"] != "1"
         answers = dict(session.execute(text("SELECT question_version_id, code FROM answer")).all())
     # every question put is stored (blank as NULL); 9-10 not put because 8 = Nej
-    assert answers["deltagare_avslut.1.v1"] == 6 and answers["deltagare_avslut.3.v1"] is None
+    assert answers["deltagare_avslut.1.v1"] == 6
+    assert answers["deltagare_avslut.3.v1"] is None
     assert "deltagare_avslut.9.v1" not in answers
     assert answers["deltagare_avslut.4.v2"] is None  # the 2021 wording, as shown
     assert count_rows(app, "submission_key") == 1
@@ -118,7 +119,8 @@ def test_without_javascript_9_and_10_come_on_a_second_step(app, client, make_rou
         answers = dict(
             db.session().execute(text("SELECT question_version_id, code FROM answer")).all()
         )
-    assert answers["deltagare_avslut.9.v1"] == 6 and answers["deltagare_avslut.10.v1"] == 4
+    assert answers["deltagare_avslut.9.v1"] == 6
+    assert answers["deltagare_avslut.10.v1"] == 4
 
 
 @pytest.mark.parametrize(
@@ -141,7 +143,8 @@ def test_tampered_forms_get_400_and_store_nothing(app, client, make_round, tampe
     response, _ = answer_exit(client, f"/s/{r.code}", extra=tamper)
     assert response.status_code == 400
     assert "Ingenting har sparats" in response.text
-    assert count_rows(app, "response") == 0 and count_rows(app, "answer") == 0
+    assert count_rows(app, "response") == 0
+    assert count_rows(app, "answer") == 0
     assert count_rows(app, "submission_key") == 0
 
 
@@ -149,7 +152,8 @@ def test_token_of_another_round_is_refused(app, client, make_round):
     a, b = make_round("deltagare_avslut"), make_round("personal")
     token = form_token(client.get(f"/s/{a.code}").text)
     response = client.post(f"/s/{b.code}", data={"csrf_token": token, "q1": "6"})
-    assert response.status_code == 400 and count_rows(app, "response") == 0
+    assert response.status_code == 400
+    assert count_rows(app, "response") == 0
 
 
 def test_repeated_field_is_refused(app, client, make_round):
@@ -158,7 +162,8 @@ def test_repeated_field_is_refused(app, client, make_round):
     response = client.post(
         f"/s/{r.code}", data=MultiDict([("csrf_token", token), ("q1", "6"), ("q1", "1")])
     )
-    assert response.status_code == 400 and count_rows(app, "response") == 0
+    assert response.status_code == 400
+    assert count_rows(app, "response") == 0
 
 
 def test_unknown_link_is_a_swedish_404(client):
@@ -178,18 +183,22 @@ def test_closed_round_says_enkaten_ar_stangd_but_takes_a_form_opened_before(
         ops.close_round(s, s.get(type(r), r.id))
         s.commit()
     page = client.get(f"/s/{r.code}")
-    assert page.status_code == 403 and "Enkäten är stängd" in page.text
+    assert page.status_code == 403
+    assert "Enkäten är stängd" in page.text
     # a form rendered while the round was open is accepted within the grace period
     late = client.post(f"/s/{r.code}", data={"csrf_token": token, "q1": "6"})
-    assert late.status_code == 303 and count_rows(app, "response") == 1
+    assert late.status_code == 303
+    assert count_rows(app, "response") == 1
     again = client.post(f"/s/{r.code}", data={"csrf_token": token, "q1": "6"})
-    assert again.status_code == 303 and count_rows(app, "response") == 1  # once
+    assert again.status_code == 303
+    assert count_rows(app, "response") == 1
     with app.app_context():
         entries = db.session().execute(text("SELECT action, detail FROM audit_entry")).all()
     assert [(a, d.split()[:2]) for a, d in entries] == [("omgång.sena_svar", [r.id, "1"])]
     app.config["CLOSED_GRACE_SECONDS"] = 0  # after the grace period: refused
     other = client.post(f"/s/{r.code}", data={"csrf_token": token, "q1": "5", "q2": "5"})
-    assert other.status_code == 403 and "Enkäten är stängd" in other.text
+    assert other.status_code == 403
+    assert "Enkäten är stängd" in other.text
     assert count_rows(app, "response") == 1
 
 
@@ -214,10 +223,12 @@ def test_single_use_link_once_then_used(app, client, make_round):
     assert client.post(url, data=data).status_code == 303  # retry of the same form: still Tack
     assert count_rows(app, "response") == 1
     used = client.get(url)
-    assert used.status_code == 410 and "Länken har redan använts" in used.text
+    assert used.status_code == 410
+    assert "Länken har redan använts" in used.text
     other_form = {"csrf_token": form_token(client.get(f"/t/{tokens[1]}").text), "q1": "1"}
     second = client.post(url, data=other_form)  # a different form on the used link
-    assert second.status_code in (400, 410) and count_rows(app, "response") == 1
+    assert second.status_code in (400, 410)
+    assert count_rows(app, "response") == 1
     with app.app_context():
         columns = {c["name"] for c in inspect(db.session().get_bind()).get_columns("link_token")}
     assert columns == {"token_hash", "round_id", "used", "created_on"}  # no link to answers

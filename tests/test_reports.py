@@ -89,14 +89,17 @@ def test_downloads_and_cli_agree(admin_client, runner, tmp_path):
     cli_data = list(load_workbook(out)["Data"].iter_rows(values_only=True))
     assert cli_data == data_rows
     html = runner.invoke(args=["report", "--year", "2023", "--format", "html"]).output
-    assert "<style>" in html and '<svg role="img"' in html and "loading=" not in html
+    assert "<style>" in html
+    assert '<svg role="img"' in html
+    assert "loading=" not in html
     assert ("kvinnor (n=63)", "7%", "9%", "84% (77%)", "89%", "") in table_rows(html)
 
 
 def test_charts_render_offline_as_svg_and_png(admin_client, runner, tmp_path):
     import_seed(runner, tmp_path)
     svg = admin_client.get("/rapport/2023/diagram/1-ar.svg")
-    assert svg.status_code == 200 and svg.data.lstrip().startswith(b"<svg")
+    assert svg.status_code == 200
+    assert svg.data.lstrip().startswith(b"<svg")
     png = admin_client.get("/rapport/2023/diagram/6-tid.png?ladda-ner=1")
     assert png.data[:8] == b"\x89PNG\r\n\x1a\n"
     assert "attachment" in png.headers["Content-Disposition"]
@@ -139,7 +142,9 @@ def test_small_cells_never_leak(admin_client, runner, tmp_path):
         data = published_report(s, instrument_from_db(s), year=2024)
         for kind in ("ar", "tid"):
             spec = chart(data, year=2024, indicator=1, kind=kind).to_json()
-            assert "kvinnor" not in spec and "män" not in spec and "Samtliga" in spec
+            assert "kvinnor" not in spec
+            assert "män" not in spec
+            assert "Samtliga" in spec
     workbook = load_workbook(io.BytesIO(admin_client.get("/rapport/2024/rapport.xlsx").data))
     sheet = [tuple(r) for r in workbook["Indikator 1"].iter_rows(values_only=True)]
     note = "För få svar för att visas (färre än 5 svar)"
@@ -217,17 +222,21 @@ def test_comparability_break_separates_periods(instrument):
 
 def test_no_data_and_bad_filters_get_swedish_pages(admin_client, runner, tmp_path):
     empty = admin_client.get("/rapport")
-    assert empty.status_code == 404 and "Inga resultat är publicerade ännu" in empty.text
+    assert empty.status_code == 404
+    assert "Inga resultat är publicerade ännu" in empty.text
     import_seed(runner, tmp_path)
     assert admin_client.get("/rapport").headers["Location"].endswith("/rapport/2023")
     page = admin_client.get("/rapport/2019")
-    assert page.status_code == 404 and "Resultaten för 2019 är inte publicerade" in page.text
+    assert page.status_code == 404
+    assert "Resultaten för 2019 är inte publicerade" in page.text
     assert "Publicerade år: 2023" in page.text
     assert admin_client.get("/rapport/2023?insats=finnsinte").status_code == 404
     result = runner.invoke(args=["report", "--year", "2023", "--insats", "Okänd"])
-    assert result.exit_code != 0 and "Kända insatser: Steget" in result.output
+    assert result.exit_code != 0
+    assert "Kända insatser: Steget" in result.output
     result = runner.invoke(args=["report", "--year", "2019"])
-    assert result.exit_code != 0 and "År 2019 är inte publicerat" in result.output
+    assert result.exit_code != 0
+    assert "År 2019 är inte publicerat" in result.output
 
 
 def test_filter_by_intervention(admin_client, runner, tmp_path):
@@ -264,7 +273,8 @@ def test_printable_report_has_a4_page_breaks(admin_client, runner, tmp_path):
     page = admin_client.get("/rapport/2023/utskrift")
     assert page.text.count('class="indicator"') == 16
     css = admin_client.get("/static/css/app.css")
-    assert "size: A4" in css.text and "break-before: page" in css.text
+    assert "size: A4" in css.text
+    assert "break-before: page" in css.text
     css.close()
 
 

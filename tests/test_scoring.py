@@ -64,8 +64,10 @@ def test_gate_row_is_ja_share_without_clearly_positive_and_not_pooled():
         115,
         2,
     )
-    assert gate["positive"] == 98 and gate["neutral"] == 0
-    assert pd.isna(gate["clearly_positive"]) and pd.isna(gate["clearly_positive_n"])
+    assert gate["positive"] == 98
+    assert gate["neutral"] == 0
+    assert pd.isna(gate["clearly_positive"])
+    assert pd.isna(gate["clearly_positive_n"])
     pooled = row(results, indicator=6, question=None, subgroup="samtliga")
     q9 = row(results, indicator=6, question=9, subgroup="samtliga")
     q10 = row(results, indicator=6, question=10, subgroup="samtliga")
@@ -111,7 +113,8 @@ def _frame(items):
 def test_small_cell_is_suppressed_and_keeps_n_only():
     results = score(_frame([("kvinna", 6)] * 3 + [("man", 6)] * 10), INSTRUMENT, min_cell=5)
     women = row(results, indicator=1, question=1, subgroup="kvinnor")
-    assert women["suppressed"] and women["n"] == 3
+    assert women["suppressed"]
+    assert women["n"] == 3
     assert all(
         pd.isna(women[c])
         for c in RESULT_COLUMNS
@@ -123,9 +126,11 @@ def test_small_cell_is_suppressed_and_keeps_n_only():
 def test_twin_of_small_cell_is_suppressed_too():
     results = score(_frame([("kvinna", 6)] * 3 + [("man", 6)] * 10), INSTRUMENT, min_cell=5)
     men = row(results, indicator=1, question=1, subgroup="man")
-    assert men["suppressed"] and pd.isna(men["positive"])
+    assert men["suppressed"]
+    assert pd.isna(men["positive"])
     everyone = row(results, indicator=1, question=1, subgroup="samtliga")
-    assert not everyone["suppressed"] and everyone["positive"] == 100
+    assert not everyone["suppressed"]
+    assert everyone["positive"] == 100
 
 
 def test_twin_with_no_answers_hides_nothing():

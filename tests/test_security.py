@@ -27,7 +27,8 @@ def some_responses(client, make_round):
 def test_content_security_policy_without_inline_scripts(some_responses):
     for response in some_responses:
         csp = response.headers["Content-Security-Policy"]
-        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp
         assert "frame-ancestors 'none'" in csp
 
 
@@ -75,7 +76,8 @@ def test_templates_load_nothing_from_the_internet():
         (root / "surveys" / "static").rglob("*.*")
     ):
         text = path.read_text(encoding="utf-8")
-        assert "http://" not in text and "https://" not in text, path
+        assert "http://" not in text, path
+        assert "https://" not in text, path
 
 
 def test_wrong_password_gets_the_same_message_whether_or_not_the_account_exists(client, make_user):
@@ -99,13 +101,15 @@ def test_sign_in_is_throttled_per_account(client, make_user):
 def test_session_cookie_is_httponly_and_samesite(client, make_user):
     response = login(client, make_user("läsare"))
     cookie = response.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
 
 
 def test_staff_form_without_csrf_is_refused(client, make_user):
     login(client, make_user("administratör"))
     response = client.post("/admin/insatser", data={"name": "Utan nyckel"})
-    assert response.status_code == 400 and "säkerhetsnyckel" in response.text
+    assert response.status_code == 400
+    assert "säkerhetsnyckel" in response.text
 
 
 # --- settings: production refuses unsafe ones, development never uses a known key ----
@@ -134,7 +138,8 @@ def production(**extra):
 
 def test_production_starts_with_a_real_configuration():
     config = production()
-    assert config["SECRET_KEY"] == STRONG and config["PUBLIC_URL"] == "https://enkat.example.se"
+    assert config["SECRET_KEY"] == STRONG
+    assert config["PUBLIC_URL"] == "https://enkat.example.se"
     assert config["SESSION_COOKIE_SECURE"] is True
 
 
@@ -175,14 +180,16 @@ def test_surveys_command_refuses_to_start_with_a_swedish_message(tmp_path):
         timeout=60,
     )
     assert result.returncode != 0
-    assert "SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
+    assert "SECRET_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_development_key_is_random_per_instance_and_owner_only(tmp_path):
     first = load_config(env={"SURVEYS_INSTANCE": str(tmp_path / "a")})
     again = load_config(env={"SURVEYS_INSTANCE": str(tmp_path / "a")})
     other = load_config(env={"SURVEYS_INSTANCE": str(tmp_path / "b")})
-    assert first["SECRET_KEY"] not in ("utveckling", "") and len(first["SECRET_KEY"]) >= 32
+    assert first["SECRET_KEY"] not in ("utveckling", "")
+    assert len(first["SECRET_KEY"]) >= 32
     assert again["SECRET_KEY"] == first["SECRET_KEY"]  # sessions survive a restart
     assert other["SECRET_KEY"] != first["SECRET_KEY"]
     key_file = tmp_path / "a" / "secret_key"
@@ -217,7 +224,8 @@ def test_database_wal_backup_and_mail_files_are_owner_only(tmp_path):
         result = deliver(
             app.config, items=[("b@example.invalid", "http://localhost/s/x")], letter=letter
         )
-        assert result.sent == 1 and result.to_folder
+        assert result.sent == 1
+        assert result.to_folder
         files = [
             instance / "data.sqlite",
             instance / "data.sqlite-wal",
@@ -225,7 +233,8 @@ def test_database_wal_backup_and_mail_files_are_owner_only(tmp_path):
             backup,
             *(instance / "mail").glob("*.eml"),
         ]
-        assert len(files) == 5 and all(f.exists() for f in files)
+        assert len(files) == 5
+        assert all(f.exists() for f in files)
         modes = {f.name: stat.S_IMODE(os.stat(f).st_mode) for f in files}
         connection.close()
     app.extensions["engine"].dispose()
@@ -243,7 +252,8 @@ def utc(*args):
 def test_half_past_midnight_in_stockholm_is_the_new_day_on_a_utc_host():
     with clock.use_source(utc(2026, 1, 1, 23, 30)):  # 00:30 on 2 January in Sweden
         assert clock.today() == date(2026, 1, 2)
-        assert clock.now().hour == 0 and clock.now().minute == 30
+        assert clock.now().hour == 0
+        assert clock.now().minute == 30
     with clock.use_source(utc(2026, 6, 30, 22, 30)):  # summer time: 00:30 on 1 July
         assert clock.today() == date(2026, 7, 1)
     with clock.use_source(utc(2026, 1, 1, 22, 59)):  # 23:59 in Sweden: still 1 January
@@ -298,7 +308,8 @@ def test_the_address_limit_spans_accounts_and_stores_only_hashes(app, client, ma
     for i in range(30):
         assert login(client, f"person{i}@example.invalid", "fel-losenord-1").status_code == 200
     refused = login(client, make_user("läsare"))  # even the right password, from here
-    assert refused.status_code == 429 and "För många" in refused.text
+    assert refused.status_code == 429
+    assert "För många" in refused.text
     with app.app_context():
         stored = db.session().execute(text("SELECT key_hash FROM signin_failure")).scalars().all()
     assert len(stored) == 31  # 30 accounts + 1 address
@@ -366,12 +377,15 @@ def test_unexpected_error_logs_frames_but_no_request_data(app, caplog):
     client.set_cookie("c", "kaka-hemlig")
     with caplog.at_level(logging.ERROR):
         response = client.post("/prov-fel?fraga=hemlig-fraga", data={"q1": "hemligt-svar"})
-    assert response.status_code == 500 and "Ett fel uppstod" in response.text
+    assert response.status_code == 500
+    assert "Ett fel uppstod" in response.text
     assert "hemlig" not in response.text
     logged = "\n".join(r.getMessage() for r in caplog.records) + "".join(
         str(r.exc_info) for r in caplog.records
     )
-    assert "builtins.ValueError" in logged and "_boom" in logged and "test_security.py" in logged
+    assert "builtins.ValueError" in logged
+    assert "_boom" in logged
+    assert "test_security.py" in logged
     for secret in ("hemligt-svar", "kaka-hemlig", "hemlig-fraga"):
         assert secret not in logged
 

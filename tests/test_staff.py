@@ -13,12 +13,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
 
-from surveys import db
+from surveys import clock, db
 from surveys.models import Round
 from surveys.services import rounds as ops
 from tests.conftest import count_rows, form_token, login, release_all, table_rows
 
-THIS_YEAR = date.today().year
+THIS_YEAR = clock.today().year
 
 
 class Inbox:
@@ -100,8 +100,10 @@ def test_mail_preview_shows_subject_text_and_count_and_sends_nothing(
     assert page.status_code == 200
     assert re.search(r'id="mottagare"><strong>2</strong> mottagare', text_)
     assert "Samordningsförbundet Norra Dalarna: enkät – Remittenter" in text_
-    assert "om Steget" in text_ and "Skicka 2 e-postmeddelanden" in text_
-    assert inbox.messages == [] and count_rows(app, "link_token") == 0
+    assert "om Steget" in text_
+    assert "Skicka 2 e-postmeddelanden" in text_
+    assert inbox.messages == []
+    assert count_rows(app, "link_token") == 0
 
 
 def test_send_links_commits_first_names_forbund_and_insats_and_keeps_no_address(
@@ -162,8 +164,10 @@ def test_invalid_addresses_are_listed_and_nothing_is_sent(
     r = make_round("remittent", insats="Steget", mode="single_use")
     response = send(staff_client, r.id, "ok@exempel.se\ninte-en-adress\nx@y")
     assert response.status_code == 400
-    assert "<li>inte-en-adress</li>" in response.text and "<li>x@y</li>" in response.text
-    assert inbox.messages == [] and count_rows(app, "link_token") == 0
+    assert "<li>inte-en-adress</li>" in response.text
+    assert "<li>x@y</li>" in response.text
+    assert inbox.messages == []
+    assert count_rows(app, "link_token") == 0
 
 
 def test_smtp_down_revokes_the_links_and_says_so(app, staff_client, make_round):
@@ -176,7 +180,8 @@ def test_smtp_down_revokes_the_links_and_says_so(app, staff_client, make_round):
     assert response.status_code == 503
     assert "0 e-postmeddelanden är skickade" in response.text
     assert "1 kunde inte skickas" in response.text
-    assert count_rows(app, "link_token") == 0 and count_rows(app, "mail_batch") == 0
+    assert count_rows(app, "link_token") == 0
+    assert count_rows(app, "mail_batch") == 0
     with app.app_context():
         detail = (
             db.session()
@@ -231,10 +236,12 @@ def test_tls_verifies_the_server_certificate(
     finally:
         controller.stop()
     if trusted:
-        assert len(inbox.messages) == 1 and "1 e-postmeddelande är skickat" in page.text
+        assert len(inbox.messages) == 1
+        assert "1 e-postmeddelande är skickat" in page.text
         assert count_rows(app, "link_token") == 1
     else:  # a certificate nobody vouches for gets no mail and no live link
-        assert inbox.messages == [] and page.status_code == 503
+        assert inbox.messages == []
+        assert page.status_code == 503
         assert count_rows(app, "link_token") == 0
 
 
@@ -246,7 +253,8 @@ def test_development_mail_goes_to_a_folder_and_the_page_says_so(
     form = staff_client.get(f"/personal/omgang/{r.id}/skicka").text
     assert "inget skickas" in form
     page = send(staff_client, r.id, "a@exempel.se b@exempel.se")
-    assert "2 meddelanden sparades som filer" in page.text and "inget skickades" in page.text
+    assert "2 meddelanden sparades som filer" in page.text
+    assert "inget skickades" in page.text
     assert len(list((tmp_path / "mail").glob("*.eml"))) == 2
 
 
@@ -256,7 +264,8 @@ def test_production_without_mail_server_writes_no_files(app, staff_client, make_
     page = send(staff_client, r.id, "a@exempel.se")
     app.config.update(SURVEYS_ENV="development")
     assert page.status_code == 302
-    assert not (tmp_path / "m").exists() and count_rows(app, "link_token") == 0
+    assert not (tmp_path / "m").exists()
+    assert count_rows(app, "link_token") == 0
 
 
 # --- paper entry --------------------------------------------------------------------
@@ -278,7 +287,8 @@ def test_paper_entry_keeps_every_field_after_an_error_and_stores_once(
     )
     assert bad.status_code == 400
     page = html.unescape(bad.text)
-    assert "Fråga 1: '8' är inget giltigt svar" in page and "Fråga 2: 'x'" in page
+    assert "Fråga 1: '8' är inget giltigt svar" in page
+    assert "Fråga 2: 'x'" in page
     assert "Fråga 9 besvaras bara om fråga 8 är Ja" in page
     assert '<option value="kvinna" selected>' in bad.text  # Kön is kept
     assert re.search(r'id="q3" name="q3"[^>]*value="5"', bad.text)
@@ -326,7 +336,8 @@ def test_start_round_form_errors_are_swedish_and_store_nothing(app, staff_client
     text_ = html.unescape(page.text)
     assert "Ange året som ett heltal" in text_
     assert "Förväntat antal svarande ska vara ett heltal 0–100 000." in text_
-    assert count_rows(app, "round") == 0 and count_rows(app, "audit_entry") == 1  # sign-in only
+    assert count_rows(app, "round") == 0
+    assert count_rows(app, "audit_entry") == 1
 
 
 def test_staff_start_rounds_only_for_this_year_and_their_own_questionnaires(app, staff_client):
@@ -357,19 +368,23 @@ def test_admin_may_start_earlier_years_and_board_rounds(app, admin_client):
 def test_admin_round_for_an_unknown_insats_is_a_message_not_a_500(app, admin_client):
     page = start(admin_client, insats="finns-inte-0123456789abcdef012345")
     assert page.status_code == 400
-    assert "Insatsen finns inte" in page.text and count_rows(app, "round") == 0
+    assert "Insatsen finns inte" in page.text
+    assert count_rows(app, "round") == 0
 
 
 def test_a_duplicate_round_warns_and_needs_confirmation(app, staff_client):
     steget = insats_id(app, "Steget")
     assert start(staff_client, insats=steget).status_code == 302
     warned = start(staff_client, insats=steget)
-    assert warned.status_code == 409 and 'id="dubblett"' in warned.text
-    assert "Ja, starta en till" in warned.text and count_rows(app, "round") == 1
+    assert warned.status_code == 409
+    assert 'id="dubblett"' in warned.text
+    assert "Ja, starta en till" in warned.text
+    assert count_rows(app, "round") == 1
     assert start(staff_client, insats=steget, confirm="y").status_code == 302
     assert count_rows(app, "round") == 2
     other_mode = start(staff_client, insats=steget, mode="kiosk")
-    assert other_mode.status_code == 302 and count_rows(app, "round") == 3
+    assert other_mode.status_code == 302
+    assert count_rows(app, "round") == 3
 
 
 def test_round_page_offers_only_valid_transitions_and_stang_asks_first(
@@ -377,7 +392,8 @@ def test_round_page_offers_only_valid_transitions_and_stang_asks_first(
 ):
     r = make_round("deltagare_avslut", insats="Steget")
     page = staff_client.get(f"/personal/omgang/{r.id}").text
-    assert ">Stäng</button>" in page and ">Öppna</button>" not in page
+    assert ">Stäng</button>" in page
+    assert ">Öppna</button>" not in page
     ask = staff_client.post(
         f"/personal/omgang/{r.id}/stang", data={"csrf_token": csrf(staff_client)}
     )
@@ -388,7 +404,8 @@ def test_round_page_offers_only_valid_transitions_and_stang_asks_first(
     )
     assert _state(app, r.id) == "closed"
     page = staff_client.get(f"/personal/omgang/{r.id}").text
-    assert ">Öppna</button>" in page and ">Stäng</button>" not in page
+    assert ">Öppna</button>" in page
+    assert ">Stäng</button>" not in page
 
 
 def _state(app, round_id):
@@ -407,11 +424,13 @@ def test_an_empty_round_can_be_removed_but_not_one_with_answers(app, staff_clien
         data={"csrf_token": csrf(staff_client), "confirm": "y"},
         follow_redirects=True,
     )
-    assert "kan inte tas bort" in refused.text and count_rows(app, "round") == 2
+    assert "kan inte tas bort" in refused.text
+    assert count_rows(app, "round") == 2
     ask = staff_client.post(
         f"/personal/omgang/{empty.id}/ta-bort", data={"csrf_token": csrf(staff_client)}
     )
-    assert "Vill du ta bort mätomgången?" in ask.text and count_rows(app, "round") == 2
+    assert "Vill du ta bort mätomgången?" in ask.text
+    assert count_rows(app, "round") == 2
     done = staff_client.post(
         f"/personal/omgang/{empty.id}/ta-bort",
         data={"csrf_token": csrf(staff_client), "confirm": "y"},
@@ -444,7 +463,7 @@ def test_response_overview_counts_without_showing_answers(app, staff_client, mak
         staff_client.post(f"/s/{r.code}", data={"csrf_token": form_token(page.text), "q1": "6"})
     overview = staff_client.get(f"/personal/omgang/{r.id}").text
     assert "<strong>3</strong> besvarade av 4 förväntade – svarsfrekvens 75 %" in overview
-    iso = date.today().isocalendar()
+    iso = clock.today().isocalendar()
     assert f"{iso.year} v. {iso.week:02d}" in overview
     assert "Alltid" not in overview
     assert "3 / 4 (75 %)" in staff_client.get("/personal").text
@@ -475,7 +494,8 @@ def test_audit_log_is_swedish_with_names_and_stockholm_time(app, admin_client):
     assert created[0].startswith(now)
     assert created[1] == "administratör-0@example.invalid"
     assert created[3] == f"Remittenter {THIS_YEAR} – Steget (Öppen länk)"
-    assert round_id not in log and "omgång.skapa" not in log
+    assert round_id not in log
+    assert "omgång.skapa" not in log
 
 
 # --- public links, CSV, start page, error pages --------------------------------------
@@ -496,13 +516,15 @@ def test_links_use_the_request_address_when_public_url_is_not_set(app, staff_cli
     assert body.startswith("\ufeffnr;lank\r\n1;" + base + "/t/")  # BOM + semicolons: Excel
     app.config.update(PUBLIC_URL="https://enkat.forbund.se")
     poster = staff_client.get(f"/personal/omgang/{r.id}/affisch", base_url=base).text
-    assert f"https://enkat.forbund.se/s/{r.code}" in poster and base not in poster
+    assert f"https://enkat.forbund.se/s/{r.code}" in poster
+    assert base not in poster
 
 
 def test_start_page_explains_to_respondents_and_signs_staff_in(client, make_user):
     page = client.get("/")
     assert page.status_code == 200
-    assert "Vill du svara på en enkät?" in page.text and 'action="/logga-in"' in page.text
+    assert "Vill du svara på en enkät?" in page.text
+    assert 'action="/logga-in"' in page.text
     email = make_user("personal", insatser=["Steget"])
     signed = client.post(
         "/logga-in",
@@ -519,18 +541,22 @@ def test_start_page_explains_to_respondents_and_signs_staff_in(client, make_user
 def test_error_pages_have_the_top_bar_and_a_way_back(app, client, staff_client, make_round):
     other = make_round("deltagare_avslut", insats="Annan")
     forbidden = staff_client.get(f"/personal/omgang/{other.id}")
-    assert forbidden.status_code == 403 and "Ingen behörighet" in forbidden.text
-    assert 'class="topbar"' in forbidden.text and "Logga ut" in forbidden.text
+    assert forbidden.status_code == 403
+    assert "Ingen behörighet" in forbidden.text
+    assert 'class="topbar"' in forbidden.text
+    assert "Logga ut" in forbidden.text
     assert re.search(r'href="/personal" id="tillbaka">Till Insatser och enkäter', forbidden.text)
     missing = staff_client.get("/personal/omgang/finns-inte")
-    assert missing.status_code == 404 and 'id="tillbaka"' in missing.text
+    assert missing.status_code == 404
+    assert 'id="tillbaka"' in missing.text
     no_results = staff_client.get("/rapport/1999")
     assert "Inga publicerade resultat för 1999" in no_results.text
     assert 'id="tillbaka"' in no_results.text
     assert 'class="topbar"' in no_results.text
     # a respondent's wrong link: calm, no staff menu
     anon = app.test_client().get("/s/finns-inte")
-    assert anon.status_code == 404 and 'class="topbar"' not in anon.text
+    assert anon.status_code == 404
+    assert 'class="topbar"' not in anon.text
 
 
 # --- kiosk enrolment (HTTP; the Chromium test is in test_browser_staff.py) -------------
@@ -546,10 +572,13 @@ def test_kiosk_enrolment_link_opens_only_that_round_and_can_be_revoked(
     link = re.search(r'id="kiosklank">(http://localhost/surfplatta/[^<]+)<', page.text).group(1)
     tablet = app.test_client()  # no staff session
     form = tablet.get(link.removeprefix("http://localhost"))
-    assert form.status_code == 200 and "kiosk" in form.text and 'class="topbar"' not in form.text
+    assert form.status_code == 200
+    assert "kiosk" in form.text
+    assert 'class="topbar"' not in form.text
     path = link.removeprefix("http://localhost")
     stored = tablet.post(path, data={"csrf_token": form_token(form.text), "q1": "6"})
-    assert stored.status_code == 303 and stored.headers["Location"].endswith(path + "/tack")
+    assert stored.status_code == 303
+    assert stored.headers["Location"].endswith(path + "/tack")
     assert count_rows(app, "response") == 1
     with app.app_context():
         token_hash = db.session().execute(text("SELECT token_hash FROM kiosk_enrolment")).scalar()
@@ -581,4 +610,6 @@ def test_cli_and_demo_links_use_port_when_public_url_is_unset(
         args=["rounds", "create", "--questionnaire", "personal", "--year", str(THIS_YEAR)]
         + ["--insats", "Steget"]
     )
-    assert again.exit_code == 1 and "--yes" in again.output and count_rows(app, "round") == 2
+    assert again.exit_code == 1
+    assert "--yes" in again.output
+    assert count_rows(app, "round") == 2

@@ -65,7 +65,8 @@ def test_new_user_defaults_to_reader_and_address_is_validated(app, admin_client)
         data={"csrf_token": csrf(admin_client), "email": "ny@@x", "password": "kort"},
         follow_redirects=True,
     )
-    assert "Ange en giltig e-postadress" in bad.text and "minst 10 tecken" in bad.text
+    assert "Ange en giltig e-postadress" in bad.text
+    assert "minst 10 tecken" in bad.text
     assert count_rows(app, "app_user") == 2
 
 
@@ -116,7 +117,8 @@ def test_a_cookie_copied_before_logout_no_longer_opens_admin(app, client, make_u
     thief = app.test_client()
     thief.set_cookie("session", copied)
     response = thief.get("/admin")
-    assert response.status_code == 302 and "/logga-in" in response.headers["Location"]
+    assert response.status_code == 302
+    assert "/logga-in" in response.headers["Location"]
 
 
 def test_deactivation_ends_sessions_and_reactivation_allows_sign_in(app, admin_client, make_user):
@@ -130,7 +132,8 @@ def test_deactivation_ends_sessions_and_reactivation_allows_sign_in(app, admin_c
         data={"csrf_token": csrf(admin_client)},
         follow_redirects=True,
     )
-    assert 'id="status">Inaktiverad' in page.text and user_row(app, email)[3] in (False, 0)
+    assert 'id="status">Inaktiverad' in page.text
+    assert user_row(app, email)[3] in (False, 0)
     assert "/logga-in" in staff.get("/personal").headers["Location"]
     assert "Fel e-postadress eller lösenord" in login(staff, email).text
     admin_client.post(
@@ -208,7 +211,8 @@ def test_cli_user_lifecycle(app, runner, make_round):
     assert created.exit_code == 0, created.output
     assert user_row(app, "eva@forbund.se")[2] == "läsare"  # least privilege
     role = runner.invoke(args=["users", "set-role", "eva@forbund.se", "personal"])
-    assert role.exit_code == 1 and "Fel: Personal måste knytas till minst en insats" in role.output
+    assert role.exit_code == 1
+    assert "Fel: Personal måste knytas till minst en insats" in role.output
     ok = runner.invoke(
         args=["users", "set-role", "eva@forbund.se", "personal", "--insats", "Steget"]
     )
@@ -221,18 +225,21 @@ def test_cli_user_lifecycle(app, runner, make_round):
     assert runner.invoke(args=["users", "deactivate", "eva@forbund.se"]).exit_code == 0
     assert "inaktiverad" in runner.invoke(args=["users", "list"]).output
     short = runner.invoke(args=["users", "set-password", "eva@forbund.se", "--password", "x"])
-    assert short.exit_code == 1 and "minst 10 tecken" in short.output
+    assert short.exit_code == 1
+    assert "minst 10 tecken" in short.output
     assert "Traceback" not in short.output
     new = runner.invoke(
         args=["users", "set-password", "eva@forbund.se", "--password", "ett-annat-losenord"]
     )
     assert new.exit_code == 0
     missing = runner.invoke(args=["users", "deactivate", "ingen@forbund.se"])
-    assert missing.exit_code == 1 and "Fel: Det finns ingen användare" in missing.output
+    assert missing.exit_code == 1
+    assert "Fel: Det finns ingen användare" in missing.output
     unknown = runner.invoke(
         args=["users", "create", "--email", "a@b.se", "--password", PASSWORD, "--insats", "X"]
     )
-    assert unknown.exit_code == 1 and "Okänd insats: X" in unknown.output
+    assert unknown.exit_code == 1
+    assert "Okänd insats: X" in unknown.output
     with app.app_context():
         actions = (
             db.session()

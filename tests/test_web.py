@@ -27,7 +27,8 @@ def test_questionnaire_html_is_gzipped_only_for_clients_that_accept_it(client, m
     code = make_round().code
     zipped = client.get(f"/s/{code}", headers=GZIP)
     html = _gunzip(zipped).decode()
-    assert html.startswith("<!doctype html>") and 'name="csrf_token"' in html
+    assert html.startswith("<!doctype html>")
+    assert 'name="csrf_token"' in html
     assert len(zipped.data) < len(html.encode()) / 3  # 12 kB of repetitive HTML
 
     plain = client.get(f"/s/{code}")
@@ -47,7 +48,8 @@ def test_small_responses_are_not_compressed(client, make_round):
     fields.update(csrf_token=form_token(page.text), gender="man", q8="2", conditional_shown="1")
     redirect = client.post(f"/s/{code}", data=fields, headers=GZIP)
     assert redirect.status_code == 303
-    assert len(redirect.data) < 500 and "Content-Encoding" not in redirect.headers
+    assert len(redirect.data) < 500
+    assert "Content-Encoding" not in redirect.headers
 
 
 def test_static_urls_carry_a_content_hash_and_are_cached_for_a_year(client, make_round):
@@ -60,8 +62,11 @@ def test_static_urls_carry_a_content_hash_and_are_cached_for_a_year(client, make
         response = client.get(f"{path}?v={version}", headers=GZIP)
         assert response.status_code == 200
         cache = response.headers["Cache-Control"]
-        assert "public" in cache and "max-age=31536000" in cache and "immutable" in cache
-        assert "no-cache" not in cache and "no-store" not in cache
+        assert "public" in cache
+        assert "max-age=31536000" in cache
+        assert "immutable" in cache
+        assert "no-cache" not in cache
+        assert "no-store" not in cache
         assert _gunzip(response) == content  # byte for byte the file
         assert response.headers["ETag"].endswith('-gzip"')
 
@@ -77,12 +82,16 @@ def test_favicon_is_a_small_cacheable_icon(client):
     assert response.status_code == 200
     assert response.mimetype == "image/x-icon"
     icon = response.data
-    assert icon[:4] == b"\x00\x00\x01\x00" and int.from_bytes(icon[4:6], "little") == 1
-    assert icon[6] == 32 and icon[7] == 32  # 32×32
+    assert icon[:4] == b"\x00\x00\x01\x00"
+    assert int.from_bytes(icon[4:6], "little") == 1
+    assert icon[6] == 32
+    assert icon[7] == 32
     assert icon[22:30] == b"\x89PNG\r\n\x1a\n"  # the image is a PNG inside the ICO
     assert len(icon) < 1024
     cache = response.headers["Cache-Control"]
-    assert "public" in cache and "max-age=604800" in cache and "no-store" not in cache
+    assert "public" in cache
+    assert "max-age=604800" in cache
+    assert "no-store" not in cache
 
 
 @pytest.mark.parametrize(
@@ -98,7 +107,8 @@ def test_report_html_csv_and_svg_are_gzipped(
 ):
     import_seed(runner, tmp_path)
     zipped = admin_client.get(url, headers=GZIP)
-    assert zipped.status_code == 200 and zipped.mimetype == mimetype
+    assert zipped.status_code == 200
+    assert zipped.mimetype == mimetype
     body = _gunzip(zipped)
     assert expected in body
     plain = admin_client.get(url)

@@ -7,6 +7,7 @@ Revises: 0002
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 
 import sqlalchemy as sa
 import sqlmodel
@@ -161,9 +162,7 @@ def _weekly_counts_from_dates() -> None:
     ).all()
     counts: Counter[tuple[str, str]] = Counter()
     for round_id, submitted in rows:
-        if isinstance(submitted, str):
-            from datetime import date
-
+        if isinstance(submitted, str):  # SQLite returns the date as text
             submitted = date.fromisoformat(submitted[:10])
         year, week, _ = submitted.isocalendar()
         counts[(round_id, f"{year}-W{week:02d}")] += 1

@@ -9,7 +9,6 @@
 /admin/insatser/<id> (POST)         rename an intervention
 /admin/grans (POST)                 set the suppression threshold
 /admin/forbund (POST)               set "Förbundets namn"
-/admin/import/<kind> (POST)         upload history or national figures (all-or-nothing)
 /admin/instrument                   read-only view of the instrument
 /admin/logg                         audit log (Swedish, Stockholm time)
 
@@ -37,13 +36,10 @@ from surveys.models import Intervention, Role, User, UserIntervention
 from surveys.services import audit, settings, users
 from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.figures import import_history, import_national
 from surveys.services.reporting import min_cell
 from surveys.services.rounds import rename_intervention
-from surveys.services.tables import FileError
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-MAX_UPLOAD = 2 * 1024 * 1024
 
 
 def _interventions() -> list[Intervention]:
@@ -292,43 +288,6 @@ def set_forbund():
     settings.put(session, settings.FORBUND_NAME, name)
     record(session, user_email=current_user.email, action="förbund.namn", detail=name)
     flash(f"Förbundets namn är {name}.")
-    return redirect(url_for(".home"))
-
-
-@bp.route("/import/<any(historik,riket):kind>", methods=["POST"])
-@roles_required(Role.admin)
-def upload(kind: str):
-    """Upload history or national figures with the same validation as the CLI."""
-    session = db.session()
-    upload_file = request.files.get("file")
-    if upload_file is None or not upload_file.filename:
-        flash("Välj en fil.", "error")
-        return redirect(url_for(".home"))
-    data = upload_file.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
-        flash("Filen är för stor (högst 2 MB).", "error")
-        return redirect(url_for(".home"))
-    importer = import_history if kind == "historik" else import_national
-    try:
-        count = importer(
-            session,
-            instrument_from_db(session),
-            data=data,
-            filename=upload_file.filename,
-            by=current_user.email,
-        )
-    except FileError as exc:
-        for error in exc.errors:
-            flash(error, "error")
-        flash("Ingenting har importerats.", "error")
-        return redirect(url_for(".home"))
-    record(
-        session,
-        user_email=current_user.email,
-        action=f"import.{kind}",
-        detail=f"{upload_file.filename}: {count} rader",
-    )
-    flash(f"{count} rader importerade.")
     return redirect(url_for(".home"))
 
 

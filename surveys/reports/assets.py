@@ -22,7 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from surveys import db
 from surveys.models import ReportAsset
-from surveys.services.reporting import ReportData
+from surveys.services.catalogue import instrument_from_db
+from surveys.services.reporting import ReportData, published_report
 
 log = logging.getLogger(__name__)
 LIVE_PREFIX = "live-"  # cache keys of live (unpublished) figures, see reporting.content_key
@@ -128,8 +129,6 @@ def prerender(data: ReportData, *, year: int) -> int:
 def prerender_year(session, *, year: int) -> int:
     """Draw the whole förbund's charts of a published year now (insatser are drawn when
     first asked for): the förbundschef's first page view, PDF and Word file are then fast."""
-    from surveys.services.catalogue import instrument_from_db
-    from surveys.services.reporting import published_report
 
     data = published_report(session, instrument_from_db(session), year=year)
     return 0 if data is None else prerender(data, year=year)
@@ -151,7 +150,7 @@ def prerender_in_background(app, *, year: int) -> threading.Thread:
 
 
 def _render(data: ReportData, *, year: int, indicator: int, kind: str, fmt: str) -> bytes:
-    from surveys.reports.build import chart, render_chart
+    from surveys.reports.build import chart, render_chart  # noqa: PLC0415 - build imports assets
 
     chart_obj = chart(data, year=year, indicator=indicator, kind=kind)
     return b"" if chart_obj is None else render_chart(chart_obj, fmt)

@@ -14,6 +14,10 @@ import re
 from dataclasses import dataclass
 
 import pandas as pd
+from flask import render_template
+from markupsafe import Markup
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
 
 from indicators import RESULT_COLUMNS
 from indicators.charts import current_year_chart, render, trend_chart
@@ -329,7 +333,6 @@ def report_xlsx(data: ReportData, *, year: int) -> bytes:
     year), one "Indikator N" per indicator and "Data" (every row of the year).
     Header rows are frozen; a suppressed row keeps n and says why it is empty.
     """
-    from openpyxl import Workbook
 
     context = page_context(data, year=year)
     workbook = Workbook()
@@ -344,7 +347,6 @@ def report_xlsx(data: ReportData, *, year: int) -> bytes:
 
 
 def _title(ws, text: str, headers: list[str], widths: list[int]) -> None:
-    from openpyxl.styles import Alignment, Font, PatternFill
 
     ws.append([text])
     ws["A1"].font = Font(bold=True, size=13)
@@ -564,9 +566,8 @@ def render_printable(
 
     ``with_charts=False`` leaves the charts out (property tests check their data directly).
     """
-    from flask import render_template
 
-    from surveys import ROOT
+    from surveys import ROOT  # noqa: PLC0415 - surveys/__init__ builds the app from this package
 
     extra = {}
     if standalone:
@@ -586,9 +587,8 @@ def render_printable(
 
 def inline_charts(data: ReportData, *, year: int) -> dict[tuple[int, str], str]:
     """Every chart as inline SVG markup (never a separate, lazily loaded request)."""
-    from markupsafe import Markup
 
-    from surveys.reports.assets import charts
+    from surveys.reports.assets import charts  # noqa: PLC0415 - assets imports build
 
     out = {}
     for (number, kind), body in charts(data, year=year, fmt="svg").items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 from xml.sax.saxutils import escape
 
+from PIL import Image as PILImage
 from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
@@ -230,7 +231,6 @@ def _table(rows: list[list[str]], widths: list[float], numeric_from: int = 1) ->
 
 def _image(png: bytes) -> Image:
     """A chart scaled to the text width (never wider than the page, never upscaled)."""
-    from PIL import Image as PILImage
 
     with PILImage.open(io.BytesIO(png)) as im:
         width, height = im.size

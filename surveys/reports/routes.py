@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from flask import (
     Blueprint,
     Response,
@@ -37,6 +39,8 @@ from surveys.reports.build import (
     report_xlsx,
 )
 from surveys.reports.comments import bp as comments_bp
+from surveys.reports.pdf import report_pdf
+from surveys.reports.word import report_docx
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import published_years
 from surveys.services.reporting import ReportData, preview_report, published_report
@@ -243,15 +247,11 @@ def render_download(data, *, year: int, fmt: str) -> bytes:
         return report_xlsx(data, year=year)
     # PDF and Word files are kept per figures and words (see assets.document).
     if fmt == "pdf":
-        from surveys.reports.pdf import report_pdf
-
         return document(data, year=year, fmt=fmt, build=lambda: report_pdf(data, year=year))
-    from surveys.reports.word import report_docx
 
     return document(data, year=year, fmt=fmt, build=lambda: report_docx(data, year=year))
 
 
 def _quote(name: str) -> str:
-    from urllib.parse import quote
 
     return quote(name)

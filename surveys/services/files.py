@@ -17,6 +17,8 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import select
 from sqlmodel import Session, col
 
@@ -204,8 +206,6 @@ def excel_csv(header: list[str], rows) -> bytes:
 
 def text_xlsx(title: str, header: list[str], rows) -> bytes:
     """An XLSX whose text cells are strings, never formulas (numbers stay numbers)."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title)

@@ -24,6 +24,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO
 
+from openpyxl import load_workbook
+
 MAX_ROWS = 20_000  # web uploads (history, Riket): a förbund has a few thousand rows
 MAX_COLUMNS = 50
 SHEET_BYTES_PER_ROW = 1_000  # bound on the sheet's uncompressed XML per allowed row
@@ -200,7 +202,6 @@ def _open_xlsx(
     source: bytes | str | Path, *, max_rows: int
 ) -> tuple[list[str], Iterator[list[object]], Callable]:
     """Open the first sheet read-only; refuse a sheet declared too large before any row."""
-    from openpyxl import load_workbook
 
     if isinstance(source, bytes):
         handle: IO[bytes] = io.BytesIO(source)
