@@ -267,7 +267,8 @@ def test_paper_forms_cannot_lift_a_hidden_cell_of_an_earlier_or_published_year(
             "gender": "kvinna",
         },
     )
-    assert posted.status_code == 302 and count_rows(app, "response") == 0
+    assert posted.status_code == 302
+    assert count_rows(app, "response") == 0
     # the administrator may complete the closed round while the year is unpublished ...
     admin_email = make_user("administratör", email="chef@example.invalid")
     admin = app.test_client()
@@ -283,7 +284,8 @@ def test_paper_forms_cannot_lift_a_hidden_cell_of_an_earlier_or_published_year(
             "gender": "kvinna",
         },
     )
-    assert stored.status_code == 302 and count_rows(app, "response") == 1
+    assert stored.status_code == 302
+    assert count_rows(app, "response") == 1
     # ... but not once it is published: the frozen figures stay as they are
     assert runner.invoke(args=["publish", "--year", str(this_year - 1)]).exit_code == 0
     again = admin.get(url, follow_redirects=True)
