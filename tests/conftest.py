@@ -109,6 +109,9 @@ def app(database_url):
     )
     app.jinja_env.bytecode_cache = TEMPLATE_CACHE  # compile templates once per session
     yield app
+    from surveys.reports.assets import wait_for_background
+
+    wait_for_background()  # charts drawn after a publish request hold a connection
     app.extensions["engine"].dispose()
 
 

@@ -57,7 +57,7 @@ def upgrade() -> None:
         sa.Column("id", STR(length=32), nullable=False),
         sa.Column("year", sa.Integer(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("published_at", sa.DateTime(), nullable=False),
+        sa.Column("published_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("published_by", STR(length=254), nullable=False),
         sa.Column("min_cell", sa.Integer(), nullable=False),
         sa.Column("protect_other", sa.Boolean(), nullable=False),
@@ -149,7 +149,7 @@ def upgrade() -> None:
     op.create_table(
         "publish_lock",
         sa.Column("year", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("started_at", sa.DateTime(), nullable=False),
+        sa.Column("started_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("year", name=op.f("pk_publish_lock")),
     )
 

@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False),
         sa.Column("filename", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("imported_at", sa.DateTime(), nullable=False),
+        sa.Column("imported_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("imported_by", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_import_batch")),
     )

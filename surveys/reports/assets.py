@@ -145,8 +145,18 @@ def prerender_in_background(app, *, year: int) -> threading.Thread:
                 log.exception("Diagrammen för %s kunde inte ritas i förväg.", year)
 
     thread = threading.Thread(target=work, name=f"diagram-{year}", daemon=True)
+    _BACKGROUND.append(thread)
     thread.start()
     return thread
+
+
+_BACKGROUND: list[threading.Thread] = []
+
+
+def wait_for_background(timeout: float = 120) -> None:
+    """Let charts being drawn in the background finish (before an engine is disposed)."""
+    while _BACKGROUND:
+        _BACKGROUND.pop().join(timeout)
 
 
 def _render(data: ReportData, *, year: int, indicator: int, kind: str, fmt: str) -> bytes:

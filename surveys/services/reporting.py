@@ -97,8 +97,11 @@ def content_key(
     publications and imported history, which may change after the year is published.
     """
     digest = hashlib.sha256(f"{version}|{cell}|".encode())
-    digest.update(pd.util.hash_pandas_object(results.astype(str), index=False).values.tobytes())
-    digest.update(pd.util.hash_pandas_object(national.astype(str), index=False).values.tobytes())
+    for frame in (results, national):
+        # rows in a fixed order: a database returns them in whatever order it likes
+        text = frame.astype(str)
+        text = text.sort_values(list(text.columns), kind="stable") if len(text) else text
+        digest.update(pd.util.hash_pandas_object(text, index=False).values.tobytes())
     return prefix + digest.hexdigest()[:40]
 
 
