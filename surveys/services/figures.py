@@ -12,6 +12,7 @@ from sqlmodel import Session, col, delete, func, select
 
 from indicators.instrument import Instrument
 from indicators.report import HISTORY_COLUMNS, NATIONAL_COLUMNS
+from indicators.scoring import SUBGROUPS
 from surveys import clock
 from surveys.models import HistoryFigure, ImportBatch, NationalFigure, table_of
 from surveys.services.tables import (
@@ -40,7 +41,6 @@ SWEDISH_HEADERS = {
     "undergrupp": "subgroup",
 }
 
-SUBGROUPS = ("samtliga", "kvinnor", "man")
 PERCENT_COLUMNS = ("negative", "neutral", "positive", "clearly_positive", "response_rate")
 
 

@@ -15,19 +15,14 @@ import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from indicators import ANSWER_COLUMNS, RESULT_COLUMNS, Instrument
+from indicators import RESULT_COLUMNS, Instrument
 from indicators.report import HISTORY_COLUMNS, NATIONAL_COLUMNS, combine, history_results
 from surveys.models import (
-    Answer,
-    Intervention,
     Publication,
     PublicationGroup,
     PublicationNational,
     PublicationRow,
-    Question,
-    QuestionVersion,
     ReportComment,
-    Response,
     Setting,
     table_of,
 )
@@ -103,35 +98,6 @@ def content_key(
         text = text.sort_values(list(text.columns), kind="stable") if len(text) else text
         digest.update(pd.util.hash_pandas_object(text, index=False).values.tobytes())
     return prefix + digest.hexdigest()[:40]
-
-
-def answers_frame(db: Session, *, intervention_id: str | None = None) -> pd.DataFrame:
-    """One row per question put to a respondent, in ``indicators.ANSWER_COLUMNS``.
-
-    Used by maintenance and tests; reports read publications instead.
-    """
-    query = (
-        select(
-            col(Response.id),
-            col(Response.year),
-            col(Response.questionnaire_key),
-            col(Question.number),
-            col(Answer.question_version_id),
-            col(Intervention.name),
-            col(Response.gender),
-            col(Answer.code),
-        )
-        .join(Answer, col(Answer.response_id) == col(Response.id))
-        .join(QuestionVersion, col(QuestionVersion.id) == col(Answer.question_version_id))
-        .join(Question, col(Question.id) == col(QuestionVersion.question_id))
-        .outerjoin(Intervention, col(Intervention.id) == col(Response.intervention_id))
-    )
-    if intervention_id is not None:
-        query = query.where(col(Response.intervention_id) == intervention_id)
-    rows = db.execute(query).all()
-    frame = pd.DataFrame(rows, columns=ANSWER_COLUMNS)
-    frame["code"] = frame["code"].astype("Int64")
-    return frame
 
 
 def latest_publications(db: Session, *, up_to: int | None = None) -> dict[int, Publication]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import hashlib
 import json
 import random
 from collections.abc import Iterable
@@ -40,10 +39,6 @@ class Outcome(enum.Enum):
     late = "late"  # stored: the round closed while the form was open, within the grace period
 
 
-def _key_hash(idempotency_key: str) -> str:
-    return hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()
-
-
 def submit(
     db: Session,
     *,
@@ -74,7 +69,7 @@ def submit(
     try:
         conn.execute(
             SubmissionKey.__table__.insert(),  # type: ignore[attr-defined]  # SQLModel types columns as values
-            {"key_hash": _key_hash(idempotency_key), "created_on": today},
+            {"key_hash": hash_token(idempotency_key), "created_on": today},
         )
     except IntegrityError:
         db.rollback()
@@ -129,7 +124,7 @@ def closed_within_grace(state, rendered_at: datetime | None, grace_seconds: int)
 
 def already_stored(db: Session, idempotency_key: str) -> bool:
     """Whether the form with this key was stored (a resubmitted step of a finished form)."""
-    key_hash = _key_hash(idempotency_key)
+    key_hash = hash_token(idempotency_key)
     return db.get(SubmissionKey, key_hash) is not None
 
 
