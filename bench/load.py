@@ -361,6 +361,7 @@ def main(argv: list[str] | None = None) -> None:
             "DATABASE_URL": url,
             "SECRET_KEY": SECRET,
             "SURVEYS_ENV": "production",
+            "PUBLIC_URL": "http://127.0.0.1",
             "SURVEYS_INSTANCE": str(workdir),
             "GUNICORN_PRELOAD": "0" if args.no_preload else "1",
         }

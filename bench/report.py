@@ -121,7 +121,14 @@ def serve(url: str, repeats: int) -> dict:
 
     from surveys import create_app
 
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET, "SURVEYS_ENV": "production"})
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "SECRET_KEY": SECRET,
+            "SURVEYS_ENV": "production",
+            "PUBLIC_URL": "http://127.0.0.1",
+        }
+    )
     app.config["SESSION_COOKIE_SECURE"] = False  # the test client speaks plain HTTP
     app.add_url_rule("/__bench_hello", "bench_hello", lambda: "Hej")
     client = app.test_client()

@@ -35,7 +35,14 @@ def make_app(url: str) -> Flask:
     """The application as gunicorn runs it, plus a hello route with the same hooks."""
     from surveys import create_app
 
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET, "SURVEYS_ENV": "production"})
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "SECRET_KEY": SECRET,
+            "SURVEYS_ENV": "production",
+            "PUBLIC_URL": "http://127.0.0.1",
+        }
+    )
     app.add_url_rule(HELLO, "bench_hello", lambda: "Hej")
     return app
 
