@@ -597,3 +597,25 @@ def inline_charts(data: ReportData, *, year: int) -> dict[tuple[int, str], str]:
             svg = body.decode("utf-8").replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
             out[(number, kind)] = Markup(svg)  # noqa: S704 - our own rendered SVG, no user text
     return out
+
+
+def overview_table(context: dict) -> list[list[str]]:
+    """ "Resultatet i korthet" as printed rows (header first), for the PDF and Word files."""
+    year = context["year"]
+    rows = [["Indikator", "Respondentgrupp", "n", "Positivt", f"Förändring sedan {year - 1}"]]
+    for r in context["overview_rows"]:
+        if r["empty"]:
+            rows.append([str(r["indicator"]), r["empty"], "", "", ""])
+        elif r["suppressed"]:
+            rows.append([str(r["indicator"]), r["group"], str(r["n"]), "För få svar", ""])
+        else:
+            rows.append(
+                [
+                    str(r["indicator"]),
+                    r["group"],
+                    str(r["n"]),
+                    f"{r['positive']}%",
+                    r["change_text"] or "–",
+                ]
+            )
+    return rows

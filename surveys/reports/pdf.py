@@ -31,7 +31,7 @@ from reportlab.platypus import (
 )
 
 from surveys.reports.assets import charts
-from surveys.reports.build import page_context
+from surveys.reports.build import overview_table, page_context
 from surveys.services.reporting import ReportData
 
 # ASCII85 encoding of images runs in pure Python in ReportLab 4 (about 2 s for the demo's
@@ -114,25 +114,9 @@ def _front(context: dict, title: str) -> list:
 
 
 def _overview(context: dict) -> list:
-    year = context["year"]
     story: list = [_p("Resultatet i korthet", H2)]
     story += [_p(text) for text in context["introduction"]]
-    rows = [["Indikator", "Respondentgrupp", "n", "Positivt", f"Förändring sedan {year - 1}"]]
-    for r in context["overview_rows"]:
-        if r["empty"]:
-            rows.append([str(r["indicator"]), r["empty"], "", "", ""])
-        elif r["suppressed"]:
-            rows.append([str(r["indicator"]), r["group"], str(r["n"]), "För få svar", ""])
-        else:
-            rows.append(
-                [
-                    str(r["indicator"]),
-                    r["group"],
-                    str(r["n"]),
-                    f"{r['positive']}%",
-                    r["change_text"] or "–",
-                ]
-            )
+    rows = overview_table(context)
     story.append(_table(rows, [2 * cm, 6.5 * cm, 1.6 * cm, 2.2 * cm, 4.5 * cm], numeric_from=2))
     story.append(_p(f"{context['n_note']} {context['change_note']}", SMALL))
     publication = context["publication"]

@@ -23,7 +23,7 @@ from docx.shared import Cm, Pt, RGBColor
 from docx.table import _Cell
 
 from surveys.reports.assets import charts
-from surveys.reports.build import page_context
+from surveys.reports.build import overview_table, page_context
 from surveys.services.reporting import ReportData
 
 TEMPLATE = Path(__file__).with_name("rapportmall.docx")
@@ -69,26 +69,10 @@ def _front(doc, context: dict, title: str) -> None:
 
 
 def _overview(doc, context: dict) -> None:
-    year = context["year"]
     doc.add_heading("Resultatet i korthet", level=1)
     for text in context["introduction"]:
         doc.add_paragraph(text)
-    rows = [["Indikator", "Respondentgrupp", "n", "Positivt", f"Förändring sedan {year - 1}"]]
-    for r in context["overview_rows"]:
-        if r["empty"]:
-            rows.append([str(r["indicator"]), r["empty"], "", "", ""])
-        elif r["suppressed"]:
-            rows.append([str(r["indicator"]), r["group"], str(r["n"]), "För få svar", ""])
-        else:
-            rows.append(
-                [
-                    str(r["indicator"]),
-                    r["group"],
-                    str(r["n"]),
-                    f"{r['positive']}%",
-                    r["change_text"] or "–",
-                ]
-            )
+    rows = overview_table(context)
     _table(doc, rows)
     doc.add_paragraph(f"{context['n_note']} {context['change_note']}", style="Caption")
     publication = context["publication"]
