@@ -619,3 +619,21 @@ def overview_table(context: dict) -> list[list[str]]:
                 ]
             )
     return rows
+
+
+def result_table(groups: list[dict]) -> tuple[list[list[str]], list[int]]:
+    """The seed's "Resultat YYYY" table as printed rows (header first) for the PDF and Word
+    files, and the indexes of the "Fråga N – grupp" heading rows that span the table."""
+    rows = [["", "Negativt", "Varken eller", "Positivt (Klart positivt)", "svarsfrekvens", "Riket"]]
+    headings = []
+    for g in groups:
+        gate = " (Ja räknas som positivt, Nej som negativt)" if g["gate"] else ""
+        headings.append(len(rows))
+        rows.append([f"Fråga {g['question']} – {g['questionnaire']}{gate}", "", "", "", "", ""])
+        for r in g["rows"]:
+            label = r.label + (" (importerad)" if r.imported else "")
+            if r.suppressed:
+                rows.append([label, "För få svar för att visas", "", "", "", ""])
+            else:
+                rows.append([label, r.negative, r.neutral, r.positive, r.response_rate, r.national])
+    return rows, headings

@@ -31,7 +31,7 @@ from reportlab.platypus import (
 )
 
 from surveys.reports.assets import charts
-from surveys.reports.build import overview_table, page_context
+from surveys.reports.build import overview_table, page_context, result_table
 from surveys.services.reporting import ReportData
 
 # ASCII85 encoding of images runs in pure Python in ReportLab 4 (about 2 s for the demo's
@@ -167,18 +167,7 @@ def _indicator(section: dict, context: dict, images: dict) -> list:
 
 
 def _result_table(groups: list[dict]) -> Table:
-    rows = [["", "Negativt", "Varken eller", "Positivt (Klart positivt)", "svarsfrekvens", "Riket"]]
-    spans = []
-    for g in groups:
-        gate = " (Ja räknas som positivt, Nej som negativt)" if g["gate"] else ""
-        spans.append(len(rows))
-        rows.append([f"Fråga {g['question']} – {g['questionnaire']}{gate}", "", "", "", "", ""])
-        for r in g["rows"]:
-            label = r.label + (" (importerad)" if r.imported else "")
-            if r.suppressed:
-                rows.append([label, "För få svar för att visas", "", "", "", ""])
-            else:
-                rows.append([label, r.negative, r.neutral, r.positive, r.response_rate, r.national])
+    rows, spans = result_table(groups)
     widths = [5.2 * cm, 2 * cm, 2.2 * cm, 3.3 * cm, 2.4 * cm, 1.9 * cm]
     table = _table(rows, widths, numeric_from=1)
     style = [("SPAN", (0, i), (-1, i)) for i in spans]

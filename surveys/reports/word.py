@@ -23,7 +23,7 @@ from docx.shared import Cm, Pt, RGBColor
 from docx.table import _Cell
 
 from surveys.reports.assets import charts
-from surveys.reports.build import overview_table, page_context
+from surveys.reports.build import overview_table, page_context, result_table
 from surveys.services.reporting import ReportData
 
 TEMPLATE = Path(__file__).with_name("rapportmall.docx")
@@ -122,18 +122,7 @@ def _indicator(doc, section: dict, context: dict, images: dict) -> None:
 
 
 def _result_table(doc, groups: list[dict]) -> None:
-    rows = [["", "Negativt", "Varken eller", "Positivt (Klart positivt)", "svarsfrekvens", "Riket"]]
-    merged = []
-    for g in groups:
-        gate = " (Ja räknas som positivt, Nej som negativt)" if g["gate"] else ""
-        merged.append(len(rows))
-        rows.append([f"Fråga {g['question']} – {g['questionnaire']}{gate}", "", "", "", "", ""])
-        for r in g["rows"]:
-            label = r.label + (" (importerad)" if r.imported else "")
-            if r.suppressed:
-                rows.append([label, "För få svar för att visas", "", "", "", ""])
-            else:
-                rows.append([label, r.negative, r.neutral, r.positive, r.response_rate, r.national])
+    rows, merged = result_table(groups)
     table = _table(doc, rows)
     for i in merged:
         cells = _cells(table, i)
