@@ -310,10 +310,31 @@ def prepare(url: str) -> str:
     return code
 
 
+def close_round(url: str, code: str) -> None:
+    """Close the round and release what still waits for a batch, as publishing does."""
+    from sqlalchemy import select
+
+    from surveys import create_app, db
+    from surveys.models import Round
+    from surveys.services import rounds as ops
+    from surveys.services.submissions import release_pending
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET})
+    with app.app_context():
+        session = db.session()
+        round_ = session.execute(select(Round).where(Round.code == code)).scalar_one()
+        ops.close_round(session, round_)
+        session.commit()
+        release_pending(session, min_batch=1, round_ids=[round_.id])
+    app.extensions["engine"].dispose()
+
+
 def stored_patterns(url: str, code: str) -> Counter:
-    """Answer patterns stored in the benchmark's round (the database may hold others)."""
+    """Answer patterns stored in the benchmark's round (the database may hold others),
+    after closing it so that the last, smaller than MIN_CELL batch is released too."""
     from sqlalchemy import create_engine, text
 
+    close_round(url, code)
     engine = create_engine(url)
     with engine.connect() as conn:
         rows = conn.execute(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Flask, current_app, g
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
@@ -86,3 +88,63 @@ def transaction() -> Iterator[Session]:
         except BaseException:
             db_session.rollback()
             raise
+
+
+# --- one SQLite writer at a time, without sleeping --------------------------------
+
+
+class _WriterLock:
+    """A lock file taken by every submission's write transaction on a SQLite database.
+
+    SQLite lets one writer in at a time; the others sleep and retry (their busy
+    handler backs off to 100 ms a try), so under load tablets waited for sleeps, not
+    for work. Waiting here instead (a thread lock inside the process, ``flock`` between
+    gunicorn's workers) wakes the next writer the moment the lock is free. Re-entrant
+    within a thread; a forked worker opens its own file descriptor (flock locks belong
+    to the open file, which a fork would share).
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self.threads = threading.RLock()
+        self.depth = 0
+        self.fd: int | None = None
+        self.pid = 0
+
+    def __enter__(self) -> None:
+        self.threads.acquire()
+        try:
+            if self.depth == 0:
+                if self.pid != os.getpid():
+                    self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                    self.pid = os.getpid()
+                fcntl.flock(self.fd, fcntl.LOCK_EX)  # type: ignore[arg-type]  # opened above
+        except BaseException:
+            self.threads.release()
+            raise
+        self.depth += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        self.depth -= 1
+        if self.depth == 0:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)  # type: ignore[arg-type]  # opened in __enter__
+        self.threads.release()
+
+
+_WRITER_LOCKS: dict[str, _WriterLock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def one_writer(db_session: Session) -> Iterator[None]:
+    """Hold the database's writer lock (SQLite files only; a no-op elsewhere)."""
+    bind = db_session.get_bind()
+    engine_ = bind.engine if isinstance(bind, Connection) else bind
+    path = engine_.url.database if engine_.dialect.name == "sqlite" else None
+    if not path or path == ":memory:":
+        yield
+        return
+    with _WRITER_LOCKS_GUARD:
+        lock = _WRITER_LOCKS.setdefault(path, _WriterLock(path + "-writer.lock"))
+    with lock:
+        yield

@@ -269,7 +269,7 @@ def set_threshold():
         _flash_errors(form)
         return redirect(url_for(".home"))
     value = str(form.min_cell.data)
-    settings.put(session, "min_cell", value)
+    settings.put(session, settings.MIN_CELL, value)
     record(session, user_email=current_user.email, action="gräns.ändra", detail=value)
     flash(f"Resultat med färre än {value} svar visas inte.")
     return redirect(url_for(".home"))

@@ -39,7 +39,6 @@ from surveys.questionnaire.forms import (
 from surveys.security import csrf
 from surveys.services import kiosk as kiosk_ops
 from surveys.services.audit import record
-from surveys.services.reporting import min_cell
 from surveys.services.respondent import instrument, round_by_code
 from surveys.services.rounds import accepts_answers, find_by_token
 from surveys.services.submissions import Outcome, already_stored, closed_within_grace, submit
@@ -245,7 +244,7 @@ def _posted(session, round_: Round, instrument_, qn, context: dict, *, token: st
         token=token,
         rendered_at=form_token.rendered_at,
         grace_seconds=grace,
-        release_at=min_cell(session, current_app.config["MIN_CELL"]),
+        default_min_cell=current_app.config["MIN_CELL"],
     )
     if outcome is Outcome.late:
         kiosk_ops.record_late(session, round_)

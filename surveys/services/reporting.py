@@ -28,7 +28,6 @@ from surveys.models import (
 )
 from surveys.services import publications, settings
 from surveys.services.figures import history_rows, national_rows
-from surveys.services.tables import parse_int
 
 COMPUTED = "beräknad"
 
@@ -62,11 +61,8 @@ class ReportData:
 
 def min_cell(db: Session, default: int) -> int:
     """The suppression threshold: the admin's setting, else MIN_CELL from the environment."""
-    row = db.get(Setting, "min_cell")
-    value = parse_int(row.value, low=1, high=1000) if row is not None else None
-    if value is not None:
-        return value
-    return default
+    row = db.get(Setting, settings.MIN_CELL)
+    return settings.min_cell_value(row.value if row is not None else None, default)
 
 
 def forbund_name(db: Session) -> str | None:

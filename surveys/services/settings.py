@@ -5,7 +5,9 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from surveys.models import Setting
+from surveys.services.tables import parse_int
 
+MIN_CELL = "min_cell"  # the suppression threshold; the environment's MIN_CELL when unset
 FORBUND_NAME = "forbund_name"  # "Förbundets namn"; the appendix reads the same key
 DEFAULT_FORBUND_NAME = "Samordningsförbundet"
 
@@ -25,3 +27,9 @@ def put(db: Session, key: str, value: str) -> None:
 
 def forbund_name(db: Session) -> str:
     return get(db, FORBUND_NAME, DEFAULT_FORBUND_NAME)
+
+
+def min_cell_value(raw: str | None, default: int) -> int:
+    """The threshold a stored ``min_cell`` setting gives (1–1000), else ``default``."""
+    value = parse_int(raw, low=1, high=1000) if raw is not None else None
+    return default if value is None else value

@@ -7,18 +7,17 @@ import json
 import random
 from collections.abc import Iterable
 from datetime import date, datetime
+from types import SimpleNamespace
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, CursorResult, func, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from surveys import clock
+from surveys.db import one_writer
 from surveys.models import (
-    Answer,
     LinkToken,
     PendingResponse,
-    Response,
-    ResponseCount,
     Round,
     RoundState,
     SubmissionKey,
@@ -26,6 +25,7 @@ from surveys.models import (
     table_of,
 )
 from surveys.services.rounds import accepts_answers, hash_token
+from surveys.services.settings import MIN_CELL, min_cell_value
 from surveys.services.validation import CleanSubmission
 
 _SHUFFLE = random.SystemRandom()
@@ -47,7 +47,7 @@ def submit(
     idempotency_key: str,
     token: str | None = None,
     today: date | None = None,
-    release_at: int = 5,
+    default_min_cell: int = 5,
     check_open: bool = True,
     rendered_at: datetime | None = None,
     grace_seconds: int = 0,
@@ -59,55 +59,120 @@ def submit(
     (the first one committed). A single-use token is marked used with a
     conditional UPDATE so two forms cannot both use it. No row links the key
     or the token to the response: the questionnaire waits in ``pending_response``
-    and is released into the answers with others once ``release_at`` (MIN_CELL)
-    are waiting. ``check_open=False`` is for the administrator completing a closed
-    round of an unpublished year on paper (the caller checks that rule).
+    and is released into the answers with others once MIN_CELL (the administrator's
+    setting, else ``default_min_cell``) are waiting. ``check_open=False`` is for the
+    administrator completing a closed round of an unpublished year on paper (the
+    caller checks that rule).
     """
     today = today or clock.today()
-    # Core statements on the session's connection: this is the hot path under load.
+    with one_writer(db):
+        return _submit(
+            db,
+            round_=round_,
+            clean=clean,
+            idempotency_key=idempotency_key,
+            token=token,
+            today=today,
+            default_min_cell=default_min_cell,
+            check_open=check_open,
+            rendered_at=rendered_at,
+            grace_seconds=grace_seconds,
+        )
+
+
+def _submit(
+    db: Session,
+    *,
+    round_: Round,
+    clean: CleanSubmission,
+    idempotency_key: str,
+    token: str | None,
+    today: date,
+    default_min_cell: int,
+    check_open: bool,
+    rendered_at: datetime | None,
+    grace_seconds: int,
+) -> Outcome:
+    # Fixed statements on the session's connection: this is the hot path under load.
     conn = db.connection()
     try:
-        conn.execute(
-            SubmissionKey.__table__.insert(),  # type: ignore[attr-defined]  # SQLModel types columns as values
-            {"key_hash": hash_token(idempotency_key), "created_on": today},
-        )
+        _run(conn, "key", (hash_token(idempotency_key), today.isoformat()))
     except IntegrityError:
         db.rollback()
         return Outcome.duplicate
-    rounds = Round.__table__.c  # type: ignore[attr-defined]  # SQLModel types columns as values
-    state = conn.execute(
-        select(rounds.state, rounds.opens_on, rounds.closes_on).where(rounds.id == round_.id)
-    ).first()
+    state = _round_state(conn, round_.id)
     late = False
     if state is None or (check_open and not accepts_answers(state, today=today)):
         late = state is not None and closed_within_grace(state, rendered_at, grace_seconds)
         if not late:
             db.rollback()
             return Outcome.closed
-    if token is not None:
-        tokens = LinkToken.__table__.c  # type: ignore[attr-defined]  # SQLModel types columns as values
-        result = conn.execute(
-            update(LinkToken.__table__)  # type: ignore[attr-defined]  # SQLModel types columns as values
-            .where(
-                tokens.token_hash == hash_token(token),
-                tokens.used.is_(False),
-                tokens.round_id == round_.id,
-            )
-            .values(used=True)
-        )
-        if result.rowcount != 1:
-            db.rollback()
-            return Outcome.token_used
+    if token is not None and not _use_token(conn, token, round_.id):
+        db.rollback()
+        return Outcome.token_used
     # Held back until a batch can be released: see release_pending.
-    conn.execute(
-        table_of(PendingResponse).insert(),
-        {"id": new_id(), "round_id": round_.id, "payload": _payload(clean, round_)},
-    )
+    _run(conn, "pending", (new_id(), round_.id, _payload(clean, round_)))
     count_week(db, round_.id, today)
+    waiting_now, setting = _run(conn, "waiting", (MIN_CELL,)).one()
     db.commit()
-    if waiting(db) >= release_at:
+    release_at = min_cell_value(setting, default_min_cell)
+    if waiting_now >= release_at:
         release_pending(db, min_batch=release_at)
     return Outcome.late if late else Outcome.stored
+
+
+# The statements every submission runs, written once in the qmark style and given to the
+# driver as they are: no SQL is built or compiled per submission.
+_HOT_SQL = {
+    "key": "INSERT INTO submission_key (key_hash, created_on) VALUES (?, ?)",
+    "round": "SELECT state, opens_on, closes_on FROM round WHERE id = ?",
+    "pending": "INSERT INTO pending_response (id, round_id, payload) VALUES (?, ?, ?)",
+    "week": "INSERT INTO response_count (round_id, week, count) VALUES (?, ?, 1) "
+    "ON CONFLICT (round_id, week) DO UPDATE SET count = response_count.count + 1",
+    "waiting": "SELECT (SELECT count(*) FROM pending_response), "
+    "(SELECT value FROM setting WHERE key = ?)",
+    "waiting_rows": "SELECT id, payload FROM pending_response",
+    "take": "DELETE FROM pending_response WHERE id = ?",
+    "responses": "INSERT INTO response "
+    "(id, round_id, questionnaire_key, year, intervention_id, gender) VALUES (?, ?, ?, ?, ?, ?)",
+    "answers": "INSERT INTO answer (response_id, question_version_id, code) VALUES (?, ?, ?)",
+}
+_FORMAT_SQL = {name: sql.replace("?", "%s") for name, sql in _HOT_SQL.items()}
+
+
+def _run(conn: Connection, name: str, params: tuple | list[tuple]) -> CursorResult:
+    """One fixed statement; a list of parameter tuples runs it for each (executemany)."""
+    statements = _HOT_SQL if conn.dialect.paramstyle == "qmark" else _FORMAT_SQL
+    return conn.exec_driver_sql(statements[name], params)
+
+
+def _round_state(conn: Connection, round_id: str) -> SimpleNamespace | None:
+    """The round's state and dates as stored now (a cached round may be stale)."""
+    row = _run(conn, "round", (round_id,)).first()
+    if row is None:
+        return None
+    opens_on, closes_on = (_as_date(value) for value in row[1:])
+    return SimpleNamespace(state=row[0], opens_on=opens_on, closes_on=closes_on)
+
+
+def _as_date(value: date | str | None) -> date | None:
+    """A DATE column as the driver returns it (SQLite: ISO text)."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _use_token(conn: Connection, token: str, round_id: str) -> bool:
+    """Mark an unused single-use link of this round used; False if it is not there."""
+    tokens = table_of(LinkToken)
+    result = conn.execute(
+        update(tokens)
+        .where(
+            tokens.c.token_hash == hash_token(token),
+            tokens.c.used.is_(False),
+            tokens.c.round_id == round_id,
+        )
+        .values(used=True)
+    )
+    return result.rowcount == 1
 
 
 def closed_within_grace(state, rendered_at: datetime | None, grace_seconds: int) -> bool:
@@ -131,24 +196,7 @@ def already_stored(db: Session, idempotency_key: str) -> bool:
 def count_week(db: Session, round_id: str, today: date) -> None:
     """Add one to the round's counter for this ISO week (no commit)."""
     year, week, _ = today.isocalendar()
-    key = {"round_id": round_id, "week": f"{year}-W{week:02d}"}
-    counts = table_of(ResponseCount)
-    conn = db.connection()
-    updated = conn.execute(
-        update(counts)
-        .where(counts.c.round_id == key["round_id"], counts.c.week == key["week"])
-        .values(count=counts.c.count + 1)
-    )
-    if updated.rowcount == 0:
-        try:
-            with conn.begin_nested():
-                conn.execute(counts.insert(), {**key, "count": 1})
-        except IntegrityError:  # another submission created the row meanwhile
-            conn.execute(
-                update(counts)
-                .where(counts.c.round_id == key["round_id"], counts.c.week == key["week"])
-                .values(count=counts.c.count + 1)
-            )
+    _run(db.connection(), "week", (round_id, f"{year}-W{week:02d}"))
 
 
 def _payload(clean: CleanSubmission, round_: Round) -> str:
@@ -176,24 +224,30 @@ def release_pending(db: Session, *, min_batch: int, round_ids: Iterable[str] | N
     they came from. Returns how many were released (0 when another worker took
     the same batch first).
     """
-    pending = table_of(PendingResponse)
+    with one_writer(db):
+        return _release_pending(db, min_batch=min_batch, round_ids=round_ids)
+
+
+def _release_pending(db: Session, *, min_batch: int, round_ids: Iterable[str] | None) -> int:
     conn = db.connection()
-    query = select(pending.c.id, pending.c.payload)
-    if round_ids is not None:
+    if round_ids is None:
+        rows = _run(conn, "waiting_rows", ()).all()
+    else:
+        pending = table_of(PendingResponse)
         ids = list(round_ids)
         if not ids:
             return 0
-        query = query.where(pending.c.round_id.in_(ids))
-    rows = conn.execute(query).all()
+        query = select(pending.c.id, pending.c.payload).where(pending.c.round_id.in_(ids))
+        rows = conn.execute(query).all()
     if not rows or (round_ids is None and len(rows) < min_batch):
         db.rollback()
         return 0
     try:
-        deleted = conn.execute(pending.delete().where(pending.c.id.in_([r.id for r in rows])))
+        deleted = _run(conn, "take", [(row[0],) for row in rows])
         if deleted.rowcount != len(rows):  # a concurrent release took some of them
             db.rollback()
             return 0
-        batch = [json.loads(r.payload) for r in rows]
+        batch = [json.loads(row[1]) for row in rows]
         _SHUFFLE.shuffle(batch)
         insert_responses(
             db, [(_clean(item), item["round"], item["intervention"]) for item in batch]
@@ -238,27 +292,17 @@ def insert_responses(
     items: Iterable[tuple[CleanSubmission, str | None, str | None]],
 ) -> int:
     """Insert responses and their answer rows in bulk (no commit)."""
-    responses: list[dict[str, object]] = []
-    answers: list[dict[str, object]] = []
+    responses: list[tuple] = []
+    answers: list[tuple] = []
     for clean, round_id, intervention_id in items:
         response_id = new_id()
         responses.append(
-            {
-                "id": response_id,
-                "round_id": round_id,
-                "questionnaire_key": clean.questionnaire,
-                "year": clean.year,
-                "intervention_id": intervention_id,
-                "gender": clean.gender,
-            }
+            (response_id, round_id, clean.questionnaire, clean.year, intervention_id, clean.gender)
         )
-        answers.extend(
-            {"response_id": response_id, "question_version_id": version_id, "code": code}
-            for version_id, code in clean.answers
-        )
+        answers.extend((response_id, version_id, code) for version_id, code in clean.answers)
     conn = db.connection()
     if responses:
-        conn.execute(Response.__table__.insert(), responses)  # type: ignore[attr-defined]  # SQLModel types columns as values
+        _run(conn, "responses", responses)
     if answers:
-        conn.execute(Answer.__table__.insert(), answers)  # type: ignore[attr-defined]  # SQLModel types columns as values
+        _run(conn, "answers", answers)
     return len(responses)

@@ -55,7 +55,6 @@ from surveys.services import mail
 from surveys.services import rounds as round_ops
 from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.reporting import min_cell
 from surveys.services.settings import forbund_name
 from surveys.services.submissions import Outcome, submit
 from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
@@ -452,7 +451,7 @@ def _store_paper(session, round_: Round, clean, form_key: str) -> bool:
         round_=round_,
         clean=clean,
         idempotency_key="paper:" + form_key,
-        release_at=min_cell(session, current_app.config["MIN_CELL"]),
+        default_min_cell=current_app.config["MIN_CELL"],
         check_open=round_.state == RoundState.open.value,
     )
     return outcome is Outcome.stored
