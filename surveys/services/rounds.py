@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from types import SimpleNamespace
 from typing import Literal, overload
 
 from sqlalchemy import delete, func
@@ -320,8 +321,9 @@ def paper_entry_refusal(db: Session, round_: Round, *, admin: bool) -> str | Non
     return f"Pappersenkäter kan bara registreras i öppna omgångar för {this_year}."
 
 
-def accepts_answers(round_: Round | Row, *, today: date | None = None) -> bool:
-    """Open, and today within its optional dates (a Round, or a row of those three columns)."""
+def accepts_answers(round_: Round | Row | SimpleNamespace, *, today: date | None = None) -> bool:
+    """Open, and today within its optional dates (a Round, or anything with its state
+    and the two dates: a row, the state a submission reads in its transaction)."""
     today = today or clock.today()
     if round_.state != RoundState.open.value:
         return False
