@@ -15,6 +15,7 @@ from sqlalchemy import inspect, text
 
 from surveys import db
 from surveys.services import rounds as ops
+from surveys.services import settings
 from tests.conftest import count_rows, form_token
 
 SUBMISSIONS = 7  # more than MIN_CELL (5): one batch is released by the 5th, two wait for close
@@ -128,3 +129,23 @@ def test_single_use_link_and_answers_share_no_column(app, make_round):
         link_columns = {c["name"] for c in inspect(bind).get_columns("link_token")}
         response_columns = {c["name"] for c in inspect(bind).get_columns("response")}
     assert link_columns & response_columns == {"round_id"}  # the round, shared by everyone
+
+
+def test_the_administrators_threshold_decides_the_batch(app, make_round):
+    """The submission reads MIN_CELL in its own transaction: a raised threshold holds
+    answers back at once, in every worker (no cached copy of the setting)."""
+    with app.app_context():
+        session = db.session()
+        settings.put(session, settings.MIN_CELL, "7")
+        session.commit()
+    r = make_round("personal", insats="Steget")
+    client = app.test_client()
+    released = []
+    for _ in range(7):
+        page = client.get(f"/s/{r.code}")
+        client.post(f"/s/{r.code}", data={"csrf_token": form_token(page.text), "q1": "6"})
+        with app.app_context():
+            released.append(
+                db.session().execute(text("SELECT COUNT(*) FROM response")).scalar_one()
+            )
+    assert released == [0, 0, 0, 0, 0, 0, 7]

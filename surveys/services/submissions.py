@@ -100,7 +100,7 @@ def _submit(
     except IntegrityError:
         db.rollback()
         return Outcome.duplicate
-    state = _round_state(conn, round_.id)
+    state, waiting_before, setting = _round_state(conn, round_.id)
     late = False
     if state is None or (check_open and not accepts_answers(state, today=today)):
         late = state is not None and closed_within_grace(state, rendered_at, grace_seconds)
@@ -113,10 +113,9 @@ def _submit(
     # Held back until a batch can be released: see release_pending.
     _run(conn, "pending", (new_id(), round_.id, _payload(clean, round_)))
     count_week(db, round_.id, today)
-    waiting_now, setting = _run(conn, "waiting", (MIN_CELL,)).one()
     db.commit()
     release_at = min_cell_value(setting, default_min_cell)
-    if waiting_now >= release_at:
+    if waiting_before + 1 >= release_at:
         release_pending(db, min_batch=release_at)
     return Outcome.late if late else Outcome.stored
 
@@ -125,12 +124,11 @@ def _submit(
 # driver as they are: no SQL is built or compiled per submission.
 _HOT_SQL = {
     "key": "INSERT INTO submission_key (key_hash, created_on) VALUES (?, ?)",
-    "round": "SELECT state, opens_on, closes_on FROM round WHERE id = ?",
+    "round": "SELECT state, opens_on, closes_on, (SELECT count(*) FROM pending_response), "
+    "(SELECT value FROM setting WHERE key = ?) FROM round WHERE id = ?",
     "pending": "INSERT INTO pending_response (id, round_id, payload) VALUES (?, ?, ?)",
     "week": "INSERT INTO response_count (round_id, week, count) VALUES (?, ?, 1) "
     "ON CONFLICT (round_id, week) DO UPDATE SET count = response_count.count + 1",
-    "waiting": "SELECT (SELECT count(*) FROM pending_response), "
-    "(SELECT value FROM setting WHERE key = ?)",
     "waiting_rows": "SELECT id, payload FROM pending_response",
     "take": "DELETE FROM pending_response WHERE id = ?",
     "responses": "INSERT INTO response "
@@ -146,13 +144,15 @@ def _run(conn: Connection, name: str, params: tuple | list[tuple]) -> CursorResu
     return conn.exec_driver_sql(statements[name], params)
 
 
-def _round_state(conn: Connection, round_id: str) -> SimpleNamespace | None:
-    """The round's state and dates as stored now (a cached round may be stale)."""
-    row = _run(conn, "round", (round_id,)).first()
+def _round_state(conn: Connection, round_id: str) -> tuple[SimpleNamespace | None, int, str | None]:
+    """The round's state and dates as stored now (a cached round may be stale), with
+    how many questionnaires wait for release and the administrator's MIN_CELL, if set."""
+    row = _run(conn, "round", (MIN_CELL, round_id)).first()
     if row is None:
-        return None
-    opens_on, closes_on = (_as_date(value) for value in row[1:])
-    return SimpleNamespace(state=row[0], opens_on=opens_on, closes_on=closes_on)
+        return None, 0, None
+    opens_on, closes_on = (_as_date(value) for value in row[1:3])
+    state = SimpleNamespace(state=row[0], opens_on=opens_on, closes_on=closes_on)
+    return state, row[3], row[4]
 
 
 def _as_date(value: date | str | None) -> date | None:
