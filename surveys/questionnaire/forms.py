@@ -33,7 +33,13 @@ MAX_VALUE_LENGTH = 20
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="questionnaire-form")
+    """The app's token serializer, made once per secret key (every form GET signs one)."""
+    secret = current_app.config["SECRET_KEY"]
+    cached = current_app.extensions.get("form_serializer")
+    if cached is None or cached[0] != secret:
+        cached = (secret, URLSafeTimedSerializer(secret, salt="questionnaire-form"))
+        current_app.extensions["form_serializer"] = cached
+    return cached[1]
 
 
 def new_form_token(round_id: str) -> str:
