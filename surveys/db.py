@@ -13,6 +13,8 @@ from sqlalchemy import Connection, event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+BUSY_TIMEOUT_MS = 30_000  # SQLite: how long a statement waits for a lock before it fails
+
 
 def make_engine(url: str) -> Engine:
     """Create the engine; SQLite gets WAL, a busy timeout and foreign keys."""
@@ -23,7 +25,7 @@ def make_engine(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cursor.execute(f"PRAGMA synchronous={os.environ.get('SQLITE_SYNCHRONOUS', 'FULL')}")
             cursor.execute("PRAGMA foreign_keys=ON")
             # Deleted rows (released pending answers) are overwritten, not left in free pages.

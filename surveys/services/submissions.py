@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from surveys import clock
-from surveys.db import one_writer
+from surveys.db import BUSY_TIMEOUT_MS, one_writer
 from surveys.models import (
     LinkToken,
     PendingResponse,
@@ -29,6 +29,7 @@ from surveys.services.settings import MIN_CELL, min_cell_value
 from surveys.services.validation import CleanSubmission
 
 _SHUFFLE = random.SystemRandom()
+SCRUB_WAIT_MS = 200  # how long the WAL truncation after a release waits for readers
 
 
 class Outcome(enum.Enum):
@@ -284,7 +285,14 @@ def _scrub(db: Session) -> None:
             conn.execute(text("VACUUM pending_response"))
     elif engine.dialect.name == "sqlite":
         with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            # TRUNCATE waits for readers of older snapshots and blocks every writer while
+            # it waits: a long read (publishing a year) must not freeze the tablets. After
+            # SCRUB_WAIT_MS it gives up, and the next release (or publishing) truncates.
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={SCRUB_WAIT_MS}")
+            try:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def insert_responses(
