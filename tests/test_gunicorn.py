@@ -71,14 +71,21 @@ def server(app, database_url, tmp_path):
         process.stderr.close()
 
 
-def _lines(log: Path) -> list[str]:
-    return log.read_text().splitlines() if log.exists() else []
+def _lines(log: Path, *, at_least: int = 0, seconds: float = 10) -> list[str]:
+    """The access log's lines; waits for ``at_least`` of them, since a worker writes its
+    line after sending the response."""
+    deadline = time.monotonic() + seconds
+    while True:
+        lines = log.read_text().splitlines() if log.exists() else []
+        if len(lines) >= at_least or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
 
 
 def test_respondent_requests_leave_no_access_log_line(server, make_round):
     url, log, process = server
     kiosk = make_round(mode="kiosk")
-    before = len(_lines(log))  # the start-up probe of /logga-in
+    before = len(_lines(log, at_least=1))  # the start-up probe of /logga-in
 
     page = requests.get(f"{url}/k/{kiosk.code}", timeout=10)
     assert page.status_code == 200
@@ -98,8 +105,7 @@ def test_respondent_requests_leave_no_access_log_line(server, make_round):
 
     # A staff page is logged, without its path or query string.
     assert requests.get(f"{url}/logga-in?x=hemlig", timeout=10).status_code == 200
-    time.sleep(0.2)
-    lines = _lines(log)
+    lines = _lines(log, at_least=before + 1)
     assert len(lines) == before + 1
     assert '"GET" 200' in lines[-1]
     assert "logga-in" not in lines[-1]
