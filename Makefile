@@ -41,13 +41,14 @@ lock: | $(UV)
 
 # Debian's Chromium for the browser tests (Playwright's own download does not work here).
 # Idempotent: does nothing when chromium is already on PATH.
-# axe-core (accessibility checks injected by the browser tests) comes from npm, pinned by
-# tests/js/package-lock.json.
+# axe-core (accessibility checks injected by the browser tests) and Lighthouse
+# (bench/lighthouse.py) come from npm, pinned by tests/js/package-lock.json.
 browsers:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Installera Chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
-	@test -f tests/js/node_modules/axe-core/axe.min.js || npm ci --prefix tests/js --no-audit --no-fund --silent
+	@test -f tests/js/node_modules/axe-core/axe.min.js -a -f tests/js/node_modules/.bin/lighthouse \
+	  || npm ci --prefix tests/js --no-audit --no-fund --silent
 
 run: $(RUN_STAMP)
 	$(BIN)/surveys db upgrade

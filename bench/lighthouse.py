@@ -5,9 +5,10 @@ Seeds the demo into a fresh SQLite database, serves it with the project's gunico
 config on a free loopback port, signs in as the demo administrator (the report needs
 a session) and runs Lighthouse from npm (mobile profile, the default) against Debian's
 Chromium (``CHROME_PATH``, default /usr/bin/chromium, ``--headless=new --no-sandbox``).
-Lighthouse is looked up in ``LIGHTHOUSE`` (a path to its CLI), then
-``bench/.lighthouse/node_modules/.bin/lighthouse``, and is otherwise installed there with
-``npm install lighthouse@12`` (node and npm must be on PATH). Prints one line per page
+Lighthouse is looked up in ``LIGHTHOUSE`` (a path to its CLI), then in
+``tests/js/node_modules/.bin/lighthouse`` (a devDependency pinned in tests/js/package-lock.json,
+installed by ``make browsers``), and is otherwise installed there with
+``npm ci --prefix tests/js`` (node and npm must be on PATH). Prints one line per page
 with the performance and accessibility scores and the main metrics; goal: participant
 page 100, report page ≥ 90 performance. ``--json DIR`` keeps the full reports.
 """
@@ -29,7 +30,7 @@ import requests
 from bench.load import SECRET, free_port, gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCAL = ROOT / "bench" / ".lighthouse"
+JS = ROOT / "tests" / "js"
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 METRICS = {
     "first-contentful-paint": "fcp_ms",
@@ -43,19 +44,18 @@ METRICS = {
 
 
 def lighthouse_cli() -> list[str]:
-    """The command that runs Lighthouse, installing it locally on first use."""
+    """The command that runs Lighthouse, installing tests/js's locked packages on first use."""
     given = os.environ.get("LIGHTHOUSE")
     if given:
         return [given]
-    local = LOCAL / "node_modules" / ".bin" / "lighthouse"
+    local = JS / "node_modules" / ".bin" / "lighthouse"
     if not local.exists():
         if shutil.which("npm") is None:
             raise SystemExit(
                 "npm saknas: installera Node.js eller ange LIGHTHOUSE=/sökväg/lighthouse"
             )
-        LOCAL.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(LOCAL), "lighthouse@12"],
+            ["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(JS)],
             check=True,
             capture_output=True,
         )

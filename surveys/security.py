@@ -65,10 +65,17 @@ def init_app(app: Flask) -> None:
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         if app.config["SURVEYS_ENV"] == "production":
             response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-        if request.endpoint and not request.endpoint.startswith("static"):
+        if request.endpoint and not request.endpoint.startswith("static") and not _frozen(response):
             # Nothing a respondent or staff member saw may be kept by the browser.
             response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def _frozen(response: Response) -> bool:
+    """A staff response that may stay in this browser: a chart of published figures whose
+    URL names them (``reports.chart_image`` with its ``v``), marked private and immutable."""
+    cache = response.cache_control
+    return request.endpoint == "reports.chart_image" and bool(cache.private and cache.immutable)
 
 
 # --- file permissions --------------------------------------------------------

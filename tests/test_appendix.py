@@ -257,15 +257,13 @@ def test_trend_chart_has_kvinnor_man_and_labelled_riket_in_the_same_hue(admin_cl
     assert spec["layer"][0]["encoding"]["color"]["field"] == "serie"
 
 
-def test_page_has_title_block_collection_charts_inline_and_no_lazy_images(
-    admin_client, app, runner
-):
+def test_page_has_title_block_collection_and_sized_lazy_charts(admin_client, app, runner):
     _demo(app, runner, name=None)
     page = admin_client.get(f"/rapport/{YEAR}").text
     assert 'class="forbund">Indikatorer för finansiell samordning<' in page  # neutral fallback
-    assert "loading=" not in page
-    assert "<img" not in page
-    assert page.count('<svg role="img"') == 30
+    assert "<svg" not in page  # charts are images of their own (tests/test_report_weight.py)
+    assert page.count('loading="lazy"') == 30
+    assert admin_client.get(f"/rapport/{YEAR}/utskrift").text.count('<svg role="img"') == 30
     context = _context(app)
     collection = context["collection"]
     assert collection["years"] == [YEAR, YEAR - 1, YEAR - 2]
@@ -295,12 +293,18 @@ def test_charts_are_rendered_once_and_read_back_from_the_cache(admin_client, app
         # drawn when the demo published: 16 indicators × 2 kinds × SVG and PNG (11: "no chart")
         assert count == 64
         # Replace the stored chart: the next page must show it, proving nothing is re-rendered.
-        stored.body = b'<svg xmlns="http://www.w3.org/2000/svg"><text>KONTROLL</text></svg>'
+        stored.body = (
+            b'<svg xmlns="http://www.w3.org/2000/svg" width="123" height="45">'
+            b"<text>KONTROLL</text></svg>"
+        )
         s.add(stored)
         s.commit()
     assets.clear_memory()
     page = admin_client.get(f"/rapport/{YEAR}").text
-    assert "KONTROLL" in page
+    assert re.search(
+        r'<img src="/rapport/2024/diagram/1-tid\.svg\?v=\w+" width="123" height="45"', page
+    )
+    assert "KONTROLL" in admin_client.get(f"/rapport/{YEAR}/utskrift").text
     with app.app_context():
         assert len(db.session().exec(select(ReportAsset)).all()) == count
         first_key = stored.cache_key
@@ -314,9 +318,10 @@ def test_charts_are_rendered_once_and_read_back_from_the_cache(admin_client, app
     )
     result = runner.invoke(args=["import", "answers", str(path)])
     assert result.exit_code == 0, result.output
-    assert "KONTROLL" in admin_client.get(f"/rapport/{YEAR}").text  # frozen until republished
+    printable = f"/rapport/{YEAR}/utskrift"
+    assert "KONTROLL" in admin_client.get(printable).text  # frozen until republished
     assert runner.invoke(args=["publish", "--year", str(YEAR)]).exit_code == 0
-    assert "KONTROLL" not in admin_client.get(f"/rapport/{YEAR}").text
+    assert "KONTROLL" not in admin_client.get(printable).text
     with app.app_context():
         keys = {a.cache_key for a in db.session().exec(select(ReportAsset)).all()}
     assert len(keys) == 2

@@ -34,6 +34,9 @@ def live_server(app):
 def test_printing_the_report_to_pdf_keeps_all_charts(app, runner, live_server, make_user):
     from playwright.sync_api import sync_playwright
 
+    from surveys.reports import assets
+
+    assets.clear_memory()  # other tests replace stored demo charts with stand-ins
     assert runner.invoke(args=["demo"]).exit_code == 0
     email = make_user("administratör")
     with sync_playwright() as p:

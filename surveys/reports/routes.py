@@ -5,7 +5,7 @@
 /rapport/<year>/forhandsgranskning     the administrator's live preview (not published)
 /rapport/<year>/utskrift               printable A4 version
 /rapport/<year>/rapport.csv|.xlsx|.pdf|.docx  downloads
-/rapport/<year>/diagram/<n>-<kind>.<fmt>  charts (kind ar|tid, fmt svg|png)
+/rapport/<year>/diagram/<n>-<kind>.<fmt>  charts (kind ar|tid, fmt svg|png; ?v=<figures> is cached)
 /admin/kommentarer/<year>              the förbundschef's comments (surveys.reports.comments)
 """
 
@@ -32,6 +32,8 @@ from surveys.models import Intervention, Role
 from surveys.reports.assets import document, one_chart
 from surveys.reports.build import (
     CHART_KINDS,
+    chart_images,
+    chart_version,
     inline_charts,
     page_context,
     render_printable,
@@ -44,6 +46,7 @@ from surveys.reports.word import report_docx
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import published_years
 from surveys.services.reporting import ReportData, preview_report, published_report
+from surveys.web import ONE_YEAR
 
 bp = Blueprint("reports", __name__, url_prefix="/rapport")
 MIME = {"svg": "image/svg+xml", "png": "image/png"}
@@ -164,8 +167,15 @@ def _page(data, year: int, intervention, allowed):
         selected=intervention.id if intervention else "",
         can_choose_all=allowed is None,
         printable=False,
-        charts=inline_charts(data, year=year),
+        charts=_page_charts(data, year, intervention),
     )
+
+
+def _page_charts(data: ReportData, year: int, intervention) -> dict:
+    """Published figures: sized, lazily loaded images; the live preview: inline SVG."""
+    if data.preview:
+        return inline_charts(data, year=year)
+    return chart_images(data, year=year, insats=intervention.id if intervention else None)
 
 
 @bp.route("/<int:year>")
@@ -236,6 +246,13 @@ def chart_image(year: int, indicator: int, kind: str, fmt: str):
         response.headers["Content-Disposition"] = (
             f"attachment; filename=indikator-{indicator}-{kind}-{year}.{fmt}"
         )
+    elif request.args.get("v") == chart_version(data):
+        # The URL names the published figures: it shows the same image for as long as they
+        # stay published (a new publication gives the page a new URL). Kept by this
+        # browser only (private), never by a shared cache; any other URL is not kept.
+        response.cache_control.private = True
+        response.cache_control.max_age = ONE_YEAR
+        response.cache_control.immutable = True
     return response
 
 
