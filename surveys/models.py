@@ -454,3 +454,26 @@ class ReportAsset(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=80)  # e.g. "2023-1-tid.svg"
     content_type: str = Field(max_length=100)  # image/svg+xml, image/png, application/pdf, …
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # the rendered chart
+
+
+# --- background work (issue 13: participants first) ---------------------------
+
+
+class BackgroundJob(SQLModel, table=True):
+    """Publishing run in a separate low-priority process, off the participants' workers.
+
+    Holds only what an administrator asked for and how it went: never anything
+    about respondents (no answers, no times of submissions)."""
+
+    __tablename__ = "background_job"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
+    kind: str = Field(max_length=20)  # "publish"
+    year: int = Field(index=True)  # the year being published
+    status: str = Field(default="queued", max_length=10)  # queued, running, done or failed
+    requested_by: str = Field(max_length=254)  # e-mail of the administrator who asked
+    requested_at: datetime  # when it was asked for (an administrator's action)
+    started_at: datetime | None = None  # when the process started working (None: not yet)
+    finished_at: datetime | None = None  # when it finished or was found dead
+    pid: int | None = None  # the worker process's id while it runs (finds a crashed job)
+    min_cell: int  # the suppression threshold in force when the administrator asked
+    message: str = Field(default="", max_length=500)  # the result or the failure, in Swedish

@@ -3,12 +3,16 @@
 /admin/publicera                 years with answers or publications, and the övriga setting
 /admin/publicera/<year>          preview summary, changes since the last version, "Publicera"
 /admin/publicera/installning     protect övriga on/off (POST, audited)
+/admin/publicera/jobb/<id>       a publishing job: "pågår" (refreshes itself), then the result
+
+Publishing runs as a background job in a separate low-priority process
+(``services.jobs``), never in the worker that serves the participants' tablets.
 """
 
 from __future__ import annotations
 
 import pandas as pd
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
@@ -16,8 +20,16 @@ from wtforms import BooleanField
 
 from surveys import clock, db
 from surveys.auth import roles_required
-from surveys.models import PendingResponse, Publication, Response, Role, Round, RoundState
-from surveys.reports.assets import prerender_in_background
+from surveys.models import (
+    BackgroundJob,
+    PendingResponse,
+    Publication,
+    Response,
+    Role,
+    Round,
+    RoundState,
+)
+from surveys.services import jobs
 from surveys.services import publications as pubs
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.reporting import min_cell
@@ -110,17 +122,10 @@ def year_page(year: int):
         if not form.confirm.data:
             flash("Kryssa i att du har granskat resultaten för att publicera.")
         else:
-            try:
-                publication = pubs.publish(
-                    session, instrument, year=year, user_email=current_user.email, min_cell=cell
-                )
-            except pubs.PublishError as exc:
-                flash(str(exc))
-                return redirect(url_for(".overview"))
-            flash(f"{year} är publicerat (version {publication.version}).")
-            # Charts are drawn off the request; a page view before that draws them itself.
-            prerender_in_background(current_app._get_current_object(), year=year)
-            return redirect(url_for("reports.report", year=year))
+            return _start_publishing(year, cell)
+    running = jobs.active_job(session, year)
+    if running is not None:
+        return redirect(url_for(".job_page", job_id=running.id))
     if not pubs.year_has_answers(session, year):
         flash(f"Det finns inga svar för {year} att publicera.")
         return redirect(url_for(".overview"))
@@ -140,6 +145,34 @@ def year_page(year: int):
         protect_other=computed.protect_other,
         instrument=instrument,
     )
+
+
+def _start_publishing(year: int, cell: int):
+    """Record the job, start its process and send the administrator to its page."""
+    session = db.session()
+    try:
+        job = jobs.request_publish(session, year=year, user_email=current_user.email, min_cell=cell)
+    except jobs.JobError as exc:
+        flash(str(exc))
+        return redirect(url_for(".overview"))
+    try:
+        jobs.spawn(current_app._get_current_object(), job.id)
+    except OSError:
+        current_app.logger.exception("Publiceringsjobbet kunde inte startas.")
+        jobs.refresh(session, job, now=job.requested_at + jobs.NEVER_STARTED * 2)
+    return redirect(url_for(".job_page", job_id=job.id))
+
+
+@bp.route("/jobb/<job_id>")
+@roles_required(Role.admin)
+def job_page(job_id: str):
+    """A publishing job: "pågår" while it runs (the page reloads itself), then its result."""
+    session = db.session()
+    job = session.get(BackgroundJob, job_id)
+    if job is None:
+        abort(404)
+    jobs.refresh(session, job)
+    return render_template("publish/job.html", job=job, running=job.status in jobs.ACTIVE)
 
 
 def _changes(session, previous: Publication, rows: pd.DataFrame) -> list[dict]:
