@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from indicators import Instrument
@@ -223,12 +223,9 @@ def _mark_dead(db: Session, job: BackgroundJob) -> None:
             .scalars()
             .first()
         )
-        db.execute(
-            delete(PublishLock).where(
-                col(PublishLock.year) == job.year,
-                col(PublishLock.started_at) >= _aware(job.started_at),
-            )
-        )
+        lock = db.get(PublishLock, job.year)
+        if lock is not None and _aware(lock.started_at) >= _aware(job.started_at):
+            db.delete(lock)  # taken by this job's process (an older one is someone else's)
     job.finished_at = clock.utcnow()
     if published is not None:
         job.status = DONE
