@@ -18,7 +18,7 @@ from surveys.config import ConfigError
 from surveys.demo import demo_hint, seed_demo
 from surveys.links import public_base
 from surveys.models import Intervention, Round, RoundMode, User
-from surveys.reports.assets import prerender_year
+from surveys.reports.assets import prerender_preview, prerender_year
 from surveys.reports.build import render_printable
 from surveys.reports.routes import render_download
 from surveys.services import jobs, users
@@ -469,11 +469,16 @@ def run_job_cmd(job_id: str) -> None:
     """Kör ett bakgrundsjobb (startas av webbsidan för publicering)."""
 
     session = db.session()
-    job = jobs.run(session, instrument_from_db(session), job_id)
+    job = jobs.run(
+        session,
+        instrument_from_db(session),
+        job_id,
+        draw=lambda job, computed: prerender_preview(session, year=job.year, computed=computed),
+    )
     if job is None:
         raise CliError("Jobbet finns inte eller har redan körts.")
     click.echo(job.message)
-    if job.status == jobs.DONE:
+    if job.status == jobs.DONE and job.kind == jobs.PUBLISH:
         click.echo(f"{prerender_year(session, year=job.year)} diagram är ritade.")
     elif job.status == jobs.FAILED:
         raise SystemExit(1)

@@ -10,7 +10,9 @@ from datetime import timedelta
 from surveys import clock, db
 from surveys.models import BackgroundJob, PublishLock
 from surveys.services import jobs
-from tests.conftest import count_rows, form_token
+from surveys.services.catalogue import instrument_from_db
+from surveys.services.publications import compute
+from tests.conftest import count_rows, form_token, login
 from tests.test_publications import import_seed, scalar
 
 
@@ -184,3 +186,107 @@ def test_a_job_row_holds_nothing_about_respondents(app):
         "min_cell",
         "message",
     }
+
+
+# --- the live preview as a job -----------------------------------------------------
+
+
+def _follow_preview(admin_client, path: str):
+    """Ask for a page that needs the preview: the job's page, then (job done) the page."""
+    first = admin_client.get(path)
+    assert first.status_code == 302
+    assert "/admin/publicera/jobb/" in first.headers["Location"]
+    waiting = admin_client.get(first.headers["Location"])
+    if waiting.status_code == 200:  # still counting (else already done: a redirect)
+        assert "Förhandsgranskningen tas fram" in waiting.text
+        assert '<meta http-equiv="refresh"' in waiting.text
+    jobs.wait_for_jobs()
+    done = admin_client.get(first.headers["Location"])
+    assert done.status_code == 302
+    assert done.headers["Location"].endswith(path)
+    return admin_client.get(path)
+
+
+def test_the_preview_is_counted_and_drawn_by_a_job_then_shown_from_its_snapshot(
+    app, admin_client, runner, tmp_path
+):
+    app.config["PREVIEW_IN_BACKGROUND"] = True
+    import_seed(runner, tmp_path)
+    page = _follow_preview(admin_client, "/rapport/2023/forhandsgranskning")
+    assert page.status_code == 200
+    assert "Förhandsgranskning – inte publicerad" in page.text
+    assert "96% (81%)" in page.text
+    assert scalar(app, "SELECT status FROM background_job WHERE kind = 'preview'") == "done"
+    # the job drew the charts: the live set is stored, the worker drew none of its own
+    charts = scalar(app, "SELECT COUNT(*) FROM report_asset WHERE cache_key LIKE 'live-%'")
+    assert charts > 0
+    again = admin_client.get("/rapport/2023/forhandsgranskning")
+    assert again.status_code == 200
+    assert "96% (81%)" in again.text
+    assert count_rows(app, "background_job") == 1  # shown from the snapshot, not counted again
+    assert count_rows(app, "publication") == 0  # a preview publishes nothing
+
+
+def test_the_publishing_page_shows_the_snapshot_and_when_it_was_counted(
+    app, admin_client, runner, tmp_path
+):
+    app.config["PREVIEW_IN_BACKGROUND"] = True
+    import_seed(runner, tmp_path)
+    first = admin_client.get("/admin/publicera/2023")
+    assert first.status_code == 302
+    assert "sida=publicera" in first.headers["Location"]
+    jobs.wait_for_jobs()
+    back = admin_client.get(first.headers["Location"])
+    assert back.headers["Location"].endswith("/admin/publicera/2023")
+    page = admin_client.get("/admin/publicera/2023")
+    assert page.status_code == 200
+    assert "Siffrorna räknades fram klockan" in page.text
+    assert "resultatrader (förbundet och varje insats)" in page.text
+    recount = admin_client.get("/admin/publicera/2023?omrakna=1")
+    assert recount.status_code == 302
+    assert "/admin/publicera/jobb/" in recount.headers["Location"]
+    jobs.wait_for_jobs()
+    assert count_rows(app, "background_job") == 2
+
+
+def test_the_snapshot_holds_exactly_what_counting_now_gives(app, runner, tmp_path):
+    import_seed(runner, tmp_path)
+    with app.app_context():
+        session = db.session()
+        job, new = jobs.request_preview(
+            session, year=2023, user_email="chef@example.invalid", min_cell=5
+        )
+        assert new
+    result = runner.invoke(args=["run-job", job.id])
+    assert result.exit_code == 0, result.output
+    assert "Förhandsgranskningen av 2023 är klar." in result.output
+    with app.app_context():
+        session = db.session()
+        found = jobs.preview_snapshot(session, 2023, min_cell=5)
+        assert found is not None
+        snapshot = found[1]
+        now = compute(session, instrument_from_db(session), year=2023, min_cell=5)
+        keys = ["scope", "indicator", "questionnaire", "question", "subgroup"]
+        expected = now.rows.sort_values(keys, kind="stable").reset_index(drop=True)
+        got = snapshot.rows.sort_values(keys, kind="stable").reset_index(drop=True)
+        assert len(got) == len(expected) > 0
+        for column in expected.columns:
+            assert got[column].astype(str).tolist() == expected[column].astype(str).tolist()
+        assert snapshot.groups["count"].sum() == now.groups["count"].sum()
+        # another threshold, a publication of the year or time passing: counted again
+        assert jobs.preview_snapshot(session, 2023, min_cell=6) is None
+        later = clock.utcnow() + jobs.PREVIEW_FRESH + timedelta(seconds=1)
+        assert jobs.preview_snapshot(session, 2023, min_cell=5, now=later) is None
+    assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
+    with app.app_context():
+        assert jobs.preview_snapshot(db.session(), 2023, min_cell=5) is None
+
+
+def test_readers_never_start_a_preview_job(app, client, make_user, runner, tmp_path):
+    app.config["PREVIEW_IN_BACKGROUND"] = True
+    import_seed(runner, tmp_path)
+    reader = make_user("läsare", email="lasare@example.invalid")
+    assert login(client, reader).status_code == 302
+    assert client.get("/rapport/2023/forhandsgranskning").status_code == 403
+    assert client.get("/admin/publicera/2023").status_code in (302, 403)
+    assert count_rows(app, "background_job") == 0

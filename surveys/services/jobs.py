@@ -1,4 +1,5 @@
-"""Publishing as a background job: off the participants' workers (issue 13, "participants first").
+"""Publishing and the live preview as background jobs: off the participants' workers
+(issue 13, "participants first").
 
 The administrator's request only records a job (``request_publish``) and starts a
 separate, low-priority process (``spawn``: ``nice -n 10 python -m surveys run-job
@@ -7,33 +8,55 @@ with ``publications.publish`` (which keeps its PublishLock) and records the resu
 in Swedish. A job whose process died is found by ``refresh`` and marked failed, and
 the year's lock it held is dropped, so a crash never leaves a year locked.
 
+The live preview is a job too (``request_preview``): the process counts the year
+once (``publications.compute``, every scope), keeps the disclosure-controlled result
+as a snapshot (``report_asset``, JSON) and draws the förbund's charts; the preview and
+the publishing page then show that snapshot (``preview_snapshot``) for a few minutes
+instead of counting again in a worker on every view.
+
 A job row names who asked and when (an administrator's actions), never anything
 about respondents.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 from pathlib import Path
 
+import pandas as pd
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlmodel import Session, col
 
 from indicators import Instrument
 from surveys import clock
-from surveys.models import BackgroundJob, Publication, PublishLock
-from surveys.services.publications import STALE_LOCK, PublishError, publish, year_has_answers
+from surveys.models import BackgroundJob, Publication, PublishLock, ReportAsset
+from surveys.services.publications import (
+    STALE_LOCK,
+    Computed,
+    PublishError,
+    compute,
+    latest,
+    protect_other,
+    publish,
+    year_has_answers,
+)
 
 log = logging.getLogger(__name__)
 
 PUBLISH = "publish"
+PREVIEW = "preview"
+PREVIEW_FRESH = timedelta(minutes=10)  # a preview snapshot is shown this long, then recounted
+SNAPSHOT_PREFIX = "forhandsgranskning-"  # report_asset cache_key of a year's preview snapshot
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 ACTIVE = (QUEUED, RUNNING)
 NEVER_STARTED = timedelta(minutes=2)  # a queued job no process claimed by then is dead
@@ -62,8 +85,24 @@ def request_publish(db: Session, *, year: int, user_email: str, min_cell: int) -
         raise JobError(f"Det finns inga svar för {year} att publicera.")
     if active_job(db, year) is not None:
         raise JobError(f"År {year} håller redan på att publiceras. Vänta tills det är klart.")
+    return _new_job(db, PUBLISH, year=year, user_email=user_email, min_cell=min_cell)
+
+
+def request_preview(
+    db: Session, *, year: int, user_email: str, min_cell: int
+) -> tuple[BackgroundJob, bool]:
+    """The year's preview job: the one already under way, else a new one (commits).
+
+    Returns the job and whether it is new (and so needs its process started)."""
+    running = active_job(db, year, kind=PREVIEW)
+    if running is not None:
+        return running, False
+    return _new_job(db, PREVIEW, year=year, user_email=user_email, min_cell=min_cell), True
+
+
+def _new_job(db: Session, kind: str, *, year: int, user_email: str, min_cell: int) -> BackgroundJob:
     job = BackgroundJob(
-        kind=PUBLISH,
+        kind=kind,
         year=year,
         requested_by=user_email,
         requested_at=clock.utcnow(),
@@ -74,12 +113,14 @@ def request_publish(db: Session, *, year: int, user_email: str, min_cell: int) -
     return job
 
 
-def active_job(db: Session, year: int) -> BackgroundJob | None:
-    """The year's queued or running publishing job (dead ones are marked failed first)."""
+def active_job(db: Session, year: int, *, kind: str = PUBLISH) -> BackgroundJob | None:
+    """The year's queued or running job of a kind (dead ones are marked failed first)."""
     jobs = (
         db.execute(
             select(BackgroundJob).where(
-                col(BackgroundJob.year) == year, col(BackgroundJob.status).in_(ACTIVE)
+                col(BackgroundJob.year) == year,
+                col(BackgroundJob.kind) == kind,
+                col(BackgroundJob.status).in_(ACTIVE),
             )
         )
         .scalars()
@@ -151,8 +192,17 @@ def wait_for_jobs(timeout: float = 120) -> None:
 # --- the job's own process --------------------------------------------------
 
 
-def run(db: Session, instrument: Instrument, job_id: str) -> BackgroundJob | None:
-    """Claim a queued job and publish its year; the outcome is stored on the job."""
+def run(
+    db: Session,
+    instrument: Instrument,
+    job_id: str,
+    *,
+    draw: Callable[[BackgroundJob, Computed], None] | None = None,
+) -> BackgroundJob | None:
+    """Claim a queued job and do it; the outcome is stored on the job.
+
+    ``draw`` draws a preview's charts (the request layer's business) before the job
+    is marked done, so the page never draws them in a worker."""
     claimed = db.execute(
         update(BackgroundJob)
         .where(col(BackgroundJob.id) == job_id, col(BackgroundJob.status) == QUEUED)
@@ -163,6 +213,8 @@ def run(db: Session, instrument: Instrument, job_id: str) -> BackgroundJob | Non
         return None
     job = db.get(BackgroundJob, job_id)
     assert job is not None  # noqa: S101 - just claimed
+    if job.kind == PREVIEW:
+        return _run_preview(db, instrument, job, draw)
     try:
         publication = publish(
             db, instrument, year=job.year, user_email=job.requested_by, min_cell=job.min_cell
@@ -174,6 +226,98 @@ def run(db: Session, instrument: Instrument, job_id: str) -> BackgroundJob | Non
         db.rollback()
         return _finish(db, job_id, FAILED, FAILED_UNEXPECTEDLY.format(year=job.year))
     return _finish(db, job_id, DONE, f"{job.year} är publicerat (version {publication.version}).")
+
+
+def _run_preview(
+    db: Session,
+    instrument: Instrument,
+    job: BackgroundJob,
+    draw: Callable[[BackgroundJob, Computed], None] | None,
+) -> BackgroundJob | None:
+    try:
+        computed = compute(
+            db, instrument, year=job.year, min_cell=job.min_cell, previous=latest(db, job.year)
+        )
+        _save_snapshot(db, job, computed)
+        if draw is not None:
+            draw(job, computed)
+    except Exception:
+        log.exception("Förhandsgranskningen av %s misslyckades.", job.year)
+        db.rollback()
+        message = f"Förhandsgranskningen av {job.year} kunde inte tas fram. Försök igen."
+        return _finish(db, job.id, FAILED, message)
+    return _finish(db, job.id, DONE, f"Förhandsgranskningen av {job.year} är klar.")
+
+
+# --- the preview snapshot -------------------------------------------------------
+
+
+def _save_snapshot(db: Session, job: BackgroundJob, computed: Computed) -> None:
+    """Keep the computed preview (aggregated, disclosure-controlled rows: as a publication
+    holds them) under the year's key; older snapshots of the year are dropped."""
+    body = json.dumps(
+        {
+            "rows": computed.rows.to_json(orient="table", index=False),
+            "groups": computed.groups.to_json(orient="table", index=False),
+            "min_cell": computed.min_cell,
+            "protect_other": computed.protect_other,
+        }
+    ).encode("utf-8")
+    key = f"{SNAPSHOT_PREFIX}{job.year}"
+    db.execute(delete(ReportAsset).where(col(ReportAsset.cache_key) == key))
+    db.add(
+        ReportAsset(
+            cache_key=key, name=f"{job.id}.json", content_type="application/json", body=body
+        )
+    )
+    db.commit()
+
+
+def preview_snapshot(
+    db: Session, year: int, *, min_cell: int, now: datetime | None = None
+) -> tuple[BackgroundJob, Computed] | None:
+    """The year's latest preview, if still good: computed in the last minutes with the
+    threshold and övriga setting in force, and the year not published since."""
+    job = (
+        db.execute(
+            select(BackgroundJob)
+            .where(
+                col(BackgroundJob.year) == year,
+                col(BackgroundJob.kind) == PREVIEW,
+                col(BackgroundJob.status) == DONE,
+            )
+            .order_by(col(BackgroundJob.finished_at).desc())
+        )
+        .scalars()
+        .first()
+    )
+    now = now or clock.utcnow()
+    if job is None or job.finished_at is None or job.started_at is None:
+        return None
+    if job.min_cell != min_cell or now - _aware(job.finished_at) > PREVIEW_FRESH:
+        return None
+    newest = latest(db, year)
+    if newest is not None and _aware(newest.published_at) >= _aware(job.started_at):
+        return None
+    asset = db.get(ReportAsset, (f"{SNAPSHOT_PREFIX}{year}", f"{job.id}.json"))
+    if asset is None:
+        return None
+    stored = json.loads(bytes(asset.body).decode("utf-8"))
+    if stored["protect_other"] != protect_other(db):
+        return None
+    computed = Computed(
+        year=year,
+        rows=_frame(stored["rows"]),
+        groups=_frame(stored["groups"]),
+        min_cell=int(stored["min_cell"]),
+        protect_other=bool(stored["protect_other"]),
+    )
+    return job, computed
+
+
+def _frame(text: str) -> pd.DataFrame:
+    frame = pd.read_json(StringIO(text), orient="table")
+    return frame.astype({c: "object" for c in frame.columns if frame[c].dtype == "string"})
 
 
 def _finish(db: Session, job_id: str, status: str, message: str) -> BackgroundJob | None:
