@@ -117,27 +117,43 @@ def tablet(port: int, code: str, think: float, tally: Tally, stop: float, seed: 
         time.sleep(think)
 
 
+def visit(browser: Browser, path: str, stop: float) -> tuple[int, str, str]:
+    """GET as a browser does: follow redirects, and reload a page that asks to be reloaded
+    (a job's "pågår" page) every two seconds until it no longer does."""
+    while True:
+        status, location, body = browser.request("GET", path)
+        if status in (301, 302, 303) and location:
+            path = location.split("://", 1)[-1].split("/", 1)[-1]
+            path = "/" + path if not path.startswith("/") else path
+            continue
+        page = body.decode("utf-8", "replace")
+        if 'http-equiv="refresh"' in page and time.monotonic() < stop + 300:
+            time.sleep(2)
+            continue
+        return status, path, page
+
+
 def administrator(port: int, year: int, tally: Tally, stop: float, admin: tuple[str, str]) -> None:
-    """Publish the year from the page, wait for the job like the page does, then preview."""
+    """Open the year's publishing page, publish, wait for the job as the page does, then
+    open the live preview (each waits for its background job like a browser would)."""
     browser = Browser(port)
     browser.sign_in(*admin)
     while time.monotonic() < stop:
-        status, location, page = browser.request("GET", f"/admin/publicera/{year}")
-        if status == 302:  # a job of an earlier round still runs: follow it
-            path = location
-        else:
-            token = FORM_TOKEN.search(page.decode()).group(1)
-            status, path, _ = browser.request(
-                "POST", f"/admin/publicera/{year}", {"csrf_token": token, "confirm": "y"}
-            )
-        while time.monotonic() < stop + 300:
-            status, _, page = browser.request("GET", path)
-            if "Publiceringen pågår" not in page.decode():
-                break
-            time.sleep(2)  # as the page's own refresh
-        tally.count("publicerat" if "är publicerat" in page.decode() else "publicering_fel")
-        status, _, _ = browser.request("GET", f"/rapport/{year}/forhandsgranskning")
-        tally.count("förhandsgranskning" if status == 200 else "förhandsgranskning_fel")
+        status, _, page = visit(browser, f"/admin/publicera/{year}", stop)
+        match = FORM_TOKEN.search(page)
+        if status != 200 or match is None:
+            tally.count("publiceringssida_fel")
+            time.sleep(1)
+            continue
+        status, location, _ = browser.request(
+            "POST", f"/admin/publicera/{year}", {"csrf_token": match.group(1), "confirm": "y"}
+        )
+        job = "/" + location.split("://", 1)[-1].split("/", 1)[-1]
+        status, _, page = visit(browser, job, stop)
+        tally.count("publicerat" if "är publicerat" in page else "publicering_fel")
+        status, _, page = visit(browser, f"/rapport/{year}/forhandsgranskning", stop)
+        ok = status == 200 and "inte publicerad" in page
+        tally.count("förhandsgranskning" if ok else "förhandsgranskning_fel")
 
 
 def reader(port: int, year: int, tally: Tally, stop: float, admin: tuple[str, str]) -> None:

@@ -240,7 +240,8 @@ def _run_preview(
         )
         _save_snapshot(db, job, computed)
         if draw is not None:
-            draw(job, computed)
+            # drawn from the snapshot as stored: the page finds them under the same key
+            draw(job, _load_snapshot(db, job, computed.year) or computed)
     except Exception:
         log.exception("Förhandsgranskningen av %s misslyckades.", job.year)
         db.rollback()
@@ -299,20 +300,24 @@ def preview_snapshot(
     newest = latest(db, year)
     if newest is not None and _aware(newest.published_at) >= _aware(job.started_at):
         return None
+    computed = _load_snapshot(db, job, year)
+    if computed is None or computed.protect_other != protect_other(db):
+        return None
+    return job, computed
+
+
+def _load_snapshot(db: Session, job: BackgroundJob, year: int) -> Computed | None:
     asset = db.get(ReportAsset, (f"{SNAPSHOT_PREFIX}{year}", f"{job.id}.json"))
     if asset is None:
         return None
     stored = json.loads(bytes(asset.body).decode("utf-8"))
-    if stored["protect_other"] != protect_other(db):
-        return None
-    computed = Computed(
+    return Computed(
         year=year,
         rows=_frame(stored["rows"]),
         groups=_frame(stored["groups"]),
         min_cell=int(stored["min_cell"]),
         protect_other=bool(stored["protect_other"]),
     )
-    return job, computed
 
 
 def _frame(text: str) -> pd.DataFrame:
