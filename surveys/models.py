@@ -13,7 +13,16 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Column, LargeBinary, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    Column,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from surveys import clock
@@ -148,13 +157,17 @@ class Response(SQLModel, table=True):
     """One filled-in questionnaire. Nothing here identifies the respondent."""
 
     __tablename__ = "response"
-    __table_args__ = NO_ROWID
+    # (year, group, insats, gender) covers publishing's counts: no lookup of the row itself
+    __table_args__ = (
+        Index("ix_response_year_groups", "year", "questionnaire_key", "intervention_id", "gender"),
+        NO_ROWID,
+    )
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
     round_id: str | None = Field(
         default=None, foreign_key="round.id", index=True
     )  # none if imported
     questionnaire_key: str = Field(foreign_key="questionnaire.key", max_length=40)  # group
-    year: int = Field(index=True)  # measurement year
+    year: int  # measurement year (indexed first in ix_response_year_groups)
     intervention_id: str | None = Field(default=None, foreign_key="intervention.id")  # insats
     gender: str | None = Field(default=None, max_length=10)  # kvinna/man/annat, participants only
 

@@ -1,4 +1,5 @@
-"""background jobs: publishing off the participants' workers (issue 13)
+"""background jobs: publishing off the participants' workers; a covering index for
+publishing's counts (issue 13)
 
 Revision ID: bg1
 Revises: appx1
@@ -33,8 +34,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_background_job")),
     )
     op.create_index(op.f("ix_background_job_year"), "background_job", ["year"], unique=False)
+    op.create_index(
+        "ix_response_year_groups",
+        "response",
+        ["year", "questionnaire_key", "intervention_id", "gender"],
+        unique=False,
+    )
+    op.drop_index("ix_response_year", table_name="response")
 
 
 def downgrade() -> None:
+    op.create_index("ix_response_year", "response", ["year"], unique=False)
+    op.drop_index("ix_response_year_groups", table_name="response")
     op.drop_index(op.f("ix_background_job_year"), table_name="background_job")
     op.drop_table("background_job")
