@@ -107,12 +107,33 @@ def count_frames(db: Session, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     columns (NULL is its own group on every database); question numbers and insats
     names come from the small catalogue tables afterwards, in pandas, and only then
     do the counts get the empty values ``indicators`` expects.
+
+    Each questionnaire is counted by its own statements (the groups are disjoint, so
+    the parts simply add up): no single statement reads the whole year, which on
+    SQLite keeps every WAL checkpoint of the participants' submissions from waiting
+    long for it.
     """
+    keys = db.execute(
+        select(col(Response.questionnaire_key)).where(col(Response.year) == year).distinct()
+    ).scalars()
+    parts = [_count_questionnaire(db, year, key) for key in sorted(keys)]
+    if not parts:
+        return _count_questionnaire(db, year, None)
+    return (
+        pd.concat([p[0] for p in parts], ignore_index=True),
+        pd.concat([p[1] for p in parts], ignore_index=True),
+    )
+
+
+def _count_questionnaire(
+    db: Session, year: int, questionnaire: str | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``count_frames`` for one questionnaire of the year (None: an empty result)."""
     answers = (
         select()
         .select_from(Answer)
         .join(Response, col(Response.id) == col(Answer.response_id))
-        .where(col(Response.year) == year)
+        .where(col(Response.year) == year, col(Response.questionnaire_key) == questionnaire)
     )
     by_ids = (
         col(Response.year),
