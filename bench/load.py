@@ -1,5 +1,6 @@
 """Load and fault benchmark: ``python -m bench.load --seconds 20 --clients 50 [--kill-worker]
-[--database sqlite|postgresql] [--max-requests N] [--no-preload] [--baseline app|bare]``.
+[--database sqlite|postgresql] [--max-requests N] [--no-preload] [--baseline app|bare]``;
+``python -m bench.load --participants-first`` is the "participants first" run (bench.participants).
 
 Starts the app under gunicorn (gunicorn.conf.py) on loopback with a fresh
 database, runs C concurrent clients that each fetch and submit complete exit
@@ -359,6 +360,11 @@ def stored_patterns(url: str, code: str) -> Counter:
 
 
 def main(argv: list[str] | None = None) -> None:
+    if "--participants-first" in (sys.argv[1:] if argv is None else argv):
+        from bench import participants
+
+        participants.main(argv)
+        return
     parser = argparse.ArgumentParser(description="Last- och feltest på loopback.")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--clients", type=int, default=50)

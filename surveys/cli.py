@@ -18,11 +18,11 @@ from surveys.config import ConfigError
 from surveys.demo import demo_hint, seed_demo
 from surveys.links import public_base
 from surveys.models import Intervention, Round, RoundMode, User
-from surveys.reports.assets import prerender_year
+from surveys.reports.assets import prerender_preview, prerender_year
 from surveys.reports.build import render_printable
 from surveys.reports.routes import render_download
+from surveys.services import jobs, users
 from surveys.services import rounds as ops
-from surveys.services import users
 from surveys.services.audit import record
 from surveys.services.catalogue import DEFAULT_FILE, instrument_from_db, load_instrument_file
 from surveys.services.figures import import_history, import_national, record_batch
@@ -462,6 +462,28 @@ def publish_cmd(year: int, by: str, diagram: bool) -> None:
         click.echo(f"{prerender_year(session, year=year)} diagram är ritade.")
 
 
+@click.command("run-job", hidden=True)
+@click.argument("job_id")
+@with_appcontext
+def run_job_cmd(job_id: str) -> None:
+    """Kör ett bakgrundsjobb (startas av webbsidan för publicering)."""
+
+    session = db.session()
+    job = jobs.run(
+        session,
+        instrument_from_db(session),
+        job_id,
+        draw=lambda job, computed: prerender_preview(session, year=job.year, computed=computed),
+    )
+    if job is None:
+        raise CliError("Jobbet finns inte eller har redan körts.")
+    click.echo(job.message)
+    if job.status == jobs.DONE and job.kind == jobs.PUBLISH:
+        click.echo(f"{prerender_year(session, year=job.year)} diagram är ritade.")
+    elif job.status == jobs.FAILED:
+        raise SystemExit(1)
+
+
 @click.command("demo")
 @with_appcontext
 @click.option("--force", is_flag=True, help="Fyll på även om databasen inte är tom.")
@@ -545,6 +567,7 @@ def init_app(app: Flask) -> None:
         export_cli,
         report_cmd,
         publish_cmd,
+        run_job_cmd,
         demo_cmd,
         backup_cmd,
         restore_cmd,

@@ -13,7 +13,16 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Column, LargeBinary, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    Column,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from surveys import clock
@@ -148,13 +157,17 @@ class Response(SQLModel, table=True):
     """One filled-in questionnaire. Nothing here identifies the respondent."""
 
     __tablename__ = "response"
-    __table_args__ = NO_ROWID
+    # (year, group, insats, gender) covers publishing's counts: no lookup of the row itself
+    __table_args__ = (
+        Index("ix_response_year_groups", "year", "questionnaire_key", "intervention_id", "gender"),
+        NO_ROWID,
+    )
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
     round_id: str | None = Field(
         default=None, foreign_key="round.id", index=True
     )  # none if imported
     questionnaire_key: str = Field(foreign_key="questionnaire.key", max_length=40)  # group
-    year: int = Field(index=True)  # measurement year
+    year: int  # measurement year (indexed first in ix_response_year_groups)
     intervention_id: str | None = Field(default=None, foreign_key="intervention.id")  # insats
     gender: str | None = Field(default=None, max_length=10)  # kvinna/man/annat, participants only
 
@@ -454,3 +467,26 @@ class ReportAsset(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=80)  # e.g. "2023-1-tid.svg"
     content_type: str = Field(max_length=100)  # image/svg+xml, image/png, application/pdf, …
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # the rendered chart
+
+
+# --- background work (issue 13: participants first) ---------------------------
+
+
+class BackgroundJob(SQLModel, table=True):
+    """Publishing run in a separate low-priority process, off the participants' workers.
+
+    Holds only what an administrator asked for and how it went: never anything
+    about respondents (no answers, no times of submissions)."""
+
+    __tablename__ = "background_job"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
+    kind: str = Field(max_length=20)  # "publish"
+    year: int = Field(index=True)  # the year being published
+    status: str = Field(default="queued", max_length=10)  # queued, running, done or failed
+    requested_by: str = Field(max_length=254)  # e-mail of the administrator who asked
+    requested_at: datetime  # when it was asked for (an administrator's action)
+    started_at: datetime | None = None  # when the process started working (None: not yet)
+    finished_at: datetime | None = None  # when it finished or was found dead
+    pid: int | None = None  # the worker process's id while it runs (finds a crashed job)
+    min_cell: int  # the suppression threshold in force when the administrator asked
+    message: str = Field(default="", max_length=500)  # the result or the failure, in Swedish

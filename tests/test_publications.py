@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from surveys import clock, db
 from surveys.models import PublishLock
+from surveys.services import jobs
 from tests import seedrows
 from tests.conftest import count_rows, form_token, login
 from tests.test_staff import paper_key
@@ -194,7 +195,10 @@ def test_admin_publishes_from_the_page_after_confirming(app, admin_client, runne
         "/admin/publicera/2023", data={"csrf_token": form_token(page.text), "confirm": "y"}
     )
     assert done.status_code == 302
-    assert done.headers["Location"].endswith("/rapport/2023")
+    assert "/admin/publicera/jobb/" in done.headers["Location"]
+    jobs.wait_for_jobs()  # published by a separate process, off the request
+    result = admin_client.get(done.headers["Location"])
+    assert "2023 är publicerat (version 1)." in result.text
     assert count_rows(app, "publication") == 1
     again = admin_client.get("/admin/publicera/2023")
     assert "Publicera 2023 igen (version 2)" in again.text

@@ -3,12 +3,26 @@
 /admin/publicera                 years with answers or publications, and the övriga setting
 /admin/publicera/<year>          preview summary, changes since the last version, "Publicera"
 /admin/publicera/installning     protect övriga on/off (POST, audited)
+/admin/publicera/jobb/<id>       a job: "pågår" (refreshes itself), then the result
+
+Publishing and the preview it shows (as the report's live preview does) run as
+background jobs in a separate low-priority process (``services.jobs``), never in the
+worker that serves the participants' tablets.
 """
 
 from __future__ import annotations
 
 import pandas as pd
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
@@ -16,14 +30,23 @@ from wtforms import BooleanField
 
 from surveys import clock, db
 from surveys.auth import roles_required
-from surveys.models import PendingResponse, Publication, Response, Role, Round, RoundState
-from surveys.reports.assets import prerender_in_background
+from surveys.models import (
+    BackgroundJob,
+    PendingResponse,
+    Publication,
+    Response,
+    Role,
+    Round,
+    RoundState,
+)
+from surveys.services import jobs
 from surveys.services import publications as pubs
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.reporting import min_cell
 
 bp = Blueprint("publish", __name__, url_prefix="/admin/publicera")
 
+PAGE = "publicera"  # ?sida= of a preview job started by the publishing page
 KEY = ["scope", "indicator", "questionnaire", "question", "subgroup"]
 SHOWN = ["n", "answered", "positive", "suppressed"]
 
@@ -110,22 +133,24 @@ def year_page(year: int):
         if not form.confirm.data:
             flash("Kryssa i att du har granskat resultaten för att publicera.")
         else:
-            try:
-                publication = pubs.publish(
-                    session, instrument, year=year, user_email=current_user.email, min_cell=cell
-                )
-            except pubs.PublishError as exc:
-                flash(str(exc))
-                return redirect(url_for(".overview"))
-            flash(f"{year} är publicerat (version {publication.version}).")
-            # Charts are drawn off the request; a page view before that draws them itself.
-            prerender_in_background(current_app._get_current_object(), year=year)
-            return redirect(url_for("reports.report", year=year))
+            return _start_publishing(year, cell)
+    running = jobs.active_job(session, year)
+    if running is not None:
+        return redirect(url_for(".job_page", job_id=running.id))
     if not pubs.year_has_answers(session, year):
         flash(f"Det finns inga svar för {year} att publicera.")
         return redirect(url_for(".overview"))
     previous = pubs.latest(session, year)
-    computed = pubs.compute(session, instrument, year=year, min_cell=cell, previous=previous)
+    counted_at = None
+    if current_app.config["PREVIEW_IN_BACKGROUND"]:
+        snapshot, waiting = preview_or_job(year, again=bool(request.args.get("omrakna")), page=PAGE)
+        if waiting is not None:
+            return waiting
+        assert snapshot is not None  # noqa: S101 - preview_or_job returns one of the two
+        job, computed = snapshot
+        counted_at = clock.local(job.finished_at or job.requested_at).strftime("%H:%M")
+    else:
+        computed = pubs.compute(session, instrument, year=year, min_cell=cell, previous=previous)
     reasons = computed.rows[computed.rows["suppressed"]]["suppression"].value_counts()
     return render_template(
         "publish/year.html",
@@ -139,6 +164,70 @@ def year_page(year: int):
         min_cell=cell,
         protect_other=computed.protect_other,
         instrument=instrument,
+        counted_at=counted_at,
+    )
+
+
+def _start_publishing(year: int, cell: int):
+    """Record the job, start its process and send the administrator to its page."""
+    session = db.session()
+    try:
+        job = jobs.request_publish(session, year=year, user_email=current_user.email, min_cell=cell)
+    except jobs.JobError as exc:
+        flash(str(exc))
+        return redirect(url_for(".overview"))
+    _spawn(job)
+    return redirect(url_for(".job_page", job_id=job.id))
+
+
+def preview_or_job(year: int, *, again: bool = False, page: str = "rapport"):
+    """The year's preview snapshot, or the page of the job computing it (started if need be).
+
+    Returns ``((job, computed), None)`` or ``(None, response)``."""
+    session = db.session()
+    cell = min_cell(session, current_app.config["MIN_CELL"])
+    found = None if again else jobs.preview_snapshot(session, year, min_cell=cell)
+    if found is not None:
+        return found, None
+    if not pubs.year_has_answers(session, year):
+        flash(f"Det finns inga svar för {year} att förhandsgranska.")
+        return None, redirect(url_for("publish.overview"))
+    job, new = jobs.request_preview(
+        session, year=year, user_email=current_user.email, min_cell=cell
+    )
+    if new:
+        _spawn(job)
+    return None, redirect(url_for("publish.job_page", job_id=job.id, sida=page))
+
+
+def _spawn(job: BackgroundJob) -> None:
+    try:
+        jobs.spawn(current_app._get_current_object(), job.id)
+    except OSError:
+        current_app.logger.exception("Bakgrundsjobbet kunde inte startas.")
+        jobs.refresh(db.session(), job, now=job.requested_at + jobs.NEVER_STARTED * 2)
+
+
+@bp.route("/jobb/<job_id>")
+@roles_required(Role.admin)
+def job_page(job_id: str):
+    """A job: "pågår" while it runs (the page reloads itself), then its result.
+
+    A finished preview goes straight to the page that asked for it."""
+    session = db.session()
+    job = session.get(BackgroundJob, job_id)
+    if job is None:
+        abort(404)
+    jobs.refresh(session, job)
+    if job.kind == jobs.PREVIEW and job.status == jobs.DONE:
+        if request.args.get("sida") == PAGE:
+            return redirect(url_for(".year_page", year=job.year))
+        return redirect(url_for("reports.preview", year=job.year))
+    return render_template(
+        "publish/job.html",
+        job=job,
+        running=job.status in jobs.ACTIVE,
+        preview=job.kind == jobs.PREVIEW,
     )
 
 

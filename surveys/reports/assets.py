@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from surveys import db
 from surveys.models import ReportAsset
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.reporting import ReportData, published_report
+from surveys.services.reporting import ReportData, preview_report, published_report
 
 log = logging.getLogger(__name__)
 LIVE_PREFIX = "live-"  # cache keys of live (unpublished) figures, see reporting.content_key
@@ -132,6 +132,14 @@ def prerender_year(session, *, year: int) -> int:
 
     data = published_report(session, instrument_from_db(session), year=year)
     return 0 if data is None else prerender(data, year=year)
+
+
+def prerender_preview(session, *, year: int, computed) -> int:
+    """Draw the förbund's preview charts of a preview job's snapshot (in the job's process)."""
+    data = preview_report(
+        session, instrument_from_db(session), year=year, default_min_cell=5, computed=computed
+    )
+    return sum(1 for body in charts(data, year=year, fmt="svg").values() if body)
 
 
 def prerender_in_background(app, *, year: int) -> threading.Thread:

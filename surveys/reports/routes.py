@@ -27,6 +27,7 @@ from flask_login import current_user, login_required
 from sqlmodel import select
 
 from surveys import db
+from surveys.admin.publish import preview_or_job
 from surveys.errors import error_page
 from surveys.models import Intervention, Role
 from surveys.reports.assets import document, one_chart
@@ -44,7 +45,7 @@ from surveys.reports.comments import bp as comments_bp
 from surveys.reports.pdf import report_pdf
 from surveys.reports.word import report_docx
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.publications import published_years
+from surveys.services.publications import Computed, published_years
 from surveys.services.reporting import ReportData, preview_report, published_report
 from surveys.web import ONE_YEAR
 
@@ -90,7 +91,7 @@ def _scope():
     return intervention, allowed
 
 
-def _data(year: int, *, preview: bool = False):
+def _data(year: int, *, preview: bool = False, computed: Computed | None = None):
     """The report of a year for the requested scope: its publication, or the live preview."""
     intervention, allowed = _scope()
     session = db.session()
@@ -105,6 +106,7 @@ def _data(year: int, *, preview: bool = False):
             year=year,
             scope=scope,
             default_min_cell=current_app.config["MIN_CELL"],
+            computed=computed,
         )
     else:
         data = published_report(session, instrument, year=year, scope=scope)
@@ -191,8 +193,20 @@ def report(year: int):
 @bp.route("/<int:year>/forhandsgranskning")
 @login_required
 def preview(year: int):
-    """The administrator's live preview: the same disclosure control, marked as not published."""
-    data, intervention, allowed = _data(year, preview=True)
+    """The administrator's live preview: the same disclosure control, marked as not published.
+
+    Counted and drawn by a background job (``services.jobs``): while it runs the job's
+    page is shown; its snapshot is then shown for a few minutes (``?omrakna=1`` recounts).
+    """
+    if current_user.role != Role.admin.value:
+        abort(403)
+    computed = None
+    if current_app.config["PREVIEW_IN_BACKGROUND"]:
+        snapshot, waiting = preview_or_job(year, again=bool(request.args.get("omrakna")))
+        if waiting is not None:
+            return waiting
+        computed = snapshot[1] if snapshot is not None else None
+    data, intervention, allowed = _data(year, preview=True, computed=computed)
     if not data.has_year(year):
         return error_page(
             404, f"Det finns inga svar för {year} ännu.", title=f"Inga svar för {year}"

@@ -102,40 +102,71 @@ def set_protect_other(db: Session, value: bool, *, user_email: str) -> None:
 def count_frames(db: Session, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The year's answers counted by the database: code counts and pooled sizes.
 
-    Grouped on the raw columns (NULL is its own group on every database) and
-    only then given the empty values ``indicators`` expects.
+    The big GROUP BYs run on the stored ids only (answer joined to its response; the
+    pooled sizes also to the question and its scale, to filter), grouped on the raw
+    columns (NULL is its own group on every database); question numbers and insats
+    names come from the small catalogue tables afterwards, in pandas, and only then
+    do the counts get the empty values ``indicators`` expects.
+
+    Each questionnaire is counted by its own statements (the groups are disjoint, so
+    the parts simply add up): no single statement reads the whole year, which on
+    SQLite keeps every WAL checkpoint of the participants' submissions from waiting
+    long for it.
     """
-    base = (
+    keys = db.execute(
+        select(col(Response.questionnaire_key)).where(col(Response.year) == year).distinct()
+    ).scalars()
+    parts = [_count_questionnaire(db, year, key) for key in sorted(keys)]
+    if not parts:
+        return _count_questionnaire(db, year, None)
+    return (
+        pd.concat([p[0] for p in parts], ignore_index=True),
+        pd.concat([p[1] for p in parts], ignore_index=True),
+    )
+
+
+def _count_questionnaire(
+    db: Session, year: int, questionnaire: str | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``count_frames`` for one questionnaire of the year (None: an empty result)."""
+    answers = (
         select()
         .select_from(Answer)
         .join(Response, col(Response.id) == col(Answer.response_id))
-        .join(QuestionVersion, col(QuestionVersion.id) == col(Answer.question_version_id))
-        .join(Question, col(Question.id) == col(QuestionVersion.question_id))
-        .outerjoin(Intervention, col(Intervention.id) == col(Response.intervention_id))
-        .where(col(Response.year) == year)
+        .where(col(Response.year) == year, col(Response.questionnaire_key) == questionnaire)
     )
-    keys = (
+    by_ids = (
         col(Response.year),
         col(Response.questionnaire_key),
-        col(Question.number),
-        col(Intervention.name),
-    )
-    codes = base.add_columns(*keys, col(Response.gender), col(Answer.code), func.count()).group_by(
-        *keys, col(Response.gender), col(Answer.code)
+        col(Answer.question_version_id),
+        col(Response.intervention_id),
+        col(Response.gender),
+        col(Answer.code),
     )
     code_counts = pd.DataFrame(
-        db.execute(codes).all(),
-        columns=["year", "questionnaire", "question", "intervention", "gender", "code", "count"],
+        db.execute(answers.add_columns(*by_ids, func.count()).group_by(*by_ids)).all(),
+        columns=["year", "questionnaire", "version", "intervention", "gender", "code", "count"],
     )
+    numbers = dict(
+        db.execute(
+            select(col(QuestionVersion.id), col(Question.number)).join(
+                Question, col(Question.id) == col(QuestionVersion.question_id)
+            )
+        ).all()
+    )
+    code_counts["question"] = code_counts["version"].map(numbers).astype("int64")
     code_counts["code"] = code_counts["code"].fillna(-1).astype("int64")
-    pooled_keys = (
+    pooled_ids = (
         col(Response.year),
         col(Question.indicator),
         col(Response.questionnaire_key),
-        col(Intervention.name),
+        col(Response.intervention_id),
+        col(Response.gender),
     )
     pooled = (
-        base.join(
+        answers.join(QuestionVersion, col(QuestionVersion.id) == col(Answer.question_version_id))
+        .join(Question, col(Question.id) == col(QuestionVersion.question_id))
+        .join(
             ScaleOption,
             and_(
                 col(ScaleOption.scale) == col(Question.scale),
@@ -143,19 +174,25 @@ def count_frames(db: Session, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
             ),
         )
         .where(col(Question.gate).is_(False), col(ScaleOption.grp).is_not(None))
-        .add_columns(
-            *pooled_keys, col(Response.gender), func.count(func.distinct(col(Response.id)))
-        )
-        .group_by(*pooled_keys, col(Response.gender))
+        .add_columns(*pooled_ids, func.count(func.distinct(col(Response.id))))
+        .group_by(*pooled_ids)
     )
     pooled_sizes = pd.DataFrame(
         db.execute(pooled).all(),
         columns=["year", "indicator", "questionnaire", "intervention", "gender", "respondents"],
     )
+    names = dict(db.execute(select(col(Intervention.id), col(Intervention.name))).all())
     for frame in (code_counts, pooled_sizes):
-        frame["intervention"] = frame["intervention"].fillna("").astype(str)
+        frame["intervention"] = frame["intervention"].map(names).fillna("").astype(str)
         frame["gender"] = frame["gender"].fillna("").astype(str)
-    return code_counts, pooled_sizes
+    # one insats per name and one number per question: sum what the ids kept apart
+    keys = ["year", "questionnaire", "question", "intervention", "gender", "code"]
+    code_counts = code_counts.groupby(keys, as_index=False, sort=False)["count"].sum()
+    pooled_keys = ["year", "indicator", "questionnaire", "intervention", "gender"]
+    pooled_sizes = pooled_sizes.groupby(pooled_keys, as_index=False, sort=False)[
+        "respondents"
+    ].sum()
+    return code_counts[[*keys, "count"]], pooled_sizes[[*pooled_keys, "respondents"]]
 
 
 def group_counts(db: Session, year: int) -> pd.DataFrame:

@@ -241,14 +241,18 @@ def preview_report(
     year: int,
     default_min_cell: int,
     scope: str = publications.FORBUND,
+    computed: publications.Computed | None = None,
 ) -> ReportData:
-    """The administrator's live preview of a year: same disclosure control, not stored."""
-    cell = min_cell(db, default_min_cell)
+    """The administrator's live preview of a year: same disclosure control, not stored.
+
+    ``computed``: the year already counted (a preview job's snapshot, every scope)."""
+    cell = computed.min_cell if computed is not None else min_cell(db, default_min_cell)
     newest = latest_publications(db, up_to=year - 1)
     pubs = list(newest.values())
-    computed = publications.compute(
-        db, instrument, year=year, min_cell=cell, previous=publications.latest(db, year)
-    )
+    if computed is None:
+        computed = publications.compute(
+            db, instrument, year=year, min_cell=cell, previous=publications.latest(db, year)
+        )
     live = computed.rows[computed.rows["scope"] == scope].rename(columns={"suppression": "reason"})
     earlier = _published_rows(db, pubs, scope)
     parts = [part for part in (earlier, _typed(live)) if not part.empty]
