@@ -141,7 +141,13 @@ _WRITER_LOCKS_GUARD = threading.Lock()
 def one_writer(db_session: Session) -> Iterator[None]:
     """Hold the database's writer lock (SQLite files only; a no-op elsewhere)."""
     bind = db_session.get_bind()
-    engine_ = bind.engine if isinstance(bind, Connection) else bind
+    with writer_lock(bind.engine if isinstance(bind, Connection) else bind):
+        yield
+
+
+@contextmanager
+def writer_lock(engine_: Engine) -> Iterator[None]:
+    """``one_writer`` for an engine (used where there is no session, e.g. a thread)."""
     path = engine_.url.database if engine_.dialect.name == "sqlite" else None
     if not path or path == ":memory:":
         yield

@@ -5,16 +5,18 @@ from __future__ import annotations
 import enum
 import json
 import random
+import threading
+import time
 from collections.abc import Iterable
 from datetime import date, datetime
 from types import SimpleNamespace
 
-from sqlalchemy import Connection, CursorResult, func, select, text, update
+from sqlalchemy import Connection, CursorResult, Engine, func, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from surveys import clock
-from surveys.db import BUSY_TIMEOUT_MS, one_writer
+from surveys.db import BUSY_TIMEOUT_MS, one_writer, writer_lock
 from surveys.models import (
     LinkToken,
     PendingResponse,
@@ -29,7 +31,7 @@ from surveys.services.settings import MIN_CELL, min_cell_value
 from surveys.services.validation import CleanSubmission
 
 _SHUFFLE = random.SystemRandom()
-SCRUB_WAIT_MS = 200  # how long the WAL truncation after a release waits for readers
+WAL_RETRY_SECONDS = 3600  # how long a thread keeps trying to empty the WAL after a release
 
 
 class Outcome(enum.Enum):
@@ -283,16 +285,54 @@ def _scrub(db: Session) -> None:
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM pending_response"))
-    elif engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            # TRUNCATE waits for readers of older snapshots and blocks every writer while
-            # it waits: a long read (publishing a year) must not freeze the tablets. After
-            # SCRUB_WAIT_MS it gives up, and the next release (or publishing) truncates.
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={SCRUB_WAIT_MS}")
-            try:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            finally:
-                conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    elif engine.dialect.name == "sqlite" and not _truncate_wal(engine):
+        _truncate_wal_later(engine)
+
+
+def _truncate_wal(engine: Engine) -> bool:
+    """Checkpoint and empty SQLite's WAL file, unless that means waiting; True if done.
+
+    TRUNCATE must wait for every reader of an older snapshot, and every writer waits
+    behind it meanwhile: a long read (a publishing job counting a year) would freeze
+    the tablets. So it does not wait at all (busy timeout 0) and reports whether the
+    WAL is empty now.
+    """
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA busy_timeout=0")
+        try:
+            busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
+        except OperationalError:
+            busy = 1
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return busy == 0
+
+
+_RETRYING: set[str] = set()  # databases whose WAL a thread of this process is emptying
+_RETRYING_GUARD = threading.Lock()
+
+
+def _truncate_wal_later(engine: Engine) -> None:
+    """Retry the truncation every second in a thread of this process until it succeeds
+    (the reader is done), between two submissions' write transactions."""
+    key = str(engine.url)
+    with _RETRYING_GUARD:
+        if key in _RETRYING:
+            return
+        _RETRYING.add(key)
+
+    def retry() -> None:
+        try:
+            for _ in range(WAL_RETRY_SECONDS):
+                time.sleep(1)
+                with writer_lock(engine):
+                    if _truncate_wal(engine):
+                        return
+        finally:
+            with _RETRYING_GUARD:
+                _RETRYING.discard(key)
+
+    threading.Thread(target=retry, name="wal-truncate", daemon=True).start()
 
 
 def insert_responses(
