@@ -32,6 +32,7 @@ from surveys.services.validation import CleanSubmission
 
 _SHUFFLE = random.SystemRandom()
 WAL_RETRY_SECONDS = 3600  # how long a thread keeps trying to empty the WAL after a release
+_CLEANUP_GUARD = threading.Lock()  # guards the sets of cleanup threads below
 
 
 class Outcome(enum.Enum):
@@ -259,7 +260,7 @@ def _release_pending(db: Session, *, min_batch: int, round_ids: Iterable[str] | 
     except OperationalError:  # SQLite: another writer released first (stale snapshot)
         db.rollback()
         return 0
-    _scrub(db)
+    _scrub(db, wait=round_ids is not None)
     return len(rows)
 
 
@@ -278,15 +279,60 @@ def _clean(item: dict) -> CleanSubmission:
     )
 
 
-def _scrub(db: Session) -> None:
-    """Leave no trace of the released rows where the database keeps old row versions."""
+def _scrub(db: Session, *, wait: bool) -> None:
+    """Leave no trace of the released rows where the database keeps old row versions.
+
+    ``wait``: a round being closed or published waits for PostgreSQL's VACUUM; a
+    release on a participant's submission hands it to a thread of this process, so
+    the request never queues behind another worker's VACUUM (VACUUMs of one table
+    run one at a time, and each may spend up to 5 s trying to shorten the file
+    while inserts go on).
+    """
     bind = db.get_bind()
     engine = bind.engine if isinstance(bind, Connection) else bind
     if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM pending_response"))
+        if wait:
+            _vacuum_pending(engine)
+        else:
+            _vacuum_pending_later(engine)
     elif engine.dialect.name == "sqlite" and not _truncate_wal(engine):
         _truncate_wal_later(engine)
+
+
+def _vacuum_pending(engine: Engine) -> None:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM pending_response"))
+
+
+_VACUUMING: set[str] = set()  # databases a thread of this process is vacuuming
+_VACUUM_AGAIN: set[str] = set()  # ...and that were released from again meanwhile
+
+
+def _vacuum_pending_later(engine: Engine) -> None:
+    """VACUUM in a thread of this process; releases during a running VACUUM ask for
+    one more pass (a VACUUM that started before their DELETE may not see its rows)."""
+    key = str(engine.url)
+    with _CLEANUP_GUARD:
+        if key in _VACUUMING:
+            _VACUUM_AGAIN.add(key)
+            return
+        _VACUUMING.add(key)
+
+    def vacuum() -> None:
+        done = False
+        try:
+            while not done:
+                with _CLEANUP_GUARD:
+                    _VACUUM_AGAIN.discard(key)
+                _vacuum_pending(engine)
+                with _CLEANUP_GUARD:
+                    done = key not in _VACUUM_AGAIN
+        finally:
+            with _CLEANUP_GUARD:
+                _VACUUMING.discard(key)
+                _VACUUM_AGAIN.discard(key)
+
+    threading.Thread(target=vacuum, name="pending-vacuum", daemon=True).start()
 
 
 def _truncate_wal(engine: Engine) -> bool:
@@ -309,14 +355,13 @@ def _truncate_wal(engine: Engine) -> bool:
 
 
 _RETRYING: set[str] = set()  # databases whose WAL a thread of this process is emptying
-_RETRYING_GUARD = threading.Lock()
 
 
 def _truncate_wal_later(engine: Engine) -> None:
     """Retry the truncation every second in a thread of this process until it succeeds
     (the reader is done), between two submissions' write transactions."""
     key = str(engine.url)
-    with _RETRYING_GUARD:
+    with _CLEANUP_GUARD:
         if key in _RETRYING:
             return
         _RETRYING.add(key)
@@ -329,7 +374,7 @@ def _truncate_wal_later(engine: Engine) -> None:
                     if _truncate_wal(engine):
                         return
         finally:
-            with _RETRYING_GUARD:
+            with _CLEANUP_GUARD:
                 _RETRYING.discard(key)
 
     threading.Thread(target=retry, name="wal-truncate", daemon=True).start()
