@@ -32,7 +32,15 @@ loglevel = "info"
 
 # Respondent requests leave no access-log line at all (DESIGN.md principle 1): even
 # without a path, the time of a request would record when someone answered.
-RESPONDENT_PREFIXES = ("/s/", "/k/", "/t/", "/tack", "/static/", "/favicon.ico")
+RESPONDENT_PREFIXES = (
+    "/s/",
+    "/k/",
+    "/t/",
+    "/surfplatta/",
+    "/tack",
+    "/static/",
+    "/favicon.ico",
+)
 
 
 class RespondentSilentLogger(Logger):

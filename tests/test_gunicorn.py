@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from surveys import db
+from surveys.models import Round
+from surveys.services.rounds import new_kiosk_link
 from tests.conftest import SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,7 +85,7 @@ def _lines(log: Path, *, at_least: int = 0, seconds: float = 10) -> list[str]:
         time.sleep(0.05)
 
 
-def test_respondent_requests_leave_no_access_log_line(server, make_round):
+def test_respondent_requests_leave_no_access_log_line(app, server, make_round):
     url, log, process = server
     kiosk = make_round(mode="kiosk")
     before = len(_lines(log, at_least=1))  # the start-up probe of /logga-in
@@ -101,6 +104,16 @@ def test_respondent_requests_leave_no_access_log_line(server, make_round):
     assert requests.get(f"{url}/tack", timeout=10).status_code == 200
     assert requests.get(f"{url}/static/css/app.css", timeout=10).status_code == 200
     assert requests.get(f"{url}/favicon.ico", timeout=10).status_code == 200
+    # a tablet enrolled with the round's kiosk link: form, answers, Tack, queue report
+    enrolled = f"{url}/surfplatta/{enrolment_link(app, kiosk)}"
+    page = requests.get(enrolled, timeout=10)
+    assert page.status_code == 200
+    fields.update(csrf_token=TOKEN.search(page.text).group(1))
+    posted = requests.post(enrolled, data=fields, timeout=10)
+    assert "Tack" in posted.text
+    assert requests.get(f"{enrolled}/tack", timeout=10).status_code == 200
+    assert requests.post(f"{enrolled}/ko", data={"waiting": "0"}, timeout=10).status_code == 200
+    assert requests.get(f"{url}/surfplatta/sw.js", timeout=10).status_code == 200
     assert len(_lines(log)) == before, _lines(log)[before:]
 
     # A staff page is logged, without its path or query string.
@@ -117,6 +130,16 @@ def test_respondent_requests_leave_no_access_log_line(server, make_round):
     assert kiosk.code not in errors
     assert "/k/" not in errors
     assert "/s/" not in errors
+    assert "/surfplatta/" not in errors
+
+
+def enrolment_link(app, round_) -> str:
+    """A fresh enrolment token for the round, as its round page makes one."""
+    with app.app_context():
+        session = db.session()
+        token = new_kiosk_link(session, session.get(Round, round_.id))
+        session.commit()
+    return token
 
 
 def test_killed_worker_is_replaced_and_serves(server):

@@ -46,6 +46,23 @@ def kiosk_app(app):
     return app
 
 
+@pytest.fixture(params=["kod", "inskriven"])
+def kiosk_path(request, app):
+    """How the tablet opened the kiosk: /k/<round code>, or enrolled with the round
+    page's link /surfplatta/<token> (offline start, queue reports and refusals alike)."""
+
+    def path(round_) -> str:
+        if request.param == "kod":
+            return f"/k/{round_.code}"
+        with app.app_context():
+            session = db.session()
+            token = ops.new_kiosk_link(session, session.get(Round, round_.id))
+            session.commit()
+        return f"/surfplatta/{token}"
+
+    return path
+
+
 def wait_for_rows(app, table: str, expected: int, seconds: float = 20) -> int:
     deadline = time.monotonic() + seconds
     while True:
@@ -187,16 +204,18 @@ def test_service_worker_lets_a_kiosk_opened_once_start_offline(
     live_server,  # noqa: F811
     context,
     make_round,
+    kiosk_path,
 ):
     app = kiosk_app
     r = make_round("deltagare_pagaende", mode="kiosk")
+    kiosk = f"{live_server}{kiosk_path(r)}"
     first = context.new_page()
-    first.goto(f"{live_server}/k/{r.code}")
+    first.goto(kiosk)
     wait_for_sw(first)
     first.close()
     context.set_offline(True)
     page = context.new_page()
-    response = page.goto(f"{live_server}/k/{r.code}")
+    response = page.goto(kiosk)
     assert response is not None
     assert response.from_service_worker
     fill(page, "Ibland", gender="Man")
@@ -419,11 +438,12 @@ def test_a_refused_queued_submission_is_dropped_and_counted_for_staff(
     live_server,  # noqa: F811
     tablet,
     make_round,
+    kiosk_path,
 ):
     page = tablet
     kiosk_app.config["KIOSK_THANKS_SECONDS"] = 60
     r = make_round("deltagare_avslut", mode="kiosk")
-    page.goto(f"{live_server}/k/{r.code}")
+    page.goto(f"{live_server}{kiosk_path(r)}")
     fill(page, "Ofta")
     page.context.set_offline(True)
     page.get_by_role("button", name="Skicka svaren").click()
@@ -444,6 +464,7 @@ def test_answers_waiting_on_a_tablet_are_shown_to_staff_as_a_count(
     live_server,  # noqa: F811
     browser,  # noqa: F811
     make_round,
+    kiosk_path,
 ):
     # page.route cannot see requests of a page its service worker controls
     context = browser.new_context(viewport=TABLET, service_workers="block")
@@ -451,11 +472,12 @@ def test_answers_waiting_on_a_tablet_are_shown_to_staff_as_a_count(
     page.set_default_timeout(15_000)
     kiosk_app.config["KIOSK_THANKS_SECONDS"] = 60
     r = make_round("deltagare_avslut", mode="kiosk")
-    page.goto(f"{live_server}/k/{r.code}")
+    kiosk = kiosk_path(r)
+    page.goto(f"{live_server}{kiosk}")
     fill(page, "Ofta")
 
     def server_down(route):
-        if route.request.method == "POST" and route.request.url.endswith(f"/k/{r.code}"):
+        if route.request.method == "POST" and route.request.url.endswith(kiosk):
             route.fulfill(status=503, body="")
         else:
             route.continue_()

@@ -2,6 +2,8 @@
 
 /surfplatta/<token>        the round's questionnaire in kiosk mode, and nothing else
 /surfplatta/<token>/tack   "Tack", then back to a fresh questionnaire
+/surfplatta/<token>/ko     the tablet reports its queue length (a count, no answers)
+/surfplatta/sw.js          the service worker: a tablet opened once starts offline
 
 The token is the round's enrolment link (only its hash is stored). Staff revoke it or
 make a new one on the round's page; the old link then gives "Sidan finns inte".
@@ -13,7 +15,12 @@ from flask import Blueprint, abort, render_template, url_for
 
 from surveys import db
 from surveys.models import Round
-from surveys.questionnaire.routes import KIOSK_RESET_SECONDS, _questionnaire
+from surveys.questionnaire.routes import (
+    KIOSK_RESET_SECONDS,
+    _questionnaire,
+    queue_report,
+    service_worker_response,
+)
 from surveys.security import csrf
 from surveys.services.rounds import find_by_kiosk_token
 
@@ -25,6 +32,12 @@ def _round_or_404(token: str) -> Round:
     if round_ is None:
         abort(404)
     return round_
+
+
+@bp.route("/sw.js")
+def service_worker():
+    """The kiosk service worker with the enrolled tablets' scope (/surfplatta/)."""
+    return service_worker_response("/surfplatta/")
 
 
 @bp.route("/<token>", methods=["GET", "POST"])
@@ -50,3 +63,10 @@ def thanks(token: str):
         again_url=url_for(".kiosk", token=token),
         reset_seconds=KIOSK_RESET_SECONDS,
     )
+
+
+@bp.route("/<token>/ko", methods=["POST"])
+@csrf.exempt  # a count from the tablet's queue, no answers (as /k/<code>/ko)
+def queue(token: str):
+    """The enrolled tablet reports how many answers wait on it, and full storage."""
+    return queue_report(_round_or_404(token))

@@ -47,6 +47,7 @@ from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_
 
 bp = Blueprint("questionnaire", __name__)
 KIOSK_RESET_SECONDS = 15  # "Tack" on a kiosk, extendable with "Jag behöver mer tid"
+KIOSK_PREFIXES = ("/k/", "/surfplatta/")  # a kiosk round's tablets: by code or enrolled
 CLOSED_TITLE = "Enkäten är stängd"
 CLOSED_TEXT = "Den här enkäten tar inte emot svar just nu. Tack för att du ville svara!"
 
@@ -123,11 +124,16 @@ def kiosk_thanks(code: str):
 @bp.route("/k/sw.js")
 def service_worker():
     """The kiosk's service worker (scope /k/): a tablet opened once shows a form offline."""
+    return service_worker_response("/k/")
+
+
+def service_worker_response(scope: str) -> Response:
+    """sw.js for the kiosk pages under ``scope`` (/k/ or an enrolled tablet's /surfplatta/)."""
     if "sw" not in _SW_SOURCE:
         path = Path(current_app.static_folder or "") / "js" / "sw.js"
         _SW_SOURCE["sw"] = path.read_bytes()
     response = Response(_SW_SOURCE["sw"], mimetype="text/javascript")
-    response.headers["Service-Worker-Allowed"] = "/k/"
+    response.headers["Service-Worker-Allowed"] = scope
     return response
 
 
@@ -141,6 +147,11 @@ def kiosk_queue(code: str):
     round_ = round_by_code(code)
     if round_ is None:
         abort(404)
+    return queue_report(round_)
+
+
+def queue_report(round_: Round):
+    """Store a tablet's queue report for the round (shared with enrolled tablets)."""
     waiting = parse_int(request.form.get("waiting", ""), low=0, high=100_000)
     reported = parse_int(request.form.get("reported", "0"), low=0, high=100_000)
     if waiting is None or reported is None:
@@ -270,7 +281,7 @@ def _refused(round_: Round, status: int, message: str | None, title: str | None 
     """Nothing stored. A background submission is dropped by the device: a tablet's is
     counted for staff (the round page says how many answers tablets had to drop)."""
     if _background():
-        if request.path.startswith("/k/"):
+        if request.path.startswith(KIOSK_PREFIXES):
             kiosk_ops.count_refused(db.session(), round_.id)
         return jsonify(status="refused", message=message or ""), status
     return error_page(status, message, title=title)

@@ -386,7 +386,9 @@
     window.addEventListener("online", function () { delay = 2000; drain(); });
     drain();
     if (pristine && navigator.serviceWorker && window.caches) {
-      navigator.serviceWorker.register("/k/sw.js", { scope: "/k/" }).then(function () {
+      // Enrolled tablets (/surfplatta/<token>) get the same worker with their own scope.
+      var scope = location.pathname.indexOf("/surfplatta/") === 0 ? "/surfplatta/" : "/k/";
+      navigator.serviceWorker.register(scope + "sw.js", { scope: scope }).then(function () {
         return navigator.serviceWorker.ready;
       }).then(function () {
         // This first page and its files came before the service worker: keep a copy now

@@ -1,10 +1,11 @@
-// The kiosk's service worker (served as /k/sw.js, scope /k/). A tablet that opened its
+// The kiosk's service worker (served as /k/sw.js with scope /k/, and as /surfplatta/sw.js
+// with scope /surfplatta/ for enrolled tablets). A tablet that opened its
 // kiosk once can show a fresh, empty form while offline: the last form page (no answers
 // in it, ever) and the static files are kept; everything else goes to the network.
 // Answers never pass through here: questionnaire.js keeps them in IndexedDB.
 "use strict";
 var CACHE = "kiosk-v1";
-var KIOSK_PAGE = /^\/k\/[^/]+$/;
+var KIOSK_PAGE = /^\/(k|surfplatta)\/[^/]+$/;
 
 self.addEventListener("install", function () { self.skipWaiting(); });
 self.addEventListener("activate", function (event) { event.waitUntil(self.clients.claim()); });
