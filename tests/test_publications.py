@@ -295,3 +295,67 @@ def test_paper_forms_cannot_lift_a_hidden_cell_of_an_earlier_or_published_year(
     again = admin.get(url, follow_redirects=True)
     assert f"Resultaten för {this_year - 1} är publicerade" in again.text
     assert count_rows(app, "response") == 1
+
+
+def test_renaming_an_insats_keeps_its_published_years_in_its_report(
+    app, runner, make_round, admin_client
+):
+    """Publications name an insats's rows by its name: a rename must not hide them."""
+    year = clock.today().year
+    r = make_round("personal", year=year, insats="Steget")
+    client = app.test_client()
+    for code in ["6", "5", "6", "4", "6", "6"]:
+        page = client.get(f"/s/{r.code}")
+        client.post(f"/s/{r.code}", data={"csrf_token": form_token(page.text), "q1": code})
+    assert runner.invoke(args=["publish", "--year", str(year)]).exit_code == 0
+    before = report_rows(runner, year, insats="Steget")
+    assert "6" in {row["n"] for row in before if row["subgroup"] == "samtliga"}
+
+    page = admin_client.get("/admin/")
+    renamed = admin_client.post(
+        f"/admin/insatser/{r.intervention_id}",
+        data={"csrf_token": form_token(page.text), "name": "Steget vidare"},
+    )
+    assert renamed.status_code == 302
+    after = report_rows(runner, year, insats="Steget vidare")
+    assert after == before
+    shown = admin_client.get(f"/rapport/{year}?insats={r.intervention_id}")
+    assert "Steget vidare" in shown.text
+    assert "(n=6)" in shown.text  # the published figures, not "not published"
+
+    # a new insats cannot take the old name and with it the published rows
+    page = admin_client.get("/admin/")
+    admin_client.post(
+        "/admin/insatser",
+        data={"csrf_token": form_token(page.text), "name": "Nya steget"},
+    )
+    with app.app_context():
+        other = (
+            db.session()
+            .execute(text("SELECT id FROM intervention WHERE name = 'Nya steget'"))
+            .scalar_one()
+        )
+    page = admin_client.get("/admin/")
+    refused = admin_client.post(
+        f"/admin/insatser/{other}",
+        data={"csrf_token": form_token(page.text), "name": "Steget vidare"},
+        follow_redirects=True,
+    )
+    assert "Det finns redan en insats med det namnet." in refused.text
+    # rows left under a name no insats has (renamed before renames carried them along)
+    with app.app_context():
+        session = db.session()
+        session.execute(
+            text("UPDATE intervention SET name = 'Gammalt namn' WHERE id = :id"),
+            {"id": r.intervention_id},
+        )
+        session.commit()
+    page = admin_client.get("/admin/")
+    refused = admin_client.post(
+        f"/admin/insatser/{other}",
+        data={"csrf_token": form_token(page.text), "name": "Steget vidare"},
+        follow_redirects=True,
+    )
+    assert "Namnet finns redan i en publicering" in refused.text
+    shown = runner.invoke(args=["report", "--year", str(year), "--insats", "Nya steget"])
+    assert "har inga resultat för Nya steget" in shown.output  # not the old insats's figures

@@ -13,7 +13,7 @@ from datetime import date
 from types import SimpleNamespace
 from typing import Literal, overload
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, update
 from sqlalchemy.engine import Row
 from sqlmodel import Session, col, select
 
@@ -24,6 +24,8 @@ from surveys.models import (
     LinkToken,
     MailBatch,
     Publication,
+    PublicationGroup,
+    PublicationRow,
     ResponseCount,
     Round,
     RoundMode,
@@ -436,6 +438,18 @@ def rename_intervention(db: Session, intervention: Intervention, name: str) -> N
     taken = intervention_by_name(db, name)
     if taken is not None and taken.id != intervention.id:
         raise ValueError("Det finns redan en insats med det namnet.")
+    if name == intervention.name:
+        return
+    published = [table_of(PublicationRow), table_of(PublicationGroup)]
+    if any(db.exec(select(t.c.scope).where(t.c.scope == name).limit(1)).first() for t in published):
+        raise ValueError(
+            "Namnet finns redan i en publicering (en tidigare insats hette så). "
+            "Välj ett annat namn."
+        )
+    # Publications name an insats's rows by its name; they follow the rename, so its
+    # published years stay in its report (the figures themselves do not change).
+    for table in published:
+        db.execute(update(table).where(table.c.scope == intervention.name).values(scope=name))
     intervention.name = name
     db.add(intervention)
     db.flush()
