@@ -339,6 +339,7 @@ def _run_import(kind: str, path: str) -> None:
             data, name = _read(path)
             importer = import_history if kind == "history" else import_national
             count = importer(session, instrument_from_db(session), data=data, filename=name)
+            session.commit()
     except FileError as exc:
         for error in exc.errors:
             click.echo(error, err=True)

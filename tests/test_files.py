@@ -629,3 +629,28 @@ def test_the_admin_home_leads_to_the_one_upload_which_answers_a_broken_workbook(
     assert "Ingenting har importerats." in response.text
     assert 'href="/admin/importer"' in page.text  # the link to the list of imports
     assert count_rows(app, "history_figure") == 0
+
+
+def test_a_history_upload_and_its_audit_entry_are_one_transaction(app, admin_client, monkeypatch):
+    """The figures are stored only together with the audit entry that names the upload."""
+    import surveys.admin.imports as imports
+
+    def audit_fails(*args, **kwargs):
+        raise RuntimeError("audit log unavailable")
+
+    monkeypatch.setattr(imports, "record", audit_fails)
+    page = admin_client.get("/admin/importer")
+    audited = count_rows(app, "audit_entry")  # the sign-in
+    history = HISTORY_HEADER + "\n2019,Deltagare avslut,1,Samtliga,120,4,6,90,70,95\n"
+    failed = admin_client.post(
+        "/admin/importer/historik",
+        data={
+            "csrf_token": form_token(page.text),
+            "file": (io.BytesIO(history.encode()), "h2019.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert failed.status_code == 500  # the error page; everything rolled back
+    assert count_rows(app, "history_figure") == 0
+    assert count_rows(app, "import_batch") == 0
+    assert count_rows(app, "audit_entry") == audited

@@ -97,8 +97,8 @@ def upload(kind: str):
             flash(error, "error")
         flash("Ingenting har importerats.", "error")
         return redirect(url_for(".index"))
+    # committed at the request's boundary, together with the figures
     record(session, user_email=current_user.email, action=f"import.{kind}", detail=str(count))
-    session.commit()
     flash(f"{count} rader importerade.")
     return redirect(url_for(".index"))
 
@@ -118,7 +118,6 @@ def remove(batch_id: str):
         action=f"import.ta_bort.{batch.kind}",
         detail=f"{batch.filename} ({batch.rows} rader)",
     )
-    session.commit()
     flash(f"Importen {batch.filename} ({KIND_LABELS[batch.kind].lower()}) är borttagen.")
     return redirect(url_for(".index"))
 

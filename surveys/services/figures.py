@@ -148,33 +148,31 @@ def import_national(
 
 
 def _replace(db: Session, kind: str, objects: list, *, filename: str, by: str) -> int:
+    """Replace the figures the file names (no commit: the caller commits them with its
+    audit entry, in one transaction)."""
     model = FIGURE_MODELS[kind]
-    try:
-        batch = record_batch(db, kind, rows=len(objects), filename=filename, by=by)
-        for (year, qn_key, number, subgroup), values in objects:
-            columns = table_of(model).c
-            db.exec(
-                delete(model).where(
-                    columns.year == year,
-                    columns.questionnaire_key == qn_key,
-                    columns.question == number,
-                    columns.subgroup == subgroup,
-                )
+    batch = record_batch(db, kind, rows=len(objects), filename=filename, by=by)
+    columns = table_of(model).c
+    for (year, qn_key, number, subgroup), values in objects:
+        db.exec(
+            delete(model).where(
+                columns.year == year,
+                columns.questionnaire_key == qn_key,
+                columns.question == number,
+                columns.subgroup == subgroup,
             )
-            db.add(
-                model(
-                    year=year,
-                    questionnaire_key=qn_key,
-                    question=number,
-                    subgroup=subgroup,
-                    batch_id=batch.id,
-                    **values,
-                )
+        )
+        db.add(
+            model(
+                year=year,
+                questionnaire_key=qn_key,
+                question=number,
+                subgroup=subgroup,
+                batch_id=batch.id,
+                **values,
             )
-        db.commit()
-    except Exception:
-        db.rollback()
-        raise
+        )
+    db.flush()
     return len(objects)
 
 
