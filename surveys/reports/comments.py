@@ -102,7 +102,7 @@ def save_comments(
             action="kommentar.ändra" if text else "kommentar.tömma",
             detail=f"{year} {what}, {len(text)} tecken",
         )
-    session.commit()
+    session.flush()  # the request commits the comments with their audit entries
     return changed
 
 

@@ -38,7 +38,7 @@ def report_queue(db: Session, round_id: str, *, waiting: int, reported: int, ful
     if full:
         values["tablet_storage_full"] = True
     db.execute(update(table_of(Round)).where(rounds.id == round_id).values(**values))
-    db.commit()
+    db.flush()
 
 
 def count_refused(db: Session, round_id: str) -> None:
@@ -49,7 +49,7 @@ def count_refused(db: Session, round_id: str) -> None:
         .where(rounds.id == round_id)
         .values(tablet_refused=rounds.tablet_refused + 1)
     )
-    db.commit()
+    db.commit()  # the refusal's response is an error status, which the boundary rolls back
 
 
 def record_late(db: Session, round_: Round) -> int:
