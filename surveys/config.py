@@ -61,6 +61,8 @@ class Settings:
     SIGNIN_LIMIT_ACCOUNT: int  # failed sign-ins per account and window
     SIGNIN_LIMIT_ADDRESS: int  # failed sign-ins per client address and window
     SIGNIN_WINDOW_SECONDS: int  # length of the throttling window
+    KIOSK_IDLE_SECONDS: int  # a kiosk form untouched this long asks "Är du kvar?" (per round too)
+    CLOSED_GRACE_SECONDS: int  # forms open when their round closed are taken this long after
 
 
 def instance_dir() -> Path:
@@ -110,6 +112,8 @@ def read_settings(env: Mapping[str, str] | None = None) -> Settings:
         SIGNIN_LIMIT_ACCOUNT=_int(env, "SIGNIN_LIMIT_ACCOUNT", 10, low=1, high=10_000),
         SIGNIN_LIMIT_ADDRESS=_int(env, "SIGNIN_LIMIT_ADDRESS", 30, low=1, high=100_000),
         SIGNIN_WINDOW_SECONDS=_int(env, "SIGNIN_WINDOW_SECONDS", 300, low=10, high=86_400),
+        KIOSK_IDLE_SECONDS=_int(env, "KIOSK_IDLE_SECONDS", 120, low=30, high=3600),
+        CLOSED_GRACE_SECONDS=_int(env, "CLOSED_GRACE_SECONDS", 86_400, low=0, high=7 * 86_400),
     )
 
 
@@ -159,6 +163,11 @@ def _check_production(config: dict, *, explicit_public_url: bool) -> None:
         raise ConfigError(
             "PUBLIC_URL saknas. Ange den adress deltagarna når tjänsten på, "
             "t.ex. PUBLIC_URL=https://enkat.example.se, när SURVEYS_ENV=production."
+        )
+    if config["MAIL_SERVER"] and config["MAIL_SENDER"].endswith(".invalid"):
+        raise ConfigError(
+            "MAIL_SENDER saknas. Ange den avsändaradress utskicken ska ha, "
+            "t.ex. MAIL_SENDER=enkat@forbundet.se, när MAIL_SERVER är satt i produktion."
         )
     storage = config["RATELIMIT_STORAGE_URI"]
     if storage.startswith("memory"):

@@ -140,6 +140,14 @@ def production(**extra):
 def test_production_starts_with_a_real_configuration():
     config = production()
     assert config["SECRET_KEY"] == STRONG
+    assert (config["KIOSK_IDLE_SECONDS"], config["CLOSED_GRACE_SECONDS"]) == (120, 86_400)
+    tuned = production(
+        KIOSK_IDLE_SECONDS="300",
+        CLOSED_GRACE_SECONDS="3600",
+        MAIL_SERVER="smtp.example.se",
+        MAIL_SENDER="enkat@forbundet.se",
+    )
+    assert (tuned["KIOSK_IDLE_SECONDS"], tuned["CLOSED_GRACE_SECONDS"]) == (300, 3600)
     assert config["PUBLIC_URL"] == "https://enkat.example.se"
     assert config["SESSION_COOKIE_SECURE"] is True
 
@@ -156,6 +164,9 @@ def test_production_starts_with_a_real_configuration():
         ({"TRUSTED_PROXIES": "två"}, "TRUSTED_PROXIES ska vara ett heltal"),
         ({"MIN_CELL": "0"}, "MIN_CELL ska vara mellan 1 och 100"),
         ({"SURVEYS_ENV": "prod"}, "SURVEYS_ENV ska vara development eller production"),
+        ({"MAIL_SERVER": "smtp.example.se"}, "MAIL_SENDER saknas"),
+        ({"KIOSK_IDLE_SECONDS": "5"}, "KIOSK_IDLE_SECONDS ska vara mellan 30 och 3600"),
+        ({"CLOSED_GRACE_SECONDS": "en dag"}, "CLOSED_GRACE_SECONDS ska vara ett heltal"),
     ],
 )
 def test_production_refuses_unsafe_or_unreadable_settings(change, message):

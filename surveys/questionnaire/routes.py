@@ -183,9 +183,7 @@ def _questionnaire(
         "thanks_url": thanks,
         "questions": qn.questions_in(round_.year),
         "gender_labels": GENDER_LABELS,
-        "idle_seconds": kiosk_ops.idle_seconds(
-            round_, current_app.config.get("KIOSK_IDLE_SECONDS")
-        ),
+        "idle_seconds": kiosk_ops.idle_seconds(round_, current_app.config["KIOSK_IDLE_SECONDS"]),
         "countdown_seconds": current_app.config.get("KIOSK_COUNTDOWN_SECONDS", 30),
         "thanks_seconds": current_app.config.get("KIOSK_THANKS_SECONDS", KIOSK_RESET_SECONDS),
     }
@@ -205,7 +203,7 @@ def _posted(session, round_: Round, instrument_, qn, context: dict, *, token: st
             400,
             "Formuläret är ogiltigt. Ladda om sidan och svara igen. Ingenting har sparats.",
         )
-    grace = current_app.config.get("CLOSED_GRACE_SECONDS", 24 * 3600)
+    grace = current_app.config["CLOSED_GRACE_SECONDS"]
     if not accepts_answers(round_) and not closed_within_grace(
         round_, form_token.rendered_at, grace
     ):
