@@ -359,3 +359,37 @@ def test_renaming_an_insats_keeps_its_published_years_in_its_report(
     assert "Namnet finns redan i en publicering" in refused.text
     shown = runner.invoke(args=["report", "--year", str(year), "--insats", "Nya steget"])
     assert "har inga resultat för Nya steget" in shown.output  # not the old insats's figures
+
+
+def test_the_administrators_threshold_decides_what_a_publication_hides(
+    app, runner, tmp_path, admin_client
+):
+    import_seed(runner, tmp_path)
+    assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
+    at_five = report_rows(runner, 2023)
+    shown_at_five = [r for r in at_five if r["suppressed"] == "false" and r["answered"]]
+    assert any(5 <= int(r["answered"]) < 60 for r in shown_at_five)
+
+    page = admin_client.get("/admin/")
+    refused = admin_client.post(
+        "/admin/grans",
+        data={"csrf_token": form_token(page.text), "min_cell": "0"},
+        follow_redirects=True,
+    )
+    assert "Gränsen ska vara ett heltal mellan 1 och 100." in refused.text
+    assert count_rows(app, "setting") == 0  # nothing stored
+    changed = admin_client.post(
+        "/admin/grans",
+        data={"csrf_token": form_token(page.text), "min_cell": "60"},
+        follow_redirects=True,
+    )
+    assert "Resultat med färre än 60 svar visas inte." in changed.text
+    assert scalar(app, "SELECT detail FROM audit_entry WHERE action = 'gräns.ändra'") == "60"
+
+    assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
+    at_sixty = report_rows(runner, 2023)
+    shown = [r for r in at_sixty if r["suppressed"] == "false" and r["answered"]]
+    assert shown, "the largest cells are still shown"
+    assert all(int(r["answered"]) >= 60 for r in shown)
+    hidden = sum(r["suppressed"] == "true" for r in at_sixty)
+    assert hidden > sum(r["suppressed"] == "true" for r in at_five)
