@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from indicators import score
+from indicators import protect
 from indicators.charts import chart_data
+from indicators.disclosure import build_cells, count_frames
 from surveys.reports.build import chart, render_printable, report_csv, report_xlsx
 from surveys.reports.pdf import report_pdf
 from surveys.reports.word import report_docx
@@ -40,7 +41,15 @@ respondents = st.lists(
 )
 def test_suppressed_rows_leak_nowhere(app, instrument, people, min_cell):
     answers = answers_frame(people, year=2024, questionnaire="deltagare_pagaende", insats="A")
-    results = score(answers, instrument, min_cell=min_cell).assign(source="beräknad")
+    # suppressed as a publication suppresses them (primary and complementary cells)
+    cells = build_cells(*count_frames(answers, instrument), instrument)
+    protected = protect(cells, instrument, min_cell=min_cell)
+    results = (
+        protected[protected["scope"] == ""]
+        .rename(columns={"suppression": "reason"})
+        .assign(source="beräknad")
+        .reset_index(drop=True)
+    )
     data = ReportData(
         instrument=instrument,
         results=results,
