@@ -88,8 +88,8 @@ def _login(app):
 def _prerender(app, year: int) -> str:
     from surveys import db
     from surveys.reports.assets import prerender
+    from surveys.reports.data import published_report
     from surveys.services.catalogue import instrument_from_db
-    from surveys.services.reporting import published_report
 
     with app.app_context():
         session = db.session()

@@ -124,7 +124,7 @@ def synthetic_rows(instrument, count: int, seed: int = 13) -> Iterator[list[obje
 
 def write_file(instrument, count: int, path: Path, fmt: str) -> int:
     """Write the answers file; returns the number of answer rows it will produce."""
-    from surveys.services.files import ANSWER_FILE_COLUMNS
+    from surveys.files.answers import ANSWER_FILE_COLUMNS
 
     answers = 0
     if fmt == "csv":
@@ -182,8 +182,8 @@ def child_executemany(url: str, path: str) -> dict:
     from sqlalchemy import create_engine
 
     from surveys import create_app, db
+    from surveys.files.answers import import_answers  # noqa: F401 - same import cost
     from surveys.services.catalogue import instrument_from_db
-    from surveys.services.files import import_answers  # noqa: F401 - same import cost
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET})
     with app.app_context():

@@ -72,8 +72,8 @@ def publish_year(app: Flask, year: int) -> float:
 def build_preview(app: Flask, year: int) -> float:
     """Seconds to build the administrator's live preview of ``year`` (the förbund)."""
     from surveys import db
+    from surveys.reports.data import preview_report
     from surveys.services.catalogue import instrument_from_db
-    from surveys.services.reporting import preview_report
 
     with app.app_context():
         session = db.session()

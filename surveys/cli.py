@@ -16,22 +16,22 @@ from indicators.instrument import CatalogueError
 from surveys import clock, create_app, db, paths
 from surveys.config import ConfigError
 from surveys.demo import demo_hint, seed_demo
+from surveys.files.answers import export_answers, import_answers
+from surveys.files.history import import_history, import_national, record_batch
+from surveys.files.reading import FileError
 from surveys.links import public_base
 from surveys.models import Intervention, Round, RoundMode, User
 from surveys.reports.assets import prerender_preview, prerender_year
 from surveys.reports.build import render_printable
+from surveys.reports.data import min_cell, published_report
 from surveys.reports.routes import render_download
 from surveys.services import jobs, users
 from surveys.services import rounds as ops
 from surveys.services.audit import record
 from surveys.services.catalogue import DEFAULT_FILE, instrument_from_db, load_instrument_file
-from surveys.services.figures import import_history, import_national, record_batch
-from surveys.services.files import export_answers, import_answers
 from surveys.services.maintenance import MaintenanceError, backup, purge, restore
 from surveys.services.publications import PublishError, publish, published_years
-from surveys.services.reporting import min_cell, published_report
 from surveys.services.rounds import MODE_LABELS, STATE_LABELS, intervention_by_name
-from surveys.services.tables import FileError
 from surveys.services.users import UserError
 
 

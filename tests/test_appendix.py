@@ -21,8 +21,8 @@ from surveys import db
 from surveys.models import AuditEntry, ReportAsset, ReportComment, Setting
 from surveys.reports import assets
 from surveys.reports.build import page_context
+from surveys.reports.data import published_report
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.reporting import published_report
 from tests import seedrows
 from tests.conftest import form_token, table_rows
 

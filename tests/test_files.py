@@ -441,7 +441,7 @@ def test_answers_accept_swedish_labels_and_ignore_a_date_column(app, runner, tmp
 
 
 def test_history_accepts_labels_decimal_commas_and_percent_signs(app, runner, tmp_path):
-    from surveys.services.figures import history_rows
+    from surveys.files.history import history_rows
 
     text = (
         HISTORY_HEADER.replace(",", ";")
@@ -568,9 +568,9 @@ def test_single_use_links_csv_opens_in_columns_in_swedish_excel(app, admin_clien
 
 def test_streaming_import_is_all_or_nothing_across_chunks(app, tmp_path):
     from surveys import db
+    from surveys.files.answers import import_answers
+    from surveys.files.reading import FileError
     from surveys.services.catalogue import instrument_from_db
-    from surveys.services.files import import_answers
-    from surveys.services.tables import FileError
 
     good = "2024,personal,Insats {i},,5,5,,,,,,,,,\n"
     text = "year,questionnaire,insats,gender," + ",".join(f"q{i}" for i in range(1, 12)) + "\n"
@@ -596,8 +596,8 @@ def test_import_memory_does_not_grow_with_the_file(app, tmp_path):
     import tracemalloc
 
     from surveys import db
+    from surveys.files.answers import import_answers
     from surveys.services.catalogue import instrument_from_db
-    from surveys.services.files import import_answers
 
     row = "2024,Deltagare avslut,Insats A,kvinna,6,5,4,,6,5,4,1,6,6,\n"
     header = "year,questionnaire,insats,gender," + ",".join(f"q{i}" for i in range(1, 12)) + "\n"

@@ -17,9 +17,9 @@ from indicators import protect
 from indicators.charts import chart_data
 from indicators.disclosure import build_cells, count_frames
 from surveys.reports.build import chart, render_printable, report_csv, report_xlsx
+from surveys.reports.data import ReportData
 from surveys.reports.pdf import report_pdf
 from surveys.reports.word import report_docx
-from surveys.services.reporting import ReportData
 from tests.conftest import table_rows
 from tests.factories import answers_frame
 

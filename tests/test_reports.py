@@ -134,8 +134,8 @@ def test_small_cells_never_leak(admin_client, runner, tmp_path):
     assert ("män (n=12)", "För få svar för att visas") in table_rows(page)
     from surveys import db
     from surveys.reports.build import chart
+    from surveys.reports.data import published_report
     from surveys.services.catalogue import instrument_from_db
-    from surveys.services.reporting import published_report
 
     with admin_client.application.app_context():
         s = db.session()
@@ -179,8 +179,8 @@ def test_history_and_national_show_in_tables_and_charts(admin_client, runner, tm
     assert ("Samtliga (n=120) (importerad)", "5%", "6%", "89% (70%)", "95%", "90%") in old
     from surveys import db
     from surveys.reports.build import chart
+    from surveys.reports.data import published_report
     from surveys.services.catalogue import instrument_from_db
-    from surveys.services.reporting import published_report
 
     with admin_client.application.app_context():
         s = db.session()

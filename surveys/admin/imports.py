@@ -17,18 +17,18 @@ from flask_login import current_user
 from indicators.report import HISTORY_COLUMNS, NATIONAL_COLUMNS
 from surveys import db
 from surveys.auth import roles_required
-from surveys.models import Role
-from surveys.services.audit import record
-from surveys.services.catalogue import instrument_from_db
-from surveys.services.figures import (
+from surveys.files.answers import ANSWER_FILE_COLUMNS, excel_csv, text_xlsx
+from surveys.files.history import (
     KIND_LABELS,
     import_history,
     import_national,
     list_batches,
     remove_batch,
 )
-from surveys.services.files import ANSWER_FILE_COLUMNS, excel_csv, text_xlsx
-from surveys.services.tables import FileError
+from surveys.files.reading import FileError
+from surveys.models import Role
+from surveys.services.audit import record
+from surveys.services.catalogue import instrument_from_db
 
 bp = Blueprint("imports", __name__, url_prefix="/admin/importer")
 MAX_UPLOAD = 2 * 1024 * 1024

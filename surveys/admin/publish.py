@@ -39,10 +39,10 @@ from surveys.models import (
     Round,
     RoundState,
 )
+from surveys.reports.data import min_cell
 from surveys.services import jobs
 from surveys.services import publications as pubs
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.reporting import min_cell
 
 bp = Blueprint("publish", __name__, url_prefix="/admin/publicera")
 

@@ -33,10 +33,10 @@ from surveys.admin.forms import (
 )
 from surveys.auth import roles_required
 from surveys.models import Intervention, Role, User, UserIntervention
+from surveys.reports.data import min_cell
 from surveys.services import audit, settings, users
 from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.reporting import min_cell
 from surveys.services.rounds import rename_intervention
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -29,6 +29,7 @@ from flask_login import current_user
 from surveys import db
 from surveys.auth import roles_required
 from surveys.errors import error_page
+from surveys.files.reading import parse_int
 from surveys.models import Intervention, Role, Round, RoundMode
 from surveys.questionnaire.forms import (
     new_form_token,
@@ -42,7 +43,6 @@ from surveys.services.audit import record
 from surveys.services.respondent import instrument, round_by_code
 from surveys.services.rounds import accepts_answers, find_by_token
 from surveys.services.submissions import Outcome, already_stored, closed_within_grace, submit
-from surveys.services.tables import parse_int
 from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
 
 bp = Blueprint("questionnaire", __name__)

@@ -22,8 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from surveys import db
 from surveys.models import ReportAsset
+from surveys.reports.data import ReportData, preview_report, published_report
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.reporting import ReportData, preview_report, published_report
 
 log = logging.getLogger(__name__)
 LIVE_PREFIX = "live-"  # cache keys of live (unpublished) figures, see reporting.content_key

@@ -32,7 +32,7 @@ from indicators.report import (
     starting_line,
     summary,
 )
-from surveys.services.reporting import ReportData
+from surveys.reports.data import ReportData
 
 CHART_KINDS = {"ar": "Resultat", "tid": "Förbundets utveckling över tid"}
 NEUTRAL_TITLE = "Indikatorer för finansiell samordning"

@@ -22,9 +22,9 @@ from surveys.auth import roles_required
 from surveys.errors import error_page
 from surveys.models import ReportComment, Role
 from surveys.reports.build import page_context
+from surveys.reports.data import preview_report, published_report
 from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.reporting import preview_report, published_report
 
 bp = Blueprint("comments", __name__, url_prefix="/admin/kommentarer")
 MAX_LENGTH = 4000  # about a page of A4 per indicator

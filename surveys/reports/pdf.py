@@ -32,7 +32,7 @@ from reportlab.platypus import (
 
 from surveys.reports.assets import charts
 from surveys.reports.build import overview_table, page_context, result_table
-from surveys.services.reporting import ReportData
+from surveys.reports.data import ReportData
 
 # ASCII85 encoding of images runs in pure Python in ReportLab 4 (about 2 s for the demo's
 # 30 charts) and only makes the file larger; binary streams are fine for every PDF reader.

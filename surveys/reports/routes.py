@@ -42,11 +42,11 @@ from surveys.reports.build import (
     report_xlsx,
 )
 from surveys.reports.comments import bp as comments_bp
+from surveys.reports.data import ReportData, preview_report, published_report
 from surveys.reports.pdf import report_pdf
 from surveys.reports.word import report_docx
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import Computed, published_years
-from surveys.services.reporting import ReportData, preview_report, published_report
 from surveys.web import ONE_YEAR
 
 bp = Blueprint("reports", __name__, url_prefix="/rapport")

@@ -24,7 +24,7 @@ from docx.table import _Cell
 
 from surveys.reports.assets import charts
 from surveys.reports.build import overview_table, page_context, result_table
-from surveys.services.reporting import ReportData
+from surveys.reports.data import ReportData
 
 TEMPLATE = Path(__file__).with_name("rapportmall.docx")
 CHART_WIDTH = Cm(15.5)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from surveys.files.reading import parse_int
 from surveys.models import Setting
-from surveys.services.tables import parse_int
 
 MIN_CELL = "min_cell"  # the suppression threshold; the environment's MIN_CELL when unset
 FORBUND_NAME = "forbund_name"  # "Förbundets namn"; the appendix reads the same key

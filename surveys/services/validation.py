@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from indicators.instrument import GENDERS, Instrument, Questionnaire
-from surveys.services.tables import is_ascii_integer
+from surveys.files.reading import is_ascii_integer
 
 GENDER_LABELS = {"kvinna": "Kvinna", "man": "Man", "annat": "Annat eller vill inte svara"}
 

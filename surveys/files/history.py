@@ -14,8 +14,7 @@ from indicators.instrument import Instrument
 from indicators.report import HISTORY_COLUMNS, NATIONAL_COLUMNS
 from indicators.scoring import SUBGROUPS
 from surveys import clock
-from surveys.models import HistoryFigure, ImportBatch, NationalFigure, table_of
-from surveys.services.tables import (
+from surveys.files.reading import (
     FileError,
     open_table,
     parse_int,
@@ -24,6 +23,7 @@ from surveys.services.tables import (
     subgroup_value,
     text,
 )
+from surveys.models import HistoryFigure, ImportBatch, NationalFigure, table_of
 
 KIND_LABELS = {
     "answers": "Enkätsvar",

@@ -17,6 +17,7 @@ from sqlmodel import Session, col
 
 from indicators import RESULT_COLUMNS, Instrument
 from indicators.report import HISTORY_COLUMNS, NATIONAL_COLUMNS, combine, history_results
+from surveys.files.history import history_rows, national_rows
 from surveys.models import (
     Publication,
     PublicationGroup,
@@ -27,7 +28,6 @@ from surveys.models import (
     table_of,
 )
 from surveys.services import publications, settings
-from surveys.services.figures import history_rows, national_rows
 
 COMPUTED = "beräknad"
 

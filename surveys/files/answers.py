@@ -23,10 +23,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from indicators.instrument import Instrument
-from surveys.models import Answer, Intervention, Question, QuestionVersion, Response
-from surveys.services.rounds import intervention_by_name
-from surveys.services.submissions import insert_responses
-from surveys.services.tables import (
+from surveys.files.reading import (
     FileError,
     formula_safe,
     gender_value,
@@ -35,6 +32,9 @@ from surveys.services.tables import (
     questionnaire_key,
     text,
 )
+from surveys.models import Answer, Intervention, Question, QuestionVersion, Response
+from surveys.services.rounds import intervention_by_name
+from surveys.services.submissions import insert_responses
 from surveys.services.validation import CleanSubmission, InvalidSubmission, clean_submission
 
 QUESTION_COLUMNS = [f"q{i}" for i in range(1, 12)]
