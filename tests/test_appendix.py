@@ -370,6 +370,15 @@ def test_comments_are_saved_audited_and_refused_when_marked_up_or_too_long(
     assert ("kommentar.tömma", "2023 indikator 4, 0 tecken") in actions
     page = admin_client.get("/rapport/2023").text
     assert '<p class="comment">Bättre än i fjol: 96 % &gt; 91 %.</p>' in page
+    # the introduction and the comment are in the Excel file too
+    workbook = load_workbook(io.BytesIO(admin_client.get("/rapport/2023/rapport.xlsx").data))
+    overview = [r[0] for r in workbook["I korthet"].iter_rows(values_only=True)]
+    assert overview[overview.index("Inledning") + 1] == "Inledning."
+    sheet = [r[0] for r in workbook["Indikator 1"].iter_rows(values_only=True)]
+    assert sheet[sheet.index("Kommentarer") + 1 :] == [
+        "Bättre än i fjol: 96 % > 91 %.",
+        "Vi fortsätter arbetet & följer upp.",
+    ]
     assert "Vi fortsätter arbetet &amp; följer upp." in page
     # an emptied comment stays empty: the suggestion is not offered again
     again = admin_client.get("/admin/kommentarer/2023").text

@@ -414,6 +414,12 @@ def _overview_sheet(ws, context: dict, year: int) -> None:
     ws.append([])
     ws.append([context["n_note"]])
     ws.append([context["change_note"]])
+    if context["introduction"]:  # the förbundschef's introduction, as on the page
+        ws.append([])
+        ws.append(["Inledning"])
+        ws.cell(ws.max_row, 1).font = Font(bold=True)
+        for text in context["introduction"]:
+            ws.append([text])
 
 
 def _collection_sheet(ws, context: dict) -> None:
