@@ -246,3 +246,48 @@ def heap_leftovers(app) -> int:
             ).scalar_one()
         session.rollback()
     return leftovers
+
+
+def test_postgresql_row_order_does_not_follow_the_order_of_submission(
+    app, make_round, database_url
+):
+    """The attacker reads the answers in physical order (ctid) and lines them up with
+    the order the staff saw people answer: the batch was shuffled, so it does not match."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only (SQLite's tables are ordered by their random ids)")
+    with app.app_context():
+        session = db.session()
+        settings.put(session, settings.MIN_CELL, "12")  # all twelve wait for one batch
+        session.commit()
+    r = make_round("personal", insats="Steget")
+    client = app.test_client()
+    order = []
+    for i in range(12):  # each submission's two answers tell it apart
+        first, second = 1 + i % 6, 1 + i // 6
+        page = client.get(f"/s/{r.code}")
+        posted = client.post(
+            f"/s/{r.code}",
+            data={"csrf_token": form_token(page.text), "q1": str(first), "q2": str(second)},
+        )
+        assert posted.status_code == 303
+        order.append((first, second))
+    assert count_rows(app, "response") == 12  # released at once, as at close
+    with app.app_context():
+        rows = (
+            db.session()
+            .execute(
+                text(
+                    "SELECT r.id, q.number, a.code FROM response r "
+                    "JOIN answer a ON a.response_id = r.id "
+                    "JOIN question_version v ON v.id = a.question_version_id "
+                    "JOIN question q ON q.id = v.question_id ORDER BY r.ctid"
+                )
+            )
+            .all()
+        )
+    codes: dict[str, dict[int, int]] = {}
+    for response_id, number, code in rows:
+        codes.setdefault(response_id, {})[number] = code
+    physical = [(c[1], c[2]) for c in codes.values()]  # dicts keep the ctid order
+    assert sorted(physical) == sorted(order)
+    assert physical != order  # 1 in 12! that a shuffle leaves them in order
