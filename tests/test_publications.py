@@ -393,3 +393,20 @@ def test_the_administrators_threshold_decides_what_a_publication_hides(
     assert all(int(r["answered"]) >= 60 for r in shown)
     hidden = sum(r["suppressed"] == "true" for r in at_sixty)
     assert hidden > sum(r["suppressed"] == "true" for r in at_five)
+
+
+def test_an_unknown_insats_is_a_swedish_message_and_changes_nothing(
+    app, runner, tmp_path, admin_client
+):
+    import_seed(runner, tmp_path)
+    assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
+    publications = count_rows(app, "publication")
+    result = runner.invoke(args=["report", "--year", "2023", "--insats", "Finns inte"])
+    assert result.exit_code == 1
+    assert "Okänd insats 'Finns inte'. Kända insatser: " in result.output
+    assert "Traceback" not in result.output
+    for url in ("/rapport/2023?insats=finns-inte", "/rapport/2023/forhandsgranskning?insats=x"):
+        page = admin_client.get(url)
+        assert page.status_code == 404
+        assert "Sidan finns inte" in page.text
+    assert count_rows(app, "publication") == publications
