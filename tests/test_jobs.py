@@ -232,6 +232,21 @@ def test_the_preview_is_counted_and_drawn_by_a_job_then_shown_from_its_snapshot(
     assert count_rows(app, "publication") == 0  # a preview publishes nothing
 
 
+def test_comments_on_an_unpublished_year_wait_for_the_preview_job(
+    app, admin_client, runner, tmp_path
+):
+    """The comments page of an unpublished year reads the preview job's snapshot: the
+    request itself never counts the answers."""
+    app.config["PREVIEW_IN_BACKGROUND"] = True
+    import_seed(runner, tmp_path)
+    _follow_preview(admin_client, "/admin/kommentarer/2023")
+    page = admin_client.get("/admin/kommentarer/2023")
+    assert page.status_code == 200
+    # the factual starting line comes from the job's counts
+    assert "Förbundets resultat för Deltagare avslut (samtliga) är 96 % positivt" in page.text
+    assert count_rows(app, "background_job") == 1
+
+
 def test_the_publishing_page_shows_the_snapshot_and_when_it_was_counted(
     app, admin_client, runner, tmp_path
 ):

@@ -47,6 +47,7 @@ from surveys.services.catalogue import instrument_from_db
 bp = Blueprint("publish", __name__, url_prefix="/admin/publicera")
 
 PAGE = "publicera"  # ?sida= of a preview job started by the publishing page
+COMMENTS = "kommentarer"  # ?sida= of a preview job started by the comments page
 KEY = ["scope", "indicator", "questionnaire", "question", "subgroup"]
 SHOWN = ["n", "answered", "positive", "suppressed"]
 
@@ -222,6 +223,8 @@ def job_page(job_id: str):
     if job.kind == jobs.PREVIEW and job.status == jobs.DONE:
         if request.args.get("sida") == PAGE:
             return redirect(url_for(".year_page", year=job.year))
+        if request.args.get("sida") == COMMENTS:
+            return redirect(url_for("comments.edit", year=job.year))
         return redirect(url_for("reports.preview", year=job.year))
     return render_template(
         "publish/job.html",

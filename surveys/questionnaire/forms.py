@@ -71,6 +71,7 @@ class FormToken:
     signed_at: datetime  # when this token was made (its age decides "show again")
 
     def age_seconds(self) -> float:
+        # the system clock, as itsdangerous's own timestamps (not surveys.clock, which tests move)
         return (datetime.now(UTC) - self.signed_at).total_seconds()
 
     def idempotency_key(self, device_key: str = "") -> str:

@@ -11,13 +11,13 @@ what she wrote is exactly what the page, PDF and Word file show.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlmodel import Session, select
 
-from surveys import db
+from surveys import clock, db
+from surveys.admin.publish import COMMENTS, preview_or_job
 from surveys.auth import roles_required
 from surveys.errors import error_page
 from surveys.models import ReportComment, Role
@@ -81,7 +81,7 @@ def save_comments(
         for c in session.exec(select(ReportComment).where(ReportComment.year == year)).all()
     }
     changed = 0
-    now = datetime.now(UTC)
+    now = clock.utcnow()
     for indicator, text in sorted(cleaned.items()):
         row = existing.get(indicator)
         if row is not None and row.text == text:
@@ -109,10 +109,23 @@ def save_comments(
 def _report(year: int):
     session = db.session()
     instrument = instrument_from_db(session)
-    # Comments are written for the published figures, or for the preview before publishing.
-    data = published_report(session, instrument, year=year) or preview_report(
-        session, instrument, year=year, default_min_cell=current_app.config["MIN_CELL"]
-    )
+    # Comments are written for the published figures, or for the preview before publishing
+    # (counted by the preview's background job, never in this request).
+    data = published_report(session, instrument, year=year)
+    if data is None:
+        computed = None
+        if current_app.config["PREVIEW_IN_BACKGROUND"]:
+            snapshot, waiting = preview_or_job(year, page=COMMENTS)
+            if waiting is not None:
+                return None, waiting
+            computed = snapshot[1] if snapshot is not None else None
+        data = preview_report(
+            session,
+            instrument,
+            year=year,
+            default_min_cell=current_app.config["MIN_CELL"],
+            computed=computed,
+        )
     if not data.has_year(year):
         years = ", ".join(str(y) for y in data.years()) or "inga"
         return None, error_page(
