@@ -78,6 +78,18 @@ def test_every_respondent_page_passes_axe(app, live_server, axe_context, make_ro
     checked["stängd"] = axe_violations(page)
     page.goto(f"{live_server}/s/finnsinte")
     checked["fel 404"] = axe_violations(page)
+    single = make_round("personal", mode="single_use", insats="Steget")
+    with app.app_context():
+        s = db.session()
+        token = ops.create_tokens(s, s.get(Round, single.id), count=1)[0]
+        enrolled = ops.new_kiosk_link(s, s.get(Round, r.id))
+        s.commit()
+    page.goto(f"{live_server}/t/{token}")
+    checked["engångslänk"] = axe_violations(page)
+    page.goto(f"{live_server}/surfplatta/{enrolled}")
+    checked["inskriven surfplatta"] = axe_violations(page)
+    page.goto(f"{live_server}/surfplatta/{enrolled}/tack")
+    checked["inskriven surfplatta tack"] = axe_violations(page)
 
     # the steps a browser without our script sees: step 2, the empty form, an error
     page.route("**/questionnaire.js*", lambda route: route.abort())
@@ -105,7 +117,7 @@ def test_every_respondent_page_passes_axe(app, live_server, axe_context, make_ro
     # axe really looks: an image without a text alternative is reported
     page.evaluate("document.querySelector('main').append(document.createElement('img'))")
     assert "image-alt" in [v["id"] for v in axe_violations(page)]
-    assert len(checked) == 12
+    assert len(checked) == 15
     assert {name: found for name, found in checked.items() if found} == {}
 
 
