@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from surveys import create_app, db
 from surveys.models import metadata
+from surveys.reports import assets
 from surveys.services.catalogue import instrument_from_db
 from tests import factories
 
@@ -91,6 +92,14 @@ def empty_database(url: str) -> None:
             if table.name not in INSTRUMENT_TABLES:
                 conn.execute(table.delete())
     engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _no_charts_from_earlier_tests():
+    """Each test has a database of its own; the in-process chart cache (keyed by the
+    figures) must not carry a chart a test replaced into the next test's pages."""
+    yield
+    assets.clear_memory()
 
 
 @pytest.fixture

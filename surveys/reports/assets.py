@@ -30,6 +30,8 @@ LIVE_PREFIX = "live-"  # cache keys of live (unpublished) figures, see reporting
 KINDS = ("tid", "ar")  # trend chart first, as in the seed
 MIME = {"svg": "image/svg+xml", "png": "image/png"}
 DOCUMENT_MIME = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
@@ -86,7 +88,7 @@ def one_chart(data: ReportData, *, year: int, indicator: int, kind: str, fmt: st
 
 
 def document(data: ReportData, *, year: int, fmt: str, build: Callable[[], bytes]) -> bytes:
-    """A whole PDF or Word file, built once per figures *and* words.
+    """A whole download (CSV, Excel, PDF or Word), built once per figures *and* words.
 
     The key adds to ``cache_key`` everything else the file shows: the year's
     comments, the förbund's name, the preview mark and the publication note,

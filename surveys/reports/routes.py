@@ -271,16 +271,12 @@ def chart_image(year: int, indicator: int, kind: str, fmt: str):
 
 
 def render_download(data, *, year: int, fmt: str) -> bytes:
-    """One download's bytes (the same function serves ``surveys report``)."""
-    if fmt == "csv":
-        return report_csv(data, year=year)
-    if fmt == "xlsx":
-        return report_xlsx(data, year=year)
-    # PDF and Word files are kept per figures and words (see assets.document).
-    if fmt == "pdf":
-        return document(data, year=year, fmt=fmt, build=lambda: report_pdf(data, year=year))
-
-    return document(data, year=year, fmt=fmt, build=lambda: report_docx(data, year=year))
+    """One download's bytes (the same function serves ``surveys report``); each file is
+    kept per figures and words (see assets.document), so a reader's download of a
+    publication costs no rebuilding."""
+    builders = {"csv": report_csv, "xlsx": report_xlsx, "pdf": report_pdf, "docx": report_docx}
+    build = builders[fmt]
+    return document(data, year=year, fmt=fmt, build=lambda: build(data, year=year))
 
 
 def _quote(name: str) -> str:
