@@ -242,7 +242,7 @@ def _round_and_publication(url: str, year: int) -> str:
     """Open an exit-questionnaire round for the tablets; publish ``year`` if it is not yet,
     with its charts drawn."""
     from surveys import create_app, db
-    from surveys.reports.assets import prerender_year
+    from surveys.reports.downloads import prepare_year
     from surveys.services import publications, rounds
     from surveys.services.catalogue import instrument_from_db
 
@@ -259,7 +259,7 @@ def _round_and_publication(url: str, year: int) -> str:
             publications.publish(
                 session, instrument_from_db(session), year=year, user_email="bench", min_cell=5
             )
-        prerender_year(session, year=year)  # as `surveys publish --diagram` and the job do
+        prepare_year(session, year=year)  # as `surveys publish --diagram` and the job do
     app.extensions["engine"].dispose()
     return code
 

@@ -21,10 +21,10 @@ from surveys.files.history import import_history, import_national, record_batch
 from surveys.files.reading import FileError
 from surveys.links import public_base
 from surveys.models import Intervention, Round, RoundMode, User
-from surveys.reports.assets import prerender_preview, prerender_year
+from surveys.reports.assets import prerender_preview
 from surveys.reports.build import render_printable
 from surveys.reports.data import min_cell, published_report
-from surveys.reports.routes import render_download
+from surveys.reports.downloads import prepare_year, render_download
 from surveys.services import jobs, users
 from surveys.services import rounds as ops
 from surveys.services.audit import record
@@ -441,7 +441,7 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
     "--diagram/--utan-diagram",
     default=False,
     show_default=True,
-    help="Rita förbundets diagram direkt, så att första PDF:en blir snabb (tar en stund).",
+    help="Rita förbundets diagram och gör nedladdningarna direkt (tar en stund).",
 )
 @with_appcontext
 def publish_cmd(year: int, by: str, diagram: bool) -> None:
@@ -460,7 +460,8 @@ def publish_cmd(year: int, by: str, diagram: bool) -> None:
         raise CliError(str(exc)) from None
     click.echo(f"{year} är publicerat (version {publication.version}).")
     if diagram:
-        click.echo(f"{prerender_year(session, year=year)} diagram är ritade.")
+        drawn, files = prepare_year(session, year=year)
+        click.echo(f"{drawn} diagram är ritade och {files} nedladdningar gjorda.")
 
 
 @click.command("run-job", hidden=True)
@@ -480,7 +481,8 @@ def run_job_cmd(job_id: str) -> None:
         raise CliError("Jobbet finns inte eller har redan körts.")
     click.echo(job.message)
     if job.status == jobs.DONE and job.kind == jobs.PUBLISH:
-        click.echo(f"{prerender_year(session, year=job.year)} diagram är ritade.")
+        drawn, files = prepare_year(session, year=job.year)
+        click.echo(f"{drawn} diagram är ritade och {files} nedladdningar gjorda.")
     elif job.status == jobs.FAILED:
         raise SystemExit(1)
 

@@ -30,7 +30,7 @@ from surveys import db
 from surveys.admin.publish import preview_or_job
 from surveys.errors import error_page
 from surveys.models import Intervention, Role
-from surveys.reports.assets import document, one_chart
+from surveys.reports.assets import one_chart
 from surveys.reports.build import (
     CHART_KINDS,
     chart_images,
@@ -38,13 +38,10 @@ from surveys.reports.build import (
     inline_charts,
     page_context,
     render_printable,
-    report_csv,
-    report_xlsx,
 )
 from surveys.reports.comments import bp as comments_bp
 from surveys.reports.data import ReportData, preview_report, published_report
-from surveys.reports.pdf import report_pdf
-from surveys.reports.word import report_docx
+from surveys.reports.downloads import render_download
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import Computed, published_years
 from surveys.web import ONE_YEAR
@@ -268,15 +265,6 @@ def chart_image(year: int, indicator: int, kind: str, fmt: str):
         response.cache_control.max_age = ONE_YEAR
         response.cache_control.immutable = True
     return response
-
-
-def render_download(data, *, year: int, fmt: str) -> bytes:
-    """One download's bytes (the same function serves ``surveys report``); each file is
-    kept per figures and words (see assets.document), so a reader's download of a
-    publication costs no rebuilding."""
-    builders = {"csv": report_csv, "xlsx": report_xlsx, "pdf": report_pdf, "docx": report_docx}
-    build = builders[fmt]
-    return document(data, year=year, fmt=fmt, build=lambda: build(data, year=year))
 
 
 def _quote(name: str) -> str:
