@@ -291,3 +291,24 @@ def test_postgresql_row_order_does_not_follow_the_order_of_submission(
     physical = [(c[1], c[2]) for c in codes.values()]  # dicts keep the ctid order
     assert sorted(physical) == sorted(order)
     assert physical != order  # 1 in 12! that a shuffle leaves them in order
+
+
+def test_sqlite_wal_is_emptied_after_a_release_on_a_submission(app, make_round, database_url):
+    """The release on the fifth submission leaves the checkpoint to a thread (the
+    request does not pay for it): the WAL is empty moments later, no payload kept."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite only")
+    path = Path(database_url.removeprefix("sqlite:///"))
+    wal = path.with_name(path.name + "-wal")
+    r = make_round("personal", insats="Steget")
+    client = app.test_client()
+    for _ in range(5):  # the fifth releases the batch
+        page = client.get(f"/s/{r.code}")
+        client.post(f"/s/{r.code}", data={"csrf_token": form_token(page.text), "q1": "6"})
+    with app.app_context():
+        assert db.session().execute(text("SELECT COUNT(*) FROM response")).scalar_one() == 5
+    deadline = time.monotonic() + 10
+    while wal.exists() and wal.stat().st_size > 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not wal.exists() or wal.stat().st_size == 0
+    assert b'"answers":[[' not in path.read_bytes()

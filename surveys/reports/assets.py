@@ -213,7 +213,8 @@ def _store(key: str, bodies: dict[str, bytes], fmt: str) -> None:
     if not has_app_context():
         return
     try:
-        with db.transaction() as session:
+        # the writer lock: tablets' submissions wait their turn instead of sleep-polling
+        with db.writer_lock(db.engine()), db.transaction() as session:
             if key.startswith(LIVE_PREFIX):
                 # Live figures change with every answer: keep only the newest live set, so
                 # previews do not pile up (published figures keep theirs for good).

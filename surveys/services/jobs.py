@@ -39,6 +39,7 @@ from sqlmodel import Session, col
 
 from indicators import Instrument
 from surveys import clock
+from surveys.db import one_writer
 from surveys.models import BackgroundJob, Publication, PublishLock, ReportAsset
 from surveys.services.publications import (
     STALE_LOCK,
@@ -265,13 +266,14 @@ def _save_snapshot(db: Session, job: BackgroundJob, computed: Computed) -> None:
         }
     ).encode("utf-8")
     key = f"{SNAPSHOT_PREFIX}{job.year}"
-    db.execute(delete(ReportAsset).where(col(ReportAsset.cache_key) == key))
-    db.add(
-        ReportAsset(
-            cache_key=key, name=f"{job.id}.json", content_type="application/json", body=body
+    with one_writer(db):  # submissions wait their turn instead of sleep-polling
+        db.execute(delete(ReportAsset).where(col(ReportAsset.cache_key) == key))
+        db.add(
+            ReportAsset(
+                cache_key=key, name=f"{job.id}.json", content_type="application/json", body=body
+            )
         )
-    )
-    db.commit()
+        db.commit()
 
 
 def preview_snapshot(

@@ -21,6 +21,7 @@ from sqlmodel import Session, col
 from indicators import Instrument
 from indicators.disclosure import build_cells, protect
 from surveys import clock
+from surveys.db import one_writer
 from surveys.models import (
     Answer,
     InstrumentInfo,
@@ -320,25 +321,28 @@ def publish(
         release_pending(db, min_batch=1, round_ids=round_ids)
         previous = latest(db, year)
         computed = compute(db, instrument, year=year, min_cell=min_cell, previous=previous)
-        closed = _close_open_rounds(db, year)
-        publication = _store(
-            db,
-            instrument,
-            computed,
-            version=(previous.version + 1) if previous else 1,
-            user_email=user_email,
-            now=now,
-        )
-        record(
-            db,
-            user_email=user_email,
-            action="publicering.publicera",
-            detail=(
-                f"{year} version {publication.version}; {len(computed.rows)} rader, "
-                f"{int(computed.rows['suppressed'].sum())} dolda; {closed} omgångar stängda"
-            ),
-        )
-        db.commit()
+        # Counting only read; storing writes: submissions wait their turn for it on the
+        # writer lock (SQLite) instead of sleep-polling.
+        with one_writer(db):
+            closed = _close_open_rounds(db, year)
+            publication = _store(
+                db,
+                instrument,
+                computed,
+                version=(previous.version + 1) if previous else 1,
+                user_email=user_email,
+                now=now,
+            )
+            record(
+                db,
+                user_email=user_email,
+                action="publicering.publicera",
+                detail=(
+                    f"{year} version {publication.version}; {len(computed.rows)} rader, "
+                    f"{int(computed.rows['suppressed'].sum())} dolda; {closed} omgångar stängda"
+                ),
+            )
+            db.commit()
     except BaseException:
         db.rollback()
         _drop_lock(db, year)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from types import SimpleNamespace
 
@@ -31,8 +32,9 @@ from surveys.services.settings import MIN_CELL, min_cell_value
 from surveys.services.validation import CleanSubmission
 
 _SHUFFLE = random.SystemRandom()
+log = logging.getLogger(__name__)
 WAL_RETRY_SECONDS = 3600  # how long a thread keeps trying to empty the WAL after a release
-_CLEANUP_GUARD = threading.Lock()  # guards the sets of cleanup threads below
+_CLEANUP_GUARD = threading.Lock()  # guards _RUNNING and _AGAIN below
 
 
 class Outcome(enum.Enum):
@@ -282,11 +284,12 @@ def _clean(item: dict) -> CleanSubmission:
 def _scrub(db: Session, *, wait: bool) -> None:
     """Leave no trace of the released rows where the database keeps old row versions.
 
-    ``wait``: a round being closed or published waits for PostgreSQL's VACUUM; a
-    release on a participant's submission hands it to a thread of this process, so
-    the request never queues behind another worker's VACUUM (VACUUMs of one table
-    run one at a time, and each may spend up to 5 s trying to shorten the file
-    while inserts go on).
+    ``wait``: a round being closed or published scrubs now. A release on a
+    participant's submission hands the scrub to a thread of this process instead:
+    the request neither queues behind another worker's VACUUM (PostgreSQL runs one
+    per table at a time, each spending up to 5 s trying to shorten the file while
+    inserts go on) nor pays for SQLite's checkpoint, which copies every frame written
+    since the last one — a publishing job's megabytes included — and waits for fsync.
     """
     bind = db.get_bind()
     engine = bind.engine if isinstance(bind, Connection) else bind
@@ -294,45 +297,16 @@ def _scrub(db: Session, *, wait: bool) -> None:
         if wait:
             _vacuum_pending(engine)
         else:
-            _vacuum_pending_later(engine)
-    elif engine.dialect.name == "sqlite" and not _truncate_wal(engine):
-        _truncate_wal_later(engine)
+            _in_background(f"vacuum {engine.url}", lambda: _vacuum_pending(engine))
+    elif engine.dialect.name == "sqlite" and (not wait or not _truncate_wal(engine)):
+        _in_background(f"wal {engine.url}", lambda: _truncate_wal_in_turn(engine))
 
 
-def _vacuum_pending(engine: Engine) -> None:
+def _vacuum_pending(engine: Engine) -> bool:
+    """VACUUM the waiting answers' table (waits for a running VACUUM); True when done."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM pending_response"))
-
-
-_VACUUMING: set[str] = set()  # databases a thread of this process is vacuuming
-_VACUUM_AGAIN: set[str] = set()  # ...and that were released from again meanwhile
-
-
-def _vacuum_pending_later(engine: Engine) -> None:
-    """VACUUM in a thread of this process; releases during a running VACUUM ask for
-    one more pass (a VACUUM that started before their DELETE may not see its rows)."""
-    key = str(engine.url)
-    with _CLEANUP_GUARD:
-        if key in _VACUUMING:
-            _VACUUM_AGAIN.add(key)
-            return
-        _VACUUMING.add(key)
-
-    def vacuum() -> None:
-        done = False
-        try:
-            while not done:
-                with _CLEANUP_GUARD:
-                    _VACUUM_AGAIN.discard(key)
-                _vacuum_pending(engine)
-                with _CLEANUP_GUARD:
-                    done = key not in _VACUUM_AGAIN
-        finally:
-            with _CLEANUP_GUARD:
-                _VACUUMING.discard(key)
-                _VACUUM_AGAIN.discard(key)
-
-    threading.Thread(target=vacuum, name="pending-vacuum", daemon=True).start()
+    return True
 
 
 def _truncate_wal(engine: Engine) -> bool:
@@ -354,30 +328,47 @@ def _truncate_wal(engine: Engine) -> bool:
     return busy == 0
 
 
-_RETRYING: set[str] = set()  # databases whose WAL a thread of this process is emptying
+def _truncate_wal_in_turn(engine: Engine) -> bool:
+    """``_truncate_wal`` between two submissions' write transactions."""
+    with writer_lock(engine):
+        return _truncate_wal(engine)
 
 
-def _truncate_wal_later(engine: Engine) -> None:
-    """Retry the truncation every second in a thread of this process until it succeeds
-    (the reader is done), between two submissions' write transactions."""
-    key = str(engine.url)
+_RUNNING: set[str] = set()  # cleanups a thread of this process is doing
+_AGAIN: set[str] = set()  # ... and asked for again meanwhile (released rows it may miss)
+
+
+def _in_background(key: str, attempt: Callable[[], bool]) -> None:
+    """Run ``attempt`` in a thread until it returns True, retrying every second (a
+    reader may hold the WAL) for at most WAL_RETRY_SECONDS. One thread per key: a
+    request while it runs asks for one more successful pass after the current one."""
     with _CLEANUP_GUARD:
-        if key in _RETRYING:
+        if key in _RUNNING:
+            _AGAIN.add(key)
             return
-        _RETRYING.add(key)
+        _RUNNING.add(key)
 
-    def retry() -> None:
+    def run() -> None:
         try:
-            for _ in range(WAL_RETRY_SECONDS):
-                time.sleep(1)
-                with writer_lock(engine):
-                    if _truncate_wal(engine):
+            while True:
+                with _CLEANUP_GUARD:
+                    _AGAIN.discard(key)
+                for _ in range(WAL_RETRY_SECONDS):
+                    if attempt():
+                        break
+                    time.sleep(1)
+                with _CLEANUP_GUARD:
+                    if key not in _AGAIN:
+                        _RUNNING.discard(key)
                         return
+        except Exception:  # noqa: BLE001 - the next release tries again; never kill a worker
+            log.exception("Städningen efter ett utsläpp misslyckades (%s).", key.split()[0])
         finally:
             with _CLEANUP_GUARD:
-                _RETRYING.discard(key)
+                _RUNNING.discard(key)
+                _AGAIN.discard(key)
 
-    threading.Thread(target=retry, name="wal-truncate", daemon=True).start()
+    threading.Thread(target=run, name=f"cleanup-{key.split()[0]}", daemon=True).start()
 
 
 def insert_responses(
