@@ -145,10 +145,7 @@ def test_a_long_reader_neither_freezes_submissions_nor_keeps_the_wal(app, make_r
     """While a long read (publishing a year) holds an old snapshot, the release's WAL
     truncation does not wait for it (every writer would wait behind it, up to the busy
     timeout of 30 s); a thread empties the WAL as soon as the reader is done."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("SQLite only")
-    path = Path(database_url.removeprefix("sqlite:///"))
-    wal = path.with_name(path.name + "-wal")
+    path, wal = sqlite_files(database_url)
     r = make_round("personal", insats="Steget")
     client = app.test_client()
     reader = sqlite3.connect(path)
@@ -296,10 +293,7 @@ def test_postgresql_row_order_does_not_follow_the_order_of_submission(
 def test_sqlite_wal_is_emptied_after_a_release_on_a_submission(app, make_round, database_url):
     """The release on the fifth submission leaves the checkpoint to a thread (the
     request does not pay for it): the WAL is empty moments later, no payload kept."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("SQLite only")
-    path = Path(database_url.removeprefix("sqlite:///"))
-    wal = path.with_name(path.name + "-wal")
+    path, wal = sqlite_files(database_url)
     r = make_round("personal", insats="Steget")
     client = app.test_client()
     for _ in range(5):  # the fifth releases the batch
@@ -312,3 +306,11 @@ def test_sqlite_wal_is_emptied_after_a_release_on_a_submission(app, make_round, 
         time.sleep(0.05)
     assert not wal.exists() or wal.stat().st_size == 0
     assert b'"answers":[[' not in path.read_bytes()
+
+
+def sqlite_files(database_url: str) -> tuple[Path, Path]:
+    """The SQLite database file and its WAL (skips the test on PostgreSQL)."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite only")
+    path = Path(database_url.removeprefix("sqlite:///"))
+    return path, path.with_name(path.name + "-wal")

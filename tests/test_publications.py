@@ -31,6 +31,23 @@ def report_rows(runner, year: int, insats: str | None = None) -> list[dict[str, 
     return list(csv.DictReader(io.StringIO(result.output)))
 
 
+def answer_open_link(client, round_, codes: list[str]) -> None:
+    """One personal questionnaire per code (question 1) through the round's open link."""
+    for code in codes:
+        page = client.get(f"/s/{round_.code}")
+        client.post(f"/s/{round_.code}", data={"csrf_token": form_token(page.text), "q1": code})
+
+
+def rename_insats(admin_client, intervention_id: str, name: str):
+    """Rename an insats on the administration page; the page shown after it."""
+    page = admin_client.get("/admin/")
+    return admin_client.post(
+        f"/admin/insatser/{intervention_id}",
+        data={"csrf_token": form_token(page.text), "name": name},
+        follow_redirects=True,
+    )
+
+
 def scalar(app, sql: str, **params):
     with app.app_context():
         return db.session().execute(text(sql), params).scalar_one()
@@ -109,9 +126,7 @@ def test_answers_after_publication_do_not_change_the_report(app, runner, make_ro
     year = clock.today().year
     r = make_round("personal", year=year, insats="Steget")
     client = app.test_client()
-    for code in ["6", "5", "6", "4", "6", "6"]:
-        page = client.get(f"/s/{r.code}")
-        client.post(f"/s/{r.code}", data={"csrf_token": form_token(page.text), "q1": code})
+    answer_open_link(client, r, ["6", "5", "6", "4", "6", "6"])
     assert runner.invoke(args=["publish", "--year", str(year)]).exit_code == 0
     before = report_rows(runner, year, insats="Steget")
     # staff reopen the round and one more (known) person answers
@@ -304,19 +319,13 @@ def test_renaming_an_insats_keeps_its_published_years_in_its_report(
     year = clock.today().year
     r = make_round("personal", year=year, insats="Steget")
     client = app.test_client()
-    for code in ["6", "5", "6", "4", "6", "6"]:
-        page = client.get(f"/s/{r.code}")
-        client.post(f"/s/{r.code}", data={"csrf_token": form_token(page.text), "q1": code})
+    answer_open_link(client, r, ["6", "5", "6", "4", "6", "6"])
     assert runner.invoke(args=["publish", "--year", str(year)]).exit_code == 0
     before = report_rows(runner, year, insats="Steget")
     assert "6" in {row["n"] for row in before if row["subgroup"] == "samtliga"}
 
-    page = admin_client.get("/admin/")
-    renamed = admin_client.post(
-        f"/admin/insatser/{r.intervention_id}",
-        data={"csrf_token": form_token(page.text), "name": "Steget vidare"},
-    )
-    assert renamed.status_code == 302
+    renamed = rename_insats(admin_client, r.intervention_id, "Steget vidare")
+    assert "Insatsen heter nu Steget vidare." in renamed.text
     after = report_rows(runner, year, insats="Steget vidare")
     assert after == before
     shown = admin_client.get(f"/rapport/{year}?insats={r.intervention_id}")
@@ -335,12 +344,7 @@ def test_renaming_an_insats_keeps_its_published_years_in_its_report(
             .execute(text("SELECT id FROM intervention WHERE name = 'Nya steget'"))
             .scalar_one()
         )
-    page = admin_client.get("/admin/")
-    refused = admin_client.post(
-        f"/admin/insatser/{other}",
-        data={"csrf_token": form_token(page.text), "name": "Steget vidare"},
-        follow_redirects=True,
-    )
+    refused = rename_insats(admin_client, other, "Steget vidare")
     assert "Det finns redan en insats med det namnet." in refused.text
     # rows left under a name no insats has (renamed before renames carried them along)
     with app.app_context():
@@ -350,12 +354,7 @@ def test_renaming_an_insats_keeps_its_published_years_in_its_report(
             {"id": r.intervention_id},
         )
         session.commit()
-    page = admin_client.get("/admin/")
-    refused = admin_client.post(
-        f"/admin/insatser/{other}",
-        data={"csrf_token": form_token(page.text), "name": "Steget vidare"},
-        follow_redirects=True,
-    )
+    refused = rename_insats(admin_client, other, "Steget vidare")
     assert "Namnet finns redan i en publicering" in refused.text
     shown = runner.invoke(args=["report", "--year", str(year), "--insats", "Nya steget"])
     assert "har inga resultat för Nya steget" in shown.output  # not the old insats's figures
