@@ -229,6 +229,8 @@ def heap_leftovers(app) -> int:
         session = db.session()
         session.execute(text("CREATE EXTENSION IF NOT EXISTS pageinspect"))
         session.commit()
+        # a VACUUM in a background thread must not shorten the file while it is read
+        session.execute(text("LOCK TABLE pending_response IN ACCESS SHARE MODE"))
         pages = session.execute(
             text("SELECT pg_relation_size('pending_response') / current_setting('block_size')::int")
         ).scalar_one()

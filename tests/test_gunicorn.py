@@ -145,7 +145,10 @@ def enrolment_link(app, round_) -> str:
 def test_killed_worker_is_replaced_and_serves(server):
     url, _log, process = server
     children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
-    workers = [int(p) for p in children.read_text().split()]
+    deadline = time.monotonic() + 10  # the first worker may answer the start-up probe alone
+    while len(workers := [int(p) for p in children.read_text().split()]) < 2:
+        assert time.monotonic() < deadline, "gunicorn did not start two workers"
+        time.sleep(0.05)
     assert len(workers) == 2
     os.kill(workers[0], signal.SIGKILL)
     started = time.monotonic()
