@@ -201,6 +201,16 @@ def preview_or_job(year: int, *, again: bool = False, page: str = "rapport"):
     return None, redirect(url_for("publish.job_page", job_id=job.id, sida=page))
 
 
+def preview_computed(year: int, *, again: bool = False, page: str = "rapport"):
+    """The counts a live preview shows: ``(computed, None)`` from the preview job's
+    snapshot, or ``(None, the job's page)`` while it counts. ``(None, None)`` where
+    PREVIEW_IN_BACKGROUND is off (tests): the caller counts in the request."""
+    if not current_app.config["PREVIEW_IN_BACKGROUND"]:
+        return None, None
+    snapshot, waiting = preview_or_job(year, again=again, page=page)
+    return (snapshot[1] if snapshot is not None else None), waiting
+
+
 def _spawn(job: BackgroundJob) -> None:
     try:
         jobs.spawn(current_app._get_current_object(), job.id)

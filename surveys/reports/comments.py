@@ -17,7 +17,7 @@ from flask_login import current_user
 from sqlmodel import Session, select
 
 from surveys import clock, db
-from surveys.admin.publish import COMMENTS, preview_or_job
+from surveys.admin.publish import COMMENTS, preview_computed
 from surveys.auth import roles_required
 from surveys.errors import error_page
 from surveys.models import ReportComment, Role
@@ -113,12 +113,9 @@ def _report(year: int):
     # (counted by the preview's background job, never in this request).
     data = published_report(session, instrument, year=year)
     if data is None:
-        computed = None
-        if current_app.config["PREVIEW_IN_BACKGROUND"]:
-            snapshot, waiting = preview_or_job(year, page=COMMENTS)
-            if waiting is not None:
-                return None, waiting
-            computed = snapshot[1] if snapshot is not None else None
+        computed, waiting = preview_computed(year, page=COMMENTS)
+        if waiting is not None:
+            return None, waiting
         data = preview_report(
             session,
             instrument,

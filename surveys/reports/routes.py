@@ -27,10 +27,10 @@ from flask_login import current_user, login_required
 from sqlmodel import select
 
 from surveys import db
-from surveys.admin.publish import preview_or_job
+from surveys.admin.publish import preview_computed
 from surveys.errors import error_page
 from surveys.models import Intervention, Role
-from surveys.reports.assets import one_chart
+from surveys.reports.assets import DOCUMENT_MIME, one_chart
 from surveys.reports.build import (
     CHART_KINDS,
     chart_images,
@@ -48,12 +48,6 @@ from surveys.web import ONE_YEAR
 
 bp = Blueprint("reports", __name__, url_prefix="/rapport")
 MIME = {"svg": "image/svg+xml", "png": "image/png"}
-DOWNLOADS = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "pdf": "application/pdf",
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-}
 # The comments page lives under /admin; registering it with the reports keeps create_app unchanged.
 bp.record_once(lambda state: state.app.register_blueprint(comments_bp))
 
@@ -197,12 +191,9 @@ def preview(year: int):
     """
     if current_user.role != Role.admin.value:
         abort(403)
-    computed = None
-    if current_app.config["PREVIEW_IN_BACKGROUND"]:
-        snapshot, waiting = preview_or_job(year, again=bool(request.args.get("omrakna")))
-        if waiting is not None:
-            return waiting
-        computed = snapshot[1] if snapshot is not None else None
+    computed, waiting = preview_computed(year, again=bool(request.args.get("omrakna")))
+    if waiting is not None:
+        return waiting
     data, intervention, allowed = _data(year, preview=True, computed=computed)
     if not data.has_year(year):
         return error_page(
@@ -225,7 +216,7 @@ def printable(year: int):
 @login_required
 def download(year: int, fmt: str):
     """The report as CSV (DESIGN.md columns), XLSX workbook, PDF or Word document."""
-    if fmt not in DOWNLOADS:
+    if fmt not in DOCUMENT_MIME:
         abort(404)
     data, intervention, _ = _data(year)
     if (missing := _year_or_message(data, year)) is not None:
@@ -235,7 +226,7 @@ def download(year: int, fmt: str):
     body = render_download(data, year=year, fmt=fmt)
     return Response(
         body,
-        mimetype=DOWNLOADS[fmt],
+        mimetype=DOCUMENT_MIME[fmt],
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(name)}"},
     )
 
