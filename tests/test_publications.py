@@ -31,6 +31,17 @@ def report_rows(runner, year: int, insats: str | None = None) -> list[dict[str, 
     return list(csv.DictReader(io.StringIO(result.output)))
 
 
+def published_steget(app, runner, make_round):
+    """Six personal questionnaires of this year for the insats Steget, published: the
+    year, the round, the respondents' client and Steget's report rows."""
+    year = clock.today().year
+    r = make_round("personal", year=year, insats="Steget")
+    client = app.test_client()
+    answer_open_link(client, r, ["6", "5", "6", "4", "6", "6"])
+    assert runner.invoke(args=["publish", "--year", str(year)]).exit_code == 0
+    return year, r, client, report_rows(runner, year, insats="Steget")
+
+
 def answer_open_link(client, round_, codes: list[str]) -> None:
     """One personal questionnaire per code (question 1) through the round's open link."""
     for code in codes:
@@ -123,12 +134,7 @@ def test_publishing_closes_the_years_open_rounds(app, runner, make_round):
 
 def test_answers_after_publication_do_not_change_the_report(app, runner, make_round):
     """The live-report attack: download, a known person answers, download again."""
-    year = clock.today().year
-    r = make_round("personal", year=year, insats="Steget")
-    client = app.test_client()
-    answer_open_link(client, r, ["6", "5", "6", "4", "6", "6"])
-    assert runner.invoke(args=["publish", "--year", str(year)]).exit_code == 0
-    before = report_rows(runner, year, insats="Steget")
+    year, r, client, before = published_steget(app, runner, make_round)
     # staff reopen the round and one more (known) person answers
     with app.app_context():
         session = db.session()
@@ -316,12 +322,7 @@ def test_renaming_an_insats_keeps_its_published_years_in_its_report(
     app, runner, make_round, admin_client
 ):
     """Publications name an insats's rows by its name: a rename must not hide them."""
-    year = clock.today().year
-    r = make_round("personal", year=year, insats="Steget")
-    client = app.test_client()
-    answer_open_link(client, r, ["6", "5", "6", "4", "6", "6"])
-    assert runner.invoke(args=["publish", "--year", str(year)]).exit_code == 0
-    before = report_rows(runner, year, insats="Steget")
+    year, r, client, before = published_steget(app, runner, make_round)
     assert "6" in {row["n"] for row in before if row["subgroup"] == "samtliga"}
 
     renamed = rename_insats(admin_client, r.intervention_id, "Steget vidare")
