@@ -16,10 +16,13 @@ at most a few hundred cells each.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
+from scipy.optimize import linprog
+from scipy.sparse.csgraph import connected_components
 
 from indicators.instrument import Instrument
 from indicators.scoring import (
@@ -38,7 +41,17 @@ UNASSIGNED = "-"  # scope of answers without an insats: never published
 OTHER = "ovriga"  # annat or no gender: never published
 CELL_KEYS = ["year", "indicator", "questionnaire", "question", "scope", "subgroup"]
 CELL_COLUMNS = [*CELL_KEYS, *COUNT_COLUMNS, "size"]
-PROTECTED_COLUMNS = [*RESULT_COLUMNS, "scope", "suppression"]
+PROTECTED_COLUMNS = [
+    *RESULT_COLUMNS,
+    "scope",
+    "suppression",
+    "left_out",
+    "left_out_gender",
+    "left_out_insats",
+    "size",
+]
+SUPPRESSED_PRIMARY = "primary"  # fewer than MIN_CELL answers (less what one person typed in)
+SUPPRESSED_COMPLEMENTARY = "complementary"  # hidden so that a smaller group cannot be derived
 
 REASON_PRIMARY = "för få svar"
 REASON_CHANGED = "ändrad sedan förra publiceringen"
@@ -50,7 +63,48 @@ REASON_RELATION = {
 }
 _SUBGROUP_OF_GENDER = {"kvinna": "kvinnor", "man": "man"}
 _POOLED = -1  # stands for the pooled row's empty question inside a block
-_TOL = 1e-8
+
+
+def suppression_kind(value: object) -> str:
+    """ "", "primary" or "complementary" from a stored or computed ``suppressed`` value.
+
+    Older result tables said only true/false: a hidden row then counts as primary.
+    """
+    if value is None or value is False or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if value is True:
+        return SUPPRESSED_PRIMARY
+    text = str(value)
+    if text in ("", "false", "False", SUPPRESSED_COMPLEMENTARY):
+        return "" if text in ("false", "False") else text
+    return SUPPRESSED_PRIMARY  # anything else hidden: fail safe
+
+
+def protect_history(rows: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """Disclosure control of figures typed in from old annual reports (förbund only).
+
+    These rows carry n, answered and percentages but no counts behind them and no
+    insats, so only two of the rules apply: primary suppression, and R1 between
+    samtliga, kvinnor and män (a kvinnor or män row of 1..min_cell-1 answers hides
+    its twin, which would give it away by subtraction from samtliga). A suppressed
+    row keeps n and leaves every other figure empty.
+    """
+    out = rows.copy()
+    answered = out["answered"].astype("Int64").fillna(0)
+    primary = answered < min_cell
+    gendered = out["subgroup"].isin(["kvinnor", "man"])
+    small = gendered & (answered >= 1) & (answered < min_cell)
+    twin = pd.Series(False, index=out.index)
+    if small.any():
+        keys = [out[c] for c in ["year", "indicator", "questionnaire"]]
+        keys.append(out["question"].astype("Int64").fillna(-1))
+        twin = gendered & small.groupby(keys, sort=False).transform("any") & ~primary
+    kind = np.where(primary, SUPPRESSED_PRIMARY, np.where(twin, SUPPRESSED_COMPLEMENTARY, ""))
+    out["suppressed"] = pd.Series(kind, index=out.index, dtype=object)
+    fixed = {"year", "indicator", "questionnaire", "question", "subgroup", "n", "suppressed"}
+    for column in [c for c in RESULT_COLUMNS if c not in fixed]:
+        out[column] = out[column].astype("Int64").mask(out["suppressed"] != "")
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -194,13 +248,230 @@ def build_cells(
 
 
 # --------------------------------------------------------------------------
+# Leaving out small never-published parts
+# --------------------------------------------------------------------------
+LEFT_OUT_COLUMNS = ["left_out", "left_out_gender", "left_out_insats"]
+_VALUES = ["answered", "negative_n", "neutral_n", "positive_n", "clearly_positive_n"]
+
+
+def _atom_mask(cells: pd.DataFrame, participant: set[str]) -> pd.Series:
+    """The finest cells: one insats (or no insats) × one gender group (kvinnor, män, övriga).
+
+    Every questionnaire sits in exactly one atom per question; every published figure
+    is a sum of atoms. Non-participant questionnaires have one atom per scope.
+    """
+    is_p = cells["questionnaire"].isin(participant)
+    fine_subgroup = np.where(is_p, cells["subgroup"] != "samtliga", True)
+    return (cells["scope"] != FORBUND) & pd.Series(fine_subgroup, index=cells.index)
+
+
+def _left_out_atoms(
+    atoms: list[tuple[str, str, int]], *, min_cell: int, protect_other: bool
+) -> set[tuple[str, str]]:
+    """Which atoms ``(scope, subgroup, size)`` of one question are left out.
+
+    A never-published part is one of: övriga of an insats, övriga of the förbund
+    (all övriga still counted), an answer group without insats (per gender) and
+    all answers without insats. Where one of them has 1..min_cell-1 scale answers,
+    its atoms are left out; repeated until no counted part is small.
+    """
+    size = {(s, g): z for s, g, z in atoms}
+    counted = {k for k, z in size.items() if z > 0}
+    groups: list[list[tuple[str, str]]] = []
+    for scope, subgroup in size:
+        if scope == UNASSIGNED or (subgroup == OTHER and protect_other):
+            groups.append([(scope, subgroup)])
+    if protect_other:
+        groups.append([k for k in size if k[1] == OTHER])
+    groups.append([k for k in size if k[0] == UNASSIGNED])
+    out: set[tuple[str, str]] = set()
+    changed = True
+    while changed:
+        changed = False
+        for group in groups:
+            still = [k for k in group if k in counted]
+            total = sum(size[k] for k in still)
+            if 0 < total < min_cell:
+                out.update(still)
+                counted.difference_update(still)
+                changed = True
+    return out
+
+
+def _targets(scope: str, subgroup: str, participant: bool) -> list[tuple[str, str]]:
+    """The cells an atom is counted in: itself, its scope's samtliga, the förbund's."""
+    subgroups = [subgroup, "samtliga"] if participant else ["samtliga"]
+    return list(dict.fromkeys((s, g) for s in (scope, FORBUND) for g in subgroups))
+
+
+def leave_out(
+    cells: pd.DataFrame, instrument: Instrument, *, min_cell: int, protect_other: bool = True
+) -> pd.DataFrame:
+    """Leave small never-published parts out of every figure that would count them.
+
+    DESIGN.md "Disclosure control": övriga of 1..min_cell-1 in a scope's samtliga,
+    answers without insats of 1..min_cell-1 in the förbund's rows, propagated to the
+    förbund and repeated until stable (per question and scope). The left-out atoms
+    are dropped from ``cells``; every cell that counted them loses their counts and
+    gains ``left_out_gender`` (övriga of an insats) or ``left_out_insats`` (answers
+    without insats) questionnaires. Pooled rows add up their questions' changes.
+    With ``protect_other`` off, övriga stay in (as in NNS's own reports).
+    """
+    cells = cells.reset_index(drop=True).copy()
+    for column in LEFT_OUT_COLUMNS:
+        cells[column] = 0
+    if cells.empty:
+        return cells
+    participant = {qn.key for qn in instrument.questionnaires if qn.participant}
+    gates = {(q.questionnaire, q.number) for q in instrument.all_questions() if q.gate}
+    atom = _atom_mask(cells, participant) & cells["question"].notna()
+    dropped: list[int] = []
+    deltas: list[dict] = []
+    atoms = cells[atom]
+    for (year, indicator, qn, question), frame in atoms.groupby(
+        ["year", "indicator", "questionnaire", "question"], sort=False
+    ):
+        listed = list(zip(frame["scope"], frame["subgroup"], frame["size"], strict=True))
+        out = _left_out_atoms(listed, min_cell=min_cell, protect_other=protect_other)
+        if not out:
+            continue
+        is_p = qn in participant
+        pooled = (qn, int(question)) not in gates
+        for i, row in frame.iterrows():
+            if (row["scope"], row["subgroup"]) not in out:
+                continue
+            dropped.append(int(i))
+            kind = "left_out_insats" if row["scope"] == UNASSIGNED else "left_out_gender"
+            values = {c: row[c] for c in COUNT_COLUMNS}
+            for scope, subgroup in _targets(row["scope"], row["subgroup"], is_p):
+                key = {"year": year, "indicator": indicator, "questionnaire": qn}
+                key |= {"scope": scope, "subgroup": subgroup, kind: int(row["n"])}
+                questions = [question, _POOLED] if pooled else [question]
+                for q in questions:
+                    own = (scope, subgroup) == (row["scope"], row["subgroup"]) and q != _POOLED
+                    if not own:
+                        deltas.append({**key, "question": q, **values})
+    if not deltas:
+        return cells
+    delta = pd.DataFrame(deltas)
+    for column in LEFT_OUT_COLUMNS[1:]:
+        delta[column] = delta[column].fillna(0) if column in delta else 0
+    delta["clearly_positive_n"] = delta["clearly_positive_n"].astype("Int64").fillna(0)
+    key = ["year", "indicator", "questionnaire", "question", "scope", "subgroup"]
+    summed = delta.groupby(key, sort=False)[[*COUNT_COLUMNS, *LEFT_OUT_COLUMNS[1:]]].sum()
+    cells = cells.drop(index=dropped)
+    cells["_q"] = cells["question"].astype("Int64").fillna(_POOLED).astype("int64")
+    joined = cells.merge(
+        summed.reset_index().rename(columns={"question": "_q"}),
+        on=["year", "indicator", "questionnaire", "_q", "scope", "subgroup"],
+        how="left",
+        suffixes=("", "_d"),
+    )
+    joined.index = cells.index
+    for column in [*COUNT_COLUMNS, *LEFT_OUT_COLUMNS[1:]]:
+        change = joined[f"{column}_d"].fillna(0).astype("int64")
+        sign = 1 if column.startswith("left_out") else -1
+        if column == "clearly_positive_n":
+            cells[column] = (cells[column] - change).astype("Int64")
+        else:
+            cells[column] = (cells[column] + sign * change).astype("int64")
+    cells["left_out"] = cells["left_out_gender"] + cells["left_out_insats"]
+    is_question = cells["question"].notna()
+    cells.loc[is_question, "size"] = cells.loc[is_question, "answered"]
+    cells = _pooled_sizes_after_leaving_out(cells, atom.reindex(cells.index), participant, gates)
+    published = (cells["scope"] != UNASSIGNED) & (cells["subgroup"] != OTHER)
+    keep = (cells["n"] > 0) | (published & ((cells["left_out"] > 0) | _kept_empty(cells)))
+    return cells[keep].drop(columns="_q").reset_index(drop=True)
+
+
+def _kept_empty(cells: pd.DataFrame) -> pd.Series:
+    """Rows with n = 0 that ``build_cells`` kept (conditional rows of a published gate)."""
+    return (cells["n"] == 0) & (cells["left_out"] == 0)
+
+
+def _pooled_sizes_after_leaving_out(
+    cells: pd.DataFrame, atom: pd.Series, participant: set[str], gates: set[tuple[str, int]]
+) -> pd.DataFrame:
+    """A pooled row's size once atoms are left out of some questions.
+
+    An atom left out of a question of the indicator keeps, as its pooled size, the
+    largest number of scale answers of the questions it is still counted in (a lower
+    bound on its questionnaires, so never too generous); totals lose what it lost.
+    """
+    pooled_atom = atom & cells["question"].isna()
+    changed = cells[pooled_atom & (cells["left_out"] > 0)]
+    if changed.empty:
+        return cells
+    block = ["year", "indicator", "questionnaire", "scope", "subgroup"]
+    questions = cells[atom & cells["question"].notna()]
+    is_gate = [
+        (q, int(n)) in gates
+        for q, n in zip(questions["questionnaire"], questions["question"], strict=True)
+    ]
+    lower = questions[~np.array(is_gate, dtype=bool)].groupby(block, sort=False)["answered"].max()
+    rows = []
+    for r in changed.itertuples(index=False):
+        new = int(lower.get((r.year, r.indicator, r.questionnaire, r.scope, r.subgroup), 0))
+        loss = int(r.size) - min(new, int(r.size))
+        for scope, subgroup in _targets(r.scope, r.subgroup, r.questionnaire in participant):
+            rows.append((r.year, r.indicator, r.questionnaire, scope, subgroup, loss))
+    losses = pd.DataFrame(rows, columns=[*block, "loss"]).groupby(block, sort=False).sum()
+    pooled = cells["question"].isna()
+    merged = cells.loc[pooled, block].merge(losses.reset_index(), on=block, how="left")
+    loss = merged["loss"].fillna(0).astype("int64").to_numpy()
+    cells.loc[pooled, "size"] = (cells.loc[pooled, "size"].to_numpy() - loss).clip(min=0)
+    return cells
+
+
+# --------------------------------------------------------------------------
+# Forms typed in by someone who can read the figures
+# --------------------------------------------------------------------------
+TYPED_COLUMNS = ["year", "questionnaire", "intervention", "gender", "typist", "count"]
+
+
+def with_typed(cells: pd.DataFrame, typed: pd.DataFrame | None, instrument: Instrument):
+    """Add ``typed``: the most questionnaires of a cell typed in by any one person.
+
+    ``typed`` (``TYPED_COLUMNS``) counts paper questionnaires per round group and
+    typist, never per answer. Whoever typed them knows their answers, so primary
+    suppression judges a cell by ``size - typed`` (DESIGN.md "What a reader typed in
+    is known to that reader"). The count of questionnaires bounds every question's
+    share from above, so the figure is never too generous.
+    """
+    cells = cells.copy()
+    cells["typed"] = 0
+    if typed is None or typed.empty or cells.empty:
+        return cells
+    participant = {qn.key for qn in instrument.questionnaires if qn.participant}
+    fine = _scope_and_subgroup(typed, participant)
+    rows = []
+    for r in fine.itertuples(index=False):
+        for scope, subgroup in _targets(r.scope, r.subgroup, r.questionnaire in participant):
+            rows.append((int(r.year), r.questionnaire, scope, subgroup, r.typist, int(r.count)))
+    key = ["year", "questionnaire", "scope", "subgroup"]
+    per_person = pd.DataFrame(rows, columns=[*key, "typist", "count"])
+    most = per_person.groupby([*key, "typist"])["count"].sum().groupby(level=key).max()
+    merged = cells[key].merge(most.rename("most").reset_index(), on=key, how="left")
+    most_typed = merged["most"].fillna(0).astype("int64").to_numpy()
+    cells["typed"] = np.minimum(most_typed, cells["size"].to_numpy())
+    return cells
+
+
+# --------------------------------------------------------------------------
 # One block: year × indicator × questionnaire
 # --------------------------------------------------------------------------
+_EPS = 1e-6
+_COUNTS = ["negative_n", "neutral_n", "positive_n", "clearly_positive_n"]  # audited counts
+
+
 @dataclass
 class _Block:
     """The cells of one block as arrays, with their relations."""
 
     size: np.ndarray  # int
+    effective: np.ndarray  # int: size less the most one person typed in
+    n: np.ndarray  # int: questionnaires asked (the attacker is given every n)
+    values: np.ndarray  # float cells × 5: answered, negative, neutral, positive, clearly (nan)
     published: np.ndarray  # bool: scope != "-" and subgroup != "ovriga"
     never: np.ndarray  # bool: never published on its own (the attacker cannot read it)
     empty: np.ndarray  # bool: n = 0
@@ -208,11 +479,11 @@ class _Block:
     gate_of: np.ndarray  # int: index of the gate row of a conditional row, else -1
     relations: list[tuple[str, int, np.ndarray]]  # (kind, total, parts)
     member: list[list[int]]  # relation indices per cell
-    matrix: np.ndarray  # relations × cells: +1 total, -1 parts
     min_cell: int
     rel_total: np.ndarray  # total cell per relation
     part_rel: np.ndarray  # relation of each (relation, part) pair
     part_cell: np.ndarray  # part cell of each (relation, part) pair
+    cache: dict = field(default_factory=dict)  # component audits already solved
 
     def hidden(self, base: np.ndarray) -> np.ndarray:
         """Published cells that are hidden: ``base`` plus conditional rows under a hidden gate."""
@@ -255,43 +526,51 @@ class _Block:
         broken = np.flatnonzero(~unknown[self.rel_total] & (rule_a | rule_b))
         return int(broken[0]) if len(broken) else None
 
-    def derivable(self, unknown: np.ndarray) -> np.ndarray:
-        """Unknown cells of size 1..min_cell-1 that the relations determine exactly.
+    # -- the bounded audit ---------------------------------------------------
+    def audited(self, unknown: np.ndarray) -> np.ndarray:
+        """Unknown cells whose counts must stay uncertain: 1..min_cell-1 (less typed-in)."""
+        small = (self.size >= 1) & (self.effective < self.min_cell)
+        return unknown & small & (self.published | self.protected)
 
-        A hidden variable is determined iff its unit vector lies in the row
-        space of the hidden-variable coefficient matrix, i.e. iff every null-space
-        vector of that matrix is zero in its coordinate. The matrix falls apart
-        into independent components; only those holding a small cell are solved.
+    def pinned(self, unknown: np.ndarray) -> list[int]:
+        """Audited cells with a count that only one value fits (by linear programming).
+
+        The attacker's unknowns are every count of every hidden cell and never-published
+        part; they know each n, the relations R1–R3 in every count column, 0 ≤ count ≤ n,
+        negative + neutral + positive = answered and clearly positive ≤ positive. The
+        unknowns fall apart into components linked by relations; each component holding
+        an audited cell is one small LP, solved once per set of unknowns.
         """
-        small = unknown & (self.size >= 1) & (self.size < self.min_cell)
-        if not small.any():
-            return np.flatnonzero(small)
-        # Unprotected övriga (protect_other=False) are still unknowns, just not protected.
-        columns = np.flatnonzero(unknown | (self.never & ~self.empty))
-        sub = self.matrix[:, columns]
-        sub = sub[np.abs(sub).sum(axis=1) > 0]
-        if sub.shape[0] == 0:
-            return np.array([], dtype=int)
-        labels = _components(sub != 0)
+        audited = self.audited(unknown)
+        if not audited.any():
+            return []
+        variable = unknown | (self.never & ~self.empty)
+        labels = self._components(variable)
         found: list[int] = []
-        for label in np.unique(labels[small[columns]]):
-            in_component = labels == label
-            rows = (sub[:, in_component] != 0).any(axis=1)
-            part = sub[np.ix_(rows, in_component)]
-            if part.shape[0] > part.shape[1]:
-                part = np.linalg.qr(part, mode="r")  # same row space, square
-            _, singular, vt = np.linalg.svd(part, full_matrices=True)
-            rank = int((singular > _TOL * max(1.0, singular.max(initial=0.0))).sum())
-            null = vt[rank:]
-            determined = np.all(np.abs(null) < 1e-7, axis=0)
-            found += [int(c) for c in columns[in_component][determined]]
-        hits = np.array(sorted(found), dtype=int)
-        return hits[small[hits]]
+        for label in np.unique(labels[audited]):
+            cells = np.flatnonzero(labels == label)
+            key = (cells.tobytes(), audited[cells].tobytes())
+            if key not in self.cache:
+                self.cache[key] = _audit_component(self, cells, audited[cells])
+            found += self.cache[key]
+        return sorted(found)
+
+    def _components(self, variable: np.ndarray) -> np.ndarray:
+        """Component label per cell: variable cells sharing a relation are linked."""
+        count = len(self.size)
+        rows, cols = [], []
+        for _, total, parts in self.relations:
+            members = [c for c in (total, *parts.tolist()) if variable[c]]
+            rows += members[:-1]
+            cols += members[1:]
+        graph = sparse.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(count, count))
+        _, labels = connected_components(graph, directed=False)
+        return np.where(variable, labels, -1)
 
     def holds(self, base: np.ndarray) -> bool:
-        """All rules and the property hold for this suppression."""
+        """All rules and the bounded property hold for this suppression."""
         unknown = self.unknown(self.hidden(base))
-        return self.broken_relation(unknown) is None and len(self.derivable(unknown)) == 0
+        return self.broken_relation(unknown) is None and not self.pinned(unknown)
 
     # -- choosing the next cell to suppress ---------------------------------
     def _visible(self, cells: Iterable[int], unknown: np.ndarray) -> list[int]:
@@ -310,7 +589,7 @@ class _Block:
             choice = total
         return choice
 
-    def fix_derivable(self, cell: int, unknown: np.ndarray) -> tuple[int, str] | None:
+    def fix_pinned(self, cell: int, unknown: np.ndarray) -> tuple[int, str] | None:
         """The smallest visible part of a relation holding ``cell`` (totals last)."""
         parts: list[tuple[int, str]] = []
         totals: list[tuple[int, str]] = []
@@ -332,16 +611,123 @@ class _Block:
         return None if last is None else (last, "R2")
 
 
-def _components(nonzero: np.ndarray) -> np.ndarray:
-    """Connected-component label of each column of a rows × columns incidence mask."""
-    count = nonzero.shape[1]
-    labels = np.arange(count)
-    while True:
-        row_min = np.where(nonzero, labels[None, :], count).min(axis=1)
-        new = np.minimum(labels, np.where(nonzero, row_min[:, None], count).min(axis=0))
-        if np.array_equal(new, labels):
-            return labels
-        labels = new
+@dataclass
+class _Program:
+    """The attacker's linear program over one component of unknown cells."""
+
+    column_of: dict[tuple[int, int], int]  # (cell, count column) -> variable
+    a_eq: sparse.csr_matrix
+    b_eq: np.ndarray
+    a_ub: sparse.csr_matrix | None
+    b_ub: np.ndarray | None
+    bounds: np.ndarray
+    truth: np.ndarray  # the true values: always feasible
+
+    def solve(self, objective: np.ndarray) -> np.ndarray | None:
+        result = linprog(
+            objective,
+            A_ub=self.a_ub,
+            b_ub=self.b_ub,
+            A_eq=self.a_eq,
+            b_eq=self.b_eq,
+            bounds=self.bounds,
+            method="highs",
+        )
+        return result.x if result.status == 0 else None
+
+
+def _program(block: _Block, cells: np.ndarray) -> _Program:
+    """Variables: answered, negative, neutral, positive (and clearly positive) per cell."""
+    column_of: dict[tuple[int, int], int] = {}
+    for cell in cells.tolist():
+        for k in range(5 if not np.isnan(block.values[cell, 4]) else 4):
+            column_of[(cell, k)] = len(column_of)
+    eq_rows: list[dict[int, float]] = []
+    eq_rhs: list[float] = []
+    ub_rows: list[dict[int, float]] = []
+    for cell in cells.tolist():  # negative + neutral + positive = answered
+        eq_rows.append({column_of[(cell, k)]: (-1.0 if k == 0 else 1.0) for k in range(4)})
+        eq_rhs.append(0.0)
+        if (cell, 4) in column_of:  # clearly positive <= positive
+            ub_rows.append({column_of[(cell, 4)]: 1.0, column_of[(cell, 3)]: -1.0})
+    inside = set(cells.tolist())
+    for r in sorted({r for c in inside for r in block.member[c]}):
+        _, total, parts = block.relations[r]
+        terms = [(total, 1.0)] + [(int(p), -1.0) for p in parts]
+        has_clearly = not any(np.isnan(block.values[c, 4]) for c, _ in terms)
+        for k in range(5 if has_clearly else 4):
+            row: dict[int, float] = {}
+            rhs = 0.0
+            for c, coefficient in terms:
+                if c in inside:
+                    row[column_of[(c, k)]] = row.get(column_of[(c, k)], 0.0) + coefficient
+                else:  # a published figure (or a known empty cell)
+                    rhs -= coefficient * float(np.nan_to_num(block.values[c, k]))
+            if row:
+                eq_rows.append(row)
+                eq_rhs.append(rhs)
+    width = len(column_of)
+    upper = np.zeros(width)
+    truth = np.zeros(width)
+    for (cell, k), j in column_of.items():
+        upper[j] = float(block.n[cell])
+        truth[j] = float(block.values[cell, k])
+    return _Program(
+        column_of=column_of,
+        a_eq=_sparse(eq_rows, width),
+        b_eq=np.array(eq_rhs),
+        a_ub=_sparse(ub_rows, width) if ub_rows else None,
+        b_ub=np.zeros(len(ub_rows)) if ub_rows else None,
+        bounds=np.column_stack([np.zeros(width), upper]),
+        truth=truth,
+    )
+
+
+def _audit_component(block: _Block, cells: np.ndarray, audited: np.ndarray) -> list[int]:
+    """Audited cells of one component with a count pinned to a single value.
+
+    A count is free when some feasible point puts it at least 1 away from its true
+    value. A few solves in random directions free most counts at once; each count
+    still unsettled gets its own maximum and minimum.
+    """
+    program = _program(block, cells)
+    chosen = set(cells[audited].tolist())
+    targets = {j: cell for (cell, k), j in program.column_of.items() if k >= 1 and cell in chosen}
+    free: set[int] = set()
+
+    def note(x: np.ndarray | None) -> None:
+        if x is not None:
+            free.update(j for j in targets if abs(x[j] - program.truth[j]) >= 1 - _EPS)
+
+    width = len(program.truth)
+    rng = np.random.default_rng(width)
+    for _ in range(2):
+        weights = rng.uniform(-1.0, 1.0, width)
+        note(program.solve(weights))
+        note(program.solve(-weights))
+    pinned: set[int] = set()
+    for j, cell in targets.items():
+        if j in free or cell in pinned:
+            continue
+        for sign in (-1.0, 1.0):  # maximise, then minimise
+            objective = np.zeros(width)
+            objective[j] = sign
+            note(program.solve(objective))
+            if j in free:
+                break
+        if j not in free:
+            pinned.add(cell)
+    return sorted(int(c) for c in pinned)
+
+
+def _sparse(rows: list[dict[int, float]], width: int) -> sparse.csr_matrix:
+    data, row_index, col_index = [], [], []
+    for i, row in enumerate(rows):
+        for j, value in row.items():
+            row_index.append(i)
+            col_index.append(j)
+            data.append(value)
+    return sparse.csr_matrix((data, (row_index, col_index)), shape=(len(rows), width))
 
 
 def _make_block(frame: pd.DataFrame, instrument: Instrument, min_cell: int, protect_other: bool):
@@ -398,15 +784,18 @@ def _make_block(frame: pd.DataFrame, instrument: Instrument, min_cell: int, prot
         for key, (total, parts) in groups.items()
         if total is not None and parts
     ]
-    matrix = np.zeros((len(relations), count))
     member: list[list[int]] = [[] for _ in range(count)]
     for r, (_, total, parts) in enumerate(relations):
-        matrix[r, total] = 1.0
-        matrix[r, parts] = -1.0
         for c in (total, *parts.tolist()):
             member[c].append(r)
+    size = frame["size"].to_numpy(dtype=np.int64)
+    typed = frame["typed"].to_numpy(dtype=np.int64) if "typed" in frame else np.zeros(count, int)
+    values = frame[_VALUES].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     return _Block(
-        size=frame["size"].to_numpy(dtype=np.int64),
+        size=size,
+        effective=size - typed,
+        n=frame["n"].to_numpy(dtype=np.int64),
+        values=values,
         published=published,
         never=never,
         empty=frame["n"].to_numpy(dtype=np.int64) == 0,
@@ -414,7 +803,6 @@ def _make_block(frame: pd.DataFrame, instrument: Instrument, min_cell: int, prot
         gate_of=gate_of,
         relations=relations,
         member=member,
-        matrix=matrix,
         min_cell=min_cell,
         rel_total=np.array([t for _, t, _ in relations], dtype=np.int64),
         part_rel=np.concatenate(
@@ -432,7 +820,7 @@ def _hide_all(block: _Block, primary: np.ndarray, extra: np.ndarray, kinds: list
 
 
 def _protect_block(block: _Block, primary: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Complementary suppression until rules and property hold, then the minimality pass."""
+    """Complementary suppression until rules and bounds hold, then the minimality pass."""
     count = len(block.size)
     extra = np.zeros(count, dtype=bool)
     kinds = [""] * count
@@ -447,14 +835,16 @@ def _protect_block(block: _Block, primary: np.ndarray) -> tuple[np.ndarray, list
                 break
             extra[choice], kinds[choice] = True, block.relations[broken][0]
             continue
-        derivable = block.derivable(unknown)
-        if len(derivable) == 0:
+        pinned = block.pinned(unknown)
+        if not pinned:
             break
-        fix = block.fix_derivable(int(derivable[0]), unknown)
-        if fix is None or extra[fix[0]] or primary[fix[0]]:  # all hidden already: fail safe
+        fixes = {fix for cell in pinned if (fix := block.fix_pinned(cell, unknown)) is not None}
+        fixes = {f for f in fixes if not (extra[f[0]] or primary[f[0]])}
+        if not fixes:  # all hidden already: fail safe
             _hide_all(block, primary, extra, kinds)
             break
-        extra[fix[0]], kinds[fix[0]] = True, fix[1]
+        for cell, kind in fixes:
+            extra[cell], kinds[cell] = True, kind
     # Minimality: un-hide each complementary suppression alone while everything holds;
     # repeat, since un-hiding one can make another unnecessary.
     changed = True
@@ -503,23 +893,30 @@ def protect(
     min_cell: int,
     protect_other: bool = True,
     previous: pd.DataFrame | None = None,
+    typed: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Disclosure control over all scopes, subgroups and questions at once.
 
     ``cells`` comes from ``build_cells``; ``previous`` (optional) holds the
-    cells of the previous publication of the same year(s), with their ``size``.
+    cells of the previous publication of the same year(s), with their ``size``;
+    ``typed`` (optional, ``TYPED_COLUMNS``) counts paper forms per typist.
+    Small never-published parts are left out first (``leave_out``); then primary
+    suppression, the relations R1–R3, conditional rows and the bounded audit.
     Returns the published rows (no ``UNASSIGNED`` scope, no ``ovriga``) with
-    ``RESULT_COLUMNS`` plus ``scope`` and ``suppression`` (the Swedish reason);
+    ``PROTECTED_COLUMNS``: ``suppressed`` is "", "primary" or "complementary",
+    ``suppression`` the Swedish reason, ``left_out*`` the questionnaires left out;
     a suppressed row keeps ``n`` (not under a suppressed gate) and leaves every
     other figure empty.
     """
     if cells.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in PROTECTED_COLUMNS})
-    cells = cells.reset_index(drop=True)
-    small = cells["size"] < min_cell
+    cells = leave_out(cells, instrument, min_cell=min_cell, protect_other=protect_other)
+    cells = with_typed(cells, typed, instrument)
+    effective = cells["size"] - cells["typed"]
+    small = effective < min_cell
     changed = _changed_since(cells, previous, min_cell) & ~small
     primary_all = (small | changed).to_numpy()
-    hidden_all = np.zeros(len(cells), dtype=bool)
+    kind_all = np.full(len(cells), "", dtype=object)
     conditional_all = np.zeros(len(cells), dtype=bool)
     reason = np.full(len(cells), "", dtype=object)
     reason[changed.to_numpy()] = REASON_CHANGED
@@ -531,35 +928,41 @@ def protect(
         extra, kinds = _protect_block(block, primary)
         base = primary | extra
         hidden = block.hidden(base)
-        hidden_all[rows] = hidden
-        conditional_all[rows] = block.under_hidden_gate(base)
+        under_gate = block.under_hidden_gate(base)
+        conditional_all[rows] = under_gate
+        kind_all[rows[hidden]] = SUPPRESSED_COMPLEMENTARY
+        kind_all[rows[primary]] = SUPPRESSED_PRIMARY
         for i, kind in enumerate(kinds):
             if extra[i] and not primary[i]:
                 reason[rows[i]] = REASON_RELATION[kind]
-        reason[rows[conditional_all[rows]]] = REASON_CONDITIONAL
-    return _published_rows(cells, hidden_all, conditional_all, reason, instrument)
+        reason[rows[under_gate & ~primary]] = REASON_CONDITIONAL
+    return _published_rows(cells, kind_all, conditional_all, reason, instrument)
 
 
 def _published_rows(
     cells: pd.DataFrame,
-    hidden: np.ndarray,
+    kind: np.ndarray,
     conditional: np.ndarray,
     reason: np.ndarray,
     instrument: Instrument,
 ) -> pd.DataFrame:
     """The published rows with percentages, emptied where suppressed."""
     out = cells.copy()
-    out["suppressed"] = hidden
+    hidden = kind != ""
+    out["suppressed"] = kind
     out["suppression"] = np.where(hidden, reason, "")
     published = (out["scope"] != UNASSIGNED) & (out["subgroup"] != OTHER)
     out = out[published].copy()
     out["response_rate"] = percent(out["answered"], out["n"])
     for share in SHARE_COLUMNS:
         out[share] = percent(out[f"{share}_n"], out["answered"])
+    is_hidden = out["suppressed"] != ""
     emptied = [c for c in [*COUNT_COLUMNS, "response_rate", *SHARE_COLUMNS] if c != "n"]
     for column in emptied:
-        out[column] = out[column].astype("Int64").mask(out["suppressed"])
+        out[column] = out[column].astype("Int64").mask(is_hidden)
     out["n"] = out["n"].astype("Int64").mask(pd.Series(conditional, index=cells.index)[out.index])
-    out["suppressed"] = out["suppressed"].astype(bool)
+    out["suppressed"] = out["suppressed"].astype(object)
+    for column in LEFT_OUT_COLUMNS:
+        out[column] = out[column].astype("int64")
     ordered = order_results(out[PROTECTED_COLUMNS], instrument)
     return ordered.sort_values("scope", kind="stable").reset_index(drop=True)

@@ -9,8 +9,9 @@ import math
 
 import pandas as pd
 
+from indicators.disclosure import protect_history
 from indicators.instrument import Instrument
-from indicators.scoring import RESULT_COLUMNS, SHARE_COLUMNS, order_results, suppress
+from indicators.scoring import RESULT_COLUMNS, SHARE_COLUMNS, order_results
 
 HISTORY_COLUMNS = [
     "year",
@@ -49,8 +50,8 @@ def history_results(
     for column in [*SHARE_COLUMNS, "response_rate"]:
         rows[column] = rows[column].astype("Int64")
     rows["question"] = rows["question"].astype("Int64")
-    rows["suppressed"] = False
-    rows = suppress(rows[RESULT_COLUMNS], min_cell)
+    rows["suppressed"] = ""
+    rows = protect_history(rows[RESULT_COLUMNS], min_cell)
     return order_results(rows, instrument).assign(source=IMPORTED)
 
 

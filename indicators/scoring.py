@@ -47,7 +47,6 @@ RESULT_COLUMNS = [
 SUBGROUPS = ("samtliga", "kvinnor", "man")
 _GENDER_OF_SUBGROUP = {"kvinnor": "kvinna", "man": "man"}
 _BLANK = -1  # stands for an empty code while counting
-_KEYS = ["year", "indicator", "questionnaire", "question"]
 
 
 def percent(part: pd.Series, whole: pd.Series) -> pd.Series:
@@ -172,42 +171,14 @@ def pool(per_question: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
     return pooled
 
 
-def suppress(results: pd.DataFrame, min_cell: int) -> pd.DataFrame:
-    """Apply small-cell suppression (DESIGN.md principle 2) to count columns.
-
-    A row is suppressed when fewer than ``min_cell`` scale answers stand behind
-    it; a kvinnor/män row is also suppressed when its twin is suppressed while
-    having 1 to min_cell - 1 answers (it could be derived from Samtliga). A
-    suppressed row keeps n; every other figure is emptied.
-    """
-    out = results.copy()
-    answered = out["answered"].astype("Int64").fillna(0)
-    suppressed = answered < min_cell
-    gendered = out["subgroup"].isin(list(_GENDER_OF_SUBGROUP))
-    small = gendered & (answered >= 1) & (answered < min_cell)
-    if small.any():
-        keys = [out[c] for c in _KEYS[:-1]] + [out["question"].astype("Int64").fillna(-1)]
-        twin_is_small = small.groupby(keys, sort=False).transform("any")
-        suppressed = suppressed | (gendered & twin_is_small)
-    out["suppressed"] = suppressed.astype(bool)
-    hidden = [
-        c
-        for c in RESULT_COLUMNS
-        if c
-        not in ("year", "indicator", "questionnaire", "question", "subgroup", "n", "suppressed")
-    ]
-    for column in hidden:
-        out[column] = out[column].astype("Int64").mask(out["suppressed"])
-    return out
-
-
-def score(answers: pd.DataFrame, instrument: Instrument, *, min_cell: int = 5) -> pd.DataFrame:
-    """Score a table of answers into result rows with DESIGN.md's report columns.
+def score(answers: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """Count a table of answers into result rows with DESIGN.md's report columns.
 
     Returns one row per year × indicator × questionnaire × question × subgroup,
     plus pooled rows (empty ``question``) per year × indicator × questionnaire ×
-    subgroup. Percentages are whole numbers rounded half up; suppressed rows
-    keep ``n`` and leave every other figure empty.
+    subgroup. Percentages are whole numbers rounded half up. Only counts: nothing
+    is suppressed here (``suppressed`` is ""); disclosure control is
+    ``indicators.disclosure.protect`` alone.
     """
     if answers.empty:
         return empty_results()
@@ -219,7 +190,7 @@ def score(answers: pd.DataFrame, instrument: Instrument, *, min_cell: int = 5) -
     for share in SHARE_COLUMNS:
         results[share] = percent(results[f"{share}_n"], results["answered"])
     results["question"] = results["question"].astype("Int64")
-    results = suppress(results, min_cell)
+    results["suppressed"] = ""
     return order_results(results[RESULT_COLUMNS], instrument)
 
 

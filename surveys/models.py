@@ -364,9 +364,29 @@ class PublicationRow(SQLModel, table=True):
     neutral: int | None = None  # percent
     positive: int | None = None  # percent
     clearly_positive: int | None = None  # percent
-    suppressed: bool = False  # hidden by disclosure control
+    # "" shown; "primary" fewer than MIN_CELL answers; "complementary" hidden so that a
+    # smaller group cannot be derived (also conditional rows under a hidden gate)
+    suppressed: str = Field(default="", max_length=20)
     reason: str = Field(default="", max_length=100)  # why it is hidden, in Swedish
     size: int = 0  # the cell's size (never shown): compared by the republication rule
+    left_out: int = 0  # questionnaires left out to protect a small part (gender + insats)
+    left_out_gender: int = 0  # of them: övriga (annat or no gender) of too few
+    left_out_insats: int = 0  # of them: answers without insats of too few
+
+
+class PaperTypist(SQLModel, table=True):
+    """How many paper questionnaires one person typed into one round and gender group.
+
+    Kept apart from the answers (no response id, no answer, no time): disclosure
+    control subtracts the most any one reader typed into a cell, since that person
+    knows those answers. Never exported.
+    """
+
+    __tablename__ = "paper_typist"
+    round_id: str = Field(foreign_key="round.id", primary_key=True)  # the round typed into
+    gender: str = Field(default="", primary_key=True, max_length=10)  # kvinna/man/annat/""
+    typed_by: str = Field(primary_key=True, max_length=254)  # the user's e-mail
+    count: int = 0  # questionnaires typed in
 
 
 class PublicationGroup(SQLModel, table=True):

@@ -152,14 +152,15 @@ def year_page(year: int):
         counted_at = clock.local(job.finished_at or job.requested_at).strftime("%H:%M")
     else:
         computed = pubs.compute(session, instrument, year=year, min_cell=cell, previous=previous)
-    reasons = computed.rows[computed.rows["suppressed"]]["suppression"].value_counts()
+    hidden_rows = computed.rows["suppressed"].fillna("").astype(str) != ""
+    reasons = computed.rows[hidden_rows]["suppression"].value_counts()
     return render_template(
         "publish/year.html",
         year=year,
         form=form,
         previous=previous,
         rows=len(computed.rows),
-        suppressed=int(computed.rows["suppressed"].sum()),
+        suppressed=pubs.hidden_count(computed.rows),
         reasons=reasons.to_dict(),
         changes=_changes(session, previous, computed.rows) if previous else [],
         min_cell=cell,

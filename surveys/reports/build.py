@@ -304,12 +304,17 @@ def render_chart(chart_obj, fmt: str) -> bytes:
     return _render(chart_obj.to_json(), fmt)
 
 
+CSV_COLUMNS = [*RESULT_COLUMNS, "left_out"]  # DESIGN.md "Report CSV"
+
+
 def report_csv(data: ReportData, *, year: int) -> bytes:
     """The report CSV of DESIGN.md for one year."""
-    rows = data.results[data.results["year"] == year][RESULT_COLUMNS]
+    rows = data.results[data.results["year"] == year]
+    left_out = rows["left_out"] if "left_out" in rows else pd.Series(0, index=rows.index)
+    rows = rows[RESULT_COLUMNS].assign(left_out=left_out.fillna(0).astype("int64"))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(RESULT_COLUMNS)
+    writer.writerow(CSV_COLUMNS)
     for record in rows.itertuples(index=False):
         writer.writerow([_csv_value(v) for v in record])
     return buffer.getvalue().encode("utf-8")

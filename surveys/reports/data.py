@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from indicators import RESULT_COLUMNS, Instrument
+from indicators.disclosure import LEFT_OUT_COLUMNS, suppression_kind
 from indicators.report import HISTORY_COLUMNS, NATIONAL_COLUMNS, combine, history_results
 from surveys.files.history import history_rows, national_rows
 from surveys.models import (
@@ -111,7 +112,7 @@ def latest_publications(db: Session, *, up_to: int | None = None) -> dict[int, P
 def _published_rows(db: Session, pubs: list[Publication], scope: str) -> pd.DataFrame:
     """A scope's rows of the given publications as a result table."""
     if not pubs:
-        return pd.DataFrame(columns=[*RESULT_COLUMNS, "reason"])
+        return pd.DataFrame(columns=[*RESULT_COLUMNS, "reason", *LEFT_OUT_COLUMNS])
     year_of = {p.id: p.year for p in pubs}
     table = table_of(PublicationRow)
     rows = (
@@ -128,15 +129,25 @@ def _published_rows(db: Session, pubs: list[Publication], scope: str) -> pd.Data
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
-    """Result rows with the report's column types (integers that may be empty)."""
-    frame = frame[[*RESULT_COLUMNS, "reason"]].copy()
+    """Result rows with the report's column types (integers that may be empty).
+
+    ``suppressed`` is "", "primary" or "complementary"; ``left_out`` (=
+    ``left_out_gender`` + ``left_out_insats``) counts the questionnaires left out.
+    """
+    frame = frame.copy()
+    for column in LEFT_OUT_COLUMNS:
+        if column not in frame:
+            frame[column] = 0
+    frame = frame[[*RESULT_COLUMNS, "reason", *LEFT_OUT_COLUMNS]].copy()
     frame["year"] = frame["year"].astype("int64")
     frame["indicator"] = frame["indicator"].astype("int64")
     frame["question"] = frame["question"].astype("Int64")
     for column in publications.FIGURE_COLUMNS:
         frame[column] = frame[column].astype("Int64")
-    frame["suppressed"] = frame["suppressed"].astype(bool)
+    frame["suppressed"] = frame["suppressed"].map(suppression_kind).astype(object)
     frame["reason"] = frame["reason"].fillna("").astype(str)
+    for column in LEFT_OUT_COLUMNS:
+        frame[column] = frame[column].fillna(0).astype("int64")
     return frame
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from indicators import Instrument
-from indicators.disclosure import build_cells, protect
+from indicators.disclosure import LEFT_OUT_COLUMNS, TYPED_COLUMNS, build_cells, protect
 from surveys import clock
 from surveys.db import one_writer
 from surveys.models import (
@@ -27,6 +27,7 @@ from surveys.models import (
     InstrumentInfo,
     Intervention,
     NationalFigure,
+    PaperTypist,
     PendingResponse,
     Publication,
     PublicationGroup,
@@ -58,6 +59,11 @@ FIGURE_COLUMNS = [
     "positive",
     "clearly_positive",
 ]
+
+
+def hidden_count(rows: pd.DataFrame) -> int:
+    """How many rows are suppressed (primary or complementary)."""
+    return int((rows["suppressed"].fillna("").astype(str) != "").sum())
 
 
 class PublishError(Exception):
@@ -196,6 +202,43 @@ def _count_questionnaire(
     return code_counts[[*keys, "count"]], pooled_sizes[[*pooled_keys, "respondents"]]
 
 
+def typed_counts(db: Session, year: int) -> pd.DataFrame:
+    """Paper questionnaires per round group and typist (``indicators.disclosure.TYPED_COLUMNS``)."""
+    query = (
+        select(
+            col(Round.year),
+            col(Round.questionnaire_key),
+            col(Intervention.name),
+            col(PaperTypist.gender),
+            col(PaperTypist.typed_by),
+            func.sum(col(PaperTypist.count)),
+        )
+        .join(Round, col(Round.id) == col(PaperTypist.round_id))
+        .outerjoin(Intervention, col(Intervention.id) == col(Round.intervention_id))
+        .where(col(Round.year) == year)
+        .group_by(
+            col(Round.year),
+            col(Round.questionnaire_key),
+            col(Intervention.name),
+            col(PaperTypist.gender),
+            col(PaperTypist.typed_by),
+        )
+    )
+    frame = pd.DataFrame(db.execute(query).all(), columns=TYPED_COLUMNS)
+    frame["intervention"] = frame["intervention"].fillna("").astype(str)
+    frame["gender"] = frame["gender"].fillna("").astype(str)
+    return frame
+
+
+def record_typed(db: Session, round_: Round, *, gender: str | None, typed_by: str) -> None:
+    """Count one paper questionnaire typed in by ``typed_by`` (apart from its answers)."""
+    key = {"round_id": round_.id, "gender": gender or "", "typed_by": typed_by}
+    row = db.get(PaperTypist, key) or PaperTypist(**key, count=0)
+    row.count += 1
+    db.add(row)
+    db.flush()
+
+
 def group_counts(db: Session, year: int) -> pd.DataFrame:
     """Questionnaires per scope and questionnaire for the year (the förbund and each insats)."""
     query = (
@@ -225,7 +268,14 @@ def compute(
     other = protect_other(db)
     cells = build_cells(code_counts, pooled_sizes, instrument)
     before = _previous_sizes(db, previous) if previous is not None else None
-    rows = protect(cells, instrument, min_cell=min_cell, protect_other=other, previous=before)
+    rows = protect(
+        cells,
+        instrument,
+        min_cell=min_cell,
+        protect_other=other,
+        previous=before,
+        typed=typed_counts(db, year),
+    )
     rows = _with_sizes(rows, cells)
     return Computed(
         year=year, rows=rows, groups=group_counts(db, year), min_cell=min_cell, protect_other=other
@@ -339,7 +389,7 @@ def publish(
                 action="publicering.publicera",
                 detail=(
                     f"{year} version {publication.version}; {len(computed.rows)} rader, "
-                    f"{int(computed.rows['suppressed'].sum())} dolda; {closed} omgångar stängda"
+                    f"{hidden_count(computed.rows)} dolda; {closed} omgångar stängda"
                 ),
             )
             db.commit()
@@ -497,7 +547,8 @@ def _row_values(publication_id: str, row: dict) -> dict:
         "question": POOLED if question is None or pd.isna(question) else int(question),
         "subgroup": row["subgroup"],
         **{c: _value(row[c]) for c in FIGURE_COLUMNS},
-        "suppressed": bool(row["suppressed"]),
+        "suppressed": str(row["suppressed"] or ""),
         "reason": row.get("suppression") or "",
         "size": int(row["size"]),
+        **{c: int(row.get(c) or 0) for c in LEFT_OUT_COLUMNS},
     }
