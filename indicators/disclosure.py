@@ -15,13 +15,15 @@ at most a few hundred cells each.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import highspy
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from indicators.instrument import Instrument
@@ -611,29 +613,60 @@ class _Block:
         return None if last is None else (last, "R2")
 
 
-@dataclass
-class _Program:
-    """The attacker's linear program over one component of unknown cells."""
+def _silence_highs_banner() -> None:
+    """HiGHS prints a banner to standard output the first time a model is made in a
+    process (CLI output, server logs); make that first one with stdout pointed away."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
-    column_of: dict[tuple[int, int], int]  # (cell, count column) -> variable
-    a_eq: sparse.csr_matrix
-    b_eq: np.ndarray
-    a_ub: sparse.csr_matrix | None
-    b_ub: np.ndarray | None
-    bounds: np.ndarray
-    truth: np.ndarray  # the true values: always feasible
+
+_silence_highs_banner()
+
+
+class _Program:
+    """The attacker's linear program over one component of unknown cells (HiGHS).
+
+    The model is passed to HiGHS once; each question (the minimum or maximum of
+    one count, or a random direction) only changes the objective and re-solves
+    from the last basis.
+    """
+
+    def __init__(self, column_of, rows, lower, upper, bounds, truth) -> None:
+        self.column_of: dict[tuple[int, int], int] = column_of  # (cell, column) -> variable
+        self.truth: np.ndarray = truth  # the true values: always feasible
+        width = len(truth)
+        lp = highspy.HighsLp()
+        lp.num_col_ = width
+        lp.num_row_ = len(lower)
+        lp.col_cost_ = np.zeros(width)
+        lp.col_lower_ = np.zeros(width)
+        lp.col_upper_ = bounds
+        lp.row_lower_ = np.array(lower, dtype=float)
+        lp.row_upper_ = np.array(upper, dtype=float)
+        matrix = _sparse(rows, width).tocsc()
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = matrix.indptr
+        lp.a_matrix_.index_ = matrix.indices
+        lp.a_matrix_.value_ = matrix.data
+        self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        self.highs.passModel(lp)
+        self.every = np.arange(width, dtype=np.int32)
 
     def solve(self, objective: np.ndarray) -> np.ndarray | None:
-        result = linprog(
-            objective,
-            A_ub=self.a_ub,
-            b_ub=self.b_ub,
-            A_eq=self.a_eq,
-            b_eq=self.b_eq,
-            bounds=self.bounds,
-            method="highs",
-        )
-        return result.x if result.status == 0 else None
+        """A point minimising ``objective`` (None if HiGHS gives up: treated as pinned)."""
+        self.highs.changeColsCost(len(objective), self.every, objective.astype(float))
+        self.highs.run()
+        if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        return np.array(self.highs.getSolution().col_value)
 
 
 def _program(block: _Block, cells: np.ndarray) -> _Program:
@@ -673,13 +706,12 @@ def _program(block: _Block, cells: np.ndarray) -> _Program:
         upper[j] = float(block.n[cell])
         truth[j] = float(block.values[cell, k])
     return _Program(
-        column_of=column_of,
-        a_eq=_sparse(eq_rows, width),
-        b_eq=np.array(eq_rhs),
-        a_ub=_sparse(ub_rows, width) if ub_rows else None,
-        b_ub=np.zeros(len(ub_rows)) if ub_rows else None,
-        bounds=np.column_stack([np.zeros(width), upper]),
-        truth=truth,
+        column_of,
+        eq_rows + ub_rows,
+        eq_rhs + [-highspy.kHighsInf] * len(ub_rows),
+        eq_rhs + [0.0] * len(ub_rows),
+        upper,
+        truth,
     )
 
 
