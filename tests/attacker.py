@@ -103,28 +103,28 @@ def _members(scope: str, subgroup: str, atoms: Iterable[tuple[str, str]]) -> lis
 
 
 def _left_out_atoms(rows: pd.DataFrame, n_of: dict[tuple[str, str], int]) -> set[tuple[str, str]]:
-    """Never-published atoms of one question the published ``left_out`` columns leave out."""
+    """Never-published atoms of one question that the published ``left_out`` leaves out.
+
+    Read from the sums alone (the CSV has ``left_out`` only): an insats's samtliga
+    can only leave out its övriga, the förbund's kvinnor and män only their answers
+    without insats; what the förbund's samtliga leaves out beyond those is övriga
+    without insats (or, for the other questionnaires, all answers without insats).
+    """
     out: set[tuple[str, str]] = set()
     if "left_out" not in rows:
         return out
-    by_key = {(r.scope, r.subgroup): r for r in rows.itertuples()}
+    by_key = {(r.scope, r.subgroup): int(r.left_out) for r in rows.itertuples()}
     for (scope, subgroup), n in n_of.items():
         if n == 0:
             continue
-        if scope != NONE and subgroup == "ovriga":
-            row = by_key.get((scope, "samtliga"))
-            if row is not None and row.left_out_gender > 0:
-                out.add((scope, subgroup))
-        elif scope == NONE and subgroup in ("kvinnor", "man"):
-            row = by_key.get((FORBUND, subgroup))
-            if row is not None and row.left_out_insats > 0:
-                out.add((scope, subgroup))
-    row = by_key.get((FORBUND, "samtliga"))
-    if row is not None:
-        rest = int(row.left_out_insats) - sum(n_of[a] for a in out if a[0] == NONE)
-        for atom in ((NONE, "ovriga"), (NONE, "samtliga")):
-            if rest > 0 and n_of.get(atom, 0) > 0:
-                out.add(atom)
+        if scope != NONE and subgroup == "ovriga" and by_key.get((scope, "samtliga"), 0) > 0:
+            out.add((scope, subgroup))
+        if scope == NONE and subgroup in ("kvinnor", "man") and by_key.get((FORBUND, subgroup), 0):
+            out.add((scope, subgroup))
+    rest = by_key.get((FORBUND, "samtliga"), 0) - sum(n_of[a] for a in out)
+    for atom in ((NONE, "ovriga"), (NONE, "samtliga")):
+        if rest > 0 and n_of.get(atom, 0) > 0:
+            out.add(atom)
     return out
 
 
