@@ -129,9 +129,21 @@ def answers_frame(
     return pd.DataFrame(records).astype({"code": "Int64"})
 
 
-def import_seed(runner: FlaskCliRunner, tmp_path: Path, *, publish: bool = True) -> None:
+def import_seed(
+    runner: FlaskCliRunner, tmp_path: Path, *, publish: bool = True, as_nns: bool = False
+) -> None:
     """The seed's 2023 exit questionnaires (tests/seedrows.py) through `surveys import answers`,
-    then (by default) `surveys publish --year 2023`: reports read publications only."""
+    then (by default) `surveys publish --year 2023`: reports read publications only.
+
+    ``as_nns``: the administrator's setting "redovisa samtliga som NNS" (övriga stay in
+    samtliga), under which the seed's own report is reproduced to the figure."""
+    if as_nns:
+        from surveys import db
+        from surveys.services.publications import set_protect_other
+
+        with runner.app.app_context():
+            set_protect_other(db.session(), False, user_email="test@example.invalid")
+            db.session().commit()
     path = tmp_path / "svar.csv"
     path.write_text(seedrows.csv_text(), encoding="utf-8")
     result = runner.invoke(args=["import", "answers", str(path)])

@@ -13,6 +13,7 @@ from surveys.services import jobs
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import compute
 from tests.conftest import count_rows, form_token, login
+from tests import factories
 from tests.test_publications import import_seed, scalar
 
 
@@ -247,7 +248,7 @@ def test_comments_on_an_unpublished_year_wait_for_the_preview_job(
     """The comments page of an unpublished year reads the preview job's snapshot: the
     request itself never counts the answers."""
     app.config["PREVIEW_IN_BACKGROUND"] = True
-    import_seed(runner, tmp_path)
+    factories.import_seed(runner, tmp_path, publish=False, as_nns=True)
     _follow_preview(admin_client, "/admin/kommentarer/2023")
     page = admin_client.get("/admin/kommentarer/2023")
     assert page.status_code == 200

@@ -14,7 +14,7 @@ from tests.factories import import_seed
 
 
 def test_report_prints_the_seed_rows_exactly(admin_client, runner, tmp_path):
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, as_nns=True)
     page = admin_client.get("/rapport/2023")
     assert page.status_code == 200
     rows = table_rows(page.text)
@@ -28,7 +28,7 @@ def test_report_prints_the_seed_rows_exactly(admin_client, runner, tmp_path):
 
 
 def test_downloads_and_cli_agree(admin_client, runner, tmp_path):
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, as_nns=True)
     web_csv = admin_client.get("/rapport/2023/rapport.csv")
     assert web_csv.headers["Content-Type"].startswith("text/csv")
     cli_csv = runner.invoke(args=["report", "--year", "2023", "--format", "csv"]).output
@@ -52,6 +52,7 @@ def test_downloads_and_cli_agree(admin_client, runner, tmp_path):
         "positive",
         "clearly_positive",
         "suppressed",
+        "left_out",
     ]
     xlsx = admin_client.get("/rapport/2023/rapport.xlsx")
     workbook = load_workbook(io.BytesIO(xlsx.data))
@@ -113,7 +114,8 @@ def test_small_cells_never_leak(admin_client, runner, tmp_path):
     )
     lines = [header]
     lines += ["2024,deltagare_avslut,A,kvinna,2024-05-01,1,,,,,,,,,," for _ in range(3)]
-    lines += ["2024,deltagare_avslut,A,man,2024-05-01,6,,,,,,,,,," for _ in range(12)]
+    # men answer every way, so samtliga pins none of the women's counts (bounds)
+    lines += [f"2024,deltagare_avslut,A,man,2024-05-01,{c},,,,,,,,,," for c in [6, 3, 1] * 4]
     path = tmp_path / "small.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert runner.invoke(args=["import", "answers", str(path)]).exit_code == 0
@@ -124,11 +126,11 @@ def test_small_cells_never_leak(admin_client, runner, tmp_path):
         for r in csv.DictReader(io.StringIO(text))
         if r["indicator"] == "1"
     }
-    for subgroup in ("kvinnor", "man"):  # kvinnor small, män is its twin
-        r = rows[("1", subgroup)]
-        assert r["suppressed"] == "true"
+    for subgroup, kind in (("kvinnor", "primary"), ("man", "complementary")):
+        r = rows[("1", subgroup)]  # kvinnor small, män would give it away
+        assert r["suppressed"] == kind
         assert r["answered"] == r["negative"] == r["positive"] == r["negative_n"] == ""
-    assert rows[("1", "samtliga")]["positive"] == "80"
+    assert rows[("1", "samtliga")]["positive"] == "27"
     page = admin_client.get("/rapport/2024").text
     assert ("kvinnor (n=3)", "För få svar för att visas") in table_rows(page)
     assert ("män (n=12)", "För få svar för att visas") in table_rows(page)
@@ -153,7 +155,7 @@ def test_small_cells_never_leak(admin_client, runner, tmp_path):
 
 
 def test_history_and_national_show_in_tables_and_charts(admin_client, runner, tmp_path):
-    import_seed(runner, tmp_path, publish=False)
+    import_seed(runner, tmp_path, publish=False, as_nns=True)
     history = tmp_path / "h.csv"
     history.write_text(
         "year,questionnaire,question,subgroup,n,negative,neutral,positive,clearly_positive,"
@@ -240,7 +242,7 @@ def test_no_data_and_bad_filters_get_swedish_pages(admin_client, runner, tmp_pat
 
 
 def test_filter_by_intervention(admin_client, runner, tmp_path):
-    import_seed(runner, tmp_path, publish=False)
+    import_seed(runner, tmp_path, publish=False, as_nns=True)
     path = tmp_path / "b.csv"
     header = "year,questionnaire,insats,gender,submitted_on," + ",".join(
         f"q{i}" for i in range(1, 12)
@@ -257,7 +259,7 @@ def test_filter_by_intervention(admin_client, runner, tmp_path):
     everyone = runner.invoke(args=["report", "--year", "2023"]).output
     only = runner.invoke(args=["report", "--year", "2023", "--insats", "Annan"]).output
     assert "2023,1,deltagare_avslut,1,samtliga,128," in everyone
-    assert "2023,1,deltagare_avslut,1,samtliga,10,10,10,0,0,0,100,100,0,0,0,false" in only
+    assert "2023,1,deltagare_avslut,1,samtliga,10,10,10,0,0,0,100,100,0,0,0,,0" in only
     from surveys import db
     from surveys.services.rounds import intervention_by_name
 
