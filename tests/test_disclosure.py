@@ -237,7 +237,7 @@ def test_republication_hides_every_cell_that_changed_by_less_than_min_cell():
 def test_build_cells_agrees_with_score_for_the_forbund():
     answers = seedrows.answers_frame()
     cells = build_cells(*count_frames(answers, INSTRUMENT), INSTRUMENT)
-    scored = score(answers, INSTRUMENT, min_cell=0)
+    scored = score(answers, INSTRUMENT)
     forbund = cells[(cells["scope"] == "") & (cells["subgroup"] != "ovriga") & (cells["n"] > 0)]
     key = ["indicator", "questionnaire", "question", "subgroup"]
     merged = forbund.merge(scored, on=key, suffixes=("", "_s"), validate="one_to_one")

@@ -12,8 +12,8 @@ from surveys.models import BackgroundJob, PublishLock
 from surveys.services import jobs
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import compute
-from tests.conftest import count_rows, form_token, login
 from tests import factories
+from tests.conftest import count_rows, form_token, login
 from tests.test_publications import import_seed, scalar
 
 

@@ -313,11 +313,17 @@ def test_paper_forms_cannot_lift_a_hidden_cell_of_an_earlier_or_published_year(
     )
     assert stored.status_code == 302
     assert count_rows(app, "response") == 1
-    # ... but not once it is published: the frozen figures stay as they are
+    # who typed it is counted apart from the answers (no response id), for the rule that
+    # a reader's own forms do not count towards a cell's size
+    assert scalar(app, "SELECT count FROM paper_typist") == 1
+    assert scalar(app, "SELECT typed_by FROM paper_typist") == admin_email
+    # once published, staff cannot add forms to the year; the administrator can (and
+    # republishes): the frozen figures stay as they are until then
     assert runner.invoke(args=["publish", "--year", str(this_year - 1)]).exit_code == 0
-    again = admin.get(url, follow_redirects=True)
+    again = client.get(url, follow_redirects=True)
     assert f"Resultaten för {this_year - 1} är publicerade" in again.text
     assert count_rows(app, "response") == 1
+    assert admin.get(url).status_code == 200
 
 
 def test_renaming_an_insats_keeps_its_published_years_in_its_report(

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from indicators import RESULT_COLUMNS, Instrument, score
+from indicators.disclosure import protect_history
 from indicators.scoring import percent
 from surveys.services.catalogue import DEFAULT_FILE
 from tests import seedrows
@@ -28,7 +29,7 @@ def row(results, *, indicator, question, subgroup, questionnaire="deltagare_avsl
 
 @pytest.mark.parametrize("key", list(seedrows.EXPECTED))
 def test_reproduces_seed_rows(key):
-    results = score(seedrows.answers_frame(), INSTRUMENT, min_cell=5)
+    results = score(seedrows.answers_frame(), INSTRUMENT)
     indicator, question, subgroup = key
     r = row(results, indicator=indicator, question=question, subgroup=subgroup)
     n, negative, neutral, positive, clearly, rate = seedrows.EXPECTED[key]
@@ -110,34 +111,24 @@ def _frame(items):
     ).astype({"code": "Int64"})
 
 
-def test_small_cell_is_suppressed_and_keeps_n_only():
-    results = score(_frame([("kvinna", 6)] * 3 + [("man", 6)] * 10), INSTRUMENT, min_cell=5)
+def test_score_only_counts_and_hides_nothing():
+    """One disclosure implementation (issue 20): ``score`` counts; ``protect`` hides."""
+    results = score(_frame([("kvinna", 6)] * 3 + [("man", 6)] * 10), INSTRUMENT)
     women = row(results, indicator=1, question=1, subgroup="kvinnor")
-    assert women["suppressed"]
-    assert women["n"] == 3
-    assert all(
-        pd.isna(women[c])
-        for c in RESULT_COLUMNS
-        if c
-        not in ("year", "indicator", "questionnaire", "question", "subgroup", "n", "suppressed")
-    )
+    assert (women["n"], women["answered"], women["positive"]) == (3, 3, 100)
+    assert (results["suppressed"] == "").all()
 
 
-def test_twin_of_small_cell_is_suppressed_too():
-    results = score(_frame([("kvinna", 6)] * 3 + [("man", 6)] * 10), INSTRUMENT, min_cell=5)
-    men = row(results, indicator=1, question=1, subgroup="man")
-    assert men["suppressed"]
-    assert pd.isna(men["positive"])
-    everyone = row(results, indicator=1, question=1, subgroup="samtliga")
-    assert not everyone["suppressed"]
-    assert everyone["positive"] == 100
-
-
-def test_twin_with_no_answers_hides_nothing():
-    # kvinnor were asked but all answered "Vet ej": 0 scale answers → män stay visible.
-    results = score(_frame([("kvinna", 0)] * 4 + [("man", 6)] * 10), INSTRUMENT, min_cell=5)
-    assert row(results, indicator=1, question=1, subgroup="kvinnor")["suppressed"]
-    assert not row(results, indicator=1, question=1, subgroup="man")["suppressed"]
+def test_imported_history_rows_go_through_protect_history():
+    results = score(_frame([("kvinna", 6)] * 3 + [("man", 6)] * 10), INSTRUMENT)
+    protected = protect_history(results, 5)
+    women = row(protected, indicator=1, question=1, subgroup="kvinnor")
+    men = row(protected, indicator=1, question=1, subgroup="man")
+    everyone = row(protected, indicator=1, question=1, subgroup="samtliga")
+    assert (women["suppressed"], women["n"]) == ("primary", 3)
+    assert pd.isna(women["positive"])
+    assert men["suppressed"] == "complementary"  # samtliga − män would give the women
+    assert (everyone["suppressed"], everyone["positive"]) == ("", 100)
 
 
 def test_non_participant_groups_have_only_samtliga():
@@ -197,8 +188,8 @@ def test_properties_of_every_result_table(items, min_cell):
             for i, (g, c, q, y) in enumerate(items)
         ]
     ).astype({"code": "Int64"})
-    results = score(frame, INSTRUMENT, min_cell=min_cell)
-    visible = results[~results["suppressed"]]
+    results = protect_history(score(frame, INSTRUMENT), min_cell)
+    visible = results[results["suppressed"] == ""]
     for share in ("negative", "neutral", "positive", "clearly_positive", "response_rate"):
         assert visible[share].between(0, 100).all()
     assert (visible["clearly_positive"] <= visible["positive"]).all()
@@ -207,10 +198,10 @@ def test_properties_of_every_result_table(items, min_cell):
     ).all()
     assert (visible["answered"] <= visible["n"]).all()
     assert (visible["answered"] >= min_cell).all()
-    hidden = results[results["suppressed"]]
+    hidden = results[results["suppressed"] != ""]
     assert hidden[["answered", "negative", "positive", "response_rate"]].isna().all().all()
     # the twin rule: no visible kvinnor/män row beside a twin hidden with 1..min_cell-1 answers
-    raw = score(frame, INSTRUMENT, min_cell=1)
+    raw = score(frame, INSTRUMENT)
     small = raw[raw["subgroup"].isin(["kvinnor", "man"]) & raw["answered"].between(1, min_cell - 1)]
     for _, s in small.iterrows():
         twins = results[
@@ -219,4 +210,4 @@ def test_properties_of_every_result_table(items, min_cell):
             & (results["question"].fillna(-1) == (s["question"] if pd.notna(s["question"]) else -1))
             & results["subgroup"].isin(["kvinnor", "man"])
         ]
-        assert twins["suppressed"].all()
+        assert (twins["suppressed"] != "").all()

@@ -309,12 +309,19 @@ def paper_entry_refusal(db: Session, round_: Round, *, admin: bool) -> str | Non
     them; the administrator may also complete a closed round of an unpublished year.
     """
     this_year = clock.today().year
+    if year_is_published(db, round_.year):
+        # Forms typed in after publication are known to whoever typed them; only the
+        # administrator (who then republishes) may add them (DESIGN.md "typed in").
+        if admin:
+            return None
+        return (
+            f"Resultaten för {round_.year} är publicerade: pappersenkäter för det året "
+            "registreras av administratören. Ingenting har ändrats."
+        )
     if round_.state == RoundState.open.value and round_.year == this_year:
         return None
     if admin and round_.state == RoundState.closed.value:
-        if not year_is_published(db, round_.year):
-            return None
-        return f"Resultaten för {round_.year} är publicerade: inga fler pappersenkäter."
+        return None
     if admin:
         return (
             f"Pappersenkäter kan bara registreras i öppna omgångar för {this_year}, "

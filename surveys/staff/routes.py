@@ -55,6 +55,7 @@ from surveys.services import mail
 from surveys.services import rounds as round_ops
 from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
+from surveys.services.publications import record_typed
 from surveys.services.settings import forbund_name
 from surveys.services.submissions import Outcome, submit
 from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
@@ -282,6 +283,14 @@ def change_state(round_id: str, action: str):
             question="Vill du stänga mätomgången? Efter det kan ingen svara på enkäten.",
             button="Ja, stäng",
         )
+    published = round_ops.year_is_published(session, round_.year)
+    if action == "oppna" and not current_user.is_admin and published:
+        flash(
+            f"Resultaten för {round_.year} är publicerade: bara administratören kan "
+            "öppna en mätomgång för det året igen. Ingenting har ändrats.",
+            "error",
+        )
+        return redirect(url_for(".round_page", round_id=round_id))
     try:
         if action == "oppna":
             round_ops.open_round(session, round_)
@@ -421,6 +430,7 @@ def paper(round_id: str):
                 action="pappersenkät.registrera",
                 detail=_label(round_),
             )
+            record_typed(session, round_, gender=clean.gender, typed_by=current_user.email)
             if not _store_paper(session, round_, clean, form.form_key.data):
                 session.rollback()
                 flash("Den här pappersenkäten är redan registrerad (den sparades en gång).")
