@@ -299,17 +299,23 @@ class PendingResponse(SQLModel, table=True):
     """A questionnaire taken from the web, waiting to be released into ``response``.
 
     Submissions land here in the transaction that checks their idempotency key
-    (and uses a single-use link); they are moved into the answers in shuffled
-    batches of at least MIN_CELL in another transaction, so that neither a
-    system column (PostgreSQL ``xmin``), the physical row order nor a WAL frame
-    ties a link, a moment or a counter to the answers it produced.
+    (and uses a single-use link), sealed with AES-GCM under a pending key kept outside
+    the database (surveys/services/pending_keys.py); they are moved into the answers
+    in shuffled batches of at least MIN_CELL of one round in another transaction, and
+    the key is destroyed then, so that neither a system column (PostgreSQL ``xmin``),
+    the physical row order nor a WAL frame ties a link, a moment or a counter to the
+    answers it produced.
     """
 
     __tablename__ = "pending_response"
     __table_args__ = NO_ROWID
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
     round_id: str = Field(foreign_key="round.id", index=True)  # the round answered
-    payload: str = Field(max_length=20000)  # JSON: questionnaire, year, gender, answers
+    # the pending key's id (its file in <instance>/pending-keys); None: stored before 0011
+    key_id: str | None = Field(default=None, max_length=32)
+    # base64 of AES-GCM nonce + ciphertext of the JSON (questionnaire, year, gender,
+    # answers); plain JSON only in rows stored before migration 0011
+    payload: str = Field(max_length=20000)
 
 
 class ResponseCount(SQLModel, table=True):

@@ -42,7 +42,13 @@ from surveys.services import kiosk as kiosk_ops
 from surveys.services.audit import record
 from surveys.services.respondent import instrument, round_by_code
 from surveys.services.rounds import accepts_answers, find_by_token
-from surveys.services.submissions import Outcome, already_stored, closed_within_grace, submit
+from surveys.services.submissions import (
+    UNAVAILABLE_TEXT,
+    Outcome,
+    already_stored,
+    closed_within_grace,
+    submit,
+)
 from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
 
 bp = Blueprint("questionnaire", __name__)
@@ -259,8 +265,18 @@ def _posted(session, round_: Round, instrument_, qn, context: dict, *, token: st
         kiosk_ops.record_late(session, round_)
     if outcome in (Outcome.stored, Outcome.duplicate, Outcome.late):
         return _stored(context["thanks_url"])
+    return _not_stored(round_, outcome, context, posted)
+
+
+def _not_stored(round_: Round, outcome: Outcome, context: dict, posted):
+    """The page for a questionnaire that was not stored (never "Tack")."""
     if outcome is Outcome.token_used:
         return _refused(round_, 410, None)
+    if outcome is Outcome.unavailable:  # the service's fault: try again later
+        if _background():  # the device keeps the answers and sends them again
+            return jsonify(status="retry", message=UNAVAILABLE_TEXT), 503
+        form_token = request.form["csrf_token"]
+        return _render_step(round_, context, posted, 1, form_token, notice=UNAVAILABLE_TEXT), 503
     return _refused(round_, 403, CLOSED_TEXT, title=CLOSED_TITLE)
 
 
