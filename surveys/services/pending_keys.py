@@ -22,6 +22,7 @@ folder): a key lost before its answers are released loses those answers.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
 import secrets
@@ -86,7 +87,8 @@ def create(key_id: str) -> bytes:
         os.rename(temporary, target)
         _fsync_folder(target.parent)
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            temporary.unlink()
         log.error("Nyckeln för väntande svar kunde inte skrivas: %s", exc.strerror)
         raise PendingKeyError(
             "Nyckeln för väntande svar kunde inte skrivas i instansmappen "
