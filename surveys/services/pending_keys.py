@@ -54,10 +54,10 @@ def folder() -> Path:
     return base / FOLDER
 
 
-def _path(key_id: str) -> Path:
+def _path(key_id: str, where: Path | None = None) -> Path:
     if not key_id.isalnum():  # ids are hex; never a path of another folder
         raise PendingKeyError("Ogiltigt nyckel-id för väntande svar.")
-    return folder() / f"{key_id}{SUFFIX}"
+    return (where or folder()) / f"{key_id}{SUFFIX}"
 
 
 def _fsync_folder(path: Path) -> None:
@@ -109,15 +109,16 @@ def load(key_id: str) -> bytes | None:
     return key if len(key) == KEY_BYTES else None
 
 
-def destroy(key_ids: Iterable[str]) -> None:
+def destroy(key_ids: Iterable[str], where: Path | None = None) -> None:
     """Overwrite and remove the key files (crypto-shredding); logs what it cannot remove.
 
     Overwriting first keeps the key out of the file's old blocks where the file system
     writes in place; on copy-on-write storage and in snapshots only the removal counts.
     """
+    where = where or folder()  # a thread has no application context: given by the caller
     removed = False
     for key_id in key_ids:
-        path = _path(key_id)
+        path = _path(key_id, where)
         try:
             with open(path, "r+b") as handle:
                 handle.write(bytes(KEY_BYTES))
@@ -130,7 +131,7 @@ def destroy(key_ids: Iterable[str]) -> None:
         except OSError as exc:
             log.error("En använd nyckel för väntande svar kunde inte tas bort: %s", exc.strerror)
     if removed:
-        _fsync_folder(folder())
+        _fsync_folder(where)
 
 
 def check_writable() -> None:
@@ -149,12 +150,13 @@ def check_writable() -> None:
         ) from None
 
 
-def sweep(in_use: set[str]) -> None:
+def sweep(in_use: set[str], where: Path | None = None) -> None:
     """Destroy key files no waiting answer uses, once old enough that no submission
     still running can be about to use them (left by a crash between a release's
     commit and its ``destroy``, or by a submission that rolled back)."""
+    where = where or folder()
     try:
-        files = list(folder().glob(f"*{SUFFIX}"))
+        files = list(where.glob(f"*{SUFFIX}"))
     except OSError:
         return
     cutoff = time.time() - STALE_SECONDS
@@ -166,7 +168,7 @@ def sweep(in_use: set[str]) -> None:
                 stale.append(key_id)
         except OSError:
             continue
-    destroy(stale)
+    destroy(stale, where)
 
 
 def _context(row_id: str, round_id: str, key_id: str) -> bytes:

@@ -314,8 +314,7 @@ def release_round(db: Session, round_id: str, *, min_batch: int, min_cell: int =
     if taken is None:
         return 0
     count, key_ids, rewritten = taken
-    pending_keys.destroy(key_ids)
-    _sweep_keys(db)
+    _shred(db, key_ids, wait=min_batch <= 1)
     _scrub(db, wait=min_batch <= 1, rewritten=rewritten)
     return count
 
@@ -488,12 +487,32 @@ def _insert_rows(conn: Connection, items: list[tuple[dict, list[tuple]]]) -> Non
         _run(conn, "answers", answers)
 
 
-def _sweep_keys(db: Session) -> None:
-    """Destroy stale key files that no waiting answer uses (see pending_keys.sweep)."""
-    pending = table_of(PendingResponse)
-    in_use = set(db.connection().execute(select(pending.c.key_id).distinct()).scalars())
-    db.rollback()
-    pending_keys.sweep({key_id for key_id in in_use if key_id})
+def _shred(db: Session, key_ids: set[str], *, wait: bool) -> None:
+    """Destroy the released batch's keys, and stale ones no waiting answer uses.
+
+    ``wait``: a round being closed or published shreds now. A release on a
+    participant's submission leaves it to a thread (two fsyncs the request need not
+    wait for); should the process die first, the sweep of a later release removes
+    the key (pending_keys.sweep).
+    """
+    bind = db.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    where = pending_keys.folder()
+
+    def shred() -> None:
+        try:
+            pending_keys.destroy(key_ids, where)
+            pending = table_of(PendingResponse)
+            with engine.connect() as conn:
+                in_use = set(conn.execute(select(pending.c.key_id).distinct()).scalars())
+            pending_keys.sweep({key_id for key_id in in_use if key_id}, where)
+        except Exception:  # noqa: BLE001 - the next release sweeps again; never kill a worker
+            log.exception("Använda nycklar för väntande svar kunde inte tas bort.")
+
+    if wait:
+        shred()
+    else:
+        threading.Thread(target=shred, name="cleanup-keys", daemon=True).start()
 
 
 def waiting(db: Session) -> int:
