@@ -14,6 +14,7 @@ import re
 import shutil
 import stat
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -198,10 +199,7 @@ def test_the_key_lives_while_answers_wait_and_is_destroyed_after_release(app, ma
     assert scalar(app, "SELECT COUNT(*) FROM response") == 5
     # shredded (by a thread: the respondent does not wait for it); copies of the
     # sealed rows in the WAL or a backup cannot be opened any more
-    deadline = time.monotonic() + 10
-    while key_files(app) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert key_files(app) == []
+    assert keys_gone(app)
     answer_open(app, r)
     (new,) = key_files(app)
     assert new.stem != key_id  # the next answers get a key of their own
@@ -565,4 +563,46 @@ def test_publishing_while_keys_cannot_be_written_changes_nothing(app, runner, ma
     # and once the folder can be written again, the year is published, the key shredded
     assert runner.invoke(args=["publish", "--year", str(r.year)]).exit_code == 0
     assert scalar(app, "SELECT COUNT(*) FROM response") == 6
-    assert key_files(app) == []
+    assert keys_gone(app)
+
+
+def test_concurrent_submissions_lose_no_answer_while_keys_rotate(app, make_round, caplog):
+    """Four respondents at a time, forty answers: batches are released (and their keys
+    destroyed) while other submissions of the round seal theirs. Not one answer is
+    left under a destroyed key: the round's close releases every one of them."""
+    r = make_round("personal", insats="Steget")
+    failures: list[str] = []
+
+    def respondent(codes: list[int]) -> None:
+        client = app.test_client()
+        for code in codes:
+            page = client.get(f"/s/{r.code}")
+            posted = client.post(
+                f"/s/{r.code}", data={"csrf_token": form_token(page.text), "q1": str(code)}
+            )
+            if posted.status_code != 303:
+                failures.append(posted.text[:200])
+
+    threads = [
+        threading.Thread(target=respondent, args=([1 + (i + j) % 6 for j in range(10)],))
+        for i in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert "kunde inte släppas" not in caplog.text
+    waiting = scalar(app, "SELECT COUNT(*) FROM pending_response")
+    assert scalar(app, "SELECT COUNT(*) FROM response") + waiting == 40
+    assert "Mätomgången är stängd." in close(app, r)
+    assert scalar(app, "SELECT COUNT(*) FROM response") == 40
+    assert keys_gone(app)
+
+
+def keys_gone(app) -> bool:
+    """No key file left, once the threads that shred released batches' keys are done."""
+    deadline = time.monotonic() + 10
+    while key_files(app) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return key_files(app) == []

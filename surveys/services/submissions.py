@@ -330,7 +330,7 @@ def _release_round(
         db.rollback()
         return None
     try:
-        batch = _unsealed(round_id, rows)
+        batch = _unsealed(db, round_id, rows)
     except PendingKeyError:
         db.rollback()
         raise
@@ -360,7 +360,7 @@ def _setting(conn: Connection) -> str | None:
     ).scalar()
 
 
-def _unsealed(round_id: str, rows: Sequence[Row]) -> list[dict]:
+def _unsealed(db: Session, round_id: str, rows: Sequence[Row]) -> list[dict]:
     """The waiting questionnaires opened with their keys; ``PendingKeyError`` names the
     round and how many cannot be opened when a key file is missing."""
     keys: dict[str, bytes | None] = {}
@@ -384,7 +384,7 @@ def _unsealed(round_id: str, rows: Sequence[Row]) -> list[dict]:
             )
         )
     if missing:
-        raise PendingKeyError(missing_key_message(round_id, missing))
+        raise PendingKeyError(missing_key_message(_round_name(db, round_id), missing))
     return items
 
 
