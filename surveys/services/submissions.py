@@ -133,7 +133,7 @@ def _submit(
         return Outcome.token_used
     # Held back, sealed, until a batch of the round can be released: see release_pending.
     try:
-        key_id, key = _round_key(key_id)
+        key_id, key = _round_key(conn, round_.id, key_id)
     except PendingKeyError:
         db.rollback()  # nothing stored: the respondent is told so, never "Tack"
         return Outcome.unavailable
@@ -153,13 +153,20 @@ def _submit(
     return Outcome.late if late else Outcome.stored
 
 
-def _round_key(key_id: str | None) -> tuple[str, bytes]:
+def _round_key(conn: Connection, round_id: str, key_id: str | None) -> tuple[str, bytes]:
     """The key the round's waiting answers are sealed with, or a new one when none wait
-    (or their key file is gone: those answers stay unreadable, new ones are safe)."""
+    (or all their key files are gone: those answers stay unreadable, new ones are safe)."""
     if key_id is not None:
         key = pending_keys.load(key_id)
         if key is not None:
             return key_id, key
+        # rare: a lost key file; another key of the round's waiting answers may be there
+        pending = table_of(PendingResponse)
+        others = select(pending.c.key_id).where(pending.c.round_id == round_id).distinct()
+        for other in conn.execute(others).scalars():
+            key = pending_keys.load(other) if other and other != key_id else None
+            if key is not None:
+                return other, key
         log.error("Nyckeln för en omgångs väntande svar saknas; nya svar får en ny nyckel.")
     key_id = new_id()
     return key_id, pending_keys.create(key_id)
