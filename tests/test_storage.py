@@ -609,3 +609,31 @@ def keys_gone(app) -> bool:
     while key_files(app) and time.monotonic() < deadline:
         time.sleep(0.02)
     return key_files(app) == []
+
+
+def test_answers_whose_key_is_lost_can_be_listed_and_removed_by_the_operator(
+    app, runner, make_round
+):
+    """With no copy of the key, the operator removes the answers no one can read any
+    more; then the round closes with the rest. A round id without such answers is
+    refused and changes nothing."""
+    r = make_round("personal", insats="Steget")
+    for _ in range(2):
+        answer_open(app, r)
+    (key,) = key_files(app)
+    key.unlink()
+    answer_open(app, r)  # under a new key: readable
+    listed = runner.invoke(args=["pending"])
+    assert listed.exit_code == 0, listed.output
+    assert f"{r.id}" in listed.output
+    assert "3 väntar, 2 går inte att läsa" in listed.output
+    refused = runner.invoke(args=["pending", "--forget-unreadable", "finns-inte", "--yes"])
+    assert refused.exit_code != 0
+    assert "Ingenting har ändrats" in refused.output
+    assert scalar(app, "SELECT COUNT(*) FROM pending_response") == 3
+    removed = runner.invoke(args=["pending", "--forget-unreadable", r.id, "--yes"])
+    assert removed.exit_code == 0, removed.output
+    assert "2 svar som inte gick att läsa är borttagna" in removed.output
+    assert scalar(app, "SELECT COUNT(*) FROM pending_response") == 1
+    assert "Mätomgången är stängd." in close(app, r)
+    assert scalar(app, "SELECT COUNT(*) FROM response") == 1

@@ -399,8 +399,52 @@ def missing_key_message(round_label: str, count: int) -> str:
     return (
         f"Nyckeln för {count} väntande svar i mätomgången {round_label} saknas i "
         "instansmappen (pending-keys). Återställ instansmappen från säkerhetskopian som "
-        "togs samtidigt med databasen. Ingenting har ändrats."
+        "togs samtidigt med databasen; finns ingen, tar kommandot surveys pending bort "
+        "svaren som inte går att läsa. Ingenting har ändrats."
     )
+
+
+def unreadable(db: Session) -> dict[str, tuple[int, int]]:
+    """Rounds with waiting answers: (waiting, of them unreadable: key file missing)."""
+    pending = table_of(PendingResponse)
+    counts: dict[str, tuple[int, int]] = {}
+    rows = db.execute(
+        select(pending.c.round_id, pending.c.key_id, func.count()).group_by(
+            pending.c.round_id, pending.c.key_id
+        )
+    ).all()
+    for round_id, key_id, count in rows:
+        lost = count if key_id is not None and pending_keys.load(key_id) is None else 0
+        waiting_, lost_ = counts.get(round_id, (0, 0))
+        counts[round_id] = (waiting_ + count, lost_ + lost)
+    return counts
+
+
+def forget_unreadable(db: Session, round_id: str) -> int:
+    """Remove a round's waiting answers whose key file is missing (flush only); how many.
+
+    They cannot be read by anyone any more; removing them lets the round be closed and
+    its year published. The weekly counters keep them: they were received.
+    """
+    pending = table_of(PendingResponse)
+    keys = db.execute(
+        select(pending.c.key_id)
+        .where(pending.c.round_id == round_id, pending.c.key_id.is_not(None))
+        .distinct()
+    ).scalars()
+    lost = [key_id for key_id in keys if pending_keys.load(key_id) is None]
+    if not lost:
+        return 0
+    where = (pending.c.round_id == round_id, pending.c.key_id.in_(lost))
+    count = db.execute(select(func.count()).select_from(pending).where(*where)).scalar_one()
+    db.execute(delete(pending).where(*where))
+    db.flush()
+    return count
+
+
+def round_name(db: Session, round_id: str) -> str:
+    """The round as staff know it (for messages)."""
+    return _round_name(db, round_id)
 
 
 def check_release(db: Session, round_ids: Iterable[str]) -> None:
