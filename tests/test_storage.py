@@ -637,3 +637,39 @@ def test_answers_whose_key_is_lost_can_be_listed_and_removed_by_the_operator(
     assert scalar(app, "SELECT COUNT(*) FROM pending_response") == 1
     assert "Mätomgången är stängd." in close(app, r)
     assert scalar(app, "SELECT COUNT(*) FROM response") == 1
+
+
+def test_a_paper_form_whose_key_cannot_be_written_is_shown_again_not_stored(app, make_round):
+    """Staff typing a paper form while the key folder is broken: the form comes back
+    with what they typed and the reason; nothing (not even the audit entry) is stored."""
+    from tests.test_staff import csrf, paper_key
+
+    r = make_round("personal", insats="Steget")
+    client = app.test_client()
+    with app.app_context():
+        from tests import factories
+
+        session = db.session()
+        factories.user(session, "personal", email="papper@example.invalid", insatser=["Steget"])
+        session.commit()
+    assert login(client, "papper@example.invalid").status_code == 302
+    url = f"/personal/omgang/{r.id}/papper"
+    key = paper_key(client.get(url).text)
+    audit_before = scalar(app, "SELECT COUNT(*) FROM audit_entry")
+    folder = keys_folder(app)
+    folder.write_text("inte en mapp")
+    shown = client.post(url, data={"csrf_token": csrf(client), "form_key": key, "q1": "3"})
+    assert "Ingenting har sparats" in shown.text
+    assert "registrerad" not in shown.text
+    assert re.search(r'name="q1"[^>]*value="3"', shown.text)  # what they typed
+    assert scalar(app, "SELECT COUNT(*) FROM pending_response") == 0
+    assert scalar(app, "SELECT COUNT(*) FROM submission_key") == 0
+    assert scalar(app, "SELECT COUNT(*) FROM audit_entry") == audit_before
+    folder.unlink()
+    stored = client.post(
+        url,
+        data={"csrf_token": csrf(client), "form_key": key, "q1": "3"},
+        follow_redirects=True,
+    )
+    assert "Pappersenkäten är registrerad" in stored.text
+    assert scalar(app, "SELECT COUNT(*) FROM pending_response") == 1
