@@ -546,16 +546,14 @@ def _shred(db: Session, key_ids: set[str], *, wait: bool) -> None:
     wait for); should the process die first, the sweep of a later release removes
     the key (pending_keys.sweep).
     """
-    bind = db.get_bind()
-    engine = bind.engine if isinstance(bind, Connection) else bind
     where = pending_keys.folder()
+    pending = table_of(PendingResponse)
+    in_use = set(db.connection().execute(select(pending.c.key_id).distinct()).scalars())
+    db.rollback()  # SQLite: no read snapshot kept
 
     def shred() -> None:
         try:
             pending_keys.destroy(key_ids, where)
-            pending = table_of(PendingResponse)
-            with engine.connect() as conn:
-                in_use = set(conn.execute(select(pending.c.key_id).distinct()).scalars())
             pending_keys.sweep({key_id for key_id in in_use if key_id}, where)
         except Exception:  # noqa: BLE001 - the next release sweeps again; never kill a worker
             log.exception("Använda nycklar för väntande svar kunde inte tas bort.")
