@@ -34,6 +34,7 @@ from flask import (
     request,
     url_for,
 )
+from flask import session as flask_session
 from flask_login import current_user, login_required
 from sqlalchemy import func
 from sqlmodel import select
@@ -63,6 +64,7 @@ from surveys.staff.forms import AddressesForm, ConfirmForm, CountForm, PaperForm
 bp = Blueprint("staff", __name__, url_prefix="/personal")
 SINGLE_USE = RoundMode.single_use.value
 KIOSK = RoundMode.kiosk.value
+NEW_KIOSK_LINK = "new_kiosk_link"  # session key: the link just made, shown once
 
 
 def _visible_interventions() -> list[Intervention]:
@@ -202,7 +204,8 @@ def create_round():
 @roles_required(Role.admin, Role.staff)
 def round_page(round_id: str):
     """A round: its links, QR code, kiosk enrolment and response overview."""
-    return _round_page(_round_or_403(round_id))
+    round_ = _round_or_403(round_id)
+    return _round_page(round_, kiosk_link=_new_kiosk_link(round_))
 
 
 def _round_page(round_: Round, *, kiosk_link: str | None = None):
@@ -341,8 +344,22 @@ def kiosk_link(round_id: str, action: str):
         return redirect(url_for(".round_page", round_id=round_id))
     token = round_ops.new_kiosk_link(session, round_)
     record(session, user_email=current_user.email, action="kiosk.ny_lank", detail=_label(round_))
-    link = public(url_for("enrol.kiosk", token=token))
-    return _round_page(round_, kiosk_link=link)
+    # POST-redirect-GET: the link is shown once on the round page; reloading that page
+    # makes no new link (and so never stops the one a tablet has just opened).
+    flask_session[NEW_KIOSK_LINK] = {"round": round_.id, "token": token}
+    return redirect(url_for(".round_page", round_id=round_id), code=303)
+
+
+def _new_kiosk_link(round_: Round) -> str | None:
+    """The link just made for this round (shown once, then forgotten), if still current."""
+    made = flask_session.get(NEW_KIOSK_LINK)
+    if not isinstance(made, dict) or made.get("round") != round_.id:
+        return None
+    flask_session.pop(NEW_KIOSK_LINK)
+    token = made.get("token")
+    if not isinstance(token, str) or round_ops.find_by_kiosk_token(db.session(), token) is None:
+        return None
+    return public(url_for("enrol.kiosk", token=token))
 
 
 def _new_links(round_: Round, *, maximum: int, action: str) -> list[str] | None:
