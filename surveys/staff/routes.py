@@ -65,6 +65,10 @@ bp = Blueprint("staff", __name__, url_prefix="/personal")
 SINGLE_USE = RoundMode.single_use.value
 KIOSK = RoundMode.kiosk.value
 NEW_KIOSK_LINK = "new_kiosk_link"  # session key: the link just made, shown once
+CLOSED_NO_LINKS = (
+    "Mätomgången är stängd och tar inte emot svar, så inga länkar, QR-koder eller affischer "
+    "görs för den. Starta en ny mätomgång om fler ska svara."
+)
 
 
 def _visible_interventions() -> list[Intervention]:
@@ -245,8 +249,19 @@ def _round_page(round_: Round, *, kiosk_link: str | None = None):
         is None,
         single_use=SINGLE_USE,
         kiosk=KIOSK,
+        closed=round_.state == RoundState.closed.value,
+        published=round_ops.year_is_published(session, round_.year),
         form=ConfirmForm(),
     )
+
+
+def _closed_refusal(round_: Round):
+    """A closed round makes no links (open link, QR, poster, slips, CSV, mail, kiosk):
+    a Swedish message on the round page instead, nothing created."""
+    if round_.state != RoundState.closed.value:
+        return None
+    flash(CLOSED_NO_LINKS, "error")
+    return redirect(url_for(".round_page", round_id=round_.id), code=303)
 
 
 def _per_week(session, round_id: str) -> list[tuple[str, int]]:
@@ -335,6 +350,8 @@ def kiosk_link(round_id: str, action: str):
         abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
+    if action == "ny" and (refusal := _closed_refusal(round_)):
+        return refusal
     if action == "aterkalla":
         round_ops.revoke_kiosk_link(session, round_)
         record(
@@ -384,6 +401,8 @@ def _new_links(round_: Round, *, maximum: int, action: str) -> list[str] | None:
 def links_csv(round_id: str):
     """N single-use links as CSV (semicolons, BOM: Swedish Excel opens it in columns)."""
     round_ = _round_or_403(round_id)
+    if refusal := _closed_refusal(round_):
+        return refusal
     links = _new_links(round_, maximum=round_ops.MAX_TOKENS, action="länkar.skapa")
     if links is None:
         return redirect(url_for(".round_page", round_id=round_id))
@@ -491,6 +510,8 @@ def qr_code(round_id: str, fmt: str):
     round_ = _round_or_403(round_id)
     if round_.mode == SINGLE_USE:
         abort(404)
+    if refusal := _closed_refusal(round_):
+        return refusal
     url = public(url_for("questionnaire.open_link", code=round_.code))
     mime = "image/svg+xml" if fmt == "svg" else "image/png"
     return Response(
@@ -507,6 +528,8 @@ def poster(round_id: str):
     round_ = _round_or_403(round_id)
     if round_.mode == SINGLE_USE:
         abort(404)
+    if refusal := _closed_refusal(round_):
+        return refusal
     url = public(url_for("questionnaire.open_link", code=round_.code))
     qn = instrument_from_db(db.session()).questionnaire(round_.questionnaire_key)
     return render_template("staff/poster.html", qn=qn, url=url, qr=_qr_data_uri(url))
@@ -517,6 +540,8 @@ def poster(round_id: str):
 def slips(round_id: str):
     """N single-use links as printable slips (link and QR code on each)."""
     round_ = _round_or_403(round_id)
+    if refusal := _closed_refusal(round_):
+        return refusal
     links = _new_links(round_, maximum=200, action="lappar.skapa")
     if links is None:
         return redirect(url_for(".round_page", round_id=round_id))
@@ -544,6 +569,8 @@ def _letter(round_: Round) -> mail.Letter:
 def send_links(round_id: str):
     """ "Skicka länkar": paste addresses, see a preview, confirm; keep no address."""
     round_ = _round_or_403(round_id)
+    if refusal := _closed_refusal(round_):
+        return refusal
     form = AddressesForm()
     letter = _letter(round_)
     context = {
