@@ -21,6 +21,7 @@ from surveys.files.history import import_history, import_national, record_batch
 from surveys.files.reading import FileError
 from surveys.links import public_base
 from surveys.models import Intervention, Round, RoundMode, User
+from surveys.names import InvalidName
 from surveys.reports.assets import prerender_preview
 from surveys.reports.build import render_printable
 from surveys.reports.data import min_cell, published_report
@@ -261,7 +262,10 @@ def rounds_create(
 
     session = db.session()
     instrument = instrument_from_db(session)
-    intervention = ops.intervention_by_name(session, insats, create=True) if insats else None
+    try:
+        intervention = ops.intervention_by_name(session, insats, create=True) if insats else None
+    except InvalidName as exc:
+        raise CliError(str(exc)) from None
     try:
         round_ = ops.start_round(
             session,
@@ -345,6 +349,9 @@ def _run_import(kind: str, path: str) -> None:
             click.echo(error, err=True)
         raise CliError("Ingenting har importerats.") from None
     click.echo(f"{count} rader importerade från {name}.")
+    blank = getattr(count, "blank_message", None)
+    if blank is not None and blank():
+        click.echo(blank())
 
 
 @import_cli.command("answers")
@@ -412,9 +419,11 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
     """Skriv "Indikatorerna ÅR" ur årets senaste publicering: CSV, XLSX, HTML, PDF eller DOCX."""
 
     session = db.session()
-    if insats and intervention_by_name(session, insats) is None:
+    found = intervention_by_name(session, insats) if insats else None
+    if insats and found is None:
         known = [i.name for i in session.exec(select(Intervention)).all()]
         raise CliError(f"Okänd insats {insats!r}. Kända insatser: {', '.join(known) or 'inga'}.")
+    insats = found.name if found is not None else None  # as spelled in the publication
     data = published_report(session, instrument_from_db(session), year=year, scope=insats or "")
     if data is None:
         years = ", ".join(map(str, published_years(session))) or "inga"

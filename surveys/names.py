@@ -4,7 +4,7 @@
 differ only in Unicode form (a precomposed "å" and "a" + ring). A name may not
 hold control characters or invisible formatting characters such as the
 bidirectional overrides (U+202E), which make a name look like another one in a
-list or a report. Pure functions, no database.
+list or a report, nor start like a spreadsheet formula. Pure functions, no database.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ MAX_NAME_LENGTH = 200
 # marks, embeddings, overrides and isolates, zero-width characters, the BOM), line and
 # paragraph separators, private use and unassigned code points.
 REFUSED_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"}
+# A name a spreadsheet would run as a formula is refused too: imports take cells as they
+# are, so the CSV export's apostrophe in front of such text could not be undone on import.
+FORMULA_START = ("=", "+", "-", "@")
 
 
 class InvalidName(ValueError):
@@ -35,6 +38,11 @@ def clean_insats_name(raw: str) -> str:
             "Insatsens namn innehåller osynliga tecken eller styrtecken (till exempel tecken "
             "som vänder skrivriktningen). Skriv namnet med vanliga bokstäver, siffror och "
             "skiljetecken."
+        )
+    if name.startswith(FORMULA_START):
+        raise InvalidName(
+            "Insatsens namn får inte börja med =, +, - eller @ (ett kalkylprogram skulle läsa "
+            "det som en formel)."
         )
     return name
 

@@ -33,6 +33,7 @@ from surveys.models import (
     RoundState,
     table_of,
 )
+from surveys.names import clean_insats_name, name_key
 
 MODE_LABELS = {
     RoundMode.open_link.value: "Öppen länk",
@@ -48,6 +49,9 @@ STATE_LABELS = {
 ADMIN_ONLY_QUESTIONNAIRES = frozenset({"styrelse", "chefsgrupp"})
 FIRST_YEAR = 2000
 MAX_TOKENS = 2000
+TAKEN_NAME = (
+    "Det finns redan en insats med det namnet (stora och små bokstäver räknas som samma namn)."
+)
 MAX_RETIRED_AGE = timedelta(days=7)  # longer than the longest grace period (config)
 
 
@@ -468,22 +472,30 @@ def intervention_by_name(
     db: Session, name: str, *, create: bool = False
 ) -> Intervention | None: ...
 def intervention_by_name(db: Session, name: str, *, create: bool = False) -> Intervention | None:
-    row = db.exec(select(Intervention).where(Intervention.name == name)).first()
+    """The insats with this name, compared without regard to case or Unicode form
+    ("steget" finds "Steget"); with ``create``, a new one if none (InvalidName, a
+    ValueError in Swedish, for a name that cannot be used)."""
+    row = db.exec(select(Intervention).where(Intervention.name_key == name_key(name))).first()
     if row is None and create:
-        row = Intervention(name=name)
+        row = Intervention(name=clean_insats_name(name))
         db.add(row)
         db.flush()
     return row
 
 
+def create_intervention(db: Session, name: str) -> Intervention:
+    """A new insats; ValueError (Swedish) for a name that cannot be used or is taken."""
+    if intervention_by_name(db, name) is not None:
+        raise ValueError(TAKEN_NAME)
+    return intervention_by_name(db, name, create=True)
+
+
 def rename_intervention(db: Session, intervention: Intervention, name: str) -> None:
-    """Rename an insats; raises ValueError (Swedish) for an empty or taken name."""
-    name = name.strip()
-    if not 1 <= len(name) <= 200:
-        raise ValueError("Ange insatsens namn (högst 200 tecken).")
+    """Rename an insats; raises ValueError (Swedish) for an unusable or taken name."""
+    name = clean_insats_name(name)
     taken = intervention_by_name(db, name)
     if taken is not None and taken.id != intervention.id:
-        raise ValueError("Det finns redan en insats med det namnet.")
+        raise ValueError(TAKEN_NAME)
     if name == intervention.name:
         return
     published = [table_of(PublicationRow), table_of(PublicationGroup)]

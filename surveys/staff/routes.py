@@ -451,6 +451,9 @@ def paper(round_id: str):
         except InvalidSubmission as exc:
             errors = {field or "": message for field, message in exc.errors}
         else:
+            if _blank_unconfirmed(answers):
+                # As the web form asks "Vill du skicka ändå?": nothing stored yet.
+                return _paper_page(form, round_, instrument, qn, {}, values, ask_empty=True)
             record(
                 session,
                 user_email=current_user.email,
@@ -465,6 +468,16 @@ def paper(round_id: str):
             return redirect(url_for(".paper", round_id=round_id))
     else:
         form.form_key.data = secrets.token_urlsafe(24)
+    return _paper_page(form, round_, instrument, qn, errors, values)
+
+
+def _blank_unconfirmed(answers: dict[int, str]) -> bool:
+    """No question answered (Kön alone is no answer) and "Registrera ändå" not pressed."""
+    blank = all(not str(value).strip() for value in answers.values())
+    return blank and request.form.get("confirm_empty") != "1"
+
+
+def _paper_page(form, round_, instrument, qn, errors, values, *, ask_empty: bool = False):
     return render_template(
         "staff/paper.html",
         form=form,
@@ -474,6 +487,7 @@ def paper(round_id: str):
         questions=qn.questions_in(round_.year),
         errors=errors,
         values=values,
+        ask_empty=ask_empty,
         gender_labels=GENDER_LABELS,
     ), (400 if errors else 200)
 
