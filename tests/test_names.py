@@ -53,7 +53,8 @@ def test_insats_names_are_unique_without_regard_to_case_or_unicode_form(app, adm
     with app.app_context():
         s = db.session()
         steget = ops.intervention_by_name(s, "STEGET VIDARE")
-        assert steget is not None and steget.name == "Steget vidare"
+        assert steget is not None
+        assert steget.name == "Steget vidare"
         with pytest.raises(ValueError, match="redan en insats"):
             ops.rename_intervention(s, steget, "ÅGÅNGEN")
         ops.rename_intervention(s, steget, "Steget Vidare")
