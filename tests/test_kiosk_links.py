@@ -232,3 +232,15 @@ def test_queue_reports_and_counted_refusals_are_rate_limited(app, client, make_r
     for _ in range(4):
         client.post(f"/k/{r.code}", data=answers(token, q1="9"), headers=BACKGROUND)
     assert round_row(app, r.id).tablet_refused == 2
+
+
+def test_an_empty_round_with_a_replaced_kiosk_link_can_still_be_removed(app, make_round):
+    r = make_round("deltagare_avslut", mode="kiosk")
+    new_link(app, r.id)
+    new_link(app, r.id)  # the first one is now retired (kept for the grace period)
+    with app.app_context():
+        s = db.session()
+        ops.delete_round(s, s.get(Round, r.id))
+        s.commit()
+    assert count_rows(app, "round") == 0
+    assert count_rows(app, "kiosk_retired_link") == 0
