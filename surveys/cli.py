@@ -20,7 +20,7 @@ from surveys.files.answers import export_answers, import_answers
 from surveys.files.history import import_history, import_national, record_batch
 from surveys.files.reading import FileError
 from surveys.links import public_base
-from surveys.models import Intervention, Round, RoundMode, User
+from surveys.models import Intervention, Round, RoundMode, RoundState, User
 from surveys.names import InvalidName
 from surveys.reports.assets import prerender_preview
 from surveys.reports.build import render_printable
@@ -312,8 +312,15 @@ def rounds_list() -> None:
         click.echo(
             f"{r.id}  {r.year}  {questionnaire:42} "
             f"{names.get(r.intervention_id, 'Hela förbundet'):20} "
-            f"{MODE_LABELS[r.mode]:24} {STATE_LABELS[r.state]:10} {_link(r)}"
+            f"{MODE_LABELS[r.mode]:24} {STATE_LABELS[r.state]:10} {_listed_link(r)}"
         )
+
+
+def _listed_link(round_: Round) -> str:
+    """A closed round takes no answers: no link to hand out (as on its page)."""
+    if round_.state == RoundState.closed.value:
+        return "(stängd – ingen länk)"
+    return _link(round_)
 
 
 def _read(path: str) -> tuple[bytes, str]:

@@ -89,3 +89,12 @@ def test_link_urls_of_a_closed_round_answer_with_a_swedish_message(
     assert count_rows(app, "link_token") == 0
     assert count_rows(app, "kiosk_enrolment") == 0
     assert "http://localhost/surfplatta/" not in page
+
+
+def test_the_round_list_gives_no_link_for_a_closed_round(app, runner, make_round):
+    r = make_round("deltagare_avslut", insats="Steget")
+    assert f"/s/{r.code}" in runner.invoke(args=["rounds", "list"]).output
+    close(app, r.id)
+    listing = runner.invoke(args=["rounds", "list"]).output
+    assert f"/s/{r.code}" not in listing
+    assert "(stängd – ingen länk)" in listing
