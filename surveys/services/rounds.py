@@ -50,7 +50,7 @@ ADMIN_ONLY_QUESTIONNAIRES = frozenset({"styrelse", "chefsgrupp"})
 FIRST_YEAR = 2000
 MAX_TOKENS = 2000
 TAKEN_NAME = (
-    "Det finns redan en insats med det namnet (stora och små bokstäver räknas som samma namn)."
+    "Det finns redan en insats med det namnet. Stora och små bokstäver räknas som samma namn."
 )
 MAX_RETIRED_AGE = timedelta(days=7)  # longer than the longest grace period (config)
 
