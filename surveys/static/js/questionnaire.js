@@ -139,7 +139,7 @@
         Object.keys(old).forEach(function (url) { if (!(url in counts)) { counts[url] = 0; } });
         return Promise.all(Object.keys(counts).map(function (url) {
           var now = Math.min(counts[url], MAX_STEP), before = Math.min(old[url] || 0, MAX_STEP);
-          var token = tokens[url] || signed[url];
+          var token = signed[url] || tokens[url]; // the freshest: the form this page shows
           if ((now === before && !storageFull) || !token) { return null; }
           var body = new URLSearchParams({ waiting: now, reported: before, token: token,
             storage_full: storageFull ? "1" : "0" });
