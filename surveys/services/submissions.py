@@ -482,6 +482,10 @@ def _round_name(db: Session, round_id: str) -> str:
     return f'"{round_.questionnaire_key} {round_.year}, {place}"'
 
 
+# The columns of a released questionnaire, in the order of _HOT_SQL["responses"].
+_RESPONSE_COLUMNS = ["id", "round_id", "questionnaire_key", "year", "intervention_id", "gender"]
+
+
 def _response_row(item: dict) -> tuple[dict, list[tuple]]:
     """A released questionnaire as a response row (new random id) and its answers."""
     response_id = new_id()
@@ -528,7 +532,9 @@ def _insert_rows(conn: Connection, items: list[tuple[dict, list[tuple]]]) -> Non
     if not items:
         return
     columns = set(items[0][0])
-    if all(set(response) == columns for response, _ in items):
+    if all(list(response) == _RESPONSE_COLUMNS for response, _ in items):  # the hot path
+        _run(conn, "responses", [tuple(response.values()) for response, _ in items])
+    elif all(set(response) == columns for response, _ in items):
         conn.execute(insert(table_of(Response)), [response for response, _ in items])
     else:  # rewritten rows carry columns a fresh one leaves to their defaults
         for response, _ in items:
