@@ -133,7 +133,7 @@ def _report(year: int):
     return data, None
 
 
-@bp.route("/<int:year>", methods=["GET", "POST"])
+@bp.route("/<year:year>", methods=["GET", "POST"])
 @roles_required(Role.admin)
 def edit(year: int):
     """Write or correct the year's introduction and per-indicator comments."""
