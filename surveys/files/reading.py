@@ -301,6 +301,24 @@ def formula_safe(value: object) -> object:
     return value
 
 
+def inert_formulas(workbook) -> None:
+    """Every text cell of a workbook (openpyxl, not write-only) stays text in Excel.
+
+    openpyxl stores a string starting with "=" as a formula: a comment such as
+    ``=HYPERLINK("http://…","Klicka här")`` would become a live link in every
+    läsare's download. Such cells are written as plain strings with Excel's
+    "quote prefix" (still text when someone edits the cell), and the value is
+    kept exactly, so export → import gives back what was written.
+    """
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                value = cell.value
+                if isinstance(value, str) and value.startswith(FORMULA_START):
+                    cell.data_type = "s"
+                    cell.quotePrefix = True
+
+
 def strip_formula_guard(value: str) -> str:
     """Undo :func:`formula_safe` so that export → import → export is identical."""
     if value.startswith("'") and value[1:].startswith(FORMULA_START):
