@@ -8,7 +8,7 @@ import os
 import time
 from pathlib import Path
 
-from flask import Flask, Response, abort, current_app, request
+from flask import Flask, Response, abort, current_app, request, session
 from flask_wtf.csrf import CSRFProtect
 from limits import RateLimitItemPerSecond
 from limits.storage import storage_from_string
@@ -31,6 +31,10 @@ CSP = (
 )
 # Database, WAL/SHM, backups, mail files and the key are the owner's only.
 PRIVATE_UMASK = 0o077
+# Flash messages travel in the session cookie, and browsers drop cookies over 4 kB:
+# at most this many messages, each cut to this many characters (issue 18).
+MAX_FLASHES = 6
+MAX_FLASH_CHARS = 200
 
 
 def init_app(app: Flask) -> None:
@@ -56,6 +60,8 @@ def init_app(app: Flask) -> None:
         if any("\x00" in value for value in values):
             abort(400)
 
+    app.after_request(bound_flashes)
+
     @app.after_request
     def _headers(response: Response) -> Response:
         response.headers["Content-Security-Policy"] = CSP
@@ -69,6 +75,37 @@ def init_app(app: Flask) -> None:
             # Nothing a respondent or staff member saw may be kept by the browser.
             response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def bound_flashes(response: Response) -> Response:
+    """Keep the flash messages waiting in the session small, whatever a view flashed.
+
+    An import of a file with many long bad cells would otherwise put every cell
+    into the cookie (1.9 MB was seen). The first messages are kept, then a line
+    saying how many more there were, then the last one (the outcome, e.g.
+    "Ingenting har importerats."); long messages are cut with "…".
+    """
+    if not session.modified:  # nothing flashed in this request (and no "Vary: Cookie" added)
+        return response
+    flashes = session.get("_flashes")
+    if not flashes:
+        return response
+    bounded = [(category, _cut(str(message))) for category, message in flashes]
+    if len(bounded) > MAX_FLASHES:
+        hidden = len(bounded) - (MAX_FLASHES - 1)
+        category = bounded[-1][0]
+        bounded = [
+            *bounded[: MAX_FLASHES - 2],
+            (category, f"… och {hidden} meddelanden till."),
+            bounded[-1],
+        ]
+    if bounded != flashes:
+        session["_flashes"] = bounded
+    return response
+
+
+def _cut(message: str) -> str:
+    return message if len(message) <= MAX_FLASH_CHARS else message[: MAX_FLASH_CHARS - 1] + "…"
 
 
 def _frozen(response: Response) -> bool:
