@@ -50,7 +50,7 @@ def test_hsts_only_in_production(some_responses, database_url):
         {
             "DATABASE_URL": database_url,
             "SURVEYS_ENV": "production",
-            "SECRET_KEY": "x" * 40,
+            "SECRET_KEY": STRONG,
             "PUBLIC_URL": "https://enkat.example.se",
         }
     )
@@ -123,7 +123,7 @@ from datetime import UTC, date, datetime  # noqa: E402
 from surveys import clock, db  # noqa: E402
 from surveys.config import load_config  # noqa: E402
 
-STRONG = "k" * 20 + "0123456789abcdef"  # 36 characters
+STRONG = "k7Qm2Zp9Xr4Lw8Nd3Vb6Hs1Tf5Jc0Gy-a"  # 34 characters, 33 different
 
 
 def production(**extra):
@@ -157,6 +157,7 @@ def test_production_starts_with_a_real_configuration():
     [
         ({"SECRET_KEY": None}, "SECRET_KEY"),
         ({"SECRET_KEY": "x" * 31}, "minst 32 tecken"),
+        ({"SECRET_KEY": "x1y2" * 10}, "minst 8 olika tecken"),
         ({"SECRET_KEY": "utveckling"}, "platshållare"),
         ({"PUBLIC_URL": None}, "PUBLIC_URL saknas"),
         ({"PUBLIC_URL": "enkat.example.se"}, "PUBLIC_URL saknas"),
