@@ -173,9 +173,11 @@ class SignInThrottle:
       delay instead of a lock: one more attempt is let through after
       ``first_delay`` seconds, the next after twice that, and so on up to the
       window's length (5 minutes by default). So nobody can keep an account —
-      the administrator's included — closed for good: its owner gets a try at
-      least every ``max_delay`` seconds, while a guesser gets one guess per delay.
-      A right password clears the account's count and delay.
+      the administrator's included — closed for good: at most ``max_delay``
+      seconds pass before the next attempt is checked, and a guesser gets one
+      guess per delay (a guesser who polls without pause competes with the owner
+      for those slots, from addresses the per-address limit also holds). A right
+      password clears the account's count and delay.
 
     Counts live in the database (tables ``signin_failure`` and ``signin_delay``)
     or, when RATELIMIT_STORAGE_URI is set, in that storage (Redis via ``limits``).
