@@ -1,7 +1,7 @@
 """sign-in: a growing delay per account instead of a lock (issue 18 point 9)
 
 Revision ID: 0013
-Revises: bg1
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0013"
-down_revision = "bg1"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -9,8 +9,9 @@ shared strings, rows and cells); reading then stops at the row limit and after
 ``XLSX_SECONDS``.
 
 Cells people type are normalised here too: the Swedish names of questionnaires,
-genders and subgroups, decimal commas and percent signs, and the apostrophe our
-exports put in front of text that a spreadsheet would run as a formula.
+genders and subgroups, decimal commas and percent signs. Text cells are otherwise
+taken as they are: the apostrophe CSV exports put in front of text a spreadsheet
+would run as a formula is NOT undone on import (``'=x`` stays ``'=x``).
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def _clean_cell(value: object, line: int) -> object:
     if isinstance(value, str):
         if "\x00" in value:
             raise FileError([f"Rad {line}: filen innehåller ogiltiga tecken (NUL)."])
-        return strip_formula_guard(value)
+        return value  # as it is: an apostrophe someone typed stays (no formula guard undone)
     return value
 
 
@@ -127,10 +128,7 @@ def open_table(
 def _check_header(
     header: list[str], required: list[str], optional: Iterable[str], aliases: dict[str, str] | None
 ) -> list[str]:
-    names = [
-        (aliases or {}).get(n, n)
-        for n in (strip_formula_guard(str(h or "")).strip().lower() for h in header)
-    ]
+    names = [(aliases or {}).get(n, n) for n in (str(h or "").strip().lower() for h in header)]
     if any("\x00" in n for n in names):
         raise FileError(["Filen innehåller ogiltiga tecken (NUL)."])
     missing = [c for c in required if c not in names]
@@ -311,13 +309,6 @@ def inert_formulas(workbook) -> None:
                 if isinstance(value, str) and value.startswith(FORMULA_START):
                     cell.data_type = "s"
                     cell.quotePrefix = True
-
-
-def strip_formula_guard(value: str) -> str:
-    """Undo :func:`formula_safe` so that export → import → export is identical."""
-    if value.startswith("'") and value[1:].startswith(FORMULA_START):
-        return value[1:]
-    return value
 
 
 # --- values people type ---------------------------------------------------------
