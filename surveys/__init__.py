@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the application from the environment (``overrides`` are for tests)."""
-    from surveys import cli, db, errors, paths, security, web
+    from surveys import cli, converters, db, errors, paths, security, web
     from surveys.config import load_config
 
     config = load_config(overrides)
@@ -25,6 +25,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     db.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    converters.init_app(app)  # before the blueprints add their rules
 
     from surveys.admin.imports import bp as imports_bp
     from surveys.admin.publish import bp as publish_bp

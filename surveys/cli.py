@@ -15,6 +15,7 @@ from sqlmodel import select
 from indicators.instrument import CatalogueError
 from surveys import clock, create_app, db, paths
 from surveys.config import ConfigError
+from surveys.converters import FIRST_YEAR, LAST_YEAR
 from surveys.demo import demo_hint, seed_demo
 from surveys.files.answers import export_answers, import_answers
 from surveys.files.history import import_history, import_national, record_batch
@@ -41,6 +42,30 @@ class CliError(click.ClickException):
 
     def show(self, file=None) -> None:
         click.echo(f"Fel: {self.format_message()}", err=True, file=file)
+
+
+class YearType(click.ParamType):
+    """An --year/--before argument: a year 2000–2100, refused in Swedish otherwise."""
+
+    name = "år"
+
+    def convert(self, value, param, ctx) -> int:
+        text = str(value).strip()
+        if isinstance(value, int) and not isinstance(value, bool):
+            year = value
+        elif text.isascii() and text.isdigit() and len(text) == 4:
+            year = int(text)
+        else:
+            year = -1
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise CliError(
+                f"{param.opts[0] if param else 'Året'} ska vara ett årtal mellan "
+                f"{FIRST_YEAR} och {LAST_YEAR} (nu {text[:20]!r})."
+            )
+        return year
+
+
+YEAR = YearType()
 
 
 db_cli = AppGroup("db", help="Databasen: migreringar.")
@@ -238,7 +263,7 @@ def _audit(session, action: str, detail: str) -> None:
 
 @rounds_cli.command("create")
 @click.option("--questionnaire", required=True, help="Enkätens nyckel, t.ex. deltagare_avslut.")
-@click.option("--year", type=int, required=True)
+@click.option("--year", type=YEAR, required=True)
 @click.option("--insats", default=None, help="Insatsens namn (skapas om den saknas).")
 @click.option(
     "--mode",
@@ -384,7 +409,7 @@ def import_national_cmd(path: str) -> None:
 
 @export_cli.command("answers")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv")
-@click.option("--year", type=int, default=None)
+@click.option("--year", type=YEAR, default=None)
 @click.option("--output", type=click.Path(dir_okay=False), default=None)
 def export_answers_cmd(fmt: str, year: int | None, output: str | None) -> None:
     """Exportera alla enkätsvar i svarsfilens format."""
@@ -416,7 +441,7 @@ def _write(data: bytes, output: str | None, *, binary: bool) -> None:
 
 @click.command("report")
 @with_appcontext
-@click.option("--year", type=int, required=True)
+@click.option("--year", type=YEAR, required=True)
 @click.option("--insats", default=None, help="Bara en insats (namn).")
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "xlsx", "html", "pdf", "docx"]), default="csv"
@@ -449,7 +474,7 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
 
 
 @click.command("publish")
-@click.option("--year", type=int, required=True, help="Året som ska publiceras.")
+@click.option("--year", type=YEAR, required=True, help="Året som ska publiceras.")
 @click.option(
     "--by", "by", default="kommandoraden", show_default=True, help="Vem som publicerar (loggas)."
 )
@@ -552,7 +577,7 @@ def restore_cmd(path: str, yes: bool) -> None:
 
 
 @click.command("purge")
-@click.option("--before", type=int, required=True, help="Ta bort svar från år före detta.")
+@click.option("--before", type=YEAR, required=True, help="Ta bort svar från år före detta.")
 @click.option("--yes", is_flag=True, help="Fråga inte om bekräftelse.")
 @with_appcontext
 def purge_cmd(before: int, yes: bool) -> None:

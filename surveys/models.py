@@ -14,6 +14,7 @@ import uuid
 from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Index,
     LargeBinary,
@@ -426,7 +427,17 @@ class SignInFailure(SQLModel, table=True):
     __tablename__ = "signin_failure"
     key_hash: str = Field(primary_key=True, max_length=64)  # HMAC of e-mail or client address
     window_start: int = Field(primary_key=True)  # start of the window, seconds since 1970
-    failures: int = 0  # failed sign-ins in the window
+    failures: int = 0  # sign-in attempts in the window (a right password takes its one back)
+
+
+class SignInDelay(SQLModel, table=True):
+    """An account past its sign-in limit: when its next attempt may be checked."""
+
+    __tablename__ = "signin_delay"
+    key_hash: str = Field(primary_key=True, max_length=64)  # HMAC of the e-mail address
+    strikes: int = 0  # times the limit was reached or a delayed attempt let through
+    # seconds since 1970; earlier attempts wait
+    not_before: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class ImportBatch(SQLModel, table=True):
