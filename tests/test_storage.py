@@ -525,7 +525,8 @@ def test_closing_with_a_missing_key_names_the_round_and_changes_nothing(app, mak
         assert answer_open(app, r).status_code == 303
     assert len(key_files(app)) == 1
     page = close(app, r)
-    assert "Nyckeln för 3 väntande svar i mätomgången" in page
+    assert "nyckeln till 3 väntande svar i mätomgången" in page
+    assert "eller se surveys pending." in page  # the whole message, not cut short
     assert "Steget" in page
     assert "Ingenting har ändrats" in page
     assert state(app, r) == "open"
@@ -542,7 +543,7 @@ def test_publishing_with_a_missing_key_names_the_round_and_changes_nothing(app, 
     year = str(r.year)
     result = runner.invoke(args=["publish", "--year", year])
     assert result.exit_code != 0
-    assert "Nyckeln för 1 väntande svar i mätomgången" in result.output
+    assert "nyckeln till 1 väntande svar i mätomgången" in result.output
     assert "Steget" in result.output
     assert scalar(app, "SELECT COUNT(*) FROM publication") == 0
     assert scalar(app, "SELECT COUNT(*) FROM publish_lock") == 0

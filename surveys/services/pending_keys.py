@@ -144,9 +144,8 @@ def check_writable() -> None:
         probe.unlink()
     except OSError as exc:
         raise PendingKeyError(
-            "Nycklarna för väntande svar i instansmappen "
-            f"({folder()}) kan inte skrivas eller tas bort: {exc.strerror}. "
-            "Ingenting har ändrats."
+            "Ingenting har ändrats: nycklarna för väntande svar kan inte skrivas eller tas "
+            f"bort ({folder()}: {exc.strerror})."
         ) from None
 
 

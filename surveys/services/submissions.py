@@ -396,11 +396,11 @@ def _unsealed(db: Session, round_id: str, rows: Sequence[Row]) -> list[dict]:
 
 
 def missing_key_message(round_label: str, count: int) -> str:
+    """Short enough for a flash message (200 characters) with an ordinary round name."""
     return (
-        f"Nyckeln för {count} väntande svar i mätomgången {round_label} saknas i "
-        "instansmappen (pending-keys). Återställ instansmappen från säkerhetskopian som "
-        "togs samtidigt med databasen; finns ingen, tar kommandot surveys pending bort "
-        "svaren som inte går att läsa. Ingenting har ändrats."
+        f"Ingenting har ändrats: nyckeln till {count} väntande svar i mätomgången "
+        f"{round_label} saknas (instance/pending-keys). Lägg tillbaka den från "
+        "säkerhetskopian, eller se surveys pending."
     )
 
 
