@@ -347,8 +347,8 @@ def _release_round(
             db.rollback()
             return None
         responses = [_response_row(item) for item in batch]
-        threshold = min_cell_value(_setting(conn), min_cell)
-        rewrite = min_batch <= 1 and len(rows) < threshold
+        # a forced rest (close, publish) smaller than MIN_CELL joins the earlier answers
+        rewrite = min_batch <= 1 and len(rows) < min_cell_value(_setting(conn), min_cell)
         if rewrite:
             responses += _take_released(conn, round_id)
         _SHUFFLE.shuffle(responses)
