@@ -561,7 +561,11 @@ def purge_cmd(before: int, yes: bool) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from surveys.cli_translations import audio_cli, translations_cli  # noqa: PLC0415 - it imports CliError
+
     for command in (
+        translations_cli,
+        audio_cli,
         db_cli,
         instrument_cli,
         users_cli,

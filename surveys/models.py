@@ -490,3 +490,45 @@ class BackgroundJob(SQLModel, table=True):
     pid: int | None = None  # the worker process's id while it runs (finds a crashed job)
     min_cell: int  # the suppression threshold in force when the administrator asked
     message: str = Field(default="", max_length=500)  # the result or the failure, in Swedish
+
+
+# --- translations (issue 22: approved translations as data) -------------------
+
+
+class TranslationLanguage(SQLModel, table=True):
+    """A language a förbund has loaded a translation for, and its approval.
+
+    The approval holds for exactly the translation that was approved: ``approved_digest``
+    is a hash of every loaded row, so a later load needs a new approval."""
+
+    __tablename__ = "translation_language"
+    code: str = Field(primary_key=True, max_length=10)  # language code, e.g. ar, ti
+    approved_digest: str = Field(default="", max_length=64)  # digest approved ("" = never)
+    approved_reference: str = Field(default="", max_length=200)  # e.g. "godkänd av NNS 2027-01-10"
+    approved_by: str = Field(default="", max_length=254)  # who approved (e-mail or kommandoraden)
+    approved_on: date | None = None  # the day of the approval (an administrator's action)
+    loaded_on: date | None = None  # the day the translation file was last loaded
+
+
+class TranslationText(SQLModel, table=True):
+    """One translated text a respondent sees, with the hash of the Swedish it translates."""
+
+    __tablename__ = "translation_text"
+    language: str = Field(
+        foreign_key="translation_language.code", primary_key=True, max_length=10
+    )  # the language
+    key: str = Field(primary_key=True, max_length=120)  # text key, e.g. fraga.<version id>
+    text: str = Field(sa_column=Column(Text, nullable=False))  # the translation (plain text)
+    sv_hash: str = Field(max_length=64)  # sha256 of the Swedish text it translates (stale check)
+
+
+class LanguageCount(SQLModel, table=True):
+    """How many questionnaires of a round were answered in each language (not Swedish).
+
+    Kept apart from the answers like ``response_count``: the answers never carry
+    the language (in a small insats a language can identify a person)."""
+
+    __tablename__ = "language_count"
+    round_id: str = Field(foreign_key="round.id", primary_key=True, max_length=32)  # the round
+    language: str = Field(primary_key=True, max_length=10)  # language code
+    count: int = 0  # questionnaires received in that language

@@ -49,6 +49,9 @@ ACTIONS = {
     "publicering.publicera": "Publicerade resultaten för ett år",
     "inställning.skydda_övriga": "Ändrade skyddet av svar med annat eller inget kön",
     "kiosk.sen_enkät": "Tog emot enkäter efter att omgången stängts (respittid)",
+    "översättning.läs_in": "Läste in en översättning av deltagarnas enkät",
+    "översättning.godkänn": "Godkände en översättning så att den erbjuds deltagarna",
+    "ljud.läs_in": "Lade in en inspelad uppläsning av en fråga",
 }
 
 

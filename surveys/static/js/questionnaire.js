@@ -4,14 +4,20 @@
 // - the form is sent in the background with its key; the answers wait in IndexedDB
 //   until the server acknowledges them, and the queue drains by itself when online;
 // - kiosk: "Är du kvar?" after a while without touch, a "Tack" that counts down and can
-//   be extended, and a reset that leaves nothing of the respondent (DOM, history, form).
+//   be extended, and a reset that leaves nothing of the respondent (DOM, history, form);
+// - "Lyssna": read-aloud with the device's voice for the page's language, or a recording;
+// - a page in another language (?sprak=) gets its texts from data-texts; a kiosk's reset
+//   always goes back to the Swedish form.
 (function () {
   "use strict";
   var form = document.querySelector("form.questionnaire");
   var kioskThanks = document.getElementById("kiosk-thanks");
   var modern = !!(window.fetch && window.indexedDB && window.Promise && window.URLSearchParams);
   var DB = "enkat", STORE = "ko", META = "meta";
-  var NET_MESSAGE = "Svaren skickas så snart surfplattan har nät igen.";
+  var texts = {};
+  try { texts = JSON.parse((form && form.dataset.texts) || "{}"); } catch (e) { texts = {}; }
+  function tr(key, swedish) { return texts[key] || swedish; }
+  var NET_MESSAGE = tr("ui.offline", "Svaren skickas så snart surfplattan har nät igen.");
   // The kiosk page as the server sent it, before this script changes it (attributes only:
   // what a respondent clicks is not in it). Kept for the service worker without a download.
   var pristine = form && form.dataset.kiosk && form.dataset.step === "1" &&
@@ -163,7 +169,8 @@
         });
         bar.firstChild.max = shown;
         bar.firstChild.value = answered;
-        bar.lastChild.textContent = answered + " av " + shown + " besvarade";
+        bar.lastChild.textContent = tr("ui.progress", "{answered} av {shown} besvarade")
+          .replace("{answered}", answered).replace("{shown}", shown);
       }
     }
     form.addEventListener("change", update);
@@ -180,9 +187,9 @@
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       if (!form.querySelector('input[name^="q"]:checked') && !form.dataset.confirmed) {
-        ask("Du har inte svarat på någon fråga. Vill du skicka ändå?",
-          [["Skicka ändå", function () { form.dataset.confirmed = "1"; submitInBackground(); }],
-           ["Svara på frågorna", function () {}]]);
+        ask(tr("ui.empty", "Du har inte svarat på någon fråga. Vill du skicka ändå?"),
+          [[tr("ui.send_anyway", "Skicka ändå"), function () { form.dataset.confirmed = "1"; submitInBackground(); }],
+           [tr("ui.answer_questions", "Svara på frågorna"), function () {}]]);
         return;
       }
       submitInBackground();
@@ -204,7 +211,7 @@
     var item = { id: randomHex(16), url: form.action, fields: fieldsOf(),
       report: form.dataset.kiosk ? form.dataset.kiosk + "/ko" : null };
     button.disabled = true;
-    status("Skickar dina svar …");
+    status(tr("ui.sending", "Skickar dina svar …"));
     form.dataset.sending = "1"; // no idle reset while answers exist only in this page
     var saved = keep(item).then(function () { return true; }, function () {
       storageFull = true; // told to staff, never to the respondent
@@ -265,11 +272,12 @@
     document.title = "Tack för dina svar";
     // The form (and with it every answer) leaves the DOM.
     main.innerHTML = '<section class="card message thanks" aria-labelledby="rubrik">' +
-      '<h1 id="rubrik" tabindex="-1">Tack!</h1><p></p></section>';
+      '<h1 id="rubrik" tabindex="-1"></h1><p></p></section>';
+    main.querySelector("h1").textContent = tr("ui.thanks_title", "Tack!");
     main.querySelector("p").textContent = queuedOnDevice
       ? "Dina svar är sparade på " + where + " och skickas så snart den har nät igen. " +
         "De hjälper oss att göra stödet bättre."
-      : "Dina svar är sparade. De hjälper oss att göra stödet bättre.";
+      : tr("ui.thanks_text", "Dina svar är sparade. De hjälper oss att göra stödet bättre.");
     if (!kiosk) {
       main.firstChild.insertAdjacentHTML("beforeend", "<p>Låt sidan vara öppen tills den har nät igen.</p>");
     } else {
@@ -290,9 +298,11 @@
     }
     var actions = info.nextElementSibling;
     if (!serverPage) {
-      actions.insertAdjacentHTML("beforeend", '<button type="button" class="primary" id="borja-om">Börja om nu</button>');
+      actions.insertAdjacentHTML("beforeend", '<button type="button" class="primary" id="borja-om"></button>');
+      actions.lastChild.textContent = tr("ui.restart_now", "Börja om nu");
     }
-    actions.insertAdjacentHTML("beforeend", '<button type="button" id="mer-tid">Jag behöver mer tid</button>');
+    actions.insertAdjacentHTML("beforeend", '<button type="button" id="mer-tid"></button>');
+    actions.lastChild.textContent = tr("ui.more_time", "Jag behöver mer tid");
     var left = seconds, shown = section.querySelector("#sekunder");
     shown.textContent = left;
     var tick = setInterval(function () {
@@ -350,7 +360,7 @@
       if (!form || asking || form.dataset.sending || Date.now() - last < idle) { return; }
       if (!form.querySelector("input:checked")) { last = Date.now(); return; }
       var left = Number(form.dataset.countdown) || 30;
-      asking = ask("Är du kvar?", [["Ja, jag är kvar", function () {
+      asking = ask(tr("ui.still_there", "Är du kvar?"), [[tr("ui.yes_still_there", "Ja, jag är kvar"), function () {
         clearInterval(tick); asking = null; last = Date.now();
       }]]);
       var card = asking.firstChild;
@@ -375,7 +385,80 @@
     if (kiosk) { location.replace(kiosk); }
   });
 
+  // --- "Lyssna": read the question and its answer options aloud ---------------------------
+  // The exact text shown (each part's textContent) with the device's voice for the page's
+  // language; the part being read is highlighted. A question version with a recording
+  // plays it instead (then the options with the voice, if there is one). Buttons stay
+  // hidden where neither exists. Nothing starts by itself and focus never moves, so
+  // keyboard and screen-reader users are not disturbed.
+  function setupListen() {
+    var buttons = document.querySelectorAll("button.listen");
+    if (!buttons.length) { return; }
+    var synth = window.speechSynthesis, lang = (document.documentElement.lang || "sv").toLowerCase();
+    var running = null; // the stop function of what is being read now
+    function voice() {
+      if (!synth || !window.SpeechSynthesisUtterance || !synth.getVoices) { return null; }
+      var voices = synth.getVoices() || [];
+      for (var i = 0; i < voices.length; i++) {
+        if ((voices[i].lang || "").toLowerCase().replace("_", "-").split("-")[0] === lang) { return voices[i]; }
+      }
+      return null;
+    }
+    function show() {
+      var found = !!voice();
+      buttons.forEach(function (b) { b.hidden = !(found || b.dataset.audio); });
+    }
+    show();
+    if (synth && synth.addEventListener) { synth.addEventListener("voiceschanged", show); }
+    function mark(el, on) { if (on) { el.classList.add("reading"); } else { el.classList.remove("reading"); } }
+    function speak(parts, done) {
+      var v = voice(), i = 0, stopped = false;
+      if (!v || !parts.length) { done(); return function () {}; }
+      function next() {
+        if (stopped) { return; }
+        if (i >= parts.length) { done(); return; }
+        var el = parts[i++], u = new window.SpeechSynthesisUtterance(el.textContent.trim());
+        u.lang = lang; u.voice = v;
+        u.onend = u.onerror = function () { mark(el, false); next(); };
+        mark(el, true);
+        synth.speak(u);
+      }
+      next();
+      return function () { stopped = true; parts.forEach(function (el) { mark(el, false); }); synth.cancel(); };
+    }
+    function play(url, parts, done) {
+      var audio = new Audio(url), first = parts[0], stopRest = null, over = false;
+      function then(rest) {
+        if (over) { return; }
+        over = true;
+        mark(first, false);
+        stopRest = speak(rest, done);
+      }
+      mark(first, true);
+      audio.addEventListener("ended", function () { then(parts.slice(1)); });
+      audio.addEventListener("error", function () { then(parts); }); // no recording: the voice
+      var started = audio.play();
+      if (started && started.catch) { started.catch(function () { then(parts); }); }
+      return function () { over = true; audio.pause(); mark(first, false); if (stopRest) { stopRest(); } };
+    }
+    buttons.forEach(function (button) {
+      button.addEventListener("click", function () {
+        var again = button.getAttribute("aria-pressed") === "true";
+        if (running) { running(); running = null; }
+        buttons.forEach(function (b) { b.removeAttribute("aria-pressed"); });
+        if (again) { return; } // a second press stops
+        var box = document.getElementById(button.dataset.read);
+        var parts = Array.prototype.slice.call(box.querySelectorAll(".read"));
+        function done() { button.removeAttribute("aria-pressed"); running = null; }
+        button.setAttribute("aria-pressed", "true");
+        running = button.dataset.audio ? play(button.dataset.audio, parts, done) : speak(parts, done);
+      });
+    });
+    window.addEventListener("pagehide", function () { if (running) { running(); } });
+  }
+
   if (form) {
+    setupListen();
     setupForm();
     if (form.dataset.kiosk && form.dataset.step === "1") { watchIdle(); }
   }
@@ -393,13 +476,17 @@
       }).then(function () {
         // This first page and its files came before the service worker: keep a copy now
         // (a fresh, empty form; later loads are kept by the service worker itself).
+        // Fonts of a page in another script and recordings too, for a tablet offline.
         var urls = [];
-        document.querySelectorAll("link[rel=stylesheet], script[src]").forEach(function (el) {
+        document.querySelectorAll("link[rel=stylesheet], link[rel=preload], script[src]").forEach(function (el) {
           urls.push(el.href || el.src);
         });
+        document.querySelectorAll("[data-audio]").forEach(function (el) { urls.push(el.dataset.audio); });
+        var language = form.querySelector('input[name="sprak"]');
+        var key = location.pathname + (language ? "?sprak=" + encodeURIComponent(language.value) : "");
         return caches.open("kiosk-v1").then(function (cache) {
           var page = new Response(pristine, { headers: { "Content-Type": "text/html; charset=utf-8" } });
-          return Promise.all([cache.put(location.pathname, page), cache.addAll(urls)]);
+          return Promise.all([cache.put(key, page), cache.addAll(urls)]);
         });
       }).catch(function () {});
     }
