@@ -29,6 +29,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from surveys.admin.imports import bp as imports_bp
     from surveys.admin.publish import bp as publish_bp
     from surveys.admin.routes import bp as admin_bp
+    from surveys.admin.translations import bp as translations_bp
     from surveys.auth.routes import bp as auth_bp
     from surveys.enrol.routes import bp as enrol_bp
     from surveys.questionnaire.routes import bp as questionnaire_bp
@@ -44,6 +45,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         imports_bp,
         publish_bp,
         enrol_bp,
+        translations_bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
