@@ -3,8 +3,6 @@ per-language counter, recordings — over the real commands, HTTP and database."
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import wave
 from pathlib import Path
@@ -39,7 +37,8 @@ def test_template_has_one_row_per_participant_text_csv_and_xlsx(app, runner, tmp
     rows = template(runner, tmp_path / "mall.csv", "ar")
     keys = [row["key"] for row in rows]
     assert len(keys) == len(set(keys))
-    assert f"fraga.{Q1}" in keys and "fraga.deltagare_pagaende.1.v1" in keys
+    assert f"fraga.{Q1}" in keys
+    assert "fraga.deltagare_pagaende.1.v1" in keys
     assert not any(k.startswith(("fraga.personal.", "fraga.styrelse.")) for k in keys)
     assert {"kon.fraga", "kon.kvinna", "skala.frekvens.6", "skala.ja_nej.0", "ui.send"} <= set(keys)
     assert all(row["text"] == "" for row in rows)
@@ -58,7 +57,8 @@ def test_template_has_one_row_per_participant_text_csv_and_xlsx(app, runner, tmp
     result = runner.invoke(
         args=["translations", "template", "--language", "xx", "--output", str(tmp_path / "x.csv")]
     )
-    assert result.exit_code == 1 and "Okänt språk" in result.output
+    assert result.exit_code == 1
+    assert "Okänt språk" in result.output
     assert not (tmp_path / "x.csv").exists()
 
 
@@ -69,7 +69,8 @@ def test_only_an_approved_language_opens_with_sprak_right_to_left(
     texts = load_fixture_translation(runner, tmp_path, "ar", approve=False)
     page = client.get(f"/s/{r.code}?sprak=ar").text
     assert html_tag(page) == '<html lang="sv" dir="ltr">'  # loaded, not approved: Swedish
-    assert texts[f"fraga.{Q1}"] not in page and "العربية" not in page
+    assert texts[f"fraga.{Q1}"] not in page
+    assert "العربية" not in page
 
     result = runner.invoke(
         args=["translations", "approve", "--language", "ar", "--reference", "godkänd av NNS"]
@@ -77,8 +78,10 @@ def test_only_an_approved_language_opens_with_sprak_right_to_left(
     assert result.exit_code == 0, result.output
     page = client.get(f"/s/{r.code}?sprak=ar").text
     assert html_tag(page) == '<html lang="ar" dir="rtl">'
-    assert texts[f"fraga.{Q1}"] in page and texts["skala.frekvens.6"] in page
-    assert "font-arabic.css" in page and "noto-sans-arabic-400.woff2" in page
+    assert texts[f"fraga.{Q1}"] in page
+    assert texts["skala.frekvens.6"] in page
+    assert "font-arabic.css" in page
+    assert "noto-sans-arabic-400.woff2" in page
     assert '<input type="hidden" name="sprak" value="ar">' in page
     assert 'lang="ar" dir="rtl" hreflang="ar" aria-current="page">العربية</a>' in page
     assert "Har du fått stöd på ett sätt" not in page
@@ -86,14 +89,16 @@ def test_only_an_approved_language_opens_with_sprak_right_to_left(
     swedish = client.get(f"/s/{r.code}").text
     assert html_tag(swedish) == '<html lang="sv" dir="ltr">'
     assert "العربية" in swedish  # the picker names the language in its own script
-    assert "font-arabic" not in swedish and "data-texts" not in swedish
+    assert "font-arabic" not in swedish
+    assert "data-texts" not in swedish
     for odd in ("xx", "ti", "<script>", "AR%00", "sv"):
         page = client.get(f"/s/{r.code}?sprak={odd}")
         assert page.status_code in (200, 400)
         assert 'lang="ar"' not in html_tag(page.text)
     staff_round = make_round("personal")  # staff answer in Swedish: no picker, no ?sprak
     page = client.get(f"/s/{staff_round.code}?sprak=ar").text
-    assert html_tag(page) == '<html lang="sv" dir="ltr">' and "العربية" not in page
+    assert html_tag(page) == '<html lang="sv" dir="ltr">'
+    assert "العربية" not in page
 
 
 def post_exit(client, url: str, **extra) -> None:
@@ -116,7 +121,8 @@ def test_an_answer_in_arabic_is_stored_as_the_swedish_one_and_counted_apart(
         s = db.session()
         payloads = [p for (p,) in s.execute(text("SELECT payload FROM pending_response"))]
         counts = s.execute(text("SELECT round_id, language, count FROM language_count")).all()
-    assert len(payloads) == 2 and payloads[0] == payloads[1]  # nothing tells them apart
+    assert len(payloads) == 2
+    assert payloads[0] == payloads[1]
     assert all("sprak" not in p and '"ar"' not in p for p in payloads)
     assert counts == [(r.id, "ar", 1)]  # Swedish is not counted; the repeat is not counted
     release_all(app)
@@ -133,7 +139,8 @@ def test_an_answer_in_arabic_is_stored_as_the_swedish_one_and_counted_apart(
     for rid, gender, version, code in stored:
         by_response.setdefault(rid, []).append((gender, version, code))
     first, second = by_response.values()
-    assert first == second and (("man", Q1, 6) in first)
+    assert first == second
+    assert ("man", Q1, 6) in first
     assert columns == {"id", "round_id", "questionnaire_key", "year", "intervention_id", "gender"}
 
 
@@ -152,30 +159,36 @@ def test_a_changed_swedish_text_makes_the_language_unavailable_until_updated(
         assert runner.invoke(args=["instrument", "load", "--file", str(edited)]).exit_code == 0
         page = client.get(f"/s/{r.code}?sprak=ar").text
         assert html_tag(page) == '<html lang="sv" dir="ltr">'
-        assert "Har du fått stöd som är till nytta för dig?" in page and "العربية" not in page
+        assert "Har du fått stöd som är till nytta för dig?" in page
+        assert "العربية" not in page
         status = runner.invoke(args=["translations", "status"]).output
-        assert "1 inaktuella" in status and "erbjuds inte" in status
+        assert "1 inaktuella" in status
+        assert "erbjuds inte" in status
         refused = runner.invoke(
             args=["translations", "approve", "--language", "ar", "--reference", "igen"]
         )
-        assert refused.exit_code == 1 and "1 är inaktuella" in refused.output
+        assert refused.exit_code == 1
+        assert "1 är inaktuella" in refused.output
         # loading the old file again says which row is stale
         reload = runner.invoke(
             args=["translations", "load", str(tmp_path / "oversattning-ar.csv"), "--language", "ar"]
         )
         assert reload.exit_code == 0
-        assert "1 inaktuella" in reload.output and f"fraga.{Q1}" in reload.output
+        assert "1 inaktuella" in reload.output
+        assert f"fraga.{Q1}" in reload.output
         # a new template carries the new Swedish; translated and loaded, it needs approval
         rows = translated(template(runner, tmp_path / "ny.csv", "ar"), "ar")
         write(tmp_path / "ny-ar.csv", rows)
         loaded = runner.invoke(
             args=["translations", "load", str(tmp_path / "ny-ar.csv"), "--language", "ar"]
         )
-        assert loaded.exit_code == 0 and "inaktuella" not in loaded.output
+        assert loaded.exit_code == 0
+        assert "inaktuella" not in loaded.output
         assert 'lang="sv"' in html_tag(client.get(f"/s/{r.code}?sprak=ar").text)
         runner.invoke(args=["translations", "approve", "--language", "ar", "--reference", "ny"])
         page = client.get(f"/s/{r.code}?sprak=ar").text
-        assert 'lang="ar"' in html_tag(page) and texts[f"fraga.{Q1}"] in page
+        assert 'lang="ar"' in html_tag(page)
+        assert texts[f"fraga.{Q1}"] in page
     finally:
         assert runner.invoke(args=["instrument", "load"]).exit_code == 0
 
@@ -217,9 +230,11 @@ def test_a_bad_translation_file_is_refused_naming_the_row_and_changes_nothing(
         args=["translations", "load", str(write(tmp_path / "bad.csv", rows)), "--language", "ar"]
     )
     assert result.exit_code == 1
-    assert expected in result.output and "Ingenting har lästs in." in result.output
+    assert expected in result.output
+    assert "Ingenting har lästs in." in result.output
     page = client.get(f"/s/{r.code}?sprak=ar").text  # still the approved translation
-    assert 'lang="ar"' in html_tag(page) and texts[f"fraga.{Q1}"] in page
+    assert 'lang="ar"' in html_tag(page)
+    assert texts[f"fraga.{Q1}"] in page
     assert "ናይ ፈተና" not in page
 
 
@@ -231,7 +246,8 @@ def test_wrong_columns_or_a_dropped_placeholder_are_refused(app, runner, tmp_pat
         ("key", "svenska", "text"),
     )
     result = runner.invoke(args=["translations", "load", str(wrong), "--language", "ti"])
-    assert result.exit_code == 1 and "Rad 1: kolumnen sv saknas" in result.output
+    assert result.exit_code == 1
+    assert "Rad 1: kolumnen sv saknas" in result.output
     numbered = next(i for i, r in enumerate(rows) if r["key"] == "ui.question_number")
     rows[numbered]["text"] = "ፈተና {n}"
     result = runner.invoke(
@@ -249,14 +265,17 @@ def test_approval_on_the_page_needs_a_complete_translation_and_is_audited(
     rows = translated(template(runner, tmp_path / "t.csv", "ti"), "ti")
     partial = write(tmp_path / "part.csv", [r for r in rows if r["key"] != f"fraga.{Q1}"])
     result = runner.invoke(args=["translations", "load", str(partial), "--language", "ti"])
-    assert result.exit_code == 0 and f"1 saknas: fraga.{Q1}" in result.output
+    assert result.exit_code == 0
+    assert f"1 saknas: fraga.{Q1}" in result.output
     refused = runner.invoke(
         args=["translations", "approve", "--language", "ti", "--reference", "x"]
     )
-    assert refused.exit_code == 1 and "1 texter saknas" in refused.output
+    assert refused.exit_code == 1
+    assert "1 texter saknas" in refused.output
     assert login(client, make_user("administratör")).status_code == 302
     page = client.get("/admin/sprak").text
-    assert f"Saknas: fraga.{Q1}" in page and "Godkänn tigrinska" not in page
+    assert f"Saknas: fraga.{Q1}" in page
+    assert "Godkänn tigrinska" not in page
     write(tmp_path / "full.csv", rows)
     runner.invoke(args=["translations", "load", str(tmp_path / "full.csv"), "--language", "ti"])
     page = client.get("/admin/sprak").text
@@ -280,7 +299,8 @@ def test_approval_on_the_page_needs_a_complete_translation_and_is_audited(
     assert ("översättning.godkänn", "tigrinska (ti): godkänd av NNS 2027-01-10") in entries
     r = make_round("deltagare_pagaende")
     page = client.get(f"/s/{r.code}?sprak=ti").text
-    assert html_tag(page) == '<html lang="ti" dir="ltr">' and "font-ethiopic.css" in page
+    assert html_tag(page) == '<html lang="ti" dir="ltr">'
+    assert "font-ethiopic.css" in page
 
 
 def tiny_wav(path: Path, frames: int = 800) -> Path:
@@ -308,20 +328,23 @@ def test_recordings_refuse_what_is_not_audio_or_too_large_and_are_served(
         (tiny_wav(tmp_path / "ok.wav"), "../../etc/passwd", "Okänd frågeversion"),
     ):
         result = runner.invoke(args=["audio", "load", str(path), "--version", version])
-        assert result.exit_code == 1 and message in result.output
+        assert result.exit_code == 1
+        assert message in result.output
     assert not folder.exists() or not any(folder.iterdir())
     good = tiny_wav(tmp_path / "fraga1.wav")
     result = runner.invoke(args=["audio", "load", str(good), "--version", Q1])
     assert result.exit_code == 0, result.output
     served = client.get(f"/s/ljud/{Q1}")
-    assert served.status_code == 200 and served.mimetype == "audio/wav"
+    assert served.status_code == 200
+    assert served.mimetype == "audio/wav"
     assert served.data == good.read_bytes()
     served.close()
     assert client.get("/s/ljud/deltagare_avslut.2.v1").status_code == 404
     r = make_round("deltagare_avslut")
     page = client.get(f"/s/{r.code}").text
     assert f'data-audio="/s/ljud/{Q1}"' in page
-    assert page.count("data-audio=") == 1 and page.count('class="listen"') == 11
+    assert page.count("data-audio=") == 1
+    assert page.count('class="listen"') == 11
 
 
 def test_round_page_has_links_per_language_and_the_count(
@@ -336,7 +359,8 @@ def test_round_page_has_links_per_language_and_the_count(
     rows = re.findall(r"<tr><td>arabiska</td><td class=\"num\">(\d+)</td></tr>", page)
     assert rows == ["1"]
     poster = client.get(f"/personal/omgang/{r.id}/sprak/ar/affisch").text
-    assert f"/s/{r.code}?sprak=ar" in poster and "العربية" in poster
+    assert f"/s/{r.code}?sprak=ar" in poster
+    assert "العربية" in poster
     assert client.get(f"/personal/omgang/{r.id}/sprak/ti/affisch").status_code == 404
     slips = client.post(
         f"/personal/omgang/{r.id}/sprak/ar/lappar",
