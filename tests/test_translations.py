@@ -53,6 +53,17 @@ def test_template_has_one_row_per_participant_text_csv_and_xlsx(app, runner, tmp
     xlsx = [tuple(c or "" for c in r) for r in sheet.iter_rows(values_only=True)]
     assert xlsx[0] == ("key", "sv", "text")
     assert [r[0] for r in xlsx[1:]] == keys
+    # filled in in Excel and loaded as XLSX
+    book = load_workbook(tmp_path / "m.xlsx")
+    for row, filled in zip(book.active.iter_rows(min_row=2), translated(rows, "ar"), strict=True):
+        row[2].value = filled["text"]
+    book.save(tmp_path / "ifylld.xlsx")
+    result = runner.invoke(
+        args=["translations", "load", str(tmp_path / "ifylld.xlsx"), "--language", "ar"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{len(keys)} översatta texter inlästa för arabiska (ar)." in result.output
+    assert "Språket behöver godkännas" in result.output
     # an unknown language is a Swedish message, and no file
     result = runner.invoke(
         args=["translations", "template", "--language", "xx", "--output", str(tmp_path / "x.csv")]

@@ -102,6 +102,8 @@ UI_TEXTS: dict[str, str] = {
     "ui.yes_still_there": "Ja, jag är kvar",
     "ui.more_time": "Jag behöver mer tid",
     "ui.restart_now": "Börja om nu",
+    "ui.restart_in": "Enkäten börjar om för nästa person om {seconds} sekunder.",
+    "ui.otherwise_restart": "Annars börjar enkäten om för nästa person om {seconds} sekunder.",
 }
 GENDER_QUESTION = "Är du …"
 # Texts the page's script needs (questionnaire.js reads them from data-texts).
@@ -115,6 +117,8 @@ SCRIPT_KEYS = (
     "ui.yes_still_there",
     "ui.more_time",
     "ui.restart_now",
+    "ui.restart_in",
+    "ui.otherwise_restart",
     "ui.empty",
     "ui.send_anyway",
     "ui.answer_questions",

@@ -287,14 +287,26 @@
     main.querySelector("h1").focus();
   }
 
+  // A hint with a live number of seconds where the text has {seconds} (in any language).
+  function secondsLine(id, text) {
+    var p = document.createElement("p"), parts = text.split("{seconds}"), span = document.createElement("span");
+    p.className = "hint";
+    span.id = id;
+    p.appendChild(document.createTextNode(parts[0]));
+    p.appendChild(span);
+    p.appendChild(document.createTextNode(parts.slice(1).join("")));
+    return p;
+  }
+
   // "Enkäten börjar om om N sekunder" with "Jag behöver mer tid" (WCAG 2.2.1).
   function countdown(section, again, seconds, serverPage) {
     var info = section.querySelector("#reset-info");
     if (!info) {
-      section.insertAdjacentHTML("beforeend",
-        '<p class="hint" id="reset-info">Enkäten börjar om för nästa person om ' +
-        '<span id="sekunder"></span> sekunder.</p><p class="actions"></p>');
-      info = section.querySelector("#reset-info");
+      info = secondsLine("sekunder",
+        tr("ui.restart_in", "Enkäten börjar om för nästa person om {seconds} sekunder."));
+      info.id = "reset-info";
+      section.appendChild(info);
+      section.insertAdjacentHTML("beforeend", '<p class="actions"></p>');
     }
     var actions = info.nextElementSibling;
     if (!serverPage) {
@@ -364,8 +376,8 @@
         clearInterval(tick); asking = null; last = Date.now();
       }]]);
       var card = asking.firstChild;
-      card.insertAdjacentHTML("beforeend", '<p class="hint">Annars börjar enkäten om för nästa ' +
-        'person om <span id="kvar-sekunder"></span> sekunder.</p>');
+      card.appendChild(secondsLine("kvar-sekunder", tr("ui.otherwise_restart",
+        "Annars börjar enkäten om för nästa person om {seconds} sekunder.")));
       card.appendChild(card.querySelector("button"));
       var shown = card.querySelector("#kvar-sekunder");
       shown.textContent = left;
