@@ -218,6 +218,8 @@ BIDI = "\u202e"
         (lambda rows: rows[1].update(text="abc\u2067def"), "RIGHT-TO-LEFT ISOLATE"),
         (lambda rows: rows[2].update(text="abc\x07"), "Rad 4: kolumnen text innehåller"),
         (lambda rows: rows[2].update(key=rows[1]["key"]), "Rad 4: nyckeln"),
+        (lambda rows: rows[3].update(text="ab { c"), "Rad 5: texten måste ha samma platshållare"),
+        (lambda rows: rows[3].update(sv=""), "Rad 5: kolumnen sv är tom"),
     ],
     ids=[
         "okänd-nyckel",
@@ -228,6 +230,8 @@ BIDI = "\u202e"
         "isolat",
         "styrtecken",
         "dubblett",
+        "klammer",
+        "tom-sv",
     ],
 )
 def test_a_bad_translation_file_is_refused_naming_the_row_and_changes_nothing(

@@ -290,6 +290,8 @@ def _row_problem(
             return f"kolumnen {column} innehåller det otillåtna tecknet {bad}."
     if not text:
         return None
+    if not sv:
+        return "kolumnen sv är tom: behåll den svenska texten från mallen."
     if MARKUP.search(text):
         return "texten innehåller kod eller märkning (t.ex. <, &amp; eller länkar); bara ren text."
     if len(text) > min(MAX_TEXT, LONGER_FACTOR * len(sv or sources[key]) + SLACK):
@@ -298,9 +300,13 @@ def _row_problem(
             f"{len(sv or sources[key])} tecken)."
         )
     expected = sorted(PLACEHOLDER.findall(sources[key]))
-    if sorted(PLACEHOLDER.findall(text)) != expected:
+    stray = "{" in PLACEHOLDER.sub("", text) or "}" in PLACEHOLDER.sub("", text)
+    if stray or sorted(PLACEHOLDER.findall(text)) != expected:
         wanted = ", ".join(expected) or "inga"
-        return f"texten måste ha samma platshållare som den svenska ({wanted})."
+        return (
+            f"texten måste ha samma platshållare som den svenska ({wanted}) och inga "
+            "andra klammerparenteser."
+        )
     return None
 
 
