@@ -3,6 +3,8 @@ per-language counter, recordings — over the real commands, HTTP and database."
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import wave
 from pathlib import Path
@@ -291,11 +293,28 @@ def test_approval_on_the_page_needs_a_complete_translation_and_is_audited(
     page = client.get("/admin/sprak").text
     assert f"Saknas: fraga.{Q1}" in page
     assert "Godkänn tigrinska" not in page
-    write(tmp_path / "full.csv", rows)
-    runner.invoke(args=["translations", "load", str(tmp_path / "full.csv"), "--language", "ti"])
-    page = client.get("/admin/sprak").text
-    assert "Godkänn tigrinska" in page
     token = form_token(page)
+    bad = [{**r, "text": "<i>x</i>"} if r["key"] == "ui.send" else r for r in rows]
+    refused = client.post(
+        "/admin/sprak/las-in",
+        data={"csrf_token": token, "language": "ti", "file": (io.BytesIO(csv_bytes(bad)), "t.csv")},
+        content_type="multipart/form-data",
+    )
+    page = client.get(refused.headers["Location"]).text
+    assert "texten innehåller kod" in page
+    assert "Godkänn tigrinska" not in page
+    loaded = client.post(
+        "/admin/sprak/las-in",
+        data={
+            "csrf_token": token,
+            "language": "ti",
+            "file": (io.BytesIO(csv_bytes(rows)), "t.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    page = client.get(loaded.headers["Location"]).text
+    assert "översatta texter inlästa för tigrinska (ti)" in page
+    assert "Godkänn tigrinska" in page
     empty = client.post("/admin/sprak/ti/godkann", data={"csrf_token": token, "reference": " "})
     assert "Ange en referens" in client.get(empty.headers["Location"]).text
     done = client.post(
@@ -316,6 +335,14 @@ def test_approval_on_the_page_needs_a_complete_translation_and_is_audited(
     page = client.get(f"/s/{r.code}?sprak=ti").text
     assert html_tag(page) == '<html lang="ti" dir="ltr">'
     assert "font-ethiopic.css" in page
+
+
+def csv_bytes(rows: list[dict[str, str]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["key", "sv", "text"], extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
 
 
 def tiny_wav(path: Path, frames: int = 800) -> Path:

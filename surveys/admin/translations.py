@@ -3,6 +3,7 @@
 /admin/sprak                                  loaded languages: missing, stale, approval;
                                               template download and approval (POST, audited)
 /admin/sprak/<code>/mall.<csv|xlsx>           the template with the current translation
+/admin/sprak/las-in                           load a translation file (POST, audited)
 /personal/omgang/<id>/sprak/<code>/qr.svg     the open link in that language as a QR code
 /personal/omgang/<id>/sprak/<code>/affisch    the poster in that language's link
 /personal/omgang/<id>/sprak/<code>/lappar     single-use links as slips, ?sprak= on each (POST)
@@ -18,6 +19,7 @@ from flask_login import current_user
 
 from surveys import db
 from surveys.auth import roles_required
+from surveys.files.reading import FileError
 from surveys.links import public
 from surveys.models import Role, Round
 from surveys.services import translations as tr
@@ -26,6 +28,7 @@ from surveys.services.catalogue import instrument_from_db
 from surveys.staff import routes as staff
 
 bp = Blueprint("translations", __name__)
+MAX_UPLOAD = 1024 * 1024  # a translation is some 60 short texts: 1 MB is plenty
 
 
 @bp.route("/admin/sprak")
@@ -59,6 +62,41 @@ def template(code: str, fmt: str):
         mimetype=mime,
         headers={"Content-Disposition": f"attachment; filename=oversattning-{lang.code}.{fmt}"},
     )
+
+
+@bp.route("/admin/sprak/las-in", methods=["POST"])
+@roles_required(Role.admin)
+def load():
+    """Load a translation file (as ``surveys translations load``); all or nothing."""
+    session = db.session()
+    lang = tr.language(request.form.get("language"))
+    upload = request.files.get("file")
+    if lang is None or upload is None or not upload.filename:
+        flash("Välj ett språk och en fil. Ingenting har lästs in.", "error")
+        return redirect(url_for(".overview"))
+    data = upload.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        flash("Filen är för stor (högst 1 MB). Ingenting har lästs in.", "error")
+        return redirect(url_for(".overview"))
+    try:
+        report = tr.load_translation(
+            session, instrument_from_db(session), lang.code, data, filename=upload.filename
+        )
+    except FileError as exc:
+        session.rollback()
+        for error in exc.errors:
+            flash(error, "error")
+        return redirect(url_for(".overview"))
+    record(
+        session,
+        user_email=current_user.email,
+        action="översättning.läs_in",
+        detail=tr.name_of(lang.code),
+    )
+    session.commit()
+    for line in report.lines(lang.code):
+        flash(line)
+    return redirect(url_for(".overview"))
 
 
 @bp.route("/admin/sprak/<code>/godkann", methods=["POST"])
