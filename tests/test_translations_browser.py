@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from surveys import db
+from surveys.services.translations import LANGUAGES
 from tests.test_browser import TABLET, browser, live_server  # noqa: F401 - fixtures
 from tests.test_kiosk_a11y import axe_violations, transferred
 from tests.test_kiosk_browser import wait_until
@@ -207,6 +208,34 @@ def test_lyssna_reads_the_exact_text_with_the_voice_or_plays_the_recording_offli
     context.close()
 
 
+def assert_picker_names_render_in_shipped_fonts(page) -> None:
+    """Every language name in Arabic or Ethiopic script (all of LANGUAGES, put in the
+    picker) is drawn entirely with the app's own fonts: no boxes on a tablet without them."""
+    names = [lang for lang in LANGUAGES.values() if lang.script]
+    page.evaluate(
+        """(names) => { const ul = document.querySelector(".languages ul");
+            for (const [code, name] of names) { const li = document.createElement("li");
+              li.innerHTML = `<a id="namn-${code}" lang="${code}">${name}</a>`;
+              ul.append(li); } }""",
+        [[lang.code, lang.name] for lang in names],
+    )
+    page.evaluate("document.fonts.ready")
+    page.wait_for_timeout(300)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    for lang in names:
+        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": f"#namn-{lang.code}"})
+        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node["nodeId"]})["fonts"]
+        families = {(f["familyName"], f["isCustomFont"]) for f in fonts}
+        assert all(custom and family.startswith("Noto Sans") for family, custom in families), (
+            lang.code,
+            families,
+        )
+        assert sum(f["glyphCount"] for f in fonts) >= len(lang.name.replace(" ", "")), lang.code
+
+
 def test_page_weights_fonts_only_where_a_script_needs_them(
     app,
     live_server,  # noqa: F811
@@ -229,15 +258,21 @@ def test_page_weights_fonts_only_where_a_script_needs_them(
         page.evaluate("document.fonts.ready")
         page.wait_for_timeout(300)
         figures[name] = transferred(requests)
+        if name == "svenska":
+            assert_picker_names_render_in_shipped_fonts(page)
         context.close()
     for name, (size, parts) in figures.items():
         print(f"{name}: {size} bytes ({', '.join(parts)})")
     swedish, arabic, tigrinya = (figures[n] for n in ("svenska", "arabiska", "tigrinska"))
     assert swedish[0] < 50_000
-    assert not any("woff2" in p for p in swedish[1])
+    # only the picker's few-kB name subsets, never a whole script's font
+    assert sorted(p.split("=")[0] for p in swedish[1] if "woff2" in p) == [
+        "noto-sans-arabic-names.woff2",
+        "noto-sans-ethiopic-names.woff2",
+    ]
     assert any(p.startswith("noto-sans-arabic-400.woff2") for p in arabic[1])
     assert any(p.startswith("noto-sans-ethiopic-400.woff2") for p in tigrinya[1])
-    assert not any("ethiopic" in p for p in arabic[1])
+    assert not any("ethiopic-400" in p or "ethiopic-600" in p for p in arabic[1])
     for _, parts in figures.values():  # every file comes once (preload and CSS agree)
         files = [p.split("?")[0].rsplit("=", 1)[0] for p in parts]
         assert len(files) == len(set(files)), parts
