@@ -83,6 +83,8 @@ UI_TEXTS: dict[str, str] = {
     "något annat som visar vem du är. Välj det svar som passar bäst. Du kan hoppa över en "
     "fråga eller svara Vet ej.",
     "ui.language": "Språk",
+    "ui.skip": "Hoppa till innehållet",
+    "ui.thanks_page": "Tack för dina svar",
     "ui.question_number": "Fråga {n} av {total}",
     "ui.listen": "Lyssna",
     "ui.listen_question": "Lyssna på fråga {n} och svaren",
@@ -108,6 +110,7 @@ UI_TEXTS: dict[str, str] = {
 GENDER_QUESTION = "Är du …"
 # Texts the page's script needs (questionnaire.js reads them from data-texts).
 SCRIPT_KEYS = (
+    "ui.thanks_page",
     "ui.sending",
     "ui.progress",
     "ui.thanks_title",

@@ -269,7 +269,7 @@
     if (!queuedOnDevice && !kiosk) { location.replace(form.dataset.thanks); return; }
     var main = document.querySelector("main");
     var where = kiosk ? "surfplattan" : "den här enheten";
-    document.title = "Tack för dina svar";
+    document.title = tr("ui.thanks_page", "Tack för dina svar");
     // The form (and with it every answer) leaves the DOM.
     main.innerHTML = '<section class="card message thanks" aria-labelledby="rubrik">' +
       '<h1 id="rubrik" tabindex="-1"></h1><p></p></section>';
@@ -397,12 +397,9 @@
     if (kiosk) { location.replace(kiosk); }
   });
 
-  // --- "Lyssna": read the question and its answer options aloud ---------------------------
-  // The exact text shown (each part's textContent) with the device's voice for the page's
-  // language; the part being read is highlighted. A question version with a recording
-  // plays it instead (then the options with the voice, if there is one). Buttons stay
-  // hidden where neither exists. Nothing starts by itself and focus never moves, so
-  // keyboard and screen-reader users are not disturbed.
+  // --- "Lyssna": the question, then its options, as shown, in the page's language's voice
+  // (each part highlighted), or the version's recording first. Hidden without either;
+  // nothing starts by itself and focus never moves (keyboards, screen readers).
   function setupListen() {
     var buttons = document.querySelectorAll("button.listen");
     if (!buttons.length) { return; }
@@ -459,8 +456,7 @@
         if (running) { running(); running = null; }
         buttons.forEach(function (b) { b.removeAttribute("aria-pressed"); });
         if (again) { return; } // a second press stops
-        var box = document.getElementById(button.dataset.read);
-        var parts = Array.prototype.slice.call(box.querySelectorAll(".read"));
+        var parts = Array.prototype.slice.call(button.parentNode.querySelectorAll("legend .read, .option span"));
         function done() { button.removeAttribute("aria-pressed"); running = null; }
         button.setAttribute("aria-pressed", "true");
         running = button.dataset.audio ? play(button.dataset.audio, parts, done) : speak(parts, done);
