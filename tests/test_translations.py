@@ -409,3 +409,23 @@ def test_round_page_has_links_per_language_and_the_count(
         data={"csrf_token": form_token(page), "count": "2"},
     ).text
     assert len(re.findall(r"/t/[A-Za-z0-9_-]+\?sprak=ar", slips)) == 2
+
+
+def test_without_javascript_the_second_step_and_tack_stay_in_the_language(
+    app, client, runner, tmp_path, make_round
+):
+    r = make_round("deltagare_avslut")
+    texts = load_fixture_translation(runner, tmp_path, "ar")
+    url = f"/s/{r.code}?sprak=ar"
+    token = form_token(client.get(url).text)
+    data = {"csrf_token": token, "q1": "6", "q8": "1", "conditional_shown": "0", "sprak": "ar"}
+    step = client.post(f"/s/{r.code}", data=data)
+    assert step.status_code == 200
+    assert html_tag(step.text) == '<html lang="ar" dir="rtl">'
+    assert texts["fraga.deltagare_avslut.9.v1"] in step.text
+    assert '<input type="hidden" name="sprak" value="ar">' in step.text
+    done = client.post(f"/s/{r.code}", data={**data, "q9": "4", "conditional_shown": "1"})
+    assert done.headers["Location"] == "/tack?sprak=ar"
+    thanks = client.get(done.headers["Location"]).text
+    assert html_tag(thanks) == '<html lang="ar" dir="rtl">'
+    assert texts["ui.thanks_text"] in thanks

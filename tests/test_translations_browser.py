@@ -84,7 +84,7 @@ def test_arabic_kiosk_right_to_left_stores_what_swedish_stores(
     tmp_path,
     make_round,
 ):
-    app.config.update(KIOSK_THANKS_SECONDS=2, KIOSK_IDLE_SECONDS=600)
+    app.config.update(KIOSK_THANKS_SECONDS=4, KIOSK_IDLE_SECONDS=600)
     r = make_round("deltagare_avslut", mode="kiosk")
     texts = load_fixture_translation(runner, tmp_path, "ar")
     context = context_with_voice(browser, ["sv-SE"], bypass_csp=True)  # axe is injected
@@ -110,6 +110,7 @@ def test_arabic_kiosk_right_to_left_stores_what_swedish_stores(
     page.get_by_role("heading", name=texts["ui.thanks_title"]).wait_for()
     before_seconds = texts["ui.restart_in"].split("{seconds}")[0]
     assert page.locator("#reset-info").inner_text().startswith(before_seconds)
+    assert axe_violations(page) == []  # the right-to-left "Tack"
     # the kiosk goes back to the Swedish form for the next respondent
     wait_until(page, "document.documentElement.lang === 'sv' && !!document.querySelector('form')")
     assert page.url == f"{live_server}/k/{r.code}"
@@ -121,6 +122,10 @@ def test_arabic_kiosk_right_to_left_stores_what_swedish_stores(
     page.locator("#fraga-9").get_by_text("Ofta", exact=True).click()
     page.get_by_role("button", name="Skicka svaren").click()
     page.get_by_role("heading", name="Tack!").wait_for()
+    page.goto(f"{live_server}/tack?sprak=ar")  # the open link's "Tack" page
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    assert page.locator("h1").inner_text() == texts["ui.thanks_title"]
+    assert axe_violations(page) == []
     context.close()
 
     answers = stored(app)
