@@ -26,6 +26,7 @@ import time
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from itertools import chain
 from pathlib import Path
 
@@ -361,7 +362,7 @@ class Status:
     stale: list[str]
     approved: bool  # the rows as they are now were approved
     reference: str  # the approval's reference (also of an earlier approval)
-    approved_on: object
+    approved_on: date | None  # the day of the approval, if any
 
     @property
     def available(self) -> bool:
