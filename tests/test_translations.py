@@ -429,3 +429,12 @@ def test_without_javascript_the_second_step_and_tack_stay_in_the_language(
     thanks = client.get(done.headers["Location"]).text
     assert html_tag(thanks) == '<html lang="ar" dir="rtl">'
     assert texts["ui.thanks_text"] in thanks
+    # a kiosk without JavaScript: "Tack" in the language, then the Swedish form again
+    kiosk = make_round("deltagare_avslut", mode="kiosk")
+    token = form_token(client.get(f"/k/{kiosk.code}?sprak=ar").text)
+    done = client.post(f"/k/{kiosk.code}", data={**data, "csrf_token": token, "q8": "2"})
+    assert done.headers["Location"] == f"/k/{kiosk.code}/tack?sprak=ar"
+    thanks = client.get(done.headers["Location"]).text
+    assert texts["ui.thanks_text"] in thanks
+    assert f'<a class="button primary" href="/k/{kiosk.code}" id="borja-om">' in thanks
+    assert f'url=/k/{kiosk.code}">' in thanks  # the refresh without JavaScript: Swedish

@@ -193,7 +193,7 @@ def _questionnaire(
         "thanks_seconds": current_app.config.get("KIOSK_THANKS_SECONDS", KIOSK_RESET_SECONDS),
     }
     context.update(language.context(instrument_, qn))  # ?sprak=, picker, read-aloud
-    if context["lang"] is not None and not kiosk:  # a kiosk's "Tack" leads back to Swedish
+    if context["lang"] is not None:  # "Tack" in the language (a kiosk's then goes to Swedish)
         context["thanks_url"] = f"{thanks}?sprak={context['lang'].code}"
     if request.method == "GET":
         return _first_step(round_, instrument_, context).replace(
