@@ -281,3 +281,42 @@ def test_page_weights_fonts_only_where_a_script_needs_them(
     for _, parts in figures.values():  # every file comes once (preload and CSS agree)
         files = [p.split("?")[0].rsplit("=", 1)[0] for p in parts]
         assert len(files) == len(set(files)), parts
+
+
+def test_a_kiosk_opened_once_in_arabic_starts_offline_with_its_fonts(
+    app,
+    live_server,  # noqa: F811
+    browser,  # noqa: F811
+    runner,
+    tmp_path,
+    make_round,
+):
+    r = make_round("deltagare_avslut", mode="kiosk")
+    texts = load_fixture_translation(runner, tmp_path, "ar")
+    context = context_with_voice(browser, ["sv-SE"])
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{live_server}/k/{r.code}")  # the Swedish form, kept for the reset
+    page.goto(f"{live_server}/k/{r.code}?sprak=ar")
+    wait_until(
+        page,
+        "async () => !!(navigator.serviceWorker && navigator.serviceWorker.controller"
+        " && await caches.match(location.pathname + '?sprak=ar')"
+        " && await caches.match(location.pathname)"
+        " && await caches.match('/static/fonts/noto-sans-arabic-400.woff2'))",
+    )
+    context.set_offline(True)
+    page.reload()
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    assert page.locator("h1").inner_text() == texts["enkat.deltagare_avslut"]
+    loaded = page.evaluate(
+        """async () => { await document.fonts.ready;
+            return [...document.fonts].filter(f => f.family.replace(/"/g, "") ===
+                                             "Noto Sans Arabic" && f.status === "loaded").length;
+          }"""
+    )
+    assert loaded >= 1  # the app's Arabic font, from the service worker's cache
+    page.goto(f"{live_server}/k/{r.code}")  # offline, the Swedish form is there too
+    assert page.locator("html").get_attribute("lang") == "sv"
+    assert page.get_by_role("button", name="Skicka svaren").is_visible()
+    context.close()
