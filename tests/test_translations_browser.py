@@ -11,7 +11,7 @@ from surveys import db
 from surveys.services.translations import LANGUAGES
 from tests.test_browser import TABLET, browser, live_server  # noqa: F401 - fixtures
 from tests.test_kiosk_a11y import axe_violations, transferred
-from tests.test_kiosk_browser import wait_until
+from tests.test_kiosk_browser import wait_for_sw, wait_until
 from tests.test_translations import Q1, tiny_wav
 from tests.translation_fixture import load_fixture_translation
 
@@ -297,12 +297,11 @@ def test_a_kiosk_opened_once_in_arabic_starts_offline_with_its_fonts(
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.goto(f"{live_server}/k/{r.code}")  # the Swedish form, kept for the reset
-    page.goto(f"{live_server}/k/{r.code}?sprak=ar")
+    wait_for_sw(page)
+    page.goto(f"{live_server}/k/{r.code}?sprak=ar")  # through the service worker now
     wait_until(
         page,
-        "async () => !!(navigator.serviceWorker && navigator.serviceWorker.controller"
-        " && await caches.match(location.pathname + '?sprak=ar')"
-        " && await caches.match(location.pathname)"
+        "async () => !!(await caches.match(location.pathname + '?sprak=ar')"
         " && await caches.match('/static/fonts/noto-sans-arabic-400.woff2'))",
     )
     context.set_offline(True)
