@@ -150,6 +150,8 @@ def qr_code(round_id: str, code: str):
     """The open link in a language as a QR code (SVG)."""
     round_ = staff._round_or_403(round_id)  # noqa: SLF001 - the staff pages' own check
     lang = _offered_language(round_, code)
+    if refusal := staff._closed_refusal(round_):  # noqa: SLF001 - a closed round: no links
+        return refusal
     return Response(
         staff._qr(_open_url(round_, lang), "svg"),  # noqa: SLF001
         mimetype="image/svg+xml",
@@ -163,6 +165,8 @@ def poster(round_id: str, code: str):
     """The A4 poster with the link that opens the questionnaire in a language."""
     round_ = staff._round_or_403(round_id)  # noqa: SLF001
     lang = _offered_language(round_, code)
+    if refusal := staff._closed_refusal(round_):  # noqa: SLF001
+        return refusal
     url = _open_url(round_, lang)
     qn = instrument_from_db(db.session()).questionnaire(round_.questionnaire_key)
     return render_template(
@@ -180,6 +184,8 @@ def slips(round_id: str, code: str):
     """Single-use links as slips that open the questionnaire in a language."""
     round_ = staff._round_or_403(round_id)  # noqa: SLF001
     lang = _offered_language(round_, code)
+    if refusal := staff._closed_refusal(round_):  # noqa: SLF001
+        return refusal
     links = staff._new_links(round_, maximum=200, action="lappar.skapa")  # noqa: SLF001
     if links is None:
         return redirect(url_for("staff.round_page", round_id=round_id))
