@@ -176,7 +176,7 @@ def test_lyssna_reads_the_exact_text_with_the_voice_or_plays_the_recording_offli
     page.goto(f"{live_server}/k/{r.code}")
     assert page.locator("button.listen:visible").count() == 9  # gender + 1–8 (9–10 after Ja)
     assert axe_violations(page) == []
-    page.get_by_role("button", name="Lyssna på fråga 1 och svaren").click()
+    page.get_by_role("button", name="Lyssna: fråga 1").click()
     wait_until(page, f"window.__spoken.length === {1 + len(options)}")
     spoken = page.evaluate("window.__spoken")
     assert [s["text"] for s in spoken] == [question, *options]
@@ -202,7 +202,7 @@ def test_lyssna_reads_the_exact_text_with_the_voice_or_plays_the_recording_offli
         context.set_offline(not online)
         page.reload()
         page.evaluate("window.__spoken = []; window.__played = []")
-        page.get_by_role("button", name="Lyssna på fråga 1 och svaren").click()
+        page.get_by_role("button", name="Lyssna: fråga 1").click()
         wait_until(page, f"window.__spoken.length === {len(options)}")
         played = page.evaluate("window.__played")
         assert len(played) == 1, online

@@ -88,7 +88,7 @@ UI_TEXTS: dict[str, str] = {
     "ui.thanks_page": "Tack för dina svar",
     "ui.question_number": "Fråga {n} av {total}",
     "ui.listen": "Lyssna",
-    "ui.listen_question": "Lyssna på fråga {n} och svaren",
+    "ui.listen_question": "Lyssna: fråga {n}",
     "ui.optional": "(frivilligt)",
     "ui.send": "Skicka svaren",
     "ui.send_anyway": "Skicka ändå",

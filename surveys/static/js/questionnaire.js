@@ -5,9 +5,8 @@
 //   until the server acknowledges them, and the queue drains by itself when online;
 // - kiosk: "Är du kvar?" after a while without touch, a "Tack" that counts down and can
 //   be extended, and a reset that leaves nothing of the respondent (DOM, history, form);
-// - "Lyssna": read-aloud with the device's voice for the page's language, or a recording;
-// - a page in another language (?sprak=) gets its texts from data-texts; a kiosk's reset
-//   always goes back to the Swedish form.
+// - "Lyssna" (read-aloud); a page in another language (?sprak=) takes its texts from
+//   data-texts, and a kiosk's reset always goes back to the Swedish form.
 (function () {
   "use strict";
   var form = document.querySelector("form.questionnaire");
@@ -420,35 +419,26 @@
     if (kiosk) { location.replace(kiosk); }
   });
 
-  // --- "Lyssna": the question, then its options, as shown, in the page's language's voice
-  // (each part highlighted), or the version's recording first. Hidden without either;
-  // nothing starts by itself and focus never moves (keyboards, screen readers).
+  // --- "Lyssna": the question, then its options, as shown, in the voice for the page's
+  // language (the part read is lit), or the version's recording first. Hidden without
+  // either; nothing starts by itself, focus never moves (keyboards, screen readers).
   function setupListen() {
-    var buttons = document.querySelectorAll("button.listen");
-    if (!buttons.length) { return; }
-    var synth = window.speechSynthesis, lang = (document.documentElement.lang || "sv").toLowerCase();
-    var running = null; // the stop function of what is being read now
+    var buttons = document.querySelectorAll("button.listen"), synth = window.speechSynthesis;
+    var lang = document.documentElement.lang, stop = null;
     function voice() {
-      if (!synth || !window.SpeechSynthesisUtterance || !synth.getVoices) { return null; }
-      var voices = synth.getVoices() || [];
-      for (var i = 0; i < voices.length; i++) {
-        if ((voices[i].lang || "").toLowerCase().replace("_", "-").split("-")[0] === lang) { return voices[i]; }
-      }
-      return null;
+      var all = (synth && window.SpeechSynthesisUtterance && synth.getVoices()) || [];
+      return all.filter(function (v) { return v.lang.toLowerCase().split(/[-_]/)[0] === lang; })[0];
     }
     function show() {
       var found = !!voice();
       buttons.forEach(function (b) { b.hidden = !(found || b.dataset.audio); });
     }
-    show();
-    if (synth && synth.addEventListener) { synth.addEventListener("voiceschanged", show); }
-    function mark(el, on) { if (on) { el.classList.add("reading"); } else { el.classList.remove("reading"); } }
+    function mark(el, on) { el.classList.toggle("reading", on); }
     function speak(parts, done) {
-      var v = voice(), i = 0, stopped = false;
-      if (!v || !parts.length) { done(); return function () {}; }
+      var v = voice(), i = 0, over = false;
       function next() {
-        if (stopped) { return; }
-        if (i >= parts.length) { done(); return; }
+        if (over) { return; }
+        if (!v || i >= parts.length) { done(); return; }
         var el = parts[i++], u = new window.SpeechSynthesisUtterance(el.textContent.trim());
         u.lang = lang; u.voice = v;
         u.onend = u.onerror = function () { mark(el, false); next(); };
@@ -456,36 +446,36 @@
         synth.speak(u);
       }
       next();
-      return function () { stopped = true; parts.forEach(function (el) { mark(el, false); }); synth.cancel(); };
+      return function () { over = true; parts.forEach(function (el) { mark(el, false); }); synth.cancel(); };
     }
     function play(url, parts, done) {
-      var audio = new Audio(url), first = parts[0], stopRest = null, over = false;
-      function then(rest) {
-        if (over) { return; }
-        over = true;
-        mark(first, false);
-        stopRest = speak(rest, done);
+      var audio = new Audio(url), rest = null;
+      function then(left) { // after the recording (or without one: all by voice)
+        if (rest) { return; }
+        mark(parts[0], false);
+        rest = speak(left, done);
       }
-      mark(first, true);
-      audio.addEventListener("ended", function () { then(parts.slice(1)); });
-      audio.addEventListener("error", function () { then(parts); }); // no recording: the voice
-      var started = audio.play();
-      if (started && started.catch) { started.catch(function () { then(parts); }); }
-      return function () { over = true; audio.pause(); mark(first, false); if (stopRest) { stopRest(); } };
+      mark(parts[0], true);
+      audio.onended = function () { then(parts.slice(1)); };
+      audio.onerror = function () { then(parts); };
+      (audio.play() || Promise.resolve()).catch(function () { then(parts); });
+      return function () { audio.pause(); then([]); rest(); };
     }
+    show();
+    if (synth && synth.addEventListener) { synth.addEventListener("voiceschanged", show); }
     buttons.forEach(function (button) {
       button.addEventListener("click", function () {
-        var again = button.getAttribute("aria-pressed") === "true";
-        if (running) { running(); running = null; }
+        var again = button.getAttribute("aria-pressed");
+        if (stop) { stop(); }
         buttons.forEach(function (b) { b.removeAttribute("aria-pressed"); });
         if (again) { return; } // a second press stops
-        var parts = Array.prototype.slice.call(button.parentNode.querySelectorAll("legend .read, .option span"));
-        function done() { button.removeAttribute("aria-pressed"); running = null; }
+        var parts = [].slice.call(button.parentNode.querySelectorAll("legend .read, .option span"));
+        function done() { button.removeAttribute("aria-pressed"); stop = null; }
         button.setAttribute("aria-pressed", "true");
-        running = button.dataset.audio ? play(button.dataset.audio, parts, done) : speak(parts, done);
+        stop = button.dataset.audio ? play(button.dataset.audio, parts, done) : speak(parts, done);
       });
     });
-    window.addEventListener("pagehide", function () { if (running) { running(); } });
+    window.addEventListener("pagehide", function () { if (stop) { stop(); } });
   }
 
   if (form) {
