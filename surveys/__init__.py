@@ -27,10 +27,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     errors.init_app(app)
 
     from surveys.admin.imports import bp as imports_bp
+    from surveys.admin.nns import bp as nns_bp
     from surveys.admin.publish import bp as publish_bp
     from surveys.admin.routes import bp as admin_bp
     from surveys.auth.routes import bp as auth_bp
     from surveys.enrol.routes import bp as enrol_bp
+    from surveys.national import mode
+    from surveys.national.routes import bp as national_bp
     from surveys.questionnaire.routes import bp as questionnaire_bp
     from surveys.reports.routes import bp as reports_bp
     from surveys.staff.routes import bp as staff_bp
@@ -44,9 +47,12 @@ def create_app(overrides: dict | None = None) -> Flask:
         imports_bp,
         publish_bp,
         enrol_bp,
+        nns_bp,
+        national_bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
+    mode.init_app(app)  # a national instance refuses the förbund's pages, and vice versa
     cli.init_app(app)
     web.init_app(app)
     return app

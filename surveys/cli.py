@@ -20,9 +20,9 @@ from surveys.files.answers import export_answers, import_answers
 from surveys.files.history import import_history, import_national, record_batch
 from surveys.files.reading import FileError
 from surveys.links import public_base
+from surveys.models import Intervention, Round, RoundMode, User
 from surveys.national import cli as national_cli
 from surveys.national.riket_file import check_signature
-from surveys.models import Intervention, Round, RoundMode, User
 from surveys.reports.assets import prerender_preview
 from surveys.reports.build import render_printable
 from surveys.reports.data import min_cell, published_report

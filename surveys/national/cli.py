@@ -16,6 +16,7 @@ from flask.cli import AppGroup
 
 from surveys import db
 from surveys.national import packages as national_packages
+from surveys.national.demo import run as run_demo
 from surveys.national.mode import FORBUND, NATIONAL, is_national, only_in, refusal
 from surveys.national.publish import NationalPublishError, publish_year
 from surveys.national.riket_file import RiketFileError, riket_csv
@@ -197,6 +198,4 @@ def demo(*, national: bool) -> None:
         _fail("Det här är den nationella instansen: kör surveys demo --national.")
     if not is_national(current_app):
         _fail(refusal(NATIONAL))
-    from surveys.national.demo import run
-
-    run(min_cell=min_cell(db.session(), current_app.config["MIN_CELL"]), echo=click.echo)
+    run_demo(min_cell=min_cell(db.session(), current_app.config["MIN_CELL"]), echo=click.echo)

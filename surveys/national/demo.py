@@ -22,7 +22,7 @@ from alembic.config import Config
 from flask import Flask, current_app
 from sqlmodel import Session, select
 
-from surveys import db, paths
+from surveys import create_app, db, paths
 from surveys.auth import hash_password
 from surveys.files.history import import_national
 from surveys.models import Response, Role, User
@@ -155,8 +155,6 @@ def seed_forbund(session: Session, spec: DemoForbund, *, seed: int, min_cell: in
 
 def forbund_app(folder: Path) -> Flask:
     """A förbund instance of its own (SQLite in its own instance folder)."""
-    from surveys import create_app
-
     folder.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{folder / 'indikatorenkater.sqlite'}"
     return create_app(

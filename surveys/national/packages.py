@@ -40,6 +40,7 @@ from surveys.services.nns_package import (
     QUESTIONNAIRE_FIELDS,
     SIGNATURE,
     sha256,
+    zip_files,
 )
 from surveys.services.signing import parse_public_key, verify
 
@@ -155,17 +156,7 @@ def check_package(db: Session, instrument: Instrument, *, data: bytes, filename:
     def refuse(reason: str) -> PackageRefused:
         return PackageRefused([f"{filename}: {reason}"])
 
-    if len(data) > MAX_PACKAGE:
-        raise refuse("filen är för stor för ett paket (högst 20 MB).")
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        files = {i.filename: archive.read(i) for i in archive.infolist() if not i.is_dir()}
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError):
-        raise refuse(
-            "filen är ingen läsbar zip-fil (ett paket från 'surveys export nns')."
-        ) from None
-    if DESCRIPTOR not in files:
-        raise refuse(f"{DESCRIPTOR} saknas i paketet.")
+    files = _open_zip(data, refuse)
     descriptor_bytes = files[DESCRIPTOR]
     try:
         descriptor = json.loads(descriptor_bytes.decode("utf-8"))
@@ -188,15 +179,12 @@ def check_package(db: Session, instrument: Instrument, *, data: bytes, filename:
             f"signaturen stämmer inte med den nyckel som är registrerad för {member.name}: "
             "paketet är ändrat efter signeringen, eller signerat med en annan nyckel."
         )
-    for name in ("answers", "questionnaires"):
-        resource = resources.get(name)
-        if resource is None or resource.get("path") not in files:
-            raise refuse(f"resursen {name} saknas i paketet.")
-        content = files[resource["path"]]
-        if resource.get("hash") != f"sha256:{sha256(content)}" or resource.get("bytes") != len(
-            content
-        ):
-            raise refuse(f"kontrollsumman för {resource['path']} stämmer inte (filen är ändrad).")
+    _check_resources(files, resources, refuse)
+    if zip_files(files, year=year) != data:
+        raise refuse(
+            "zip-filen är ändrad: den är inte byte för byte den som förbundets program skrev "
+            "(ändra aldrig i paketet, exportera ett nytt)."
+        )
     info = db.get(InstrumentInfo, "current")
     checksum = str(meta.get("instrument_checksum", ""))
     if info is None or checksum != info.checksum:
@@ -232,6 +220,35 @@ def check_package(db: Session, instrument: Instrument, *, data: bytes, filename:
         answers=answers,
         modes=modes,
     )
+
+
+def _open_zip(data: bytes, refuse) -> dict[str, bytes]:
+    """The package's files by name; refuses anything that is not a zip with a descriptor."""
+    if len(data) > MAX_PACKAGE:
+        raise refuse("filen är för stor för ett paket (högst 20 MB).")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        files = {i.filename: archive.read(i) for i in archive.infolist() if not i.is_dir()}
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError):
+        raise refuse(
+            "filen är ingen läsbar zip-fil (ett paket från 'surveys export nns')."
+        ) from None
+    if DESCRIPTOR not in files:
+        raise refuse(f"{DESCRIPTOR} saknas i paketet.")
+    return files
+
+
+def _check_resources(files: dict[str, bytes], resources: dict, refuse) -> None:
+    """Each resource is in the zip with the size and SHA-256 the signed descriptor gives."""
+    for name in ("answers", "questionnaires"):
+        resource = resources.get(name)
+        if not isinstance(resource, dict) or resource.get("path") not in files:
+            raise refuse(f"resursen {name} saknas i paketet.")
+        content = files[resource["path"]]
+        if resource.get("hash") != f"sha256:{sha256(content)}" or resource.get("bytes") != len(
+            content
+        ):
+            raise refuse(f"kontrollsumman för {resource['path']} stämmer inte (filen är ändrad).")
 
 
 def _member(db: Session, org: str) -> NationalMember | None:

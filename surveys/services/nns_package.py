@@ -31,6 +31,7 @@ from indicators import Instrument
 from surveys.models import Answer, InstrumentInfo, Question, QuestionVersion, Response, Round
 from surveys.services import settings
 from surveys.services.publications import latest, published_years
+from surveys.services.signing import sign
 
 ORG_NUMBER = "forbund_org_number"  # setting: the förbund's organisation number
 FORMAT_VERSION = 1
@@ -250,8 +251,6 @@ def build_package(db: Session, instrument: Instrument, year: int, *, sign_with=N
     descriptor_bytes = (json.dumps(descriptor, ensure_ascii=False, indent=2) + "\n").encode()
     files = {DESCRIPTOR: descriptor_bytes, **{f"{k}.csv": v for k, v in resources.items()}}
     if sign_with is not None:
-        from surveys.services.signing import sign
-
         files[SIGNATURE] = sign(sign_with, descriptor_bytes)
     return Package(
         year=year,
@@ -264,13 +263,20 @@ def build_package(db: Session, instrument: Instrument, year: int, *, sign_with=N
 
 
 def zip_files(files: dict[str, bytes], *, year: int) -> bytes:
-    """A zip of ``files`` whose entries carry no date finer than the year."""
+    """A zip of ``files`` whose entries carry no date finer than the year.
+
+    Stored, not compressed, in a fixed order with fixed attributes: the same files
+    always give the same bytes, so NNS can check that not one byte of the zip
+    itself was changed (compressed bytes could differ between zlib versions).
+    """
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files.items():
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        for name in sorted(files):
             entry = zipfile.ZipInfo(name, date_time=(max(year, 1980), 1, 1, 0, 0, 0))
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(entry, data)
+            entry.compress_type = zipfile.ZIP_STORED
+            entry.create_system = 3  # the same on every system
+            entry.external_attr = 0o644 << 16
+            archive.writestr(entry, files[name])
     return out.getvalue()
 
 
