@@ -12,7 +12,7 @@ from typing import NoReturn
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from surveys import db
 from surveys.national import packages as national_packages
@@ -67,6 +67,7 @@ def keys_create(replace: bool) -> None:
 @click.command("nns")
 @click.option("--year", type=int, required=True, help="Året som skickas.")
 @click.option("--output", type=click.Path(dir_okay=False), default=None)
+@with_appcontext
 def export_nns(year: int, output: str | None) -> None:
     """Förbundets signerade paket med antal svar till NNS (zip)."""
     session = db.session()

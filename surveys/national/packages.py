@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
@@ -229,7 +230,16 @@ def _open_zip(data: bytes, refuse) -> dict[str, bytes]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         files = {i.filename: archive.read(i) for i in archive.infolist() if not i.is_dir()}
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError):
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        EOFError,
+        NotImplementedError,
+        ValueError,
+        RuntimeError,  # an entry flagged as encrypted
+        KeyError,
+        zlib.error,
+    ):
         raise refuse(
             "filen är ingen läsbar zip-fil (ett paket från 'surveys export nns')."
         ) from None

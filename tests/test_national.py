@@ -1,0 +1,375 @@
+"""Issue 21: the förbund's signed count package, NNS's national instance and the loop back.
+
+Real parts throughout: real databases (the suite's, SQLite or PostgreSQL), real
+Ed25519 keys, real zip files, the real `surveys` commands through the CLI runner.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from surveys import create_app, db
+from surveys.models import (
+    AuditEntry,
+    InstrumentInfo,
+    NationalCount,
+    NationalFigure,
+    NationalPackage,
+    PublicationRow,
+)
+from surveys.national import packages as national_packages
+from surveys.national.publish import GROUP_PREFIX
+from surveys.services.catalogue import instrument_from_db
+from surveys.services.nns_package import (
+    ANSWER_FIELDS,
+    QUESTIONNAIRE_FIELDS,
+    sha256,
+    to_csv,
+    zip_files,
+)
+from surveys.services.signing import create_key, load_private_key, public_key_text, sign, verify
+from tests import factories
+from tests.conftest import SECRET, empty_database, form_token
+
+ORG = "222000-1234"
+OTHER_ORG = "222000-5678"
+
+
+def _app(database_url: str, instance: Path, mode: str):
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": SECRET,
+            "TESTING": True,
+            "PUBLIC_URL": "http://localhost",
+            "MIN_CELL": 5,
+            "ARGON2_FAST": True,
+            "INSTANCE_DIR": str(instance),
+            "SURVEYS_MODE": mode,
+        }
+    )
+    return app
+
+
+@pytest.fixture
+def forbund(database_url, tmp_path):
+    empty_database(database_url)
+    app = _app(database_url, tmp_path / "forbund", "forbund")
+    yield app
+    app.extensions["engine"].dispose()
+
+
+@pytest.fixture
+def national(database_url, tmp_path):
+    empty_database(database_url)
+    app = _app(database_url, tmp_path / "nns", "national")
+    yield app
+    app.extensions["engine"].dispose()
+
+
+# --- a small förbund year ---------------------------------------------------------------
+
+# (gender, codes for deltagare_avslut 1..3); None = blank
+PEOPLE = [("kvinna", (6, 5, None))] * 4 + [("man", (3, 1, 0))] * 3 + [("annat", (6, 6, 6))]
+
+
+def _seed_forbund(app) -> None:
+    """Two insatser, participants with every gender and a blank, staff; 2023 published."""
+    with app.app_context():
+        s = db.session()
+        s.add_all([])
+        for i, (gender, codes) in enumerate(PEOPLE):
+            factories.response(
+                s,
+                {f"deltagare_avslut.{q + 1}.v1": c for q, c in enumerate(codes)},
+                gender=gender,
+                insats="Insats A" if i % 2 else "Insats B",
+            )
+        for _ in range(6):
+            factories.response(s, {"personal.1.v1": 5}, questionnaire="personal", insats=None)
+        from surveys.services import settings
+
+        settings.put(s, settings.FORBUND_NAME, "Samordningsförbundet Test")
+        settings.put(s, "forbund_org_number", ORG)
+        s.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["publish", "--year", "2023"])
+    assert result.exit_code == 0, result.output
+
+
+def _read_zip(data: bytes) -> dict[str, bytes]:
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    return {i.filename: archive.read(i) for i in archive.infolist()}
+
+
+def _rows(content: bytes) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(content.decode())))
+
+
+def test_keys_create_is_owner_only_and_refuses_to_overwrite(forbund):
+    runner = forbund.test_cli_runner()
+    result = runner.invoke(args=["keys", "create"])
+    assert result.exit_code == 0, result.output
+    key_file = Path(forbund.instance_path) / "nns_signeringsnyckel.pem"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    public = result.output.strip().splitlines()[-1].split(": ")[-1]
+    assert public == public_key_text(load_private_key(Path(forbund.instance_path)))
+    again = runner.invoke(args=["keys", "create"])
+    assert again.exit_code == 1
+    assert "Det finns redan en nyckel" in again.output and public in again.output
+
+
+def test_export_nns_is_förbund_level_counts_signed_and_checksummed(forbund, tmp_path):
+    _seed_forbund(forbund)
+    runner = forbund.test_cli_runner()
+    public = runner.invoke(args=["keys", "create"]).output.strip().split(": ")[-1]
+    out = tmp_path / "paket.zip"
+    result = runner.invoke(args=["export", "nns", "--year", "2023", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    raw = out.read_bytes()
+    files = _read_zip(raw)
+    assert sorted(files) == ["answers.csv", "datapackage.json", "datapackage.sig", "questionnaires.csv"]
+    assert all(i.date_time == (2023, 1, 1, 0, 0, 0) for i in zipfile.ZipFile(out).infolist())
+    assert verify(public, files["datapackage.json"], files["datapackage.sig"])
+    descriptor = json.loads(files["datapackage.json"])
+    assert descriptor["nns"]["organisation_number"] == ORG
+    assert descriptor["nns"]["forbund"] == "Samordningsförbundet Test"
+    with forbund.app_context():
+        info = db.session().get(InstrumentInfo, "current")
+        assert descriptor["nns"]["instrument_checksum"] == info.checksum
+    for resource in descriptor["resources"]:
+        content = files[resource["path"]]
+        assert resource["hash"] == f"sha256:{sha256(content)}"
+        assert [f["name"] for f in resource["schema"]["fields"]] == (
+            ANSWER_FIELDS if resource["name"] == "answers" else QUESTIONNAIRE_FIELDS
+        )
+    text = b"".join(files.values()).decode()
+    assert "Insats A" not in text and "Insats B" not in text  # förbund level only
+    answers = _rows(files["answers.csv"])
+    got = {(r["version_id"], r["subgroup"], r["answer_code"]): int(r["count"]) for r in answers}
+    # question 3: four kvinnor left it blank (not counted), three män answered Vet ej (0)
+    assert got[("deltagare_avslut.3.v1", "man", "0")] == 3
+    assert not any(k[0] == "deltagare_avslut.3.v1" and k[1] == "kvinna" for k in got)
+    assert got[("deltagare_avslut.1.v1", "kvinna", "6")] == 4
+    assert got[("deltagare_avslut.1.v1", "övriga", "6")] == 1  # the one left out at home
+    assert got[("personal.1.v1", "", "5")] == 6
+    modes = {(r["questionnaire"], r["mode"]): int(r["count"]) for r in _rows(files["questionnaires.csv"])}
+    assert modes == {("deltagare_avslut", "paper"): 8, ("personal", "paper"): 6}
+    with forbund.app_context():
+        actions = [e.action for e in db.session().exec(select(AuditEntry)).all()]
+    assert "nns.exportera" in actions
+
+
+def test_export_of_an_unpublished_year_says_so_and_writes_nothing(forbund, tmp_path):
+    _seed_forbund(forbund)
+    runner = forbund.test_cli_runner()
+    runner.invoke(args=["keys", "create"])
+    out = tmp_path / "paket.zip"
+    result = runner.invoke(args=["export", "nns", "--year", "2022", "--output", str(out)])
+    assert result.exit_code == 1
+    assert "År 2022 är inte publicerat" in result.output and "2023" in result.output
+    assert not out.exists()
+
+
+def test_admin_page_shows_every_row_before_the_audited_download(forbund):
+    _seed_forbund(forbund)
+    forbund.test_cli_runner().invoke(args=["keys", "create"])
+    with forbund.app_context():
+        factories.user(db.session(), email="admin@example.invalid")
+        db.session().commit()
+    client = forbund.test_client()
+    page = client.get("/logga-in").get_data(as_text=True)
+    client.post(
+        "/logga-in",
+        data={"email": "admin@example.invalid", "password": factories.PASSWORD, "csrf_token": form_token(page)},
+    )
+    html = client.get("/admin/nns/2023").get_data(as_text=True)
+    assert ORG in html and "deltagare_avslut.3.v1" in html and "övriga" in html
+    with forbund.app_context():
+        before = db.session().exec(select(func.count()).select_from(AuditEntry)).one()
+    response = client.post("/admin/nns/2023/ladda-ner", data={"csrf_token": form_token(html)})
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    assert "datapackage.sig" in _read_zip(response.data)
+    with forbund.app_context():
+        entries = db.session().exec(select(AuditEntry).where(AuditEntry.action == "nns.exportera")).all()
+        assert len(entries) == 1 and db.session().exec(
+            select(func.count()).select_from(AuditEntry)
+        ).one() > before
+    # an unpublished year: a message, no page of rows
+    missing = client.get("/admin/nns/2021", follow_redirects=True).get_data(as_text=True)
+    assert "År 2021 är inte publicerat" in missing
+
+
+# --- packages made by hand, for the national checks -----------------------------------------
+
+
+def _package(
+    key,
+    *,
+    year: int = 2023,
+    org: str = ORG,
+    answers: list[dict] | None = None,
+    modes: list[dict] | None = None,
+    checksum: str | None = None,
+    signed: bool = True,
+) -> bytes:
+    answers = answers if answers is not None else [
+        {"year": year, "questionnaire": "personal", "question": 1, "version_id": "personal.1.v1",
+         "subgroup": "", "answer_code": 5, "count": 6},
+    ]
+    modes = modes if modes is not None else [
+        {"year": year, "questionnaire": "personal", "mode": "link", "count": 6}
+    ]
+    resources = {"answers": to_csv(answers, ANSWER_FIELDS), "questionnaires": to_csv(modes, QUESTIONNAIRE_FIELDS)}
+    descriptor = {
+        "profile": "tabular-data-package",
+        "nns": {"year": year, "organisation_number": org, "forbund": "F", "instrument_checksum": checksum},
+        "resources": [
+            {"name": n, "path": f"{n}.csv", "bytes": len(d), "hash": f"sha256:{sha256(d)}"}
+            for n, d in resources.items()
+        ],
+    }
+    body = json.dumps(descriptor).encode()
+    files = {"datapackage.json": body, **{f"{n}.csv": d for n, d in resources.items()}}
+    if signed:
+        files["datapackage.sig"] = sign(key, body)
+    return zip_files(files, year=year)
+
+
+@pytest.fixture
+def nns(national, tmp_path):
+    """A national instance with one registered förbund; yields (app, key, checksum)."""
+    create_key(tmp_path / "f1")
+    key = load_private_key(tmp_path / "f1")
+    with national.app_context():
+        s = db.session()
+        national_packages.register_member(
+            s, name="Förbund Ett", org_number=ORG, public_key=public_key_text(key),
+            comparison_group="storstad", user_email="test",
+        )
+        checksum = s.get(InstrumentInfo, "current").checksum
+        s.commit()
+    return national, key, checksum
+
+
+def _import(app, files: list[tuple[str, bytes]]) -> tuple[int, str]:
+    paths = []
+    folder = Path(app.instance_path) / "in"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in files:
+        (folder / name).write_bytes(data)
+        paths.append(str(folder / name))
+    result = app.test_cli_runner().invoke(args=["national", "import", *paths])
+    return result.exit_code, result.output
+
+
+def _stored(app) -> int:
+    with app.app_context():
+        return db.session().exec(select(func.count()).select_from(NationalPackage)).one()
+
+
+def test_a_good_package_imports_and_a_newer_one_replaces_it_audited(nns):
+    app, key, checksum = nns
+    code, output = _import(app, [("a.zip", _package(key, checksum=checksum))])
+    assert code == 0, output
+    assert "a.zip: Förbund Ett 2023, 6 enkäter – importerat." in output
+    newer = _package(key, checksum=checksum, answers=[
+        {"year": 2023, "questionnaire": "personal", "question": 1, "version_id": "personal.1.v1",
+         "subgroup": "", "answer_code": 4, "count": 6},
+    ])
+    code, output = _import(app, [("b.zip", newer)])
+    assert code == 0 and "ersatte ett äldre paket" in output
+    with app.app_context():
+        s = db.session()
+        assert s.exec(select(NationalPackage.filename)).all() == ["b.zip"]
+        assert s.exec(select(NationalCount.code)).all() == [4]
+        audit = s.exec(select(AuditEntry.detail).where(AuditEntry.action == "riket.paket.ersätt")).all()
+        assert audit and "ersätter a.zip" in audit[0]
+
+
+def _bad_cases(key, other_key, checksum):
+    good = _package(key, checksum=checksum)
+    files = _read_zip(good)
+    unsigned = {k: v for k, v in files.items() if k != "datapackage.sig"}
+    altered = dict(files, **{"answers.csv": files["answers.csv"].replace(b",6\n", b",5\n")})
+    resigned = dict(files, **{"datapackage.sig": sign(other_key, files["datapackage.json"])})
+    line = {"year": 2023, "questionnaire": "personal", "question": 1, "version_id": "personal.1.v1", "subgroup": ""}
+    return {
+        "osignerat": (zip_files(unsigned, year=2023), "inte signerat"),
+        "omsignerat": (zip_files(resigned, year=2023), "signaturen stämmer inte"),
+        "ändrat": (zip_files(altered, year=2023), "kontrollsumman för answers.csv stämmer inte"),
+        "okänt": (_package(key, checksum=checksum, org=OTHER_ORG), "är inte registrerat"),
+        "fel-nyckel": (_package(other_key, checksum=checksum), "signaturen stämmer inte"),
+        "instrument": (_package(key, checksum="0" * 64), "är inte NNS nationella instrument"),
+        "år": (_package(key, checksum=checksum, year=2001, answers=[], modes=[]), "ligger utanför instrumentet"),
+        "negativt": (
+            _package(key, checksum=checksum, answers=[dict(line, answer_code=5, count=-2)]),
+            "kan inte stämma",
+        ),
+        "för-många": (
+            _package(key, checksum=checksum, answers=[dict(line, answer_code=5, count=7)]),
+            "har 7 svar men enkäten bara 6",
+        ),
+        "kod": (
+            _package(key, checksum=checksum, answers=[dict(line, answer_code=9, count=1)]),
+            "svarskoden '9' finns inte på frågans skala",
+        ),
+        "inte-zip": (b"year,questionnaire\n", "ingen läsbar zip-fil"),
+    }
+
+
+def test_every_bad_package_names_file_and_reason_and_imports_nothing(nns, tmp_path):
+    app, key, checksum = nns
+    create_key(tmp_path / "other")
+    other = load_private_key(tmp_path / "other")
+    for name, (data, reason) in _bad_cases(key, other, checksum).items():
+        # a good package beside it: all or nothing
+        code, output = _import(app, [("bra.zip", _package(key, checksum=checksum)), (f"{name}.zip", data)])
+        assert code == 1, (name, output)
+        assert f"{name}.zip: " in output and reason in output, (name, output)
+        assert "Ingenting har importerats" in output
+        assert _stored(app) == 0, name
+
+
+def test_the_same_package_twice_is_refused(nns):
+    app, key, checksum = nns
+    data = _package(key, checksum=checksum)
+    assert _import(app, [("a.zip", data)])[0] == 0
+    code, output = _import(app, [("igen.zip", data)])
+    assert code == 1 and "igen.zip: samma paket (Förbund Ett 2023) är redan importerat" in output
+    assert _stored(app) == 1
+
+
+def test_changing_any_single_byte_of_a_package_fails_its_check(nns):
+    app, key, checksum = nns
+    data = _package(key, checksum=checksum)
+    with app.app_context():
+        s = db.session()
+        instrument = instrument_from_db(s)
+        national_packages.check_package(s, instrument, data=data, filename="a.zip")  # passes
+        for position in range(len(data)):
+            tampered = bytearray(data)
+            tampered[position] ^= 0x01
+            with pytest.raises(national_packages.PackageRefused) as refused:
+                national_packages.check_package(s, instrument, data=bytes(tampered), filename="a.zip")
+            assert refused.value.errors[0].startswith("a.zip: ")
+
+
+def test_modes_refuse_each_others_pages_and_commands(nns, forbund):
+    national_app = nns[0]
+    assert national_app.test_client().get("/admin").status_code == 404
+    assert national_app.test_client().get("/rapport").status_code == 404
+    refused = national_app.test_cli_runner().invoke(args=["publish", "--year", "2023"])
+    assert refused.exit_code == 1 and "förbunds instans" in refused.output
+    assert forbund.test_client().get("/riket").status_code == 404
+    refused = forbund.test_cli_runner().invoke(args=["national", "publish", "--year", "2023"])
+    assert refused.exit_code == 1 and "SURVEYS_MODE=national" in refused.output
