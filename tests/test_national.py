@@ -137,7 +137,12 @@ def test_export_nns_is_förbund_level_counts_signed_and_checksummed(forbund, tmp
     assert result.exit_code == 0, result.output
     raw = out.read_bytes()
     files = _read_zip(raw)
-    assert sorted(files) == ["answers.csv", "datapackage.json", "datapackage.sig", "questionnaires.csv"]
+    assert sorted(files) == [
+        "answers.csv",
+        "datapackage.json",
+        "datapackage.sig",
+        "questionnaires.csv",
+    ]
     assert all(i.date_time == (2023, 1, 1, 0, 0, 0) for i in zipfile.ZipFile(out).infolist())
     assert verify(public, files["datapackage.json"], files["datapackage.sig"])
     descriptor = json.loads(files["datapackage.json"])
@@ -162,7 +167,9 @@ def test_export_nns_is_förbund_level_counts_signed_and_checksummed(forbund, tmp
     assert got[("deltagare_avslut.1.v1", "kvinna", "6")] == 4
     assert got[("deltagare_avslut.1.v1", "övriga", "6")] == 1  # the one left out at home
     assert got[("personal.1.v1", "", "5")] == 6
-    modes = {(r["questionnaire"], r["mode"]): int(r["count"]) for r in _rows(files["questionnaires.csv"])}
+    modes = {
+        (r["questionnaire"], r["mode"]): int(r["count"]) for r in _rows(files["questionnaires.csv"])
+    }
     assert modes == {("deltagare_avslut", "paper"): 8, ("personal", "paper"): 6}
     with forbund.app_context():
         actions = [e.action for e in db.session().exec(select(AuditEntry)).all()]
@@ -190,7 +197,11 @@ def test_admin_page_shows_every_row_before_the_audited_download(forbund):
     page = client.get("/logga-in").get_data(as_text=True)
     client.post(
         "/logga-in",
-        data={"email": "admin@example.invalid", "password": factories.PASSWORD, "csrf_token": form_token(page)},
+        data={
+            "email": "admin@example.invalid",
+            "password": factories.PASSWORD,
+            "csrf_token": form_token(page),
+        },
     )
     html = client.get("/admin/nns/2023").get_data(as_text=True)
     assert ORG in html and "deltagare_avslut.3.v1" in html and "övriga" in html
@@ -200,10 +211,13 @@ def test_admin_page_shows_every_row_before_the_audited_download(forbund):
     assert response.status_code == 200 and response.mimetype == "application/zip"
     assert "datapackage.sig" in _read_zip(response.data)
     with forbund.app_context():
-        entries = db.session().exec(select(AuditEntry).where(AuditEntry.action == "nns.exportera")).all()
-        assert len(entries) == 1 and db.session().exec(
-            select(func.count()).select_from(AuditEntry)
-        ).one() > before
+        entries = (
+            db.session().exec(select(AuditEntry).where(AuditEntry.action == "nns.exportera")).all()
+        )
+        assert (
+            len(entries) == 1
+            and db.session().exec(select(func.count()).select_from(AuditEntry)).one() > before
+        )
     # an unpublished year: a message, no page of rows
     missing = client.get("/admin/nns/2021", follow_redirects=True).get_data(as_text=True)
     assert "År 2021 är inte publicerat" in missing
@@ -222,17 +236,38 @@ def _package(
     checksum: str | None = None,
     signed: bool = True,
 ) -> bytes:
-    answers = answers if answers is not None else [
-        {"year": year, "questionnaire": "personal", "question": 1, "version_id": "personal.1.v1",
-         "subgroup": "", "answer_code": 5, "count": 6},
-    ]
-    modes = modes if modes is not None else [
-        {"year": year, "questionnaire": "personal", "mode": "link", "count": 6}
-    ]
-    resources = {"answers": to_csv(answers, ANSWER_FIELDS), "questionnaires": to_csv(modes, QUESTIONNAIRE_FIELDS)}
+    answers = (
+        answers
+        if answers is not None
+        else [
+            {
+                "year": year,
+                "questionnaire": "personal",
+                "question": 1,
+                "version_id": "personal.1.v1",
+                "subgroup": "",
+                "answer_code": 5,
+                "count": 6,
+            },
+        ]
+    )
+    modes = (
+        modes
+        if modes is not None
+        else [{"year": year, "questionnaire": "personal", "mode": "link", "count": 6}]
+    )
+    resources = {
+        "answers": to_csv(answers, ANSWER_FIELDS),
+        "questionnaires": to_csv(modes, QUESTIONNAIRE_FIELDS),
+    }
     descriptor = {
         "profile": "tabular-data-package",
-        "nns": {"year": year, "organisation_number": org, "forbund": "F", "instrument_checksum": checksum},
+        "nns": {
+            "year": year,
+            "organisation_number": org,
+            "forbund": "F",
+            "instrument_checksum": checksum,
+        },
         "resources": [
             {"name": n, "path": f"{n}.csv", "bytes": len(d), "hash": f"sha256:{sha256(d)}"}
             for n, d in resources.items()
@@ -253,8 +288,12 @@ def nns(national, tmp_path):
     with national.app_context():
         s = db.session()
         national_packages.register_member(
-            s, name="Förbund Ett", org_number=ORG, public_key=public_key_text(key),
-            comparison_group="storstad", user_email="test",
+            s,
+            name="Förbund Ett",
+            org_number=ORG,
+            public_key=public_key_text(key),
+            comparison_group="storstad",
+            user_email="test",
         )
         checksum = s.get(InstrumentInfo, "current").checksum
         s.commit()
@@ -282,17 +321,30 @@ def test_a_good_package_imports_and_a_newer_one_replaces_it_audited(nns):
     code, output = _import(app, [("a.zip", _package(key, checksum=checksum))])
     assert code == 0, output
     assert "a.zip: Förbund Ett 2023, 6 enkäter – importerat." in output
-    newer = _package(key, checksum=checksum, answers=[
-        {"year": 2023, "questionnaire": "personal", "question": 1, "version_id": "personal.1.v1",
-         "subgroup": "", "answer_code": 4, "count": 6},
-    ])
+    newer = _package(
+        key,
+        checksum=checksum,
+        answers=[
+            {
+                "year": 2023,
+                "questionnaire": "personal",
+                "question": 1,
+                "version_id": "personal.1.v1",
+                "subgroup": "",
+                "answer_code": 4,
+                "count": 6,
+            },
+        ],
+    )
     code, output = _import(app, [("b.zip", newer)])
     assert code == 0 and "ersatte ett äldre paket" in output
     with app.app_context():
         s = db.session()
         assert s.exec(select(NationalPackage.filename)).all() == ["b.zip"]
         assert s.exec(select(NationalCount.code)).all() == [4]
-        audit = s.exec(select(AuditEntry.detail).where(AuditEntry.action == "riket.paket.ersätt")).all()
+        audit = s.exec(
+            select(AuditEntry.detail).where(AuditEntry.action == "riket.paket.ersätt")
+        ).all()
         assert audit and "ersätter a.zip" in audit[0]
 
 
@@ -302,7 +354,13 @@ def _bad_cases(key, other_key, checksum):
     unsigned = {k: v for k, v in files.items() if k != "datapackage.sig"}
     altered = dict(files, **{"answers.csv": files["answers.csv"].replace(b",6\n", b",5\n")})
     resigned = dict(files, **{"datapackage.sig": sign(other_key, files["datapackage.json"])})
-    line = {"year": 2023, "questionnaire": "personal", "question": 1, "version_id": "personal.1.v1", "subgroup": ""}
+    line = {
+        "year": 2023,
+        "questionnaire": "personal",
+        "question": 1,
+        "version_id": "personal.1.v1",
+        "subgroup": "",
+    }
     return {
         "osignerat": (zip_files(unsigned, year=2023), "inte signerat"),
         "omsignerat": (zip_files(resigned, year=2023), "signaturen stämmer inte"),
@@ -310,7 +368,10 @@ def _bad_cases(key, other_key, checksum):
         "okänt": (_package(key, checksum=checksum, org=OTHER_ORG), "är inte registrerat"),
         "fel-nyckel": (_package(other_key, checksum=checksum), "signaturen stämmer inte"),
         "instrument": (_package(key, checksum="0" * 64), "är inte NNS nationella instrument"),
-        "år": (_package(key, checksum=checksum, year=2001, answers=[], modes=[]), "ligger utanför instrumentet"),
+        "år": (
+            _package(key, checksum=checksum, year=2001, answers=[], modes=[]),
+            "ligger utanför instrumentet",
+        ),
         "negativt": (
             _package(key, checksum=checksum, answers=[dict(line, answer_code=5, count=-2)]),
             "kan inte stämma",
@@ -333,7 +394,9 @@ def test_every_bad_package_names_file_and_reason_and_imports_nothing(nns, tmp_pa
     other = load_private_key(tmp_path / "other")
     for name, (data, reason) in _bad_cases(key, other, checksum).items():
         # a good package beside it: all or nothing
-        code, output = _import(app, [("bra.zip", _package(key, checksum=checksum)), (f"{name}.zip", data)])
+        code, output = _import(
+            app, [("bra.zip", _package(key, checksum=checksum)), (f"{name}.zip", data)]
+        )
         assert code == 1, (name, output)
         assert f"{name}.zip: " in output and reason in output, (name, output)
         assert "Ingenting har importerats" in output
@@ -360,7 +423,9 @@ def test_changing_any_single_byte_of_a_package_fails_its_check(nns):
             tampered = bytearray(data)
             tampered[position] ^= 0x01
             with pytest.raises(national_packages.PackageRefused) as refused:
-                national_packages.check_package(s, instrument, data=bytes(tampered), filename="a.zip")
+                national_packages.check_package(
+                    s, instrument, data=bytes(tampered), filename="a.zip"
+                )
             assert refused.value.errors[0].startswith("a.zip: ")
 
 
@@ -373,3 +438,166 @@ def test_modes_refuse_each_others_pages_and_commands(nns, forbund):
     assert forbund.test_client().get("/riket").status_code == 404
     refused = forbund.test_cli_runner().invoke(args=["national", "publish", "--year", "2023"])
     assert refused.exit_code == 1 and "SURVEYS_MODE=national" in refused.output
+
+
+# --- the whole loop: `surveys demo --national` ---------------------------------------------
+
+
+def _percent(part: int, whole: int) -> int | None:
+    return None if whole == 0 else (200 * part + whole) // (2 * whole)
+
+
+def _independent_riket(root: Path, instrument) -> dict[tuple, dict]:
+    """Riket, the groups and each förbund from the packages' CSV files, in plain Python."""
+    from surveys.national.demo import FORBUND
+
+    group_of = {f.org_number: f.group or "utan jämförelsegrupp" for f in FORBUND}
+    name_of = {f.org_number: f.name for f in FORBUND}
+    grouping = {(s.key, o.code): o.group for s in instrument.scales.values() for o in s.options}
+    sums: dict[tuple, dict[str, int]] = {}
+    for path in sorted(root.glob("forbund-*/*.zip")):
+        files = _read_zip(path.read_bytes())
+        org = json.loads(files["datapackage.json"])["nns"]["organisation_number"]
+        scopes = ["", GROUP_PREFIX + group_of[org], name_of[org]]
+        for row in _rows(files["answers.csv"]):
+            q = instrument.question(row["questionnaire"], int(row["question"]))
+            group = grouping[(q.scale, int(row["answer_code"]))]
+            subgroups = ["samtliga"] + (
+                {"kvinna": ["kvinnor"], "man": ["man"]}.get(row["subgroup"], [])
+            )
+            numbers = [q.number] + ([0] if not q.gate else [])  # 0: the pooled row
+            for scope in scopes:
+                for subgroup in subgroups:
+                    for number in numbers:
+                        key = (int(row["year"]), scope, row["questionnaire"], number, subgroup)
+                        if number == 0:
+                            key = (*key, q.indicator)
+                        cell = sums.setdefault(
+                            key, {"n": 0, "answered": 0, "negative": 0, "neutral": 0, "positive": 0}
+                        )
+                        count = int(row["count"])
+                        cell["n"] += count
+                        if group is not None:
+                            cell["answered"] += count
+                            cell[group] += count
+    return sums
+
+
+def test_demo_national_runs_the_loop_and_riket_equals_the_packages(national, tmp_path):
+    runner = national.test_cli_runner()
+    result = runner.invoke(args=["demo", "--national"])
+    assert result.exit_code == 0, result.output
+    assert "Riket 2024 publicerat" in result.output
+    root = Path(national.instance_path) / "nationell-demo"
+    with national.app_context():
+        s = db.session()
+        instrument = instrument_from_db(s)
+        expected = _independent_riket(root, instrument)
+        from surveys.reports.data import latest_publications
+
+        pubs = latest_publications(s)
+        rows = s.exec(
+            select(PublicationRow).where(
+                PublicationRow.publication_id.in_([p.id for p in pubs.values()])
+            )
+        ).all()
+        year_of = {p.id: y for y, p in pubs.items()}
+    assert sorted(pubs) == [2022, 2023, 2024]
+    compared = 0
+    scopes = set()
+    for row in rows:
+        if row.suppressed:
+            continue
+        key = (
+            year_of[row.publication_id],
+            row.scope,
+            row.questionnaire,
+            row.question,
+            row.subgroup,
+        )
+        if row.question == 0:
+            key = (*key, row.indicator)
+        want = expected[key]
+        assert (row.n, row.answered, row.positive_n, row.negative_n, row.neutral_n) == (
+            want["n"],
+            want["answered"],
+            want["positive"],
+            want["negative"],
+            want["neutral"],
+        ), key
+        assert row.positive == _percent(want["positive"], want["answered"]), key
+        assert row.negative == _percent(want["negative"], want["answered"]), key
+        compared += 1
+        scopes.add(row.scope)
+    assert compared > 1000
+    assert {"", "grupp:storstad", "grupp:glesbygd", "grupp:utan jämförelsegrupp"} <= scopes
+    assert len(scopes) == 4 + 5
+    # back at a demo förbund: the Riket file verified with NNS's key and in its report
+    riket = list(csv.DictReader(io.StringIO((root / "riket-2024.csv").read_text())))
+    assert {r["comparison_group"] for r in riket} == {
+        "",
+        "storstad",
+        "glesbygd",
+        "utan jämförelsegrupp",
+    }
+    forbund_app = _app(
+        f"sqlite:///{root / 'forbund-1' / 'indikatorenkater.sqlite'}", root / "forbund-1", "forbund"
+    )
+    with forbund_app.app_context():
+        s = db.session()
+        figures = {
+            (f.year, f.questionnaire_key, f.question, f.subgroup): f.positive
+            for f in s.exec(select(NationalFigure)).all()
+        }
+        from surveys.models import PublicationNational
+        from surveys.services.publications import latest
+
+        in_report = s.exec(
+            select(PublicationNational).where(
+                PublicationNational.publication_id == latest(s, 2024).id
+            )
+        ).all()
+    forbund_app.extensions["engine"].dispose()
+    for r in riket:
+        if r["comparison_group"] == "":
+            assert figures[(2024, r["questionnaire"], int(r["question"]), r["subgroup"])] == int(
+                r["positive"]
+            )
+    assert len(in_report) == len(figures) > 0
+
+
+def test_riket_file_needs_nns_signature_when_a_key_is_configured(forbund, tmp_path):
+    nns_key_dir = tmp_path / "nns-key"
+    create_key(nns_key_dir)
+    key = load_private_key(nns_key_dir)
+    data = (
+        "year,questionnaire,question,subgroup,positive,n,comparison_group\n"
+        "2024,deltagare_avslut,1,samtliga,88,3970,\n"
+        "2024,deltagare_avslut,1,samtliga,91,800,storstad\n"
+    ).encode()
+    path = tmp_path / "riket-2024.csv"
+    path.write_bytes(data)
+    runner = forbund.test_cli_runner()
+    with forbund.app_context():
+        from surveys.services import settings
+
+        settings.put(db.session(), "nns_public_key", public_key_text(key))
+        db.session().commit()
+
+    def imported() -> list:
+        with forbund.app_context():
+            return db.session().exec(select(NationalFigure.positive)).all()
+
+    result = runner.invoke(args=["import", "national", str(path)])
+    assert result.exit_code == 1 and "riket-2024.csv: signaturen saknas" in result.output
+    create_key(tmp_path / "fake")
+    Path(str(path) + ".sig").write_bytes(sign(load_private_key(tmp_path / "fake"), data))
+    result = runner.invoke(args=["import", "national", str(path)])
+    assert (
+        result.exit_code == 1 and "signaturen stämmer inte med NNS publika nyckel" in result.output
+    )
+    assert imported() == []
+    Path(str(path) + ".sig").write_bytes(sign(key, data))
+    result = runner.invoke(args=["import", "national", str(path)])
+    assert result.exit_code == 0, result.output
+    assert imported() == [88]  # Riket's row; the group's row is read but not stored
