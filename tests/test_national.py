@@ -45,7 +45,7 @@ OTHER_ORG = "222000-5678"
 
 
 def _app(database_url: str, instance: Path, mode: str):
-    app = create_app(
+    return create_app(
         {
             "DATABASE_URL": database_url,
             "SECRET_KEY": SECRET,
@@ -57,7 +57,6 @@ def _app(database_url: str, instance: Path, mode: str):
             "SURVEYS_MODE": mode,
         }
     )
-    return app
 
 
 @pytest.fixture
@@ -125,7 +124,8 @@ def test_keys_create_is_owner_only_and_refuses_to_overwrite(forbund):
     assert public == public_key_text(load_private_key(Path(forbund.instance_path)))
     again = runner.invoke(args=["keys", "create"])
     assert again.exit_code == 1
-    assert "Det finns redan en nyckel" in again.output and public in again.output
+    assert "Det finns redan en nyckel" in again.output
+    assert public in again.output
 
 
 def test_export_nns_is_förbund_level_counts_signed_and_checksummed(forbund, tmp_path):
@@ -158,7 +158,8 @@ def test_export_nns_is_förbund_level_counts_signed_and_checksummed(forbund, tmp
             ANSWER_FIELDS if resource["name"] == "answers" else QUESTIONNAIRE_FIELDS
         )
     text = b"".join(files.values()).decode()
-    assert "Insats A" not in text and "Insats B" not in text  # förbund level only
+    assert "Insats A" not in text
+    assert "Insats B" not in text
     answers = _rows(files["answers.csv"])
     got = {(r["version_id"], r["subgroup"], r["answer_code"]): int(r["count"]) for r in answers}
     # question 3: four kvinnor left it blank (not counted), three män answered Vet ej (0)
@@ -183,7 +184,8 @@ def test_export_of_an_unpublished_year_says_so_and_writes_nothing(forbund, tmp_p
     out = tmp_path / "paket.zip"
     result = runner.invoke(args=["export", "nns", "--year", "2022", "--output", str(out)])
     assert result.exit_code == 1
-    assert "År 2022 är inte publicerat" in result.output and "2023" in result.output
+    assert "År 2022 är inte publicerat" in result.output
+    assert "2023" in result.output
     assert not out.exists()
 
 
@@ -204,20 +206,21 @@ def test_admin_page_shows_every_row_before_the_audited_download(forbund):
         },
     )
     html = client.get("/admin/nns/2023").get_data(as_text=True)
-    assert ORG in html and "deltagare_avslut.3.v1" in html and "övriga" in html
+    assert ORG in html
+    assert "deltagare_avslut.3.v1" in html
+    assert "övriga" in html
     with forbund.app_context():
         before = db.session().exec(select(func.count()).select_from(AuditEntry)).one()
     response = client.post("/admin/nns/2023/ladda-ner", data={"csrf_token": form_token(html)})
-    assert response.status_code == 200 and response.mimetype == "application/zip"
+    assert response.status_code == 200
+    assert response.mimetype == "application/zip"
     assert "datapackage.sig" in _read_zip(response.data)
     with forbund.app_context():
         entries = (
             db.session().exec(select(AuditEntry).where(AuditEntry.action == "nns.exportera")).all()
         )
-        assert (
-            len(entries) == 1
-            and db.session().exec(select(func.count()).select_from(AuditEntry)).one() > before
-        )
+        assert len(entries) == 1
+        assert db.session().exec(select(func.count()).select_from(AuditEntry)).one() > before
     # an unpublished year: a message, no page of rows
     missing = client.get("/admin/nns/2021", follow_redirects=True).get_data(as_text=True)
     assert "År 2021 är inte publicerat" in missing
@@ -337,7 +340,8 @@ def test_a_good_package_imports_and_a_newer_one_replaces_it_audited(nns):
         ],
     )
     code, output = _import(app, [("b.zip", newer)])
-    assert code == 0 and "ersatte ett äldre paket" in output
+    assert code == 0
+    assert "ersatte ett äldre paket" in output
     with app.app_context():
         s = db.session()
         assert s.exec(select(NationalPackage.filename)).all() == ["b.zip"]
@@ -345,7 +349,8 @@ def test_a_good_package_imports_and_a_newer_one_replaces_it_audited(nns):
         audit = s.exec(
             select(AuditEntry.detail).where(AuditEntry.action == "riket.paket.ersätt")
         ).all()
-        assert audit and "ersätter a.zip" in audit[0]
+        assert audit
+        assert "ersätter a.zip" in audit[0]
 
 
 def _bad_cases(key, other_key, checksum):
@@ -398,7 +403,8 @@ def test_every_bad_package_names_file_and_reason_and_imports_nothing(nns, tmp_pa
             app, [("bra.zip", _package(key, checksum=checksum)), (f"{name}.zip", data)]
         )
         assert code == 1, (name, output)
-        assert f"{name}.zip: " in output and reason in output, (name, output)
+        assert f"{name}.zip: " in output, (name, output)
+        assert reason in output, (name, output)
         assert "Ingenting har importerats" in output
         assert _stored(app) == 0, name
 
@@ -408,7 +414,8 @@ def test_the_same_package_twice_is_refused(nns):
     data = _package(key, checksum=checksum)
     assert _import(app, [("a.zip", data)])[0] == 0
     code, output = _import(app, [("igen.zip", data)])
-    assert code == 1 and "igen.zip: samma paket (Förbund Ett 2023) är redan importerat" in output
+    assert code == 1
+    assert "igen.zip: samma paket (Förbund Ett 2023) är redan importerat" in output
     assert _stored(app) == 1
 
 
@@ -434,10 +441,12 @@ def test_modes_refuse_each_others_pages_and_commands(nns, forbund):
     assert national_app.test_client().get("/admin").status_code == 404
     assert national_app.test_client().get("/rapport").status_code == 404
     refused = national_app.test_cli_runner().invoke(args=["publish", "--year", "2023"])
-    assert refused.exit_code == 1 and "förbunds instans" in refused.output
+    assert refused.exit_code == 1
+    assert "förbunds instans" in refused.output
     assert forbund.test_client().get("/riket").status_code == 404
     refused = forbund.test_cli_runner().invoke(args=["national", "publish", "--year", "2023"])
-    assert refused.exit_code == 1 and "SURVEYS_MODE=national" in refused.output
+    assert refused.exit_code == 1
+    assert "SURVEYS_MODE=national" in refused.output
 
 
 # --- the whole loop: `surveys demo --national` ---------------------------------------------
@@ -571,10 +580,10 @@ def test_riket_file_needs_nns_signature_when_a_key_is_configured(forbund, tmp_pa
     create_key(nns_key_dir)
     key = load_private_key(nns_key_dir)
     data = (
-        "year,questionnaire,question,subgroup,positive,n,comparison_group\n"
-        "2024,deltagare_avslut,1,samtliga,88,3970,\n"
-        "2024,deltagare_avslut,1,samtliga,91,800,storstad\n"
-    ).encode()
+        b"year,questionnaire,question,subgroup,positive,n,comparison_group\n"
+        b"2024,deltagare_avslut,1,samtliga,88,3970,\n"
+        b"2024,deltagare_avslut,1,samtliga,91,800,storstad\n"
+    )
     path = tmp_path / "riket-2024.csv"
     path.write_bytes(data)
     runner = forbund.test_cli_runner()
@@ -589,13 +598,13 @@ def test_riket_file_needs_nns_signature_when_a_key_is_configured(forbund, tmp_pa
             return db.session().exec(select(NationalFigure.positive)).all()
 
     result = runner.invoke(args=["import", "national", str(path)])
-    assert result.exit_code == 1 and "riket-2024.csv: signaturen saknas" in result.output
+    assert result.exit_code == 1
+    assert "riket-2024.csv: signaturen saknas" in result.output
     create_key(tmp_path / "fake")
     Path(str(path) + ".sig").write_bytes(sign(load_private_key(tmp_path / "fake"), data))
     result = runner.invoke(args=["import", "national", str(path)])
-    assert (
-        result.exit_code == 1 and "signaturen stämmer inte med NNS publika nyckel" in result.output
-    )
+    assert result.exit_code == 1
+    assert "signaturen stämmer inte med NNS publika nyckel" in result.output
     assert imported() == []
     Path(str(path) + ".sig").write_bytes(sign(key, data))
     result = runner.invoke(args=["import", "national", str(path)])
