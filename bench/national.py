@@ -194,7 +194,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--child", nargs=2, metavar=("URL", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    years = list(range(2024 - args.years + 1, 2025))
+    years = list(range(2018, 2018 + args.years))  # the instrument starts in 2018
     if args.child:
         child(args.child[0], Path(args.child[1]), years)
         return
