@@ -15,7 +15,7 @@ from sqlmodel import Session, col
 
 from indicators import Instrument
 from surveys.models import NationalPublicationMember, PublicationGroup, PublicationRow
-from surveys.national.publish import GROUP_PREFIX
+from surveys.national.publish import GROUP_PREFIX, NO_GROUP
 from surveys.reports.data import latest_publications
 from surveys.services.publications import FORBUND, POOLED
 
@@ -81,18 +81,13 @@ def build(db: Session, instrument: Instrument, year: int) -> NationalReport | No
     for y in years:
         of_year = [m for m in member_rows if ids[m.publication_id] == y]
         counts = [g for g in group_rows if ids[g.publication_id] == y]
-        entry = {
-            "year": y,
-            "riket": (len(of_year), sum(g.count for g in counts if g.scope == FORBUND)),
-            "groups": [],
-        }
+        per_group: list[tuple[int, int]] = []
         for group in groups:
-            in_group = [
-                m for m in of_year if (m.comparison_group or "utan jämförelsegrupp") == group
-            ]
+            in_group = [m for m in of_year if (m.comparison_group or NO_GROUP) == group]
             total = sum(g.count for g in counts if g.scope == GROUP_PREFIX + group)
-            entry["groups"].append((len(in_group), total))
-        overview.append(entry)
+            per_group.append((len(in_group), total))
+        riket = (len(of_year), sum(g.count for g in counts if g.scope == FORBUND))
+        overview.append({"year": y, "riket": riket, "groups": per_group})
     indicators = []
     for number, title in sorted(instrument.indicators.items()):
         blocks = []
