@@ -610,3 +610,78 @@ def test_riket_file_needs_nns_signature_when_a_key_is_configured(forbund, tmp_pa
     result = runner.invoke(args=["import", "national", str(path)])
     assert result.exit_code == 0, result.output
     assert imported() == [88]  # Riket's row; the group's row is read but not stored
+
+
+def test_a_small_förbund_cannot_be_derived_through_its_comparison_group(national, tmp_path):
+    """B (3 answers) sits in group g with A; C has no group. Hiding B and the smallest
+    other förbund (C) for Riket = A + B + C alone would leave B = g − A: the three
+    levels are protected together."""
+    sizes = {
+        "A": (20, "g", "222000-0001"),
+        "B": (3, "g", "222000-0002"),
+        "C": (10, "", "222000-0003"),
+    }
+    files = []
+    with national.app_context():
+        s = db.session()
+        checksum = s.get(InstrumentInfo, "current").checksum
+        for name, (count, group, org) in sizes.items():
+            create_key(tmp_path / name)
+            key = load_private_key(tmp_path / name)
+            national_packages.register_member(
+                s,
+                name=name,
+                org_number=org,
+                public_key=public_key_text(key),
+                comparison_group=group,
+                user_email="test",
+            )
+            line = {
+                "year": 2023,
+                "questionnaire": "personal",
+                "question": 1,
+                "version_id": "personal.1.v1",
+                "subgroup": "",
+            }
+            files.append(
+                (
+                    f"{name}.zip",
+                    _package(
+                        key,
+                        org=org,
+                        checksum=checksum,
+                        answers=[dict(line, answer_code=5, count=count)],
+                        modes=[
+                            {
+                                "year": 2023,
+                                "questionnaire": "personal",
+                                "mode": "link",
+                                "count": count,
+                            }
+                        ],
+                    ),
+                )
+            )
+        s.commit()
+    code, output = _import(national, files)
+    assert code == 0, output
+    result = national.test_cli_runner().invoke(args=["national", "publish", "--year", "2023"])
+    assert result.exit_code == 0, result.output
+    with national.app_context():
+        rows = (
+            db.session()
+            .exec(
+                select(PublicationRow).where(
+                    PublicationRow.question == 1, PublicationRow.questionnaire == "personal"
+                )
+            )
+            .all()
+        )
+    shown = {r.scope: r.positive_n for r in rows}
+    assert set(shown) == {"", "A", "B", "C", "grupp:g", "grupp:utan jämförelsegrupp"}
+    assert shown["B"] is None  # fewer than 5 answers
+    visible = {scope for scope, value in shown.items() if value is not None}
+    # no way to B through any relation: g − A, Riket − A − C, Riket − (utan) − A
+    assert not {"grupp:g", "A"} <= visible
+    assert not {"", "A", "C"} <= visible
+    assert not {"", "grupp:utan jämförelsegrupp", "A"} <= visible

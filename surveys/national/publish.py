@@ -2,12 +2,12 @@
 
 The same path as a förbund's publication (DESIGN.md principle 6): the imported
 package counts become the two count frames ``indicators.build_cells`` takes
-(code counts and pooled sizes, with the förbund in the place of the insats),
-and ``indicators.protect`` applies the same disclosure control. R2 then reads
-Riket = Σ förbund. The comparison groups are a second pass of the same
-functions with the groups in the place of the insatser (förbund without a group
-form the scope "utan jämförelsegrupp", so that Riket = Σ groups holds too); a
-Riket cell hidden in either pass is hidden. The result is stored with the same
+(code counts and pooled sizes, with the förbund in the place of the insats, and
+once more with the comparison groups there; förbund without a group form the
+scope "utan jämförelsegrupp"), and ``indicators.national.protect_hierarchy``
+applies the same disclosure control as ``indicators.disclosure.protect`` with
+R2 over three levels at once: Riket = Σ groups, group = Σ its förbund,
+Riket = Σ förbund. The result is stored with the same
 code as a förbund's (``publications._store``), so the report renderers read it.
 
 Two differences follow from what a package holds. Blank answers are not in a
@@ -26,7 +26,8 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from indicators import Instrument
-from indicators.disclosure import FORBUND, build_cells, protect
+from indicators.disclosure import FORBUND, build_cells
+from indicators.national import protect_hierarchy
 from surveys import clock
 from surveys.models import (
     NationalCount,
@@ -121,17 +122,21 @@ def compute(
     before = publications._previous_sizes(db, previous) if previous is not None else None  # noqa: SLF001
     by_member = {i: m.name for i, m in members.items()}
     cells = build_cells(*count_frames(counts, instrument, by_member), instrument)
-    rows = protect(cells, instrument, min_cell=min_cell, protect_other=other, previous=before)
-    rows = publications._with_sizes(rows, cells)  # noqa: SLF001
-    groups = {m.comparison_group for m in members.values() if m.comparison_group}
-    if groups:
+    parent_of: dict[str, str] = {}
+    if any(m.comparison_group for m in members.values()):
         by_group = {i: group_scope(m.comparison_group) for i, m in members.items()}
         group_cells = build_cells(*count_frames(counts, instrument, by_group), instrument)
-        group_rows = protect(
-            group_cells, instrument, min_cell=min_cell, protect_other=other, previous=before
-        )
-        group_rows = publications._with_sizes(group_rows, group_cells)  # noqa: SLF001
-        rows = _merge_passes(rows, group_rows)
+        cells = pd.concat([cells, group_cells[group_cells["scope"] != FORBUND]], ignore_index=True)
+        parent_of = {m.name: group_scope(m.comparison_group) for m in members.values()}
+    rows = protect_hierarchy(
+        cells,
+        instrument,
+        min_cell=min_cell,
+        parent_of=parent_of,
+        protect_other=other,
+        previous=before,
+    )
+    rows = publications._with_sizes(rows, cells)  # noqa: SLF001
     return publications.Computed(
         year=year,
         rows=rows,
@@ -139,23 +144,6 @@ def compute(
         min_cell=min_cell,
         protect_other=other,
     )
-
-
-def _merge_passes(forbund: pd.DataFrame, grouped: pd.DataFrame) -> pd.DataFrame:
-    """Förbund rows of the first pass, group rows of the second; Riket hidden if either hid it."""
-    keys = ["year", "indicator", "questionnaire", "question", "subgroup"]
-    riket_a = forbund[forbund["scope"] == FORBUND]
-    riket_b = grouped[grouped["scope"] == FORBUND][[*keys, "suppressed", "suppression"]]
-    merged = riket_a.merge(riket_b, on=keys, how="left", suffixes=("", "_b"))
-    newly = merged["suppressed_b"].fillna(False).astype(bool) & ~merged["suppressed"]
-    for column in publications.FIGURE_COLUMNS:
-        if column != "n":
-            merged[column] = merged[column].astype("Int64").mask(newly)
-    merged["suppression"] = merged["suppression"].where(~newly, merged["suppression_b"])
-    merged["suppressed"] = merged["suppressed"] | newly
-    riket = merged.drop(columns=["suppressed_b", "suppression_b"])
-    parts = [riket, forbund[forbund["scope"] != FORBUND], grouped[grouped["scope"] != FORBUND]]
-    return pd.concat(parts, ignore_index=True)
 
 
 def _questionnaires(db: Session, year: int, members: dict[str, NationalMember]) -> pd.DataFrame:
