@@ -685,3 +685,72 @@ def test_a_small_förbund_cannot_be_derived_through_its_comparison_group(nationa
     assert not {"grupp:g", "A"} <= visible
     assert not {"", "A", "C"} <= visible
     assert not {"", "grupp:utan jämförelsegrupp", "A"} <= visible
+
+
+def _signed_in(app):
+    with app.app_context():
+        factories.user(db.session(), email="nns@example.invalid")
+        db.session().commit()
+    client = app.test_client()
+    page = client.get("/logga-in").get_data(as_text=True)
+    response = client.post(
+        "/logga-in",
+        data={
+            "email": "nns@example.invalid",
+            "password": factories.PASSWORD,
+            "csrf_token": form_token(page),
+        },
+    )
+    assert response.headers["Location"].endswith("/riket")
+    return client
+
+
+def test_nns_pages_register_upload_publish_and_report(nns, tmp_path):
+    app, key, checksum = nns
+    client = _signed_in(app)
+    home = client.get("/riket").get_data(as_text=True)
+    token = form_token(home)
+    bad = client.post(
+        "/riket/forbund",
+        data={
+            "name": "Nytt",
+            "org_number": "12-34",
+            "public_key": public_key_text(key),
+            "csrf_token": token,
+        },
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "&#39;12-34&#39; är inget organisationsnummer" in bad
+    assert "Ingenting har ändrats" in bad
+    good = _package(key, checksum=checksum)
+    broken = bytearray(good)
+    broken[len(broken) // 2] ^= 0xFF
+    page = client.post(
+        "/riket/paket",
+        data={
+            "files": [(io.BytesIO(good), "bra.zip"), (io.BytesIO(bytes(broken)), "trasig.zip")],
+            "csrf_token": token,
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "trasig.zip: " in page
+    assert "Ingenting har importerats" in page
+    assert _stored(app) == 0
+    page = client.post(
+        "/riket/paket",
+        data={"files": [(io.BytesIO(good), "bra.zip")], "csrf_token": token},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "bra.zip: Förbund Ett 2023, 6 enkäter – importerat." in page
+    report = client.post(
+        "/riket/publicera", data={"year": "2023", "csrf_token": token}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Riket 2023 är publicerat (version 1)" in report
+    assert "Förbunden bredvid Riket" in report
+    assert "Förbund Ett" in report
+    assert "storstad" in report
+    with app.app_context():
+        actions = {e.action for e in db.session().exec(select(AuditEntry)).all()}
+    assert {"riket.paket.importera", "riket.publicera"} <= actions
