@@ -199,4 +199,4 @@ def demo(*, national: bool) -> None:
         _fail("Det här är den nationella instansen: kör surveys demo --national.")
     if not is_national(current_app):
         _fail(refusal(NATIONAL))
-    run_demo(min_cell=min_cell(db.session(), current_app.config["MIN_CELL"]), echo=click.echo)
+    run_demo(default_min_cell=current_app.config["MIN_CELL"], echo=click.echo)

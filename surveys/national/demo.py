@@ -29,6 +29,7 @@ from surveys.models import Response, Role, User
 from surveys.national.packages import import_packages, register_member
 from surveys.national.publish import publish_year
 from surveys.national.riket_file import NNS_PUBLIC_KEY, check_signature, riket_csv
+from surveys.reports.data import min_cell as threshold
 from surveys.services import rounds as ops
 from surveys.services import settings
 from surveys.services.catalogue import instrument_from_db, load_instrument_file
@@ -167,9 +168,13 @@ def forbund_app(folder: Path) -> Flask:
     )
 
 
-def run(*, min_cell: int, echo=print) -> dict:
+def run(*, default_min_cell: int, echo=print) -> dict:
     """The whole loop; returns where the packages and Riket files were written."""
+    migrate(current_app.config["DATABASE_URL"])  # a fresh clone needs nothing else first
     national_session = db.session()
+    load_instrument_file(national_session)
+    national_session.commit()
+    min_cell = threshold(national_session, default_min_cell)
     instrument = instrument_from_db(national_session)
     if national_session.exec(select(User).limit(1)).first() is not None:
         echo("Den nationella databasen innehåller redan data; demon körs inte igen.")
