@@ -2,7 +2,7 @@
 (issue 21)
 
 Revision ID: 0015
-Revises: bg1
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0015"
-down_revision = "bg1"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
