@@ -182,6 +182,18 @@ def test_export_of_an_unpublished_year_says_so_and_writes_nothing(forbund, tmp_p
     runner = forbund.test_cli_runner()
     runner.invoke(args=["keys", "create"])
     out = tmp_path / "paket.zip"
+    with forbund.app_context():
+        from surveys.services import settings
+
+        settings.put(db.session(), "forbund_org_number", "")
+        db.session().commit()
+    result = runner.invoke(args=["export", "nns", "--year", "2023", "--output", str(out)])
+    assert result.exit_code == 1
+    assert "organisationsnummer saknas" in result.output
+    assert not out.exists()
+    with forbund.app_context():
+        settings.put(db.session(), "forbund_org_number", ORG)
+        db.session().commit()
     result = runner.invoke(args=["export", "nns", "--year", "2022", "--output", str(out)])
     assert result.exit_code == 1
     assert "År 2022 är inte publicerat" in result.output

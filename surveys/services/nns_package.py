@@ -212,6 +212,11 @@ def build_package(db: Session, instrument: Instrument, year: int, *, sign_with=N
     check_exportable(db, year)
     name = settings.forbund_name(db)
     org = settings.get(db, ORG_NUMBER)
+    if sign_with is not None and not org:
+        raise PackageError(
+            "Förbundets organisationsnummer saknas: NNS känner igen förbundet på det. Ange det "
+            "under Administration → Paket till NNS. Ingenting har skrivits."
+        )
     info = db.get(InstrumentInfo, "current")
     answers = answer_counts(db, instrument, year)
     questionnaires = questionnaire_counts(db, instrument, year)
