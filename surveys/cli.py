@@ -23,6 +23,8 @@ from surveys.files.reading import FileError
 from surveys.links import public_base
 from surveys.models import Intervention, Round, RoundMode, RoundState, User
 from surveys.names import InvalidName
+from surveys.national import cli as national_cli
+from surveys.national.riket_file import check_signature
 from surveys.reports.assets import prerender_preview
 from surveys.reports.build import render_printable
 from surveys.reports.data import min_cell, published_report
@@ -373,6 +375,11 @@ def _run_import(kind: str, path: str) -> None:
             session.commit()
         else:
             data, name = _read(path)
+            if kind == "national":  # NNS's signature, when its public key is configured
+                signature = Path(path + ".sig")
+                check_signature(
+                    session, data, signature.read_bytes() if signature.is_file() else None, name
+                )
             importer = import_history if kind == "history" else import_national
             count = importer(session, instrument_from_db(session), data=data, filename=name)
             session.commit()
@@ -531,9 +538,17 @@ def run_job_cmd(job_id: str) -> None:
 @click.command("demo")
 @with_appcontext
 @click.option("--force", is_flag=True, help="Fyll på även om databasen inte är tom.")
-def demo_cmd(force: bool) -> None:
+@click.option(
+    "--national",
+    is_flag=True,
+    help="Nationell demo: NNS instans med fem demoförbund (hela flödet).",
+)
+def demo_cmd(force: bool, national: bool) -> None:
     """Fyll en tom databas med ett demoförbund (2021–2024, alla sex grupper)."""
 
+    if national or national_cli.is_national(current_app):
+        national_cli.demo(national=national)
+        return
     session = db.session()
     summary = seed_demo(
         session, force=force, min_cell=min_cell(session, current_app.config["MIN_CELL"])
@@ -645,7 +660,11 @@ def pending_cmd(forget: str | None, yes: bool) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from surveys.cli_translations import audio_cli, translations_cli  # noqa: PLC0415 - it imports CliError
+
     for command in (
+        translations_cli,
+        audio_cli,
         db_cli,
         instrument_cli,
         users_cli,
@@ -662,6 +681,21 @@ def init_app(app: Flask) -> None:
         pending_cmd,
     ):
         app.cli.add_command(command)
+    national_cli.init_app(
+        app,
+        export_group=export_cli,
+        forbund_commands=(
+            translations_cli,
+            audio_cli,
+            rounds_cli,
+            import_cli,
+            export_cli,
+            report_cmd,
+            publish_cmd,
+            run_job_cmd,
+            purge_cmd,
+        ),
+    )
 
 
 def main() -> None:

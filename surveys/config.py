@@ -90,6 +90,7 @@ class Settings:
     SIGNIN_WINDOW_SECONDS: int  # length of the throttling window
     KIOSK_IDLE_SECONDS: int  # a kiosk form untouched this long asks "Är du kvar?" (per round too)
     CLOSED_GRACE_SECONDS: int  # forms open when their round closed are taken this long after
+    SURVEYS_MODE: str  # "forbund" (default) or "national": NNS's instance (issue 21)
 
 
 def instance_dir() -> Path:
@@ -141,6 +142,7 @@ def read_settings(env: Mapping[str, str] | None = None) -> Settings:
         SIGNIN_WINDOW_SECONDS=_int(env, "SIGNIN_WINDOW_SECONDS", 300, low=10, high=86_400),
         KIOSK_IDLE_SECONDS=_int(env, "KIOSK_IDLE_SECONDS", 120, low=30, high=3600),
         CLOSED_GRACE_SECONDS=_int(env, "CLOSED_GRACE_SECONDS", 86_400, low=0, high=7 * 86_400),
+        SURVEYS_MODE=env.get("SURVEYS_MODE", "forbund").strip().lower() or "forbund",
     )
 
 
@@ -173,6 +175,10 @@ def load_config(overrides: dict | None = None, env: Mapping[str, str] | None = N
     # An empty PUBLIC_URL (development) means: the address of the request (surveys/links.py).
     config.setdefault("SESSION_COOKIE_SECURE", production)
     config.setdefault("REMEMBER_COOKIE_SECURE", config["SESSION_COOKIE_SECURE"])
+    if config["SURVEYS_MODE"] not in ("forbund", "national"):
+        raise ConfigError(
+            f"SURVEYS_MODE ska vara forbund eller national (nu {config['SURVEYS_MODE']!r})."
+        )
     if int(config["MIN_CELL"]) < 1:
         raise ConfigError("MIN_CELL måste vara minst 1.")
     return config

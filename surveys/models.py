@@ -532,3 +532,114 @@ class BackgroundJob(SQLModel, table=True):
     pid: int | None = None  # the worker process's id while it runs (finds a crashed job)
     min_cell: int  # the suppression threshold in force when the administrator asked
     message: str = Field(default="", max_length=500)  # the result or the failure, in Swedish
+
+
+# --- translations (issue 22: approved translations as data) -------------------
+
+
+class TranslationLanguage(SQLModel, table=True):
+    """A language a förbund has loaded a translation for, and its approval.
+
+    The approval holds for exactly the translation that was approved: ``approved_digest``
+    is a hash of every loaded row, so a later load needs a new approval."""
+
+    __tablename__ = "translation_language"
+    code: str = Field(primary_key=True, max_length=10)  # language code, e.g. ar, ti
+    approved_digest: str = Field(default="", max_length=64)  # digest approved ("" = never)
+    approved_reference: str = Field(default="", max_length=200)  # e.g. "godkänd av NNS 2027-01-10"
+    approved_by: str = Field(default="", max_length=254)  # who approved (e-mail or kommandoraden)
+    approved_on: date | None = None  # the day of the approval (an administrator's action)
+    loaded_on: date | None = None  # the day the translation file was last loaded
+
+
+class TranslationText(SQLModel, table=True):
+    """One translated text a respondent sees, with the hash of the Swedish it translates."""
+
+    __tablename__ = "translation_text"
+    language: str = Field(
+        foreign_key="translation_language.code", primary_key=True, max_length=10
+    )  # the language
+    key: str = Field(primary_key=True, max_length=120)  # text key, e.g. fraga.<version id>
+    text: str = Field(sa_column=Column(Text, nullable=False))  # the translation (plain text)
+    sv_hash: str = Field(max_length=64)  # sha256 of the Swedish text it translates (stale check)
+
+
+class LanguageCount(SQLModel, table=True):
+    """How many questionnaires of a round were answered in each language (not Swedish).
+
+    Kept apart from the answers like ``response_count``: the answers never carry
+    the language (in a small insats a language can identify a person)."""
+
+    __tablename__ = "language_count"
+    round_id: str = Field(foreign_key="round.id", primary_key=True, max_length=32)  # the round
+    language: str = Field(primary_key=True, max_length=10)  # language code
+    count: int = 0  # questionnaires received in that language
+
+
+# --- the national instance (SURVEYS_MODE=national, issue 21) -------------------
+
+
+class NationalMember(SQLModel, table=True):
+    """A förbund registered with NNS: whose signed count packages are accepted."""
+
+    __tablename__ = "national_member"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
+    name: str = Field(sa_column=Column(String(200), unique=True, nullable=False))  # förbund name
+    org_number: str = Field(
+        sa_column=Column(String(20), unique=True, nullable=False)
+    )  # organisation number, e.g. 222000-1234
+    public_key: str = Field(max_length=100)  # Ed25519 public key, base64 of 32 bytes
+    comparison_group: str = Field(default="", max_length=100)  # e.g. storstad; "" = none
+    registered_at: datetime  # when NNS registered it (a staff action)
+
+
+class NationalPackage(SQLModel, table=True):
+    """The imported count package of one förbund and year (a newer one replaces it)."""
+
+    __tablename__ = "national_package"
+    __table_args__ = (UniqueConstraint("member_id", "year"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
+    member_id: str = Field(foreign_key="national_member.id", index=True)  # whose package
+    year: int = Field(index=True)  # measurement year
+    digest: str = Field(
+        sa_column=Column(String(64), unique=True, nullable=False)
+    )  # sha256 of datapackage.json: the same package is never imported twice
+    filename: str = Field(default="", max_length=200)  # the file's name as uploaded
+    instrument_checksum: str = Field(max_length=64)  # the förbund's instrument file checksum
+    software_version: str = Field(default="", max_length=40)  # the förbund's software version
+    questionnaires: int  # questionnaires in the package (all modes)
+    imported_at: datetime  # when (UTC; a staff action)
+    imported_by: str = Field(max_length=254)  # who: e-mail, or "kommandoraden"
+
+
+class NationalCount(SQLModel, table=True):
+    """One row of a package's ``answers`` resource: answers with one code."""
+
+    __tablename__ = "national_count"
+    package_id: str = Field(foreign_key="national_package.id", primary_key=True)  # its package
+    version_id: str = Field(primary_key=True, max_length=70)  # question version id
+    subgroup: str = Field(primary_key=True, max_length=10)  # kvinna / man / övriga / ""
+    code: int = Field(primary_key=True)  # answer code
+    questionnaire: str = Field(max_length=40)  # questionnaire key
+    question: int  # question number
+    count: int  # answers with this code
+
+
+class NationalModeCount(SQLModel, table=True):
+    """One row of a package's ``questionnaires`` resource."""
+
+    __tablename__ = "national_mode_count"
+    package_id: str = Field(foreign_key="national_package.id", primary_key=True)  # its package
+    questionnaire: str = Field(primary_key=True, max_length=40)  # questionnaire key
+    mode: str = Field(primary_key=True, max_length=20)  # kiosk / link / single_use_link / paper
+    count: int  # questionnaires
+
+
+class NationalPublicationMember(SQLModel, table=True):
+    """Which förbund (and comparison group) a national publication counted."""
+
+    __tablename__ = "national_publication_member"
+    publication_id: str = Field(foreign_key="publication.id", primary_key=True)  # publication
+    member: str = Field(primary_key=True, max_length=200)  # förbund name
+    comparison_group: str = Field(default="", max_length=100)  # its group then; "" = none
+    package_digest: str = Field(max_length=64)  # the package counted

@@ -1,7 +1,7 @@
 """pending answers sealed under a pending key kept outside the database (issue 17)
 
 Revision ID: 0011
-Revises: 0013
+Revises: 0016
 
 Rows that wait at upgrade keep their plain JSON (``key_id`` empty) and are released as
 before; every answer taken after the upgrade is sealed. Closing the round or publishing
@@ -15,7 +15,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0011"
-down_revision = "0013"  # chained after main's head at the merge (was bg1)
+down_revision = "0016"  # chained after main's head at the merge (was bg1)
 branch_labels = None
 depends_on = None
 

@@ -10,6 +10,7 @@ from surveys import db
 from surveys.auth import check_password, load_user
 from surveys.auth.forms import LoginForm
 from surveys.models import Role, User
+from surveys.national.mode import is_national
 from surveys.security import Verdict, client_address, throttle
 from surveys.services.audit import record
 from surveys.services.users import bump_session_version
@@ -19,6 +20,8 @@ WRONG = "Fel e-postadress eller lösenord."
 
 
 def _home_for(role: str) -> str:
+    if is_national():
+        return url_for("national.home")
     return url_for("reports.latest") if role == Role.reader.value else url_for("staff.home")
 
 

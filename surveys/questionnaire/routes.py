@@ -3,6 +3,7 @@
 /s/<code>   a round's open link          /k/<code>   the same on a kiosk tablet
 /t/<token>  a single-use link            /tack, /k/<code>/tack  "Tack" after the commit
 /k/sw.js    the kiosk's service worker   /k/<code>/ko  a tablet reports its queue length
+/s/ljud/<version id>  a question's recorded read-aloud (questionnaire/language.py)
 
 With JavaScript the form is sent in the background (header X-Background: 1) and
 answered with JSON; the answers wait on the device until the server acknowledges.
@@ -32,6 +33,7 @@ from surveys.auth import roles_required
 from surveys.errors import error_page
 from surveys.files.reading import parse_int
 from surveys.models import Intervention, Role, Round, RoundMode
+from surveys.questionnaire import language
 from surveys.questionnaire.forms import (
     new_form_token,
     parse_posted,
@@ -114,7 +116,9 @@ def single_use(token: str):
 @bp.route("/tack")
 def thanks():
     """Shown only after a redirect from a committed submission."""
-    return render_template("questionnaire/thanks.html", kiosk=False, again_url=None)
+    return render_template(
+        "questionnaire/thanks.html", kiosk=False, again_url=None, **language.thanks_context()
+    )
 
 
 @bp.route("/k/<code>/tack")
@@ -131,6 +135,7 @@ def kiosk_thanks(code: str):
         kiosk=True,
         again_url=url_for(".kiosk", code=code),
         reset_seconds=current_app.config.get("KIOSK_THANKS_SECONDS", KIOSK_RESET_SECONDS),
+        **language.thanks_context(),
     )
 
 
@@ -248,6 +253,9 @@ def _questionnaire(
         "countdown_seconds": current_app.config.get("KIOSK_COUNTDOWN_SECONDS", 30),
         "thanks_seconds": current_app.config.get("KIOSK_THANKS_SECONDS", KIOSK_RESET_SECONDS),
     }
+    context.update(language.context(instrument_, qn))  # ?sprak=, picker, read-aloud
+    if context["lang"] is not None:  # "Tack" in the language (a kiosk's then goes to Swedish)
+        context["thanks_url"] = f"{thanks}?sprak={context['lang'].code}"
     if request.method == "GET":
         return _first_step(round_, instrument_, context).replace(
             _TOKEN_PLACEHOLDER, new_form_token(round_.id)
@@ -326,6 +334,8 @@ def _posted(session, round_: Round, instrument_, qn, context: dict, *, token: st
     )
     if outcome is Outcome.late:
         kiosk_ops.record_late(session, round_)
+    stored_now = outcome in (Outcome.stored, Outcome.late)  # not a duplicate
+    language.count_answered_in(round_.id, context["lang"] if stored_now else None)
     if outcome in (Outcome.stored, Outcome.duplicate, Outcome.late):
         return _stored(context["thanks_url"])
     return _not_stored(round_, outcome, context, posted)
@@ -399,6 +409,7 @@ _FORM_CACHE: dict[tuple, tuple[object, str]] = {}
 def _first_step(round_: Round, instrument, context: dict) -> str:
     timings = (context["idle_seconds"], context["countdown_seconds"], context["thanks_seconds"])
     key = (round_.id, round_.year, context["kiosk"], context["action"], timings)
+    key += (context["language_key"],)
     cached = _FORM_CACHE.get(key)
     if cached is not None and cached[0] is instrument:
         return cached[1]
@@ -467,3 +478,7 @@ def kiosk_settings(round_id: str):
     session.commit()
     flash("Inställningen för surfplattor är sparad.")
     return redirect(url_for("staff.round_page", round_id=round_id))
+
+
+bp.add_url_rule("/s/ljud/<version_id>", view_func=language.recording)
+bp.add_app_template_global(language.swedish, "tr")  # pages rendered without a language
