@@ -39,7 +39,7 @@ from surveys.models import (
     Round,
     RoundState,
 )
-from surveys.reports.data import min_cell
+from surveys.reports.data import frozen_changes, min_cell
 from surveys.services import jobs
 from surveys.services import publications as pubs
 from surveys.services.catalogue import instrument_from_db
@@ -162,6 +162,7 @@ def year_page(year: int):
         suppressed=int(computed.rows["suppressed"].sum()),
         reasons=reasons.to_dict(),
         changes=_changes(session, previous, computed.rows) if previous else [],
+        frozen=frozen_changes(session, previous) if previous else None,
         min_cell=cell,
         protect_other=computed.protect_other,
         instrument=instrument,
