@@ -126,7 +126,8 @@ def test_trend_chart_is_small_multiples_with_fixed_lines_and_text_size(instrumen
         "Deltagare avslut|fråga 9",
         "Deltagare avslut|fråga 10",
     }
-    assert spec["spec"]["width"] == PANEL_WIDTH and spec["spec"]["height"] == PANEL_HEIGHT
+    assert spec["spec"]["width"] == PANEL_WIDTH
+    assert spec["spec"]["height"] == PANEL_HEIGHT
     layers = spec["spec"]["layer"]
     color = layers[0]["encoding"]["color"]["scale"]
     assert color == {"domain": ["Samtliga", "kvinnor", "män", "Riket"], "range": ROLE_COLORS}
@@ -204,7 +205,8 @@ def test_demo_pdf_word_excel_csv_fit_for_print(admin_client, app, runner):
     texts.append(page)
     everything = "\n".join(texts)
     assert "@demo.invalid" not in everything  # who published stays in the audit log
-    assert "06:04:05" not in everything and "+00:00" not in everything
+    assert "06:04:05" not in everything
+    assert "+00:00" not in everything
     assert "För få svar för att visas (färre än" not in everything
     rows = table_rows(page)
     assert not any(r and r[0].startswith("(n=") for r in rows)  # every row labelled
@@ -226,7 +228,9 @@ def test_comments_belong_to_their_scope_and_suggestions_are_stored_only_when_tak
     data = {"csrf_token": token, **{f"text-{i}": "" for i in range(0, 17)}}
     data |= {"text-1": "Ett.", "text-2": "Två.", "use-4": "1", "use-6": ""}
     saved = admin_client.post("/admin/kommentarer/2023", data=data, follow_redirects=True)
-    assert "3 kommentarer sparade" in saved.text, re.findall(r"class=\"flash[^<]*<[^<]*", saved.text)
+    assert "3 kommentarer sparade" in saved.text, re.findall(
+        r"class=\"flash[^<]*<[^<]*", saved.text
+    )
     with app.app_context():
         s = db.session()
         rows = {c.indicator: c for c in s.exec(select(ReportComment)).all()}
@@ -246,7 +250,8 @@ def test_comments_belong_to_their_scope_and_suggestions_are_stored_only_when_tak
     assert "Insatsens egen." in admin_client.get(f"/rapport/2023?insats={steget.id}").text
     assert "Insatsens egen." not in admin_client.get("/rapport/2023").text
     unknown = admin_client.get("/admin/kommentarer/2023?insats=finnsinte")
-    assert unknown.status_code == 404 and "Insatsen finns inte" in unknown.text
+    assert unknown.status_code == 404
+    assert "Insatsen finns inte" in unknown.text
 
 
 def test_a_republication_that_changes_a_quoted_figure_warns(admin_client, app, runner, tmp_path):
