@@ -305,3 +305,69 @@ def test_history_imported_after_publishing_waits_for_the_republication(
     rows = table_rows(admin_client.get("/rapport/2023").text)
     assert any(r[:5] == ("1", "Deltagare avslut", "118", "96%", "+7*") for r in rows)
     assert ("Samtliga (n=118)", "2%", "3%", "96% (81%)", "96%", "91%", "+5") in rows
+
+
+# --- the övriga setting: every year again, in one step ----------------------------------
+
+
+def _two_published_years(runner, tmp_path):
+    import_seed(runner, tmp_path)
+    path = tmp_path / "2024.csv"
+    header = "year,questionnaire,insats,gender,submitted_on," + ",".join(
+        f"q{i}" for i in range(1, 12)
+    )
+    lines = [f"2024,deltagare_avslut,Steget,{g},,6,5,,,,,,,,," for g in ["kvinna"] * 8 + [""] * 2]
+    path.write_text(header + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    assert runner.invoke(args=["import", "answers", str(path)]).exit_code == 0
+    assert runner.invoke(args=["publish", "--year", "2024"]).exit_code == 0
+
+
+def test_changing_the_setting_offers_every_year_and_is_refused_while_publishing(
+    admin_client, app, runner, tmp_path
+):
+    from surveys.models import PublishLock, Setting
+
+    _two_published_years(runner, tmp_path)
+    overview = admin_client.get("/admin/publicera")
+    token = form_token(overview.text)
+    with app.app_context():
+        s = db.session()
+        s.add(PublishLock(year=2024, started_at=clock.now()))
+        s.commit()
+    refused = admin_client.post(
+        "/admin/publicera/installning", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert "En publicering pågår. Inställningen är inte ändrad" in refused.text
+    with app.app_context():
+        s = db.session()
+        assert s.get(Setting, "protect_other") is None  # unchanged: övriga still protected
+        s.delete(s.get(PublishLock, 2024))
+        s.commit()
+    changed = admin_client.post("/admin/publicera/installning", data={"csrf_token": token})
+    assert changed.headers["Location"].endswith("/admin/publicera/alla-ar")
+    page = admin_client.get("/admin/publicera/alla-ar")
+    rows = table_rows(page.text)
+    assert [r[:2] for r in rows[1:]] == [("2023", "2"), ("2024", "2")]
+    assert "Publicera alla 2 år igen" in page.text
+
+
+def test_republishing_every_year_stops_at_the_first_that_fails(app, runner, tmp_path):
+    from surveys.models import PublishLock
+    from surveys.services import publications as pubs
+    from surveys.services.catalogue import instrument_from_db
+    from surveys.services.republish import republish_all
+
+    _two_published_years(runner, tmp_path)
+    with app.app_context():
+        s = db.session()
+        s.add(PublishLock(year=2024, started_at=clock.now()))
+        s.commit()
+        done, stopped = republish_all(
+            s, instrument_from_db(s), user_email="admin@example.invalid", min_cell=5
+        )
+        assert done == [2023]
+        assert stopped is not None
+        assert stopped.startswith("Publiceringen stannade vid 2024")
+        assert "2023 är publicerade på nytt och ligger kvar" in stopped
+        assert pubs.latest(s, 2023).version == 2
+        assert pubs.latest(s, 2024).version == 1  # unchanged
