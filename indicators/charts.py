@@ -88,7 +88,7 @@ ROLE_WIDTHS = [3.0, 1.6, 1.6, 1.6]
 ROLE_DASH = [[1, 0], [1, 0], [1, 0], [5, 3]]
 PANEL_WIDTH, PANEL_HEIGHT, PANEL_COLUMNS = 150, 80, 3  # every panel of every chart alike
 TEXT_PX = 11  # the smallest text in a chart (px at print size)
-LABEL_PRIORITY = ["Samtliga", "Riket", "kvinnor", "män"]  # who gets a label first
+LABEL_PRIORITY = ["Samtliga", "Riket", "kvinnor", "män"]  # the lines named at their ends
 LABEL_GAP = 14  # percentage points two end labels need between them (11 px in 80 px)
 
 
@@ -99,7 +99,7 @@ def trend_chart(
 
     Each panel shows the positive share over the years: Samtliga as a strong line,
     kvinnor and män thinner (participant questions), Riket (Samtliga) dashed grey. The
-    lines are labelled at their ends where the labels fit. A gate question (exit
+    lines are named at their ends, moved apart where they would overlap. A gate question (exit
     question 8) is drawn as "andel Ja". Years on either side of a comparability break get
     different ``period`` values, and lines are drawn per period (and per run of measured
     years), so they are never joined across a break or a gap. Every panel has the same
@@ -145,7 +145,7 @@ def trend_chart(
         legend=alt.Legend(title=None, orient="bottom", direction="horizontal", symbolType="stroke"),
     )
     base = alt.Chart().encode(x=x, y=y, color=color)
-    lines = base.mark_line().encode(
+    line = base.mark_line().encode(
         detail="grupp:N",
         strokeWidth=alt.StrokeWidth(
             "roll:N", scale=alt.Scale(domain=ROLE_ORDER, range=ROLE_WIDTHS), legend=None
@@ -154,6 +154,9 @@ def trend_chart(
             "roll:N", scale=alt.Scale(domain=ROLE_ORDER, range=ROLE_DASH), legend=None
         ),
     )
+    # the thin lines first, Samtliga drawn last so it stays on top where lines cross
+    thin = line.transform_filter("datum.roll != 'Samtliga'")
+    strong = line.transform_filter("datum.roll == 'Samtliga'")
     points = base.mark_point(filled=True, size=22).encode(
         shape=alt.Shape(
             "källa:N",
@@ -167,6 +170,8 @@ def trend_chart(
     )
     labels = (
         base.transform_filter("datum.etikett != ''")
+        # drawn at the moved height, on the same y axis as the lines
+        .transform_calculate(positivt="datum.etikett_y")
         .mark_text(align="left", dx=5, fontSize=TEXT_PX)
         .encode(text="etikett:N")
     )
@@ -180,7 +185,7 @@ def trend_chart(
         subtitleFontSize=TEXT_PX,
     )
     return (
-        alt.layer(lines, points, labels, data=data)
+        alt.layer(thin, strong, points, labels, data=data)
         .properties(width=PANEL_WIDTH, height=PANEL_HEIGHT)
         .facet(
             facet=alt.Facet(
@@ -229,26 +234,33 @@ def _trend_record(instrument: Instrument, row: pd.Series, line: str) -> dict:
 
 
 def _end_labels(data: pd.DataFrame) -> pd.DataFrame:
-    """Name each line at its last point, where the name does not collide with another.
+    """Name each line at its last point, moved apart so that no two names overlap.
 
-    Per panel, the lines ending in the last year are labelled in ``LABEL_PRIORITY``;
-    a label closer than ``LABEL_GAP`` points to one already placed is left
-    out (the legend below the chart names the line then).
+    Per panel, the lines ending in the last year get their name (``etikett``) at the
+    height ``etikett_y``: their own value, pushed up or down just enough to keep
+    ``LABEL_GAP`` points between neighbours (at most four lines fit in a panel).
     """
-    data = data.assign(etikett="")
+    data = data.assign(etikett="", etikett_y=data["positivt"].astype(float))
     for _, panel in data.groupby("panel", sort=False):
         last = int(panel["år"].max())
         ends = panel[panel["år"] == last].drop_duplicates("roll")
-        placed: list[int] = []
-        for role in LABEL_PRIORITY:
-            match = ends[ends["roll"] == role]
-            if match.empty:
-                continue
-            value = int(match["positivt"].iloc[0])
-            if all(abs(value - other) >= LABEL_GAP for other in placed):
-                placed.append(value)
-                data.loc[match.index[0], "etikett"] = role
+        ends = ends[ends["roll"].isin(LABEL_PRIORITY)].sort_values("positivt", ascending=False)
+        heights = _spread([float(v) for v in ends["positivt"]])
+        for index, role, height in zip(ends.index, ends["roll"], heights, strict=True):
+            data.loc[index, "etikett"] = role
+            data.loc[index, "etikett_y"] = height
     return data
+
+
+def _spread(values: list[float], low: float = 0, high: float = 100) -> list[float]:
+    """Heights (descending input) at least ``LABEL_GAP`` apart, as near their values as fits."""
+    out: list[float] = []
+    for value in values:  # push down below the one above
+        out.append(min(value, out[-1] - LABEL_GAP) if out else min(value, high))
+    for i in range(len(out) - 1, -1, -1):  # and up from the bottom when pushed below 0
+        floor = low if i == len(out) - 1 else out[i + 1] + LABEL_GAP
+        out[i] = max(out[i], floor)
+    return out
 
 
 def _measure_title(instrument: Instrument, rows: pd.DataFrame, indicator: int) -> str:

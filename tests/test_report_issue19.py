@@ -90,7 +90,9 @@ def _trend_fixture(instrument):
         for i in range(30):
             gender = "kvinna" if i % 2 else "man"
             for question in (8, 9, 10):
-                code = codes[i % 3] if question != 8 else (1 if i % 5 else 2)
+                code = codes[(i // 2) % 3] if gender == "kvinna" else (6 if i % 6 else 3)
+                if question == 8:
+                    code = 1 if (i % 5 or gender == "man") else 2
                 rows.append(
                     {
                         "response": f"r{year}{i}",
@@ -137,7 +139,8 @@ def test_trend_chart_is_small_multiples_with_fixed_lines_and_text_size(instrumen
     assert any(v["roll"] == "Riket" and v["etikett"] == "Riket" for v in values)  # labelled
     assert spec["config"]["axis"]["labelFontSize"] >= 11
     assert spec["config"]["legend"]["labelFontSize"] >= 11
-    assert layers[2]["mark"]["fontSize"] >= 11
+    assert layers[1]["transform"] == [{"filter": "datum.roll == 'Samtliga'"}]  # drawn on top
+    assert layers[3]["mark"]["fontSize"] >= 11
 
 
 def test_trend_chart_matches_its_reference_image(instrument):
