@@ -374,3 +374,38 @@ def test_republishing_every_year_stops_at_the_first_that_fails(app, runner, tmp_
         assert "2023 är publicerade på nytt och ligger kvar" in stopped
         assert pubs.latest(s, 2023).version == 2
         assert pubs.latest(s, 2024).version == 1  # unchanged
+
+
+# --- the opening -------------------------------------------------------------------------
+
+
+def test_opening_has_standing_text_contact_details_and_an_insats_speaks_of_its_groups(
+    admin_client, app, runner, tmp_path
+):
+    import_seed(runner, tmp_path)
+    page = admin_client.get("/rapport/2023").text
+    assert page.index("Om indikatorerna") < page.index("Resultatet i korthet")
+    assert "Hur vet vi att det blir bättre?" in page  # the default standing text
+    form = admin_client.get("/admin/kommentarer/2023")
+    saved = admin_client.post(
+        "/admin/kommentarer/2023",
+        data={
+            "csrf_token": form_token(form.text),
+            "om_indikatorerna": "Vår egen text om indikatorerna.",
+            "kontakt": "www.sofvast.se\ninfo@sofvast.se tel. 0522 – 69 76 70",
+        },
+    )
+    assert saved.status_code == 302
+    page = admin_client.get("/rapport/2023").text
+    assert "Vår egen text om indikatorerna." in page
+    title_block = page.split('class="title-block"', 1)[1].split("</header>", 1)[0]
+    assert "info@sofvast.se tel. 0522 – 69 76 70" in title_block
+    pdf = PdfReader(io.BytesIO(admin_client.get("/rapport/2023/rapport.pdf").data))
+    assert "www.sofvast.se" in pdf.pages[0].extract_text()
+    with app.app_context():
+        steget = db.session().exec(select(Intervention)).first()
+    insats = admin_client.get(f"/rapport/2023?insats={steget.id}").text
+    opening = insats.split('id="inledning"', 1)[1].split("</section>", 1)[0]
+    assert "chefsgrupp" not in opening.lower()  # förbund-level groups: never an insats's
+    assert "styrelse" not in opening.lower()
+    assert "Deltagare avslut" in opening
