@@ -56,6 +56,9 @@ class ReportData:
     texts: dict[str, str] = field(default_factory=dict)  # standing texts: about, contact
     options: dict[str, bool] = field(default_factory=dict)  # report settings (bar chart in PDF)
 
+    def __post_init__(self) -> None:
+        self.results = with_reasons(self.results)
+
     def years(self) -> list[int]:
         if self.results.empty:
             return []
@@ -168,6 +171,19 @@ def hidden_kind(suppressed: object, reason: object) -> str:
     if suppressed is None or pd.isna(suppressed) or not bool(suppressed):
         return ""
     return PRIMARY if str(reason or "") == REASON_PRIMARY else COMPLEMENTARY
+
+
+def with_reasons(frame: pd.DataFrame) -> pd.DataFrame:
+    """Result rows with ``hidden`` and the left-out counts (added where missing)."""
+    if "hidden" in frame and all(c in frame for c in LEFT_OUT_COLUMNS):
+        return frame
+    frame = frame.copy()
+    reasons = frame["reason"] if "reason" in frame else pd.Series("", index=frame.index)
+    frame["hidden"] = [hidden_kind(s, r) for s, r in zip(frame["suppressed"], reasons, strict=True)]
+    for column in LEFT_OUT_COLUMNS:
+        if column not in frame:
+            frame[column] = 0
+    return frame
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
