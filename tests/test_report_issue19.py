@@ -409,3 +409,21 @@ def test_opening_has_standing_text_contact_details_and_an_insats_speaks_of_its_g
     assert "chefsgrupp" not in opening.lower()  # förbund-level groups: never an insats's
     assert "styrelse" not in opening.lower()
     assert "Deltagare avslut" in opening
+
+
+def test_the_years_bar_chart_is_a_setting_off_in_print_by_default(admin_client, runner, tmp_path):
+    import_seed(runner, tmp_path)
+
+    def pdf_images() -> int:
+        pdf = PdfReader(io.BytesIO(admin_client.get("/rapport/2023/rapport.pdf").data))
+        return sum(len(page.images) for page in pdf.pages)
+
+    trends = pdf_images()
+    assert trends > 0
+    assert admin_client.get("/rapport/2023").text.count("-ar.svg?v=") == trends  # page: always
+    form = admin_client.get("/admin/kommentarer/2023")
+    admin_client.post(
+        "/admin/kommentarer/2023",
+        data={"csrf_token": form_token(form.text), "installningar": "1", "bar_chart": "1"},
+    )
+    assert pdf_images() == 2 * trends  # every indicator's bars too, once asked for
