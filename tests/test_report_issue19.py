@@ -427,3 +427,20 @@ def test_the_years_bar_chart_is_a_setting_off_in_print_by_default(admin_client, 
         data={"csrf_token": form_token(form.text), "installningar": "1", "bar_chart": "1"},
     )
     assert pdf_images() == 2 * trends  # every indicator's bars too, once asked for
+
+
+def test_the_all_years_job_republishes_every_year_and_refuses_a_second(app, runner, tmp_path):
+    from surveys.services import jobs
+    from surveys.services import publications as pubs
+    from surveys.services.catalogue import instrument_from_db
+
+    _two_published_years(runner, tmp_path)
+    with app.app_context():
+        s = db.session()
+        job = jobs.request_all_years(s, user_email="chef@example.invalid", min_cell=5)
+        with pytest.raises(jobs.JobError, match="En publicering pågår"):
+            jobs.request_all_years(s, user_email="chef@example.invalid", min_cell=5)
+        done = jobs.run(s, instrument_from_db(s), job.id)
+        assert done.status == jobs.DONE
+        assert done.message == "2023, 2024 är publicerade på nytt."
+        assert [pubs.latest(s, y).version for y in (2023, 2024)] == [2, 2]
