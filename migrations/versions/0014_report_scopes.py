@@ -2,7 +2,7 @@
 (issue 19)
 
 Revision ID: 0014
-Revises: bg1
+Revises: 0015 (written on bg1; chained after main's head at the merge)
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0014"
-down_revision = "bg1"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
