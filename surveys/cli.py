@@ -531,6 +531,10 @@ def run_job_cmd(job_id: str) -> None:
     if job.status == jobs.DONE and job.kind == jobs.PUBLISH:
         drawn, files = prepare_year(session, year=job.year)
         click.echo(f"{drawn} diagram är ritade och {files} nedladdningar gjorda.")
+    elif job.status == jobs.DONE and job.kind == jobs.ALL_YEARS:
+        for year in published_years(session):
+            drawn, files = prepare_year(session, year=year)
+            click.echo(f"{year}: {drawn} diagram är ritade och {files} nedladdningar gjorda.")
     elif job.status == jobs.FAILED:
         raise SystemExit(1)
 
