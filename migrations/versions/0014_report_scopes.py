@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0014"
-down_revision = "0015"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
