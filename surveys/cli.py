@@ -15,17 +15,21 @@ from sqlmodel import select
 from indicators.instrument import CatalogueError
 from surveys import clock, create_app, db, paths
 from surveys.config import ConfigError
+from surveys.converters import FIRST_YEAR, LAST_YEAR
 from surveys.demo import demo_hint, seed_demo
 from surveys.files.answers import export_answers, import_answers
 from surveys.files.history import import_history, import_national, record_batch
 from surveys.files.reading import FileError
 from surveys.links import public_base
-from surveys.models import Intervention, Round, RoundMode, User
+from surveys.models import Intervention, Round, RoundMode, RoundState, User
+from surveys.names import InvalidName
+from surveys.national import cli as national_cli
+from surveys.national.riket_file import check_signature
 from surveys.reports.assets import prerender_preview
 from surveys.reports.build import render_printable
 from surveys.reports.data import min_cell, published_report
 from surveys.reports.downloads import prepare_year, render_download
-from surveys.services import jobs, users
+from surveys.services import jobs, submissions, users
 from surveys.services import rounds as ops
 from surveys.services.audit import record
 from surveys.services.catalogue import DEFAULT_FILE, instrument_from_db, load_instrument_file
@@ -40,6 +44,30 @@ class CliError(click.ClickException):
 
     def show(self, file=None) -> None:
         click.echo(f"Fel: {self.format_message()}", err=True, file=file)
+
+
+class YearType(click.ParamType):
+    """An --year/--before argument: a year 2000–2100, refused in Swedish otherwise."""
+
+    name = "år"
+
+    def convert(self, value, param, ctx) -> int:
+        text = str(value).strip()
+        if isinstance(value, int) and not isinstance(value, bool):
+            year = value
+        elif text.isascii() and text.isdigit() and len(text) == 4:
+            year = int(text)
+        else:
+            year = -1
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise CliError(
+                f"{param.opts[0] if param else 'Året'} ska vara ett årtal mellan "
+                f"{FIRST_YEAR} och {LAST_YEAR} (nu {text[:20]!r})."
+            )
+        return year
+
+
+YEAR = YearType()
 
 
 db_cli = AppGroup("db", help="Databasen: migreringar.")
@@ -237,7 +265,7 @@ def _audit(session, action: str, detail: str) -> None:
 
 @rounds_cli.command("create")
 @click.option("--questionnaire", required=True, help="Enkätens nyckel, t.ex. deltagare_avslut.")
-@click.option("--year", type=int, required=True)
+@click.option("--year", type=YEAR, required=True)
 @click.option("--insats", default=None, help="Insatsens namn (skapas om den saknas).")
 @click.option(
     "--mode",
@@ -261,7 +289,10 @@ def rounds_create(
 
     session = db.session()
     instrument = instrument_from_db(session)
-    intervention = ops.intervention_by_name(session, insats, create=True) if insats else None
+    try:
+        intervention = ops.intervention_by_name(session, insats, create=True) if insats else None
+    except InvalidName as exc:
+        raise CliError(str(exc)) from None
     try:
         round_ = ops.start_round(
             session,
@@ -308,8 +339,15 @@ def rounds_list() -> None:
         click.echo(
             f"{r.id}  {r.year}  {questionnaire:42} "
             f"{names.get(r.intervention_id, 'Hela förbundet'):20} "
-            f"{MODE_LABELS[r.mode]:24} {STATE_LABELS[r.state]:10} {_link(r)}"
+            f"{MODE_LABELS[r.mode]:24} {STATE_LABELS[r.state]:10} {_listed_link(r)}"
         )
+
+
+def _listed_link(round_: Round) -> str:
+    """A closed round takes no answers: no link to hand out (as on its page)."""
+    if round_.state == RoundState.closed.value:
+        return "(stängd – ingen länk)"
+    return _link(round_)
 
 
 def _read(path: str) -> tuple[bytes, str]:
@@ -337,6 +375,11 @@ def _run_import(kind: str, path: str) -> None:
             session.commit()
         else:
             data, name = _read(path)
+            if kind == "national":  # NNS's signature, when its public key is configured
+                signature = Path(path + ".sig")
+                check_signature(
+                    session, data, signature.read_bytes() if signature.is_file() else None, name
+                )
             importer = import_history if kind == "history" else import_national
             count = importer(session, instrument_from_db(session), data=data, filename=name)
             session.commit()
@@ -345,6 +388,9 @@ def _run_import(kind: str, path: str) -> None:
             click.echo(error, err=True)
         raise CliError("Ingenting har importerats.") from None
     click.echo(f"{count} rader importerade från {name}.")
+    blank = getattr(count, "blank_message", None)
+    if blank is not None and blank():
+        click.echo(blank())
 
 
 @import_cli.command("answers")
@@ -370,7 +416,7 @@ def import_national_cmd(path: str) -> None:
 
 @export_cli.command("answers")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv")
-@click.option("--year", type=int, default=None)
+@click.option("--year", type=YEAR, default=None)
 @click.option("--output", type=click.Path(dir_okay=False), default=None)
 def export_answers_cmd(fmt: str, year: int | None, output: str | None) -> None:
     """Exportera alla enkätsvar i svarsfilens format."""
@@ -402,7 +448,7 @@ def _write(data: bytes, output: str | None, *, binary: bool) -> None:
 
 @click.command("report")
 @with_appcontext
-@click.option("--year", type=int, required=True)
+@click.option("--year", type=YEAR, required=True)
 @click.option("--insats", default=None, help="Bara en insats (namn).")
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "xlsx", "html", "pdf", "docx"]), default="csv"
@@ -412,9 +458,11 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
     """Skriv "Indikatorerna ÅR" ur årets senaste publicering: CSV, XLSX, HTML, PDF eller DOCX."""
 
     session = db.session()
-    if insats and intervention_by_name(session, insats) is None:
+    found = intervention_by_name(session, insats) if insats else None
+    if insats and found is None:
         known = [i.name for i in session.exec(select(Intervention)).all()]
         raise CliError(f"Okänd insats {insats!r}. Kända insatser: {', '.join(known) or 'inga'}.")
+    insats = found.name if found is not None else None  # as spelled in the publication
     data = published_report(session, instrument_from_db(session), year=year, scope=insats or "")
     if data is None:
         years = ", ".join(map(str, published_years(session))) or "inga"
@@ -433,7 +481,7 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
 
 
 @click.command("publish")
-@click.option("--year", type=int, required=True, help="Året som ska publiceras.")
+@click.option("--year", type=YEAR, required=True, help="Året som ska publiceras.")
 @click.option(
     "--by", "by", default="kommandoraden", show_default=True, help="Vem som publicerar (loggas)."
 )
@@ -483,6 +531,10 @@ def run_job_cmd(job_id: str) -> None:
     if job.status == jobs.DONE and job.kind == jobs.PUBLISH:
         drawn, files = prepare_year(session, year=job.year)
         click.echo(f"{drawn} diagram är ritade och {files} nedladdningar gjorda.")
+    elif job.status == jobs.DONE and job.kind == jobs.ALL_YEARS:
+        for year in published_years(session):
+            drawn, files = prepare_year(session, year=year)
+            click.echo(f"{year}: {drawn} diagram är ritade och {files} nedladdningar gjorda.")
     elif job.status == jobs.FAILED:
         raise SystemExit(1)
 
@@ -490,9 +542,17 @@ def run_job_cmd(job_id: str) -> None:
 @click.command("demo")
 @with_appcontext
 @click.option("--force", is_flag=True, help="Fyll på även om databasen inte är tom.")
-def demo_cmd(force: bool) -> None:
+@click.option(
+    "--national",
+    is_flag=True,
+    help="Nationell demo: NNS instans med fem demoförbund (hela flödet).",
+)
+def demo_cmd(force: bool, national: bool) -> None:
     """Fyll en tom databas med ett demoförbund (2021–2024, alla sex grupper)."""
 
+    if national or national_cli.is_national(current_app):
+        national_cli.demo(national=national)
+        return
     session = db.session()
     summary = seed_demo(
         session, force=force, min_cell=min_cell(session, current_app.config["MIN_CELL"])
@@ -536,7 +596,7 @@ def restore_cmd(path: str, yes: bool) -> None:
 
 
 @click.command("purge")
-@click.option("--before", type=int, required=True, help="Ta bort svar från år före detta.")
+@click.option("--before", type=YEAR, required=True, help="Ta bort svar från år före detta.")
 @click.option("--yes", is_flag=True, help="Fråga inte om bekräftelse.")
 @with_appcontext
 def purge_cmd(before: int, yes: bool) -> None:
@@ -560,8 +620,55 @@ def purge_cmd(before: int, yes: bool) -> None:
     )
 
 
+@click.command("pending")
+@click.option(
+    "--forget-unreadable",
+    "forget",
+    metavar="OMGÅNGS-ID",
+    help="Ta bort mätomgångens väntande svar vars nyckel saknas (de går inte att läsa).",
+)
+@click.option("--yes", is_flag=True, help="Fråga inte om bekräftelse.")
+@with_appcontext
+def pending_cmd(forget: str | None, yes: bool) -> None:
+    """Väntande svar per mätomgång, och hur många som inte går att läsa (nyckeln saknas)."""
+
+    session = db.session()
+    counts = submissions.unreadable(session)
+    if forget is None:
+        if not counts:
+            click.echo("Inga svar väntar.")
+        for round_id, (waiting, lost) in sorted(counts.items()):
+            name = submissions.round_name(session, round_id)
+            click.echo(f"{round_id} {name}: {waiting} väntar, {lost} går inte att läsa")
+        return
+    if counts.get(forget, (0, 0))[1] == 0:
+        raise CliError(
+            f"Mätomgången {forget} har inga väntande svar som saknar nyckel. Ingenting har ändrats."
+        )
+    lost = counts[forget][1]
+    name = submissions.round_name(session, forget)
+    if not yes:
+        click.confirm(
+            f"{lost} väntande svar i mätomgången {name} går inte att läsa och tas bort. Fortsätta?",
+            abort=True,
+        )
+    removed = submissions.forget_unreadable(session, forget)
+    record(
+        session,
+        user_email="kommandoraden",
+        action="väntande.oläsbara_bort",
+        detail=f"{name}: {removed} svar utan nyckel",
+    )
+    session.commit()
+    click.echo(f"{removed} svar som inte gick att läsa är borttagna ur mätomgången {name}.")
+
+
 def init_app(app: Flask) -> None:
+    from surveys.cli_translations import audio_cli, translations_cli  # noqa: PLC0415 - it imports CliError
+
     for command in (
+        translations_cli,
+        audio_cli,
         db_cli,
         instrument_cli,
         users_cli,
@@ -575,8 +682,24 @@ def init_app(app: Flask) -> None:
         backup_cmd,
         restore_cmd,
         purge_cmd,
+        pending_cmd,
     ):
         app.cli.add_command(command)
+    national_cli.init_app(
+        app,
+        export_group=export_cli,
+        forbund_commands=(
+            translations_cli,
+            audio_cli,
+            rounds_cli,
+            import_cli,
+            export_cli,
+            report_cmd,
+            publish_cmd,
+            run_job_cmd,
+            purge_cmd,
+        ),
+    )
 
 
 def main() -> None:

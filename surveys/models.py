@@ -14,6 +14,7 @@ import uuid
 from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Index,
     LargeBinary,
@@ -22,10 +23,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlmodel import Field, SQLModel
 
 from surveys import clock
+from surveys.names import name_key
 
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -116,6 +119,16 @@ class Intervention(SQLModel, table=True):
     __tablename__ = "intervention"
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
     name: str = Field(sa_column=Column(String(200), unique=True, nullable=False))  # insats name
+    # sha256 of the name as compared (NFKC, case folded; surveys/names.py): one insats per
+    # key, so "Steget" and "steget" cannot both exist; set from ``name`` on every write
+    name_key: str = Field(default="", sa_column=Column(String(64), unique=True, nullable=False))
+
+
+@event.listens_for(Intervention, "before_insert")
+@event.listens_for(Intervention, "before_update")
+def _set_name_key(_mapper, _connection, target: Intervention) -> None:
+    """The comparison key always follows the name, whoever writes it."""
+    target.name_key = name_key(target.name)
 
 
 class RoundState(enum.StrEnum):
@@ -299,17 +312,23 @@ class PendingResponse(SQLModel, table=True):
     """A questionnaire taken from the web, waiting to be released into ``response``.
 
     Submissions land here in the transaction that checks their idempotency key
-    (and uses a single-use link); they are moved into the answers in shuffled
-    batches of at least MIN_CELL in another transaction, so that neither a
-    system column (PostgreSQL ``xmin``), the physical row order nor a WAL frame
-    ties a link, a moment or a counter to the answers it produced.
+    (and uses a single-use link), sealed with AES-GCM under a pending key kept outside
+    the database (surveys/services/pending_keys.py); they are moved into the answers
+    in shuffled batches of at least MIN_CELL of one round in another transaction, and
+    the key is destroyed then, so that neither a system column (PostgreSQL ``xmin``),
+    the physical row order nor a WAL frame ties a link, a moment or a counter to the
+    answers it produced.
     """
 
     __tablename__ = "pending_response"
     __table_args__ = NO_ROWID
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
     round_id: str = Field(foreign_key="round.id", index=True)  # the round answered
-    payload: str = Field(max_length=20000)  # JSON: questionnaire, year, gender, answers
+    # the pending key's id (its file in <instance>/pending-keys); None: stored before 0011
+    key_id: str | None = Field(default=None, max_length=32)
+    # base64 of AES-GCM nonce + ciphertext of the JSON (questionnaire, year, gender,
+    # answers); plain JSON only in rows stored before migration 0011
+    payload: str = Field(max_length=20000)
 
 
 class ResponseCount(SQLModel, table=True):
@@ -411,6 +430,23 @@ class PublicationNational(SQLModel, table=True):
     positive: int  # percent
 
 
+class PublicationHistory(SQLModel, table=True):
+    """Figures typed in from old annual reports, as they stood when the year was published."""
+
+    __tablename__ = "publication_history"
+    publication_id: str = Field(foreign_key="publication.id", primary_key=True)  # publication
+    year: int = Field(primary_key=True)  # year of the old figure
+    questionnaire: str = Field(primary_key=True, max_length=40)  # questionnaire key
+    question: int = Field(primary_key=True)  # question number
+    subgroup: str = Field(primary_key=True, max_length=10)  # samtliga / kvinnor / man
+    n: int | None = None  # respondents
+    negative: int | None = None  # percent
+    neutral: int | None = None  # percent
+    positive: int | None = None  # percent
+    clearly_positive: int | None = None  # percent
+    response_rate: int | None = None  # percent
+
+
 class PublishLock(SQLModel, table=True):
     """A year being published right now (refuses a second, simultaneous publication)."""
 
@@ -428,7 +464,17 @@ class SignInFailure(SQLModel, table=True):
     __tablename__ = "signin_failure"
     key_hash: str = Field(primary_key=True, max_length=64)  # HMAC of e-mail or client address
     window_start: int = Field(primary_key=True)  # start of the window, seconds since 1970
-    failures: int = 0  # failed sign-ins in the window
+    failures: int = 0  # sign-in attempts in the window (a right password takes its one back)
+
+
+class SignInDelay(SQLModel, table=True):
+    """An account past its sign-in limit: when its next attempt may be checked."""
+
+    __tablename__ = "signin_delay"
+    key_hash: str = Field(primary_key=True, max_length=64)  # HMAC of the e-mail address
+    strikes: int = 0  # times the limit was reached or a delayed attempt let through
+    # seconds since 1970; earlier attempts wait
+    not_before: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class ImportBatch(SQLModel, table=True):
@@ -465,18 +511,42 @@ class KioskEnrolment(SQLModel, table=True):
     token_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))  # sha256
 
 
+class KioskRetiredLink(SQLModel, table=True):
+    """An enrolment link that staff replaced or revoked (only its hash).
+
+    It opens no new form; for the grace period (CLOSED_GRACE_SECONDS) after it was
+    retired, tablets may still send the forms they fetched with it, so nothing
+    queued on a tablet is lost when the link changes."""
+
+    __tablename__ = "kiosk_retired_link"
+    token_hash: str = Field(primary_key=True, max_length=64)  # sha256 of the old link's token
+    round_id: str = Field(foreign_key="round.id", index=True, max_length=32)  # its round
+    retired_at: datetime  # when staff replaced or revoked it (a staff action)
+
+
 # --- appendix (yearly report: comments, rendered charts) ---------------------
 
 
 class ReportComment(SQLModel, table=True):
-    """The förbundschef's own text for a year: introduction (indicator 0) or one indicator."""
+    """The förbundschef's own text for a year and scope: introduction (0) or one indicator."""
 
     __tablename__ = "report_comment"
     year: int = Field(primary_key=True)  # report year
+    scope: str = Field(default="", primary_key=True, max_length=200)  # "" = förbundet, or insats
     indicator: int = Field(primary_key=True)  # 1..16, or 0 for the introduction
     text: str = Field(sa_column=Column(Text, nullable=False))  # plain text; blank line = paragraph
     updated_at: datetime  # last edit (an administrator's action, not a respondent's)
     updated_by: str = Field(max_length=254)  # e-mail of who edited last
+
+
+class ReportText(SQLModel, table=True):
+    """A standing text of every report ("Om indikatorerna", the contact details)."""
+
+    __tablename__ = "report_text"
+    key: str = Field(primary_key=True, max_length=40)  # "om_indikatorerna" or "kontakt"
+    text: str = Field(sa_column=Column(Text, nullable=False))  # plain text; blank line = paragraph
+    updated_at: datetime  # last edit
+    updated_by: str = Field(max_length=254)  # e-mail of who edited last (admin pages only)
 
 
 class ReportAsset(SQLModel, table=True):
@@ -510,3 +580,114 @@ class BackgroundJob(SQLModel, table=True):
     pid: int | None = None  # the worker process's id while it runs (finds a crashed job)
     min_cell: int  # the suppression threshold in force when the administrator asked
     message: str = Field(default="", max_length=500)  # the result or the failure, in Swedish
+
+
+# --- translations (issue 22: approved translations as data) -------------------
+
+
+class TranslationLanguage(SQLModel, table=True):
+    """A language a förbund has loaded a translation for, and its approval.
+
+    The approval holds for exactly the translation that was approved: ``approved_digest``
+    is a hash of every loaded row, so a later load needs a new approval."""
+
+    __tablename__ = "translation_language"
+    code: str = Field(primary_key=True, max_length=10)  # language code, e.g. ar, ti
+    approved_digest: str = Field(default="", max_length=64)  # digest approved ("" = never)
+    approved_reference: str = Field(default="", max_length=200)  # e.g. "godkänd av NNS 2027-01-10"
+    approved_by: str = Field(default="", max_length=254)  # who approved (e-mail or kommandoraden)
+    approved_on: date | None = None  # the day of the approval (an administrator's action)
+    loaded_on: date | None = None  # the day the translation file was last loaded
+
+
+class TranslationText(SQLModel, table=True):
+    """One translated text a respondent sees, with the hash of the Swedish it translates."""
+
+    __tablename__ = "translation_text"
+    language: str = Field(
+        foreign_key="translation_language.code", primary_key=True, max_length=10
+    )  # the language
+    key: str = Field(primary_key=True, max_length=120)  # text key, e.g. fraga.<version id>
+    text: str = Field(sa_column=Column(Text, nullable=False))  # the translation (plain text)
+    sv_hash: str = Field(max_length=64)  # sha256 of the Swedish text it translates (stale check)
+
+
+class LanguageCount(SQLModel, table=True):
+    """How many questionnaires of a round were answered in each language (not Swedish).
+
+    Kept apart from the answers like ``response_count``: the answers never carry
+    the language (in a small insats a language can identify a person)."""
+
+    __tablename__ = "language_count"
+    round_id: str = Field(foreign_key="round.id", primary_key=True, max_length=32)  # the round
+    language: str = Field(primary_key=True, max_length=10)  # language code
+    count: int = 0  # questionnaires received in that language
+
+
+# --- the national instance (SURVEYS_MODE=national, issue 21) -------------------
+
+
+class NationalMember(SQLModel, table=True):
+    """A förbund registered with NNS: whose signed count packages are accepted."""
+
+    __tablename__ = "national_member"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
+    name: str = Field(sa_column=Column(String(200), unique=True, nullable=False))  # förbund name
+    org_number: str = Field(
+        sa_column=Column(String(20), unique=True, nullable=False)
+    )  # organisation number, e.g. 222000-1234
+    public_key: str = Field(max_length=100)  # Ed25519 public key, base64 of 32 bytes
+    comparison_group: str = Field(default="", max_length=100)  # e.g. storstad; "" = none
+    registered_at: datetime  # when NNS registered it (a staff action)
+
+
+class NationalPackage(SQLModel, table=True):
+    """The imported count package of one förbund and year (a newer one replaces it)."""
+
+    __tablename__ = "national_package"
+    __table_args__ = (UniqueConstraint("member_id", "year"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
+    member_id: str = Field(foreign_key="national_member.id", index=True)  # whose package
+    year: int = Field(index=True)  # measurement year
+    digest: str = Field(
+        sa_column=Column(String(64), unique=True, nullable=False)
+    )  # sha256 of datapackage.json: the same package is never imported twice
+    filename: str = Field(default="", max_length=200)  # the file's name as uploaded
+    instrument_checksum: str = Field(max_length=64)  # the förbund's instrument file checksum
+    software_version: str = Field(default="", max_length=40)  # the förbund's software version
+    questionnaires: int  # questionnaires in the package (all modes)
+    imported_at: datetime  # when (UTC; a staff action)
+    imported_by: str = Field(max_length=254)  # who: e-mail, or "kommandoraden"
+
+
+class NationalCount(SQLModel, table=True):
+    """One row of a package's ``answers`` resource: answers with one code."""
+
+    __tablename__ = "national_count"
+    package_id: str = Field(foreign_key="national_package.id", primary_key=True)  # its package
+    version_id: str = Field(primary_key=True, max_length=70)  # question version id
+    subgroup: str = Field(primary_key=True, max_length=10)  # kvinna / man / övriga / ""
+    code: int = Field(primary_key=True)  # answer code
+    questionnaire: str = Field(max_length=40)  # questionnaire key
+    question: int  # question number
+    count: int  # answers with this code
+
+
+class NationalModeCount(SQLModel, table=True):
+    """One row of a package's ``questionnaires`` resource."""
+
+    __tablename__ = "national_mode_count"
+    package_id: str = Field(foreign_key="national_package.id", primary_key=True)  # its package
+    questionnaire: str = Field(primary_key=True, max_length=40)  # questionnaire key
+    mode: str = Field(primary_key=True, max_length=20)  # kiosk / link / single_use_link / paper
+    count: int  # questionnaires
+
+
+class NationalPublicationMember(SQLModel, table=True):
+    """Which förbund (and comparison group) a national publication counted."""
+
+    __tablename__ = "national_publication_member"
+    publication_id: str = Field(foreign_key="publication.id", primary_key=True)  # publication
+    member: str = Field(primary_key=True, max_length=200)  # förbund name
+    comparison_group: str = Field(default="", max_length=100)  # its group then; "" = none
+    package_digest: str = Field(max_length=64)  # the package counted

@@ -164,11 +164,12 @@ def test_the_job_command_refuses_an_unknown_or_finished_job(app, runner, tmp_pat
     first = runner.invoke(args=["run-job", job_id])
     assert first.exit_code == 0, first.output
     assert "2023 är publicerat (version 1)." in first.output
-    assert "4 nedladdningar gjorda" in first.output
-    # the job built the förbund's downloads: a reader's request only reads them
+    assert "8 nedladdningar gjorda" in first.output
+    # the job built the downloads of the förbund and its one insats: a reader's request
+    # only reads them
     stored = "SELECT COUNT(*) FROM report_asset WHERE name LIKE '2023-rapport-%.{}'"
     for fmt in ("csv", "xlsx", "pdf", "docx"):
-        assert scalar(app, stored.format(fmt)) == 1, fmt
+        assert scalar(app, stored.format(fmt)) == 2, fmt
     twice = runner.invoke(args=["run-job", job_id])
     assert twice.exit_code == 1
     assert count_rows(app, "publication") == 1

@@ -49,8 +49,10 @@ from surveys.services.publications import (
     latest,
     protect_other,
     publish,
+    published_years,
     year_has_answers,
 )
+from surveys.services.republish import publishing_now, republish_all
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ PREVIEW = "preview"
 PREVIEW_FRESH = timedelta(minutes=10)  # a preview snapshot is shown this long, then recounted
 SNAPSHOT_PREFIX = "forhandsgranskning-"  # report_asset cache_key of a year's preview snapshot
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+ALL_YEARS = "publish_all"  # republish every published year (after the övriga setting changed)
 ACTIVE = (QUEUED, RUNNING)
 NEVER_STARTED = timedelta(minutes=2)  # a queued job no process claimed by then is dead
 NICENESS = 10
@@ -221,6 +224,8 @@ def run(
     assert job is not None  # noqa: S101 - just claimed
     if job.kind == PREVIEW:
         return _run_preview(db, instrument, job, draw)
+    if job.kind == ALL_YEARS:
+        return _run_all_years(db, instrument, job)
     try:
         publication = publish(
             db, instrument, year=job.year, user_email=job.requested_by, min_cell=job.min_cell
@@ -232,6 +237,42 @@ def run(
         db.rollback()
         return _finish(db, job_id, FAILED, FAILED_UNEXPECTEDLY.format(year=job.year))
     return _finish(db, job_id, DONE, f"{job.year} är publicerat (version {publication.version}).")
+
+
+def publishing(db: Session) -> bool:
+    """Whether any year is being published now: a lock held, or a publishing job alive."""
+    running = db.execute(
+        select(BackgroundJob).where(
+            col(BackgroundJob.kind).in_((PUBLISH, ALL_YEARS)),
+            col(BackgroundJob.status).in_(ACTIVE),
+        )
+    ).scalars()
+    return publishing_now(db) or any(refresh(db, job).status in ACTIVE for job in list(running))
+
+
+def request_all_years(db: Session, *, user_email: str, min_cell: int) -> BackgroundJob:
+    """Record a job republishing every published year (commits); refused while one runs."""
+    if publishing(db):
+        raise JobError("En publicering pågår. Vänta tills den är klar och försök igen.")
+    years = published_years(db)
+    if not years:
+        raise JobError("Inget år är publicerat ännu.")
+    return _new_job(db, ALL_YEARS, year=years[-1], user_email=user_email, min_cell=min_cell)
+
+
+def _run_all_years(db: Session, instrument: Instrument, job: BackgroundJob) -> BackgroundJob | None:
+    try:
+        done, stopped = republish_all(
+            db, instrument, user_email=job.requested_by, min_cell=job.min_cell
+        )
+    except Exception:
+        log.exception("Publiceringen av alla år misslyckades.")
+        db.rollback()
+        return _finish(db, job.id, FAILED, FAILED_UNEXPECTEDLY.format(year="alla år"))
+    if stopped is not None:
+        return _finish(db, job.id, FAILED, stopped)
+    years = ", ".join(map(str, done))
+    return _finish(db, job.id, DONE, f"{years} är publicerade på nytt.")
 
 
 def _run_preview(
