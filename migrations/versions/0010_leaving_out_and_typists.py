@@ -2,7 +2,7 @@
 who typed how many paper questionnaires (issue 17)
 
 Revision ID: 0010
-Revises: bg1
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0010"
-down_revision = "bg1"
+down_revision = "0014"  # chained after main's head at the merge (was bg1)
 branch_labels = None
 depends_on = None
 
