@@ -130,9 +130,6 @@ def load_config(overrides: dict | None = None, env: Mapping[str, str] | None = N
     )
     explicit_public_url = bool(config["PUBLIC_URL"]) or "PUBLIC_URL" in (overrides or {})
     config.update(overrides or {})
-    # The live preview is counted and drawn by a background job (tests ask for it inline
-    # unless they set this themselves).
-    config.setdefault("PREVIEW_IN_BACKGROUND", not config.get("TESTING"))
     production = config["SURVEYS_ENV"] == "production"
     if config["SURVEYS_ENV"] not in ENVIRONMENTS:
         raise ConfigError(

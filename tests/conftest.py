@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import settings
@@ -12,7 +14,7 @@ from jinja2 import MemcachedBytecodeCache
 from sqlalchemy import create_engine, text
 from sqlmodel import Session
 
-from surveys import create_app, db
+from surveys import clock, create_app, db, worker
 from surveys.models import metadata
 from surveys.reports import assets
 from surveys.services.catalogue import instrument_from_db
@@ -94,6 +96,30 @@ def empty_database(url: str) -> None:
     engine.dispose()
 
 
+class FakeClock:
+    """The service's clock (surveys/clock.py) stopped at an instant the test moves on:
+    ages, leases and expiries are tested without sleeping."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        """Move the clock on by ``timedelta(**delta)``; returns the new instant."""
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def fake_clock() -> Iterator[FakeClock]:
+    """A stopped clock, starting at the real current instant (today stays today)."""
+    fake = FakeClock(clock.utcnow())
+    with clock.use_source(fake):
+        yield fake
+
+
 @pytest.fixture(autouse=True)
 def _no_charts_from_earlier_tests():
     """Each test has a database of its own; the in-process chart cache (keyed by the
@@ -117,6 +143,9 @@ def app(database_url):
         }
     )
     app.jinja_env.bytecode_cache = TEMPLATE_CACHE  # compile templates once per session
+    # Background jobs are done at once, in the request, by the worker's own code path
+    # (tests/test_jobs.py runs real worker processes too).
+    app.extensions[worker.RUNNER] = worker.run_inline
     yield app
     from surveys.reports.assets import wait_for_background
 
