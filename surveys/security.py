@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import time
 from pathlib import Path
 
 from flask import Flask, Response, abort, current_app, request
@@ -19,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from surveys import clock
 from surveys.auth import login_manager
 from surveys.models import SignInFailure
 
@@ -184,7 +184,7 @@ class SignInThrottle:
             conn.execute(delete(table).where(table.c.window_start < window))
 
     def _current_window(self) -> int:
-        return int(time.time()) // self.window * self.window
+        return int(clock.utcnow().timestamp()) // self.window * self.window
 
     def failures(self, email: str, address: str) -> dict[str, int]:
         """Current counts (for tests and the admin's curiosity)."""

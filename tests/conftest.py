@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
 from jinja2 import MemcachedBytecodeCache
 from sqlalchemy import create_engine, text
 from sqlmodel import Session
+from werkzeug.serving import make_server
 
 from surveys import clock, create_app, db, worker
 from surveys.models import metadata
@@ -36,6 +40,8 @@ settings.register_profile("dev", _DEFAULTS, derandomize=False, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if IN_CI else "dev"))
 
 SECRET = "test-secret-key-0123456789abcdef"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+TABLET = {"width": 800, "height": 1280}
 INSTRUMENT_TABLES = {
     "instrument_info",
     "questionnaire",
@@ -258,3 +264,42 @@ def table_rows(html: str) -> list[tuple[str, ...]]:
         cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, flags=re.S)
         rows.append(tuple(re.sub(r"<[^>]+>", "", c).strip() for c in cells))
     return rows
+
+
+# --- the browser tests' server and Chromium ---------------------------------------------
+
+
+@pytest.fixture
+def live_server(app):
+    """The test's app on a free loopback port, in a thread of the test process (so the
+    test's fake clock and database are the server's)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium, driven by Playwright (one per test module)."""
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip("Chromium saknas (installeras av make test)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
