@@ -27,6 +27,9 @@ PLACEHOLDER_SECRETS = {
     "test",
 }
 MIN_SECRET_LENGTH = 32
+# The suppression threshold's one range: the environment's MIN_CELL, the administrator's
+# setting (admin page and its stored value) all accept exactly these.
+MIN_CELL_LOW, MIN_CELL_HIGH = 1, 100
 SECRET_FILE = "secret_key"  # noqa: S105 - the file name, not a secret
 OWNER_ONLY = 0o600
 ENVIRONMENTS = ("development", "production")
@@ -63,6 +66,18 @@ class Settings:
     SIGNIN_WINDOW_SECONDS: int  # length of the throttling window
     KIOSK_IDLE_SECONDS: int  # a kiosk form untouched this long asks "Är du kvar?" (per round too)
     CLOSED_GRACE_SECONDS: int  # forms open when their round closed are taken this long after
+    KIOSK_THANKS_SECONDS: int  # a kiosk's "Tack" is shown this long before the next form
+    KIOSK_COUNTDOWN_SECONDS: int  # "Är du kvar?" counts down this long before a kiosk resets
+    PORT: int  # the development server's port (links printed outside a request)
+    ARGON2_TIME_COST: int  # argon2id passes per password hash
+    ARGON2_MEMORY_KIB: int  # argon2id memory per password hash, KiB
+    ARGON2_PARALLELISM: int  # argon2id lanes per password hash
+
+
+# Password hashing in production: at least argon2-cffi's defaults, RFC 9106's second
+# recommendation (argon2id, 3 passes, 64 MiB, 4 lanes). Lighter only in development and
+# in the tests, which set lighter values in their configuration.
+ARGON2_PRODUCTION = {"ARGON2_TIME_COST": 3, "ARGON2_MEMORY_KIB": 65_536, "ARGON2_PARALLELISM": 4}
 
 
 def instance_dir() -> Path:
@@ -95,7 +110,7 @@ def read_settings(env: Mapping[str, str] | None = None) -> Settings:
         SURVEYS_ENV=env.get("SURVEYS_ENV", "development").strip(),
         SECRET_KEY=env.get("SECRET_KEY", ""),
         DATABASE_URL=env.get("DATABASE_URL", f"sqlite:///{instance / 'indikatorenkater.sqlite'}"),
-        MIN_CELL=_int(env, "MIN_CELL", 5, low=1, high=100),
+        MIN_CELL=_int(env, "MIN_CELL", 5, low=MIN_CELL_LOW, high=MIN_CELL_HIGH),
         INSTANCE_DIR=str(instance),
         MAX_CONTENT_LENGTH=_int(env, "MAX_CONTENT_LENGTH", 5 * 1024 * 1024, low=1024, high=1024**3),
         MAIL_SERVER=env.get("MAIL_SERVER", ""),
@@ -114,6 +129,12 @@ def read_settings(env: Mapping[str, str] | None = None) -> Settings:
         SIGNIN_WINDOW_SECONDS=_int(env, "SIGNIN_WINDOW_SECONDS", 300, low=10, high=86_400),
         KIOSK_IDLE_SECONDS=_int(env, "KIOSK_IDLE_SECONDS", 120, low=30, high=3600),
         CLOSED_GRACE_SECONDS=_int(env, "CLOSED_GRACE_SECONDS", 86_400, low=0, high=7 * 86_400),
+        KIOSK_THANKS_SECONDS=_int(env, "KIOSK_THANKS_SECONDS", 15, low=1, high=600),
+        KIOSK_COUNTDOWN_SECONDS=_int(env, "KIOSK_COUNTDOWN_SECONDS", 30, low=1, high=600),
+        PORT=_int(env, "PORT", 8000, low=1, high=65535),
+        ARGON2_TIME_COST=_int(env, "ARGON2_TIME_COST", 3, low=1, high=20),
+        ARGON2_MEMORY_KIB=_int(env, "ARGON2_MEMORY_KIB", 65_536, low=1024, high=4 * 1024**2),
+        ARGON2_PARALLELISM=_int(env, "ARGON2_PARALLELISM", 4, low=1, high=64),
     )
 
 
@@ -165,6 +186,12 @@ def _check_production(config: dict, *, explicit_public_url: bool) -> None:
         raise ConfigError(
             "MAIL_SENDER saknas. Ange den avsändaradress utskicken ska ha, "
             "t.ex. MAIL_SENDER=enkat@forbundet.se, när MAIL_SERVER är satt i produktion."
+        )
+    weaker = [name for name, least in ARGON2_PRODUCTION.items() if int(config[name]) < least]
+    if weaker:
+        raise ConfigError(
+            f"{', '.join(weaker)} är lägre än vad som krävs i produktion "
+            f"(minst {', '.join(f'{k}={v}' for k, v in ARGON2_PRODUCTION.items())})."
         )
     storage = config["RATELIMIT_STORAGE_URI"]
     if storage.startswith("memory"):

@@ -42,6 +42,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if IN_CI else "d
 SECRET = "test-secret-key-0123456789abcdef"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 TABLET = {"width": 800, "height": 1280}
+# Light password hashing for tests, given as settings (production refuses these values).
+LIGHT_HASHING = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 1024, "ARGON2_PARALLELISM": 1}
 INSTRUMENT_TABLES = {
     "instrument_info",
     "questionnaire",
@@ -145,7 +147,7 @@ def app(database_url):
             "PUBLIC_URL": "http://localhost",
             "MIN_CELL": 5,
             "RATELIMIT_ENABLED": True,
-            "ARGON2_FAST": True,
+            **LIGHT_HASHING,
         }
     )
     app.jinja_env.bytecode_cache = TEMPLATE_CACHE  # compile templates once per session

@@ -7,7 +7,7 @@ import pytest
 from surveys import create_app
 from surveys.config import ConfigError
 from surveys.security import throttle
-from tests.conftest import login
+from tests.conftest import LIGHT_HASHING, login
 
 
 @pytest.fixture
@@ -347,7 +347,7 @@ def test_behind_one_trusted_proxy_each_client_has_its_own_address(database_url, 
             "DATABASE_URL": database_url,
             "SECRET_KEY": STRONG,
             "TRUSTED_PROXIES": 1,
-            "ARGON2_FAST": True,
+            **LIGHT_HASHING,
         }
     )
     client = app.test_client()
@@ -543,7 +543,7 @@ def test_a_configured_limits_storage_counts_failures_only(database_url, make_use
             "SECRET_KEY": STRONG,
             "RATELIMIT_STORAGE_URI": "memory://",  # development: the limits library's storage
             "SIGNIN_LIMIT_ACCOUNT": 3,
-            "ARGON2_FAST": True,
+            **LIGHT_HASHING,
         }
     )
     client = app.test_client()

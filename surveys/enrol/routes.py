@@ -11,12 +11,11 @@ make a new one on the round's page; the old link then gives "Sidan finns inte".
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, url_for
+from flask import Blueprint, abort, current_app, render_template, url_for
 
 from surveys import db
 from surveys.models import Round
 from surveys.questionnaire.routes import (
-    KIOSK_RESET_SECONDS,
     _questionnaire,
     queue_report,
     service_worker_response,
@@ -61,7 +60,7 @@ def thanks(token: str):
         "questionnaire/thanks.html",
         kiosk=True,
         again_url=url_for(".kiosk", token=token),
-        reset_seconds=KIOSK_RESET_SECONDS,
+        reset_seconds=current_app.config["KIOSK_THANKS_SECONDS"],
     )
 
 

@@ -46,7 +46,6 @@ from surveys.services.submissions import Outcome, already_stored, closed_within_
 from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
 
 bp = Blueprint("questionnaire", __name__)
-KIOSK_RESET_SECONDS = 15  # "Tack" on a kiosk, extendable with "Jag behöver mer tid"
 KIOSK_PREFIXES = ("/k/", "/surfplatta/")  # a kiosk round's tablets: by code or enrolled
 CLOSED_TITLE = "Enkäten är stängd"
 CLOSED_TEXT = "Den här enkäten tar inte emot svar just nu. Tack för att du ville svara!"
@@ -117,7 +116,7 @@ def kiosk_thanks(code: str):
         "questionnaire/thanks.html",
         kiosk=True,
         again_url=url_for(".kiosk", code=code),
-        reset_seconds=current_app.config.get("KIOSK_THANKS_SECONDS", KIOSK_RESET_SECONDS),
+        reset_seconds=current_app.config["KIOSK_THANKS_SECONDS"],
     )
 
 
@@ -184,8 +183,8 @@ def _questionnaire(
         "questions": qn.questions_in(round_.year),
         "gender_labels": GENDER_LABELS,
         "idle_seconds": kiosk_ops.idle_seconds(round_, current_app.config["KIOSK_IDLE_SECONDS"]),
-        "countdown_seconds": current_app.config.get("KIOSK_COUNTDOWN_SECONDS", 30),
-        "thanks_seconds": current_app.config.get("KIOSK_THANKS_SECONDS", KIOSK_RESET_SECONDS),
+        "countdown_seconds": current_app.config["KIOSK_COUNTDOWN_SECONDS"],
+        "thanks_seconds": current_app.config["KIOSK_THANKS_SECONDS"],
     }
     if request.method == "GET":
         return _first_step(round_, instrument_, context).replace(
