@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from datetime import timedelta
@@ -496,6 +497,7 @@ def worker_cmd(once: bool, poll: float, lease: int, priority: str) -> None:
     Starta en eller flera, på samma eller andra datorer mot samma databas; `make run`
     startar en bredvid gunicorn."""
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if priority == "idle":
         worker.lower_priority()
     worker.stop_on_signals()
