@@ -224,6 +224,12 @@ def count_rows(app, table: str) -> int:
         return db.session().execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()  # noqa: S608
 
 
+def scalar(app, sql: str, **params):
+    """One value from the test's database (``SELECT COUNT(*) …``)."""
+    with app.app_context():
+        return db.session().execute(text(sql), params).scalar_one()
+
+
 def sql_session(url: str) -> Session:
     return Session(create_engine(url))
 

@@ -27,8 +27,8 @@ from surveys.models import BackgroundJob
 from surveys.services import jobs, locks
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import compute
-from tests.conftest import SECRET, count_rows, form_token, login
-from tests.test_publications import import_seed, scalar
+from tests.conftest import SECRET, count_rows, form_token, login, scalar
+from tests.factories import import_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 ON_POSTGRES = os.environ.get("TEST_DB") == "postgresql"
@@ -136,7 +136,7 @@ def test_the_page_says_publishing_is_under_way_then_a_worker_publishes(
     no_runner, admin_client, runner, tmp_path
 ):
     app = no_runner
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, publish=False)
     started = _publish_button(admin_client)
     assert started.status_code == 302
     waiting = admin_client.get(started.headers["Location"])
@@ -176,7 +176,7 @@ def test_a_second_publish_of_the_same_year_is_refused_while_one_waits(
     no_runner, admin_client, runner, tmp_path
 ):
     app = no_runner
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, publish=False)
     first = _queued(app)
     second = _publish_button(admin_client)
     assert (
@@ -190,7 +190,7 @@ def test_a_second_publish_of_the_same_year_is_refused_while_one_waits(
 def test_a_year_another_process_is_publishing_fails_the_job_with_a_clear_message(
     app, admin_client, runner, tmp_path
 ):
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, publish=False)
     with app.app_context():
         held = locks.take(db.session(), 2023)  # e.g. `surveys publish` in another process
     try:
@@ -238,7 +238,7 @@ def test_a_dead_workers_job_is_taken_up_when_its_lease_runs_out_and_the_page_onl
     no_runner, admin_client, runner, tmp_path, fake_clock
 ):
     app = no_runner
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, publish=False)
     job_id = _queued(app)
     claimed = _claim(app, "a")  # worker a claims the job, then dies: no more heartbeats
     assert claimed is not None
@@ -276,7 +276,7 @@ def test_a_job_whose_workers_keep_dying_is_given_up_with_the_reason(
     no_runner, admin_client, runner, tmp_path, fake_clock
 ):
     app = no_runner
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, publish=False)
     job_id = _queued(app)
     for attempt in range(1, jobs.MAX_ATTEMPTS + 1):
         claimed = _claim(app, f"död-{attempt}")
@@ -305,7 +305,7 @@ def test_a_job_taken_up_after_its_publication_was_stored_publishes_nothing_more(
     """The worker stored the publication and died before it could say so: the next
     worker finds the publication by the job's id and publishes nothing again."""
     app = no_runner
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, publish=False)
     _queued(app)
     with app.app_context():
         session = db.session()
@@ -332,7 +332,7 @@ def test_the_worker_process_does_jobs_at_idle_priority_and_stops_on_sigterm(
     no_runner, runner, tmp_path
 ):
     app = no_runner
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, publish=False)
     process = _start(app, "worker", "--poll", "0.1")
     try:
         job_id = _queued(app)
@@ -390,7 +390,7 @@ def _year_locked(app, year: int = 2023) -> bool:
 def test_a_killed_publish_frees_the_year_at_once(app, runner, tmp_path):
     """Issue 18.8: `surveys publish` killed while it holds the year's lock left the year
     locked for an hour. The lock now dies with the process."""
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, publish=False)
     with _blocked_writes(app) as release:
         process = _start(app, "publish", "--year", "2023")
         try:
@@ -418,7 +418,7 @@ def test_two_instances_and_a_worker_killed_mid_job_publish_once(
     worker takes the job up when the lease runs out and it is published once, as the
     other instance's job page shows."""
     first = no_runner
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, publish=False)
     second = create_app(dict(first.config))  # another instance: its own engine and workers
     admin = make_user("administratör", email="chef@example.invalid")
     asks, watches = first.test_client(), second.test_client()
@@ -489,7 +489,7 @@ def test_the_preview_is_counted_and_drawn_by_a_job_then_shown_from_its_snapshot(
     no_runner, admin_client, runner, tmp_path
 ):
     app = no_runner
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, publish=False)
     _follow_preview(app, admin_client, runner, "/rapport/2023/forhandsgranskning")
     assert scalar(app, "SELECT status FROM background_job WHERE kind = 'preview'") == "done"
     # the job drew the charts ...
@@ -511,7 +511,7 @@ def test_the_preview_is_counted_and_drawn_by_a_job_then_shown_from_its_snapshot(
 
 
 def test_the_preview_of_one_insats_comes_back_to_that_insats(app, admin_client, runner, tmp_path):
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, publish=False)
     first = admin_client.get("/rapport/2023/forhandsgranskning?insats=finns-inte")
     assert first.status_code == 302
     back = admin_client.get(first.headers["Location"])
@@ -525,7 +525,7 @@ def test_comments_on_an_unpublished_year_wait_for_the_preview_job(
     """The comments page of an unpublished year reads the preview job's snapshot: the
     request itself never counts the answers."""
     app = no_runner
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, publish=False)
     _follow_preview(app, admin_client, runner, "/admin/kommentarer/2023")
     page = admin_client.get("/admin/kommentarer/2023")
     assert page.status_code == 200
@@ -537,7 +537,7 @@ def test_comments_on_an_unpublished_year_wait_for_the_preview_job(
 def test_the_publishing_page_shows_the_snapshot_and_when_it_was_counted(
     app, admin_client, runner, tmp_path
 ):
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, publish=False)
     first = admin_client.get("/admin/publicera/2023")
     assert first.status_code == 302
     assert "sida=publicera" in first.headers["Location"]
@@ -554,7 +554,7 @@ def test_the_publishing_page_shows_the_snapshot_and_when_it_was_counted(
 
 
 def test_the_snapshot_holds_exactly_what_counting_now_gives(app, runner, tmp_path, fake_clock):
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, publish=False)
     with app.app_context():
         session = db.session()
         job, new = jobs.request_preview(
@@ -591,7 +591,7 @@ def test_the_snapshot_holds_exactly_what_counting_now_gives(app, runner, tmp_pat
 
 
 def test_readers_never_start_a_preview_job(app, client, make_user, runner, tmp_path):
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, publish=False)
     reader = make_user("läsare", email="lasare@example.invalid")
     assert login(client, reader).status_code == 302
     assert client.get("/rapport/2023/forhandsgranskning").status_code == 403
@@ -603,7 +603,7 @@ def test_a_queued_job_no_worker_takes_says_so_without_writing(
     no_runner, admin_client, runner, tmp_path, fake_clock
 ):
     app = no_runner
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, publish=False)
     job_id = _queued(app)
     fake_clock.advance(seconds=jobs.NEVER_STARTED.total_seconds() + 1)
     before = _job_row(app, job_id)
