@@ -212,7 +212,12 @@ def serve(
     log.info("Bakgrundsprocessen %s väntar på jobb.", worker)
     done = 0
     while not stop.is_set():
-        job = run_next(app, worker=worker, lease=lease, heartbeat=heartbeat)
+        try:
+            job = run_next(app, worker=worker, lease=lease, heartbeat=heartbeat)
+        except Exception:  # the database is away (restarting, full disk): try again later
+            log.exception("Bakgrundsprocessen nådde inte databasen; försöker igen.")
+            stop.wait(max(poll, 5.0))
+            continue
         if job is not None:
             done += 1
             log.info("Jobbet %s: %s", job.id, job.message)

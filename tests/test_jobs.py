@@ -610,3 +610,31 @@ def test_a_queued_job_no_worker_takes_says_so_without_writing(
     page = admin_client.get(f"/admin/publicera/jobb/{job_id}")
     assert "ingen bakgrundsprocess verkar vara igång" in page.text
     assert _job_row(app, job_id) == before
+
+
+def test_the_worker_outlives_a_database_it_cannot_reach(tmp_path, caplog):
+    """PostgreSQL restarting or a full disk must not end the worker: it logs and tries
+    again (a job it held is taken up again when its lease runs out)."""
+    import threading
+
+    away = create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path}/finns-inte/db.sqlite", "SECRET_KEY": SECRET}
+    )
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            worker.serve(away, stop=stop, poll=0.05)
+        except BaseException as exc:  # noqa: BLE001 - the test asserts there is none
+            errors.append(exc)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        _until(lambda: "nådde inte databasen" in caplog.text, seconds=30, what="the failure logged")
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert errors == []
