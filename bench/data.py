@@ -154,13 +154,14 @@ def _records(columns: dict[str, np.ndarray], start: int, stop: int, extra: dict)
 def load(engine: Engine, data: Synthetic) -> float:
     """Insert everything in one transaction (Core executemany in chunks); seconds taken."""
     from surveys.models import Answer, Intervention, Response
+    from surveys.names import name_key
 
     started = time.perf_counter()
     extra = {"round_id": None}  # imported answers belong to no round
     with engine.begin() as conn:
         conn.execute(
             insert(Intervention.__table__),
-            [{"id": i, "name": name} for i, name in data.interventions],
+            [{"id": i, "name": name, "name_key": name_key(name)} for i, name in data.interventions],
         )
         total = data.questionnaires
         for start in range(0, total, CHUNK):

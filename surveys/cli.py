@@ -23,7 +23,8 @@ from surveys.files.answers import export_answers, import_answers
 from surveys.files.history import import_history, import_national, record_batch
 from surveys.files.reading import FileError
 from surveys.links import public_base
-from surveys.models import Intervention, Round, RoundMode, User
+from surveys.models import Intervention, Round, RoundMode, RoundState, User
+from surveys.names import InvalidName
 from surveys.reports.build import render_printable
 from surveys.reports.data import min_cell, published_report
 from surveys.reports.downloads import prepare_year, render_download
@@ -263,7 +264,10 @@ def rounds_create(
 
     session = db.session()
     instrument = instrument_from_db(session)
-    intervention = ops.intervention_by_name(session, insats, create=True) if insats else None
+    try:
+        intervention = ops.intervention_by_name(session, insats, create=True) if insats else None
+    except InvalidName as exc:
+        raise CliError(str(exc)) from None
     try:
         round_ = ops.start_round(
             session,
@@ -310,8 +314,15 @@ def rounds_list() -> None:
         click.echo(
             f"{r.id}  {r.year}  {questionnaire:42} "
             f"{names.get(r.intervention_id, 'Hela förbundet'):20} "
-            f"{MODE_LABELS[r.mode]:24} {STATE_LABELS[r.state]:10} {_link(r)}"
+            f"{MODE_LABELS[r.mode]:24} {STATE_LABELS[r.state]:10} {_listed_link(r)}"
         )
+
+
+def _listed_link(round_: Round) -> str:
+    """A closed round takes no answers: no link to hand out (as on its page)."""
+    if round_.state == RoundState.closed.value:
+        return "(stängd – ingen länk)"
+    return _link(round_)
 
 
 def _read(path: str) -> tuple[bytes, str]:
@@ -347,6 +358,9 @@ def _run_import(kind: str, path: str) -> None:
             click.echo(error, err=True)
         raise CliError("Ingenting har importerats.") from None
     click.echo(f"{count} rader importerade från {name}.")
+    blank = getattr(count, "blank_message", None)
+    if blank is not None and blank():
+        click.echo(blank())
 
 
 @import_cli.command("answers")
@@ -414,9 +428,11 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
     """Skriv "Indikatorerna ÅR" ur årets senaste publicering: CSV, XLSX, HTML, PDF eller DOCX."""
 
     session = db.session()
-    if insats and intervention_by_name(session, insats) is None:
+    found = intervention_by_name(session, insats) if insats else None
+    if insats and found is None:
         known = [i.name for i in session.exec(select(Intervention)).all()]
         raise CliError(f"Okänd insats {insats!r}. Kända insatser: {', '.join(known) or 'inga'}.")
+    insats = found.name if found is not None else None  # as spelled in the publication
     data = published_report(session, instrument_from_db(session), year=year, scope=insats or "")
     if data is None:
         years = ", ".join(map(str, published_years(session))) or "inga"

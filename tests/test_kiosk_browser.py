@@ -447,7 +447,7 @@ def test_a_refused_queued_submission_is_dropped_and_counted_for_staff(
     page.get_by_role("button", name="Skicka svaren").click()
     page.get_by_role("heading", name="Tack!").wait_for()
     assert queue_length(page) == 1
-    page.evaluate(TAMPER)  # e.g. a token edited on the device
+    page.evaluate(TAMPER)  # an answer code edited on the device (the form token stays valid)
     page.context.set_offline(False)
     deadline = time.monotonic() + 20
     while queue_length(page) and time.monotonic() < deadline:
@@ -506,11 +506,50 @@ TAMPER = """() => new Promise((resolve) => {
         const store = req.result.transaction("ko", "readwrite").objectStore("ko");
         store.getAll().onsuccess = (e) => {
             const item = e.target.result[0];
-            item.fields = item.fields.map(f => f[0] === "csrf_token" ? [f[0], "x.y.z"] : f);
+            item.fields = item.fields.map(f => f[0] === "q1" ? [f[0], "9"] : f);
             store.put(item).onsuccess = () => resolve(true);
         };
     };
 })"""
+
+
+def test_a_queued_questionnaire_is_stored_after_its_kiosk_link_was_rotated(
+    kiosk_app,
+    live_server,  # noqa: F811
+    tablet,
+    make_round,
+):
+    """Issue 18: staff make a new kiosk link while a tablet holds an answer offline; the
+    tablet's queue sends it to the old address, which takes it (grace period)."""
+    page = tablet
+    kiosk_app.config["KIOSK_THANKS_SECONDS"] = 60
+    r = make_round("deltagare_avslut", mode="kiosk")
+    with kiosk_app.app_context():
+        session = db.session()
+        old = ops.new_kiosk_link(session, session.get(Round, r.id))
+        session.commit()
+    page.goto(f"{live_server}/surfplatta/{old}")
+    fill(page, "Ofta")
+    page.context.set_offline(True)
+    page.get_by_role("button", name="Skicka svaren").click()
+    page.get_by_role("heading", name="Tack!").wait_for()
+    assert queue_length(page) == 1  # queued in IndexedDB
+    with kiosk_app.app_context():  # "Skapa ny kiosklänk (den gamla slutar fungera)"
+        session = db.session()
+        new = ops.new_kiosk_link(session, session.get(Round, r.id))
+        session.commit()
+    assert new != old
+    page.context.set_offline(False)  # the queue drains by itself to the old address
+    assert wait_for_rows(kiosk_app, "response", 1) == 1
+    deadline = time.monotonic() + 10
+    while queue_length(page) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert queue_length(page) == 0
+    assert answers_by_q1(kiosk_app) == [4]
+    assert round_of(kiosk_app, r.id).tablet_refused == 0
+    # the old link opens no new form; the new one does
+    assert page.goto(f"{live_server}/surfplatta/{old}").status == 404
+    assert page.goto(f"{live_server}/surfplatta/{new}").status == 200
 
 
 def round_of(app, round_id: str) -> Round:

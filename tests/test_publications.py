@@ -8,6 +8,7 @@ import io
 from sqlalchemy import text
 
 from surveys import clock, db
+from surveys.names import name_key
 from surveys.services import locks
 from tests import seedrows
 from tests.conftest import count_rows, form_token, login
@@ -351,8 +352,8 @@ def test_renaming_an_insats_keeps_its_published_years_in_its_report(
     with app.app_context():
         session = db.session()
         session.execute(
-            text("UPDATE intervention SET name = 'Gammalt namn' WHERE id = :id"),
-            {"id": r.intervention_id},
+            text("UPDATE intervention SET name = 'Gammalt namn', name_key = :key WHERE id = :id"),
+            {"id": r.intervention_id, "key": name_key("Gammalt namn")},
         )
         session.commit()
     refused = rename_insats(admin_client, other, "Steget vidare")

@@ -567,7 +567,9 @@ def test_kiosk_enrolment_link_opens_only_that_round_and_can_be_revoked(
 ):
     r = make_round("deltagare_pagaende", insats="Steget", mode="kiosk")
     page = staff_client.post(
-        f"/personal/omgang/{r.id}/kiosk/ny", data={"csrf_token": csrf(staff_client)}
+        f"/personal/omgang/{r.id}/kiosk/ny",
+        data={"csrf_token": csrf(staff_client)},
+        follow_redirects=True,
     )
     link = re.search(r'id="kiosklank">(http://localhost/surfplatta/[^<]+)<', page.text).group(1)
     tablet = app.test_client()  # no staff session

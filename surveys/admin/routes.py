@@ -37,6 +37,7 @@ from surveys.reports.data import min_cell
 from surveys.services import audit, settings, users
 from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
+from surveys.services.rounds import create_intervention as create_intervention_named
 from surveys.services.rounds import rename_intervention
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -220,12 +221,11 @@ def create_intervention():
     if not form.validate_on_submit():
         _flash_errors(form)
         return redirect(url_for(".home"))
-    name = form.name.data.strip()
-    if session.exec(select(Intervention).where(Intervention.name == name)).first():
-        flash("Det finns redan en insats med det namnet.", "error")
+    try:
+        name = create_intervention_named(session, form.name.data).name
+    except ValueError as exc:
+        flash(str(exc), "error")
         return redirect(url_for(".home"))
-    session.add(Intervention(name=name))
-    session.flush()
     record(session, user_email=current_user.email, action="insats.skapa", detail=name)
     flash(f"Insatsen {name} är skapad.")
     return redirect(url_for(".home"))

@@ -6,22 +6,30 @@
 /surfplatta/sw.js          the service worker: a tablet opened once starts offline
 
 The token is the round's enrolment link (only its hash is stored). Staff revoke it or
-make a new one on the round's page; the old link then gives "Sidan finns inte".
+make a new one on the round's page; the old link then opens no form ("Sidan finns
+inte"), but for the grace period (CLOSED_GRACE_SECONDS) it still takes the forms a
+tablet fetched with it and kept in its offline queue. After that a queued form is
+refused with JSON and counted on its round, so staff see that a tablet dropped it.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, url_for
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
 
 from surveys import db
+from surveys.errors import error_page
 from surveys.models import Round
+from surveys.questionnaire.forms import token_round
 from surveys.questionnaire.routes import (
+    LINK_GONE,
+    _background,
     _questionnaire,
+    count_refusal,
     queue_report,
     service_worker_response,
 )
 from surveys.security import csrf
-from surveys.services.rounds import find_by_kiosk_token
+from surveys.services.rounds import KioskLink, find_by_kiosk_token, find_kiosk_link
 
 bp = Blueprint("enrol", __name__, url_prefix="/surfplatta")
 
@@ -33,6 +41,25 @@ def _round_or_404(token: str) -> Round:
     return round_
 
 
+def _link(token: str) -> KioskLink | None:
+    """The current link, or one retired within the grace period (forms already fetched)."""
+    grace = current_app.config["CLOSED_GRACE_SECONDS"]
+    return find_kiosk_link(db.session(), token, grace_seconds=grace)
+
+
+def _gone():
+    """No form here (unknown link, or replaced/revoked longer ago than the grace period).
+
+    A form a tablet queued gets a refusal its queue understands, counted on the round
+    the form was signed for: staff see that a tablet dropped answers."""
+    if request.method == "POST" and _background():
+        round_id = token_round(request.form.get("csrf_token"))
+        if round_id is not None:
+            count_refusal(round_id)
+        return jsonify(status="refused", message=LINK_GONE), 404
+    return error_page(404)
+
+
 @bp.route("/sw.js")
 def service_worker():
     """The kiosk service worker with the enrolled tablets' scope (/surfplatta/)."""
@@ -42,13 +69,21 @@ def service_worker():
 @bp.route("/<token>", methods=["GET", "POST"])
 @csrf.exempt  # the respondent form carries its own signed token (as on /k/<code>)
 def kiosk(token: str):
-    """The enrolled round's questionnaire in kiosk mode."""
-    round_ = _round_or_404(token)
+    """The enrolled round's questionnaire in kiosk mode.
+
+    A retired link shows no form, but takes a form fetched with it before it was
+    retired, for the grace period (a tablet's queue sends what it kept offline)."""
+    link = _link(token)
+    if link is None or (link.retired_at is not None and request.method != "POST"):
+        return _gone()
+    retired = link.retired_at is not None
     return _questionnaire(
-        round_,
+        link.round,
         kiosk=True,
         action=url_for(".kiosk", token=token),
-        thanks=url_for(".thanks", token=token),
+        # the old link's "Tack" page is gone: a stored form gets the general "Tack"
+        thanks=url_for("questionnaire.thanks") if retired else url_for(".thanks", token=token),
+        fetched_before=link.retired_at,
     )
 
 
@@ -67,5 +102,9 @@ def thanks(token: str):
 @bp.route("/<token>/ko", methods=["POST"])
 @csrf.exempt  # a count from the tablet's queue, no answers (as /k/<code>/ko)
 def queue(token: str):
-    """The enrolled tablet reports how many answers wait on it, and full storage."""
-    return queue_report(_round_or_404(token))
+    """The enrolled tablet reports how many answers wait on it, and full storage
+    (also on a link retired within the grace period: its queue is still draining)."""
+    link = _link(token)
+    if link is None:
+        return jsonify(status="refused", message="Sidan finns inte."), 404
+    return queue_report(link.round)

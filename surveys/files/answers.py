@@ -5,9 +5,11 @@ inside ONE transaction: memory does not grow with the file, and any invalid row
 rolls everything back (nothing stored) with "Rad N, kolumn X" messages.
 
 Export carries no date (anonymity) and is safe to open in a spreadsheet: CSV
-text that would run as a formula gets a leading apostrophe that import strips,
-and XLSX cells are written as text, never as formulas. Export → import → export
-gives the same bytes (CSV) or the same cells (XLSX).
+text that would run as a formula gets a leading apostrophe, and XLSX cells are
+written as text, never as formulas. Import takes every cell as it is (an insats
+named ``'=x`` stays ``'=x``); insats names may not start like a formula
+(surveys/names.py), so no cell of ours needs the apostrophe and export → import →
+export gives the same bytes (CSV) or the same cells (XLSX).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from surveys.files.reading import (
     text,
 )
 from surveys.models import Answer, Intervention, Question, QuestionVersion, Response
+from surveys.names import InvalidName
 from surveys.services.rounds import intervention_by_name
 from surveys.services.submissions import insert_responses
 from surveys.services.validation import CleanSubmission, InvalidSubmission, clean_submission
@@ -44,6 +47,32 @@ SWEDISH_HEADERS = {"år": "year", "enkät": "questionnaire", "kön": "gender"}
 MAX_ERRORS = 50
 MAX_ANSWER_ROWS = 2_000_000  # the command line: national scale with room to spare
 CHUNK = 2_000  # questionnaires per INSERT batch
+MAX_BLANK_SHOWN = 10  # row numbers of blank questionnaires named in the message
+
+
+class Imported(int):
+    """The number of questionnaires stored; ``blank_rows``: the file's row numbers of
+    those without a single answer (stored like a web form sent empty after "Skicka ändå")."""
+
+    blank_rows: list[int]
+
+    def __new__(cls, count: int, blank_rows: list[int]) -> Imported:
+        made = super().__new__(cls, count)
+        made.blank_rows = blank_rows
+        return made
+
+    def blank_message(self) -> str:
+        """Swedish: how many rows had no answer at all (empty string when none)."""
+        if not self.blank_rows:
+            return ""
+        shown = ", ".join(map(str, self.blank_rows[:MAX_BLANK_SHOWN]))
+        more = " …" if len(self.blank_rows) > MAX_BLANK_SHOWN else ""
+        return (
+            f"{len(self.blank_rows)} av dem är helt tomma enkäter utan ett enda svar (rad "
+            f"{shown}{more}). De är importerade och räknas som inlämnade enkäter, som ett "
+            "tomt formulär som skickats ändå; ta bort raderna och importera igen om de "
+            "inte ska räknas."
+        )
 
 
 def import_answers(
@@ -54,8 +83,12 @@ def import_answers(
     path: str | Path | None = None,
     filename: str,
     chunk: int = CHUNK,
-) -> int:
-    """Validate and store every row in one transaction (or nothing); returns the count."""
+) -> Imported:
+    """Validate and store every row in one transaction (or nothing); returns the count.
+
+    A row without any answer is imported (a questionnaire handed in empty counts, and
+    the export writes such rows), and reported: see ``Imported.blank_rows``.
+    Cells are taken as they are: an insats named ``'=x`` is ``'=x``."""
     table = open_table(
         data if data is not None else Path(path or filename),
         filename=filename,
@@ -65,13 +98,16 @@ def import_answers(
         max_rows=MAX_ANSWER_ROWS,
     )
     errors: list[str] = []
-    interventions: dict[str, str | None] = {"": None}
+    interventions: dict[str, str | None] = {"": None}  # the file's names → ids
     batch: list[tuple[CleanSubmission, str | None, str | None]] = []
+    blank_rows: list[int] = []
     count = 0
     try:
         for row_number, row in table.rows():
             try:
                 clean, insats = _clean_row(instrument, row)
+                if insats not in interventions:
+                    interventions[insats] = _insats_id(db, insats)
             except InvalidSubmission as exc:
                 errors.extend(
                     f"Rad {row_number}, kolumn {column or '–'}: {message}"
@@ -83,8 +119,8 @@ def import_answers(
                 continue
             if errors:
                 continue  # keep validating to report every error, store nothing more
-            if insats not in interventions:
-                interventions[insats] = intervention_by_name(db, insats, create=True).id
+            if all(code is None for _version, code in clean.answers):
+                blank_rows.append(row_number)
             batch.append((clean, None, interventions[insats]))
             if len(batch) >= chunk:
                 count += insert_responses(db, batch)
@@ -98,7 +134,15 @@ def import_answers(
     except BaseException:
         db.rollback()
         raise
-    return count
+    return Imported(count, blank_rows)
+
+
+def _insats_id(db: Session, name: str) -> str:
+    """The insats of a row: found without regard to case, else created (its name checked)."""
+    try:
+        return intervention_by_name(db, name, create=True).id
+    except InvalidName as exc:
+        raise InvalidSubmission([("insats", str(exc))]) from None
 
 
 def _clean_row(instrument: Instrument, row: dict[str, object]) -> tuple[CleanSubmission, str]:

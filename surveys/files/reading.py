@@ -7,8 +7,9 @@ XLSX sheets are bounded: a sheet whose declared dimension or uncompressed size i
 too large is refused before a row is read, and reading stops at the row limit.
 
 Cells people type are normalised here too: the Swedish names of questionnaires,
-genders and subgroups, decimal commas and percent signs, and the apostrophe our
-exports put in front of text that a spreadsheet would run as a formula.
+genders and subgroups, decimal commas and percent signs. Text cells are otherwise
+taken as they are: the apostrophe CSV exports put in front of text a spreadsheet
+would run as a formula is NOT undone on import (``'=x`` stays ``'=x``).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def _clean_cell(value: object, line: int) -> object:
     if isinstance(value, str):
         if "\x00" in value:
             raise FileError([f"Rad {line}: filen innehåller ogiltiga tecken (NUL)."])
-        return strip_formula_guard(value)
+        return value  # as it is: an apostrophe someone typed stays (no formula guard undone)
     return value
 
 
@@ -125,10 +126,7 @@ def open_table(
 def _check_header(
     header: list[str], required: list[str], optional: Iterable[str], aliases: dict[str, str] | None
 ) -> list[str]:
-    names = [
-        (aliases or {}).get(n, n)
-        for n in (strip_formula_guard(str(h or "")).strip().lower() for h in header)
-    ]
+    names = [(aliases or {}).get(n, n) for n in (str(h or "").strip().lower() for h in header)]
     if any("\x00" in n for n in names):
         raise FileError(["Filen innehåller ogiltiga tecken (NUL)."])
     missing = [c for c in required if c not in names]
@@ -298,13 +296,6 @@ def formula_safe(value: object) -> object:
     """Text a spreadsheet would run as a formula gets a leading apostrophe (CSV exports)."""
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
-    return value
-
-
-def strip_formula_guard(value: str) -> str:
-    """Undo :func:`formula_safe` so that export → import → export is identical."""
-    if value.startswith("'") and value[1:].startswith(FORMULA_START):
-        return value[1:]
     return value
 
 

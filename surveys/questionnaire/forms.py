@@ -127,6 +127,21 @@ def read_form_token(token: str | None, round_id: str) -> FormToken | None:
     return FormToken(key=data["k"], rendered_at=rendered_at, signed_at=rendered_at)
 
 
+def token_round(token: str | None) -> str | None:
+    """The round an authentic form token was signed for (any age), else None.
+
+    Used where the address no longer names the round (a kiosk link replaced long
+    ago): a refusal is still counted on the round the form came from."""
+    if not token or len(token) > 300:
+        return None
+    try:
+        data = _serializer().loads(token)
+    except BadSignature:
+        return None
+    round_id = data.get("r") if isinstance(data, dict) else None
+    return round_id if isinstance(round_id, str) else None
+
+
 @dataclass
 class PostedForm:
     answers: dict[int, str]

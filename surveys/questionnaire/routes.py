@@ -10,6 +10,7 @@ answered with JSON; the answers wait on the device until the server acknowledges
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from flask import (
@@ -26,7 +27,7 @@ from flask import (
 )
 from flask_login import current_user
 
-from surveys import db
+from surveys import db, ratelimit
 from surveys.auth import roles_required
 from surveys.errors import error_page
 from surveys.files.reading import parse_int
@@ -36,6 +37,7 @@ from surveys.questionnaire.forms import (
     parse_posted,
     read_form_token,
     renew_form_token,
+    token_round,
 )
 from surveys.security import csrf
 from surveys.services import kiosk as kiosk_ops
@@ -49,6 +51,11 @@ bp = Blueprint("questionnaire", __name__)
 KIOSK_PREFIXES = ("/k/", "/surfplatta/")  # a kiosk round's tablets: by code or enrolled
 CLOSED_TITLE = "Enkäten är stängd"
 CLOSED_TEXT = "Den här enkäten tar inte emot svar just nu. Tack för att du ville svara!"
+LINK_GONE = (
+    "Surfplattans länk till enkäten gäller inte längre, så svaren kunde inte tas emot. "
+    "Be personalen öppna den nya kiosklänken."
+)
+TOO_MANY = "För många rapporter på kort tid. Försök igen om en stund."
 
 
 @bp.route("/s/<code>", methods=["GET", "POST"])
@@ -150,24 +157,72 @@ def kiosk_queue(code: str):
 
 
 def queue_report(round_: Round):
-    """Store a tablet's queue report for the round (shared with enrolled tablets)."""
-    waiting = parse_int(request.form.get("waiting", ""), low=0, high=100_000)
-    reported = parse_int(request.form.get("reported", "0"), low=0, high=100_000)
+    """Store a tablet's queue report for the round (shared with enrolled tablets).
+
+    Believed only when signed with a form token of this round (the tablet has the
+    one of the form it shows), in steps of at most MAX_STEP (larger figures are
+    clamped), at most TABLET_REPORTS_PER_MINUTE a minute per address and round. A
+    round that no longer takes answers hears only a queue getting shorter, and only
+    from forms still within the grace period. Never a 500: the counter is clamped.
+    """
+    if round_.mode == RoundMode.single_use.value:
+        return jsonify(status="refused", message="Sidan finns inte."), 404
+    form_token = read_form_token(request.form.get("token"), round_.id)
+    if form_token is None:
+        return jsonify(status="refused", message="Rapporten är inte giltig."), 403
+    waiting = _queue_figure(request.form.get("waiting", ""))
+    reported = _queue_figure(request.form.get("reported", "0"))
     if waiting is None or reported is None:
         return jsonify(status="refused", message="Ogiltiga siffror."), 400
+    open_now = accepts_answers(round_)
+    if not open_now and (
+        waiting > reported
+        or not closed_within_grace(
+            round_, form_token.rendered_at, current_app.config["CLOSED_GRACE_SECONDS"]
+        )
+    ):
+        return jsonify(status="refused", message=CLOSED_TEXT), 410
+    if not ratelimit.allow("ko", round_.id):
+        return jsonify(status="refused", message=TOO_MANY), 429
     kiosk_ops.report_queue(
         db.session(),
         round_.id,
         waiting=waiting,
         reported=reported,
-        full=request.form.get("storage_full") == "1",
+        full=open_now and request.form.get("storage_full") == "1",
     )
     return jsonify(status="ok", waiting=waiting)
 
 
+def _queue_figure(value: str) -> int | None:
+    """A queue length as sent (digits only), clamped to MAX_STEP; None if not a number."""
+    if not value or len(value) > 30 or not (value.isascii() and value.isdigit()):
+        return None
+    return min(int(value), kiosk_ops.MAX_STEP)
+
+
+def count_refusal(round_id: str) -> None:
+    """Count, for staff, a queued form that the tablet will now drop.
+
+    Only a form the service signed for that round counts (a made-up POST changes
+    nothing), at most TABLET_REFUSALS_PER_MINUTE a minute per address and round."""
+    if token_round(request.form.get("csrf_token")) != round_id:
+        return
+    if ratelimit.allow("refused", round_id):
+        kiosk_ops.count_refused(db.session(), round_id)
+
+
 def _questionnaire(
-    round_: Round, *, kiosk: bool, action: str, thanks: str, token: str | None = None
+    round_: Round,
+    *,
+    kiosk: bool,
+    action: str,
+    thanks: str,
+    token: str | None = None,
+    fetched_before: datetime | None = None,
 ):
+    """A round's form (GET) or one POSTed step. ``fetched_before``: the address is a kiosk
+    link retired then, so only forms rendered before it are taken (a GET never comes here)."""
     session = db.session()
     if request.method == "GET" and not accepts_answers(round_):
         return error_page(403, CLOSED_TEXT, title=CLOSED_TITLE)
@@ -190,7 +245,15 @@ def _questionnaire(
         return _first_step(round_, instrument_, context).replace(
             _TOKEN_PLACEHOLDER, new_form_token(round_.id)
         )
+    if fetched_before is not None and _rendered_after(round_, fetched_before):
+        return _refused(round_, 404, LINK_GONE)  # not a form fetched with the old link
     return _posted(session, round_, instrument_, qn, context, token=token)
+
+
+def _rendered_after(round_: Round, moment: datetime) -> bool:
+    """The POSTed form is authentic and was rendered after ``moment``."""
+    form_token = read_form_token(request.form.get("csrf_token"), round_.id)
+    return form_token is not None and form_token.rendered_at > moment
 
 
 def _posted(session, round_: Round, instrument_, qn, context: dict, *, token: str | None):
@@ -279,7 +342,7 @@ def _refused(round_: Round, status: int, message: str | None, title: str | None 
     counted for staff (the round page says how many answers tablets had to drop)."""
     if _background():
         if request.path.startswith(KIOSK_PREFIXES):
-            kiosk_ops.count_refused(db.session(), round_.id)
+            count_refusal(round_.id)
         return jsonify(status="refused", message=message or ""), status
     return error_page(status, message, title=title)
 

@@ -3,7 +3,9 @@
 A tablet reports how many answers wait in its offline queue; the round keeps one
 counter for all its tablets (no device identity is stored). A queued submission
 the server refuses is counted on its round; a form accepted after its round
-closed (within the grace period) is counted in the audit log.
+closed (within the grace period) is counted in the audit log. The routes believe
+only reports signed with a form token of the round, in steps of at most MAX_STEP,
+and the counters are clamped to 0 … MAX_COUNT.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from surveys.models import AuditEntry, Round, table_of
 
 DEFAULT_IDLE_SECONDS = 120  # "Är du kvar?" after two minutes without touch or key
 MIN_IDLE_SECONDS, MAX_IDLE_SECONDS = 30, 3600
+MAX_STEP = 100  # a tablet reports at most this many queued answers (it sends min(n, 100))
+MAX_COUNT = 1_000_000  # the counters stop here (far below int4's 2,147,483,647)
 LATE_ACTION = "omgång.sena_svar"
 LATE_USER = "(enkäten)"  # not a person: the questionnaire itself accepted the forms
 
@@ -30,11 +34,13 @@ def report_queue(db: Session, round_id: str, *, waiting: int, reported: int, ful
     """Add one tablet's change in queue length (waiting − what it reported before).
 
     Each tablet sends its own previous figure, so several tablets add up without
-    the server knowing which tablet is which. The counter never goes below zero.
+    the server knowing which tablet is which. Both figures are at most MAX_STEP
+    (the caller checks), and the counter stays within 0 … MAX_COUNT, so no report
+    can overflow the column (PostgreSQL's int4) or make a page fail.
     """
     rounds = table_of(Round).c
     new = rounds.tablet_waiting + (waiting - reported)
-    values: dict = {"tablet_waiting": case((new < 0, 0), else_=new)}
+    values: dict = {"tablet_waiting": case((new < 0, 0), (new > MAX_COUNT, MAX_COUNT), else_=new)}
     if full:
         values["tablet_storage_full"] = True
     db.execute(update(table_of(Round)).where(rounds.id == round_id).values(**values))
@@ -44,10 +50,11 @@ def report_queue(db: Session, round_id: str, *, waiting: int, reported: int, ful
 def count_refused(db: Session, round_id: str) -> None:
     """A queued submission was refused: the tablet drops it; staff see the count."""
     rounds = table_of(Round).c
+    refused = rounds.tablet_refused
     db.execute(
         update(table_of(Round))
         .where(rounds.id == round_id)
-        .values(tablet_refused=rounds.tablet_refused + 1)
+        .values(tablet_refused=case((refused < MAX_COUNT, refused + 1), else_=MAX_COUNT))
     )
     db.commit()  # the refusal's response is an error status, which the boundary rolls back
 

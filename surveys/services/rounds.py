@@ -9,7 +9,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Literal, overload
 
@@ -21,6 +21,7 @@ from surveys import clock
 from surveys.models import (
     Intervention,
     KioskEnrolment,
+    KioskRetiredLink,
     LinkToken,
     MailBatch,
     Publication,
@@ -32,6 +33,7 @@ from surveys.models import (
     RoundState,
     table_of,
 )
+from surveys.names import clean_insats_name, name_key
 
 MODE_LABELS = {
     RoundMode.open_link.value: "Öppen länk",
@@ -47,6 +49,10 @@ STATE_LABELS = {
 ADMIN_ONLY_QUESTIONNAIRES = frozenset({"styrelse", "chefsgrupp"})
 FIRST_YEAR = 2000
 MAX_TOKENS = 2000
+TAKEN_NAME = (
+    "Det finns redan en insats med det namnet. Stora och små bokstäver räknas som samma namn."
+)
+MAX_RETIRED_AGE = timedelta(days=7)  # longer than the longest grace period (config)
 
 
 class RoundStateError(ValueError):
@@ -295,7 +301,7 @@ def delete_round(db: Session, round_: Round) -> None:
         raise RoundStateError(
             "Mätomgången har svar eller använda länkar och kan inte tas bort. Stäng den i stället."
         )
-    for model in (LinkToken, MailBatch, KioskEnrolment):
+    for model in (LinkToken, MailBatch, KioskEnrolment, KioskRetiredLink):
         db.exec(delete(model).where(table_of(model).c.round_id == round_.id))
     db.delete(round_)
     db.flush()
@@ -362,9 +368,14 @@ def revoke_tokens(db: Session, tokens: Iterable[str]) -> int:
 
 
 def new_kiosk_link(db: Session, round_: Round) -> str:
-    """A fresh enrolment token for the round's tablets; any earlier one stops working."""
+    """A fresh enrolment token for the round's tablets; the earlier one is retired (it
+    opens no new form, but takes the forms fetched with it for the grace period)."""
     token = secrets.token_urlsafe(24)
-    row = db.get(KioskEnrolment, round_.id) or KioskEnrolment(round_id=round_.id, token_hash="")
+    row = db.get(KioskEnrolment, round_.id)
+    if row is None:
+        row = KioskEnrolment(round_id=round_.id, token_hash="")
+    else:
+        _retire(db, row)
     row.token_hash = hash_token(token)
     db.add(row)
     db.flush()
@@ -372,32 +383,71 @@ def new_kiosk_link(db: Session, round_: Round) -> str:
 
 
 def revoke_kiosk_link(db: Session, round_: Round) -> bool:
-    """Revoke the enrolment link: tablets that opened it stop at their next page."""
+    """Revoke the enrolment link: tablets that opened it get no new form; what they
+    already fetched is taken for the grace period (see KioskRetiredLink)."""
     row = db.get(KioskEnrolment, round_.id)
     if row is None:
         return False
+    _retire(db, row)
     db.delete(row)
     db.flush()
     return True
+
+
+def _retire(db: Session, row: KioskEnrolment) -> None:
+    """Keep the old link's hash with the time it stopped; forget links retired longer
+    ago than any grace period can be."""
+    now = clock.utcnow()
+    retired = table_of(KioskRetiredLink).c
+    db.exec(delete(KioskRetiredLink).where(retired.retired_at < now - MAX_RETIRED_AGE))
+    db.add(KioskRetiredLink(token_hash=row.token_hash, round_id=row.round_id, retired_at=now))
 
 
 def has_kiosk_link(db: Session, round_: Round) -> bool:
     return db.get(KioskEnrolment, round_.id) is not None
 
 
-def find_by_kiosk_token(db: Session, token: str) -> Round | None:
-    """The kiosk round an enrolment token opens, or None (unknown, revoked, not kiosk)."""
+@dataclass(frozen=True)
+class KioskLink:
+    """The round an enrolment link opens; ``retired_at`` is set for a replaced or
+    revoked link that still takes forms fetched with it (within the grace period)."""
+
+    round: Round
+    retired_at: datetime | None = None
+
+
+def find_kiosk_link(db: Session, token: str, *, grace_seconds: int) -> KioskLink | None:
+    """The kiosk round of an enrolment token: the current link, or one retired at most
+    ``grace_seconds`` ago; None for an unknown or older link (or a round not in kiosk mode)."""
     if not token or len(token) > 64:
         return None
-    row = db.exec(
-        select(KioskEnrolment).where(KioskEnrolment.token_hash == hash_token(token))
-    ).first()
+    token_hash = hash_token(token)
+    row = db.exec(select(KioskEnrolment).where(KioskEnrolment.token_hash == token_hash)).first()
+    retired_at = None
     if row is None:
-        return None
-    round_ = db.get(Round, row.round_id)
+        old = db.get(KioskRetiredLink, token_hash)
+        if old is None or clock.utcnow() - _aware(old.retired_at) > timedelta(
+            seconds=grace_seconds
+        ):
+            return None
+        round_id, retired_at = old.round_id, _aware(old.retired_at)
+    else:
+        round_id = row.round_id
+    round_ = db.get(Round, round_id)
     if round_ is None or round_.mode != RoundMode.kiosk.value:
         return None
-    return round_
+    return KioskLink(round=round_, retired_at=retired_at)
+
+
+def find_by_kiosk_token(db: Session, token: str) -> Round | None:
+    """The kiosk round the current enrolment token opens, or None (unknown, retired, not kiosk)."""
+    found = find_kiosk_link(db, token, grace_seconds=0)
+    return found.round if found is not None and found.retired_at is None else None
+
+
+def _aware(moment: datetime) -> datetime:
+    """A stored instant as aware UTC (SQLite gives it back naive)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def find_by_code(db: Session, code: str) -> Round | None:
@@ -422,22 +472,30 @@ def intervention_by_name(
     db: Session, name: str, *, create: bool = False
 ) -> Intervention | None: ...
 def intervention_by_name(db: Session, name: str, *, create: bool = False) -> Intervention | None:
-    row = db.exec(select(Intervention).where(Intervention.name == name)).first()
+    """The insats with this name, compared without regard to case or Unicode form
+    ("steget" finds "Steget"); with ``create``, a new one if none (InvalidName, a
+    ValueError in Swedish, for a name that cannot be used)."""
+    row = db.exec(select(Intervention).where(Intervention.name_key == name_key(name))).first()
     if row is None and create:
-        row = Intervention(name=name)
+        row = Intervention(name=clean_insats_name(name))
         db.add(row)
         db.flush()
     return row
 
 
+def create_intervention(db: Session, name: str) -> Intervention:
+    """A new insats; ValueError (Swedish) for a name that cannot be used or is taken."""
+    if intervention_by_name(db, name) is not None:
+        raise ValueError(TAKEN_NAME)
+    return intervention_by_name(db, name, create=True)
+
+
 def rename_intervention(db: Session, intervention: Intervention, name: str) -> None:
-    """Rename an insats; raises ValueError (Swedish) for an empty or taken name."""
-    name = name.strip()
-    if not 1 <= len(name) <= 200:
-        raise ValueError("Ange insatsens namn (högst 200 tecken).")
+    """Rename an insats; raises ValueError (Swedish) for an unusable or taken name."""
+    name = clean_insats_name(name)
     taken = intervention_by_name(db, name)
     if taken is not None and taken.id != intervention.id:
-        raise ValueError("Det finns redan en insats med det namnet.")
+        raise ValueError(TAKEN_NAME)
     if name == intervention.name:
         return
     published = [table_of(PublicationRow), table_of(PublicationGroup)]

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from surveys.auth import hash_password
 from surveys.models import Intervention, Role, SessionVersion, User, UserIntervention
+from surveys.names import name_key
 
 # Demo and test accounts use the reserved .invalid domain (RFC 2606) on purpose: a
 # sign-in name never receives mail, so it is accepted as an account name.
@@ -75,7 +76,7 @@ def intervention_ids_by_name(db: Session, names: Iterable[str]) -> list[str]:
     """Insats names (CLI) → ids; UserError naming the unknown ones."""
     ids, unknown = [], []
     for name in names:
-        row = db.exec(select(Intervention).where(Intervention.name == name)).first()
+        row = db.exec(select(Intervention).where(Intervention.name_key == name_key(name))).first()
         if row is None:
             unknown.append(name)
         else:

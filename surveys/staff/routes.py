@@ -34,6 +34,7 @@ from flask import (
     request,
     url_for,
 )
+from flask import session as flask_session
 from flask_login import current_user, login_required
 from sqlalchemy import func
 from sqlmodel import select
@@ -63,6 +64,11 @@ from surveys.staff.forms import AddressesForm, ConfirmForm, CountForm, PaperForm
 bp = Blueprint("staff", __name__, url_prefix="/personal")
 SINGLE_USE = RoundMode.single_use.value
 KIOSK = RoundMode.kiosk.value
+NEW_KIOSK_LINK = "new_kiosk_link"  # session key: the link just made, shown once
+CLOSED_NO_LINKS = (
+    "Mätomgången är stängd och tar inte emot svar, så inga länkar, QR-koder eller affischer "
+    "görs för den. Starta en ny mätomgång om fler ska svara."
+)
 
 
 def _visible_interventions() -> list[Intervention]:
@@ -202,7 +208,8 @@ def create_round():
 @roles_required(Role.admin, Role.staff)
 def round_page(round_id: str):
     """A round: its links, QR code, kiosk enrolment and response overview."""
-    return _round_page(_round_or_403(round_id))
+    round_ = _round_or_403(round_id)
+    return _round_page(round_, kiosk_link=_new_kiosk_link(round_))
 
 
 def _round_page(round_: Round, *, kiosk_link: str | None = None):
@@ -242,8 +249,19 @@ def _round_page(round_: Round, *, kiosk_link: str | None = None):
         is None,
         single_use=SINGLE_USE,
         kiosk=KIOSK,
+        closed=round_.state == RoundState.closed.value,
+        published=round_ops.year_is_published(session, round_.year),
         form=ConfirmForm(),
     )
+
+
+def _closed_refusal(round_: Round):
+    """A closed round makes no links (open link, QR, poster, slips, CSV, mail, kiosk):
+    a Swedish message on the round page instead, nothing created."""
+    if round_.state != RoundState.closed.value:
+        return None
+    flash(CLOSED_NO_LINKS, "error")
+    return redirect(url_for(".round_page", round_id=round_.id), code=303)
 
 
 def _per_week(session, round_id: str) -> list[tuple[str, int]]:
@@ -332,6 +350,8 @@ def kiosk_link(round_id: str, action: str):
         abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
+    if action == "ny" and (refusal := _closed_refusal(round_)):
+        return refusal
     if action == "aterkalla":
         round_ops.revoke_kiosk_link(session, round_)
         record(
@@ -341,8 +361,22 @@ def kiosk_link(round_id: str, action: str):
         return redirect(url_for(".round_page", round_id=round_id))
     token = round_ops.new_kiosk_link(session, round_)
     record(session, user_email=current_user.email, action="kiosk.ny_lank", detail=_label(round_))
-    link = public(url_for("enrol.kiosk", token=token))
-    return _round_page(round_, kiosk_link=link)
+    # POST-redirect-GET: the link is shown once on the round page; reloading that page
+    # makes no new link (and so never stops the one a tablet has just opened).
+    flask_session[NEW_KIOSK_LINK] = {"round": round_.id, "token": token}
+    return redirect(url_for(".round_page", round_id=round_id), code=303)
+
+
+def _new_kiosk_link(round_: Round) -> str | None:
+    """The link just made for this round (shown once, then forgotten), if still current."""
+    made = flask_session.get(NEW_KIOSK_LINK)
+    if not isinstance(made, dict) or made.get("round") != round_.id:
+        return None
+    flask_session.pop(NEW_KIOSK_LINK)
+    token = made.get("token")
+    if not isinstance(token, str) or round_ops.find_by_kiosk_token(db.session(), token) is None:
+        return None
+    return public(url_for("enrol.kiosk", token=token))
 
 
 def _new_links(round_: Round, *, maximum: int, action: str) -> list[str] | None:
@@ -367,6 +401,8 @@ def _new_links(round_: Round, *, maximum: int, action: str) -> list[str] | None:
 def links_csv(round_id: str):
     """N single-use links as CSV (semicolons, BOM: Swedish Excel opens it in columns)."""
     round_ = _round_or_403(round_id)
+    if refusal := _closed_refusal(round_):
+        return refusal
     links = _new_links(round_, maximum=round_ops.MAX_TOKENS, action="länkar.skapa")
     if links is None:
         return redirect(url_for(".round_page", round_id=round_id))
@@ -415,6 +451,9 @@ def paper(round_id: str):
         except InvalidSubmission as exc:
             errors = {field or "": message for field, message in exc.errors}
         else:
+            if _blank_unconfirmed(answers):
+                # As the web form asks "Vill du skicka ändå?": nothing stored yet.
+                return _paper_page(form, round_, instrument, qn, {}, values, ask_empty=True)
             record(
                 session,
                 user_email=current_user.email,
@@ -429,6 +468,16 @@ def paper(round_id: str):
             return redirect(url_for(".paper", round_id=round_id))
     else:
         form.form_key.data = secrets.token_urlsafe(24)
+    return _paper_page(form, round_, instrument, qn, errors, values)
+
+
+def _blank_unconfirmed(answers: dict[int, str]) -> bool:
+    """No question answered (Kön alone is no answer) and "Registrera ändå" not pressed."""
+    blank = all(not str(value).strip() for value in answers.values())
+    return blank and request.form.get("confirm_empty") != "1"
+
+
+def _paper_page(form, round_, instrument, qn, errors, values, *, ask_empty: bool = False):
     return render_template(
         "staff/paper.html",
         form=form,
@@ -438,6 +487,7 @@ def paper(round_id: str):
         questions=qn.questions_in(round_.year),
         errors=errors,
         values=values,
+        ask_empty=ask_empty,
         gender_labels=GENDER_LABELS,
     ), (400 if errors else 200)
 
@@ -474,6 +524,8 @@ def qr_code(round_id: str, fmt: str):
     round_ = _round_or_403(round_id)
     if round_.mode == SINGLE_USE:
         abort(404)
+    if refusal := _closed_refusal(round_):
+        return refusal
     url = public(url_for("questionnaire.open_link", code=round_.code))
     mime = "image/svg+xml" if fmt == "svg" else "image/png"
     return Response(
@@ -490,6 +542,8 @@ def poster(round_id: str):
     round_ = _round_or_403(round_id)
     if round_.mode == SINGLE_USE:
         abort(404)
+    if refusal := _closed_refusal(round_):
+        return refusal
     url = public(url_for("questionnaire.open_link", code=round_.code))
     qn = instrument_from_db(db.session()).questionnaire(round_.questionnaire_key)
     return render_template("staff/poster.html", qn=qn, url=url, qr=_qr_data_uri(url))
@@ -500,6 +554,8 @@ def poster(round_id: str):
 def slips(round_id: str):
     """N single-use links as printable slips (link and QR code on each)."""
     round_ = _round_or_403(round_id)
+    if refusal := _closed_refusal(round_):
+        return refusal
     links = _new_links(round_, maximum=200, action="lappar.skapa")
     if links is None:
         return redirect(url_for(".round_page", round_id=round_id))
@@ -527,6 +583,8 @@ def _letter(round_: Round) -> mail.Letter:
 def send_links(round_id: str):
     """ "Skicka länkar": paste addresses, see a preview, confirm; keep no address."""
     round_ = _round_or_403(round_id)
+    if refusal := _closed_refusal(round_):
+        return refusal
     form = AddressesForm()
     letter = _letter(round_)
     context = {

@@ -106,23 +106,46 @@
     }, function () { draining = false; });
   }
 
+  // The server believes a queue report only when it is signed with a form token of the
+  // round (the one of a form this tablet was given), and takes at most MAX_STEP per report.
+  var MAX_STEP = 100;
+  function tokenOf(fields) {
+    for (var i = 0; i < fields.length; i++) { if (fields[i][0] === "csrf_token") { return fields[i][1]; } }
+    return null;
+  }
+  function remember(url, token) {
+    if (!url || !token) { return Promise.resolve(); }
+    return store(META, "readonly", function (s) { return s.get("signed"); }).then(function (signed) {
+      signed = signed || {};
+      if (signed[url] === token) { return null; }
+      signed[url] = token;
+      return store(META, "readwrite", function (s) { return s.put(signed, "signed"); });
+    }).catch(function () {});
+  }
+
   function report() {
     // Per kiosk round: the change in this tablet's queue length since its last report.
     return queued().then(function (items) {
-      var counts = {};
-      items.forEach(function (i) { if (i.report) { counts[i.report] = (counts[i.report] || 0) + 1; } });
+      var counts = {}, tokens = {};
+      items.forEach(function (i) {
+        if (i.report) { counts[i.report] = (counts[i.report] || 0) + 1; tokens[i.report] = tokenOf(i.fields); }
+      });
       if (form && form.dataset.kiosk) { counts[form.dataset.kiosk + "/ko"] = counts[form.dataset.kiosk + "/ko"] || 0; }
-      return store(META, "readonly", function (s) { return s.get("reported"); }).then(function (old) {
-        old = old || {};
+      return Promise.all([
+        store(META, "readonly", function (s) { return s.get("reported"); }),
+        store(META, "readonly", function (s) { return s.get("signed"); })
+      ]).then(function (meta) {
+        var old = meta[0] || {}, signed = meta[1] || {};
         Object.keys(old).forEach(function (url) { if (!(url in counts)) { counts[url] = 0; } });
         return Promise.all(Object.keys(counts).map(function (url) {
-          var before = old[url] || 0;
-          if (counts[url] === before && !storageFull) { return null; }
-          var body = new URLSearchParams({ waiting: counts[url], reported: before,
+          var now = Math.min(counts[url], MAX_STEP), before = Math.min(old[url] || 0, MAX_STEP);
+          var token = signed[url] || tokens[url]; // the freshest: the form this page shows
+          if ((now === before && !storageFull) || !token) { return null; }
+          var body = new URLSearchParams({ waiting: now, reported: before, token: token,
             storage_full: storageFull ? "1" : "0" });
           return fetch(url, { method: "POST", body: body, credentials: "omit" }).then(function (res) {
-            // 404: the round is gone, nothing to tell
-            if (res.ok || res.status === 404) { old[url] = counts[url]; storageFull = false; }
+            // 404/410: the round or the link is gone, or the round closed: nothing to tell
+            if (res.ok || res.status === 404 || res.status === 410) { old[url] = now; storageFull = false; }
           }, function () {});
         })).then(function () {
           return store(META, "readwrite", function (s) { return s.put(old, "reported"); });
@@ -376,6 +399,9 @@
   });
 
   if (form) {
+    if (modern && form.dataset.kiosk) {
+      remember(form.dataset.kiosk + "/ko", form.querySelector('input[name="csrf_token"]').value);
+    }
     setupForm();
     if (form.dataset.kiosk && form.dataset.step === "1") { watchIdle(); }
   }

@@ -1,0 +1,54 @@
+"""Names people type for an insats: cleaned once, compared without regard to case.
+
+"Steget", "steget" and "STEGET" are one insats, and so are two spellings that
+differ only in Unicode form (a precomposed "å" and "a" + ring). A name may not
+hold control characters or invisible formatting characters such as the
+bidirectional overrides (U+202E), which make a name look like another one in a
+list or a report, nor start like a spreadsheet formula. Pure functions, no database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+
+MAX_NAME_LENGTH = 200
+# Unicode categories refused in a name: controls, format characters (bidirectional
+# marks, embeddings, overrides and isolates, zero-width characters, the BOM), line and
+# paragraph separators, private use and unassigned code points.
+REFUSED_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"}
+# A name a spreadsheet would run as a formula is refused too: imports take cells as they
+# are, so the CSV export's apostrophe in front of such text could not be undone on import.
+FORMULA_START = ("=", "+", "-", "@")
+
+
+class InvalidName(ValueError):
+    """A name that cannot be used; the message is Swedish."""
+
+
+def clean_insats_name(raw: str) -> str:
+    """The name as stored (NFC, no surrounding spaces), or InvalidName in Swedish."""
+    name = unicodedata.normalize("NFC", raw).strip()
+    if not name:
+        raise InvalidName("Ange insatsens namn.")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidName(f"Insatsens namn är för långt (högst {MAX_NAME_LENGTH} tecken).")
+    if any(unicodedata.category(char) in REFUSED_CATEGORIES for char in name):
+        raise InvalidName(
+            "Insatsens namn innehåller osynliga tecken eller styrtecken (till exempel tecken "
+            "som vänder skrivriktningen). Skriv namnet med vanliga bokstäver, siffror och "
+            "skiljetecken."
+        )
+    if name.startswith(FORMULA_START):
+        raise InvalidName(
+            "Insatsens namn får inte börja med =, +, - eller @ (ett kalkylprogram skulle läsa "
+            "det som en formel)."
+        )
+    return name
+
+
+def name_key(name: str) -> str:
+    """What two names are compared by: the SHA-256 of the name compatibility-normalised
+    and case folded (a hash, because folding can make a name longer: "ß" → "ss")."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    return hashlib.sha256(folded.strip().encode("utf-8")).hexdigest()

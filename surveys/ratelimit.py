@@ -1,0 +1,41 @@
+"""Rate limits on what a tablet may send without signing in (queue reports, refusals).
+
+Built on ``limits``, the library under Flask-Limiter, in the storage
+RATELIMIT_STORAGE_URI names (e.g. Redis, shared by every worker and instance);
+without one, each worker counts in its own memory, so N workers allow N times the
+limit (the counters are clamped anyway). The key is the client address as seen
+through the trusted proxies; it is only a throttling key, never stored in the
+database or logged. A limit is "per minute and per round".
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+from limits import RateLimitItemPerMinute
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from surveys.security import client_address
+
+# Per minute, address and round. A tablet reports only when its queue changes (a few a
+# minute); refusals come one per queued form, so a tablet emptying a long queue of
+# refused forms is still counted in full.
+DEFAULTS = {"ko": ("TABLET_REPORTS_PER_MINUTE", 30), "refused": ("TABLET_REFUSALS_PER_MINUTE", 120)}
+
+
+def allow(kind: str, round_id: str) -> bool:
+    """Count one ``kind`` request of this client for the round; False once over the limit."""
+    limiter = _limiter()
+    setting, default = DEFAULTS[kind]
+    item = RateLimitItemPerMinute(int(current_app.config.get(setting, default)))
+    return limiter.hit(item, "tablet", kind, round_id, client_address())
+
+
+def _limiter() -> MovingWindowRateLimiter:
+    """One limiter per app, in its storage, made on first use."""
+    found = current_app.extensions.get("tablet_limiter")
+    if found is None:
+        uri = current_app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
+        found = MovingWindowRateLimiter(storage_from_string(uri))
+        current_app.extensions["tablet_limiter"] = found
+    return found
