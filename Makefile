@@ -63,11 +63,15 @@ run: $(RUN_STAMP)
 # The whole suite on SQLite, and again on PostgreSQL when TEST_DATABASE_URL is set
 # (.ci/run starts a throwaway PostgreSQL cluster and sets it). The wheel test is part of it;
 # deselect it while working with PYTEST_ARGS='-m "not wheel"'.
+# pytest-xdist spreads the test files over TEST_WORKERS processes (one per core; each has a
+# database of its own). TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
 test: $(TEST_STAMP) browsers lint
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q $(XDIST) $(PYTEST_ARGS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== Samma tester mot PostgreSQL =="; \
-	  TEST_DB=postgresql $(BIN)/pytest -q -m "not wheel" $(PYTEST_ARGS); \
+	  TEST_DB=postgresql $(BIN)/pytest -q $(XDIST) -m "not wheel" $(PYTEST_ARGS); \
 	else echo "TEST_DATABASE_URL saknas: PostgreSQL-körningen hoppas över"; fi
 
 lint: $(TEST_STAMP)

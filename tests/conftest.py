@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 from jinja2 import MemcachedBytecodeCache
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from sqlmodel import Session
 from werkzeug.serving import make_server
 
@@ -74,12 +74,31 @@ def _postgres_url() -> str | None:
     return None
 
 
+def _database_of_worker(url: str, worker: str) -> str:
+    """Under pytest-xdist each worker gets a PostgreSQL database of its own
+    (``surveys_test_gw0`` beside ``surveys_test``), created on first use."""
+    if worker == "master":
+        return url
+    base = make_url(url)
+    own = base.set(database=f"{base.database}_{worker}")
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own.database}
+        ).first()
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{own.database}"'))
+    engine.dispose()
+    return own.render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     url = _postgres_url()
     if url is None:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
     else:
+        url = _database_of_worker(url, os.environ.get("PYTEST_XDIST_WORKER", "master"))
         engine = create_engine(url)
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
