@@ -356,26 +356,33 @@ def _blocked_writes(app) -> Iterator[Callable[[], None]]:
     SQLite the writer lock) until the returned function is called."""
     url = app.config["DATABASE_URL"]
     engine = create_engine(url)
-    if ON_POSTGRES:
-        connection = engine.connect()
-        transaction = connection.begin()
-        connection.execute(text("LOCK TABLE publication IN SHARE MODE"))
-        yield transaction.commit
-        connection.close()
-    else:
-        from surveys.db import writer_lock
+    try:
+        if ON_POSTGRES:
+            with engine.connect() as connection:
+                transaction = connection.begin()
+                connection.execute(text("LOCK TABLE publication IN SHARE MODE"))
+                try:
+                    yield transaction.commit
+                finally:
+                    if transaction.is_active:
+                        transaction.rollback()
+        else:
+            from surveys.db import writer_lock
 
-        held = writer_lock(engine)
-        held.__enter__()
-        released = []
+            held = writer_lock(engine)
+            held.__enter__()
+            released = []
 
-        def release() -> None:
-            if not released:
-                released.append(held.__exit__(None, None, None))
+            def release() -> None:
+                if not released:
+                    released.append(held.__exit__(None, None, None))
 
-        yield release
-        release()
-    engine.dispose()
+            try:
+                yield release
+            finally:
+                release()
+    finally:
+        engine.dispose()
 
 
 def _year_locked(app, year: int = 2023) -> bool:
@@ -462,7 +469,10 @@ def test_two_instances_and_a_worker_killed_mid_job_publish_once(
 
 def _waiting_on_publication(app) -> bool:
     """A PostgreSQL backend waits for the lock on ``publication`` (publishing's store)."""
-    query = "SELECT COUNT(*) FROM pg_locks WHERE NOT granted AND relation = 'publication'::regclass"
+    query = (
+        "SELECT COUNT(*) FROM pg_locks WHERE NOT granted AND relation = 'publication'::regclass "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
     return bool(scalar(app, query))
 
 
