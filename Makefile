@@ -39,14 +39,18 @@ install: $(TEST_STAMP)
 lock: | $(UV)
 	$(UV) lock
 
-# Debian's Chromium for the browser tests (Playwright's own download does not work here).
-# Idempotent: does nothing when chromium is already on PATH.
+# Debian's Chromium for the browser tests (Playwright's own download does not work here),
+# and Debian's redis-server for the test of the sign-in limit in Redis (tests/test_redis_limit.py
+# starts its own on a loopback port). Idempotent: does nothing when both are on PATH.
 # axe-core (accessibility checks injected by the browser tests) and Lighthouse
 # (bench/lighthouse.py) come from npm, pinned by tests/js/package-lock.json.
 browsers:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Installera Chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  else echo "Installera Redis: sudo apt-get install redis-server" >&2; exit 1; fi; }
 	@test -f tests/js/node_modules/axe-core/axe.min.js -a -f tests/js/node_modules/.bin/lighthouse \
 	  || npm ci --prefix tests/js --no-audit --no-fund --silent
 

@@ -18,6 +18,7 @@ from sqlmodel import select
 from indicators.instrument import CatalogueError
 from surveys import clock, create_app, db, paths, worker
 from surveys.config import ConfigError
+from surveys.converters import FIRST_YEAR, LAST_YEAR
 from surveys.demo import demo_hint, seed_demo
 from surveys.files.answers import export_answers, import_answers
 from surveys.files.history import import_history, import_national, record_batch
@@ -25,6 +26,8 @@ from surveys.files.reading import FileError
 from surveys.links import public_base
 from surveys.models import Intervention, Round, RoundMode, RoundState, User
 from surveys.names import InvalidName
+from surveys.national import cli as national_cli
+from surveys.national.riket_file import check_signature
 from surveys.reports.build import render_printable
 from surveys.reports.data import min_cell, published_report
 from surveys.reports.downloads import prepare_year, render_download
@@ -43,6 +46,30 @@ class CliError(click.ClickException):
 
     def show(self, file=None) -> None:
         click.echo(f"Fel: {self.format_message()}", err=True, file=file)
+
+
+class YearType(click.ParamType):
+    """An --year/--before argument: a year 2000–2100, refused in Swedish otherwise."""
+
+    name = "år"
+
+    def convert(self, value, param, ctx) -> int:
+        text = str(value).strip()
+        if isinstance(value, int) and not isinstance(value, bool):
+            year = value
+        elif text.isascii() and text.isdigit() and len(text) == 4:
+            year = int(text)
+        else:
+            year = -1
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise CliError(
+                f"{param.opts[0] if param else 'Året'} ska vara ett årtal mellan "
+                f"{FIRST_YEAR} och {LAST_YEAR} (nu {text[:20]!r})."
+            )
+        return year
+
+
+YEAR = YearType()
 
 
 db_cli = AppGroup("db", help="Databasen: migreringar.")
@@ -240,7 +267,7 @@ def _audit(session, action: str, detail: str) -> None:
 
 @rounds_cli.command("create")
 @click.option("--questionnaire", required=True, help="Enkätens nyckel, t.ex. deltagare_avslut.")
-@click.option("--year", type=int, required=True)
+@click.option("--year", type=YEAR, required=True)
 @click.option("--insats", default=None, help="Insatsens namn (skapas om den saknas).")
 @click.option(
     "--mode",
@@ -350,6 +377,11 @@ def _run_import(kind: str, path: str) -> None:
             session.commit()
         else:
             data, name = _read(path)
+            if kind == "national":  # NNS's signature, when its public key is configured
+                signature = Path(path + ".sig")
+                check_signature(
+                    session, data, signature.read_bytes() if signature.is_file() else None, name
+                )
             importer = import_history if kind == "history" else import_national
             count = importer(session, instrument_from_db(session), data=data, filename=name)
             session.commit()
@@ -386,7 +418,7 @@ def import_national_cmd(path: str) -> None:
 
 @export_cli.command("answers")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv")
-@click.option("--year", type=int, default=None)
+@click.option("--year", type=YEAR, default=None)
 @click.option("--output", type=click.Path(dir_okay=False), default=None)
 def export_answers_cmd(fmt: str, year: int | None, output: str | None) -> None:
     """Exportera alla enkätsvar i svarsfilens format."""
@@ -418,7 +450,7 @@ def _write(data: bytes, output: str | None, *, binary: bool) -> None:
 
 @click.command("report")
 @with_appcontext
-@click.option("--year", type=int, required=True)
+@click.option("--year", type=YEAR, required=True)
 @click.option("--insats", default=None, help="Bara en insats (namn).")
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "xlsx", "html", "pdf", "docx"]), default="csv"
@@ -451,7 +483,7 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
 
 
 @click.command("publish")
-@click.option("--year", type=int, required=True, help="Året som ska publiceras.")
+@click.option("--year", type=YEAR, required=True, help="Året som ska publiceras.")
 @click.option(
     "--by", "by", default="kommandoraden", show_default=True, help="Vem som publicerar (loggas)."
 )
@@ -538,9 +570,17 @@ def worker_cmd(once: bool, poll: float, lease: int, priority: str) -> None:
 @click.command("demo")
 @with_appcontext
 @click.option("--force", is_flag=True, help="Fyll på även om databasen inte är tom.")
-def demo_cmd(force: bool) -> None:
+@click.option(
+    "--national",
+    is_flag=True,
+    help="Nationell demo: NNS instans med fem demoförbund (hela flödet).",
+)
+def demo_cmd(force: bool, national: bool) -> None:
     """Fyll en tom databas med ett demoförbund (2021–2024, alla sex grupper)."""
 
+    if national or national_cli.is_national(current_app):
+        national_cli.demo(national=national)
+        return
     session = db.session()
     summary = seed_demo(
         session, force=force, min_cell=min_cell(session, current_app.config["MIN_CELL"])
@@ -584,7 +624,7 @@ def restore_cmd(path: str, yes: bool) -> None:
 
 
 @click.command("purge")
-@click.option("--before", type=int, required=True, help="Ta bort svar från år före detta.")
+@click.option("--before", type=YEAR, required=True, help="Ta bort svar från år före detta.")
 @click.option("--yes", is_flag=True, help="Fråga inte om bekräftelse.")
 @with_appcontext
 def purge_cmd(before: int, yes: bool) -> None:
@@ -625,6 +665,19 @@ def init_app(app: Flask) -> None:
         purge_cmd,
     ):
         app.cli.add_command(command)
+    national_cli.init_app(
+        app,
+        export_group=export_cli,
+        forbund_commands=(
+            rounds_cli,
+            import_cli,
+            export_cli,
+            report_cmd,
+            publish_cmd,
+            worker_cmd,
+            purge_cmd,
+        ),
+    )
 
 
 def main() -> None:

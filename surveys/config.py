@@ -3,9 +3,11 @@
 Settings are read once, when the application is created, into a typed
 :class:`Settings`; anything unusable stops the start with a Swedish message
 (:class:`ConfigError`) instead of surfacing later as a 500. Production refuses
-to start without a real ``SECRET_KEY``, an explicit ``PUBLIC_URL`` and shared
-storage for the sign-in limiter. Development never uses a known key: a random
-one is kept in the instance folder, readable by the owner only.
+to start without a real ``SECRET_KEY`` (the rule: :func:`secret_problem`), an
+https ``PUBLIC_URL`` with a host and shared storage for the sign-in limiter (the
+database, or Redis with the extra ``redis`` installed — never ``memory://``).
+Development never uses a known key: a random one is kept in the instance folder,
+readable by the owner only.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PLACEHOLDER_SECRETS = {
     "",
@@ -26,10 +29,34 @@ PLACEHOLDER_SECRETS = {
     "development",
     "test",
 }
+# Words that give a key away as a placeholder wherever they stand in it.
+PLACEHOLDER_WORDS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "secret",
+    "example",
+    "password",
+    "losenord",
+    "lösenord",
+    "placeholder",
+    "utveckling",
+    "development",
+)
+# A production key: at least MIN_SECRET_LENGTH characters, at least MIN_SECRET_DISTINCT
+# different characters, no character in more than a third of the key, not one pattern
+# repeated ("abcabc…"), no placeholder word. Random keys pass: of 200,000 keys from
+# secrets.token_hex(16) (32 hex digits) none had fewer than 8 different characters or one
+# character 11 times or more.
 MIN_SECRET_LENGTH = 32
 # The suppression threshold's one range: the environment's MIN_CELL, the administrator's
 # setting (admin page and its stored value) all accept exactly these.
 MIN_CELL_LOW, MIN_CELL_HIGH = 1, 100
+MIN_SECRET_DISTINCT = 8
+MAX_SECRET_SHARE = 1 / 3
+# Rate-limit storages production accepts besides the database (""): Redis, whose client
+# is the optional extra "redis" (uv sync --extra redis).
+REDIS_SCHEMES = ("redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 SECRET_FILE = "secret_key"  # noqa: S105 - the file name, not a secret
 OWNER_ONLY = 0o600
 ENVIRONMENTS = ("development", "production")
@@ -66,6 +93,7 @@ class Settings:
     SIGNIN_WINDOW_SECONDS: int  # length of the throttling window
     KIOSK_IDLE_SECONDS: int  # a kiosk form untouched this long asks "Är du kvar?" (per round too)
     CLOSED_GRACE_SECONDS: int  # forms open when their round closed are taken this long after
+    SURVEYS_MODE: str  # "forbund" (default) or "national": NNS's instance (issue 21)
     KIOSK_THANKS_SECONDS: int  # a kiosk's "Tack" is shown this long before the next form
     KIOSK_COUNTDOWN_SECONDS: int  # "Är du kvar?" counts down this long before a kiosk resets
     PORT: int  # the development server's port (links printed outside a request)
@@ -129,6 +157,7 @@ def read_settings(env: Mapping[str, str] | None = None) -> Settings:
         SIGNIN_WINDOW_SECONDS=_int(env, "SIGNIN_WINDOW_SECONDS", 300, low=10, high=86_400),
         KIOSK_IDLE_SECONDS=_int(env, "KIOSK_IDLE_SECONDS", 120, low=30, high=3600),
         CLOSED_GRACE_SECONDS=_int(env, "CLOSED_GRACE_SECONDS", 86_400, low=0, high=7 * 86_400),
+        SURVEYS_MODE=env.get("SURVEYS_MODE", "forbund").strip().lower() or "forbund",
         KIOSK_THANKS_SECONDS=_int(env, "KIOSK_THANKS_SECONDS", 15, low=1, high=600),
         KIOSK_COUNTDOWN_SECONDS=_int(env, "KIOSK_COUNTDOWN_SECONDS", 30, low=1, high=600),
         PORT=_int(env, "PORT", 8000, low=1, high=65535),
@@ -160,26 +189,34 @@ def load_config(overrides: dict | None = None, env: Mapping[str, str] | None = N
         _check_production(config, explicit_public_url=explicit_public_url)
     elif not config["SECRET_KEY"]:
         config["SECRET_KEY"] = development_secret(Path(config["INSTANCE_DIR"]))
+    check_storage_client(config["RATELIMIT_STORAGE_URI"])
     # An empty PUBLIC_URL (development) means: the address of the request (surveys/links.py).
     config.setdefault("SESSION_COOKIE_SECURE", production)
     config.setdefault("REMEMBER_COOKIE_SECURE", config["SESSION_COOKIE_SECURE"])
+    if config["SURVEYS_MODE"] not in ("forbund", "national"):
+        raise ConfigError(
+            f"SURVEYS_MODE ska vara forbund eller national (nu {config['SURVEYS_MODE']!r})."
+        )
     if int(config["MIN_CELL"]) < 1:
         raise ConfigError("MIN_CELL måste vara minst 1.")
     return config
 
 
 def _check_production(config: dict, *, explicit_public_url: bool) -> None:
-    secret = config["SECRET_KEY"]
-    if secret.strip().lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+    problem = secret_problem(config["SECRET_KEY"])
+    if problem:
         raise ConfigError(
-            "SECRET_KEY saknas, är för kort eller är en platshållare. Sätt en slumpmässig "
-            f"SECRET_KEY på minst {MIN_SECRET_LENGTH} tecken när SURVEYS_ENV=production, "
-            'till exempel: python -c "import secrets; print(secrets.token_hex(32))"'
+            f"SECRET_KEY {problem}. Sätt en slumpmässig SECRET_KEY när SURVEYS_ENV=production: "
+            f"minst {MIN_SECRET_LENGTH} tecken, minst {MIN_SECRET_DISTINCT} olika tecken, "
+            "inget tecken i mer än en tredjedel av nyckeln, inget upprepat mönster och "
+            'ingen platshållare, till exempel: python -c "import secrets; '
+            'print(secrets.token_hex(32))"'
         )
     url = config["PUBLIC_URL"]
-    if not explicit_public_url or not url.startswith(("https://", "http://")):
+    if not explicit_public_url or not _https_with_host(url):
         raise ConfigError(
-            "PUBLIC_URL saknas. Ange den adress deltagarna når tjänsten på, "
+            "PUBLIC_URL saknas eller är ingen https-adress med värdnamn (nu "
+            f"{url[:100]!r}). Ange den adress deltagarna når tjänsten på, "
             "t.ex. PUBLIC_URL=https://enkat.example.se, när SURVEYS_ENV=production."
         )
     if config["MAIL_SERVER"] and config["MAIL_SENDER"].endswith(".invalid"):
@@ -194,11 +231,68 @@ def _check_production(config: dict, *, explicit_public_url: bool) -> None:
             f"(minst {', '.join(f'{k}={v}' for k, v in ARGON2_PRODUCTION.items())})."
         )
     storage = config["RATELIMIT_STORAGE_URI"]
-    if storage.startswith("memory"):
+    scheme = storage_scheme(storage)
+    if "memory" in scheme:
         raise ConfigError(
-            "RATELIMIT_STORAGE_URI=memory:// räknar inloggningsförsök per process. Lämna den tom "
-            "(databasen används) eller ange en delad lagring som redis://… i produktion."
+            f"RATELIMIT_STORAGE_URI={storage[:60]} räknar inloggningsförsök per process. "
+            "Lämna den tom (databasen används) eller ange en delad lagring som redis://… "
+            "i produktion."
         )
+    if storage and (scheme not in REDIS_SCHEMES or "://" not in storage):
+        raise ConfigError(
+            f"RATELIMIT_STORAGE_URI={storage[:60]} stöds inte. Lämna den tom (databasen "
+            "används) eller ange redis://värd:6379 (kräver tillägget redis)."
+        )
+
+
+def secret_problem(secret: str) -> str | None:
+    """What is wrong with a production key, in Swedish (None when it will do)."""
+    folded = secret.strip().lower()
+    if folded in PLACEHOLDER_SECRETS or any(word in folded for word in PLACEHOLDER_WORDS):
+        return "saknas eller är en platshållare"
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"är för kort ({len(secret)} tecken; minst {MIN_SECRET_LENGTH} tecken)"
+    if len(set(secret)) < MIN_SECRET_DISTINCT:
+        return f"har för få olika tecken ({len(set(secret))})"
+    if max(secret.count(c) for c in set(secret)) > MAX_SECRET_SHARE * len(secret):
+        return "består till stor del av ett och samma tecken"
+    if secret in (secret + secret)[1:-1]:  # a shorter unit repeated: "abcabcabc…"
+        return "är ett upprepat mönster"
+    return None
+
+
+def _https_with_host(url: str) -> bool:
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:
+        return False
+    return (
+        parts.scheme.lower() == "https"
+        and bool(host)
+        and not parts.username
+        and not parts.password
+        and not parts.query
+        and not parts.fragment
+    )
+
+
+def storage_scheme(uri: str) -> str:
+    """The scheme of a storage URI, lower case ("MEMORY://" → "memory")."""
+    return uri.strip().partition("://")[0].strip().lower() if "://" in uri else uri.strip().lower()
+
+
+def check_storage_client(uri: str) -> None:
+    """A Redis storage needs the Redis client (the extra "redis"): a message, not a traceback."""
+    if storage_scheme(uri) in REDIS_SCHEMES and "://" in uri:
+        try:
+            import redis  # noqa: F401, PLC0415 - only to see that it is installed
+        except ImportError:
+            raise ConfigError(
+                "RATELIMIT_STORAGE_URI är en Redis-adress men Redis-klienten saknas. "
+                "Installera tillägget redis: uv sync --extra redis "
+                "(eller pip install 'indikatorenkater[redis]')."
+            ) from None
 
 
 def development_secret(instance: Path) -> str:

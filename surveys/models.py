@@ -14,6 +14,7 @@ import uuid
 from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Index,
     LargeBinary,
@@ -416,7 +417,17 @@ class SignInFailure(SQLModel, table=True):
     __tablename__ = "signin_failure"
     key_hash: str = Field(primary_key=True, max_length=64)  # HMAC of e-mail or client address
     window_start: int = Field(primary_key=True)  # start of the window, seconds since 1970
-    failures: int = 0  # failed sign-ins in the window
+    failures: int = 0  # sign-in attempts in the window (a right password takes its one back)
+
+
+class SignInDelay(SQLModel, table=True):
+    """An account past its sign-in limit: when its next attempt may be checked."""
+
+    __tablename__ = "signin_delay"
+    key_hash: str = Field(primary_key=True, max_length=64)  # HMAC of the e-mail address
+    strikes: int = 0  # times the limit was reached or a delayed attempt let through
+    # seconds since 1970; earlier attempts wait
+    not_before: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class ImportBatch(SQLModel, table=True):
@@ -516,3 +527,72 @@ class BackgroundJob(SQLModel, table=True):
     attempts: int = 0  # how many times a worker claimed it (a retry after a dead worker: 2)
     min_cell: int  # the suppression threshold in force when the administrator asked
     message: str = Field(default="", max_length=500)  # the result or the failure, in Swedish
+
+
+# --- the national instance (SURVEYS_MODE=national, issue 21) -------------------
+
+
+class NationalMember(SQLModel, table=True):
+    """A förbund registered with NNS: whose signed count packages are accepted."""
+
+    __tablename__ = "national_member"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
+    name: str = Field(sa_column=Column(String(200), unique=True, nullable=False))  # förbund name
+    org_number: str = Field(
+        sa_column=Column(String(20), unique=True, nullable=False)
+    )  # organisation number, e.g. 222000-1234
+    public_key: str = Field(max_length=100)  # Ed25519 public key, base64 of 32 bytes
+    comparison_group: str = Field(default="", max_length=100)  # e.g. storstad; "" = none
+    registered_at: datetime  # when NNS registered it (a staff action)
+
+
+class NationalPackage(SQLModel, table=True):
+    """The imported count package of one förbund and year (a newer one replaces it)."""
+
+    __tablename__ = "national_package"
+    __table_args__ = (UniqueConstraint("member_id", "year"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
+    member_id: str = Field(foreign_key="national_member.id", index=True)  # whose package
+    year: int = Field(index=True)  # measurement year
+    digest: str = Field(
+        sa_column=Column(String(64), unique=True, nullable=False)
+    )  # sha256 of datapackage.json: the same package is never imported twice
+    filename: str = Field(default="", max_length=200)  # the file's name as uploaded
+    instrument_checksum: str = Field(max_length=64)  # the förbund's instrument file checksum
+    software_version: str = Field(default="", max_length=40)  # the förbund's software version
+    questionnaires: int  # questionnaires in the package (all modes)
+    imported_at: datetime  # when (UTC; a staff action)
+    imported_by: str = Field(max_length=254)  # who: e-mail, or "kommandoraden"
+
+
+class NationalCount(SQLModel, table=True):
+    """One row of a package's ``answers`` resource: answers with one code."""
+
+    __tablename__ = "national_count"
+    package_id: str = Field(foreign_key="national_package.id", primary_key=True)  # its package
+    version_id: str = Field(primary_key=True, max_length=70)  # question version id
+    subgroup: str = Field(primary_key=True, max_length=10)  # kvinna / man / övriga / ""
+    code: int = Field(primary_key=True)  # answer code
+    questionnaire: str = Field(max_length=40)  # questionnaire key
+    question: int  # question number
+    count: int  # answers with this code
+
+
+class NationalModeCount(SQLModel, table=True):
+    """One row of a package's ``questionnaires`` resource."""
+
+    __tablename__ = "national_mode_count"
+    package_id: str = Field(foreign_key="national_package.id", primary_key=True)  # its package
+    questionnaire: str = Field(primary_key=True, max_length=40)  # questionnaire key
+    mode: str = Field(primary_key=True, max_length=20)  # kiosk / link / single_use_link / paper
+    count: int  # questionnaires
+
+
+class NationalPublicationMember(SQLModel, table=True):
+    """Which förbund (and comparison group) a national publication counted."""
+
+    __tablename__ = "national_publication_member"
+    publication_id: str = Field(foreign_key="publication.id", primary_key=True)  # publication
+    member: str = Field(primary_key=True, max_length=200)  # förbund name
+    comparison_group: str = Field(default="", max_length=100)  # its group then; "" = none
+    package_digest: str = Field(max_length=64)  # the package counted

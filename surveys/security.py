@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask, Response, abort, current_app, request
+from flask import Flask, Response, abort, current_app, request, session
 from flask_wtf.csrf import CSRFProtect
-from limits import RateLimitItemPerSecond
 from limits.storage import storage_from_string
-from limits.strategies import FixedWindowRateLimiter
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
@@ -20,7 +20,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from surveys import clock
 from surveys.auth import login_manager
-from surveys.models import SignInFailure
+from surveys.models import SignInDelay, SignInFailure
 
 csrf = CSRFProtect()
 
@@ -31,6 +31,10 @@ CSP = (
 )
 # Database, WAL/SHM, backups, mail files and the key are the owner's only.
 PRIVATE_UMASK = 0o077
+# Flash messages travel in the session cookie, and browsers drop cookies over 4 kB:
+# at most this many messages, each cut to this many characters (issue 18).
+MAX_FLASHES = 6
+MAX_FLASH_CHARS = 200
 
 
 def init_app(app: Flask) -> None:
@@ -56,6 +60,8 @@ def init_app(app: Flask) -> None:
         if any("\x00" in value for value in values):
             abort(400)
 
+    app.after_request(bound_flashes)
+
     @app.after_request
     def _headers(response: Response) -> Response:
         response.headers["Content-Security-Policy"] = CSP
@@ -69,6 +75,37 @@ def init_app(app: Flask) -> None:
             # Nothing a respondent or staff member saw may be kept by the browser.
             response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def bound_flashes(response: Response) -> Response:
+    """Keep the flash messages waiting in the session small, whatever a view flashed.
+
+    An import of a file with many long bad cells would otherwise put every cell
+    into the cookie (1.9 MB was seen). The first messages are kept, then a line
+    saying how many more there were, then the last one (the outcome, e.g.
+    "Ingenting har importerats."); long messages are cut with "…".
+    """
+    if not session.modified:  # nothing flashed in this request (and no "Vary: Cookie" added)
+        return response
+    flashes = session.get("_flashes")
+    if not flashes:
+        return response
+    bounded = [(category, _cut(str(message))) for category, message in flashes]
+    if len(bounded) > MAX_FLASHES:
+        hidden = len(bounded) - (MAX_FLASHES - 1)
+        category = bounded[-1][0]
+        bounded = [
+            *bounded[: MAX_FLASHES - 2],
+            (category, f"… och {hidden} meddelanden till."),
+            bounded[-1],
+        ]
+    if bounded != flashes:
+        session["_flashes"] = bounded
+    return response
+
+
+def _cut(message: str) -> str:
+    return message if len(message) <= MAX_FLASH_CHARS else message[: MAX_FLASH_CHARS - 1] + "…"
 
 
 def _frozen(response: Response) -> bool:
@@ -113,15 +150,39 @@ def sqlite_path(url: str) -> Path | None:
 # --- sign-in throttling ------------------------------------------------------
 
 
-class SignInThrottle:
-    """Counts FAILED sign-ins per account and per client address, shared by all workers.
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a sign-in attempt may check its password, and if not, for how long."""
 
-    Counts live in the database (table ``signin_failure``) or, when
-    RATELIMIT_STORAGE_URI is set, in that storage (e.g. Redis via ``limits``).
+    allowed: bool
+    reason: str = ""  # "address" or "account" when refused
+    wait: int = 0  # seconds until the account's next attempt (account refusals)
+
+
+class SignInThrottle:
+    """Counts sign-in attempts per account and per client address, shared by all workers.
+
+    Every attempt is counted atomically *before* its password is checked (an
+    ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` in the database, ``INCR`` in
+    Redis), so however many arrive at once, no more than the limit are checked. A
+    right password takes its attempt back: successful sign-ins are not failures.
+
+    - Per client address: ``SIGNIN_LIMIT_ADDRESS`` attempts per window, then 429
+      until the window ends (as before).
+    - Per account: ``SIGNIN_LIMIT_ACCOUNT`` attempts per window, then a growing
+      delay instead of a lock: one more attempt is let through after
+      ``first_delay`` seconds, the next after twice that, and so on up to the
+      window's length (5 minutes by default). So nobody can keep an account —
+      the administrator's included — closed for good: at most ``max_delay``
+      seconds pass before the next attempt is checked, and a guesser gets one
+      guess per delay (a guesser who polls without pause competes with the owner
+      for those slots, from addresses the per-address limit also holds). A right
+      password clears the account's count and delay.
+
+    Counts live in the database (tables ``signin_failure`` and ``signin_delay``)
+    or, when RATELIMIT_STORAGE_URI is set, in that storage (Redis via ``limits``).
     Keys are HMACs of the e-mail address and of the client address: the address
-    is a throttling key only, never stored in clear or logged. Successful sign-ins
-    are not counted, so a busy office behind one address is not locked out by
-    its own colleagues signing in.
+    is a throttling key only, never stored in clear or logged.
     """
 
     def __init__(self, app: Flask):
@@ -130,6 +191,8 @@ class SignInThrottle:
             "account": int(app.config.get("SIGNIN_LIMIT_ACCOUNT", 10)),
             "address": int(app.config.get("SIGNIN_LIMIT_ADDRESS", 30)),
         }
+        self.first_delay = max(1, self.window // 60)  # 5 s with the default window
+        self.max_delay = self.window
         self._secret = app.config["SECRET_KEY"].encode("utf-8")
         uri = app.config.get("RATELIMIT_STORAGE_URI", "")
         self._limits = _LimitsBackend(uri, self.window) if uri else None
@@ -144,85 +207,216 @@ class SignInThrottle:
             "address": digest("address", address),
         }
 
-    def blocked(self, email: str, address: str) -> bool:
-        """True when the account or the address has used up its failed attempts."""
-        keys = self._keys(email, address)
-        if self._limits is not None:
-            return any(self._limits.count(keys[k]) >= self.limits[k] for k in keys)
-        window = self._current_window()
-        with _engine().connect() as conn:
-            rows = conn.execute(
-                select(SIGNIN_TABLE().c.key_hash, SIGNIN_TABLE().c.failures).where(
-                    SIGNIN_TABLE().c.key_hash.in_(keys.values()),
-                    SIGNIN_TABLE().c.window_start == window,
-                )
-            ).all()
-        counts = dict(rows)
-        return any(counts.get(keys[k], 0) >= self.limits[k] for k in keys)
+    def delay(self, strikes: int) -> int:
+        """Seconds before the next attempt after ``strikes`` attempts over the limit."""
+        return min(self.first_delay * 2 ** min(max(strikes - 1, 0), 30), self.max_delay)
 
-    def failed(self, email: str, address: str) -> None:
-        """Count one failed sign-in for the account and the address."""
+    def begin(self, email: str, address: str) -> Verdict:
+        """Count this attempt (before the password is checked); may it go on?"""
         keys = self._keys(email, address)
-        if self._limits is not None:
-            for key in keys.values():
-                self._limits.hit(key)
-            return
-        window = self._current_window()
-        table = SIGNIN_TABLE()
-        engine = _engine()
-        insert = _upsert_insert(engine)
-        with engine.begin() as conn:
-            for key in keys.values():
-                statement = insert(table).values(key_hash=key, window_start=window, failures=1)
-                conn.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=["key_hash", "window_start"],
-                        set_={"failures": table.c.failures + 1},
-                    )
-                )
-            # Old windows are useless: keep the table small.
-            conn.execute(delete(table).where(table.c.window_start < window))
+        backend = self._limits or _DatabaseBackend(self.window)
+        return backend.attempt(keys, self.limits, self.delay)
 
-    def _current_window(self) -> int:
-        return int(clock.utcnow().timestamp()) // self.window * self.window
+    def succeeded(self, email: str, address: str) -> None:
+        """The password was right: give the address its attempt back, clear the account."""
+        keys = self._keys(email, address)
+        backend = self._limits or _DatabaseBackend(self.window)
+        backend.give_back(keys["address"])
+        backend.clear(keys["account"])
 
     def failures(self, email: str, address: str) -> dict[str, int]:
-        """Current counts (for tests and the admin's curiosity)."""
+        """Attempts counted in the current window (for tests and the admin's curiosity)."""
         keys = self._keys(email, address)
-        window = self._current_window()
-        with _engine().connect() as conn:
-            return {
-                kind: conn.execute(
-                    select(func.coalesce(func.sum(SIGNIN_TABLE().c.failures), 0)).where(
-                        SIGNIN_TABLE().c.key_hash == key,
-                        SIGNIN_TABLE().c.window_start == window,
-                    )
-                ).scalar_one()
-                for kind, key in keys.items()
-            }
+        backend = self._limits or _DatabaseBackend(self.window)
+        return {kind: backend.current(key) for kind, key in keys.items()}
+
+
+def _now() -> int:
+    """Seconds since 1970 by the service's clock (tests move it instead of sleeping)."""
+    return int(clock.utcnow().timestamp())
+
+
+class _DatabaseBackend:
+    """Counts in ``signin_failure`` (per window), delays in ``signin_delay``."""
+
+    def __init__(self, window: int):
+        self.window = window
+        self.engine = _engine()
+        self.now = _now()
+        self.start = self.now // window * window
+
+    def attempt(self, keys: dict[str, str], limits: dict[str, int], delay) -> Verdict:
+        """Count the attempt for the address and the account in one transaction.
+
+        The counter rows stay locked until the end of the transaction (SQLite: the
+        write lock; PostgreSQL: the row lock), so the attempt that reaches the
+        limit has started the delay before the next attempt can see its count.
+        Always address first, then account: two attempts never wait on each other
+        in a circle.
+        """
+        with self.engine.begin() as conn:
+            if self._count(conn, keys["address"]) > limits["address"]:
+                return Verdict(False, "address")
+            attempts = self._count(conn, keys["account"])
+            if attempts < limits["account"]:
+                return Verdict(True)
+            if attempts == limits["account"]:  # the last free attempt: later ones wait
+                self._start_delay(conn, keys["account"], delay)
+                return Verdict(True)
+            wait = self._take_slot(conn, keys["account"], delay)
+            return Verdict(True) if wait == 0 else Verdict(False, "account", wait)
+
+    def _count(self, conn, key: str) -> int:
+        """Add one attempt for ``key`` in this window and return the new count (atomic)."""
+        table = SIGNIN_TABLE()
+        statement = _upsert_insert(self.engine)(table).values(
+            key_hash=key, window_start=self.start, failures=1
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["key_hash", "window_start"],
+            set_={"failures": table.c.failures + 1},
+        ).returning(table.c.failures)
+        count = conn.execute(statement).scalar_one()
+        if count == 1:  # the first attempt of a window: old windows are useless
+            conn.execute(delete(table).where(table.c.window_start < self.start))
+            stale = self.now - 2 * self.window
+            conn.execute(delete(DELAY_TABLE()).where(DELAY_TABLE().c.not_before < stale))
+        return count
+
+    def current(self, key: str) -> int:
+        table = SIGNIN_TABLE()
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.coalesce(func.sum(table.c.failures), 0)).where(
+                    table.c.key_hash == key, table.c.window_start == self.start
+                )
+            ).scalar_one()
+
+    def _start_delay(self, conn, key: str, delay) -> None:
+        """The limit is reached: the next attempt waits (longer after earlier strikes)."""
+        table = DELAY_TABLE()
+        row = conn.execute(
+            select(table.c.strikes, table.c.not_before).where(table.c.key_hash == key)
+        ).first()
+        if row is None:
+            conn.execute(
+                _upsert_insert(self.engine)(table)
+                .values(key_hash=key, strikes=1, not_before=self.now + delay(1))
+                .on_conflict_do_nothing()
+            )
+            return
+        strikes = row.strikes + 1
+        conn.execute(
+            update(table)
+            .where(table.c.key_hash == key)
+            .values(strikes=strikes, not_before=max(row.not_before, self.now + delay(strikes)))
+        )
+
+    def _take_slot(self, conn, key: str, delay) -> int:
+        """0 when this attempt may go on (the delay has passed), else the seconds left.
+
+        Compare-and-set on (strikes, not_before): of attempts arriving together,
+        exactly one takes a free slot.
+        """
+        table = DELAY_TABLE()
+        row = conn.execute(
+            select(table.c.strikes, table.c.not_before).where(table.c.key_hash == key)
+        ).first()
+        if row is None:  # cleared meanwhile (a right password): start over
+            self._start_delay(conn, key, delay)
+            return delay(1)
+        if row.not_before > self.now:
+            return row.not_before - self.now
+        taken = conn.execute(
+            update(table)
+            .where(
+                table.c.key_hash == key,
+                table.c.strikes == row.strikes,
+                table.c.not_before == row.not_before,
+            )
+            .values(strikes=row.strikes + 1, not_before=self.now + delay(row.strikes + 1))
+        ).rowcount
+        return 0 if taken == 1 else delay(row.strikes + 1)
+
+    def give_back(self, key: str) -> None:
+        table = SIGNIN_TABLE()
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(table)
+                .where(
+                    table.c.key_hash == key,
+                    table.c.window_start == self.start,
+                    table.c.failures > 0,
+                )
+                .values(failures=table.c.failures - 1)
+            )
+
+    def clear(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(SIGNIN_TABLE()).where(SIGNIN_TABLE().c.key_hash == key))
+            conn.execute(delete(DELAY_TABLE()).where(DELAY_TABLE().c.key_hash == key))
 
 
 class _LimitsBackend:
-    """Fixed windows in a ``limits`` storage (Redis, Memcached, MongoDB …)."""
+    """The same counts and delays in a ``limits`` storage (Redis …): INCR is atomic.
+
+    A counter per key and window expires with its window; the account's delay is a
+    key whose first INCR takes the slot (``SET NX EX`` in effect), its strikes a
+    counter that lives until a quiet stretch of two windows.
+    """
 
     def __init__(self, uri: str, window: int):
-
         self.storage = storage_from_string(uri)
-        self.strategy = FixedWindowRateLimiter(self.storage)
-        # a very high amount: we only use the counter, the decision is ours
-        self.item = RateLimitItemPerSecond(1_000_000, window)
+        self.window = window
 
-    def hit(self, key: str) -> None:
-        self.strategy.hit(self.item, "signin", key)
+    def _window_key(self, key: str) -> str:
+        start = _now() // self.window * self.window
+        return f"signin/{key}/{start}"
 
-    def count(self, key: str) -> int:
-        remaining = self.strategy.get_window_stats(self.item, "signin", key)
-        return self.item.amount - remaining[1]
+    def attempt(self, keys: dict[str, str], limits: dict[str, int], delay) -> Verdict:
+        if self._count(keys["address"]) > limits["address"]:
+            return Verdict(False, "address")
+        key = keys["account"]
+        attempts = self._count(key)
+        if attempts < limits["account"]:
+            return Verdict(True)
+        slot, strikes_key = f"signin-slot/{key}", f"signin-strikes/{key}"
+        if attempts == limits["account"]:
+            # the slot first, then the strikes: an attempt that sees strikes has a slot
+            # to compare with, and one that sees none waits (below)
+            strikes = self.storage.get(strikes_key) + 1
+            self.storage.incr(slot, delay(strikes))
+            self.storage.incr(strikes_key, 2 * self.window)
+            return Verdict(True)
+        strikes = self.storage.get(strikes_key)
+        if strikes and self.storage.incr(slot, delay(strikes + 1)) == 1:
+            self.storage.incr(strikes_key, 2 * self.window)
+            return Verdict(True)
+        # the storage's expiry is on the system clock  (system clock: allowed)
+        left = self.storage.get_expiry(slot) - time.time() if strikes else delay(1)
+        return Verdict(False, "account", max(1, int(left + 0.999)))
+
+    def _count(self, key: str) -> int:
+        return self.storage.incr(self._window_key(key), self.window + 1)
+
+    def current(self, key: str) -> int:
+        return self.storage.get(self._window_key(key))
+
+    def give_back(self, key: str) -> None:
+        self.storage.incr(self._window_key(key), self.window + 1, amount=-1)
+
+    def clear(self, key: str) -> None:
+        for name in (self._window_key(key), f"signin-strikes/{key}", f"signin-slot/{key}"):
+            self.storage.clear(name)
 
 
 def SIGNIN_TABLE():  # noqa: N802 - reads like the table it returns
 
     return SignInFailure.__table__
+
+
+def DELAY_TABLE():  # noqa: N802 - reads like the table it returns
+    return SignInDelay.__table__
 
 
 def _engine() -> Engine:

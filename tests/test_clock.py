@@ -25,11 +25,17 @@ SYSTEM_CLOCK = {
 
 
 def test_no_module_reads_the_system_clock_but_the_clock_module():
+    """Except where an outside party keeps time by it (a line marked "system clock:
+    allowed" just above, e.g. a rate-limit storage's expiry)."""
     found = []
     for path in sorted(SURVEYS.rglob("*.py")):
         if path.name == "clock.py" and path.parent == SURVEYS:
             continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        source = path.read_text(encoding="utf-8")
+        lines = source.splitlines()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call) and "system clock: allowed" in lines[node.lineno - 2]:
+                continue
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)

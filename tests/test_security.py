@@ -50,7 +50,7 @@ def test_hsts_only_in_production(some_responses, database_url):
         {
             "DATABASE_URL": database_url,
             "SURVEYS_ENV": "production",
-            "SECRET_KEY": "x" * 40,
+            "SECRET_KEY": STRONG,
             "PUBLIC_URL": "https://enkat.example.se",
         }
     )
@@ -123,7 +123,7 @@ from datetime import UTC, date, datetime  # noqa: E402
 from surveys import clock, db  # noqa: E402
 from surveys.config import load_config  # noqa: E402
 
-STRONG = "k" * 20 + "0123456789abcdef"  # 36 characters
+STRONG = "k7Qm2Zp9Xr4Lw8Nd3Vb6Hs1Tf5Jc0Gy-a"  # 34 characters, 33 different
 
 
 def production(**extra):
@@ -157,6 +157,7 @@ def test_production_starts_with_a_real_configuration():
     [
         ({"SECRET_KEY": None}, "SECRET_KEY"),
         ({"SECRET_KEY": "x" * 31}, "minst 32 tecken"),
+        ({"SECRET_KEY": "x1y2" * 10}, "minst 8 olika tecken"),
         ({"SECRET_KEY": "utveckling"}, "platshållare"),
         ({"PUBLIC_URL": None}, "PUBLIC_URL saknas"),
         ({"PUBLIC_URL": "enkat.example.se"}, "PUBLIC_URL saknas"),
@@ -507,7 +508,7 @@ def test_two_gunicorn_workers_share_the_real_limit(gunicorn_two_workers, make_us
         )
     wrong.append(attempt("198.51.100.1", email, "fel-losenord-10"))
     assert wrong == [200] * 10 + [429]  # the 11th, not the 21st (10 per worker)
-    # the account stays locked from any address, even with the right password
+    # the account waits its delay (5 s) from any address, even with the right password
     assert attempt("198.51.100.2", email, PASSWORD_OF_FIXTURE) == 429
     # another client and account is not locked out by the first client's failures
     other = make_user("administratör", email="annan@example.invalid")
@@ -518,7 +519,9 @@ def test_two_gunicorn_workers_share_the_real_limit(gunicorn_two_workers, make_us
     # all workers share, not in a worker's memory:
     same_keys = create_app({"DATABASE_URL": database_url, "SECRET_KEY": STRONG})
     with same_keys.app_context():
-        assert throttle().failures(email, "198.51.100.1") == {"account": 10, "address": 10}
+        # attempts are counted before the password is checked, refused ones too: the
+        # account's 10 + 1 from .1 + 1 from .2, the address's 10 + 1
+        assert throttle().failures(email, "198.51.100.1") == {"account": 12, "address": 11}
     same_keys.extensions["engine"].dispose()
 
 

@@ -549,8 +549,8 @@ def test_error_pages_have_the_top_bar_and_a_way_back(app, client, staff_client, 
     missing = staff_client.get("/personal/omgang/finns-inte")
     assert missing.status_code == 404
     assert 'id="tillbaka"' in missing.text
-    no_results = staff_client.get("/rapport/1999")
-    assert "Inga publicerade resultat för 1999" in no_results.text
+    no_results = staff_client.get("/rapport/2019")
+    assert "Inga publicerade resultat för 2019" in no_results.text
     assert 'id="tillbaka"' in no_results.text
     assert 'class="topbar"' in no_results.text
     # a respondent's wrong link: calm, no staff menu

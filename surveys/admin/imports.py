@@ -27,6 +27,7 @@ from surveys.files.history import (
 )
 from surveys.files.reading import FileError
 from surveys.models import Role
+from surveys.national.riket_file import check_signature
 from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
 
@@ -85,6 +86,14 @@ def upload(kind: str):
         return redirect(url_for(".index"))
     importer = import_history if kind == "historik" else import_national
     try:
+        if kind == "riket":  # NNS's signature, when its public key is configured
+            signature = request.files.get("signature")
+            check_signature(
+                session,
+                data,
+                signature.read(4096) if signature and signature.filename else None,
+                upload_file.filename,
+            )
         count = importer(
             session,
             instrument_from_db(session),

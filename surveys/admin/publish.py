@@ -123,7 +123,7 @@ def setting():
     return redirect(url_for(".overview"))
 
 
-@bp.route("/<int:year>", methods=["GET", "POST"])
+@bp.route("/<year:year>", methods=["GET", "POST"])
 @roles_required(Role.admin)
 def year_page(year: int):
     """What publishing would store, what changes since the last version, and the button."""

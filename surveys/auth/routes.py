@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlmodel import select
 
@@ -10,7 +10,8 @@ from surveys import db
 from surveys.auth import check_password, load_user
 from surveys.auth.forms import LoginForm
 from surveys.models import Role, User
-from surveys.security import client_address, throttle
+from surveys.national.mode import is_national
+from surveys.security import Verdict, client_address, throttle
 from surveys.services.audit import record
 from surveys.services.users import bump_session_version
 
@@ -19,6 +20,8 @@ WRONG = "Fel e-postadress eller lösenord."
 
 
 def _home_for(role: str) -> str:
+    if is_national():
+        return url_for("national.home")
     return url_for("reports.latest") if role == Role.reader.value else url_for("staff.home")
 
 
@@ -37,17 +40,36 @@ def login():
     if form.validate_on_submit():
         session = db.session()
         email = form.email.data.strip().lower()
-        if throttle().blocked(email, client_address()):
-            flash("För många misslyckade inloggningar. Vänta några minuter.", "error")
-            return render_template("auth/login.html", form=form), 429
+        # counted before the password is checked: of many attempts at once, at most
+        # the limit get checked (surveys.security.SignInThrottle)
+        verdict = throttle().begin(email, client_address())
+        if not verdict.allowed:
+            return _too_many(form, verdict)
         user = session.exec(select(User).where(User.email == email)).first()
         if check_password(user, form.password.data):
+            throttle().succeeded(email, client_address())
             login_user(load_user(user.id))
             record(session, user_email=user.email, action="inloggning")
             return redirect(_home_for(user.role))
-        throttle().failed(email, client_address())
         flash(WRONG, "error")
     return render_template("auth/login.html", form=form)
+
+
+def _too_many(form: LoginForm, verdict: Verdict):
+    """429 with the wait: the account's delay in seconds, or the address's window."""
+    if verdict.reason == "account":
+        flash(
+            "För många misslyckade inloggningar för kontot. "
+            f"Försök igen om {verdict.wait} sekunder.",
+            "error",
+        )
+        retry = verdict.wait
+    else:
+        flash("För många misslyckade inloggningar. Vänta några minuter.", "error")
+        retry = throttle().window
+    response = make_response(render_template("auth/login.html", form=form), 429)
+    response.headers["Retry-After"] = str(retry)
+    return response
 
 
 @bp.route("/logga-ut", methods=["POST"])

@@ -26,6 +26,7 @@ from sqlmodel import Session, col
 
 from indicators.instrument import Instrument
 from surveys.files.reading import (
+    FORMULA_START,
     FileError,
     formula_safe,
     gender_value,
@@ -258,6 +259,7 @@ def text_xlsx(title: str, header: list[str], rows) -> bytes:
         written = WriteOnlyCell(sheet, value=value)
         if isinstance(value, str):
             written.data_type = "s"  # "=HYPERLINK(…)" stays the text it was
+            written.quotePrefix = value.startswith(FORMULA_START)  # and text when edited
         return written
 
     sheet.append([cell(v) for v in header])

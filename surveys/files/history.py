@@ -89,11 +89,24 @@ def _percent(row: dict, column: str, errors: list[str], line: int, *, required: 
     return value
 
 
-def _parse(instrument: Instrument, data: bytes, filename: str, columns: list[str], build) -> list:
-    table = open_table(data, filename=filename, required=columns, aliases=SWEDISH_HEADERS)
+def _parse(
+    instrument: Instrument,
+    data: bytes,
+    filename: str,
+    columns: list[str],
+    build,
+    *,
+    optional: tuple[str, ...] = (),
+    skip=None,
+) -> list:
+    table = open_table(
+        data, filename=filename, required=columns, optional=optional, aliases=SWEDISH_HEADERS
+    )
     errors: list[str] = []
     objects, seen = [], set()
     for line, row in table.rows():
+        if skip is not None and skip(row):
+            continue
         key = _check_key(instrument, row, errors, line)
         obj = build(row, errors, line)
         if key is not None and key in seen:
@@ -143,7 +156,17 @@ def import_national(
         value = _percent(row, "positive", errors, line, required=True)
         return None if value is None else {"positive": value}
 
-    objects = _parse(instrument, data, filename, NATIONAL_COLUMNS, build)
+    # NNS's extended Riket file (issue 21) also has n and comparison_group: the rows of
+    # Riket itself (empty comparison_group) are imported, the groups' rows are skipped.
+    objects = _parse(
+        instrument,
+        data,
+        filename,
+        NATIONAL_COLUMNS,
+        build,
+        optional=("n", "comparison_group"),
+        skip=lambda row: text(row.get("comparison_group")) != "",
+    )
     return _replace(db, "national", objects, filename=filename, by=by)
 
 

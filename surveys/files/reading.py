@@ -3,8 +3,10 @@
 Files are read lazily (a 400,000-row answers file never sits in memory) and every
 way a file can be broken ends in :class:`FileError` with a Swedish message —
 also while rows are being read, which is where openpyxl meets a broken sheet.
-XLSX sheets are bounded: a sheet whose declared dimension or uncompressed size is
-too large is refused before a row is read, and reading stops at the row limit.
+XLSX packages are checked by :mod:`surveys.files.package` before openpyxl opens
+them (sizes of the archive and of every part, declared sheets wherever they are,
+shared strings, rows and cells); reading then stops at the row limit and after
+``XLSX_SECONDS``.
 
 Cells people type are normalised here too: the Swedish names of questionnaires,
 genders and subgroups, decimal commas and percent signs. Text cells are otherwise
@@ -17,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -27,12 +30,11 @@ from typing import IO
 
 from openpyxl import load_workbook
 
+from surveys.files.package import MAX_COLUMNS, PackageRefused, check_package
+
 MAX_ROWS = 20_000  # web uploads (history, Riket): a förbund has a few thousand rows
-MAX_COLUMNS = 50
-SHEET_BYTES_PER_ROW = 1_000  # bound on the sheet's uncompressed XML per allowed row
-# openpyxl scans a whole sheet that does not declare its size (<dimension>) before
-# the first row is read: only small sheets may leave it out (Excel always writes it).
-UNDECLARED_SHEET_BYTES = 4 * 1024 * 1024
+# Reading an XLSX sheet's rows stops after this long (the package limits come first).
+XLSX_SECONDS = 120
 # Encrypted workbooks and old .xls files are OLE compound documents, not zip packages.
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -216,8 +218,9 @@ def _open_xlsx(
         handle.close()
 
     try:
-        _check_zip(handle, max_bytes=max_rows * SHEET_BYTES_PER_ROW)
-        workbook = load_workbook(handle, read_only=True, data_only=True)
+        _check_zip(handle, max_rows=max_rows)
+        # keep_links=False: external links' cached sheets are never read
+        workbook = load_workbook(handle, read_only=True, data_only=True, keep_links=False)
         sheet = workbook.worksheets[0]
         declared_rows, declared_columns = sheet.max_row or 0, sheet.max_column or 0
         if declared_rows > max_rows + 1 or declared_columns > MAX_COLUMNS:
@@ -228,7 +231,7 @@ def _open_xlsx(
                     "läsa in."
                 ]
             )
-        rows = _xlsx_rows(sheet)
+        rows = _xlsx_rows(sheet, deadline=time.monotonic() + XLSX_SECONDS)
         header = next(rows)
     except StopIteration:
         close()
@@ -242,12 +245,8 @@ def _open_xlsx(
     return ["" if h is None else str(h) for h in header], rows, close
 
 
-def _check_zip(handle: IO[bytes], *, max_bytes: int) -> None:
-    """Refuse what is not an XLSX package, or whose sheets would unpack too large.
-
-    The sizes come from the zip directory; zipfile never unpacks more than the
-    stated size, so a lying entry is cut short rather than read to its end.
-    """
+def _check_zip(handle: IO[bytes], *, max_rows: int) -> None:
+    """Refuse what is not an XLSX package, or whose parts would unpack too large."""
     if _magic(handle) == OLE_MAGIC:
         raise FileError(
             [
@@ -255,24 +254,12 @@ def _check_zip(handle: IO[bytes], *, max_bytes: int) -> None:
                 "och spara som Excel-arbetsbok (XLSX) eller CSV UTF-8."
             ]
         )
-    too_large = FileError(
-        ["Bladet är för stort för att läsas in. Dela upp filen eller spara den som CSV."]
-    )
     try:
         with zipfile.ZipFile(handle) as package:
-            if "xl/workbook.xml" not in package.namelist():
-                raise FileError(["Filen är ingen Excel-arbetsbok (XLSX): arbetsboken saknas."])
-            for info in package.infolist():
-                if not info.filename.startswith("xl/worksheets/"):
-                    continue
-                if info.file_size > max_bytes:
-                    raise too_large
-                if info.file_size > UNDECLARED_SHEET_BYTES:
-                    with package.open(info) as xml:
-                        start = xml.read(64 * 1024)
-                    if b"<dimension" not in start.split(b"<sheetData", 1)[0]:
-                        raise too_large
-    except zipfile.BadZipFile:
+            check_package(package, max_rows=max_rows)
+    except PackageRefused as exc:
+        raise FileError([str(exc)]) from None
+    except Exception:  # noqa: BLE001 - a broken zip, XML or relationship (openpyxl fails alike)
         raise FileError(["Filen kunde inte läsas som en Excel-fil (XLSX)."]) from None
     finally:
         handle.seek(0)
@@ -284,8 +271,15 @@ def _magic(handle: IO[bytes]) -> bytes:
     return start
 
 
-def _xlsx_rows(sheet) -> Iterator[list[object]]:
+def _xlsx_rows(sheet, *, deadline: float) -> Iterator[list[object]]:
     for values in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1):
+        if time.monotonic() > deadline:
+            raise FileError(
+                [
+                    f"Filen tog mer än {XLSX_SECONDS} sekunder att läsa och lästes inte in. "
+                    "Spara den som CSV UTF-8."
+                ]
+            )
         yield list(values)
 
 
@@ -297,6 +291,24 @@ def formula_safe(value: object) -> object:
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return value
+
+
+def inert_formulas(workbook) -> None:
+    """Every text cell of a workbook (openpyxl, not write-only) stays text in Excel.
+
+    openpyxl stores a string starting with "=" as a formula: a comment such as
+    ``=HYPERLINK("http://…","Klicka här")`` would become a live link in every
+    läsare's download. Such cells are written as plain strings with Excel's
+    "quote prefix" (still text when someone edits the cell), and the value is
+    kept exactly, so export → import gives back what was written.
+    """
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                value = cell.value
+                if isinstance(value, str) and value.startswith(FORMULA_START):
+                    cell.data_type = "s"
+                    cell.quotePrefix = True
 
 
 # --- values people type ---------------------------------------------------------

@@ -32,6 +32,7 @@ from indicators.report import (
     starting_line,
     summary,
 )
+from surveys.files.reading import formula_safe, inert_formulas
 from surveys.reports.data import ReportData
 
 CHART_KINDS = {"ar": "Resultat", "tid": "Förbundets utveckling över tid"}
@@ -320,7 +321,7 @@ def _csv_value(value: object) -> str:
         return "true" if value else "false"
     if value is None or pd.isna(value):
         return ""
-    return str(value)
+    return str(formula_safe(value))
 
 
 PCT = "0%"
@@ -342,6 +343,7 @@ def report_xlsx(data: ReportData, *, year: int) -> bytes:
     for section in context["sections"]:
         _indicator_sheet(workbook.create_sheet(f"Indikator {section['number']}"), section, context)
     _data_sheet(workbook.create_sheet("Data"), data, year)
+    inert_formulas(workbook)  # comments, insats names, introduction: never a formula
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

@@ -171,7 +171,7 @@ def _page_charts(data: ReportData, year: int, intervention) -> dict:
     return chart_images(data, year=year, insats=intervention.id if intervention else None)
 
 
-@bp.route("/<int:year>")
+@bp.route("/<year:year>")
 @login_required
 def report(year: int):
     """ "Indikatorerna <year>" as published: Resultatet i korthet, then each indicator."""
@@ -181,7 +181,7 @@ def report(year: int):
     return _page(data, year, intervention, allowed)
 
 
-@bp.route("/<int:year>/forhandsgranskning")
+@bp.route("/<year:year>/forhandsgranskning")
 @login_required
 def preview(year: int):
     """The administrator's live preview: the same disclosure control, marked as not published.
@@ -202,7 +202,7 @@ def preview(year: int):
     return _page(data, year, intervention, allowed)
 
 
-@bp.route("/<int:year>/utskrift")
+@bp.route("/<year:year>/utskrift")
 @login_required
 def printable(year: int):
     """The same report laid out for A4 printing (page break per indicator)."""
@@ -212,7 +212,7 @@ def printable(year: int):
     return render_printable(data, year=year, selected=intervention.id if intervention else "")
 
 
-@bp.route("/<int:year>/rapport.<fmt>")
+@bp.route("/<year:year>/rapport.<fmt>")
 @login_required
 def download(year: int, fmt: str):
     """The report as CSV (DESIGN.md columns), XLSX workbook, PDF or Word document."""
@@ -231,7 +231,7 @@ def download(year: int, fmt: str):
     )
 
 
-@bp.route("/<int:year>/diagram/<int:indicator>-<kind>.<fmt>")
+@bp.route("/<year:year>/diagram/<int:indicator>-<kind>.<fmt>")
 @login_required
 def chart_image(year: int, indicator: int, kind: str, fmt: str):
     """One chart as SVG or PNG (suppressed figures are never in it)."""

@@ -49,6 +49,15 @@ ACTIONS = {
     "publicering.publicera": "Publicerade resultaten för ett år",
     "inställning.skydda_övriga": "Ändrade skyddet av svar med annat eller inget kön",
     "kiosk.sen_enkät": "Tog emot enkäter efter att omgången stängts (respittid)",
+    "nyckel.skapa": "Skapade instansens signeringsnyckel",
+    "nns.organisationsnummer": "Ändrade förbundets organisationsnummer",
+    "nns.exportera": "Laddade ner paketet till NNS",
+    "riket.förbund.registrera": "Registrerade ett förbund (NNS)",
+    "riket.förbund.ändra": "Ändrade ett registrerat förbund (NNS)",
+    "riket.paket.importera": "Importerade ett förbunds paket (NNS)",
+    "riket.paket.ersätt": "Ersatte ett förbunds paket med ett nyare (NNS)",
+    "riket.publicera": "Publicerade Riket för ett år (NNS)",
+    "riket.exportera": "Exporterade rikets fil (NNS)",
 }
 
 

@@ -6,6 +6,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -64,9 +65,40 @@ def _run_pg(engine: Engine, tool: str, arguments: list[str]) -> None:
 
 
 def backup(engine: Engine, target: Path) -> None:
-    """SQLite: the online backup API (safe while the app runs). PostgreSQL: pg_dump -Fc."""
+    """SQLite: the online backup API (safe while the app runs). PostgreSQL: pg_dump -Fc.
+
+    The copy is written to a private temporary file next to ``target`` and renamed
+    over it only when complete: a nightly backup to one name never leaves a half
+    file, and an old damaged file of that name is simply replaced.
+    """
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise MaintenanceError(f"Mappen {folder} finns inte. Skapa den eller välj en annan mapp.")
+    if target.is_dir():
+        raise MaintenanceError(f"{target} är en mapp. Ange ett filnamn, t.ex. {target}/kopia.db.")
+    try:
+        descriptor, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    except PermissionError:
+        raise MaintenanceError(f"Det går inte att skriva i mappen {folder} (behörighet).") from None
+    os.close(descriptor)  # mkstemp: owner-only (0600) from the start
+    temporary = Path(name)
+    try:
+        _copy_database(engine, temporary)
+        with open(temporary, "rb+") as written:
+            os.fsync(written.fileno())  # on disk before it takes the name
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _sync_folder(folder)
+
+
+def _copy_database(engine: Engine, target: Path) -> None:
     path = _sqlite_path(engine)
-    if path is not None:
+    if path is None:
+        _run_pg(engine, "pg_dump", ["-Fc", "-f", str(target)])
+        return
+    try:
         source = sqlite3.connect(path)
         destination = sqlite3.connect(target)
         try:
@@ -74,8 +106,22 @@ def backup(engine: Engine, target: Path) -> None:
         finally:
             destination.close()
             source.close()
+    except sqlite3.Error as exc:
+        raise MaintenanceError(f"Databasen kunde inte kopieras ({exc}).") from None
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename itself durable (best effort: not every file system allows it)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
         return
-    _run_pg(engine, "pg_dump", ["-Fc", "-f", str(target)])
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def restore(engine: Engine, source: Path) -> None:

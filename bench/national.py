@@ -1,0 +1,235 @@
+"""National benchmark (issue 21): ``python -m bench.national [--forbund 80] [--years 10]
+[--database-url postgresql+psycopg://…]``.
+
+Writes ``forbund × years`` signed count packages (synthetic, realistic sizes: about
+4,000 questionnaires a year nationally today, ``--scale 10`` for the planned 10×),
+then, in a child process whose peak RSS is measured, registers the förbund,
+imports every package with the national instance's own checks (all-or-nothing per
+year) and publishes every year with the same ``indicators`` counting and disclosure
+path as a förbund's publication. Package writing is the förbund's work and is not
+timed. The last line reads::
+
+    forbund=… years=… questionnaires=… packages=… import_s=… publish_s=… total_s=…
+    process_cpu_s=… peak_rss_mb=…
+
+(process_cpu_s: the child's whole CPU time, start-up included: on a busy machine the
+wall-clock figures grow, this one does not.)
+
+Aim: total under 30 s and peak RSS under 500 MB. SQLite by default; PostgreSQL with
+--database-url (the schema "public" of that database is dropped: use a throwaway one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.imports import SECRET, prepare
+
+GROUPS = ["storstad", "mellanstor", "glesbygd", ""]
+GENDERS = ["kvinna"] * 55 + ["man"] * 41 + ["övriga"] * 4
+
+
+def _app(url: str, instance: Path):
+    from surveys import create_app
+
+    return create_app(
+        {
+            "DATABASE_URL": url,
+            "SECRET_KEY": SECRET,
+            "SURVEYS_MODE": "national",
+            "INSTANCE_DIR": str(instance),
+        }
+    )
+
+
+def write_packages(url: str, folder: Path, forbund: int, years: list[int], scale: float) -> dict:
+    """Keys and signed packages of synthetic förbund (not timed: the förbund's work)."""
+    from surveys import db
+    from surveys.models import InstrumentInfo
+    from surveys.services.catalogue import instrument_from_db
+    from surveys.services.nns_package import (
+        ANSWER_FIELDS,
+        DESCRIPTOR,
+        QUESTIONNAIRE_FIELDS,
+        SIGNATURE,
+        sha256,
+        to_csv,
+        zip_files,
+    )
+    from surveys.services.signing import create_key, load_private_key, public_key_text, sign
+
+    app = _app(url, folder)
+    with app.app_context():
+        session = db.session()
+        instrument = instrument_from_db(session)
+        checksum = session.get(InstrumentInfo, "current").checksum
+    app.extensions["engine"].dispose()
+    rng = random.Random(21)
+    members = []
+    total = 0
+    for number in range(forbund):
+        org = f"{222000 + number:06d}-{1000 + number:04d}"
+        key_dir = folder / "keys" / org
+        create_key(key_dir)
+        key = load_private_key(key_dir)
+        size = rng.choice([0.3, 0.6, 1.0, 1.5, 3.0]) * scale  # 50 questionnaires × size a year
+        members.append(
+            {
+                "name": f"Förbund {number + 1}",
+                "org": org,
+                "key": public_key_text(key),
+                "group": GROUPS[number % len(GROUPS)],
+            }
+        )
+        for year in years:
+            answers, modes = [], []
+            for qn in instrument.questionnaires:
+                forms = max(1, int(rng.gauss(50 * size * (3 if qn.participant else 1) / 4, 3)))
+                modes.append(
+                    {"year": year, "questionnaire": qn.key, "mode": "link", "count": forms}
+                )
+                total += forms
+                subgroups = {}
+                for _ in range(forms):
+                    g = rng.choice(GENDERS) if qn.participant else ""
+                    subgroups[g] = subgroups.get(g, 0) + 1
+                for q in qn.questions_in(year):
+                    version = q.version_for(year)
+                    codes = sorted(instrument.scales[q.scale].codes)
+                    for subgroup, people in subgroups.items():
+                        counts: dict[int, int] = {}
+                        for _ in range(people if not q.condition_question else people * 9 // 10):
+                            if rng.random() < 0.03:
+                                continue  # blank: not counted
+                            code = (
+                                rng.choice(codes[-3:]) if rng.random() < 0.8 else rng.choice(codes)
+                            )
+                            counts[code] = counts.get(code, 0) + 1
+                        answers += [
+                            {
+                                "year": year,
+                                "questionnaire": qn.key,
+                                "question": q.number,
+                                "version_id": version.id,
+                                "subgroup": subgroup,
+                                "answer_code": c,
+                                "count": n,
+                            }
+                            for c, n in sorted(counts.items())
+                        ]
+            resources = {
+                "answers": to_csv(answers, ANSWER_FIELDS),
+                "questionnaires": to_csv(modes, QUESTIONNAIRE_FIELDS),
+            }
+            descriptor = {
+                "profile": "tabular-data-package",
+                "nns": {
+                    "year": year,
+                    "organisation_number": org,
+                    "forbund": f"Förbund {number + 1}",
+                    "instrument_checksum": checksum,
+                },
+                "resources": [
+                    {"name": n, "path": f"{n}.csv", "bytes": len(d), "hash": f"sha256:{sha256(d)}"}
+                    for n, d in resources.items()
+                ],
+            }
+            body = json.dumps(descriptor).encode()
+            files = {DESCRIPTOR: body, SIGNATURE: sign(key, body)}
+            files.update({f"{n}.csv": d for n, d in resources.items()})
+            (folder / f"{org}-{year}.zip").write_bytes(zip_files(files, year=year))
+    (folder / "members.json").write_text(json.dumps(members))
+    return {"questionnaires": total}
+
+
+def child(url: str, folder: Path, years: list[int]) -> None:
+    """Register, import and publish (timed); prints the figures and peak RSS."""
+    from surveys import db
+    from surveys.national.packages import import_packages, register_member
+    from surveys.national.publish import publish_year
+    from surveys.services.catalogue import instrument_from_db
+
+    app = _app(url, folder)
+    with app.app_context():
+        session = db.session()
+        instrument = instrument_from_db(session)
+        for m in json.loads((folder / "members.json").read_text()):
+            register_member(
+                session,
+                name=m["name"],
+                org_number=m["org"],
+                public_key=m["key"],
+                comparison_group=m["group"],
+                user_email="bench",
+            )
+        session.commit()
+        started = time.perf_counter()
+        packages = 0
+        for year in years:  # one all-or-nothing import per year, as NNS would do it
+            files = [(p.name, p.read_bytes()) for p in sorted(folder.glob(f"*-{year}.zip"))]
+            import_packages(session, instrument, files, user_email="bench")
+            session.commit()
+            packages += len(files)
+        imported = time.perf_counter()
+        for year in years:
+            publish_year(session, instrument, year=year, user_email="bench", min_cell=5)
+        published = time.perf_counter()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak = usage.ru_maxrss / 1024
+    print(
+        f"packages={packages} import_s={imported - started:.1f} "
+        f"publish_s={published - imported:.1f} total_s={published - started:.1f} "
+        f"process_cpu_s={usage.ru_utime + usage.ru_stime:.1f} peak_rss_mb={peak:.0f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--forbund", type=int, default=80)
+    parser.add_argument("--years", type=int, default=10)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--child", nargs=2, metavar=("URL", "FOLDER"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    years = list(range(2018, 2018 + args.years))  # the instrument starts in 2018
+    if args.child:
+        child(args.child[0], Path(args.child[1]), years)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        url = args.database_url or f"sqlite:///{folder / 'national.sqlite'}"
+        prepare(url)
+        made = write_packages(url, folder, args.forbund, years, args.scale)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.national",
+                "--years",
+                str(args.years),
+                "--child",
+                url,
+                str(folder),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise SystemExit(result.stderr[-3000:])
+        print(
+            f"forbund={args.forbund} years={args.years} "
+            f"questionnaires={made['questionnaires']} {result.stdout.strip()}"
+        )
+
+
+if __name__ == "__main__":
+    main()

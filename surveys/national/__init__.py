@@ -1,0 +1,1 @@
+"""The national instance (SURVEYS_MODE=national): NNS's pages, commands and services."""

@@ -1,0 +1,202 @@
+"""Commands of issue 21: keys, the förbund's package for NNS, and the national instance.
+
+``surveys keys create``                       the instance's Ed25519 key pair (both kinds)
+``surveys export nns --year Å [--output F]``  the förbund's signed count package
+``surveys national register|list|import|publish|export``  NNS's instance only
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+from surveys import db
+from surveys.national import packages as national_packages
+from surveys.national.demo import run as run_demo
+from surveys.national.mode import FORBUND, NATIONAL, is_national, only_in, refusal
+from surveys.national.publish import NationalPublishError, publish_year
+from surveys.national.riket_file import RiketFileError, riket_csv
+from surveys.reports.data import min_cell
+from surveys.services.audit import record
+from surveys.services.catalogue import instrument_from_db
+from surveys.services.nns_package import PackageError, build_package
+from surveys.services.signing import SigningError, create_key, load_private_key, sign
+
+CLI = "kommandoraden"
+keys_cli = AppGroup("keys", help="Signeringsnyckel för paket till och från NNS.")
+national_cli = AppGroup("national", help="Den nationella instansen (NNS).")
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"Fel: {message}", err=True)
+    raise SystemExit(1)
+
+
+def _instance() -> Path:
+    return Path(current_app.instance_path)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        folder = path.parent
+        reason = f"mappen {folder} finns inte" if not folder.is_dir() else exc.strerror
+        _fail(f"Kunde inte skriva {path}: {reason}. Ingenting har skrivits.")
+
+
+@keys_cli.command("create")
+@click.option("--ersatt", "replace", is_flag=True, help="Ersätt en befintlig nyckel.")
+def keys_create(replace: bool) -> None:
+    """Skapa instansens nyckelpar; skriver ut den publika nyckeln att registrera hos NNS."""
+    try:
+        public = create_key(_instance(), replace=replace)
+    except SigningError as exc:
+        _fail(str(exc))
+    session = db.session()
+    record(session, user_email=CLI, action="nyckel.skapa", detail=f"publik nyckel {public}")
+    session.commit()
+    click.echo("Nyckelparet är skapat. Den privata nyckeln ligger i instansmappen (bara ägaren).")
+    click.echo(f"Publik nyckel (registreras hos NNS): {public}")
+
+
+@click.command("nns")
+@click.option("--year", type=int, required=True, help="Året som skickas.")
+@click.option("--output", type=click.Path(dir_okay=False), default=None)
+@with_appcontext
+def export_nns(year: int, output: str | None) -> None:
+    """Förbundets signerade paket med antal svar till NNS (zip)."""
+    session = db.session()
+    try:
+        key = load_private_key(_instance())
+        package = build_package(session, instrument_from_db(session), year, sign_with=key)
+    except (SigningError, PackageError) as exc:
+        _fail(str(exc))
+    path = Path(output or package.filename)
+    _write_file(path, package.zip_bytes)
+    record(
+        session,
+        user_email=CLI,
+        action="nns.exportera",
+        detail=f"{year}: {path.name}, {len(package.answers)} rader antal svar",
+    )
+    session.commit()
+    click.echo(f"Skrev {path} ({len(package.answers)} rader antal svar, signerat).")
+
+
+@national_cli.command("register")
+@click.option("--name", required=True, help="Förbundets namn.")
+@click.option("--org", "org_number", required=True, help="Organisationsnummer.")
+@click.option("--key", "public_key", required=True, help="Förbundets publika nyckel (base64).")
+@click.option("--group", "group", default="", help="Jämförelsegrupp, t.ex. storstad.")
+def national_register(name: str, org_number: str, public_key: str, group: str) -> None:
+    """Registrera ett förbund (eller ändra ett registrerat, med samma organisationsnummer)."""
+    session = db.session()
+    try:
+        member = national_packages.register_member(
+            session,
+            name=name,
+            org_number=org_number,
+            public_key=public_key,
+            comparison_group=group,
+            user_email=CLI,
+        )
+    except national_packages.MemberError as exc:
+        _fail(str(exc))
+    session.commit()
+    click.echo(f"{member.name} ({member.org_number}) är registrerat.")
+
+
+@national_cli.command("list")
+def national_list() -> None:
+    """Lista registrerade förbund och importerade paket."""
+    session = db.session()
+    for m in national_packages.members(session):
+        click.echo(f"{m.org_number}  {m.name:40} {m.comparison_group or '-'}")
+    for p, m in national_packages.packages(session):
+        click.echo(f"{p.year}  {m.name:40} {p.questionnaires:6} enkäter  {p.filename}")
+
+
+@national_cli.command("import")
+@click.argument("paths", nargs=-1, required=True)
+def national_import(paths: tuple[str, ...]) -> None:
+    """Importera förbundens paket: allt eller inget, med kontroll av signatur och summor."""
+    files = []
+    for path in paths:
+        file = Path(path)
+        if not file.is_file():
+            _fail(f"Filen {path} finns inte. Ingenting har importerats.")
+        files.append((file.name, file.read_bytes()))
+    session = db.session()
+    try:
+        lines = national_packages.import_packages(
+            session, instrument_from_db(session), files, user_email=CLI
+        )
+    except national_packages.PackageRefused as exc:
+        session.rollback()
+        for error in exc.errors:
+            click.echo(error, err=True)
+        _fail("Ingenting har importerats.")
+    session.commit()
+    for line in lines:
+        click.echo(line)
+
+
+@national_cli.command("publish")
+@click.option("--year", type=int, required=True)
+def national_publish(year: int) -> None:
+    """Publicera ett nationellt år: Riket, jämförelsegrupperna och varje förbund."""
+    session = db.session()
+    try:
+        publication = publish_year(
+            session,
+            instrument_from_db(session),
+            year=year,
+            user_email=CLI,
+            min_cell=min_cell(session, current_app.config["MIN_CELL"]),
+        )
+    except NationalPublishError as exc:
+        _fail(str(exc))
+    click.echo(f"Riket {year} är publicerat (version {publication.version}).")
+
+
+@national_cli.command("export")
+@click.option("--year", type=int, required=True)
+@click.option("--output", type=click.Path(dir_okay=False), default=None)
+def national_export(year: int, output: str | None) -> None:
+    """Rikets fil (nationella siffror med n och jämförelsegrupper), signerad av NNS."""
+    session = db.session()
+    try:
+        data = riket_csv(session, year)
+        key = load_private_key(_instance())
+    except (RiketFileError, SigningError) as exc:
+        _fail(str(exc))
+    path = Path(output or f"riket-{year}.csv")
+    _write_file(path, data)
+    _write_file(path.with_name(path.name + ".sig"), sign(key, data))
+    record(session, user_email=CLI, action="riket.exportera", detail=f"{year}: {path.name}")
+    session.commit()
+    click.echo(f"Skrev {path} och {path.name}.sig.")
+
+
+def init_app(app, *, export_group: click.Group, forbund_commands, shared_commands=()) -> None:
+    """Register the commands and make each refuse the other kind of instance."""
+    export_group.add_command(export_nns)
+    for command in forbund_commands:
+        only_in(FORBUND, command)
+    only_in(NATIONAL, national_cli)
+    app.cli.add_command(keys_cli)
+    app.cli.add_command(national_cli)
+
+
+def demo(*, national: bool) -> None:
+    """`surveys demo --national` (national instance only; `surveys demo` is the förbund's)."""
+    if not national:
+        _fail("Det här är den nationella instansen: kör surveys demo --national.")
+    if not is_national(current_app):
+        _fail(refusal(NATIONAL))
+    run_demo(default_min_cell=current_app.config["MIN_CELL"], echo=click.echo)

@@ -1,0 +1,486 @@
+"""NNS's side of the count packages: register förbund, verify and import packages.
+
+Every package is checked whole before anything is stored (all-or-nothing, also
+across the files of one import): the zip and its four files, the förbund (by
+organisation number) and its registered public key, the Ed25519 signature over
+``datapackage.json``, the SHA-256 and size of every resource, the instrument
+checksum against the national instrument, every row against the instrument
+(question version valid in the year, code on the question's scale) and counts
+that cannot be true (negative, more answers to a question than questionnaires).
+Each refusal is a Swedish sentence that starts with the file's name.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select
+from sqlmodel import Session, col
+
+from indicators import Instrument
+from surveys import clock
+from surveys.models import (
+    InstrumentInfo,
+    NationalCount,
+    NationalMember,
+    NationalModeCount,
+    NationalPackage,
+    table_of,
+)
+from surveys.services.audit import record
+from surveys.services.nns_package import (
+    ANSWER_FIELDS,
+    DESCRIPTOR,
+    MODE_LABELS,
+    OTHER,
+    QUESTIONNAIRE_FIELDS,
+    SIGNATURE,
+    sha256,
+    zip_files,
+)
+from surveys.services.signing import parse_public_key, verify
+
+MAX_PACKAGE = 20 * 1024 * 1024  # a förbund's year is a few hundred kB at most
+SUBGROUPS = ("kvinna", "man", OTHER)
+
+
+class PackageRefused(Exception):
+    """One or more packages failed a check; ``errors`` are Swedish, nothing was stored."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+class MemberError(Exception):
+    """Registering a förbund was refused (Swedish message; nothing changed)."""
+
+
+@dataclass
+class Checked:
+    """A package that passed every check, ready to store."""
+
+    filename: str
+    member: NationalMember
+    year: int
+    digest: str
+    instrument_checksum: str
+    software_version: str
+    answers: list[dict] = field(default_factory=list)
+    modes: list[dict] = field(default_factory=list)
+
+    @property
+    def questionnaires(self) -> int:
+        return sum(m["count"] for m in self.modes)
+
+
+# --- the register of förbund ------------------------------------------------------
+
+
+def normal_org_number(text: str) -> str | None:
+    """``NNNNNN-NNNN`` from an organisation number typed with or without the dash."""
+    digits = "".join(c for c in text if c.isdigit())
+    if len(digits) != 10 or any(c not in "0123456789- " for c in text.strip()):
+        return None
+    return f"{digits[:6]}-{digits[6:]}"
+
+
+def register_member(
+    db: Session,
+    *,
+    name: str,
+    org_number: str,
+    public_key: str,
+    comparison_group: str = "",
+    user_email: str,
+) -> NationalMember:
+    """Register a förbund, or update the one with that organisation number (audited)."""
+    name = name.strip()
+    org = normal_org_number(org_number)
+    group = comparison_group.strip()
+    if not name or len(name) > 200:
+        raise MemberError("Ange förbundets namn (högst 200 tecken).")
+    if org is None:
+        raise MemberError(
+            f"{org_number.strip()!r} är inget organisationsnummer (tio siffror, t.ex. 222000-1234)."
+        )
+    if parse_public_key(public_key) is None:
+        raise MemberError(
+            "Den publika nyckeln går inte att läsa. Klistra in raden som "
+            "'surveys keys create' skrev ut hos förbundet (44 tecken base64)."
+        )
+    if len(group) > 100:
+        raise MemberError("Jämförelsegruppens namn får vara högst 100 tecken.")
+    member = db.execute(
+        select(NationalMember).where(col(NationalMember.org_number) == org)
+    ).scalar_one_or_none()
+    same_name = db.execute(
+        select(NationalMember).where(col(NationalMember.name) == name)
+    ).scalar_one_or_none()
+    if same_name is not None and same_name is not member:
+        raise MemberError(f"Det finns redan ett förbund som heter {name}.")
+    action = "riket.förbund.ändra" if member else "riket.förbund.registrera"
+    if member is None:
+        member = NationalMember(
+            name=name, org_number=org, public_key="", registered_at=clock.utcnow()
+        )
+    member.name = name
+    member.public_key = public_key.strip()
+    member.comparison_group = group
+    db.add(member)
+    db.flush()
+    record(
+        db,
+        user_email=user_email,
+        action=action,
+        detail=f"{name} ({org}){', jämförelsegrupp ' + group if group else ''}",
+    )
+    return member
+
+
+def members(db: Session) -> list[NationalMember]:
+    return list(db.execute(select(NationalMember).order_by(col(NationalMember.name))).scalars())
+
+
+# --- checking a package -------------------------------------------------------------
+
+
+def check_package(db: Session, instrument: Instrument, *, data: bytes, filename: str) -> Checked:
+    """Every check of one package; raises PackageRefused naming the file and the reason."""
+    errors: list[str] = []
+
+    def refuse(reason: str) -> PackageRefused:
+        return PackageRefused([f"{filename}: {reason}"])
+
+    files = _open_zip(data, refuse)
+    descriptor_bytes = files[DESCRIPTOR]
+    try:
+        descriptor = json.loads(descriptor_bytes.decode("utf-8"))
+        meta = descriptor["nns"]
+        year = int(meta["year"])
+        org = str(meta["organisation_number"])
+        resources = {r["name"]: r for r in descriptor["resources"]}
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise refuse(f"{DESCRIPTOR} går inte att läsa som en NNS-paketbeskrivning.") from None
+    member = _member(db, org)
+    if member is None:
+        raise refuse(
+            f"förbundet med organisationsnummer {org or '(tomt)'} ({meta.get('forbund', '')}) "
+            "är inte registrerat hos NNS. Registrera det med dess publika nyckel först."
+        )
+    if SIGNATURE not in files:
+        raise refuse(f"paketet är inte signerat ({SIGNATURE} saknas).")
+    if not verify(member.public_key, descriptor_bytes, files[SIGNATURE]):
+        raise refuse(
+            f"signaturen stämmer inte med den nyckel som är registrerad för {member.name}: "
+            "paketet är ändrat efter signeringen, eller signerat med en annan nyckel."
+        )
+    _check_resources(files, resources, refuse)
+    if zip_files(files, year=year) != data:
+        raise refuse(
+            "zip-filen är ändrad: den är inte byte för byte den som förbundets program skrev "
+            "(ändra aldrig i paketet, exportera ett nytt)."
+        )
+    info = db.get(InstrumentInfo, "current")
+    checksum = str(meta.get("instrument_checksum", ""))
+    if info is None or checksum != info.checksum:
+        raise refuse(
+            f"instrumentets kontrollsumma {checksum[:12] or '(tom)'}… är inte NNS nationella "
+            "instrument. Förbundet behöver läsa in den gällande instrumentfilen."
+        )
+    if not _year_in_instrument(instrument, year):
+        raise refuse(f"året {year} ligger utanför instrumentet (ingen fråga ställdes det året).")
+    digest = sha256(descriptor_bytes)
+    existing = db.execute(
+        select(NationalPackage).where(col(NationalPackage.digest) == digest)
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise refuse(
+            f"samma paket ({member.name} {year}) är redan importerat "
+            f"({existing.filename or 'utan filnamn'})."
+        )
+    modes = _read_modes(files[resources["questionnaires"]["path"]], instrument, year, errors)
+    answers = _read_answers(files[resources["answers"]["path"]], instrument, year, errors)
+    if not errors:
+        _check_totals(answers, modes, errors)
+    if errors:
+        shown = errors[:20] + ([f"… och {len(errors) - 20} fel till."] if len(errors) > 20 else [])
+        raise PackageRefused([f"{filename}: {e}" for e in shown])
+    return Checked(
+        filename=filename,
+        member=member,
+        year=year,
+        digest=digest,
+        instrument_checksum=checksum,
+        software_version=str(meta.get("software_version", ""))[:40],
+        answers=answers,
+        modes=modes,
+    )
+
+
+def _open_zip(data: bytes, refuse) -> dict[str, bytes]:
+    """The package's files by name; refuses anything that is not a zip with a descriptor."""
+    if len(data) > MAX_PACKAGE:
+        raise refuse("filen är för stor för ett paket (högst 20 MB).")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        files = {i.filename: archive.read(i) for i in archive.infolist() if not i.is_dir()}
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        EOFError,
+        NotImplementedError,
+        ValueError,
+        RuntimeError,  # an entry flagged as encrypted
+        KeyError,
+        zlib.error,
+    ):
+        raise refuse(
+            "filen är ingen läsbar zip-fil (ett paket från 'surveys export nns')."
+        ) from None
+    if DESCRIPTOR not in files:
+        raise refuse(f"{DESCRIPTOR} saknas i paketet.")
+    return files
+
+
+def _check_resources(files: dict[str, bytes], resources: dict, refuse) -> None:
+    """Each resource is in the zip with the size and SHA-256 the signed descriptor gives."""
+    for name in ("answers", "questionnaires"):
+        resource = resources.get(name)
+        if not isinstance(resource, dict) or resource.get("path") not in files:
+            raise refuse(f"resursen {name} saknas i paketet.")
+        content = files[resource["path"]]
+        if resource.get("hash") != f"sha256:{sha256(content)}" or resource.get("bytes") != len(
+            content
+        ):
+            raise refuse(f"kontrollsumman för {resource['path']} stämmer inte (filen är ändrad).")
+
+
+def _member(db: Session, org: str) -> NationalMember | None:
+    normal = normal_org_number(org)
+    if normal is None:
+        return None
+    return db.execute(
+        select(NationalMember).where(col(NationalMember.org_number) == normal)
+    ).scalar_one_or_none()
+
+
+def _year_in_instrument(instrument: Instrument, year: int) -> bool:
+    return any(q.asked_in(year) for qn in instrument.questionnaires for q in qn.questions_in(year))
+
+
+def _csv_rows(content: bytes, fields: list[str], name: str, errors: list[str]) -> list[dict]:
+    try:
+        reader = csv.DictReader(io.StringIO(content.decode("utf-8")))
+        rows = list(reader)
+    except (UnicodeDecodeError, csv.Error):
+        errors.append(f"{name} går inte att läsa som CSV i UTF-8.")
+        return []
+    if reader.fieldnames != fields:
+        errors.append(f"{name} ska ha kolumnerna {','.join(fields)}.")
+        return []
+    return rows
+
+
+def _int(raw: str | None) -> int | None:
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        return None
+
+
+def _read_modes(content: bytes, instrument: Instrument, year: int, errors: list[str]) -> list[dict]:
+    out, seen = [], set()
+    for line, row in enumerate(
+        _csv_rows(content, QUESTIONNAIRE_FIELDS, "questionnaires.csv", errors), 2
+    ):
+        where = f"questionnaires.csv rad {line}"
+        count = _int(row["count"])
+        if _int(row["year"]) != year:
+            errors.append(f"{where}: året {row['year']!r} är inte paketets år {year}.")
+        elif row["questionnaire"] not in instrument.questionnaire_keys:
+            errors.append(f"{where}: okänd enkät {row['questionnaire']!r}.")
+        elif row["mode"] not in MODE_LABELS:
+            errors.append(f"{where}: okänt insamlingssätt {row['mode']!r}.")
+        elif count is None or count < 0:
+            errors.append(
+                f"{where}: antalet {row['count']!r} kan inte stämma (negativt eller inget tal)."
+            )
+        elif (row["questionnaire"], row["mode"]) in seen:
+            errors.append(f"{where}: enkäten och insamlingssättet finns redan i filen.")
+        else:
+            seen.add((row["questionnaire"], row["mode"]))
+            out.append({"questionnaire": row["questionnaire"], "mode": row["mode"], "count": count})
+    return out
+
+
+def _read_answers(
+    content: bytes, instrument: Instrument, year: int, errors: list[str]
+) -> list[dict]:
+    versions = {v.id: (q, v) for q in instrument.all_questions() for v in q.versions}
+    out, seen = [], set()
+    for line, row in enumerate(_csv_rows(content, ANSWER_FIELDS, "answers.csv", errors), 2):
+        where = f"answers.csv rad {line}"
+        found = versions.get(row["version_id"])
+        count = _int(row["count"])
+        code = _int(row["answer_code"])
+        if _int(row["year"]) != year:
+            errors.append(f"{where}: året {row['year']!r} är inte paketets år {year}.")
+            continue
+        if found is None:
+            errors.append(
+                f"{where}: frågeversionen {row['version_id']!r} finns inte i instrumentet."
+            )
+            continue
+        question, version = found
+        participant = instrument.is_participant(question.questionnaire)
+        if (
+            row["questionnaire"] != question.questionnaire
+            or _int(row["question"]) != question.number
+        ):
+            errors.append(
+                f"{where}: {row['version_id']} hör till {question.questionnaire} fråga "
+                f"{question.number}, inte {row['questionnaire']} fråga {row['question']}."
+            )
+        elif not (version.valid_in(year) and question.asked_in(year)):
+            errors.append(f"{where}: frågeversionen {version.id} gäller inte år {year}.")
+        elif row["subgroup"] not in (SUBGROUPS if participant else ("",)):
+            errors.append(
+                f"{where}: undergruppen {row['subgroup']!r} är inte tillåten för enkäten."
+            )
+        elif code is None or code not in instrument.scales[question.scale].codes:
+            errors.append(
+                f"{where}: svarskoden {row['answer_code']!r} finns inte på frågans skala."
+            )
+        elif count is None or count < 0:
+            errors.append(
+                f"{where}: antalet {row['count']!r} kan inte stämma (negativt eller inget tal)."
+            )
+        elif (version.id, row["subgroup"], code) in seen:
+            errors.append(
+                f"{where}: samma frågeversion, undergrupp och svarskod finns redan i filen."
+            )
+        elif count > 0:
+            seen.add((version.id, row["subgroup"], code))
+            out.append(
+                {
+                    "questionnaire": question.questionnaire,
+                    "question": question.number,
+                    "version_id": version.id,
+                    "subgroup": row["subgroup"],
+                    "code": code,
+                    "count": count,
+                }
+            )
+    return out
+
+
+def _check_totals(answers: list[dict], modes: list[dict], errors: list[str]) -> None:
+    """No question has more answers than its questionnaire has questionnaires."""
+    forms: dict[str, int] = {}
+    for m in modes:
+        forms[m["questionnaire"]] = forms.get(m["questionnaire"], 0) + m["count"]
+    per_question: dict[tuple[str, int], int] = {}
+    for a in answers:
+        key = (a["questionnaire"], a["question"])
+        per_question[key] = per_question.get(key, 0) + a["count"]
+    for (questionnaire, number), total in sorted(per_question.items()):
+        if total > forms.get(questionnaire, 0):
+            errors.append(
+                f"{questionnaire} fråga {number} har {total} svar men enkäten bara "
+                f"{forms.get(questionnaire, 0)} ifyllda enkäter: antalen kan inte stämma."
+            )
+
+
+# --- importing ------------------------------------------------------------------------
+
+
+def import_packages(
+    db: Session, instrument: Instrument, files: list[tuple[str, bytes]], *, user_email: str
+) -> list[str]:
+    """Check every file, then store them all (no commit); returns a Swedish line per package.
+
+    All-or-nothing: one failing package refuses the whole import (``PackageRefused``
+    with every file's reasons). A newer package of a förbund's year replaces the older.
+    """
+    checked: list[Checked] = []
+    errors: list[str] = []
+    for filename, data in files:
+        try:
+            checked.append(check_package(db, instrument, data=data, filename=filename))
+        except PackageRefused as exc:
+            errors += exc.errors
+    seen: dict[tuple[str, int], str] = {}
+    for c in checked:
+        key = (c.member.id, c.year)
+        if key in seen:
+            errors.append(
+                f"{c.filename}: {c.member.name} {c.year} finns också i {seen[key]}; "
+                "importera ett paket per förbund och år."
+            )
+        seen[key] = c.filename
+    if errors:
+        raise PackageRefused(errors)
+    return [_store(db, c, user_email=user_email) for c in checked]
+
+
+def _store(db: Session, c: Checked, *, user_email: str) -> str:
+    older = db.execute(
+        select(NationalPackage).where(
+            col(NationalPackage.member_id) == c.member.id, col(NationalPackage.year) == c.year
+        )
+    ).scalar_one_or_none()
+    if older is not None:
+        drop_package(db, older)
+    package = NationalPackage(
+        member_id=c.member.id,
+        year=c.year,
+        digest=c.digest,
+        filename=c.filename[:200],
+        instrument_checksum=c.instrument_checksum,
+        software_version=c.software_version,
+        questionnaires=c.questionnaires,
+        imported_at=clock.utcnow(),
+        imported_by=user_email,
+    )
+    db.add(package)
+    db.flush()
+    conn = db.connection()
+    if c.answers:
+        conn.execute(
+            table_of(NationalCount).insert(), [{"package_id": package.id, **a} for a in c.answers]
+        )
+    if c.modes:
+        conn.execute(
+            table_of(NationalModeCount).insert(), [{"package_id": package.id, **m} for m in c.modes]
+        )
+    replaced = f"; ersätter {older.filename or 'ett äldre paket'}" if older is not None else ""
+    record(
+        db,
+        user_email=user_email,
+        action="riket.paket.ersätt" if older is not None else "riket.paket.importera",
+        detail=f"{c.member.name} {c.year}: {c.filename}, {c.questionnaires} enkäter{replaced}",
+    )
+    verb = "ersatte ett äldre paket" if older is not None else "importerat"
+    return f"{c.filename}: {c.member.name} {c.year}, {c.questionnaires} enkäter – {verb}."
+
+
+def drop_package(db: Session, package: NationalPackage) -> None:
+    for model in (NationalCount, NationalModeCount):
+        db.execute(delete(model).where(table_of(model).c.package_id == package.id))
+    db.delete(package)
+    db.flush()
+
+
+def packages(db: Session) -> list[tuple[NationalPackage, NationalMember]]:
+    rows = db.execute(
+        select(NationalPackage, NationalMember)
+        .join(NationalMember, col(NationalMember.id) == col(NationalPackage.member_id))
+        .order_by(col(NationalPackage.year).desc(), col(NationalMember.name))
+    ).all()
+    return [(p, m) for p, m in rows]

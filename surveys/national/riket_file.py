@@ -1,0 +1,96 @@
+"""The Riket file NNS sends back to every förbund, and its signature.
+
+The existing national-figures format (``year,questionnaire,question,subgroup,
+positive``) extended with ``n`` and ``comparison_group`` (empty for Riket, else
+the group's name): one row per published, unsuppressed question row of Riket
+and of each comparison group. NNS signs the file's exact bytes with its own
+Ed25519 key; the signature travels beside it as ``<file>.sig``. A förbund that
+has NNS's public key configured (setting or ``NNS_PUBLIC_KEY``) accepts only a
+file whose signature verifies.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from indicators.report import NATIONAL_COLUMNS
+from surveys.files.reading import FileError
+from surveys.models import PublicationRow
+from surveys.national.publish import GROUP_PREFIX
+from surveys.services import publications, settings
+from surveys.services.signing import verify
+
+RIKET_COLUMNS = [*NATIONAL_COLUMNS, "n", "comparison_group"]
+NNS_PUBLIC_KEY = "nns_public_key"  # setting (or the environment's NNS_PUBLIC_KEY)
+
+
+class RiketFileError(Exception):
+    """The Riket file cannot be written (Swedish message)."""
+
+
+def riket_csv(db: Session, year: int) -> bytes:
+    """The Riket file of a published national year."""
+    publication = publications.latest(db, year)
+    if publication is None:
+        years = ", ".join(map(str, publications.published_years(db))) or "inga"
+        raise RiketFileError(
+            f"År {year} är inte publicerat nationellt (publicerade år: {years}). "
+            f"Publicera med: surveys national publish --year {year}"
+        )
+    rows = db.execute(
+        select(PublicationRow)
+        .where(
+            col(PublicationRow.publication_id) == publication.id,
+            col(PublicationRow.question) != publications.POOLED,
+            col(PublicationRow.suppressed).is_(False),
+            col(PublicationRow.positive).is_not(None),
+        )
+        .order_by(
+            col(PublicationRow.scope),
+            col(PublicationRow.questionnaire),
+            col(PublicationRow.question),
+            col(PublicationRow.subgroup),
+        )
+    ).scalars()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(RIKET_COLUMNS)
+    for row in rows:
+        if row.scope != publications.FORBUND and not row.scope.startswith(GROUP_PREFIX):
+            continue  # a förbund's own figures stay with NNS
+        group = row.scope[len(GROUP_PREFIX) :] if row.scope else ""
+        writer.writerow(
+            [year, row.questionnaire, row.question, row.subgroup, row.positive, row.n, group]
+        )
+    return out.getvalue().encode("utf-8")
+
+
+def configured_key(db: Session) -> str:
+    """NNS's public key as the förbund has configured it ("" = none)."""
+    return (settings.get(db, NNS_PUBLIC_KEY) or os.environ.get("NNS_PUBLIC_KEY", "")).strip()
+
+
+def check_signature(db: Session, data: bytes, signature: bytes | None, filename: str) -> None:
+    """Refuse (FileError) a Riket file whose signature does not verify, when a key is set."""
+    key = configured_key(db)
+    if not key:
+        return
+    if not signature:
+        raise FileError(
+            [
+                f"{filename}: signaturen saknas. NNS publika nyckel är inställd, så rikets fil "
+                f"tas bara emot med sin signaturfil ({filename}.sig)."
+            ]
+        )
+    if not verify(key, data, signature):
+        raise FileError(
+            [
+                f"{filename}: signaturen stämmer inte med NNS publika nyckel: filen är ändrad "
+                "eller kommer inte från NNS."
+            ]
+        )

@@ -1,0 +1,174 @@
+"""NNS's pages on the national instance (SURVEYS_MODE=national; administrators only).
+
+/riket                         registered förbund, packages, publishing, published years
+/riket/forbund (POST)          register (or update) a förbund: name, org number, key, group
+/riket/paket (POST)            upload packages (all-or-nothing, every check)
+/riket/publicera (POST)        publish a national year
+/riket/<year>                  the national report: Riket, groups, each förbund beside Riket
+/riket/<year>/rapport.<fmt>    Riket's report as PDF or Word (the förbund report's renderers)
+/riket/<year>/riket.csv        the Riket file (unsigned; `surveys national export` signs it)
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from surveys import db
+from surveys.auth import roles_required
+from surveys.models import Role
+from surveys.national import packages as national_packages
+from surveys.national import report as national_report
+from surveys.national.publish import NationalPublishError, publish_year
+from surveys.national.riket_file import RiketFileError, riket_csv
+from surveys.reports.assets import DOCUMENT_MIME
+from surveys.reports.data import min_cell, published_report
+from surveys.reports.downloads import render_download
+from surveys.services.audit import record
+from surveys.services.catalogue import instrument_from_db
+from surveys.services.publications import published_years
+
+bp = Blueprint("national", __name__, url_prefix="/riket")
+MAX_FILES = 200
+
+
+@bp.route("")
+@roles_required(Role.admin)
+def home():
+    """Registered förbund, imported packages, publishing and the published years."""
+    session = db.session()
+    package_years = sorted({p.year for p, _ in national_packages.packages(session)}, reverse=True)
+    return render_template(
+        "national/home.html",
+        members=national_packages.members(session),
+        packages=national_packages.packages(session),
+        package_years=package_years,
+        published=list(reversed(published_years(session))),
+    )
+
+
+@bp.route("/forbund", methods=["POST"])
+@roles_required(Role.admin)
+def register():
+    """Register a förbund (or change the one with the same organisation number)."""
+    form = request.form
+    try:
+        member = national_packages.register_member(
+            db.session(),
+            name=form.get("name", "")[:300],
+            org_number=form.get("org_number", "")[:40],
+            public_key=form.get("public_key", "")[:200],
+            comparison_group=form.get("comparison_group", "")[:200],
+            user_email=current_user.email,
+        )
+    except national_packages.MemberError as exc:
+        flash(str(exc), "error")
+        flash("Ingenting har ändrats.", "error")
+        return redirect(url_for(".home"))
+    flash(f"{member.name} ({member.org_number}) är registrerat.")
+    return redirect(url_for(".home"))
+
+
+@bp.route("/paket", methods=["POST"])
+@roles_required(Role.admin)
+def upload():
+    """Import uploaded packages: every check first, then all of them or none."""
+    uploads = [f for f in request.files.getlist("files") if f and f.filename][:MAX_FILES]
+    if not uploads:
+        flash("Välj ett eller flera paket (zip).", "error")
+        return redirect(url_for(".home"))
+    files = [
+        (f.filename or "paket.zip", f.read(national_packages.MAX_PACKAGE + 1)) for f in uploads
+    ]
+    session = db.session()
+    try:
+        lines = national_packages.import_packages(
+            session, instrument_from_db(session), files, user_email=current_user.email
+        )
+    except national_packages.PackageRefused as exc:
+        session.rollback()
+        for error in exc.errors:
+            flash(error, "error")
+        flash("Ingenting har importerats.", "error")
+        return redirect(url_for(".home"))
+    for line in lines:
+        flash(line)
+    return redirect(url_for(".home"))
+
+
+@bp.route("/publicera", methods=["POST"])
+@roles_required(Role.admin)
+def publish():
+    """Publish a national year (again: a new version)."""
+    raw = request.form.get("year", "")
+    if not raw.isdigit() or not 2000 <= int(raw) <= 2100:
+        flash("Välj ett år.", "error")
+        return redirect(url_for(".home"))
+    session = db.session()
+    try:
+        publication = publish_year(
+            session,
+            instrument_from_db(session),
+            year=int(raw),
+            user_email=current_user.email,
+            min_cell=min_cell(session, current_app.config["MIN_CELL"]),
+        )
+    except NationalPublishError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for(".home"))
+    flash(f"Riket {publication.year} är publicerat (version {publication.version}).")
+    return redirect(url_for(".report", year=publication.year))
+
+
+@bp.route("/<int:year>")
+@roles_required(Role.admin)
+def report(year: int):
+    """The national report of a published year."""
+    session = db.session()
+    data = national_report.build(session, instrument_from_db(session), year)
+    if data is None:
+        flash(f"År {year} är inte publicerat nationellt.", "error")
+        return redirect(url_for(".home"))
+    return render_template("national/report.html", report=data)
+
+
+@bp.route("/<int:year>/rapport.<any(pdf,docx):fmt>")
+@roles_required(Role.admin)
+def download(year: int, fmt: str):
+    """Riket's report as PDF or Word, from the same renderers as a förbund's report."""
+    session = db.session()
+    data = published_report(session, instrument_from_db(session), year=year)
+    if data is None or not data.has_year(year):
+        abort(404)
+    return Response(
+        render_download(data, year=year, fmt=fmt),
+        mimetype=DOCUMENT_MIME[fmt],
+        headers={"Content-Disposition": f"attachment; filename=riket-{year}.{fmt}"},
+    )
+
+
+@bp.route("/<int:year>/riket.csv")
+@roles_required(Role.admin)
+def riket_file(year: int):
+    """The Riket file (signed with `surveys national export`, where NNS's key lives)."""
+    try:
+        body = riket_csv(db.session(), year)
+    except RiketFileError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for(".home"))
+    record(db.session(), user_email=current_user.email, action="riket.exportera", detail=str(year))
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=riket-{year}.csv"},
+    )

@@ -1,0 +1,101 @@
+"""Ed25519 keys and signatures for what a förbund sends NNS and what NNS sends back.
+
+The private key lives in the instance folder, owner-only (``0600``), like the
+pending key and the development secret; the public key is shown as base64 of its
+32 raw bytes, short enough to paste into NNS's register (or a förbund's setting).
+Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+PRIVATE_KEY_FILE = "nns_signeringsnyckel.pem"  # in the instance folder
+OWNER_ONLY = 0o600
+
+
+class SigningError(Exception):
+    """A key is missing, damaged or does not parse (Swedish message)."""
+
+
+def key_path(instance: Path) -> Path:
+    return Path(instance) / PRIVATE_KEY_FILE
+
+
+def create_key(instance: Path, *, replace: bool = False) -> str:
+    """Make the instance's key pair; returns the public key (base64). Refuses to overwrite."""
+    path = key_path(instance)
+    if path.exists() and not replace:
+        raise SigningError(
+            f"Det finns redan en nyckel i {path}. Den publika nyckeln är "
+            f"{public_key_text(load_private_key(instance))}. Ange --ersatt för att göra en ny "
+            "(NNS måste då registrera den nya publika nyckeln)."
+        )
+    Path(instance).mkdir(parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, OWNER_ONLY)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(pem)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    os.chmod(path, OWNER_ONLY)
+    return public_key_text(key)
+
+
+def load_private_key(instance: Path) -> Ed25519PrivateKey:
+    path = key_path(instance)
+    if not path.is_file():
+        raise SigningError("Det finns ingen signeringsnyckel. Skapa den med: surveys keys create")
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError):
+        raise SigningError(f"Nyckelfilen {path} är skadad.") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SigningError(f"Nyckelfilen {path} är ingen Ed25519-nyckel.")
+    return key
+
+
+def public_key_text(key: Ed25519PrivateKey) -> str:
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode("ascii")
+
+
+def parse_public_key(text: str) -> Ed25519PublicKey | None:
+    """A public key from its base64 text, or None when it is not one."""
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except (ValueError, binascii.Error):
+        return None
+
+
+def sign(key: Ed25519PrivateKey, data: bytes) -> bytes:
+    """The signature file's content: base64 of the 64-byte signature, and a newline."""
+    return base64.b64encode(key.sign(data)) + b"\n"
+
+
+def verify(public_key: str, data: bytes, signature_file: bytes) -> bool:
+    """Whether ``signature_file`` (as written by ``sign``) signs ``data`` under ``public_key``."""
+    key = parse_public_key(public_key)
+    if key is None:
+        return False
+    try:
+        signature = base64.b64decode(signature_file.strip(), validate=True)
+        key.verify(signature, data)
+    except (ValueError, binascii.Error, InvalidSignature):
+        return False
+    return True

@@ -1,0 +1,768 @@
+"""Issue 21: the förbund's signed count package, NNS's national instance and the loop back.
+
+Real parts throughout: real databases (the suite's, SQLite or PostgreSQL), real
+Ed25519 keys, real zip files, the real `surveys` commands through the CLI runner.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from surveys import create_app, db
+from surveys.models import (
+    AuditEntry,
+    InstrumentInfo,
+    NationalCount,
+    NationalFigure,
+    NationalPackage,
+    PublicationRow,
+)
+from surveys.national import packages as national_packages
+from surveys.national.publish import GROUP_PREFIX
+from surveys.services.catalogue import instrument_from_db
+from surveys.services.nns_package import (
+    ANSWER_FIELDS,
+    QUESTIONNAIRE_FIELDS,
+    sha256,
+    to_csv,
+    zip_files,
+)
+from surveys.services.signing import create_key, load_private_key, public_key_text, sign, verify
+from tests import factories
+from tests.conftest import SECRET, empty_database, form_token
+
+ORG = "222000-1234"
+OTHER_ORG = "222000-5678"
+
+
+def _app(database_url: str, instance: Path, mode: str):
+    return create_app(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": SECRET,
+            "TESTING": True,
+            "PUBLIC_URL": "http://localhost",
+            "MIN_CELL": 5,
+            "ARGON2_FAST": True,
+            "INSTANCE_DIR": str(instance),
+            "SURVEYS_MODE": mode,
+        }
+    )
+
+
+@pytest.fixture
+def forbund(database_url, tmp_path):
+    empty_database(database_url)
+    app = _app(database_url, tmp_path / "forbund", "forbund")
+    yield app
+    app.extensions["engine"].dispose()
+
+
+@pytest.fixture
+def national(database_url, tmp_path):
+    empty_database(database_url)
+    app = _app(database_url, tmp_path / "nns", "national")
+    yield app
+    app.extensions["engine"].dispose()
+
+
+# --- a small förbund year ---------------------------------------------------------------
+
+# (gender, codes for deltagare_avslut 1..3); None = blank
+PEOPLE = [("kvinna", (6, 5, None))] * 4 + [("man", (3, 1, 0))] * 3 + [("annat", (6, 6, 6))]
+
+
+def _seed_forbund(app) -> None:
+    """Two insatser, participants with every gender and a blank, staff; 2023 published."""
+    with app.app_context():
+        s = db.session()
+        s.add_all([])
+        for i, (gender, codes) in enumerate(PEOPLE):
+            factories.response(
+                s,
+                {f"deltagare_avslut.{q + 1}.v1": c for q, c in enumerate(codes)},
+                gender=gender,
+                insats="Insats A" if i % 2 else "Insats B",
+            )
+        for _ in range(6):
+            factories.response(s, {"personal.1.v1": 5}, questionnaire="personal", insats=None)
+        from surveys.services import settings
+
+        settings.put(s, settings.FORBUND_NAME, "Samordningsförbundet Test")
+        settings.put(s, "forbund_org_number", ORG)
+        s.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["publish", "--year", "2023"])
+    assert result.exit_code == 0, result.output
+
+
+def _read_zip(data: bytes) -> dict[str, bytes]:
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    return {i.filename: archive.read(i) for i in archive.infolist()}
+
+
+def _rows(content: bytes) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(content.decode())))
+
+
+def test_keys_create_is_owner_only_and_refuses_to_overwrite(forbund):
+    runner = forbund.test_cli_runner()
+    result = runner.invoke(args=["keys", "create"])
+    assert result.exit_code == 0, result.output
+    key_file = Path(forbund.instance_path) / "nns_signeringsnyckel.pem"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    public = result.output.strip().splitlines()[-1].split(": ")[-1]
+    assert public == public_key_text(load_private_key(Path(forbund.instance_path)))
+    again = runner.invoke(args=["keys", "create"])
+    assert again.exit_code == 1
+    assert "Det finns redan en nyckel" in again.output
+    assert public in again.output
+
+
+def test_export_nns_is_förbund_level_counts_signed_and_checksummed(forbund, tmp_path):
+    _seed_forbund(forbund)
+    runner = forbund.test_cli_runner()
+    public = runner.invoke(args=["keys", "create"]).output.strip().split(": ")[-1]
+    out = tmp_path / "paket.zip"
+    result = runner.invoke(args=["export", "nns", "--year", "2023", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    raw = out.read_bytes()
+    files = _read_zip(raw)
+    assert sorted(files) == [
+        "answers.csv",
+        "datapackage.json",
+        "datapackage.sig",
+        "questionnaires.csv",
+    ]
+    assert all(i.date_time == (2023, 1, 1, 0, 0, 0) for i in zipfile.ZipFile(out).infolist())
+    assert verify(public, files["datapackage.json"], files["datapackage.sig"])
+    descriptor = json.loads(files["datapackage.json"])
+    assert descriptor["nns"]["organisation_number"] == ORG
+    assert descriptor["nns"]["forbund"] == "Samordningsförbundet Test"
+    with forbund.app_context():
+        info = db.session().get(InstrumentInfo, "current")
+        assert descriptor["nns"]["instrument_checksum"] == info.checksum
+    for resource in descriptor["resources"]:
+        content = files[resource["path"]]
+        assert resource["hash"] == f"sha256:{sha256(content)}"
+        assert [f["name"] for f in resource["schema"]["fields"]] == (
+            ANSWER_FIELDS if resource["name"] == "answers" else QUESTIONNAIRE_FIELDS
+        )
+    text = b"".join(files.values()).decode()
+    assert "Insats A" not in text
+    assert "Insats B" not in text
+    answers = _rows(files["answers.csv"])
+    got = {(r["version_id"], r["subgroup"], r["answer_code"]): int(r["count"]) for r in answers}
+    # question 3: four kvinnor left it blank (not counted), three män answered Vet ej (0)
+    assert got[("deltagare_avslut.3.v1", "man", "0")] == 3
+    assert not any(k[0] == "deltagare_avslut.3.v1" and k[1] == "kvinna" for k in got)
+    assert got[("deltagare_avslut.1.v1", "kvinna", "6")] == 4
+    assert got[("deltagare_avslut.1.v1", "övriga", "6")] == 1  # the one left out at home
+    assert got[("personal.1.v1", "", "5")] == 6
+    modes = {
+        (r["questionnaire"], r["mode"]): int(r["count"]) for r in _rows(files["questionnaires.csv"])
+    }
+    assert modes == {("deltagare_avslut", "paper"): 8, ("personal", "paper"): 6}
+    with forbund.app_context():
+        actions = [e.action for e in db.session().exec(select(AuditEntry)).all()]
+    assert "nns.exportera" in actions
+
+
+def test_export_of_an_unpublished_year_says_so_and_writes_nothing(forbund, tmp_path):
+    _seed_forbund(forbund)
+    runner = forbund.test_cli_runner()
+    runner.invoke(args=["keys", "create"])
+    out = tmp_path / "paket.zip"
+    with forbund.app_context():
+        from surveys.services import settings
+
+        settings.put(db.session(), "forbund_org_number", "")
+        db.session().commit()
+    result = runner.invoke(args=["export", "nns", "--year", "2023", "--output", str(out)])
+    assert result.exit_code == 1
+    assert "organisationsnummer saknas" in result.output
+    assert not out.exists()
+    with forbund.app_context():
+        settings.put(db.session(), "forbund_org_number", ORG)
+        db.session().commit()
+    result = runner.invoke(args=["export", "nns", "--year", "2022", "--output", str(out)])
+    assert result.exit_code == 1
+    assert "År 2022 är inte publicerat" in result.output
+    assert "2023" in result.output
+    assert not out.exists()
+
+
+def test_admin_page_shows_every_row_before_the_audited_download(forbund):
+    _seed_forbund(forbund)
+    forbund.test_cli_runner().invoke(args=["keys", "create"])
+    with forbund.app_context():
+        factories.user(db.session(), email="admin@example.invalid")
+        db.session().commit()
+    client = forbund.test_client()
+    page = client.get("/logga-in").get_data(as_text=True)
+    client.post(
+        "/logga-in",
+        data={
+            "email": "admin@example.invalid",
+            "password": factories.PASSWORD,
+            "csrf_token": form_token(page),
+        },
+    )
+    html = client.get("/admin/nns/2023").get_data(as_text=True)
+    assert ORG in html
+    assert "deltagare_avslut.3.v1" in html
+    assert "övriga" in html
+    with forbund.app_context():
+        before = db.session().exec(select(func.count()).select_from(AuditEntry)).one()
+    response = client.post("/admin/nns/2023/ladda-ner", data={"csrf_token": form_token(html)})
+    assert response.status_code == 200
+    assert response.mimetype == "application/zip"
+    assert "datapackage.sig" in _read_zip(response.data)
+    with forbund.app_context():
+        entries = (
+            db.session().exec(select(AuditEntry).where(AuditEntry.action == "nns.exportera")).all()
+        )
+        assert len(entries) == 1
+        assert db.session().exec(select(func.count()).select_from(AuditEntry)).one() > before
+    # an unpublished year: a message, no page of rows
+    missing = client.get("/admin/nns/2021", follow_redirects=True).get_data(as_text=True)
+    assert "År 2021 är inte publicerat" in missing
+
+
+# --- packages made by hand, for the national checks -----------------------------------------
+
+
+def _package(
+    key,
+    *,
+    year: int = 2023,
+    org: str = ORG,
+    answers: list[dict] | None = None,
+    modes: list[dict] | None = None,
+    checksum: str | None = None,
+    signed: bool = True,
+) -> bytes:
+    answers = (
+        answers
+        if answers is not None
+        else [
+            {
+                "year": year,
+                "questionnaire": "personal",
+                "question": 1,
+                "version_id": "personal.1.v1",
+                "subgroup": "",
+                "answer_code": 5,
+                "count": 6,
+            },
+        ]
+    )
+    modes = (
+        modes
+        if modes is not None
+        else [{"year": year, "questionnaire": "personal", "mode": "link", "count": 6}]
+    )
+    resources = {
+        "answers": to_csv(answers, ANSWER_FIELDS),
+        "questionnaires": to_csv(modes, QUESTIONNAIRE_FIELDS),
+    }
+    descriptor = {
+        "profile": "tabular-data-package",
+        "nns": {
+            "year": year,
+            "organisation_number": org,
+            "forbund": "F",
+            "instrument_checksum": checksum,
+        },
+        "resources": [
+            {"name": n, "path": f"{n}.csv", "bytes": len(d), "hash": f"sha256:{sha256(d)}"}
+            for n, d in resources.items()
+        ],
+    }
+    body = json.dumps(descriptor).encode()
+    files = {"datapackage.json": body, **{f"{n}.csv": d for n, d in resources.items()}}
+    if signed:
+        files["datapackage.sig"] = sign(key, body)
+    return zip_files(files, year=year)
+
+
+@pytest.fixture
+def nns(national, tmp_path):
+    """A national instance with one registered förbund; yields (app, key, checksum)."""
+    create_key(tmp_path / "f1")
+    key = load_private_key(tmp_path / "f1")
+    with national.app_context():
+        s = db.session()
+        national_packages.register_member(
+            s,
+            name="Förbund Ett",
+            org_number=ORG,
+            public_key=public_key_text(key),
+            comparison_group="storstad",
+            user_email="test",
+        )
+        checksum = s.get(InstrumentInfo, "current").checksum
+        s.commit()
+    return national, key, checksum
+
+
+def _import(app, files: list[tuple[str, bytes]]) -> tuple[int, str]:
+    paths = []
+    folder = Path(app.instance_path) / "in"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in files:
+        (folder / name).write_bytes(data)
+        paths.append(str(folder / name))
+    result = app.test_cli_runner().invoke(args=["national", "import", *paths])
+    return result.exit_code, result.output
+
+
+def _stored(app) -> int:
+    with app.app_context():
+        return db.session().exec(select(func.count()).select_from(NationalPackage)).one()
+
+
+def test_a_good_package_imports_and_a_newer_one_replaces_it_audited(nns):
+    app, key, checksum = nns
+    code, output = _import(app, [("a.zip", _package(key, checksum=checksum))])
+    assert code == 0, output
+    assert "a.zip: Förbund Ett 2023, 6 enkäter – importerat." in output
+    newer = _package(
+        key,
+        checksum=checksum,
+        answers=[
+            {
+                "year": 2023,
+                "questionnaire": "personal",
+                "question": 1,
+                "version_id": "personal.1.v1",
+                "subgroup": "",
+                "answer_code": 4,
+                "count": 6,
+            },
+        ],
+    )
+    code, output = _import(app, [("b.zip", newer)])
+    assert code == 0
+    assert "ersatte ett äldre paket" in output
+    with app.app_context():
+        s = db.session()
+        assert s.exec(select(NationalPackage.filename)).all() == ["b.zip"]
+        assert s.exec(select(NationalCount.code)).all() == [4]
+        audit = s.exec(
+            select(AuditEntry.detail).where(AuditEntry.action == "riket.paket.ersätt")
+        ).all()
+        assert audit
+        assert "ersätter a.zip" in audit[0]
+
+
+def _bad_cases(key, other_key, checksum):
+    good = _package(key, checksum=checksum)
+    files = _read_zip(good)
+    unsigned = {k: v for k, v in files.items() if k != "datapackage.sig"}
+    altered = dict(files, **{"answers.csv": files["answers.csv"].replace(b",6\n", b",5\n")})
+    resigned = dict(files, **{"datapackage.sig": sign(other_key, files["datapackage.json"])})
+    line = {
+        "year": 2023,
+        "questionnaire": "personal",
+        "question": 1,
+        "version_id": "personal.1.v1",
+        "subgroup": "",
+    }
+    return {
+        "osignerat": (zip_files(unsigned, year=2023), "inte signerat"),
+        "omsignerat": (zip_files(resigned, year=2023), "signaturen stämmer inte"),
+        "ändrat": (zip_files(altered, year=2023), "kontrollsumman för answers.csv stämmer inte"),
+        "okänt": (_package(key, checksum=checksum, org=OTHER_ORG), "är inte registrerat"),
+        "fel-nyckel": (_package(other_key, checksum=checksum), "signaturen stämmer inte"),
+        "instrument": (_package(key, checksum="0" * 64), "är inte NNS nationella instrument"),
+        "år": (
+            _package(key, checksum=checksum, year=2001, answers=[], modes=[]),
+            "ligger utanför instrumentet",
+        ),
+        "negativt": (
+            _package(key, checksum=checksum, answers=[dict(line, answer_code=5, count=-2)]),
+            "kan inte stämma",
+        ),
+        "för-många": (
+            _package(key, checksum=checksum, answers=[dict(line, answer_code=5, count=7)]),
+            "har 7 svar men enkäten bara 6",
+        ),
+        "kod": (
+            _package(key, checksum=checksum, answers=[dict(line, answer_code=9, count=1)]),
+            "svarskoden '9' finns inte på frågans skala",
+        ),
+        "inte-zip": (b"year,questionnaire\n", "ingen läsbar zip-fil"),
+    }
+
+
+def test_every_bad_package_names_file_and_reason_and_imports_nothing(nns, tmp_path):
+    app, key, checksum = nns
+    create_key(tmp_path / "other")
+    other = load_private_key(tmp_path / "other")
+    for name, (data, reason) in _bad_cases(key, other, checksum).items():
+        # a good package beside it: all or nothing
+        code, output = _import(
+            app, [("bra.zip", _package(key, checksum=checksum)), (f"{name}.zip", data)]
+        )
+        assert code == 1, (name, output)
+        assert f"{name}.zip: " in output, (name, output)
+        assert reason in output, (name, output)
+        assert "Ingenting har importerats" in output
+        assert _stored(app) == 0, name
+
+
+def test_the_same_package_twice_is_refused(nns):
+    app, key, checksum = nns
+    data = _package(key, checksum=checksum)
+    assert _import(app, [("a.zip", data)])[0] == 0
+    code, output = _import(app, [("igen.zip", data)])
+    assert code == 1
+    assert "igen.zip: samma paket (Förbund Ett 2023) är redan importerat" in output
+    assert _stored(app) == 1
+
+
+def test_changing_any_single_byte_of_a_package_fails_its_check(nns):
+    app, key, checksum = nns
+    data = _package(key, checksum=checksum)
+    with app.app_context():
+        s = db.session()
+        instrument = instrument_from_db(s)
+        national_packages.check_package(s, instrument, data=data, filename="a.zip")  # passes
+        for position in range(len(data)):
+            tampered = bytearray(data)
+            tampered[position] ^= 0x01
+            with pytest.raises(national_packages.PackageRefused) as refused:
+                national_packages.check_package(
+                    s, instrument, data=bytes(tampered), filename="a.zip"
+                )
+            assert refused.value.errors[0].startswith("a.zip: ")
+
+
+def test_modes_refuse_each_others_pages_and_commands(nns, forbund):
+    national_app = nns[0]
+    assert national_app.test_client().get("/admin").status_code == 404
+    assert national_app.test_client().get("/rapport").status_code == 404
+    refused = national_app.test_cli_runner().invoke(args=["publish", "--year", "2023"])
+    assert refused.exit_code == 1
+    assert "förbunds instans" in refused.output
+    assert forbund.test_client().get("/riket").status_code == 404
+    refused = forbund.test_cli_runner().invoke(args=["national", "publish", "--year", "2023"])
+    assert refused.exit_code == 1
+    assert "SURVEYS_MODE=national" in refused.output
+
+
+# --- the whole loop: `surveys demo --national` ---------------------------------------------
+
+
+def _percent(part: int, whole: int) -> int | None:
+    return None if whole == 0 else (200 * part + whole) // (2 * whole)
+
+
+def _independent_riket(root: Path, instrument) -> dict[tuple, dict]:
+    """Riket, the groups and each förbund from the packages' CSV files, in plain Python."""
+    from surveys.national.demo import FORBUND
+
+    group_of = {f.org_number: f.group or "utan jämförelsegrupp" for f in FORBUND}
+    name_of = {f.org_number: f.name for f in FORBUND}
+    grouping = {(s.key, o.code): o.group for s in instrument.scales.values() for o in s.options}
+    sums: dict[tuple, dict[str, int]] = {}
+    for path in sorted(root.glob("forbund-*/*.zip")):
+        files = _read_zip(path.read_bytes())
+        org = json.loads(files["datapackage.json"])["nns"]["organisation_number"]
+        scopes = ["", GROUP_PREFIX + group_of[org], name_of[org]]
+        for row in _rows(files["answers.csv"]):
+            q = instrument.question(row["questionnaire"], int(row["question"]))
+            group = grouping[(q.scale, int(row["answer_code"]))]
+            subgroups = ["samtliga"] + (
+                {"kvinna": ["kvinnor"], "man": ["man"]}.get(row["subgroup"], [])
+            )
+            numbers = [q.number] + ([0] if not q.gate else [])  # 0: the pooled row
+            for scope in scopes:
+                for subgroup in subgroups:
+                    for number in numbers:
+                        key = (int(row["year"]), scope, row["questionnaire"], number, subgroup)
+                        if number == 0:
+                            key = (*key, q.indicator)
+                        cell = sums.setdefault(
+                            key, {"n": 0, "answered": 0, "negative": 0, "neutral": 0, "positive": 0}
+                        )
+                        count = int(row["count"])
+                        cell["n"] += count
+                        if group is not None:
+                            cell["answered"] += count
+                            cell[group] += count
+    return sums
+
+
+def test_demo_national_runs_the_loop_and_riket_equals_the_packages(national, tmp_path):
+    runner = national.test_cli_runner()
+    result = runner.invoke(args=["demo", "--national"])
+    assert result.exit_code == 0, result.output
+    assert "Riket 2024 publicerat" in result.output
+    root = Path(national.instance_path) / "nationell-demo"
+    with national.app_context():
+        s = db.session()
+        instrument = instrument_from_db(s)
+        expected = _independent_riket(root, instrument)
+        from surveys.reports.data import latest_publications
+
+        pubs = latest_publications(s)
+        rows = s.exec(
+            select(PublicationRow).where(
+                PublicationRow.publication_id.in_([p.id for p in pubs.values()])
+            )
+        ).all()
+        year_of = {p.id: y for y, p in pubs.items()}
+    assert sorted(pubs) == [2022, 2023, 2024]
+    compared = 0
+    scopes = set()
+    for row in rows:
+        if row.suppressed:
+            continue
+        key = (
+            year_of[row.publication_id],
+            row.scope,
+            row.questionnaire,
+            row.question,
+            row.subgroup,
+        )
+        if row.question == 0:
+            key = (*key, row.indicator)
+        want = expected[key]
+        assert (row.n, row.answered, row.positive_n, row.negative_n, row.neutral_n) == (
+            want["n"],
+            want["answered"],
+            want["positive"],
+            want["negative"],
+            want["neutral"],
+        ), key
+        assert row.positive == _percent(want["positive"], want["answered"]), key
+        assert row.negative == _percent(want["negative"], want["answered"]), key
+        compared += 1
+        scopes.add(row.scope)
+    assert compared > 1000
+    assert {"", "grupp:storstad", "grupp:glesbygd", "grupp:utan jämförelsegrupp"} <= scopes
+    assert len(scopes) == 4 + 5
+    # back at a demo förbund: the Riket file verified with NNS's key and in its report
+    riket = list(csv.DictReader(io.StringIO((root / "riket-2024.csv").read_text())))
+    assert {r["comparison_group"] for r in riket} == {
+        "",
+        "storstad",
+        "glesbygd",
+        "utan jämförelsegrupp",
+    }
+    forbund_app = _app(
+        f"sqlite:///{root / 'forbund-1' / 'indikatorenkater.sqlite'}", root / "forbund-1", "forbund"
+    )
+    with forbund_app.app_context():
+        s = db.session()
+        figures = {
+            (f.year, f.questionnaire_key, f.question, f.subgroup): f.positive
+            for f in s.exec(select(NationalFigure)).all()
+        }
+        from surveys.models import PublicationNational
+        from surveys.services.publications import latest
+
+        in_report = s.exec(
+            select(PublicationNational).where(
+                PublicationNational.publication_id == latest(s, 2024).id
+            )
+        ).all()
+    forbund_app.extensions["engine"].dispose()
+    for r in riket:
+        if r["comparison_group"] == "":
+            assert figures[(2024, r["questionnaire"], int(r["question"]), r["subgroup"])] == int(
+                r["positive"]
+            )
+    assert len(in_report) == len(figures) > 0
+
+
+def test_riket_file_needs_nns_signature_when_a_key_is_configured(forbund, tmp_path):
+    nns_key_dir = tmp_path / "nns-key"
+    create_key(nns_key_dir)
+    key = load_private_key(nns_key_dir)
+    data = (
+        b"year,questionnaire,question,subgroup,positive,n,comparison_group\n"
+        b"2024,deltagare_avslut,1,samtliga,88,3970,\n"
+        b"2024,deltagare_avslut,1,samtliga,91,800,storstad\n"
+    )
+    path = tmp_path / "riket-2024.csv"
+    path.write_bytes(data)
+    runner = forbund.test_cli_runner()
+    with forbund.app_context():
+        from surveys.services import settings
+
+        settings.put(db.session(), "nns_public_key", public_key_text(key))
+        db.session().commit()
+
+    def imported() -> list:
+        with forbund.app_context():
+            return db.session().exec(select(NationalFigure.positive)).all()
+
+    result = runner.invoke(args=["import", "national", str(path)])
+    assert result.exit_code == 1
+    assert "riket-2024.csv: signaturen saknas" in result.output
+    create_key(tmp_path / "fake")
+    Path(str(path) + ".sig").write_bytes(sign(load_private_key(tmp_path / "fake"), data))
+    result = runner.invoke(args=["import", "national", str(path)])
+    assert result.exit_code == 1
+    assert "signaturen stämmer inte med NNS publika nyckel" in result.output
+    assert imported() == []
+    Path(str(path) + ".sig").write_bytes(sign(key, data))
+    result = runner.invoke(args=["import", "national", str(path)])
+    assert result.exit_code == 0, result.output
+    assert imported() == [88]  # Riket's row; the group's row is read but not stored
+
+
+def test_a_small_förbund_cannot_be_derived_through_its_comparison_group(national, tmp_path):
+    """B (3 answers) sits in group g with A; C has no group. Hiding B and the smallest
+    other förbund (C) for Riket = A + B + C alone would leave B = g − A: the three
+    levels are protected together."""
+    sizes = {
+        "A": (20, "g", "222000-0001"),
+        "B": (3, "g", "222000-0002"),
+        "C": (10, "", "222000-0003"),
+    }
+    files = []
+    with national.app_context():
+        s = db.session()
+        checksum = s.get(InstrumentInfo, "current").checksum
+        for name, (count, group, org) in sizes.items():
+            create_key(tmp_path / name)
+            key = load_private_key(tmp_path / name)
+            national_packages.register_member(
+                s,
+                name=name,
+                org_number=org,
+                public_key=public_key_text(key),
+                comparison_group=group,
+                user_email="test",
+            )
+            line = {
+                "year": 2023,
+                "questionnaire": "personal",
+                "question": 1,
+                "version_id": "personal.1.v1",
+                "subgroup": "",
+            }
+            files.append(
+                (
+                    f"{name}.zip",
+                    _package(
+                        key,
+                        org=org,
+                        checksum=checksum,
+                        answers=[dict(line, answer_code=5, count=count)],
+                        modes=[
+                            {
+                                "year": 2023,
+                                "questionnaire": "personal",
+                                "mode": "link",
+                                "count": count,
+                            }
+                        ],
+                    ),
+                )
+            )
+        s.commit()
+    code, output = _import(national, files)
+    assert code == 0, output
+    result = national.test_cli_runner().invoke(args=["national", "publish", "--year", "2023"])
+    assert result.exit_code == 0, result.output
+    with national.app_context():
+        rows = (
+            db.session()
+            .exec(
+                select(PublicationRow).where(
+                    PublicationRow.question == 1, PublicationRow.questionnaire == "personal"
+                )
+            )
+            .all()
+        )
+    shown = {r.scope: r.positive_n for r in rows}
+    assert set(shown) == {"", "A", "B", "C", "grupp:g", "grupp:utan jämförelsegrupp"}
+    assert shown["B"] is None  # fewer than 5 answers
+    visible = {scope for scope, value in shown.items() if value is not None}
+    # no way to B through any relation: g − A, Riket − A − C, Riket − (utan) − A
+    assert not {"grupp:g", "A"} <= visible
+    assert not {"", "A", "C"} <= visible
+    assert not {"", "grupp:utan jämförelsegrupp", "A"} <= visible
+
+
+def _signed_in(app):
+    with app.app_context():
+        factories.user(db.session(), email="nns@example.invalid")
+        db.session().commit()
+    client = app.test_client()
+    page = client.get("/logga-in").get_data(as_text=True)
+    response = client.post(
+        "/logga-in",
+        data={
+            "email": "nns@example.invalid",
+            "password": factories.PASSWORD,
+            "csrf_token": form_token(page),
+        },
+    )
+    assert response.headers["Location"].endswith("/riket")
+    return client
+
+
+def test_nns_pages_register_upload_publish_and_report(nns, tmp_path):
+    app, key, checksum = nns
+    client = _signed_in(app)
+    home = client.get("/riket").get_data(as_text=True)
+    token = form_token(home)
+    bad = client.post(
+        "/riket/forbund",
+        data={
+            "name": "Nytt",
+            "org_number": "12-34",
+            "public_key": public_key_text(key),
+            "csrf_token": token,
+        },
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "&#39;12-34&#39; är inget organisationsnummer" in bad
+    assert "Ingenting har ändrats" in bad
+    good = _package(key, checksum=checksum)
+    broken = bytearray(good)
+    broken[len(broken) // 2] ^= 0xFF
+    page = client.post(
+        "/riket/paket",
+        data={
+            "files": [(io.BytesIO(good), "bra.zip"), (io.BytesIO(bytes(broken)), "trasig.zip")],
+            "csrf_token": token,
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "trasig.zip: " in page
+    assert "Ingenting har importerats" in page
+    assert _stored(app) == 0
+    page = client.post(
+        "/riket/paket",
+        data={"files": [(io.BytesIO(good), "bra.zip")], "csrf_token": token},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "bra.zip: Förbund Ett 2023, 6 enkäter – importerat." in page
+    report = client.post(
+        "/riket/publicera", data={"year": "2023", "csrf_token": token}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Riket 2023 är publicerat (version 1)" in report
+    assert "Förbunden bredvid Riket" in report
+    assert "Förbund Ett" in report
+    assert "storstad" in report
+    with app.app_context():
+        actions = {e.action for e in db.session().exec(select(AuditEntry)).all()}
+    assert {"riket.paket.importera", "riket.publicera"} <= actions
