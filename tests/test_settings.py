@@ -16,7 +16,7 @@ from surveys.services import rounds as ops
 from surveys.services import settings
 from tests.conftest import SECRET, form_token
 
-STRONG = "k" * 20 + "0123456789abcdef"
+STRONG = "Qm7xLp2Vz9Rt4Wn8Kc3Hd6Jf1Bs5Gy0Ae"  # a production key: varied, 33 characters
 PRODUCTION = {
     "SURVEYS_ENV": "production",
     "SECRET_KEY": STRONG,
