@@ -37,6 +37,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from surveys.admin.nns import bp as nns_bp
     from surveys.admin.publish import bp as publish_bp
     from surveys.admin.routes import bp as admin_bp
+    from surveys.admin.translations import bp as translations_bp
     from surveys.auth.routes import bp as auth_bp
     from surveys.enrol.routes import bp as enrol_bp
     from surveys.national import mode
@@ -54,6 +55,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         imports_bp,
         publish_bp,
         enrol_bp,
+        translations_bp,
         nns_bp,
         national_bp,
     )

@@ -31,7 +31,7 @@ from surveys.national.riket_file import check_signature
 from surveys.reports.build import render_printable
 from surveys.reports.data import min_cell, published_report
 from surveys.reports.downloads import prepare_year, render_download
-from surveys.services import jobs, users
+from surveys.services import jobs, submissions, users
 from surveys.services import rounds as ops
 from surveys.services.audit import record
 from surveys.services.catalogue import DEFAULT_FILE, instrument_from_db, load_instrument_file
@@ -648,8 +648,55 @@ def purge_cmd(before: int, yes: bool) -> None:
     )
 
 
+@click.command("pending")
+@click.option(
+    "--forget-unreadable",
+    "forget",
+    metavar="OMGÅNGS-ID",
+    help="Ta bort mätomgångens väntande svar vars nyckel saknas (de går inte att läsa).",
+)
+@click.option("--yes", is_flag=True, help="Fråga inte om bekräftelse.")
+@with_appcontext
+def pending_cmd(forget: str | None, yes: bool) -> None:
+    """Väntande svar per mätomgång, och hur många som inte går att läsa (nyckeln saknas)."""
+
+    session = db.session()
+    counts = submissions.unreadable(session)
+    if forget is None:
+        if not counts:
+            click.echo("Inga svar väntar.")
+        for round_id, (waiting, lost) in sorted(counts.items()):
+            name = submissions.round_name(session, round_id)
+            click.echo(f"{round_id} {name}: {waiting} väntar, {lost} går inte att läsa")
+        return
+    if counts.get(forget, (0, 0))[1] == 0:
+        raise CliError(
+            f"Mätomgången {forget} har inga väntande svar som saknar nyckel. Ingenting har ändrats."
+        )
+    lost = counts[forget][1]
+    name = submissions.round_name(session, forget)
+    if not yes:
+        click.confirm(
+            f"{lost} väntande svar i mätomgången {name} går inte att läsa och tas bort. Fortsätta?",
+            abort=True,
+        )
+    removed = submissions.forget_unreadable(session, forget)
+    record(
+        session,
+        user_email="kommandoraden",
+        action="väntande.oläsbara_bort",
+        detail=f"{name}: {removed} svar utan nyckel",
+    )
+    session.commit()
+    click.echo(f"{removed} svar som inte gick att läsa är borttagna ur mätomgången {name}.")
+
+
 def init_app(app: Flask) -> None:
+    from surveys.cli_translations import audio_cli, translations_cli  # noqa: PLC0415 - it imports CliError
+
     for command in (
+        translations_cli,
+        audio_cli,
         db_cli,
         instrument_cli,
         users_cli,
@@ -663,12 +710,15 @@ def init_app(app: Flask) -> None:
         backup_cmd,
         restore_cmd,
         purge_cmd,
+        pending_cmd,
     ):
         app.cli.add_command(command)
     national_cli.init_app(
         app,
         export_group=export_cli,
         forbund_commands=(
+            translations_cli,
+            audio_cli,
             rounds_cli,
             import_cli,
             export_cli,

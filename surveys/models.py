@@ -312,17 +312,23 @@ class PendingResponse(SQLModel, table=True):
     """A questionnaire taken from the web, waiting to be released into ``response``.
 
     Submissions land here in the transaction that checks their idempotency key
-    (and uses a single-use link); they are moved into the answers in shuffled
-    batches of at least MIN_CELL in another transaction, so that neither a
-    system column (PostgreSQL ``xmin``), the physical row order nor a WAL frame
-    ties a link, a moment or a counter to the answers it produced.
+    (and uses a single-use link), sealed with AES-GCM under a pending key kept outside
+    the database (surveys/services/pending_keys.py); they are moved into the answers
+    in shuffled batches of at least MIN_CELL of one round in another transaction, and
+    the key is destroyed then, so that neither a system column (PostgreSQL ``xmin``),
+    the physical row order nor a WAL frame ties a link, a moment or a counter to the
+    answers it produced.
     """
 
     __tablename__ = "pending_response"
     __table_args__ = NO_ROWID
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
     round_id: str = Field(foreign_key="round.id", index=True)  # the round answered
-    payload: str = Field(max_length=20000)  # JSON: questionnaire, year, gender, answers
+    # the pending key's id (its file in <instance>/pending-keys); None: stored before 0011
+    key_id: str | None = Field(default=None, max_length=32)
+    # base64 of AES-GCM nonce + ciphertext of the JSON (questionnaire, year, gender,
+    # answers); plain JSON only in rows stored before migration 0011
+    payload: str = Field(max_length=20000)
 
 
 class ResponseCount(SQLModel, table=True):
@@ -527,6 +533,48 @@ class BackgroundJob(SQLModel, table=True):
     attempts: int = 0  # how many times a worker claimed it (a retry after a dead worker: 2)
     min_cell: int  # the suppression threshold in force when the administrator asked
     message: str = Field(default="", max_length=500)  # the result or the failure, in Swedish
+
+
+# --- translations (issue 22: approved translations as data) -------------------
+
+
+class TranslationLanguage(SQLModel, table=True):
+    """A language a förbund has loaded a translation for, and its approval.
+
+    The approval holds for exactly the translation that was approved: ``approved_digest``
+    is a hash of every loaded row, so a later load needs a new approval."""
+
+    __tablename__ = "translation_language"
+    code: str = Field(primary_key=True, max_length=10)  # language code, e.g. ar, ti
+    approved_digest: str = Field(default="", max_length=64)  # digest approved ("" = never)
+    approved_reference: str = Field(default="", max_length=200)  # e.g. "godkänd av NNS 2027-01-10"
+    approved_by: str = Field(default="", max_length=254)  # who approved (e-mail or kommandoraden)
+    approved_on: date | None = None  # the day of the approval (an administrator's action)
+    loaded_on: date | None = None  # the day the translation file was last loaded
+
+
+class TranslationText(SQLModel, table=True):
+    """One translated text a respondent sees, with the hash of the Swedish it translates."""
+
+    __tablename__ = "translation_text"
+    language: str = Field(
+        foreign_key="translation_language.code", primary_key=True, max_length=10
+    )  # the language
+    key: str = Field(primary_key=True, max_length=120)  # text key, e.g. fraga.<version id>
+    text: str = Field(sa_column=Column(Text, nullable=False))  # the translation (plain text)
+    sv_hash: str = Field(max_length=64)  # sha256 of the Swedish text it translates (stale check)
+
+
+class LanguageCount(SQLModel, table=True):
+    """How many questionnaires of a round were answered in each language (not Swedish).
+
+    Kept apart from the answers like ``response_count``: the answers never carry
+    the language (in a small insats a language can identify a person)."""
+
+    __tablename__ = "language_count"
+    round_id: str = Field(foreign_key="round.id", primary_key=True, max_length=32)  # the round
+    language: str = Field(primary_key=True, max_length=10)  # language code
+    count: int = 0  # questionnaires received in that language
 
 
 # --- the national instance (SURVEYS_MODE=national, issue 21) -------------------

@@ -129,7 +129,10 @@ def private_files(app: Flask) -> None:
     instance.mkdir(parents=True, exist_ok=True)
     os.chmod(instance, 0o700)
     database = sqlite_path(app.config["DATABASE_URL"])
-    candidates = [instance / "secret_key"]
+    keys = instance / "pending-keys"  # surveys/services/pending_keys.py
+    if keys.is_dir():
+        os.chmod(keys, 0o700)
+    candidates = [instance / "secret_key", *keys.glob("*.key")]
     if database is not None:
         candidates += [database, *(Path(f"{database}{suffix}") for suffix in ("-wal", "-shm"))]
     for path in candidates:

@@ -156,11 +156,12 @@ def _no_charts_from_earlier_tests():
 
 
 @pytest.fixture
-def app(database_url):
+def app(database_url, tmp_path):
     empty_database(database_url)
     app = create_app(
         {
             "DATABASE_URL": database_url,
+            "INSTANCE_DIR": str(tmp_path / "instance"),  # pending keys: one folder per test
             "SECRET_KEY": SECRET,
             "TESTING": True,
             "PUBLIC_URL": "http://localhost",

@@ -28,6 +28,7 @@ _CONTROL_FIELDS = {
     "step",
     "confirm_empty",
     "device_key",
+    "sprak",  # the page's language (questionnaire/language.py): counted apart, never stored
 }
 _DEVICE_KEY = re.compile(r"^[0-9a-f]{16}$")
 MAX_VALUE_LENGTH = 20

@@ -3,6 +3,7 @@
 /s/<code>   a round's open link          /k/<code>   the same on a kiosk tablet
 /t/<token>  a single-use link            /tack, /k/<code>/tack  "Tack" after the commit
 /k/sw.js    the kiosk's service worker   /k/<code>/ko  a tablet reports its queue length
+/s/ljud/<version id>  a question's recorded read-aloud (questionnaire/language.py)
 
 With JavaScript the form is sent in the background (header X-Background: 1) and
 answered with JSON; the answers wait on the device until the server acknowledges.
@@ -32,6 +33,7 @@ from surveys.auth import roles_required
 from surveys.errors import error_page
 from surveys.files.reading import parse_int
 from surveys.models import Intervention, Role, Round, RoundMode
+from surveys.questionnaire import language
 from surveys.questionnaire.forms import (
     new_form_token,
     parse_posted,
@@ -44,7 +46,13 @@ from surveys.services import kiosk as kiosk_ops
 from surveys.services.audit import record
 from surveys.services.respondent import instrument, round_by_code
 from surveys.services.rounds import accepts_answers, find_by_token
-from surveys.services.submissions import Outcome, already_stored, closed_within_grace, submit
+from surveys.services.submissions import (
+    UNAVAILABLE_TEXT,
+    Outcome,
+    already_stored,
+    closed_within_grace,
+    submit,
+)
 from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
 
 bp = Blueprint("questionnaire", __name__)
@@ -107,7 +115,9 @@ def single_use(token: str):
 @bp.route("/tack")
 def thanks():
     """Shown only after a redirect from a committed submission."""
-    return render_template("questionnaire/thanks.html", kiosk=False, again_url=None)
+    return render_template(
+        "questionnaire/thanks.html", kiosk=False, again_url=None, **language.thanks_context()
+    )
 
 
 @bp.route("/k/<code>/tack")
@@ -124,6 +134,7 @@ def kiosk_thanks(code: str):
         kiosk=True,
         again_url=url_for(".kiosk", code=code),
         reset_seconds=current_app.config["KIOSK_THANKS_SECONDS"],
+        **language.thanks_context(),
     )
 
 
@@ -241,6 +252,9 @@ def _questionnaire(
         "countdown_seconds": current_app.config["KIOSK_COUNTDOWN_SECONDS"],
         "thanks_seconds": current_app.config["KIOSK_THANKS_SECONDS"],
     }
+    context.update(language.context(instrument_, qn))  # ?sprak=, picker, read-aloud
+    if context["lang"] is not None:  # "Tack" in the language (a kiosk's then goes to Swedish)
+        context["thanks_url"] = f"{thanks}?sprak={context['lang'].code}"
     if request.method == "GET":
         return _first_step(round_, instrument_, context).replace(
             _TOKEN_PLACEHOLDER, new_form_token(round_.id)
@@ -319,10 +333,22 @@ def _posted(session, round_: Round, instrument_, qn, context: dict, *, token: st
     )
     if outcome is Outcome.late:
         kiosk_ops.record_late(session, round_)
+    stored_now = outcome in (Outcome.stored, Outcome.late)  # not a duplicate
+    language.count_answered_in(round_.id, context["lang"] if stored_now else None)
     if outcome in (Outcome.stored, Outcome.duplicate, Outcome.late):
         return _stored(context["thanks_url"])
+    return _not_stored(round_, outcome, context, posted)
+
+
+def _not_stored(round_: Round, outcome: Outcome, context: dict, posted):
+    """The page for a questionnaire that was not stored (never "Tack")."""
     if outcome is Outcome.token_used:
         return _refused(round_, 410, None)
+    if outcome is Outcome.unavailable:  # the service's fault: try again later
+        if _background():  # the device keeps the answers and sends them again
+            return jsonify(status="retry", message=UNAVAILABLE_TEXT), 503
+        form_token = request.form["csrf_token"]
+        return _render_step(round_, context, posted, 1, form_token, notice=UNAVAILABLE_TEXT), 503
     return _refused(round_, 403, CLOSED_TEXT, title=CLOSED_TITLE)
 
 
@@ -382,6 +408,7 @@ _FORM_CACHE: dict[tuple, tuple[object, str]] = {}
 def _first_step(round_: Round, instrument, context: dict) -> str:
     timings = (context["idle_seconds"], context["countdown_seconds"], context["thanks_seconds"])
     key = (round_.id, round_.year, context["kiosk"], context["action"], timings)
+    key += (context["language_key"],)
     cached = _FORM_CACHE.get(key)
     if cached is not None and cached[0] is instrument:
         return cached[1]
@@ -450,3 +477,7 @@ def kiosk_settings(round_id: str):
     session.commit()
     flash("Inställningen för surfplattor är sparad.")
     return redirect(url_for("staff.round_page", round_id=round_id))
+
+
+bp.add_url_rule("/s/ljud/<version_id>", view_func=language.recording)
+bp.add_app_template_global(language.swedish, "tr")  # pages rendered without a language

@@ -42,7 +42,7 @@ from surveys.models import (
 )
 from surveys.services import locks
 from surveys.services.audit import record
-from surveys.services.submissions import release_pending
+from surveys.services.submissions import PendingKeyError, check_release, release_pending
 
 FORBUND = ""  # the scope of the whole förbund
 POOLED = 0  # ``question`` of a pooled row in publication_row
@@ -313,12 +313,20 @@ def publish(
     now = now or clock.now()
     if not year_has_answers(db, year):
         raise PublishError(f"Det finns inga svar för {year} att publicera.")
+    round_ids = [
+        r for (r,) in db.execute(select(col(Round.id)).where(col(Round.year) == year)).all()
+    ]
+    try:  # the waiting answers' keys must be there and removable: else change nothing
+        check_release(db, round_ids)
+    except PendingKeyError as exc:
+        db.rollback()
+        raise PublishError(str(exc)) from None
     lock = _take_lock(db, year)
     try:
-        round_ids = [
-            r for (r,) in db.execute(select(col(Round.id)).where(col(Round.year) == year)).all()
-        ]
-        release_pending(db, min_batch=1, round_ids=round_ids)
+        try:
+            release_pending(db, min_batch=1, round_ids=round_ids, min_cell=min_cell)
+        except PendingKeyError as exc:  # a key file removed since the check
+            raise PublishError(str(exc)) from None
         previous = latest(db, year)
         computed = compute(db, instrument, year=year, min_cell=min_cell, previous=previous)
         # Counting only read; storing writes: submissions wait their turn for it on the

@@ -24,6 +24,7 @@ from surveys.models import (
     KioskRetiredLink,
     LinkToken,
     MailBatch,
+    PendingResponse,
     Publication,
     PublicationGroup,
     PublicationRow,
@@ -261,13 +262,41 @@ def open_round(db: Session, round_: Round, *, today: date | None = None) -> Roun
     return round_
 
 
-def close_round(db: Session, round_: Round) -> Round:
-    """open → closed (a draft can also be closed: it is then never used)."""
+def close_round(db: Session, round_: Round, *, min_cell: int = 5) -> Round:
+    """open → closed (a draft can also be closed: it is then never used).
+
+    Every answer of the round that waits to be released is released now, in the same
+    transaction as the new state (committed here, as releases are; DESIGN.md
+    "Storage"). A key file that cannot be removed, or is missing for waiting answers,
+    is refused with a Swedish message and nothing changes.
+    """
+    from surveys.services import submissions  # noqa: PLC0415 - submissions imports this module
+
     if round_.state == RoundState.closed.value:
         raise RoundStateError("Mätomgången är redan stängd.")
+    waiting = db.exec(
+        select(func.count())
+        .select_from(PendingResponse)
+        .where(col(PendingResponse.round_id) == round_.id)
+    ).one()
+    if waiting:
+        try:
+            submissions.check_release(db, [round_.id])
+        except submissions.PendingKeyError as exc:
+            raise RoundStateError(str(exc)) from None
     round_.state = RoundState.closed.value
     db.add(round_)
     db.flush()
+    if waiting:
+        try:
+            submissions.release_pending(db, min_batch=1, round_ids=[round_.id], min_cell=min_cell)
+        except submissions.PendingKeyError as exc:  # a key removed since the check
+            db.rollback()
+            raise RoundStateError(str(exc)) from None
+        # committed with the release, or rolled back when another worker released first
+        round_.state = RoundState.closed.value
+        db.add(round_)
+        db.flush()
     return round_
 
 

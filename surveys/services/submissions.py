@@ -8,25 +8,31 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from types import SimpleNamespace
 
-from sqlalchemy import Connection, CursorResult, Engine, func, select, text, update
+from sqlalchemy import Connection, CursorResult, Engine, delete, func, insert, select, text, update
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from surveys import clock
 from surveys.db import BUSY_TIMEOUT_MS, one_writer, writer_lock
 from surveys.models import (
+    Answer,
+    Intervention,
     LinkToken,
     PendingResponse,
+    Response,
     Round,
     RoundState,
     SubmissionKey,
     new_id,
     table_of,
 )
+from surveys.services import pending_keys
+from surveys.services.pending_keys import PendingKeyError
 from surveys.services.rounds import accepts_answers, hash_token
 from surveys.services.settings import MIN_CELL, min_cell_value
 from surveys.services.validation import CleanSubmission
@@ -37,12 +43,20 @@ WAL_RETRY_SECONDS = 3600  # how long a thread keeps trying to empty the WAL afte
 _CLEANUP_GUARD = threading.Lock()  # guards _RUNNING and _AGAIN below
 
 
+# Shown instead of "Tack" when a questionnaire could not be sealed (its key not written).
+UNAVAILABLE_TEXT = (
+    "Svaren kunde inte sparas just nu, på grund av ett fel hos tjänsten. Ingenting har "
+    "sparats. Svaren finns kvar här: försök skicka dem igen om en stund."
+)
+
+
 class Outcome(enum.Enum):
     stored = "stored"  # committed now
     duplicate = "duplicate"  # the same rendered form was already stored
     token_used = "token_used"  # noqa: S105 - an outcome name, not a secret; the single-use link was used by another form
     closed = "closed"  # the round takes no answers
     late = "late"  # stored: the round closed while the form was open, within the grace period
+    unavailable = "unavailable"  # not stored: the pending key could not be written (say so)
 
 
 def submit(
@@ -106,7 +120,8 @@ def _submit(
     except IntegrityError:
         db.rollback()
         return Outcome.duplicate
-    state, waiting_before, setting = _round_state(conn, round_.id)
+    _lock_round(conn, round_.id, shared=True)
+    state, waiting_before, setting, key_id = _round_state(conn, round_.id)
     late = False
     if state is None or (check_open and not accepts_answers(state, today=today)):
         late = state is not None and closed_within_grace(state, rendered_at, grace_seconds)
@@ -116,30 +131,76 @@ def _submit(
     if token is not None and not _use_token(conn, token, round_.id):
         db.rollback()
         return Outcome.token_used
-    # Held back until a batch can be released: see release_pending.
-    _run(conn, "pending", (new_id(), round_.id, _payload(clean, round_)))
+    # Held back, sealed, until a batch of the round can be released: see release_pending.
+    try:
+        key_id, key = _round_key(conn, round_.id, key_id)
+    except PendingKeyError:
+        db.rollback()  # nothing stored: the respondent is told so, never "Tack"
+        return Outcome.unavailable
+    row_id = new_id()
+    sealed = pending_keys.seal(
+        key, key_id=key_id, row_id=row_id, round_id=round_.id, payload=_payload(clean, round_)
+    )
+    _run(conn, "pending", (row_id, round_.id, key_id, sealed))
     count_week(db, round_.id, today)
     db.commit()
     release_at = min_cell_value(setting, default_min_cell)
     if waiting_before + 1 >= release_at:
-        release_pending(db, min_batch=release_at)
+        try:
+            release_pending(db, min_batch=release_at, round_ids=[round_.id])
+        except PendingKeyError as exc:  # stored and acknowledged; closing the round says more
+            log.error("Väntande svar kunde inte släppas: %s", exc)
     return Outcome.late if late else Outcome.stored
+
+
+def _round_key(conn: Connection, round_id: str, key_id: str | None) -> tuple[str, bytes]:
+    """The key the round's waiting answers are sealed with, or a new one when none wait
+    (or all their key files are gone: those answers stay unreadable, new ones are safe)."""
+    if key_id is not None:
+        key = pending_keys.load(key_id)
+        if key is not None:
+            return key_id, key
+        # rare: a lost key file; another key of the round's waiting answers may be there
+        pending = table_of(PendingResponse)
+        others = select(pending.c.key_id).where(pending.c.round_id == round_id).distinct()
+        for other in conn.execute(others).scalars():
+            key = pending_keys.load(other) if other and other != key_id else None
+            if key is not None:
+                return other, key
+        log.error("Nyckeln för en omgångs väntande svar saknas; nya svar får en ny nyckel.")
+    key_id = new_id()
+    return key_id, pending_keys.create(key_id)
+
+
+def _lock_round(conn: Connection, round_id: str, *, shared: bool) -> None:
+    """PostgreSQL: a lock on the round's waiting answers until the transaction ends.
+
+    Submissions share it, a release takes it alone: a release waits for submissions of
+    the round that read its key, and sees their rows, so no row is left behind under a
+    key the release destroys. (SQLite: the writer lock already lets one in at a time.)
+    """
+    if conn.dialect.name == "postgresql":
+        _run(conn, "lock_shared" if shared else "lock", ("pending:" + round_id,))
 
 
 # The statements every submission runs, written once in the qmark style and given to the
 # driver as they are: no SQL is built or compiled per submission.
 _HOT_SQL = {
     "key": "INSERT INTO submission_key (key_hash, created_on) VALUES (?, ?)",
-    "round": "SELECT state, opens_on, closes_on, (SELECT count(*) FROM pending_response), "
-    "(SELECT value FROM setting WHERE key = ?) FROM round WHERE id = ?",
-    "pending": "INSERT INTO pending_response (id, round_id, payload) VALUES (?, ?, ?)",
+    "round": "SELECT r.state, r.opens_on, r.closes_on, p.n, "
+    "(SELECT value FROM setting WHERE key = ?), p.key_id FROM round r, "
+    "(SELECT count(*) AS n, max(key_id) AS key_id FROM pending_response WHERE round_id = ?) p "
+    "WHERE r.id = ?",
+    "pending": "INSERT INTO pending_response (id, round_id, key_id, payload) VALUES (?, ?, ?, ?)",
     "week": "INSERT INTO response_count (round_id, week, count) VALUES (?, ?, 1) "
     "ON CONFLICT (round_id, week) DO UPDATE SET count = response_count.count + 1",
-    "waiting_rows": "SELECT id, payload FROM pending_response",
+    "waiting_rows": "SELECT id, key_id, payload FROM pending_response WHERE round_id = ?",
     "take": "DELETE FROM pending_response WHERE id = ?",
     "responses": "INSERT INTO response "
     "(id, round_id, questionnaire_key, year, intervention_id, gender) VALUES (?, ?, ?, ?, ?, ?)",
     "answers": "INSERT INTO answer (response_id, question_version_id, code) VALUES (?, ?, ?)",
+    "lock_shared": "SELECT pg_advisory_xact_lock_shared(hashtext(?))",
+    "lock": "SELECT pg_advisory_xact_lock(hashtext(?))",
 }
 _FORMAT_SQL = {name: sql.replace("?", "%s") for name, sql in _HOT_SQL.items()}
 
@@ -150,15 +211,18 @@ def _run(conn: Connection, name: str, params: tuple | list[tuple]) -> CursorResu
     return conn.exec_driver_sql(statements[name], params)
 
 
-def _round_state(conn: Connection, round_id: str) -> tuple[SimpleNamespace | None, int, str | None]:
+def _round_state(
+    conn: Connection, round_id: str
+) -> tuple[SimpleNamespace | None, int, str | None, str | None]:
     """The round's state and dates as stored now (a cached round may be stale), with
-    how many questionnaires wait for release and the administrator's MIN_CELL, if set."""
-    row = _run(conn, "round", (MIN_CELL, round_id)).first()
+    how many of its questionnaires wait for release, the administrator's MIN_CELL, if
+    set, and the key id the waiting ones are sealed with (None when none wait)."""
+    row = _run(conn, "round", (MIN_CELL, round_id, round_id)).first()
     if row is None:
-        return None, 0, None
+        return None, 0, None, None
     opens_on, closes_on = (_as_date(value) for value in row[1:3])
     state = SimpleNamespace(state=row[0], opens_on=opens_on, closes_on=closes_on)
-    return state, row[3], row[4]
+    return state, row[3], row[4], row[5]
 
 
 def _as_date(value: date | str | None) -> date | None:
@@ -219,51 +283,291 @@ def _payload(clean: CleanSubmission, round_: Round) -> str:
     )
 
 
-def release_pending(db: Session, *, min_batch: int, round_ids: Iterable[str] | None = None) -> int:
-    """Move waiting questionnaires into the answers, in one shuffled batch; commits.
+def release_pending(
+    db: Session,
+    *,
+    min_batch: int,
+    round_ids: Iterable[str] | None = None,
+    min_cell: int = 5,
+) -> int:
+    """Move waiting questionnaires into the answers, each round in a shuffled batch of
+    its own; commits. Returns how many were released.
 
-    Runs in its own transaction, after the submissions that filled the queue were
-    committed, and only once at least ``min_batch`` (MIN_CELL) are waiting — or for
-    the given rounds whatever their number (a round being closed or published).
-    The batch is shuffled and gets new random ids, so the answers' system columns
-    and physical order say nothing about which submission (or single-use link)
-    they came from. Returns how many were released (0 when another worker took
-    the same batch first).
+    A round's batch holds *every* questionnaire of that round that waits, and is
+    released only once at least ``min_batch`` (MIN_CELL) wait — or whatever their
+    number with ``min_batch=1`` (a round being closed or its year published). A batch
+    never mixes rounds, so ordering the batches by transaction id, ``ctid`` or page
+    narrows a link to no fewer than MIN_CELL questionnaires of its round. A forced
+    rest smaller than ``min_cell`` (the administrator's setting wins) is released
+    together with the round's earlier answers, rewritten under new ids in the same
+    shuffled batch. The keys the batch was sealed with are destroyed after the commit.
+    Raises ``PendingKeyError`` (that round unchanged) when a key file is missing.
     """
-    with one_writer(db):
-        return _release_pending(db, min_batch=min_batch, round_ids=round_ids)
-
-
-def _release_pending(db: Session, *, min_batch: int, round_ids: Iterable[str] | None) -> int:
-    conn = db.connection()
     if round_ids is None:
-        rows = _run(conn, "waiting_rows", ()).all()
-    else:
         pending = table_of(PendingResponse)
-        ids = list(round_ids)
-        if not ids:
-            return 0
-        query = select(pending.c.id, pending.c.payload).where(pending.c.round_id.in_(ids))
-        rows = conn.execute(query).all()
-    if not rows or (round_ids is None and len(rows) < min_batch):
-        db.rollback()
+        round_ids = list(db.connection().execute(select(pending.c.round_id).distinct()).scalars())
+        db.rollback()  # SQLite: no read snapshot kept while waiting for the writer lock
+    released = 0
+    for round_id in sorted(set(round_ids)):
+        released += release_round(db, round_id, min_batch=min_batch, min_cell=min_cell)
+    return released
+
+
+def release_round(db: Session, round_id: str, *, min_batch: int, min_cell: int = 5) -> int:
+    """``release_pending`` for one round (0 when fewer than ``min_batch`` wait, or when
+    another worker took the same batch first)."""
+    with one_writer(db):
+        taken = _release_round(db, round_id, min_batch=min_batch, min_cell=min_cell)
+    if taken is None:
         return 0
+    count, key_ids, rewritten = taken
+    _shred(db, key_ids, wait=min_batch <= 1)
+    _scrub(db, wait=min_batch <= 1, rewritten=rewritten)
+    return count
+
+
+def _release_round(
+    db: Session, round_id: str, *, min_batch: int, min_cell: int
+) -> tuple[int, set[str], bool] | None:
+    """The release's transaction: (released, key ids used, earlier answers rewritten)."""
+    conn = db.connection()
+    _lock_round(conn, round_id, shared=False)
+    rows = _run(conn, "waiting_rows", (round_id,)).all()
+    if not rows or len(rows) < min_batch:
+        db.rollback()
+        return None
+    try:
+        batch = _unsealed(db, round_id, rows)
+    except PendingKeyError:
+        db.rollback()
+        raise
     try:
         deleted = _run(conn, "take", [(row[0],) for row in rows])
         if deleted.rowcount != len(rows):  # a concurrent release took some of them
             db.rollback()
-            return 0
-        batch = [json.loads(row[1]) for row in rows]
-        _SHUFFLE.shuffle(batch)
-        insert_responses(
-            db, [(_clean(item), item["round"], item["intervention"]) for item in batch]
-        )
+            return None
+        responses = [_response_row(item) for item in batch]
+        # a forced rest (close, publish) smaller than MIN_CELL joins the earlier answers
+        rewrite = min_batch <= 1 and len(rows) < min_cell_value(_setting(conn), min_cell)
+        if rewrite:
+            responses += _take_released(conn, round_id)
+        _SHUFFLE.shuffle(responses)
+        _insert_rows(conn, responses)
         db.commit()
     except OperationalError:  # SQLite: another writer released first (stale snapshot)
         db.rollback()
+        return None
+    return len(rows), {row[1] for row in rows if row[1]}, rewrite
+
+
+def _setting(conn: Connection) -> str | None:
+    """The administrator's MIN_CELL, if set."""
+    return conn.execute(
+        text("SELECT value FROM setting WHERE key = :key"), {"key": MIN_CELL}
+    ).scalar()
+
+
+def _unsealed(db: Session, round_id: str, rows: Sequence[Row]) -> list[dict]:
+    """The waiting questionnaires opened with their keys; ``PendingKeyError`` names the
+    round and how many cannot be opened when a key file is missing."""
+    keys: dict[str, bytes | None] = {}
+    missing = 0
+    items = []
+    for row_id, key_id, payload in rows:
+        if key_id is None:  # sealed before pending keys existed (migration 0011)
+            items.append(json.loads(payload))
+            continue
+        if key_id not in keys:
+            keys[key_id] = pending_keys.load(key_id)
+        key = keys[key_id]
+        if key is None:
+            missing += 1
+            continue
+        items.append(
+            json.loads(
+                pending_keys.unseal(
+                    key, key_id=key_id, row_id=row_id, round_id=round_id, sealed=payload
+                )
+            )
+        )
+    if missing:
+        raise PendingKeyError(missing_key_message(_round_name(db, round_id), missing))
+    return items
+
+
+def missing_key_message(round_label: str, count: int) -> str:
+    """Short enough for a flash message (200 characters) with an ordinary round name."""
+    return (
+        f"Ingenting har ändrats: nyckeln till {count} väntande svar i mätomgången "
+        f"{round_label} saknas (instance/pending-keys). Lägg tillbaka den från "
+        "säkerhetskopian, eller se surveys pending."
+    )
+
+
+def unreadable(db: Session) -> dict[str, tuple[int, int]]:
+    """Rounds with waiting answers: (waiting, of them unreadable: key file missing)."""
+    pending = table_of(PendingResponse)
+    counts: dict[str, tuple[int, int]] = {}
+    rows = db.execute(
+        select(pending.c.round_id, pending.c.key_id, func.count()).group_by(
+            pending.c.round_id, pending.c.key_id
+        )
+    ).all()
+    for round_id, key_id, count in rows:
+        lost = count if key_id is not None and pending_keys.load(key_id) is None else 0
+        waiting_, lost_ = counts.get(round_id, (0, 0))
+        counts[round_id] = (waiting_ + count, lost_ + lost)
+    return counts
+
+
+def forget_unreadable(db: Session, round_id: str) -> int:
+    """Remove a round's waiting answers whose key file is missing (flush only); how many.
+
+    They cannot be read by anyone any more; removing them lets the round be closed and
+    its year published. The weekly counters keep them: they were received.
+    """
+    pending = table_of(PendingResponse)
+    keys = db.execute(
+        select(pending.c.key_id)
+        .where(pending.c.round_id == round_id, pending.c.key_id.is_not(None))
+        .distinct()
+    ).scalars()
+    lost = [key_id for key_id in keys if pending_keys.load(key_id) is None]
+    if not lost:
         return 0
-    _scrub(db, wait=round_ids is not None)
-    return len(rows)
+    where = (pending.c.round_id == round_id, pending.c.key_id.in_(lost))
+    count = db.execute(select(func.count()).select_from(pending).where(*where)).scalar_one()
+    db.execute(delete(pending).where(*where))
+    db.flush()
+    return count
+
+
+def round_name(db: Session, round_id: str) -> str:
+    """The round as staff know it (for messages)."""
+    return _round_name(db, round_id)
+
+
+def check_release(db: Session, round_ids: Iterable[str]) -> None:
+    """Before closing or publishing: raise ``PendingKeyError`` (nothing changed) when keys
+    cannot be removed, or when a key file of a round's waiting answers is missing
+    (naming the round and how many answers)."""
+    ids = list(round_ids)
+    if not ids:
+        return
+    pending = table_of(PendingResponse)
+    rows = db.execute(
+        select(pending.c.round_id, pending.c.key_id, func.count())
+        .where(pending.c.round_id.in_(ids), pending.c.key_id.is_not(None))
+        .group_by(pending.c.round_id, pending.c.key_id)
+    ).all()
+    if not rows:
+        return
+    pending_keys.check_writable()
+    missing: dict[str, int] = {}
+    for round_id, key_id, count in rows:
+        if pending_keys.load(key_id) is None:
+            missing[round_id] = missing.get(round_id, 0) + count
+    if missing:
+        round_id, count = sorted(missing.items())[0]
+        raise PendingKeyError(missing_key_message(_round_name(db, round_id), count))
+
+
+def _round_name(db: Session, round_id: str) -> str:
+    """The round as staff know it: questionnaire, year and insats."""
+    round_ = db.get(Round, round_id)
+    if round_ is None:
+        return round_id
+    intervention = db.get(Intervention, round_.intervention_id) if round_.intervention_id else None
+    place = intervention.name if intervention else "förbundet"
+    return f'"{round_.questionnaire_key} {round_.year}, {place}"'
+
+
+# The columns of a released questionnaire, in the order of _HOT_SQL["responses"].
+_RESPONSE_COLUMNS = ["id", "round_id", "questionnaire_key", "year", "intervention_id", "gender"]
+
+
+def _response_row(item: dict) -> tuple[dict, list[tuple]]:
+    """A released questionnaire as a response row (new random id) and its answers."""
+    response_id = new_id()
+    response = {
+        "id": response_id,
+        "round_id": item["round"],
+        "questionnaire_key": item["questionnaire"],
+        "year": item["year"],
+        "intervention_id": item["intervention"],
+        "gender": item["gender"],
+    }
+    return response, [(response_id, version, code) for version, code in item["answers"]]
+
+
+def _take_released(conn: Connection, round_id: str) -> list[tuple[dict, list[tuple]]]:
+    """Remove the round's released answers and return them with new ids, to be written
+    again in one shuffled batch with a small rest (every column kept as it was)."""
+    responses = table_of(Response)
+    answers = table_of(Answer)
+    of_round = select(responses.c.id).where(responses.c.round_id == round_id)
+    codes: dict[str, list[tuple]] = {}
+    kept = select(answers.c.response_id, answers.c.question_version_id, answers.c.code)
+    for response_id, version_id, code in conn.execute(
+        kept.where(answers.c.response_id.in_(of_round))
+    ):
+        codes.setdefault(response_id, []).append((version_id, code))
+    taken = []
+    for row in conn.execute(select(responses).where(responses.c.round_id == round_id)).mappings():
+        response = dict(row)
+        response["id"] = new_id()
+        taken.append(
+            (
+                response,
+                [(response["id"], *answer) for answer in codes.get(row["id"], [])],
+            )
+        )
+    conn.execute(delete(answers).where(answers.c.response_id.in_(of_round)))
+    conn.execute(delete(responses).where(responses.c.round_id == round_id))
+    return taken
+
+
+def _insert_rows(conn: Connection, items: list[tuple[dict, list[tuple]]]) -> None:
+    """Insert responses and answers in the given (shuffled) order, in bulk."""
+    if not items:
+        return
+    columns = set(items[0][0])
+    if all(list(response) == _RESPONSE_COLUMNS for response, _ in items):  # the hot path
+        _run(conn, "responses", [tuple(response.values()) for response, _ in items])
+    elif all(set(response) == columns for response, _ in items):
+        conn.execute(insert(table_of(Response)), [response for response, _ in items])
+    else:  # rewritten rows carry columns a fresh one leaves to their defaults
+        for response, _ in items:
+            conn.execute(insert(table_of(Response)), response)
+    answers = [answer for _, rows in items for answer in rows]
+    if answers:
+        _run(conn, "answers", answers)
+
+
+def _shred(db: Session, key_ids: set[str], *, wait: bool) -> None:
+    """Destroy the released batch's keys, and stale ones no waiting answer uses.
+
+    ``wait``: a round being closed or published shreds now. A release on a
+    participant's submission leaves it to a thread (two fsyncs the request need not
+    wait for); should the process die first, the sweep of a later release removes
+    the key (pending_keys.sweep).
+    """
+    where = pending_keys.folder()
+    pending = table_of(PendingResponse)
+    in_use = set(db.connection().execute(select(pending.c.key_id).distinct()).scalars())
+    db.rollback()  # SQLite: no read snapshot kept
+
+    def shred() -> None:
+        try:
+            pending_keys.destroy(key_ids, where)
+            pending_keys.sweep({key_id for key_id in in_use if key_id}, where)
+        except Exception:  # noqa: BLE001 - the next release sweeps again; never kill a worker
+            log.exception("Använda nycklar för väntande svar kunde inte tas bort.")
+
+    if wait:
+        shred()
+    else:
+        threading.Thread(target=shred, name="cleanup-keys", daemon=True).start()
 
 
 def waiting(db: Session) -> int:
@@ -272,16 +576,7 @@ def waiting(db: Session) -> int:
     return db.connection().execute(select(func.count()).select_from(pending)).scalar_one()
 
 
-def _clean(item: dict) -> CleanSubmission:
-    return CleanSubmission(
-        questionnaire=item["questionnaire"],
-        year=item["year"],
-        gender=item["gender"],
-        answers=[(version, code) for version, code in item["answers"]],
-    )
-
-
-def _scrub(db: Session, *, wait: bool) -> None:
+def _scrub(db: Session, *, wait: bool, rewritten: bool = False) -> None:
     """Leave no trace of the released rows where the database keeps old row versions.
 
     ``wait``: a round being closed or published scrubs now. A release on a
@@ -290,22 +585,27 @@ def _scrub(db: Session, *, wait: bool) -> None:
     per table at a time, each spending up to 5 s trying to shorten the file while
     inserts go on) nor pays for SQLite's checkpoint, which copies every frame written
     since the last one — a publishing job's megabytes included — and waits for fsync.
+    ``rewritten``: the round's earlier answers were written again (a small rest was
+    merged into them); their old row versions, with the old batches' transaction ids,
+    leave the answers' tables too.
     """
     bind = db.get_bind()
     engine = bind.engine if isinstance(bind, Connection) else bind
     if engine.dialect.name == "postgresql":
+        tables = ("pending_response", "response", "answer") if rewritten else ("pending_response",)
         if wait:
-            _vacuum_pending(engine)
+            _vacuum(engine, tables)
         else:
-            _in_background(f"vacuum {engine.url}", lambda: _vacuum_pending(engine))
+            _in_background(f"vacuum {engine.url}", lambda: _vacuum(engine, tables))
     elif engine.dialect.name == "sqlite" and (not wait or not _truncate_wal(engine)):
         _in_background(f"wal {engine.url}", lambda: _truncate_wal_in_turn(engine))
 
 
-def _vacuum_pending(engine: Engine) -> bool:
-    """VACUUM the waiting answers' table (waits for a running VACUUM); True when done."""
+def _vacuum(engine: Engine, tables: tuple[str, ...]) -> bool:
+    """VACUUM the tables (waits for a running VACUUM); True when done."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM pending_response"))
+        for table in tables:
+            conn.execute(text(f"VACUUM {table}"))
     return True
 
 

@@ -57,7 +57,7 @@ from surveys.services import rounds as round_ops
 from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.settings import forbund_name
-from surveys.services.submissions import Outcome, submit
+from surveys.services.submissions import UNAVAILABLE_TEXT, Outcome, submit
 from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
 from surveys.staff.forms import AddressesForm, ConfirmForm, CountForm, PaperForm, RoundForm
 
@@ -304,7 +304,7 @@ def change_state(round_id: str, action: str):
         if action == "oppna":
             round_ops.open_round(session, round_)
         else:
-            round_ops.close_round(session, round_)
+            round_ops.close_round(session, round_, min_cell=current_app.config["MIN_CELL"])
     except round_ops.RoundStateError as exc:
         flash(str(exc), "error")
         return redirect(url_for(".round_page", round_id=round_id))
@@ -460,12 +460,16 @@ def paper(round_id: str):
                 action="pappersenkät.registrera",
                 detail=_label(round_),
             )
-            if not _store_paper(session, round_, clean, form.form_key.data):
+            outcome = _store_paper(session, round_, clean, form.form_key.data)
+            if outcome is Outcome.unavailable:  # rolled back: the form is shown again, filled in
+                errors = {"": UNAVAILABLE_TEXT}
+            elif outcome is not Outcome.stored:
                 session.rollback()
                 flash("Den här pappersenkäten är redan registrerad (den sparades en gång).")
                 return redirect(url_for(".paper", round_id=round_id))
-            flash("Pappersenkäten är registrerad. Du kan skriva in nästa.")
-            return redirect(url_for(".paper", round_id=round_id))
+            else:
+                flash("Pappersenkäten är registrerad. Du kan skriva in nästa.")
+                return redirect(url_for(".paper", round_id=round_id))
     else:
         form.form_key.data = secrets.token_urlsafe(24)
     return _paper_page(form, round_, instrument, qn, errors, values)
@@ -492,11 +496,11 @@ def _paper_page(form, round_, instrument, qn, errors, values, *, ask_empty: bool
     ), (400 if errors else 200)
 
 
-def _store_paper(session, round_: Round, clean, form_key: str) -> bool:
+def _store_paper(session, round_: Round, clean, form_key: str) -> Outcome:
     """Store through the same path as the web form, with the form's idempotency key:
     a double click stores one questionnaire. The audit entry already added to the
     session is committed together with it."""
-    outcome = submit(
+    return submit(
         session,
         round_=round_,
         clean=clean,
@@ -504,7 +508,6 @@ def _store_paper(session, round_: Round, clean, form_key: str) -> bool:
         default_min_cell=current_app.config["MIN_CELL"],
         check_open=round_.state == RoundState.open.value,
     )
-    return outcome is Outcome.stored
 
 
 def _qr(data: str, fmt: str, *, scale: int = 8) -> bytes:

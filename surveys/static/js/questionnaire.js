@@ -4,14 +4,19 @@
 // - the form is sent in the background with its key; the answers wait in IndexedDB
 //   until the server acknowledges them, and the queue drains by itself when online;
 // - kiosk: "Är du kvar?" after a while without touch, a "Tack" that counts down and can
-//   be extended, and a reset that leaves nothing of the respondent (DOM, history, form).
+//   be extended, and a reset that leaves nothing of the respondent (DOM, history, form);
+// - "Lyssna" (read-aloud); a page in another language (?sprak=) takes its texts from
+//   data-texts, and a kiosk's reset always goes back to the Swedish form.
 (function () {
   "use strict";
   var form = document.querySelector("form.questionnaire");
   var kioskThanks = document.getElementById("kiosk-thanks");
   var modern = !!(window.fetch && window.indexedDB && window.Promise && window.URLSearchParams);
   var DB = "enkat", STORE = "ko", META = "meta";
-  var NET_MESSAGE = "Svaren skickas så snart surfplattan har nät igen.";
+  var texts = {};
+  try { texts = JSON.parse((form && form.dataset.texts) || "{}"); } catch (e) { texts = {}; }
+  function tr(key, swedish) { return texts[key] || swedish; }
+  var NET_MESSAGE = tr("ui.offline", "Svaren skickas så snart surfplattan har nät igen.");
   // The kiosk page as the server sent it, before this script changes it (attributes only:
   // what a respondent clicks is not in it). Kept for the service worker without a download.
   var pristine = form && form.dataset.kiosk && form.dataset.step === "1" &&
@@ -186,7 +191,8 @@
         });
         bar.firstChild.max = shown;
         bar.firstChild.value = answered;
-        bar.lastChild.textContent = answered + " av " + shown + " besvarade";
+        bar.lastChild.textContent = tr("ui.progress", "{answered} av {shown} besvarade")
+          .replace("{answered}", answered).replace("{shown}", shown);
       }
     }
     form.addEventListener("change", update);
@@ -203,9 +209,9 @@
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       if (!form.querySelector('input[name^="q"]:checked') && !form.dataset.confirmed) {
-        ask("Du har inte svarat på någon fråga. Vill du skicka ändå?",
-          [["Skicka ändå", function () { form.dataset.confirmed = "1"; submitInBackground(); }],
-           ["Svara på frågorna", function () {}]]);
+        ask(tr("ui.empty", "Du har inte svarat på någon fråga. Vill du skicka ändå?"),
+          [[tr("ui.send_anyway", "Skicka ändå"), function () { form.dataset.confirmed = "1"; submitInBackground(); }],
+           [tr("ui.answer_questions", "Svara på frågorna"), function () {}]]);
         return;
       }
       submitInBackground();
@@ -227,7 +233,7 @@
     var item = { id: randomHex(16), url: form.action, fields: fieldsOf(),
       report: form.dataset.kiosk ? form.dataset.kiosk + "/ko" : null };
     button.disabled = true;
-    status("Skickar dina svar …");
+    status(tr("ui.sending", "Skickar dina svar …"));
     form.dataset.sending = "1"; // no idle reset while answers exist only in this page
     var saved = keep(item).then(function () { return true; }, function () {
       storageFull = true; // told to staff, never to the respondent
@@ -285,14 +291,15 @@
     if (!queuedOnDevice && !kiosk) { location.replace(form.dataset.thanks); return; }
     var main = document.querySelector("main");
     var where = kiosk ? "surfplattan" : "den här enheten";
-    document.title = "Tack för dina svar";
+    document.title = tr("ui.thanks_page", "Tack för dina svar");
     // The form (and with it every answer) leaves the DOM.
     main.innerHTML = '<section class="card message thanks" aria-labelledby="rubrik">' +
-      '<h1 id="rubrik" tabindex="-1">Tack!</h1><p></p></section>';
+      '<h1 id="rubrik" tabindex="-1"></h1><p></p></section>';
+    main.querySelector("h1").textContent = tr("ui.thanks_title", "Tack!");
     main.querySelector("p").textContent = queuedOnDevice
       ? "Dina svar är sparade på " + where + " och skickas så snart den har nät igen. " +
         "De hjälper oss att göra stödet bättre."
-      : "Dina svar är sparade. De hjälper oss att göra stödet bättre.";
+      : tr("ui.thanks_text", "Dina svar är sparade. De hjälper oss att göra stödet bättre.");
     if (!kiosk) {
       main.firstChild.insertAdjacentHTML("beforeend", "<p>Låt sidan vara öppen tills den har nät igen.</p>");
     } else {
@@ -302,20 +309,34 @@
     main.querySelector("h1").focus();
   }
 
+  // A hint with a live number of seconds where the text has {seconds} (in any language).
+  function secondsLine(id, text) {
+    var p = document.createElement("p"), parts = text.split("{seconds}"), span = document.createElement("span");
+    p.className = "hint";
+    span.id = id;
+    p.appendChild(document.createTextNode(parts[0]));
+    p.appendChild(span);
+    p.appendChild(document.createTextNode(parts.slice(1).join("")));
+    return p;
+  }
+
   // "Enkäten börjar om om N sekunder" with "Jag behöver mer tid" (WCAG 2.2.1).
   function countdown(section, again, seconds, serverPage) {
     var info = section.querySelector("#reset-info");
     if (!info) {
-      section.insertAdjacentHTML("beforeend",
-        '<p class="hint" id="reset-info">Enkäten börjar om för nästa person om ' +
-        '<span id="sekunder"></span> sekunder.</p><p class="actions"></p>');
-      info = section.querySelector("#reset-info");
+      info = secondsLine("sekunder",
+        tr("ui.restart_in", "Enkäten börjar om för nästa person om {seconds} sekunder."));
+      info.id = "reset-info";
+      section.appendChild(info);
+      section.insertAdjacentHTML("beforeend", '<p class="actions"></p>');
     }
     var actions = info.nextElementSibling;
     if (!serverPage) {
-      actions.insertAdjacentHTML("beforeend", '<button type="button" class="primary" id="borja-om">Börja om nu</button>');
+      actions.insertAdjacentHTML("beforeend", '<button type="button" class="primary" id="borja-om"></button>');
+      actions.lastChild.textContent = tr("ui.restart_now", "Börja om nu");
     }
-    actions.insertAdjacentHTML("beforeend", '<button type="button" id="mer-tid">Jag behöver mer tid</button>');
+    actions.insertAdjacentHTML("beforeend", '<button type="button" id="mer-tid"></button>');
+    actions.lastChild.textContent = tr("ui.more_time", "Jag behöver mer tid");
     var left = seconds, shown = section.querySelector("#sekunder");
     shown.textContent = left;
     var tick = setInterval(function () {
@@ -373,12 +394,12 @@
       if (!form || asking || form.dataset.sending || Date.now() - last < idle) { return; }
       if (!form.querySelector("input:checked")) { last = Date.now(); return; }
       var left = Number(form.dataset.countdown) || 30;
-      asking = ask("Är du kvar?", [["Ja, jag är kvar", function () {
+      asking = ask(tr("ui.still_there", "Är du kvar?"), [[tr("ui.yes_still_there", "Ja, jag är kvar"), function () {
         clearInterval(tick); asking = null; last = Date.now();
       }]]);
       var card = asking.firstChild;
-      card.insertAdjacentHTML("beforeend", '<p class="hint">Annars börjar enkäten om för nästa ' +
-        'person om <span id="kvar-sekunder"></span> sekunder.</p>');
+      card.appendChild(secondsLine("kvar-sekunder", tr("ui.otherwise_restart",
+        "Annars börjar enkäten om för nästa person om {seconds} sekunder.")));
       card.appendChild(card.querySelector("button"));
       var shown = card.querySelector("#kvar-sekunder");
       shown.textContent = left;
@@ -398,7 +419,67 @@
     if (kiosk) { location.replace(kiosk); }
   });
 
+  // --- "Lyssna": the question, then its options, as shown, in the voice for the page's
+  // language (the part read is lit), or the version's recording first. Hidden without
+  // either; nothing starts by itself, focus never moves (keyboards, screen readers).
+  function setupListen() {
+    var buttons = document.querySelectorAll("button.listen"), synth = window.speechSynthesis;
+    var lang = document.documentElement.lang, stop = null;
+    function voice() {
+      var all = (synth && window.SpeechSynthesisUtterance && synth.getVoices()) || [];
+      return all.filter(function (v) { return v.lang.toLowerCase().split(/[-_]/)[0] === lang; })[0];
+    }
+    function show() {
+      var found = !!voice();
+      buttons.forEach(function (b) { b.hidden = !(found || b.dataset.audio); });
+    }
+    function mark(el, on) { el.classList.toggle("reading", on); }
+    function speak(parts, done) {
+      var v = voice(), i = 0, over = false;
+      function next() {
+        if (over) { return; }
+        if (!v || i >= parts.length) { done(); return; }
+        var el = parts[i++], u = new window.SpeechSynthesisUtterance(el.textContent.trim());
+        u.lang = lang; u.voice = v;
+        u.onend = u.onerror = function () { mark(el, false); next(); };
+        mark(el, true);
+        synth.speak(u);
+      }
+      next();
+      return function () { over = true; parts.forEach(function (el) { mark(el, false); }); synth.cancel(); };
+    }
+    function play(url, parts, done) {
+      var audio = new Audio(url), rest = null;
+      function then(left) { // after the recording (or without one: all by voice)
+        if (rest) { return; }
+        mark(parts[0], false);
+        rest = speak(left, done);
+      }
+      mark(parts[0], true);
+      audio.onended = function () { then(parts.slice(1)); };
+      audio.onerror = function () { then(parts); };
+      (audio.play() || Promise.resolve()).catch(function () { then(parts); });
+      return function () { audio.pause(); then([]); rest(); };
+    }
+    show();
+    if (synth && synth.addEventListener) { synth.addEventListener("voiceschanged", show); }
+    buttons.forEach(function (button) {
+      button.addEventListener("click", function () {
+        var again = button.getAttribute("aria-pressed");
+        if (stop) { stop(); }
+        buttons.forEach(function (b) { b.removeAttribute("aria-pressed"); });
+        if (again) { return; } // a second press stops
+        var parts = [].slice.call(button.parentNode.querySelectorAll("legend .read, .option span"));
+        function done() { button.removeAttribute("aria-pressed"); stop = null; }
+        button.setAttribute("aria-pressed", "true");
+        stop = button.dataset.audio ? play(button.dataset.audio, parts, done) : speak(parts, done);
+      });
+    });
+    window.addEventListener("pagehide", function () { if (stop) { stop(); } });
+  }
+
   if (form) {
+    setupListen();
     if (modern && form.dataset.kiosk) {
       remember(form.dataset.kiosk + "/ko", form.querySelector('input[name="csrf_token"]').value);
     }
@@ -419,13 +500,17 @@
       }).then(function () {
         // This first page and its files came before the service worker: keep a copy now
         // (a fresh, empty form; later loads are kept by the service worker itself).
+        // Fonts of a page in another script and recordings too, for a tablet offline.
         var urls = [];
-        document.querySelectorAll("link[rel=stylesheet], script[src]").forEach(function (el) {
+        document.querySelectorAll("link[rel=stylesheet], link[rel=preload], script[src]").forEach(function (el) {
           urls.push(el.href || el.src);
         });
+        document.querySelectorAll("[data-audio]").forEach(function (el) { urls.push(el.dataset.audio); });
+        var language = form.querySelector('input[name="sprak"]');
+        var key = location.pathname + (language ? "?sprak=" + encodeURIComponent(language.value) : "");
         return caches.open("kiosk-v1").then(function (cache) {
           var page = new Response(pristine, { headers: { "Content-Type": "text/html; charset=utf-8" } });
-          return Promise.all([cache.put(location.pathname, page), cache.addAll(urls)]);
+          return Promise.all([cache.put(key, page), cache.addAll(urls)]);
         });
       }).catch(function () {});
     }

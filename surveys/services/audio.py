@@ -1,0 +1,97 @@
+"""Recorded read-aloud per question version (issue 22): files in the instance folder.
+
+A förbund may record a question's Swedish wording; the recording is played by the
+"Lyssna" button instead of the device's speech synthesis. Files live in
+``<instance>/ljud/<version id>.<ext>``, keyed by the question version's fixed id (a new
+wording is a new version, so an old recording never plays for a new text). They are
+loaded with ``surveys audio load FILE --version ID``, which accepts only real audio
+(recognised by its first bytes, not its name) of at most ``MAX_BYTES``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from indicators.instrument import VERSION_ID, Instrument
+
+MAX_BYTES = 3 * 1024 * 1024  # a spoken question is a few seconds: 3 MB is plenty
+FOLDER = "ljud"
+MIME = {
+    "mp3": "audio/mpeg",
+    "ogg": "audio/ogg",
+    "wav": "audio/wav",
+    "m4a": "audio/mp4",
+    "webm": "audio/webm",
+}
+_VERSION = re.compile(VERSION_ID)
+
+
+class AudioError(ValueError):
+    """A refused recording, with a Swedish message; nothing was changed."""
+
+
+def folder(instance_dir: str | Path) -> Path:
+    return Path(instance_dir) / FOLDER
+
+
+def sniff(head: bytes) -> str | None:
+    """The audio format from a file's first bytes (its name is not trusted), or None."""
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "mp3"
+    if head.startswith(b"OggS"):
+        return "ogg"
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return "wav"
+    if head[4:8] == b"ftyp" and head[8:11] in (b"M4A", b"mp4", b"iso", b"das"):
+        return "m4a"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "webm"
+    return None
+
+
+def load_recording(instance_dir: str | Path, instrument: Instrument, version_id: str, path: Path):
+    """Copy a recording into the instance folder for ``version_id``; AudioError if refused."""
+    known = {v.id for q in instrument.all_questions() for v in q.versions}
+    if not _VERSION.match(version_id) or version_id not in known:
+        raise AudioError(f"Okänd frågeversion {version_id!r}. Ingenting har ändrats.")
+    if not path.is_file():
+        raise AudioError(f"Filen {path} finns inte.")
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise AudioError(
+            f"Filen är för stor ({size // 1024} kB; högst {MAX_BYTES // 1024} kB). "
+            "Ingenting har ändrats."
+        )
+    data = path.read_bytes()
+    fmt = sniff(data[:16]) if len(data) >= 12 else None
+    if fmt is None:
+        raise AudioError(
+            "Filen är inte en ljudfil (MP3, Ogg, WAV, M4A eller WebM). Ingenting har ändrats."
+        )
+    target_dir = folder(instance_dir)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / f"{version_id}.{fmt}"
+    partial = target.with_suffix(".part")
+    partial.write_bytes(data)
+    os.replace(partial, target)  # atomic: a tablet never gets half a file
+    for other in target_dir.glob(f"{version_id}.*"):
+        if other != target:
+            other.unlink()
+    return target
+
+
+def recordings(instance_dir: str | Path) -> dict[str, str]:
+    """version id → file name of every recording (a directory listing, no database)."""
+    found: dict[str, str] = {}
+    try:
+        entries = os.scandir(folder(instance_dir))
+    except OSError:
+        return found
+    with entries:
+        for entry in entries:
+            stem, _, ext = entry.name.rpartition(".")
+            if ext in MIME and _VERSION.match(stem):
+                found[stem] = entry.name
+    return found

@@ -1,0 +1,440 @@
+"""Translations as data (issue 22): template, load, stale rows, approval, ?sprak=, the
+per-language counter, recordings — over the real commands, HTTP and database."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import wave
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import text
+
+from surveys import db
+from surveys.services.catalogue import DEFAULT_FILE
+from tests.conftest import form_token, login, release_all
+from tests.translation_fixture import load_fixture_translation, template, translated, write
+
+Q1 = "deltagare_avslut.1.v1"  # the exit questionnaire's first question (current version)
+
+
+def html_tag(html: str) -> str:
+    return re.search(r"<html[^>]*>", html).group(0)
+
+
+def current_q1_key(app) -> str:
+    with app.app_context():
+        rows = db.session().execute(
+            text("SELECT id FROM question_version WHERE question_id = 'deltagare_avslut.1'")
+        )
+        ids = sorted(i for (i,) in rows)
+    assert Q1 in ids
+    return f"fraga.{Q1}"
+
+
+def test_template_has_one_row_per_participant_text_csv_and_xlsx(app, runner, tmp_path):
+    rows = template(runner, tmp_path / "mall.csv", "ar")
+    keys = [row["key"] for row in rows]
+    assert len(keys) == len(set(keys))
+    assert f"fraga.{Q1}" in keys
+    assert "fraga.deltagare_pagaende.1.v1" in keys
+    assert not any(k.startswith(("fraga.personal.", "fraga.styrelse.")) for k in keys)
+    assert {"kon.fraga", "kon.kvinna", "skala.frekvens.6", "skala.ja_nej.0", "ui.send"} <= set(keys)
+    assert all(row["text"] == "" for row in rows)
+    by_key = {row["key"]: row["sv"] for row in rows}
+    assert by_key["skala.frekvens.0"] == "Vet ej / Ej aktuellt"
+    assert by_key["ui.question_number"] == "Fråga {n} av {total}"
+    result = runner.invoke(
+        args=["translations", "template", "--language", "ar", "--output", str(tmp_path / "m.xlsx")]
+    )
+    assert result.exit_code == 0, result.output
+    sheet = load_workbook(tmp_path / "m.xlsx").active
+    xlsx = [tuple(c or "" for c in r) for r in sheet.iter_rows(values_only=True)]
+    assert xlsx[0] == ("key", "sv", "text")
+    assert [r[0] for r in xlsx[1:]] == keys
+    # filled in in Excel and loaded as XLSX
+    book = load_workbook(tmp_path / "m.xlsx")
+    for row, filled in zip(book.active.iter_rows(min_row=2), translated(rows, "ar"), strict=True):
+        row[2].value = filled["text"]
+    book.save(tmp_path / "ifylld.xlsx")
+    result = runner.invoke(
+        args=["translations", "load", str(tmp_path / "ifylld.xlsx"), "--language", "ar"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{len(keys)} översatta texter inlästa för arabiska (ar)." in result.output
+    assert "Språket behöver godkännas" in result.output
+    # an unknown language is a Swedish message, and no file
+    result = runner.invoke(
+        args=["translations", "template", "--language", "xx", "--output", str(tmp_path / "x.csv")]
+    )
+    assert result.exit_code == 1
+    assert "Okänt språk" in result.output
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_only_an_approved_language_opens_with_sprak_right_to_left(
+    app, client, runner, tmp_path, make_round
+):
+    r = make_round("deltagare_avslut")
+    texts = load_fixture_translation(runner, tmp_path, "ar", approve=False)
+    page = client.get(f"/s/{r.code}?sprak=ar").text
+    assert html_tag(page) == '<html lang="sv" dir="ltr">'  # loaded, not approved: Swedish
+    assert texts[f"fraga.{Q1}"] not in page
+    assert "العربية" not in page
+
+    result = runner.invoke(
+        args=["translations", "approve", "--language", "ar", "--reference", "godkänd av NNS"]
+    )
+    assert result.exit_code == 0, result.output
+    page = client.get(f"/s/{r.code}?sprak=ar").text
+    assert html_tag(page) == '<html lang="ar" dir="rtl">'
+    assert texts[f"fraga.{Q1}"] in page
+    assert texts["skala.frekvens.6"] in page
+    assert "font-arabic.css" in page
+    assert "noto-sans-arabic-400.woff2" in page
+    assert '<input type="hidden" name="sprak" value="ar">' in page
+    assert 'lang="ar" dir="rtl" hreflang="ar" aria-current="page">العربية</a>' in page
+    assert "Har du fått stöd på ett sätt" not in page
+
+    swedish = client.get(f"/s/{r.code}").text
+    assert html_tag(swedish) == '<html lang="sv" dir="ltr">'
+    assert "العربية" in swedish  # the picker names the language in its own script
+    assert "font-arabic" not in swedish
+    assert "data-texts" not in swedish
+    for odd in ("xx", "ti", "<script>", "AR%00", "sv"):
+        page = client.get(f"/s/{r.code}?sprak={odd}")
+        assert page.status_code in (200, 400)
+        assert 'lang="ar"' not in html_tag(page.text)
+    staff_round = make_round("personal")  # staff answer in Swedish: no picker, no ?sprak
+    page = client.get(f"/s/{staff_round.code}?sprak=ar").text
+    assert html_tag(page) == '<html lang="sv" dir="ltr">'
+    assert "العربية" not in page
+
+
+def post_exit(client, url: str, **extra) -> None:
+    page = client.get(url)
+    data = {"csrf_token": form_token(page.text), "gender": "man", "q1": "6", "q2": "3"}
+    data.update({"q8": "1", "q9": "4", "conditional_shown": "1", **extra})
+    assert client.post(url, data=data).status_code == 303
+    # the same form again (a double tap): stored once, counted once
+    assert client.post(url, data=data).status_code == 303
+
+
+def test_an_answer_in_arabic_is_stored_as_the_swedish_one_and_counted_apart(
+    app, client, runner, tmp_path, make_round
+):
+    r = make_round("deltagare_avslut")
+    load_fixture_translation(runner, tmp_path, "ar")
+    post_exit(client, f"/s/{r.code}")
+    post_exit(client, f"/s/{r.code}?sprak=ar", sprak="ar")
+    with app.app_context():
+        s = db.session()
+        payloads = [p for (p,) in s.execute(text("SELECT payload FROM pending_response"))]
+        counts = s.execute(text("SELECT round_id, language, count FROM language_count")).all()
+    assert len(payloads) == 2
+    assert payloads[0] == payloads[1]
+    assert all("sprak" not in p and '"ar"' not in p for p in payloads)
+    assert counts == [(r.id, "ar", 1)]  # Swedish is not counted; the repeat is not counted
+    release_all(app)
+    with app.app_context():
+        s = db.session()
+        stored = s.execute(
+            text(
+                "SELECT r.id, r.gender, a.question_version_id, a.code FROM response r "
+                "JOIN answer a ON a.response_id = r.id ORDER BY a.question_version_id"
+            )
+        ).all()
+        columns = set(s.execute(text("SELECT * FROM response")).keys())
+    by_response: dict[str, list] = {}
+    for rid, gender, version, code in stored:
+        by_response.setdefault(rid, []).append((gender, version, code))
+    first, second = by_response.values()
+    assert first == second
+    assert ("man", Q1, 6) in first
+    assert columns == {"id", "round_id", "questionnaire_key", "year", "intervention_id", "gender"}
+
+
+def test_a_changed_swedish_text_makes_the_language_unavailable_until_updated(
+    app, client, runner, tmp_path, make_round
+):
+    r = make_round("deltagare_avslut")
+    texts = load_fixture_translation(runner, tmp_path, "ar")
+    assert 'lang="ar"' in html_tag(client.get(f"/s/{r.code}?sprak=ar").text)
+    original = DEFAULT_FILE.read_text(encoding="utf-8")
+    old = "Har du fått stöd på ett sätt som är till stor nytta för dig?"
+    assert original.count(old) == 1
+    edited = tmp_path / "nns.yaml"
+    edited.write_text(original.replace(old, "Har du fått stöd som är till nytta för dig?"))
+    try:
+        assert runner.invoke(args=["instrument", "load", "--file", str(edited)]).exit_code == 0
+        page = client.get(f"/s/{r.code}?sprak=ar").text
+        assert html_tag(page) == '<html lang="sv" dir="ltr">'
+        assert "Har du fått stöd som är till nytta för dig?" in page
+        assert "العربية" not in page
+        status = runner.invoke(args=["translations", "status"]).output
+        assert "1 inaktuella" in status
+        assert "erbjuds inte" in status
+        refused = runner.invoke(
+            args=["translations", "approve", "--language", "ar", "--reference", "igen"]
+        )
+        assert refused.exit_code == 1
+        assert "1 är inaktuella" in refused.output
+        # loading the old file again says which row is stale
+        reload = runner.invoke(
+            args=["translations", "load", str(tmp_path / "oversattning-ar.csv"), "--language", "ar"]
+        )
+        assert reload.exit_code == 0
+        assert "1 inaktuella" in reload.output
+        assert f"fraga.{Q1}" in reload.output
+        # a new template carries the new Swedish; translated and loaded, it needs approval
+        rows = translated(template(runner, tmp_path / "ny.csv", "ar"), "ar")
+        write(tmp_path / "ny-ar.csv", rows)
+        loaded = runner.invoke(
+            args=["translations", "load", str(tmp_path / "ny-ar.csv"), "--language", "ar"]
+        )
+        assert loaded.exit_code == 0
+        assert "inaktuella" not in loaded.output
+        assert 'lang="sv"' in html_tag(client.get(f"/s/{r.code}?sprak=ar").text)
+        runner.invoke(args=["translations", "approve", "--language", "ar", "--reference", "ny"])
+        page = client.get(f"/s/{r.code}?sprak=ar").text
+        assert 'lang="ar"' in html_tag(page)
+        assert texts[f"fraga.{Q1}"] in page
+    finally:
+        assert runner.invoke(args=["instrument", "load"]).exit_code == 0
+
+
+BIDI = "\u202e"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda rows: rows[3].update(key="fraga.finnsinte.1.v1"), "Rad 5: okänd nyckel"),
+        (lambda rows: rows[0].update(text="<b>fet</b>"), "Rad 2: texten innehåller kod"),
+        (lambda rows: rows[0].update(text="&lt;x"), "Rad 2: texten innehåller kod"),
+        (lambda rows: rows[6].update(text="ب" * 200), "Rad 8: texten är mycket längre"),
+        (lambda rows: rows[1].update(text=f"abc{BIDI}def"), "Rad 3: kolumnen text innehåller"),
+        (lambda rows: rows[1].update(text="abc\u2067def"), "RIGHT-TO-LEFT ISOLATE"),
+        (lambda rows: rows[2].update(text="abc\x07"), "Rad 4: kolumnen text innehåller"),
+        (lambda rows: rows[2].update(key=rows[1]["key"]), "Rad 4: nyckeln"),
+        (lambda rows: rows[3].update(text="ab { c"), "Rad 5: texten måste ha samma platshållare"),
+        (lambda rows: rows[3].update(sv=""), "Rad 5: kolumnen sv är tom"),
+    ],
+    ids=[
+        "okänd-nyckel",
+        "märkning",
+        "entitet",
+        "för-lång",
+        "bidi",
+        "isolat",
+        "styrtecken",
+        "dubblett",
+        "klammer",
+        "tom-sv",
+    ],
+)
+def test_a_bad_translation_file_is_refused_naming_the_row_and_changes_nothing(
+    app, client, runner, tmp_path, make_round, change, expected
+):
+    r = make_round("deltagare_avslut")
+    texts = load_fixture_translation(runner, tmp_path, "ar")
+    rows = translated(template(runner, tmp_path / "t.csv", "ar"), "ti")  # other texts
+    change(rows)
+    result = runner.invoke(
+        args=["translations", "load", str(write(tmp_path / "bad.csv", rows)), "--language", "ar"]
+    )
+    assert result.exit_code == 1
+    assert expected in result.output
+    assert "Ingenting har lästs in." in result.output
+    page = client.get(f"/s/{r.code}?sprak=ar").text  # still the approved translation
+    assert 'lang="ar"' in html_tag(page)
+    assert texts[f"fraga.{Q1}"] in page
+    assert "ናይ ፈተና" not in page
+
+
+def test_wrong_columns_or_a_dropped_placeholder_are_refused(app, runner, tmp_path):
+    rows = translated(template(runner, tmp_path / "t.csv", "ti"), "ti")
+    wrong = write(
+        tmp_path / "wrong.csv",
+        [{**r, "svenska": r["sv"]} for r in rows],
+        ("key", "svenska", "text"),
+    )
+    result = runner.invoke(args=["translations", "load", str(wrong), "--language", "ti"])
+    assert result.exit_code == 1
+    assert "Rad 1: kolumnen sv saknas" in result.output
+    numbered = next(i for i, r in enumerate(rows) if r["key"] == "ui.question_number")
+    rows[numbered]["text"] = "ፈተና {n}"
+    result = runner.invoke(
+        args=["translations", "load", str(write(tmp_path / "p.csv", rows)), "--language", "ti"]
+    )
+    assert result.exit_code == 1
+    assert f"Rad {numbered + 2}: texten måste ha samma platshållare" in result.output
+    with app.app_context():
+        assert db.session().execute(text("SELECT count(*) FROM translation_text")).scalar() == 0
+
+
+def test_approval_on_the_page_needs_a_complete_translation_and_is_audited(
+    app, client, runner, tmp_path, make_user, make_round
+):
+    rows = translated(template(runner, tmp_path / "t.csv", "ti"), "ti")
+    partial = write(tmp_path / "part.csv", [r for r in rows if r["key"] != f"fraga.{Q1}"])
+    result = runner.invoke(args=["translations", "load", str(partial), "--language", "ti"])
+    assert result.exit_code == 0
+    assert f"1 saknas: fraga.{Q1}" in result.output
+    refused = runner.invoke(
+        args=["translations", "approve", "--language", "ti", "--reference", "x"]
+    )
+    assert refused.exit_code == 1
+    assert "1 texter saknas" in refused.output
+    assert login(client, make_user("administratör")).status_code == 302
+    page = client.get("/admin/sprak").text
+    assert f"Saknas: fraga.{Q1}" in page
+    assert "Godkänn tigrinska" not in page
+    token = form_token(page)
+    bad = [{**r, "text": "<i>x</i>"} if r["key"] == "ui.send" else r for r in rows]
+    refused = client.post(
+        "/admin/sprak/las-in",
+        data={"csrf_token": token, "language": "ti", "file": (io.BytesIO(csv_bytes(bad)), "t.csv")},
+        content_type="multipart/form-data",
+    )
+    page = client.get(refused.headers["Location"]).text
+    assert "texten innehåller kod" in page
+    assert "Godkänn tigrinska" not in page
+    loaded = client.post(
+        "/admin/sprak/las-in",
+        data={
+            "csrf_token": token,
+            "language": "ti",
+            "file": (io.BytesIO(csv_bytes(rows)), "t.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    page = client.get(loaded.headers["Location"]).text
+    assert "översatta texter inlästa för tigrinska (ti)" in page
+    assert "Godkänn tigrinska" in page
+    empty = client.post("/admin/sprak/ti/godkann", data={"csrf_token": token, "reference": " "})
+    assert "Ange en referens" in client.get(empty.headers["Location"]).text
+    done = client.post(
+        "/admin/sprak/ti/godkann",
+        data={"csrf_token": token, "reference": "godkänd av NNS 2027-01-10"},
+    )
+    assert done.status_code == 302
+    with app.app_context():
+        entries = (
+            db.session()
+            .execute(
+                text("SELECT action, detail FROM audit_entry WHERE action LIKE 'översättning%'")
+            )
+            .all()
+        )
+    assert ("översättning.godkänn", "tigrinska (ti): godkänd av NNS 2027-01-10") in entries
+    r = make_round("deltagare_pagaende")
+    page = client.get(f"/s/{r.code}?sprak=ti").text
+    assert html_tag(page) == '<html lang="ti" dir="ltr">'
+    assert "font-ethiopic.css" in page
+
+
+def csv_bytes(rows: list[dict[str, str]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["key", "sv", "text"], extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def tiny_wav(path: Path, frames: int = 800) -> Path:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\x00\x10" * frames)
+    return path
+
+
+def test_recordings_refuse_what_is_not_audio_or_too_large_and_are_served(
+    app, client, runner, tmp_path, make_round
+):
+    app.config["INSTANCE_DIR"] = str(tmp_path / "instance")
+    folder = tmp_path / "instance" / "ljud"
+    fake = tmp_path / "fraga.mp3"
+    fake.write_text("<html>inte ljud</html>")
+    big = tmp_path / "stor.wav"
+    big.write_bytes(tiny_wav(tmp_path / "s.wav").read_bytes() + b"\x00" * (3 * 1024 * 1024))
+    for path, version, message in (
+        (fake, Q1, "inte en ljudfil"),
+        (big, Q1, "för stor"),
+        (tiny_wav(tmp_path / "ok.wav"), "deltagare_avslut.1.v99", "Okänd frågeversion"),
+        (tiny_wav(tmp_path / "ok.wav"), "../../etc/passwd", "Okänd frågeversion"),
+    ):
+        result = runner.invoke(args=["audio", "load", str(path), "--version", version])
+        assert result.exit_code == 1
+        assert message in result.output
+    assert not folder.exists() or not any(folder.iterdir())
+    good = tiny_wav(tmp_path / "fraga1.wav")
+    result = runner.invoke(args=["audio", "load", str(good), "--version", Q1])
+    assert result.exit_code == 0, result.output
+    served = client.get(f"/s/ljud/{Q1}")
+    assert served.status_code == 200
+    assert served.mimetype == "audio/wav"
+    assert served.data == good.read_bytes()
+    served.close()
+    assert client.get("/s/ljud/deltagare_avslut.2.v1").status_code == 404
+    r = make_round("deltagare_avslut")
+    page = client.get(f"/s/{r.code}").text
+    assert f'data-audio="/s/ljud/{Q1}"' in page
+    assert page.count("data-audio=") == 1
+    assert page.count('class="listen"') == 11
+
+
+def test_round_page_has_links_per_language_and_the_count(
+    app, client, runner, tmp_path, make_user, make_round
+):
+    r = make_round("deltagare_avslut", insats="Steget")
+    load_fixture_translation(runner, tmp_path, "ar")
+    post_exit(client, f"/s/{r.code}?sprak=ar", sprak="ar")
+    assert login(client, make_user("personal", insatser=["Steget"])).status_code == 302
+    page = client.get(f"/personal/omgang/{r.id}").text
+    assert f"http://localhost/s/{r.code}?sprak=ar" in page
+    rows = re.findall(r"<tr><td>arabiska</td><td class=\"num\">(\d+)</td></tr>", page)
+    assert rows == ["1"]
+    poster = client.get(f"/personal/omgang/{r.id}/sprak/ar/affisch").text
+    assert f"/s/{r.code}?sprak=ar" in poster
+    assert "العربية" in poster
+    assert client.get(f"/personal/omgang/{r.id}/sprak/ti/affisch").status_code == 404
+    slips = client.post(
+        f"/personal/omgang/{r.id}/sprak/ar/lappar",
+        data={"csrf_token": form_token(page), "count": "2"},
+    ).text
+    assert len(re.findall(r"/t/[A-Za-z0-9_-]+\?sprak=ar", slips)) == 2
+
+
+def test_without_javascript_the_second_step_and_tack_stay_in_the_language(
+    app, client, runner, tmp_path, make_round
+):
+    r = make_round("deltagare_avslut")
+    texts = load_fixture_translation(runner, tmp_path, "ar")
+    url = f"/s/{r.code}?sprak=ar"
+    token = form_token(client.get(url).text)
+    data = {"csrf_token": token, "q1": "6", "q8": "1", "conditional_shown": "0", "sprak": "ar"}
+    step = client.post(f"/s/{r.code}", data=data)
+    assert step.status_code == 200
+    assert html_tag(step.text) == '<html lang="ar" dir="rtl">'
+    assert texts["fraga.deltagare_avslut.9.v1"] in step.text
+    assert '<input type="hidden" name="sprak" value="ar">' in step.text
+    done = client.post(f"/s/{r.code}", data={**data, "q9": "4", "conditional_shown": "1"})
+    assert done.headers["Location"] == "/tack?sprak=ar"
+    thanks = client.get(done.headers["Location"]).text
+    assert html_tag(thanks) == '<html lang="ar" dir="rtl">'
+    assert texts["ui.thanks_text"] in thanks
+    # a kiosk without JavaScript: "Tack" in the language, then the Swedish form again
+    kiosk = make_round("deltagare_avslut", mode="kiosk")
+    token = form_token(client.get(f"/k/{kiosk.code}?sprak=ar").text)
+    done = client.post(f"/k/{kiosk.code}", data={**data, "csrf_token": token, "q8": "2"})
+    assert done.headers["Location"] == f"/k/{kiosk.code}/tack?sprak=ar"
+    thanks = client.get(done.headers["Location"]).text
+    assert texts["ui.thanks_text"] in thanks
+    assert f'<a class="button primary" href="/k/{kiosk.code}" id="borja-om">' in thanks
+    assert f'url=/k/{kiosk.code}">' in thanks  # the refresh without JavaScript: Swedish
