@@ -414,6 +414,23 @@ class PublicationNational(SQLModel, table=True):
     positive: int  # percent
 
 
+class PublicationHistory(SQLModel, table=True):
+    """Figures typed in from old annual reports, as they stood when the year was published."""
+
+    __tablename__ = "publication_history"
+    publication_id: str = Field(foreign_key="publication.id", primary_key=True)  # publication
+    year: int = Field(primary_key=True)  # year of the old figure
+    questionnaire: str = Field(primary_key=True, max_length=40)  # questionnaire key
+    question: int = Field(primary_key=True)  # question number
+    subgroup: str = Field(primary_key=True, max_length=10)  # samtliga / kvinnor / man
+    n: int | None = None  # respondents
+    negative: int | None = None  # percent
+    neutral: int | None = None  # percent
+    positive: int | None = None  # percent
+    clearly_positive: int | None = None  # percent
+    response_rate: int | None = None  # percent
+
+
 # --- production safety and imports (prod) -------------------------------------
 
 
@@ -487,14 +504,25 @@ class KioskRetiredLink(SQLModel, table=True):
 
 
 class ReportComment(SQLModel, table=True):
-    """The förbundschef's own text for a year: introduction (indicator 0) or one indicator."""
+    """The förbundschef's own text for a year and scope: introduction (0) or one indicator."""
 
     __tablename__ = "report_comment"
     year: int = Field(primary_key=True)  # report year
+    scope: str = Field(default="", primary_key=True, max_length=200)  # "" = förbundet, or insats
     indicator: int = Field(primary_key=True)  # 1..16, or 0 for the introduction
     text: str = Field(sa_column=Column(Text, nullable=False))  # plain text; blank line = paragraph
     updated_at: datetime  # last edit (an administrator's action, not a respondent's)
     updated_by: str = Field(max_length=254)  # e-mail of who edited last
+
+
+class ReportText(SQLModel, table=True):
+    """A standing text of every report ("Om indikatorerna", the contact details)."""
+
+    __tablename__ = "report_text"
+    key: str = Field(primary_key=True, max_length=40)  # "om_indikatorerna" or "kontakt"
+    text: str = Field(sa_column=Column(Text, nullable=False))  # plain text; blank line = paragraph
+    updated_at: datetime  # last edit
+    updated_by: str = Field(max_length=254)  # e-mail of who edited last (admin pages only)
 
 
 class ReportAsset(SQLModel, table=True):

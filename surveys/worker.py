@@ -39,6 +39,7 @@ from surveys.reports.assets import prerender_preview
 from surveys.reports.downloads import prepare_year
 from surveys.services import jobs
 from surveys.services.catalogue import instrument_from_db
+from surveys.services.publications import published_years
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,8 @@ def _work(session: Session, job: BackgroundJob, worker: str) -> None:
         instrument = instrument_from_db(session)
         if job.kind == jobs.PREVIEW:
             status, message = _preview(session, instrument, job)
+        elif job.kind == jobs.ALL_YEARS:
+            status, message = jobs.publish_all_years(session, instrument, job)
         else:
             status, message = jobs.publish_year(session, instrument, job)
     except Exception:
@@ -127,6 +130,9 @@ def _work(session: Session, job: BackgroundJob, worker: str) -> None:
         session.commit()
     if job.kind == jobs.PUBLISH and status == jobs.DONE:
         _prepare(session, job.year)  # the page already says "publicerat"
+    elif job.kind == jobs.ALL_YEARS and status == jobs.DONE:
+        for year in published_years(session):
+            _prepare(session, year)
 
 
 def _preview(session: Session, instrument, job: BackgroundJob) -> tuple[str, str]:

@@ -3,7 +3,7 @@ records the job that made it; the year's publishing lock is a database (advisory
 file lock that dies with its process, so the publish_lock table goes (issues 18, 20)
 
 Revision ID: 0017
-Revises: 0011
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0017"
-down_revision = "0011"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

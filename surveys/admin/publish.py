@@ -40,10 +40,11 @@ from surveys.models import (
     Round,
     RoundState,
 )
-from surveys.reports.data import min_cell
+from surveys.reports.data import frozen_changes, min_cell
 from surveys.services import jobs
 from surveys.services import publications as pubs
 from surveys.services.catalogue import instrument_from_db
+from surveys.services.republish import plan
 
 bp = Blueprint("publish", __name__, url_prefix="/admin/publicera")
 
@@ -113,6 +114,15 @@ def setting():
     form = ProtectOtherForm()
     if form.validate_on_submit():
         session = db.session()
+        if _publishing(session):
+            flash(
+                "En publicering pågår. Inställningen är inte ändrad; vänta tills publiceringen "
+                "är klar och försök igen."
+            )
+            return redirect(url_for(".overview"))
+        if form.protect.data == pubs.protect_other(session):
+            flash("Inställningen är oförändrad.")
+            return redirect(url_for(".overview"))
         pubs.set_protect_other(session, form.protect.data, user_email=current_user.email)
         session.commit()
         flash(
@@ -120,7 +130,38 @@ def setting():
             if form.protect.data
             else "Övriga skyddas inte längre: kvinnor och män redovisas som i NNS rapporter."
         )
+        if pubs.published_years(session):  # offer to publish every year with the new setting
+            return redirect(url_for(".all_years"))
     return redirect(url_for(".overview"))
+
+
+def _publishing(session) -> bool:
+    """A year is being published now (a lock, or a publishing job queued or running)."""
+    return jobs.publishing(session)
+
+
+@bp.route("/alla-ar", methods=["GET", "POST"])
+@roles_required(Role.admin)
+def all_years():
+    """Publish every published year again in one step, after a preview of what changes."""
+    session = db.session()
+    cell = min_cell(session, current_app.config["MIN_CELL"])
+    if request.method == "POST":
+        try:
+            job = jobs.request_all_years(session, user_email=current_user.email, min_cell=cell)
+        except jobs.JobError as exc:
+            flash(str(exc))
+            return redirect(url_for(".overview"))
+        _hand_over(job)
+        return redirect(url_for(".job_page", job_id=job.id))
+    if _publishing(session):
+        flash("En publicering pågår. Vänta tills den är klar och försök igen.")
+        return redirect(url_for(".overview"))
+    return render_template(
+        "publish/all_years.html",
+        plans=plan(session, instrument_from_db(session), min_cell=cell),
+        protect_other=pubs.protect_other(session),
+    )
 
 
 @bp.route("/<year:year>", methods=["GET", "POST"])
@@ -159,6 +200,7 @@ def year_page(year: int):
         suppressed=int(computed.rows["suppressed"].sum()),
         reasons=reasons.to_dict(),
         changes=_changes(session, previous, computed.rows) if previous else [],
+        frozen=frozen_changes(session, previous) if previous else None,
         min_cell=cell,
         protect_other=computed.protect_other,
         instrument=instrument,

@@ -41,6 +41,7 @@ from sqlmodel import Session, col
 from indicators import Instrument
 from surveys import clock
 from surveys.models import BackgroundJob, Publication, ReportAsset
+from surveys.services import locks
 from surveys.services.publications import (
     Computed,
     PublishError,
@@ -48,8 +49,10 @@ from surveys.services.publications import (
     latest,
     protect_other,
     publish,
+    published_years,
     year_has_answers,
 )
+from surveys.services.republish import republish_all
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,8 @@ PREVIEW = "preview"
 PREVIEW_FRESH = timedelta(minutes=10)  # a preview snapshot is shown this long, then recounted
 SNAPSHOT_PREFIX = "forhandsgranskning-"  # report_asset cache_key of a year's preview snapshot
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+ALL_YEARS = "publish_all"  # republish every published year (after the övriga setting changed)
+ALL_YEARS = "publish_all"  # republish every published year (after the övriga setting changed)
 ACTIVE = (QUEUED, RUNNING)
 LEASE = timedelta(seconds=60)  # a claim holds this long unless its worker renews it
 MAX_ATTEMPTS = 3  # claims before a job whose workers keep dying is given up
@@ -72,6 +77,10 @@ GAVE_UP = {
         "Förhandsgranskningen av {year} kunde inte tas fram: bakgrundsprocessen slutade "
         "svara ({attempts} försök). Försök igen."
     ),
+    ALL_YEARS: (
+        "Publiceringen av alla år avbröts: bakgrundsprocessen slutade svara ({attempts} "
+        "försök). År som hann publiceras på nytt ligger kvar. Försök igen."
+    ),
 }
 FAILED_UNEXPECTEDLY = {
     PUBLISH: (
@@ -79,6 +88,10 @@ FAILED_UNEXPECTEDLY = {
         "publicerades. Försök igen; händer det igen, kontakta den som sköter servern."
     ),
     PREVIEW: "Förhandsgranskningen av {year} kunde inte tas fram. Försök igen.",
+    ALL_YEARS: (
+        "Publiceringen av alla år misslyckades på grund av ett tekniskt fel. Försök igen; "
+        "händer det igen, kontakta den som sköter servern."
+    ),
 }
 
 
@@ -380,6 +393,42 @@ def state(job: BackgroundJob, *, now: datetime | None = None) -> str:
         lease = job.lease_until
         return "stalled" if lease is None or _aware(lease) < now else RUNNING
     return job.status
+
+
+def publishing(db: Session, *, now: datetime | None = None) -> bool:
+    """Whether any year is being published now: a year's lock held (``services.locks``),
+    or a publishing job a worker does or will do (reads only)."""
+    if locks.any_held(db):
+        return True
+    return any(
+        active_job(db, job.year, kind=job.kind, now=now) is not None
+        for job in db.execute(
+            select(BackgroundJob).where(
+                col(BackgroundJob.kind).in_((PUBLISH, ALL_YEARS)),
+                col(BackgroundJob.status).in_(ACTIVE),
+            )
+        ).scalars()
+    )
+
+
+def request_all_years(db: Session, *, user_email: str, min_cell: int) -> BackgroundJob:
+    """Record a job republishing every published year (flushes); refused while one runs."""
+    if publishing(db):
+        raise JobError("En publicering pågår. Vänta tills den är klar och försök igen.")
+    years = published_years(db)
+    if not years:
+        raise JobError("Inget år är publicerat ännu.")
+    return _new_job(db, ALL_YEARS, year=years[-1], user_email=user_email, min_cell=min_cell)
+
+
+def publish_all_years(db: Session, instrument: Instrument, job: BackgroundJob) -> tuple[str, str]:
+    """Republish every published year (``republish.republish_all``): ``(status, message)``."""
+    done, stopped = republish_all(
+        db, instrument, user_email=job.requested_by, min_cell=job.min_cell
+    )
+    if stopped is not None:
+        return FAILED, stopped
+    return DONE, f"{', '.join(map(str, done))} är publicerade på nytt."
 
 
 # --- the preview snapshot -------------------------------------------------------

@@ -21,6 +21,7 @@ Either way a second holder is refused at once (no waiting): ``PublishBusy``.
 from __future__ import annotations
 
 import fcntl
+import glob
 import os
 from dataclasses import dataclass
 
@@ -63,6 +64,31 @@ def take(db: Session, year: int) -> YearLock:
     if engine.dialect.name == "postgresql":
         return _take_advisory(engine, year)
     return _take_file(engine, year)
+
+
+def any_held(db: Session) -> bool:
+    """Whether some process holds some year's publishing lock right now."""
+    engine = _engine(db)
+    if engine.dialect.name == "postgresql":
+        held = db.execute(
+            text(
+                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = :space "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            ),
+            {"space": SPACE},
+        ).scalar_one()
+        return bool(held)
+    path = lock_file(engine, 0)
+    if path is None:
+        return False
+    for name in glob.glob(path.replace("-publicering-0.lock", "-publicering-*.lock")):
+        year = name.rsplit("-", 1)[1].removesuffix(".lock")
+        if year.isdigit():
+            try:
+                take(db, int(year)).release()
+            except PublishBusy:
+                return True
+    return False
 
 
 def _engine(db: Session) -> Engine:

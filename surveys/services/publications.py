@@ -29,6 +29,7 @@ from surveys.models import (
     PendingResponse,
     Publication,
     PublicationGroup,
+    PublicationHistory,
     PublicationNational,
     PublicationRow,
     Question,
@@ -475,7 +476,20 @@ def _store(
                 for y, q, n, s, p in national
             ],
         )
+    _store_history(db, publication)
     return publication
+
+
+def _store_history(db: Session, publication: Publication) -> None:
+    """Freeze the imported history with the publication, as Riket's figures are (issue 19)."""
+    from surveys.files.history import history_rows  # noqa: PLC0415 - files import services
+
+    rows = [r for r in history_rows(db) if r["year"] <= publication.year]
+    if rows:
+        db.connection().execute(
+            table_of(PublicationHistory).insert(),
+            [{"publication_id": publication.id, **r} for r in rows],
+        )
 
 
 def _value(value: object) -> int | None:
