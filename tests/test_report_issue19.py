@@ -328,15 +328,14 @@ def _two_published_years(runner, tmp_path):
 def test_changing_the_setting_offers_every_year_and_is_refused_while_publishing(
     admin_client, app, runner, tmp_path
 ):
-    from surveys.models import PublishLock, Setting
+    from surveys.models import Setting
+    from surveys.services import locks
 
     _two_published_years(runner, tmp_path)
     overview = admin_client.get("/admin/publicera")
     token = form_token(overview.text)
     with app.app_context():
-        s = db.session()
-        s.add(PublishLock(year=2024, started_at=clock.now()))
-        s.commit()
+        held = locks.take(db.session(), 2024)  # another process publishing 2024
     refused = admin_client.post(
         "/admin/publicera/installning", data={"csrf_token": token}, follow_redirects=True
     )
@@ -344,8 +343,7 @@ def test_changing_the_setting_offers_every_year_and_is_refused_while_publishing(
     with app.app_context():
         s = db.session()
         assert s.get(Setting, "protect_other") is None  # unchanged: övriga still protected
-        s.delete(s.get(PublishLock, 2024))
-        s.commit()
+    held.release()
     changed = admin_client.post("/admin/publicera/installning", data={"csrf_token": token})
     assert changed.headers["Location"].endswith("/admin/publicera/alla-ar")
     page = admin_client.get("/admin/publicera/alla-ar")
@@ -355,7 +353,7 @@ def test_changing_the_setting_offers_every_year_and_is_refused_while_publishing(
 
 
 def test_republishing_every_year_stops_at_the_first_that_fails(app, runner, tmp_path):
-    from surveys.models import PublishLock
+    from surveys.services import locks
     from surveys.services import publications as pubs
     from surveys.services.catalogue import instrument_from_db
     from surveys.services.republish import republish_all
@@ -363,8 +361,7 @@ def test_republishing_every_year_stops_at_the_first_that_fails(app, runner, tmp_
     _two_published_years(runner, tmp_path)
     with app.app_context():
         s = db.session()
-        s.add(PublishLock(year=2024, started_at=clock.now()))
-        s.commit()
+        held = locks.take(s, 2024)  # another process publishing 2024
         done, stopped = republish_all(
             s, instrument_from_db(s), user_email="admin@example.invalid", min_cell=5
         )
@@ -374,6 +371,7 @@ def test_republishing_every_year_stops_at_the_first_that_fails(app, runner, tmp_
         assert "2023 är publicerade på nytt och ligger kvar" in stopped
         assert pubs.latest(s, 2023).version == 2
         assert pubs.latest(s, 2024).version == 1  # unchanged
+        held.release()
 
 
 # --- the opening -------------------------------------------------------------------------
@@ -430,17 +428,19 @@ def test_the_years_bar_chart_is_a_setting_off_in_print_by_default(admin_client, 
 
 
 def test_the_all_years_job_republishes_every_year_and_refuses_a_second(app, runner, tmp_path):
+    from surveys import worker
     from surveys.services import jobs
     from surveys.services import publications as pubs
-    from surveys.services.catalogue import instrument_from_db
 
     _two_published_years(runner, tmp_path)
     with app.app_context():
         s = db.session()
         job = jobs.request_all_years(s, user_email="chef@example.invalid", min_cell=5)
+        s.commit()
         with pytest.raises(jobs.JobError, match="En publicering pågår"):
             jobs.request_all_years(s, user_email="chef@example.invalid", min_cell=5)
-        done = jobs.run(s, instrument_from_db(s), job.id)
+        done = worker.run_inline(app, job.id)  # a worker does it
+        assert done is not None
         assert done.status == jobs.DONE
         assert done.message == "2023, 2024 är publicerade på nytt."
         assert [pubs.latest(s, y).version for y in (2023, 2024)] == [2, 2]

@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0010"
-down_revision = "0014"  # chained after main's head at the merge (was bg1)
+down_revision = "0017"  # chained after main's head at the merge (was bg1)
 branch_labels = None
 depends_on = None
 

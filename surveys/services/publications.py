@@ -11,11 +11,10 @@ The administrator's preview runs the same computation without storing it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import and_, delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, func, select
 from sqlmodel import Session, col
 
 from indicators import Instrument
@@ -34,7 +33,6 @@ from surveys.models import (
     PublicationHistory,
     PublicationNational,
     PublicationRow,
-    PublishLock,
     Question,
     QuestionVersion,
     Response,
@@ -44,13 +42,13 @@ from surveys.models import (
     Setting,
     table_of,
 )
+from surveys.services import locks
 from surveys.services.audit import record
 from surveys.services.submissions import PendingKeyError, check_release, release_pending
 
 FORBUND = ""  # the scope of the whole förbund
 POOLED = 0  # ``question`` of a pooled row in publication_row
 PROTECT_OTHER_KEY = "protect_other"
-STALE_LOCK = timedelta(hours=1)
 COUNT_COLUMNS = ["n", "answered", "negative_n", "neutral_n", "positive_n", "clearly_positive_n"]
 FIGURE_COLUMNS = [
     *COUNT_COLUMNS,
@@ -355,11 +353,13 @@ def publish(
     user_email: str,
     min_cell: int,
     now: datetime | None = None,
+    job_id: str | None = None,
 ) -> Publication:
     """Publish a year: release and close its rounds, compute, store, audit; commits.
 
     Refuses (``PublishError``, nothing changed) a year without answers and a year
-    that is being published right now.
+    that is being published right now. ``job_id``: the background job publishing it,
+    recorded on the publication in the same transaction (a job publishes once).
     """
     now = now or clock.now()
     if not year_has_answers(db, year):
@@ -372,7 +372,7 @@ def publish(
     except PendingKeyError as exc:
         db.rollback()
         raise PublishError(str(exc)) from None
-    _take_lock(db, year, now)
+    lock = _take_lock(db, year)
     try:
         try:
             release_pending(db, min_batch=1, round_ids=round_ids, min_cell=min_cell)
@@ -392,6 +392,7 @@ def publish(
                 user_email=user_email,
                 now=now,
             )
+            publication.job_id = job_id
             record(
                 db,
                 user_email=user_email,
@@ -404,34 +405,20 @@ def publish(
             db.commit()
     except BaseException:
         db.rollback()
-        _drop_lock(db, year)
         raise
-    _drop_lock(db, year)
+    finally:
+        lock.release()
     return publication
 
 
-def _take_lock(db: Session, year: int, now: datetime) -> None:
-    existing = db.get(PublishLock, year)
-    if existing is not None:
-        if now - existing.started_at < STALE_LOCK:
-            raise PublishError(
-                f"År {year} håller redan på att publiceras. Vänta en stund och försök igen."
-            )
-        db.delete(existing)
-        db.flush()
+def _take_lock(db: Session, year: int) -> locks.YearLock:
+    """The year's publishing lock (``services.locks``: it dies with this process)."""
     try:
-        db.add(PublishLock(year=year, started_at=now))
-        db.commit()
-    except IntegrityError:
-        db.rollback()
+        return locks.take(db, year)
+    except locks.PublishBusy:
         raise PublishError(
             f"År {year} håller redan på att publiceras. Vänta en stund och försök igen."
         ) from None
-
-
-def _drop_lock(db: Session, year: int) -> None:
-    db.execute(delete(PublishLock).where(col(PublishLock.year) == year))
-    db.commit()
 
 
 def _close_open_rounds(db: Session, year: int) -> int:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session, col
 
 from indicators import Instrument
-from surveys.models import PublicationRow, PublishLock
+from surveys.models import PublicationRow
+from surveys.services import locks
 from surveys.services import publications as pubs
 
 
@@ -30,7 +31,7 @@ class YearPlan:
 
 def publishing_now(db: Session) -> bool:
     """Whether a year is being published right now (its lock is held)."""
-    return bool(db.execute(select(func.count()).select_from(PublishLock)).scalar_one())
+    return locks.any_held(db)
 
 
 def plan(db: Session, instrument: Instrument, *, min_cell: int) -> list[YearPlan]:

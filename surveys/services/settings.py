@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from surveys import clock
+from surveys.config import MIN_CELL_HIGH, MIN_CELL_LOW
 from surveys.files.reading import parse_int
 from surveys.models import ReportText, Setting
 
@@ -45,8 +46,8 @@ def forbund_name(db: Session) -> str:
 
 
 def min_cell_value(raw: str | None, default: int) -> int:
-    """The threshold a stored ``min_cell`` setting gives (1–1000), else ``default``."""
-    value = parse_int(raw, low=1, high=1000) if raw is not None else None
+    """The threshold a stored ``min_cell`` setting gives (in the one range), else ``default``."""
+    value = parse_int(raw, low=MIN_CELL_LOW, high=MIN_CELL_HIGH) if raw is not None else None
     return default if value is None else value
 
 
