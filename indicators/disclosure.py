@@ -359,8 +359,8 @@ def leave_out(
     for column in LEFT_OUT_COLUMNS[1:]:
         delta[column] = delta[column].fillna(0) if column in delta else 0
     delta["clearly_positive_n"] = delta["clearly_positive_n"].astype("Int64").fillna(0)
-    key = ["year", "indicator", "questionnaire", "question", "scope", "subgroup"]
-    summed = delta.groupby(key, sort=False)[[*COUNT_COLUMNS, *LEFT_OUT_COLUMNS[1:]]].sum()
+    by = ["year", "indicator", "questionnaire", "question", "scope", "subgroup"]
+    summed = delta.groupby(by, sort=False)[[*COUNT_COLUMNS, *LEFT_OUT_COLUMNS[1:]]].sum()
     cells = cells.drop(index=dropped)
     cells["_q"] = cells["question"].astype("Int64").fillna(_POOLED).astype("int64")
     joined = cells.merge(
@@ -882,12 +882,12 @@ def _protect_block(block: _Block, primary: np.ndarray) -> tuple[np.ndarray, list
     changed = True
     while changed:
         changed = False
-        for cell in sorted(np.flatnonzero(extra), key=lambda c: -int(block.size[c])):
-            extra[cell] = False
+        for shown in sorted(np.flatnonzero(extra), key=lambda c: -int(block.size[c])):
+            extra[shown] = False
             if block.holds(primary | extra):
-                kinds[cell], changed = "", True
+                kinds[shown], changed = "", True
             else:
-                extra[cell] = True
+                extra[shown] = True
     return extra, kinds
 
 

@@ -18,12 +18,17 @@ import pandas as pd
 
 from indicators.disclosure import (
     _POOLED,
+    _VALUES,
     FORBUND,
+    LEFT_OUT_COLUMNS,
     OTHER,
+    PROTECTED_COLUMNS,
     REASON_CHANGED,
     REASON_CONDITIONAL,
     REASON_PRIMARY,
     REASON_RELATION,
+    SUPPRESSED_COMPLEMENTARY,
+    SUPPRESSED_PRIMARY,
     _Block,
     _changed_since,
     _protect_block,
@@ -101,15 +106,17 @@ def make_block(
         for key, (total, parts) in groups.items()
         if total is not None and parts
     ]
-    matrix = np.zeros((len(relations), count))
     member: list[list[int]] = [[] for _ in range(count)]
     for r, (_, total, parts) in enumerate(relations):
-        matrix[r, total] = 1.0
-        matrix[r, parts] = -1.0
         for c in (total, *parts.tolist()):
             member[c].append(r)
+    size = frame["size"].to_numpy(dtype=np.int64)
+    typed = frame["typed"].to_numpy(dtype=np.int64) if "typed" in frame else np.zeros(count, int)
     return _Block(
-        size=frame["size"].to_numpy(dtype=np.int64),
+        size=size,
+        effective=size - typed,
+        n=frame["n"].to_numpy(dtype=np.int64),
+        values=frame[_VALUES].astype("Float64").to_numpy(dtype=float, na_value=np.nan),
         published=published,
         never=never,
         empty=frame["n"].to_numpy(dtype=np.int64) == 0,
@@ -117,7 +124,6 @@ def make_block(
         gate_of=gate_of,
         relations=relations,
         member=member,
-        matrix=matrix,
         min_cell=min_cell,
         rel_total=np.array([t for _, t, _ in relations], dtype=np.int64),
         part_rel=np.concatenate(
@@ -143,14 +149,15 @@ def protect_hierarchy(
     scope to the scope it adds up into (a förbund to its group; missing = Riket).
     """
     if cells.empty:
-        return _published_rows(
-            cells, np.zeros(0, bool), np.zeros(0, bool), np.zeros(0, object), instrument
-        )
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in PROTECTED_COLUMNS})
     cells = cells.reset_index(drop=True)
+    for column in LEFT_OUT_COLUMNS:  # nothing is left out of a national publication
+        if column not in cells:
+            cells[column] = 0
     small = cells["size"] < min_cell
     changed = _changed_since(cells, previous, min_cell) & ~small
     primary_all = (small | changed).to_numpy()
-    hidden_all = np.zeros(len(cells), dtype=bool)
+    kind_all = np.full(len(cells), "", dtype=object)
     conditional_all = np.zeros(len(cells), dtype=bool)
     reason = np.full(len(cells), "", dtype=object)
     reason[changed.to_numpy()] = REASON_CHANGED
@@ -161,10 +168,11 @@ def protect_hierarchy(
         primary = primary_all[rows] & block.published
         extra, kinds = _protect_block(block, primary)
         base = primary | extra
-        hidden_all[rows] = block.hidden(base)
+        kind_all[rows[block.hidden(base)]] = SUPPRESSED_COMPLEMENTARY
+        kind_all[rows[primary]] = SUPPRESSED_PRIMARY
         conditional_all[rows] = block.under_hidden_gate(base)
         for i, kind in enumerate(kinds):
             if extra[i] and not primary[i]:
                 reason[rows[i]] = REASON_RELATION[kind]
         reason[rows[conditional_all[rows]]] = REASON_CONDITIONAL
-    return _published_rows(cells, hidden_all, conditional_all, reason, instrument)
+    return _published_rows(cells, kind_all, conditional_all, reason, instrument)

@@ -225,7 +225,7 @@ def publish_year(
         action="riket.publicera",
         detail=(
             f"{year} version {publication.version}; {len(packages)} förbund, "
-            f"{len(computed.rows)} rader, {int(computed.rows['suppressed'].sum())} dolda"
+            f"{len(computed.rows)} rader, {publications.hidden_count(computed.rows)} dolda"
         ),
     )
     db.commit()

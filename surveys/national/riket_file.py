@@ -47,7 +47,7 @@ def riket_csv(db: Session, year: int) -> bytes:
         .where(
             col(PublicationRow.publication_id) == publication.id,
             col(PublicationRow.question) != publications.POOLED,
-            col(PublicationRow.suppressed).is_(False),
+            col(PublicationRow.suppressed) == "",
             col(PublicationRow.positive).is_not(None),
         )
         .order_by(
