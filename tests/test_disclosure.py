@@ -21,6 +21,7 @@ from tests.test_disclosure_property import (
     INSTRUMENT,
     attack,
     cells_of,
+    frame,
     respondents,
     unhide,
 )
@@ -46,7 +47,8 @@ def run(rows, *, min_cell=MIN_CELL, protect_other=True, previous=None):
     published = protect(
         truth, INSTRUMENT, min_cell=min_cell, protect_other=protect_other, previous=previous
     )
-    assert attack(published, truth, min_cell=min_cell, protect_other=protect_other) == []
+    answers = frame(rows)
+    assert attack(published, answers, min_cell=min_cell, protect_other=protect_other) == []
     return truth, published
 
 
@@ -66,30 +68,34 @@ def test_insats_difference_no_longer_gives_the_other_insats():
     other = get(published, scope="Insats B", question=3, questionnaire="personal")
     forbund = get(published, scope="", question=3, questionnaire="personal")
     assert (small["suppression"], small["n"]) == (REASON_PRIMARY, 3)
-    assert other["suppressed"]
-    assert other["suppression"] == SCOPE
-    assert pd.isna(other["answered"])
-    assert pd.isna(other["negative_n"])
-    assert not forbund["suppressed"]
-    assert forbund["answered"] == 23
-    # The attacker really would learn A's answers if B were shown.
-    index = other.name
-    assert attack(unhide(published, truth, index, MIN_CELL), truth, min_cell=MIN_CELL)
+    # Everyone answered, so B's answered = n = 20 and the förbund's would give A's
+    # exactly (the bounds 0 ≤ count ≤ n): the förbund's row is hidden, not B's.
+    assert forbund["suppressed"] == "complementary"
+    assert forbund["suppression"] == SCOPE
+    assert forbund["n"] == 23
+    assert pd.isna(forbund["answered"])
+    assert pd.isna(forbund["negative_n"])
+    assert other["suppressed"] == ""
+    assert other["answered"] == 20
+    # The attacker really would learn A's answers if the förbund's row were shown.
+    index = forbund.name
+    assert attack(unhide(published, frame(rows), index), frame(rows), min_cell=MIN_CELL)
 
 
 def test_samtliga_minus_kvinnor_minus_man_no_longer_gives_the_one_annat():
+    """The one annat is left out of samtliga (and said so) instead of hiding män."""
     rows = gendered({"kvinna": 12, "man": 9, "annat": 1})
     _, published = run(rows)
     samtliga = get(published, scope="Insats A", question=1)
     kvinnor = get(published, scope="Insats A", question=1, subgroup="kvinnor")
     man = get(published, scope="Insats A", question=1, subgroup="man")
-    assert not samtliga["suppressed"]
-    assert samtliga["answered"] == 22
-    assert not kvinnor["suppressed"]
-    assert kvinnor["answered"] == 12
-    assert man["suppressed"]
-    assert man["suppression"] == GENDER
-    assert man["n"] == 9
+    assert (samtliga["suppressed"], samtliga["answered"], samtliga["n"]) == ("", 21, 21)
+    assert (samtliga["left_out"], samtliga["left_out_gender"]) == (1, 1)
+    assert (kvinnor["suppressed"], kvinnor["answered"]) == ("", 12)
+    assert (man["suppressed"], man["answered"]) == ("", 9)
+    assert (published["suppressed"] == "").all()
+    forbund = get(published, scope="", question=1)
+    assert (forbund["answered"], forbund["left_out"]) == (21, 1)
     assert set(published["subgroup"]) == {"samtliga", "kvinnor", "man"}
 
 
@@ -133,9 +139,9 @@ def _exit(ja: bool, code: int) -> dict[int, int | None]:
 
 
 def test_question_9_n_is_not_printed_under_a_suppressed_question_8():
-    rows = respondents("deltagare_avslut", "Insats A", "", _exit(True, 1), 3)
-    rows += respondents("deltagare_avslut", "Insats B", "", _exit(True, 6), 15)
-    rows += respondents("deltagare_avslut", "Insats B", "", _exit(False, 6), 5)
+    rows = respondents("deltagare_avslut", "Insats A", "kvinna", _exit(True, 1), 3)
+    rows += respondents("deltagare_avslut", "Insats B", "kvinna", _exit(True, 6), 15)
+    rows += respondents("deltagare_avslut", "Insats B", "kvinna", _exit(False, 6), 5)
     _, published = run(rows)
     exit_rows = published[published["questionnaire"] == "deltagare_avslut"]
     gate = get(exit_rows, scope="Insats A", question=8)
@@ -143,19 +149,21 @@ def test_question_9_n_is_not_printed_under_a_suppressed_question_8():
     assert gate["n"] == 3
     for question in (9, 10, None):
         row = get(exit_rows, scope="Insats A", question=question, indicator=6)
-        assert row["suppressed"]
+        assert row["suppressed"] == "primary"  # 3 answers: too few in itself
+        assert pd.isna(row["n"])
+        assert pd.isna(row["answered"])
+    # The förbund's gate would give A's by subtraction of B's (everyone answered), so
+    # the förbund's gate is hidden, and with it its conditional rows and their n (its
+    # Ja count, 18, would give A's 3).
+    forbund_gate = get(exit_rows, scope="", question=8)
+    assert (forbund_gate["suppression"], forbund_gate["n"]) == (SCOPE, 23)
+    for question in (9, 10, None):
+        row = get(exit_rows, scope="", question=question, indicator=6)
         assert row["suppression"] == REASON_CONDITIONAL
         assert pd.isna(row["n"])
         assert pd.isna(row["answered"])
-    # B's gate would give A's by subtraction from the förbund, so B's gate is hidden too,
-    # and with it B's conditional rows and their n (= B's Ja count).
-    other = get(exit_rows, scope="Insats B", question=8)
-    assert other["suppression"] == SCOPE
-    assert other["n"] == 20
-    assert pd.isna(get(exit_rows, scope="Insats B", question=9)["n"])
-    forbund = get(exit_rows, scope="", question=9)
-    assert not forbund["suppressed"]
-    assert forbund["n"] == 18
+    other = get(exit_rows, scope="Insats B", question=9)
+    assert (other["suppressed"], other["n"], other["answered"]) == ("", 15, 15)
 
 
 def test_design_example_113_is_63_plus_46_plus_4():
@@ -164,11 +172,10 @@ def test_design_example_113_is_63_plus_46_plus_4():
     kvinnor = get(published, scope="Insats A", question=1, subgroup="kvinnor")
     man = get(published, scope="Insats A", question=1, subgroup="man")
     samtliga = get(published, scope="Insats A", question=1)
-    assert samtliga["answered"] == 113
+    # The 4 annat are left out of samtliga; män (n=46) is no longer hidden to protect them.
+    assert (samtliga["answered"], samtliga["left_out"]) == (109, 4)
     assert kvinnor["answered"] == 63
-    assert man["suppressed"]
-    assert man["suppression"] == GENDER
-    assert man["n"] == 46
+    assert (man["suppressed"], man["answered"]) == ("", 46)
 
 
 def test_design_example_large_ovriga_no_longer_forces_man_hidden():
@@ -179,9 +186,9 @@ def test_design_example_large_ovriga_no_longer_forces_man_hidden():
     assert kvinnor["suppression"] == REASON_PRIMARY
     assert not man["suppressed"]
     assert man["answered"] == 46
-    # The old twin rule hid män here.
-    old = score(pd.DataFrame(rows).astype({"code": "Int64"}), INSTRUMENT, min_cell=MIN_CELL)
-    assert old[(old["subgroup"] == "man") & (old["question"] == 1)]["suppressed"].all()
+    # 6 annat are enough to stay in samtliga (nothing left out)
+    samtliga = get(published, scope="Insats A", question=1)
+    assert samtliga["left_out"] == 0
 
 
 def test_pooled_size_is_questionnaires_not_answers():
@@ -196,21 +203,27 @@ def test_pooled_size_is_questionnaires_not_answers():
 
 
 @pytest.mark.parametrize(
-    ("counts", "protect_other", "man_hidden"),
+    ("counts", "protect_other", "samtliga", "left_out"),
     [
-        ({"kvinna": 12, "man": 9, "annat": 1}, False, False),
-        ({"kvinna": 3, "man": 9, "annat": 2}, False, True),
-        ({"kvinna": 3, "man": 9, "annat": 2}, True, False),
+        ({"kvinna": 12, "man": 9, "annat": 1}, False, 22, 0),  # "samtliga som NNS"
+        ({"kvinna": 12, "man": 9, "annat": 1}, True, 21, 1),
+        ({"kvinna": 3, "man": 9, "annat": 2}, False, None, 0),
+        ({"kvinna": 3, "man": 9, "annat": 2}, True, None, 2),
     ],
 )
-def test_protect_other_switched_off(counts, protect_other, man_hidden):
+def test_protect_other_switched_off(counts, protect_other, samtliga, left_out):
+    """With the setting off every answer stays in samtliga; with it on small övriga are
+    left out. A hidden kvinnor then hides samtliga (män's answered = n pins the rest)."""
     _, published = run(gendered(counts), protect_other=protect_other)
     man = get(published, scope="Insats A", question=1, subgroup="man")
-    assert bool(man["suppressed"]) is man_hidden
-    if man_hidden:
-        assert man["suppression"] == GENDER
+    row = get(published, scope="Insats A", question=1)
+    assert (man["suppressed"], man["answered"]) == ("", 9)
+    assert row["left_out"] == left_out
+    if samtliga is None:
+        assert (row["suppressed"], row["suppression"]) == ("complementary", GENDER)
+        assert pd.isna(row["answered"])
     else:
-        assert man["answered"] == 9
+        assert (row["suppressed"], row["answered"]) == ("", samtliga)
 
 
 def test_republication_hides_every_cell_that_changed_by_less_than_min_cell():
@@ -222,13 +235,13 @@ def test_republication_hides_every_cell_that_changed_by_less_than_min_cell():
     assert kvinnor["suppression"] == REASON_CHANGED
     assert kvinnor["n"] == 12
     unchanged = get(published, scope="Insats A", question=1, subgroup="man")
-    assert not unchanged["suppressed"]
+    assert unchanged["suppressed"] == ""
     # No visible figure lets the two late answers be subtracted out.
     old = protect(previous, INSTRUMENT, min_cell=MIN_CELL)
     merged = published.merge(
         old, on=["scope", "indicator", "questionnaire", "question", "subgroup"], suffixes=("", "_0")
     )
-    both_visible = merged[~merged["suppressed"] & ~merged["suppressed_0"]]
+    both_visible = merged[(merged["suppressed"] == "") & (merged["suppressed_0"] == "")]
     delta = (both_visible["answered"] - both_visible["answered_0"]).abs()
     assert not ((delta >= 1) & (delta < MIN_CELL)).any()
     assert len(both_visible) > 0
@@ -249,16 +262,19 @@ def test_build_cells_agrees_with_score_for_the_forbund():
 def test_published_rows_only_and_suppressed_rows_keep_only_n():
     rows = gendered({"kvinna": 12, "man": 9, "annat": 1})
     rows += respondents("deltagare_pagaende", "", "kvinna", {1: 3}, 2)
+    rows += gendered({"kvinna": 3}, scope="Insats B")
     _, published = run(rows)
     assert list(published.columns) == PROTECTED_COLUMNS
-    assert set(published["scope"]) == {"", "Insats A"}
+    assert set(published["scope"]) == {"", "Insats A", "Insats B"}
     assert "ovriga" not in set(published["subgroup"])
-    hidden = published[published["suppressed"]]
-    figures = [c for c in PROTECTED_COLUMNS[5:] if c not in ("n", "suppressed", "scope")]
-    figures.remove("suppression")
+    hidden = published[published["suppressed"] != ""]
+    assert len(hidden) > 0
+    # size is kept for the republication rule only (never shown; see test_no_leaks.py)
+    kept = ("n", "suppressed", "scope", "suppression", "left_out", "size")
+    figures = [c for c in PROTECTED_COLUMNS[5:] if not c.startswith(kept)]
     assert hidden[figures].isna().all().all()
     assert hidden["n"].notna().all()
-    shown = published[~published["suppressed"]]
+    shown = published[published["suppressed"] == ""]
     assert shown["positive"].notna().all()
     assert (shown["suppression"] == "").all()
 
@@ -266,7 +282,7 @@ def test_published_rows_only_and_suppressed_rows_keep_only_n():
 def test_joint_relations_no_longer_give_a_cell_that_every_single_relation_protects():
     """R2 over kvinnor gives the women without insats, R1 then all without insats, and
     R2 over samtliga the one person of Insats 0 — though each relation alone is fine."""
-    rows = respondents("deltagare_avslut", "Insats 0", "", {3: 3})
+    rows = respondents("deltagare_avslut", "Insats 0", "kvinna", {3: 3})
     rows += respondents("deltagare_avslut", "Insats 1", "kvinna", {3: 6}, 5)
     rows += respondents("deltagare_avslut", "Insats 1", "man", {3: 1})
     rows += respondents("deltagare_avslut", "Insats 1", "", {3: 4}, 4)
@@ -275,26 +291,30 @@ def test_joint_relations_no_longer_give_a_cell_that_every_single_relation_protec
     lonely = get(published, scope="Insats 0", question=3)
     assert lonely["suppression"] == REASON_PRIMARY
     assert lonely["n"] == 1
-    women = get(published, scope="Insats 1", question=3, subgroup="kvinnor")
-    assert women["suppressed"]
-    assert women["suppression"] == SCOPE
-    shown = unhide(published, truth, women.name, MIN_CELL)
-    leaks = attack(shown, truth, min_cell=MIN_CELL)
-    assert "3/deltagare_avslut: answered of ('Insats 0', 'samtliga', 3) (size 1) is determined" in (
-        leaks
-    )
+    other = get(published, scope="Insats 1", question=3)
+    assert (other["suppressed"], other["suppression"]) == ("complementary", SCOPE)
+    assert other["left_out"] == 4  # the 4 without a gender
+    forbund = get(published, scope="", question=3)
+    assert (forbund["suppressed"], forbund["answered"]) == ("", 12)
+    shown = unhide(published, frame(rows), other.name)
+    leaks = attack(shown, frame(rows), min_cell=MIN_CELL)
+    # shown, Insats 1 gives its one man's answer (and Insats 0's through the förbund)
+    assert any("/man/" in leak and "between 1 and 1" in leak for leak in leaks), leaks
 
 
 def test_a_missing_question_9_row_does_not_tell_that_nobody_answered_ja():
-    rows = respondents("deltagare_avslut", "Insats A", "", _exit(False, 6), 3)
-    rows += respondents("deltagare_avslut", "Insats B", "", _exit(True, 6), 15)
-    rows += respondents("deltagare_avslut", "Insats C", "", _exit(True, 5), 9)
+    rows = respondents("deltagare_avslut", "Insats A", "kvinna", _exit(False, 6), 3)
+    rows += respondents("deltagare_avslut", "Insats B", "kvinna", _exit(True, 6), 15)
+    rows += respondents("deltagare_avslut", "Insats C", "kvinna", _exit(True, 5), 9)
     _, published = run(rows)
     exit_rows = published[published["questionnaire"] == "deltagare_avslut"]
     for question in (9, 10, None):
+        # the rows are there (n = 0 would be printed as nothing hidden otherwise), hidden
+        # with their n like any row under a suppressed gate
         row = get(exit_rows, scope="Insats A", question=question, indicator=6)
-        assert row["suppression"] == REASON_CONDITIONAL
+        assert row["suppressed"] != ""
         assert pd.isna(row["n"])
+        assert pd.isna(row["answered"])
     gate = get(exit_rows, scope="Insats A", question=8)
     assert gate["suppression"] == REASON_PRIMARY
     assert gate["n"] == 3
