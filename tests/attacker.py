@@ -554,7 +554,9 @@ def _block_rule_breaks(block, answers, year, indicator, questionnaire, min_cell,
     keys_q = sorted({k[2] for k in by_key})
     for q in keys_q:
         asked = [q] if q != POOLED else sorted(in_indicator & set(questions))
-        atoms = {a for x in asked for a in n_of[x] if all(a not in left[y] for y in asked)}
+        # a pooled row still counts an atom left out of only some of its questions
+        # (DESIGN.md: it adds up its question rows as they are published)
+        atoms = {a for x in asked for a in n_of[x] if a not in left[x]}
         for s in scopes:
             if qn.participant:
                 ovr = sorted(a for a in atoms if a[1] == "ovriga" and s in (FORBUND, a[0]))

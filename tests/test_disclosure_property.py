@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -85,18 +86,21 @@ def _exit_answers(draw_code, ja: bool) -> dict[int, int | None]:
 
 @st.composite
 def datasets(draw):
-    """A small förbund: 2–4 insatser, genders incl. annat and blank, answers without insats."""
-    insatser = [f"Insats {i}" for i in range(draw(st.integers(2, 4)))]
+    """A small förbund: 2–3 insatser, genders incl. annat and blank, answers without insats.
+
+    Kept small so that every example's bounded audit runs in seconds (CI).
+    """
+    insatser = [f"Insats {i}" for i in range(draw(st.integers(2, 3)))]
     codes = st.sampled_from([6, 5, 4, 3, 2, 1, 0, None])
     rows: list[dict] = []
     for scope in [*insatser, ""]:
         for gender in ("kvinna", "man", "annat", ""):
-            count = draw(st.sampled_from([0, 0, 1, 2, 3, 4, 5, 6, 8, 12, 25]))
+            count = draw(st.sampled_from([0, 0, 1, 2, 3, 4, 6, 9]))
             for _ in range(count):
                 ja = draw(st.booleans())
                 answers = _exit_answers(lambda: draw(codes), ja)
                 rows += respondents("deltagare_avslut", scope, gender, answers)
-        count = draw(st.sampled_from([0, 1, 2, 3, 5, 7, 15]))
+        count = draw(st.sampled_from([0, 1, 3, 6]))
         for _ in range(count):
             answers = {q: draw(codes) for q in (3, 4, 8, 9)}
             rows += respondents("personal", scope, "", answers)
@@ -111,9 +115,10 @@ def leaks(published: pd.DataFrame, answers: pd.DataFrame, min_cell: int, protect
     return found + rule_breaks(published, answers, min_cell=min_cell, protect_other=protect_other)
 
 
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")  # the answer rows
 @settings(
     derandomize=True,
-    max_examples=15,
+    max_examples=10,  # each example is a full bounded LP attack; CI stays under a minute
     deadline=None,
     phases=[Phase.explicit, Phase.reuse, Phase.generate],  # shrinking LPs takes minutes
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -147,7 +152,7 @@ def test_attacker_learns_nothing_and_every_complementary_suppression_is_needed(
     for i in complementary:
         by_block[tuple(published.loc[i, ["year", "indicator", "questionnaire"]])].append(i)
     for (year, indicator, questionnaire), indices in by_block.items():
-        for i in indices[:3]:  # a few per block keep the run within seconds
+        for i in indices[:1]:  # one per block keeps the run within seconds
             shown = unhide(published, answers, i)
             shown = shown[
                 (shown["year"] == year)
