@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from surveys import clock, db
 from surveys.names import name_key
@@ -419,3 +419,45 @@ def test_an_unknown_insats_is_a_swedish_message_and_changes_nothing(
         assert page.status_code == 404
         assert "Sidan finns inte" in page.text
     assert count_rows(app, "publication") == publications
+
+
+def test_typed_forms_are_counted_apart_and_survive_the_close_that_rewrites_ids(
+    app, client, make_round, make_user
+):
+    """paper_typist holds round, gender, typist and a count – no response id – so the
+    close that writes the round's answers again under new ids leaves it as it was, and
+    the disclosure control still reads who typed how many."""
+    from surveys.services.publications import typed_counts
+    from tests.test_storage import answer_open, close
+
+    r = make_round("deltagare_avslut", insats="Steget")
+    staff = make_user("personal", email="p@example.invalid", insatser=["Steget"])
+    assert login(client, staff).status_code == 302
+    url = f"/personal/omgang/{r.id}/papper"
+    for _ in range(2):
+        form = client.get(url)
+        data = {"csrf_token": form_token(form.text), "form_key": paper_key(form.text)}
+        assert client.post(url, data={**data, "q1": "6", "gender": "kvinna"}).status_code == 302
+    for code in (1, 2, 3, 4, 5, 6):
+        answer_open(app, r, code)
+    close(app, r)
+    assert count_rows(app, "response") == 8
+    with app.app_context():
+        session = db.session()
+        columns = {c["name"] for c in inspect(session.get_bind()).get_columns("paper_typist")}
+        stored = session.execute(text("SELECT round_id, gender, typed_by, count FROM paper_typist"))
+        stored = stored.all()
+        typed = typed_counts(session, r.year)
+        session.rollback()
+    assert columns == {"round_id", "gender", "typed_by", "count"}  # never a response id
+    assert [tuple(row) for row in stored] == [(r.id, "kvinna", staff, 2)]
+    assert typed.to_dict("records") == [
+        {
+            "year": r.year,
+            "questionnaire": "deltagare_avslut",
+            "intervention": "Steget",
+            "gender": "kvinna",
+            "typist": staff,
+            "count": 2,
+        }
+    ]
