@@ -14,7 +14,7 @@ from tests.factories import import_seed
 
 
 def test_report_prints_the_seed_rows_exactly(admin_client, runner, tmp_path):
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, as_nns=True)
     page = admin_client.get("/rapport/2023")
     assert page.status_code == 200
     rows = table_rows(page.text)
@@ -29,7 +29,7 @@ def test_report_prints_the_seed_rows_exactly(admin_client, runner, tmp_path):
 
 
 def test_downloads_and_cli_agree(admin_client, runner, tmp_path):
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, as_nns=True)
     web_csv = admin_client.get("/rapport/2023/rapport.csv")
     assert web_csv.headers["Content-Type"].startswith("text/csv")
     cli_csv = runner.invoke(args=["report", "--year", "2023", "--format", "csv"]).output
@@ -98,7 +98,7 @@ def test_downloads_and_cli_agree(admin_client, runner, tmp_path):
 
 
 def test_charts_render_offline_as_svg_and_png(admin_client, runner, tmp_path):
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, as_nns=True)
     svg = admin_client.get("/rapport/2023/diagram/1-ar.svg")
     assert svg.status_code == 200
     assert svg.data.lstrip().startswith(b"<svg")
@@ -126,15 +126,19 @@ def test_small_cells_never_leak(admin_client, runner, tmp_path):
         for r in csv.DictReader(io.StringIO(text))
         if r["indicator"] == "1"
     }
-    for subgroup in ("kvinnor", "man"):  # kvinnor small, män is its twin
+    # kvinnor small; everyone answered, so män's answered = n would give kvinnor from
+    # samtliga: samtliga is hidden (the total, as the bounds audit needs), män shown
+    for subgroup, kind in (("kvinnor", "primary"), ("samtliga", "complementary")):
         r = rows[("1", subgroup)]
-        assert r["suppressed"] in ("primary", "complementary")
+        assert r["suppressed"] == kind
         assert r["answered"] == r["negative"] == r["positive"] == r["negative_n"] == ""
-    assert rows[("1", "samtliga")]["positive"] == "80"
+    assert rows[("1", "man")]["positive"] == "100"
     page = admin_client.get("/rapport/2024").text
     assert ("kvinnor (n=3)", "Färre än 5 svar") in table_rows(page)
-    # män is hidden only so that kvinnor cannot be derived: never "Färre än" for that reason
-    assert ("män (n=12)", "Dold så att en mindre grupp inte kan räknas fram") in table_rows(page)
+    # samtliga is hidden only so that kvinnor cannot be derived: never "Färre än" for that
+    assert ("Samtliga (n=15)", "Dold så att en mindre grupp inte kan räknas fram") in (
+        table_rows(page)
+    )
     from surveys import db
     from surveys.reports.build import chart
     from surveys.reports.data import published_report
@@ -145,20 +149,22 @@ def test_small_cells_never_leak(admin_client, runner, tmp_path):
         data = published_report(s, instrument_from_db(s), year=2024)
         for kind in ("ar", "tid"):
             spec = chart(data, year=2024, indicator=1, kind=kind).to_json()
-            # no line of kvinnor or män (the legend names the four lines in every chart)
+            # no bar or line of kvinnor (the legend names the four lines in every chart)
             assert '"roll":"kvinnor"' not in spec.replace(" ", "")
-            assert '"roll":"män"' not in spec.replace(" ", "")
-            assert "Samtliga" in spec
+            if kind == "ar":  # the year's bars: män, not the hidden kvinnor and samtliga
+                assert "kvinnor" not in spec
+                assert "samtliga" not in spec.lower()
+                assert "fråga 1 – män" in spec
     workbook = load_workbook(io.BytesIO(admin_client.get("/rapport/2024/rapport.xlsx").data))
     sheet = [tuple(r) for r in workbook["Indikator 1"].iter_rows(values_only=True)]
     note = "Färre än 5 svar"
     assert (1, "Deltagare avslut", "Kvinnor", 3, *[None] * 6, note) in sheet
     other = "Dold så att en mindre grupp inte kan räknas fram"
-    assert (1, "Deltagare avslut", "Män", 12, *[None] * 6, other) in sheet
+    assert (1, "Deltagare avslut", "Samtliga", 15, *[None] * 6, other) in sheet
 
 
 def test_history_and_national_show_in_tables_and_charts(admin_client, runner, tmp_path):
-    import_seed(runner, tmp_path, publish=False)
+    import_seed(runner, tmp_path, publish=False, as_nns=True)
     history = tmp_path / "h.csv"
     history.write_text(
         "year,questionnaire,question,subgroup,n,negative,neutral,positive,clearly_positive,"
@@ -237,7 +243,7 @@ def test_no_data_and_bad_filters_get_swedish_pages(admin_client, runner, tmp_pat
     empty = admin_client.get("/rapport")
     assert empty.status_code == 404
     assert "Inga resultat är publicerade ännu" in empty.text
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, as_nns=True)
     assert admin_client.get("/rapport").headers["Location"].endswith("/rapport/2023")
     page = admin_client.get("/rapport/2019")
     assert page.status_code == 404
@@ -253,7 +259,7 @@ def test_no_data_and_bad_filters_get_swedish_pages(admin_client, runner, tmp_pat
 
 
 def test_filter_by_intervention(admin_client, runner, tmp_path):
-    import_seed(runner, tmp_path, publish=False)
+    import_seed(runner, tmp_path, publish=False, as_nns=True)
     path = tmp_path / "b.csv"
     header = "year,questionnaire,insats,gender,submitted_on," + ",".join(
         f"q{i}" for i in range(1, 12)
@@ -282,7 +288,7 @@ def test_filter_by_intervention(admin_client, runner, tmp_path):
 
 
 def test_printable_report_has_a4_page_breaks(admin_client, runner, tmp_path):
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, as_nns=True)
     page = admin_client.get("/rapport/2023/utskrift")
     assert page.text.count('class="indicator"') == 16
     css = admin_client.get("/static/css/app.css")
