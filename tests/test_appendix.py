@@ -339,10 +339,9 @@ def test_charts_are_rendered_once_and_read_back_from_the_cache(admin_client, app
 def test_comments_are_saved_audited_and_refused_with_control_characters_or_too_long(
     admin_client, app, runner, tmp_path
 ):
-    path = tmp_path / "svar.csv"
-    path.write_text(seedrows.csv_text(), encoding="utf-8")
-    assert runner.invoke(args=["import", "answers", str(path)]).exit_code == 0
-    assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
+    from tests.factories import import_seed
+
+    import_seed(runner, tmp_path, as_nns=True)  # the seed's own figures
     form = admin_client.get("/admin/kommentarer/2023")
     assert form.status_code == 200
     # the suggested starting line: figures only

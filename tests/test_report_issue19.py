@@ -222,7 +222,7 @@ def test_demo_pdf_word_excel_csv_fit_for_print(admin_client, app, runner):
 def test_comments_belong_to_their_scope_and_suggestions_are_stored_only_when_taken(
     admin_client, app, runner, tmp_path
 ):
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, as_nns=True)
     form = admin_client.get("/admin/kommentarer/2023")
     assert form.status_code == 200
     assert "Förslag: Förbundets resultat för Deltagare avslut (samtliga) är 96 %" in form.text
@@ -258,7 +258,7 @@ def test_comments_belong_to_their_scope_and_suggestions_are_stored_only_when_tak
 
 
 def test_a_republication_that_changes_a_quoted_figure_warns(admin_client, app, runner, tmp_path):
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, as_nns=True)
     with app.app_context():
         s = db.session()
         s.add(
@@ -285,7 +285,7 @@ def test_a_republication_that_changes_a_quoted_figure_warns(admin_client, app, r
 def test_history_imported_after_publishing_waits_for_the_republication(
     admin_client, runner, tmp_path
 ):
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, as_nns=True)
     history = tmp_path / "h.csv"
     history.write_text(
         "year,questionnaire,question,subgroup,n,negative,neutral,positive,clearly_positive,"
@@ -314,7 +314,7 @@ def test_history_imported_after_publishing_waits_for_the_republication(
 
 
 def _two_published_years(runner, tmp_path):
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, as_nns=True)
     path = tmp_path / "2024.csv"
     header = "year,questionnaire,insats,gender,submitted_on," + ",".join(
         f"q{i}" for i in range(1, 12)
@@ -380,7 +380,7 @@ def test_republishing_every_year_stops_at_the_first_that_fails(app, runner, tmp_
 def test_opening_has_standing_text_contact_details_and_an_insats_speaks_of_its_groups(
     admin_client, app, runner, tmp_path
 ):
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, as_nns=True)
     page = admin_client.get("/rapport/2023").text
     assert page.index("Om indikatorerna") < page.index("Resultatet i korthet")
     assert "Hur vet vi att det blir bättre?" in page  # the default standing text
@@ -410,7 +410,7 @@ def test_opening_has_standing_text_contact_details_and_an_insats_speaks_of_its_g
 
 
 def test_the_years_bar_chart_is_a_setting_off_in_print_by_default(admin_client, runner, tmp_path):
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, as_nns=True)
 
     def pdf_images() -> int:
         pdf = PdfReader(io.BytesIO(admin_client.get("/rapport/2023/rapport.pdf").data))
