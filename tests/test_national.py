@@ -421,6 +421,53 @@ def test_every_bad_package_names_file_and_reason_and_imports_nothing(nns, tmp_pa
         assert _stored(app) == 0, name
 
 
+def test_a_validly_signed_package_with_absurd_year_or_counts_is_refused_not_a_traceback(nns):
+    """A registered förbund's key signs whatever its program is given: a count beyond a
+    32-bit column (PostgreSQL) or a year a zip cannot date is refused in Swedish."""
+    app, key, checksum = nns
+    huge = 2**31 + 5
+    line = {"year": 2023, "questionnaire": "personal"}
+    cases = {
+        "stort-antal": (
+            _package(
+                key,
+                checksum=checksum,
+                answers=[
+                    dict(
+                        line,
+                        question=1,
+                        version_id="personal.1.v1",
+                        subgroup="",
+                        answer_code=5,
+                        count=huge,
+                    )
+                ],
+                modes=[dict(line, mode="link", count=huge)],
+            ),
+            "kan inte stämma",
+        ),
+        "år-långt-fram": (_package_with_year(key, checksum, 10**25), "har inte börjat"),
+        "år-decimal": (_package_with_year(key, checksum, 2023.5), "går inte att läsa"),
+    }
+    for name, (data, reason) in cases.items():
+        code, output = _import(app, [(f"{name}.zip", data)])
+        assert code == 1, (name, output)
+        assert f"{name}.zip: " in output, (name, output)
+        assert reason in output, (name, output)
+        assert "Traceback" not in output
+        assert _stored(app) == 0, name
+
+
+def _package_with_year(key, checksum: str, year) -> bytes:
+    """A good package whose signed descriptor gives ``year`` (zipped with 2023's date)."""
+    files = _read_zip(_package(key, checksum=checksum))
+    descriptor = json.loads(files["datapackage.json"])
+    descriptor["nns"]["year"] = year
+    body = json.dumps(descriptor).encode()
+    files.update({"datapackage.json": body, "datapackage.sig": sign(key, body)})
+    return zip_files(files, year=2023)
+
+
 def test_the_same_package_twice_is_refused(nns):
     app, key, checksum = nns
     data = _package(key, checksum=checksum)
