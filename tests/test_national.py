@@ -468,6 +468,31 @@ def _package_with_year(key, checksum: str, year) -> bytes:
     return zip_files(files, year=2023)
 
 
+def test_register_refuses_control_characters_and_formulas_in_names(nns):
+    """Names go into NNS's report and the Riket file every förbund imports: a
+    bidirectional override or a leading = is refused, and nothing is registered."""
+    app, key, _ = nns
+    cases = [
+        ({"name": "Förbund\u202eTvå"}, "styrtecken"),
+        ({"name": "=HYPERLINK(1)"}, "får inte börja med ="),
+        ({"name": "Förbund Två", "comparison_group": "gles\u2066bygd"}, "styrtecken"),
+        ({"name": "Förbund Två", "comparison_group": "+storstad"}, "får inte börja med"),
+    ]
+    for given, reason in cases:
+        with app.app_context():
+            s = db.session()
+            with pytest.raises(national_packages.MemberError, match=reason):
+                national_packages.register_member(
+                    s,
+                    org_number="222000-0042",
+                    public_key=public_key_text(key),
+                    user_email="test",
+                    **{"comparison_group": "", **given},
+                )
+            s.rollback()
+            assert [m.name for m in national_packages.members(s)] == ["Förbund Ett"]
+
+
 def test_the_same_package_twice_is_refused(nns):
     app, key, checksum = nns
     data = _package(key, checksum=checksum)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from surveys.models import (
     NationalPackage,
     table_of,
 )
+from surveys.names import FORMULA_START, REFUSED_CATEGORIES
 from surveys.services.audit import record
 from surveys.services.nns_package import (
     ANSWER_FIELDS,
@@ -120,6 +122,8 @@ def register_member(
         )
     if len(group) > 100:
         raise MemberError("Jämförelsegruppens namn får vara högst 100 tecken.")
+    for what, text in (("Förbundets namn", name), ("Jämförelsegruppens namn", group)):
+        _check_shown_text(what, text)
     member = db.execute(
         select(NationalMember).where(col(NationalMember.org_number) == org)
     ).scalar_one_or_none()
@@ -145,6 +149,21 @@ def register_member(
         detail=f"{name} ({org}){', jämförelsegrupp ' + group if group else ''}",
     )
     return member
+
+
+def _check_shown_text(what: str, text: str) -> None:
+    """Names shown in NNS's report and written to the Riket file: no control or invisible
+    characters (a bidirectional override makes one name look like another), no formula."""
+    if any(unicodedata.category(char) in REFUSED_CATEGORIES for char in text):
+        raise MemberError(
+            f"{what} innehåller osynliga tecken eller styrtecken (till exempel tecken som "
+            "vänder skrivriktningen). Skriv det med vanliga bokstäver, siffror och skiljetecken."
+        )
+    if text.startswith(FORMULA_START):
+        raise MemberError(
+            f"{what} får inte börja med =, +, - eller @ (ett kalkylprogram skulle läsa det "
+            "som en formel)."
+        )
 
 
 def members(db: Session) -> list[NationalMember]:
