@@ -222,6 +222,7 @@ BIDI = "\u202e"
         (lambda rows: rows[2].update(key=rows[1]["key"]), "Rad 4: nyckeln"),
         (lambda rows: rows[3].update(text="ab { c"), "Rad 5: texten måste ha samma platshållare"),
         (lambda rows: rows[3].update(sv=""), "Rad 5: kolumnen sv är tom"),
+        (lambda rows: rows[4].update(text='=HYPERLINK("http://x","y")'), "Rad 6: texten får inte"),
     ],
     ids=[
         "okänd-nyckel",
@@ -234,6 +235,7 @@ BIDI = "\u202e"
         "dubblett",
         "klammer",
         "tom-sv",
+        "formel",
     ],
 )
 def test_a_bad_translation_file_is_refused_naming_the_row_and_changes_nothing(
@@ -253,6 +255,27 @@ def test_a_bad_translation_file_is_refused_naming_the_row_and_changes_nothing(
     assert 'lang="ar"' in html_tag(page)
     assert texts[f"fraga.{Q1}"] in page
     assert "ናይ ፈተና" not in page
+
+
+def test_the_xlsx_template_writes_a_stored_formula_like_text_as_text(app, runner, tmp_path):
+    """A translation stored before loading refused formulas must not come back out of the
+    XLSX template as a live formula (openpyxl writes "=…" as one)."""
+    load_fixture_translation(runner, tmp_path, "ar")
+    with app.app_context():
+        s = db.session()
+        s.execute(
+            text("UPDATE translation_text SET text = :t WHERE language = 'ar' AND key = 'ui.send'"),
+            {"t": '=HYPERLINK("http://x","y")'},
+        )
+        s.commit()
+    out = tmp_path / "mall.xlsx"
+    result = runner.invoke(
+        args=["translations", "template", "--language", "ar", "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    cells = [r for r in load_workbook(out).active.iter_rows() if r[0].value == "ui.send"]
+    assert cells[0][2].value == '=HYPERLINK("http://x","y")'
+    assert cells[0][2].data_type == "s"
 
 
 def test_wrong_columns_or_a_dropped_placeholder_are_refused(app, runner, tmp_path):
