@@ -201,6 +201,23 @@ def test_export_of_an_unpublished_year_says_so_and_writes_nothing(forbund, tmp_p
     assert not out.exists()
 
 
+def test_year_arguments_outside_2000_2100_are_refused_in_swedish(forbund, national, tmp_path):
+    """`export nns --year 99999999999999999999` reached the database as an OverflowError."""
+    _seed_forbund(forbund)
+    out = tmp_path / "paket.zip"
+    for app, args in (
+        (forbund, ["export", "nns", "--output", str(out)]),
+        (national, ["national", "publish"]),
+        (national, ["national", "export", "--output", str(tmp_path / "riket.csv")]),
+    ):
+        for year in ("99999999999999999999", "abc"):
+            result = app.test_cli_runner().invoke(args=[*args, "--year", year])
+            assert result.exit_code == 1, (args, year)
+            assert "ska vara ett årtal mellan 2000 och 2100" in result.output, result.output
+            assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not out.exists()
+
+
 def test_admin_page_shows_every_row_before_the_audited_download(forbund):
     _seed_forbund(forbund)
     forbund.test_cli_runner().invoke(args=["keys", "create"])
