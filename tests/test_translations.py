@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 
 from surveys import db
+from surveys.services import pending_keys
 from surveys.services.catalogue import DEFAULT_FILE
 from tests.conftest import form_token, login, release_all
 from tests.translation_fixture import load_fixture_translation, template, translated, write
@@ -132,7 +133,14 @@ def test_an_answer_in_arabic_is_stored_as_the_swedish_one_and_counted_apart(
     post_exit(client, f"/s/{r.code}?sprak=ar", sprak="ar")
     with app.app_context():
         s = db.session()
-        payloads = [p for (p,) in s.execute(text("SELECT payload FROM pending_response"))]
+        rows = s.execute(text("SELECT id, key_id, payload FROM pending_response")).all()
+        # the waiting rows are sealed (AES-GCM, a fresh nonce each): compare what they hold
+        payloads = [
+            pending_keys.unseal(
+                pending_keys.load(key_id), key_id=key_id, row_id=row_id, round_id=r.id, sealed=p
+            )
+            for row_id, key_id, p in rows
+        ]
         counts = s.execute(text("SELECT round_id, language, count FROM language_count")).all()
     assert len(payloads) == 2
     assert payloads[0] == payloads[1]
