@@ -14,7 +14,8 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 
 from surveys import db
-from surveys.services import pending_keys
+from surveys.models import Round
+from surveys.services import pending_keys, rounds
 from surveys.services.catalogue import DEFAULT_FILE
 from tests.conftest import form_token, login, release_all
 from tests.translation_fixture import load_fixture_translation, template, translated, write
@@ -440,6 +441,34 @@ def test_round_page_has_links_per_language_and_the_count(
         data={"csrf_token": form_token(page), "count": "2"},
     ).text
     assert len(re.findall(r"/t/[A-Za-z0-9_-]+\?sprak=ar", slips)) == 2
+
+
+def test_a_closed_rounds_language_links_say_so_in_swedish_not_a_500(
+    app, client, runner, tmp_path, make_user, make_round
+):
+    """The language poster, QR code and slips of a closed round redirect to the round page
+    with the closed-round message (they raised a BuildError: 500)."""
+    r = make_round("deltagare_avslut", insats="Steget")
+    load_fixture_translation(runner, tmp_path, "ar")
+    with app.app_context():
+        s = db.session()
+        rounds.close_round(s, s.get(Round, r.id))
+        s.commit()
+    assert login(client, make_user("personal", insatser=["Steget"])).status_code == 302
+    page = client.get(f"/personal/omgang/{r.id}").text
+    for method, path in (
+        ("GET", f"/personal/omgang/{r.id}/sprak/ar/affisch"),
+        ("GET", f"/personal/omgang/{r.id}/sprak/ar/qr.svg"),
+        ("POST", f"/personal/omgang/{r.id}/sprak/ar/lappar"),
+    ):
+        answer = client.open(
+            path, method=method, data={"csrf_token": form_token(page), "count": "2"}
+        )
+        assert answer.status_code == 303, path
+        assert answer.headers["Location"].endswith(f"/personal/omgang/{r.id}"), path
+        shown = client.get(answer.headers["Location"]).text
+        assert "Mätomgången är stängd" in shown
+        assert "?sprak=ar" not in shown
 
 
 def test_without_javascript_the_second_step_and_tack_stay_in_the_language(
