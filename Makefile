@@ -60,7 +60,9 @@ run: $(RUN_STAMP)
 	$(BIN)/surveys demo
 	@echo ""
 	@echo "Indikatorenkäter körs på http://127.0.0.1:$(PORT)  (avsluta med Ctrl+C)"
-	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
+	@# The background worker (publishing, previews) beside gunicorn; stopped with it.
+	$(BIN)/surveys worker & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+	  $(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
 # The whole suite on SQLite, and again on PostgreSQL when TEST_DATABASE_URL is set
 # (.ci/run starts a throwaway PostgreSQL cluster and sets it). The wheel test is part of it;

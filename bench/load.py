@@ -172,6 +172,27 @@ def gunicorn(app: str, env: dict[str, str], port: int):
             process.kill()
 
 
+@contextlib.contextmanager
+def job_worker(env: dict[str, str]):
+    """``surveys worker`` beside gunicorn (as ``make run`` starts it): publishing and
+    previews at idle priority."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "surveys", "worker"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def worker_pids(master: int) -> list[int]:
     children = Path(f"/proc/{master}/task/{master}/children")
     return [int(p) for p in children.read_text().split()] if children.exists() else []

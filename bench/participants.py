@@ -9,7 +9,8 @@ tablets submit complete exit questionnaires in a closed loop with a think time
 
 - ``quiet``: the tablets alone;
 - ``reporting``: the tablets while an administrator publishes the latest year from the
-  page (the background job, polled as the page does), opens the live preview and the
+  page (the background job, done by ``surveys worker`` beside gunicorn as ``make run``
+  starts it, polled as the page does), opens the live preview and the
   year's publishing page, over and over, and two readers open the published report
   (page, XLSX, one chart) in turn.
 
@@ -31,7 +32,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.load import TOKEN, free_port, gunicorn, pattern
+from bench.load import TOKEN, free_port, gunicorn, job_worker, pattern
 from bench.settings import PUBLIC_URL, SECRET
 
 YEAR_OFFSET = 9  # the latest year of the synthetic data: FIRST_YEAR + YEARS - 1
@@ -295,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
             "SURVEYS_INSTANCE": str(workdir),
         }
         port = free_port()
-        with gunicorn("wsgi:app", env, port):
+        with gunicorn("wsgi:app", env, port), job_worker(env):
             quiet = run(port, code, args, reporting=False, admin=ADMIN, year=year)
             print(_line("quiet", quiet, args.seconds), flush=True)
             busy = run(port, code, args, reporting=True, admin=ADMIN, year=year)

@@ -60,7 +60,7 @@ def current_year_chart(
                 "rad:N",
                 sort=alt.EncodingSortField("ordning"),
                 title=None,
-                axis=alt.Axis(labelLimit=320),
+                axis=alt.Axis(labelLimit=300),
             ),
             x=alt.X("andel:Q", stack="zero", title="Andel (%)", scale=alt.Scale(domain=[0, 102])),
             color=alt.Color(
@@ -71,99 +71,196 @@ def current_year_chart(
             order=alt.Order("kategoriordning:Q"),
             tooltip=["rad", "kategori", "andel", "n"],
         )
-        .properties(width=420, height=alt.Step(22))
+        .properties(width=300, height=alt.Step(20))
         .configure(font=FONT)
+        .configure_axis(labelFontSize=TEXT_PX, titleFontSize=TEXT_PX)
+        .configure_legend(labelFontSize=TEXT_PX)
+        .configure_title(fontSize=13)
     )
 
 
 TREND_TITLE = "Förbundets utveckling över tid"
-LINE_DASH = {"Förbundet": [1, 0], "Riket": [6, 4]}
+# The same four lines in every chart of the report: Samtliga strong, kvinnor and män thinner in
+# two fixed colours, Riket dashed grey (what each line is, is also written at its end).
+ROLE_ORDER = ["Samtliga", "kvinnor", "män", "Riket"]
+ROLE_COLORS = ["#1f3a55", "#c0507a", "#2e8b57", "#808080"]
+ROLE_WIDTHS = [3.0, 1.6, 1.6, 1.6]
+ROLE_DASH = [[1, 0], [1, 0], [1, 0], [5, 3]]
+PANEL_WIDTH, PANEL_HEIGHT, PANEL_COLUMNS = 150, 80, 3  # every panel of every chart alike
+TEXT_PX = 11  # the smallest text in a chart (px at print size)
+LABEL_PRIORITY = ["Samtliga", "Riket", "kvinnor", "män"]  # the lines named at their ends
+LABEL_GAP = 14  # percentage points two end labels need between them (11 px in 80 px)
 
 
 def trend_chart(
     results: pd.DataFrame, national: pd.DataFrame, instrument: Instrument, *, indicator: int
-) -> alt.Chart | None:
-    """ "Förbundets utveckling över tid": positive share per question and group.
+) -> alt.FacetChart | None:
+    """ "Förbundets utveckling över tid": one small panel per question (small multiples).
 
-    Participant questions get a line for Samtliga, kvinnor and män. Riket is
-    dashed in the same colour as the förbund's line it belongs to, and named
-    in the legend. Years on either side of a comparability break get
-    different ``period`` values, and lines are drawn per period (and per run
-    of measured years), so they are never joined across a break or a gap.
+    Each panel shows the positive share over the years: Samtliga as a strong line,
+    kvinnor and män thinner (participant questions), Riket (Samtliga) dashed grey. The
+    lines are named at their ends, moved apart where they would overlap. A gate question (exit
+    question 8) is drawn as "andel Ja". Years on either side of a comparability break get
+    different ``period`` values, and lines are drawn per period (and per run of measured
+    years), so they are never joined across a break or a gap. Every panel has the same
+    size, so charts with as many questions have the same size.
     """
     rows = _visible(results[results["indicator"] == indicator])
     if rows.empty:
         return None
     records = [_trend_record(instrument, row, "Förbundet") for _, row in rows.iterrows()]
     if not national.empty:
-        shown = {
-            (r["questionnaire"], int(r["question"]), r["subgroup"]) for _, r in rows.iterrows()
-        }
+        shown = {(r["questionnaire"], int(r["question"])) for _, r in rows.iterrows()}
         for _, row in national.iterrows():
-            key = (row["questionnaire"], int(row["question"]), row["subgroup"])
-            if key in shown and not pd.isna(row["positive"]):
+            key = (row["questionnaire"], int(row["question"]))
+            if key in shown and row["subgroup"] == "samtliga" and not pd.isna(row["positive"]):
                 records.append(_trend_record(instrument, row, "Riket"))
     data = pd.DataFrame(records)
     data["grupp"] = data["serie"] + " · " + data["linje"] + " · " + data["period"]
     data = _with_gaps(data)
-    title = alt.TitleParams(
-        TREND_TITLE, subtitle=_wrap(_measure_title(instrument, rows, indicator)), anchor="start"
-    )
-    base = alt.Chart(data, title=title).encode(
-        x=alt.X("år:O", title="År", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("positivt:Q", title="Andel positiva svar (%)", scale=alt.Scale(domain=[0, 100])),
-        color=alt.Color(
-            "serie:N",
-            sort=list(dict.fromkeys(data.sort_values("ordning")["serie"])),
-            legend=alt.Legend(title=None, orient="bottom", columns=1, labelLimit=360),
+    data = _end_labels(data)
+    years = sorted({int(y) for y in data["år"]})
+    panels = list(dict.fromkeys(data.sort_values("ordning")["panel"]))
+    x = alt.X(
+        "år:Q",
+        title=None,
+        scale=alt.Scale(
+            domain=[years[0] - 0.3, years[-1] + 0.3 + 0.3 * max(len(years), 3)],
+            nice=False,
+            zero=False,
         ),
+        axis=alt.Axis(
+            values=years, format="d", labelAngle=0, labelOverlap=True, labelSeparation=6, grid=False
+        ),
+    )
+    y = alt.Y(
+        "positivt:Q",
+        title="Andel positiva (%)",
+        scale=alt.Scale(domain=[0, 100]),
+        axis=alt.Axis(values=[0, 25, 50, 75, 100], titleFontWeight="normal"),
+    )
+    color = alt.Color(
+        "roll:N",
+        scale=alt.Scale(domain=ROLE_ORDER, range=ROLE_COLORS),
+        legend=alt.Legend(title=None, orient="bottom", direction="horizontal", symbolType="stroke"),
+    )
+    base = alt.Chart().encode(x=x, y=y, color=color)
+    line = base.mark_line().encode(
         detail="grupp:N",
-        tooltip=["serie", "linje", "år", "positivt", "källa"],
-    )
-    lines = base.mark_line(strokeWidth=2).encode(
+        strokeWidth=alt.StrokeWidth(
+            "roll:N", scale=alt.Scale(domain=ROLE_ORDER, range=ROLE_WIDTHS), legend=None
+        ),
         strokeDash=alt.StrokeDash(
-            "linje:N",
-            scale=alt.Scale(domain=list(LINE_DASH), range=list(LINE_DASH.values())),
-            legend=alt.Legend(
-                title=None,
-                orient="bottom",
-                symbolType="stroke",
-                symbolStrokeColor="#444",
-                symbolStrokeWidth=2,
-                symbolSize=500,
-            ),
-        )
+            "roll:N", scale=alt.Scale(domain=ROLE_ORDER, range=ROLE_DASH), legend=None
+        ),
     )
-    # The marker legend matters only when some years were typed in from old reports.
-    imported = bool((data["källa"] == "Förbundet (importerad)").any())
-    marker_legend = alt.Legend(title=None, orient="bottom") if imported else None
-    points = base.mark_point(filled=True, size=45).encode(
+    # the thin lines first, Samtliga drawn last so it stays on top where lines cross
+    thin = line.transform_filter("datum.roll != 'Samtliga'")
+    strong = line.transform_filter("datum.roll == 'Samtliga'")
+    points = base.mark_point(filled=True, size=22).encode(
         shape=alt.Shape(
             "källa:N",
             scale=alt.Scale(
                 domain=["Förbundet", "Förbundet (importerad)", "Riket"],
                 range=["circle", "triangle-up", "square"],
             ),
-            legend=marker_legend,
-        )
+            legend=None,
+        ),
+        tooltip=["serie", "linje", "år", "positivt", "källa"],
     )
-    return (lines + points).properties(width=420, height=240).configure(font=FONT)
+    labels = (
+        base.transform_filter("datum.etikett != ''")
+        # drawn at the moved height, on the same y axis as the lines
+        .transform_calculate(positivt="datum.etikett_y")
+        .mark_text(align="left", dx=5, fontSize=TEXT_PX)
+        .encode(text="etikett:N")
+    )
+    measure = _measure_title(instrument, rows, indicator)
+    title = alt.TitleParams(
+        TREND_TITLE,
+        # the indicator's own title stands right above the chart: only a question is said
+        subtitle=_wrap(measure) if measure != instrument.indicators.get(indicator) else "",
+        anchor="start",
+        fontSize=13,
+        subtitleFontSize=TEXT_PX,
+    )
+    return (
+        alt.layer(thin, strong, points, labels, data=data)
+        .properties(width=PANEL_WIDTH, height=PANEL_HEIGHT)
+        .facet(
+            facet=alt.Facet(
+                "panel:N",
+                sort=panels,
+                title=None,
+                header=alt.Header(
+                    labelFontSize=TEXT_PX,
+                    labelFontWeight="bold",
+                    labelLimit=PANEL_WIDTH + 20,
+                    labelExpr="split(datum.label, '|')",
+                ),
+            ),
+            columns=PANEL_COLUMNS,
+            title=title,
+        )
+        .configure(font=FONT)
+        .configure_axis(labelFontSize=TEXT_PX, titleFontSize=TEXT_PX)
+        .configure_legend(labelFontSize=TEXT_PX, symbolStrokeWidth=2.5)
+        .configure_view(stroke="#cccccc")
+    )
 
 
 def _trend_record(instrument: Instrument, row: pd.Series, line: str) -> dict:
     question = instrument.question(row["questionnaire"], int(row["question"]))
     subgroup_order = list(SUBGROUP_LABELS).index(row["subgroup"])
+    qn = instrument.questionnaire(row["questionnaire"])
     qn_order = instrument.questionnaire_keys.index(row["questionnaire"])
     imported = line == "Förbundet" and row.get("source") == IMPORTED
+    # two header lines ("|" splits them): the group, then the question
+    panel = f"{qn.short_name}|fråga {int(row['question'])}"
+    if question is not None and question.gate:
+        panel += ", andel Ja"
+    role = "Riket" if line == "Riket" else SUBGROUP_LABELS[row["subgroup"]]
     return {
         "år": int(row["year"]),
         "serie": _series_label(instrument, row),
+        "panel": panel,
+        "roll": role,
         "ordning": qn_order * 1000 + int(row["question"]) * 10 + subgroup_order,
         "period": question.segment(int(row["year"])) if question else "",
         "källa": "Riket" if line != "Förbundet" else "Förbundet" + (" (importerad)" * imported),
         "linje": line,
         "positivt": int(row["positive"]),
     }
+
+
+def _end_labels(data: pd.DataFrame) -> pd.DataFrame:
+    """Name each line at its last point, moved apart so that no two names overlap.
+
+    Per panel, the lines ending in the last year get their name (``etikett``) at the
+    height ``etikett_y``: their own value, pushed up or down just enough to keep
+    ``LABEL_GAP`` points between neighbours (at most four lines fit in a panel).
+    """
+    data = data.assign(etikett="", etikett_y=data["positivt"].astype(float))
+    for _, panel in data.groupby("panel", sort=False):
+        last = int(panel["år"].max())
+        ends = panel[panel["år"] == last].drop_duplicates("roll")
+        ends = ends[ends["roll"].isin(LABEL_PRIORITY)].sort_values("positivt", ascending=False)
+        heights = _spread([float(v) for v in ends["positivt"]])
+        for index, role, height in zip(ends.index, ends["roll"], heights, strict=True):
+            data.loc[index, "etikett"] = role
+            data.loc[index, "etikett_y"] = height
+    return data
+
+
+def _spread(values: list[float], low: float = 0, high: float = 100) -> list[float]:
+    """Heights (descending input) at least ``LABEL_GAP`` apart, as near their values as fits."""
+    out: list[float] = []
+    for value in values:  # push down below the one above
+        out.append(min(value, out[-1] - LABEL_GAP) if out else min(value, high))
+    for i in range(len(out) - 1, -1, -1):  # and up from the bottom when pushed below 0
+        floor = low if i == len(out) - 1 else out[i + 1] + LABEL_GAP
+        out[i] = max(out[i], floor)
+    return out
 
 
 def _measure_title(instrument: Instrument, rows: pd.DataFrame, indicator: int) -> str:

@@ -105,6 +105,7 @@ SUMMARY_COLUMNS = [
     "change",
     "significant",
     "suppressed",
+    "hidden",
 ]
 Z_95 = 1.959963984540054  # two-sided 95 % critical value of the standard normal
 
@@ -180,9 +181,18 @@ def summary(results: pd.DataFrame, instrument: Instrument, *, year: int) -> pd.D
                     "change": change,
                     "significant": significant,
                     "suppressed": bool(now["suppressed"]),
+                    "hidden": _hidden_kind(now),
                 }
             )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def _hidden_kind(record: dict) -> str:
+    """Why a row is hidden ("primary" / "complementary"); never "primary" on a guess."""
+    kind = record.get("hidden")
+    if isinstance(kind, str) and kind:
+        return kind
+    return "complementary" if record["suppressed"] else ""
 
 
 def _missing(value: object) -> bool:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -13,7 +16,7 @@ from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlmodel import select
 
 from indicators.instrument import CatalogueError
-from surveys import clock, create_app, db, paths
+from surveys import clock, create_app, db, paths, worker
 from surveys.cli_types import YEAR, CliError
 from surveys.config import ConfigError
 from surveys.demo import demo_hint, seed_demo
@@ -25,7 +28,6 @@ from surveys.models import Intervention, Round, RoundMode, RoundState, User
 from surveys.names import InvalidName
 from surveys.national import cli as national_cli
 from surveys.national.riket_file import check_signature
-from surveys.reports.assets import prerender_preview
 from surveys.reports.build import render_printable
 from surveys.reports.data import min_cell, published_report
 from surveys.reports.downloads import prepare_year, render_download
@@ -480,27 +482,57 @@ def publish_cmd(year: int, by: str, diagram: bool) -> None:
         click.echo(f"{drawn} diagram är ritade och {files} nedladdningar gjorda.")
 
 
-@click.command("run-job", hidden=True)
-@click.argument("job_id")
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Gör de jobb som väntar och avsluta sedan.")
+@click.option(
+    "--poll",
+    type=click.FloatRange(0.05, 60),
+    default=worker.POLL_SECONDS,
+    show_default=True,
+    help="Sekunder mellan två tittar efter nya jobb.",
+)
+@click.option(
+    "--lease",
+    type=click.IntRange(2, 3600),
+    default=int(jobs.LEASE.total_seconds()),
+    show_default=True,
+    help="Sekunder ett jobb hålls utan livstecken innan en annan process tar upp det igen.",
+)
+@click.option(
+    "--priority",
+    type=click.Choice(["idle", "normal"]),
+    default="idle",
+    show_default=True,
+    help="idle: bara processortid som ingen förfrågan vill ha (SCHED_IDLE och nice); "
+    "normal: för en dator som bara gör bakgrundsjobb.",
+)
 @with_appcontext
-def run_job_cmd(job_id: str) -> None:
-    """Kör ett bakgrundsjobb (startas av webbsidan för publicering)."""
+def worker_cmd(once: bool, poll: float, lease: int, priority: str) -> None:
+    """Gör bakgrundsjobben (publicering, förhandsgranskning) med låg prioritet.
 
-    session = db.session()
-    job = jobs.run(
-        session,
-        instrument_from_db(session),
-        job_id,
-        draw=lambda job, computed: prerender_preview(session, year=job.year, computed=computed),
-    )
-    if job is None:
-        raise CliError("Jobbet finns inte eller har redan körts.")
-    click.echo(job.message)
-    if job.status == jobs.DONE and job.kind == jobs.PUBLISH:
-        drawn, files = prepare_year(session, year=job.year)
-        click.echo(f"{drawn} diagram är ritade och {files} nedladdningar gjorda.")
-    elif job.status == jobs.FAILED:
-        raise SystemExit(1)
+    Starta en eller flera, på samma eller andra datorer mot samma databas; `make run`
+    startar en bredvid gunicorn."""
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if priority == "idle":
+        worker.lower_priority()
+    worker.stop_on_signals()
+    stop = threading.Event()
+    app = current_app._get_current_object()  # the app itself, not the proxy
+    try:
+        done = worker.serve(
+            app,
+            stop=stop,
+            poll=poll,
+            lease=timedelta(seconds=lease),
+            heartbeat=max(lease / 6, 0.2),
+            once=once,
+        )
+    except KeyboardInterrupt:
+        click.echo("Bakgrundsprocessen avslutas; ett påbörjat jobb tas upp av nästa process.")
+        return
+    if once:
+        click.echo(f"{done} jobb klara.")
 
 
 @click.command("demo")
@@ -641,7 +673,7 @@ def init_app(app: Flask) -> None:
         export_cli,
         report_cmd,
         publish_cmd,
-        run_job_cmd,
+        worker_cmd,
         demo_cmd,
         backup_cmd,
         restore_cmd,
@@ -660,7 +692,7 @@ def init_app(app: Flask) -> None:
             export_cli,
             report_cmd,
             publish_cmd,
-            run_job_cmd,
+            worker_cmd,
             purge_cmd,
         ),
     )

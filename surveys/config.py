@@ -49,6 +49,9 @@ PLACEHOLDER_WORDS = (
 # secrets.token_hex(16) (32 hex digits) none had fewer than 8 different characters or one
 # character 11 times or more.
 MIN_SECRET_LENGTH = 32
+# The suppression threshold's one range: the environment's MIN_CELL, the administrator's
+# setting (admin page and its stored value) all accept exactly these.
+MIN_CELL_LOW, MIN_CELL_HIGH = 1, 100
 MIN_SECRET_DISTINCT = 8
 MAX_SECRET_SHARE = 1 / 3
 # Rate-limit storages production accepts besides the database (""): Redis, whose client
@@ -91,6 +94,18 @@ class Settings:
     KIOSK_IDLE_SECONDS: int  # a kiosk form untouched this long asks "Är du kvar?" (per round too)
     CLOSED_GRACE_SECONDS: int  # forms open when their round closed are taken this long after
     SURVEYS_MODE: str  # "forbund" (default) or "national": NNS's instance (issue 21)
+    KIOSK_THANKS_SECONDS: int  # a kiosk's "Tack" is shown this long before the next form
+    KIOSK_COUNTDOWN_SECONDS: int  # "Är du kvar?" counts down this long before a kiosk resets
+    PORT: int  # the development server's port (links printed outside a request)
+    ARGON2_TIME_COST: int  # argon2id passes per password hash
+    ARGON2_MEMORY_KIB: int  # argon2id memory per password hash, KiB
+    ARGON2_PARALLELISM: int  # argon2id lanes per password hash
+
+
+# Password hashing in production: at least argon2-cffi's defaults, RFC 9106's second
+# recommendation (argon2id, 3 passes, 64 MiB, 4 lanes). Lighter only in development and
+# in the tests, which set lighter values in their configuration.
+ARGON2_PRODUCTION = {"ARGON2_TIME_COST": 3, "ARGON2_MEMORY_KIB": 65_536, "ARGON2_PARALLELISM": 4}
 
 
 def instance_dir() -> Path:
@@ -123,7 +138,7 @@ def read_settings(env: Mapping[str, str] | None = None) -> Settings:
         SURVEYS_ENV=env.get("SURVEYS_ENV", "development").strip(),
         SECRET_KEY=env.get("SECRET_KEY", ""),
         DATABASE_URL=env.get("DATABASE_URL", f"sqlite:///{instance / 'indikatorenkater.sqlite'}"),
-        MIN_CELL=_int(env, "MIN_CELL", 5, low=1, high=100),
+        MIN_CELL=_int(env, "MIN_CELL", 5, low=MIN_CELL_LOW, high=MIN_CELL_HIGH),
         INSTANCE_DIR=str(instance),
         MAX_CONTENT_LENGTH=_int(env, "MAX_CONTENT_LENGTH", 5 * 1024 * 1024, low=1024, high=1024**3),
         MAIL_SERVER=env.get("MAIL_SERVER", ""),
@@ -143,6 +158,12 @@ def read_settings(env: Mapping[str, str] | None = None) -> Settings:
         KIOSK_IDLE_SECONDS=_int(env, "KIOSK_IDLE_SECONDS", 120, low=30, high=3600),
         CLOSED_GRACE_SECONDS=_int(env, "CLOSED_GRACE_SECONDS", 86_400, low=0, high=7 * 86_400),
         SURVEYS_MODE=env.get("SURVEYS_MODE", "forbund").strip().lower() or "forbund",
+        KIOSK_THANKS_SECONDS=_int(env, "KIOSK_THANKS_SECONDS", 15, low=1, high=600),
+        KIOSK_COUNTDOWN_SECONDS=_int(env, "KIOSK_COUNTDOWN_SECONDS", 30, low=1, high=600),
+        PORT=_int(env, "PORT", 8000, low=1, high=65535),
+        ARGON2_TIME_COST=_int(env, "ARGON2_TIME_COST", 3, low=1, high=20),
+        ARGON2_MEMORY_KIB=_int(env, "ARGON2_MEMORY_KIB", 65_536, low=1024, high=4 * 1024**2),
+        ARGON2_PARALLELISM=_int(env, "ARGON2_PARALLELISM", 4, low=1, high=64),
     )
 
 
@@ -159,9 +180,6 @@ def load_config(overrides: dict | None = None, env: Mapping[str, str] | None = N
     )
     explicit_public_url = bool(config["PUBLIC_URL"]) or "PUBLIC_URL" in (overrides or {})
     config.update(overrides or {})
-    # The live preview is counted and drawn by a background job (tests ask for it inline
-    # unless they set this themselves).
-    config.setdefault("PREVIEW_IN_BACKGROUND", not config.get("TESTING"))
     production = config["SURVEYS_ENV"] == "production"
     if config["SURVEYS_ENV"] not in ENVIRONMENTS:
         raise ConfigError(
@@ -205,6 +223,12 @@ def _check_production(config: dict, *, explicit_public_url: bool) -> None:
         raise ConfigError(
             "MAIL_SENDER saknas. Ange den avsändaradress utskicken ska ha, "
             "t.ex. MAIL_SENDER=enkat@forbundet.se, när MAIL_SERVER är satt i produktion."
+        )
+    weaker = [name for name, least in ARGON2_PRODUCTION.items() if int(config[name]) < least]
+    if weaker:
+        raise ConfigError(
+            f"{', '.join(weaker)} är lägre än vad som krävs i produktion "
+            f"(minst {', '.join(f'{k}={v}' for k, v in ARGON2_PRODUCTION.items())})."
         )
     storage = config["RATELIMIT_STORAGE_URI"]
     scheme = storage_scheme(storage)

@@ -23,7 +23,7 @@ from surveys.models import (
     User,
     UserIntervention,
 )
-from surveys.reports.assets import prerender_year
+from surveys.reports.downloads import prepare_year
 from surveys.services import rounds as ops
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import publish
@@ -152,7 +152,8 @@ def seed_demo(
     for year in DEMO_YEARS:  # the demo's years are published, as a förbund would have done
         publish(db, instrument, year=year, user_email=DEMO_ADMIN[0], min_cell=min_cell)
 
-    prerender_year(db, year=DEMO_YEARS[-1])  # the report a förbundschef opens first
+    # the report a förbundschef opens first: charts and files of every scope, built now
+    prepare_year(db, year=DEMO_YEARS[-1])
     return (
         f"Demodata: {total} enkäter {DEMO_YEARS[0]}–{DEMO_YEARS[-1]} i {len(INTERVENTIONS)} "
         "insatser, publicerade.\n" + demo_hint(db)

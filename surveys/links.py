@@ -2,12 +2,11 @@
 
 ``PUBLIC_URL`` when configured (production behind a proxy must set it); otherwise the
 address the request came in on, so a development server on any port prints links
-that open. Outside a request (CLI) the development server's address with ``PORT``.
+that open. Outside a request (CLI) the development server's address with the ``PORT``
+setting.
 """
 
 from __future__ import annotations
-
-import os
 
 from flask import current_app, has_request_context, request
 
@@ -19,7 +18,7 @@ def public_base() -> str:
         return configured.rstrip("/")
     if has_request_context():
         return request.host_url.rstrip("/")
-    return f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
+    return f"http://127.0.0.1:{current_app.config['PORT']}"
 
 
 def public(path: str) -> str:

@@ -360,6 +360,10 @@ class Publication(SQLModel, table=True):
     protect_other: bool = True  # False: övriga counted as known (administrator's setting)
     instrument_version: str = Field(max_length=40)  # instrument_version of the file used
     method_note: str = Field(default="", max_length=4000)  # how the figures were made, in Swedish
+    # the background job that published it (None: `surveys publish`); a job publishes once
+    job_id: str | None = Field(
+        default=None, foreign_key="background_job.id", unique=True, max_length=32
+    )
 
 
 class PublicationRow(SQLModel, table=True):
@@ -410,12 +414,21 @@ class PublicationNational(SQLModel, table=True):
     positive: int  # percent
 
 
-class PublishLock(SQLModel, table=True):
-    """A year being published right now (refuses a second, simultaneous publication)."""
+class PublicationHistory(SQLModel, table=True):
+    """Figures typed in from old annual reports, as they stood when the year was published."""
 
-    __tablename__ = "publish_lock"
-    year: int = Field(primary_key=True)  # the year
-    started_at: datetime  # when publishing started (a stale lock is taken over after an hour)
+    __tablename__ = "publication_history"
+    publication_id: str = Field(foreign_key="publication.id", primary_key=True)  # publication
+    year: int = Field(primary_key=True)  # year of the old figure
+    questionnaire: str = Field(primary_key=True, max_length=40)  # questionnaire key
+    question: int = Field(primary_key=True)  # question number
+    subgroup: str = Field(primary_key=True, max_length=10)  # samtliga / kvinnor / man
+    n: int | None = None  # respondents
+    negative: int | None = None  # percent
+    neutral: int | None = None  # percent
+    positive: int | None = None  # percent
+    clearly_positive: int | None = None  # percent
+    response_rate: int | None = None  # percent
 
 
 # --- production safety and imports (prod) -------------------------------------
@@ -491,14 +504,25 @@ class KioskRetiredLink(SQLModel, table=True):
 
 
 class ReportComment(SQLModel, table=True):
-    """The förbundschef's own text for a year: introduction (indicator 0) or one indicator."""
+    """The förbundschef's own text for a year and scope: introduction (0) or one indicator."""
 
     __tablename__ = "report_comment"
     year: int = Field(primary_key=True)  # report year
+    scope: str = Field(default="", primary_key=True, max_length=200)  # "" = förbundet, or insats
     indicator: int = Field(primary_key=True)  # 1..16, or 0 for the introduction
     text: str = Field(sa_column=Column(Text, nullable=False))  # plain text; blank line = paragraph
     updated_at: datetime  # last edit (an administrator's action, not a respondent's)
     updated_by: str = Field(max_length=254)  # e-mail of who edited last
+
+
+class ReportText(SQLModel, table=True):
+    """A standing text of every report ("Om indikatorerna", the contact details)."""
+
+    __tablename__ = "report_text"
+    key: str = Field(primary_key=True, max_length=40)  # "om_indikatorerna" or "kontakt"
+    text: str = Field(sa_column=Column(Text, nullable=False))  # plain text; blank line = paragraph
+    updated_at: datetime  # last edit
+    updated_by: str = Field(max_length=254)  # e-mail of who edited last (admin pages only)
 
 
 class ReportAsset(SQLModel, table=True):
@@ -515,21 +539,26 @@ class ReportAsset(SQLModel, table=True):
 
 
 class BackgroundJob(SQLModel, table=True):
-    """Publishing run in a separate low-priority process, off the participants' workers.
+    """Publishing or a preview, done by a worker process (``surveys worker``) off the
+    participants' web workers. Any worker on any machine may claim a queued job: it
+    holds the job by a lease it renews (heartbeat); a job whose lease ran out is taken
+    up again by another worker, or failed after ``MAX_ATTEMPTS``.
 
     Holds only what an administrator asked for and how it went: never anything
     about respondents (no answers, no times of submissions)."""
 
     __tablename__ = "background_job"
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
-    kind: str = Field(max_length=20)  # "publish"
-    year: int = Field(index=True)  # the year being published
+    kind: str = Field(max_length=20)  # "publish" or "preview"
+    year: int = Field(index=True)  # the year being published or previewed
     status: str = Field(default="queued", max_length=10)  # queued, running, done or failed
     requested_by: str = Field(max_length=254)  # e-mail of the administrator who asked
     requested_at: datetime  # when it was asked for (an administrator's action)
-    started_at: datetime | None = None  # when the process started working (None: not yet)
-    finished_at: datetime | None = None  # when it finished or was found dead
-    pid: int | None = None  # the worker process's id while it runs (finds a crashed job)
+    started_at: datetime | None = None  # when a worker first claimed it (None: not yet)
+    finished_at: datetime | None = None  # when it finished or was given up
+    worker: str = Field(default="", max_length=100)  # "host:pid:nonce" of the claiming worker
+    lease_until: datetime | None = None  # the worker's claim holds until then (heartbeat)
+    attempts: int = 0  # how many times a worker claimed it (a retry after a dead worker: 2)
     min_cell: int  # the suppression threshold in force when the administrator asked
     message: str = Field(default="", max_length=500)  # the result or the failure, in Swedish
 

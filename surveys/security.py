@@ -373,7 +373,7 @@ class _LimitsBackend:
         self.window = window
 
     def _window_key(self, key: str) -> str:
-        start = int(time.time()) // self.window * self.window
+        start = _now() // self.window * self.window
         return f"signin/{key}/{start}"
 
     def attempt(self, keys: dict[str, str], limits: dict[str, int], delay) -> Verdict:
@@ -395,6 +395,7 @@ class _LimitsBackend:
         if strikes and self.storage.incr(slot, delay(strikes + 1)) == 1:
             self.storage.incr(strikes_key, 2 * self.window)
             return Verdict(True)
+        # the storage's expiry is on the system clock  (system clock: allowed)
         left = self.storage.get_expiry(slot) - time.time() if strikes else delay(1)
         return Verdict(False, "account", max(1, int(left + 0.999)))
 

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
 from jinja2 import MemcachedBytecodeCache
 from sqlalchemy import create_engine, make_url, text
 from sqlmodel import Session
+from werkzeug.serving import make_server
 
-from surveys import create_app, db
+from surveys import clock, create_app, db, worker
 from surveys.models import metadata
 from surveys.reports import assets
 from surveys.services.catalogue import instrument_from_db
@@ -34,6 +40,10 @@ settings.register_profile("dev", _DEFAULTS, derandomize=False, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if IN_CI else "dev"))
 
 SECRET = "test-secret-key-0123456789abcdef"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+TABLET = {"width": 800, "height": 1280}
+# Light password hashing for tests, given as settings (production refuses these values).
+LIGHT_HASHING = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 1024, "ARGON2_PARALLELISM": 1}
 INSTRUMENT_TABLES = {
     "instrument_info",
     "questionnaire",
@@ -113,6 +123,30 @@ def empty_database(url: str) -> None:
     engine.dispose()
 
 
+class FakeClock:
+    """The service's clock (surveys/clock.py) stopped at an instant the test moves on:
+    ages, leases and expiries are tested without sleeping."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        """Move the clock on by ``timedelta(**delta)``; returns the new instant."""
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def fake_clock() -> Iterator[FakeClock]:
+    """A stopped clock, starting at the real current instant (today stays today)."""
+    fake = FakeClock(clock.utcnow())
+    with clock.use_source(fake):
+        yield fake
+
+
 @pytest.fixture(autouse=True)
 def _no_charts_from_earlier_tests():
     """Each test has a database of its own; the in-process chart cache (keyed by the
@@ -133,10 +167,13 @@ def app(database_url, tmp_path):
             "PUBLIC_URL": "http://localhost",
             "MIN_CELL": 5,
             "RATELIMIT_ENABLED": True,
-            "ARGON2_FAST": True,
+            **LIGHT_HASHING,
         }
     )
     app.jinja_env.bytecode_cache = TEMPLATE_CACHE  # compile templates once per session
+    # Background jobs are done at once, in the request, by the worker's own code path
+    # (tests/test_jobs.py runs real worker processes too).
+    app.extensions[worker.RUNNER] = worker.run_inline
     yield app
     from surveys.reports.assets import wait_for_background
 
@@ -207,6 +244,12 @@ def count_rows(app, table: str) -> int:
         return db.session().execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()  # noqa: S608
 
 
+def scalar(app, sql: str, **params):
+    """One value from the test's database (``SELECT COUNT(*) …``)."""
+    with app.app_context():
+        return db.session().execute(text(sql), params).scalar_one()
+
+
 def sql_session(url: str) -> Session:
     return Session(create_engine(url))
 
@@ -249,3 +292,42 @@ def table_rows(html: str) -> list[tuple[str, ...]]:
         cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, flags=re.S)
         rows.append(tuple(re.sub(r"<[^>]+>", "", c).strip() for c in cells))
     return rows
+
+
+# --- the browser tests' server and Chromium ---------------------------------------------
+
+
+@pytest.fixture
+def live_server(app):
+    """The test's app on a free loopback port, in a thread of the test process (so the
+    test's fake clock and database are the server's)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium, driven by Playwright (one per test module)."""
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip("Chromium saknas (installeras av make test)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()

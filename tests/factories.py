@@ -63,7 +63,7 @@ def user(
     password: str = PASSWORD,
 ) -> User:
     """A user with an argon2 password hash, linked to the named interventions (in an app
-    context: the hash uses the app's ARGON2_FAST setting)."""
+    context: the hash uses the app's ARGON2_* settings)."""
     insatser = tuple(insatser)
     created = User(
         email=email or f"{role}-{len(insatser)}@example.invalid",

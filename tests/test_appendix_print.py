@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import io
-import os
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
-from werkzeug.serving import make_server
 
-from tests.conftest import PASSWORD
+from tests.conftest import CHROMIUM, PASSWORD
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.browser
 
 if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
     pytest.skip("Chromium saknas (installeras av make test)", allow_module_level=True)
-
-
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 def test_printing_the_report_to_pdf_keeps_all_charts(app, runner, live_server, make_user):

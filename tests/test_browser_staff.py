@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import text
 
 from surveys import db
-from tests.conftest import PASSWORD, count_rows, release_all
-from tests.test_browser import TABLET, browser, live_server, shot  # noqa: F401 - fixtures
+from tests.conftest import PASSWORD, TABLET, count_rows, release_all
+from tests.test_browser import shot
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 360, "height": 740}

@@ -1,176 +1,209 @@
-"""Publishing as a background job (issue 13, participants first): a real separate process
-against the test's own database, the page's states, the failure message and the lock."""
+"""Background jobs (issue 13, participants first; issue 20, several instances): a job
+row claimed by a lease that a heartbeat renews, done by ``surveys worker`` processes;
+a dead worker's job taken up again and finished once; the page that only reads; the
+year's publishing lock that dies with its process (issue 18.8).
+
+Most tests here run the worker's code in the test process with the service's clock
+stopped (``fake_clock``): leases run out without sleeping. The process tests start
+real ``surveys worker`` and ``surveys publish`` processes against the test database.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
-from datetime import timedelta
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
-from surveys import clock, db
-from surveys.models import BackgroundJob, PublishLock
-from surveys.services import jobs
+import pytest
+from sqlalchemy import create_engine, text
+
+from surveys import create_app, db, worker
+from surveys.models import BackgroundJob
+from surveys.services import jobs, locks
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import compute
-from tests.conftest import count_rows, form_token, login
-from tests.test_publications import import_seed, scalar
+from tests.conftest import SECRET, count_rows, form_token, login, scalar
+from tests.factories import import_seed
+
+ROOT = Path(__file__).resolve().parent.parent
+ON_POSTGRES = os.environ.get("TEST_DB") == "postgresql"
 
 
-def _confirm(admin_client, year: int = 2023):
-    page = admin_client.get(f"/admin/publicera/{year}")
-    return admin_client.post(
-        f"/admin/publicera/{year}",
-        data={"csrf_token": form_token(page.text), "confirm": "y"},
-    )
+# --- helpers ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_runner(app):
+    """Production's set-up: the request only records the job; a worker must do it."""
+    app.extensions.pop(worker.RUNNER, None)
+    return app
 
 
 def _queued(app, year: int = 2023) -> str:
     with app.app_context():
+        session = db.session()
         job = jobs.request_publish(
-            db.session(), year=year, user_email="chef@example.invalid", min_cell=5
+            session, year=year, user_email="chef@example.invalid", min_cell=5
         )
+        session.commit()
         return job.id
 
 
-def test_the_page_says_publishing_is_under_way_then_shows_the_result(
-    app, admin_client, runner, tmp_path
+def _job(app, job_id: str) -> BackgroundJob:
+    with app.app_context():
+        job = db.session().get(BackgroundJob, job_id)
+        assert job is not None
+        return job
+
+
+def _claim(app, worker_name: str, job_id: str | None = None) -> BackgroundJob | None:
+    with app.app_context():
+        session = db.session()
+        job = jobs.claim(session, worker=worker_name, job_id=job_id)
+        session.commit()
+        return job
+
+
+def _job_row(app, job_id: str) -> tuple:
+    with app.app_context():
+        return tuple(
+            db.session()
+            .execute(text("SELECT * FROM background_job WHERE id = :id"), {"id": job_id})
+            .one()
+        )
+
+
+def _publish_button(admin_client, year: int = 2023):
+    token = form_token(admin_client.get("/admin/publicera").text)
+    return admin_client.post(f"/admin/publicera/{year}", data={"csrf_token": token, "confirm": "y"})
+
+
+def _environment(app) -> dict[str, str]:
+    """A process of the app's own: the test's database, key and instance folder."""
+    return {
+        **os.environ,
+        "DATABASE_URL": app.config["DATABASE_URL"],
+        "SECRET_KEY": SECRET,
+        "SURVEYS_ENV": "development",
+        "SURVEYS_INSTANCE": str(app.config["INSTANCE_DIR"]),
+        "MIN_CELL": "5",
+    }
+
+
+def _start(app, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "surveys", *args],
+        env=_environment(app),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _until(condition: Callable[[], object], *, seconds: float = 90, what: str = "") -> object:
+    """Wait for another process to get somewhere (polled, not a fixed sleep)."""
+    deadline = time.monotonic() + seconds
+    while not (result := condition()):
+        assert time.monotonic() < deadline, f"väntade förgäves: {what}"
+        time.sleep(0.05)
+    return result
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    for pipe in (process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
+# --- the page and the request -----------------------------------------------------------
+
+
+def test_the_page_says_publishing_is_under_way_then_a_worker_publishes(
+    no_runner, admin_client, runner, tmp_path
 ):
-    import_seed(runner, tmp_path)
-    job_id = _queued(app)
-    waiting = admin_client.get(f"/admin/publicera/jobb/{job_id}")
+    app = no_runner
+    import_seed(runner, tmp_path, publish=False)
+    started = _publish_button(admin_client)
+    assert started.status_code == 302
+    waiting = admin_client.get(started.headers["Location"])
     assert waiting.status_code == 200
     assert "Publiceringen pågår" in waiting.text
     assert '<meta http-equiv="refresh"' in waiting.text
     assert count_rows(app, "publication") == 0
+    job_id = scalar(app, "SELECT id FROM background_job")
     # the year's own page sends the administrator to the job instead of a second button
     year_page = admin_client.get("/admin/publicera/2023")
     assert year_page.status_code == 302
     assert year_page.headers["Location"].endswith(f"/admin/publicera/jobb/{job_id}")
-    jobs.spawn(app, job_id)
-    jobs.wait_for_jobs()
+    # a worker (here one pass of `surveys worker`) does the job
+    done_by_worker = runner.invoke(args=["worker", "--once", "--priority", "normal"])
+    assert done_by_worker.exit_code == 0, done_by_worker.output
+    assert "1 jobb klara." in done_by_worker.output
     done = admin_client.get(f"/admin/publicera/jobb/{job_id}")
     assert "2023 är publicerat (version 1)." in done.text
     assert "Publiceringen pågår" not in done.text
     assert '<meta http-equiv="refresh"' not in done.text
     assert "/rapport/2023" in done.text
-    assert count_rows(app, "publication") == 1
     assert scalar(app, "SELECT status FROM background_job") == "done"
-    assert scalar(app, "SELECT published_by FROM publication") == "chef@example.invalid"
-    assert count_rows(app, "publish_lock") == 0
-    # the publication is the one readers are served, with its charts drawn by the job
+    assert scalar(app, "SELECT attempts FROM background_job") == 1
+    # the publication records its job, and who asked
+    assert scalar(app, "SELECT job_id FROM publication") == job_id
+    assert scalar(app, "SELECT published_by FROM publication") == "administratör-0@example.invalid"
+    # the worker built the downloads of the förbund and its one insats: a reader's
+    # request only reads them
+    stored = "SELECT COUNT(*) FROM report_asset WHERE name LIKE '2023-rapport-%.{}'"
+    for fmt in ("csv", "xlsx", "pdf", "docx"):
+        assert scalar(app, stored.format(fmt)) == 2, fmt
     report = admin_client.get("/rapport/2023")
     assert report.status_code == 200
     assert "96% (81%)" in report.text
-    assert count_rows(app, "report_asset") > 0
 
 
-def test_the_process_runs_at_low_priority_with_the_apps_database(app):
-    cmd = jobs.command("abc")
-    assert cmd[-5:] == [sys.executable, "-m", "surveys", "run-job", "abc"]
-    # the same prefix really starts a process that only gets an otherwise idle CPU
-    probe = "import os; print(os.sched_getscheduler(0) == os.SCHED_IDLE, os.nice(0))"
-    started = subprocess.run(
-        [*cmd[:-5], sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    )
-    assert started.stdout.split() == ["True", "10"]
-    env = jobs.child_environment(app.config)
-    assert env["DATABASE_URL"] == app.config["DATABASE_URL"]
-    assert env["SURVEYS_INSTANCE"] == app.config["INSTANCE_DIR"]
-
-
-def test_a_second_publish_of_the_same_year_is_refused_while_one_runs(
-    app, admin_client, runner, tmp_path
+def test_a_second_publish_of_the_same_year_is_refused_while_one_waits(
+    no_runner, admin_client, runner, tmp_path
 ):
-    import_seed(runner, tmp_path)
+    app = no_runner
+    import_seed(runner, tmp_path, publish=False)
     first = _queued(app)
-    page = admin_client.get("/admin/publicera")
-    second = admin_client.post(
-        "/admin/publicera/2023",
-        data={"csrf_token": form_token(page.text), "confirm": "y"},
-        follow_redirects=True,
+    second = _publish_button(admin_client)
+    assert (
+        "År 2023 håller redan på att publiceras"
+        in admin_client.get(second.headers["Location"]).text
     )
-    assert "År 2023 håller redan på att publiceras" in second.text
     assert count_rows(app, "background_job") == 1
     assert scalar(app, "SELECT id FROM background_job") == first
 
 
-def test_a_refused_publication_gives_a_clear_message_and_changes_nothing(
+def test_a_year_another_process_is_publishing_fails_the_job_with_a_clear_message(
     app, admin_client, runner, tmp_path
 ):
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, publish=False)
     with app.app_context():
-        session = db.session()
-        session.add(PublishLock(year=2023, started_at=clock.now()))  # e.g. the CLI publishing
-        session.commit()
-    started = _confirm(admin_client)
-    assert started.status_code == 302
-    jobs.wait_for_jobs()
+        held = locks.take(db.session(), 2023)  # e.g. `surveys publish` in another process
+    try:
+        started = _publish_button(admin_client)  # the test's runner does the job at once
+    finally:
+        held.release()
     failed = admin_client.get(started.headers["Location"])
     assert failed.status_code == 200
     assert "År 2023 håller redan på att publiceras. Vänta en stund och försök igen." in failed.text
     assert "Tillbaka till Publicera 2023" in failed.text
     assert scalar(app, "SELECT status FROM background_job") == "failed"
     assert count_rows(app, "publication") == 0
-    assert count_rows(app, "publish_lock") == 1  # the other publisher's lock is not ours to drop
-
-
-def test_a_crashed_job_does_not_leave_the_year_locked(app, admin_client, runner, tmp_path):
-    import_seed(runner, tmp_path)
-    job_id = _queued(app)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])  # noqa: S603 - our interpreter
-    dead.wait()
-    with app.app_context():
-        session = db.session()
-        job = session.get(BackgroundJob, job_id)
-        assert job is not None
-        job.status, job.pid, job.started_at = "running", dead.pid, clock.utcnow()
-        session.add(job)
-        # the process took the year's lock, then died (SIGKILL, out of memory, power cut)
-        session.add(PublishLock(year=2023, started_at=clock.now()))
-        session.commit()
-    page = admin_client.get(f"/admin/publicera/jobb/{job_id}")
-    assert "Publiceringen av 2023 avbröts innan den blev klar. Ingenting publicerades." in page.text
-    assert '<meta http-equiv="refresh"' not in page.text
-    assert count_rows(app, "publish_lock") == 0
-    # and the year can be published again at once
-    again = _confirm(admin_client)
-    assert again.status_code == 302
-    jobs.wait_for_jobs()
-    assert "2023 är publicerat (version 1)." in admin_client.get(again.headers["Location"]).text
-    assert count_rows(app, "publication") == 1
-
-
-def test_a_job_no_process_ever_claimed_is_marked_failed(app, runner, tmp_path):
-    import_seed(runner, tmp_path)
-    job_id = _queued(app)
-    with app.app_context():
-        session = db.session()
-        job = session.get(BackgroundJob, job_id)
-        assert job is not None
-        jobs.refresh(session, job, now=clock.utcnow() + timedelta(minutes=1))
-        assert job.status == "queued"
-        jobs.refresh(session, job, now=clock.utcnow() + timedelta(minutes=3))
-        assert job.status == "failed"
-        assert "avbröts" in job.message
-
-
-def test_the_job_command_refuses_an_unknown_or_finished_job(app, runner, tmp_path):
-    import_seed(runner, tmp_path)
-    unknown = runner.invoke(args=["run-job", "finns-inte"])
-    assert unknown.exit_code == 1
-    assert "Jobbet finns inte eller har redan körts" in unknown.output
-    job_id = _queued(app)
-    first = runner.invoke(args=["run-job", job_id])
-    assert first.exit_code == 0, first.output
-    assert "2023 är publicerat (version 1)." in first.output
-    assert "4 nedladdningar gjorda" in first.output
-    # the job built the förbund's downloads: a reader's request only reads them
-    stored = "SELECT COUNT(*) FROM report_asset WHERE name LIKE '2023-rapport-%.{}'"
-    for fmt in ("csv", "xlsx", "pdf", "docx"):
-        assert scalar(app, stored.format(fmt)) == 1, fmt
-    twice = runner.invoke(args=["run-job", job_id])
-    assert twice.exit_code == 1
-    assert count_rows(app, "publication") == 1
 
 
 def test_an_unknown_job_page_is_a_swedish_404(admin_client):
@@ -191,25 +224,272 @@ def test_a_job_row_holds_nothing_about_respondents(app):
         "requested_at",
         "started_at",
         "finished_at",
-        "pid",
+        "worker",
+        "lease_until",
+        "attempts",
         "min_cell",
         "message",
     }
 
 
+# --- leases: a dead worker's job, with the clock stopped ---------------------------------
+
+
+def test_a_dead_workers_job_is_taken_up_when_its_lease_runs_out_and_the_page_only_reads(
+    no_runner, admin_client, runner, tmp_path, fake_clock
+):
+    app = no_runner
+    import_seed(runner, tmp_path, publish=False)
+    job_id = _queued(app)
+    claimed = _claim(app, "a")  # worker a claims the job, then dies: no more heartbeats
+    assert claimed is not None
+    assert claimed.id == job_id
+    assert _claim(app, "b") is None  # nothing else to do
+    fake_clock.advance(seconds=jobs.LEASE.total_seconds() - 1)
+    assert _claim(app, "b") is None  # a's lease still holds
+    page = admin_client.get(f"/admin/publicera/jobb/{job_id}")
+    assert "Publiceringen pågår" in page.text
+    assert "slutade svara" not in page.text
+    fake_clock.advance(seconds=2)
+    before = _job_row(app, job_id)
+    page = admin_client.get(f"/admin/publicera/jobb/{job_id}")
+    assert "Bakgrundsprocessen som arbetade med jobbet slutade svara" in page.text
+    assert '<meta http-equiv="refresh"' in page.text  # it will move on: keep looking
+    assert _job_row(app, job_id) == before  # the GET wrote nothing
+    # worker b takes the job up and publishes it
+    finished = worker.run_next(app, worker="b")
+    assert finished is not None
+    assert finished.id == job_id
+    assert (finished.status, finished.worker, finished.attempts) == ("done", "b", 2)
+    assert finished.message == "2023 är publicerat (version 1)."
+    assert count_rows(app, "publication") == 1
+    # a comes back to life: its lease is gone and its outcome is not recorded
+    with app.app_context():
+        session = db.session()
+        assert not jobs.renew(session, job_id, worker="a")
+        job = session.get(BackgroundJob, job_id)
+        assert not jobs.finish(session, job, worker="a", status="failed", message="x")
+        session.commit()
+    assert _job(app, job_id).status == "done"
+
+
+def test_a_job_whose_workers_keep_dying_is_given_up_with_the_reason(
+    no_runner, admin_client, runner, tmp_path, fake_clock
+):
+    app = no_runner
+    import_seed(runner, tmp_path, publish=False)
+    job_id = _queued(app)
+    for attempt in range(1, jobs.MAX_ATTEMPTS + 1):
+        claimed = _claim(app, f"död-{attempt}")
+        assert claimed is not None
+        assert claimed.attempts == attempt
+        fake_clock.advance(seconds=jobs.LEASE.total_seconds() + 1)
+    # the year is free for a new request while the dead job waits to be given up
+    with app.app_context():
+        assert jobs.active_job(db.session(), 2023) is None
+    assert worker.run_next(app, worker="nästa") is None  # gives it up, claims nothing
+    given_up = _job(app, job_id)
+    assert given_up.status == "failed"
+    assert given_up.message.startswith(
+        "Publiceringen av 2023 avbröts: bakgrundsprocessen som arbetade med den slutade "
+        f"svara ({jobs.MAX_ATTEMPTS} försök). Ingenting publicerades."
+    )
+    page = admin_client.get(f"/admin/publicera/jobb/{job_id}")
+    assert "slutade svara (3 försök)" in page.text
+    assert '<meta http-equiv="refresh"' not in page.text
+    assert count_rows(app, "publication") == 0
+
+
+def test_a_job_taken_up_after_its_publication_was_stored_publishes_nothing_more(
+    no_runner, runner, tmp_path, fake_clock
+):
+    """The worker stored the publication and died before it could say so: the next
+    worker finds the publication by the job's id and publishes nothing again."""
+    app = no_runner
+    import_seed(runner, tmp_path, publish=False)
+    _queued(app)
+    with app.app_context():
+        session = db.session()
+        job = jobs.claim(session, worker="a")
+        session.commit()
+        assert job is not None
+        status, _ = jobs.publish_year(session, instrument_from_db(session), job)
+        assert status == "done"  # stored and committed; a dies here
+    fake_clock.advance(seconds=jobs.LEASE.total_seconds() + 1)
+    finished = worker.run_next(app, worker="b")
+    assert finished is not None
+    assert (finished.status, finished.attempts) == ("done", 2)
+    assert finished.message == "2023 är publicerat (version 1)."
+    assert count_rows(app, "publication") == 1
+    assert (
+        scalar(app, "SELECT COUNT(*) FROM audit_entry WHERE action = 'publicering.publicera'") == 1
+    )
+
+
+# --- real processes ---------------------------------------------------------------------
+
+
+def test_the_worker_process_does_jobs_at_idle_priority_and_stops_on_sigterm(
+    no_runner, runner, tmp_path
+):
+    app = no_runner
+    import_seed(runner, tmp_path, publish=False)
+    process = _start(app, "worker", "--poll", "0.1")
+    try:
+        job_id = _queued(app)
+        _until(lambda: _job(app, job_id).status == "done", what="the worker did the job")
+        # only CPU time no request wants: SCHED_IDLE and nice 10 (issue 13)
+        assert os.sched_getscheduler(process.pid) == os.SCHED_IDLE
+        assert os.getpriority(os.PRIO_PROCESS, process.pid) == 10
+        assert _job(app, job_id).worker.split(":")[1] == str(process.pid)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        _stop(process)
+    assert process.returncode == 0, err
+    assert "Bakgrundsprocessen avslutas" in out
+    assert count_rows(app, "publication") == 1
+
+
+@contextmanager
+def _blocked_writes(app) -> Iterator[Callable[[], None]]:
+    """Hold publishing up where it stores its publication (a PostgreSQL table lock; on
+    SQLite the writer lock) until the returned function is called."""
+    url = app.config["DATABASE_URL"]
+    engine = create_engine(url)
+    try:
+        if ON_POSTGRES:
+            with engine.connect() as connection:
+                transaction = connection.begin()
+                connection.execute(text("LOCK TABLE publication IN SHARE MODE"))
+                try:
+                    yield transaction.commit
+                finally:
+                    if transaction.is_active:
+                        transaction.rollback()
+        else:
+            from surveys.db import writer_lock
+
+            held = writer_lock(engine)
+            held.__enter__()
+            released = []
+
+            def release() -> None:
+                if not released:
+                    released.append(held.__exit__(None, None, None))
+
+            try:
+                yield release
+            finally:
+                release()
+    finally:
+        engine.dispose()
+
+
+def _year_locked(app, year: int = 2023) -> bool:
+    with app.app_context():
+        try:
+            locks.take(db.session(), year).release()
+        except locks.PublishBusy:
+            return True
+        return False
+
+
+def test_a_killed_publish_frees_the_year_at_once(app, runner, tmp_path):
+    """Issue 18.8: `surveys publish` killed while it holds the year's lock left the year
+    locked for an hour. The lock now dies with the process."""
+    import_seed(runner, tmp_path, publish=False)
+    with _blocked_writes(app) as release:
+        process = _start(app, "publish", "--year", "2023")
+        try:
+            _until(lambda: _year_locked(app), what="`surveys publish` took the year's lock")
+            process.kill()  # SIGKILL: no clean-up of its own
+            process.wait()
+        finally:
+            _stop(process)
+        _until(lambda: not _year_locked(app), seconds=5, what="the lock died with it")
+        release()
+    assert count_rows(app, "publication") == 0  # the killed one stored nothing
+    again = runner.invoke(args=["publish", "--year", "2023"])
+    assert again.exit_code == 0, again.output
+    assert "2023 är publicerat (version 1)." in again.output
+
+
+@pytest.mark.skipif(
+    not ON_POSTGRES, reason="several instances share a PostgreSQL database (TEST_DB=postgresql)"
+)
+def test_two_instances_and_a_worker_killed_mid_job_publish_once(
+    no_runner, make_user, runner, tmp_path
+):
+    """Two app instances and two workers against one PostgreSQL: the administrator asks
+    on one instance, a worker claims the job and is killed while publishing; the other
+    worker takes the job up when the lease runs out and it is published once, as the
+    other instance's job page shows."""
+    first = no_runner
+    import_seed(runner, tmp_path, publish=False)
+    second = create_app(dict(first.config))  # another instance: its own engine and workers
+    admin = make_user("administratör", email="chef@example.invalid")
+    asks, watches = first.test_client(), second.test_client()
+    assert login(asks, admin).status_code == 302
+    assert login(watches, admin).status_code == 302
+    options = ("worker", "--poll", "0.1", "--lease", "3", "--priority", "normal")
+    with _blocked_writes(first) as release:
+        workers = [_start(first, *options), _start(second, *options)]
+        try:
+            job_id = _publish_button(asks).headers["Location"].rsplit("/", 1)[1]
+            claimed = _until(lambda: _job(first, job_id).worker, what="a worker claimed the job")
+            pid = int(str(claimed).split(":")[1])
+            victim = next(w for w in workers if w.pid == pid)
+            survivor = next(w for w in workers if w.pid != pid)
+            # the claiming worker is inside publishing, waiting to store: kill it there
+            _until(lambda: _waiting_on_publication(first), what="publishing reached its store")
+            victim.kill()
+            victim.wait()
+            release()
+            page = _until(
+                lambda: (
+                    "publicerat (version"
+                    in (t := watches.get(f"/admin/publicera/jobb/{job_id}").text)
+                    and t
+                ),
+                what="the other worker finished the job",
+            )
+            assert "2023 är publicerat (version 1)." in str(page)
+            job = _job(first, job_id)
+            assert (job.status, job.attempts) == ("done", 2)
+            assert job.worker.split(":")[1] == str(survivor.pid)
+        finally:
+            for process in workers:
+                _stop(process)
+    assert count_rows(first, "publication") == 1
+    assert scalar(first, "SELECT job_id FROM publication") == job_id
+    audit = "SELECT COUNT(*) FROM audit_entry WHERE action = 'publicering.publicera'"
+    assert scalar(first, audit) == 1
+    second.extensions["engine"].dispose()
+
+
+def _waiting_on_publication(app) -> bool:
+    """A PostgreSQL backend waits for the lock on ``publication`` (publishing's store)."""
+    query = (
+        "SELECT COUNT(*) FROM pg_locks WHERE NOT granted AND relation = 'publication'::regclass "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    return bool(scalar(app, query))
+
+
 # --- the live preview as a job -----------------------------------------------------
 
 
-def _follow_preview(admin_client, path: str):
-    """Ask for a page that needs the preview: the job's page, then (job done) the page."""
+def _follow_preview(app, admin_client, runner, path: str):
+    """Ask for a page that needs the preview: the job's page, a worker, then the page."""
     first = admin_client.get(path)
     assert first.status_code == 302
     assert "/admin/publicera/jobb/" in first.headers["Location"]
     waiting = admin_client.get(first.headers["Location"])
-    if waiting.status_code == 200:  # still counting (else already done: a redirect)
-        assert "Förhandsgranskningen tas fram" in waiting.text
-        assert '<meta http-equiv="refresh"' in waiting.text
-    jobs.wait_for_jobs()
+    assert waiting.status_code == 200
+    assert "Förhandsgranskningen tas fram" in waiting.text
+    assert '<meta http-equiv="refresh"' in waiting.text
+    assert runner.invoke(args=["worker", "--once", "--priority", "normal"]).exit_code == 0
     done = admin_client.get(first.headers["Location"])
     assert done.status_code == 302
     assert done.headers["Location"].endswith(path)
@@ -217,11 +497,11 @@ def _follow_preview(admin_client, path: str):
 
 
 def test_the_preview_is_counted_and_drawn_by_a_job_then_shown_from_its_snapshot(
-    app, admin_client, runner, tmp_path
+    no_runner, admin_client, runner, tmp_path
 ):
-    app.config["PREVIEW_IN_BACKGROUND"] = True
-    import_seed(runner, tmp_path)
-    _follow_preview(admin_client, "/rapport/2023/forhandsgranskning")
+    app = no_runner
+    import_seed(runner, tmp_path, publish=False)
+    _follow_preview(app, admin_client, runner, "/rapport/2023/forhandsgranskning")
     assert scalar(app, "SELECT status FROM background_job WHERE kind = 'preview'") == "done"
     # the job drew the charts ...
     live = "SELECT {} FROM report_asset WHERE cache_key LIKE 'live-%'"
@@ -231,7 +511,7 @@ def test_the_preview_is_counted_and_drawn_by_a_job_then_shown_from_its_snapshot(
     assert page.status_code == 200
     assert "Förhandsgranskning – inte publicerad" in page.text
     assert "96% (81%)" in page.text
-    # ... and the page showed them: the worker drew no live set of its own
+    # ... and the page showed them: the web worker drew no live set of its own
     assert scalar(app, live.format("COUNT(DISTINCT cache_key)")) == 1
     assert scalar(app, live.format("MAX(cache_key)")) == drawn_by_job
     again = admin_client.get("/rapport/2023/forhandsgranskning")
@@ -241,14 +521,23 @@ def test_the_preview_is_counted_and_drawn_by_a_job_then_shown_from_its_snapshot(
     assert count_rows(app, "publication") == 0  # a preview publishes nothing
 
 
+def test_the_preview_of_one_insats_comes_back_to_that_insats(app, admin_client, runner, tmp_path):
+    import_seed(runner, tmp_path, publish=False)
+    first = admin_client.get("/rapport/2023/forhandsgranskning?insats=finns-inte")
+    assert first.status_code == 302
+    back = admin_client.get(first.headers["Location"])
+    assert back.status_code == 302
+    assert back.headers["Location"].endswith("/rapport/2023/forhandsgranskning?insats=finns-inte")
+
+
 def test_comments_on_an_unpublished_year_wait_for_the_preview_job(
-    app, admin_client, runner, tmp_path
+    no_runner, admin_client, runner, tmp_path
 ):
     """The comments page of an unpublished year reads the preview job's snapshot: the
     request itself never counts the answers."""
-    app.config["PREVIEW_IN_BACKGROUND"] = True
-    import_seed(runner, tmp_path)
-    _follow_preview(admin_client, "/admin/kommentarer/2023")
+    app = no_runner
+    import_seed(runner, tmp_path, publish=False)
+    _follow_preview(app, admin_client, runner, "/admin/kommentarer/2023")
     page = admin_client.get("/admin/kommentarer/2023")
     assert page.status_code == 200
     # the factual starting line comes from the job's counts
@@ -259,12 +548,10 @@ def test_comments_on_an_unpublished_year_wait_for_the_preview_job(
 def test_the_publishing_page_shows_the_snapshot_and_when_it_was_counted(
     app, admin_client, runner, tmp_path
 ):
-    app.config["PREVIEW_IN_BACKGROUND"] = True
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, publish=False)
     first = admin_client.get("/admin/publicera/2023")
     assert first.status_code == 302
     assert "sida=publicera" in first.headers["Location"]
-    jobs.wait_for_jobs()
     back = admin_client.get(first.headers["Location"])
     assert back.headers["Location"].endswith("/admin/publicera/2023")
     page = admin_client.get("/admin/publicera/2023")
@@ -274,21 +561,21 @@ def test_the_publishing_page_shows_the_snapshot_and_when_it_was_counted(
     recount = admin_client.get("/admin/publicera/2023?omrakna=1")
     assert recount.status_code == 302
     assert "/admin/publicera/jobb/" in recount.headers["Location"]
-    jobs.wait_for_jobs()
     assert count_rows(app, "background_job") == 2
 
 
-def test_the_snapshot_holds_exactly_what_counting_now_gives(app, runner, tmp_path):
-    import_seed(runner, tmp_path)
+def test_the_snapshot_holds_exactly_what_counting_now_gives(app, runner, tmp_path, fake_clock):
+    import_seed(runner, tmp_path, publish=False)
     with app.app_context():
         session = db.session()
         job, new = jobs.request_preview(
             session, year=2023, user_email="chef@example.invalid", min_cell=5
         )
+        session.commit()
         assert new
-    result = runner.invoke(args=["run-job", job.id])
-    assert result.exit_code == 0, result.output
-    assert "Förhandsgranskningen av 2023 är klar." in result.output
+    done = worker.run_inline(app, job.id)
+    assert done is not None
+    assert done.message == "Förhandsgranskningen av 2023 är klar."
     with app.app_context():
         session = db.session()
         found = jobs.preview_snapshot(session, 2023, min_cell=5)
@@ -302,20 +589,63 @@ def test_the_snapshot_holds_exactly_what_counting_now_gives(app, runner, tmp_pat
         for column in expected.columns:
             assert got[column].astype(str).tolist() == expected[column].astype(str).tolist()
         assert snapshot.groups["count"].sum() == now.groups["count"].sum()
-        # another threshold, a publication of the year or time passing: counted again
+        # another threshold, time passing or a publication of the year: counted again
         assert jobs.preview_snapshot(session, 2023, min_cell=6) is None
-        later = clock.utcnow() + jobs.PREVIEW_FRESH + timedelta(seconds=1)
-        assert jobs.preview_snapshot(session, 2023, min_cell=5, now=later) is None
+        fake_clock.advance(seconds=jobs.PREVIEW_FRESH.total_seconds() - 1)
+        assert jobs.preview_snapshot(session, 2023, min_cell=5) is not None
+        fake_clock.advance(seconds=2)
+        assert jobs.preview_snapshot(session, 2023, min_cell=5) is None
+        fake_clock.advance(seconds=-2)
     assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
     with app.app_context():
         assert jobs.preview_snapshot(db.session(), 2023, min_cell=5) is None
 
 
 def test_readers_never_start_a_preview_job(app, client, make_user, runner, tmp_path):
-    app.config["PREVIEW_IN_BACKGROUND"] = True
-    import_seed(runner, tmp_path)
+    import_seed(runner, tmp_path, publish=False)
     reader = make_user("läsare", email="lasare@example.invalid")
     assert login(client, reader).status_code == 302
     assert client.get("/rapport/2023/forhandsgranskning").status_code == 403
     assert client.get("/admin/publicera/2023").status_code in (302, 403)
     assert count_rows(app, "background_job") == 0
+
+
+def test_a_queued_job_no_worker_takes_says_so_without_writing(
+    no_runner, admin_client, runner, tmp_path, fake_clock
+):
+    app = no_runner
+    import_seed(runner, tmp_path, publish=False)
+    job_id = _queued(app)
+    fake_clock.advance(seconds=jobs.NEVER_STARTED.total_seconds() + 1)
+    before = _job_row(app, job_id)
+    page = admin_client.get(f"/admin/publicera/jobb/{job_id}")
+    assert "ingen bakgrundsprocess verkar vara igång" in page.text
+    assert _job_row(app, job_id) == before
+
+
+def test_the_worker_outlives_a_database_it_cannot_reach(tmp_path, caplog):
+    """PostgreSQL restarting or a full disk must not end the worker: it logs and tries
+    again (a job it held is taken up again when its lease runs out)."""
+    import threading
+
+    away = create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path}/finns-inte/db.sqlite", "SECRET_KEY": SECRET}
+    )
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            worker.serve(away, stop=stop, poll=0.05)
+        except BaseException as exc:  # noqa: BLE001 - the test asserts there is none
+            errors.append(exc)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        _until(lambda: "nådde inte databasen" in caplog.text, seconds=30, what="the failure logged")
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert errors == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_browser import browser, live_server  # noqa: F401 - fixtures
 from tests.test_browser_staff import PHONE, sign_in
 from tests.test_kiosk_a11y import axe_violations
 

@@ -133,7 +133,7 @@ def test_an_insats_page_names_the_insats_charts(admin_client, app, runner):
 def test_preview_and_printable_page_keep_charts_inline(admin_client, runner):
     _demo(runner)
     # chart URLs serve publications: the live preview's figures stay in the page itself
-    preview = admin_client.get(f"/rapport/{YEAR}/forhandsgranskning").text
+    preview = admin_client.get(f"/rapport/{YEAR}/forhandsgranskning", follow_redirects=True).text
     assert "Förhandsgranskning" in preview
     assert "<img" not in preview
     assert preview.count('<svg role="img"') == 30

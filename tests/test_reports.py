@@ -19,12 +19,13 @@ def test_report_prints_the_seed_rows_exactly(admin_client, runner, tmp_path):
     assert page.status_code == 200
     rows = table_rows(page.text)
     for label, negative, neutral, positive, rate in seedrows.PRINTED:
-        assert (label, negative, neutral, positive, rate, "") in rows, label
+        label = "Samtliga " + label if label.startswith("(n=") else label  # every row labelled
+        assert (label, negative, neutral, positive, rate, "", "") in rows, label
     assert "Indikatorerna 2023" in page.text
     assert "Resultatet i korthet" in page.text
     assert "Ingen nationell mätning ännu" in page.text  # indicator 11
     # the gate row: Ja share as Positivt, no Klart positivt
-    assert ("Samtliga (n=118)", "2%", "0%", "98%", "99%", "") in rows
+    assert ("Samtliga (n=118)", "2%", "0%", "98%", "99%", "", "") in rows
 
 
 def test_downloads_and_cli_agree(admin_client, runner, tmp_path):
@@ -52,6 +53,7 @@ def test_downloads_and_cli_agree(admin_client, runner, tmp_path):
         "positive",
         "clearly_positive",
         "suppressed",
+        "left_out",  # DESIGN.md "Report CSV": questionnaires a row leaves out
     ]
     xlsx = admin_client.get("/rapport/2023/rapport.xlsx")
     workbook = load_workbook(io.BytesIO(xlsx.data))
@@ -92,7 +94,7 @@ def test_downloads_and_cli_agree(admin_client, runner, tmp_path):
     assert "<style>" in html
     assert '<svg role="img"' in html
     assert "loading=" not in html
-    assert ("kvinnor (n=63)", "7%", "9%", "84% (77%)", "89%", "") in table_rows(html)
+    assert ("kvinnor (n=63)", "7%", "9%", "84% (77%)", "89%", "", "") in table_rows(html)
 
 
 def test_charts_render_offline_as_svg_and_png(admin_client, runner, tmp_path):
@@ -126,12 +128,13 @@ def test_small_cells_never_leak(admin_client, runner, tmp_path):
     }
     for subgroup in ("kvinnor", "man"):  # kvinnor small, män is its twin
         r = rows[("1", subgroup)]
-        assert r["suppressed"] == "true"
+        assert r["suppressed"] in ("primary", "complementary")
         assert r["answered"] == r["negative"] == r["positive"] == r["negative_n"] == ""
     assert rows[("1", "samtliga")]["positive"] == "80"
     page = admin_client.get("/rapport/2024").text
-    assert ("kvinnor (n=3)", "För få svar för att visas") in table_rows(page)
-    assert ("män (n=12)", "För få svar för att visas") in table_rows(page)
+    assert ("kvinnor (n=3)", "Färre än 5 svar") in table_rows(page)
+    # män is hidden only so that kvinnor cannot be derived: never "Färre än" for that reason
+    assert ("män (n=12)", "Dold så att en mindre grupp inte kan räknas fram") in table_rows(page)
     from surveys import db
     from surveys.reports.build import chart
     from surveys.reports.data import published_report
@@ -142,14 +145,16 @@ def test_small_cells_never_leak(admin_client, runner, tmp_path):
         data = published_report(s, instrument_from_db(s), year=2024)
         for kind in ("ar", "tid"):
             spec = chart(data, year=2024, indicator=1, kind=kind).to_json()
-            assert "kvinnor" not in spec
-            assert "män" not in spec
+            # no line of kvinnor or män (the legend names the four lines in every chart)
+            assert '"roll":"kvinnor"' not in spec.replace(" ", "")
+            assert '"roll":"män"' not in spec.replace(" ", "")
             assert "Samtliga" in spec
     workbook = load_workbook(io.BytesIO(admin_client.get("/rapport/2024/rapport.xlsx").data))
     sheet = [tuple(r) for r in workbook["Indikator 1"].iter_rows(values_only=True)]
-    note = "För få svar för att visas (färre än 5 svar)"
+    note = "Färre än 5 svar"
     assert (1, "Deltagare avslut", "Kvinnor", 3, *[None] * 6, note) in sheet
-    assert (1, "Deltagare avslut", "Män", 12, *[None] * 6, note) in sheet
+    other = "Dold så att en mindre grupp inte kan räknas fram"
+    assert (1, "Deltagare avslut", "Män", 12, *[None] * 6, other) in sheet
 
 
 def test_history_and_national_show_in_tables_and_charts(admin_client, runner, tmp_path):
@@ -171,12 +176,20 @@ def test_history_and_national_show_in_tables_and_charts(admin_client, runner, tm
     assert runner.invoke(args=["import", "national", str(national)]).exit_code == 0
     assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0  # Riket frozen with it
     rows = table_rows(admin_client.get("/rapport/2023").text)
-    assert ("Samtliga (n=118)", "2%", "3%", "96% (81%)", "96%", "91%") in rows
+    assert ("Samtliga (n=118)", "2%", "3%", "96% (81%)", "96%", "91%", "+5") in rows
     # Resultatet i korthet: +7 since the imported 2022 figure (89 → 96); with about 114
     # respondents each year z ≈ 2.0 > 1.96, so it is marked as larger than chance (*)
     assert any(r[:5] == ("1", "Deltagare avslut", "118", "96%", "+7*") for r in rows)
     old = table_rows(admin_client.get("/rapport/2022").text)
-    assert ("Samtliga (n=120) (importerad)", "5%", "6%", "89% (70%)", "95%", "90%") in old
+    assert (
+        "Samtliga (n=120) (importerad)",
+        "5%",
+        "6%",
+        "89% (70%)",
+        "95%",
+        "90%",
+        "\u22121",
+    ) in old
     from surveys import db
     from surveys.reports.build import chart
     from surveys.reports.data import published_report
@@ -217,7 +230,7 @@ def test_comparability_break_separates_periods(instrument):
     spec = chart_obj.to_dict()
     values = [v for d in spec["datasets"].values() for v in d]
     assert len({v["grupp"] for v in values}) == 2  # two lines, never joined
-    assert spec["layer"][0]["encoding"]["detail"]["field"] == "grupp"
+    assert spec["spec"]["layer"][0]["encoding"]["detail"]["field"] == "grupp"
 
 
 def test_no_data_and_bad_filters_get_swedish_pages(admin_client, runner, tmp_path):
@@ -257,7 +270,7 @@ def test_filter_by_intervention(admin_client, runner, tmp_path):
     everyone = runner.invoke(args=["report", "--year", "2023"]).output
     only = runner.invoke(args=["report", "--year", "2023", "--insats", "Annan"]).output
     assert "2023,1,deltagare_avslut,1,samtliga,128," in everyone
-    assert "2023,1,deltagare_avslut,1,samtliga,10,10,10,0,0,0,100,100,0,0,0,false" in only
+    assert "2023,1,deltagare_avslut,1,samtliga,10,10,10,0,0,0,100,100,0,0,0,,0" in only
     from surveys import db
     from surveys.services.rounds import intervention_by_name
 
@@ -265,7 +278,7 @@ def test_filter_by_intervention(admin_client, runner, tmp_path):
         annan = intervention_by_name(db.session(), "Annan").id
     page = admin_client.get(f"/rapport/2023?insats={annan}")
     assert "Indikatorerna 2023 – Annan" in page.text
-    assert ("Samtliga (n=10)", "100%", "0%", "0% (0%)", "100%", "") in table_rows(page.text)
+    assert ("Samtliga (n=10)", "100%", "0%", "0% (0%)", "100%", "", "") in table_rows(page.text)
 
 
 def test_printable_report_has_a4_page_breaks(admin_client, runner, tmp_path):

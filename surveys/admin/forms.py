@@ -13,6 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
+from surveys.config import MIN_CELL_HIGH, MIN_CELL_LOW
 from surveys.services.users import DEFAULT_ROLE, MIN_PASSWORD, ROLE_LABELS
 
 ROLE_CHOICES = list(ROLE_LABELS.items())
@@ -79,6 +80,9 @@ class InterventionForm(FlaskForm):
     )
 
 
+_THRESHOLD_RANGE = f"Gränsen ska vara ett heltal mellan {MIN_CELL_LOW} och {MIN_CELL_HIGH}."
+
+
 class ThresholdForm(FlaskForm):
     """The suppression threshold."""
 
@@ -86,9 +90,9 @@ class ThresholdForm(FlaskForm):
         "Visa inte resultat som bygger på färre än så här många svar",
         validators=[
             InputRequired("Ange gränsen."),
-            NumberRange(1, 100, "Gränsen ska vara ett heltal mellan 1 och 100."),
+            NumberRange(MIN_CELL_LOW, MIN_CELL_HIGH, _THRESHOLD_RANGE),
         ],
-        invalid_value_message="Gränsen ska vara ett heltal mellan 1 och 100.",
+        invalid_value_message=_THRESHOLD_RANGE,
         render_kw={"inputmode": "numeric"},
     )
 

@@ -82,7 +82,7 @@ def _package(year: int, *, signed: bool):
     return build_package(session, instrument_from_db(session), year, sign_with=key)
 
 
-@bp.route("/<int:year>")
+@bp.route("/<year:year>")
 @roles_required(Role.admin)
 def year_page(year: int):
     """Every row that will leave the förbund for this year, before anything is downloaded."""
@@ -101,7 +101,7 @@ def year_page(year: int):
     )
 
 
-@bp.route("/<int:year>/ladda-ner", methods=["POST"])
+@bp.route("/<year:year>/ladda-ner", methods=["POST"])
 @roles_required(Role.admin)
 def download(year: int):
     """The signed package (audited)."""

@@ -6,8 +6,9 @@
 /admin/publicera/jobb/<id>       a job: "pågår" (refreshes itself), then the result
 
 Publishing and the preview it shows (as the report's live preview does) run as
-background jobs in a separate low-priority process (``services.jobs``), never in the
-worker that serves the participants' tablets.
+background jobs done by a low-priority worker process (``surveys worker``: see
+``surveys/worker.py`` and ``services.jobs``), never in the web worker that serves the
+participants' tablets. The job page only reads what the workers wrote.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import BooleanField
 
-from surveys import clock, db
+from surveys import clock, db, worker
 from surveys.auth import roles_required
 from surveys.models import (
     BackgroundJob,
@@ -39,10 +40,11 @@ from surveys.models import (
     Round,
     RoundState,
 )
-from surveys.reports.data import min_cell
+from surveys.reports.data import frozen_changes, min_cell
 from surveys.services import jobs
 from surveys.services import publications as pubs
 from surveys.services.catalogue import instrument_from_db
+from surveys.services.republish import plan
 
 bp = Blueprint("publish", __name__, url_prefix="/admin/publicera")
 
@@ -112,6 +114,15 @@ def setting():
     form = ProtectOtherForm()
     if form.validate_on_submit():
         session = db.session()
+        if _publishing(session):
+            flash(
+                "En publicering pågår. Inställningen är inte ändrad; vänta tills publiceringen "
+                "är klar och försök igen."
+            )
+            return redirect(url_for(".overview"))
+        if form.protect.data == pubs.protect_other(session):
+            flash("Inställningen är oförändrad.")
+            return redirect(url_for(".overview"))
         pubs.set_protect_other(session, form.protect.data, user_email=current_user.email)
         session.commit()
         flash(
@@ -119,7 +130,38 @@ def setting():
             if form.protect.data
             else "Övriga skyddas inte längre: kvinnor och män redovisas som i NNS rapporter."
         )
+        if pubs.published_years(session):  # offer to publish every year with the new setting
+            return redirect(url_for(".all_years"))
     return redirect(url_for(".overview"))
+
+
+def _publishing(session) -> bool:
+    """A year is being published now (a lock, or a publishing job queued or running)."""
+    return jobs.publishing(session)
+
+
+@bp.route("/alla-ar", methods=["GET", "POST"])
+@roles_required(Role.admin)
+def all_years():
+    """Publish every published year again in one step, after a preview of what changes."""
+    session = db.session()
+    cell = min_cell(session, current_app.config["MIN_CELL"])
+    if request.method == "POST":
+        try:
+            job = jobs.request_all_years(session, user_email=current_user.email, min_cell=cell)
+        except jobs.JobError as exc:
+            flash(str(exc))
+            return redirect(url_for(".overview"))
+        _hand_over(job)
+        return redirect(url_for(".job_page", job_id=job.id))
+    if _publishing(session):
+        flash("En publicering pågår. Vänta tills den är klar och försök igen.")
+        return redirect(url_for(".overview"))
+    return render_template(
+        "publish/all_years.html",
+        plans=plan(session, instrument_from_db(session), min_cell=cell),
+        protect_other=pubs.protect_other(session),
+    )
 
 
 @bp.route("/<year:year>", methods=["GET", "POST"])
@@ -142,16 +184,12 @@ def year_page(year: int):
         flash(f"Det finns inga svar för {year} att publicera.")
         return redirect(url_for(".overview"))
     previous = pubs.latest(session, year)
-    counted_at = None
-    if current_app.config["PREVIEW_IN_BACKGROUND"]:
-        snapshot, waiting = preview_or_job(year, again=bool(request.args.get("omrakna")), page=PAGE)
-        if waiting is not None:
-            return waiting
-        assert snapshot is not None  # noqa: S101 - preview_or_job returns one of the two
-        job, computed = snapshot
-        counted_at = clock.local(job.finished_at or job.requested_at).strftime("%H:%M")
-    else:
-        computed = pubs.compute(session, instrument, year=year, min_cell=cell, previous=previous)
+    snapshot, waiting = preview_or_job(year, again=bool(request.args.get("omrakna")), page=PAGE)
+    if waiting is not None:
+        return waiting
+    assert snapshot is not None  # noqa: S101 - preview_or_job returns one of the two
+    job, computed = snapshot
+    counted_at = clock.local(job.finished_at or job.requested_at).strftime("%H:%M")
     reasons = computed.rows[computed.rows["suppressed"]]["suppression"].value_counts()
     return render_template(
         "publish/year.html",
@@ -162,6 +200,7 @@ def year_page(year: int):
         suppressed=int(computed.rows["suppressed"].sum()),
         reasons=reasons.to_dict(),
         changes=_changes(session, previous, computed.rows) if previous else [],
+        frozen=frozen_changes(session, previous) if previous else None,
         min_cell=cell,
         protect_other=computed.protect_other,
         instrument=instrument,
@@ -170,14 +209,14 @@ def year_page(year: int):
 
 
 def _start_publishing(year: int, cell: int):
-    """Record the job, start its process and send the administrator to its page."""
+    """Record the job for a worker and send the administrator to its page."""
     session = db.session()
     try:
         job = jobs.request_publish(session, year=year, user_email=current_user.email, min_cell=cell)
     except jobs.JobError as exc:
         flash(str(exc))
         return redirect(url_for(".overview"))
-    _spawn(job)
+    _hand_over(job)
     return redirect(url_for(".job_page", job_id=job.id))
 
 
@@ -197,26 +236,23 @@ def preview_or_job(year: int, *, again: bool = False, page: str = "rapport"):
         session, year=year, user_email=current_user.email, min_cell=cell
     )
     if new:
-        _spawn(job)
-    return None, redirect(url_for("publish.job_page", job_id=job.id, sida=page))
+        _hand_over(job)
+    insats = request.args.get("insats") or None  # the report's insats, kept for the way back
+    return None, redirect(url_for("publish.job_page", job_id=job.id, sida=page, insats=insats))
 
 
 def preview_computed(year: int, *, again: bool = False, page: str = "rapport"):
     """The counts a live preview shows: ``(computed, None)`` from the preview job's
-    snapshot, or ``(None, the job's page)`` while it counts. ``(None, None)`` where
-    PREVIEW_IN_BACKGROUND is off (tests): the caller counts in the request."""
-    if not current_app.config["PREVIEW_IN_BACKGROUND"]:
-        return None, None
+    snapshot, or ``(None, the job's page)`` while it counts."""
     snapshot, waiting = preview_or_job(year, again=again, page=page)
     return (snapshot[1] if snapshot is not None else None), waiting
 
 
-def _spawn(job: BackgroundJob) -> None:
-    try:
-        jobs.spawn(current_app._get_current_object(), job.id)
-    except OSError:
-        current_app.logger.exception("Bakgrundsjobbet kunde inte startas.")
-        jobs.refresh(db.session(), job, now=job.requested_at + jobs.NEVER_STARTED * 2)
+def _hand_over(job: BackgroundJob) -> None:
+    """Commit the new job (a worker on any machine can see it from now on) and give it to
+    the app's runner, if one is registered (``surveys.worker``)."""
+    db.commit()
+    worker.hand_over(current_app._get_current_object(), job.id)
 
 
 @bp.route("/jobb/<job_id>")
@@ -224,21 +260,23 @@ def _spawn(job: BackgroundJob) -> None:
 def job_page(job_id: str):
     """A job: "pågår" while it runs (the page reloads itself), then its result.
 
-    A finished preview goes straight to the page that asked for it."""
+    A finished preview goes straight to the page that asked for it. Reads only: the
+    workers write a job's state (a dead worker's job is taken up again by another)."""
     session = db.session()
     job = session.get(BackgroundJob, job_id)
     if job is None:
         abort(404)
-    jobs.refresh(session, job)
     if job.kind == jobs.PREVIEW and job.status == jobs.DONE:
         if request.args.get("sida") == PAGE:
             return redirect(url_for(".year_page", year=job.year))
         if request.args.get("sida") == COMMENTS:
             return redirect(url_for("comments.edit", year=job.year))
-        return redirect(url_for("reports.preview", year=job.year))
+        insats = request.args.get("insats") or None
+        return redirect(url_for("reports.preview", year=job.year, insats=insats))
     return render_template(
         "publish/job.html",
         job=job,
+        state=jobs.state(job),
         running=job.status in jobs.ACTIVE,
         preview=job.kind == jobs.PREVIEW,
     )

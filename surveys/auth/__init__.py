@@ -19,19 +19,27 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = "Logga in för att se sidan."
 login_manager.session_protection = "strong"
 limiter = Limiter(key_func=lambda: "global", default_limits=[])
-_STRONG = PasswordHasher()  # argon2id with the library's recommended parameters
-_FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # tests only
-_DUMMY = {id(h): h.hash("ingen-anvandare") for h in (_STRONG, _FAST)}
+# (time cost, memory KiB, parallelism) -> the hasher and a hash of no one's password
+_HASHERS: dict[tuple[int, int, int], tuple[PasswordHasher, str]] = {}
+_DEFAULT = (3, 65_536, 4)  # argon2-cffi's defaults (RFC 9106), outside an app
 
 
-def _hasher() -> PasswordHasher:
-    """The test suite may ask for cheap hashing (ARGON2_FAST); never in production."""
-    fast = (
-        has_app_context()
-        and current_app.config.get("ARGON2_FAST")
-        and (current_app.config["SURVEYS_ENV"] != "production")
-    )
-    return _FAST if fast else _STRONG
+def _hasher() -> tuple[PasswordHasher, str]:
+    """The argon2id hasher of the app's ARGON2_* settings (config.py; production refuses
+    less than the library's defaults), with the hash checked when no account matches."""
+    params = _DEFAULT
+    if has_app_context():
+        config = current_app.config
+        params = (
+            int(config.get("ARGON2_TIME_COST", _DEFAULT[0])),
+            int(config.get("ARGON2_MEMORY_KIB", _DEFAULT[1])),
+            int(config.get("ARGON2_PARALLELISM", _DEFAULT[2])),
+        )
+    found = _HASHERS.get(params)
+    if found is None:
+        hasher = PasswordHasher(time_cost=params[0], memory_cost=params[1], parallelism=params[2])
+        found = _HASHERS[params] = (hasher, hasher.hash("ingen-anvandare"))
+    return found
 
 
 class SignedIn(UserMixin):
@@ -88,14 +96,14 @@ def _load(session_id: str) -> SignedIn | None:
 
 
 def hash_password(password: str) -> str:
-    return _hasher().hash(password)
+    return _hasher()[0].hash(password)
 
 
 def check_password(user: User | None, password: str) -> bool:
     """Constant work whether or not the account exists."""
-    hasher = _hasher()
+    hasher, nobody = _hasher()
     try:
-        return hasher.verify(user.password_hash if user else _DUMMY[id(hasher)], password) and (
+        return hasher.verify(user.password_hash if user else nobody, password) and (
             user is not None and user.active
         )
     except (VerificationError, InvalidHashError):

@@ -21,7 +21,6 @@ from surveys.errors import error_page
 from surveys.models import Round
 from surveys.questionnaire.forms import token_round
 from surveys.questionnaire.routes import (
-    KIOSK_RESET_SECONDS,
     LINK_GONE,
     _background,
     _questionnaire,
@@ -96,7 +95,7 @@ def thanks(token: str):
         "questionnaire/thanks.html",
         kiosk=True,
         again_url=url_for(".kiosk", token=token),
-        reset_seconds=KIOSK_RESET_SECONDS,
+        reset_seconds=current_app.config["KIOSK_THANKS_SECONDS"],
     )
 
 

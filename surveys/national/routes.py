@@ -130,7 +130,7 @@ def publish():
     return redirect(url_for(".report", year=publication.year))
 
 
-@bp.route("/<int:year>")
+@bp.route("/<year:year>")
 @roles_required(Role.admin)
 def report(year: int):
     """The national report of a published year."""
@@ -142,7 +142,7 @@ def report(year: int):
     return render_template("national/report.html", report=data)
 
 
-@bp.route("/<int:year>/rapport.<any(pdf,docx):fmt>")
+@bp.route("/<year:year>/rapport.<any(pdf,docx):fmt>")
 @roles_required(Role.admin)
 def download(year: int, fmt: str):
     """Riket's report as PDF or Word, from the same renderers as a förbund's report."""
@@ -157,7 +157,7 @@ def download(year: int, fmt: str):
     )
 
 
-@bp.route("/<int:year>/riket.csv")
+@bp.route("/<year:year>/riket.csv")
 @roles_required(Role.admin)
 def riket_file(year: int):
     """The Riket file (signed with `surveys national export`, where NNS's key lives)."""

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from werkzeug.datastructures import MultiDict
 
+from surveys import clock
 from surveys.services.validation import InvalidSubmission
 
 _QUESTION_FIELD = re.compile(r"^q([1-9][0-9]?)$")
@@ -33,12 +34,24 @@ _DEVICE_KEY = re.compile(r"^[0-9a-f]{16}$")
 MAX_VALUE_LENGTH = 20
 
 
+class _ClockSigner(TimestampSigner):
+    """itsdangerous's timestamp signer, telling the time by the service's clock
+    (surveys/clock.py): a form's age is measured by one clock that tests can move."""
+
+    def get_timestamp(self) -> int:
+        return int(clock.utcnow().timestamp())
+
+
+class _FormSerializer(URLSafeTimedSerializer):
+    default_signer = _ClockSigner
+
+
 def _serializer() -> URLSafeTimedSerializer:
     """The app's token serializer, made once per secret key (every form GET signs one)."""
     secret = current_app.config["SECRET_KEY"]
     cached = current_app.extensions.get("form_serializer")
     if cached is None or cached[0] != secret:
-        cached = (secret, URLSafeTimedSerializer(secret, salt="questionnaire-form"))
+        cached = (secret, _FormSerializer(secret, salt="questionnaire-form"))
         current_app.extensions["form_serializer"] = cached
     return cached[1]
 
@@ -72,8 +85,8 @@ class FormToken:
     signed_at: datetime  # when this token was made (its age decides "show again")
 
     def age_seconds(self) -> float:
-        # the system clock, as itsdangerous's own timestamps (not surveys.clock, which tests move)
-        return (datetime.now(UTC) - self.signed_at).total_seconds()
+        """Seconds since this token was signed, by the service's clock (as the signer's)."""
+        return (clock.utcnow() - self.signed_at).total_seconds()
 
     def idempotency_key(self, device_key: str = "") -> str:
         """The form's key; with the random key a kiosk page adds per page view, if any.

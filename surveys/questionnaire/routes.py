@@ -56,7 +56,6 @@ from surveys.services.submissions import (
 from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
 
 bp = Blueprint("questionnaire", __name__)
-KIOSK_RESET_SECONDS = 15  # "Tack" on a kiosk, extendable with "Jag behöver mer tid"
 KIOSK_PREFIXES = ("/k/", "/surfplatta/")  # a kiosk round's tablets: by code or enrolled
 CLOSED_TITLE = "Enkäten är stängd"
 CLOSED_TEXT = "Den här enkäten tar inte emot svar just nu. Tack för att du ville svara!"
@@ -134,7 +133,7 @@ def kiosk_thanks(code: str):
         "questionnaire/thanks.html",
         kiosk=True,
         again_url=url_for(".kiosk", code=code),
-        reset_seconds=current_app.config.get("KIOSK_THANKS_SECONDS", KIOSK_RESET_SECONDS),
+        reset_seconds=current_app.config["KIOSK_THANKS_SECONDS"],
         **language.thanks_context(),
     )
 
@@ -250,8 +249,8 @@ def _questionnaire(
         "questions": qn.questions_in(round_.year),
         "gender_labels": GENDER_LABELS,
         "idle_seconds": kiosk_ops.idle_seconds(round_, current_app.config["KIOSK_IDLE_SECONDS"]),
-        "countdown_seconds": current_app.config.get("KIOSK_COUNTDOWN_SECONDS", 30),
-        "thanks_seconds": current_app.config.get("KIOSK_THANKS_SECONDS", KIOSK_RESET_SECONDS),
+        "countdown_seconds": current_app.config["KIOSK_COUNTDOWN_SECONDS"],
+        "thanks_seconds": current_app.config["KIOSK_THANKS_SECONDS"],
     }
     context.update(language.context(instrument_, qn))  # ?sprak=, picker, read-aloud
     if context["lang"] is not None:  # "Tack" in the language (a kiosk's then goes to Swedish)

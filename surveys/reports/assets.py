@@ -104,6 +104,8 @@ def document(data: ReportData, *, year: int, fmt: str, build: Callable[[], bytes
             sorted((data.publication or {}).items()),
             data.intervention,
             data.min_cell,
+            sorted(data.texts.items()),
+            sorted(data.options.items()),
         )
     )
     digest = hashlib.sha256(words.encode("utf-8")).hexdigest()[:24]

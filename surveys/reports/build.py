@@ -32,8 +32,11 @@ from indicators.report import (
     starting_line,
     summary,
 )
+from surveys import clock
 from surveys.files.reading import formula_safe, inert_formulas
-from surveys.reports.data import ReportData
+from surveys.reports.data import COMPLEMENTARY, PRIMARY, ReportData
+from surveys.services import settings
+from surveys.services.rounds import ADMIN_ONLY_QUESTIONNAIRES
 
 CHART_KINDS = {"ar": "Resultat", "tid": "Förbundets utveckling över tid"}
 NEUTRAL_TITLE = "Indikatorer för finansiell samordning"
@@ -61,10 +64,51 @@ class TableRow:
     suppressed: bool
     imported: bool
     values: dict  # numbers for XLSX/Word: n, negative, neutral, positive, clearly, rate, national
+    hidden_text: str = ""  # why it is hidden (see hidden_text), empty when shown
+    difference: str = ""  # the förbund's positive share minus Riket's, "+5" / "−3" / "±0"
+
+
+MINUS = "\u2212"  # a real minus sign, as in print ("−5", not "-5")
+COMPLEMENTARY_TEXT = "Dold så att en mindre grupp inte kan räknas fram"
+TABLE_N_NOTE = (
+    "n är antalet enkäter där frågan ställdes; andelarna räknas på dem som svarat på "
+    "skalan (Vet ej och obesvarat räknas inte)."
+)
+LEFT_OUT_TEXTS = {
+    "left_out_gender": "{k} svar utan angivet kön ingår inte, för få för att redovisas",
+    "left_out_insats": "{k} svar utan insats ingår inte, för få för att redovisas",
+}
+# Board and managers answer for the whole förbund: an insats never has these groups.
+FORBUND_LEVEL = ADMIN_ONLY_QUESTIONNAIRES
+
+
+def hidden_text(kind: str, min_cell: int) -> str:
+    """The Swedish reason a hidden row shows: never "färre än" for the second reason."""
+    if kind == PRIMARY:
+        return f"Färre än {min_cell} svar"
+    return COMPLEMENTARY_TEXT if kind else ""
+
+
+def signed(value: int) -> str:
+    """ "+7" / "−3" / "±0" with a real minus sign."""
+    return f"+{value}" if value > 0 else (f"{MINUS}{-value}" if value < 0 else "±0")
 
 
 def _pct(value: object) -> str:
     return "" if value is None or pd.isna(value) else f"{int(value)}%"
+
+
+def _row_label(qn, subgroup: str, n: object) -> str:
+    """ "kvinnor (n=63)"; the other groups' single row is "Samtliga (n=15)" (never unlabelled)."""
+    shown = "–" if n is None or pd.isna(n) else int(n)  # hidden under a suppressed gate
+    name = SUBGROUP_LABELS[subgroup] if qn.participant else "Samtliga"
+    return f"{name} (n={shown})"
+
+
+def _difference(positive: object, national: object) -> str:
+    if positive is None or national is None or pd.isna(positive) or pd.isna(national):
+        return ""
+    return signed(int(positive) - int(national))
 
 
 def table_groups(
@@ -74,7 +118,7 @@ def table_groups(
 
     ``rows``: the indicator's result rows of the year as records (page_context
     converts the whole year once; a pandas group-by per indicator cost more
-    than the rest of the page).
+    than the rest of the page). Rows come in instrument order (see data._with_history).
     """
     if rows is None:
         table = indicator_table(data.results, data.national, indicator=indicator, year=year)
@@ -86,39 +130,8 @@ def table_groups(
     for (qn_key, number), part in parts.items():
         qn = data.instrument.questionnaire(qn_key)
         question = data.instrument.question(qn_key, int(number))
-        printed = []
-        for r in part:
-            n = "–" if pd.isna(r["n"]) else int(r["n"])  # hidden under a suppressed gate
-            label = f"(n={n})"
-            if qn.participant:
-                label = f"{SUBGROUP_LABELS[r['subgroup']]} (n={n})"
-            printed.append(
-                TableRow(
-                    label=label,
-                    negative=_pct(r["negative"]),
-                    neutral=_pct(r["neutral"]),
-                    positive=format_share(r["positive"], r["clearly_positive"]),
-                    response_rate=_pct(r["response_rate"]),
-                    national=_pct(r.get("national")),
-                    suppressed=bool(r["suppressed"]),
-                    imported=r.get("source") == IMPORTED,
-                    values={
-                        "subgroup": r["subgroup"] if qn.participant else "",
-                        "n": _num(r["n"]),
-                        **{
-                            k: _num(r.get(k))
-                            for k in (
-                                "negative",
-                                "neutral",
-                                "positive",
-                                "clearly_positive",
-                                "response_rate",
-                                "national",
-                            )
-                        },
-                    },
-                )
-            )
+        printed = [_table_row(r, qn, data.min_cell) for r in part]
+        samtliga = [r for r in part if r["subgroup"] == "samtliga"] or part[:1]
         groups.append(
             {
                 "question": int(number),
@@ -129,9 +142,62 @@ def table_groups(
                 else "",
                 "gate": bool(question and question.gate),
                 "rows": printed,
+                "left_out": {k: int(samtliga[0].get(k) or 0) for k in LEFT_OUT_TEXTS},
             }
         )
     return groups
+
+
+def _table_row(r: dict, qn, min_cell: int) -> TableRow:
+    kind = str(r.get("hidden") or "")
+    if not kind and bool(r["suppressed"]):  # rows without a kind: never claim "färre än"
+        kind = COMPLEMENTARY
+    return TableRow(
+        label=_row_label(qn, r["subgroup"], r["n"]),
+        negative=_pct(r["negative"]),
+        neutral=_pct(r["neutral"]),
+        positive=format_share(r["positive"], r["clearly_positive"]),
+        response_rate=_pct(r["response_rate"]),
+        national=_pct(r.get("national")),
+        suppressed=bool(r["suppressed"]),
+        imported=r.get("source") == IMPORTED,
+        hidden_text=hidden_text(kind, min_cell),
+        difference="" if r["suppressed"] else _difference(r["positive"], r.get("national")),
+        values={
+            "subgroup": r["subgroup"],
+            "n": _num(r["n"]),
+            **{
+                k: _num(r.get(k))
+                for k in (
+                    "negative",
+                    "neutral",
+                    "positive",
+                    "clearly_positive",
+                    "response_rate",
+                    "national",
+                )
+            },
+        },
+    )
+
+
+def left_out_notes(groups: list[dict]) -> list[str]:
+    """The plain notes under a table: what its rows leave out and why (one per reason).
+
+    The same count for every question is said once; differing counts name the question.
+    """
+    notes = []
+    for key, template in LEFT_OUT_TEXTS.items():
+        counts = [(g, g["left_out"].get(key, 0)) for g in groups]
+        shown = [(g, k) for g, k in counts if k]
+        if not shown:
+            continue
+        if len({k for _, k in shown}) == 1 and len(shown) == len(counts):
+            notes.append(template.format(k=shown[0][1]) + ".")
+            continue
+        for g, k in shown:
+            notes.append(f"Fråga {g['question']}, {g['short_name']}: " + template.format(k=k) + ".")
+    return notes
 
 
 def year_rows(data: ReportData, *, year: int) -> list[dict]:
@@ -180,6 +246,7 @@ def page_context(data: ReportData, *, year: int, suggestions: bool = False) -> d
             for q in instrument.questions_for_indicator(number)
         ]
         groups = table_groups(data, indicator=number, year=year, rows=tables.get(number, []))
+        has_rows = any(g["rows"] for g in groups)
         sections.append(
             {
                 "number": number,
@@ -189,6 +256,8 @@ def page_context(data: ReportData, *, year: int, suggestions: bool = False) -> d
                 "no_measure": number in instrument.no_national_measure and not measures,
                 "has_current": any(not r.suppressed for g in groups for r in g["rows"]),
                 "has_trend": number in trend_indicators,
+                "left_out_notes": left_out_notes(groups),
+                "table_note": TABLE_N_NOTE if has_rows else "",
                 "comment": paragraphs(comments.get(number)),
                 "suggestion": starting_line(
                     overview, data.national, instrument, indicator=number, year=year
@@ -198,6 +267,8 @@ def page_context(data: ReportData, *, year: int, suggestions: bool = False) -> d
             }
         )
     collection = collection_overview(data.year_counts, instrument, year=year)
+    if data.intervention:  # an insats only has the groups that answer about an insats
+        collection = _insats_collection(collection, instrument)
     return {
         "year": year,
         "forbund_name": data.forbund_name,
@@ -205,10 +276,16 @@ def page_context(data: ReportData, *, year: int, suggestions: bool = False) -> d
         "preview": data.preview,
         "publication": data.publication,
         "collection": collection,
-        "collection_text": collection_sentence(collection),
+        "collection_text": collection_sentence(
+            collection, who="Insatsen" if data.intervention else "Förbundet"
+        ),
         "introduction": paragraphs(comments.get(0)),
+        "about": paragraphs(data.texts.get(settings.ABOUT_TEXT)),
+        "contact": _lines(data.texts.get(settings.CONTACT_TEXT)),
+        "publication_line": publication_line(data.publication),
+        "bar_chart_print": bool(data.options.get(settings.BAR_CHART_PDF)),
         "overview": overview,
-        "overview_rows": overview_rows(overview, instrument, names),
+        "overview_rows": overview_rows(overview, instrument, names, data.min_cell),
         "sections": sections,
         "names": names,
         "min_cell": data.min_cell,
@@ -219,7 +296,53 @@ def page_context(data: ReportData, *, year: int, suggestions: bool = False) -> d
     }
 
 
-def collection_sentence(collection: dict) -> str:
+SWEDISH_MONTHS = [
+    "januari",
+    "februari",
+    "mars",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "augusti",
+    "september",
+    "oktober",
+    "november",
+    "december",
+]
+
+
+def swedish_date(moment) -> str:
+    """ "5 december 2026": a stored instant as a date in Stockholm."""
+    local = clock.local(moment)
+    return f"{local.day} {SWEDISH_MONTHS[local.month - 1]} {local.year}"
+
+
+def publication_line(publication: dict | None) -> str:
+    """ "Publicerad 5 december 2026, version 1" (who published is in the audit log only)."""
+    if not publication:
+        return ""
+    line = "Publicerad"
+    if publication.get("published_at") is not None:
+        line += " " + swedish_date(publication["published_at"])
+    return f"{line}, version {publication.get('version')}"
+
+
+def _lines(text: str | None) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def _insats_collection(collection: dict, instrument) -> dict:
+    names = {qn.short_name for qn in instrument.questionnaires if qn.key in FORBUND_LEVEL}
+    return {
+        **collection,
+        "rows": [r for r in collection["rows"] if r["name"] not in names],
+        "not_asked": [n for n in collection["not_asked"] if n not in names],
+        "introduced": [(n, y) for n, y in collection["introduced"] if n not in names],
+    }
+
+
+def collection_sentence(collection: dict, who: str = "Förbundet") -> str:
     """ "Under 2023 har 184 enkäter samlats in …, att jämföra med 257 enkäter 2022 och …" """
     years, totals = collection["years"], collection["totals"]
     text = f"Under {years[0]} har {totals[0]} enkäter samlats in från respondentgrupperna"
@@ -231,7 +354,7 @@ def collection_sentence(collection: dict) -> str:
         text += f" {name} tillkom som respondentgrupp {first}."
     if collection["not_asked"]:
         text += (
-            f" Förbundet har under {years[0]} inte tillfrågat "
+            f" {who} har under {years[0]} inte tillfrågat "
             + _join_sv([n.lower() for n in collection["not_asked"]])
             + "."
         )
@@ -242,7 +365,9 @@ def _join_sv(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " och " + items[-1]
 
 
-def overview_rows(overview: pd.DataFrame, instrument, names: dict[str, str]) -> list[dict]:
+def overview_rows(
+    overview: pd.DataFrame, instrument, names: dict[str, str], min_cell: int = 5
+) -> list[dict]:
     """ "Resultatet i korthet" rows in print order, with indicators that have no rows."""
     out = []
     by_indicator: dict[int, list] = {}
@@ -266,6 +391,10 @@ def overview_rows(overview: pd.DataFrame, instrument, names: dict[str, str]) -> 
                     "group": names[r.questionnaire],
                     "n": "–" if r.n is None or pd.isna(r.n) else int(r.n),  # hidden: see summary
                     "suppressed": bool(r.suppressed),
+                    "hidden_text": hidden_text(
+                        getattr(r, "hidden", "") or (COMPLEMENTARY if r.suppressed else ""),
+                        min_cell,
+                    ),
                     "positive": _num(r.positive),
                     "previous": _num(r.previous),
                     "change": change,
@@ -277,11 +406,10 @@ def overview_rows(overview: pd.DataFrame, instrument, names: dict[str, str]) -> 
 
 
 def change_text(change: int | None, significant: object) -> str:
-    """ "+7*" / "-3" / "±0"; empty when there is no comparable figure for last year."""
+    """ "+7*" / "−3" / "±0"; empty when there is no comparable figure for last year."""
     if change is None:
         return ""
-    sign = "+" if change > 0 else ("-" if change < 0 else "±")
-    return f"{sign}{abs(change)}" + ("*" if significant is True else "")
+    return signed(change) + ("*" if significant is True else "")
 
 
 def chart(data: ReportData, *, year: int, indicator: int, kind: str):
@@ -306,14 +434,20 @@ def render_chart(chart_obj, fmt: str) -> bytes:
 
 
 def report_csv(data: ReportData, *, year: int) -> bytes:
-    """The report CSV of DESIGN.md for one year."""
-    rows = data.results[data.results["year"] == year][RESULT_COLUMNS]
+    """The report CSV of DESIGN.md for one year: ``suppressed`` is empty, ``primary`` or
+    ``complementary``; ``left_out`` the questionnaires a row leaves out."""
+    columns = csv_columns()
+    rows = data.results[data.results["year"] == year].assign(suppressed=lambda f: f["hidden"])
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(RESULT_COLUMNS)
-    for record in rows.itertuples(index=False):
+    writer.writerow(columns)
+    for record in rows[columns].itertuples(index=False):
         writer.writerow([_csv_value(v) for v in record])
     return buffer.getvalue().encode("utf-8")
+
+
+def csv_columns() -> list[str]:
+    return [*RESULT_COLUMNS, *(c for c in ("left_out",) if c not in RESULT_COLUMNS)]
 
 
 def _csv_value(value: object) -> str:
@@ -397,7 +531,7 @@ def _overview_sheet(ws, context: dict, year: int) -> None:
         if r["empty"]:
             ws.append([r["indicator"], None, None, None, None, None, None, r["empty"]])
             continue
-        note = "För få svar för att visas" if r["suppressed"] else None
+        note = r["hidden_text"] if r["suppressed"] else None
         significant = None if r["significant"] is None else ("ja" if r["significant"] else "nej")
         _append(
             ws,
@@ -416,6 +550,8 @@ def _overview_sheet(ws, context: dict, year: int) -> None:
     ws.append([])
     ws.append([context["n_note"]])
     ws.append([context["change_note"]])
+    if context["publication_line"]:
+        ws.append([context["publication_line"] + "."])
     if context["introduction"]:  # the förbundschef's introduction, as on the page
         ws.append([])
         ws.append(["Inledning"])
@@ -486,7 +622,7 @@ def _indicator_sheet(ws, section: dict, context: dict) -> None:
             v = row.values
             note = None
             if row.suppressed:
-                note = f"För få svar för att visas (färre än {context['min_cell']} svar)"
+                note = row.hidden_text
             elif row.imported:
                 note = "Importerad från tidigare årsrapport"
             shares = [
@@ -506,6 +642,10 @@ def _indicator_sheet(ws, section: dict, context: dict) -> None:
                 ],
                 {c: PCT for c in range(5, 11)},
             )
+    ws.append([])
+    for note in [section["table_note"], *section["left_out_notes"]]:
+        if note:
+            ws.append([note])
     comment = section["comment"]
     if comment:
         ws.append([])
@@ -531,7 +671,8 @@ DATA_HEADERS = {
     "neutral": "Varken eller",
     "positive": "Positivt",
     "clearly_positive": "Klart positivt",
-    "suppressed": "För få svar för att visas",
+    "suppressed": "Dold",
+    "left_out": "Utelämnade svar",
 }
 DATA_SHARES = {"response_rate", "negative", "neutral", "positive", "clearly_positive"}
 
@@ -540,22 +681,23 @@ def _data_sheet(ws, data: ReportData, year: int) -> None:
     _title(
         ws,
         f"Alla resultatrader {year}",
-        [DATA_HEADERS[c] for c in RESULT_COLUMNS],
-        [6, 10, 22, 12, 10, 8, 10] + [12] * 10,
+        [DATA_HEADERS[c] for c in csv_columns()],
+        [6, 10, 22, 12, 10, 8, 10] + [12] * 10 + [44, 12],
     )
+    columns = csv_columns()
     names = {qn.key: qn.short_name for qn in data.instrument.questionnaires}
     groups = {"samtliga": "Samtliga", "kvinnor": "Kvinnor", "man": "Män"}
-    rows = data.results[data.results["year"] == year][RESULT_COLUMNS]
-    formats = {i + 1: PCT for i, c in enumerate(RESULT_COLUMNS) if c in DATA_SHARES}
-    for record in rows.itertuples(index=False):
+    rows = data.results[data.results["year"] == year].assign(suppressed=lambda f: f["hidden"])
+    formats = {i + 1: PCT for i, c in enumerate(columns) if c in DATA_SHARES}
+    for record in rows[columns].itertuples(index=False):
         values = []
-        for column, value in zip(RESULT_COLUMNS, record, strict=True):
+        for column, value in zip(columns, record, strict=True):
             if column == "questionnaire":
                 values.append(names.get(value, value))
             elif column == "subgroup":
                 values.append(groups.get(value, value))
             elif column == "suppressed":
-                values.append("ja" if value else "nej")
+                values.append(hidden_text(str(value or ""), data.min_cell) or None)
             elif column in DATA_SHARES:
                 values.append(_share(_num(value)))
             else:
@@ -674,7 +816,7 @@ def overview_table(context: dict) -> list[list[str]]:
         if r["empty"]:
             rows.append([str(r["indicator"]), r["empty"], "", "", ""])
         elif r["suppressed"]:
-            rows.append([str(r["indicator"]), r["group"], str(r["n"]), "För få svar", ""])
+            rows.append([str(r["indicator"]), r["group"], str(r["n"]), r["hidden_text"], ""])
         else:
             rows.append(
                 [
@@ -691,16 +833,42 @@ def overview_table(context: dict) -> list[list[str]]:
 def result_table(groups: list[dict]) -> tuple[list[list[str]], list[int]]:
     """The seed's "Resultat YYYY" table as printed rows (header first) for the PDF and Word
     files, and the indexes of the "Fråga N – grupp" heading rows that span the table."""
-    rows = [["", "Negativt", "Varken eller", "Positivt (Klart positivt)", "svarsfrekvens", "Riket"]]
+    rows = [RESULT_HEADER]
     headings = []
     for g in groups:
-        gate = " (Ja räknas som positivt, Nej som negativt)" if g["gate"] else ""
         headings.append(len(rows))
-        rows.append([f"Fråga {g['question']} – {g['questionnaire']}{gate}", "", "", "", "", ""])
+        rows.append([group_heading(g)] + [""] * (len(RESULT_HEADER) - 1))
         for r in g["rows"]:
             label = r.label + (" (importerad)" if r.imported else "")
             if r.suppressed:
-                rows.append([label, "För få svar för att visas", "", "", "", ""])
+                rows.append([label, r.hidden_text] + [""] * (len(RESULT_HEADER) - 2))
             else:
-                rows.append([label, r.negative, r.neutral, r.positive, r.response_rate, r.national])
+                rows.append(
+                    [
+                        label,
+                        r.negative,
+                        r.neutral,
+                        r.positive,
+                        r.response_rate,
+                        r.national,
+                        r.difference,
+                    ]
+                )
     return rows, headings
+
+
+RESULT_HEADER = [
+    "",
+    "Negativt",
+    "Varken eller",
+    "Positivt (Klart positivt)",
+    "svarsfrekvens",
+    "Riket",
+    "Mot riket",
+]
+
+
+def group_heading(group: dict) -> str:
+    """ "Fråga 8 – Deltagare avslut, andel Ja" (a gate question is a share of Ja)."""
+    gate = ", andel Ja (Ja räknas som positivt, Nej som negativt)" if group["gate"] else ""
+    return f"Fråga {group['question']} – {group['questionnaire']}{gate}"

@@ -16,11 +16,14 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from indicators import RESULT_COLUMNS, Instrument
+from indicators.disclosure import REASON_PRIMARY
 from indicators.report import HISTORY_COLUMNS, NATIONAL_COLUMNS, combine, history_results
+from indicators.scoring import order_results
 from surveys.files.history import history_rows, national_rows
 from surveys.models import (
     Publication,
     PublicationGroup,
+    PublicationHistory,
     PublicationNational,
     PublicationRow,
     ReportComment,
@@ -30,6 +33,7 @@ from surveys.models import (
 from surveys.services import publications, settings
 
 COMPUTED = "beräknad"
+FORBUND = publications.FORBUND
 
 
 @dataclass
@@ -46,9 +50,14 @@ class ReportData:
     )  # questionnaires per respondent group and year
     forbund_name: str | None = None  # the administrator's setting
     preview: bool = False  # True: live figures, not published
-    publication: dict | None = None  # version, published_at, published_by, method_note
+    publication: dict | None = None  # version, published_at, method_note (never who)
     cache_key: str = ""  # identifies the frozen figures (charts are cached by it)
     comments: dict[int, dict[int, str]] = field(default_factory=dict)  # year -> indicator -> text
+    texts: dict[str, str] = field(default_factory=dict)  # standing texts: about, contact
+    options: dict[str, bool] = field(default_factory=dict)  # report settings (bar chart in PDF)
+
+    def __post_init__(self) -> None:
+        self.results = with_reasons(self.results)
 
     def years(self) -> list[int]:
         if self.results.empty:
@@ -70,13 +79,29 @@ def forbund_name(db: Session) -> str | None:
     return settings.get(db, settings.FORBUND_NAME).strip() or None
 
 
-def report_comments(db: Session) -> dict[int, dict[int, str]]:
-    """The förbundschef's texts: year -> indicator (0 = introduction) -> text."""
+def report_comments(db: Session, scope: str = publications.FORBUND) -> dict[int, dict[int, str]]:
+    """The förbundschef's texts of one scope: year -> indicator (0 = introduction) -> text.
+
+    The förbund and every insats have their own: an insats's report never shows the
+    förbund's comments (they quote other figures)."""
     out: dict[int, dict[int, str]] = {}
-    for row in db.execute(select(ReportComment)).scalars():
+    query = select(ReportComment).where(col(ReportComment.scope) == scope)
+    for row in db.execute(query).scalars():
         if row.text.strip():
             out.setdefault(row.year, {})[row.indicator] = row.text
     return out
+
+
+def report_texts(db: Session) -> dict[str, str]:
+    """The standing texts of every report: "Om indikatorerna" and the contact details."""
+    return {
+        key: settings.report_text(db, key) for key in (settings.ABOUT_TEXT, settings.CONTACT_TEXT)
+    }
+
+
+def report_options(db: Session) -> dict[str, bool]:
+    """The report settings: whether the PDF and Word file also draw the year's bar chart."""
+    return {settings.BAR_CHART_PDF: settings.get(db, settings.BAR_CHART_PDF) == "1"}
 
 
 def content_key(
@@ -111,7 +136,7 @@ def latest_publications(db: Session, *, up_to: int | None = None) -> dict[int, P
 def _published_rows(db: Session, pubs: list[Publication], scope: str) -> pd.DataFrame:
     """A scope's rows of the given publications as a result table."""
     if not pubs:
-        return pd.DataFrame(columns=[*RESULT_COLUMNS, "reason"])
+        return pd.DataFrame(columns=[*RESULT_COLUMNS, *EXTRA_COLUMNS])
     year_of = {p.id: p.year for p in pubs}
     table = table_of(PublicationRow)
     rows = (
@@ -127,16 +152,62 @@ def _published_rows(db: Session, pubs: list[Publication], scope: str) -> pd.Data
     return _typed(frame)
 
 
+LEFT_OUT_COLUMNS = ["left_out", "left_out_gender", "left_out_insats"]
+PRIMARY, COMPLEMENTARY = "primary", "complementary"
+EXTRA_COLUMNS = ["reason", "hidden", *LEFT_OUT_COLUMNS]
+
+
+def hidden_kind(suppressed: object, reason: object) -> str:
+    """Why a row is hidden: "primary" (fewer than MIN_CELL answers), "complementary"
+    (hidden so that a smaller group cannot be derived) or "" (shown).
+
+    Publications made after the revised disclosure rules store the kind in ``suppressed``;
+    older ones store a flag and a Swedish reason, read here: only "för få svar" is primary.
+    """
+    if isinstance(suppressed, str):
+        if suppressed in (PRIMARY, COMPLEMENTARY):
+            return suppressed
+        suppressed = suppressed.strip().lower() in ("true", "1", "t")
+    if suppressed is None or pd.isna(suppressed) or not bool(suppressed):
+        return ""
+    return PRIMARY if str(reason or "") == REASON_PRIMARY else COMPLEMENTARY
+
+
+def with_reasons(frame: pd.DataFrame) -> pd.DataFrame:
+    """Result rows with ``hidden`` and the left-out counts (added where missing)."""
+    if "hidden" in frame and all(c in frame for c in LEFT_OUT_COLUMNS):
+        return frame
+    frame = frame.copy()
+    reasons = frame["reason"] if "reason" in frame else pd.Series("", index=frame.index)
+    frame["hidden"] = [hidden_kind(s, r) for s, r in zip(frame["suppressed"], reasons, strict=True)]
+    for column in LEFT_OUT_COLUMNS:
+        if column not in frame:
+            frame[column] = 0
+    return frame
+
+
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
-    """Result rows with the report's column types (integers that may be empty)."""
-    frame = frame[[*RESULT_COLUMNS, "reason"]].copy()
+    """Result rows with the report's column types (integers that may be empty).
+
+    Adds ``hidden`` (see ``hidden_kind``) and the left-out counts (0 where a publication
+    made before they existed has none)."""
+    frame = frame.copy()
+    if "reason" not in frame:
+        frame["reason"] = ""
+    frame["reason"] = frame["reason"].fillna("").astype(str)
+    frame["hidden"] = [
+        hidden_kind(s, r) for s, r in zip(frame["suppressed"], frame["reason"], strict=True)
+    ]
+    for column in LEFT_OUT_COLUMNS:
+        values = frame[column] if column in frame else pd.Series(0, index=frame.index)
+        frame[column] = pd.to_numeric(values, errors="coerce").fillna(0).astype("int64")
+    frame = frame[[*RESULT_COLUMNS, *EXTRA_COLUMNS]]
     frame["year"] = frame["year"].astype("int64")
     frame["indicator"] = frame["indicator"].astype("int64")
     frame["question"] = frame["question"].astype("Int64")
     for column in publications.FIGURE_COLUMNS:
         frame[column] = frame[column].astype("Int64")
-    frame["suppressed"] = frame["suppressed"].astype(bool)
-    frame["reason"] = frame["reason"].fillna("").astype(str)
+    frame["suppressed"] = frame["hidden"] != ""
     return frame
 
 
@@ -174,23 +245,77 @@ def _national(db: Session, publication: Publication | None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=NATIONAL_COLUMNS)
 
 
+def frozen_history(db: Session, publication: Publication | None) -> list[dict]:
+    """The imported history as the publication stored it (None: as it stands now)."""
+    if publication is None:
+        return history_rows(db)
+    rows = db.execute(
+        select(*(getattr(PublicationHistory, c) for c in HISTORY_COLUMNS)).where(
+            col(PublicationHistory.publication_id) == publication.id
+        )
+    ).all()
+    return [dict(zip(HISTORY_COLUMNS, row, strict=True)) for row in rows]
+
+
+def frozen_changes(db: Session, publication: Publication) -> dict[str, int]:
+    """How many Riket and history rows a republication of the year would change."""
+
+    def keyed(rows: list[dict], value: list[str]) -> dict[tuple, tuple]:
+        key = ["year", "questionnaire", "question", "subgroup"]
+        return {tuple(r[k] for k in key): tuple(r[v] for v in value) for r in rows}
+
+    now_national = [r for r in national_rows(db) if r["year"] <= publication.year]
+    then_national = _national(db, publication).to_dict("records")
+    now_history = [r for r in history_rows(db) if r["year"] <= publication.year]
+    then_history = frozen_history(db, publication)
+    return {
+        "national": _count_differences(
+            keyed(then_national, ["positive"]), keyed(now_national, ["positive"])
+        ),
+        "history": _count_differences(
+            keyed(then_history, HISTORY_COLUMNS[4:]), keyed(now_history, HISTORY_COLUMNS[4:])
+        ),
+    }
+
+
+def _count_differences(before: dict, after: dict) -> int:
+    return sum(1 for k in set(before) | set(after) if before.get(k) != after.get(k))
+
+
 def _with_history(
-    db: Session, instrument: Instrument, results: pd.DataFrame, *, scope: str, cell: int
+    db: Session,
+    instrument: Instrument,
+    results: pd.DataFrame,
+    *,
+    scope: str,
+    cell: int,
+    publication: Publication | None = None,
 ) -> pd.DataFrame:
-    """Add imported history for years without results (the förbund's own report only)."""
+    """Add imported history for years without results (the förbund's own report only):
+    as the publication stored it, or as it stands now for the live preview."""
     results = results.assign(source=COMPUTED)
-    history = pd.DataFrame(history_rows(db), columns=HISTORY_COLUMNS)
+    history = pd.DataFrame(frozen_history(db, publication), columns=HISTORY_COLUMNS)
     if scope != publications.FORBUND or history.empty:
-        return results
-    return combine(results, history_results(history, instrument, min_cell=cell), instrument)
+        # instrument order everywhere (a database returns rows in any order it likes)
+        return order_results(results, instrument) if len(results) else results
+    both = combine(results, history_results(history, instrument, min_cell=cell), instrument)
+    # imported rows are hidden only for their own size (primary) and leave nothing out
+    imported = both["hidden"].isna()
+    both.loc[imported, "hidden"] = both.loc[imported, "suppressed"].map(
+        lambda s: PRIMARY if bool(s) else ""
+    )
+    both["reason"] = both["reason"].fillna("")
+    for column in LEFT_OUT_COLUMNS:
+        both[column] = both[column].fillna(0).astype("int64")
+    return both
 
 
 def _describe(publication: Publication) -> dict:
     return {
         "id": publication.id,
+        "year": publication.year,
         "version": publication.version,
-        "published_at": publication.published_at,
-        "published_by": publication.published_by,
+        "published_at": publication.published_at,  # who published is in the audit log only
         "method_note": publication.method_note,
         "min_cell": publication.min_cell,
         "protect_other": publication.protect_other,
@@ -211,7 +336,7 @@ def published_report(
     pubs = list(newest.values())
     results = _published_rows(db, pubs, scope)
     cell = current.min_cell if current else min_cell(db, 5)
-    results = _with_history(db, instrument, results, scope=scope, cell=cell)
+    results = _with_history(db, instrument, results, scope=scope, cell=cell, publication=current)
     if current is None and not _history_only_year(results, year):
         return None
     national = _national(db, current)
@@ -225,7 +350,9 @@ def published_report(
         forbund_name=forbund_name(db),
         publication=_describe(current) if current else None,
         cache_key=content_key(results, national, instrument.version, cell, prefix="pub-"),
-        comments=report_comments(db),
+        comments=report_comments(db, scope),
+        texts=report_texts(db),
+        options=report_options(db),
     )
 
 
@@ -279,5 +406,7 @@ def preview_report(
         forbund_name=forbund_name(db),
         preview=True,
         cache_key=content_key(results, national, instrument.version, cell),
-        comments=report_comments(db),
+        comments=report_comments(db, scope),
+        texts=report_texts(db),
+        options=report_options(db),
     )

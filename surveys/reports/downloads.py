@@ -7,14 +7,16 @@ that readers' requests only read what was built off the participants' workers.
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from surveys.models import PublicationRow
 from surveys.reports.assets import document, prerender
 from surveys.reports.build import report_csv, report_xlsx
 from surveys.reports.data import ReportData, published_report
 from surveys.reports.pdf import report_pdf
 from surveys.reports.word import report_docx
 from surveys.services.catalogue import instrument_from_db
+from surveys.services.publications import FORBUND, latest
 
 BUILDERS = {"csv": report_csv, "xlsx": report_xlsx, "pdf": report_pdf, "docx": report_docx}
 
@@ -26,14 +28,34 @@ def render_download(data: ReportData, *, year: int, fmt: str) -> bytes:
 
 
 def prepare_year(session: Session, *, year: int) -> tuple[int, int]:
-    """Draw the förbund's charts of a published year and build its downloads now.
+    """Draw the charts of a published year and build its downloads now, for the förbund
+    and every insats in the publication: the first PDF or Word file of any scope is then
+    read, not built (in the publishing job, off the participants' workers).
 
-    Returns (charts, files). Insatser are drawn and built when first asked for.
+    Returns (charts, files).
     """
-    data = published_report(session, instrument_from_db(session), year=year)
-    if data is None:
-        return 0, 0
-    drawn = prerender(data, year=year)
-    for fmt in BUILDERS:
-        render_download(data, year=year, fmt=fmt)
-    return drawn, len(BUILDERS)
+    instrument = instrument_from_db(session)
+    drawn = files = 0
+    for scope in publication_scopes(session, year):
+        data = published_report(session, instrument, year=year, scope=scope)
+        if data is None or not data.has_year(year):
+            continue
+        drawn += prerender(data, year=year)
+        for fmt in BUILDERS:
+            render_download(data, year=year, fmt=fmt)
+            files += 1
+    return drawn, files
+
+
+def publication_scopes(session: Session, year: int) -> list[str]:
+    """The förbund ("") and every insats with rows in the year's latest publication."""
+    publication = latest(session, year)
+    if publication is None:
+        return []
+    query = (
+        select(col(PublicationRow.scope))
+        .where(col(PublicationRow.publication_id) == publication.id)
+        .distinct()
+    )
+    scopes = {str(s) for s in session.execute(query).scalars()}
+    return [FORBUND, *sorted(scopes - {FORBUND})]

@@ -1,10 +1,12 @@
 """The yearly appendix as a PDF made by the service (ReportLab, no system packages).
 
-Same content and order as the page: title block, questionnaires per group,
-"Resultatet i korthet", then per indicator its text, Mått, the trend chart,
-the "Resultat YYYY" table (kept on one page with its heading), this year's
-chart and the förbundschef's comments. A4, page numbers in the footer, every
-chart embedded as a PNG rendered once for the figures (``assets``).
+Same content and order as the page: title block (with the contact details), "Om
+indikatorerna", questionnaires per group, "Resultatet i korthet", then per indicator
+its text, Mått, the trend chart, the "Resultat YYYY" table and the förbundschef's
+comments, kept together on one page (an indicator runs on from the one before: no
+page holds only a chart). The year's bar chart is left out unless the setting asks
+for it. A4, page numbers in the footer, every chart embedded as a PNG rendered once
+for the figures (``assets``), printed at a fixed scale so text is as large in every chart.
 """
 
 from __future__ import annotations
@@ -38,11 +40,13 @@ from surveys.reports.data import ReportData
 # 30 charts) and only makes the file larger; binary streams are fine for every PDF reader.
 rl_config.useA85 = 0
 WIDTH = A4[0] - 4 * cm  # text width with 2 cm margins
+PT_PER_PX = 0.75  # a chart's CSS pixel in points (96 dpi): 11 px text prints as 11 px
 HEAD_BG = colors.HexColor("#DDE5EC")
 STYLES = getSampleStyleSheet()
 BODY = ParagraphStyle("body", parent=STYLES["BodyText"], fontSize=10, leading=13.5)
 SMALL = ParagraphStyle("small", parent=BODY, fontSize=8.5, leading=11, textColor="#444444")
-CELL = ParagraphStyle("cell", parent=BODY, fontSize=9, leading=11)
+CELL = ParagraphStyle("cell", parent=BODY, fontSize=8.5, leading=10)
+HEAD = ParagraphStyle("head", parent=CELL, fontSize=8, leading=9.5)
 NUM = ParagraphStyle("num", parent=CELL, alignment=TA_RIGHT)
 H1 = ParagraphStyle("h1", parent=STYLES["Title"], fontSize=24, leading=30, alignment=0)
 H2 = ParagraphStyle("h2", parent=STYLES["Heading2"], fontSize=15, keepWithNext=1)
@@ -58,6 +62,8 @@ def report_pdf(data: ReportData, *, year: int, with_charts: bool = True) -> byte
     """The appendix "Indikatorerna YYYY" as PDF bytes."""
     context = page_context(data, year=year)
     images = charts(data, year=year, fmt="png") if with_charts else {}
+    if not context["bar_chart_print"]:
+        images = {key: body for key, body in images.items() if key[1] != "ar"}
     out = io.BytesIO()
     title = f"Indikatorerna {year}" + (f" – {data.intervention}" if data.intervention else "")
     doc = SimpleDocTemplate(
@@ -92,11 +98,17 @@ def report_pdf(data: ReportData, *, year: int, with_charts: bool = True) -> byte
 
 def _front(context: dict, title: str) -> list:
     year = context["year"]
-    story: list = [Spacer(1, 5 * cm), _p(context["forbund_name"] or context["neutral_title"], H3)]
+    story: list = [Spacer(1, 4 * cm), _p(context["forbund_name"] or context["neutral_title"], H3)]
     story += [_p(title, H1), _p("Sammanställning av årets resultat med jämförelser")]
+    if context["contact"]:
+        story += [Spacer(1, 0.6 * cm)] + [_p(line, SMALL) for line in context["contact"]]
     if context["preview"]:
         story += [Spacer(1, 1 * cm), _p("Förhandsgranskning – inte publicerad.", H3)]
-    story += [PageBreak(), _p(f"Indikatorer för finansiell samordning {year}", H2)]
+    story.append(PageBreak())
+    if context["about"]:
+        story.append(_p("Om indikatorerna", H2))
+        story += [_p(text) for text in context["about"]]
+    story += [_p(f"Indikatorer för finansiell samordning {year}", H2)]
     story.append(_p(context["collection_text"]))
     collection = context["collection"]
     rows = [["Respondentgrupp", *[str(y) for y in collection["years"]]]]
@@ -117,63 +129,54 @@ def _overview(context: dict) -> list:
     story: list = [_p("Resultatet i korthet", H2)]
     story += [_p(text) for text in context["introduction"]]
     rows = overview_table(context)
-    story.append(_table(rows, [2 * cm, 6.5 * cm, 1.6 * cm, 2.2 * cm, 4.5 * cm], numeric_from=2))
+    story.append(_table(rows, [2 * cm, 6.5 * cm, 1.6 * cm, 3.2 * cm, 3.5 * cm], numeric_from=2))
     story.append(_p(f"{context['n_note']} {context['change_note']}", SMALL))
     publication = context["publication"]
     if publication:
-        note = f"Publicerad version {publication.get('version')}"
-        if publication.get("published_at"):
-            note += f", {publication['published_at']}"
-        if publication.get("published_by"):
-            note += f" av {publication['published_by']}"
-        story.append(_p(note + ". " + (publication.get("method_note") or ""), SMALL))
+        note = context["publication_line"] + ". " + (publication.get("method_note") or "")
+        story.append(_p(note, SMALL))
     return story
 
 
 def _indicator(section: dict, context: dict, images: dict) -> list:
+    """One indicator, kept on one page where it fits (it then moves to the next page whole)."""
     year, number = context["year"], section["number"]
-    head = [PageBreak(), _p(f"Indikator {number}", H2), _p(section["title"], BODY)]
-    if section["no_measure"]:
-        return [*head, _p("Ingen nationell mätning ännu. Indikatorn är fortsatt under utveckling.")]
-    story = [*head, _p("Mått", H3)]
+    head = [_p(f"Indikator {number}", H2)]
+    if section["no_measure"]:  # indicator 11: a line, not a page
+        line = f"{section['title']} Ingen nationell mätning ännu; indikatorn är under utveckling."
+        return [Spacer(1, 4), KeepTogether([*head, _p(line)])]
+    story = [*head, _p(section["title"], BODY), _p("Mått", H3)]
     for m in section["measures"]:
-        extra = " – ja/nej-fråga" if m["gate"] else ""
+        extra = " – ja/nej-fråga, andel Ja" if m["gate"] else ""
         extra = extra or (" – besvaras om fråga 8 är Ja" if m["conditional"] else "")
         story.append(_p(f"• {m['text']} ({m['where']}){extra}"))
     trend = images.get((number, "tid"))
     if trend:
         story.append(_image(trend))
-    table: list = [_p(f"Resultat {year}", H3)]
+    story.append(_p(f"Resultat {year}", H3))
     if not section["groups"]:
-        table.append(_p(f"Inga svar för den här indikatorn {year}."))
+        story.append(_p(f"Inga svar för den här indikatorn {year}."))
     else:
-        table.append(_result_table(section["groups"]))
-        if any(r.suppressed for g in section["groups"] for r in g["rows"]):
-            table.append(
-                _p(
-                    f"För få svar för att visas: färre än {context['min_cell']} svar, eller en "
-                    "siffra som annars skulle gå att räkna fram ur de andra.",
-                    SMALL,
-                )
-            )
-    story.append(KeepTogether(table))  # the heading never stands alone at a page's foot
+        story.append(_result_table(section["groups"]))
+        notes = " ".join([section["table_note"], *section["left_out_notes"]])
+        story.append(_p(notes, SMALL))
     current = images.get((number, "ar"))
     if current:
         story.append(_image(current))
     if section["comment"]:
-        story.append(KeepTogether([_p("Kommentarer", H3), _p(section["comment"][0])]))
-        story += [_p(text) for text in section["comment"][1:]]
-    return story
+        story.append(_p("Kommentarer", H3))
+        story += [_p(text) for text in section["comment"]]
+    return [Spacer(1, 8), KeepTogether(story)]
 
 
 def _result_table(groups: list[dict]) -> Table:
     rows, spans = result_table(groups)
-    widths = [5.2 * cm, 2 * cm, 2.2 * cm, 3.3 * cm, 2.4 * cm, 1.9 * cm]
+    widths = [4.5 * cm, 1.7 * cm, 1.9 * cm, 3.2 * cm, 2.3 * cm, 1.5 * cm, 1.9 * cm]
     table = _table(rows, widths, numeric_from=1)
     style = [("SPAN", (0, i), (-1, i)) for i in spans]
     style += [("BACKGROUND", (0, i), (-1, i), HEAD_BG) for i in spans]
     for i, row in enumerate(rows):
-        if row[1] == "För få svar för att visas":
+        if i not in spans and i > 0 and row[2] == "" and row[1] and not row[1][:1].isdigit():
             style += [("SPAN", (1, i), (-1, i)), ("TEXTCOLOR", (1, i), (-1, i), "#555555")]
     table.setStyle(TableStyle(style))
     return table
@@ -182,7 +185,7 @@ def _result_table(groups: list[dict]) -> Table:
 def _table(rows: list[list[str]], widths: list[float], numeric_from: int = 1) -> Table:
     body = [
         [
-            _p(cell, NUM if j >= numeric_from and i > 0 and cell[:1].isdigit() else CELL)
+            _p(cell, HEAD if i == 0 else (NUM if j >= numeric_from and _numeric(cell) else CELL))
             for j, cell in enumerate(row)
         ]
         for i, row in enumerate(rows)
@@ -194,12 +197,17 @@ def _table(rows: list[list[str]], widths: list[float], numeric_from: int = 1) ->
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#EEF1F3")),
                 ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#B0B8BF")),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("TOPPADDING", (0, 0), (-1, -1), 2),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
             ]
         )
     )
     return table
+
+
+def _numeric(cell: str) -> bool:
+    """A figure ("96%", "+5", "−3", "±0"): right-aligned like the page's numbers."""
+    return cell[:1].isdigit() or (cell[:1] in "+−±" and cell[1:2].isdigit())
 
 
 def _image(png: bytes) -> Image:
@@ -207,5 +215,5 @@ def _image(png: bytes) -> Image:
 
     with PILImage.open(io.BytesIO(png)) as im:
         width, height = im.size
-    scale = min(WIDTH / (width / 2), 1.0) / 2  # rendered at 2x: 2 px per point
-    return Image(io.BytesIO(png), width=width * scale, height=height * scale)
+    scale = min(PT_PER_PX, WIDTH / (width / 2)) / 2  # rendered at 2x: 2 px per CSS pixel
+    return Image(io.BytesIO(png), width=width * scale, height=height * scale, hAlign="LEFT")

@@ -34,6 +34,8 @@ def report_docx(data: ReportData, *, year: int, with_charts: bool = True) -> byt
     """The appendix "Indikatorerna YYYY" as .docx bytes."""
     context = page_context(data, year=year)
     images = charts(data, year=year, fmt="png") if with_charts else {}
+    if not context["bar_chart_print"]:
+        images = {key: body for key, body in images.items() if key[1] != "ar"}
     doc = Document(str(TEMPLATE))
     title = f"Indikatorerna {year}" + (f" – {data.intervention}" if data.intervention else "")
     doc.core_properties.title = title
@@ -52,8 +54,14 @@ def _front(doc, context: dict, title: str) -> None:
     doc.add_paragraph(context["forbund_name"] or context["neutral_title"], style="Subtitle")
     doc.add_paragraph(title, style="Title")
     doc.add_paragraph("Sammanställning av årets resultat med jämförelser")
+    if context["contact"]:
+        doc.add_paragraph("\n".join(context["contact"]))
     if context["preview"]:
         doc.add_paragraph("Förhandsgranskning – inte publicerad.", style="Intense Quote")
+    if context["about"]:
+        doc.add_heading("Om indikatorerna", level=1)
+        for text in context["about"]:
+            doc.add_paragraph(text)
     doc.add_heading(f"Indikatorer för finansiell samordning {year}", level=1)
     doc.add_paragraph(context["collection_text"])
     collection = context["collection"]
@@ -77,12 +85,8 @@ def _overview(doc, context: dict) -> None:
     doc.add_paragraph(f"{context['n_note']} {context['change_note']}", style="Caption")
     publication = context["publication"]
     if publication:
-        note = f"Publicerad version {publication.get('version')}"
-        if publication.get("published_at"):
-            note += f", {publication['published_at']}"
-        if publication.get("published_by"):
-            note += f" av {publication['published_by']}"
-        doc.add_paragraph(note + ". " + (publication.get("method_note") or ""), style="Caption")
+        note = context["publication_line"] + ". " + (publication.get("method_note") or "")
+        doc.add_paragraph(note, style="Caption")
 
 
 def _indicator(doc, section: dict, context: dict, images: dict) -> None:
@@ -92,6 +96,7 @@ def _indicator(doc, section: dict, context: dict, images: dict) -> None:
     doc.add_paragraph(section["title"]).runs[0].bold = True
     if section["no_measure"]:
         doc.add_paragraph("Ingen nationell mätning ännu. Indikatorn är fortsatt under utveckling.")
+        _comments(doc, section)
         return
     doc.add_heading("Mått", level=2)
     for m in section["measures"]:
@@ -106,19 +111,19 @@ def _indicator(doc, section: dict, context: dict, images: dict) -> None:
         doc.add_paragraph(f"Inga svar för den här indikatorn {year}.")
     else:
         _result_table(doc, section["groups"])
-        if any(r.suppressed for g in section["groups"] for r in g["rows"]):
-            doc.add_paragraph(
-                f"För få svar för att visas: färre än {context['min_cell']} svar, eller en "
-                "siffra som annars skulle gå att räkna fram ur de andra.",
-                style="Caption",
-            )
+        notes = " ".join([section["table_note"], *section["left_out_notes"]])
+        doc.add_paragraph(notes, style="Caption")
     if images.get((number, "ar")):
         doc.add_picture(io.BytesIO(images[(number, "ar")]), width=CHART_WIDTH)
         doc.add_paragraph(f"Resultat {year}", style="Caption")
-    if section["comment"]:
-        doc.add_heading("Kommentarer", level=2)
-        for text in section["comment"]:
-            doc.add_paragraph(text)
+    _comments(doc, section)
+
+
+def _comments(doc, section: dict) -> None:
+    """ "Kommentarer" for every indicator: her text, or an empty paragraph to type into."""
+    doc.add_heading("Kommentarer", level=2)
+    for text in section["comment"] or [""]:
+        doc.add_paragraph(text)
 
 
 def _result_table(doc, groups: list[dict]) -> None:

@@ -1,56 +1,58 @@
-"""Publishing and the live preview as background jobs: off the participants' workers
-(issue 13, "participants first").
+"""Publishing and the live preview as background jobs, done by worker processes off the
+participants' web workers (issue 13, "participants first"), on one machine or several
+(issue 20).
 
-The administrator's request only records a job (``request_publish``) and starts a
-separate, low-priority process (``spawn``: ``chrt --idle 0 nice -n 10 python -m
-surveys run-job ID``); the page then polls the job. The process (``run``) claims the job, publishes
-with ``publications.publish`` (which keeps its PublishLock) and records the result
-in Swedish. A job whose process died is found by ``refresh`` and marked failed, and
-the year's lock it held is dropped, so a crash never leaves a year locked.
+A job is a row of ``background_job``. The administrator's request only records it
+(``request_publish``, ``request_preview``); a worker (``surveys worker``, see
+``surveys/worker.py``), on this machine or another, claims it (``claim``: ``FOR UPDATE
+SKIP LOCKED`` on PostgreSQL, the writer lock on SQLite) and holds it by a lease that
+it renews every few seconds (``renew``, the heartbeat). A worker that dies stops
+renewing: when the lease has run out another worker takes the job up again, and after
+``MAX_ATTEMPTS`` claims the job is given up with the reason (``claim`` does both).
+A publication records the job that made it (``publication.job_id``, unique), so a job
+taken up again after its worker stored the publication finishes without publishing a
+second time. The year's publishing lock (``services.locks``) dies with the process.
 
-The live preview is a job too (``request_preview``): the process counts the year
-once (``publications.compute``, every scope), keeps the disclosure-controlled result
-as a snapshot (``report_asset``, JSON) and draws the förbund's charts; the preview and
-the publishing page then show that snapshot (``preview_snapshot``) for a few minutes
-instead of counting again in a worker on every view.
+Reading a job (``state``) never writes: the job page only shows what the workers wrote.
 
-A job row names who asked and when (an administrator's actions), never anything
-about respondents.
+The live preview is a job too: the worker counts the year once (``publications.compute``,
+every scope), keeps the disclosure-controlled result as a snapshot (``report_asset``,
+JSON) and draws the förbund's charts; the preview and the publishing page then show that
+snapshot (``preview_snapshot``) for a few minutes instead of counting again in a web
+worker on every view.
+
+These functions only flush; the worker (or the request) commits. A job row names who
+asked and when (an administrator's actions), never anything about respondents.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import subprocess
-import sys
-import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from io import StringIO
-from pathlib import Path
 
 import pandas as pd
-from flask import Flask
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from indicators import Instrument
 from surveys import clock
-from surveys.db import one_writer
-from surveys.models import BackgroundJob, Publication, PublishLock, ReportAsset
+from surveys.models import BackgroundJob, Publication, ReportAsset
+from surveys.services import locks
 from surveys.services.publications import (
-    STALE_LOCK,
     Computed,
     PublishError,
     compute,
     latest,
     protect_other,
     publish,
+    published_years,
     year_has_answers,
 )
+from surveys.services.republish import republish_all
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +61,38 @@ PREVIEW = "preview"
 PREVIEW_FRESH = timedelta(minutes=10)  # a preview snapshot is shown this long, then recounted
 SNAPSHOT_PREFIX = "forhandsgranskning-"  # report_asset cache_key of a year's preview snapshot
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+ALL_YEARS = "publish_all"  # republish every published year (after the övriga setting changed)
+ALL_YEARS = "publish_all"  # republish every published year (after the övriga setting changed)
 ACTIVE = (QUEUED, RUNNING)
-NEVER_STARTED = timedelta(minutes=2)  # a queued job no process claimed by then is dead
-NICENESS = 10
-CRASHED = (
-    "Publiceringen av {year} avbröts innan den blev klar. Ingenting publicerades. "
-    "Försök igen; händer det igen, kontakta den som sköter servern."
-)
-FAILED_UNEXPECTEDLY = (
-    "Publiceringen av {year} misslyckades på grund av ett tekniskt fel. Ingenting "
-    "publicerades. Försök igen; händer det igen, kontakta den som sköter servern."
-)
-_WAITERS: list[threading.Thread] = []
+LEASE = timedelta(seconds=60)  # a claim holds this long unless its worker renews it
+MAX_ATTEMPTS = 3  # claims before a job whose workers keep dying is given up
+NEVER_STARTED = timedelta(minutes=2)  # the page says no worker seems to be running
+GAVE_UP = {
+    PUBLISH: (
+        "Publiceringen av {year} avbröts: bakgrundsprocessen som arbetade med den slutade "
+        "svara ({attempts} försök). Ingenting publicerades. Försök igen; händer det igen, "
+        "kontakta den som sköter servern."
+    ),
+    PREVIEW: (
+        "Förhandsgranskningen av {year} kunde inte tas fram: bakgrundsprocessen slutade "
+        "svara ({attempts} försök). Försök igen."
+    ),
+    ALL_YEARS: (
+        "Publiceringen av alla år avbröts: bakgrundsprocessen slutade svara ({attempts} "
+        "försök). År som hann publiceras på nytt ligger kvar. Försök igen."
+    ),
+}
+FAILED_UNEXPECTEDLY = {
+    PUBLISH: (
+        "Publiceringen av {year} misslyckades på grund av ett tekniskt fel. Ingenting "
+        "publicerades. Försök igen; händer det igen, kontakta den som sköter servern."
+    ),
+    PREVIEW: "Förhandsgranskningen av {year} kunde inte tas fram. Försök igen.",
+    ALL_YEARS: (
+        "Publiceringen av alla år misslyckades på grund av ett tekniskt fel. Försök igen; "
+        "händer det igen, kontakta den som sköter servern."
+    ),
+}
 
 
 class JobError(Exception):
@@ -81,7 +103,7 @@ class JobError(Exception):
 
 
 def request_publish(db: Session, *, year: int, user_email: str, min_cell: int) -> BackgroundJob:
-    """Record a publishing job for ``year`` (commits); refuses a second one while one runs."""
+    """Record a publishing job for ``year`` (flushes); refuses a second one while one runs."""
     if not year_has_answers(db, year):
         raise JobError(f"Det finns inga svar för {year} att publicera.")
     if active_job(db, year) is not None:
@@ -92,9 +114,9 @@ def request_publish(db: Session, *, year: int, user_email: str, min_cell: int) -
 def request_preview(
     db: Session, *, year: int, user_email: str, min_cell: int
 ) -> tuple[BackgroundJob, bool]:
-    """The year's preview job: the one already under way, else a new one (commits).
+    """The year's preview job: the one already under way, else a new one (flushes).
 
-    Returns the job and whether it is new (and so needs its process started)."""
+    Returns the job and whether it is new (and so worth handing to the runner)."""
     running = active_job(db, year, kind=PREVIEW)
     if running is not None:
         return running, False
@@ -110,158 +132,312 @@ def _new_job(db: Session, kind: str, *, year: int, user_email: str, min_cell: in
         min_cell=min_cell,
     )
     db.add(job)
-    db.commit()
+    db.flush()
     return job
 
 
-def active_job(db: Session, year: int, *, kind: str = PUBLISH) -> BackgroundJob | None:
-    """The year's queued or running job of a kind (dead ones are marked failed first)."""
-    jobs = (
+def active_job(
+    db: Session, year: int, *, kind: str = PUBLISH, now: datetime | None = None
+) -> BackgroundJob | None:
+    """The year's job of a kind that a worker does or will do (reads only).
+
+    A job whose worker died counts while another worker will take it up again; one
+    that has used up its attempts does not (the next worker gives it up)."""
+    now = now or clock.utcnow()
+    return (
         db.execute(
-            select(BackgroundJob).where(
+            select(BackgroundJob)
+            .where(
                 col(BackgroundJob.year) == year,
                 col(BackgroundJob.kind) == kind,
-                col(BackgroundJob.status).in_(ACTIVE),
+                or_(
+                    col(BackgroundJob.status) == QUEUED,
+                    and_(
+                        col(BackgroundJob.status) == RUNNING,
+                        or_(
+                            col(BackgroundJob.lease_until) >= now,
+                            col(BackgroundJob.attempts) < MAX_ATTEMPTS,
+                        ),
+                    ),
+                ),
             )
+            .order_by(col(BackgroundJob.requested_at))
+        )
+        .scalars()
+        .first()
+    )
+
+
+# --- the worker's side: claim, heartbeat, finish ----------------------------------
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Queued, or running under a lease that ran out (its worker died or hangs)."""
+    return or_(
+        col(BackgroundJob.status) == QUEUED,
+        and_(col(BackgroundJob.status) == RUNNING, col(BackgroundJob.lease_until) < now),
+    )
+
+
+def waiting(db: Session, *, now: datetime | None = None) -> bool:
+    """Whether any job waits for a worker (a cheap read before taking a lock)."""
+    found = db.execute(
+        select(col(BackgroundJob.id)).where(_claimable(now or clock.utcnow())).limit(1)
+    )
+    return found.first() is not None
+
+
+def claim(
+    db: Session,
+    *,
+    worker: str,
+    now: datetime | None = None,
+    lease: timedelta = LEASE,
+    job_id: str | None = None,
+) -> BackgroundJob | None:
+    """Claim the oldest job a worker may take (or ``job_id``); None when there is none.
+
+    The claim is a lease until ``now + lease``; it counts as an attempt. Jobs whose
+    workers died ``MAX_ATTEMPTS`` times are given up first. Flushes: the caller
+    commits (on SQLite inside ``one_writer``, so that claims never interleave).
+    """
+    now = now or clock.utcnow()
+    _give_up_abandoned(db, now)
+    candidate = (
+        select(col(BackgroundJob.id))
+        .where(_claimable(now))
+        .order_by(col(BackgroundJob.requested_at))
+        .limit(1)
+        .with_for_update(skip_locked=True)  # PostgreSQL: rows others are claiming are skipped
+    )
+    if job_id is not None:
+        candidate = candidate.where(col(BackgroundJob.id) == job_id)
+    found = db.execute(candidate).scalar()
+    if found is None:
+        return None
+    # The same condition again in the UPDATE: whatever the isolation, one claim wins.
+    claimed = db.execute(
+        update(BackgroundJob)
+        .where(col(BackgroundJob.id) == found, _claimable(now))
+        .values(
+            status=RUNNING,
+            worker=worker,
+            lease_until=now + lease,
+            attempts=col(BackgroundJob.attempts) + 1,
+            started_at=func.coalesce(col(BackgroundJob.started_at), now),
+        )
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult
+        return None
+    return db.get(BackgroundJob, found, populate_existing=True)
+
+
+def _give_up_abandoned(db: Session, now: datetime) -> None:
+    """Jobs whose lease ran out after their last attempt: failed with the reason, or
+    done if the dead worker had already stored the publication."""
+    abandoned = (
+        db.execute(
+            select(BackgroundJob)
+            .where(
+                col(BackgroundJob.status) == RUNNING,
+                col(BackgroundJob.lease_until) < now,
+                col(BackgroundJob.attempts) >= MAX_ATTEMPTS,
+            )
+            .with_for_update(skip_locked=True)
         )
         .scalars()
         .all()
     )
-    alive = [job for job in jobs if refresh(db, job).status in ACTIVE]
-    return alive[0] if alive else None
+    for job in abandoned:
+        published = published_by(db, job.id)
+        if published is not None:
+            job.status, job.message = DONE, _published_message(published)
+        else:
+            job.status = FAILED
+            job.message = GAVE_UP[job.kind].format(year=job.year, attempts=job.attempts)
+        job.finished_at, job.lease_until = now, None
+        db.add(job)
+    db.flush()
 
 
-def child_environment(config: dict) -> dict[str, str]:
-    """The job process's environment: the app's own database, key and instance folder."""
-    env = dict(os.environ)
-    env.update(
-        {
-            "DATABASE_URL": str(config["DATABASE_URL"]),
-            "SECRET_KEY": str(config["SECRET_KEY"]),
-            "SURVEYS_ENV": str(config.get("SURVEYS_ENV") or "development"),
-            "SURVEYS_INSTANCE": str(config["INSTANCE_DIR"]),
-            "PUBLIC_URL": str(config.get("PUBLIC_URL") or ""),
-            "MIN_CELL": str(config.get("MIN_CELL", 5)),
-        }
-    )
-    return env
-
-
-def command(job_id: str) -> list[str]:
-    """``chrt --idle 0 nice -n 10 python -m surveys run-job ID``: the job gets the CPU
-    only when no request wants it (SCHED_IDLE; nice alone still let it take a share of
-    both cores from the tablets). Each tool is left out where the machine lacks it."""
-    run = [sys.executable, "-m", "surveys", "run-job", job_id]
-    nice = shutil.which("nice")
-    if nice:
-        run = [nice, "-n", str(NICENESS), *run]
-    chrt = shutil.which("chrt")
-    return [chrt, "--idle", "0", *run] if chrt else run
-
-
-def spawn(app: Flask, job_id: str) -> subprocess.Popen:
-    """Start the job's process in its own session; a thread reaps it and checks the result."""
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
-        command(job_id),
-        env=child_environment(app.config),
-        cwd=str(Path(__file__).resolve().parents[2]),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-    )
-    waiter = threading.Thread(
-        target=_reap, args=(app, process, job_id), name=f"jobb-{job_id[:8]}", daemon=True
-    )
-    _WAITERS.append(waiter)
-    waiter.start()
-    return process
-
-
-def _reap(app: Flask, process: subprocess.Popen, job_id: str) -> None:
-    process.wait()
-    from surveys import db  # noqa: PLC0415 - the request layer; this module is a service
-
-    with app.app_context():
-        session = db.session()
-        job = session.get(BackgroundJob, job_id)
-        if job is not None and job.status in ACTIVE:
-            _mark_dead(session, job)
-
-
-def wait_for_jobs(timeout: float = 120) -> None:
-    """Wait for started jobs to end (tests, and before an engine is disposed)."""
-    while _WAITERS:
-        _WAITERS.pop().join(timeout)
-
-
-# --- the job's own process --------------------------------------------------
-
-
-def run(
-    db: Session,
-    instrument: Instrument,
-    job_id: str,
-    *,
-    draw: Callable[[BackgroundJob, Computed], None] | None = None,
-) -> BackgroundJob | None:
-    """Claim a queued job and do it; the outcome is stored on the job.
-
-    ``draw`` draws a preview's charts (the request layer's business) before the job
-    is marked done, so the page never draws them in a worker."""
-    claimed = db.execute(
+def renew(
+    db: Session, job_id: str, *, worker: str, now: datetime | None = None, lease: timedelta = LEASE
+) -> bool:
+    """The heartbeat: extend the worker's lease. False if the job is no longer its own
+    (its lease ran out and another worker took it, or it was given up)."""
+    now = now or clock.utcnow()
+    renewed = db.execute(
         update(BackgroundJob)
-        .where(col(BackgroundJob.id) == job_id, col(BackgroundJob.status) == QUEUED)
-        .values(status=RUNNING, pid=os.getpid(), started_at=clock.utcnow())
+        .where(
+            col(BackgroundJob.id) == job_id,
+            col(BackgroundJob.worker) == worker,
+            col(BackgroundJob.status) == RUNNING,
+        )
+        .values(lease_until=now + lease)
     )
-    db.commit()
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult
-        return None
-    job = db.get(BackgroundJob, job_id)
-    assert job is not None  # noqa: S101 - just claimed
-    if job.kind == PREVIEW:
-        return _run_preview(db, instrument, job, draw)
+    return renewed.rowcount == 1  # type: ignore[attr-defined]  # a CursorResult
+
+
+def release(db: Session, job_id: str, *, worker: str) -> bool:
+    """Give a claimed job back untouched (a worker told to stop): queued again at once,
+    the claim not counted as an attempt."""
+    released = db.execute(
+        update(BackgroundJob)
+        .where(
+            col(BackgroundJob.id) == job_id,
+            col(BackgroundJob.worker) == worker,
+            col(BackgroundJob.status) == RUNNING,
+        )
+        .values(
+            status=QUEUED, worker="", lease_until=None, attempts=col(BackgroundJob.attempts) - 1
+        )
+    )
+    return released.rowcount == 1  # type: ignore[attr-defined]  # a CursorResult
+
+
+def finish(
+    db: Session,
+    job: BackgroundJob,
+    *,
+    worker: str,
+    status: str,
+    message: str,
+    now: datetime | None = None,
+) -> bool:
+    """Record a job's outcome, if the job is still this worker's. A stored publication
+    is the truth whoever holds the job: "done" is then written in any case."""
+    owned = [col(BackgroundJob.worker) == worker, col(BackgroundJob.status) == RUNNING]
+    if status == DONE and job.kind == PUBLISH:
+        owned = [col(BackgroundJob.status) != DONE]
+    finished = db.execute(
+        update(BackgroundJob)
+        .where(col(BackgroundJob.id) == job.id, *owned)
+        .values(
+            status=status,
+            message=message[:500],
+            finished_at=now or clock.utcnow(),
+            lease_until=None,
+        )
+    )
+    return finished.rowcount == 1  # type: ignore[attr-defined]  # a CursorResult
+
+
+def failure(job: BackgroundJob) -> str:
+    """The Swedish message of a job that failed on an unexpected error."""
+    return FAILED_UNEXPECTEDLY[job.kind].format(year=job.year)
+
+
+# --- the work itself ------------------------------------------------------------
+
+
+def published_by(db: Session, job_id: str) -> Publication | None:
+    """The publication a job stored, if it did."""
+    return (
+        db.execute(select(Publication).where(col(Publication.job_id) == job_id)).scalars().first()
+    )
+
+
+def _published_message(publication: Publication) -> str:
+    return f"{publication.year} är publicerat (version {publication.version})."
+
+
+def publish_year(db: Session, instrument: Instrument, job: BackgroundJob) -> tuple[str, str]:
+    """Publish the job's year once: ``(status, message)``.
+
+    A job taken up again after its worker stored the publication (and died before it
+    could say so) finds that publication and publishes nothing more. Publishing commits
+    (``publications.publish``) with the job's id on the publication."""
+    done = published_by(db, job.id)
+    if done is not None:
+        return DONE, _published_message(done)
     try:
         publication = publish(
-            db, instrument, year=job.year, user_email=job.requested_by, min_cell=job.min_cell
+            db,
+            instrument,
+            year=job.year,
+            user_email=job.requested_by,
+            min_cell=job.min_cell,
+            job_id=job.id,
         )
     except PublishError as exc:
-        return _finish(db, job_id, FAILED, str(exc))
-    except Exception:
-        log.exception("Publiceringen av %s misslyckades.", job.year)
-        db.rollback()
-        return _finish(db, job_id, FAILED, FAILED_UNEXPECTEDLY.format(year=job.year))
-    return _finish(db, job_id, DONE, f"{job.year} är publicerat (version {publication.version}).")
+        return FAILED, str(exc)
+    except IntegrityError:
+        # another worker of the same job stored it first (the unique job_id)
+        done = published_by(db, job.id)
+        if done is None:
+            raise
+        return DONE, _published_message(done)
+    return DONE, _published_message(publication)
 
 
-def _run_preview(
-    db: Session,
-    instrument: Instrument,
-    job: BackgroundJob,
-    draw: Callable[[BackgroundJob, Computed], None] | None,
-) -> BackgroundJob | None:
-    try:
-        computed = compute(
-            db, instrument, year=job.year, min_cell=job.min_cell, previous=latest(db, job.year)
-        )
-        _save_snapshot(db, job, computed)
-        if draw is not None:
-            # drawn from the snapshot as stored: the page finds them under the same key
-            draw(job, _load_snapshot(db, job, computed.year) or computed)
-    except Exception:
-        log.exception("Förhandsgranskningen av %s misslyckades.", job.year)
-        db.rollback()
-        message = f"Förhandsgranskningen av {job.year} kunde inte tas fram. Försök igen."
-        return _finish(db, job.id, FAILED, message)
-    return _finish(db, job.id, DONE, f"Förhandsgranskningen av {job.year} är klar.")
+def count_preview(db: Session, instrument: Instrument, job: BackgroundJob) -> Computed:
+    """The year counted for a preview (reads only)."""
+    return compute(
+        db, instrument, year=job.year, min_cell=job.min_cell, previous=latest(db, job.year)
+    )
+
+
+# --- what the job page shows --------------------------------------------------
+
+
+def state(job: BackgroundJob, *, now: datetime | None = None) -> str:
+    """How a job stands, for its page (reads only, writes nothing):
+
+    ``queued``; ``unclaimed`` (queued for minutes: no worker seems to run);
+    ``running``; ``stalled`` (its worker stopped renewing the lease: another worker
+    will take it up); ``done``; ``failed``."""
+    now = now or clock.utcnow()
+    if job.status == QUEUED:
+        return "unclaimed" if now - _aware(job.requested_at) > NEVER_STARTED else QUEUED
+    if job.status == RUNNING:
+        lease = job.lease_until
+        return "stalled" if lease is None or _aware(lease) < now else RUNNING
+    return job.status
+
+
+def publishing(db: Session, *, now: datetime | None = None) -> bool:
+    """Whether any year is being published now: a year's lock held (``services.locks``),
+    or a publishing job a worker does or will do (reads only)."""
+    if locks.any_held(db):
+        return True
+    return any(
+        active_job(db, job.year, kind=job.kind, now=now) is not None
+        for job in db.execute(
+            select(BackgroundJob).where(
+                col(BackgroundJob.kind).in_((PUBLISH, ALL_YEARS)),
+                col(BackgroundJob.status).in_(ACTIVE),
+            )
+        ).scalars()
+    )
+
+
+def request_all_years(db: Session, *, user_email: str, min_cell: int) -> BackgroundJob:
+    """Record a job republishing every published year (flushes); refused while one runs."""
+    if publishing(db):
+        raise JobError("En publicering pågår. Vänta tills den är klar och försök igen.")
+    years = published_years(db)
+    if not years:
+        raise JobError("Inget år är publicerat ännu.")
+    return _new_job(db, ALL_YEARS, year=years[-1], user_email=user_email, min_cell=min_cell)
+
+
+def publish_all_years(db: Session, instrument: Instrument, job: BackgroundJob) -> tuple[str, str]:
+    """Republish every published year (``republish.republish_all``): ``(status, message)``."""
+    done, stopped = republish_all(
+        db, instrument, user_email=job.requested_by, min_cell=job.min_cell
+    )
+    if stopped is not None:
+        return FAILED, stopped
+    return DONE, f"{', '.join(map(str, done))} är publicerade på nytt."
 
 
 # --- the preview snapshot -------------------------------------------------------
 
 
-def _save_snapshot(db: Session, job: BackgroundJob, computed: Computed) -> None:
+def save_snapshot(db: Session, job: BackgroundJob, computed: Computed) -> None:
     """Keep the computed preview (aggregated, disclosure-controlled rows: as a publication
-    holds them) under the year's key; older snapshots of the year are dropped."""
+    holds them) under the year's key; older snapshots of the year are dropped. Flushes:
+    the worker commits (on SQLite inside ``one_writer``)."""
     body = json.dumps(
         {
             "rows": computed.rows.to_json(orient="table", index=False),
@@ -271,14 +447,13 @@ def _save_snapshot(db: Session, job: BackgroundJob, computed: Computed) -> None:
         }
     ).encode("utf-8")
     key = f"{SNAPSHOT_PREFIX}{job.year}"
-    with one_writer(db):  # submissions wait their turn instead of sleep-polling
-        db.execute(delete(ReportAsset).where(col(ReportAsset.cache_key) == key))
-        db.add(
-            ReportAsset(
-                cache_key=key, name=f"{job.id}.json", content_type="application/json", body=body
-            )
+    db.execute(delete(ReportAsset).where(col(ReportAsset.cache_key) == key))
+    db.add(
+        ReportAsset(
+            cache_key=key, name=f"{job.id}.json", content_type="application/json", body=body
         )
-        db.commit()
+    )
+    db.flush()
 
 
 def preview_snapshot(
@@ -307,13 +482,13 @@ def preview_snapshot(
     newest = latest(db, year)
     if newest is not None and _aware(newest.published_at) >= _aware(job.started_at):
         return None
-    computed = _load_snapshot(db, job, year)
+    computed = load_snapshot(db, job, year)
     if computed is None or computed.protect_other != protect_other(db):
         return None
     return job, computed
 
 
-def _load_snapshot(db: Session, job: BackgroundJob, year: int) -> Computed | None:
+def load_snapshot(db: Session, job: BackgroundJob, year: int) -> Computed | None:
     asset = db.get(ReportAsset, (f"{SNAPSHOT_PREFIX}{year}", f"{job.id}.json"))
     if asset is None:
         return None
@@ -330,82 +505,6 @@ def _load_snapshot(db: Session, job: BackgroundJob, year: int) -> Computed | Non
 def _frame(text: str) -> pd.DataFrame:
     frame = pd.read_json(StringIO(text), orient="table")
     return frame.astype({c: "object" for c in frame.columns if frame[c].dtype == "string"})
-
-
-def _finish(db: Session, job_id: str, status: str, message: str) -> BackgroundJob | None:
-    db.execute(
-        update(BackgroundJob)
-        .where(col(BackgroundJob.id) == job_id)
-        .values(status=status, message=message[:500], finished_at=clock.utcnow())
-    )
-    db.commit()
-    return db.get(BackgroundJob, job_id, populate_existing=True)
-
-
-# --- finding dead jobs ------------------------------------------------------
-
-
-def refresh(db: Session, job: BackgroundJob, *, now: datetime | None = None) -> BackgroundJob:
-    """Mark a queued or running job whose process is gone (or that ran too long) as ended."""
-    if job.status not in ACTIVE:
-        return job
-    now = now or clock.utcnow()
-    if job.status == QUEUED:
-        dead = now - _aware(job.requested_at) > NEVER_STARTED
-    else:
-        started = _aware(job.started_at or job.requested_at)
-        dead = now - started > STALE_LOCK or (job.pid is not None and not _alive(job.pid))
-    if dead:
-        _mark_dead(db, job)
-    return job
-
-
-def _mark_dead(db: Session, job: BackgroundJob) -> None:
-    """A job whose process ended without saying how: done if its publication is stored,
-    else failed; the year's lock the process held is dropped."""
-    db.refresh(job)
-    if job.status not in ACTIVE:
-        return
-    published = None
-    if job.started_at is not None:
-        published = (
-            db.execute(
-                select(Publication).where(
-                    col(Publication.year) == job.year,
-                    col(Publication.published_by) == job.requested_by,
-                    col(Publication.published_at) >= _aware(job.started_at),
-                )
-            )
-            .scalars()
-            .first()
-        )
-        lock = db.get(PublishLock, job.year)
-        if lock is not None and _aware(lock.started_at) >= _aware(job.started_at):
-            db.delete(lock)  # taken by this job's process (an older one is someone else's)
-    job.finished_at = clock.utcnow()
-    if published is not None:
-        job.status = DONE
-        job.message = f"{job.year} är publicerat (version {published.version})."
-    else:
-        job.status = FAILED
-        job.message = CRASHED.format(year=job.year)
-    db.add(job)
-    db.commit()
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process runs (on this machine: jobs run where the web server runs)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
-    except (OSError, IndexError):
-        return True
 
 
 def _aware(moment: datetime) -> datetime:

@@ -158,6 +158,7 @@ def sweep(in_use: set[str], where: Path | None = None) -> None:
         files = list(where.glob(f"*{SUFFIX}"))
     except OSError:
         return
+    # compared with the files' mtimes, which the kernel keeps  (system clock: allowed)
     cutoff = time.time() - STALE_SECONDS
     stale = []
     for path in files:

@@ -11,11 +11,10 @@ The administrator's preview runs the same computation without storing it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import and_, delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, func, select
 from sqlmodel import Session, col
 
 from indicators import Instrument
@@ -30,9 +29,9 @@ from surveys.models import (
     PendingResponse,
     Publication,
     PublicationGroup,
+    PublicationHistory,
     PublicationNational,
     PublicationRow,
-    PublishLock,
     Question,
     QuestionVersion,
     Response,
@@ -42,13 +41,13 @@ from surveys.models import (
     Setting,
     table_of,
 )
+from surveys.services import locks
 from surveys.services.audit import record
 from surveys.services.submissions import PendingKeyError, check_release, release_pending
 
 FORBUND = ""  # the scope of the whole förbund
 POOLED = 0  # ``question`` of a pooled row in publication_row
 PROTECT_OTHER_KEY = "protect_other"
-STALE_LOCK = timedelta(hours=1)
 COUNT_COLUMNS = ["n", "answered", "negative_n", "neutral_n", "positive_n", "clearly_positive_n"]
 FIGURE_COLUMNS = [
     *COUNT_COLUMNS,
@@ -304,11 +303,13 @@ def publish(
     user_email: str,
     min_cell: int,
     now: datetime | None = None,
+    job_id: str | None = None,
 ) -> Publication:
     """Publish a year: release and close its rounds, compute, store, audit; commits.
 
     Refuses (``PublishError``, nothing changed) a year without answers and a year
-    that is being published right now.
+    that is being published right now. ``job_id``: the background job publishing it,
+    recorded on the publication in the same transaction (a job publishes once).
     """
     now = now or clock.now()
     if not year_has_answers(db, year):
@@ -321,7 +322,7 @@ def publish(
     except PendingKeyError as exc:
         db.rollback()
         raise PublishError(str(exc)) from None
-    _take_lock(db, year, now)
+    lock = _take_lock(db, year)
     try:
         try:
             release_pending(db, min_batch=1, round_ids=round_ids, min_cell=min_cell)
@@ -341,6 +342,7 @@ def publish(
                 user_email=user_email,
                 now=now,
             )
+            publication.job_id = job_id
             record(
                 db,
                 user_email=user_email,
@@ -353,34 +355,20 @@ def publish(
             db.commit()
     except BaseException:
         db.rollback()
-        _drop_lock(db, year)
         raise
-    _drop_lock(db, year)
+    finally:
+        lock.release()
     return publication
 
 
-def _take_lock(db: Session, year: int, now: datetime) -> None:
-    existing = db.get(PublishLock, year)
-    if existing is not None:
-        if now - existing.started_at < STALE_LOCK:
-            raise PublishError(
-                f"År {year} håller redan på att publiceras. Vänta en stund och försök igen."
-            )
-        db.delete(existing)
-        db.flush()
+def _take_lock(db: Session, year: int) -> locks.YearLock:
+    """The year's publishing lock (``services.locks``: it dies with this process)."""
     try:
-        db.add(PublishLock(year=year, started_at=now))
-        db.commit()
-    except IntegrityError:
-        db.rollback()
+        return locks.take(db, year)
+    except locks.PublishBusy:
         raise PublishError(
             f"År {year} håller redan på att publiceras. Vänta en stund och försök igen."
         ) from None
-
-
-def _drop_lock(db: Session, year: int) -> None:
-    db.execute(delete(PublishLock).where(col(PublishLock.year) == year))
-    db.commit()
 
 
 def _close_open_rounds(db: Session, year: int) -> int:
@@ -488,7 +476,20 @@ def _store(
                 for y, q, n, s, p in national
             ],
         )
+    _store_history(db, publication)
     return publication
+
+
+def _store_history(db: Session, publication: Publication) -> None:
+    """Freeze the imported history with the publication, as Riket's figures are (issue 19)."""
+    from surveys.files.history import history_rows  # noqa: PLC0415 - files import services
+
+    rows = [r for r in history_rows(db) if r["year"] <= publication.year]
+    if rows:
+        db.connection().execute(
+            table_of(PublicationHistory).insert(),
+            [{"publication_id": publication.id, **r} for r in rows],
+        )
 
 
 def _value(value: object) -> int | None:

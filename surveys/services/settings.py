@@ -4,12 +4,28 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from surveys import clock
+from surveys.config import MIN_CELL_HIGH, MIN_CELL_LOW
 from surveys.files.reading import parse_int
-from surveys.models import Setting
+from surveys.models import ReportText, Setting
 
 MIN_CELL = "min_cell"  # the suppression threshold; the environment's MIN_CELL when unset
 FORBUND_NAME = "forbund_name"  # "Förbundets namn"; the appendix reads the same key
 DEFAULT_FORBUND_NAME = "Samordningsförbundet"
+BAR_CHART_PDF = "report_bar_chart_pdf"  # "1": the PDF and Word file also draw the year's bars
+ABOUT_TEXT = "om_indikatorerna"  # report_text: the standing text before "Resultatet i korthet"
+CONTACT_TEXT = "kontakt"  # report_text: the förbund's contact details in the title block
+REPORT_TEXT_MAX = 4000
+DEFAULT_ABOUT = (
+    "Indikatorer för finansiell samordning är ett nationellt verktyg för att följa upp "
+    'samordningsförbundens arbete. Indikatorerna är svar på frågan "Hur vet vi att det blir '
+    'bättre?" och följer utvecklingen både inom och runt de insatser förbundet finansierar, '
+    "och delar av den strukturella utvecklingen i samverkan mellan myndigheterna.\n\n"
+    "Indikatorerna är 16 och för 15 av dem finns nationellt framtagna mått (indikator 11 är "
+    "fortsatt under utveckling). Måtten är enkäter till sex respondentgrupper: deltagare i "
+    "pågående insats, deltagare vid avslut, personal i insatserna, remittenter, parternas "
+    "chefsgrupp och styrelsen."
+)
 
 
 def get(db: Session, key: str, default: str = "") -> str:
@@ -30,6 +46,24 @@ def forbund_name(db: Session) -> str:
 
 
 def min_cell_value(raw: str | None, default: int) -> int:
-    """The threshold a stored ``min_cell`` setting gives (1–1000), else ``default``."""
-    value = parse_int(raw, low=1, high=1000) if raw is not None else None
+    """The threshold a stored ``min_cell`` setting gives (in the one range), else ``default``."""
+    value = parse_int(raw, low=MIN_CELL_LOW, high=MIN_CELL_HIGH) if raw is not None else None
     return default if value is None else value
+
+
+def report_text(db: Session, key: str) -> str:
+    """A standing report text; "Om indikatorerna" has a default until she writes her own."""
+    row = db.get(ReportText, key)
+    if row is not None:
+        return row.text
+    return DEFAULT_ABOUT if key == ABOUT_TEXT else ""
+
+
+def put_report_text(db: Session, key: str, text: str, *, user_email: str) -> None:
+    """Store a standing report text (flush only; the request commits)."""
+    row = db.get(ReportText, key) or ReportText(
+        key=key, text=text, updated_at=clock.utcnow(), updated_by=user_email
+    )
+    row.text, row.updated_at, row.updated_by = text, clock.utcnow(), user_email
+    db.add(row)
+    db.flush()

@@ -1,0 +1,108 @@
+"""Settings read once from the environment, one range each, and used where they matter
+(issue 20): password hashing given as settings (no test switch in the code), the kiosk's
+timings, the development port and the suppression threshold's one range."""
+
+from __future__ import annotations
+
+import pytest
+
+from surveys import create_app, db
+from surveys.auth import check_password, hash_password
+from surveys.config import ConfigError, load_config
+from surveys.links import public_base
+from surveys.models import Round, User
+from surveys.reports.data import min_cell
+from surveys.services import rounds as ops
+from surveys.services import settings
+from tests.conftest import SECRET, form_token
+
+STRONG = "Qm7xLp2Vz9Rt4Wn8Kc3Hd6Jf1Bs5Gy0Ae"  # a production key: varied, 33 characters
+PRODUCTION = {
+    "SURVEYS_ENV": "production",
+    "SECRET_KEY": STRONG,
+    "PUBLIC_URL": "https://enkat.example.se",
+    "DATABASE_URL": "sqlite:////nonexistent/never-opened.sqlite",
+}
+
+
+def test_password_hashing_follows_the_settings_and_production_refuses_light_hashing(
+    app, database_url
+):
+    with app.app_context():  # the tests' light settings
+        light = hash_password("ett-langt-losenord")
+    assert light.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
+    default = create_app({"DATABASE_URL": database_url, "SECRET_KEY": SECRET})
+    with default.app_context():  # nothing set: the library's recommendation (RFC 9106)
+        strong = hash_password("ett-langt-losenord")
+        assert strong.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+        # a hash carries its parameters: either is checked under any setting
+        user = User(email="x@example.invalid", password_hash=light, role="läsare")
+        assert check_password(user, "ett-langt-losenord")
+        assert not check_password(user, "fel")
+    default.extensions["engine"].dispose()
+    assert load_config(env=PRODUCTION)["ARGON2_MEMORY_KIB"] == 65_536
+    for name, value in (("ARGON2_TIME_COST", "1"), ("ARGON2_MEMORY_KIB", "1024")):
+        with pytest.raises(ConfigError, match=f"{name} är lägre än vad som krävs i produktion"):
+            load_config(env={**PRODUCTION, name: value})
+    with pytest.raises(ConfigError, match="ARGON2_PARALLELISM ska vara mellan 1 och 64"):
+        load_config(env={"ARGON2_PARALLELISM": "0"})
+
+
+def test_kiosk_timings_are_settings_every_kiosk_page_reads(database_url, make_round):
+    config = load_config(env={"KIOSK_THANKS_SECONDS": "7", "KIOSK_COUNTDOWN_SECONDS": "9"})
+    assert (config["KIOSK_THANKS_SECONDS"], config["KIOSK_COUNTDOWN_SECONDS"]) == (7, 9)
+    assert load_config(env={})["KIOSK_THANKS_SECONDS"] == 15
+    with pytest.raises(ConfigError, match="KIOSK_THANKS_SECONDS ska vara mellan 1 och 600"):
+        load_config(env={"KIOSK_THANKS_SECONDS": "0"})
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": SECRET,
+            "KIOSK_THANKS_SECONDS": 7,
+            "KIOSK_COUNTDOWN_SECONDS": 9,
+        }
+    )
+    r = make_round("deltagare_avslut", mode="kiosk")
+    client = app.test_client()
+    form = client.get(f"/k/{r.code}").text
+    assert 'data-countdown="9" data-thanks-seconds="7"' in form
+    assert 'data-seconds="7"' in client.get(f"/k/{r.code}/tack").text
+    # a tablet enrolled with the round page's link: the same setting, not a constant
+    with app.app_context():
+        session = db.session()
+        token = ops.new_kiosk_link(session, session.get(Round, r.id))
+        session.commit()
+    enrolled = client.get(f"/surfplatta/{token}/tack").text
+    assert 'data-seconds="7"' in enrolled
+    assert 'content="7;url=' in enrolled
+    app.extensions["engine"].dispose()
+
+
+def test_links_outside_a_request_use_the_port_setting(database_url):
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": SECRET, "PORT": 8123})
+    with app.app_context():
+        assert public_base() == "http://127.0.0.1:8123"
+    app.extensions["engine"].dispose()
+    assert load_config(env={"PORT": "9000"})["PORT"] == 9000
+    with pytest.raises(ConfigError, match="PORT ska vara ett heltal"):
+        load_config(env={"PORT": "åttatusen"})
+
+
+def test_the_threshold_has_one_range_everywhere(app, admin_client):
+    with pytest.raises(ConfigError, match="MIN_CELL ska vara mellan 1 och 100"):
+        load_config(env={"MIN_CELL": "101"})
+    page = admin_client.get("/admin")
+    refused = admin_client.post(
+        "/admin/grans",
+        data={"csrf_token": form_token(page.text), "min_cell": "101"},
+        follow_redirects=True,
+    )
+    assert "Gränsen ska vara ett heltal mellan 1 och 100." in refused.text
+    with app.app_context():
+        session = db.session()
+        assert min_cell(session, 5) == 5
+        settings.put(session, settings.MIN_CELL, "100")
+        assert min_cell(session, 5) == 100
+        settings.put(session, settings.MIN_CELL, "150")  # stored by hand: out of range
+        assert min_cell(session, 5) == 5
+        session.rollback()
