@@ -33,7 +33,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-SECRET = "benchmark-secret-key-0123456789abcdef"  # noqa: S105 - a throwaway benchmark key
+from bench.settings import SECRET
+
 YEARS = list(range(2015, 2025))
 INSATSER = [f"Insats {chr(65 + i)}" for i in range(20)]
 LABELS = {  # what people type in their own Excel files, key → a few spellings

@@ -38,9 +38,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from bench.settings import PUBLIC_URL, SECRET
+
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = re.compile(rb'name="csrf_token" value="([^"]+)"')
-SECRET = "benchmark-secret-key-0123456789abcdef"  # noqa: S105 - a throwaway benchmark key
 
 
 def free_port() -> int:
@@ -409,7 +410,7 @@ def main(argv: list[str] | None = None) -> None:
             "DATABASE_URL": url,
             "SECRET_KEY": SECRET,
             "SURVEYS_ENV": "production",
-            "PUBLIC_URL": "http://127.0.0.1",
+            "PUBLIC_URL": PUBLIC_URL,
             "SURVEYS_INSTANCE": str(workdir),
             "GUNICORN_PRELOAD": "0" if args.no_preload else "1",
         }

@@ -32,7 +32,8 @@ import threading
 import time
 from pathlib import Path
 
-from bench.load import SECRET, TOKEN, free_port, gunicorn, job_worker, pattern
+from bench.load import TOKEN, free_port, gunicorn, job_worker, pattern
+from bench.settings import PUBLIC_URL, SECRET
 
 YEAR_OFFSET = 9  # the latest year of the synthetic data: FIRST_YEAR + YEARS - 1
 FORM_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -291,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
             "DATABASE_URL": url,
             "SECRET_KEY": SECRET,
             "SURVEYS_ENV": "production",
-            "PUBLIC_URL": "http://127.0.0.1",
+            "PUBLIC_URL": PUBLIC_URL,
             "SURVEYS_INSTANCE": str(workdir),
         }
         port = free_port()

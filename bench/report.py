@@ -38,8 +38,8 @@ import pandas as pd
 from flask import Flask
 
 from bench.data import FIRST_YEAR, YEARS, Synthetic, generate, load
+from bench.settings import PUBLIC_URL, SECRET
 
-SECRET = "benchmark-secret-key-0123456789abcdef"  # noqa: S105 - a throwaway benchmark key
 ADMIN = ("admin@bench.invalid", "bench-losenord-123")
 YEAR = FIRST_YEAR + YEARS - 1  # the latest year of the synthetic data
 SERVED = {
@@ -124,7 +124,7 @@ def serve(url: str, repeats: int) -> dict:
             "DATABASE_URL": url,
             "SECRET_KEY": SECRET,
             "SURVEYS_ENV": "production",
-            "PUBLIC_URL": "http://127.0.0.1",
+            "PUBLIC_URL": PUBLIC_URL,
         }
     )
     app.config["SESSION_COOKIE_SECURE"] = False  # the test client speaks plain HTTP

@@ -25,7 +25,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from bench.load import SECRET, pattern, prepare
+from bench.load import pattern, prepare
+from bench.settings import PUBLIC_URL, SECRET
 
 TOKEN = re.compile(rb'name="csrf_token" value="([^"]+)"')
 HELLO = "/__bench_hello"
@@ -40,7 +41,7 @@ def make_app(url: str) -> Flask:
             "DATABASE_URL": url,
             "SECRET_KEY": SECRET,
             "SURVEYS_ENV": "production",
-            "PUBLIC_URL": "http://127.0.0.1",
+            "PUBLIC_URL": PUBLIC_URL,
         }
     )
     app.add_url_rule(HELLO, "bench_hello", lambda: "Hej")

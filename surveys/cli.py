@@ -17,8 +17,8 @@ from sqlmodel import select
 
 from indicators.instrument import CatalogueError
 from surveys import clock, create_app, db, paths, worker
+from surveys.cli_types import YEAR, CliError
 from surveys.config import ConfigError
-from surveys.converters import FIRST_YEAR, LAST_YEAR
 from surveys.demo import demo_hint, seed_demo
 from surveys.files.answers import export_answers, import_answers
 from surveys.files.history import import_history, import_national, record_batch
@@ -39,38 +39,6 @@ from surveys.services.maintenance import MaintenanceError, backup, purge, restor
 from surveys.services.publications import PublishError, publish, published_years
 from surveys.services.rounds import MODE_LABELS, STATE_LABELS, intervention_by_name
 from surveys.services.users import UserError
-
-
-class CliError(click.ClickException):
-    """A refusal printed as "Fel: …" (Swedish) with exit code 1."""
-
-    def show(self, file=None) -> None:
-        click.echo(f"Fel: {self.format_message()}", err=True, file=file)
-
-
-class YearType(click.ParamType):
-    """An --year/--before argument: a year 2000–2100, refused in Swedish otherwise."""
-
-    name = "år"
-
-    def convert(self, value, param, ctx) -> int:
-        text = str(value).strip()
-        if isinstance(value, int) and not isinstance(value, bool):
-            year = value
-        elif text.isascii() and text.isdigit() and len(text) == 4:
-            year = int(text)
-        else:
-            year = -1
-        if not FIRST_YEAR <= year <= LAST_YEAR:
-            raise CliError(
-                f"{param.opts[0] if param else 'Året'} ska vara ett årtal mellan "
-                f"{FIRST_YEAR} och {LAST_YEAR} (nu {text[:20]!r})."
-            )
-        return year
-
-
-YEAR = YearType()
-
 
 db_cli = AppGroup("db", help="Databasen: migreringar.")
 instrument_cli = AppGroup("instrument", help="Instrumentet (frågekatalogen).")

@@ -41,13 +41,13 @@ def test_printing_the_report_to_pdf_keeps_all_charts(app, runner, live_server, m
         sizes = page.locator(".chart svg").evaluate_all(
             "els => els.map(e => e.getBoundingClientRect().height)"
         )
-        assert len(sizes) == 30
+        assert len(sizes) == 15  # a trend per indicator; the bar chart is off in print
         assert min(sizes) > 100
         pdf = page.pdf(format="A4", print_background=True)
         browser.close()
     reader = PdfReader(io.BytesIO(pdf))
     text = "".join(p.extract_text() for p in reader.pages)
     assert abs(float(reader.pages[0].mediabox.width) - 595.3) < 1  # A4 (210 mm)
-    # the charts' own titles are in the printed file: 15 trend charts and 15 this-year charts
+    # the printed file has every indicator's trend and table (the bar chart is off in print)
     assert text.count("Förbundets utveckling över tid") >= 15
-    assert text.count("Resultat 2024") >= 30  # table headings and chart titles
+    assert text.count("Resultat 2024") >= 15  # a table heading per indicator with figures

@@ -201,6 +201,23 @@ def test_export_of_an_unpublished_year_says_so_and_writes_nothing(forbund, tmp_p
     assert not out.exists()
 
 
+def test_year_arguments_outside_2000_2100_are_refused_in_swedish(forbund, national, tmp_path):
+    """`export nns --year 99999999999999999999` reached the database as an OverflowError."""
+    _seed_forbund(forbund)
+    out = tmp_path / "paket.zip"
+    for app, args in (
+        (forbund, ["export", "nns", "--output", str(out)]),
+        (national, ["national", "publish"]),
+        (national, ["national", "export", "--output", str(tmp_path / "riket.csv")]),
+    ):
+        for year in ("99999999999999999999", "abc"):
+            result = app.test_cli_runner().invoke(args=[*args, "--year", year])
+            assert result.exit_code == 1, (args, year)
+            assert "ska vara ett årtal mellan 2000 och 2100" in result.output, result.output
+            assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not out.exists()
+
+
 def test_admin_page_shows_every_row_before_the_audited_download(forbund):
     _seed_forbund(forbund)
     forbund.test_cli_runner().invoke(args=["keys", "create"])
@@ -419,6 +436,78 @@ def test_every_bad_package_names_file_and_reason_and_imports_nothing(nns, tmp_pa
         assert reason in output, (name, output)
         assert "Ingenting har importerats" in output
         assert _stored(app) == 0, name
+
+
+def test_a_validly_signed_package_with_absurd_year_or_counts_is_refused_not_a_traceback(nns):
+    """A registered förbund's key signs whatever its program is given: a count beyond a
+    32-bit column (PostgreSQL) or a year a zip cannot date is refused in Swedish."""
+    app, key, checksum = nns
+    huge = 2**31 + 5
+    line = {"year": 2023, "questionnaire": "personal"}
+    cases = {
+        "stort-antal": (
+            _package(
+                key,
+                checksum=checksum,
+                answers=[
+                    dict(
+                        line,
+                        question=1,
+                        version_id="personal.1.v1",
+                        subgroup="",
+                        answer_code=5,
+                        count=huge,
+                    )
+                ],
+                modes=[dict(line, mode="link", count=huge)],
+            ),
+            "kan inte stämma",
+        ),
+        "år-långt-fram": (_package_with_year(key, checksum, 10**25), "har inte börjat"),
+        "år-decimal": (_package_with_year(key, checksum, 2023.5), "går inte att läsa"),
+    }
+    for name, (data, reason) in cases.items():
+        code, output = _import(app, [(f"{name}.zip", data)])
+        assert code == 1, (name, output)
+        assert f"{name}.zip: " in output, (name, output)
+        assert reason in output, (name, output)
+        assert "Traceback" not in output
+        assert _stored(app) == 0, name
+
+
+def _package_with_year(key, checksum: str, year) -> bytes:
+    """A good package whose signed descriptor gives ``year`` (zipped with 2023's date)."""
+    files = _read_zip(_package(key, checksum=checksum))
+    descriptor = json.loads(files["datapackage.json"])
+    descriptor["nns"]["year"] = year
+    body = json.dumps(descriptor).encode()
+    files.update({"datapackage.json": body, "datapackage.sig": sign(key, body)})
+    return zip_files(files, year=2023)
+
+
+def test_register_refuses_control_characters_and_formulas_in_names(nns):
+    """Names go into NNS's report and the Riket file every förbund imports: a
+    bidirectional override or a leading = is refused, and nothing is registered."""
+    app, key, _ = nns
+    cases = [
+        ({"name": "Förbund\u202eTvå"}, "styrtecken"),
+        ({"name": "=HYPERLINK(1)"}, "får inte börja med ="),
+        ({"name": "Förbund Två", "comparison_group": "gles\u2066bygd"}, "styrtecken"),
+        ({"name": "Förbund Två", "comparison_group": "+storstad"}, "får inte börja med"),
+    ]
+    for given, reason in cases:
+        with app.app_context():
+            s = db.session()
+            with pytest.raises(national_packages.MemberError, match=reason):
+                national_packages.register_member(
+                    s,
+                    org_number="222000-0042",
+                    public_key=public_key_text(key),
+                    user_email="test",
+                    **{"comparison_group": "", **given},
+                )
+            s.rollback()
+            assert [m.name for m in national_packages.members(s)] == ["Förbund Ett"]
 
 
 def test_the_same_package_twice_is_refused(nns):

@@ -139,7 +139,8 @@ def test_preview_and_printable_page_keep_charts_inline(admin_client, runner):
     assert preview.count('<svg role="img"') == 30
     printable = admin_client.get(f"/rapport/{YEAR}/utskrift").text
     assert "<img" not in printable
-    assert printable.count('<svg role="img"') == 30
+    # print: a trend per indicator with figures (11 is a line); the year's bar chart is off
+    assert printable.count('<svg role="img"') == 15
 
 
 def test_a_stored_chart_without_a_size_is_drawn_inline_rather_than_unsized(
@@ -155,7 +156,7 @@ def test_a_stored_chart_without_a_size_is_drawn_inline_rather_than_unsized(
             s.add(stored)
             changed += 1
         s.commit()
-    assert changed == 1
+    assert changed == 3  # the förbund's chart and each insats's (downloads are per scope)
     assets.clear_memory()
     try:
         page = admin_client.get(f"/rapport/{YEAR}").text

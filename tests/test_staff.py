@@ -592,11 +592,9 @@ def test_kiosk_enrolment_link_opens_only_that_round_and_can_be_revoked(
     assert tablet.get(path + "/tack").status_code == 404
 
 
-def test_cli_and_demo_links_use_port_when_public_url_is_unset(
-    app, client, runner, make_round, monkeypatch
-):
+def test_cli_and_demo_links_use_port_when_public_url_is_unset(app, client, runner, make_round):
     app.config.update(PUBLIC_URL="")
-    monkeypatch.setenv("PORT", "18801")
+    app.config.update(PORT=18801)  # the PORT setting (read from the environment at start)
     result = runner.invoke(
         args=["rounds", "create", "--questionnaire", "personal", "--year", str(THIS_YEAR)]
         + ["--insats", "Steget"]

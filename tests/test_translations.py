@@ -14,6 +14,8 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 
 from surveys import db
+from surveys.models import Round
+from surveys.services import rounds
 from surveys.services.catalogue import DEFAULT_FILE
 from tests.conftest import form_token, login, release_all
 from tests.translation_fixture import load_fixture_translation, template, translated, write
@@ -231,6 +233,7 @@ BIDI = "\u202e"
         (lambda rows: rows[2].update(key=rows[1]["key"]), "Rad 4: nyckeln"),
         (lambda rows: rows[3].update(text="ab { c"), "Rad 5: texten måste ha samma platshållare"),
         (lambda rows: rows[3].update(sv=""), "Rad 5: kolumnen sv är tom"),
+        (lambda rows: rows[4].update(text='=HYPERLINK("http://x","y")'), "Rad 6: texten får inte"),
     ],
     ids=[
         "okänd-nyckel",
@@ -243,6 +246,7 @@ BIDI = "\u202e"
         "dubblett",
         "klammer",
         "tom-sv",
+        "formel",
     ],
 )
 def test_a_bad_translation_file_is_refused_naming_the_row_and_changes_nothing(
@@ -262,6 +266,27 @@ def test_a_bad_translation_file_is_refused_naming_the_row_and_changes_nothing(
     assert 'lang="ar"' in html_tag(page)
     assert texts[f"fraga.{Q1}"] in page
     assert "ናይ ፈተና" not in page
+
+
+def test_the_xlsx_template_writes_a_stored_formula_like_text_as_text(app, runner, tmp_path):
+    """A translation stored before loading refused formulas must not come back out of the
+    XLSX template as a live formula (openpyxl writes "=…" as one)."""
+    load_fixture_translation(runner, tmp_path, "ar")
+    with app.app_context():
+        s = db.session()
+        s.execute(
+            text("UPDATE translation_text SET text = :t WHERE language = 'ar' AND key = 'ui.send'"),
+            {"t": '=HYPERLINK("http://x","y")'},
+        )
+        s.commit()
+    out = tmp_path / "mall.xlsx"
+    result = runner.invoke(
+        args=["translations", "template", "--language", "ar", "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    cells = [r for r in load_workbook(out).active.iter_rows() if r[0].value == "ui.send"]
+    assert cells[0][2].value == '=HYPERLINK("http://x","y")'
+    assert cells[0][2].data_type == "s"
 
 
 def test_wrong_columns_or_a_dropped_placeholder_are_refused(app, runner, tmp_path):
@@ -418,6 +443,34 @@ def test_round_page_has_links_per_language_and_the_count(
         data={"csrf_token": form_token(page), "count": "2"},
     ).text
     assert len(re.findall(r"/t/[A-Za-z0-9_-]+\?sprak=ar", slips)) == 2
+
+
+def test_a_closed_rounds_language_links_say_so_in_swedish_not_a_500(
+    app, client, runner, tmp_path, make_user, make_round
+):
+    """The language poster, QR code and slips of a closed round redirect to the round page
+    with the closed-round message (they raised a BuildError: 500)."""
+    r = make_round("deltagare_avslut", insats="Steget")
+    load_fixture_translation(runner, tmp_path, "ar")
+    with app.app_context():
+        s = db.session()
+        rounds.close_round(s, s.get(Round, r.id))
+        s.commit()
+    assert login(client, make_user("personal", insatser=["Steget"])).status_code == 302
+    page = client.get(f"/personal/omgang/{r.id}").text
+    for method, path in (
+        ("GET", f"/personal/omgang/{r.id}/sprak/ar/affisch"),
+        ("GET", f"/personal/omgang/{r.id}/sprak/ar/qr.svg"),
+        ("POST", f"/personal/omgang/{r.id}/sprak/ar/lappar"),
+    ):
+        answer = client.open(
+            path, method=method, data={"csrf_token": form_token(page), "count": "2"}
+        )
+        assert answer.status_code == 303, path
+        assert answer.headers["Location"].endswith(f"/personal/omgang/{r.id}"), path
+        shown = client.get(answer.headers["Location"]).text
+        assert "Mätomgången är stängd" in shown
+        assert "?sprak=ar" not in shown
 
 
 def test_without_javascript_the_second_step_and_tack_stay_in_the_language(

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from surveys import db
 from surveys.services.translations import LANGUAGES
-from tests.test_browser import TABLET, browser, live_server  # noqa: F401 - fixtures
+from tests.conftest import TABLET
 from tests.test_kiosk_a11y import axe_violations, transferred
 from tests.test_kiosk_browser import wait_for_sw, wait_until
 from tests.test_translations import Q1, tiny_wav

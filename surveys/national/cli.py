@@ -15,6 +15,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from surveys import db
+from surveys.cli_types import YEAR
 from surveys.national import packages as national_packages
 from surveys.national.demo import run as run_demo
 from surveys.national.mode import FORBUND, NATIONAL, is_national, only_in, refusal
@@ -65,7 +66,7 @@ def keys_create(replace: bool) -> None:
 
 
 @click.command("nns")
-@click.option("--year", type=int, required=True, help="Året som skickas.")
+@click.option("--year", type=YEAR, required=True, help="Året som skickas.")
 @click.option("--output", type=click.Path(dir_okay=False), default=None)
 @with_appcontext
 def export_nns(year: int, output: str | None) -> None:
@@ -147,7 +148,7 @@ def national_import(paths: tuple[str, ...]) -> None:
 
 
 @national_cli.command("publish")
-@click.option("--year", type=int, required=True)
+@click.option("--year", type=YEAR, required=True)
 def national_publish(year: int) -> None:
     """Publicera ett nationellt år: Riket, jämförelsegrupperna och varje förbund."""
     session = db.session()
@@ -165,7 +166,7 @@ def national_publish(year: int) -> None:
 
 
 @national_cli.command("export")
-@click.option("--year", type=int, required=True)
+@click.option("--year", type=YEAR, required=True)
 @click.option("--output", type=click.Path(dir_okay=False), default=None)
 def national_export(year: int, output: str | None) -> None:
     """Rikets fil (nationella siffror med n och jämförelsegrupper), signerad av NNS."""

@@ -6,7 +6,8 @@ organisation number) and its registered public key, the Ed25519 signature over
 ``datapackage.json``, the SHA-256 and size of every resource, the instrument
 checksum against the national instrument, every row against the instrument
 (question version valid in the year, code on the question's scale) and counts
-that cannot be true (negative, more answers to a question than questionnaires).
+that cannot be true (negative, over MAX_COUNT, more answers to a question than
+questionnaires) and years that have not begun.
 Each refusal is a Swedish sentence that starts with the file's name.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -32,6 +34,7 @@ from surveys.models import (
     NationalPackage,
     table_of,
 )
+from surveys.names import FORMULA_START, REFUSED_CATEGORIES
 from surveys.services.audit import record
 from surveys.services.nns_package import (
     ANSWER_FIELDS,
@@ -47,6 +50,9 @@ from surveys.services.signing import parse_public_key, verify
 
 MAX_PACKAGE = 20 * 1024 * 1024  # a förbund's year is a few hundred kB at most
 SUBGROUPS = ("kvinna", "man", OTHER)
+# No count in a package can be larger: all of Sweden answers a few thousand questionnaires
+# a year, and the count columns are 32-bit integers in PostgreSQL.
+MAX_COUNT = 1_000_000
 
 
 class PackageRefused(Exception):
@@ -116,6 +122,8 @@ def register_member(
         )
     if len(group) > 100:
         raise MemberError("Jämförelsegruppens namn får vara högst 100 tecken.")
+    for what, text in (("Förbundets namn", name), ("Jämförelsegruppens namn", group)):
+        _check_shown_text(what, text)
     member = db.execute(
         select(NationalMember).where(col(NationalMember.org_number) == org)
     ).scalar_one_or_none()
@@ -143,6 +151,21 @@ def register_member(
     return member
 
 
+def _check_shown_text(what: str, text: str) -> None:
+    """Names shown in NNS's report and written to the Riket file: no control or invisible
+    characters (a bidirectional override makes one name look like another), no formula."""
+    if any(unicodedata.category(char) in REFUSED_CATEGORIES for char in text):
+        raise MemberError(
+            f"{what} innehåller osynliga tecken eller styrtecken (till exempel tecken som "
+            "vänder skrivriktningen). Skriv det med vanliga bokstäver, siffror och skiljetecken."
+        )
+    if text.startswith(FORMULA_START):
+        raise MemberError(
+            f"{what} får inte börja med =, +, - eller @ (ett kalkylprogram skulle läsa det "
+            "som en formel)."
+        )
+
+
 def members(db: Session) -> list[NationalMember]:
     return list(db.execute(select(NationalMember).order_by(col(NationalMember.name))).scalars())
 
@@ -162,7 +185,9 @@ def check_package(db: Session, instrument: Instrument, *, data: bytes, filename:
     try:
         descriptor = json.loads(descriptor_bytes.decode("utf-8"))
         meta = descriptor["nns"]
-        year = int(meta["year"])
+        year = meta["year"]
+        if isinstance(year, bool) or not isinstance(year, int):
+            raise TypeError("the year is not a whole number")
         org = str(meta["organisation_number"])
         resources = {r["name"]: r for r in descriptor["resources"]}
     except (UnicodeDecodeError, ValueError, KeyError, TypeError):
@@ -181,6 +206,11 @@ def check_package(db: Session, instrument: Instrument, *, data: bytes, filename:
             "paketet är ändrat efter signeringen, eller signerat med en annan nyckel."
         )
     _check_resources(files, resources, refuse)
+    # The year first: the zip is rebuilt with it, and a zip cannot date a file after 2107.
+    if year > clock.today().year:
+        raise refuse(f"året {year} har inte börjat ännu, så det kan inte finnas svar från det.")
+    if not _year_in_instrument(instrument, year):
+        raise refuse(f"året {year} ligger utanför instrumentet (ingen fråga ställdes det året).")
     if zip_files(files, year=year) != data:
         raise refuse(
             "zip-filen är ändrad: den är inte byte för byte den som förbundets program skrev "
@@ -193,8 +223,6 @@ def check_package(db: Session, instrument: Instrument, *, data: bytes, filename:
             f"instrumentets kontrollsumma {checksum[:12] or '(tom)'}… är inte NNS nationella "
             "instrument. Förbundet behöver läsa in den gällande instrumentfilen."
         )
-    if not _year_in_instrument(instrument, year):
-        raise refuse(f"året {year} ligger utanför instrumentet (ingen fråga ställdes det året).")
     digest = sha256(descriptor_bytes)
     existing = db.execute(
         select(NationalPackage).where(col(NationalPackage.digest) == digest)
@@ -294,6 +322,11 @@ def _int(raw: str | None) -> int | None:
         return None
 
 
+def _plausible(count: int | None) -> bool:
+    """A count a förbund's year can have: a whole number from 0 to MAX_COUNT."""
+    return count is not None and 0 <= count <= MAX_COUNT
+
+
 def _read_modes(content: bytes, instrument: Instrument, year: int, errors: list[str]) -> list[dict]:
     out, seen = [], set()
     for line, row in enumerate(
@@ -307,9 +340,10 @@ def _read_modes(content: bytes, instrument: Instrument, year: int, errors: list[
             errors.append(f"{where}: okänd enkät {row['questionnaire']!r}.")
         elif row["mode"] not in MODE_LABELS:
             errors.append(f"{where}: okänt insamlingssätt {row['mode']!r}.")
-        elif count is None or count < 0:
+        elif not _plausible(count):
             errors.append(
-                f"{where}: antalet {row['count']!r} kan inte stämma (negativt eller inget tal)."
+                f"{where}: antalet {row['count']!r} kan inte stämma (negativt, inget tal "
+                "eller över en miljon)."
             )
         elif (row["questionnaire"], row["mode"]) in seen:
             errors.append(f"{where}: enkäten och insamlingssättet finns redan i filen.")
@@ -357,9 +391,10 @@ def _read_answers(
             errors.append(
                 f"{where}: svarskoden {row['answer_code']!r} finns inte på frågans skala."
             )
-        elif count is None or count < 0:
+        elif not _plausible(count):
             errors.append(
-                f"{where}: antalet {row['count']!r} kan inte stämma (negativt eller inget tal)."
+                f"{where}: antalet {row['count']!r} kan inte stämma (negativt, inget tal "
+                "eller över en miljon)."
             )
         elif (version.id, row["subgroup"], code) in seen:
             errors.append(

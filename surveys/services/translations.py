@@ -39,7 +39,13 @@ from sqlmodel import Session, col, select
 
 from indicators.instrument import Instrument
 from surveys import clock
-from surveys.files.reading import FileError, formula_safe, open_table
+from surveys.files.reading import (
+    FORMULA_START,
+    FileError,
+    formula_safe,
+    inert_formulas,
+    open_table,
+)
 from surveys.models import LanguageCount, TranslationLanguage, TranslationText
 from surveys.services.validation import GENDER_LABELS
 
@@ -194,6 +200,7 @@ def write_template(rows: list[tuple[str, str, str]], fmt: str) -> bytes:
         sheet.append(["key", "sv", "text"])
         for row in rows:
             sheet.append(list(row))
+        inert_formulas(book)  # a stored text such as "=HYPERLINK(…)" stays text in Excel
         out = io.BytesIO()
         book.save(out)
         return out.getvalue()
@@ -298,6 +305,12 @@ def _row_problem(
         return "kolumnen sv är tom: behåll den svenska texten från mallen."
     if MARKUP.search(text):
         return "texten innehåller kod eller märkning (t.ex. <, &amp; eller länkar); bara ren text."
+    if text.startswith(FORMULA_START):
+        # The template carries the text back out in CSV and XLSX: a formula would run there.
+        return (
+            "texten får inte börja med =, +, - eller @ (ett kalkylprogram skulle läsa den "
+            "som en formel)."
+        )
     if len(text) > min(MAX_TEXT, LONGER_FACTOR * len(sv or sources[key]) + SLACK):
         return (
             f"texten är mycket längre än den svenska ({len(text)} mot "

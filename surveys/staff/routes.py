@@ -262,7 +262,8 @@ def _closed_refusal(round_: Round):
     if round_.state != RoundState.closed.value:
         return None
     flash(CLOSED_NO_LINKS, "error")
-    return redirect(url_for(".round_page", round_id=round_.id), code=303)
+    # Named in full: the language links (surveys/admin/translations.py) call this too.
+    return redirect(url_for("staff.round_page", round_id=round_.id), code=303)
 
 
 def _per_week(session, round_id: str) -> list[tuple[str, int]]:
