@@ -331,20 +331,30 @@ def test_changing_the_setting_offers_every_year_and_is_refused_while_publishing(
     from surveys.models import Setting
     from surveys.services import locks
 
+    def setting() -> str | None:
+        with app.app_context():
+            stored = db.session().get(Setting, "protect_other")
+            return None if stored is None else stored.value
+
     _two_published_years(runner, tmp_path)
+    before = setting()
     overview = admin_client.get("/admin/publicera")
     token = form_token(overview.text)
     with app.app_context():
         held = locks.take(db.session(), 2024)  # another process publishing 2024
-    refused = admin_client.post(
-        "/admin/publicera/installning", data={"csrf_token": token}, follow_redirects=True
+    try:
+        refused = admin_client.post(
+            "/admin/publicera/installning",
+            data={"csrf_token": token, "protect": "y"},  # the seed is published as NNS's
+            follow_redirects=True,
+        )
+        assert "En publicering pågår. Inställningen är inte ändrad" in refused.text
+        assert setting() == before  # unchanged
+    finally:
+        held.release()  # a failed assertion must not leave 2024 locked for later tests
+    changed = admin_client.post(
+        "/admin/publicera/installning", data={"csrf_token": token, "protect": "y"}
     )
-    assert "En publicering pågår. Inställningen är inte ändrad" in refused.text
-    with app.app_context():
-        s = db.session()
-        assert s.get(Setting, "protect_other") is None  # unchanged: övriga still protected
-    held.release()
-    changed = admin_client.post("/admin/publicera/installning", data={"csrf_token": token})
     assert changed.headers["Location"].endswith("/admin/publicera/alla-ar")
     page = admin_client.get("/admin/publicera/alla-ar")
     rows = table_rows(page.text)
