@@ -112,7 +112,12 @@ def test_arabic_kiosk_right_to_left_stores_what_swedish_stores(
     assert page.locator("#reset-info").inner_text().startswith(before_seconds)
     assert axe_violations(page) == []  # the right-to-left "Tack"
     # the kiosk goes back to the Swedish form for the next respondent
-    wait_until(page, "document.documentElement.lang === 'sv' && !!document.querySelector('form')")
+    # (documentElement is null for a moment while the kiosk replaces the page)
+    wait_until(
+        page,
+        "!!document.documentElement && document.documentElement.lang === 'sv'"
+        " && !!document.querySelector('form')",
+    )
     assert page.url == f"{live_server}/k/{r.code}"
     assert page.locator("html").get_attribute("dir") == "ltr"
 
