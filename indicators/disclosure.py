@@ -19,6 +19,7 @@ import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import highspy
 import numpy as np
@@ -776,23 +777,8 @@ def _make_block(frame: pd.DataFrame, instrument: Instrument, min_cell: int, prot
     if not protect_other:
         # Övriga count as known in the rules when the administrator switched protection off.
         protected &= subgroup != OTHER
-    gates = {q.number for q in questionnaire.questions if q.gate}
     scale_numbers = {q.number for q in questionnaire.questions if not q.gate}
-    conditional = {
-        q.number: int(q.condition_question)
-        for q in questionnaire.questions
-        if q.condition_question in gates
-    }
-    in_block = set(question.tolist()) - {_POOLED}
-    pooled_of = in_block & scale_numbers
-    if pooled_of and pooled_of <= set(conditional):
-        # A pooled row made of conditional questions is conditional too.
-        conditional[_POOLED] = conditional[min(pooled_of)]
-    gate_of = np.full(count, -1, dtype=np.int64)
-    for i in range(count):
-        gate_number = conditional.get(int(question[i]))
-        if gate_number is not None:
-            gate_of[i] = index.get((scope[i], subgroup[i], gate_number), -1)
+    gate_of = gate_rows(questionnaire, scope, subgroup, question, index)
 
     groups: dict[tuple[str, object, object], tuple[int | None, list[int]]] = {}
 
@@ -998,3 +984,32 @@ def _published_rows(
         out[column] = out[column].astype("int64")
     ordered = order_results(out[PROTECTED_COLUMNS], instrument)
     return ordered.sort_values("scope", kind="stable").reset_index(drop=True)
+
+
+def gate_rows(
+    questionnaire: Any,
+    scope: np.ndarray,
+    subgroup: np.ndarray,
+    question: np.ndarray,
+    index: dict[tuple[Any, Any, int], int],
+) -> np.ndarray:
+    """For each cell of a block, the row of its gate question's cell (same scope and
+    subgroup), or -1 for a cell that is not conditional. Shared by the förbund's and the
+    national protection."""
+    gates = {q.number for q in questionnaire.questions if q.gate}
+    scale_numbers = {q.number for q in questionnaire.questions if not q.gate}
+    conditional = {
+        q.number: int(q.condition_question)
+        for q in questionnaire.questions
+        if q.condition_question in gates
+    }
+    pooled_of = (set(question.tolist()) - {_POOLED}) & scale_numbers
+    if pooled_of and pooled_of <= set(conditional):
+        # A pooled row made of conditional questions is conditional too.
+        conditional[_POOLED] = conditional[min(pooled_of)]
+    gate_of = np.full(len(question), -1, dtype=np.int64)
+    for i in range(len(question)):
+        gate_number = conditional.get(int(question[i]))
+        if gate_number is not None:
+            gate_of[i] = index.get((scope[i], subgroup[i], gate_number), -1)
+    return gate_of

@@ -33,6 +33,7 @@ from indicators.disclosure import (
     _changed_since,
     _protect_block,
     _published_rows,
+    gate_rows,
 )
 from indicators.instrument import Instrument
 
@@ -63,22 +64,8 @@ def make_block(
     published = subgroup != OTHER
     never = ~published
     protected = never.copy() if protect_other else np.zeros(count, dtype=bool)
-    gates = {q.number for q in questionnaire.questions if q.gate}
     scale_numbers = {q.number for q in questionnaire.questions if not q.gate}
-    conditional = {
-        q.number: int(q.condition_question)
-        for q in questionnaire.questions
-        if q.condition_question in gates
-    }
-    in_block = set(question.tolist()) - {_POOLED}
-    pooled_of = in_block & scale_numbers
-    if pooled_of and pooled_of <= set(conditional):
-        conditional[_POOLED] = conditional[min(pooled_of)]
-    gate_of = np.full(count, -1, dtype=np.int64)
-    for i in range(count):
-        gate_number = conditional.get(int(question[i]))
-        if gate_number is not None:
-            gate_of[i] = index.get((scope[i], subgroup[i], gate_number), -1)
+    gate_of = gate_rows(questionnaire, scope, subgroup, question, index)
     groups: dict[tuple, tuple[int | None, list[int]]] = {}
 
     def add(key: tuple, i: int, is_total: bool) -> None:
