@@ -856,12 +856,17 @@ def _protect_block(block: _Block, primary: np.ndarray) -> tuple[np.ndarray, list
         pinned = block.pinned(unknown)
         if not pinned:
             break
-        fixes = {fix for cell in pinned if (fix := block.fix_pinned(cell, unknown)) is not None}
-        fixes = {f for f in fixes if not (extra[f[0]] or primary[f[0]])}
+        # One fix per cell, the first pinned cell's reason winning: a set here made the
+        # reason (and so the published file) depend on Python's string hashing.
+        fixes: dict[int, str] = {}
+        for cell in pinned:
+            fix = block.fix_pinned(cell, unknown)
+            if fix is not None and not (extra[fix[0]] or primary[fix[0]]):
+                fixes.setdefault(fix[0], fix[1])
         if not fixes:  # all hidden already: fail safe
             _hide_all(block, primary, extra, kinds)
             break
-        for cell, kind in fixes:
+        for cell, kind in fixes.items():
             extra[cell], kinds[cell] = True, kind
     # Minimality: un-hide each complementary suppression alone while everything holds;
     # repeat, since un-hiding one can make another unnecessary.

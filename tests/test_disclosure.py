@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -318,3 +323,33 @@ def test_a_missing_question_9_row_does_not_tell_that_nobody_answered_ja():
     gate = get(exit_rows, scope="Insats A", question=8)
     assert gate["suppression"] == REASON_PRIMARY
     assert gate["n"] == 3
+
+
+_SAME_EVERY_RUN = """
+from tests.test_disclosure import run
+from tests.test_disclosure_property import respondents
+rows = respondents("deltagare_avslut", "Insats 0", "kvinna", {3: 3})
+rows += respondents("deltagare_avslut", "Insats 1", "kvinna", {3: 6}, 5)
+rows += respondents("deltagare_avslut", "Insats 1", "man", {3: 1})
+rows += respondents("deltagare_avslut", "Insats 1", "", {3: 4}, 4)
+rows += respondents("deltagare_avslut", "", "kvinna", {3: 5}, 5)
+print(run(rows)[1].to_csv(index=False))
+"""
+
+
+def test_the_same_answers_give_the_same_publication_whatever_the_string_hashing():
+    """A reason (and so the file) once followed Python's per-process string hashing:
+    two publications of unchanged answers must be byte for byte the same."""
+    outputs = set()
+    for seed in ("0", "1", "3", "5"):
+        done = subprocess.run(
+            [sys.executable, "-c", _SAME_EVERY_RUN],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parents[1],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        outputs.add(done.stdout)
+    assert len(outputs) == 1
+    assert REASON_RELATION["R2"] in outputs.pop()
