@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 # One BLAS thread per process (set before numpy is first imported; an explicit setting
 # wins). Disclosure control's linear algebra ran up to 20× slower with OpenBLAS starting a
@@ -12,13 +11,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from flask import Flask
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the application from the environment (``overrides`` are for tests)."""
     from surveys import cli, converters, db, errors, paths, security, web
-    from surveys.config import load_config
+    from surveys.config import APP_FACTORY, load_config
 
     config = load_config(overrides)
     app = Flask(
@@ -27,6 +24,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         instance_path=config["INSTANCE_DIR"],
     )
     app.config.update(config)
+    # Commands that build a second instance (the national demo's förbund instances) take
+    # the factory from here: importing this package from them would be an import cycle.
+    app.extensions[APP_FACTORY] = create_app
     security.private_files(app)
     db.init_app(app)
     security.init_app(app)

@@ -1,5 +1,5 @@
 """``python -m surveys …``: the ``surveys`` commands (background jobs start this way)."""
 
-from surveys.cli import main
+from surveys.console import main
 
 main()

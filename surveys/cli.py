@@ -12,13 +12,13 @@ import click
 from alembic import command as alembic_command
 from alembic.config import Config
 from flask import Flask, current_app
-from flask.cli import AppGroup, FlaskGroup, with_appcontext
+from flask.cli import AppGroup, with_appcontext
 from sqlmodel import select
 
 from indicators.instrument import CatalogueError
-from surveys import clock, create_app, db, paths, worker
+from surveys import clock, db, paths, worker
+from surveys.cli_translations import audio_cli, translations_cli
 from surveys.cli_types import YEAR, CliError
-from surveys.config import ConfigError
 from surveys.demo import demo_hint, seed_demo
 from surveys.files.answers import export_answers, import_answers
 from surveys.files.history import import_history, import_national, record_batch
@@ -28,9 +28,9 @@ from surveys.models import Intervention, Round, RoundMode, RoundState, User
 from surveys.names import InvalidName
 from surveys.national import cli as national_cli
 from surveys.national.riket_file import check_signature
-from surveys.reports.build import render_printable
 from surveys.reports.data import min_cell, published_report
 from surveys.reports.downloads import prepare_year, render_download
+from surveys.reports.printable import render_printable
 from surveys.services import jobs, submissions, users
 from surveys.services import rounds as ops
 from surveys.services.audit import record
@@ -660,8 +660,6 @@ def pending_cmd(forget: str | None, yes: bool) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from surveys.cli_translations import audio_cli, translations_cli  # noqa: PLC0415 - it imports CliError
-
     for command in (
         translations_cli,
         audio_cli,
@@ -696,19 +694,3 @@ def init_app(app: Flask) -> None:
             purge_cmd,
         ),
     )
-
-
-def main() -> None:
-    """Entry point of the ``surveys`` console script."""
-
-    cli = FlaskGroup(
-        create_app=lambda: create_app(),
-        add_default_commands=True,
-        help="Indikatorenkäter – kommandon för drift och rapport.",
-    )
-
-    try:
-        cli.main(prog_name="surveys", standalone_mode=True)
-    except ConfigError as exc:  # settings are read when the first command needs the app
-        click.echo(f"Fel: {exc}", err=True)
-        sys.exit(2)

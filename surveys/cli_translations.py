@@ -16,7 +16,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from surveys import db
-from surveys.cli import CliError
+from surveys.cli_types import CliError
 from surveys.files.reading import FileError
 from surveys.services import audio
 from surveys.services import translations as tr

@@ -19,6 +19,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+# app.extensions key of the application factory (see create_app in surveys/__init__.py).
+APP_FACTORY = "surveys.create_app"
+
 PLACEHOLDER_SECRETS = {
     "",
     "dev",

@@ -20,7 +20,7 @@ from indicators.report import change_is_significant, two_proportion_z
 from surveys import db
 from surveys.models import AuditEntry, ReportAsset, ReportComment, Setting
 from surveys.reports import assets
-from surveys.reports.build import page_context
+from surveys.reports.context import page_context
 from surveys.reports.data import published_report
 from surveys.services.catalogue import instrument_from_db
 from tests import seedrows
@@ -243,7 +243,7 @@ def test_trend_chart_has_a_panel_per_question_and_a_labelled_riket(admin_client,
     assert "Förbundets utveckling över tid" in svg
     for entry in (">kvinnor<", ">män<", ">Samtliga<", ">Riket<"):
         assert entry in svg, entry
-    from surveys.reports.build import chart
+    from surveys.reports.assets import chart
 
     with app.app_context():
         s = db.session()

@@ -16,9 +16,12 @@ from pypdf import PdfReader
 from indicators import protect
 from indicators.charts import chart_data
 from indicators.disclosure import build_cells, count_frames
-from surveys.reports.build import chart, render_printable, report_csv, report_xlsx
+from surveys.reports.assets import chart
+from surveys.reports.csv_export import report_csv
 from surveys.reports.data import ReportData
+from surveys.reports.excel import report_xlsx
 from surveys.reports.pdf import report_pdf
+from surveys.reports.printable import render_printable
 from surveys.reports.word import report_docx
 from tests.conftest import table_rows
 from tests.factories import answers_frame

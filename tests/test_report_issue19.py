@@ -23,7 +23,7 @@ from sqlmodel import select
 
 from surveys import clock, db
 from surveys.models import Intervention, ReportComment
-from surveys.reports.build import (
+from surveys.reports.context import (
     COMPLEMENTARY_TEXT,
     change_text,
     hidden_text,

@@ -16,7 +16,7 @@ from sqlmodel import select
 from surveys import db
 from surveys.models import Intervention, ReportAsset
 from surveys.reports import assets
-from surveys.reports.build import svg_size
+from surveys.reports.chart_html import svg_size
 
 YEAR = 2024  # the demo's latest year
 GZIP = {"Accept-Encoding": "gzip"}

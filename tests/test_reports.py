@@ -140,7 +140,7 @@ def test_small_cells_never_leak(admin_client, runner, tmp_path):
         table_rows(page)
     )
     from surveys import db
-    from surveys.reports.build import chart
+    from surveys.reports.assets import chart
     from surveys.reports.data import published_report
     from surveys.services.catalogue import instrument_from_db
 
@@ -197,7 +197,7 @@ def test_history_and_national_show_in_tables_and_charts(admin_client, runner, tm
         "\u22121",
     ) in old
     from surveys import db
-    from surveys.reports.build import chart
+    from surveys.reports.assets import chart
     from surveys.reports.data import published_report
     from surveys.services.catalogue import instrument_from_db
 

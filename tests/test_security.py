@@ -189,7 +189,7 @@ def test_surveys_command_refuses_to_start_with_a_swedish_message(tmp_path):
         "SURVEYS_INSTANCE": str(tmp_path),
     }
     result = subprocess.run(
-        [sys.executable, "-c", "from surveys.cli import main; main()", "rounds", "list"],
+        [sys.executable, "-c", "from surveys.console import main; main()", "rounds", "list"],
         env=env,
         capture_output=True,
         text=True,
@@ -278,7 +278,7 @@ def test_half_past_midnight_in_stockholm_is_the_new_day_on_a_utc_host():
 
 def test_round_limits_are_compared_in_stockholm_time(app, client, make_round):
     from surveys.models import Round
-    from surveys.services.rounds import accepts_answers
+    from surveys.services.round_access import accepts_answers
     from tests.test_questionnaire import answer_exit
 
     created = make_round("deltagare_avslut", year=2026)

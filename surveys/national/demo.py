@@ -22,8 +22,9 @@ from alembic.config import Config
 from flask import Flask, current_app
 from sqlmodel import Session, select
 
-from surveys import create_app, db, paths
+from surveys import db, paths
 from surveys.auth import hash_password
+from surveys.config import APP_FACTORY
 from surveys.files.history import import_national
 from surveys.models import Response, Role, User
 from surveys.national.packages import import_packages, register_member
@@ -158,6 +159,7 @@ def forbund_app(folder: Path) -> Flask:
     """A förbund instance of its own (SQLite in its own instance folder)."""
     folder.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{folder / 'indikatorenkater.sqlite'}"
+    create_app = current_app.extensions[APP_FACTORY]  # this package cannot import it (a cycle)
     return create_app(
         {
             "DATABASE_URL": url,

@@ -45,7 +45,8 @@ from surveys.security import csrf
 from surveys.services import kiosk as kiosk_ops
 from surveys.services.audit import record
 from surveys.services.respondent import instrument, round_by_code
-from surveys.services.rounds import accepts_answers, find_by_token
+from surveys.services.round_access import accepts_answers
+from surveys.services.rounds import find_by_token
 from surveys.services.submissions import (
     UNAVAILABLE_TEXT,
     Outcome,

@@ -10,6 +10,7 @@ visible) is stored as an empty body so it is not recomputed either.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -20,6 +21,7 @@ from flask import has_app_context
 from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from indicators.charts import current_year_chart, render, trend_chart
 from surveys import db
 from surveys.models import ReportAsset
 from surveys.reports.data import ReportData, preview_report, published_report
@@ -172,10 +174,29 @@ def wait_for_background(timeout: float = 120) -> None:
 
 
 def _render(data: ReportData, *, year: int, indicator: int, kind: str, fmt: str) -> bytes:
-    from surveys.reports.build import chart, render_chart  # noqa: PLC0415 - build imports assets
-
     chart_obj = chart(data, year=year, indicator=indicator, kind=kind)
     return b"" if chart_obj is None else render_chart(chart_obj, fmt)
+
+
+def chart(data: ReportData, *, year: int, indicator: int, kind: str):
+    """The Altair chart for an indicator (None when nothing can be shown)."""
+    if kind == "ar":
+        return current_year_chart(data.results, data.instrument, indicator=indicator, year=year)
+    results = data.results[data.results["year"] <= year]
+    national = (
+        data.national[data.national["year"] <= year] if not data.national.empty else data.national
+    )
+    return trend_chart(results, national, data.instrument, indicator=indicator)
+
+
+@functools.lru_cache(maxsize=256)
+def _render_spec(spec_json: str, fmt: str) -> bytes:
+    return render(spec_json, fmt)
+
+
+def render_chart(chart_obj, fmt: str) -> bytes:
+    """SVG or PNG bytes, cached by the chart's full specification."""
+    return _render_spec(chart_obj.to_json(), fmt)
 
 
 def _from_memory(key: str, names) -> dict[str, bytes]:

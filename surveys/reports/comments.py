@@ -26,7 +26,7 @@ from surveys.admin.publish import COMMENTS, preview_computed
 from surveys.auth import roles_required
 from surveys.errors import error_page
 from surveys.models import Intervention, ReportComment, Role
-from surveys.reports.build import page_context
+from surveys.reports.context import page_context
 from surveys.reports.data import FORBUND, ReportData, preview_report, published_report
 from surveys.services import settings
 from surveys.services.audit import record

@@ -74,11 +74,6 @@ def min_cell(db: Session, default: int) -> int:
     return settings.min_cell_value(row.value if row is not None else None, default)
 
 
-def forbund_name(db: Session) -> str | None:
-    """The förbund's name (an administrator setting), or None when not set (neutral title)."""
-    return settings.get(db, settings.FORBUND_NAME).strip() or None
-
-
 def report_comments(db: Session, scope: str = publications.FORBUND) -> dict[int, dict[int, str]]:
     """The förbundschef's texts of one scope: year -> indicator (0 = introduction) -> text.
 
@@ -347,7 +342,7 @@ def published_report(
         min_cell=cell,
         intervention=scope or None,
         year_counts=_year_counts(db, pubs, scope),
-        forbund_name=forbund_name(db),
+        forbund_name=settings.forbund_name_if_set(db),
         publication=_describe(current) if current else None,
         cache_key=content_key(results, national, instrument.version, cell, prefix="pub-"),
         comments=report_comments(db, scope),
@@ -403,7 +398,7 @@ def preview_report(
         min_cell=cell,
         intervention=scope or None,
         year_counts=year_counts,
-        forbund_name=forbund_name(db),
+        forbund_name=settings.forbund_name_if_set(db),
         preview=True,
         cache_key=content_key(results, national, instrument.version, cell),
         comments=report_comments(db, scope),

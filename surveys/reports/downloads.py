@@ -11,8 +11,9 @@ from sqlmodel import Session, col, select
 
 from surveys.models import PublicationRow
 from surveys.reports.assets import document, prerender
-from surveys.reports.build import report_csv, report_xlsx
+from surveys.reports.csv_export import report_csv
 from surveys.reports.data import ReportData, published_report
+from surveys.reports.excel import report_xlsx
 from surveys.reports.pdf import report_pdf
 from surveys.reports.word import report_docx
 from surveys.services.catalogue import instrument_from_db

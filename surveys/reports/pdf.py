@@ -33,8 +33,9 @@ from reportlab.platypus import (
 )
 
 from surveys.reports.assets import charts
-from surveys.reports.build import overview_table, page_context, result_table
+from surveys.reports.context import page_context
 from surveys.reports.data import ReportData
+from surveys.reports.tables import overview_table, result_table
 
 # ASCII85 encoding of images runs in pure Python in ReportLab 4 (about 2 s for the demo's
 # 30 charts) and only makes the file larger; binary streams are fine for every PDF reader.

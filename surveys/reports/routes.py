@@ -31,17 +31,12 @@ from surveys.admin.publish import preview_computed
 from surveys.errors import error_page
 from surveys.models import Intervention, Role
 from surveys.reports.assets import DOCUMENT_MIME, one_chart
-from surveys.reports.build import (
-    CHART_KINDS,
-    chart_images,
-    chart_version,
-    inline_charts,
-    page_context,
-    render_printable,
-)
+from surveys.reports.chart_html import CHART_KINDS, chart_images, chart_version, inline_charts
 from surveys.reports.comments import bp as comments_bp
+from surveys.reports.context import page_context
 from surveys.reports.data import ReportData, preview_report, published_report
 from surveys.reports.downloads import render_download
+from surveys.reports.printable import render_printable
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import Computed, published_years
 from surveys.web import ONE_YEAR

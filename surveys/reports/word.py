@@ -23,8 +23,9 @@ from docx.shared import Cm, Pt, RGBColor
 from docx.table import _Cell
 
 from surveys.reports.assets import charts
-from surveys.reports.build import overview_table, page_context, result_table
+from surveys.reports.context import page_context
 from surveys.reports.data import ReportData
+from surveys.reports.tables import overview_table, result_table
 
 TEMPLATE = Path(__file__).with_name("rapportmall.docx")
 CHART_WIDTH = Cm(15.5)

@@ -5,16 +5,13 @@ Services only add and flush; the request (or CLI command) commits once at its bo
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from types import SimpleNamespace
 from typing import Literal, overload
 
 from sqlalchemy import delete, func, update
-from sqlalchemy.engine import Row
 from sqlmodel import Session, col, select
 
 from surveys import clock
@@ -35,6 +32,8 @@ from surveys.models import (
     table_of,
 )
 from surveys.names import clean_insats_name, name_key
+from surveys.services import submissions
+from surveys.services.round_access import hash_token
 
 MODE_LABELS = {
     RoundMode.open_link.value: "Öppen länk",
@@ -82,10 +81,6 @@ class Actor:
 
     is_admin: bool
     interventions: frozenset[str] = frozenset()
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def year_is_published(db: Session, year: int) -> bool:
@@ -270,8 +265,6 @@ def close_round(db: Session, round_: Round, *, min_cell: int = 5) -> Round:
     "Storage"). A key file that cannot be removed, or is missing for waiting answers,
     is refused with a Swedish message and nothing changes.
     """
-    from surveys.services import submissions  # noqa: PLC0415 - submissions imports this module
-
     if round_.state == RoundState.closed.value:
         raise RoundStateError("Mätomgången är redan stängd.")
     waiting = db.exec(
@@ -363,17 +356,6 @@ def paper_entry_refusal(db: Session, round_: Round, *, admin: bool) -> str | Non
             "eller i en stängd omgång för ett år som inte är publicerat."
         )
     return f"Pappersenkäter kan bara registreras i öppna omgångar för {this_year}."
-
-
-def accepts_answers(round_: Round | Row | SimpleNamespace, *, today: date | None = None) -> bool:
-    """Open, and today within its optional dates (a Round, or anything with its state
-    and the two dates: a row, the state a submission reads in its transaction)."""
-    today = today or clock.today()
-    if round_.state != RoundState.open.value:
-        return False
-    if round_.opens_on and today < round_.opens_on:
-        return False
-    return not (round_.closes_on and today > round_.closes_on)
 
 
 def create_tokens(db: Session, round_: Round, *, count: int) -> list[str]:

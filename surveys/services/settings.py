@@ -42,7 +42,13 @@ def put(db: Session, key: str, value: str) -> None:
 
 
 def forbund_name(db: Session) -> str:
+    """The förbund's name for forms, letters and packages: the setting, else the default."""
     return get(db, FORBUND_NAME, DEFAULT_FORBUND_NAME)
+
+
+def forbund_name_if_set(db: Session) -> str | None:
+    """The name as the administrator wrote it, or None when unset (a report's neutral title)."""
+    return get(db, FORBUND_NAME).strip() or None
 
 
 def min_cell_value(raw: str | None, default: int) -> int:

@@ -33,7 +33,7 @@ from surveys.models import (
 )
 from surveys.services import pending_keys
 from surveys.services.pending_keys import PendingKeyError
-from surveys.services.rounds import accepts_answers, hash_token
+from surveys.services.round_access import accepts_answers, hash_token
 from surveys.services.settings import MIN_CELL, min_cell_value
 from surveys.services.validation import CleanSubmission
 

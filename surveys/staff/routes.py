@@ -57,6 +57,7 @@ from surveys.services import rounds as round_ops
 from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import record_typed
+from surveys.services.round_access import accepts_answers
 from surveys.services.settings import forbund_name
 from surveys.services.submissions import UNAVAILABLE_TEXT, Outcome, submit
 from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
@@ -242,7 +243,7 @@ def _round_page(round_: Round, *, kiosk_link: str | None = None):
         has_kiosk_link=round_ops.has_kiosk_link(session, round_),
         modes=round_ops.MODE_LABELS,
         states=round_ops.STATE_LABELS,
-        accepts=round_ops.accepts_answers(round_),
+        accepts=accepts_answers(round_),
         can_open=round_ops.can_open(round_),
         can_close=round_ops.can_close(round_),
         removable=(answered, used) == (0, 0),

@@ -1,0 +1,69 @@
+"""The report's printed tables (header row first) for the PDF and Word files."""
+
+from __future__ import annotations
+
+
+def overview_table(context: dict) -> list[list[str]]:
+    """ "Resultatet i korthet" as printed rows (header first), for the PDF and Word files."""
+    year = context["year"]
+    rows = [["Indikator", "Respondentgrupp", "n", "Positivt", f"Förändring sedan {year - 1}"]]
+    for r in context["overview_rows"]:
+        if r["empty"]:
+            rows.append([str(r["indicator"]), r["empty"], "", "", ""])
+        elif r["suppressed"]:
+            rows.append([str(r["indicator"]), r["group"], str(r["n"]), r["hidden_text"], ""])
+        else:
+            rows.append(
+                [
+                    str(r["indicator"]),
+                    r["group"],
+                    str(r["n"]),
+                    f"{r['positive']}%",
+                    r["change_text"] or "–",
+                ]
+            )
+    return rows
+
+
+def result_table(groups: list[dict]) -> tuple[list[list[str]], list[int]]:
+    """The seed's "Resultat YYYY" table as printed rows (header first) for the PDF and Word
+    files, and the indexes of the "Fråga N – grupp" heading rows that span the table."""
+    rows = [RESULT_HEADER]
+    headings = []
+    for g in groups:
+        headings.append(len(rows))
+        rows.append([group_heading(g)] + [""] * (len(RESULT_HEADER) - 1))
+        for r in g["rows"]:
+            label = r.label + (" (importerad)" if r.imported else "")
+            if r.suppressed:
+                rows.append([label, r.hidden_text] + [""] * (len(RESULT_HEADER) - 2))
+            else:
+                rows.append(
+                    [
+                        label,
+                        r.negative,
+                        r.neutral,
+                        r.positive,
+                        r.response_rate,
+                        r.national,
+                        r.difference,
+                    ]
+                )
+    return rows, headings
+
+
+RESULT_HEADER = [
+    "",
+    "Negativt",
+    "Varken eller",
+    "Positivt (Klart positivt)",
+    "svarsfrekvens",
+    "Riket",
+    "Mot riket",
+]
+
+
+def group_heading(group: dict) -> str:
+    """ "Fråga 8 – Deltagare avslut, andel Ja" (a gate question is a share of Ja)."""
+    gate = ", andel Ja (Ja räknas som positivt, Nej som negativt)" if group["gate"] else ""
+    return f"Fråga {group['question']} – {group['questionnaire']}{gate}"
