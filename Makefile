@@ -65,7 +65,9 @@ run: $(RUN_STAMP)
 	  $(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
 # The whole suite on SQLite, and again on PostgreSQL when TEST_DATABASE_URL is set
-# (.ci/run starts a throwaway PostgreSQL cluster and sets it). The wheel test is part of it;
+# (.ci/run starts a throwaway PostgreSQL cluster and sets it). The PostgreSQL pass runs the
+# tests that use the database, less browser tests and those marked one_database (see
+# pytest_collection_modifyitems in tests/conftest.py). The wheel test is part of it;
 # deselect it while working with PYTEST_ARGS='-m "not wheel"'.
 # pytest-xdist spreads the test files over TEST_WORKERS processes (one per core; each has a
 # database of its own). TEST_WORKERS=0 runs everything in one process.

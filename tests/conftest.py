@@ -39,6 +39,26 @@ settings.register_profile(
 settings.register_profile("dev", _DEFAULTS, derandomize=False, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if IN_CI else "dev"))
 
+
+def pytest_collection_modifyitems(config, items):
+    """The PostgreSQL pass (TEST_DB=postgresql) runs only the tests whose outcome can
+    depend on the database: those that use it (the ``database_url`` fixture, which ``app``,
+    ``client`` and ``session`` build on), minus browser tests (Chromium checks pages and
+    layout; the same requests run on PostgreSQL in the non-browser tests) and tests marked
+    ``one_database`` (they read figures the database only stores). Pure tests of
+    ``indicators/``, the instrument and the spec texts ran in the SQLite pass already."""
+    if os.environ.get("TEST_DB") != "postgresql":
+        return
+    keep, drop = [], []
+    for item in items:
+        uses_database = "database_url" in getattr(item, "fixturenames", ())
+        once = item.get_closest_marker("browser") or item.get_closest_marker("one_database")
+        (keep if uses_database and not once else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 SECRET = "test-secret-key-0123456789abcdef"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 TABLET = {"width": 800, "height": 1280}

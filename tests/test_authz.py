@@ -12,6 +12,10 @@ from surveys.services.rounds import intervention_by_name, new_kiosk_link
 from tests import seedrows
 from tests.conftest import form_token, login
 
+# The PostgreSQL pass leaves these out (see conftest): who may see a route is decided from the
+# signed-in user's role in Python.
+pytestmark = pytest.mark.one_database
+
 PERSONAS = ["anon", "link_holder", "staff_a", "staff_b", "reader", "admin"]
 LOGIN = 302  # redirected to /logga-in: a refusal, never counted as success
 # route template → expected status per persona (in PERSONAS order)

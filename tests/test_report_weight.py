@@ -11,12 +11,17 @@ import gzip
 import re
 from html import unescape
 
+import pytest
 from sqlmodel import select
 
 from surveys import db
 from surveys.models import Intervention, ReportAsset
 from surveys.reports import assets
 from surveys.reports.chart_html import svg_size
+
+# The PostgreSQL pass leaves these out (see conftest): page weight, image sizes and caching headers
+# of the report page.
+pytestmark = pytest.mark.one_database
 
 YEAR = 2024  # the demo's latest year
 GZIP = {"Accept-Encoding": "gzip"}
