@@ -94,7 +94,7 @@ def seed_demo(
                 ops.close_round(db, round_)
                 items = []
                 for _ in range(size + rng.randint(-2, 2)):
-                    answers = {}
+                    answers: dict[int, int | None] = {}
                     for q in qn.questions_in(year):
                         if q.gate:
                             answers[q.number] = rng.choices([1, 2, 0], weights=[92, 5, 3])[0]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from flask import Flask, Response, abort, current_app, request, session
 from flask_wtf.csrf import CSRFProtect
-from limits.storage import storage_from_string
-from sqlalchemy import delete, func, select, update
+from limits.storage import Storage, storage_from_string
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
@@ -20,7 +20,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from surveys import clock
 from surveys.auth import login_manager
-from surveys.models import SignInDelay, SignInFailure
+from surveys.config import ConfigError
+from surveys.models import SignInDelay, SignInFailure, table_of
 
 csrf = CSRFProtect()
 
@@ -369,7 +370,10 @@ class _LimitsBackend:
     """
 
     def __init__(self, uri: str, window: int):
-        self.storage = storage_from_string(uri)
+        storage = storage_from_string(uri)
+        if not isinstance(storage, Storage):  # the checks call it synchronously: no "async+…"
+            raise ConfigError("RATELIMIT_STORAGE_URI måste vara en synkron lagring (inte async+…).")
+        self.storage: Storage = storage
         self.window = window
 
     def _window_key(self, key: str) -> str:
@@ -413,13 +417,12 @@ class _LimitsBackend:
             self.storage.clear(name)
 
 
-def SIGNIN_TABLE():  # noqa: N802 - reads like the table it returns
+def SIGNIN_TABLE() -> Table:  # noqa: N802 - reads like the table it returns
+    return table_of(SignInFailure)
 
-    return SignInFailure.__table__
 
-
-def DELAY_TABLE():  # noqa: N802 - reads like the table it returns
-    return SignInDelay.__table__
+def DELAY_TABLE() -> Table:  # noqa: N802 - reads like the table it returns
+    return table_of(SignInDelay)
 
 
 def _engine() -> Engine:

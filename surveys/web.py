@@ -126,7 +126,7 @@ def _gzip(response: Response, compressed: dict[tuple[str, str], bytes]) -> Respo
     response.headers["Content-Encoding"] = "gzip"
     etag, weak = response.get_etag()
     if etag:  # a different representation needs a different validator
-        response.set_etag(etag + "-gzip", weak=weak)
+        response.set_etag(etag + "-gzip", weak=bool(weak))
     return response
 
 

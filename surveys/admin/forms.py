@@ -92,7 +92,7 @@ class ThresholdForm(FlaskForm):
             InputRequired("Ange gränsen."),
             NumberRange(MIN_CELL_LOW, MIN_CELL_HIGH, _THRESHOLD_RANGE),
         ],
-        invalid_value_message=_THRESHOLD_RANGE,
+        invalid_value_message=_THRESHOLD_RANGE,  # type: ignore[call-arg]  # WTForms 3.3; stubs 3.2
         render_kw={"inputmode": "numeric"},
     )
 

@@ -322,9 +322,9 @@ def _int(raw: str | None) -> int | None:
         return None
 
 
-def _plausible(count: int | None) -> bool:
-    """A count a förbund's year can have: a whole number from 0 to MAX_COUNT."""
-    return count is not None and 0 <= count <= MAX_COUNT
+def _plausible(count: int) -> bool:
+    """A count a förbund's year can have: from 0 to MAX_COUNT."""
+    return 0 <= count <= MAX_COUNT
 
 
 def _read_modes(content: bytes, instrument: Instrument, year: int, errors: list[str]) -> list[dict]:
@@ -340,7 +340,7 @@ def _read_modes(content: bytes, instrument: Instrument, year: int, errors: list[
             errors.append(f"{where}: okänd enkät {row['questionnaire']!r}.")
         elif row["mode"] not in MODE_LABELS:
             errors.append(f"{where}: okänt insamlingssätt {row['mode']!r}.")
-        elif not _plausible(count):
+        elif count is None or not _plausible(count):
             errors.append(
                 f"{where}: antalet {row['count']!r} kan inte stämma (negativt, inget tal "
                 "eller över en miljon)."
@@ -391,7 +391,7 @@ def _read_answers(
             errors.append(
                 f"{where}: svarskoden {row['answer_code']!r} finns inte på frågans skala."
             )
-        elif not _plausible(count):
+        elif count is None or not _plausible(count):
             errors.append(
                 f"{where}: antalet {row['count']!r} kan inte stämma (negativt, inget tal "
                 "eller över en miljon)."

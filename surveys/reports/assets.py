@@ -20,6 +20,7 @@ from collections.abc import Callable
 from flask import has_app_context
 from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import col
 
 from indicators.charts import current_year_chart, render, trend_chart
 from surveys import db
@@ -224,8 +225,8 @@ def _remember(key: str, bodies: dict[str, bytes]) -> None:
 
 
 def _from_database(key: str, names: list[str]) -> dict[str, bytes]:
-    query = select(ReportAsset.name, ReportAsset.body).where(
-        ReportAsset.cache_key == key, ReportAsset.name.in_(names)
+    query = select(col(ReportAsset.name), col(ReportAsset.body)).where(
+        col(ReportAsset.cache_key) == key, col(ReportAsset.name).in_(names)
     )
     with db.transaction() as session:
         return {name: bytes(body) for name, body in session.execute(query).all()}
@@ -243,13 +244,14 @@ def _store(key: str, bodies: dict[str, bytes], fmt: str) -> None:
                 # previews do not pile up (published figures keep theirs for good).
                 session.execute(
                     delete(ReportAsset).where(
-                        ReportAsset.cache_key.startswith(LIVE_PREFIX), ReportAsset.cache_key != key
+                        col(ReportAsset.cache_key).startswith(LIVE_PREFIX),
+                        col(ReportAsset.cache_key) != key,
                     )
                 )
             present = set(
                 session.execute(
-                    select(ReportAsset.name).where(
-                        ReportAsset.cache_key == key, ReportAsset.name.in_(list(bodies))
+                    select(col(ReportAsset.name)).where(
+                        col(ReportAsset.cache_key) == key, col(ReportAsset.name).in_(list(bodies))
                     )
                 ).scalars()
             )

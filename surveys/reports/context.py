@@ -40,6 +40,10 @@ N_NOTE = (
 )
 
 
+# A number read from a results frame: an int or a float, NaN or None when there is none.
+Cell = int | float | None
+
+
 @dataclass
 class TableRow:
     """One printed row of the seed-shaped table."""
@@ -83,18 +87,18 @@ def signed(value: int) -> str:
     return f"+{value}" if value > 0 else (f"{MINUS}{-value}" if value < 0 else "±0")
 
 
-def _pct(value: object) -> str:
+def _pct(value: Cell) -> str:
     return "" if value is None or pd.isna(value) else f"{int(value)}%"
 
 
-def _row_label(qn, subgroup: str, n: object) -> str:
+def _row_label(qn, subgroup: str, n: Cell) -> str:
     """ "kvinnor (n=63)"; the other groups' single row is "Samtliga (n=15)" (never unlabelled)."""
     shown = "–" if n is None or pd.isna(n) else int(n)  # hidden under a suppressed gate
     name = SUBGROUP_LABELS[subgroup] if qn.participant else "Samtliga"
     return f"{name} (n={shown})"
 
 
-def _difference(positive: object, national: object) -> str:
+def _difference(positive: Cell, national: Cell) -> str:
     if positive is None or national is None or pd.isna(positive) or pd.isna(national):
         return ""
     return signed(int(positive) - int(national))
@@ -119,6 +123,7 @@ def table_groups(
     for (qn_key, number), part in parts.items():
         qn = data.instrument.questionnaire(qn_key)
         question = data.instrument.question(qn_key, int(number))
+        version = question.version_for(year) if question else None
         printed = [_table_row(r, qn, data.min_cell) for r in part]
         samtliga = [r for r in part if r["subgroup"] == "samtliga"] or part[:1]
         groups.append(
@@ -126,9 +131,7 @@ def table_groups(
                 "question": int(number),
                 "questionnaire": qn.name,
                 "short_name": qn.short_name,
-                "text": question.version_for(year).text
-                if question and question.version_for(year)
-                else "",
+                "text": version.text if version else "",
                 "gate": bool(question and question.gate),
                 "rows": printed,
                 "left_out": {k: int(samtliga[0].get(k) or 0) for k in LEFT_OUT_TEXTS},
@@ -195,7 +198,7 @@ def year_rows(data: ReportData, *, year: int) -> list[dict]:
     return attach_national(rows, data.national).to_dict("records")
 
 
-def whole_number(value: object) -> int | None:
+def whole_number(value: Cell) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 
 

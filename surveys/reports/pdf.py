@@ -22,6 +22,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import cm
 from reportlab.platypus import (
+    Flowable,
     Image,
     KeepTogether,
     PageBreak,
@@ -45,7 +46,9 @@ PT_PER_PX = 0.75  # a chart's CSS pixel in points (96 dpi): 11 px text prints as
 HEAD_BG = colors.HexColor("#DDE5EC")
 STYLES = getSampleStyleSheet()
 BODY = ParagraphStyle("body", parent=STYLES["BodyText"], fontSize=10, leading=13.5)
-SMALL = ParagraphStyle("small", parent=BODY, fontSize=8.5, leading=11, textColor="#444444")
+SMALL = ParagraphStyle(
+    "small", parent=BODY, fontSize=8.5, leading=11, textColor=colors.HexColor("#444444")
+)
 CELL = ParagraphStyle("cell", parent=BODY, fontSize=8.5, leading=10)
 HEAD = ParagraphStyle("head", parent=CELL, fontSize=8, leading=9.5)
 NUM = ParagraphStyle("num", parent=CELL, alignment=TA_RIGHT)
@@ -146,7 +149,7 @@ def _indicator(section: dict, context: dict, images: dict) -> list:
     if section["no_measure"]:  # indicator 11: a line, not a page
         line = f"{section['title']} Ingen nationell mätning ännu; indikatorn är under utveckling."
         return [Spacer(1, 4), KeepTogether([*head, _p(line)])]
-    story = [*head, _p(section["title"], BODY), _p("Mått", H3)]
+    story: list[Flowable] = [*head, _p(section["title"], BODY), _p("Mått", H3)]
     for m in section["measures"]:
         extra = " – ja/nej-fråga, andel Ja" if m["gate"] else ""
         extra = extra or (" – besvaras om fråga 8 är Ja" if m["conditional"] else "")
@@ -174,11 +177,14 @@ def _result_table(groups: list[dict]) -> Table:
     rows, spans = result_table(groups)
     widths = [4.5 * cm, 1.7 * cm, 1.9 * cm, 3.2 * cm, 2.3 * cm, 1.5 * cm, 1.9 * cm]
     table = _table(rows, widths, numeric_from=1)
-    style = [("SPAN", (0, i), (-1, i)) for i in spans]
+    style: list[tuple] = [("SPAN", (0, i), (-1, i)) for i in spans]
     style += [("BACKGROUND", (0, i), (-1, i), HEAD_BG) for i in spans]
     for i, row in enumerate(rows):
         if i not in spans and i > 0 and row[2] == "" and row[1] and not row[1][:1].isdigit():
-            style += [("SPAN", (1, i), (-1, i)), ("TEXTCOLOR", (1, i), (-1, i), "#555555")]
+            style += [
+                ("SPAN", (1, i), (-1, i)),
+                ("TEXTCOLOR", (1, i), (-1, i), colors.HexColor("#555555")),
+            ]
     table.setStyle(TableStyle(style))
     return table
 

@@ -52,7 +52,8 @@ def _allowed_interventions() -> list[Intervention] | None:
     if current_user.role in (Role.admin.value, Role.reader.value):
         return None
     session = db.session()
-    return [session.get(Intervention, i) for i in sorted(current_user.interventions)]
+    found = (session.get(Intervention, i) for i in sorted(current_user.interventions))
+    return [intervention for intervention in found if intervention is not None]
 
 
 def _scope():

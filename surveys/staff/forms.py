@@ -20,7 +20,7 @@ class RoundForm(FlaskForm):
     year = IntegerField(
         "År",
         validators=[InputRequired("Ange ett år, t.ex. 2026.")],
-        invalid_value_message="Ange året som ett heltal, t.ex. 2026.",
+        invalid_value_message="Ange året som ett heltal, t.ex. 2026.",  # type: ignore[call-arg]  # WTForms 3.3; stubs 3.2
         render_kw={"inputmode": "numeric"},
     )
     mode = SelectField(
@@ -34,7 +34,7 @@ class RoundForm(FlaskForm):
             Optional(),
             NumberRange(0, 100_000, "Förväntat antal svarande ska vara ett heltal 0–100 000."),
         ],
-        invalid_value_message="Förväntat antal svarande ska vara ett heltal.",
+        invalid_value_message="Förväntat antal svarande ska vara ett heltal.",  # type: ignore[call-arg]  # WTForms 3.3; stubs 3.2
         render_kw={"inputmode": "numeric"},
     )
     confirm = BooleanField("Starta ändå")
@@ -46,7 +46,7 @@ class CountForm(FlaskForm):
     count = IntegerField(
         "Antal",
         validators=[InputRequired(NOT_A_NUMBER)],
-        invalid_value_message=NOT_A_NUMBER,
+        invalid_value_message=NOT_A_NUMBER,  # type: ignore[call-arg]  # WTForms 3.3; stubs 3.2
         render_kw={"inputmode": "numeric"},
     )
 
