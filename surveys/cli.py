@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from alembic import command as alembic_command
 from alembic.config import Config
+from alembic.util.exc import CommandError as AlembicCommandError
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlmodel import select
@@ -56,12 +57,24 @@ def _alembic_config():
     return config
 
 
+def _migrate(step, revision: str) -> None:
+    """Run an Alembic upgrade/downgrade; an unknown revision is refused in Swedish."""
+
+    try:
+        step(_alembic_config(), revision)
+    except AlembicCommandError:  # raised before any migration runs
+        raise CliError(
+            f"Migreringen {revision[:40]!r} finns inte. Ange 'head', 'base' eller "
+            "ett revisions-id (raden 'revision = …' i en fil under migrations/versions/)."
+        ) from None
+
+
 @db_cli.command("upgrade")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Migrera databasen till senaste versionen."""
 
-    alembic_command.upgrade(_alembic_config(), revision)
+    _migrate(alembic_command.upgrade, revision)
     click.echo("Databasen är uppdaterad.")
 
 
@@ -70,7 +83,7 @@ def db_upgrade(revision: str) -> None:
 def db_downgrade(revision: str) -> None:
     """Migrera databasen bakåt (t.ex. till base)."""
 
-    alembic_command.downgrade(_alembic_config(), revision)
+    _migrate(alembic_command.downgrade, revision)
     click.echo(f"Databasen är migrerad till {revision}.")
 
 
