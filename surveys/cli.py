@@ -14,7 +14,7 @@ from alembic.config import Config
 from alembic.util.exc import CommandError as AlembicCommandError
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from sqlmodel import select
+from sqlmodel import col, select
 
 from indicators.instrument import CatalogueError
 from surveys import clock, db, paths, worker
@@ -317,11 +317,12 @@ def rounds_list() -> None:
     session = db.session()
     names = {i.id: i.name for i in session.exec(select(Intervention)).all()}
     qn_names = {qn.key: qn.short_name for qn in instrument_from_db(session).questionnaires}
-    for r in session.exec(select(Round).order_by(Round.year, Round.questionnaire_key)).all():
+    query = select(Round).order_by(col(Round.year), col(Round.questionnaire_key))
+    for r in session.exec(query).all():
         questionnaire = f"{qn_names.get(r.questionnaire_key, '')} ({r.questionnaire_key})"
         click.echo(
             f"{r.id}  {r.year}  {questionnaire:42} "
-            f"{names.get(r.intervention_id, 'Hela förbundet'):20} "
+            f"{names.get(r.intervention_id or '', 'Hela förbundet'):20} "
             f"{MODE_LABELS[r.mode]:24} {STATE_LABELS[r.state]:10} {_listed_link(r)}"
         )
 
@@ -353,7 +354,9 @@ def _run_import(kind: str, path: str) -> None:
             if not Path(path).is_file():
                 raise CliError(f"Filen {path} finns inte.")
             # streamed from disk: memory does not grow with the file
-            count = import_answers(session, instrument_from_db(session), path=path, filename=name)
+            count: int = import_answers(
+                session, instrument_from_db(session), path=path, filename=name
+            )
             record_batch(session, "answers", rows=count, filename=name, by="kommandoraden")
             session.commit()
         else:
@@ -531,7 +534,8 @@ def worker_cmd(once: bool, poll: float, lease: int, priority: str) -> None:
         worker.lower_priority()
     worker.stop_on_signals()
     stop = threading.Event()
-    app = current_app._get_current_object()  # the app itself, not the proxy
+    # the app itself, not the proxy (current_app is a LocalProxy that Flask types as Flask)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
         done = worker.serve(
             app,

@@ -27,6 +27,7 @@ from flask import (
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
+from sqlmodel import col
 from wtforms import BooleanField
 
 from surveys import clock, db, worker
@@ -69,23 +70,25 @@ class ProtectOtherForm(FlaskForm):
 def overview():
     """Years that can be published, with their status."""
     session = db.session()
-    answered = dict(
-        session.execute(select(Response.year, func.count()).group_by(Response.year)).all()
-    )
-    waiting = dict(
+    answered: dict[int, int] = dict(
         session.execute(
-            select(Round.year, func.count())
+            select(col(Response.year), func.count()).group_by(col(Response.year))
+        ).tuples()
+    )
+    waiting: dict[int, int] = dict(
+        session.execute(
+            select(col(Round.year), func.count())
             .select_from(PendingResponse)
-            .join(Round, Round.id == PendingResponse.round_id)
-            .group_by(Round.year)
-        ).all()
+            .join(Round, col(Round.id) == col(PendingResponse.round_id))
+            .group_by(col(Round.year))
+        ).tuples()
     )
-    open_rounds = dict(
+    open_rounds: dict[int, int] = dict(
         session.execute(
-            select(Round.year, func.count())
-            .where(Round.state == RoundState.open.value)
-            .group_by(Round.year)
-        ).all()
+            select(col(Round.year), func.count())
+            .where(col(Round.state) == RoundState.open.value)
+            .group_by(col(Round.year))
+        ).tuples()
     )
     published = {y: pubs.latest(session, y) for y in pubs.published_years(session)}
     years = sorted(set(answered) | set(waiting) | set(published), reverse=True)
@@ -253,7 +256,8 @@ def _hand_over(job: BackgroundJob) -> None:
     """Commit the new job (a worker on any machine can see it from now on) and give it to
     the app's runner, if one is registered (``surveys.worker``)."""
     db.commit()
-    worker.hand_over(current_app._get_current_object(), job.id)
+    # the app itself, not the proxy (current_app is a LocalProxy that Flask types as Flask)
+    worker.hand_over(current_app._get_current_object(), job.id)  # type: ignore[attr-defined]
 
 
 @bp.route("/jobb/<job_id>")
@@ -288,16 +292,21 @@ def _changes(session, previous: Publication, rows: pd.DataFrame) -> list[dict]:
     before = pd.DataFrame(
         session.execute(
             select(
-                pubs.PublicationRow.scope,
-                pubs.PublicationRow.indicator,
-                pubs.PublicationRow.questionnaire,
-                pubs.PublicationRow.question,
-                pubs.PublicationRow.subgroup,
-                pubs.PublicationRow.n,
-                pubs.PublicationRow.answered,
-                pubs.PublicationRow.positive,
-                pubs.PublicationRow.suppressed,
-            ).where(pubs.PublicationRow.publication_id == previous.id)
+                *(
+                    col(column)
+                    for column in (
+                        pubs.PublicationRow.scope,
+                        pubs.PublicationRow.indicator,
+                        pubs.PublicationRow.questionnaire,
+                        pubs.PublicationRow.question,
+                        pubs.PublicationRow.subgroup,
+                        pubs.PublicationRow.n,
+                        pubs.PublicationRow.answered,
+                        pubs.PublicationRow.positive,
+                        pubs.PublicationRow.suppressed,
+                    )
+                )
+            ).where(col(pubs.PublicationRow.publication_id) == previous.id)
         ).all(),
         columns=[*KEY, *SHOWN],
     )

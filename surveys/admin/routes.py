@@ -98,8 +98,8 @@ def create_user():
     try:
         user = users.create_user(
             session,
-            email=form.email.data,
-            password=form.password.data,
+            email=form.email.data or "",  # required by the form: never empty here
+            password=form.password.data or "",
             name=form.name.data or "",
             role=form.role.data,
             intervention_ids=form.insatser.data or [],
@@ -143,7 +143,7 @@ def edit_user(user_id: str):
             for error in exc.errors:
                 flash(error, "error")
         else:
-            names = dict(form.insatser.choices)
+            names = {choice[0]: choice[1] for choice in form.insatser.choices}
             chosen = ", ".join(names[i] for i in users.interventions_of(session, user))
             record(
                 session,
@@ -177,7 +177,7 @@ def set_password(user_id: str):
         _flash_errors(form)
         return redirect(url_for(".edit_user", user_id=user.id))
     try:
-        users.set_password(session, user, form.password.data)
+        users.set_password(session, user, form.password.data or "")
     except users.UserError as exc:
         for error in exc.errors:
             flash(error, "error")
@@ -222,7 +222,7 @@ def create_intervention():
         _flash_errors(form)
         return redirect(url_for(".home"))
     try:
-        name = create_intervention_named(session, form.name.data).name
+        name = create_intervention_named(session, form.name.data or "").name
     except ValueError as exc:
         flash(str(exc), "error")
         return redirect(url_for(".home"))
@@ -245,7 +245,7 @@ def rename(intervention_id: str):
         return redirect(url_for(".home"))
     old = intervention.name
     try:
-        rename_intervention(session, intervention, form.name.data)
+        rename_intervention(session, intervention, form.name.data or "")
     except ValueError as exc:
         flash(str(exc), "error")
         return redirect(url_for(".home"))
@@ -284,7 +284,7 @@ def set_forbund():
     if not form.validate_on_submit():
         _flash_errors(form)
         return redirect(url_for(".home"))
-    name = form.forbund_name.data.strip()
+    name = (form.forbund_name.data or "").strip()
     settings.put(session, settings.FORBUND_NAME, name)
     record(session, user_email=current_user.email, action="förbund.namn", detail=name)
     flash(f"Förbundets namn är {name}.")

@@ -39,14 +39,14 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         session = db.session()
-        email = form.email.data.strip().lower()
+        email = (form.email.data or "").strip().lower()
         # counted before the password is checked: of many attempts at once, at most
         # the limit get checked (surveys.security.SignInThrottle)
         verdict = throttle().begin(email, client_address())
         if not verdict.allowed:
             return _too_many(form, verdict)
         user = session.exec(select(User).where(User.email == email)).first()
-        if check_password(user, form.password.data):
+        if check_password(user, form.password.data or "") and user is not None:
             throttle().succeeded(email, client_address())
             login_user(load_user(user.id))
             record(session, user_email=user.email, action="inloggning")

@@ -45,7 +45,7 @@ from surveys.security import csrf
 from surveys.services import kiosk as kiosk_ops
 from surveys.services.audit import record
 from surveys.services.respondent import instrument, round_by_code
-from surveys.services.round_access import accepts_answers
+from surveys.services.round_access import RoundLike, accepts_answers
 from surveys.services.rounds import find_by_token
 from surveys.services.submissions import (
     UNAVAILABLE_TEXT,
@@ -168,7 +168,7 @@ def kiosk_queue(code: str):
     return queue_report(round_)
 
 
-def queue_report(round_: Round):
+def queue_report(round_: RoundLike):
     """Store a tablet's queue report for the round (shared with enrolled tablets).
 
     Believed only when signed with a form token of this round (the tablet has the
@@ -225,7 +225,7 @@ def count_refusal(round_id: str) -> None:
 
 
 def _questionnaire(
-    round_: Round,
+    round_: RoundLike,
     *,
     kiosk: bool,
     action: str,
@@ -265,13 +265,13 @@ def _questionnaire(
     return _posted(session, round_, instrument_, qn, context, token=token)
 
 
-def _rendered_after(round_: Round, moment: datetime) -> bool:
+def _rendered_after(round_: RoundLike, moment: datetime) -> bool:
     """The POSTed form is authentic and was rendered after ``moment``."""
     form_token = read_form_token(request.form.get("csrf_token"), round_.id)
     return form_token is not None and form_token.rendered_at > moment
 
 
-def _posted(session, round_: Round, instrument_, qn, context: dict, *, token: str | None):
+def _posted(session, round_: RoundLike, instrument_, qn, context: dict, *, token: str | None):
     """One POSTed step: refused, asked again (empty, step 2, old form) or stored."""
     form_token = read_form_token(request.form.get("csrf_token"), round_.id)
     if form_token is None:
@@ -341,7 +341,7 @@ def _posted(session, round_: Round, instrument_, qn, context: dict, *, token: st
     return _not_stored(round_, outcome, context, posted)
 
 
-def _not_stored(round_: Round, outcome: Outcome, context: dict, posted):
+def _not_stored(round_: RoundLike, outcome: Outcome, context: dict, posted):
     """The page for a questionnaire that was not stored (never "Tack")."""
     if outcome is Outcome.token_used:
         return _refused(round_, 410, None)
@@ -364,7 +364,7 @@ def _stored(thanks: str):
     return redirect(thanks, code=303)
 
 
-def _refused(round_: Round, status: int, message: str | None, title: str | None = None):
+def _refused(round_: RoundLike, status: int, message: str | None, title: str | None = None):
     """Nothing stored. A background submission is dropped by the device: a tablet's is
     counted for staff (the round page says how many answers tablets had to drop)."""
     if _background():
@@ -374,7 +374,7 @@ def _refused(round_: Round, status: int, message: str | None, title: str | None 
     return error_page(status, message, title=title)
 
 
-def _render_step(round_: Round, context: dict, posted, step, form_token: str, notice: str = ""):
+def _render_step(round_: RoundLike, context: dict, posted, step, form_token: str, notice: str = ""):
     return render_template(
         "questionnaire/form.html",
         intervention=_intervention(round_),
@@ -388,7 +388,7 @@ def _render_step(round_: Round, context: dict, posted, step, form_token: str, no
     )
 
 
-def _show_again(round_: Round, context: dict, posted, fresh_token: str):
+def _show_again(round_: RoundLike, context: dict, posted, fresh_token: str):
     return _render_step(
         round_,
         context,
@@ -406,9 +406,9 @@ _TOKEN_PLACEHOLDER = "__FORM_TOKEN__"  # noqa: S105 - a placeholder, not a secre
 _FORM_CACHE: dict[tuple, tuple[object, str]] = {}
 
 
-def _first_step(round_: Round, instrument, context: dict) -> str:
+def _first_step(round_: RoundLike, instrument, context: dict) -> str:
     timings = (context["idle_seconds"], context["countdown_seconds"], context["thanks_seconds"])
-    key = (round_.id, round_.year, context["kiosk"], context["action"], timings)
+    key: tuple = (round_.id, round_.year, context["kiosk"], context["action"], timings)
     key += (context["language_key"],)
     cached = _FORM_CACHE.get(key)
     if cached is not None and cached[0] is instrument:
@@ -430,7 +430,7 @@ def _first_step(round_: Round, instrument, context: dict) -> str:
     return html
 
 
-def _intervention(round_: Round) -> Intervention | None:
+def _intervention(round_: RoundLike) -> Intervention | None:
     """The round's intervention, looked up only when a form is actually rendered."""
     if round_.intervention_id is None:
         return None

@@ -16,6 +16,7 @@ from sqlalchemy import case, select, update
 from sqlmodel import Session
 
 from surveys.models import AuditEntry, Round, table_of
+from surveys.services.round_access import RoundLike
 
 DEFAULT_IDLE_SECONDS = 120  # "Är du kvar?" after two minutes without touch or key
 MIN_IDLE_SECONDS, MAX_IDLE_SECONDS = 30, 3600
@@ -25,7 +26,7 @@ LATE_ACTION = "omgång.sena_svar"
 LATE_USER = "(enkäten)"  # not a person: the questionnaire itself accepted the forms
 
 
-def idle_seconds(round_: Round, configured: int | None = None) -> int:
+def idle_seconds(round_: RoundLike, configured: int | None = None) -> int:
     """The round's idle time, else the app's (tests use seconds), else two minutes."""
     return round_.kiosk_idle_seconds or configured or DEFAULT_IDLE_SECONDS
 
@@ -59,7 +60,7 @@ def count_refused(db: Session, round_id: str) -> None:
     db.commit()  # the refusal's response is an error status, which the boundary rolls back
 
 
-def record_late(db: Session, round_: Round) -> int:
+def record_late(db: Session, round_: RoundLike) -> int:
     """Count a form accepted within the grace period after its round closed.
 
     One audit entry per round holds the count. Its time is when the round was
@@ -93,7 +94,7 @@ def _late_detail(round_id: str, count: int) -> str:
     return f"{round_id} {count} svar togs emot efter stängning (inom respittiden)"
 
 
-def _closed_at(db: Session, round_: Round) -> datetime:
+def _closed_at(db: Session, round_: RoundLike) -> datetime:
     entries = table_of(AuditEntry).c
     closed = db.execute(
         select(entries.at)

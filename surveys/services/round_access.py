@@ -14,6 +14,11 @@ from sqlalchemy.engine import Row
 
 from surveys import clock
 from surveys.models import Round, RoundState
+from surveys.services.respondent import RoundView
+
+# A round as the ORM gives it, or as the respondent path's per-worker cache gives it
+# (the same columns as attributes): what the submission path reads.
+RoundLike = Round | RoundView
 
 
 def hash_token(token: str) -> str:

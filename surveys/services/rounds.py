@@ -474,13 +474,12 @@ def find_by_code(db: Session, code: str) -> Round | None:
     return db.exec(select(Round).where(Round.code == code)).first()
 
 
-def find_by_token(db: Session, token: str) -> tuple[Round | None, LinkToken] | None:
+def find_by_token(db: Session, token: str) -> tuple[Round, LinkToken] | None:
     if not token or len(token) > 64:
         return None
     link = db.get(LinkToken, hash_token(token))
-    if link is None:
-        return None
-    return db.get(Round, link.round_id), link
+    round_ = db.get(Round, link.round_id) if link is not None else None
+    return None if link is None or round_ is None else (round_, link)
 
 
 @overload

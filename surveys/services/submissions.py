@@ -33,7 +33,7 @@ from surveys.models import (
 )
 from surveys.services import pending_keys
 from surveys.services.pending_keys import PendingKeyError
-from surveys.services.round_access import accepts_answers, hash_token
+from surveys.services.round_access import RoundLike, accepts_answers, hash_token
 from surveys.services.settings import MIN_CELL, min_cell_value
 from surveys.services.validation import CleanSubmission
 
@@ -62,7 +62,7 @@ class Outcome(enum.Enum):
 def submit(
     db: Session,
     *,
-    round_: Round,
+    round_: RoundLike,
     clean: CleanSubmission,
     idempotency_key: str,
     token: str | None = None,
@@ -103,7 +103,7 @@ def submit(
 def _submit(
     db: Session,
     *,
-    round_: Round,
+    round_: RoundLike,
     clean: CleanSubmission,
     idempotency_key: str,
     token: str | None,
@@ -269,7 +269,7 @@ def count_week(db: Session, round_id: str, today: date) -> None:
     _run(db.connection(), "week", (round_id, f"{year}-W{week:02d}"))
 
 
-def _payload(clean: CleanSubmission, round_: Round) -> str:
+def _payload(clean: CleanSubmission, round_: RoundLike) -> str:
     return json.dumps(
         {
             "round": round_.id,

@@ -37,7 +37,7 @@ from flask import (
 from flask import session as flask_session
 from flask_login import current_user, login_required
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from surveys import clock, db
 from surveys.auth import roles_required
@@ -134,9 +134,9 @@ def home():
 def _home(form: RoundForm, *, duplicate: Round | None = None, status: int = 200):
     session = db.session()
     ids = [i.id for i in _visible_interventions()]
-    query = select(Round).order_by(Round.year.desc(), Round.created_on.desc())
+    query = select(Round).order_by(col(Round.year).desc(), col(Round.created_on).desc())
     if not current_user.is_admin:
-        query = query.where(Round.intervention_id.in_(ids))
+        query = query.where(col(Round.intervention_id).in_(ids))
     rounds = session.exec(query).all()
     instrument = instrument_from_db(session)
     return render_template(
@@ -158,7 +158,7 @@ def _answered(session, round_ids: list[str]) -> dict[str, int]:
         return {}
     rows = session.exec(
         select(ResponseCount.round_id, func.sum(ResponseCount.count))
-        .where(ResponseCount.round_id.in_(round_ids))
+        .where(col(ResponseCount.round_id).in_(round_ids))
         .group_by(ResponseCount.round_id)
     ).all()
     return {round_id: int(total) for round_id, total in rows}
@@ -397,7 +397,7 @@ def _new_links(round_: Round, *, maximum: int, action: str) -> list[str] | None:
         flash(f"Ange ett antal mellan 1 och {maximum}.", "error")
         return None
     session = db.session()
-    tokens = round_ops.create_tokens(session, round_, count=form.count.data)
+    tokens = round_ops.create_tokens(session, round_, count=form.count.data or 0)
     record(
         session,
         user_email=current_user.email,
@@ -472,7 +472,7 @@ def paper(round_id: str):
                 detail=_label(round_),
             )
             record_typed(session, round_, gender=clean.gender, typed_by=current_user.email)
-            outcome = _store_paper(session, round_, clean, form.form_key.data)
+            outcome = _store_paper(session, round_, clean, form.form_key.data or "")
             if outcome is Outcome.unavailable:  # rolled back: the form is shown again, filled in
                 errors = {"": UNAVAILABLE_TEXT}
             elif outcome is not Outcome.stored:
