@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -234,6 +235,56 @@ def make_round(app):
             return created
 
     return factory
+
+
+_DEMO_COPIES: dict[str, Path] = {}  # database URL -> that database just after `surveys demo`
+
+
+def load_demo(runner) -> None:
+    """The test's database as ``surveys demo`` leaves it (four published years, their charts).
+
+    On SQLite the real command runs once per process; later tests get a copy of the file it
+    left (SQLite's backup API), which saves the seeding, the four publications and 60 chart
+    drawings per test. PostgreSQL always runs the command. ``test_cli`` tests the command
+    itself on an empty database. ``runner``: the test's CLI runner (its app's database).
+    """
+    app = runner.app
+    url = app.config["DATABASE_URL"]
+    if not url.startswith("sqlite:///"):
+        result = runner.invoke(args=["demo"])
+        assert result.exit_code == 0, result.output
+        return
+    path = Path(make_url(url).database)
+    with sqlite3.connect(path) as conn:  # a copy replaces the file: nothing may be lost
+        written = conn.execute("SELECT COUNT(*) FROM app_user").fetchone()[0]
+    conn.close()
+    assert not written, "demo: request the fixture before those that add users"
+    copy = _DEMO_COPIES.get(url)
+    if copy is None:
+        result = runner.invoke(args=["demo"])
+        assert result.exit_code == 0, result.output
+        assets.wait_for_background()  # charts drawn after publishing hold a connection
+        app.extensions["engine"].dispose()
+        copy = path.with_name("demo-copy.sqlite")
+        _sqlite_copy(path, copy)
+        _DEMO_COPIES[url] = copy
+        return
+    app.extensions["engine"].dispose()
+    _sqlite_copy(copy, path)
+
+
+@pytest.fixture
+def demo(runner) -> None:
+    """The demo's four published years in the test's database (see ``load_demo``); request
+    it before fixtures that write (``admin_client``, ``make_user``): it replaces the file."""
+    load_demo(runner)
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
 
 
 def form_token(html: str) -> str:

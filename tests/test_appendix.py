@@ -31,7 +31,7 @@ YEAR = 2024  # the demo's latest year
 
 
 def _demo(app, runner, *, name: str | None = FORBUND, comments: dict[int, str] | None = None):
-    assert runner.invoke(args=["demo"]).exit_code == 0
+    """The förbund's name and comments on top of the demo (the ``demo`` fixture loads it)."""
     with app.app_context():
         s = db.session()
         existing = s.get(Setting, "forbund_name")  # the demo names its förbund
@@ -85,7 +85,7 @@ def _pdf_pages(pdf: bytes) -> list[tuple[int, list[str], int]]:
     return pages
 
 
-def test_pdf_has_every_figure_chart_and_page_number(admin_client, app, runner):
+def test_pdf_has_every_figure_chart_and_page_number(demo, admin_client, app, runner):
     comment = "Resultatet är stabilt.\n\nKvinnor och män svarar lika."
     _demo(app, runner, comments={0: "Året i korthet.", 1: comment})
     response = admin_client.get(f"/rapport/{YEAR}/rapport.pdf")
@@ -128,7 +128,9 @@ def test_pdf_has_every_figure_chart_and_page_number(admin_client, app, runner):
             assert "Negativt" in lines[lines.index(f"Resultat {YEAR}") :], indicator
 
 
-def test_word_file_has_headings_tables_images_and_comments(admin_client, app, runner, tmp_path):
+def test_word_file_has_headings_tables_images_and_comments(
+    demo, admin_client, app, runner, tmp_path
+):
     _demo(app, runner, comments={7: "Första stycket.\n\nAndra stycket om kvinnor och män."})
     out = tmp_path / "r.docx"
     result = runner.invoke(
@@ -189,7 +191,7 @@ def test_word_file_has_headings_tables_images_and_comments(admin_client, app, ru
     ]
 
 
-def test_xlsx_has_numbers_with_percentage_formats_in_swedish(admin_client, app, runner):
+def test_xlsx_has_numbers_with_percentage_formats_in_swedish(demo, admin_client, app, runner):
     _demo(app, runner)
     workbook = load_workbook(io.BytesIO(admin_client.get(f"/rapport/{YEAR}/rapport.xlsx").data))
     context = _context(app)
@@ -237,7 +239,7 @@ def test_xlsx_has_numbers_with_percentage_formats_in_swedish(admin_client, app, 
     assert workbook["Enkäter"]["A3"].value == "Deltagare pågående"
 
 
-def test_trend_chart_has_a_panel_per_question_and_a_labelled_riket(admin_client, app, runner):
+def test_trend_chart_has_a_panel_per_question_and_a_labelled_riket(demo, admin_client, app, runner):
     _demo(app, runner)
     svg = admin_client.get(f"/rapport/{YEAR}/diagram/1-tid.svg").text
     assert "Förbundets utveckling över tid" in svg
@@ -258,7 +260,7 @@ def test_trend_chart_has_a_panel_per_question_and_a_labelled_riket(admin_client,
     assert spec["spec"]["layer"][0]["encoding"]["color"]["field"] == "roll"
 
 
-def test_page_has_title_block_collection_and_sized_lazy_charts(admin_client, app, runner):
+def test_page_has_title_block_collection_and_sized_lazy_charts(demo, admin_client, app, runner):
     _demo(app, runner, name=None)
     page = admin_client.get(f"/rapport/{YEAR}").text
     assert 'class="forbund">Indikatorer för finansiell samordning<' in page  # neutral fallback
@@ -282,7 +284,9 @@ def test_page_has_title_block_collection_and_sized_lazy_charts(admin_client, app
     assert f'class="forbund">{FORBUND}<' in admin_client.get(f"/rapport/{YEAR}").text
 
 
-def test_charts_are_rendered_once_and_read_back_from_the_cache(admin_client, app, runner, tmp_path):
+def test_charts_are_rendered_once_and_read_back_from_the_cache(
+    demo, admin_client, app, runner, tmp_path
+):
     assets.clear_memory()  # earlier tests drew the same demo figures into this process
     _demo(app, runner)
     assets.clear_memory()
@@ -433,7 +437,7 @@ def test_two_proportion_z_value():
     assert change_is_significant(50, None, 40, 10) is None
 
 
-def test_cli_pdf_and_missing_year(app, runner, tmp_path):
+def test_cli_pdf_and_missing_year(demo, app, runner, tmp_path):
     _demo(app, runner)
     out = tmp_path / "r.pdf"
     result = runner.invoke(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from tests.conftest import CHROMIUM, PASSWORD
+from tests.conftest import CHROMIUM, PASSWORD, load_demo
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +23,7 @@ def test_printing_the_report_to_pdf_keeps_all_charts(app, runner, live_server, m
     from surveys.reports import assets
 
     assets.clear_memory()  # other tests replace stored demo charts with stand-ins
-    assert runner.invoke(args=["demo"]).exit_code == 0
+    load_demo(runner)
     email = make_user("administratör")
     with sync_playwright() as p:
         browser = p.chromium.launch(

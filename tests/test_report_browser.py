@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import load_demo
 from tests.test_browser_staff import PHONE, sign_in
 from tests.test_kiosk_a11y import axe_violations
 
@@ -29,7 +30,7 @@ def test_report_page_passes_axe_and_charts_keep_their_place_until_they_load(
     runner,
     make_user,
 ):
-    assert runner.invoke(args=["demo"]).exit_code == 0
+    load_demo(runner)
     # axe is injected as a script of its own: the page's CSP (script-src 'self') would block it
     context = browser.new_context(viewport=PHONE, locale="sv-SE", bypass_csp=True)
     page = context.new_page()

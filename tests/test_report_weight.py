@@ -37,12 +37,7 @@ def _images(html: str) -> list[dict[str, str]]:
     return [{k: unescape(v) for k, v in ATTR.findall(tag)} for tag in IMG.findall(html)]
 
 
-def _demo(runner) -> None:
-    assert runner.invoke(args=["demo"]).exit_code == 0
-
-
-def test_report_page_is_small_and_every_chart_is_a_sized_lazy_image(admin_client, runner):
-    _demo(runner)
+def test_report_page_is_small_and_every_chart_is_a_sized_lazy_image(demo, admin_client, runner):
     page = admin_client.get(f"/rapport/{YEAR}")
     assert page.status_code == 200
     assert len(page.data) < PAGE_BOUND, len(page.data)
@@ -70,9 +65,8 @@ def test_report_page_is_small_and_every_chart_is_a_sized_lazy_image(admin_client
 
 
 def test_chart_url_is_gzipped_and_kept_only_while_its_figures_are_published(
-    admin_client, runner, tmp_path
+    demo, admin_client, runner, tmp_path
 ):
-    _demo(runner)
     src = _images(admin_client.get(f"/rapport/{YEAR}").text)[0]["src"]
     chart = admin_client.get(src, headers=GZIP)
     assert chart.status_code == 200
@@ -114,8 +108,7 @@ def test_chart_url_is_gzipped_and_kept_only_while_its_figures_are_published(
     assert "immutable" in admin_client.get(newer).headers["Cache-Control"]
 
 
-def test_an_insats_page_names_the_insats_charts(admin_client, app, runner):
-    _demo(runner)
+def test_an_insats_page_names_the_insats_charts(demo, admin_client, app, runner):
     with app.app_context():
         insats = db.session().exec(select(Intervention).order_by(Intervention.name)).first()
     whole = _images(admin_client.get(f"/rapport/{YEAR}").text)
@@ -135,8 +128,7 @@ def test_an_insats_page_names_the_insats_charts(admin_client, app, runner):
     assert scoped.data != unscoped.data  # the insats's own chart, not the förbund's
 
 
-def test_preview_and_printable_page_keep_charts_inline(admin_client, runner):
-    _demo(runner)
+def test_preview_and_printable_page_keep_charts_inline(demo, admin_client, runner):
     # chart URLs serve publications: the live preview's figures stay in the page itself
     preview = admin_client.get(f"/rapport/{YEAR}/forhandsgranskning", follow_redirects=True).text
     assert "Förhandsgranskning" in preview
@@ -149,10 +141,9 @@ def test_preview_and_printable_page_keep_charts_inline(admin_client, runner):
 
 
 def test_a_stored_chart_without_a_size_is_drawn_inline_rather_than_unsized(
-    admin_client, app, runner
+    demo, admin_client, app, runner
 ):
     assets.clear_memory()  # earlier tests drew the same demo figures into this process
-    _demo(runner)
     with app.app_context():
         s = db.session()
         changed = 0
