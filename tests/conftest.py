@@ -45,15 +45,21 @@ def pytest_collection_modifyitems(config, items):
     """The PostgreSQL pass (TEST_DB=postgresql) runs only the tests whose outcome can
     depend on the database: those that use it (the ``database_url`` fixture, which ``app``,
     ``client`` and ``session`` build on), minus browser tests (Chromium checks pages and
-    layout; the same requests run on PostgreSQL in the non-browser tests) and tests marked
-    ``one_database`` (they read figures the database only stores). Pure tests of
-    ``indicators/``, the instrument and the spec texts ran in the SQLite pass already."""
+    layout; the same requests run on PostgreSQL in the non-browser tests), tests marked
+    ``one_database`` (they read figures the database only stores) and tests of the report's
+    outputs built on the ``demo`` fixture (the demo itself runs on PostgreSQL in
+    ``test_cli``). Pure tests of ``indicators/``, the instrument and the spec texts ran in
+    the SQLite pass already."""
     if os.environ.get("TEST_DB") != "postgresql":
         return
     keep, drop = [], []
     for item in items:
         uses_database = "database_url" in getattr(item, "fixturenames", ())
-        once = item.get_closest_marker("browser") or item.get_closest_marker("one_database")
+        once = (
+            item.get_closest_marker("browser")
+            or item.get_closest_marker("one_database")
+            or "demo" in getattr(item, "fixturenames", ())
+        )
         (keep if uses_database and not once else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)

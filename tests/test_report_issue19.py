@@ -171,6 +171,7 @@ def _demo(app, runner):
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.one_database  # the demo's published figures in four files: rendering only
 def test_demo_pdf_word_excel_csv_fit_for_print(admin_client, app, runner):
     _demo(app, runner)
     with app.app_context():
