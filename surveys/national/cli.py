@@ -60,7 +60,6 @@ def keys_create(replace: bool) -> None:
         _fail(str(exc))
     session = db.session()
     record(session, user_email=CLI, action="nyckel.skapa", detail=f"publik nyckel {public}")
-    session.commit()
     click.echo("Nyckelparet är skapat. Den privata nyckeln ligger i instansmappen (bara ägaren).")
     click.echo(f"Publik nyckel (registreras hos NNS): {public}")
 
@@ -85,7 +84,6 @@ def export_nns(year: int, output: str | None) -> None:
         action="nns.exportera",
         detail=f"{year}: {path.name}, {len(package.answers)} rader antal svar",
     )
-    session.commit()
     click.echo(f"Skrev {path} ({len(package.answers)} rader antal svar, signerat).")
 
 
@@ -108,7 +106,6 @@ def national_register(name: str, org_number: str, public_key: str, group: str) -
         )
     except national_packages.MemberError as exc:
         _fail(str(exc))
-    session.commit()
     click.echo(f"{member.name} ({member.org_number}) är registrerat.")
 
 
@@ -142,7 +139,6 @@ def national_import(paths: tuple[str, ...]) -> None:
         for error in exc.errors:
             click.echo(error, err=True)
         _fail("Ingenting har importerats.")
-    session.commit()
     for line in lines:
         click.echo(line)
 
@@ -180,7 +176,6 @@ def national_export(year: int, output: str | None) -> None:
     _write_file(path, data)
     _write_file(path.with_name(path.name + ".sig"), sign(key, data))
     record(session, user_email=CLI, action="riket.exportera", detail=f"{year}: {path.name}")
-    session.commit()
     click.echo(f"Skrev {path} och {path.name}.sig.")
 
 
