@@ -5,6 +5,8 @@ CLI command's or ``db.own_transaction``'s boundary commits."""
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from sqlalchemy import text
 from sqlmodel import select
@@ -13,7 +15,7 @@ from surveys import clock, db
 from surveys.models import AuditEntry, Intervention, Role, Round, User
 from surveys.names import InvalidName
 from surveys.services import imports, rounds, settings, users
-from surveys.services.actor import CLI, Actor, Refused
+from surveys.services.actor import ADMIN_ONLY, CLI, Actor, Refused
 from surveys.services.catalogue import instrument_from_db
 from tests import seedrows
 from tests.conftest import form_token, login
@@ -252,3 +254,17 @@ def test_a_refused_cli_command_writes_nothing_it_flushed(app, runner):
         # the insats was created (and flushed) before the round was refused: rolled back
         assert rounds.intervention_by_name(db.session(), "Ny insats") is None
     assert _audit(app, "insats.skapa") == []
+
+
+def test_a_services_refusal_is_a_swedish_403_page_and_nothing_is_stored(app, client):
+    def view():  # a web adapter whose service refuses after it had flushed something
+        db.session().add(Intervention(name="Halvvägs"))
+        db.session().flush()
+        raise Refused(ADMIN_ONLY)
+
+    app.add_url_rule("/prov/vagrad", view_func=view)
+    page = client.get("/prov/vagrad")
+    assert page.status_code == 403
+    assert ADMIN_ONLY in html.unescape(page.text)
+    with app.app_context():
+        assert db.session().exec(select(Intervention)).all() == []

@@ -22,9 +22,10 @@ from surveys.national.mode import FORBUND, NATIONAL, is_national, only_in, refus
 from surveys.national.publish import NationalPublishError, publish_year
 from surveys.national.riket_file import RiketFileError, riket_csv
 from surveys.reports.data import min_cell
+from surveys.services import actor
 from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.nns_package import PackageError, build_package
+from surveys.services.nns_package import PackageError, export_package
 from surveys.services.signing import SigningError, create_key, load_private_key, sign
 
 CLI = "kommandoraden"
@@ -73,17 +74,13 @@ def export_nns(year: int, output: str | None) -> None:
     session = db.session()
     try:
         key = load_private_key(_instance())
-        package = build_package(session, instrument_from_db(session), year, sign_with=key)
+        package = export_package(
+            session, actor.CLI, instrument_from_db(session), year, sign_with=key
+        )
     except (SigningError, PackageError) as exc:
         _fail(str(exc))
     path = Path(output or package.filename)
-    _write_file(path, package.zip_bytes)
-    record(
-        session,
-        user_email=CLI,
-        action="nns.exportera",
-        detail=f"{year}: {path.name}, {len(package.answers)} rader antal svar",
-    )
+    _write_file(path, package.zip_bytes)  # a failure here rolls the audit entry back
     click.echo(f"Skrev {path} ({len(package.answers)} rader antal svar, signerat).")
 
 
