@@ -11,13 +11,14 @@ from pathlib import Path
 import click
 from alembic import command as alembic_command
 from alembic.config import Config
+from alembic.util.exc import CommandError as AlembicCommandError
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlmodel import select
 
 from indicators.instrument import CatalogueError
 from surveys import clock, create_app, db, paths, worker
-from surveys.cli_types import YEAR, CliError
+from surveys.cli_types import YEAR, CliError, swedish_usage_error
 from surveys.config import ConfigError
 from surveys.demo import demo_hint, seed_demo
 from surveys.files.answers import export_answers
@@ -60,12 +61,24 @@ def _alembic_config():
     return config
 
 
+def _migrate(step, revision: str) -> None:
+    """Run an Alembic upgrade/downgrade; an unknown revision is refused in Swedish."""
+
+    try:
+        step(_alembic_config(), revision)
+    except AlembicCommandError:  # raised before any migration runs
+        raise CliError(
+            f"Migreringen {revision[:40]!r} finns inte. Ange 'head', 'base' eller "
+            "ett revisions-id (raden 'revision = …' i en fil under migrations/versions/)."
+        ) from None
+
+
 @db_cli.command("upgrade")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Migrera databasen till senaste versionen."""
 
-    alembic_command.upgrade(_alembic_config(), revision)
+    _migrate(alembic_command.upgrade, revision)
     click.echo("Databasen är uppdaterad.")
 
 
@@ -74,7 +87,7 @@ def db_upgrade(revision: str) -> None:
 def db_downgrade(revision: str) -> None:
     """Migrera databasen bakåt (t.ex. till base)."""
 
-    alembic_command.downgrade(_alembic_config(), revision)
+    _migrate(alembic_command.downgrade, revision)
     click.echo(f"Databasen är migrerad till {revision}.")
 
 
@@ -702,7 +715,22 @@ def main() -> None:
     )
 
     try:
-        cli.main(prog_name="surveys", standalone_mode=True)
+        # standalone_mode=False: Click's own (English) usage errors reach us, worded in
+        # Swedish below; everything else behaves as in standalone mode.
+        code = cli.main(prog_name="surveys", standalone_mode=False)
     except ConfigError as exc:  # settings are read when the first command needs the app
         click.echo(f"Fel: {exc}", err=True)
         sys.exit(2)
+    except click.exceptions.NoArgsIsHelpError as exc:  # a group without its command: help
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        click.echo(swedish_usage_error(exc), err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Avbrutet.", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
