@@ -26,7 +26,7 @@ from flask import (
 )
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlmodel import col
 from wtforms import BooleanField
 
@@ -65,30 +65,31 @@ class ProtectOtherForm(FlaskForm):
     protect = BooleanField("Skydda svar från deltagare med annat eller inget angivet kön")
 
 
+def _per_year(session, query: Select[int, int]) -> dict[int, int]:
+    """A count per year from a (year, count) query."""
+    return {year: count for year, count in session.execute(query)}
+
+
 @bp.route("")
 @roles_required(Role.admin)
 def overview():
     """Years that can be published, with their status."""
     session = db.session()
-    answered: dict[int, int] = dict(
-        session.execute(
-            select(col(Response.year), func.count()).group_by(col(Response.year))
-        ).tuples()
+    answered = _per_year(
+        session, select(col(Response.year), func.count()).group_by(col(Response.year))
     )
-    waiting: dict[int, int] = dict(
-        session.execute(
-            select(col(Round.year), func.count())
-            .select_from(PendingResponse)
-            .join(Round, col(Round.id) == col(PendingResponse.round_id))
-            .group_by(col(Round.year))
-        ).tuples()
+    waiting = _per_year(
+        session,
+        select(col(Round.year), func.count())
+        .select_from(PendingResponse)
+        .join(Round, col(Round.id) == col(PendingResponse.round_id))
+        .group_by(col(Round.year)),
     )
-    open_rounds: dict[int, int] = dict(
-        session.execute(
-            select(col(Round.year), func.count())
-            .where(col(Round.state) == RoundState.open.value)
-            .group_by(col(Round.year))
-        ).tuples()
+    open_rounds = _per_year(
+        session,
+        select(col(Round.year), func.count())
+        .where(col(Round.state) == RoundState.open.value)
+        .group_by(col(Round.year)),
     )
     published = {y: pubs.latest(session, y) for y in pubs.published_years(session)}
     years = sorted(set(answered) | set(waiting) | set(published), reverse=True)
