@@ -269,16 +269,20 @@ def _atom_mask(cells: pd.DataFrame, participant: set[str]) -> pd.Series:
 
 
 def _left_out_atoms(
-    atoms: list[tuple[str, str, int]], *, min_cell: int, protect_other: bool
+    atoms: list[tuple[str, str, int, int]], *, min_cell: int, protect_other: bool
 ) -> set[tuple[str, str]]:
-    """Which atoms ``(scope, subgroup, size)`` of one question are left out.
+    """Which atoms ``(scope, subgroup, size, typed)`` of one question are left out.
 
     A never-published part is one of: övriga of an insats, övriga of the förbund
     (all övriga still counted), an answer group without insats (per gender) and
     all answers without insats. Where one of them has 1..min_cell-1 scale answers,
-    its atoms are left out; repeated until no counted part is small.
+    its atoms are left out; repeated until no counted part is small. A part's size
+    leaves out the forms one person typed in (``typed``: per atom the most of any one
+    typist; added up over a part's atoms, which is never less than the true most),
+    so that nobody can plant forms into övriga and subtract them.
     """
-    size = {(s, g): z for s, g, z in atoms}
+    size = {(s, g): z for s, g, z, _ in atoms}
+    known = {(s, g): t for s, g, _, t in atoms}
     counted = {k for k, z in size.items() if z > 0}
     groups: list[list[tuple[str, str]]] = []
     for scope, subgroup in size:
@@ -294,7 +298,7 @@ def _left_out_atoms(
         for group in groups:
             still = [k for k in group if k in counted]
             total = sum(size[k] for k in still)
-            if 0 < total < min_cell:
+            if 0 < total and total - sum(known[k] for k in still) < min_cell:
                 out.update(still)
                 counted.difference_update(still)
                 changed = True
@@ -308,7 +312,12 @@ def _targets(scope: str, subgroup: str, participant: bool) -> list[tuple[str, st
 
 
 def leave_out(
-    cells: pd.DataFrame, instrument: Instrument, *, min_cell: int, protect_other: bool = True
+    cells: pd.DataFrame,
+    instrument: Instrument,
+    *,
+    min_cell: int,
+    protect_other: bool = True,
+    typed: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Leave small never-published parts out of every figure that would count them.
 
@@ -319,6 +328,7 @@ def leave_out(
     gains ``left_out_gender`` (övriga of an insats) or ``left_out_insats`` (answers
     without insats) questionnaires. Pooled rows add up their questions' changes.
     With ``protect_other`` off, övriga stay in (as in NNS's own reports).
+    ``typed`` (``TYPED_COLUMNS``): paper forms per typist, known to whoever typed them.
     """
     cells = cells.reset_index(drop=True).copy()
     for column in LEFT_OUT_COLUMNS:
@@ -328,13 +338,16 @@ def leave_out(
     participant = {qn.key for qn in instrument.questionnaires if qn.participant}
     gates = {(q.questionnaire, q.number) for q in instrument.all_questions() if q.gate}
     atom = _atom_mask(cells, participant) & cells["question"].notna()
+    cells["_typed"] = with_typed(cells, typed, instrument)["typed"].to_numpy()
     dropped: list[int] = []
     deltas: list[dict] = []
     atoms = cells[atom]
     for (year, indicator, qn, question), frame in atoms.groupby(
         ["year", "indicator", "questionnaire", "question"], sort=False
     ):
-        listed = list(zip(frame["scope"], frame["subgroup"], frame["size"], strict=True))
+        listed = list(
+            zip(frame["scope"], frame["subgroup"], frame["size"], frame["_typed"], strict=True)
+        )
         out = _left_out_atoms(listed, min_cell=min_cell, protect_other=protect_other)
         if not out:
             continue
@@ -354,6 +367,7 @@ def leave_out(
                     own = (scope, subgroup) == (row["scope"], row["subgroup"]) and q != _POOLED
                     if not own:
                         deltas.append({**key, "question": q, **values})
+    cells = cells.drop(columns="_typed")
     if not deltas:
         return cells
     delta = pd.DataFrame(deltas)
@@ -933,7 +947,9 @@ def protect(
     """
     if cells.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in PROTECTED_COLUMNS})
-    cells = leave_out(cells, instrument, min_cell=min_cell, protect_other=protect_other)
+    cells = leave_out(
+        cells, instrument, min_cell=min_cell, protect_other=protect_other, typed=typed
+    )
     cells = with_typed(cells, typed, instrument)
     effective = cells["size"] - cells["typed"]
     small = effective < min_cell
