@@ -298,7 +298,7 @@ def _left_out_atoms(
         for group in groups:
             still = [k for k in group if k in counted]
             total = sum(size[k] for k in still)
-            if 0 < total and total - sum(known[k] for k in still) < min_cell:
+            if total > 0 and total - sum(known[k] for k in still) < min_cell:
                 out.update(still)
                 counted.difference_update(still)
                 changed = True

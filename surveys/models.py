@@ -366,6 +366,29 @@ class Publication(SQLModel, table=True):
     )
 
 
+class ShownVersion(SQLModel, table=True):
+    """A version of a year that someone saw: a publication, or a preview shown to the
+    administrator (DESIGN.md "Versions are tables too").
+
+    Keeps the counts the version was made from (code counts, pooled sizes and paper forms
+    per typist, as ``indicators.versions.Shown``), so that every later version of the
+    year can be checked on its difference from it. Aggregated counts only, no answer and
+    no respondent; never exported, never in a reader's file.
+    """
+
+    __tablename__ = "shown_version"
+    __table_args__ = (UniqueConstraint("year", "seq"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
+    year: int = Field(index=True)  # measurement year
+    seq: int  # 1, 2, 3 … per year in the order shown (unique: two at once cannot both pass)
+    kind: str = Field(max_length=20)  # "publication" or "preview"
+    publication_id: str | None = Field(
+        default=None, foreign_key="publication.id", max_length=32
+    )  # the publication it is (None for a preview)
+    waiting: int = 0  # questionnaires of the year not shown in it yet (held back)
+    counts: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # JSON of the counts
+
+
 class PublicationRow(SQLModel, table=True):
     """One published result row (DESIGN.md "Report CSV") of one scope."""
 

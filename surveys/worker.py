@@ -39,7 +39,7 @@ from surveys.reports.assets import prerender_preview
 from surveys.reports.downloads import prepare_year
 from surveys.services import jobs
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.publications import published_years
+from surveys.services.publications import VersionRace, published_years
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +136,17 @@ def _work(session: Session, job: BackgroundJob, worker: str) -> None:
 
 
 def _preview(session: Session, instrument, job: BackgroundJob) -> tuple[str, str]:
-    computed = jobs.count_preview(session, instrument, job)
-    with one_writer(session):  # submissions wait their turn instead of sleep-polling
-        jobs.save_snapshot(session, job, computed)
-        session.commit()
+    for attempt in (1, 2):
+        computed = jobs.count_preview(session, instrument, job)
+        try:
+            with one_writer(session):  # submissions wait their turn instead of sleep-polling
+                jobs.keep_preview(session, job, computed)
+                session.commit()
+            break
+        except VersionRace:  # another version of the year was shown meanwhile: count again
+            session.rollback()
+            if attempt == 2:
+                raise
     # drawn from the snapshot as stored: the page finds the charts under the same key
     stored = jobs.load_snapshot(session, job, job.year) or computed
     prerender_preview(session, year=job.year, computed=stored)

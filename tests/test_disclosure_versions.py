@@ -133,7 +133,8 @@ def test_a_late_annat_respondent_is_not_read_off_the_difference_of_two_versions(
         & (kvinnor["subgroup"] == "kvinnor")
         & (kvinnor["question"] == 3)
     ].iloc[0]
-    assert row["n"] == 11 and row["suppressed"] == ""
+    assert row["n"] == 11
+    assert row["suppressed"] == ""
 
 
 def test_a_late_form_without_insats_is_not_read_off_the_difference():
@@ -159,7 +160,8 @@ def test_preview_difference_attack_learns_nothing():
     more = people("Insats A", "kvinna", 4) + people("Insats A", "man", 1)
     third = play([base(), batch, more], hold=True)
     assert learnt(third) == []
-    assert third.held[2] == [] and third.waiting[2] == 0
+    assert third.held[2] == []
+    assert third.waiting[2] == 0
 
 
 def test_administrator_typing_into_a_published_year_then_republishing_learns_nothing():

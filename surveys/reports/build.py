@@ -274,6 +274,7 @@ def page_context(data: ReportData, *, year: int, suggestions: bool = False) -> d
         "forbund_name": data.forbund_name,
         "neutral_title": NEUTRAL_TITLE,
         "preview": data.preview,
+        "waiting_note": data.waiting_note,
         "publication": data.publication,
         "collection": collection,
         "collection_text": collection_sentence(

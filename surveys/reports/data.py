@@ -51,6 +51,7 @@ class ReportData:
     forbund_name: str | None = None  # the administrator's setting
     preview: bool = False  # True: live figures, not published
     publication: dict | None = None  # version, published_at, method_note (never who)
+    waiting_note: str = ""  # a preview: new questionnaires not counted in yet, and why
     cache_key: str = ""  # identifies the frozen figures (charts are cached by it)
     comments: dict[int, dict[int, str]] = field(default_factory=dict)  # year -> indicator -> text
     texts: dict[str, str] = field(default_factory=dict)  # standing texts: about, contact
@@ -405,6 +406,7 @@ def preview_report(
         year_counts=year_counts,
         forbund_name=forbund_name(db),
         preview=True,
+        waiting_note=publications.waiting_note(computed.waiting, min_cell=cell, year=year),
         cache_key=content_key(results, national, instrument.version, cell),
         comments=report_comments(db, scope),
         texts=report_texts(db),
