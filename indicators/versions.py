@@ -14,9 +14,11 @@ when they changed too little, exactly the figures it had in the newest shown ver
 (the new questionnaires *wait*). An atom takes its current answers only if, against
 EVERY earlier shown version and for every question (and pooled row) of the atom, the
 difference is nothing at all, or at least MIN_CELL answers (and, where ``n`` moved, at
-least MIN_CELL questionnaires) beyond the most forms any one person typed in since the
-first shown version (whoever typed them knows them: DESIGN.md "What a reader typed in
-is known to that reader").
+least MIN_CELL questionnaires) beyond the most new forms any one person typed in
+(whoever typed them knows them: DESIGN.md "What a reader typed in is known to that
+reader"; a person who typed every new form of the atom learns nothing about anyone).
+Each shown version keeps the paper forms per typist that match its figures, so the
+forms typed in between two versions are known exactly.
 
 Why this is sound against the bounded attacker: the difference of two versions is then
 a data set whose every atom is empty or holds at least MIN_CELL answers not known to any
@@ -71,6 +73,7 @@ class HeldBack:
     pooled_sizes: pd.DataFrame
     waiting: pd.DataFrame  # year, questionnaire, scope, subgroup, waiting (questionnaires)
     held: list[tuple] = field(default_factory=list)  # atoms shown as before, sorted
+    typed: pd.DataFrame = field(default_factory=pd.DataFrame)  # forms per typist behind them
 
     @property
     def total_waiting(self) -> int:
@@ -91,36 +94,47 @@ def _atom_rows(shown: Shown, instrument: Instrument) -> pd.DataFrame:
 def _typed_per_atom(typed: pd.DataFrame | None, instrument: Instrument) -> pd.DataFrame:
     """Paper forms per atom and typist."""
     if typed is None or typed.empty:
-        return pd.DataFrame(columns=[*ATOM, "typist", "count"])
+        empty = pd.DataFrame(columns=[*ATOM, "typist", "count"])
+        return empty.astype({"year": "int64", "count": "int64"})
     participant = {qn.key for qn in instrument.questionnaires if qn.participant}
     fine = _scope_and_subgroup(typed[TYPED_COLUMNS], participant)
     fine["year"] = fine["year"].astype("int64")
     return fine.groupby([*ATOM, "typist"], as_index=False)["count"].sum()
 
 
-def _typed_since(now: pd.DataFrame, first: pd.DataFrame) -> pd.DataFrame:
-    """Per atom: the most forms any one person typed in since the first shown version."""
-    merged = now.merge(first, on=[*ATOM, "typist"], how="left", suffixes=("", "_first"))
-    merged["since"] = (merged["count"] - merged["count_first"].fillna(0)).clip(lower=0)
-    return merged.groupby(ATOM, as_index=False)["since"].max()
+def _typed_in_difference(now: pd.DataFrame, before: pd.DataFrame, rows: pd.DataFrame):
+    """Per atom: the most new forms one person typed in, among people who did not type
+    every new form of the atom (who typed them all learns nothing about anyone else).
+
+    A shown version keeps the paper forms per typist that match its figures (a held atom
+    keeps those of the version whose figures it shows), so the difference is exact.
+    """
+    merged = now.merge(before, on=[*ATOM, "typist"], how="left", suffixes=("", "_b"))
+    merged["new"] = (merged["count"] - merged["count_b"].fillna(0)).clip(lower=0)
+    new_forms = rows.groupby(ATOM)["n_moved"].max().rename("forms").reset_index()
+    merged = merged.merge(new_forms, on=ATOM, how="left")
+    partial = merged[merged["new"] < merged["forms"].fillna(0)]
+    return partial.groupby(ATOM, as_index=False)["new"].max().rename(columns={"new": "since"})
 
 
-def _passes(now: pd.DataFrame, before: pd.DataFrame, typed: pd.DataFrame, min_cell: int):
-    """Per atom: whether the difference from ``before`` is empty or large enough."""
-    merged = now.merge(before, on=_ROW, how="outer", suffixes=("", "_b"))
+def _passes(now: pd.DataFrame, before: Shown, typed_now: pd.DataFrame, shown_rows, m: int):
+    """Per atom: whether the difference from a shown version passes (see the module)."""
+    merged = now.merge(shown_rows, on=_ROW, how="outer", suffixes=("", "_b"))
     values = [*COUNT_COLUMNS, "size"]
     for c in values:
-        merged[c] = merged[c].fillna(-1 if c == "clearly_positive_n" else 0).astype("int64")
         fill = -1 if c == "clearly_positive_n" else 0
+        merged[c] = merged[c].fillna(fill).astype("int64")
         merged[f"{c}_b"] = merged[f"{c}_b"].fillna(fill).astype("int64")
+    merged["n_moved"] = (merged["n"] - merged["n_b"]).abs()
+    typed = _typed_in_difference(typed_now, before.typed, merged)
     merged = merged.merge(typed, on=ATOM, how="left")
     known = merged["since"].fillna(0).astype("int64")
     counts = [c for c in values if c not in ("n", "size")]
     same_counts = np.all([merged[c] == merged[f"{c}_b"] for c in counts], axis=0)
     size_moved = (merged["size"] - merged["size_b"]).abs()
-    n_moved = (merged["n"] - merged["n_b"]).abs()
-    size_ok = ((size_moved == 0) & same_counts) | (size_moved - known >= min_cell)
-    n_ok = (n_moved == 0) | (n_moved - known >= min_cell)
+    n_moved = merged["n_moved"]
+    size_ok = ((size_moved == 0) & same_counts) | (size_moved - known >= m)
+    n_ok = (n_moved == 0) | (n_moved - known >= m)
     merged["ok"] = size_ok & n_ok
     return merged.groupby(ATOM, sort=True)["ok"].all()
 
@@ -165,25 +179,37 @@ def hold_back(
     """
     if not shown:
         empty = pd.DataFrame(columns=[*ATOM, "waiting"])
-        return HeldBack(current.code_counts, current.pooled_sizes, empty)
+        return HeldBack(current.code_counts, current.pooled_sizes, empty, typed=current.typed)
     participant = {qn.key for qn in instrument.questionnaires if qn.participant}
     now_rows = _atom_rows(current, instrument)
-    typed = _typed_since(
-        _typed_per_atom(current.typed, instrument), _typed_per_atom(shown[0].typed, instrument)
-    )
+    typed_now = _typed_per_atom(current.typed, instrument)
     passes = [
-        _passes(now_rows, _atom_rows(version, instrument), typed, min_cell) for version in shown
+        _passes(
+            now_rows,
+            Shown(v.code_counts, v.pooled_sizes, _typed_per_atom(v.typed, instrument)),
+            typed_now,
+            _atom_rows(v, instrument),
+            min_cell,
+        )
+        for v in shown
     ]
     ok = pd.concat(passes, axis=1).fillna(True).astype(bool).all(axis=1).sort_index()
     held = {tuple(k) for k in ok.index[~ok.to_numpy()]}
     if not held:
         empty = pd.DataFrame(columns=[*ATOM, "waiting"])
-        return HeldBack(current.code_counts, current.pooled_sizes, empty)
+        return HeldBack(current.code_counts, current.pooled_sizes, empty, typed=current.typed)
     newest = shown[-1]
     code_counts = _swap(current.code_counts, newest.code_counts, held, participant)
     pooled = _swap(current.pooled_sizes, newest.pooled_sizes, held, participant)
+    typed = _swap(_typed_frame(current.typed), _typed_frame(newest.typed), held, participant)
     waiting = _waiting(now_rows, _atom_rows(newest, instrument), held)
-    return HeldBack(code_counts, pooled, waiting, sorted(held))
+    return HeldBack(code_counts, pooled, waiting, sorted(held), typed)
+
+
+def _typed_frame(typed: pd.DataFrame | None) -> pd.DataFrame:
+    if typed is None or typed.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in TYPED_COLUMNS})
+    return typed[TYPED_COLUMNS]
 
 
 def _waiting(now: pd.DataFrame, newest: pd.DataFrame, held: set) -> pd.DataFrame:

@@ -80,6 +80,7 @@ def play(
                 before = out.used[-1].to_dict("records")
                 used = [r for r in everything if atom_of(r) not in held]
                 used += [r for r in before if atom_of(r) in held]
+            typed_now = result.typed
             current = Shown(result.code_counts, result.pooled_sizes, typed_now)
             shown.append(current)
         cells = build_cells(current.code_counts, current.pooled_sizes, INSTRUMENT)
@@ -183,4 +184,31 @@ def test_staff_planting_forms_before_the_first_publication_learn_nothing(gender)
     real = people("Insats A", gender, 1, {**ANSWERS, 3: 1})
     typed = [typed_frame([("Insats A", gender, "personal@x.se", 4)])]
     played = play([base() + planted + real], hold=True, typed=typed)
+    assert learnt(played, planted) == []
+
+
+def test_five_late_forms_all_typed_by_the_administrator_are_shown_and_tell_nothing_more():
+    """Who typed every new form learns nothing about anyone else; the others see five."""
+    typed_in = people("Insats A", "kvinna", 5, {**ANSWERS, 3: 6})
+    typed = [typed_frame([]), typed_frame([("Insats A", "kvinna", "admin@x.se", 5)])]
+    played = play([base(), typed_in], hold=True, typed=typed)
+    assert played.held[1] == []
+    assert learnt(played, typed_in) == []
+    assert learnt(played) == []
+    shown = played.published[1]
+    row = shown[(shown["scope"] == "Insats A") & (shown["subgroup"] == "kvinnor")]
+    assert row[row["question"] == 3].iloc[0]["n"] == 11
+
+
+def test_a_version_that_waits_keeps_the_forms_typed_behind_its_figures():
+    """Four planted forms wait with the real one; later five real ones come: the planted
+    four are still known to their typist, so the group waits until the rest is ≥ 5."""
+    planted = people("Insats A", "kvinna", 4, {**ANSWERS, 3: 6})
+    real = people("Insats A", "kvinna", 1, {**ANSWERS, 3: 1})
+    later = people("Insats A", "kvinna", 4, {**ANSWERS, 3: 2})
+    admin = ("Insats A", "kvinna", "admin@x.se", 4)
+    typed = [typed_frame([]), typed_frame([admin]), typed_frame([admin])]
+    played = play([base(), planted + real, later], hold=True, typed=typed)
+    assert played.held[1] == [(2024, EXIT, "Insats A", "kvinnor")]
+    assert played.held[2] == []  # 9 new, 4 of them typed by one person: 5 unknown to anyone
     assert learnt(played, planted) == []

@@ -283,7 +283,7 @@ def compute(
         min_cell=min_cell,
         protect_other=other,
         previous=before,
-        typed=typed,
+        typed=held.typed,  # the paper forms behind the figures shown
     )
     rows = _with_sizes(rows, cells)
     return Computed(
@@ -293,7 +293,7 @@ def compute(
         min_cell=min_cell,
         protect_other=other,
         waiting=held.total_waiting,
-        counts=Shown(held.code_counts, held.pooled_sizes, typed),
+        counts=Shown(held.code_counts, held.pooled_sizes, held.typed),
         based_on=len(shown),
         waiting_groups=held.waiting,
     )
