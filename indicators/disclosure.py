@@ -58,6 +58,7 @@ SUPPRESSED_COMPLEMENTARY = "complementary"  # hidden so that a smaller group can
 
 REASON_PRIMARY = "för få svar"
 REASON_CHANGED = "ändrad sedan förra publiceringen"
+REASON_EARLIER = "dold i en tidigare visad version av året"
 REASON_CONDITIONAL = "villkorsfråga"
 REASON_RELATION = {
     "R1": "kan räknas fram (kön)",
@@ -931,12 +932,16 @@ def protect(
     protect_other: bool = True,
     previous: pd.DataFrame | None = None,
     typed: pd.DataFrame | None = None,
+    hidden_before: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Disclosure control over all scopes, subgroups and questions at once.
 
     ``cells`` comes from ``build_cells``; ``previous`` (optional) holds the
     cells of the previous publication of the same year(s), with their ``size``;
     ``typed`` (optional, ``TYPED_COLUMNS``) counts paper forms per typist.
+    ``hidden_before`` (optional, ``CELL_KEYS`` with -1 for a pooled row's question):
+    rows hidden in an earlier shown version of the year; they stay hidden
+    (``indicators.versions``: publishing one later would give its old value away).
     Small never-published parts are left out first (``leave_out``); then primary
     suppression, the relations R1–R3, conditional rows and the bounded audit.
     Returns the published rows (no ``UNASSIGNED`` scope, no ``ovriga``) with
@@ -947,6 +952,20 @@ def protect(
     """
     if cells.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in PROTECTED_COLUMNS})
+    if hidden_before is not None and not hidden_before.empty:
+        # Most rows hidden before are hidden again anyway: then they keep their own reason.
+        first = protect(
+            cells,
+            instrument,
+            min_cell=min_cell,
+            protect_other=protect_other,
+            previous=previous,
+            typed=typed,
+        )
+        if _hidden_before(first, hidden_before)[first["suppressed"] == ""].sum() == 0:
+            return first
+    else:
+        hidden_before = None
     cells = leave_out(
         cells, instrument, min_cell=min_cell, protect_other=protect_other, typed=typed
     )
@@ -954,11 +973,13 @@ def protect(
     effective = cells["size"] - cells["typed"]
     small = effective < min_cell
     changed = _changed_since(cells, previous, min_cell) & ~small
-    primary_all = (small | changed).to_numpy()
+    earlier = _hidden_before(cells, hidden_before) & ~small & ~changed
+    primary_all = (small | changed | earlier).to_numpy()
     kind_all = np.full(len(cells), "", dtype=object)
     conditional_all = np.zeros(len(cells), dtype=bool)
     reason = np.full(len(cells), "", dtype=object)
     reason[changed.to_numpy()] = REASON_CHANGED
+    reason[earlier.to_numpy()] = REASON_EARLIER
     reason[small.to_numpy()] = REASON_PRIMARY
     for _, frame in cells.groupby(["year", "indicator", "questionnaire"], sort=False):
         rows = frame.index.to_numpy()
@@ -975,7 +996,23 @@ def protect(
             if extra[i] and not primary[i]:
                 reason[rows[i]] = REASON_RELATION[kind]
         reason[rows[under_gate & ~primary]] = REASON_CONDITIONAL
+    # Hidden because hidden before: so that an earlier smaller group cannot be derived.
+    kind_all[earlier.to_numpy() & (kind_all == SUPPRESSED_PRIMARY)] = SUPPRESSED_COMPLEMENTARY
     return _published_rows(cells, kind_all, conditional_all, reason, instrument)
+
+
+def _hidden_before(cells: pd.DataFrame, hidden: pd.DataFrame | None) -> pd.Series:
+    """Cells hidden in an earlier shown version of their year."""
+    if hidden is None or hidden.empty:
+        return pd.Series(False, index=cells.index)
+    keys = cells[CELL_KEYS].copy()
+    keys["question"] = keys["question"].astype("Int64").fillna(_POOLED).astype("int64")
+    marked = hidden[CELL_KEYS].astype({"year": "int64", "indicator": "int64", "question": "int64"})
+    marked = marked.drop_duplicates().assign(_hidden=True)
+    merged = keys.astype({"year": "int64", "indicator": "int64"}).merge(
+        marked, on=CELL_KEYS, how="left"
+    )
+    return pd.Series(merged["_hidden"].fillna(False).to_numpy(dtype=bool), index=cells.index)
 
 
 def _published_rows(

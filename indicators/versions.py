@@ -28,8 +28,17 @@ insats, left-out groups) is 0 or ≥ MIN_CELL, and no combination of the relatio
 and the bounds isolates fewer than MIN_CELL new answers; each version on its own is
 protected by ``protect``. An atom that waits shows a figure already shown, which tells
 nothing new. By induction the newest shown version passes against every older one, so
-falling back to it is always possible. Pure (no database): the services feed it the
-counts of the shown versions; the result is deterministic (sorted keys, no sets).
+falling back to it is always possible.
+A row hidden in a shown version stays hidden in every later version of the year
+(``protect(hidden_before=…)``): published later, its new value less the difference
+(a group of at least MIN_CELL, which the attacker may learn, e.g. from the förbund's
+row when no other insats changed) would give its old, small value away. So every
+published row of a new version was published (or did not exist) in the earlier ones,
+and what the two versions tell together splits into the earlier version (protected)
+and the difference (no small atom); tests/test_disclosure_property.py plays it.
+
+Pure (no database): the services feed it the counts of the shown versions; the
+result is deterministic (sorted keys, no sets).
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ import pandas as pd
 
 from indicators.disclosure import (
     _POOLED,
+    CELL_KEYS,
     COUNT_COLUMNS,
     FORBUND,
     TYPED_COLUMNS,
@@ -62,7 +72,8 @@ class Shown:
 
     code_counts: pd.DataFrame  # as ``disclosure.count_frames`` gives them
     pooled_sizes: pd.DataFrame
-    typed: pd.DataFrame  # ``TYPED_COLUMNS``: paper forms per typist at that time
+    typed: pd.DataFrame  # ``TYPED_COLUMNS``: paper forms per typist behind its figures
+    hidden: pd.DataFrame | None = None  # ``CELL_KEYS`` of its hidden rows (``hidden_keys``)
 
 
 @dataclass
@@ -74,6 +85,7 @@ class HeldBack:
     waiting: pd.DataFrame  # year, questionnaire, scope, subgroup, waiting (questionnaires)
     held: list[tuple] = field(default_factory=list)  # atoms shown as before, sorted
     typed: pd.DataFrame = field(default_factory=pd.DataFrame)  # forms per typist behind them
+    hidden_before: pd.DataFrame | None = None  # rows hidden in any shown version: stay hidden
 
     @property
     def total_waiting(self) -> int:
@@ -180,6 +192,7 @@ def hold_back(
     if not shown:
         empty = pd.DataFrame(columns=[*ATOM, "waiting"])
         return HeldBack(current.code_counts, current.pooled_sizes, empty, typed=current.typed)
+    before = _hidden_before(shown)
     participant = {qn.key for qn in instrument.questionnaires if qn.participant}
     now_rows = _atom_rows(current, instrument)
     typed_now = _typed_per_atom(current.typed, instrument)
@@ -197,13 +210,29 @@ def hold_back(
     held = {tuple(k) for k in ok.index[~ok.to_numpy()]}
     if not held:
         empty = pd.DataFrame(columns=[*ATOM, "waiting"])
-        return HeldBack(current.code_counts, current.pooled_sizes, empty, typed=current.typed)
+        return HeldBack(current.code_counts, current.pooled_sizes, empty, [], current.typed, before)
     newest = shown[-1]
     code_counts = _swap(current.code_counts, newest.code_counts, held, participant)
     pooled = _swap(current.pooled_sizes, newest.pooled_sizes, held, participant)
     typed = _swap(_typed_frame(current.typed), _typed_frame(newest.typed), held, participant)
     waiting = _waiting(now_rows, _atom_rows(newest, instrument), held)
-    return HeldBack(code_counts, pooled, waiting, sorted(held), typed)
+    return HeldBack(code_counts, pooled, waiting, sorted(held), typed, before)
+
+
+def _hidden_before(shown: list[Shown]) -> pd.DataFrame | None:
+    frames = [v.hidden for v in shown if v.hidden is not None and not v.hidden.empty]
+    if not frames:
+        return None
+    return pd.concat(frames, ignore_index=True).drop_duplicates().reset_index(drop=True)
+
+
+def hidden_keys(published: pd.DataFrame) -> pd.DataFrame:
+    """The ``CELL_KEYS`` of a version's hidden rows (pooled rows' question: -1), sorted."""
+    rows = published[published["suppressed"].fillna("").astype(str) != ""]
+    keys = rows[CELL_KEYS].copy()
+    keys["question"] = keys["question"].astype("Int64").fillna(_POOLED).astype("int64")
+    keys = keys.astype({"year": "int64", "indicator": "int64"})
+    return keys.sort_values(CELL_KEYS, kind="stable").reset_index(drop=True)
 
 
 def _typed_frame(typed: pd.DataFrame | None) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from indicators.disclosure import TYPED_COLUMNS, build_cells, count_frames, protect
-from indicators.versions import Shown, hold_back
+from indicators.versions import Shown, hidden_keys, hold_back
 from tests.attacker import attack
 from tests.test_disclosure_property import INSTRUMENT, frame, respondents
 
@@ -56,6 +56,7 @@ def play(
     hold: bool,
     typed: list[pd.DataFrame] | None = None,
     republished: bool = True,
+    min_cell: int = MIN_CELL,
 ) -> Played:
     """Show one version after each batch; ``hold``: the new rule, else the old one.
 
@@ -71,10 +72,11 @@ def play(
         typed_now = typed[i] if typed else typed_frame([])
         current = Shown(*count_frames(frame(everything), INSTRUMENT), typed_now)
         used = everything
+        before = None
         held: list[tuple] = []
         waiting = 0
         if hold:
-            result = hold_back(current, shown, INSTRUMENT, min_cell=MIN_CELL)
+            result = hold_back(current, shown, INSTRUMENT, min_cell=min_cell)
             held, waiting = result.held, result.total_waiting
             if held:
                 before = out.used[-1].to_dict("records")
@@ -82,15 +84,19 @@ def play(
                 used += [r for r in before if atom_of(r) in held]
             typed_now = result.typed
             current = Shown(result.code_counts, result.pooled_sizes, typed_now)
-            shown.append(current)
+            before = result.hidden_before
         cells = build_cells(current.code_counts, current.pooled_sizes, INSTRUMENT)
         published = protect(
             cells,
             INSTRUMENT,
-            min_cell=MIN_CELL,
+            min_cell=min_cell,
             previous=previous if (republished and not hold) else None,
             typed=typed_now,
+            hidden_before=before,
         )
+        if hold:
+            current.hidden = hidden_keys(published)
+            shown.append(current)
         previous = cells
         out.published.append(published)
         out.used.append(frame(used))
@@ -99,14 +105,16 @@ def play(
     return out
 
 
-def learnt(played: Played, planted: list[dict] | None = None) -> list[str]:
+def learnt(
+    played: Played, planted: list[dict] | None = None, *, min_cell: int = MIN_CELL
+) -> list[str]:
     """What the attacker learns; ``planted``: the forms it typed in itself (the ones each
     version was made from are known to it)."""
     known = None
     if planted:
         mine = frame(planted)
         known = [mine[mine["response"].isin(set(used["response"]))] for used in played.used]
-    return attack(played.published, played.used, min_cell=MIN_CELL, known=known)
+    return attack(played.published, played.used, min_cell=min_cell, known=known)
 
 
 def base() -> list[dict]:

@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 
 from indicators import Instrument
 from indicators.disclosure import LEFT_OUT_COLUMNS, TYPED_COLUMNS, build_cells, protect
-from indicators.versions import Shown, hold_back
+from indicators.versions import Shown, hidden_keys, hold_back
 from surveys import clock
 from surveys.db import one_writer
 from surveys.models import (
@@ -284,6 +284,7 @@ def compute(
         protect_other=other,
         previous=before,
         typed=held.typed,  # the paper forms behind the figures shown
+        hidden_before=held.hidden_before,  # hidden in a shown version: stays hidden
     )
     rows = _with_sizes(rows, cells)
     return Computed(
@@ -293,7 +294,7 @@ def compute(
         min_cell=min_cell,
         protect_other=other,
         waiting=held.total_waiting,
-        counts=Shown(held.code_counts, held.pooled_sizes, held.typed),
+        counts=Shown(held.code_counts, held.pooled_sizes, held.typed, hidden_keys(rows)),
         based_on=len(shown),
         waiting_groups=held.waiting,
     )
@@ -378,6 +379,7 @@ def _encode(shown: Shown) -> bytes:
         "code_counts": records(shown.code_counts),
         "pooled_sizes": records(shown.pooled_sizes),
         "typed": records(shown.typed),
+        "hidden": records(shown.hidden if shown.hidden is not None else pd.DataFrame()),
     }
     return json.dumps(parts, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
@@ -389,7 +391,7 @@ def _decode(body: bytes) -> Shown:
         split = parts[name]
         return pd.DataFrame(split["data"], columns=split["columns"])
 
-    return Shown(frame("code_counts"), frame("pooled_sizes"), frame("typed"))
+    return Shown(frame("code_counts"), frame("pooled_sizes"), frame("typed"), frame("hidden"))
 
 
 def waiting_note(waiting: int, *, min_cell: int, year: int) -> str:
