@@ -159,3 +159,28 @@ def test_the_administrator_types_into_a_published_year_and_republishing_holds_th
     with app.app_context():
         kinds = db.session().execute(text("SELECT kind FROM shown_version ORDER BY seq")).all()
     assert [k for (k,) in kinds] == ["publication", "publication"]
+
+
+def test_a_renamed_insats_is_the_same_group_in_the_next_version(app, runner, tmp_path):
+    """Shown versions follow a rename as publications do: nothing waits, nothing reappears
+    under the old name."""
+    from sqlmodel import select
+
+    from surveys.models import Intervention
+    from surveys.services.rounds import rename_intervention
+
+    year = clock.today().year - 1
+    lines = base_lines(year) + [line(year, "Steget", "annat")] * 2
+    import_lines(runner, tmp_path, "svar", lines)
+    preview(app, year)
+    with app.app_context():
+        session = db.session()
+        steget = session.exec(select(Intervention).where(Intervention.name == "Steget")).one()
+        rename_intervention(session, steget, "Steget vidare")
+        session.commit()
+        body = session.execute(text("SELECT counts FROM shown_version")).scalar_one()
+    assert "Steget vidare" in bytes(body).decode("utf-8")
+    second = preview(app, year)
+    assert second.waiting == 0
+    assert "Steget" not in set(second.rows["scope"])
+    assert "Steget vidare" in set(second.rows["scope"])

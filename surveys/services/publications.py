@@ -368,6 +368,24 @@ def record_shown(
     db.flush()  # a version stored meanwhile with the same seq fails here (unique)
 
 
+def rename_in_versions(db: Session, old: str, new: str) -> None:
+    """An insats renamed: its name in every shown version follows (as publications do),
+    so the next version compares the same groups (flushes)."""
+    for version in db.execute(select(ShownVersion)).scalars():
+        shown = _decode(bytes(version.counts))
+        for frame, column in (
+            (shown.code_counts, "intervention"),
+            (shown.pooled_sizes, "intervention"),
+            (shown.typed, "intervention"),
+            (shown.hidden, "scope"),
+        ):
+            if frame is not None and column in frame:
+                frame.loc[frame[column] == old, column] = new
+        version.counts = _encode(shown)
+        db.add(version)
+    db.flush()
+
+
 def _encode(shown: Shown) -> bytes:
     def records(frame: pd.DataFrame) -> list:
         ordered = (
