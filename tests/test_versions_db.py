@@ -16,6 +16,7 @@ from sqlalchemy import text
 from surveys import clock, db, worker
 from surveys.services import jobs
 from tests.conftest import count_rows, login, scalar
+from tests.test_jobs import CHEF
 from tests.test_publications import report_rows
 from tests.test_staff import csrf, paper_key
 
@@ -45,9 +46,7 @@ def preview(app, year: int):
     """Run a preview job to the end (as the worker does) and return its snapshot."""
     with app.app_context():
         session = db.session()
-        job, new = jobs.request_preview(
-            session, year=year, user_email="chef@example.invalid", min_cell=5
-        )
+        job, new = jobs.request_preview(session, CHEF, year=year, min_cell=5)
         session.commit()
         assert new
     done = worker.run_inline(app, job.id)
