@@ -71,6 +71,7 @@ def context(instrument: Instrument, qn: Questionnaire) -> dict:
         if lang
         else "",
         # the rendered first step differs by all of these (see routes._first_step)
+        "language_source": available,  # a new object when the translations' cache refreshes
         "language_key": (
             shown.code,
             tuple(x.code for x in available.languages) if available else (),
