@@ -95,7 +95,7 @@ def recordings(instance_dir: str | Path) -> dict[str, str]:
     try:
         stat = os.stat(path)
     except OSError:
-        return {}
+        return _NONE
     stamp = (stat.st_ino, stat.st_mtime_ns)
     cached = _LISTINGS.get(str(path))
     if cached is not None and cached[0] == stamp:
@@ -107,6 +107,7 @@ def recordings(instance_dir: str | Path) -> dict[str, str]:
 
 
 _LISTINGS: dict[str, tuple[tuple[int, int], dict[str, str]]] = {}
+_NONE: dict[str, str] = {}  # no folder: the same (never changed) object every time
 _SETTLE_SECONDS = 2.0
 
 
