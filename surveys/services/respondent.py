@@ -20,7 +20,6 @@ from datetime import date
 from itertools import chain
 from types import SimpleNamespace
 
-from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 
@@ -41,7 +40,7 @@ class RoundView(SimpleNamespace):
 
 def _cache() -> dict:
     """This application's cache (per app, so each test's fresh app starts empty)."""
-    return current_app.extensions.setdefault("respondent_cache", {})
+    return db.app_cache("respondent_cache")
 
 
 def _fresh(entry: tuple | None) -> bool:

@@ -24,6 +24,7 @@ from surveys.db import (
     DriverTransaction,
     driver_transaction,
     one_writer,
+    own_transaction,
     writer_lock,
 )
 from surveys.models import (
@@ -122,10 +123,8 @@ def _transaction(db: Session) -> Iterator[DriverTransaction | _InSession]:
         with driver_transaction(bind.engine if isinstance(bind, Connection) else bind) as tx:
             yield tx
         return
-    in_session = _InSession(db)
-    yield in_session
-    if not in_session.finished:
-        db.commit()
+    with own_transaction(db):  # commits the caller's work with it (a rollback ends it sooner)
+        yield _InSession(db)
 
 
 class _InSession:
@@ -136,7 +135,6 @@ class _InSession:
     def __init__(self, db: Session):
         self.db = db
         self.dialect = db.get_bind().dialect.name
-        self.finished = False
 
     def run(self, sql: str, params: tuple | list[tuple] = ()):
         conn = self.db.connection()
@@ -146,7 +144,6 @@ class _InSession:
 
     def rollback(self) -> None:
         self.db.rollback()
-        self.finished = True
 
 
 def _submit(
@@ -389,8 +386,8 @@ def _release_round(
         if rewrite:
             responses += _take_released(conn, round_id)
         _SHUFFLE.shuffle(responses)
-        _insert_rows(conn, responses)
-        db.commit()
+        with own_transaction(db):  # a release batch is a transaction of its own
+            _insert_rows(conn, responses)
     except OperationalError:  # SQLite: another writer released first (stale snapshot)
         db.rollback()
         return None
