@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 from flask import (
     Blueprint,
@@ -68,7 +69,7 @@ TOO_MANY = "För många rapporter på kort tid. Försök igen om en stund."
 @csrf.exempt
 def open_link(code: str):
     """A round's open link (open-link and kiosk rounds)."""
-    round_ = round_by_code(code)  # cached per worker: see services/respondent.py
+    round_ = round_by_code(code)  # as stored now: see services/respondent.py
     if round_ is None or round_.mode == RoundMode.single_use.value:
         abort(404)
     return _questionnaire(
@@ -80,7 +81,7 @@ def open_link(code: str):
 @csrf.exempt
 def kiosk(code: str):
     """The questionnaire on a shared tablet: resets itself after "Tack"."""
-    round_ = round_by_code(code)  # cached per worker: see services/respondent.py
+    round_ = round_by_code(code)  # as stored now: see services/respondent.py
     if round_ is None or round_.mode == RoundMode.single_use.value:
         abort(404)
     return _questionnaire(
@@ -401,18 +402,22 @@ def _show_again(round_: Round, context: dict, posted, fresh_token: str):
 
 
 # The first step of a round's form is the same for everyone but its token, so it is
-# rendered once per worker (while the instrument stays the same) and the token is put in.
+# rendered once per worker and the token is put in. The key holds everything the page
+# shows that can change: the round's settings and insats name (read fresh per request),
+# and the catalogue and offered translations (the objects their caches hand out: a
+# refreshed cache is a new object, so the page is rendered again).
 _TOKEN_PLACEHOLDER = "__FORM_TOKEN__"  # noqa: S105 - a placeholder, not a secret
-_FORM_CACHE: dict[tuple, tuple[object, str]] = {}
+_FORM_CACHE: dict[tuple, tuple[object, object, str]] = {}
 
 
 def _first_step(round_: Round, instrument, context: dict) -> str:
     timings = (context["idle_seconds"], context["countdown_seconds"], context["thanks_seconds"])
     key = (round_.id, round_.year, context["kiosk"], context["action"], timings)
-    key += (context["language_key"],)
+    key += (getattr(round_, "intervention_name", None), context["language_key"])
     cached = _FORM_CACHE.get(key)
-    if cached is not None and cached[0] is instrument:
-        return cached[1]
+    source = context["language_source"]
+    if cached is not None and cached[0] is instrument and cached[1] is source:
+        return cached[2]
     html = render_template(
         "questionnaire/form.html",
         intervention=_intervention(round_),
@@ -426,14 +431,18 @@ def _first_step(round_: Round, instrument, context: dict) -> str:
     )
     if len(_FORM_CACHE) > 500:
         _FORM_CACHE.clear()
-    _FORM_CACHE[key] = (instrument, html)
+    _FORM_CACHE[key] = (instrument, source, html)
     return html
 
 
-def _intervention(round_: Round) -> Intervention | None:
-    """The round's intervention, looked up only when a form is actually rendered."""
+def _intervention(round_: Round) -> Intervention | SimpleNamespace | None:
+    """The round's insats (for its name), looked up only when a form is rendered; a round
+    read by ``round_by_code`` carries the name already."""
     if round_.intervention_id is None:
         return None
+    name = getattr(round_, "intervention_name", None)
+    if name is not None:
+        return SimpleNamespace(name=name)
     return db.session().get(Intervention, round_.intervention_id)
 
 
