@@ -21,7 +21,12 @@ from surveys.cli_types import YEAR, CliError
 from surveys.config import ConfigError
 from surveys.demo import demo_hint, seed_demo
 from surveys.files.answers import export_answers, import_answers
-from surveys.files.history import import_history, import_national, record_batch
+from surveys.files.history import (
+    import_history,
+    import_national,
+    record_batch,
+    set_comparison_group,
+)
 from surveys.files.reading import FileError
 from surveys.links import public_base
 from surveys.models import Intervention, Round, RoundMode, RoundState, User
@@ -330,7 +335,7 @@ def _read(path: str) -> tuple[bytes, str]:
         raise CliError(f"Filen {path} kunde inte läsas: {exc.strerror}.") from None
 
 
-def _run_import(kind: str, path: str) -> None:
+def _run_import(kind: str, path: str, group: str | None = None) -> None:
     """Import a file; every refusal is a Swedish message and exit code 1, never a traceback."""
 
     session = db.session()
@@ -352,6 +357,8 @@ def _run_import(kind: str, path: str) -> None:
                 )
             importer = import_history if kind == "history" else import_national
             count = importer(session, instrument_from_db(session), data=data, filename=name)
+            if group is not None:  # the förbund's comparison group, one of the file's
+                set_comparison_group(session, group, filename=name)
             session.commit()
     except FileError as exc:
         for error in exc.errors:
@@ -379,9 +386,15 @@ def import_history_cmd(path: str) -> None:
 
 @import_cli.command("national")
 @click.argument("path")
-def import_national_cmd(path: str) -> None:
-    """Importera nationella resultat (Riket)."""
-    _run_import("national", path)
+@click.option(
+    "--jamforelsegrupp",
+    "group",
+    default=None,
+    help="Förbundets jämförelsegrupp i rikets fil (t.ex. storstad); tom text: ingen.",
+)
+def import_national_cmd(path: str, group: str | None) -> None:
+    """Importera nationella resultat (Riket), med NNS jämförelsegrupper."""
+    _run_import("national", path, group)
 
 
 @export_cli.command("answers")

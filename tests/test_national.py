@@ -656,7 +656,10 @@ def test_demo_national_runs_the_loop_and_riket_equals_the_packages(national, tmp
     with forbund_app.app_context():
         s = db.session()
         figures = {
-            (f.year, f.questionnaire_key, f.question, f.subgroup): f.positive
+            (f.year, f.questionnaire_key, f.question, f.subgroup, f.comparison_group): (
+                f.positive,
+                f.n,
+            )
             for f in s.exec(select(NationalFigure)).all()
         }
         from surveys.models import PublicationNational
@@ -668,12 +671,12 @@ def test_demo_national_runs_the_loop_and_riket_equals_the_packages(national, tmp
             )
         ).all()
     forbund_app.extensions["engine"].dispose()
-    for r in riket:
-        if r["comparison_group"] == "":
-            assert figures[(2024, r["questionnaire"], int(r["question"]), r["subgroup"])] == int(
-                r["positive"]
-            )
-    assert len(in_report) == len(figures) > 0
+    for r in riket:  # Riket and every comparison group, with n
+        key = (2024, r["questionnaire"], int(r["question"]), r["subgroup"], r["comparison_group"])
+        assert figures[key] == (int(r["positive"]), int(r["n"]))
+    # the 2024 publication froze Riket and forbund-1's own group (storstad), no other group
+    assert {f.comparison_group for f in in_report} == {"", "storstad"}
+    assert len(in_report) == sum(1 for k in figures if k[4] in ("", "storstad")) > 0
 
 
 def test_riket_file_needs_nns_signature_when_a_key_is_configured(forbund, tmp_path):
@@ -710,7 +713,7 @@ def test_riket_file_needs_nns_signature_when_a_key_is_configured(forbund, tmp_pa
     Path(str(path) + ".sig").write_bytes(sign(key, data))
     result = runner.invoke(args=["import", "national", str(path)])
     assert result.exit_code == 0, result.output
-    assert imported() == [88]  # Riket's row; the group's row is read but not stored
+    assert sorted(imported()) == [88, 91]  # Riket's row and the comparison group's
 
 
 def test_a_small_förbund_cannot_be_derived_through_its_comparison_group(national, tmp_path):
