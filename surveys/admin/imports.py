@@ -24,10 +24,12 @@ from surveys.files.history import (
     import_national,
     list_batches,
     remove_batch,
+    set_comparison_group,
 )
 from surveys.files.reading import FileError
 from surveys.models import Role
 from surveys.national.riket_file import check_signature
+from surveys.services import settings
 from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
 
@@ -67,6 +69,7 @@ def index():
         batches=list_batches(db.session()),
         history_columns=",".join(HISTORY_COLUMNS),
         national_columns=",".join(NATIONAL_COLUMNS),
+        comparison_group=settings.get(db.session(), settings.COMPARISON_GROUP),
         answer_columns=",".join(ANSWER_FILE_COLUMNS),
     )
 
@@ -101,7 +104,11 @@ def upload(kind: str):
             filename=upload_file.filename,
             by=current_user.email,
         )
+        group = request.form.get("jamforelsegrupp") if kind == "riket" else None
+        if group is not None:  # the förbund's comparison group among the file's
+            set_comparison_group(session, group[:200], filename=upload_file.filename)
     except FileError as exc:
+        session.rollback()  # a refused group leaves the file's figures unstored too
         for error in exc.errors:
             flash(error, "error")
         flash("Ingenting har importerats.", "error")
