@@ -34,6 +34,8 @@ from surveys.services import publications, settings
 
 COMPUTED = "beräknad"
 FORBUND = publications.FORBUND
+RIKET_COLUMNS = [*NATIONAL_COLUMNS, "n"]  # Riket's (or a comparison group's) figures
+NATIONAL_FRAME = [*RIKET_COLUMNS, "comparison_group"]  # both, as imported or frozen
 
 
 @dataclass
@@ -233,17 +235,13 @@ def _year_counts(db: Session, pubs: list[Publication], scope: str) -> pd.DataFra
     )
 
 
-RIKET_COLUMNS = [*NATIONAL_COLUMNS, "n"]
-NATIONAL_FRAME = [*RIKET_COLUMNS, "comparison_group"]
-
-
 def _national(db: Session, publication: Publication | None) -> pd.DataFrame:
     """Riket's figures and the förbund's comparison group's (NATIONAL_FRAME): as the
     publication froze them, or (None) as imported now for the group set now."""
     if publication is None:
         group = settings.get(db, settings.COMPARISON_GROUP).strip()
-        rows = [r for r in national_rows(db) if r["comparison_group"] in ("", group)]
-        return pd.DataFrame(rows, columns=NATIONAL_FRAME)
+        now = [r for r in national_rows(db) if r["comparison_group"] in ("", group)]
+        return pd.DataFrame(now, columns=NATIONAL_FRAME)
     rows = db.execute(
         select(*(getattr(PublicationNational, c) for c in NATIONAL_FRAME)).where(
             col(PublicationNational.publication_id) == publication.id
