@@ -99,9 +99,8 @@ def count_answered_in(round_id: str, lang: Language | None) -> None:
     apart): nothing ties the count to a questionnaire."""
     if lang is None or lang.code not in LANGUAGES:
         return
-    session = db.session()
-    count_language(session, round_id, lang.code)
-    session.commit()
+    with db.own_transaction(db.session()) as session:
+        count_language(session, round_id, lang.code)
 
 
 def swedish(key: str, swedish: str | None = None) -> str:

@@ -29,9 +29,8 @@ from flask import (
 from flask_login import current_user
 
 from surveys import db, ratelimit
-from surveys.auth import roles_required
+from surveys.auth import roles_required, web_actor
 from surveys.errors import error_page
-from surveys.files.reading import parse_int
 from surveys.models import Intervention, Role, Round, RoundMode
 from surveys.questionnaire import language
 from surveys.questionnaire.forms import (
@@ -43,7 +42,6 @@ from surveys.questionnaire.forms import (
 )
 from surveys.security import csrf
 from surveys.services import kiosk as kiosk_ops
-from surveys.services.audit import record
 from surveys.services.respondent import instrument, round_by_code
 from surveys.services.rounds import accepts_answers, find_by_token
 from surveys.services.submissions import (
@@ -220,7 +218,9 @@ def count_refusal(round_id: str) -> None:
     if token_round(request.form.get("csrf_token")) != round_id:
         return
     if ratelimit.allow("refused", round_id):
-        kiosk_ops.count_refused(db.session(), round_id)
+        # its own transaction: the refusal's answer is an error status, which rolls back
+        with db.own_transaction(db.session()) as session:
+            kiosk_ops.count_refused(session, round_id)
 
 
 def _questionnaire(
@@ -332,7 +332,8 @@ def _posted(session, round_: Round, instrument_, qn, context: dict, *, token: st
         default_min_cell=current_app.config["MIN_CELL"],
     )
     if outcome is Outcome.late:
-        kiosk_ops.record_late(session, round_)
+        with db.own_transaction(session):  # counted apart from the stored answer
+            kiosk_ops.record_late(session, round_)
     stored_now = outcome in (Outcome.stored, Outcome.late)  # not a duplicate
     language.count_answered_in(round_.id, context["lang"] if stored_now else None)
     if outcome in (Outcome.stored, Outcome.duplicate, Outcome.late):
@@ -457,24 +458,17 @@ def kiosk_settings(round_id: str):
     round_ = session.get(Round, round_id)
     if round_ is None or not current_user.can_manage(round_.intervention_id):
         abort(403)
-    seconds = parse_int(
-        request.form.get("idle_seconds", ""),
-        low=kiosk_ops.MIN_IDLE_SECONDS,
-        high=kiosk_ops.MAX_IDLE_SECONDS,
-    )
-    if seconds is None:
-        flash(
-            f"Ange antal sekunder mellan {kiosk_ops.MIN_IDLE_SECONDS} och "
-            f"{kiosk_ops.MAX_IDLE_SECONDS}. Ingenting har ändrats.",
-            "error",
+    try:
+        kiosk_ops.change_settings(
+            session,
+            web_actor(),
+            round_,
+            idle_seconds=request.form.get("idle_seconds", ""),
+            clear_full=request.form.get("clear_full") == "1",
         )
+    except kiosk_ops.KioskSettingError as exc:
+        flash(str(exc), "error")
         return redirect(url_for("staff.round_page", round_id=round_id))
-    round_.kiosk_idle_seconds = seconds
-    if request.form.get("clear_full") == "1":
-        round_.tablet_storage_full = False
-    session.add(round_)
-    record(session, user_email=current_user.email, action="omgång.surfplatta", detail=round_id)
-    session.commit()
     flash("Inställningen för surfplattor är sparad.")
     return redirect(url_for("staff.round_page", round_id=round_id))
 

@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 from indicators import Instrument
 from indicators.disclosure import LEFT_OUT_COLUMNS, TYPED_COLUMNS, build_cells, protect
 from surveys import clock
-from surveys.db import one_writer
+from surveys.db import one_writer, own_transaction
 from surveys.models import (
     Answer,
     InstrumentInfo,
@@ -382,7 +382,8 @@ def publish(
         computed = compute(db, instrument, year=year, min_cell=min_cell, previous=previous)
         # Counting only read; storing writes: submissions wait their turn for it on the
         # writer lock (SQLite) instead of sleep-polling.
-        with one_writer(db):
+        # the publication is a transaction of its own, committed before the year lock goes
+        with one_writer(db), own_transaction(db):
             closed = _close_open_rounds(db, year)
             publication = _store(
                 db,
@@ -402,7 +403,6 @@ def publish(
                     f"{hidden_count(computed.rows)} dolda; {closed} omgångar stängda"
                 ),
             )
-            db.commit()
     except BaseException:
         db.rollback()
         raise

@@ -15,7 +15,6 @@ import time
 from itertools import chain
 from types import SimpleNamespace
 
-from flask import current_app
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session as OrmSession
 
@@ -36,7 +35,7 @@ class RoundView(SimpleNamespace):
 
 def _cache() -> dict:
     """This application's cache (per app, so each test's fresh app starts empty)."""
-    return current_app.extensions.setdefault("respondent_cache", {})
+    return db.app_cache("respondent_cache")
 
 
 def _fresh(entry: tuple | None) -> bool:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from surveys import clock
-from surveys.db import BUSY_TIMEOUT_MS, one_writer, writer_lock
+from surveys.db import BUSY_TIMEOUT_MS, one_writer, own_transaction, writer_lock
 from surveys.models import (
     Answer,
     Intervention,
@@ -141,9 +141,9 @@ def _submit(
     sealed = pending_keys.seal(
         key, key_id=key_id, row_id=row_id, round_id=round_.id, payload=_payload(clean, round_)
     )
-    _run(conn, "pending", (row_id, round_.id, key_id, sealed))
-    count_week(db, round_.id, today)
-    db.commit()
+    with own_transaction(db):  # the sealed answer is stored before a release is tried
+        _run(conn, "pending", (row_id, round_.id, key_id, sealed))
+        count_week(db, round_.id, today)
     release_at = min_cell_value(setting, default_min_cell)
     if waiting_before + 1 >= release_at:
         try:
@@ -352,8 +352,8 @@ def _release_round(
         if rewrite:
             responses += _take_released(conn, round_id)
         _SHUFFLE.shuffle(responses)
-        _insert_rows(conn, responses)
-        db.commit()
+        with own_transaction(db):  # a release batch is a transaction of its own
+            _insert_rows(conn, responses)
     except OperationalError:  # SQLite: another writer released first (stale snapshot)
         db.rollback()
         return None
