@@ -243,7 +243,9 @@ class NationalFigure(SQLModel, table=True):
     """Riket: the national positive share from NNS's yearly report."""
 
     __tablename__ = "national_figure"
-    __table_args__ = (UniqueConstraint("year", "questionnaire_key", "question", "subgroup"),)
+    __table_args__ = (
+        UniqueConstraint("year", "questionnaire_key", "question", "subgroup", "comparison_group"),
+    )
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
     year: int  # measurement year
     questionnaire_key: str = Field(foreign_key="questionnaire.key", max_length=40)  # group
@@ -251,6 +253,10 @@ class NationalFigure(SQLModel, table=True):
     subgroup: str = Field(max_length=10)  # samtliga/kvinnor/man
     batch_id: str | None = Field(default=None, foreign_key="import_batch.id")  # its upload
     positive: int  # percent
+    n: int | None = None  # questionnaires behind it (NNS's extended file); None: not given
+    comparison_group: str = Field(
+        default="", max_length=100, sa_column_kwargs={"server_default": ""}
+    )  # "" = Riket; else the comparison group's name (e.g. storstad)
 
 
 class Setting(SQLModel, table=True):
@@ -454,7 +460,11 @@ class PublicationNational(SQLModel, table=True):
     questionnaire: str = Field(primary_key=True, max_length=40)  # questionnaire key
     question: int = Field(primary_key=True)  # question number
     subgroup: str = Field(primary_key=True, max_length=10)  # samtliga / kvinnor / man
+    comparison_group: str = Field(
+        default="", primary_key=True, max_length=100, sa_column_kwargs={"server_default": ""}
+    )  # "" = Riket; else the förbund's comparison group as it stood
     positive: int  # percent
+    n: int | None = None  # questionnaires behind it; None: the file had no n
 
 
 class PublicationHistory(SQLModel, table=True):

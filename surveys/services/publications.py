@@ -45,7 +45,7 @@ from surveys.models import (
     ShownVersion,
     table_of,
 )
-from surveys.services import locks
+from surveys.services import locks, settings
 from surveys.services.audit import record
 from surveys.services.submissions import PendingKeyError, check_release, release_pending
 
@@ -662,6 +662,14 @@ def _store(
                 for g in computed.groups.astype({"count": int}).to_dict("records")
             ],
         )
+    _store_national(db, publication)
+    _store_history(db, publication)
+    return publication
+
+
+def _store_national(db: Session, publication: Publication) -> None:
+    """Freeze Riket's figures (with n) and those of the förbund's comparison group."""
+    group = settings.get(db, settings.COMPARISON_GROUP).strip()
     national = db.execute(
         select(
             col(NationalFigure.year),
@@ -669,25 +677,30 @@ def _store(
             col(NationalFigure.question),
             col(NationalFigure.subgroup),
             col(NationalFigure.positive),
-        ).where(col(NationalFigure.year) <= computed.year)
+            col(NationalFigure.n),
+            col(NationalFigure.comparison_group),
+        ).where(
+            col(NationalFigure.year) <= publication.year,
+            col(NationalFigure.comparison_group).in_(sorted({"", group})),
+        )
     ).all()
     if national:
-        conn.execute(
+        db.connection().execute(
             table_of(PublicationNational).insert(),
             [
                 {
                     "publication_id": publication.id,
                     "year": y,
                     "questionnaire": q,
-                    "question": n,
+                    "question": number,
                     "subgroup": s,
                     "positive": p,
+                    "n": n,
+                    "comparison_group": g,
                 }
-                for y, q, n, s, p in national
+                for y, q, number, s, p, n, g in national
             ],
         )
-    _store_history(db, publication)
-    return publication
 
 
 def _store_history(db: Session, publication: Publication) -> None:
