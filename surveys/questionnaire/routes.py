@@ -169,16 +169,17 @@ def kiosk_queue(code: str):
 def queue_report(round_: Round):
     """Store a tablet's queue report for the round (shared with enrolled tablets).
 
-    Believed only when signed with a form token of this round (the tablet has the
-    one of the form it shows), in steps of at most MAX_STEP (larger figures are
-    clamped), at most TABLET_REPORTS_PER_MINUTE a minute per address and round. A
+    Believed only when signed with a form token of this round shown in kiosk mode (the
+    tablet has the one of the form it shows; an open link's form token is refused), in
+    steps of at most MAX_STEP (larger figures are clamped), at most
+    TABLET_REPORTS_PER_MINUTE a minute per address and round. A
     round that no longer takes answers hears only a queue getting shorter, and only
     from forms still within the grace period. Never a 500: the counter is clamped.
     """
-    if round_.mode == RoundMode.single_use.value:
+    if round_.mode != RoundMode.kiosk.value:  # only a kiosk round has tablets to hear from
         return jsonify(status="refused", message="Sidan finns inte."), 404
     form_token = read_form_token(request.form.get("token"), round_.id)
-    if form_token is None:
+    if form_token is None or not form_token.kiosk:  # an open link's form is no tablet
         return jsonify(status="refused", message="Rapporten är inte giltig."), 403
     waiting = _queue_figure(request.form.get("waiting", ""))
     reported = _queue_figure(request.form.get("reported", "0"))
@@ -258,7 +259,7 @@ def _questionnaire(
         context["thanks_url"] = f"{thanks}?sprak={context['lang'].code}"
     if request.method == "GET":
         return _first_step(round_, instrument_, context).replace(
-            _TOKEN_PLACEHOLDER, new_form_token(round_.id)
+            _TOKEN_PLACEHOLDER, new_form_token(round_.id, kiosk=kiosk)
         )
     if fetched_before is not None and _rendered_after(round_, fetched_before):
         return _refused(round_, 404, LINK_GONE)  # not a form fetched with the old link
