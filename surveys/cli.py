@@ -332,7 +332,7 @@ def _read(path: str) -> tuple[bytes, str]:
         raise CliError(f"Filen {path} kunde inte läsas: {exc.strerror}.") from None
 
 
-def _run_import(kind: str, path: str) -> None:
+def _run_import(kind: str, path: str, group: str | None = None) -> None:
     """Import a file; every refusal is a Swedish message and exit code 1, never a traceback."""
 
     session = db.session()
@@ -356,6 +356,7 @@ def _run_import(kind: str, path: str) -> None:
                 data=data,
                 filename=name,
                 signature=signature.read_bytes() if signature.is_file() else None,
+                group=group,
             )
     except FileError as exc:
         for error in exc.errors:
@@ -383,9 +384,15 @@ def import_history_cmd(path: str) -> None:
 
 @import_cli.command("national")
 @click.argument("path")
-def import_national_cmd(path: str) -> None:
-    """Importera nationella resultat (Riket)."""
-    _run_import("national", path)
+@click.option(
+    "--jamforelsegrupp",
+    "group",
+    default=None,
+    help="Förbundets jämförelsegrupp i rikets fil (t.ex. storstad); tom text: ingen.",
+)
+def import_national_cmd(path: str, group: str | None) -> None:
+    """Importera nationella resultat (Riket), med NNS jämförelsegrupper."""
+    _run_import("national", path, group)
 
 
 @export_cli.command("answers")

@@ -39,7 +39,7 @@ from surveys.reports.assets import prerender_preview
 from surveys.reports.downloads import prepare_year
 from surveys.services import jobs
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.publications import published_years
+from surveys.services.publications import VersionRace, published_years
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +134,16 @@ def _work(session: Session, job: BackgroundJob, worker: str) -> None:
 
 
 def _preview(session: Session, instrument, job: BackgroundJob) -> tuple[str, str]:
-    computed = jobs.count_preview(session, instrument, job)
-    # submissions wait their turn instead of sleep-polling
-    with one_writer(session), own_transaction(session):
-        jobs.save_snapshot(session, job, computed)
+    for attempt in (1, 2):
+        computed = jobs.count_preview(session, instrument, job)
+        try:
+            # submissions wait their turn instead of sleep-polling
+            with one_writer(session), own_transaction(session):
+                jobs.keep_preview(session, job, computed)
+            break
+        except VersionRace:  # another version of the year was shown meanwhile: count again
+            if attempt == 2:
+                raise
     # drawn from the snapshot as stored: the page finds the charts under the same key
     stored = jobs.load_snapshot(session, job, job.year) or computed
     prerender_preview(session, year=job.year, computed=stored)

@@ -135,7 +135,8 @@ def test_trend_chart_is_small_multiples_with_fixed_lines_and_text_size(instrumen
     assert spec["spec"]["height"] == PANEL_HEIGHT
     layers = spec["spec"]["layer"]
     color = layers[0]["encoding"]["color"]["scale"]
-    assert color == {"domain": ["Samtliga", "kvinnor", "män", "Riket"], "range": ROLE_COLORS}
+    # no comparison group here: it has no place in the legend (tests/test_riket_report.py)
+    assert color == {"domain": ["Samtliga", "kvinnor", "män", "Riket"], "range": ROLE_COLORS[:4]}
     widths = layers[0]["encoding"]["strokeWidth"]["scale"]["range"]
     assert widths[0] > widths[1] == widths[2]  # Samtliga strong, kvinnor and män thinner
     assert layers[0]["encoding"]["strokeDash"]["scale"]["range"][3] != [1, 0]  # Riket dashed

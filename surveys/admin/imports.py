@@ -20,7 +20,7 @@ from surveys.files.answers import ANSWER_FILE_COLUMNS, excel_csv, text_xlsx
 from surveys.files.history import KIND_LABELS, list_batches
 from surveys.files.reading import FileError
 from surveys.models import Role
-from surveys.services import imports
+from surveys.services import imports, settings
 from surveys.services.catalogue import instrument_from_db
 
 bp = Blueprint("imports", __name__, url_prefix="/admin/importer")
@@ -59,6 +59,7 @@ def index():
         batches=list_batches(db.session()),
         history_columns=",".join(HISTORY_COLUMNS),
         national_columns=",".join(NATIONAL_COLUMNS),
+        comparison_group=settings.get(db.session(), settings.COMPARISON_GROUP),
         answer_columns=",".join(ANSWER_FILE_COLUMNS),
     )
 
@@ -77,6 +78,7 @@ def upload(kind: str):
         flash("Filen är för stor (högst 2 MB).", "error")
         return redirect(url_for(".index"))
     signature = request.files.get("signature")  # Riket: NNS's, when its key is configured
+    group = request.form.get("jamforelsegrupp") if kind == "riket" else None  # None: unchanged
     try:
         count = imports.import_figures(
             session,
@@ -86,8 +88,10 @@ def upload(kind: str):
             data=data,
             filename=upload_file.filename,
             signature=signature.read(4096) if signature and signature.filename else None,
+            group=None if group is None else group[:200],  # the förbund's, among the file's
         )
     except FileError as exc:
+        session.rollback()  # a redirect commits: a refused group must leave nothing stored
         for error in exc.errors:
             flash(error, "error")
         flash("Ingenting har importerats.", "error")

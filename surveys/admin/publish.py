@@ -209,6 +209,7 @@ def year_page(year: int):
         protect_other=computed.protect_other,
         instrument=instrument,
         counted_at=counted_at,
+        waiting_note=pubs.waiting_note(computed.waiting, min_cell=cell, year=year),
     )
 
 

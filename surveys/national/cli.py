@@ -18,7 +18,8 @@ from surveys import db
 from surveys.cli_types import YEAR
 from surveys.national import packages as national_packages
 from surveys.national.demo import run as run_demo
-from surveys.national.mode import FORBUND, NATIONAL, is_national, only_in, refusal
+from surveys.national.demo import run_beside
+from surveys.national.mode import FORBUND, NATIONAL, is_national, only_in
 from surveys.national.publish import NationalPublishError, publish_year
 from surveys.national.riket_file import RiketFileError, riket_csv
 from surveys.reports.data import min_cell
@@ -190,6 +191,7 @@ def demo(*, national: bool) -> None:
     """`surveys demo --national` (national instance only; `surveys demo` is the förbund's)."""
     if not national:
         _fail("Det här är den nationella instansen: kör surveys demo --national.")
-    if not is_national(current_app):
-        _fail(refusal(NATIONAL))
+    if not is_national(current_app):  # a förbund's instance: NNS's demo instance beside it
+        run_beside(default_min_cell=current_app.config["MIN_CELL"], echo=click.echo)
+        return
     run_demo(default_min_cell=current_app.config["MIN_CELL"], echo=click.echo)

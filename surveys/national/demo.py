@@ -1,5 +1,10 @@
 """`surveys demo --national`: NNS's instance and five demo förbund, the whole loop.
 
+Run in a förbund's instance (the default, no SURVEYS_MODE needed), the command makes
+NNS's national instance itself, in ``<instance>/nationell-demo/nns/`` (an SQLite
+database of its own); run in a national instance, that instance is NNS's. The
+förbund's own database (what ``make run`` serves) is never touched.
+
 Each demo förbund is a förbund instance of its own (an SQLite database and an
 instance folder under ``<instance>/nationell-demo/``): it collects answers,
 publishes its years, makes its key pair and exports its signed package per
@@ -150,13 +155,16 @@ def seed_forbund(session: Session, spec: DemoForbund, *, seed: int, min_cell: in
     settings.put(session, settings.FORBUND_NAME, spec.name)
     with db.own_transaction(session):  # the förbund is stored before its years are published
         settings.put(session, ORG_NUMBER, spec.org_number)
+        # the comparison group NNS registers it in: its report shows that group beside Riket
+        settings.put(session, settings.COMPARISON_GROUP, spec.group)
     for year in DEMO_YEARS:
         publish(session, instrument, year=year, user_email="demo", min_cell=min_cell)
     return total
 
 
-def forbund_app(folder: Path) -> Flask:
-    """A förbund instance of its own (SQLite in its own instance folder)."""
+def forbund_app(folder: Path, mode: str = "forbund") -> Flask:
+    """A förbund instance of its own (SQLite in its own instance folder); ``mode``
+    "national": NNS's instance of the demo."""
     folder.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{folder / 'indikatorenkater.sqlite'}"
     create_app = current_app.extensions[APP_FACTORY]  # this package cannot import it (a cycle)
@@ -164,14 +172,34 @@ def forbund_app(folder: Path) -> Flask:
         {
             "DATABASE_URL": url,
             "INSTANCE_DIR": str(folder),
-            "SURVEYS_MODE": "forbund",
+            "SURVEYS_MODE": mode,
             "TESTING": current_app.config.get("TESTING", False),
+            "MIN_CELL": current_app.config["MIN_CELL"],
         }
     )
 
 
-def run(*, default_min_cell: int, echo=print) -> dict:
-    """The whole loop; returns where the packages and Riket files were written."""
+def run_beside(*, default_min_cell: int, echo=print) -> dict:
+    """From a förbund's instance: NNS's demo instance in ``<instance>/nationell-demo/nns``,
+    then the whole loop there (the förbund's own database is not touched)."""
+    root = Path(current_app.instance_path) / FOLDER
+    nns = forbund_app(root / "nns", mode="national")
+    try:
+        with nns.app_context():
+            done = run(default_min_cell=default_min_cell, echo=echo, root=root)
+    finally:
+        nns.extensions["engine"].dispose()
+    echo(
+        "Den nationella instansen: SURVEYS_MODE=national "
+        f"SURVEYS_INSTANCE={root / 'nns'} surveys run. Demoförbundet med rikets siffror: "
+        f"SURVEYS_INSTANCE={root / 'forbund-1'} surveys run."
+    )
+    return done
+
+
+def run(*, default_min_cell: int, echo=print, root: Path | None = None) -> dict:
+    """The whole loop in the current (national) instance; returns where the packages and
+    Riket files were written (``root``: the demo förbund's folders, default beside it)."""
     migrate(current_app.config["DATABASE_URL"])  # a fresh clone needs nothing else first
     with db.own_transaction(db.session()) as national_session:
         load_instrument_file(national_session)
@@ -180,7 +208,7 @@ def run(*, default_min_cell: int, echo=print) -> dict:
     if national_session.exec(select(User).limit(1)).first() is not None:
         echo("Den nationella databasen innehåller redan data; demon körs inte igen.")
         return {}
-    root = Path(current_app.instance_path) / FOLDER
+    root = root or Path(current_app.instance_path) / FOLDER
     package_files: list[tuple[str, bytes]] = []
     forbund_apps: list[Flask] = []
     for number, spec in enumerate(FORBUND):

@@ -187,7 +187,8 @@ def chart(data: ReportData, *, year: int, indicator: int, kind: str):
     national = (
         data.national[data.national["year"] <= year] if not data.national.empty else data.national
     )
-    return trend_chart(results, national, data.instrument, indicator=indicator)
+    group = data.group[data.group["year"] <= year] if not data.group.empty else None
+    return trend_chart(results, national, data.instrument, indicator=indicator, group=group)
 
 
 @functools.lru_cache(maxsize=256)

@@ -24,6 +24,7 @@ from indicators.report import (
     summary,
 )
 from surveys import clock
+from surveys.reports import riket
 from surveys.reports.data import COMPLEMENTARY, PRIMARY, ReportData
 from surveys.services import settings
 from surveys.services.rounds import ADMIN_ONLY_QUESTIONNAIRES
@@ -59,6 +60,7 @@ class TableRow:
     values: dict  # numbers for XLSX/Word: n, negative, neutral, positive, clearly, rate, national
     hidden_text: str = ""  # why it is hidden (see hidden_text), empty when shown
     difference: str = ""  # the förbund's positive share minus Riket's, "+5" / "−3" / "±0"
+    group: str = ""  # the comparison group's figure, "88% (n=1 200)" (surveys.reports.riket)
 
 
 MINUS = "\u2212"  # a real minus sign, as in print ("−5", not "-5")
@@ -124,7 +126,7 @@ def table_groups(
         qn = data.instrument.questionnaire(qn_key)
         question = data.instrument.question(qn_key, int(number))
         version = question.version_for(year) if question else None
-        printed = [_table_row(r, qn, data.min_cell) for r in part]
+        printed = [riket.with_riket(_table_row(r, qn, data.min_cell), data, r) for r in part]
         samtliga = [r for r in part if r["subgroup"] == "samtliga"] or part[:1]
         groups.append(
             {
@@ -134,6 +136,7 @@ def table_groups(
                 "text": version.text if version else "",
                 "gate": bool(question and question.gate),
                 "rows": printed,
+                "comparison_group": data.group_name,  # "" = none: no column for it
                 "left_out": {k: int(samtliga[0].get(k) or 0) for k in LEFT_OUT_TEXTS},
             }
         )
@@ -249,7 +252,7 @@ def page_context(data: ReportData, *, year: int, suggestions: bool = False) -> d
                 "has_current": any(not r.suppressed for g in groups for r in g["rows"]),
                 "has_trend": number in trend_indicators,
                 "left_out_notes": left_out_notes(groups),
-                "table_note": TABLE_N_NOTE if has_rows else "",
+                "table_note": riket.table_note(TABLE_N_NOTE, groups) if has_rows else "",
                 "comment": paragraphs(comments.get(number)),
                 "suggestion": starting_line(
                     overview, data.national, instrument, indicator=number, year=year
@@ -266,6 +269,7 @@ def page_context(data: ReportData, *, year: int, suggestions: bool = False) -> d
         "forbund_name": data.forbund_name,
         "neutral_title": NEUTRAL_TITLE,
         "preview": data.preview,
+        "waiting_note": data.waiting_note,
         "publication": data.publication,
         "collection": collection,
         "collection_text": collection_sentence(
@@ -284,6 +288,7 @@ def page_context(data: ReportData, *, year: int, suggestions: bool = False) -> d
         "intervention": data.intervention,
         "indicator_titles": instrument.indicators,
         "change_note": CHANGE_NOTE,
+        "comparison_group": data.group_name,
         "n_note": N_NOTE,
     }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from surveys.reports import riket
+
 
 def overview_table(context: dict) -> list[list[str]]:
     """ "Resultatet i korthet" as printed rows (header first), for the PDF and Word files."""
@@ -28,15 +30,16 @@ def overview_table(context: dict) -> list[list[str]]:
 def result_table(groups: list[dict]) -> tuple[list[list[str]], list[int]]:
     """The seed's "Resultat YYYY" table as printed rows (header first) for the PDF and Word
     files, and the indexes of the "Fråga N – grupp" heading rows that span the table."""
-    rows = [RESULT_HEADER]
+    group_name = next((g["comparison_group"] for g in groups if g.get("comparison_group")), "")
+    rows = [riket.header(RESULT_HEADER, group_name)]
     headings = []
     for g in groups:
         headings.append(len(rows))
-        rows.append([group_heading(g)] + [""] * (len(RESULT_HEADER) - 1))
+        rows.append([group_heading(g)] + [""] * (len(rows[0]) - 1))
         for r in g["rows"]:
             label = r.label + (" (importerad)" if r.imported else "")
             if r.suppressed:
-                rows.append([label, r.hidden_text] + [""] * (len(RESULT_HEADER) - 2))
+                rows.append([label, r.hidden_text] + [""] * (len(rows[0]) - 2))
             else:
                 rows.append(
                     [
@@ -47,6 +50,7 @@ def result_table(groups: list[dict]) -> tuple[list[list[str]], list[int]]:
                         r.response_rate,
                         r.national,
                         r.difference,
+                        *([r.group] if group_name else []),
                     ]
                 )
     return rows, headings

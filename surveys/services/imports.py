@@ -13,7 +13,13 @@ from sqlmodel import Session
 
 from indicators.instrument import Instrument
 from surveys.files.answers import Imported, import_answers
-from surveys.files.history import import_history, import_national, record_batch, remove_batch
+from surveys.files.history import (
+    import_history,
+    import_national,
+    record_batch,
+    remove_batch,
+    set_comparison_group,
+)
 from surveys.models import ImportBatch
 from surveys.national.riket_file import check_signature
 from surveys.services.actor import Actor, audit, require_admin
@@ -32,9 +38,13 @@ def import_figures(
     data: bytes,
     filename: str,
     signature: bytes | None = None,
+    group: str | None = None,
 ) -> int:
     """Import history (``history``) or Riket figures (``national``, with NNS's signature
-    checked when its public key is configured); the number of rows imported."""
+    checked when its public key is configured); the number of rows imported.
+
+    ``group`` (Riket only): the förbund's comparison group, one of the file's groups
+    ("" = none; None = unchanged); an unknown group is a FileError."""
     require_admin(actor)
     if kind not in FIGURES:
         raise ValueError(f"Okänd import {kind!r}.")
@@ -42,7 +52,11 @@ def import_figures(
         check_signature(db, data, signature, filename)
     importer = import_history if kind == "history" else import_national
     count = importer(db, instrument, data=data, filename=filename, by=actor.email)
-    audit(db, actor, ACTIONS[kind], _detail(count, filename))
+    detail = _detail(count, filename)
+    if kind == "national" and group is not None:
+        set_comparison_group(db, group, filename=filename)
+        detail += f", jämförelsegrupp {group.strip() or '(ingen)'}"
+    audit(db, actor, ACTIONS[kind], detail)
     return count
 
 

@@ -51,6 +51,7 @@ from surveys.services.publications import (
     protect_other,
     publish,
     published_years,
+    record_shown,
     year_has_answers,
 )
 from surveys.services.republish import republish_all
@@ -382,6 +383,14 @@ def count_preview(db: Session, instrument: Instrument, job: BackgroundJob) -> Co
     )
 
 
+def keep_preview(db: Session, job: BackgroundJob, computed: Computed) -> None:
+    """Keep a counted preview as a shown version of the year, with its snapshot (DESIGN.md
+    "Versions are tables too"); flushes, the caller commits. Raises ``VersionRace`` when
+    another version of the year was shown since it was counted (count again)."""
+    record_shown(db, computed, kind="preview")
+    save_snapshot(db, job, computed)
+
+
 # --- what the job page shows --------------------------------------------------
 
 
@@ -450,6 +459,7 @@ def save_snapshot(db: Session, job: BackgroundJob, computed: Computed) -> None:
             "groups": computed.groups.to_json(orient="table", index=False),
             "min_cell": computed.min_cell,
             "protect_other": computed.protect_other,
+            "waiting": computed.waiting,
         }
     ).encode("utf-8")
     key = f"{SNAPSHOT_PREFIX}{job.year}"
@@ -505,6 +515,7 @@ def load_snapshot(db: Session, job: BackgroundJob, year: int) -> Computed | None
         groups=_frame(stored["groups"]),
         min_cell=int(stored["min_cell"]),
         protect_other=bool(stored["protect_other"]),
+        waiting=int(stored.get("waiting", 0)),
     )
 
 

@@ -607,6 +607,9 @@ def rename_intervention(db: Session, intervention: Intervention, name: str) -> N
     # published years stay in its report (the figures themselves do not change).
     for table in published:
         db.execute(update(table).where(table.c.scope == intervention.name).values(scope=name))
+    from surveys.services.publications import rename_in_versions  # noqa: PLC0415 - a cycle: publications imports rounds (via submissions)
+
+    rename_in_versions(db, intervention.name, name)
     intervention.name = name
     db.add(intervention)
     db.flush()

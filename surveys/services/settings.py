@@ -13,6 +13,8 @@ from surveys.services.actor import Actor, audit, require_admin
 MIN_CELL = "min_cell"  # the suppression threshold; the environment's MIN_CELL when unset
 FORBUND_NAME = "forbund_name"  # "Förbundets namn"; the appendix reads the same key
 DEFAULT_FORBUND_NAME = "Samordningsförbundet"
+# The förbund's comparison group in NNS's Riket file (e.g. "storstad"); "" = none.
+COMPARISON_GROUP = "comparison_group"
 BAR_CHART_PDF = "report_bar_chart_pdf"  # "1": the PDF and Word file also draw the year's bars
 ABOUT_TEXT = "om_indikatorerna"  # report_text: the standing text before "Resultatet i korthet"
 CONTACT_TEXT = "kontakt"  # report_text: the förbund's contact details in the title block
