@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from pathlib import Path
 
 from indicators.instrument import VERSION_ID, Instrument
+from surveys import clock
 
 MAX_BYTES = 3 * 1024 * 1024  # a spoken question is a few seconds: 3 MB is plenty
 FOLDER = "ljud"
@@ -101,7 +101,8 @@ def recordings(instance_dir: str | Path) -> dict[str, str]:
     if cached is not None and cached[0] == stamp:
         return cached[1]
     found = _list(path)
-    if time.time() - stat.st_mtime > _SETTLE_SECONDS:
+    # the service's clock (surveys/clock.py); a folder changed just now is listed again
+    if clock.utcnow().timestamp() - stat.st_mtime > _SETTLE_SECONDS:
         _LISTINGS[str(path)] = (stamp, found)
     return found
 
