@@ -77,7 +77,7 @@ def _published(runner, tmp_path, year: int) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def demo(database_url, tmp_path_factory):
+def published_demo(database_url, tmp_path_factory):
     """The demo published once for the module: each year's rows and the answers."""
     empty_database(database_url)
     app = create_app(
@@ -102,16 +102,16 @@ def demo(database_url, tmp_path_factory):
 
 
 @pytest.mark.parametrize("year", DEMO_YEARS)
-def test_a_bounded_attacker_learns_no_count_of_a_small_group_from_the_demo(demo, year):
-    published, answers = demo[year]
+def test_a_bounded_attacker_learns_no_count_of_a_small_group_from_the_demo(published_demo, year):
+    published, answers = published_demo[year]
     answers = answers[answers["year"] == year]
     assert len(published) > 100
     assert attack(published, answers, min_cell=MIN_CELL) == []
     assert rule_breaks(published, answers, min_cell=MIN_CELL) == []
 
 
-def test_the_one_annat_respondent_of_2024_is_left_out_and_said_so(demo):
-    published, _ = demo[2024]
+def test_the_one_annat_respondent_of_2024_is_left_out_and_said_so(published_demo):
+    published, _ = published_demo[2024]
     row = published[
         (published["scope"] == "Arbetsnära stöd")
         & (published["questionnaire"] == "deltagare_pagaende")
@@ -130,16 +130,16 @@ def test_the_one_annat_respondent_of_2024_is_left_out_and_said_so(demo):
     assert row["n"] == kvinnor["n"] + man["n"]  # nothing left to subtract
 
 
-def test_the_demo_hides_at_most_8_percent_of_rows_only_to_protect_others(demo):
+def test_the_demo_hides_at_most_8_percent_of_rows_only_to_protect_others(published_demo):
     for year in DEMO_YEARS:
-        published, _ = demo[year]
+        published, _ = published_demo[year]
         complementary = (published["suppressed"] == "complementary").sum()
         assert complementary <= 0.08 * len(published), (year, complementary, len(published))
         assert set(published["suppressed"]) <= {"", "primary", "complementary"}
 
 
-def test_the_report_csv_has_left_out_after_suppressed(demo):
-    published, _ = demo[2024]
+def test_the_report_csv_has_left_out_after_suppressed(published_demo):
+    published, _ = published_demo[2024]
     columns = [c for c in published.columns if c != "scope"]
     assert columns[-2:] == ["suppressed", "left_out"] or "left_out" in columns
     text = io.StringIO()
