@@ -464,6 +464,8 @@ def with_typed(cells: pd.DataFrame, typed: pd.DataFrame | None, instrument: Inst
 # One block: year × indicator × questionnaire
 # --------------------------------------------------------------------------
 _EPS = 1e-6
+_MOVED = 1e-9  # a cell a point moves by more than this counts as moved (kept unknown)
+_FEW = 8  # open counts above which random directions are tried first
 _COUNTS = ["negative_n", "neutral_n", "positive_n", "clearly_positive_n"]  # audited counts
 
 
@@ -487,6 +489,7 @@ class _Block:
     part_rel: np.ndarray  # relation of each (relation, part) pair
     part_cell: np.ndarray  # part cell of each (relation, part) pair
     cache: dict = field(default_factory=dict)  # component audits already solved
+    witnesses: _Witnesses = field(default_factory=lambda: _Witnesses())  # points already found
 
     def hidden(self, base: np.ndarray) -> np.ndarray:
         """Published cells that are hidden: ``base`` plus conditional rows under a hidden gate."""
@@ -535,45 +538,79 @@ class _Block:
         small = (self.size >= 1) & (self.effective < self.min_cell)
         return unknown & small & (self.published | self.protected)
 
-    def pinned(self, unknown: np.ndarray) -> list[int]:
+    def pinned(self, unknown: np.ndarray, *, first: bool = False) -> list[int]:
         """Audited cells with a count that only one value fits (by linear programming).
 
         The attacker's unknowns are every count of every hidden cell and never-published
         part; they know each n, the relations R1–R3 in every count column, 0 ≤ count ≤ n,
-        negative + neutral + positive = answered and clearly positive ≤ positive. The
-        unknowns fall apart into components linked by relations; each component holding
-        an audited cell is one small LP, solved once per set of unknowns.
+        negative + neutral + positive = answered and clearly positive ≤ positive. A count
+        is free when some feasible point puts it at least 1 from its true value. Points
+        found earlier stay feasible while every cell they move is still unknown
+        (``_Witnesses``), so only the counts no such point frees are solved for: per
+        component of unknowns linked by relations, one small LP, solved once per set of
+        unknowns. ``first``: stop at the first pinned cell (``holds`` needs only yes/no).
         """
         audited = self.audited(unknown)
         if not audited.any():
             return []
         variable = unknown | (self.never & ~self.empty)
+        open_ = audited[:, None] & self._audited_columns() & ~self.witnesses.freed(variable)
+        if not open_.any():
+            return []
         labels = self._components(variable)
         found: list[int] = []
-        for label in np.unique(labels[audited]):
+        for label in np.unique(labels[open_.any(axis=1)]):
             cells = np.flatnonzero(labels == label)
             key = (cells.tobytes(), audited[cells].tobytes())
-            if key not in self.cache:
-                self.cache[key] = _audit_component(self, cells, audited[cells])
-            found += self.cache[key]
+            if key in self.cache:
+                found += self.cache[key]
+            else:
+                pinned = _audit_component(self, cells, open_[cells], first=first)
+                if first and pinned:
+                    return pinned
+                self.cache[key] = pinned
+                found += pinned
+            if first and found:
+                return found
         return sorted(found)
 
+    def _audited_columns(self) -> np.ndarray:
+        """Cells × 5: the counts the audit asks about (not answered; clearly where known)."""
+        columns = np.ones(self.values.shape, dtype=bool)
+        columns[:, 0] = False
+        columns[:, 4] = ~np.isnan(self.values[:, 4])
+        return columns
+
+    def terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every relation as terms (relation, cell, +1 for the total, -1 for a part)."""
+        if "terms" not in self.cache:
+            count = len(self.relations)
+            self.cache["terms"] = (
+                np.concatenate([np.arange(count, dtype=np.int64), self.part_rel]),
+                np.concatenate([self.rel_total, self.part_cell]),
+                np.concatenate([np.ones(count), -np.ones(len(self.part_cell))]),
+            )
+        return self.cache["terms"]
+
     def _components(self, variable: np.ndarray) -> np.ndarray:
-        """Component label per cell: variable cells sharing a relation are linked."""
+        """Component label per cell: variable cells sharing a relation are linked.
+
+        The graph has a node per cell and per relation, an edge from each variable
+        cell to each of its relations; labels of cells only are returned.
+        """
         count = len(self.size)
-        rows, cols = [], []
-        for _, total, parts in self.relations:
-            members = [c for c in (total, *parts.tolist()) if variable[c]]
-            rows += members[:-1]
-            cols += members[1:]
-        graph = sparse.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(count, count))
+        rel, cell, _ = self.terms()
+        keep = variable[cell]
+        rows, cols = cell[keep], count + rel[keep]
+        size = count + len(self.relations)
+        graph = sparse.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(size, size))
         _, labels = connected_components(graph, directed=False)
-        return np.where(variable, labels, -1)
+        return np.where(variable, labels[:count], -1)
 
     def holds(self, base: np.ndarray) -> bool:
         """All rules and the bounded property hold for this suppression."""
         unknown = self.unknown(self.hidden(base))
-        return self.broken_relation(unknown) is None and not self.pinned(unknown)
+        return self.broken_relation(unknown) is None and not self.pinned(unknown, first=True)
 
     # -- choosing the next cell to suppress ---------------------------------
     def _visible(self, cells: Iterable[int], unknown: np.ndarray) -> list[int]:
@@ -631,6 +668,47 @@ def _silence_highs_banner() -> None:
 _silence_highs_banner()
 
 
+class _Witnesses:
+    """Feasible points of the attacker's LP found so far in one block, as moves.
+
+    A point found with some cells unknown stays feasible whenever every cell it moves
+    is still unknown (the other cells sit at their true values, which satisfy every
+    relation), so hiding more never loses it and un-hiding a cell loses only the
+    points that moved it. Each point frees the counts it puts at least 1 from the
+    truth. Only the moved cells and the freed counts are kept.
+    """
+
+    def __init__(self) -> None:
+        self.moved: list[np.ndarray] = []  # cells each point moves
+        self.frees: list[np.ndarray] = []  # flat cell * 5 + column of each freed count
+        self._stacked: tuple[np.ndarray, ...] | None = None
+
+    def add(self, moved: np.ndarray, frees: np.ndarray) -> None:
+        if len(frees):
+            self.moved.append(moved)
+            self.frees.append(frees)
+            self._stacked = None
+
+    def freed(self, variable: np.ndarray) -> np.ndarray:
+        """Cells × 5: counts that some point still feasible puts 1 from the truth."""
+        out = np.zeros((len(variable), 5), dtype=bool)
+        if not self.moved:
+            return out
+        if self._stacked is None:
+            owners = [np.full(len(m), i) for i, m in enumerate(self.moved)]
+            freers = [np.full(len(f), i) for i, f in enumerate(self.frees)]
+            self._stacked = (
+                np.concatenate(self.moved),
+                np.concatenate(owners),
+                np.concatenate(self.frees),
+                np.concatenate(freers),
+            )
+        moved, owner, frees, freer = self._stacked
+        lost = np.bincount(owner, weights=~variable[moved], minlength=len(self.moved)) > 0
+        out.reshape(-1)[frees[~lost[freer]]] = True
+        return out
+
+
 class _Program:
     """The attacker's linear program over one component of unknown cells (HiGHS).
 
@@ -639,8 +717,9 @@ class _Program:
     from the last basis.
     """
 
-    def __init__(self, column_of, rows, lower, upper, bounds, truth) -> None:
-        self.column_of: dict[tuple[int, int], int] = column_of  # (cell, column) -> variable
+    def __init__(self, cell, column, matrix, lower, upper, bounds, truth) -> None:
+        self.cell: np.ndarray = cell  # block cell of each variable
+        self.column: np.ndarray = column  # count column (0 answered … 4 clearly) of each
         self.truth: np.ndarray = truth  # the true values: always feasible
         width = len(truth)
         lp = highspy.HighsLp()
@@ -649,9 +728,8 @@ class _Program:
         lp.col_cost_ = np.zeros(width)
         lp.col_lower_ = np.zeros(width)
         lp.col_upper_ = bounds
-        lp.row_lower_ = np.array(lower, dtype=float)
-        lp.row_upper_ = np.array(upper, dtype=float)
-        matrix = _sparse(rows, width).tocsc()
+        lp.row_lower_ = lower
+        lp.row_upper_ = upper
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = matrix.indptr
         lp.a_matrix_.index_ = matrix.indices
@@ -671,96 +749,132 @@ class _Program:
 
 
 def _program(block: _Block, cells: np.ndarray) -> _Program:
-    """Variables: answered, negative, neutral, positive (and clearly positive) per cell."""
-    column_of: dict[tuple[int, int], int] = {}
-    for cell in cells.tolist():
-        for k in range(5 if not np.isnan(block.values[cell, 4]) else 4):
-            column_of[(cell, k)] = len(column_of)
-    eq_rows: list[dict[int, float]] = []
-    eq_rhs: list[float] = []
-    ub_rows: list[dict[int, float]] = []
-    for cell in cells.tolist():  # negative + neutral + positive = answered
-        eq_rows.append({column_of[(cell, k)]: (-1.0 if k == 0 else 1.0) for k in range(4)})
-        eq_rhs.append(0.0)
-        if (cell, 4) in column_of:  # clearly positive <= positive
-            ub_rows.append({column_of[(cell, 4)]: 1.0, column_of[(cell, 3)]: -1.0})
-    inside = set(cells.tolist())
-    for r in sorted({r for c in inside for r in block.member[c]}):
-        _, total, parts = block.relations[r]
-        terms = [(total, 1.0)] + [(int(p), -1.0) for p in parts]
-        has_clearly = not any(np.isnan(block.values[c, 4]) for c, _ in terms)
-        for k in range(5 if has_clearly else 4):
-            row: dict[int, float] = {}
-            rhs = 0.0
-            for c, coefficient in terms:
-                if c in inside:
-                    row[column_of[(c, k)]] = row.get(column_of[(c, k)], 0.0) + coefficient
-                else:  # a published figure (or a known empty cell)
-                    rhs -= coefficient * float(np.nan_to_num(block.values[c, k]))
-            if row:
-                eq_rows.append(row)
-                eq_rhs.append(rhs)
-    width = len(column_of)
-    upper = np.zeros(width)
-    truth = np.zeros(width)
-    for (cell, k), j in column_of.items():
-        upper[j] = float(block.n[cell])
-        truth[j] = float(block.values[cell, k])
+    """Variables: answered, negative, neutral, positive (and clearly positive) per cell.
+
+    Rows: negative + neutral + positive - answered = 0 and clearly - positive <= 0 per
+    cell; per relation touching the component and per count column, total - Σ parts
+    = 0, the cells outside the component (published or known empty) on the right.
+    """
+    count = len(block.size)
+    clearly = ~np.isnan(block.values[cells, 4])
+    widths = 4 + clearly
+    start = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
+    width = int(widths.sum())
+    first_column = np.full(count, -1, dtype=np.int64)
+    first_column[cells] = start
+    var_cell = np.repeat(cells, widths)
+    var_column = np.arange(width) - np.repeat(start, widths)
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    data: list[np.ndarray] = []
+    # answered = negative + neutral + positive, one row per cell
+    local = np.arange(len(cells))
+    for k, value in ((0, -1.0), (1, 1.0), (2, 1.0), (3, 1.0)):
+        rows.append(local)
+        cols.append(start + k)
+        data.append(np.full(len(cells), value))
+    lower = [np.zeros(len(cells))]
+    upper = [np.zeros(len(cells))]
+    next_row = len(cells)
+    # relations, one row per relation and count column
+    rel, cell, sign = block.terms()
+    inside = first_column[cell] >= 0
+    touched = np.bincount(rel[inside], minlength=len(block.relations)) > 0
+    nan_terms = np.bincount(rel, weights=np.isnan(block.values[cell, 4]), minlength=len(touched))
+    with_clearly = nan_terms == 0
+    chosen = np.flatnonzero(touched)
+    columns_of = 4 + with_clearly[chosen]
+    base = np.full(len(touched), -1, dtype=np.int64)
+    base[chosen] = next_row + np.concatenate([[0], np.cumsum(columns_of)[:-1]]).astype(np.int64)
+    relation_rows = int(columns_of.sum())
+    rhs = np.zeros(relation_rows)
+    used = touched[rel]
+    for k in range(5):
+        term = used & (with_clearly[rel] if k == 4 else True)
+        row = base[rel[term]] + k
+        inner = inside[term]
+        rows.append(row[inner])
+        cols.append(first_column[cell[term][inner]] + k)
+        data.append(sign[term][inner])
+        outer = ~inner
+        known = -sign[term][outer] * block.values[cell[term][outer], k]
+        np.add.at(rhs, row[outer] - next_row, known)
+    lower.append(rhs)
+    upper.append(rhs)
+    next_row += relation_rows
+    # clearly positive <= positive
+    with_own = np.flatnonzero(clearly)
+    extra = next_row + np.arange(len(with_own))
+    rows += [extra, extra]
+    cols += [start[with_own] + 4, start[with_own] + 3]
+    data += [np.ones(len(with_own)), -np.ones(len(with_own))]
+    lower.append(np.full(len(with_own), -highspy.kHighsInf))
+    upper.append(np.zeros(len(with_own)))
+    next_row += len(with_own)
+    matrix = sparse.csc_matrix(
+        (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(next_row, width),
+    )
+    matrix.sum_duplicates()
     return _Program(
-        column_of,
-        eq_rows + ub_rows,
-        eq_rhs + [-highspy.kHighsInf] * len(ub_rows),
-        eq_rhs + [0.0] * len(ub_rows),
-        upper,
-        truth,
+        var_cell,
+        var_column,
+        matrix,
+        np.concatenate(lower),
+        np.concatenate(upper),
+        block.n[var_cell].astype(float),
+        block.values[var_cell, var_column],
     )
 
 
-def _audit_component(block: _Block, cells: np.ndarray, audited: np.ndarray) -> list[int]:
-    """Audited cells of one component with a count pinned to a single value.
+def _audit_component(
+    block: _Block, cells: np.ndarray, open_: np.ndarray, *, first: bool = False
+) -> list[int]:
+    """Cells of one component with an open count (cells × 5) pinned to a single value.
 
-    A count is free when some feasible point puts it at least 1 away from its true
-    value. A few solves in random directions free most counts at once; each count
-    still unsettled gets its own maximum and minimum.
+    A few solves in random directions free most counts at once when many are open;
+    each count still unsettled gets its own maximum and minimum. Every point found is
+    kept in ``block.witnesses`` for later audits of the block.
     """
     program = _program(block, cells)
-    chosen = set(cells[audited].tolist())
-    targets = {j: cell for (cell, k), j in program.column_of.items() if k >= 1 and cell in chosen}
-    free: set[int] = set()
+    local = np.full(len(block.size), -1, dtype=np.int64)
+    local[cells] = np.arange(len(cells))
+    is_target = open_[local[program.cell], program.column]
+    targets = np.flatnonzero(is_target)
+    free = np.zeros(len(program.truth), dtype=bool)
+    flat = program.cell * 5 + program.column
 
     def note(x: np.ndarray | None) -> None:
-        if x is not None:
-            free.update(j for j in targets if abs(x[j] - program.truth[j]) >= 1 - _EPS)
+        if x is None:
+            return
+        away = np.abs(x - program.truth)
+        frees = (away >= 1 - _EPS) & (program.column >= 1)
+        free[frees] = True
+        block.witnesses.add(np.unique(program.cell[away > _MOVED]), flat[frees])
 
     width = len(program.truth)
-    rng = np.random.default_rng(width)
-    for _ in range(2):
-        weights = rng.uniform(-1.0, 1.0, width)
-        note(program.solve(weights))
-        note(program.solve(-weights))
-    pinned: set[int] = set()
-    for j, cell in targets.items():
-        if j in free or cell in pinned:
+    if len(targets) > _FEW:
+        rng = np.random.default_rng(width)
+        for _ in range(2):
+            weights = rng.uniform(-1.0, 1.0, width)
+            note(program.solve(weights))
+            note(program.solve(-weights))
+    pinned: list[int] = []
+    for j in targets.tolist():
+        cell = int(program.cell[j])
+        if free[j] or (pinned and pinned[-1] == cell):
             continue
         for sign in (-1.0, 1.0):  # maximise, then minimise
             objective = np.zeros(width)
             objective[j] = sign
             note(program.solve(objective))
-            if j in free:
+            if free[j]:
                 break
-        if j not in free:
-            pinned.add(cell)
-    return sorted(int(c) for c in pinned)
-
-
-def _sparse(rows: list[dict[int, float]], width: int) -> sparse.csr_matrix:
-    data, row_index, col_index = [], [], []
-    for i, row in enumerate(rows):
-        for j, value in row.items():
-            row_index.append(i)
-            col_index.append(j)
-            data.append(value)
-    return sparse.csr_matrix((data, (row_index, col_index)), shape=(len(rows), width))
+        if not free[j]:
+            pinned.append(cell)
+            if first:
+                break
+    return sorted(set(pinned))
 
 
 def _make_block(frame: pd.DataFrame, instrument: Instrument, min_cell: int, protect_other: bool):
