@@ -717,7 +717,7 @@ class _Program:
     from the last basis.
     """
 
-    def __init__(self, cell, column, matrix, lower, upper, bounds, truth) -> None:
+    def __init__(self, cell, column, matrix, lower, upper, bounds, truth, floor=None) -> None:
         self.cell: np.ndarray = cell  # block cell of each variable
         self.column: np.ndarray = column  # count column (0 answered … 4 clearly) of each
         self.truth: np.ndarray = truth  # the true values: always feasible
@@ -726,7 +726,7 @@ class _Program:
         lp.num_col_ = width
         lp.num_row_ = len(lower)
         lp.col_cost_ = np.zeros(width)
-        lp.col_lower_ = np.zeros(width)
+        lp.col_lower_ = np.zeros(width) if floor is None else floor
         lp.col_upper_ = bounds
         lp.row_lower_ = lower
         lp.row_upper_ = upper
@@ -827,54 +827,143 @@ def _program(block: _Block, cells: np.ndarray) -> _Program:
     )
 
 
-def _audit_component(
-    block: _Block, cells: np.ndarray, open_: np.ndarray, *, first: bool = False
-) -> list[int]:
-    """Cells of one component with an open count (cells × 5) pinned to a single value.
+def _column_program(
+    block: _Block, cells: np.ndarray, k: int, floor: np.ndarray, ceiling: np.ndarray
+) -> _Program:
+    """One count column ``k`` alone: per relation, total - Σ parts = 0 in that column.
 
-    A few solves in random directions free most counts at once when many are open;
-    each count still unsettled gets its own maximum and minimum. Every point found is
-    kept in ``block.witnesses`` for later audits of the block.
+    ``floor`` and ``ceiling`` (per cell of ``cells``) bound the variables; for the
+    clearly-positive column only the cells that have one take part (``_Audit.cells``).
     """
-    program = _program(block, cells)
-    local = np.full(len(block.size), -1, dtype=np.int64)
-    local[cells] = np.arange(len(cells))
-    is_target = open_[local[program.cell], program.column]
-    targets = np.flatnonzero(is_target)
-    free = np.zeros(len(program.truth), dtype=bool)
-    flat = program.cell * 5 + program.column
+    first_column = np.full(len(block.size), -1, dtype=np.int64)
+    first_column[cells] = np.arange(len(cells))
+    rel, cell, sign = block.terms()
+    inside = first_column[cell] >= 0
+    touched = np.bincount(rel[inside], minlength=len(block.relations)) > 0
+    if k == 4:
+        nan_terms = np.bincount(
+            rel, weights=np.isnan(block.values[cell, 4]), minlength=len(touched)
+        )
+        touched &= nan_terms == 0
+    row_of = np.full(len(touched), -1, dtype=np.int64)
+    chosen = np.flatnonzero(touched)
+    row_of[chosen] = np.arange(len(chosen))
+    term = touched[rel]
+    row, inner = row_of[rel[term]], inside[term]
+    rhs = np.zeros(len(chosen))
+    np.add.at(rhs, row[~inner], -sign[term][~inner] * block.values[cell[term][~inner], k])
+    matrix = sparse.csc_matrix(
+        (sign[term][inner], (row[inner], first_column[cell[term][inner]])),
+        shape=(len(chosen), len(cells)),
+    )
+    matrix.sum_duplicates()
+    truth = block.values[cells, k]
+    column = np.full(len(cells), k)
+    return _Program(cells, column, matrix, rhs, rhs.copy(), ceiling, truth, floor)
 
-    def note(x: np.ndarray | None) -> None:
+
+class _Audit:
+    """The audit of one component: a cheap relaxation first, then the attacker's program.
+
+    For each open count, the count's column alone with only 0 <= count <= n (fewer
+    constraints than the attacker has) is solved first: a count that cannot move by 1
+    there cannot move in the attacker's program either, so it is pinned, and the
+    directions it cannot move in need no further solve. The other counts are settled
+    by the attacker's whole program (``_program``), whose points are kept in
+    ``block.witnesses``.
+    """
+
+    def __init__(self, block: _Block, cells: np.ndarray, open_: np.ndarray) -> None:
+        self.block, self.cells, self.open = block, cells, open_
+        self.values = block.values[cells]
+        self.clearly = ~np.isnan(self.values[:, 4])
+        self.free = np.zeros(open_.shape, dtype=bool)
+        self.flat = self.cells[:, None] * 5 + np.arange(5)
+        self.relaxed: dict[int, _Program] = {}
+        self._full: _Program | None = None
+
+    @property
+    def full(self) -> _Program:
+        if self._full is None:
+            self._full = _program(self.block, self.cells)
+        return self._full
+
+    def note(self, x: np.ndarray | None) -> None:
+        """Keep a point of the attacker's program: it frees what it moves by 1."""
         if x is None:
             return
-        away = np.abs(x - program.truth)
-        frees = (away >= 1 - _EPS) & (program.column >= 1)
-        free[frees] = True
-        block.witnesses.add(np.unique(program.cell[away > _MOVED]), flat[frees])
+        full = self.full
+        delta = np.zeros(self.open.shape)
+        delta[np.searchsorted(self.cells, full.cell), full.column] = x - full.truth
+        away = np.abs(delta)
+        frees = away >= 1 - _EPS
+        frees[:, 0] = False
+        self.free |= frees
+        moved = self.cells[(away > _MOVED).any(axis=1)]
+        self.block.witnesses.add(moved, self.flat[frees])
 
-    width = len(program.truth)
-    if len(targets) > _FEW:
+    def _rows(self, k: int) -> np.ndarray:
+        return np.flatnonzero(self.clearly) if k == 4 else np.arange(len(self.cells))
+
+    def relaxation(self, k: int) -> _Program:
+        """Column ``k`` alone, each count between 0 and its cell's n."""
+        if k not in self.relaxed:
+            rows = self._rows(k)
+            ceiling = self.block.n[self.cells[rows]].astype(float)
+            floor = np.zeros(len(rows))
+            self.relaxed[k] = _column_program(self.block, self.cells[rows], k, floor, ceiling)
+        return self.relaxed[k]
+
+    def scatter(self) -> None:
+        """A few random directions in the attacker's program: they free most counts."""
+        width = len(self.full.truth)
         rng = np.random.default_rng(width)
         for _ in range(2):
             weights = rng.uniform(-1.0, 1.0, width)
-            note(program.solve(weights))
-            note(program.solve(-weights))
-    pinned: list[int] = []
-    for j in targets.tolist():
-        cell = int(program.cell[j])
-        if free[j] or (pinned and pinned[-1] == cell):
-            continue
+            self.note(self.full.solve(weights))
+            self.note(self.full.solve(-weights))
+
+    def settle(self, i: int, k: int) -> bool:
+        """Whether count ``k`` of cell ``i`` is pinned (True) or free (False)."""
+        index = int(np.searchsorted(self._rows(k), i))
+        truth = self.values[i, k]
+        relaxed = self.relaxation(k)
+        directions = []
         for sign in (-1.0, 1.0):  # maximise, then minimise
-            objective = np.zeros(width)
-            objective[j] = sign
-            note(program.solve(objective))
-            if free[j]:
-                break
-        if not free[j]:
-            pinned.append(cell)
+            x = relaxed.solve(_unit(len(relaxed.truth), index, sign))
+            if x is None or abs(x[index] - truth) >= 1 - _EPS:
+                directions.append(sign)
+        full = self.full
+        column = int(np.flatnonzero((full.cell == self.cells[i]) & (full.column == k))[0])
+        for sign in directions:
+            self.note(full.solve(_unit(len(full.truth), column, sign)))
+            if self.free[i, k]:
+                return False
+        return True
+
+
+def _unit(width: int, index: int, sign: float) -> np.ndarray:
+    out = np.zeros(width)
+    out[index] = sign
+    return out
+
+
+def _audit_component(
+    block: _Block, cells: np.ndarray, open_: np.ndarray, *, first: bool = False
+) -> list[int]:
+    """Cells of one component with an open count (cells × 5) pinned to a single value."""
+    audit = _Audit(block, cells, open_)
+    if open_.sum() > _FEW:
+        audit.scatter()
+    pinned: list[int] = []
+    for i, k in zip(*np.nonzero(open_), strict=True):
+        if audit.free[i, k] or (pinned and pinned[-1] == cells[i]):
+            continue
+        if audit.settle(int(i), int(k)):
+            pinned.append(int(cells[i]))
             if first:
                 break
-    return sorted(set(pinned))
+    return pinned
 
 
 def _make_block(frame: pd.DataFrame, instrument: Instrument, min_cell: int, protect_other: bool):
