@@ -675,38 +675,101 @@ class _Witnesses:
     is still unknown (the other cells sit at their true values, which satisfy every
     relation), so hiding more never loses it and un-hiding a cell loses only the
     points that moved it. Each point frees the counts it puts at least 1 from the
-    truth. Only the moved cells and the freed counts are kept.
+    truth. Only the moved cells and the freed counts are kept, as sparse rows.
     """
 
     def __init__(self) -> None:
-        self.moved: list[np.ndarray] = []  # cells each point moves
-        self.frees: list[np.ndarray] = []  # flat cell * 5 + column of each freed count
-        self._stacked: tuple[np.ndarray, ...] | None = None
+        self.pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self.moved: sparse.csr_matrix | None = None  # points × cells
+        self.frees: sparse.csr_matrix | None = None  # points × (cells × 5)
 
     def add(self, moved: np.ndarray, frees: np.ndarray) -> None:
         if len(frees):
-            self.moved.append(moved)
-            self.frees.append(frees)
-            self._stacked = None
+            self.pending.append((moved, frees))
+
+    def _stack(self, count: int) -> None:
+        def rows(parts: list[np.ndarray], width: int) -> sparse.csr_matrix:
+            indptr = np.concatenate([[0], np.cumsum([len(p) for p in parts])])
+            data = np.ones(int(indptr[-1]))
+            return sparse.csr_matrix((data, np.concatenate(parts), indptr), (len(parts), width))
+
+        moved = rows([m for m, _ in self.pending], count)
+        frees = rows([f for _, f in self.pending], count * 5)
+        self.pending = []
+        if self.moved is None or self.frees is None:
+            self.moved, self.frees = moved, frees
+        else:
+            self.moved = sparse.vstack([self.moved, moved], format="csr")
+            self.frees = sparse.vstack([self.frees, frees], format="csr")
 
     def freed(self, variable: np.ndarray) -> np.ndarray:
         """Cells × 5: counts that some point still feasible puts 1 from the truth."""
-        out = np.zeros((len(variable), 5), dtype=bool)
-        if not self.moved:
-            return out
-        if self._stacked is None:
-            owners = [np.full(len(m), i) for i, m in enumerate(self.moved)]
-            freers = [np.full(len(f), i) for i, f in enumerate(self.frees)]
-            self._stacked = (
-                np.concatenate(self.moved),
-                np.concatenate(owners),
-                np.concatenate(self.frees),
-                np.concatenate(freers),
-            )
-        moved, owner, frees, freer = self._stacked
-        lost = np.bincount(owner, weights=~variable[moved], minlength=len(self.moved)) > 0
-        out.reshape(-1)[frees[~lost[freer]]] = True
-        return out
+        count = len(variable)
+        if self.pending:
+            self._stack(count)
+        if self.moved is None or self.frees is None:
+            return np.zeros((count, 5), dtype=bool)
+        lost = self.moved @ (~variable).astype(float) > 0
+        reach = self.frees.T @ (~lost).astype(float)
+        return (reach > 0).reshape(count, 5)
+
+
+def _propagated_bounds(block: _Block, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds (cells × 5) on every count of a component that every point of the
+    attacker's program obeys, by bound propagation over its rows (no LP).
+
+    Each row is Σ sign·x = 0: a relation in one count column (cells outside the
+    component at their published values) or answered - negative - neutral - positive.
+    A term's range follows from the others' ranges; repeated until nothing tightens.
+    Never rounded to integers, so never tighter than the LP itself.
+    """
+    m = len(cells)
+    local = np.full(len(block.size), -1, dtype=np.int64)
+    local[cells] = np.arange(m)
+    clearly = ~np.isnan(block.values[cells, 4])
+    lo = np.zeros((m, 5))
+    hi = np.repeat(block.n[cells].astype(float)[:, None], 5, axis=1)
+    hi[~clearly, 4] = 0.0
+    rel, cell, sign = block.terms()
+    inside = local[cell] >= 0
+    touched = np.bincount(rel[inside], minlength=len(block.relations)) > 0
+    nan_terms = np.bincount(rel, weights=np.isnan(block.values[cell, 4]), minlength=len(touched))
+    with_clearly = nan_terms == 0
+    eqs, variables, constants, signs = [], [], [], []
+    for k in range(5):
+        term = touched[rel] & (with_clearly[rel] if k == 4 else True)
+        eqs.append(rel[term] * 5 + k)
+        variables.append(np.where(inside[term], local[cell[term]] * 5 + k, -1))
+        constants.append(np.nan_to_num(block.values[cell[term], k]))
+        signs.append(sign[term])
+    base = len(touched) * 5
+    for k, value in ((0, 1.0), (1, -1.0), (2, -1.0), (3, -1.0)):  # answered = Σ the three
+        eqs.append(base + np.arange(m))
+        variables.append(np.arange(m) * 5 + k)
+        constants.append(np.zeros(m))
+        signs.append(np.full(m, value))
+    eq = np.unique(np.concatenate(eqs), return_inverse=True)[1]
+    var, const, sgn = np.concatenate(variables), np.concatenate(constants), np.concatenate(signs)
+    is_var = var >= 0
+    lo_flat, hi_flat = lo.reshape(-1), hi.reshape(-1)
+    for _ in range(50):
+        low = np.where(is_var, lo_flat[np.maximum(var, 0)], const)
+        high = np.where(is_var, hi_flat[np.maximum(var, 0)], const)
+        c_lo = np.where(sgn > 0, sgn * low, sgn * high)
+        c_hi = np.where(sgn > 0, sgn * high, sgn * low)
+        others_lo = np.bincount(eq, c_lo)[eq] - c_lo
+        others_hi = np.bincount(eq, c_hi)[eq] - c_hi
+        # sign · x = -(the others): x within [-others_hi, -others_lo] / sign
+        new_lo = np.where(sgn > 0, -others_hi, others_lo)[is_var]
+        new_hi = np.where(sgn > 0, -others_lo, others_hi)[is_var]
+        before = hi_flat.sum() - lo_flat.sum()
+        np.maximum.at(lo_flat, var[is_var], new_lo)
+        np.minimum.at(hi_flat, var[is_var], new_hi)
+        hi[clearly, 4] = np.minimum(hi[clearly, 4], hi[clearly, 3])  # clearly <= positive
+        lo[clearly, 3] = np.maximum(lo[clearly, 3], lo[clearly, 4])
+        if before - (hi_flat.sum() - lo_flat.sum()) < 1e-9:
+            break
+    return lo, hi
 
 
 class _Program:
@@ -717,7 +780,7 @@ class _Program:
     from the last basis.
     """
 
-    def __init__(self, cell, column, matrix, lower, upper, bounds, truth, floor=None) -> None:
+    def __init__(self, cell, column, matrix, lower, upper, bounds, truth) -> None:
         self.cell: np.ndarray = cell  # block cell of each variable
         self.column: np.ndarray = column  # count column (0 answered … 4 clearly) of each
         self.truth: np.ndarray = truth  # the true values: always feasible
@@ -726,7 +789,7 @@ class _Program:
         lp.num_col_ = width
         lp.num_row_ = len(lower)
         lp.col_cost_ = np.zeros(width)
-        lp.col_lower_ = np.zeros(width) if floor is None else floor
+        lp.col_lower_ = np.zeros(width)
         lp.col_upper_ = bounds
         lp.row_lower_ = lower
         lp.row_upper_ = upper
@@ -827,49 +890,14 @@ def _program(block: _Block, cells: np.ndarray) -> _Program:
     )
 
 
-def _column_program(
-    block: _Block, cells: np.ndarray, k: int, floor: np.ndarray, ceiling: np.ndarray
-) -> _Program:
-    """One count column ``k`` alone: per relation, total - Σ parts = 0 in that column.
-
-    ``floor`` and ``ceiling`` (per cell of ``cells``) bound the variables; for the
-    clearly-positive column only the cells that have one take part (``_Audit.cells``).
-    """
-    first_column = np.full(len(block.size), -1, dtype=np.int64)
-    first_column[cells] = np.arange(len(cells))
-    rel, cell, sign = block.terms()
-    inside = first_column[cell] >= 0
-    touched = np.bincount(rel[inside], minlength=len(block.relations)) > 0
-    if k == 4:
-        nan_terms = np.bincount(
-            rel, weights=np.isnan(block.values[cell, 4]), minlength=len(touched)
-        )
-        touched &= nan_terms == 0
-    row_of = np.full(len(touched), -1, dtype=np.int64)
-    chosen = np.flatnonzero(touched)
-    row_of[chosen] = np.arange(len(chosen))
-    term = touched[rel]
-    row, inner = row_of[rel[term]], inside[term]
-    rhs = np.zeros(len(chosen))
-    np.add.at(rhs, row[~inner], -sign[term][~inner] * block.values[cell[term][~inner], k])
-    matrix = sparse.csc_matrix(
-        (sign[term][inner], (row[inner], first_column[cell[term][inner]])),
-        shape=(len(chosen), len(cells)),
-    )
-    matrix.sum_duplicates()
-    truth = block.values[cells, k]
-    column = np.full(len(cells), k)
-    return _Program(cells, column, matrix, rhs, rhs.copy(), ceiling, truth, floor)
-
-
 class _Audit:
-    """The audit of one component: a cheap relaxation first, then the attacker's program.
+    """The audit of one component: propagated bounds first, then the attacker's program.
 
-    For each open count, the count's column alone with only 0 <= count <= n (fewer
-    constraints than the attacker has) is solved first: a count that cannot move by 1
-    there cannot move in the attacker's program either, so it is pinned, and the
-    directions it cannot move in need no further solve. The other counts are settled
-    by the attacker's whole program (``_program``), whose points are kept in
+    Bound propagation (``_propagated_bounds``) gives ranges every feasible point obeys:
+    a count whose range keeps it within 1 of its true value is pinned without a solve,
+    and a direction it cannot move in needs no solve. The other counts are settled by
+    the attacker's whole program (``_program``): a few random directions when many
+    are open, then the count's own maximum and minimum. Its points are kept in
     ``block.witnesses``.
     """
 
@@ -879,8 +907,8 @@ class _Audit:
         self.clearly = ~np.isnan(self.values[:, 4])
         self.free = np.zeros(open_.shape, dtype=bool)
         self.flat = self.cells[:, None] * 5 + np.arange(5)
-        self.relaxed: dict[int, _Program] = {}
         self._full: _Program | None = None
+        self.lo, self.hi = _propagated_bounds(block, cells)
 
     @property
     def full(self) -> _Program:
@@ -902,18 +930,6 @@ class _Audit:
         moved = self.cells[(away > _MOVED).any(axis=1)]
         self.block.witnesses.add(moved, self.flat[frees])
 
-    def _rows(self, k: int) -> np.ndarray:
-        return np.flatnonzero(self.clearly) if k == 4 else np.arange(len(self.cells))
-
-    def relaxation(self, k: int) -> _Program:
-        """Column ``k`` alone, each count between 0 and its cell's n."""
-        if k not in self.relaxed:
-            rows = self._rows(k)
-            ceiling = self.block.n[self.cells[rows]].astype(float)
-            floor = np.zeros(len(rows))
-            self.relaxed[k] = _column_program(self.block, self.cells[rows], k, floor, ceiling)
-        return self.relaxed[k]
-
     def scatter(self) -> None:
         """A few random directions in the attacker's program: they free most counts."""
         width = len(self.full.truth)
@@ -925,14 +941,9 @@ class _Audit:
 
     def settle(self, i: int, k: int) -> bool:
         """Whether count ``k`` of cell ``i`` is pinned (True) or free (False)."""
-        index = int(np.searchsorted(self._rows(k), i))
         truth = self.values[i, k]
-        relaxed = self.relaxation(k)
-        directions = []
-        for sign in (-1.0, 1.0):  # maximise, then minimise
-            x = relaxed.solve(_unit(len(relaxed.truth), index, sign))
-            if x is None or abs(x[index] - truth) >= 1 - _EPS:
-                directions.append(sign)
+        reach = (self.hi[i, k] - truth, truth - self.lo[i, k])  # up, down
+        directions = [s for s, room in zip((-1.0, 1.0), reach, strict=True) if room >= 1 - _EPS]
         full = self.full
         column = int(np.flatnonzero((full.cell == self.cells[i]) & (full.column == k))[0])
         for sign in directions:
@@ -953,17 +964,23 @@ def _audit_component(
 ) -> list[int]:
     """Cells of one component with an open count (cells × 5) pinned to a single value."""
     audit = _Audit(block, cells, open_)
-    if open_.sum() > _FEW:
+    truth = audit.values
+    room = (audit.hi - truth >= 1 - _EPS) | (truth - audit.lo >= 1 - _EPS)
+    stuck = (open_ & ~room).any(axis=1)  # pinned by the propagated bounds alone
+    if first and stuck.any():
+        return [int(cells[np.flatnonzero(stuck)[0]])]
+    undecided = open_ & ~stuck[:, None]
+    if undecided.sum() > _FEW:
         audit.scatter()
-    pinned: list[int] = []
-    for i, k in zip(*np.nonzero(open_), strict=True):
-        if audit.free[i, k] or (pinned and pinned[-1] == cells[i]):
+    pinned = set(cells[stuck].tolist())
+    for i, k in zip(*np.nonzero(undecided), strict=True):
+        if audit.free[i, k] or int(cells[i]) in pinned:
             continue
         if audit.settle(int(i), int(k)):
-            pinned.append(int(cells[i]))
+            pinned.add(int(cells[i]))
             if first:
                 break
-    return pinned
+    return sorted(pinned)
 
 
 def _make_block(frame: pd.DataFrame, instrument: Instrument, min_cell: int, protect_other: bool):
