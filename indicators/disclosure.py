@@ -802,6 +802,18 @@ class _Program:
         self.highs.passModel(lp)
         self.every = np.arange(width, dtype=np.int32)
 
+    def index_of(self, cells: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """The variable of each (cell, count column)."""
+        if not hasattr(self, "_index"):
+            self._index = {
+                (int(c), int(k)): j
+                for j, (c, k) in enumerate(zip(self.cell, self.column, strict=True))
+            }
+        return np.array(
+            [self._index[(int(c), int(k))] for c, k in zip(cells, columns, strict=True)],
+            dtype=np.int64,
+        )
+
     def solve(self, objective: np.ndarray) -> np.ndarray | None:
         """A point minimising ``objective`` (None if HiGHS gives up: treated as pinned)."""
         self.highs.changeColsCost(len(objective), self.every, objective.astype(float))
@@ -939,13 +951,29 @@ class _Audit:
             self.note(self.full.solve(weights))
             self.note(self.full.solve(-weights))
 
+    def push(self, targets: np.ndarray) -> None:
+        """Solve for all ``targets`` (cells × 5) at once, each pushed the way its bounds
+        allow, until a solve frees none of them: one point often frees many."""
+        full = self.full
+        up = self.hi - self.values >= 1 - _EPS
+        while True:
+            left = targets & ~self.free
+            if left.sum() < 2:
+                return
+            rows, ks = np.nonzero(left)
+            objective = np.zeros(len(full.truth))
+            objective[full.index_of(self.cells[rows], ks)] = np.where(up[rows, ks], -1.0, 1.0)
+            self.note(full.solve(objective))
+            if not (left & self.free).any():
+                return
+
     def settle(self, i: int, k: int) -> bool:
         """Whether count ``k`` of cell ``i`` is pinned (True) or free (False)."""
         truth = self.values[i, k]
         reach = (self.hi[i, k] - truth, truth - self.lo[i, k])  # up, down
         directions = [s for s, room in zip((-1.0, 1.0), reach, strict=True) if room >= 1 - _EPS]
         full = self.full
-        column = int(np.flatnonzero((full.cell == self.cells[i]) & (full.column == k))[0])
+        column = int(full.index_of(np.array([self.cells[i]]), np.array([k]))[0])
         for sign in directions:
             self.note(full.solve(_unit(len(full.truth), column, sign)))
             if self.free[i, k]:
@@ -972,6 +1000,7 @@ def _audit_component(
     undecided = open_ & ~stuck[:, None]
     if undecided.sum() > _FEW:
         audit.scatter()
+        audit.push(undecided)
     pinned = set(cells[stuck].tolist())
     for i, k in zip(*np.nonzero(undecided), strict=True):
         if audit.free[i, k] or int(cells[i]) in pinned:
