@@ -2,8 +2,11 @@
 
 import multiprocessing
 import os
+import sys
 
 from gunicorn.glogging import Logger
+
+from surveys.lanes import ReportLane
 
 bind = f"127.0.0.1:{os.environ.get('PORT', '8000')}"
 # The work per request is CPU-bound Python: one process per core, with a few threads each
@@ -56,9 +59,24 @@ class RespondentSilentLogger(Logger):
 logger_class = RespondentSilentLogger
 
 
+# How long a thread holding the GIL may keep it while another waits (Python's default:
+# 5 ms). A staff report thread building a workbook is pure Python; a tablet's request in
+# the other thread of the same worker waits for the GIL after each database call or
+# socket read, up to this long each time. 1 ms keeps tablets near their quiet latency
+# while reports run (bench.load --participants-first); the cost is a few more switches.
+SWITCH_INTERVAL_SECONDS = float(os.environ.get("GUNICORN_SWITCH_INTERVAL", "0.001"))
+# Staff's report pages one at a time on the machine (surveys/lanes.py); 0 turns it off.
+REPORT_LANE = os.environ.get("GUNICORN_REPORT_LANE", "1") == "1"
+
+
 def post_fork(server, worker):
-    """A forked worker must not share the master's database connections (preload_app)."""
+    """A forked worker must not share the master's database connections (preload_app),
+    and hands the GIL over sooner (SWITCH_INTERVAL_SECONDS)."""
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     app = getattr(server.app, "callable", None)
     engine = getattr(app, "extensions", {}).get("engine") if app is not None else None
     if engine is not None:
         engine.dispose(close=False)
+    if REPORT_LANE and app is not None and "INSTANCE_DIR" in getattr(app, "config", {}):
+        lock = os.path.join(app.config["INSTANCE_DIR"], "report-lane.lock")
+        app.wsgi_app = ReportLane(app.wsgi_app, lock)

@@ -82,23 +82,33 @@ def current_year_chart(
 TREND_TITLE = "Förbundets utveckling över tid"
 # The same four lines in every chart of the report: Samtliga strong, kvinnor and män thinner in
 # two fixed colours, Riket dashed grey (what each line is, is also written at its end).
-ROLE_ORDER = ["Samtliga", "kvinnor", "män", "Riket"]
-ROLE_COLORS = ["#1f3a55", "#c0507a", "#2e8b57", "#808080"]
-ROLE_WIDTHS = [3.0, 1.6, 1.6, 1.6]
-ROLE_DASH = [[1, 0], [1, 0], [1, 0], [5, 3]]
+# The förbund's comparison group in NNS's Riket file (issue 21), when it has one: dashed too,
+# in shorter dashes and brown, so it is never mistaken for Riket.
+GROUP_ROLE = "Jämförelsegrupp"
+ROLE_ORDER = ["Samtliga", "kvinnor", "män", "Riket", GROUP_ROLE]
+ROLE_COLORS = ["#1f3a55", "#c0507a", "#2e8b57", "#808080", "#8a5a1c"]
+ROLE_WIDTHS = [3.0, 1.6, 1.6, 1.6, 1.6]
+ROLE_DASH = [[1, 0], [1, 0], [1, 0], [5, 3], [2, 2]]
 PANEL_WIDTH, PANEL_HEIGHT, PANEL_COLUMNS = 150, 80, 3  # every panel of every chart alike
 TEXT_PX = 11  # the smallest text in a chart (px at print size)
-LABEL_PRIORITY = ["Samtliga", "Riket", "kvinnor", "män"]  # the lines named at their ends
+# the lines named at their ends
+LABEL_PRIORITY = ["Samtliga", "Riket", GROUP_ROLE, "kvinnor", "män"]
 LABEL_GAP = 14  # percentage points two end labels need between them (11 px in 80 px)
 
 
 def trend_chart(
-    results: pd.DataFrame, national: pd.DataFrame, instrument: Instrument, *, indicator: int
+    results: pd.DataFrame,
+    national: pd.DataFrame,
+    instrument: Instrument,
+    *,
+    indicator: int,
+    group: pd.DataFrame | None = None,
 ) -> alt.FacetChart | None:
     """ "Förbundets utveckling över tid": one small panel per question (small multiples).
 
     Each panel shows the positive share over the years: Samtliga as a strong line,
-    kvinnor and män thinner (participant questions), Riket (Samtliga) dashed grey. The
+    kvinnor and män thinner (participant questions), Riket (Samtliga) dashed grey and
+    ``group``, the förbund's comparison group (Samtliga), in short brown dashes. The
     lines are named at their ends, moved apart where they would overlap. A gate question (exit
     question 8) is drawn as "andel Ja". Years on either side of a comparability break get
     different ``period`` values, and lines are drawn per period (and per run of measured
@@ -109,13 +119,17 @@ def trend_chart(
     if rows.empty:
         return None
     records = [_trend_record(instrument, row, "Förbundet") for _, row in rows.iterrows()]
-    if not national.empty:
-        shown = {(r["questionnaire"], int(r["question"])) for _, r in rows.iterrows()}
-        for _, row in national.iterrows():
+    shown = {(r["questionnaire"], int(r["question"])) for _, r in rows.iterrows()}
+    for line, frame in (("Riket", national), (GROUP_ROLE, group)):
+        if frame is None or frame.empty:
+            continue
+        for _, row in frame.iterrows():
             key = (row["questionnaire"], int(row["question"]))
             if key in shown and row["subgroup"] == "samtliga" and not pd.isna(row["positive"]):
-                records.append(_trend_record(instrument, row, "Riket"))
+                records.append(_trend_record(instrument, row, line))
     data = pd.DataFrame(records)
+    # the comparison group is in the legend only where the förbund has one
+    roles = [i for i, r in enumerate(ROLE_ORDER) if r != GROUP_ROLE or (data["roll"] == r).any()]
     data["grupp"] = data["serie"] + " · " + data["linje"] + " · " + data["period"]
     data = _with_gaps(data)
     data = _end_labels(data)
@@ -141,17 +155,27 @@ def trend_chart(
     )
     color = alt.Color(
         "roll:N",
-        scale=alt.Scale(domain=ROLE_ORDER, range=ROLE_COLORS),
+        scale=alt.Scale(
+            domain=[ROLE_ORDER[i] for i in roles], range=[ROLE_COLORS[i] for i in roles]
+        ),
         legend=alt.Legend(title=None, orient="bottom", direction="horizontal", symbolType="stroke"),
     )
     base = alt.Chart().encode(x=x, y=y, color=color)
     line = base.mark_line().encode(
         detail="grupp:N",
         strokeWidth=alt.StrokeWidth(
-            "roll:N", scale=alt.Scale(domain=ROLE_ORDER, range=ROLE_WIDTHS), legend=None
+            "roll:N",
+            scale=alt.Scale(
+                domain=[ROLE_ORDER[i] for i in roles], range=[ROLE_WIDTHS[i] for i in roles]
+            ),
+            legend=None,
         ),
         strokeDash=alt.StrokeDash(
-            "roll:N", scale=alt.Scale(domain=ROLE_ORDER, range=ROLE_DASH), legend=None
+            "roll:N",
+            scale=alt.Scale(
+                domain=[ROLE_ORDER[i] for i in roles], range=[ROLE_DASH[i] for i in roles]
+            ),
+            legend=None,
         ),
     )
     # the thin lines first, Samtliga drawn last so it stays on top where lines cross
@@ -161,8 +185,8 @@ def trend_chart(
         shape=alt.Shape(
             "källa:N",
             scale=alt.Scale(
-                domain=["Förbundet", "Förbundet (importerad)", "Riket"],
-                range=["circle", "triangle-up", "square"],
+                domain=["Förbundet", "Förbundet (importerad)", "Riket", GROUP_ROLE],
+                range=["circle", "triangle-up", "square", "diamond"],
             ),
             legend=None,
         ),
@@ -219,7 +243,7 @@ def _trend_record(instrument: Instrument, row: pd.Series, line: str) -> dict:
     panel = f"{qn.short_name}|fråga {int(row['question'])}"
     if question is not None and question.gate:
         panel += ", andel Ja"
-    role = "Riket" if line == "Riket" else SUBGROUP_LABELS[row["subgroup"]]
+    role = line if line in ("Riket", GROUP_ROLE) else SUBGROUP_LABELS[row["subgroup"]]
     return {
         "år": int(row["year"]),
         "serie": _series_label(instrument, row),
@@ -227,7 +251,7 @@ def _trend_record(instrument: Instrument, row: pd.Series, line: str) -> dict:
         "roll": role,
         "ordning": qn_order * 1000 + int(row["question"]) * 10 + subgroup_order,
         "period": question.segment(int(row["year"])) if question else "",
-        "källa": "Riket" if line != "Förbundet" else "Förbundet" + (" (importerad)" * imported),
+        "källa": line if line != "Förbundet" else "Förbundet" + (" (importerad)" * imported),
         "linje": line,
         "positivt": int(row["positive"]),
     }

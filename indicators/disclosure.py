@@ -58,6 +58,7 @@ SUPPRESSED_COMPLEMENTARY = "complementary"  # hidden so that a smaller group can
 
 REASON_PRIMARY = "för få svar"
 REASON_CHANGED = "ändrad sedan förra publiceringen"
+REASON_EARLIER = "dold i en tidigare visad version av året"
 REASON_CONDITIONAL = "villkorsfråga"
 REASON_RELATION = {
     "R1": "kan räknas fram (kön)",
@@ -269,16 +270,20 @@ def _atom_mask(cells: pd.DataFrame, participant: set[str]) -> pd.Series:
 
 
 def _left_out_atoms(
-    atoms: list[tuple[str, str, int]], *, min_cell: int, protect_other: bool
+    atoms: list[tuple[str, str, int, int]], *, min_cell: int, protect_other: bool
 ) -> set[tuple[str, str]]:
-    """Which atoms ``(scope, subgroup, size)`` of one question are left out.
+    """Which atoms ``(scope, subgroup, size, typed)`` of one question are left out.
 
     A never-published part is one of: övriga of an insats, övriga of the förbund
     (all övriga still counted), an answer group without insats (per gender) and
     all answers without insats. Where one of them has 1..min_cell-1 scale answers,
-    its atoms are left out; repeated until no counted part is small.
+    its atoms are left out; repeated until no counted part is small. A part's size
+    leaves out the forms one person typed in (``typed``: per atom the most of any one
+    typist; added up over a part's atoms, which is never less than the true most),
+    so that nobody can plant forms into övriga and subtract them.
     """
-    size = {(s, g): z for s, g, z in atoms}
+    size = {(s, g): z for s, g, z, _ in atoms}
+    known = {(s, g): t for s, g, _, t in atoms}
     counted = {k for k, z in size.items() if z > 0}
     groups: list[list[tuple[str, str]]] = []
     for scope, subgroup in size:
@@ -294,7 +299,7 @@ def _left_out_atoms(
         for group in groups:
             still = [k for k in group if k in counted]
             total = sum(size[k] for k in still)
-            if 0 < total < min_cell:
+            if total > 0 and total - sum(known[k] for k in still) < min_cell:
                 out.update(still)
                 counted.difference_update(still)
                 changed = True
@@ -308,7 +313,12 @@ def _targets(scope: str, subgroup: str, participant: bool) -> list[tuple[str, st
 
 
 def leave_out(
-    cells: pd.DataFrame, instrument: Instrument, *, min_cell: int, protect_other: bool = True
+    cells: pd.DataFrame,
+    instrument: Instrument,
+    *,
+    min_cell: int,
+    protect_other: bool = True,
+    typed: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Leave small never-published parts out of every figure that would count them.
 
@@ -319,6 +329,7 @@ def leave_out(
     gains ``left_out_gender`` (övriga of an insats) or ``left_out_insats`` (answers
     without insats) questionnaires. Pooled rows add up their questions' changes.
     With ``protect_other`` off, övriga stay in (as in NNS's own reports).
+    ``typed`` (``TYPED_COLUMNS``): paper forms per typist, known to whoever typed them.
     """
     cells = cells.reset_index(drop=True).copy()
     for column in LEFT_OUT_COLUMNS:
@@ -328,13 +339,16 @@ def leave_out(
     participant = {qn.key for qn in instrument.questionnaires if qn.participant}
     gates = {(q.questionnaire, q.number) for q in instrument.all_questions() if q.gate}
     atom = _atom_mask(cells, participant) & cells["question"].notna()
+    cells["_typed"] = with_typed(cells, typed, instrument)["typed"].to_numpy()
     dropped: list[int] = []
     deltas: list[dict] = []
     atoms = cells[atom]
     for (year, indicator, qn, question), frame in atoms.groupby(
         ["year", "indicator", "questionnaire", "question"], sort=False
     ):
-        listed = list(zip(frame["scope"], frame["subgroup"], frame["size"], strict=True))
+        listed = list(
+            zip(frame["scope"], frame["subgroup"], frame["size"], frame["_typed"], strict=True)
+        )
         out = _left_out_atoms(listed, min_cell=min_cell, protect_other=protect_other)
         if not out:
             continue
@@ -354,6 +368,7 @@ def leave_out(
                     own = (scope, subgroup) == (row["scope"], row["subgroup"]) and q != _POOLED
                     if not own:
                         deltas.append({**key, "question": q, **values})
+    cells = cells.drop(columns="_typed")
     if not deltas:
         return cells
     delta = pd.DataFrame(deltas)
@@ -1166,12 +1181,16 @@ def protect(
     protect_other: bool = True,
     previous: pd.DataFrame | None = None,
     typed: pd.DataFrame | None = None,
+    hidden_before: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Disclosure control over all scopes, subgroups and questions at once.
 
     ``cells`` comes from ``build_cells``; ``previous`` (optional) holds the
     cells of the previous publication of the same year(s), with their ``size``;
     ``typed`` (optional, ``TYPED_COLUMNS``) counts paper forms per typist.
+    ``hidden_before`` (optional, ``CELL_KEYS`` with -1 for a pooled row's question):
+    rows hidden in an earlier shown version of the year; they stay hidden
+    (``indicators.versions``: publishing one later would give its old value away).
     Small never-published parts are left out first (``leave_out``); then primary
     suppression, the relations R1–R3, conditional rows and the bounded audit.
     Returns the published rows (no ``UNASSIGNED`` scope, no ``ovriga``) with
@@ -1182,16 +1201,34 @@ def protect(
     """
     if cells.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in PROTECTED_COLUMNS})
-    cells = leave_out(cells, instrument, min_cell=min_cell, protect_other=protect_other)
+    if hidden_before is not None and not hidden_before.empty:
+        # Most rows hidden before are hidden again anyway: then they keep their own reason.
+        first = protect(
+            cells,
+            instrument,
+            min_cell=min_cell,
+            protect_other=protect_other,
+            previous=previous,
+            typed=typed,
+        )
+        if _hidden_before(first, hidden_before)[first["suppressed"] == ""].sum() == 0:
+            return first
+    else:
+        hidden_before = None
+    cells = leave_out(
+        cells, instrument, min_cell=min_cell, protect_other=protect_other, typed=typed
+    )
     cells = with_typed(cells, typed, instrument)
     effective = cells["size"] - cells["typed"]
     small = effective < min_cell
     changed = _changed_since(cells, previous, min_cell) & ~small
-    primary_all = (small | changed).to_numpy()
+    earlier = _hidden_before(cells, hidden_before) & ~small & ~changed
+    primary_all = (small | changed | earlier).to_numpy()
     kind_all = np.full(len(cells), "", dtype=object)
     conditional_all = np.zeros(len(cells), dtype=bool)
     reason = np.full(len(cells), "", dtype=object)
     reason[changed.to_numpy()] = REASON_CHANGED
+    reason[earlier.to_numpy()] = REASON_EARLIER
     reason[small.to_numpy()] = REASON_PRIMARY
     for _, frame in cells.groupby(["year", "indicator", "questionnaire"], sort=False):
         rows = frame.index.to_numpy()
@@ -1208,7 +1245,23 @@ def protect(
             if extra[i] and not primary[i]:
                 reason[rows[i]] = REASON_RELATION[kind]
         reason[rows[under_gate & ~primary]] = REASON_CONDITIONAL
+    # Hidden because hidden before: so that an earlier smaller group cannot be derived.
+    kind_all[earlier.to_numpy() & (kind_all == SUPPRESSED_PRIMARY)] = SUPPRESSED_COMPLEMENTARY
     return _published_rows(cells, kind_all, conditional_all, reason, instrument)
+
+
+def _hidden_before(cells: pd.DataFrame, hidden: pd.DataFrame | None) -> pd.Series:
+    """Cells hidden in an earlier shown version of their year."""
+    if hidden is None or hidden.empty:
+        return pd.Series(False, index=cells.index)
+    keys = cells[CELL_KEYS].copy()
+    keys["question"] = keys["question"].astype("Int64").fillna(_POOLED).astype("int64")
+    marked = hidden[CELL_KEYS].astype({"year": "int64", "indicator": "int64", "question": "int64"})
+    marked = marked.drop_duplicates().assign(_hidden=True)
+    merged = keys.astype({"year": "int64", "indicator": "int64"}).merge(
+        marked, on=CELL_KEYS, how="left"
+    )
+    return pd.Series(merged["_hidden"].fillna(False).to_numpy(dtype=bool), index=cells.index)
 
 
 def _published_rows(

@@ -11,31 +11,36 @@ from pathlib import Path
 import click
 from alembic import command as alembic_command
 from alembic.config import Config
+from alembic.util.exc import CommandError as AlembicCommandError
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlmodel import select
 
 from indicators.instrument import CatalogueError
 from surveys import clock, create_app, db, paths, worker
-from surveys.cli_types import YEAR, CliError
+from surveys.cli_types import YEAR, CliError, swedish_usage_error
 from surveys.config import ConfigError
 from surveys.demo import demo_hint, seed_demo
-from surveys.files.answers import export_answers, import_answers
-from surveys.files.history import import_history, import_national, record_batch
+from surveys.files.answers import export_answers
 from surveys.files.reading import FileError
 from surveys.links import public_base
 from surveys.models import Intervention, Round, RoundMode, RoundState, User
 from surveys.names import InvalidName
 from surveys.national import cli as national_cli
-from surveys.national.riket_file import check_signature
 from surveys.reports.build import render_printable
 from surveys.reports.data import min_cell, published_report
 from surveys.reports.downloads import prepare_year, render_download
-from surveys.services import jobs, submissions, users
+from surveys.services import imports, jobs, submissions, users
 from surveys.services import rounds as ops
-from surveys.services.audit import record
+from surveys.services.actor import CLI
 from surveys.services.catalogue import DEFAULT_FILE, instrument_from_db, load_instrument_file
-from surveys.services.maintenance import MaintenanceError, backup, purge, restore
+from surveys.services.maintenance import (
+    MaintenanceError,
+    backup,
+    forget_unreadable,
+    purge,
+    restore,
+)
 from surveys.services.publications import PublishError, publish, published_years
 from surveys.services.rounds import MODE_LABELS, STATE_LABELS, intervention_by_name
 from surveys.services.users import UserError
@@ -56,12 +61,24 @@ def _alembic_config():
     return config
 
 
+def _migrate(step, revision: str) -> None:
+    """Run an Alembic upgrade/downgrade; an unknown revision is refused in Swedish."""
+
+    try:
+        step(_alembic_config(), revision)
+    except AlembicCommandError:  # raised before any migration runs
+        raise CliError(
+            f"Migreringen {revision[:40]!r} finns inte. Ange 'head', 'base' eller "
+            "ett revisions-id (raden 'revision = …' i en fil under migrations/versions/)."
+        ) from None
+
+
 @db_cli.command("upgrade")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Migrera databasen till senaste versionen."""
 
-    alembic_command.upgrade(_alembic_config(), revision)
+    _migrate(alembic_command.upgrade, revision)
     click.echo("Databasen är uppdaterad.")
 
 
@@ -70,7 +87,7 @@ def db_upgrade(revision: str) -> None:
 def db_downgrade(revision: str) -> None:
     """Migrera databasen bakåt (t.ex. till base)."""
 
-    alembic_command.downgrade(_alembic_config(), revision)
+    _migrate(alembic_command.downgrade, revision)
     click.echo(f"Databasen är migrerad till {revision}.")
 
 
@@ -134,16 +151,15 @@ def users_create(
     session = db.session()
     ids = _users_call(users.intervention_ids_by_name, session, insatser)
     user = _users_call(
-        users.create_user,
+        users.add_user,
         session,
+        CLI,
         email=email,
         password=password,
         name=name,
         role=role,
         intervention_ids=ids,
     )
-    _audit(session, "användare.skapa", f"{user.email} ({users.ROLE_LABELS[user.role]})")
-    session.commit()
     click.echo(f"Användaren {user.email} ({role}) är skapad.")
 
 
@@ -172,9 +188,7 @@ def users_edit(email: str, name: str | None, role: str | None, insatser: tuple[s
     session = db.session()
     user = _user_or_fail(session, email)
     ids = _users_call(users.intervention_ids_by_name, session, insatser) if insatser else None
-    _users_call(users.update_user, session, user, name=name, role=role, intervention_ids=ids)
-    _audit(session, "användare.ändra", f"{user.email}: {users.ROLE_LABELS[user.role]}")
-    session.commit()
+    _users_call(users.change_user, session, CLI, user, name=name, role=role, intervention_ids=ids)
     click.echo(f"Användaren {user.email} är ändrad ({user.role}).")
 
 
@@ -195,9 +209,7 @@ def users_deactivate(email: str) -> None:
 
     session = db.session()
     user = _user_or_fail(session, email)
-    _users_call(users.set_active, session, user, False)
-    _audit(session, "användare.inaktivera", user.email)
-    session.commit()
+    _users_call(users.change_active, session, CLI, user, False)
     click.echo(f"Användaren {user.email} är inaktiverad.")
 
 
@@ -208,9 +220,7 @@ def users_activate(email: str) -> None:
 
     session = db.session()
     user = _user_or_fail(session, email)
-    _users_call(users.set_active, session, user, True)
-    _audit(session, "användare.aktivera", user.email)
-    session.commit()
+    _users_call(users.change_active, session, CLI, user, True)
     click.echo(f"Användaren {user.email} är aktiverad.")
 
 
@@ -222,15 +232,8 @@ def users_set_password(email: str, password: str) -> None:
 
     session = db.session()
     user = _user_or_fail(session, email)
-    _users_call(users.set_password, session, user, password)
-    _audit(session, "användare.lösenord", user.email)
-    session.commit()
+    _users_call(users.new_password, session, CLI, user, password)
     click.echo(f"{user.email} har fått ett nytt lösenord.")
-
-
-def _audit(session, action: str, detail: str) -> None:
-
-    record(session, user_email="kommandoraden", action=action, detail=detail)
 
 
 @rounds_cli.command("create")
@@ -260,13 +263,13 @@ def rounds_create(
     session = db.session()
     instrument = instrument_from_db(session)
     try:
-        intervention = ops.intervention_by_name(session, insats, create=True) if insats else None
+        intervention = ops.insats_named(session, CLI, insats) if insats else None
     except InvalidName as exc:
         raise CliError(str(exc)) from None
     try:
         round_ = ops.start_round(
             session,
-            actor=ops.Actor(is_admin=True),  # the CLI is run by the operator
+            actor=CLI,  # the operator, with the administrator's rights
             questionnaire_keys=instrument.questionnaire_keys,
             questionnaire=questionnaire,
             year=year,
@@ -284,8 +287,6 @@ def rounds_create(
             "Det finns redan en likadan mätomgång som inte är stängd. Lägg till --yes för att "
             "ändå skapa en till."
         ) from None
-    _audit(session, "omgång.skapa", f"{questionnaire} {year} – {insats or 'Hela förbundet'}")
-    session.commit()
     click.echo(f"Mätomgång {round_.id} skapad: {_link(round_)}")
 
 
@@ -330,7 +331,7 @@ def _read(path: str) -> tuple[bytes, str]:
         raise CliError(f"Filen {path} kunde inte läsas: {exc.strerror}.") from None
 
 
-def _run_import(kind: str, path: str) -> None:
+def _run_import(kind: str, path: str, group: str | None = None) -> None:
     """Import a file; every refusal is a Swedish message and exit code 1, never a traceback."""
 
     session = db.session()
@@ -340,19 +341,22 @@ def _run_import(kind: str, path: str) -> None:
             if not Path(path).is_file():
                 raise CliError(f"Filen {path} finns inte.")
             # streamed from disk: memory does not grow with the file
-            count = import_answers(session, instrument_from_db(session), path=path, filename=name)
-            record_batch(session, "answers", rows=count, filename=name, by="kommandoraden")
-            session.commit()
+            count = imports.import_answer_file(
+                session, CLI, instrument_from_db(session), path=path, filename=name
+            )
         else:
             data, name = _read(path)
-            if kind == "national":  # NNS's signature, when its public key is configured
-                signature = Path(path + ".sig")
-                check_signature(
-                    session, data, signature.read_bytes() if signature.is_file() else None, name
-                )
-            importer = import_history if kind == "history" else import_national
-            count = importer(session, instrument_from_db(session), data=data, filename=name)
-            session.commit()
+            signature = Path(path + ".sig")  # Riket: NNS's, when its public key is configured
+            count = imports.import_figures(
+                session,
+                CLI,
+                instrument_from_db(session),
+                kind,
+                data=data,
+                filename=name,
+                signature=signature.read_bytes() if signature.is_file() else None,
+                group=group,
+            )
     except FileError as exc:
         for error in exc.errors:
             click.echo(error, err=True)
@@ -379,9 +383,15 @@ def import_history_cmd(path: str) -> None:
 
 @import_cli.command("national")
 @click.argument("path")
-def import_national_cmd(path: str) -> None:
-    """Importera nationella resultat (Riket)."""
-    _run_import("national", path)
+@click.option(
+    "--jamforelsegrupp",
+    "group",
+    default=None,
+    help="Förbundets jämförelsegrupp i rikets fil (t.ex. storstad); tom text: ingen.",
+)
+def import_national_cmd(path: str, group: str | None) -> None:
+    """Importera nationella resultat (Riket), med NNS jämförelsegrupper."""
+    _run_import("national", path, group)
 
 
 @export_cli.command("answers")
@@ -648,14 +658,7 @@ def pending_cmd(forget: str | None, yes: bool) -> None:
             f"{lost} väntande svar i mätomgången {name} går inte att läsa och tas bort. Fortsätta?",
             abort=True,
         )
-    removed = submissions.forget_unreadable(session, forget)
-    record(
-        session,
-        user_email="kommandoraden",
-        action="väntande.oläsbara_bort",
-        detail=f"{name}: {removed} svar utan nyckel",
-    )
-    session.commit()
+    removed = forget_unreadable(session, CLI, forget)
     click.echo(f"{removed} svar som inte gick att läsa är borttagna ur mätomgången {name}.")
 
 
@@ -696,6 +699,17 @@ def init_app(app: Flask) -> None:
             purge_cmd,
         ),
     )
+    in_units_of_work(app.cli)
+
+
+def in_units_of_work(group: click.Group) -> None:
+    """Every command is one unit of work (``db.command_boundary``): what its services
+    flushed is committed when it returns and rolled back when it fails or is aborted."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            in_units_of_work(command)
+        elif command.callback is not None:
+            command.callback = db.command_boundary(command.callback)
 
 
 def main() -> None:
@@ -708,7 +722,22 @@ def main() -> None:
     )
 
     try:
-        cli.main(prog_name="surveys", standalone_mode=True)
+        # standalone_mode=False: Click's own (English) usage errors reach us, worded in
+        # Swedish below; everything else behaves as in standalone mode.
+        code = cli.main(prog_name="surveys", standalone_mode=False)
     except ConfigError as exc:  # settings are read when the first command needs the app
         click.echo(f"Fel: {exc}", err=True)
         sys.exit(2)
+    except click.exceptions.NoArgsIsHelpError as exc:  # a group without its command: help
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        click.echo(swedish_usage_error(exc), err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Avbrutet.", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -20,6 +20,7 @@ from surveys.cli import CliError
 from surveys.files.reading import FileError
 from surveys.services import audio
 from surveys.services import translations as tr
+from surveys.services.actor import CLI
 from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
 
@@ -67,16 +68,14 @@ def load_cmd(path: str, code: str) -> None:
         raise CliError(f"Filen {path} finns inte.")
     session = db.session()
     try:
-        report = tr.load_translation(
-            session, instrument_from_db(session), lang.code, file, filename=file.name
+        report = tr.load_language(
+            session, CLI, instrument_from_db(session), lang.code, file, filename=file.name
         )
     except FileError as exc:
         session.rollback()
         for error in exc.errors:
             click.echo(error, err=True)
         raise CliError("Översättningen lästes inte in.") from None
-    record(session, user_email=BY, action="översättning.läs_in", detail=tr.name_of(lang.code))
-    session.commit()
     for line in report.lines(lang.code):
         click.echo(line)
 
@@ -89,17 +88,12 @@ def approve_cmd(code: str, reference: str) -> None:
     lang = _language(code)
     session = db.session()
     try:
-        tr.approve(session, instrument_from_db(session), lang.code, reference=reference, by=BY)
+        tr.approve_language(
+            session, CLI, instrument_from_db(session), lang.code, reference=reference
+        )
     except tr.TranslationError as exc:
         session.rollback()
         raise CliError(str(exc)) from None
-    record(
-        session,
-        user_email=BY,
-        action="översättning.godkänn",
-        detail=f"{tr.name_of(lang.code)}: {reference.strip()}",
-    )
-    session.commit()
     click.echo(f"{tr.name_of(lang.code)} är godkänd ({reference.strip()}) och erbjuds deltagarna.")
 
 
@@ -136,5 +130,4 @@ def audio_load_cmd(path: str, version_id: str) -> None:
     except audio.AudioError as exc:
         raise CliError(str(exc)) from None
     record(session, user_email=BY, action="ljud.läs_in", detail=version_id)
-    session.commit()
     click.echo(f"Inspelningen av {version_id} är inlagd ({target.name}).")

@@ -40,3 +40,44 @@ class YearType(click.ParamType):
 
 
 YEAR = YearType()
+
+
+def swedish_usage_error(error: click.UsageError) -> str:
+    """Click's own refusals (unknown command or option, missing or bad value) in Swedish.
+
+    Click words them in English through gettext; the service's users read Swedish, so
+    the CLI's entry point prints this text instead, with the same exit code (2).
+    """
+    if isinstance(error, click.NoSuchOption):
+        text = f"Det finns inget val {error.option_name!r}."
+        if error.possibilities:
+            text += " Menade du " + " eller ".join(sorted(error.possibilities)) + "?"
+    elif isinstance(error, click.MissingParameter):
+        what = error.param.get_error_hint(error.ctx) if error.param and error.ctx else "ett värde"
+        text = f"{what} saknas."
+    elif isinstance(error, click.BadParameter):
+        what = error.param.get_error_hint(error.ctx) if error.param and error.ctx else "värdet"
+        text = f"Ogiltigt värde för {what}: {_why_bad(error.param)}"
+    elif isinstance(error, click.BadOptionUsage):
+        text = f"Valet {error.option_name!r} behöver ett värde."
+    elif error.message.startswith("No such command"):
+        name = error.message.split("'")[1] if "'" in error.message else ""
+        text = f"Det finns inget kommando {name!r}."
+    elif error.message.startswith("Got unexpected extra argument"):
+        text = "För många argument: " + error.message.split("(", 1)[-1].rstrip(")") + "."
+    else:
+        text = error.format_message()
+    command = error.ctx.command_path if error.ctx else "surveys"
+    return f"Fel: {text}\nSe '{command} --help' för hjälp."
+
+
+def _why_bad(param: click.Parameter | None) -> str:
+    """Why Click refused a value, in Swedish (Click's own reason is English)."""
+    kind = param.type if param else None
+    if isinstance(kind, click.Choice):
+        return "ska vara ett av " + ", ".join(map(str, kind.choices)) + "."
+    if isinstance(kind, click.Path):
+        return "filen eller mappen finns inte eller kan inte läsas."
+    if isinstance(kind, click.types._NumberParamTypeBase):
+        return "ska vara ett tal."
+    return "värdet kan inte tolkas."

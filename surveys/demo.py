@@ -12,7 +12,7 @@ from datetime import date
 from sqlmodel import Session, select
 
 from surveys import clock
-from surveys.auth import hash_password
+from surveys.db import own_transaction
 from surveys.models import (
     NationalFigure,
     Response,
@@ -23,6 +23,7 @@ from surveys.models import (
     User,
     UserIntervention,
 )
+from surveys.passwords import hash_password
 from surveys.reports.downloads import prepare_year
 from surveys.services import rounds as ops
 from surveys.services.catalogue import instrument_from_db
@@ -147,8 +148,8 @@ def seed_demo(
     ops.open_round(db, board)
     _user(db, DEMO_ADMIN, "administratör", "Förbundschef (demo)", [])
     _user(db, DEMO_STAFF, "personal", "Personal (demo)", [interventions[0].id])
-    db.add(Setting(key=FORBUND_NAME, value=DEMO_FORBUND))
-    db.commit()
+    with own_transaction(db):  # the förbund is stored before its years are published
+        db.add(Setting(key=FORBUND_NAME, value=DEMO_FORBUND))
     for year in DEMO_YEARS:  # the demo's years are published, as a förbund would have done
         publish(db, instrument, year=year, user_email=DEMO_ADMIN[0], min_cell=min_cell)
 

@@ -10,6 +10,8 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from surveys.services.actor import Refused
+
 MESSAGES = {
     400: (
         "Något blev fel i formuläret",
@@ -91,6 +93,11 @@ def init_app(app: Flask) -> None:
             "Formuläret har gått ut eller saknar säkerhetsnyckel. "
             "Ladda om sidan och försök igen. Ingenting har sparats.",
         )
+
+    @app.errorhandler(Refused)
+    def _refused(exc: Refused):
+        # a service refused the actor: its Swedish reason; the 403 rolls the request back
+        return error_page(403, str(exc))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

@@ -243,7 +243,9 @@ class NationalFigure(SQLModel, table=True):
     """Riket: the national positive share from NNS's yearly report."""
 
     __tablename__ = "national_figure"
-    __table_args__ = (UniqueConstraint("year", "questionnaire_key", "question", "subgroup"),)
+    __table_args__ = (
+        UniqueConstraint("year", "questionnaire_key", "question", "subgroup", "comparison_group"),
+    )
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
     year: int  # measurement year
     questionnaire_key: str = Field(foreign_key="questionnaire.key", max_length=40)  # group
@@ -251,6 +253,10 @@ class NationalFigure(SQLModel, table=True):
     subgroup: str = Field(max_length=10)  # samtliga/kvinnor/man
     batch_id: str | None = Field(default=None, foreign_key="import_batch.id")  # its upload
     positive: int  # percent
+    n: int | None = None  # questionnaires behind it (NNS's extended file); None: not given
+    comparison_group: str = Field(
+        default="", max_length=100, sa_column_kwargs={"server_default": ""}
+    )  # "" = Riket; else the comparison group's name (e.g. storstad)
 
 
 class Setting(SQLModel, table=True):
@@ -366,6 +372,29 @@ class Publication(SQLModel, table=True):
     )
 
 
+class ShownVersion(SQLModel, table=True):
+    """A version of a year that someone saw: a publication, or a preview shown to the
+    administrator (DESIGN.md "Versions are tables too").
+
+    Keeps the counts the version was made from (code counts, pooled sizes and paper forms
+    per typist, as ``indicators.versions.Shown``), so that every later version of the
+    year can be checked on its difference from it. Aggregated counts only, no answer and
+    no respondent; never exported, never in a reader's file.
+    """
+
+    __tablename__ = "shown_version"
+    __table_args__ = (UniqueConstraint("year", "seq"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
+    year: int = Field(index=True)  # measurement year
+    seq: int  # 1, 2, 3 … per year in the order shown (unique: two at once cannot both pass)
+    kind: str = Field(max_length=20)  # "publication" or "preview"
+    publication_id: str | None = Field(
+        default=None, foreign_key="publication.id", max_length=32
+    )  # the publication it is (None for a preview)
+    waiting: int = 0  # questionnaires of the year not shown in it yet (held back)
+    counts: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # JSON of the counts
+
+
 class PublicationRow(SQLModel, table=True):
     """One published result row (DESIGN.md "Report CSV") of one scope."""
 
@@ -431,7 +460,11 @@ class PublicationNational(SQLModel, table=True):
     questionnaire: str = Field(primary_key=True, max_length=40)  # questionnaire key
     question: int = Field(primary_key=True)  # question number
     subgroup: str = Field(primary_key=True, max_length=10)  # samtliga / kvinnor / man
+    comparison_group: str = Field(
+        default="", primary_key=True, max_length=100, sa_column_kwargs={"server_default": ""}
+    )  # "" = Riket; else the förbund's comparison group as it stood
     positive: int  # percent
+    n: int | None = None  # questionnaires behind it; None: the file had no n
 
 
 class PublicationHistory(SQLModel, table=True):

@@ -33,13 +33,13 @@ from flask import Flask
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from surveys.db import one_writer, writer_lock
+from surveys.db import one_writer, own_transaction, writer_lock
 from surveys.models import BackgroundJob
 from surveys.reports.assets import prerender_preview
 from surveys.reports.downloads import prepare_year
 from surveys.services import jobs
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.publications import published_years
+from surveys.services.publications import VersionRace, published_years
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +96,8 @@ def run_next(
         if job_id is None and not jobs.waiting(session):
             session.rollback()  # end the read: SQLite's WAL can be checkpointed meanwhile
             return None
-        with one_writer(session):
+        with one_writer(session), own_transaction(session):
             job = jobs.claim(session, worker=worker, lease=lease, job_id=job_id)
-            session.commit()
         if job is None:
             return None
         with Heartbeat(engine, job.id, worker=worker, lease=lease, every=heartbeat):
@@ -124,10 +123,9 @@ def _work(session: Session, job: BackgroundJob, worker: str) -> None:
         log.exception("Bakgrundsjobbet %s (%s %s) misslyckades.", job.id, job.kind, job.year)
         session.rollback()
         status, message = jobs.FAILED, jobs.failure(job)
-    with one_writer(session):
+    with one_writer(session), own_transaction(session):
         if not jobs.finish(session, job, worker=worker, status=status, message=message):
             log.warning("Jobbet %s hade redan tagits över; resultatet sparas inte.", job.id)
-        session.commit()
     if job.kind == jobs.PUBLISH and status == jobs.DONE:
         _prepare(session, job.year)  # the page already says "publicerat"
     elif job.kind == jobs.ALL_YEARS and status == jobs.DONE:
@@ -136,10 +134,16 @@ def _work(session: Session, job: BackgroundJob, worker: str) -> None:
 
 
 def _preview(session: Session, instrument, job: BackgroundJob) -> tuple[str, str]:
-    computed = jobs.count_preview(session, instrument, job)
-    with one_writer(session):  # submissions wait their turn instead of sleep-polling
-        jobs.save_snapshot(session, job, computed)
-        session.commit()
+    for attempt in (1, 2):
+        computed = jobs.count_preview(session, instrument, job)
+        try:
+            # submissions wait their turn instead of sleep-polling
+            with one_writer(session), own_transaction(session):
+                jobs.keep_preview(session, job, computed)
+            break
+        except VersionRace:  # another version of the year was shown meanwhile: count again
+            if attempt == 2:
+                raise
     # drawn from the snapshot as stored: the page finds the charts under the same key
     stored = jobs.load_snapshot(session, job, job.year) or computed
     prerender_preview(session, year=job.year, computed=stored)
@@ -158,9 +162,8 @@ def _prepare(session: Session, year: int) -> None:
 
 def _give_back(session: Session, job: BackgroundJob, worker: str) -> None:
     session.rollback()
-    with one_writer(session):
+    with one_writer(session), own_transaction(session):
         jobs.release(session, job.id, worker=worker)
-        session.commit()
 
 
 class Heartbeat:
@@ -190,9 +193,11 @@ class Heartbeat:
     def _beat(self) -> None:
         while not self.stop.wait(self.every):
             try:
-                with Session(self.engine) as session, writer_lock(self.engine):
+                with (
+                    writer_lock(self.engine),
+                    own_transaction(bind=self.engine) as session,
+                ):
                     kept = jobs.renew(session, self.job_id, worker=self.worker, lease=self.lease)
-                    session.commit()
             except Exception:  # noqa: BLE001 - a missed beat is retried; the lease is long
                 log.warning("Jobbets lease kunde inte förnyas; försöker igen.", exc_info=True)
                 continue

@@ -91,6 +91,7 @@ class Version:
     rows: pd.DataFrame  # published rows: scope, question, subgroup, n, counts, suppressed
     atoms: pd.DataFrame  # atom truth of the answers this version was made from
     planted: dict[tuple, int] = field(default_factory=dict)  # (scope, subgroup) -> forms known
+    known: pd.DataFrame | None = None  # atom counts of the forms the reader typed (all so far)
 
 
 def _members(scope: str, subgroup: str, atoms: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -134,15 +135,18 @@ class _Program:
     def __init__(self) -> None:
         self.index: dict[tuple, int] = {}
         self.upper: list[float] = []
+        self.lower: list[float] = []
         self.truth: list[float] = []
         self.eq: list[tuple[dict[int, float], float]] = []
         self.ub: list[tuple[dict[int, float], float]] = []
         self._solved: dict | None = None
 
-    def variable(self, key: tuple, upper: float, truth: float) -> int:
+    def variable(self, key: tuple, upper: float, truth: float, lower: float = 0.0) -> int:
+        """One unknown count; ``lower``: what the reader's own typed-in forms add to it."""
         if key not in self.index:
             self.index[key] = len(self.upper)
             self.upper.append(upper)
+            self.lower.append(lower)
             self.truth.append(truth)
         return self.index[key]
 
@@ -154,7 +158,7 @@ class _Program:
                 "b_eq": np.array([b for _, b in self.eq]),
                 "A_ub": _matrix(self.ub, width) if self.ub else None,
                 "b_ub": np.array([b for _, b in self.ub]) if self.ub else None,
-                "bounds": np.column_stack([np.zeros(width), np.array(self.upper)]),
+                "bounds": np.column_stack([np.array(self.lower), np.array(self.upper)]),
             }
         result = linprog(objective, method="highs", **self._solved)
         assert result.status == 0, result.message  # the truth is always feasible
@@ -219,6 +223,12 @@ class _Attack:
             {(r.scope, r.subgroup, int(r.question)): r for r in v.atoms.itertuples()}
             for v in versions
         ]
+        self.known = [
+            {}
+            if v.known is None
+            else {(r.scope, r.subgroup, int(r.question)): r for r in v.known.itertuples()}
+            for v in versions
+        ]
         self.questions = sorted({a[2] for t in self.truth for a in t})
         self.scale_numbers = {q.number for q in self.qn.questions if not q.gate}
         self.gate_of = {q.number: q.condition_question for q in self.qn.questions}
@@ -232,7 +242,25 @@ class _Attack:
         if now is None or added <= 0:
             return {}
         value = float(getattr(now, column)) - (float(getattr(before, column)) if before else 0.0)
-        return {self.program.variable((w, atom, q, column), added, value): 1.0}
+        lower = self._known(w, atom, q, column) - (self._known(w - 1, atom, q, column) if w else 0)
+        return {self.program.variable((w, atom, q, column), added, value, max(lower, 0.0)): 1.0}
+
+    def _known(self, w: int, atom: tuple[str, str], q: int, column: str) -> float:
+        """What the reader's own typed-in forms add to an atom's count in version w."""
+        row = self.known[w].get((*atom, q))
+        return float(getattr(row, column)) if row is not None else 0.0
+
+    def known_size(self, v: int, counted: dict[int, list], *, since: int = 0) -> int:
+        """The most answers of a sum the reader typed in themselves (by question)."""
+        sizes = [
+            sum(
+                self._known(v, a, q, "answered")
+                - (self._known(since - 1, a, q, "answered") if since else 0)
+                for a in members
+            )
+            for q, members in counted.items()
+        ]
+        return int(max(sizes, default=0))
 
     def expression(self, v: int, counted: dict[int, list], column: str, *, since: int = 0):
         """A sum of atoms in version v (only the answers added after version ``since``-1)."""
@@ -256,6 +284,10 @@ class _Attack:
                 total += (int(now.answered) if now else 0) - (int(before.answered) if before else 0)
             sizes.append(total)
         return max(sizes, default=0)
+
+    def unknown_size(self, v: int, counted: dict[int, list], *, since: int = 0) -> int:
+        """Answers of a sum the reader did not type in themselves."""
+        return self.size(v, counted, since=since) - self.known_size(v, counted, since=since)
 
     def target(self, label: str, v: int, counted: dict[int, list], *, since: int = 0) -> None:
         for column in AUDITED:
@@ -307,18 +339,24 @@ class _Attack:
                             self.program.eq.append((expr, float(value)))
                     continue
                 planted = version.planted.get((r.scope, r.subgroup), 0)
+                planted = max(planted, self.known_size(v, counted))
                 if 1 <= self.size(v, counted) - planted < self.min_cell:
                     self.target(f"{name} hidden", v, counted)
             for q in self.questions:
                 parts = _never_published_parts(n_of[q], left[q], self.protect_other)
                 for part, members in parts.items():
-                    if 1 <= self.size(v, {q: members}) < self.min_cell:
+                    if 1 <= self.unknown_size(v, {q: members}) < self.min_cell:
                         self.target(f"v{v} {part}/q{q}", v, {q: members})
-                    if v and 1 <= self.size(v, {q: members}, since=v) < self.min_cell:
-                        self.target(f"v{v} new in {part}/q{q}", v, {q: members}, since=v)
+                    for w in range(1, v + 1):  # what came after each earlier version
+                        if 1 <= self.unknown_size(v, {q: members}, since=w) < self.min_cell:
+                            self.target(
+                                f"v{v} new since v{w - 1} in {part}/q{q}", v, {q: members}, since=w
+                            )
                 for atom in n_of[q]:
-                    if v and 1 <= self.size(v, {q: [atom]}, since=v) < self.min_cell:
-                        self.target(f"v{v} new answers {atom}/q{q}", v, {q: [atom]}, since=v)
+                    for w in range(1, v + 1):
+                        if 1 <= self.unknown_size(v, {q: [atom]}, since=w) < self.min_cell:
+                            label = f"v{v} new since v{w - 1} answers {atom}/q{q}"
+                            self.target(label, v, {q: [atom]}, since=w)
         return self.program.pinned(self.targets)
 
 
@@ -359,8 +397,12 @@ def attack(
     min_cell: int,
     protect_other: bool = True,
     planted: list[dict[tuple, int]] | None = None,
+    known: list[pd.DataFrame | None] | None = None,
 ) -> list[str]:
-    """Every leak in one or several versions of a year (rows with a ``scope`` column)."""
+    """Every leak in one or several versions of a year (rows with a ``scope`` column).
+
+    ``known`` (per version): answer rows of the forms the attacking reader typed in
+    (all of them up to that version); their counts are lower bounds it knows."""
     tables = published if isinstance(published, list) else [published]
     truths = answers if isinstance(answers, list) else [answers]
     atoms = [atom_counts(t) for t in truths]
@@ -374,8 +416,14 @@ def attack(
             pick &= rows["questionnaire"] == questionnaire
             tpick = (truth["year"] == year) & (truth["indicator"] == indicator)
             tpick &= truth["questionnaire"] == questionnaire
-            known = (planted[i] if planted else {}) or {}
-            versions.append(Version(rows[pick], truth[tpick], known))
+            forms = (planted[i] if planted else {}) or {}
+            typed = known[i] if known else None
+            mine = None
+            if typed is not None and not typed.empty:
+                own = atom_counts(typed)
+                mine = own[(own["year"] == year) & (own["indicator"] == indicator)]
+                mine = mine[mine["questionnaire"] == questionnaire]
+            versions.append(Version(rows[pick], truth[tpick], forms, mine))
         found = attack_block(
             versions, questionnaire, min_cell=min_cell, protect_other=protect_other
         )

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, inspect
 
 from surveys import create_app
@@ -156,3 +157,33 @@ def test_migrations_down_and_up_on_the_test_database(app, runner):
     assert runner.invoke(args=["instrument", "load"]).exit_code == 0
     assert "checksum" in {c["name"] for c in inspect(engine).get_columns("instrument_info")}
     assert {"response", "answer", "link_token"} <= set(inspect(engine).get_table_names())
+
+
+@pytest.mark.parametrize(
+    ("args", "swedish"),
+    [
+        (["nosuch"], "Det finns inget kommando 'nosuch'."),
+        (["export", "nns"], "'--year' saknas."),
+        (["rounds", "--yeer", "2024"], "Det finns inget val '--yeer'."),
+        (["export", "nns", "--year"], "Valet '--year' behöver ett värde."),
+        (["export", "answers", "--format", "rtf"], "--format': ska vara ett av csv, xlsx."),
+        (["db", "upgrade", "extra"], "Migreringen 'extra' finns inte."),
+    ],
+)
+def test_console_script_refuses_bad_arguments_in_swedish(tmp_path, args, swedish):
+    """Click's own usage errors (English through gettext) and Alembic's unknown revision
+    (a traceback before) reach the user as one Swedish line and a help hint."""
+    surveys = Path(sys.executable).with_name("surveys")
+    result = subprocess.run(
+        [str(surveys), *args],
+        capture_output=True,
+        text=True,
+        env={"SURVEYS_INSTANCE": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode in (1, 2)
+    assert swedish in result.stderr
+    assert "Traceback" not in result.stderr
+    for english in ("Error:", "No such", "Missing", "Try '", "Invalid value", "is not"):
+        assert english not in result.stderr

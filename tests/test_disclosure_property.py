@@ -161,3 +161,64 @@ def test_attacker_learns_nothing_and_every_complementary_suppression_is_needed(
             ]
             found = leaks(shown, answers, min_cell, protect_other)
             assert found, f"suppression of row {published.loc[i].to_dict()} was not needed"
+
+
+# --------------------------------------------------------------------------
+# A second version: late answers, annat, no insats, planted paper forms
+# --------------------------------------------------------------------------
+@st.composite
+def two_versions(draw):
+    """A small first version, then late answers (annat, no insats, kvinnor, män) and
+    paper forms planted by one staff member of the first insats (known to the attacker).
+
+    Kept to the exit questionnaire and two insatser: each example is two bounded LP
+    attacks, and the whole test stays within seconds in CI."""
+    from tests.test_disclosure_versions import typed_frame  # noqa: PLC0415 - a test helper
+
+    codes = st.sampled_from([6, 5, 3, 1, None])
+    insatser = ["Insats 0", "Insats 1"]
+
+    def group(scope: str, gender: str, sizes) -> list[dict]:
+        rows: list[dict] = []
+        for _ in range(draw(sizes)):
+            rows += respondents(
+                "deltagare_avslut", scope, gender, _exit_answers(lambda: draw(codes), False)
+            )
+        return rows
+
+    first: list[dict] = []
+    for scope in [*insatser, ""]:
+        for gender in ("kvinna", "man", "annat"):
+            first += group(scope, gender, st.sampled_from([0, 1, 3, 5, 6]))
+    late: list[dict] = []
+    for scope in [*insatser, ""]:
+        for gender in ("kvinna", "man", "annat", ""):
+            late += group(scope, gender, st.sampled_from([0, 0, 1, 4, 5]))
+    gender = draw(st.sampled_from(["kvinna", "annat"]))
+    planted = group(insatser[0], gender, st.sampled_from([0, 2, 4]))
+    typed = [
+        typed_frame([]),
+        typed_frame(
+            [(insatser[0], gender, "personal@x.se", len({r["response"] for r in planted}))]
+        ),
+    ]
+    if not first:
+        first = respondents("deltagare_avslut", insatser[1], "man", {1: 5, 8: 2}, 6)
+    return first, late + planted, planted, typed
+
+
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")
+@settings(
+    derandomize=True,
+    max_examples=6,  # two versions' bounded attacks per example: seconds, not minutes
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(versions=two_versions(), min_cell=st.integers(3, 6))
+def test_two_versions_with_late_answers_and_planted_forms_tell_nothing(versions, min_cell):
+    from tests.test_disclosure_versions import learnt, play  # noqa: PLC0415 - a test helper
+
+    first, late, planted, typed = versions
+    played = play([first, late], hold=True, typed=typed, min_cell=min_cell)
+    assert learnt(played, planted, min_cell=min_cell) == []

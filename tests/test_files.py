@@ -661,12 +661,12 @@ def test_the_admin_home_leads_to_the_one_upload_which_answers_a_broken_workbook(
 
 def test_a_history_upload_and_its_audit_entry_are_one_transaction(app, admin_client, monkeypatch):
     """The figures are stored only together with the audit entry that names the upload."""
-    import surveys.admin.imports as imports
+    import surveys.services.imports as imports  # the import service writes the entry
 
     def audit_fails(*args, **kwargs):
         raise RuntimeError("audit log unavailable")
 
-    monkeypatch.setattr(imports, "record", audit_fails)
+    monkeypatch.setattr(imports, "audit", audit_fails)
     page = admin_client.get("/admin/importer")
     audited = count_rows(app, "audit_entry")  # the sign-in
     history = HISTORY_HEADER + "\n2019,Deltagare avslut,1,Samtliga,120,4,6,90,70,95\n"

@@ -6,9 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,59 +16,17 @@ from surveys import db
 from surveys.models import Round
 from surveys.services.rounds import new_kiosk_link
 from tests.conftest import SECRET
+from tests.servers import gunicorn
 
-ROOT = Path(__file__).resolve().parent.parent
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def server(app, database_url, tmp_path):
     """gunicorn with the project's config, its access log in a file; yields (url, log)."""
-    port = _free_port()
-    access_log = tmp_path / "access.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": SECRET,
-        "SURVEYS_INSTANCE": str(tmp_path),
-        "WEB_CONCURRENCY": "2",
-        "GUNICORN_ACCESS_LOG": str(access_log),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"]
-        + ["--bind", f"127.0.0.1:{port}", "wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            requests.get(url + "/logga-in", timeout=2)
-            break
-        except requests.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(process.stderr.read().decode()[-2000:])
-            time.sleep(0.2)
-    try:
-        yield url, access_log, process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        process.stderr.close()
+    env = {"DATABASE_URL": database_url, "SECRET_KEY": SECRET, "WEB_CONCURRENCY": "2"}
+    with gunicorn(tmp_path, env) as running:
+        yield running
 
 
 def _lines(log: Path, *, at_least: int = 0, seconds: float = 10) -> list[str]:
@@ -127,7 +82,7 @@ def test_respondent_requests_leave_no_access_log_line(app, server, make_round):
     # Nothing of the respondents reached the error log either.
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=20)
-    errors = process.stderr.read().decode()
+    errors = (log.parent / "gunicorn.log").read_text()  # gunicorn's error log (stderr)
     assert kiosk.code not in errors
     assert "/k/" not in errors
     assert "/s/" not in errors

@@ -25,10 +25,13 @@ from sqlalchemy import create_engine, text
 from surveys import create_app, db, worker
 from surveys.models import BackgroundJob
 from surveys.services import jobs, locks
+from surveys.services.actor import Actor
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import compute
 from tests.conftest import SECRET, count_rows, form_token, login, scalar
 from tests.factories import import_seed
+
+CHEF = Actor(email="chef@example.invalid", role="administratör")
 
 ROOT = Path(__file__).resolve().parent.parent
 ON_POSTGRES = os.environ.get("TEST_DB") == "postgresql"
@@ -47,9 +50,7 @@ def no_runner(app):
 def _queued(app, year: int = 2023) -> str:
     with app.app_context():
         session = db.session()
-        job = jobs.request_publish(
-            session, year=year, user_email="chef@example.invalid", min_cell=5
-        )
+        job = jobs.request_publish(session, CHEF, year=year, min_cell=5)
         session.commit()
         return job.id
 
@@ -568,9 +569,7 @@ def test_the_snapshot_holds_exactly_what_counting_now_gives(app, runner, tmp_pat
     import_seed(runner, tmp_path, publish=False)
     with app.app_context():
         session = db.session()
-        job, new = jobs.request_preview(
-            session, year=2023, user_email="chef@example.invalid", min_cell=5
-        )
+        job, new = jobs.request_preview(session, CHEF, year=2023, min_cell=5)
         session.commit()
         assert new
     done = worker.run_inline(app, job.id)

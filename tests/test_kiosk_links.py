@@ -218,6 +218,31 @@ def test_closed_and_single_use_rounds_refuse_queue_reports(app, client, make_rou
     assert round_row(app, single.id).tablet_waiting == 0
 
 
+def test_an_open_link_form_cannot_report_a_tablet_queue(app, client, make_round):
+    """Anyone with an open link has its form token: neither it nor a kiosk page of an
+    open-link round moves a tablet counter; a kiosk round's own /s/ form does not either."""
+    open_round = make_round("deltagare_avslut", mode="open_link")
+    for page in (f"/s/{open_round.code}", f"/k/{open_round.code}"):
+        token = form_token(client.get(page).text)
+        report = {"waiting": "100", "reported": "0", "storage_full": "1", "token": token}
+        assert client.post(f"/k/{open_round.code}/ko", data=report).status_code == 404
+    kiosk = make_round("personal", mode="kiosk")
+    link_token = form_token(client.get(f"/s/{kiosk.code}").text)
+    forged = {"waiting": "100", "reported": "0", "token": link_token}
+    assert client.post(f"/k/{kiosk.code}/ko", data=forged).status_code == 403
+    tablet_token = form_token(client.get(f"/k/{kiosk.code}").text)
+    real = {"waiting": "2", "reported": "0", "token": tablet_token}
+    assert client.post(f"/k/{kiosk.code}/ko", data=real).status_code == 200
+    assert (
+        round_row(app, open_round.id).tablet_waiting,
+        round_row(app, kiosk.id).tablet_waiting,
+    ) == (
+        0,
+        2,
+    )
+    assert not round_row(app, open_round.id).tablet_storage_full
+
+
 def test_queue_reports_and_counted_refusals_are_rate_limited(app, client, make_round):
     app.config.update(TABLET_REPORTS_PER_MINUTE=3, TABLET_REFUSALS_PER_MINUTE=2)
     r = make_round("deltagare_avslut", mode="kiosk")

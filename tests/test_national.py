@@ -9,7 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import stat
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -38,7 +41,7 @@ from surveys.services.nns_package import (
 )
 from surveys.services.signing import create_key, load_private_key, public_key_text, sign, verify
 from tests import factories
-from tests.conftest import SECRET, empty_database, form_token
+from tests.conftest import SECRET, empty_database, form_token, table_rows
 
 ORG = "222000-1234"
 OTHER_ORG = "222000-5678"
@@ -593,12 +596,28 @@ def _independent_riket(root: Path, instrument) -> dict[tuple, dict]:
     return sums
 
 
-def test_demo_national_runs_the_loop_and_riket_equals_the_packages(national, tmp_path):
-    runner = national.test_cli_runner()
-    result = runner.invoke(args=["demo", "--national"])
-    assert result.exit_code == 0, result.output
-    assert "Riket 2024 publicerat" in result.output
-    root = Path(national.instance_path) / "nationell-demo"
+def _surveys(tmp_path: Path, instance: Path, *args: str) -> subprocess.CompletedProcess:
+    """The ``surveys`` command as a user runs it: no SURVEYS_MODE, no DATABASE_URL."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SURVEYS_MODE", "DATABASE_URL")}
+    env["SURVEYS_INSTANCE"] = str(instance)
+    command = Path(sys.executable).parent / "surveys"
+    return subprocess.run(
+        [str(command), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
+    )
+
+
+def test_demo_national_runs_the_loop_and_riket_equals_the_packages(tmp_path):
+    """`surveys demo --national` on a fresh instance folder, without SURVEYS_MODE: NNS's
+    instance is made beside the förbund's, whose own database stays untouched."""
+    instance = tmp_path / "instance"
+    result = _surveys(tmp_path, instance, "demo", "--national")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Riket 2024 publicerat" in result.stdout
+    assert not (instance / "indikatorenkater.sqlite").exists()  # `make run`'s förbund
+    root = instance / "nationell-demo"
+    national = _app(
+        f"sqlite:///{root / 'nns' / 'indikatorenkater.sqlite'}", root / "nns", "national"
+    )
     with national.app_context():
         s = db.session()
         instrument = instrument_from_db(s)
@@ -656,7 +675,10 @@ def test_demo_national_runs_the_loop_and_riket_equals_the_packages(national, tmp
     with forbund_app.app_context():
         s = db.session()
         figures = {
-            (f.year, f.questionnaire_key, f.question, f.subgroup): f.positive
+            (f.year, f.questionnaire_key, f.question, f.subgroup, f.comparison_group): (
+                f.positive,
+                f.n,
+            )
             for f in s.exec(select(NationalFigure)).all()
         }
         from surveys.models import PublicationNational
@@ -668,12 +690,62 @@ def test_demo_national_runs_the_loop_and_riket_equals_the_packages(national, tmp
             )
         ).all()
     forbund_app.extensions["engine"].dispose()
-    for r in riket:
-        if r["comparison_group"] == "":
-            assert figures[(2024, r["questionnaire"], int(r["question"]), r["subgroup"])] == int(
-                r["positive"]
-            )
-    assert len(in_report) == len(figures) > 0
+    for r in riket:  # Riket and every comparison group, with n
+        key = (2024, r["questionnaire"], int(r["question"]), r["subgroup"], r["comparison_group"])
+        assert figures[key] == (int(r["positive"]), int(r["n"]))
+    # the 2024 publication froze Riket and forbund-1's own group (storstad), no other group
+    assert {f.comparison_group for f in in_report} == {"", "storstad"}
+    assert len(in_report) == sum(1 for k in figures if k[4] in ("", "storstad")) > 0
+    national.extensions["engine"].dispose()
+    _demo_report_shows_riket(tmp_path, root, instrument, expected, riket)
+
+
+def _demo_report_shows_riket(tmp_path, root, instrument, expected, riket) -> None:
+    """The demo förbund's 2024 report (as `surveys report` writes it) shows, beside every
+    shown row, Riket as recomputed from the five packages: "X% (n=N)"; the published
+    Riket file decides which rows Riket has (its disclosure control)."""
+    out = tmp_path / "rapport.html"
+    result = _surveys(
+        tmp_path,
+        root / "forbund-1",
+        "report",
+        "--year",
+        "2024",
+        "--format",
+        "html",
+        "--output",
+        str(out),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    html = out.read_text()
+    assert "Jämförelsegrupp storstad" in html
+    published = {
+        (r["questionnaire"], int(r["question"]), r["subgroup"])
+        for r in riket
+        if r["comparison_group"] == ""
+    }
+    labels = {"Samtliga": "samtliga", "kvinnor": "kvinnor", "män": "man"}
+    names = {qn.name: qn.key for qn in instrument.questionnaires}
+    checked = 0
+    heading = None
+    for cells in table_rows(html):
+        if len(cells) == 1 and cells[0].startswith("Fråga "):
+            number, _, name = cells[0][len("Fråga ") :].partition(" – ")
+            qn_key = next((k for n, k in names.items() if name.startswith(n)), None)
+            heading = (qn_key, int(number))
+            continue
+        label = cells[0].split(" (n=")[0] if cells else ""
+        if heading is None or heading[0] is None or label not in labels or len(cells) < 8:
+            continue
+        key = (*heading, labels[label])
+        if key not in published:
+            assert cells[5] == "", key
+            continue
+        want = expected[(2024, "", *key)]
+        n = f"{want['n']:,}".replace(",", " ")
+        assert cells[5] == f"{_percent(want['positive'], want['answered'])}% (n={n})", key
+        checked += 1
+    assert checked > 30
 
 
 def test_riket_file_needs_nns_signature_when_a_key_is_configured(forbund, tmp_path):
@@ -710,7 +782,7 @@ def test_riket_file_needs_nns_signature_when_a_key_is_configured(forbund, tmp_pa
     Path(str(path) + ".sig").write_bytes(sign(key, data))
     result = runner.invoke(args=["import", "national", str(path)])
     assert result.exit_code == 0, result.output
-    assert imported() == [88]  # Riket's row; the group's row is read but not stored
+    assert sorted(imported()) == [88, 91]  # Riket's row and the comparison group's
 
 
 def test_a_small_förbund_cannot_be_derived_through_its_comparison_group(national, tmp_path):

@@ -150,33 +150,43 @@ def test_answers_after_publication_do_not_change_the_report(app, runner, make_ro
     assert report_rows(runner, year, insats="Steget") == before
 
 
-def test_republication_is_a_new_version_and_hides_small_changes(app, runner, tmp_path):
+def test_republication_is_a_new_version_and_small_changes_wait(app, runner, tmp_path):
+    """Versions are tables too: two late forms of one insats and gender wait (the group
+    is shown as before, the method note says so) until enough have come."""
     import_seed(runner, tmp_path)
     assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
-    # two late paper forms for the same insats
+    first = report_rows(runner, 2023)
+    line = "2023,deltagare_avslut,Steget,kvinna,1,,,,,,,2,,,\n"
+    header = "year,questionnaire,insats,gender,q1,q2,q3,q4,q5,q6,q7,q8,q9,q10,q11\n"
     late = tmp_path / "sena.csv"
-    late.write_text(
-        "year,questionnaire,insats,gender,q1,q2,q3,q4,q5,q6,q7,q8,q9,q10,q11\n"
-        "2023,deltagare_avslut,Steget,kvinna,1,,,,,,,2,,,\n"
-        "2023,deltagare_avslut,Steget,kvinna,1,,,,,,,2,,,\n",
-        encoding="utf-8",
-    )
+    late.write_text(header + line * 2, encoding="utf-8")  # two late paper forms
     assert runner.invoke(args=["import", "answers", str(late)]).exit_code == 0
     result = runner.invoke(args=["publish", "--year", "2023"])
     assert result.exit_code == 0
     assert "version 2" in result.output
+    # nothing changes: subtracting version 1 from version 2 gives nothing
+    assert report_rows(runner, 2023) == first
+    note = scalar(app, "SELECT method_note FROM publication WHERE version = 2")
+    assert "2 enkäter som kommit in sedan en tidigare visad version av 2023 räknas inte in än" in (
+        note
+    )
+    assert scalar(app, "SELECT COUNT(*) FROM shown_version WHERE year = 2023") == 2
+    # three more: five new in the group, shown now
+    more = tmp_path / "senare.csv"
+    more.write_text(header + line * 3, encoding="utf-8")
+    assert runner.invoke(args=["import", "answers", str(more)]).exit_code == 0
+    assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
     rows = report_rows(runner, 2023)
     changed = next(
         r
         for r in rows
         if r["indicator"] == "1" and r["question"] == "1" and r["subgroup"] == "samtliga"
     )
-    # question 1 got 2 more answers (1..MIN_CELL-1): hidden, so the two cannot be subtracted
-    assert changed["n"] == "116"  # 114 + 2; the 4 without a gender are left out
-    assert changed["suppressed"] == "primary"
-    assert changed["answered"] == ""
-    assert changed["positive"] == ""
-    assert count_rows(app, "publication") == 2
+    assert changed["n"] == "119"  # 114 + 5; the 4 without a gender are left out
+    assert changed["suppressed"] == ""
+    note = scalar(app, "SELECT method_note FROM publication WHERE version = 3")
+    assert "räknas inte in än" not in note
+    assert count_rows(app, "publication") == 3
 
 
 def test_readers_see_the_publication_and_the_admin_a_marked_preview(

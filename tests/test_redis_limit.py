@@ -7,28 +7,18 @@ reason — except under CI=true, where it must run.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import IN_CI, form_token
+from tests.servers import PID_METHOD_STATUS, TWO_WORKERS, free_port, gunicorn
 
-ROOT = Path(__file__).resolve().parent.parent
 KEY = "k7Qm2Zp9Xr4Lw8Nd3Vb6Hs1Tf5Jc0Gy-a"
 WRONG = "Fel e-postadress eller lösenord."
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_for(check, *, seconds: float, what: str, process: subprocess.Popen) -> None:
@@ -53,7 +43,7 @@ def redis_url(tmp_path):
         pytest.skip("redis-server saknas (installera: apt-get install redis-server)")
     import redis
 
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             server,
@@ -82,13 +72,8 @@ def redis_url(tmp_path):
 
 @pytest.fixture
 def two_workers(database_url, tmp_path, redis_url):
-    import requests
-
     url, _ = redis_url
-    port = _free_port()
-    access_log = tmp_path / "access.log"
     env = {
-        **os.environ,
         "DATABASE_URL": database_url,
         "SECRET_KEY": KEY,
         "TRUSTED_PROXIES": "1",
@@ -97,41 +82,10 @@ def two_workers(database_url, tmp_path, redis_url):
         "SIGNIN_WINDOW_SECONDS": "3600",
         "SIGNIN_LIMIT_ACCOUNT": "10",
         "GUNICORN_PRELOAD": "0",  # two separately started workers (see test_security.py)
-        "SURVEYS_INSTANCE": str(tmp_path / "instance"),
-        "PORT": str(port),
     }
-    log = open(tmp_path / "gunicorn.log", "wb")  # noqa: SIM115 - closed after the process
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "--config",
-            "gunicorn.conf.py",
-            "--workers",
-            "2",
-            "--threads",
-            "1",
-            "--access-logfile",
-            str(access_log),
-            "--access-logformat",
-            "%(p)s %(m)s %(s)s",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    base = f"http://127.0.0.1:{port}"
-    _wait_for(
-        lambda: requests.get(base + "/logga-in", timeout=10).status_code == 200,
-        seconds=60,
-        what="gunicorn",
-        process=process,
-    )
-    yield base, access_log
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+    args = (*TWO_WORKERS, "--access-logformat", PID_METHOD_STATUS)
+    with gunicorn(tmp_path, env, *args) as (base, access_log, _):
+        yield base, access_log
 
 
 def test_two_workers_share_the_limit_in_redis(two_workers, redis_url, make_user, app):

@@ -31,8 +31,11 @@ from surveys.reports.build import (
     publication_line,
 )
 from surveys.reports.data import hidden_kind
+from surveys.services.actor import Actor
 from tests.conftest import form_token, table_rows
 from tests.factories import import_seed
+
+CHEF = Actor(email="chef@example.invalid", role="administratör")
 
 REFERENCE = Path(__file__).parent / "data" / "trend_reference.png"
 PUBLISHED = datetime(2026, 12, 5, 6, 4, 5, 707391, tzinfo=UTC)  # the timestamp
@@ -132,7 +135,8 @@ def test_trend_chart_is_small_multiples_with_fixed_lines_and_text_size(instrumen
     assert spec["spec"]["height"] == PANEL_HEIGHT
     layers = spec["spec"]["layer"]
     color = layers[0]["encoding"]["color"]["scale"]
-    assert color == {"domain": ["Samtliga", "kvinnor", "män", "Riket"], "range": ROLE_COLORS}
+    # no comparison group here: it has no place in the legend (tests/test_riket_report.py)
+    assert color == {"domain": ["Samtliga", "kvinnor", "män", "Riket"], "range": ROLE_COLORS[:4]}
     widths = layers[0]["encoding"]["strokeWidth"]["scale"]["range"]
     assert widths[0] > widths[1] == widths[2]  # Samtliga strong, kvinnor and män thinner
     assert layers[0]["encoding"]["strokeDash"]["scale"]["range"][3] != [1, 0]  # Riket dashed
@@ -445,10 +449,10 @@ def test_the_all_years_job_republishes_every_year_and_refuses_a_second(app, runn
     _two_published_years(runner, tmp_path)
     with app.app_context():
         s = db.session()
-        job = jobs.request_all_years(s, user_email="chef@example.invalid", min_cell=5)
+        job = jobs.request_all_years(s, CHEF, min_cell=5)
         s.commit()
         with pytest.raises(jobs.JobError, match="En publicering pågår"):
-            jobs.request_all_years(s, user_email="chef@example.invalid", min_cell=5)
+            jobs.request_all_years(s, CHEF, min_cell=5)
         done = worker.run_inline(app, job.id)  # a worker does it
         assert done is not None
         assert done.status == jobs.DONE

@@ -93,11 +93,12 @@ def test_chart_url_is_gzipped_and_kept_only_while_its_figures_are_published(
         assert other.headers["Cache-Control"] == "no-store", url
 
     # New figures, new publication: the page names a new version and the old one is not kept.
-    answers = tmp_path / "en.csv"
+    # (Five new answers: fewer would wait, so that two versions cannot be subtracted.)
+    answers = tmp_path / "fem.csv"
     answers.write_text(
         "year,questionnaire,insats,gender,"
         + ",".join(f"q{i}" for i in range(1, 12))
-        + f"\n{YEAR},styrelse,,,6,6,6,6,6,,,,,,\n",
+        + f"\n{YEAR},styrelse,,,6,6,6,6,6,,,,,,\n" * 5,
         encoding="utf-8",
     )
     assert runner.invoke(args=["import", "answers", str(answers)]).exit_code == 0

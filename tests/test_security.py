@@ -8,6 +8,7 @@ from surveys import create_app
 from surveys.config import ConfigError
 from surveys.security import throttle
 from tests.conftest import LIGHT_HASHING, login
+from tests.servers import PID_METHOD_STATUS, TWO_WORKERS, gunicorn
 
 
 @pytest.fixture
@@ -409,75 +410,19 @@ def test_unexpected_error_logs_frames_but_no_request_data(app, caplog):
 # --- the real limit under gunicorn: two workers behind a proxy --------------------------
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def gunicorn_two_workers(database_url, tmp_path):
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
-    import requests
-
-    root = Path(__file__).resolve().parent.parent
-    port = free_port()
-    access_log = tmp_path / "access.log"
     env = {
-        **os.environ,
         "DATABASE_URL": database_url,
         "SECRET_KEY": STRONG,
         "TRUSTED_PROXIES": "1",
         # Two separately started workers: with preload the kernel tends to hand every new
         # connection to the same forked worker, and the test must see both answer.
         "GUNICORN_PRELOAD": "0",
-        "SURVEYS_INSTANCE": str(tmp_path / "instance"),
-        "PORT": str(port),
     }
-    log = open(tmp_path / "gunicorn.log", "wb")  # noqa: SIM115 - closed after the process
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "--config",
-            "gunicorn.conf.py",
-            "--workers",
-            "2",
-            "--threads",
-            "1",
-            "--access-logfile",
-            str(access_log),
-            "--access-logformat",
-            "%(p)s %(m)s %(s)s",
-            "wsgi:app",
-        ],
-        cwd=root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            requests.get(base + "/logga-in", timeout=10)
-            break
-        except requests.RequestException:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                process.wait()
-                log.close()
-                pytest.fail("gunicorn startade inte: " + (tmp_path / "gunicorn.log").read_text())
-            time.sleep(0.2)
-    yield base, access_log
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+    args = (*TWO_WORKERS, "--access-logformat", PID_METHOD_STATUS)
+    with gunicorn(tmp_path, env, *args) as (base, access_log, _):
+        yield base, access_log
 
 
 def test_two_gunicorn_workers_share_the_real_limit(gunicorn_two_workers, make_user, database_url):

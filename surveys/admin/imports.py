@@ -12,23 +12,15 @@ but are never linked to their batch, so they cannot be removed from here.
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 
 from indicators.report import HISTORY_COLUMNS, NATIONAL_COLUMNS
 from surveys import db
-from surveys.auth import roles_required
+from surveys.auth import roles_required, web_actor
 from surveys.files.answers import ANSWER_FILE_COLUMNS, excel_csv, text_xlsx
-from surveys.files.history import (
-    KIND_LABELS,
-    import_history,
-    import_national,
-    list_batches,
-    remove_batch,
-)
+from surveys.files.history import KIND_LABELS, list_batches
 from surveys.files.reading import FileError
 from surveys.models import Role
-from surveys.national.riket_file import check_signature
-from surveys.services.audit import record
+from surveys.services import imports, settings
 from surveys.services.catalogue import instrument_from_db
 
 bp = Blueprint("imports", __name__, url_prefix="/admin/importer")
@@ -67,6 +59,7 @@ def index():
         batches=list_batches(db.session()),
         history_columns=",".join(HISTORY_COLUMNS),
         national_columns=",".join(NATIONAL_COLUMNS),
+        comparison_group=settings.get(db.session(), settings.COMPARISON_GROUP),
         answer_columns=",".join(ANSWER_FILE_COLUMNS),
     )
 
@@ -84,30 +77,25 @@ def upload(kind: str):
     if len(data) > MAX_UPLOAD:
         flash("Filen är för stor (högst 2 MB).", "error")
         return redirect(url_for(".index"))
-    importer = import_history if kind == "historik" else import_national
+    signature = request.files.get("signature")  # Riket: NNS's, when its key is configured
+    group = request.form.get("jamforelsegrupp") if kind == "riket" else None  # None: unchanged
     try:
-        if kind == "riket":  # NNS's signature, when its public key is configured
-            signature = request.files.get("signature")
-            check_signature(
-                session,
-                data,
-                signature.read(4096) if signature and signature.filename else None,
-                upload_file.filename,
-            )
-        count = importer(
+        count = imports.import_figures(
             session,
+            web_actor(),
             instrument_from_db(session),
+            KINDS[kind],
             data=data,
             filename=upload_file.filename,
-            by=current_user.email,
+            signature=signature.read(4096) if signature and signature.filename else None,
+            group=None if group is None else group[:200],  # the förbund's, among the file's
         )
     except FileError as exc:
+        session.rollback()  # a redirect commits: a refused group must leave nothing stored
         for error in exc.errors:
             flash(error, "error")
         flash("Ingenting har importerats.", "error")
         return redirect(url_for(".index"))
-    # committed at the request's boundary, together with the figures
-    record(session, user_email=current_user.email, action=f"import.{kind}", detail=str(count))
     flash(f"{count} rader importerade.")
     return redirect(url_for(".index"))
 
@@ -116,17 +104,10 @@ def upload(kind: str):
 @roles_required(Role.admin)
 def remove(batch_id: str):
     """Remove the figures of one upload of history or Riket figures."""
-    session = db.session()
-    batch = remove_batch(session, batch_id[:32])
+    batch = imports.remove_import(db.session(), web_actor(), batch_id[:32])
     if batch is None:
         flash("Importen finns inte eller kan inte tas bort.", "error")
         return redirect(url_for(".index"))
-    record(
-        session,
-        user_email=current_user.email,
-        action=f"import.ta_bort.{batch.kind}",
-        detail=f"{batch.filename} ({batch.rows} rader)",
-    )
     flash(f"Importen {batch.filename} ({KIND_LABELS[batch.kind].lower()}) är borttagen.")
     return redirect(url_for(".index"))
 

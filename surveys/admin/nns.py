@@ -20,14 +20,12 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user
 
 from surveys import db
-from surveys.auth import roles_required
+from surveys.auth import roles_required, web_actor
 from surveys.models import Role
 from surveys.national.packages import normal_org_number
-from surveys.services import settings
-from surveys.services.audit import record
+from surveys.services import nns_package, settings
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.nns_package import MODE_LABELS, ORG_NUMBER, PackageError, build_package
 from surveys.services.publications import published_years
@@ -69,9 +67,7 @@ def org_number():
             "error",
         )
         return redirect(url_for(".index"))
-    session = db.session()
-    settings.put(session, ORG_NUMBER, value)
-    record(session, user_email=current_user.email, action="nns.organisationsnummer", detail=value)
+    nns_package.change_org_number(db.session(), web_actor(), value)
     flash(f"Organisationsnumret är {value}.")
     return redirect(url_for(".index"))
 
@@ -105,17 +101,15 @@ def year_page(year: int):
 @roles_required(Role.admin)
 def download(year: int):
     """The signed package (audited)."""
+    session = db.session()
     try:
-        package = _package(year, signed=True)
+        key = load_private_key(Path(current_app.instance_path))
+        package = nns_package.export_package(
+            session, web_actor(), instrument_from_db(session), year, sign_with=key
+        )
     except (PackageError, SigningError) as exc:
         flash(str(exc), "error")
         return redirect(url_for(".index"))
-    record(
-        db.session(),
-        user_email=current_user.email,
-        action="nns.exportera",
-        detail=f"{year}: {package.filename}, {len(package.answers)} rader antal svar",
-    )
     return Response(
         package.zip_bytes,
         mimetype="application/zip",

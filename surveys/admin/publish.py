@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from wtforms import BooleanField
 
 from surveys import clock, db, worker
-from surveys.auth import roles_required
+from surveys.auth import roles_required, web_actor
 from surveys.models import (
     BackgroundJob,
     PendingResponse,
@@ -124,7 +124,6 @@ def setting():
             flash("Inställningen är oförändrad.")
             return redirect(url_for(".overview"))
         pubs.set_protect_other(session, form.protect.data, user_email=current_user.email)
-        session.commit()
         flash(
             "Övriga skyddas nu."
             if form.protect.data
@@ -148,7 +147,7 @@ def all_years():
     cell = min_cell(session, current_app.config["MIN_CELL"])
     if request.method == "POST":
         try:
-            job = jobs.request_all_years(session, user_email=current_user.email, min_cell=cell)
+            job = jobs.request_all_years(session, web_actor(), min_cell=cell)
         except jobs.JobError as exc:
             flash(str(exc))
             return redirect(url_for(".overview"))
@@ -206,6 +205,7 @@ def year_page(year: int):
         protect_other=computed.protect_other,
         instrument=instrument,
         counted_at=counted_at,
+        waiting_note=pubs.waiting_note(computed.waiting, min_cell=cell, year=year),
     )
 
 
@@ -213,7 +213,7 @@ def _start_publishing(year: int, cell: int):
     """Record the job for a worker and send the administrator to its page."""
     session = db.session()
     try:
-        job = jobs.request_publish(session, year=year, user_email=current_user.email, min_cell=cell)
+        job = jobs.request_publish(session, web_actor(), year=year, min_cell=cell)
     except jobs.JobError as exc:
         flash(str(exc))
         return redirect(url_for(".overview"))
@@ -233,9 +233,7 @@ def preview_or_job(year: int, *, again: bool = False, page: str = "rapport"):
     if not pubs.year_has_answers(session, year):
         flash(f"Det finns inga svar för {year} att förhandsgranska.")
         return None, redirect(url_for("publish.overview"))
-    job, new = jobs.request_preview(
-        session, year=year, user_email=current_user.email, min_cell=cell
-    )
+    job, new = jobs.request_preview(session, web_actor(), year=year, min_cell=cell)
     if new:
         _hand_over(job)
     insats = request.args.get("insats") or None  # the report's insats, kept for the way back
@@ -252,7 +250,8 @@ def preview_computed(year: int, *, again: bool = False, page: str = "rapport"):
 def _hand_over(job: BackgroundJob) -> None:
     """Commit the new job (a worker on any machine can see it from now on) and give it to
     the app's runner, if one is registered (``surveys.worker``)."""
-    db.commit()
+    with db.own_transaction(db.session()):
+        pass  # the block ends with the commit: the job is stored before it is handed over
     worker.hand_over(current_app._get_current_object(), job.id)
 
 

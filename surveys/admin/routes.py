@@ -31,14 +31,13 @@ from surveys.admin.forms import (
     ThresholdForm,
     UserForm,
 )
-from surveys.auth import roles_required
+from surveys.auth import roles_required, web_actor
 from surveys.models import Intervention, Role, User, UserIntervention
+from surveys.names import InvalidName
 from surveys.reports.data import min_cell
 from surveys.services import audit, settings, users
-from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.rounds import create_intervention as create_intervention_named
-from surveys.services.rounds import rename_intervention
+from surveys.services.rounds import create_insats, rename_insats
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -96,8 +95,9 @@ def create_user():
         _flash_errors(form)
         return redirect(url_for(".home"))
     try:
-        user = users.create_user(
+        user = users.add_user(
             session,
+            web_actor(),
             email=form.email.data,
             password=form.password.data,
             name=form.name.data or "",
@@ -109,12 +109,6 @@ def create_user():
             flash(error, "error")
         return redirect(url_for(".home"))
     role = users.ROLE_LABELS[user.role]
-    record(
-        session,
-        user_email=current_user.email,
-        action="användare.skapa",
-        detail=f"{user.email} ({role})",
-    )
     flash(f"Användaren {user.email} är skapad med rollen {role.lower()}.")
     return redirect(url_for(".home"))
 
@@ -131,8 +125,9 @@ def edit_user(user_id: str):
         form.insatser.data = users.interventions_of(session, user)
     elif form.validate_on_submit():
         try:
-            users.update_user(
+            users.change_user(
                 session,
+                web_actor(),
                 user,
                 name=form.name.data or "",
                 role=form.role.data,
@@ -143,15 +138,6 @@ def edit_user(user_id: str):
             for error in exc.errors:
                 flash(error, "error")
         else:
-            names = dict(form.insatser.choices)
-            chosen = ", ".join(names[i] for i in users.interventions_of(session, user))
-            record(
-                session,
-                user_email=current_user.email,
-                action="användare.ändra",
-                detail=f"{user.email}: {users.ROLE_LABELS[user.role]}"
-                + (f", {chosen}" if chosen else ""),
-            )
             flash(f"Användaren {user.email} är ändrad.")
             return redirect(url_for(".edit_user", user_id=user.id))
     else:
@@ -177,12 +163,11 @@ def set_password(user_id: str):
         _flash_errors(form)
         return redirect(url_for(".edit_user", user_id=user.id))
     try:
-        users.set_password(session, user, form.password.data)
+        users.new_password(session, web_actor(), user, form.password.data)
     except users.UserError as exc:
         for error in exc.errors:
             flash(error, "error")
         return redirect(url_for(".edit_user", user_id=user.id))
-    record(session, user_email=current_user.email, action="användare.lösenord", detail=user.email)
     flash(f"{user.email} har fått ett nytt lösenord. Tidigare inloggningar är avslutade.")
     return redirect(url_for(".edit_user", user_id=user.id))
 
@@ -197,17 +182,11 @@ def set_active(user_id: str, action: str):
         abort(400)
     active = action == "aktivera"
     try:
-        users.set_active(session, user, active)
+        users.change_active(session, web_actor(), user, active)
     except users.UserError as exc:
         for error in exc.errors:
             flash(error, "error")
         return redirect(url_for(".edit_user", user_id=user.id))
-    record(
-        session,
-        user_email=current_user.email,
-        action="användare.aktivera" if active else "användare.inaktivera",
-        detail=user.email,
-    )
     flash(f"{user.email} är {'aktiverad' if active else 'inaktiverad och utloggad'}.")
     return redirect(url_for(".edit_user", user_id=user.id))
 
@@ -222,11 +201,10 @@ def create_intervention():
         _flash_errors(form)
         return redirect(url_for(".home"))
     try:
-        name = create_intervention_named(session, form.name.data).name
-    except ValueError as exc:
+        name = create_insats(session, web_actor(), form.name.data).name
+    except InvalidName as exc:
         flash(str(exc), "error")
         return redirect(url_for(".home"))
-    record(session, user_email=current_user.email, action="insats.skapa", detail=name)
     flash(f"Insatsen {name} är skapad.")
     return redirect(url_for(".home"))
 
@@ -243,18 +221,11 @@ def rename(intervention_id: str):
     if not form.validate_on_submit():
         _flash_errors(form)
         return redirect(url_for(".home"))
-    old = intervention.name
     try:
-        rename_intervention(session, intervention, form.name.data)
-    except ValueError as exc:
+        rename_insats(session, web_actor(), intervention, form.name.data)
+    except InvalidName as exc:
         flash(str(exc), "error")
         return redirect(url_for(".home"))
-    record(
-        session,
-        user_email=current_user.email,
-        action="insats.byt_namn",
-        detail=f"{old} → {intervention.name}",
-    )
     flash(f"Insatsen heter nu {intervention.name}.")
     return redirect(url_for(".home"))
 
@@ -269,8 +240,7 @@ def set_threshold():
         _flash_errors(form)
         return redirect(url_for(".home"))
     value = str(form.min_cell.data)
-    settings.put(session, settings.MIN_CELL, value)
-    record(session, user_email=current_user.email, action="gräns.ändra", detail=value)
+    settings.change_threshold(session, web_actor(), form.min_cell.data)
     flash(f"Resultat med färre än {value} svar visas inte.")
     return redirect(url_for(".home"))
 
@@ -284,9 +254,7 @@ def set_forbund():
     if not form.validate_on_submit():
         _flash_errors(form)
         return redirect(url_for(".home"))
-    name = form.forbund_name.data.strip()
-    settings.put(session, settings.FORBUND_NAME, name)
-    record(session, user_email=current_user.email, action="förbund.namn", detail=name)
+    name = settings.change_forbund_name(session, web_actor(), form.forbund_name.data)
     flash(f"Förbundets namn är {name}.")
     return redirect(url_for(".home"))
 

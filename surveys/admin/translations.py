@@ -15,15 +15,13 @@ offered language and how many answered in each) through the ``round_languages`` 
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 
 from surveys import db
-from surveys.auth import roles_required
+from surveys.auth import roles_required, web_actor
 from surveys.files.reading import FileError
 from surveys.links import public
 from surveys.models import Role, Round
 from surveys.services import translations as tr
-from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
 from surveys.staff import routes as staff
 
@@ -79,21 +77,19 @@ def load():
         flash("Filen är för stor (högst 1 MB). Ingenting har lästs in.", "error")
         return redirect(url_for(".overview"))
     try:
-        report = tr.load_translation(
-            session, instrument_from_db(session), lang.code, data, filename=upload.filename
+        report = tr.load_language(
+            session,
+            web_actor(),
+            instrument_from_db(session),
+            lang.code,
+            data,
+            filename=upload.filename,
         )
     except FileError as exc:
         session.rollback()
         for error in exc.errors:
             flash(error, "error")
         return redirect(url_for(".overview"))
-    record(
-        session,
-        user_email=current_user.email,
-        action="översättning.läs_in",
-        detail=tr.name_of(lang.code),
-    )
-    session.commit()
     for line in report.lines(lang.code):
         flash(line)
     return redirect(url_for(".overview"))
@@ -106,24 +102,13 @@ def approve(code: str):
     session = db.session()
     reference = request.form.get("reference", "")
     try:
-        tr.approve(
-            session,
-            instrument_from_db(session),
-            code,
-            reference=reference,
-            by=current_user.email,
+        tr.approve_language(
+            session, web_actor(), instrument_from_db(session), code, reference=reference
         )
     except tr.TranslationError as exc:
         session.rollback()
         flash(str(exc), "error")
         return redirect(url_for(".overview"))
-    record(
-        session,
-        user_email=current_user.email,
-        action="översättning.godkänn",
-        detail=f"{tr.name_of(code)}: {reference.strip()}",
-    )
-    session.commit()
     flash(f"{tr.name_of(code)} är godkänd och erbjuds deltagarna.")
     return redirect(url_for(".overview"))
 

@@ -1,45 +1,25 @@
-"""Sign-in (Flask-Login), password hashing (argon2), throttling (Flask-Limiter), roles."""
+"""Sign-in (Flask-Login), throttling (Flask-Limiter), roles; hashing is surveys.passwords."""
 
 from __future__ import annotations
 
 from functools import wraps
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from flask import abort, current_app, has_app_context
+from flask import abort
 from flask_limiter import Limiter
 from flask_login import LoginManager, UserMixin, current_user
 from sqlmodel import select
 
 from surveys import db
 from surveys.models import Role, SessionVersion, User, UserIntervention
+from surveys.passwords import check_password as check_password  # re-exported
+from surveys.passwords import hash_password as hash_password  # re-exported
+from surveys.services.actor import Actor, from_user
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Logga in för att se sidan."
 login_manager.session_protection = "strong"
 limiter = Limiter(key_func=lambda: "global", default_limits=[])
-# (time cost, memory KiB, parallelism) -> the hasher and a hash of no one's password
-_HASHERS: dict[tuple[int, int, int], tuple[PasswordHasher, str]] = {}
-_DEFAULT = (3, 65_536, 4)  # argon2-cffi's defaults (RFC 9106), outside an app
-
-
-def _hasher() -> tuple[PasswordHasher, str]:
-    """The argon2id hasher of the app's ARGON2_* settings (config.py; production refuses
-    less than the library's defaults), with the hash checked when no account matches."""
-    params = _DEFAULT
-    if has_app_context():
-        config = current_app.config
-        params = (
-            int(config.get("ARGON2_TIME_COST", _DEFAULT[0])),
-            int(config.get("ARGON2_MEMORY_KIB", _DEFAULT[1])),
-            int(config.get("ARGON2_PARALLELISM", _DEFAULT[2])),
-        )
-    found = _HASHERS.get(params)
-    if found is None:
-        hasher = PasswordHasher(time_cost=params[0], memory_cost=params[1], parallelism=params[2])
-        found = _HASHERS[params] = (hasher, hasher.hash("ingen-anvandare"))
-    return found
 
 
 class SignedIn(UserMixin):
@@ -95,19 +75,9 @@ def _load(session_id: str) -> SignedIn | None:
     return signed_in
 
 
-def hash_password(password: str) -> str:
-    return _hasher()[0].hash(password)
-
-
-def check_password(user: User | None, password: str) -> bool:
-    """Constant work whether or not the account exists."""
-    hasher, nobody = _hasher()
-    try:
-        return hasher.verify(user.password_hash if user else nobody, password) and (
-            user is not None and user.active
-        )
-    except (VerificationError, InvalidHashError):
-        return False
+def web_actor() -> Actor:
+    """The signed-in user as the services' actor (who, role, insatser)."""
+    return from_user(current_user.email, current_user.role, current_user.interventions)
 
 
 def roles_required(*roles: Role):

@@ -131,7 +131,7 @@ def import_answers(
         count += insert_responses(db, batch)
         if count == 0:
             raise FileError(["Filen innehåller inga enkätsvar."])
-        db.commit()
+        db.flush()
     except BaseException:
         db.rollback()
         raise

@@ -24,6 +24,7 @@ from surveys.files.reading import (
     text,
 )
 from surveys.models import HistoryFigure, ImportBatch, NationalFigure, table_of
+from surveys.names import InvalidName, clean_insats_name
 
 KIND_LABELS = {
     "answers": "Enkätsvar",
@@ -97,7 +98,7 @@ def _parse(
     build,
     *,
     optional: tuple[str, ...] = (),
-    skip=None,
+    scope=None,
 ) -> list:
     table = open_table(
         data, filename=filename, required=columns, optional=optional, aliases=SWEDISH_HEADERS
@@ -105,14 +106,14 @@ def _parse(
     errors: list[str] = []
     objects, seen = [], set()
     for line, row in table.rows():
-        if skip is not None and skip(row):
-            continue
         key = _check_key(instrument, row, errors, line)
         obj = build(row, errors, line)
-        if key is not None and key in seen:
+        # ``scope``: what else tells rows apart (the Riket file's comparison group)
+        seen_key = None if key is None else (*key, scope(row) if scope else "")
+        if seen_key is not None and seen_key in seen:
             errors.append(f"Rad {line}: samma år, enkät, fråga och undergrupp finns redan i filen.")
         if key is not None:
-            seen.add(key)
+            seen.add(seen_key)
             if obj is not None:
                 objects.append((key, obj))
     if errors:
@@ -150,14 +151,25 @@ def import_history(
 def import_national(
     db: Session, instrument: Instrument, *, data: bytes, filename: str, by: str = "kommandoraden"
 ) -> int:
-    """Replace-or-add Riket's positive shares."""
+    """Replace-or-add Riket's positive shares.
+
+    NNS's extended Riket file (issue 21) also has ``n`` and ``comparison_group``: the
+    rows of Riket itself (empty comparison_group) and of each comparison group are kept
+    with their n; the förbund's report shows Riket and its own group (setting)."""
 
     def build(row: dict, errors: list[str], line: int) -> dict | None:
         value = _percent(row, "positive", errors, line, required=True)
-        return None if value is None else {"positive": value}
+        n = None
+        if text(row.get("n")):
+            n = parse_int(row.get("n"), low=0, high=10_000_000)
+            if n is None:
+                errors.append(f"Rad {line}, kolumn n: {text(row.get('n'))!r} är inget antal.")
+                return None
+        group = _group_name(row, errors, line)
+        if value is None or group is None:
+            return None
+        return {"positive": value, "n": n, "comparison_group": group}
 
-    # NNS's extended Riket file (issue 21) also has n and comparison_group: the rows of
-    # Riket itself (empty comparison_group) are imported, the groups' rows are skipped.
     objects = _parse(
         instrument,
         data,
@@ -165,9 +177,53 @@ def import_national(
         NATIONAL_COLUMNS,
         build,
         optional=("n", "comparison_group"),
-        skip=lambda row: text(row.get("comparison_group")) != "",
+        scope=lambda row: text(row.get("comparison_group")),
     )
     return _replace(db, "national", objects, filename=filename, by=by)
+
+
+def _group_name(row: dict, errors: list[str], line: int) -> str | None:
+    """The comparison group's name ("" = Riket), refused like a name NNS would refuse."""
+    group = text(row.get("comparison_group"))
+    if not group:
+        return ""
+    try:
+        clean_insats_name(group)
+    except InvalidName:
+        errors.append(
+            f"Rad {line}, kolumn comparison_group: {group!r} är inget giltigt namn på en "
+            "jämförelsegrupp (styrtecken eller början som en formel)."
+        )
+        return None
+    if len(group) > 100:
+        errors.append(f"Rad {line}, kolumn comparison_group: namnet är längre än 100 tecken.")
+        return None
+    return group
+
+
+def comparison_groups(db: Session) -> list[str]:
+    """The comparison groups whose figures have been imported, in name order."""
+    rows = db.exec(
+        select(NationalFigure.comparison_group)
+        .where(col(NationalFigure.comparison_group) != "")
+        .distinct()
+    ).all()
+    return sorted(rows)
+
+
+def set_comparison_group(db: Session, group: str, *, filename: str) -> None:
+    """Choose the förbund's comparison group (setting; "" = none): one of the imported
+    groups, else FileError naming the ones there are (the caller rolls back)."""
+    from surveys.services import settings  # noqa: PLC0415 - settings imports files.reading
+
+    group = group.strip()
+    known = comparison_groups(db)
+    if group and group not in known:
+        shown = ", ".join(known) or "inga"
+        raise FileError(
+            [f"{filename}: jämförelsegruppen {group!r} finns inte i rikets filer (finns: {shown})."]
+        )
+    settings.put(db, settings.COMPARISON_GROUP, group)
 
 
 def _replace(db: Session, kind: str, objects: list, *, filename: str, by: str) -> int:
@@ -177,14 +233,15 @@ def _replace(db: Session, kind: str, objects: list, *, filename: str, by: str) -
     batch = record_batch(db, kind, rows=len(objects), filename=filename, by=by)
     columns = table_of(model).c
     for (year, qn_key, number, subgroup), values in objects:
-        db.exec(
-            delete(model).where(
-                columns.year == year,
-                columns.questionnaire_key == qn_key,
-                columns.question == number,
-                columns.subgroup == subgroup,
-            )
-        )
+        same = [
+            columns.year == year,
+            columns.questionnaire_key == qn_key,
+            columns.question == number,
+            columns.subgroup == subgroup,
+        ]
+        if "comparison_group" in values:  # Riket and each comparison group apart
+            same.append(columns.comparison_group == values["comparison_group"])
+        db.exec(delete(model).where(*same))
         db.add(
             model(
                 year=year,
@@ -221,6 +278,8 @@ def national_rows(db: Session) -> list[dict]:
             "question": f.question,
             "subgroup": f.subgroup,
             "positive": f.positive,
+            "n": f.n,
+            "comparison_group": f.comparison_group,
         }
         for f in db.exec(select(NationalFigure)).all()
     ]

@@ -18,13 +18,15 @@ from surveys import db
 from surveys.cli_types import YEAR
 from surveys.national import packages as national_packages
 from surveys.national.demo import run as run_demo
-from surveys.national.mode import FORBUND, NATIONAL, is_national, only_in, refusal
+from surveys.national.demo import run_beside
+from surveys.national.mode import FORBUND, NATIONAL, is_national, only_in
 from surveys.national.publish import NationalPublishError, publish_year
 from surveys.national.riket_file import RiketFileError, riket_csv
 from surveys.reports.data import min_cell
+from surveys.services import actor
 from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.nns_package import PackageError, build_package
+from surveys.services.nns_package import PackageError, export_package
 from surveys.services.signing import SigningError, create_key, load_private_key, sign
 
 CLI = "kommandoraden"
@@ -60,7 +62,6 @@ def keys_create(replace: bool) -> None:
         _fail(str(exc))
     session = db.session()
     record(session, user_email=CLI, action="nyckel.skapa", detail=f"publik nyckel {public}")
-    session.commit()
     click.echo("Nyckelparet är skapat. Den privata nyckeln ligger i instansmappen (bara ägaren).")
     click.echo(f"Publik nyckel (registreras hos NNS): {public}")
 
@@ -74,18 +75,13 @@ def export_nns(year: int, output: str | None) -> None:
     session = db.session()
     try:
         key = load_private_key(_instance())
-        package = build_package(session, instrument_from_db(session), year, sign_with=key)
+        package = export_package(
+            session, actor.CLI, instrument_from_db(session), year, sign_with=key
+        )
     except (SigningError, PackageError) as exc:
         _fail(str(exc))
     path = Path(output or package.filename)
-    _write_file(path, package.zip_bytes)
-    record(
-        session,
-        user_email=CLI,
-        action="nns.exportera",
-        detail=f"{year}: {path.name}, {len(package.answers)} rader antal svar",
-    )
-    session.commit()
+    _write_file(path, package.zip_bytes)  # a failure here rolls the audit entry back
     click.echo(f"Skrev {path} ({len(package.answers)} rader antal svar, signerat).")
 
 
@@ -108,7 +104,6 @@ def national_register(name: str, org_number: str, public_key: str, group: str) -
         )
     except national_packages.MemberError as exc:
         _fail(str(exc))
-    session.commit()
     click.echo(f"{member.name} ({member.org_number}) är registrerat.")
 
 
@@ -142,7 +137,6 @@ def national_import(paths: tuple[str, ...]) -> None:
         for error in exc.errors:
             click.echo(error, err=True)
         _fail("Ingenting har importerats.")
-    session.commit()
     for line in lines:
         click.echo(line)
 
@@ -180,7 +174,6 @@ def national_export(year: int, output: str | None) -> None:
     _write_file(path, data)
     _write_file(path.with_name(path.name + ".sig"), sign(key, data))
     record(session, user_email=CLI, action="riket.exportera", detail=f"{year}: {path.name}")
-    session.commit()
     click.echo(f"Skrev {path} och {path.name}.sig.")
 
 
@@ -198,6 +191,7 @@ def demo(*, national: bool) -> None:
     """`surveys demo --national` (national instance only; `surveys demo` is the förbund's)."""
     if not national:
         _fail("Det här är den nationella instansen: kör surveys demo --national.")
-    if not is_national(current_app):
-        _fail(refusal(NATIONAL))
+    if not is_national(current_app):  # a förbund's instance: NNS's demo instance beside it
+        run_beside(default_min_cell=current_app.config["MIN_CELL"], echo=click.echo)
+        return
     run_demo(default_min_cell=current_app.config["MIN_CELL"], echo=click.echo)

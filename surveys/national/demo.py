@@ -1,5 +1,10 @@
 """`surveys demo --national`: NNS's instance and five demo förbund, the whole loop.
 
+Run in a förbund's instance (the default, no SURVEYS_MODE needed), the command makes
+NNS's national instance itself, in ``<instance>/nationell-demo/nns/`` (an SQLite
+database of its own); run in a national instance, that instance is NNS's. The
+förbund's own database (what ``make run`` serves) is never touched.
+
 Each demo förbund is a förbund instance of its own (an SQLite database and an
 instance folder under ``<instance>/nationell-demo/``): it collects answers,
 publishes its years, makes its key pair and exports its signed package per
@@ -23,12 +28,12 @@ from flask import Flask, current_app
 from sqlmodel import Session, select
 
 from surveys import create_app, db, paths
-from surveys.auth import hash_password
 from surveys.files.history import import_national
 from surveys.models import Response, Role, User
 from surveys.national.packages import import_packages, register_member
 from surveys.national.publish import publish_year
 from surveys.national.riket_file import NNS_PUBLIC_KEY, check_signature, riket_csv
+from surveys.passwords import hash_password
 from surveys.reports.data import min_cell as threshold
 from surveys.services import rounds as ops
 from surveys.services import settings
@@ -147,39 +152,61 @@ def seed_forbund(session: Session, spec: DemoForbund, *, seed: int, min_cell: in
                     items.append((clean, round_.id, round_.intervention_id))
                 total += insert_responses(session, items)
     settings.put(session, settings.FORBUND_NAME, spec.name)
-    settings.put(session, ORG_NUMBER, spec.org_number)
-    session.commit()
+    with db.own_transaction(session):  # the förbund is stored before its years are published
+        settings.put(session, ORG_NUMBER, spec.org_number)
+        # the comparison group NNS registers it in: its report shows that group beside Riket
+        settings.put(session, settings.COMPARISON_GROUP, spec.group)
     for year in DEMO_YEARS:
         publish(session, instrument, year=year, user_email="demo", min_cell=min_cell)
     return total
 
 
-def forbund_app(folder: Path) -> Flask:
-    """A förbund instance of its own (SQLite in its own instance folder)."""
+def forbund_app(folder: Path, mode: str = "forbund") -> Flask:
+    """A förbund instance of its own (SQLite in its own instance folder); ``mode``
+    "national": NNS's instance of the demo."""
     folder.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{folder / 'indikatorenkater.sqlite'}"
     return create_app(
         {
             "DATABASE_URL": url,
             "INSTANCE_DIR": str(folder),
-            "SURVEYS_MODE": "forbund",
+            "SURVEYS_MODE": mode,
             "TESTING": current_app.config.get("TESTING", False),
+            "MIN_CELL": current_app.config["MIN_CELL"],
         }
     )
 
 
-def run(*, default_min_cell: int, echo=print) -> dict:
-    """The whole loop; returns where the packages and Riket files were written."""
+def run_beside(*, default_min_cell: int, echo=print) -> dict:
+    """From a förbund's instance: NNS's demo instance in ``<instance>/nationell-demo/nns``,
+    then the whole loop there (the förbund's own database is not touched)."""
+    root = Path(current_app.instance_path) / FOLDER
+    nns = forbund_app(root / "nns", mode="national")
+    try:
+        with nns.app_context():
+            done = run(default_min_cell=default_min_cell, echo=echo, root=root)
+    finally:
+        nns.extensions["engine"].dispose()
+    echo(
+        "Den nationella instansen: SURVEYS_MODE=national "
+        f"SURVEYS_INSTANCE={root / 'nns'} surveys run. Demoförbundet med rikets siffror: "
+        f"SURVEYS_INSTANCE={root / 'forbund-1'} surveys run."
+    )
+    return done
+
+
+def run(*, default_min_cell: int, echo=print, root: Path | None = None) -> dict:
+    """The whole loop in the current (national) instance; returns where the packages and
+    Riket files were written (``root``: the demo förbund's folders, default beside it)."""
     migrate(current_app.config["DATABASE_URL"])  # a fresh clone needs nothing else first
-    national_session = db.session()
-    load_instrument_file(national_session)
-    national_session.commit()
+    with db.own_transaction(db.session()) as national_session:
+        load_instrument_file(national_session)
     min_cell = threshold(national_session, default_min_cell)
     instrument = instrument_from_db(national_session)
     if national_session.exec(select(User).limit(1)).first() is not None:
         echo("Den nationella databasen innehåller redan data; demon körs inte igen.")
         return {}
-    root = Path(current_app.instance_path) / FOLDER
+    root = root or Path(current_app.instance_path) / FOLDER
     package_files: list[tuple[str, bytes]] = []
     forbund_apps: list[Flask] = []
     for number, spec in enumerate(FORBUND):
@@ -188,9 +215,8 @@ def run(*, default_min_cell: int, echo=print) -> dict:
         forbund_apps.append(app)
         migrate(app.config["DATABASE_URL"])
         with app.app_context():
-            session = db.session()
-            load_instrument_file(session)
-            session.commit()
+            with db.own_transaction(db.session()) as session:
+                load_instrument_file(session)
             if session.exec(select(Response).limit(1)).first() is None:
                 count = seed_forbund(session, spec, seed=1000 + number, min_cell=min_cell)
                 echo(f"{spec.name}: {count} enkäter {DEMO_YEARS[0]}–{DEMO_YEARS[-1]}, publicerade.")
@@ -211,17 +237,18 @@ def run(*, default_min_cell: int, echo=print) -> dict:
             )
     for line in import_packages(national_session, instrument, package_files, user_email="demo"):
         echo(line)
-    _nns_user(national_session)
-    national_session.commit()
+    with db.own_transaction(national_session):
+        _nns_user(national_session)
     nns_folder = Path(current_app.instance_path)
     if not key_path(nns_folder).exists():
         create_key(nns_folder)
     nns_key = load_private_key(nns_folder)
     riket_files: list[tuple[str, bytes, bytes]] = []
     for year in DEMO_YEARS:
-        publication = publish_year(
-            national_session, instrument, year=year, user_email="demo", min_cell=min_cell
-        )
+        with db.own_transaction(national_session):
+            publication = publish_year(
+                national_session, instrument, year=year, user_email="demo", min_cell=min_cell
+            )
         data = riket_csv(national_session, year)
         signature = sign(nns_key, data)
         (root / f"riket-{year}.csv").write_bytes(data)
@@ -230,12 +257,11 @@ def run(*, default_min_cell: int, echo=print) -> dict:
         echo(f"Riket {year} publicerat (version {publication.version}).")
     for app in forbund_apps:
         with app.app_context():
-            session = db.session()
-            settings.put(session, NNS_PUBLIC_KEY, public_key_text(nns_key))
-            for name, data, signature in riket_files:
-                check_signature(session, data, signature, name)
-                import_national(session, instrument_from_db(session), data=data, filename=name)
-            session.commit()
+            with db.own_transaction(db.session()) as session:
+                settings.put(session, NNS_PUBLIC_KEY, public_key_text(nns_key))
+                for name, data, signature in riket_files:
+                    check_signature(session, data, signature, name)
+                    import_national(session, instrument_from_db(session), data=data, filename=name)
             publish(
                 session,
                 instrument_from_db(session),

@@ -186,7 +186,7 @@ def publish_year(
     min_cell: int,
     now: datetime | None = None,
 ) -> Publication:
-    """Compute and store a national year (a new version when published before); commits."""
+    """Compute and store a national year (a new version when published before); flushes."""
     now = now or clock.now()
     packages = db.execute(
         select(NationalPackage, NationalMember)
@@ -228,7 +228,7 @@ def publish_year(
             f"{len(computed.rows)} rader, {publications.hidden_count(computed.rows)} dolda"
         ),
     )
-    db.commit()
+    db.flush()
     return publication
 
 

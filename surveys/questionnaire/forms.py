@@ -56,8 +56,13 @@ def _serializer() -> URLSafeTimedSerializer:
     return cached[1]
 
 
-def new_form_token(round_id: str) -> str:
-    return _serializer().dumps({"r": round_id, "k": secrets.token_urlsafe(16)})
+def new_form_token(round_id: str, *, kiosk: bool = False) -> str:
+    """A signed token for a form of the round; ``kiosk`` marks a form shown in kiosk mode
+    (only such a form's token is believed when a tablet reports its queue)."""
+    data: dict[str, object] = {"r": round_id, "k": secrets.token_urlsafe(16)}
+    if kiosk:
+        data["q"] = 1
+    return _serializer().dumps(data)
 
 
 def renew_form_token(old: FormToken, round_id: str) -> str:
@@ -66,9 +71,14 @@ def renew_form_token(old: FormToken, round_id: str) -> str:
     Its key is derived from the old one, so however often the same old form is sent
     again (two tabs, a retried queue), it gets the same new key and is stored once.
     """
-    return _serializer().dumps(
-        {"r": round_id, "k": _renewed_key(old.key), "t": int(old.rendered_at.timestamp())}
-    )
+    data: dict[str, object] = {
+        "r": round_id,
+        "k": _renewed_key(old.key),
+        "t": int(old.rendered_at.timestamp()),
+    }
+    if old.kiosk:
+        data["q"] = 1
+    return _serializer().dumps(data)
 
 
 def _renewed_key(key: str) -> str:
@@ -83,6 +93,7 @@ class FormToken:
     key: str
     rendered_at: datetime  # when the form was first rendered (the grace period counts from it)
     signed_at: datetime  # when this token was made (its age decides "show again")
+    kiosk: bool = False  # signed for a form shown in kiosk mode (a tablet's queue reports)
 
     def age_seconds(self) -> float:
         """Seconds since this token was signed, by the service's clock (as the signer's)."""
@@ -120,12 +131,16 @@ def read_form_token(token: str | None, round_id: str) -> FormToken | None:
         or not isinstance(data.get("k"), str)
     ):
         return None
+    kiosk = data.get("q") == 1
     first = data.get("t")  # a renewed token: when the form was first rendered
     if isinstance(first, int) and not isinstance(first, bool):
         return FormToken(
-            key=data["k"], rendered_at=datetime.fromtimestamp(first, UTC), signed_at=rendered_at
+            key=data["k"],
+            rendered_at=datetime.fromtimestamp(first, UTC),
+            signed_at=rendered_at,
+            kiosk=kiosk,
         )
-    return FormToken(key=data["k"], rendered_at=rendered_at, signed_at=rendered_at)
+    return FormToken(key=data["k"], rendered_at=rendered_at, signed_at=rendered_at, kiosk=kiosk)
 
 
 def token_round(token: str | None) -> str | None:

@@ -54,11 +54,27 @@ def translator(lang: Language | None, available: Offered | None) -> Callable[...
 
 
 def context(instrument: Instrument, qn: Questionnaire) -> dict:
-    """What the form template needs for language, picker and read-aloud."""
+    """What the form template needs for language, picker and read-aloud.
+
+    Every form GET and POST asks: the answer is kept per worker while the offered
+    translations (their cache's object) and the recordings (their listing's object)
+    stay the same, so only a lookup remains.
+    """
     lang, available = chosen(instrument, qn)
+    recordings = audio.recordings(current_app.config["INSTANCE_DIR"])
+    cache = current_app.extensions.setdefault("language_context", {})
+    key = lang.code if lang else None
+    cached = cache.get(key)
+    if cached is not None and cached[0] is available and cached[1] is recordings:
+        return cached[2]
+    built = _context(lang, available, recordings)
+    cache[key] = (available, recordings, built)
+    return built
+
+
+def _context(lang: Language | None, available: Offered | None, recordings: dict) -> dict:
     tr = translator(lang, available)
     shown = lang or SWEDISH
-    recordings = audio.recordings(current_app.config["INSTANCE_DIR"])
     return {
         "lang": lang,
         "html_lang": shown.code,
@@ -71,6 +87,7 @@ def context(instrument: Instrument, qn: Questionnaire) -> dict:
         if lang
         else "",
         # the rendered first step differs by all of these (see routes._first_step)
+        "language_source": available,  # a new object when the translations' cache refreshes
         "language_key": (
             shown.code,
             tuple(x.code for x in available.languages) if available else (),
@@ -99,9 +116,8 @@ def count_answered_in(round_id: str, lang: Language | None) -> None:
     apart): nothing ties the count to a questionnaire."""
     if lang is None or lang.code not in LANGUAGES:
         return
-    session = db.session()
-    count_language(session, round_id, lang.code)
-    session.commit()
+    with db.own_transaction(db.session()) as session:
+        count_language(session, round_id, lang.code)
 
 
 def swedish(key: str, swedish: str | None = None) -> str:

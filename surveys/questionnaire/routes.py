@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 from flask import (
     Blueprint,
@@ -29,9 +30,8 @@ from flask import (
 from flask_login import current_user
 
 from surveys import db, ratelimit
-from surveys.auth import roles_required
+from surveys.auth import roles_required, web_actor
 from surveys.errors import error_page
-from surveys.files.reading import parse_int
 from surveys.models import Intervention, Role, Round, RoundMode
 from surveys.questionnaire import language
 from surveys.questionnaire.forms import (
@@ -43,7 +43,6 @@ from surveys.questionnaire.forms import (
 )
 from surveys.security import csrf
 from surveys.services import kiosk as kiosk_ops
-from surveys.services.audit import record
 from surveys.services.respondent import instrument, round_by_code
 from surveys.services.rounds import accepts_answers, find_by_token
 from surveys.services.submissions import (
@@ -70,7 +69,7 @@ TOO_MANY = "För många rapporter på kort tid. Försök igen om en stund."
 @csrf.exempt
 def open_link(code: str):
     """A round's open link (open-link and kiosk rounds)."""
-    round_ = round_by_code(code)  # cached per worker: see services/respondent.py
+    round_ = round_by_code(code)  # as stored now: see services/respondent.py
     if round_ is None or round_.mode == RoundMode.single_use.value:
         abort(404)
     return _questionnaire(
@@ -82,7 +81,7 @@ def open_link(code: str):
 @csrf.exempt
 def kiosk(code: str):
     """The questionnaire on a shared tablet: resets itself after "Tack"."""
-    round_ = round_by_code(code)  # cached per worker: see services/respondent.py
+    round_ = round_by_code(code)  # as stored now: see services/respondent.py
     if round_ is None or round_.mode == RoundMode.single_use.value:
         abort(404)
     return _questionnaire(
@@ -170,16 +169,17 @@ def kiosk_queue(code: str):
 def queue_report(round_: Round):
     """Store a tablet's queue report for the round (shared with enrolled tablets).
 
-    Believed only when signed with a form token of this round (the tablet has the
-    one of the form it shows), in steps of at most MAX_STEP (larger figures are
-    clamped), at most TABLET_REPORTS_PER_MINUTE a minute per address and round. A
+    Believed only when signed with a form token of this round shown in kiosk mode (the
+    tablet has the one of the form it shows; an open link's form token is refused), in
+    steps of at most MAX_STEP (larger figures are clamped), at most
+    TABLET_REPORTS_PER_MINUTE a minute per address and round. A
     round that no longer takes answers hears only a queue getting shorter, and only
     from forms still within the grace period. Never a 500: the counter is clamped.
     """
-    if round_.mode == RoundMode.single_use.value:
+    if round_.mode != RoundMode.kiosk.value:  # only a kiosk round has tablets to hear from
         return jsonify(status="refused", message="Sidan finns inte."), 404
     form_token = read_form_token(request.form.get("token"), round_.id)
-    if form_token is None:
+    if form_token is None or not form_token.kiosk:  # an open link's form is no tablet
         return jsonify(status="refused", message="Rapporten är inte giltig."), 403
     waiting = _queue_figure(request.form.get("waiting", ""))
     reported = _queue_figure(request.form.get("reported", "0"))
@@ -220,7 +220,9 @@ def count_refusal(round_id: str) -> None:
     if token_round(request.form.get("csrf_token")) != round_id:
         return
     if ratelimit.allow("refused", round_id):
-        kiosk_ops.count_refused(db.session(), round_id)
+        # its own transaction: the refusal's answer is an error status, which rolls back
+        with db.own_transaction(db.session()) as session:
+            kiosk_ops.count_refused(session, round_id)
 
 
 def _questionnaire(
@@ -257,7 +259,7 @@ def _questionnaire(
         context["thanks_url"] = f"{thanks}?sprak={context['lang'].code}"
     if request.method == "GET":
         return _first_step(round_, instrument_, context).replace(
-            _TOKEN_PLACEHOLDER, new_form_token(round_.id)
+            _TOKEN_PLACEHOLDER, new_form_token(round_.id, kiosk=kiosk)
         )
     if fetched_before is not None and _rendered_after(round_, fetched_before):
         return _refused(round_, 404, LINK_GONE)  # not a form fetched with the old link
@@ -332,7 +334,8 @@ def _posted(session, round_: Round, instrument_, qn, context: dict, *, token: st
         default_min_cell=current_app.config["MIN_CELL"],
     )
     if outcome is Outcome.late:
-        kiosk_ops.record_late(session, round_)
+        with db.own_transaction(session):  # counted apart from the stored answer
+            kiosk_ops.record_late(session, round_)
     stored_now = outcome in (Outcome.stored, Outcome.late)  # not a duplicate
     language.count_answered_in(round_.id, context["lang"] if stored_now else None)
     if outcome in (Outcome.stored, Outcome.duplicate, Outcome.late):
@@ -400,18 +403,22 @@ def _show_again(round_: Round, context: dict, posted, fresh_token: str):
 
 
 # The first step of a round's form is the same for everyone but its token, so it is
-# rendered once per worker (while the instrument stays the same) and the token is put in.
+# rendered once per worker and the token is put in. The key holds everything the page
+# shows that can change: the round's settings and insats name (read fresh per request),
+# and the catalogue and offered translations (the objects their caches hand out: a
+# refreshed cache is a new object, so the page is rendered again).
 _TOKEN_PLACEHOLDER = "__FORM_TOKEN__"  # noqa: S105 - a placeholder, not a secret
-_FORM_CACHE: dict[tuple, tuple[object, str]] = {}
+_FORM_CACHE: dict[tuple, tuple[object, object, str]] = {}
 
 
 def _first_step(round_: Round, instrument, context: dict) -> str:
     timings = (context["idle_seconds"], context["countdown_seconds"], context["thanks_seconds"])
     key = (round_.id, round_.year, context["kiosk"], context["action"], timings)
-    key += (context["language_key"],)
+    key += (getattr(round_, "intervention_name", None), context["language_key"])
     cached = _FORM_CACHE.get(key)
-    if cached is not None and cached[0] is instrument:
-        return cached[1]
+    source = context["language_source"]
+    if cached is not None and cached[0] is instrument and cached[1] is source:
+        return cached[2]
     html = render_template(
         "questionnaire/form.html",
         intervention=_intervention(round_),
@@ -425,14 +432,18 @@ def _first_step(round_: Round, instrument, context: dict) -> str:
     )
     if len(_FORM_CACHE) > 500:
         _FORM_CACHE.clear()
-    _FORM_CACHE[key] = (instrument, html)
+    _FORM_CACHE[key] = (instrument, source, html)
     return html
 
 
-def _intervention(round_: Round) -> Intervention | None:
-    """The round's intervention, looked up only when a form is actually rendered."""
+def _intervention(round_: Round) -> Intervention | SimpleNamespace | None:
+    """The round's insats (for its name), looked up only when a form is rendered; a round
+    read by ``round_by_code`` carries the name already."""
     if round_.intervention_id is None:
         return None
+    name = getattr(round_, "intervention_name", None)
+    if name is not None:
+        return SimpleNamespace(name=name)
     return db.session().get(Intervention, round_.intervention_id)
 
 
@@ -457,24 +468,17 @@ def kiosk_settings(round_id: str):
     round_ = session.get(Round, round_id)
     if round_ is None or not current_user.can_manage(round_.intervention_id):
         abort(403)
-    seconds = parse_int(
-        request.form.get("idle_seconds", ""),
-        low=kiosk_ops.MIN_IDLE_SECONDS,
-        high=kiosk_ops.MAX_IDLE_SECONDS,
-    )
-    if seconds is None:
-        flash(
-            f"Ange antal sekunder mellan {kiosk_ops.MIN_IDLE_SECONDS} och "
-            f"{kiosk_ops.MAX_IDLE_SECONDS}. Ingenting har ändrats.",
-            "error",
+    try:
+        kiosk_ops.change_settings(
+            session,
+            web_actor(),
+            round_,
+            idle_seconds=request.form.get("idle_seconds", ""),
+            clear_full=request.form.get("clear_full") == "1",
         )
+    except kiosk_ops.KioskSettingError as exc:
+        flash(str(exc), "error")
         return redirect(url_for("staff.round_page", round_id=round_id))
-    round_.kiosk_idle_seconds = seconds
-    if request.form.get("clear_full") == "1":
-        round_.tablet_storage_full = False
-    session.add(round_)
-    record(session, user_email=current_user.email, action="omgång.surfplatta", detail=round_id)
-    session.commit()
     flash("Inställningen för surfplattor är sparad.")
     return redirect(url_for("staff.round_page", round_id=round_id))
 

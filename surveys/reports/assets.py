@@ -206,7 +206,7 @@ def _from_database(key: str, names: list[str]) -> dict[str, bytes]:
     query = select(ReportAsset.name, ReportAsset.body).where(
         ReportAsset.cache_key == key, ReportAsset.name.in_(names)
     )
-    with db.transaction() as session:
+    with db.own_transaction() as session:
         return {name: bytes(body) for name, body in session.execute(query).all()}
 
 
@@ -216,7 +216,7 @@ def _store(key: str, bodies: dict[str, bytes], fmt: str) -> None:
         return
     try:
         # the writer lock: tablets' submissions wait their turn instead of sleep-polling
-        with db.writer_lock(db.engine()), db.transaction() as session:
+        with db.writer_lock(db.engine()), db.own_transaction() as session:
             if key.startswith(LIVE_PREFIX):
                 # Live figures change with every answer: keep only the newest live set, so
                 # previews do not pile up (published figures keep theirs for good).

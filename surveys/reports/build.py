@@ -34,6 +34,7 @@ from indicators.report import (
 )
 from surveys import clock
 from surveys.files.reading import formula_safe, inert_formulas
+from surveys.reports import riket
 from surveys.reports.data import COMPLEMENTARY, PRIMARY, ReportData
 from surveys.services import settings
 from surveys.services.rounds import ADMIN_ONLY_QUESTIONNAIRES
@@ -66,6 +67,7 @@ class TableRow:
     values: dict  # numbers for XLSX/Word: n, negative, neutral, positive, clearly, rate, national
     hidden_text: str = ""  # why it is hidden (see hidden_text), empty when shown
     difference: str = ""  # the förbund's positive share minus Riket's, "+5" / "−3" / "±0"
+    group: str = ""  # the comparison group's figure, "88% (n=1 200)" (surveys.reports.riket)
 
 
 MINUS = "\u2212"  # a real minus sign, as in print ("−5", not "-5")
@@ -130,7 +132,7 @@ def table_groups(
     for (qn_key, number), part in parts.items():
         qn = data.instrument.questionnaire(qn_key)
         question = data.instrument.question(qn_key, int(number))
-        printed = [_table_row(r, qn, data.min_cell) for r in part]
+        printed = [riket.with_riket(_table_row(r, qn, data.min_cell), data, r) for r in part]
         samtliga = [r for r in part if r["subgroup"] == "samtliga"] or part[:1]
         groups.append(
             {
@@ -142,6 +144,7 @@ def table_groups(
                 else "",
                 "gate": bool(question and question.gate),
                 "rows": printed,
+                "comparison_group": data.group_name,  # "" = none: no column for it
                 "left_out": {k: int(samtliga[0].get(k) or 0) for k in LEFT_OUT_TEXTS},
             }
         )
@@ -257,7 +260,7 @@ def page_context(data: ReportData, *, year: int, suggestions: bool = False) -> d
                 "has_current": any(not r.suppressed for g in groups for r in g["rows"]),
                 "has_trend": number in trend_indicators,
                 "left_out_notes": left_out_notes(groups),
-                "table_note": TABLE_N_NOTE if has_rows else "",
+                "table_note": riket.table_note(TABLE_N_NOTE, groups) if has_rows else "",
                 "comment": paragraphs(comments.get(number)),
                 "suggestion": starting_line(
                     overview, data.national, instrument, indicator=number, year=year
@@ -274,6 +277,7 @@ def page_context(data: ReportData, *, year: int, suggestions: bool = False) -> d
         "forbund_name": data.forbund_name,
         "neutral_title": NEUTRAL_TITLE,
         "preview": data.preview,
+        "waiting_note": data.waiting_note,
         "publication": data.publication,
         "collection": collection,
         "collection_text": collection_sentence(
@@ -292,6 +296,7 @@ def page_context(data: ReportData, *, year: int, suggestions: bool = False) -> d
         "intervention": data.intervention,
         "indicator_titles": instrument.indicators,
         "change_note": CHANGE_NOTE,
+        "comparison_group": data.group_name,
         "n_note": N_NOTE,
     }
 
@@ -420,7 +425,8 @@ def chart(data: ReportData, *, year: int, indicator: int, kind: str):
     national = (
         data.national[data.national["year"] <= year] if not data.national.empty else data.national
     )
-    return trend_chart(results, national, data.instrument, indicator=indicator)
+    group = data.group[data.group["year"] <= year] if not data.group.empty else None
+    return trend_chart(results, national, data.instrument, indicator=indicator, group=group)
 
 
 @functools.lru_cache(maxsize=256)
@@ -833,15 +839,16 @@ def overview_table(context: dict) -> list[list[str]]:
 def result_table(groups: list[dict]) -> tuple[list[list[str]], list[int]]:
     """The seed's "Resultat YYYY" table as printed rows (header first) for the PDF and Word
     files, and the indexes of the "Fråga N – grupp" heading rows that span the table."""
-    rows = [RESULT_HEADER]
+    group_name = next((g["comparison_group"] for g in groups if g.get("comparison_group")), "")
+    rows = [riket.header(RESULT_HEADER, group_name)]
     headings = []
     for g in groups:
         headings.append(len(rows))
-        rows.append([group_heading(g)] + [""] * (len(RESULT_HEADER) - 1))
+        rows.append([group_heading(g)] + [""] * (len(rows[0]) - 1))
         for r in g["rows"]:
             label = r.label + (" (importerad)" if r.imported else "")
             if r.suppressed:
-                rows.append([label, r.hidden_text] + [""] * (len(RESULT_HEADER) - 2))
+                rows.append([label, r.hidden_text] + [""] * (len(rows[0]) - 2))
             else:
                 rows.append(
                     [
@@ -852,6 +859,7 @@ def result_table(groups: list[dict]) -> tuple[list[list[str]], list[int]]:
                         r.response_rate,
                         r.national,
                         r.difference,
+                        *([r.group] if group_name else []),
                     ]
                 )
     return rows, headings

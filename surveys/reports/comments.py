@@ -18,96 +18,20 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from surveys import clock, db
 from surveys.admin.publish import COMMENTS, preview_computed
-from surveys.auth import roles_required
+from surveys.auth import roles_required, web_actor
 from surveys.errors import error_page
 from surveys.models import Intervention, ReportComment, Role
 from surveys.reports.build import page_context
 from surveys.reports.data import FORBUND, ReportData, preview_report, published_report
-from surveys.services import settings
-from surveys.services.audit import record
+from surveys.services import comments, settings
 from surveys.services.catalogue import instrument_from_db
+from surveys.services.comments import INTRODUCTION, MAX_LENGTH
 
 bp = Blueprint("comments", __name__, url_prefix="/admin/kommentarer")
-MAX_LENGTH = 4000  # about a page of A4 per indicator
-INTRODUCTION = 0
-
-
-class CommentError(ValueError):
-    """A comment that cannot be saved; the message is Swedish and names the field."""
-
-
-def field_label(indicator: int) -> str:
-    if indicator < INTRODUCTION:
-        return "Den stående texten"
-    return "Inledningen" if indicator == INTRODUCTION else f"Kommentaren till indikator {indicator}"
-
-
-def clean(indicator: int, text: str) -> str:
-    """The text as stored: normalised line ends, trimmed; raises CommentError if refused."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
-    label = field_label(indicator)
-    if len(text) > MAX_LENGTH:
-        raise CommentError(
-            f"{label} är {len(text)} tecken lång. Högst {MAX_LENGTH} tecken får plats."
-        )
-    if "\x00" in text or any(ord(c) < 32 and c not in "\n\t" for c in text):
-        raise CommentError(f"{label} innehåller osynliga styrtecken. Skriv vanlig text.")
-    return text
-
-
-def save_comments(
-    session: Session,
-    *,
-    year: int,
-    texts: dict[int, str],
-    user_email: str,
-    scope: str = FORBUND,
-) -> int:
-    """Store changed comments for a year and scope; returns how many changed.
-
-    Every text is checked before anything is written, so a refused field changes
-    nothing. An empty box that was never saved stores nothing (a suggestion is
-    only stored when she takes it: the form puts it in ``texts`` then).
-    """
-    cleaned = {indicator: clean(indicator, text) for indicator, text in texts.items()}
-    query = select(ReportComment).where(ReportComment.year == year, ReportComment.scope == scope)
-    existing = {c.indicator: c for c in session.exec(query).all()}
-    changed = 0
-    now = clock.utcnow()
-    where = f" {scope}" if scope else ""
-    for indicator, text in sorted(cleaned.items()):
-        row = existing.get(indicator)
-        if row is not None and row.text == text:
-            continue
-        if row is None and not text:
-            continue
-        changed += 1
-        what = "inledning" if indicator == INTRODUCTION else f"indikator {indicator}"
-        what += where
-        if row is None:
-            row = ReportComment(
-                year=year,
-                scope=scope,
-                indicator=indicator,
-                text=text,
-                updated_at=now,
-                updated_by=user_email,
-            )
-        row.text, row.updated_at, row.updated_by = text, now, user_email
-        session.add(row)
-        record(
-            session,
-            user_email=user_email,
-            action="kommentar.ändra" if text else "kommentar.tömma",
-            detail=f"{year} {what}, {len(text)} tecken",
-        )
-    session.flush()  # the request commits the comments with their audit entries
-    return changed
 
 
 def _scope() -> tuple[Intervention | None, object]:
@@ -221,12 +145,15 @@ def edit(year: int):
     if request.method == "POST":
         texts = _posted(fields, suggestions)
         try:
-            changed = save_comments(
-                db.session(), year=year, texts=texts, user_email=current_user.email, scope=scope
+            changed = comments.save_comments(
+                db.session(), web_actor(), year=year, texts=texts, scope=scope
             )
             if not scope:
-                changed += save_standing(db.session(), user_email=current_user.email)
-        except CommentError as exc:
+                standing_texts, bar_chart = _standing_posted()
+                changed += comments.save_standing(
+                    db.session(), web_actor(), texts=standing_texts, bar_chart=bar_chart
+                )
+        except comments.CommentError as exc:
             db.session().rollback()
             error = str(exc)
             flash(f"{error} Ingenting har sparats.", "error")
@@ -256,35 +183,14 @@ def edit(year: int):
     ), (400 if error else 200)
 
 
-STANDING = {settings.ABOUT_TEXT: "Om indikatorerna", settings.CONTACT_TEXT: "Kontaktuppgifterna"}
+STANDING = comments.STANDING
 
 
-def save_standing(session: Session, *, user_email: str) -> int:
-    """The förbund's standing texts and the bar-chart setting, from the form (audited)."""
-    changed = 0
-    for key, label in STANDING.items():
-        if key not in request.form:
-            continue
-        text = clean(-1, request.form[key]) if request.form[key].strip() else ""
-        if text == settings.report_text(session, key):
-            continue
-        if len(text) > settings.REPORT_TEXT_MAX:
-            raise CommentError(f"{label} är för lång. Högst {settings.REPORT_TEXT_MAX} tecken.")
-        settings.put_report_text(session, key, text, user_email=user_email)
-        record(session, user_email=user_email, action="rapporttext.ändra", detail=label)
-        changed += 1
-    if "installningar" in request.form:
-        value = "1" if request.form.get("bar_chart") else "0"
-        if value != (settings.get(session, settings.BAR_CHART_PDF) or "0"):
-            settings.put(session, settings.BAR_CHART_PDF, value)
-            record(
-                session,
-                user_email=user_email,
-                action="inställning.stapeldiagram",
-                detail="på" if value == "1" else "av",
-            )
-            changed += 1
-    return changed
+def _standing_posted() -> tuple[dict[str, str], bool | None]:
+    """The standing texts sent with the form, and the bar-chart box (None: not sent)."""
+    texts = {key: request.form[key] for key in STANDING if key in request.form}
+    bar_chart = bool(request.form.get("bar_chart")) if "installningar" in request.form else None
+    return texts, bar_chart
 
 
 def _posted(fields: list[int], suggestions: dict[int, str]) -> dict[int, str]:

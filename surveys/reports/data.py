@@ -34,6 +34,8 @@ from surveys.services import publications, settings
 
 COMPUTED = "beräknad"
 FORBUND = publications.FORBUND
+RIKET_COLUMNS = [*NATIONAL_COLUMNS, "n"]  # Riket's (or a comparison group's) figures
+NATIONAL_FRAME = [*RIKET_COLUMNS, "comparison_group"]  # both, as imported or frozen
 
 
 @dataclass
@@ -42,7 +44,7 @@ class ReportData:
 
     instrument: Instrument
     results: pd.DataFrame  # RESULT_COLUMNS + source (+ reason)
-    national: pd.DataFrame  # NATIONAL_COLUMNS
+    national: pd.DataFrame  # NATIONAL_COLUMNS + n: Riket
     min_cell: int
     intervention: str | None  # the insats shown, None for the whole förbund
     year_counts: pd.DataFrame = field(
@@ -51,10 +53,14 @@ class ReportData:
     forbund_name: str | None = None  # the administrator's setting
     preview: bool = False  # True: live figures, not published
     publication: dict | None = None  # version, published_at, method_note (never who)
+    waiting_note: str = ""  # a preview: new questionnaires not counted in yet, and why
     cache_key: str = ""  # identifies the frozen figures (charts are cached by it)
     comments: dict[int, dict[int, str]] = field(default_factory=dict)  # year -> indicator -> text
     texts: dict[str, str] = field(default_factory=dict)  # standing texts: about, contact
     options: dict[str, bool] = field(default_factory=dict)  # report settings (bar chart in PDF)
+    # the förbund's comparison group in NNS's Riket file (NATIONAL_COLUMNS + n) and its name
+    group: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RIKET_COLUMNS))
+    group_name: str = ""
 
     def __post_init__(self) -> None:
         self.results = with_reasons(self.results)
@@ -231,18 +237,28 @@ def _year_counts(db: Session, pubs: list[Publication], scope: str) -> pd.DataFra
 
 
 def _national(db: Session, publication: Publication | None) -> pd.DataFrame:
+    """Riket's figures and the förbund's comparison group's (NATIONAL_FRAME): as the
+    publication froze them, or (None) as imported now for the group set now."""
     if publication is None:
-        return pd.DataFrame(national_rows(db), columns=NATIONAL_COLUMNS)
+        group = settings.get(db, settings.COMPARISON_GROUP).strip()
+        now = [r for r in national_rows(db) if r["comparison_group"] in ("", group)]
+        return pd.DataFrame(now, columns=NATIONAL_FRAME)
     rows = db.execute(
-        select(
-            col(PublicationNational.year),
-            col(PublicationNational.questionnaire),
-            col(PublicationNational.question),
-            col(PublicationNational.subgroup),
-            col(PublicationNational.positive),
-        ).where(col(PublicationNational.publication_id) == publication.id)
+        select(*(getattr(PublicationNational, c) for c in NATIONAL_FRAME)).where(
+            col(PublicationNational.publication_id) == publication.id
+        )
     ).all()
-    return pd.DataFrame(rows, columns=NATIONAL_COLUMNS)
+    return pd.DataFrame(rows, columns=NATIONAL_FRAME)
+
+
+def split_national(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(Riket, the comparison group, the group's name) from a NATIONAL_FRAME."""
+    riket = frame[frame["comparison_group"] == ""][RIKET_COLUMNS].reset_index(drop=True)
+    others = frame[frame["comparison_group"] != ""]
+    names = sorted({str(g) for g in others["comparison_group"]})
+    name = names[0] if names else ""  # a publication freezes one group at most
+    group = others[others["comparison_group"] == name][RIKET_COLUMNS].reset_index(drop=True)
+    return riket, group, name
 
 
 def frozen_history(db: Session, publication: Publication | None) -> list[dict]:
@@ -261,21 +277,33 @@ def frozen_changes(db: Session, publication: Publication) -> dict[str, int]:
     """How many Riket and history rows a republication of the year would change."""
 
     def keyed(rows: list[dict], value: list[str]) -> dict[tuple, tuple]:
-        key = ["year", "questionnaire", "question", "subgroup"]
-        return {tuple(r[k] for k in key): tuple(r[v] for v in value) for r in rows}
+        key = ["year", "questionnaire", "question", "subgroup", "comparison_group"]
+        return {tuple(r.get(k, "") for k in key): tuple(_plain(r[v]) for v in value) for r in rows}
 
-    now_national = [r for r in national_rows(db) if r["year"] <= publication.year]
+    group = settings.get(db, settings.COMPARISON_GROUP).strip()
+    now_national = [
+        r
+        for r in national_rows(db)
+        if r["year"] <= publication.year and r["comparison_group"] in ("", group)
+    ]
     then_national = _national(db, publication).to_dict("records")
     now_history = [r for r in history_rows(db) if r["year"] <= publication.year]
     then_history = frozen_history(db, publication)
     return {
         "national": _count_differences(
-            keyed(then_national, ["positive"]), keyed(now_national, ["positive"])
+            keyed(then_national, ["positive", "n"]), keyed(now_national, ["positive", "n"])
         ),
         "history": _count_differences(
             keyed(then_history, HISTORY_COLUMNS[4:]), keyed(now_history, HISTORY_COLUMNS[4:])
         ),
     }
+
+
+def _plain(value: object) -> object:
+    """A figure as compared: NaN/None alike, 91.0 as 91 (frames and rows differ in type)."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _count_differences(before: dict, after: dict) -> int:
@@ -339,17 +367,20 @@ def published_report(
     results = _with_history(db, instrument, results, scope=scope, cell=cell, publication=current)
     if current is None and not _history_only_year(results, year):
         return None
-    national = _national(db, current)
+    frame = _national(db, current)
+    national, group, group_name = split_national(frame)
     return ReportData(
         instrument=instrument,
         results=results,
         national=national,
+        group=group,
+        group_name=group_name,
         min_cell=cell,
         intervention=scope or None,
         year_counts=_year_counts(db, pubs, scope),
         forbund_name=forbund_name(db),
         publication=_describe(current) if current else None,
-        cache_key=content_key(results, national, instrument.version, cell, prefix="pub-"),
+        cache_key=content_key(results, frame, instrument.version, cell, prefix="pub-"),
         comments=report_comments(db, scope),
         texts=report_texts(db),
         options=report_options(db),
@@ -395,17 +426,21 @@ def preview_report(
         ],
         ignore_index=True,
     )
-    national = _national(db, None)
+    frame = _national(db, None)
+    national, group, group_name = split_national(frame)
     return ReportData(
         instrument=instrument,
         results=results,
         national=national,
+        group=group,
+        group_name=group_name,
         min_cell=cell,
         intervention=scope or None,
         year_counts=year_counts,
         forbund_name=forbund_name(db),
         preview=True,
-        cache_key=content_key(results, national, instrument.version, cell),
+        waiting_note=publications.waiting_note(computed.waiting, min_cell=cell, year=year),
+        cache_key=content_key(results, frame, instrument.version, cell),
         comments=report_comments(db, scope),
         texts=report_texts(db),
         options=report_options(db),

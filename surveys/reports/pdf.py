@@ -40,6 +40,7 @@ from surveys.reports.data import ReportData
 # 30 charts) and only makes the file larger; binary streams are fine for every PDF reader.
 rl_config.useA85 = 0
 WIDTH = A4[0] - 4 * cm  # text width with 2 cm margins
+RESULT_WIDTHS_GROUP = [3.2, 1.5, 1.6, 2.4, 1.8, 2.3, 1.5, 2.7]  # cm, with a comparison group
 PT_PER_PX = 0.75  # a chart's CSS pixel in points (96 dpi): 11 px text prints as 11 px
 HEAD_BG = colors.HexColor("#DDE5EC")
 STYLES = getSampleStyleSheet()
@@ -171,7 +172,9 @@ def _indicator(section: dict, context: dict, images: dict) -> list:
 
 def _result_table(groups: list[dict]) -> Table:
     rows, spans = result_table(groups)
-    widths = [4.5 * cm, 1.7 * cm, 1.9 * cm, 3.2 * cm, 2.3 * cm, 1.5 * cm, 1.9 * cm]
+    # Riket reads "91% (n=3 970)"; a comparison group (issue 21) takes an eighth column
+    widths = [4.0, 1.6, 1.8, 2.8, 2.0, 2.5, 2.3] if len(rows[0]) == 7 else RESULT_WIDTHS_GROUP
+    widths = [w * cm for w in widths]
     table = _table(rows, widths, numeric_from=1)
     style = [("SPAN", (0, i), (-1, i)) for i in spans]
     style += [("BACKGROUND", (0, i), (-1, i), HEAD_BG) for i in spans]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 from indicators.instrument import VERSION_ID, Instrument
@@ -83,12 +84,45 @@ def load_recording(instance_dir: str | Path, instrument: Instrument, version_id:
 
 
 def recordings(instance_dir: str | Path) -> dict[str, str]:
-    """version id → file name of every recording (a directory listing, no database)."""
+    """version id → file name of every recording (a directory listing, no database).
+
+    Every respondent page asks, so the listing is kept per process while the folder's
+    modification time stays the same (one ``stat``; adding, replacing or removing a
+    file changes it). A folder changed within the last ``_SETTLE_SECONDS`` is listed
+    anew each time: a second change in the same timestamp tick is not missed.
+    """
+    path = folder(instance_dir)
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return _NONE
+    stamp = (stat.st_ino, stat.st_mtime_ns)
+    cached = _LISTINGS.get(str(path))
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    found = _list(path)
+    if time.time() - stat.st_mtime > _SETTLE_SECONDS:
+        _LISTINGS[str(path)] = (stamp, found)
+    return found
+
+
+_LISTINGS: dict[str, tuple[tuple[int, int], dict[str, str]]] = {}
+_NONE: dict[str, str] = {}  # no folder: the same (never changed) object every time
+_SETTLE_SECONDS = 2.0
+
+
+def _list(path: Path) -> dict[str, str]:
     found: dict[str, str] = {}
     try:
-        entries = os.scandir(folder(instance_dir))
+        entries = os.scandir(path)
     except OSError:
         return found
+    with entries:
+        for entry in entries:
+            stem, _, ext = entry.name.rpartition(".")
+            if ext in MIME and _VERSION.match(stem):
+                found[stem] = entry.name
+    return found
     with entries:
         for entry in entries:
             stem, _, ext = entry.name.rpartition(".")

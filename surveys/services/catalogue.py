@@ -105,7 +105,7 @@ def load_instrument_file(db: Session, *, path: Path | str = DEFAULT_FILE) -> dic
         checksum=checksum,
         loaded_on=clock.today(),
     )
-    db.commit()
+    db.flush()
     return {"questions": sum(1 for _ in instrument.all_questions()), "changed": changed}
 
 

@@ -42,6 +42,7 @@ from indicators import Instrument
 from surveys import clock
 from surveys.models import BackgroundJob, Publication, ReportAsset
 from surveys.services import locks
+from surveys.services.actor import Actor, require_admin
 from surveys.services.publications import (
     Computed,
     PublishError,
@@ -50,6 +51,7 @@ from surveys.services.publications import (
     protect_other,
     publish,
     published_years,
+    record_shown,
     year_has_answers,
 )
 from surveys.services.republish import republish_all
@@ -102,25 +104,29 @@ class JobError(Exception):
 # --- the administrator's request -------------------------------------------
 
 
-def request_publish(db: Session, *, year: int, user_email: str, min_cell: int) -> BackgroundJob:
-    """Record a publishing job for ``year`` (flushes); refuses a second one while one runs."""
+def request_publish(db: Session, actor: Actor, *, year: int, min_cell: int) -> BackgroundJob:
+    """The administrator asks for ``year`` to be published: a job (flushes); refuses a second
+    one while one runs. The publication itself is audited when the job stores it."""
+    require_admin(actor)
     if not year_has_answers(db, year):
         raise JobError(f"Det finns inga svar för {year} att publicera.")
     if active_job(db, year) is not None:
         raise JobError(f"År {year} håller redan på att publiceras. Vänta tills det är klart.")
-    return _new_job(db, PUBLISH, year=year, user_email=user_email, min_cell=min_cell)
+    return _new_job(db, PUBLISH, year=year, user_email=actor.email, min_cell=min_cell)
 
 
 def request_preview(
-    db: Session, *, year: int, user_email: str, min_cell: int
+    db: Session, actor: Actor, *, year: int, min_cell: int
 ) -> tuple[BackgroundJob, bool]:
     """The year's preview job: the one already under way, else a new one (flushes).
+    Only the administrator previews; a preview publishes nothing, so it is not audited.
 
     Returns the job and whether it is new (and so worth handing to the runner)."""
+    require_admin(actor)
     running = active_job(db, year, kind=PREVIEW)
     if running is not None:
         return running, False
-    return _new_job(db, PREVIEW, year=year, user_email=user_email, min_cell=min_cell), True
+    return _new_job(db, PREVIEW, year=year, user_email=actor.email, min_cell=min_cell), True
 
 
 def _new_job(db: Session, kind: str, *, year: int, user_email: str, min_cell: int) -> BackgroundJob:
@@ -377,6 +383,14 @@ def count_preview(db: Session, instrument: Instrument, job: BackgroundJob) -> Co
     )
 
 
+def keep_preview(db: Session, job: BackgroundJob, computed: Computed) -> None:
+    """Keep a counted preview as a shown version of the year, with its snapshot (DESIGN.md
+    "Versions are tables too"); flushes, the caller commits. Raises ``VersionRace`` when
+    another version of the year was shown since it was counted (count again)."""
+    record_shown(db, computed, kind="preview")
+    save_snapshot(db, job, computed)
+
+
 # --- what the job page shows --------------------------------------------------
 
 
@@ -411,14 +425,15 @@ def publishing(db: Session, *, now: datetime | None = None) -> bool:
     )
 
 
-def request_all_years(db: Session, *, user_email: str, min_cell: int) -> BackgroundJob:
+def request_all_years(db: Session, actor: Actor, *, min_cell: int) -> BackgroundJob:
     """Record a job republishing every published year (flushes); refused while one runs."""
+    require_admin(actor)
     if publishing(db):
         raise JobError("En publicering pågår. Vänta tills den är klar och försök igen.")
     years = published_years(db)
     if not years:
         raise JobError("Inget år är publicerat ännu.")
-    return _new_job(db, ALL_YEARS, year=years[-1], user_email=user_email, min_cell=min_cell)
+    return _new_job(db, ALL_YEARS, year=years[-1], user_email=actor.email, min_cell=min_cell)
 
 
 def publish_all_years(db: Session, instrument: Instrument, job: BackgroundJob) -> tuple[str, str]:
@@ -444,6 +459,7 @@ def save_snapshot(db: Session, job: BackgroundJob, computed: Computed) -> None:
             "groups": computed.groups.to_json(orient="table", index=False),
             "min_cell": computed.min_cell,
             "protect_other": computed.protect_other,
+            "waiting": computed.waiting,
         }
     ).encode("utf-8")
     key = f"{SNAPSHOT_PREFIX}{job.year}"
@@ -499,6 +515,7 @@ def load_snapshot(db: Session, job: BackgroundJob, year: int) -> Computed | None
         groups=_frame(stored["groups"]),
         min_cell=int(stored["min_cell"]),
         protect_other=bool(stored["protect_other"]),
+        waiting=int(stored.get("waiting", 0)),
     )
 
 

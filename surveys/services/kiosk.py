@@ -15,7 +15,9 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import case, select, update
 from sqlmodel import Session
 
+from surveys.files.reading import parse_int
 from surveys.models import AuditEntry, Round, table_of
+from surveys.services.actor import Actor, audit, require_manage
 
 DEFAULT_IDLE_SECONDS = 120  # "Är du kvar?" after two minutes without touch or key
 MIN_IDLE_SECONDS, MAX_IDLE_SECONDS = 30, 3600
@@ -56,7 +58,7 @@ def count_refused(db: Session, round_id: str) -> None:
         .where(rounds.id == round_id)
         .values(tablet_refused=case((refused < MAX_COUNT, refused + 1), else_=MAX_COUNT))
     )
-    db.commit()  # the refusal's response is an error status, which the boundary rolls back
+    db.flush()  # the caller commits it apart: the refusal's answer is an error status
 
 
 def record_late(db: Session, round_: Round) -> int:
@@ -85,7 +87,7 @@ def record_late(db: Session, round_: Round) -> int:
             detail=_late_detail(round_id, count),
         )
     db.add(entry)
-    db.commit()
+    db.flush()
     return count
 
 
@@ -105,3 +107,27 @@ def _closed_at(db: Session, round_: Round) -> datetime:
     # closed some other way: its last day, else the day it was created (never today)
     day: date = round_.closes_on or round_.created_on
     return datetime.combine(day, time(23, 59), tzinfo=UTC)
+
+
+class KioskSettingError(ValueError):
+    """A tablet setting that cannot be used (Swedish; nothing changed)."""
+
+
+def change_settings(
+    db: Session, actor: Actor, round_: Round, *, idle_seconds: str, clear_full: bool
+) -> None:
+    """Staff set a round's idle time ("Är du kvar?") and acknowledge a full tablet
+    (``omgång.surfplatta``): their own insatser's rounds only."""
+    require_manage(actor, round_.intervention_id)
+    seconds = parse_int(idle_seconds, low=MIN_IDLE_SECONDS, high=MAX_IDLE_SECONDS)
+    if seconds is None:
+        raise KioskSettingError(
+            f"Ange antal sekunder mellan {MIN_IDLE_SECONDS} och {MAX_IDLE_SECONDS}. "
+            "Ingenting har ändrats."
+        )
+    round_.kiosk_idle_seconds = seconds
+    if clear_full:
+        round_.tablet_storage_full = False
+    db.add(round_)
+    db.flush()
+    audit(db, actor, "omgång.surfplatta", round_.id)

@@ -16,6 +16,7 @@ from sqlmodel import Session, col
 
 from surveys import clock
 from surveys.models import Answer, LinkToken, Publication, Response, SubmissionKey
+from surveys.services.actor import Actor, audit, require_admin
 
 
 class MaintenanceError(RuntimeError):
@@ -185,5 +186,17 @@ def purge(db: Session, *, before: int) -> dict[str, int]:
     db.execute(
         delete(LinkToken).where(col(LinkToken.used).is_(True), col(LinkToken.created_on) < cutoff)
     )
-    db.commit()
+    db.flush()
     return {"responses": removed, "years": len(years)}
+
+
+def forget_unreadable(db: Session, actor: Actor, round_id: str) -> int:
+    """The operator removes a round's waiting answers whose key is missing (they cannot be
+    read), audited as ``väntande.oläsbara_bort``; the number removed."""
+    from surveys.services import submissions  # noqa: PLC0415 - submissions is the heavy module
+
+    require_admin(actor)
+    name = submissions.round_name(db, round_id)
+    removed = submissions.forget_unreadable(db, round_id)
+    audit(db, actor, "väntande.oläsbara_bort", f"{name}: {removed} svar utan nyckel")
+    return removed

@@ -30,6 +30,7 @@ from sqlmodel import Session, col
 from indicators import Instrument
 from surveys.models import Answer, InstrumentInfo, Question, QuestionVersion, Response, Round
 from surveys.services import settings
+from surveys.services.actor import Actor, audit, require_admin
 from surveys.services.publications import latest, published_years
 from surveys.services.signing import sign
 
@@ -288,3 +289,25 @@ def zip_files(files: dict[str, bytes], *, year: int) -> bytes:
 def _slug(text: str) -> str:
     keep = "".join(c if c.isalnum() else "-" for c in text.lower())
     return "-".join(part for part in keep.split("-") if part)[:60] or "forbund"
+
+
+# --- the actions (an actor, a permission check, an audit entry each) ------------------
+
+
+def change_org_number(db: Session, actor: Actor, value: str) -> None:
+    """The administrator sets the förbund's organisation number (checked by the caller's
+    parser, ``national.packages.normal_org_number``), audited as ``nns.organisationsnummer``."""
+    require_admin(actor)
+    settings.put(db, ORG_NUMBER, value)
+    audit(db, actor, "nns.organisationsnummer", value)
+
+
+def export_package(
+    db: Session, actor: Actor, instrument: Instrument, year: int, *, sign_with
+) -> Package:
+    """The signed package for NNS, audited as ``nns.exportera`` (page and CLI alike)."""
+    require_admin(actor)
+    package = build_package(db, instrument, year, sign_with=sign_with)
+    detail = f"{year}: {package.filename}, {len(package.answers)} rader antal svar"
+    audit(db, actor, "nns.exportera", detail)
+    return package

@@ -32,8 +32,8 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from flask import current_app, has_app_context
 
+from surveys import db
 from surveys.config import instance_dir
 
 FOLDER = "pending-keys"
@@ -50,7 +50,7 @@ class PendingKeyError(RuntimeError):
 
 def folder() -> Path:
     """``<instance>/pending-keys`` of the running application."""
-    base = Path(current_app.instance_path) if has_app_context() else instance_dir()
+    base = db.instance_folder() or instance_dir()
     return base / FOLDER
 
 

@@ -10,7 +10,8 @@ The administrator's preview runs the same computation without storing it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
@@ -19,8 +20,9 @@ from sqlmodel import Session, col
 
 from indicators import Instrument
 from indicators.disclosure import LEFT_OUT_COLUMNS, TYPED_COLUMNS, build_cells, protect
+from indicators.versions import Shown, hidden_keys, hold_back
 from surveys import clock
-from surveys.db import one_writer
+from surveys.db import one_writer, own_transaction
 from surveys.models import (
     Answer,
     InstrumentInfo,
@@ -40,9 +42,10 @@ from surveys.models import (
     RoundState,
     ScaleOption,
     Setting,
+    ShownVersion,
     table_of,
 )
-from surveys.services import locks
+from surveys.services import locks, settings
 from surveys.services.audit import record
 from surveys.services.submissions import PendingKeyError, check_release, release_pending
 
@@ -78,6 +81,10 @@ class Computed:
     groups: pd.DataFrame  # scope, questionnaire, count
     min_cell: int
     protect_other: bool
+    waiting: int = 0  # questionnaires held back: too few new ones since a shown version
+    counts: Shown | None = None  # what it was made from (kept as a shown version)
+    based_on: int = 0  # the shown versions of the year it was checked against
+    waiting_groups: pd.DataFrame = field(default_factory=pd.DataFrame)  # per atom
 
 
 # --- settings -------------------------------------------------------------
@@ -262,10 +269,13 @@ def compute(
     min_cell: int,
     previous: Publication | None = None,
 ) -> Computed:
-    """Count, build the cells of every scope and apply disclosure control (stores nothing)."""
-    code_counts, pooled_sizes = count_frames(db, year)
+    """Count, hold back what changed too little since a shown version (``indicators.versions``),
+    build the cells of every scope and apply disclosure control (stores nothing)."""
+    typed = typed_counts(db, year)
+    shown = shown_versions(db, year)
+    held = hold_back(Shown(*count_frames(db, year), typed), shown, instrument, min_cell=min_cell)
     other = protect_other(db)
-    cells = build_cells(code_counts, pooled_sizes, instrument)
+    cells = build_cells(held.code_counts, held.pooled_sizes, instrument)
     before = _previous_sizes(db, previous) if previous is not None else None
     rows = protect(
         cells,
@@ -273,11 +283,145 @@ def compute(
         min_cell=min_cell,
         protect_other=other,
         previous=before,
-        typed=typed_counts(db, year),
+        typed=held.typed,  # the paper forms behind the figures shown
+        hidden_before=held.hidden_before,  # hidden in a shown version: stays hidden
     )
     rows = _with_sizes(rows, cells)
     return Computed(
-        year=year, rows=rows, groups=group_counts(db, year), min_cell=min_cell, protect_other=other
+        year=year,
+        rows=rows,
+        groups=_shown_groups(group_counts(db, year), held.waiting),
+        min_cell=min_cell,
+        protect_other=other,
+        waiting=held.total_waiting,
+        counts=Shown(held.code_counts, held.pooled_sizes, held.typed, hidden_keys(rows)),
+        based_on=len(shown),
+        waiting_groups=held.waiting,
+    )
+
+
+def _shown_groups(groups: pd.DataFrame, waiting: pd.DataFrame) -> pd.DataFrame:
+    """Questionnaires per scope as shown: those that wait are not counted yet."""
+    if waiting.empty or groups.empty:
+        return groups
+    per_scope = waiting.groupby(["questionnaire", "scope"])["waiting"].sum()
+    whole = waiting.groupby("questionnaire")["waiting"].sum()
+    out = groups.copy()
+    less = [
+        int(whole.get(q, 0)) if s == FORBUND else int(per_scope.get((q, s), 0))
+        for s, q in zip(out["scope"], out["questionnaire"], strict=True)
+    ]
+    out["count"] = (out["count"] - pd.Series(less, index=out.index)).clip(lower=0)
+    return out
+
+
+# --- versions that were shown (DESIGN.md "Versions are tables too") ----------
+
+
+class VersionRace(Exception):
+    """Another version of the year was shown while this one was computed."""
+
+
+def shown_versions(db: Session, year: int) -> list[Shown]:
+    """Every version of the year that someone saw, oldest first."""
+    stored = db.execute(
+        select(col(ShownVersion.counts))
+        .where(col(ShownVersion.year) == year)
+        .order_by(col(ShownVersion.seq))
+    ).scalars()
+    return [_decode(bytes(body)) for body in stored]
+
+
+def record_shown(
+    db: Session, computed: Computed, *, kind: str, publication_id: str | None = None
+) -> None:
+    """Keep a version as shown (flushes). A preview identical to the newest shown version
+    is not kept again. Raises ``VersionRace`` when another version was shown meanwhile
+    (the unique (year, seq) stops two versions checked against the same past)."""
+    if computed.counts is None:
+        return
+    body = _encode(computed.counts)
+    newest = (
+        db.execute(
+            select(ShownVersion)
+            .where(col(ShownVersion.year) == computed.year)
+            .order_by(col(ShownVersion.seq).desc())
+        )
+        .scalars()
+        .first()
+    )
+    seq = newest.seq if newest is not None else 0
+    if seq != computed.based_on:
+        raise VersionRace
+    if kind == "preview" and newest is not None and bytes(newest.counts) == body:
+        return
+    db.add(
+        ShownVersion(
+            year=computed.year,
+            seq=seq + 1,
+            kind=kind,
+            publication_id=publication_id,
+            waiting=computed.waiting,
+            counts=body,
+        )
+    )
+    db.flush()  # a version stored meanwhile with the same seq fails here (unique)
+
+
+def rename_in_versions(db: Session, old: str, new: str) -> None:
+    """An insats renamed: its name in every shown version follows (as publications do),
+    so the next version compares the same groups (flushes)."""
+    for version in db.execute(select(ShownVersion)).scalars():
+        shown = _decode(bytes(version.counts))
+        for frame, column in (
+            (shown.code_counts, "intervention"),
+            (shown.pooled_sizes, "intervention"),
+            (shown.typed, "intervention"),
+            (shown.hidden, "scope"),
+        ):
+            if frame is not None and column in frame:
+                frame.loc[frame[column] == old, column] = new
+        version.counts = _encode(shown)
+        db.add(version)
+    db.flush()
+
+
+def _encode(shown: Shown) -> bytes:
+    def records(frame: pd.DataFrame) -> list:
+        ordered = (
+            frame.sort_values(list(frame.columns), kind="stable") if not frame.empty else frame
+        )
+        return json.loads(ordered.to_json(orient="split", index=False))
+
+    parts = {
+        "code_counts": records(shown.code_counts),
+        "pooled_sizes": records(shown.pooled_sizes),
+        "typed": records(shown.typed),
+        "hidden": records(shown.hidden if shown.hidden is not None else pd.DataFrame()),
+    }
+    return json.dumps(parts, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def _decode(body: bytes) -> Shown:
+    parts = json.loads(body.decode("utf-8"))
+
+    def frame(name: str) -> pd.DataFrame:
+        split = parts[name]
+        return pd.DataFrame(split["data"], columns=split["columns"])
+
+    return Shown(frame("code_counts"), frame("pooled_sizes"), frame("typed"), frame("hidden"))
+
+
+def waiting_note(waiting: int, *, min_cell: int, year: int) -> str:
+    """Plain Swedish: how many questionnaires wait, and why."""
+    if waiting <= 0:
+        return ""
+    forms = "enkät" if waiting == 1 else "enkäter"
+    return (
+        f"{waiting} {forms} som kommit in sedan en tidigare visad version av {year} räknas "
+        "inte in än: i sin grupp (insats och kön) har för få nya svar kommit för att "
+        f"skillnaden mot det som redan visats ska kunna redovisas (minst {min_cell} behövs). "
+        "Gruppen visas som förut och räknas in när fler svar har kommit in."
     )
 
 
@@ -382,7 +526,8 @@ def publish(
         computed = compute(db, instrument, year=year, min_cell=min_cell, previous=previous)
         # Counting only read; storing writes: submissions wait their turn for it on the
         # writer lock (SQLite) instead of sleep-polling.
-        with one_writer(db):
+        # the publication is a transaction of its own, committed before the year lock goes
+        with one_writer(db), own_transaction(db):
             closed = _close_open_rounds(db, year)
             publication = _store(
                 db,
@@ -393,6 +538,13 @@ def publish(
                 now=now,
             )
             publication.job_id = job_id
+            try:
+                record_shown(db, computed, kind="publication", publication_id=publication.id)
+            except VersionRace:
+                raise PublishError(
+                    f"En förhandsgranskning av {year} togs fram medan året publicerades. "
+                    "Ingenting publicerades; försök igen."
+                ) from None
             record(
                 db,
                 user_email=user_email,
@@ -402,7 +554,6 @@ def publish(
                     f"{hidden_count(computed.rows)} dolda; {closed} omgångar stängda"
                 ),
             )
-            db.commit()
     except BaseException:
         db.rollback()
         raise
@@ -435,7 +586,9 @@ def _close_open_rounds(db: Session, year: int) -> int:
     return len(rounds)
 
 
-def method_note(*, min_cell: int, protect_other: bool, version: int) -> str:
+def method_note(
+    *, min_cell: int, protect_other: bool, version: int, waiting: int = 0, year: int = 0
+) -> str:
     """The publication's method note, in Swedish."""
     parts = [
         "Andelarna räknas på dem som gett ett svar på skalan; 'Vet ej' och tomma svar "
@@ -457,9 +610,12 @@ def method_note(*, min_cell: int, protect_other: bool, version: int) -> str:
         )
     if version > 1:
         parts.append(
-            f"Detta är version {version} av årets publicering. Resultat vars underlag ändrats "
-            f"med färre än {min_cell} svar sedan förra versionen döljs."
+            f"Detta är version {version} av årets publicering. En grupp (insats och kön) där "
+            f"färre än {min_cell} nya svar kommit in sedan en tidigare version visas som förut, "
+            "så att de nya svaren inte kan räknas fram genom att jämföra versionerna."
         )
+    if waiting:
+        parts.append(waiting_note(waiting, min_cell=min_cell, year=year))
     return "\n\n".join(parts)
 
 
@@ -482,7 +638,11 @@ def _store(
         protect_other=computed.protect_other,
         instrument_version=info.version if info else "",
         method_note=method_note(
-            min_cell=computed.min_cell, protect_other=computed.protect_other, version=version
+            min_cell=computed.min_cell,
+            protect_other=computed.protect_other,
+            version=version,
+            waiting=computed.waiting,
+            year=computed.year,
         ),
     )
     db.add(publication)
@@ -502,6 +662,14 @@ def _store(
                 for g in computed.groups.astype({"count": int}).to_dict("records")
             ],
         )
+    _store_national(db, publication)
+    _store_history(db, publication)
+    return publication
+
+
+def _store_national(db: Session, publication: Publication) -> None:
+    """Freeze Riket's figures (with n) and those of the förbund's comparison group."""
+    group = settings.get(db, settings.COMPARISON_GROUP).strip()
     national = db.execute(
         select(
             col(NationalFigure.year),
@@ -509,25 +677,30 @@ def _store(
             col(NationalFigure.question),
             col(NationalFigure.subgroup),
             col(NationalFigure.positive),
-        ).where(col(NationalFigure.year) <= computed.year)
+            col(NationalFigure.n),
+            col(NationalFigure.comparison_group),
+        ).where(
+            col(NationalFigure.year) <= publication.year,
+            col(NationalFigure.comparison_group).in_(sorted({"", group})),
+        )
     ).all()
     if national:
-        conn.execute(
+        db.connection().execute(
             table_of(PublicationNational).insert(),
             [
                 {
                     "publication_id": publication.id,
                     "year": y,
                     "questionnaire": q,
-                    "question": n,
+                    "question": number,
                     "subgroup": s,
                     "positive": p,
+                    "n": n,
+                    "comparison_group": g,
                 }
-                for y, q, n, s, p in national
+                for y, q, number, s, p, n, g in national
             ],
         )
-    _store_history(db, publication)
-    return publication
 
 
 def _store_history(db: Session, publication: Publication) -> None:

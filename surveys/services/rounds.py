@@ -1,6 +1,10 @@
-"""Rounds (mätomgångar): creation rules, state transitions, removal, links, kiosk enrolment.
+"""Rounds (mätomgångar) and insatser: creation rules, state transitions, removal, links,
+kiosk enrolment.
 
-Services only add and flush; the request (or CLI command) commits once at its boundary.
+The actions people take (``start_round``, ``change_state``, ``remove_round``,
+``create_insats``, ``insats_named``, ``rename_insats``) take an ``Actor``, check what it
+may do, write their own audit entry and only flush; the request (or CLI command) commits
+once at its boundary. The functions without an actor are their building blocks.
 """
 
 from __future__ import annotations
@@ -28,13 +32,15 @@ from surveys.models import (
     Publication,
     PublicationGroup,
     PublicationRow,
+    Questionnaire,
     ResponseCount,
     Round,
     RoundMode,
     RoundState,
     table_of,
 )
-from surveys.names import clean_insats_name, name_key
+from surveys.names import InvalidName, clean_insats_name, name_key
+from surveys.services.actor import Actor, audit, require_admin, require_manage
 
 MODE_LABELS = {
     RoundMode.open_link.value: "Öppen länk",
@@ -52,6 +58,9 @@ FIRST_YEAR = 2000
 MAX_TOKENS = 2000
 TAKEN_NAME = (
     "Det finns redan en insats med det namnet. Stora och små bokstäver räknas som samma namn."
+)
+PUBLISHED_NAME = (
+    "Namnet finns redan i en publicering (en tidigare insats hette så). Välj ett annat namn."
 )
 MAX_RETIRED_AGE = timedelta(days=7)  # longer than the longest grace period (config)
 
@@ -74,14 +83,6 @@ class DuplicateRound(ValueError):
     def __init__(self, existing: Round):
         super().__init__("Det finns redan en likadan mätomgång som inte är stängd.")
         self.existing = existing
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who creates a round: the administrator (web or CLI) or a staff member."""
-
-    is_admin: bool
-    interventions: frozenset[str] = frozenset()
 
 
 def hash_token(token: str) -> str:
@@ -120,7 +121,7 @@ def check_new_round(
         errors.append("Styrelsens och chefsgruppens enkäter startas av administratören.")
     if intervention_id is not None and db.get(Intervention, intervention_id) is None:
         errors.append("Insatsen finns inte. Välj en insats i listan.")
-    elif not actor.is_admin and intervention_id not in actor.interventions:
+    elif not actor.can_manage(intervention_id):
         errors.append("Du kan bara starta mätomgångar för dina egna insatser.")
     if mode not in MODE_LABELS:
         errors.append("Välj hur enkäten ska besvaras.")
@@ -198,7 +199,50 @@ def start_round(
     )
     if open_now:
         open_round(db, round_, today=today)
+    audit(db, actor, "omgång.skapa", f"{label_of(db, round_)} ({MODE_LABELS[round_.mode]})")
     return round_
+
+
+def change_state(
+    db: Session, actor: Actor, round_: Round, action: str, *, min_cell: int = 5
+) -> Round:
+    """Öppna (``oppna``) or Stäng (``stang``) a round, audited as ``omgång.<action>``.
+
+    Staff manage their own insatser's rounds; a round of a published year is opened
+    again only by the administrator. RoundStateError (Swedish, nothing changed) else.
+    """
+    require_manage(actor, round_.intervention_id)
+    if action == "oppna":
+        if not actor.is_admin and year_is_published(db, round_.year):
+            raise RoundStateError(
+                f"Resultaten för {round_.year} är publicerade: bara administratören kan "
+                "öppna en mätomgång för det året igen. Ingenting har ändrats."
+            )
+        open_round(db, round_)
+    elif action == "stang":
+        close_round(db, round_, min_cell=min_cell)
+    else:
+        raise RoundStateError("Okänd ändring av mätomgången.")
+    audit(db, actor, f"omgång.{action}", label_of(db, round_))
+    return round_
+
+
+def remove_round(db: Session, actor: Actor, round_: Round) -> str:
+    """Remove a mistaken empty round (``delete_round``), audited; returns its label."""
+    require_manage(actor, round_.intervention_id)
+    label = label_of(db, round_)
+    delete_round(db, round_)
+    audit(db, actor, "omgång.ta_bort", label)
+    return label
+
+
+def label_of(db: Session, round_: Round) -> str:
+    """The round as a person names it, read from the database (audit log, messages)."""
+    qn = db.get(Questionnaire, round_.questionnaire_key)
+    insats = db.get(Intervention, round_.intervention_id) if round_.intervention_id else None
+    return round_label(
+        round_, qn.name if qn else round_.questionnaire_key, insats.name if insats else None
+    )
 
 
 def create_round(
@@ -513,37 +557,78 @@ def intervention_by_name(db: Session, name: str, *, create: bool = False) -> Int
     ValueError in Swedish, for a name that cannot be used)."""
     row = db.exec(select(Intervention).where(Intervention.name_key == name_key(name))).first()
     if row is None and create:
-        row = Intervention(name=clean_insats_name(name))
+        row = Intervention(name=usable_new_name(db, name))
         db.add(row)
         db.flush()
     return row
 
 
-def create_intervention(db: Session, name: str) -> Intervention:
-    """A new insats; ValueError (Swedish) for a name that cannot be used or is taken."""
+def usable_new_name(db: Session, raw: str) -> str:
+    """The one rule set for a name an insats gets, however it is made (the administrator's
+    page, ``surveys rounds create --insats``, an imported answer file) or renamed: the
+    cleaned name (``names.clean_insats_name``), or InvalidName (Swedish) when it cannot be
+    used, is another insats's, or is a name in a publication (a former insats's published
+    rows would be shown as the new one's)."""
+    name = clean_insats_name(raw)
     if intervention_by_name(db, name) is not None:
-        raise ValueError(TAKEN_NAME)
-    return intervention_by_name(db, name, create=True)
+        raise InvalidName(TAKEN_NAME)
+    if _in_publications(db, name):
+        raise InvalidName(PUBLISHED_NAME)
+    return name
+
+
+def _in_publications(db: Session, name: str) -> bool:
+    published = [table_of(PublicationRow), table_of(PublicationGroup)]
+    return any(
+        db.exec(select(t.c.scope).where(t.c.scope == name).limit(1)).first() for t in published
+    )
+
+
+def create_intervention(db: Session, name: str) -> Intervention:
+    """A new insats; InvalidName (Swedish) for a name that cannot be used or is taken."""
+    return intervention_by_name(db, usable_new_name(db, name), create=True)
+
+
+def create_insats(db: Session, actor: Actor, name: str) -> Intervention:
+    """The administrator creates an insats (``insats.skapa``); InvalidName or Refused."""
+    require_admin(actor)
+    insats = create_intervention(db, name)
+    audit(db, actor, "insats.skapa", insats.name)
+    return insats
+
+
+def insats_named(db: Session, actor: Actor, name: str) -> Intervention:
+    """The insats with this name, created (by the same rules, audited) when there is none."""
+    found = intervention_by_name(db, name)
+    return found if found is not None else create_insats(db, actor, name)
+
+
+def rename_insats(db: Session, actor: Actor, insats: Intervention, name: str) -> None:
+    """The administrator renames an insats (``insats.byt_namn``); InvalidName or Refused."""
+    require_admin(actor)
+    old = insats.name
+    rename_intervention(db, insats, name)
+    audit(db, actor, "insats.byt_namn", f"{old} → {insats.name}")
 
 
 def rename_intervention(db: Session, intervention: Intervention, name: str) -> None:
-    """Rename an insats; raises ValueError (Swedish) for an unusable or taken name."""
+    """Rename an insats; raises InvalidName (Swedish) for an unusable or taken name."""
     name = clean_insats_name(name)
     taken = intervention_by_name(db, name)
     if taken is not None and taken.id != intervention.id:
-        raise ValueError(TAKEN_NAME)
+        raise InvalidName(TAKEN_NAME)
     if name == intervention.name:
         return
+    if _in_publications(db, name):
+        raise InvalidName(PUBLISHED_NAME)
     published = [table_of(PublicationRow), table_of(PublicationGroup)]
-    if any(db.exec(select(t.c.scope).where(t.c.scope == name).limit(1)).first() for t in published):
-        raise ValueError(
-            "Namnet finns redan i en publicering (en tidigare insats hette så). "
-            "Välj ett annat namn."
-        )
     # Publications name an insats's rows by its name; they follow the rename, so its
     # published years stay in its report (the figures themselves do not change).
     for table in published:
         db.execute(update(table).where(table.c.scope == intervention.name).values(scope=name))
+    from surveys.services.publications import rename_in_versions  # noqa: PLC0415 - a cycle: publications imports rounds (via submissions)
+
+    rename_in_versions(db, intervention.name, name)
     intervention.name = name
     db.add(intervention)
     db.flush()
@@ -552,3 +637,50 @@ def rename_intervention(db: Session, intervention: Intervention, name: str) -> N
 def round_label(round_: Round, questionnaire_name: str, intervention_name: str | None) -> str:
     """How a person names a round: "Deltagare avslut 2026 – Steget vidare"."""
     return f"{questionnaire_name} {round_.year} – {intervention_name or 'Hela förbundet'}"
+
+
+# --- links as actions (staff of the round's insats, or the administrator) -------------
+
+LINK_ACTIONS = ("länkar.skapa", "lappar.skapa")  # a CSV of links, or printed slips
+
+
+def make_links(
+    db: Session, actor: Actor, round_: Round, *, count: int, action: str, note: str = ""
+) -> list[str]:
+    """Single-use links for a round, audited as ``action`` ("<round>: <count> st<note>")."""
+    require_manage(actor, round_.intervention_id)
+    if action not in LINK_ACTIONS:
+        raise ValueError(f"Okänd åtgärd {action!r}.")
+    tokens = create_tokens(db, round_, count=count)
+    audit(db, actor, action, f"{label_of(db, round_)}: {count} st{note}")
+    return tokens
+
+
+def issue_kiosk_link(db: Session, actor: Actor, round_: Round) -> str:
+    """A new enrolment link for the round's tablets (``kiosk.ny_lank``); the token."""
+    require_manage(actor, round_.intervention_id)
+    token = new_kiosk_link(db, round_)
+    audit(db, actor, "kiosk.ny_lank", label_of(db, round_))
+    return token
+
+
+def withdraw_kiosk_link(db: Session, actor: Actor, round_: Round) -> None:
+    """Revoke the round's enrolment link (``kiosk.aterkalla``)."""
+    require_manage(actor, round_.intervention_id)
+    revoke_kiosk_link(db, round_)
+    audit(db, actor, "kiosk.aterkalla", label_of(db, round_))
+
+
+def record_mail(
+    db: Session, actor: Actor, round_: Round, *, sent: int, failed_tokens: list[str]
+) -> int:
+    """After sending links by mail: the failed addresses' links are revoked, the sent ones
+    counted, the outcome audited (``länkar.skicka``); returns how many were revoked."""
+    require_manage(actor, round_.intervention_id)
+    revoked = revoke_tokens(db, failed_tokens)
+    if sent:
+        db.add(MailBatch(round_id=round_.id, sent_on=clock.today(), count=sent))
+        db.flush()
+    detail = f"{sent} skickade, {len(failed_tokens)} misslyckades"
+    audit(db, actor, "länkar.skicka", f"{label_of(db, round_)}: {detail}")
+    return revoked

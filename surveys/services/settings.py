@@ -8,10 +8,13 @@ from surveys import clock
 from surveys.config import MIN_CELL_HIGH, MIN_CELL_LOW
 from surveys.files.reading import parse_int
 from surveys.models import ReportText, Setting
+from surveys.services.actor import Actor, audit, require_admin
 
 MIN_CELL = "min_cell"  # the suppression threshold; the environment's MIN_CELL when unset
 FORBUND_NAME = "forbund_name"  # "Förbundets namn"; the appendix reads the same key
 DEFAULT_FORBUND_NAME = "Samordningsförbundet"
+# The förbund's comparison group in NNS's Riket file (e.g. "storstad"); "" = none.
+COMPARISON_GROUP = "comparison_group"
 BAR_CHART_PDF = "report_bar_chart_pdf"  # "1": the PDF and Word file also draw the year's bars
 ABOUT_TEXT = "om_indikatorerna"  # report_text: the standing text before "Resultatet i korthet"
 CONTACT_TEXT = "kontakt"  # report_text: the förbund's contact details in the title block
@@ -67,3 +70,19 @@ def put_report_text(db: Session, key: str, text: str, *, user_email: str) -> Non
     row.text, row.updated_at, row.updated_by = text, clock.utcnow(), user_email
     db.add(row)
     db.flush()
+
+
+def change_threshold(db: Session, actor: Actor, value: int) -> None:
+    """The administrator sets the threshold for small numbers (``gräns.ändra``)."""
+    require_admin(actor)
+    put(db, MIN_CELL, str(value))
+    audit(db, actor, "gräns.ändra", str(value))
+
+
+def change_forbund_name(db: Session, actor: Actor, name: str) -> str:
+    """The administrator sets "Förbundets namn" (``förbund.namn``); the name as stored."""
+    require_admin(actor)
+    name = name.strip()
+    put(db, FORBUND_NAME, name)
+    audit(db, actor, "förbund.namn", name)
+    return name

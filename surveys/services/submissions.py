@@ -8,21 +8,28 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from types import SimpleNamespace
 
-from sqlalchemy import Connection, CursorResult, Engine, delete, func, insert, select, text, update
+from sqlalchemy import Connection, CursorResult, Engine, delete, func, insert, select, text
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from surveys import clock
-from surveys.db import BUSY_TIMEOUT_MS, one_writer, writer_lock
+from surveys.db import (
+    BUSY_TIMEOUT_MS,
+    DriverTransaction,
+    driver_transaction,
+    one_writer,
+    own_transaction,
+    writer_lock,
+)
 from surveys.models import (
     Answer,
     Intervention,
-    LinkToken,
     PendingResponse,
     Response,
     Round,
@@ -85,75 +92,111 @@ def submit(
     caller checks that rule).
     """
     today = today or clock.today()
-    with one_writer(db):
-        return _submit(
-            db,
+    with one_writer(db), _transaction(db) as tx:
+        outcome, setting, waiting_before = _submit(
+            tx,
             round_=round_,
             clean=clean,
             idempotency_key=idempotency_key,
             token=token,
             today=today,
-            default_min_cell=default_min_cell,
             check_open=check_open,
             rendered_at=rendered_at,
             grace_seconds=grace_seconds,
         )
+    release_at = min_cell_value(setting, default_min_cell)
+    if outcome in (Outcome.stored, Outcome.late) and waiting_before + 1 >= release_at:
+        try:
+            release_pending(db, min_batch=release_at, round_ids=[round_.id])
+        except PendingKeyError as exc:  # stored and acknowledged; closing the round says more
+            log.error("Väntande svar kunde inte släppas: %s", exc)
+    return outcome
+
+
+@contextmanager
+def _transaction(db: Session) -> Iterator[DriverTransaction | _InSession]:
+    """The questionnaire's transaction: its own on a driver connection (a tablet's POST:
+    no ORM session needed), or the session's when the caller has work in it that must be
+    committed together (staff's paper form with its audit entry)."""
+    if not db.in_transaction():
+        bind = db.get_bind()
+        with driver_transaction(bind.engine if isinstance(bind, Connection) else bind) as tx:
+            yield tx
+        return
+    with own_transaction(db):  # commits the caller's work with it (a rollback ends it sooner)
+        yield _InSession(db)
+
+
+class _InSession:
+    """``DriverTransaction``'s interface on the session's connection."""
+
+    integrity_error = IntegrityError
+
+    def __init__(self, db: Session):
+        self.db = db
+        self.dialect = db.get_bind().dialect.name
+
+    def run(self, sql: str, params: tuple | list[tuple] = ()):
+        conn = self.db.connection()
+        return conn.exec_driver_sql(
+            sql if conn.dialect.paramstyle == "qmark" else sql.replace("?", "%s"), params
+        )
+
+    def rollback(self) -> None:
+        self.db.rollback()
 
 
 def _submit(
-    db: Session,
+    tx: DriverTransaction | _InSession,
     *,
     round_: Round,
     clean: CleanSubmission,
     idempotency_key: str,
     token: str | None,
     today: date,
-    default_min_cell: int,
     check_open: bool,
     rendered_at: datetime | None,
     grace_seconds: int,
-) -> Outcome:
-    # Fixed statements on the session's connection: this is the hot path under load.
-    conn = db.connection()
+) -> tuple[Outcome, str | None, int]:
+    """The INSERT transaction: (outcome, the administrator's MIN_CELL, how many of the
+    round's questionnaires waited before this one). Commits at the caller's block end
+    unless rolled back here."""
     try:
-        _run(conn, "key", (hash_token(idempotency_key), today.isoformat()))
-    except IntegrityError:
-        db.rollback()
-        return Outcome.duplicate
-    _lock_round(conn, round_.id, shared=True)
-    state, waiting_before, setting, key_id = _round_state(conn, round_.id)
+        _hot(tx, "key", (hash_token(idempotency_key), today.isoformat()))
+    except tx.integrity_error:
+        tx.rollback()
+        return Outcome.duplicate, None, 0
+    if tx.dialect == "postgresql":  # see _lock_round
+        _hot(tx, "lock_shared", ("pending:" + round_.id,))
+    state, waiting_before, setting, key_id = _round_state(tx, round_.id)
     late = False
     if state is None or (check_open and not accepts_answers(state, today=today)):
         late = state is not None and closed_within_grace(state, rendered_at, grace_seconds)
         if not late:
-            db.rollback()
-            return Outcome.closed
-    if token is not None and not _use_token(conn, token, round_.id):
-        db.rollback()
-        return Outcome.token_used
+            tx.rollback()
+            return Outcome.closed, setting, waiting_before
+    if token is not None and _hot(tx, "use_token", (hash_token(token), round_.id)).rowcount != 1:
+        tx.rollback()  # not an unused single-use link of this round
+        return Outcome.token_used, setting, waiting_before
     # Held back, sealed, until a batch of the round can be released: see release_pending.
     try:
-        key_id, key = _round_key(conn, round_.id, key_id)
+        key_id, key = _round_key(tx, round_.id, key_id)
     except PendingKeyError:
-        db.rollback()  # nothing stored: the respondent is told so, never "Tack"
-        return Outcome.unavailable
+        tx.rollback()  # nothing stored: the respondent is told so, never "Tack"
+        return Outcome.unavailable, setting, waiting_before
     row_id = new_id()
     sealed = pending_keys.seal(
         key, key_id=key_id, row_id=row_id, round_id=round_.id, payload=_payload(clean, round_)
     )
-    _run(conn, "pending", (row_id, round_.id, key_id, sealed))
-    count_week(db, round_.id, today)
-    db.commit()
-    release_at = min_cell_value(setting, default_min_cell)
-    if waiting_before + 1 >= release_at:
-        try:
-            release_pending(db, min_batch=release_at, round_ids=[round_.id])
-        except PendingKeyError as exc:  # stored and acknowledged; closing the round says more
-            log.error("Väntande svar kunde inte släppas: %s", exc)
-    return Outcome.late if late else Outcome.stored
+    _hot(tx, "pending", (row_id, round_.id, key_id, sealed))
+    year, week, _ = today.isocalendar()
+    _hot(tx, "week", (round_.id, f"{year}-W{week:02d}"))
+    return (Outcome.late if late else Outcome.stored), setting, waiting_before
 
 
-def _round_key(conn: Connection, round_id: str, key_id: str | None) -> tuple[str, bytes]:
+def _round_key(
+    tx: DriverTransaction | _InSession, round_id: str, key_id: str | None
+) -> tuple[str, bytes]:
     """The key the round's waiting answers are sealed with, or a new one when none wait
     (or all their key files are gone: those answers stay unreadable, new ones are safe)."""
     if key_id is not None:
@@ -161,9 +204,7 @@ def _round_key(conn: Connection, round_id: str, key_id: str | None) -> tuple[str
         if key is not None:
             return key_id, key
         # rare: a lost key file; another key of the round's waiting answers may be there
-        pending = table_of(PendingResponse)
-        others = select(pending.c.key_id).where(pending.c.round_id == round_id).distinct()
-        for other in conn.execute(others).scalars():
+        for (other,) in _hot(tx, "key_ids", (round_id,)).fetchall():
             key = pending_keys.load(other) if other and other != key_id else None
             if key is not None:
                 return other, key
@@ -200,6 +241,9 @@ _HOT_SQL = {
     "(id, round_id, questionnaire_key, year, intervention_id, gender) VALUES (?, ?, ?, ?, ?, ?)",
     "answers": "INSERT INTO answer (response_id, question_version_id, code) VALUES (?, ?, ?)",
     "lock_shared": "SELECT pg_advisory_xact_lock_shared(hashtext(?))",
+    "use_token": "UPDATE link_token SET used = TRUE "
+    "WHERE token_hash = ? AND used = FALSE AND round_id = ?",
+    "key_ids": "SELECT DISTINCT key_id FROM pending_response WHERE round_id = ?",
     "lock": "SELECT pg_advisory_xact_lock(hashtext(?))",
 }
 _FORMAT_SQL = {name: sql.replace("?", "%s") for name, sql in _HOT_SQL.items()}
@@ -211,13 +255,18 @@ def _run(conn: Connection, name: str, params: tuple | list[tuple]) -> CursorResu
     return conn.exec_driver_sql(statements[name], params)
 
 
+def _hot(tx: DriverTransaction | _InSession, name: str, params: tuple):
+    """One of the fixed statements above in a submission's driver transaction."""
+    return tx.run(_HOT_SQL[name], params)
+
+
 def _round_state(
-    conn: Connection, round_id: str
+    tx: DriverTransaction | _InSession, round_id: str
 ) -> tuple[SimpleNamespace | None, int, str | None, str | None]:
     """The round's state and dates as stored now (a cached round may be stale), with
     how many of its questionnaires wait for release, the administrator's MIN_CELL, if
     set, and the key id the waiting ones are sealed with (None when none wait)."""
-    row = _run(conn, "round", (MIN_CELL, round_id, round_id)).first()
+    row = _hot(tx, "round", (MIN_CELL, round_id, round_id)).fetchone()
     if row is None:
         return None, 0, None, None
     opens_on, closes_on = (_as_date(value) for value in row[1:3])
@@ -228,21 +277,6 @@ def _round_state(
 def _as_date(value: date | str | None) -> date | None:
     """A DATE column as the driver returns it (SQLite: ISO text)."""
     return date.fromisoformat(value) if isinstance(value, str) else value
-
-
-def _use_token(conn: Connection, token: str, round_id: str) -> bool:
-    """Mark an unused single-use link of this round used; False if it is not there."""
-    tokens = table_of(LinkToken)
-    result = conn.execute(
-        update(tokens)
-        .where(
-            tokens.c.token_hash == hash_token(token),
-            tokens.c.used.is_(False),
-            tokens.c.round_id == round_id,
-        )
-        .values(used=True)
-    )
-    return result.rowcount == 1
 
 
 def closed_within_grace(state, rendered_at: datetime | None, grace_seconds: int) -> bool:
@@ -352,8 +386,8 @@ def _release_round(
         if rewrite:
             responses += _take_released(conn, round_id)
         _SHUFFLE.shuffle(responses)
-        _insert_rows(conn, responses)
-        db.commit()
+        with own_transaction(db):  # a release batch is a transaction of its own
+            _insert_rows(conn, responses)
     except OperationalError:  # SQLite: another writer released first (stale snapshot)
         db.rollback()
         return None

@@ -30,7 +30,6 @@ from datetime import date
 from itertools import chain
 from pathlib import Path
 
-from flask import current_app
 from openpyxl import Workbook
 from sqlalchemy import event
 from sqlalchemy import text as sql
@@ -39,6 +38,7 @@ from sqlmodel import Session, col, select
 
 from indicators.instrument import Instrument
 from surveys import clock
+from surveys.db import app_cache
 from surveys.files.reading import (
     FORMULA_START,
     FileError,
@@ -47,6 +47,7 @@ from surveys.files.reading import (
     open_table,
 )
 from surveys.models import LanguageCount, TranslationLanguage, TranslationText
+from surveys.services.actor import Actor, audit, require_admin
 from surveys.services.validation import GENDER_LABELS
 
 
@@ -473,7 +474,7 @@ class Offered:
 
 def offered(db: Session, instrument: Instrument) -> Offered:
     """Available languages (approved, nothing missing or stale), at most TTL_SECONDS old."""
-    cache = current_app.extensions.setdefault("translations_cache", {})
+    cache = app_cache("translations_cache")
     entry = cache.get("offered")
     now = time.monotonic()
     if (
@@ -529,3 +530,32 @@ def language_counts(db: Session, round_id: str) -> list[tuple[Language, int]]:
         ((LANGUAGES[code], count) for code, count in rows if code in LANGUAGES),
         key=lambda pair: pair[0].swedish,
     )
+
+
+# --- the actions (an actor, a permission check, an audit entry each) ------------------
+
+
+def load_language(
+    db: Session,
+    actor: Actor,
+    instrument: Instrument,
+    code: str,
+    data: bytes | Path,
+    *,
+    filename: str,
+) -> LoadReport:
+    """The administrator loads a translation (``översättning.läs_in``): all or nothing."""
+    require_admin(actor)
+    report = load_translation(db, instrument, code, data, filename=filename)
+    audit(db, actor, "översättning.läs_in", name_of(code))
+    return report
+
+
+def approve_language(
+    db: Session, actor: Actor, instrument: Instrument, code: str, *, reference: str
+) -> Status:
+    """The administrator approves a translation (``översättning.godkänn``)."""
+    require_admin(actor)
+    found = approve(db, instrument, code, reference=reference, by=actor.email)
+    audit(db, actor, "översättning.godkänn", f"{name_of(code)}: {reference.strip()}")
+    return found

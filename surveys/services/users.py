@@ -1,8 +1,10 @@
 """Users: one service for the web pages and the ``surveys users`` CLI.
 
 Creation, editing (name, role, insatser), deactivation, password changes and the
-per-user session version that signs every earlier session out. Services only add
-and flush; the request or CLI command commits.
+per-user session version that signs every earlier session out. The actions at the end
+(``add_user``, ``change_user``, ``change_active``, ``new_password``) take an ``Actor``,
+check it and write the audit entry; the functions above are their building blocks.
+Services only add and flush; the request or CLI command commits.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import email_validator
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from surveys.auth import hash_password
 from surveys.models import Intervention, Role, SessionVersion, User, UserIntervention
 from surveys.names import name_key
+from surveys.passwords import hash_password
+from surveys.services.actor import Actor, audit, require_admin
 
 # Demo and test accounts use the reserved .invalid domain (RFC 2606) on purpose: a
 # sign-in name never receives mail, so it is accepted as an account name.
@@ -206,3 +209,65 @@ def bump_session_version(db: Session, user_id: str) -> int:
     db.add(row)
     db.flush()
     return row.version
+
+
+# --- the actions (an actor, a permission check, an audit entry each) ------------------
+
+
+def add_user(
+    db: Session,
+    actor: Actor,
+    *,
+    email: str,
+    password: str,
+    name: str = "",
+    role: str = DEFAULT_ROLE.value,
+    intervention_ids: Iterable[str] = (),
+) -> User:
+    """The administrator creates a user (``användare.skapa``); Refused or UserError."""
+    require_admin(actor)
+    user = create_user(
+        db, email=email, password=password, name=name, role=role, intervention_ids=intervention_ids
+    )
+    audit(db, actor, "användare.skapa", f"{user.email} ({ROLE_LABELS[user.role]})")
+    return user
+
+
+def change_user(
+    db: Session,
+    actor: Actor,
+    user: User,
+    *,
+    name: str | None = None,
+    role: str | None = None,
+    intervention_ids: Iterable[str] | None = None,
+    acting_user_id: str | None = None,
+) -> None:
+    """The administrator changes name, role or insatser (``användare.ändra``)."""
+    require_admin(actor)
+    update_user(
+        db,
+        user,
+        name=name,
+        role=role,
+        intervention_ids=intervention_ids,
+        acting_user_id=acting_user_id,
+    )
+    names = dict(db.exec(select(Intervention.id, Intervention.name)).all())
+    chosen = ", ".join(sorted(names[i] for i in interventions_of(db, user)))
+    detail = f"{user.email}: {ROLE_LABELS[user.role]}" + (f", {chosen}" if chosen else "")
+    audit(db, actor, "användare.ändra", detail)
+
+
+def change_active(db: Session, actor: Actor, user: User, active: bool) -> None:
+    """The administrator (de)activates an account (``användare.aktivera``/``inaktivera``)."""
+    require_admin(actor)
+    set_active(db, user, active)
+    audit(db, actor, "användare.aktivera" if active else "användare.inaktivera", user.email)
+
+
+def new_password(db: Session, actor: Actor, user: User, password: str) -> None:
+    """The administrator sets a new password (``användare.lösenord``); sessions end."""
+    require_admin(actor)
+    set_password(db, user, password)
+    audit(db, actor, "användare.lösenord", user.email)

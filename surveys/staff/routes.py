@@ -40,7 +40,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from surveys import clock, db
-from surveys.auth import roles_required
+from surveys.auth import roles_required, web_actor
 from surveys.links import public
 from surveys.models import (
     Intervention,
@@ -87,10 +87,7 @@ def _round_or_403(round_id: str) -> Round:
     return round_
 
 
-def _actor() -> round_ops.Actor:
-    return round_ops.Actor(
-        is_admin=current_user.is_admin, interventions=frozenset(current_user.interventions)
-    )
+_actor = web_actor
 
 
 def _label(round_: Round) -> str:
@@ -195,12 +192,6 @@ def create_round():
         return _home(form, status=400)
     except round_ops.DuplicateRound as exc:
         return _home(form, duplicate=exc.existing, status=409)
-    record(
-        session,
-        user_email=current_user.email,
-        action="omgång.skapa",
-        detail=_label(round_) + f" ({round_ops.MODE_LABELS[round_.mode]})",
-    )
     flash("Mätomgången är startad.")
     return redirect(url_for(".round_page", round_id=round_.id))
 
@@ -302,23 +293,13 @@ def change_state(round_id: str, action: str):
             question="Vill du stänga mätomgången? Efter det kan ingen svara på enkäten.",
             button="Ja, stäng",
         )
-    published = round_ops.year_is_published(session, round_.year)
-    if action == "oppna" and not current_user.is_admin and published:
-        flash(
-            f"Resultaten för {round_.year} är publicerade: bara administratören kan "
-            "öppna en mätomgång för det året igen. Ingenting har ändrats.",
-            "error",
-        )
-        return redirect(url_for(".round_page", round_id=round_id))
     try:
-        if action == "oppna":
-            round_ops.open_round(session, round_)
-        else:
-            round_ops.close_round(session, round_, min_cell=current_app.config["MIN_CELL"])
+        round_ops.change_state(
+            session, _actor(), round_, action, min_cell=current_app.config["MIN_CELL"]
+        )
     except round_ops.RoundStateError as exc:
         flash(str(exc), "error")
         return redirect(url_for(".round_page", round_id=round_id))
-    record(session, user_email=current_user.email, action=f"omgång.{action}", detail=_label(round_))
     flash("Mätomgången är " + ("öppnad." if action == "oppna" else "stängd."))
     return redirect(url_for(".round_page", round_id=round_id))
 
@@ -339,13 +320,11 @@ def remove_round(round_id: str):
             question="Vill du ta bort mätomgången? Den har inga svar och försvinner helt.",
             button="Ja, ta bort",
         )
-    label = _label(round_)
     try:
-        round_ops.delete_round(session, round_)
+        label = round_ops.remove_round(session, _actor(), round_)
     except round_ops.RoundStateError as exc:
         flash(str(exc), "error")
         return redirect(url_for(".round_page", round_id=round_id))
-    record(session, user_email=current_user.email, action="omgång.ta_bort", detail=label)
     flash(f"Mätomgången {label} är borttagen.")
     return redirect(url_for(".home"))
 
@@ -363,14 +342,10 @@ def kiosk_link(round_id: str, action: str):
     if action == "ny" and (refusal := _closed_refusal(round_)):
         return refusal
     if action == "aterkalla":
-        round_ops.revoke_kiosk_link(session, round_)
-        record(
-            session, user_email=current_user.email, action="kiosk.aterkalla", detail=_label(round_)
-        )
+        round_ops.withdraw_kiosk_link(session, _actor(), round_)
         flash("Kiosklänken är återkallad. Surfplattor som använde den visar inte enkäten längre.")
         return redirect(url_for(".round_page", round_id=round_id))
-    token = round_ops.new_kiosk_link(session, round_)
-    record(session, user_email=current_user.email, action="kiosk.ny_lank", detail=_label(round_))
+    token = round_ops.issue_kiosk_link(session, _actor(), round_)
     # POST-redirect-GET: the link is shown once on the round page; reloading that page
     # makes no new link (and so never stops the one a tablet has just opened).
     flask_session[NEW_KIOSK_LINK] = {"round": round_.id, "token": token}
@@ -395,13 +370,8 @@ def _new_links(round_: Round, *, maximum: int, action: str) -> list[str] | None:
     if not form.validate_on_submit() or not 1 <= (form.count.data or 0) <= maximum:
         flash(f"Ange ett antal mellan 1 och {maximum}.", "error")
         return None
-    session = db.session()
-    tokens = round_ops.create_tokens(session, round_, count=form.count.data)
-    record(
-        session,
-        user_email=current_user.email,
-        action=action,
-        detail=f"{_label(round_)}: {form.count.data} st",
+    tokens = round_ops.make_links(
+        db.session(), _actor(), round_, count=form.count.data, action=action
     )
     return [public(url_for("questionnaire.single_use", token=t)) for t in tokens]
 
@@ -637,14 +607,16 @@ def _send(round_: Round, letter: mail.Letter, addresses: list[str]):
         return redirect(url_for(".send_links", round_id=round_.id))
     session = db.session()
     label = _label(round_)
-    tokens = round_ops.create_tokens(session, round_, count=len(addresses))
-    record(
-        session,
-        user_email=current_user.email,
-        action="länkar.skapa",
-        detail=f"{label}: {len(addresses)} st för e-post",
-    )
-    db.commit()  # the links exist before any mail mentions them; no lock held while sending
+    # the links exist before any mail mentions them; no lock held while sending
+    with db.own_transaction(session):
+        tokens = round_ops.make_links(
+            session,
+            _actor(),
+            round_,
+            count=len(addresses),
+            action="länkar.skapa",
+            note=" för e-post",
+        )
     items = [
         (address, public(url_for("questionnaire.single_use", token=token)))
         for address, token in zip(addresses, tokens, strict=True)
@@ -655,16 +627,11 @@ def _send(round_: Round, letter: mail.Letter, addresses: list[str]):
         result = mail.Delivery(failed=items)
     failed = {address for address, _link in result.failed}
     failed_tokens = [t for t, a in zip(tokens, addresses, strict=True) if a in failed]
-    revoked = round_ops.revoke_tokens(session, failed_tokens)
-    if result.sent:
-        session.add(MailBatch(round_id=round_.id, sent_on=clock.today(), count=result.sent))
-    record(
-        session,
-        user_email=current_user.email,
-        action="länkar.skicka",
-        detail=f"{label}: {result.sent} skickade, {len(result.failed)} misslyckades",
-    )
-    db.commit()  # the outcome is recorded even when every address failed
+    # the outcome is recorded even when every address failed (the answer is then a 503)
+    with db.own_transaction(session):
+        revoked = round_ops.record_mail(
+            session, _actor(), round_, sent=result.sent, failed_tokens=failed_tokens
+        )
     return render_template(
         "staff/sent.html",
         round=round_,

@@ -1,0 +1,270 @@
+"""Application services with an actor (issue 20): each action checks who may do it
+(a Swedish refusal, nothing written), writes its own audit entry with the same details
+whether the page or the command line called it, and only flushes; the request's, the
+CLI command's or ``db.own_transaction``'s boundary commits."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import select
+
+from surveys import clock, db
+from surveys.models import AuditEntry, Intervention, Role, Round, User
+from surveys.names import InvalidName
+from surveys.services import imports, rounds, settings, users
+from surveys.services.actor import ADMIN_ONLY, CLI, Actor, Refused
+from surveys.services.catalogue import instrument_from_db
+from tests import seedrows
+from tests.conftest import form_token, login
+from tests.factories import import_seed
+
+THIS_YEAR = clock.today().year
+HISTORY = (
+    "year,questionnaire,question,subgroup,n,negative,neutral,positive,clearly_positive,"
+    "response_rate\n2019,Deltagare avslut,1,Samtliga,120,4,6,90,70,95\n"
+)
+
+
+def _audit(app, action: str) -> list[str]:
+    with app.app_context():
+        entries = db.session().exec(select(AuditEntry).where(AuditEntry.action == action))
+        return [f"{e.user_email}|{e.detail}" for e in entries]
+
+
+def _staff(app, *insatser: str) -> Actor:
+    with app.app_context():
+        session = db.session()
+        ids = [rounds.intervention_by_name(session, n, create=True).id for n in insatser]
+        session.commit()
+    return Actor(
+        email="personal@example.invalid", role=Role.staff.value, interventions=frozenset(ids)
+    )
+
+
+# --- permission: a staff actor is refused an administrator's action --------------------
+
+
+def test_a_staff_actor_is_refused_the_administrators_actions_and_nothing_is_written(app):
+    staff = _staff(app, "Steget")
+    with app.app_context():
+        session = db.session()
+        with pytest.raises(Refused, match="bara administratören"):
+            rounds.create_insats(session, staff, "Ny insats")
+        with pytest.raises(Refused, match="bara administratören"):
+            users.add_user(
+                session, staff, email="ny@example.invalid", password="ett-langt-losenord"
+            )
+        with pytest.raises(Refused, match="bara administratören"):
+            settings.change_threshold(session, staff, 7)
+        with pytest.raises(Refused, match="bara administratören"):
+            imports.import_figures(
+                session,
+                staff,
+                instrument_from_db(session),
+                "history",
+                data=HISTORY.encode(),
+                filename="historik.csv",
+            )
+        session.commit()  # whatever the refused calls had left would be stored now
+    with app.app_context():
+        session = db.session()
+        assert rounds.intervention_by_name(session, "Ny insats") is None
+        assert session.exec(select(User)).all() == []
+        assert settings.get(session, settings.MIN_CELL) == ""
+        assert session.exec(select(AuditEntry)).all() == []
+
+
+def test_staff_may_not_close_another_insats_round(app, make_round):
+    other = make_round(insats="Annan")
+    staff = _staff(app, "Steget")
+    with app.app_context():
+        session = db.session()
+        round_ = session.get(Round, other.id)
+        with pytest.raises(Refused, match="dina egna insatser"):
+            rounds.change_state(session, staff, round_, "stang")
+        session.commit()
+    with app.app_context():
+        assert db.session().get(Round, other.id).state == "open"
+    assert _audit(app, "omgång.stang") == []
+
+
+def test_staff_may_not_reopen_a_round_of_a_published_year(app, runner, tmp_path, make_round):
+    import_seed(runner, tmp_path)  # 2023 published
+    draft = make_round(insats="Steget", year=2023, open_=False)
+    staff = _staff(app, "Steget")
+    with app.app_context():
+        session = db.session()
+        round_ = session.get(Round, draft.id)
+        with pytest.raises(rounds.RoundStateError, match="bara administratören"):
+            rounds.change_state(session, staff, round_, "oppna")
+        assert round_.state == "draft"
+        rounds.change_state(session, CLI, round_, "oppna")  # the administrator may
+        assert round_.state == "open"
+
+
+# --- one audit entry, the same details from the page and the command line --------------
+
+
+def test_starting_a_round_is_audited_alike_from_the_page_and_the_cli(
+    app, client, runner, make_user
+):
+    with app.app_context():
+        steget = rounds.intervention_by_name(db.session(), "Steget", create=True).id
+        db.session().commit()
+    login(client, make_user("administratör", email="chef@example.invalid"))
+    page = client.post(
+        "/personal/omgang/ny",
+        data={
+            "csrf_token": form_token(client.get("/logga-in").text),
+            "questionnaire": "deltagare_avslut",
+            "year": THIS_YEAR,
+            "insats": steget,
+            "mode": "open_link",
+            "expected": "",
+        },
+    )
+    assert page.status_code == 302
+    done = runner.invoke(
+        args=[
+            "rounds",
+            "create",
+            "--questionnaire",
+            "deltagare_avslut",
+            "--year",
+            str(THIS_YEAR),
+            "--insats",
+            "steget",  # found without regard to case
+            "--yes",
+        ]
+    )
+    assert done.exit_code == 0, done.output
+    detail = f"Deltagare – avslutsenkät {THIS_YEAR} – Steget (Öppen länk)"
+    assert _audit(app, "omgång.skapa") == [
+        f"chef@example.invalid|{detail}",
+        f"kommandoraden|{detail}",
+    ]
+
+
+def test_history_imported_from_the_cli_is_audited_as_from_the_page(
+    app, admin_client, runner, tmp_path
+):
+    path = tmp_path / "historik.csv"
+    path.write_text(HISTORY, encoding="utf-8")
+    done = runner.invoke(args=["import", "history", str(path)])
+    assert done.exit_code == 0, done.output
+    page = admin_client.post(
+        "/admin/importer/historik",
+        data={
+            "csrf_token": form_token(admin_client.get("/admin/importer").text),
+            "file": (path.open("rb"), "historik.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert page.status_code == 302
+    details = [entry.split("|")[1] for entry in _audit(app, "import.historik")]
+    assert details == ["1 rader från historik.csv", "1 rader från historik.csv"]
+
+
+def test_a_cli_user_change_names_the_insatser_as_the_page_does(app, runner):
+    with app.app_context():
+        rounds.intervention_by_name(db.session(), "Steget", create=True)
+        db.session().commit()
+    created = runner.invoke(
+        args=["users", "create", "--email", "p@example.invalid", "--role", "personal",
+              "--insats", "Steget", "--password", "ett-langt-losenord"]
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    edited = runner.invoke(args=["users", "edit", "p@example.invalid", "--name", "Pia"])
+    assert edited.exit_code == 0, edited.output
+    assert _audit(app, "användare.skapa") == ["kommandoraden|p@example.invalid (Personal)"]
+    assert _audit(app, "användare.ändra") == ["kommandoraden|p@example.invalid: Personal, Steget"]
+
+
+# --- an insats: one rule set however it is made ----------------------------------------
+
+
+def test_a_name_used_in_a_publication_is_refused_for_a_new_insats_every_way(app, runner, tmp_path):
+    import_seed(runner, tmp_path)  # publishes 2023 with Steget's rows
+    with app.app_context():
+        session = db.session()
+        # the publication names an insats that is no longer there (a former insats)
+        for table in ("publication_row", "publication_group"):
+            session.execute(text(f"UPDATE {table} SET scope = 'Gamla' WHERE scope = 'Steget'"))
+        session.commit()
+    done = runner.invoke(
+        args=["rounds", "create", "--questionnaire", "deltagare_avslut",
+              "--year", str(THIS_YEAR), "--insats", "Gamla"]
+    )  # fmt: skip
+    assert done.exit_code == 1
+    assert "finns redan i en publicering" in done.output
+    answers = tmp_path / "svar.csv"
+    answers.write_text(seedrows.csv_text().replace("Steget", "Gamla"), encoding="utf-8")
+    done = runner.invoke(args=["import", "answers", str(answers)])
+    assert done.exit_code == 1
+    assert "finns redan i en publicering" in done.output
+    with app.app_context():
+        session = db.session()
+        with pytest.raises(InvalidName, match="finns redan i en publicering"):
+            rounds.create_insats(session, CLI, "Gamla")
+        with pytest.raises(InvalidName, match="Det finns redan en insats"):
+            rounds.create_insats(session, CLI, "STEGET")  # another spelling of a taken name
+        steget = rounds.intervention_by_name(session, "Steget")
+        with pytest.raises(InvalidName, match="finns redan i en publicering"):
+            rounds.rename_insats(session, CLI, steget, "Gamla")
+        rounds.rename_insats(session, CLI, steget, "Steget vidare")
+        session.commit()
+    with app.app_context():
+        names = [i.name for i in db.session().exec(select(Intervention))]
+    assert names == ["Steget vidare"]
+    assert _audit(app, "insats.skapa") == []
+    assert _audit(app, "insats.byt_namn") == ["kommandoraden|Steget → Steget vidare"]
+
+
+# --- the one named helper for a transaction of its own -----------------------------------
+
+
+def test_own_transaction_commits_on_success_and_rolls_back_on_error(app):
+    with app.app_context(), db.own_transaction() as session:
+        session.add(Intervention(name="Sparad"))
+
+    def fails() -> None:
+        with db.own_transaction(db.session()) as session:
+            session.add(Intervention(name="Bortkastad"))
+            session.flush()
+            raise RuntimeError
+
+    with app.app_context(), pytest.raises(RuntimeError):
+        fails()
+    with app.app_context():
+        names = [i.name for i in db.session().exec(select(Intervention))]
+    assert names == ["Sparad"]
+
+
+def test_a_refused_cli_command_writes_nothing_it_flushed(app, runner):
+    done = runner.invoke(
+        args=["rounds", "create", "--questionnaire", "finns_inte",
+              "--year", str(THIS_YEAR), "--insats", "Ny insats"]
+    )  # fmt: skip
+    assert done.exit_code == 1
+    assert "Okänd enkät" in done.output
+    with app.app_context():
+        # the insats was created (and flushed) before the round was refused: rolled back
+        assert rounds.intervention_by_name(db.session(), "Ny insats") is None
+    assert _audit(app, "insats.skapa") == []
+
+
+def test_a_services_refusal_is_a_swedish_403_page_and_nothing_is_stored(app, client):
+    def view():  # a web adapter whose service refuses after it had flushed something
+        db.session().add(Intervention(name="Halvvägs"))
+        db.session().flush()
+        raise Refused(ADMIN_ONLY)
+
+    app.add_url_rule("/prov/vagrad", view_func=view)
+    page = client.get("/prov/vagrad")
+    assert page.status_code == 403
+    assert ADMIN_ONLY in html.unescape(page.text)
+    with app.app_context():
+        assert db.session().exec(select(Intervention)).all() == []

@@ -1,0 +1,121 @@
+"""Contract (issue 20): application services under ``surveys/services`` import no Flask
+(nor Werkzeug or a Flask extension), no blueprint or other web/CLI module, and never
+commit; in all of ``surveys/`` only ``surveys/db.py`` commits (the request's boundary,
+the CLI command's boundary and ``own_transaction``, the one named helper for a
+transaction of its own). Checked in the source, every statement at any depth."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = sorted((ROOT / "surveys" / "services").rglob("*.py"))
+EVERY_MODULE = sorted((ROOT / "surveys").rglob("*.py"))
+WEB_ROOTS = {"flask", "werkzeug", "flask_login", "flask_wtf", "flask_limiter", "wtforms"}
+# the web and command-line adapters: services are called by them, never the other way
+ADAPTER_PACKAGES = (
+    "surveys.admin",
+    "surveys.staff",
+    "surveys.questionnaire",
+    "surveys.enrol",
+    "surveys.auth",
+    "surveys.reports",
+    "surveys.web",
+    "surveys.security",
+    "surveys.cli",
+    "surveys.cli_translations",
+    "surveys.national.routes",
+    "surveys.national.cli",
+    "surveys.worker",
+)
+
+
+def _module_file(name: str) -> Path | None:
+    base = ROOT.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _defines_blueprint(name: str) -> bool:
+    found = _module_file(name)
+    return found is not None and "Blueprint(" in found.read_text(encoding="utf-8")
+
+
+def imports_of(path: Path) -> list[tuple[int, str]]:
+    """(line, module) for every import in a file, at any depth; ``from surveys import x``
+    counts as ``surveys.x``."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+            found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
+    return found
+
+
+def forbidden(name: str) -> bool:
+    if name.split(".")[0] in WEB_ROOTS or name.startswith("flask_"):
+        return True
+    if any(name == p or name.startswith(p + ".") for p in ADAPTER_PACKAGES):
+        return True
+    return name.startswith("surveys.") and _defines_blueprint(name)
+
+
+def commits_in(path: Path) -> list[int]:
+    """Lines that call ``<anything>.commit(`` (a session's, a connection's, a helper's)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "commit"
+    ]
+
+
+def test_the_services_package_has_its_modules():
+    names = {p.stem for p in SERVICES}
+    assert {"actor", "audit", "rounds", "users", "kiosk", "imports", "publications"} <= names
+
+
+@pytest.mark.parametrize("path", SERVICES, ids=lambda p: p.name)
+def test_a_service_imports_no_flask_and_no_adapter(path):
+    bad = [f"{path.name}:{line} {name}" for line, name in imports_of(path) if forbidden(name)]
+    assert bad == []
+
+
+@pytest.mark.parametrize("path", SERVICES, ids=lambda p: p.name)
+def test_a_service_never_commits(path):
+    assert commits_in(path) == []
+
+
+def test_only_the_db_module_commits():
+    """The issue's `grep -rn "\\.commit(" surveys/`: db.py and nothing else."""
+    committing = {str(p.relative_to(ROOT)) for p in EVERY_MODULE if commits_in(p)}
+    assert committing == {"surveys/db.py"}
+
+
+def test_the_checker_sees_what_it_must(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "def f(s):\n"
+        "    from flask import g\n"
+        "    from surveys.staff import routes\n"
+        "    from surveys import worker\n"
+        "    import surveys.comments_like\n"
+        "    s.commit()\n"
+        "    s.flush()\n"
+    )
+    names = [n for _, n in imports_of(sample) if forbidden(n)]
+    assert names == ["flask", "flask.g", "surveys.staff", "surveys.staff.routes", "surveys.worker"]
+    assert commits_in(sample) == [6]
+    assert forbidden("surveys.reports.comments")  # a blueprint module, also by its source
+    assert _defines_blueprint("surveys.national.routes")
+    assert not forbidden("surveys.db")
+    assert not forbidden("surveys.models")
