@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from bench.imports import SECRET, prepare
+from surveys import clock
 
 GROUPS = ["storstad", "mellanstor", "glesbygd", ""]
 GENDERS = ["kvinna"] * 55 + ["man"] * 41 + ["övriga"] * 4
@@ -199,7 +200,10 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--child", nargs=2, metavar=("URL", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    years = list(range(2018, 2018 + args.years))  # the instrument starts in 2018
+    # The instrument starts in 2018; a year that has not begun is refused on import, so
+    # the years end with the current one (2018–2026 in 2026: nine, not ten).
+    last = min(2018 + args.years, clock.today().year + 1)
+    years = list(range(2018, last))
     if args.child:
         child(args.child[0], Path(args.child[1]), years)
         return
@@ -226,7 +230,7 @@ def main() -> None:
         if result.returncode != 0:
             raise SystemExit(result.stderr[-3000:])
         print(
-            f"forbund={args.forbund} years={args.years} "
+            f"forbund={args.forbund} years={len(years)} "
             f"questionnaires={made['questionnaires']} {result.stdout.strip()}"
         )
 

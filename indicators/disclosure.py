@@ -479,6 +479,8 @@ def with_typed(cells: pd.DataFrame, typed: pd.DataFrame | None, instrument: Inst
 # One block: year × indicator × questionnaire
 # --------------------------------------------------------------------------
 _EPS = 1e-6
+_MOVED = 1e-9  # a cell a point moves by more than this counts as moved (kept unknown)
+_FEW = 8  # open counts above which random directions are tried first
 _COUNTS = ["negative_n", "neutral_n", "positive_n", "clearly_positive_n"]  # audited counts
 
 
@@ -502,6 +504,7 @@ class _Block:
     part_rel: np.ndarray  # relation of each (relation, part) pair
     part_cell: np.ndarray  # part cell of each (relation, part) pair
     cache: dict = field(default_factory=dict)  # component audits already solved
+    witnesses: _Witnesses = field(default_factory=lambda: _Witnesses())  # points already found
 
     def hidden(self, base: np.ndarray) -> np.ndarray:
         """Published cells that are hidden: ``base`` plus conditional rows under a hidden gate."""
@@ -550,45 +553,79 @@ class _Block:
         small = (self.size >= 1) & (self.effective < self.min_cell)
         return unknown & small & (self.published | self.protected)
 
-    def pinned(self, unknown: np.ndarray) -> list[int]:
+    def pinned(self, unknown: np.ndarray, *, first: bool = False) -> list[int]:
         """Audited cells with a count that only one value fits (by linear programming).
 
         The attacker's unknowns are every count of every hidden cell and never-published
         part; they know each n, the relations R1–R3 in every count column, 0 ≤ count ≤ n,
-        negative + neutral + positive = answered and clearly positive ≤ positive. The
-        unknowns fall apart into components linked by relations; each component holding
-        an audited cell is one small LP, solved once per set of unknowns.
+        negative + neutral + positive = answered and clearly positive ≤ positive. A count
+        is free when some feasible point puts it at least 1 from its true value. Points
+        found earlier stay feasible while every cell they move is still unknown
+        (``_Witnesses``), so only the counts no such point frees are solved for: per
+        component of unknowns linked by relations, one small LP, solved once per set of
+        unknowns. ``first``: stop at the first pinned cell (``holds`` needs only yes/no).
         """
         audited = self.audited(unknown)
         if not audited.any():
             return []
         variable = unknown | (self.never & ~self.empty)
+        open_ = audited[:, None] & self._audited_columns() & ~self.witnesses.freed(variable)
+        if not open_.any():
+            return []
         labels = self._components(variable)
         found: list[int] = []
-        for label in np.unique(labels[audited]):
+        for label in np.unique(labels[open_.any(axis=1)]):
             cells = np.flatnonzero(labels == label)
             key = (cells.tobytes(), audited[cells].tobytes())
-            if key not in self.cache:
-                self.cache[key] = _audit_component(self, cells, audited[cells])
-            found += self.cache[key]
+            if key in self.cache:
+                found += self.cache[key]
+            else:
+                pinned = _audit_component(self, cells, open_[cells], first=first)
+                if first and pinned:
+                    return pinned
+                self.cache[key] = pinned
+                found += pinned
+            if first and found:
+                return found
         return sorted(found)
 
+    def _audited_columns(self) -> np.ndarray:
+        """Cells × 5: the counts the audit asks about (not answered; clearly where known)."""
+        columns = np.ones(self.values.shape, dtype=bool)
+        columns[:, 0] = False
+        columns[:, 4] = ~np.isnan(self.values[:, 4])
+        return columns
+
+    def terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every relation as terms (relation, cell, +1 for the total, -1 for a part)."""
+        if "terms" not in self.cache:
+            count = len(self.relations)
+            self.cache["terms"] = (
+                np.concatenate([np.arange(count, dtype=np.int64), self.part_rel]),
+                np.concatenate([self.rel_total, self.part_cell]),
+                np.concatenate([np.ones(count), -np.ones(len(self.part_cell))]),
+            )
+        return self.cache["terms"]
+
     def _components(self, variable: np.ndarray) -> np.ndarray:
-        """Component label per cell: variable cells sharing a relation are linked."""
+        """Component label per cell: variable cells sharing a relation are linked.
+
+        The graph has a node per cell and per relation, an edge from each variable
+        cell to each of its relations; labels of cells only are returned.
+        """
         count = len(self.size)
-        rows, cols = [], []
-        for _, total, parts in self.relations:
-            members = [c for c in (total, *parts.tolist()) if variable[c]]
-            rows += members[:-1]
-            cols += members[1:]
-        graph = sparse.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(count, count))
+        rel, cell, _ = self.terms()
+        keep = variable[cell]
+        rows, cols = cell[keep], count + rel[keep]
+        size = count + len(self.relations)
+        graph = sparse.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(size, size))
         _, labels = connected_components(graph, directed=False)
-        return np.where(variable, labels, -1)
+        return np.where(variable, labels[:count], -1)
 
     def holds(self, base: np.ndarray) -> bool:
         """All rules and the bounded property hold for this suppression."""
         unknown = self.unknown(self.hidden(base))
-        return self.broken_relation(unknown) is None and not self.pinned(unknown)
+        return self.broken_relation(unknown) is None and not self.pinned(unknown, first=True)
 
     # -- choosing the next cell to suppress ---------------------------------
     def _visible(self, cells: Iterable[int], unknown: np.ndarray) -> list[int]:
@@ -646,6 +683,110 @@ def _silence_highs_banner() -> None:
 _silence_highs_banner()
 
 
+class _Witnesses:
+    """Feasible points of the attacker's LP found so far in one block, as moves.
+
+    A point found with some cells unknown stays feasible whenever every cell it moves
+    is still unknown (the other cells sit at their true values, which satisfy every
+    relation), so hiding more never loses it and un-hiding a cell loses only the
+    points that moved it. Each point frees the counts it puts at least 1 from the
+    truth. Only the moved cells and the freed counts are kept, as sparse rows.
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self.moved: sparse.csr_matrix | None = None  # points × cells
+        self.frees: sparse.csr_matrix | None = None  # points × (cells × 5)
+
+    def add(self, moved: np.ndarray, frees: np.ndarray) -> None:
+        if len(frees):
+            self.pending.append((moved, frees))
+
+    def _stack(self, count: int) -> None:
+        def rows(parts: list[np.ndarray], width: int) -> sparse.csr_matrix:
+            indptr = np.concatenate([[0], np.cumsum([len(p) for p in parts])])
+            data = np.ones(int(indptr[-1]))
+            return sparse.csr_matrix((data, np.concatenate(parts), indptr), (len(parts), width))
+
+        moved = rows([m for m, _ in self.pending], count)
+        frees = rows([f for _, f in self.pending], count * 5)
+        self.pending = []
+        if self.moved is None or self.frees is None:
+            self.moved, self.frees = moved, frees
+        else:
+            self.moved = sparse.vstack([self.moved, moved], format="csr")
+            self.frees = sparse.vstack([self.frees, frees], format="csr")
+
+    def freed(self, variable: np.ndarray) -> np.ndarray:
+        """Cells × 5: counts that some point still feasible puts 1 from the truth."""
+        count = len(variable)
+        if self.pending:
+            self._stack(count)
+        if self.moved is None or self.frees is None:
+            return np.zeros((count, 5), dtype=bool)
+        lost = self.moved @ (~variable).astype(float) > 0
+        reach = self.frees.T @ (~lost).astype(float)
+        return (reach > 0).reshape(count, 5)
+
+
+def _propagated_bounds(block: _Block, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds (cells × 5) on every count of a component that every point of the
+    attacker's program obeys, by bound propagation over its rows (no LP).
+
+    Each row is Σ sign·x = 0: a relation in one count column (cells outside the
+    component at their published values) or answered - negative - neutral - positive.
+    A term's range follows from the others' ranges; repeated until nothing tightens.
+    Never rounded to integers, so never tighter than the LP itself.
+    """
+    m = len(cells)
+    local = np.full(len(block.size), -1, dtype=np.int64)
+    local[cells] = np.arange(m)
+    clearly = ~np.isnan(block.values[cells, 4])
+    lo = np.zeros((m, 5))
+    hi = np.repeat(block.n[cells].astype(float)[:, None], 5, axis=1)
+    hi[~clearly, 4] = 0.0
+    rel, cell, sign = block.terms()
+    inside = local[cell] >= 0
+    touched = np.bincount(rel[inside], minlength=len(block.relations)) > 0
+    nan_terms = np.bincount(rel, weights=np.isnan(block.values[cell, 4]), minlength=len(touched))
+    with_clearly = nan_terms == 0
+    eqs, variables, constants, signs = [], [], [], []
+    for k in range(5):
+        term = touched[rel] & (with_clearly[rel] if k == 4 else True)
+        eqs.append(rel[term] * 5 + k)
+        variables.append(np.where(inside[term], local[cell[term]] * 5 + k, -1))
+        constants.append(np.nan_to_num(block.values[cell[term], k]))
+        signs.append(sign[term])
+    base = len(touched) * 5
+    for k, value in ((0, 1.0), (1, -1.0), (2, -1.0), (3, -1.0)):  # answered = Σ the three
+        eqs.append(base + np.arange(m))
+        variables.append(np.arange(m) * 5 + k)
+        constants.append(np.zeros(m))
+        signs.append(np.full(m, value))
+    eq = np.unique(np.concatenate(eqs), return_inverse=True)[1]
+    var, const, sgn = np.concatenate(variables), np.concatenate(constants), np.concatenate(signs)
+    is_var = var >= 0
+    lo_flat, hi_flat = lo.reshape(-1), hi.reshape(-1)
+    for _ in range(50):
+        low = np.where(is_var, lo_flat[np.maximum(var, 0)], const)
+        high = np.where(is_var, hi_flat[np.maximum(var, 0)], const)
+        c_lo = np.where(sgn > 0, sgn * low, sgn * high)
+        c_hi = np.where(sgn > 0, sgn * high, sgn * low)
+        others_lo = np.bincount(eq, c_lo)[eq] - c_lo
+        others_hi = np.bincount(eq, c_hi)[eq] - c_hi
+        # sign · x = -(the others): x within [-others_hi, -others_lo] / sign
+        new_lo = np.where(sgn > 0, -others_hi, others_lo)[is_var]
+        new_hi = np.where(sgn > 0, -others_lo, others_hi)[is_var]
+        before = hi_flat.sum() - lo_flat.sum()
+        np.maximum.at(lo_flat, var[is_var], new_lo)
+        np.minimum.at(hi_flat, var[is_var], new_hi)
+        hi[clearly, 4] = np.minimum(hi[clearly, 4], hi[clearly, 3])  # clearly <= positive
+        lo[clearly, 3] = np.maximum(lo[clearly, 3], lo[clearly, 4])
+        if before - (hi_flat.sum() - lo_flat.sum()) < 1e-9:
+            break
+    return lo, hi
+
+
 class _Program:
     """The attacker's linear program over one component of unknown cells (HiGHS).
 
@@ -654,8 +795,9 @@ class _Program:
     from the last basis.
     """
 
-    def __init__(self, column_of, rows, lower, upper, bounds, truth) -> None:
-        self.column_of: dict[tuple[int, int], int] = column_of  # (cell, column) -> variable
+    def __init__(self, cell, column, matrix, lower, upper, bounds, truth) -> None:
+        self.cell: np.ndarray = cell  # block cell of each variable
+        self.column: np.ndarray = column  # count column (0 answered … 4 clearly) of each
         self.truth: np.ndarray = truth  # the true values: always feasible
         width = len(truth)
         lp = highspy.HighsLp()
@@ -664,9 +806,8 @@ class _Program:
         lp.col_cost_ = np.zeros(width)
         lp.col_lower_ = np.zeros(width)
         lp.col_upper_ = bounds
-        lp.row_lower_ = np.array(lower, dtype=float)
-        lp.row_upper_ = np.array(upper, dtype=float)
-        matrix = _sparse(rows, width).tocsc()
+        lp.row_lower_ = lower
+        lp.row_upper_ = upper
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = matrix.indptr
         lp.a_matrix_.index_ = matrix.indices
@@ -675,6 +816,18 @@ class _Program:
         self.highs.setOptionValue("output_flag", False)
         self.highs.passModel(lp)
         self.every = np.arange(width, dtype=np.int32)
+
+    def index_of(self, cells: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """The variable of each (cell, count column)."""
+        if not hasattr(self, "_index"):
+            self._index = {
+                (int(c), int(k)): j
+                for j, (c, k) in enumerate(zip(self.cell, self.column, strict=True))
+            }
+        return np.array(
+            [self._index[(int(c), int(k))] for c, k in zip(cells, columns, strict=True)],
+            dtype=np.int64,
+        )
 
     def solve(self, objective: np.ndarray) -> np.ndarray | None:
         """A point minimising ``objective`` (None if HiGHS gives up: treated as pinned)."""
@@ -686,96 +839,192 @@ class _Program:
 
 
 def _program(block: _Block, cells: np.ndarray) -> _Program:
-    """Variables: answered, negative, neutral, positive (and clearly positive) per cell."""
-    column_of: dict[tuple[int, int], int] = {}
-    for cell in cells.tolist():
-        for k in range(5 if not np.isnan(block.values[cell, 4]) else 4):
-            column_of[(cell, k)] = len(column_of)
-    eq_rows: list[dict[int, float]] = []
-    eq_rhs: list[float] = []
-    ub_rows: list[dict[int, float]] = []
-    for cell in cells.tolist():  # negative + neutral + positive = answered
-        eq_rows.append({column_of[(cell, k)]: (-1.0 if k == 0 else 1.0) for k in range(4)})
-        eq_rhs.append(0.0)
-        if (cell, 4) in column_of:  # clearly positive <= positive
-            ub_rows.append({column_of[(cell, 4)]: 1.0, column_of[(cell, 3)]: -1.0})
-    inside = set(cells.tolist())
-    for r in sorted({r for c in inside for r in block.member[c]}):
-        _, total, parts = block.relations[r]
-        terms = [(total, 1.0)] + [(int(p), -1.0) for p in parts]
-        has_clearly = not any(np.isnan(block.values[c, 4]) for c, _ in terms)
-        for k in range(5 if has_clearly else 4):
-            row: dict[int, float] = {}
-            rhs = 0.0
-            for c, coefficient in terms:
-                if c in inside:
-                    row[column_of[(c, k)]] = row.get(column_of[(c, k)], 0.0) + coefficient
-                else:  # a published figure (or a known empty cell)
-                    rhs -= coefficient * float(np.nan_to_num(block.values[c, k]))
-            if row:
-                eq_rows.append(row)
-                eq_rhs.append(rhs)
-    width = len(column_of)
-    upper = np.zeros(width)
-    truth = np.zeros(width)
-    for (cell, k), j in column_of.items():
-        upper[j] = float(block.n[cell])
-        truth[j] = float(block.values[cell, k])
+    """Variables: answered, negative, neutral, positive (and clearly positive) per cell.
+
+    Rows: negative + neutral + positive - answered = 0 and clearly - positive <= 0 per
+    cell; per relation touching the component and per count column, total - Σ parts
+    = 0, the cells outside the component (published or known empty) on the right.
+    """
+    count = len(block.size)
+    clearly = ~np.isnan(block.values[cells, 4])
+    widths = 4 + clearly
+    start = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
+    width = int(widths.sum())
+    first_column = np.full(count, -1, dtype=np.int64)
+    first_column[cells] = start
+    var_cell = np.repeat(cells, widths)
+    var_column = np.arange(width) - np.repeat(start, widths)
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    data: list[np.ndarray] = []
+    # answered = negative + neutral + positive, one row per cell
+    local = np.arange(len(cells))
+    for k, value in ((0, -1.0), (1, 1.0), (2, 1.0), (3, 1.0)):
+        rows.append(local)
+        cols.append(start + k)
+        data.append(np.full(len(cells), value))
+    lower = [np.zeros(len(cells))]
+    upper = [np.zeros(len(cells))]
+    next_row = len(cells)
+    # relations, one row per relation and count column
+    rel, cell, sign = block.terms()
+    inside = first_column[cell] >= 0
+    touched = np.bincount(rel[inside], minlength=len(block.relations)) > 0
+    nan_terms = np.bincount(rel, weights=np.isnan(block.values[cell, 4]), minlength=len(touched))
+    with_clearly = nan_terms == 0
+    chosen = np.flatnonzero(touched)
+    columns_of = 4 + with_clearly[chosen]
+    base = np.full(len(touched), -1, dtype=np.int64)
+    base[chosen] = next_row + np.concatenate([[0], np.cumsum(columns_of)[:-1]]).astype(np.int64)
+    relation_rows = int(columns_of.sum())
+    rhs = np.zeros(relation_rows)
+    used = touched[rel]
+    for k in range(5):
+        term = used & (with_clearly[rel] if k == 4 else True)
+        row = base[rel[term]] + k
+        inner = inside[term]
+        rows.append(row[inner])
+        cols.append(first_column[cell[term][inner]] + k)
+        data.append(sign[term][inner])
+        outer = ~inner
+        known = -sign[term][outer] * block.values[cell[term][outer], k]
+        np.add.at(rhs, row[outer] - next_row, known)
+    lower.append(rhs)
+    upper.append(rhs)
+    next_row += relation_rows
+    # clearly positive <= positive
+    with_own = np.flatnonzero(clearly)
+    extra = next_row + np.arange(len(with_own))
+    rows += [extra, extra]
+    cols += [start[with_own] + 4, start[with_own] + 3]
+    data += [np.ones(len(with_own)), -np.ones(len(with_own))]
+    lower.append(np.full(len(with_own), -highspy.kHighsInf))
+    upper.append(np.zeros(len(with_own)))
+    next_row += len(with_own)
+    matrix = sparse.csc_matrix(
+        (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(next_row, width),
+    )
+    matrix.sum_duplicates()
     return _Program(
-        column_of,
-        eq_rows + ub_rows,
-        eq_rhs + [-highspy.kHighsInf] * len(ub_rows),
-        eq_rhs + [0.0] * len(ub_rows),
-        upper,
-        truth,
+        var_cell,
+        var_column,
+        matrix,
+        np.concatenate(lower),
+        np.concatenate(upper),
+        block.n[var_cell].astype(float),
+        block.values[var_cell, var_column],
     )
 
 
-def _audit_component(block: _Block, cells: np.ndarray, audited: np.ndarray) -> list[int]:
-    """Audited cells of one component with a count pinned to a single value.
+class _Audit:
+    """The audit of one component: propagated bounds first, then the attacker's program.
 
-    A count is free when some feasible point puts it at least 1 away from its true
-    value. A few solves in random directions free most counts at once; each count
-    still unsettled gets its own maximum and minimum.
+    Bound propagation (``_propagated_bounds``) gives ranges every feasible point obeys:
+    a count whose range keeps it within 1 of its true value is pinned without a solve,
+    and a direction it cannot move in needs no solve. The other counts are settled by
+    the attacker's whole program (``_program``): a few random directions when many
+    are open, then the count's own maximum and minimum. Its points are kept in
+    ``block.witnesses``.
     """
-    program = _program(block, cells)
-    chosen = set(cells[audited].tolist())
-    targets = {j: cell for (cell, k), j in program.column_of.items() if k >= 1 and cell in chosen}
-    free: set[int] = set()
 
-    def note(x: np.ndarray | None) -> None:
-        if x is not None:
-            free.update(j for j in targets if abs(x[j] - program.truth[j]) >= 1 - _EPS)
+    def __init__(self, block: _Block, cells: np.ndarray, open_: np.ndarray) -> None:
+        self.block, self.cells, self.open = block, cells, open_
+        self.values = block.values[cells]
+        self.clearly = ~np.isnan(self.values[:, 4])
+        self.free = np.zeros(open_.shape, dtype=bool)
+        self.flat = self.cells[:, None] * 5 + np.arange(5)
+        self._full: _Program | None = None
+        self.lo, self.hi = _propagated_bounds(block, cells)
 
-    width = len(program.truth)
-    rng = np.random.default_rng(width)
-    for _ in range(2):
-        weights = rng.uniform(-1.0, 1.0, width)
-        note(program.solve(weights))
-        note(program.solve(-weights))
-    pinned: set[int] = set()
-    for j, cell in targets.items():
-        if j in free or cell in pinned:
+    @property
+    def full(self) -> _Program:
+        if self._full is None:
+            self._full = _program(self.block, self.cells)
+        return self._full
+
+    def note(self, x: np.ndarray | None) -> None:
+        """Keep a point of the attacker's program: it frees what it moves by 1."""
+        if x is None:
+            return
+        full = self.full
+        delta = np.zeros(self.open.shape)
+        delta[np.searchsorted(self.cells, full.cell), full.column] = x - full.truth
+        away = np.abs(delta)
+        frees = away >= 1 - _EPS
+        frees[:, 0] = False
+        self.free |= frees
+        moved = self.cells[(away > _MOVED).any(axis=1)]
+        self.block.witnesses.add(moved, self.flat[frees])
+
+    def scatter(self) -> None:
+        """A few random directions in the attacker's program: they free most counts."""
+        width = len(self.full.truth)
+        rng = np.random.default_rng(width)
+        for _ in range(2):
+            weights = rng.uniform(-1.0, 1.0, width)
+            self.note(self.full.solve(weights))
+            self.note(self.full.solve(-weights))
+
+    def push(self, targets: np.ndarray) -> None:
+        """Solve for all ``targets`` (cells × 5) at once, each pushed the way its bounds
+        allow, until a solve frees none of them: one point often frees many."""
+        full = self.full
+        up = self.hi - self.values >= 1 - _EPS
+        while True:
+            left = targets & ~self.free
+            if left.sum() < 2:
+                return
+            rows, ks = np.nonzero(left)
+            objective = np.zeros(len(full.truth))
+            objective[full.index_of(self.cells[rows], ks)] = np.where(up[rows, ks], -1.0, 1.0)
+            self.note(full.solve(objective))
+            if not (left & self.free).any():
+                return
+
+    def settle(self, i: int, k: int) -> bool:
+        """Whether count ``k`` of cell ``i`` is pinned (True) or free (False)."""
+        truth = self.values[i, k]
+        reach = (self.hi[i, k] - truth, truth - self.lo[i, k])  # up, down
+        directions = [s for s, room in zip((-1.0, 1.0), reach, strict=True) if room >= 1 - _EPS]
+        full = self.full
+        column = int(full.index_of(np.array([self.cells[i]]), np.array([k]))[0])
+        for sign in directions:
+            self.note(full.solve(_unit(len(full.truth), column, sign)))
+            if self.free[i, k]:
+                return False
+        return True
+
+
+def _unit(width: int, index: int, sign: float) -> np.ndarray:
+    out = np.zeros(width)
+    out[index] = sign
+    return out
+
+
+def _audit_component(
+    block: _Block, cells: np.ndarray, open_: np.ndarray, *, first: bool = False
+) -> list[int]:
+    """Cells of one component with an open count (cells × 5) pinned to a single value."""
+    audit = _Audit(block, cells, open_)
+    truth = audit.values
+    room = (audit.hi - truth >= 1 - _EPS) | (truth - audit.lo >= 1 - _EPS)
+    stuck = (open_ & ~room).any(axis=1)  # pinned by the propagated bounds alone
+    if first and stuck.any():
+        return [int(cells[np.flatnonzero(stuck)[0]])]
+    undecided = open_ & ~stuck[:, None]
+    if undecided.sum() > _FEW:
+        audit.scatter()
+        audit.push(undecided)
+    pinned = set(cells[stuck].tolist())
+    for i, k in zip(*np.nonzero(undecided), strict=True):
+        if audit.free[i, k] or int(cells[i]) in pinned:
             continue
-        for sign in (-1.0, 1.0):  # maximise, then minimise
-            objective = np.zeros(width)
-            objective[j] = sign
-            note(program.solve(objective))
-            if j in free:
+        if audit.settle(int(i), int(k)):
+            pinned.add(int(cells[i]))
+            if first:
                 break
-        if j not in free:
-            pinned.add(cell)
-    return sorted(int(c) for c in pinned)
-
-
-def _sparse(rows: list[dict[int, float]], width: int) -> sparse.csr_matrix:
-    data, row_index, col_index = [], [], []
-    for i, row in enumerate(rows):
-        for j, value in row.items():
-            row_index.append(i)
-            col_index.append(j)
-            data.append(value)
-    return sparse.csr_matrix((data, (row_index, col_index)), shape=(len(rows), width))
+    return sorted(pinned)
 
 
 def _make_block(frame: pd.DataFrame, instrument: Instrument, min_cell: int, protect_other: bool):
