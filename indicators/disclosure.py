@@ -480,6 +480,7 @@ def with_typed(cells: pd.DataFrame, typed: pd.DataFrame | None, instrument: Inst
 # --------------------------------------------------------------------------
 _EPS = 1e-6
 _MOVED = 1e-9  # a cell a point moves by more than this counts as moved (kept unknown)
+_DEAR = 1000.0  # price of moving a cell the minimality pass may show again (``_Moves``)
 _FEW = 8  # open counts above which random directions are tried first
 _COUNTS = ["negative_n", "neutral_n", "positive_n", "clearly_positive_n"]  # audited counts
 
@@ -839,6 +840,11 @@ class _Program:
 
 
 def _program(block: _Block, cells: np.ndarray) -> _Program:
+    """The attacker's program over ``cells`` (see ``_program_parts``)."""
+    return _Program(*_program_parts(block, cells))
+
+
+def _program_parts(block: _Block, cells: np.ndarray) -> tuple[Any, ...]:
     """Variables: answered, negative, neutral, positive (and clearly positive) per cell.
 
     Rows: negative + neutral + positive - answered = 0 and clearly - positive <= 0 per
@@ -906,7 +912,7 @@ def _program(block: _Block, cells: np.ndarray) -> _Program:
         shape=(next_row, width),
     )
     matrix.sum_duplicates()
-    return _Program(
+    return (
         var_cell,
         var_column,
         matrix,
@@ -993,6 +999,138 @@ class _Audit:
             self.note(full.solve(_unit(len(full.truth), column, sign)))
             if self.free[i, k]:
                 return False
+        return True
+
+
+class _Moves:
+    """The attacker's program over the cells hidden when the minimality pass starts,
+    written as moves away from the truth, kept in one HiGHS model for the whole pass.
+
+    A point is ``x = truth + up - down`` with ``0 <= up <= n - truth`` and
+    ``0 <= down <= truth`` (so exactly ``0 <= x <= n``); every row of ``_program``
+    becomes the same row over the moves, its bounds less the truth's row value. A cell
+    shown again is fixed at its truth by setting its moves' upper bounds to 0, so
+    un-hiding a cell changes bounds only and each solve starts from the last basis.
+
+    ``free_point`` asks whether a count can move by at least 1 up (or down) while the
+    sum of all moves is least: such a point moves few cells (a short cycle through the
+    relations), so it stays feasible when most other cells are shown again
+    (``_Witnesses``), unlike a point pushed along a random direction, which moves
+    nearly every cell. The answer (free or pinned) is exact, whatever the point.
+    """
+
+    def __init__(self, block: _Block, cells: np.ndarray) -> None:
+        cell, column, matrix, lower, upper, bounds, truth = _program_parts(block, cells)
+        self.block, self.cell, self.column, self.truth = block, cell, column, truth
+        width = len(truth)
+        base = matrix @ truth  # the truth's value of every row
+        lp = highspy.HighsLp()
+        lp.num_col_ = 2 * width
+        lp.num_row_ = len(lower)
+        lp.col_cost_ = np.ones(2 * width)
+        lp.col_lower_ = np.zeros(2 * width)
+        self.room = np.concatenate([bounds - truth, truth])  # most each move can be
+        lp.col_upper_ = self.room.copy()
+        finite_lower = np.isfinite(lower)
+        lp.row_lower_ = np.where(finite_lower, lower - base, lower)
+        lp.row_upper_ = np.where(np.isfinite(upper), upper - base, upper)
+        both = sparse.hstack([matrix, -matrix], format="csc")
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = both.indptr
+        lp.a_matrix_.index_ = both.indices
+        lp.a_matrix_.value_ = both.data
+        self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        self.highs.passModel(lp)
+        self.index = {
+            (int(c), int(k)): j for j, (c, k) in enumerate(zip(cell, column, strict=True))
+        }
+        self.columns_of: dict[int, np.ndarray] = {}  # both moves of every count of a cell
+        order = np.argsort(cell, kind="stable")
+        split = np.flatnonzero(np.diff(cell[order])) + 1
+        for group in np.split(order, split):
+            if len(group):
+                self.columns_of[int(cell[group[0]])] = np.concatenate([group, group + width])
+        self.variable = np.zeros(len(block.size), dtype=bool)
+        self.variable[cells] = True
+        self.modelled = self.variable.copy()  # the cells the model has variables for
+
+    def set_cost(self, cells: np.ndarray, cost: float) -> None:
+        """The price of moving ``cells``: points avoid the dear ones where they can."""
+        columns = [self.columns_of[int(c)] for c in cells if int(c) in self.columns_of]
+        if columns:
+            flat = np.concatenate(columns).astype(np.int32)
+            self.highs.changeColsCost(len(flat), flat, np.full(len(flat), cost))
+
+    def set_variable(self, variable: np.ndarray) -> None:
+        """Fix the cells no longer unknown at their truth; free the others again."""
+        changed = np.flatnonzero((variable != self.variable) & self.modelled)
+        for c in changed.tolist():
+            columns = self.columns_of[c]
+            upper = self.room[columns] if variable[c] else np.zeros(len(columns))
+            self.highs.changeColsBounds(
+                len(columns), columns.astype(np.int32), np.zeros(len(columns)), upper
+            )
+        self.variable = variable.copy()
+
+    def free_point(self, cell: int, k: int) -> np.ndarray | None:
+        """A point moving count ``k`` of ``cell`` by at least 1 (None: pinned)."""
+        j = self.index[(cell, k)]
+        width = len(self.truth)
+        for move, back in ((j, j + width), (j + width, j)):  # up, then down
+            if self.room[move] < 1 - _EPS:
+                continue
+            # At least 1 this way, nothing the other way (else the two would cancel).
+            self.highs.changeColBounds(move, 1.0, self.room[move])
+            self.highs.changeColBounds(back, 0.0, 0.0)
+            self.highs.run()
+            found = self.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
+            value = np.array(self.highs.getSolution().col_value) if found else None
+            self.highs.changeColBounds(move, 0.0, self.room[move])
+            self.highs.changeColBounds(back, 0.0, self.room[back])
+            if value is not None:
+                return self.truth + value[:width] - value[width:]
+        return None
+
+    def note(self, x: np.ndarray) -> None:
+        """Keep the point in the block's witnesses (what it moves, what it frees)."""
+        count = len(self.block.size)
+        delta = np.zeros((count, 5))
+        delta[self.cell, self.column] = x - self.truth
+        away = np.abs(delta)
+        frees = away >= 1 - _EPS
+        frees[:, 0] = False
+        moved = np.flatnonzero((away > _MOVED).any(axis=1))
+        flat = np.flatnonzero(frees.reshape(-1))
+        self.block.witnesses.add(moved, flat)
+
+    def holds(self, base: np.ndarray) -> bool:
+        """``_Block.holds`` for a suppression inside the starting one, by sparse points."""
+        block = self.block
+        unknown = block.unknown(block.hidden(base))
+        if block.broken_relation(unknown) is not None:
+            return False
+        audited = block.audited(unknown)
+        if not audited.any():
+            return True
+        variable = unknown | (block.never & ~block.empty)
+        if (variable & ~self.modelled).any():
+            return block.holds(base)  # outside the model (not for a minimality pass)
+        open_ = audited[:, None] & block._audited_columns() & ~block.witnesses.freed(variable)
+        if not open_.any():
+            return True
+        self.set_variable(variable)
+        freed = np.zeros(open_.shape, dtype=bool)
+        for i, k in zip(*np.nonzero(open_), strict=True):
+            if freed[i, k]:
+                continue
+            x = self.free_point(int(i), int(k))
+            if x is None:
+                return False
+            self.note(x)
+            delta = np.zeros(open_.shape)
+            delta[self.cell, self.column] = np.abs(x - self.truth)
+            freed |= delta >= 1 - _EPS
         return True
 
 
@@ -1134,15 +1272,21 @@ def _protect_block(block: _Block, primary: np.ndarray) -> tuple[np.ndarray, list
             extra[cell], kinds[cell] = True, kind
     # Minimality: un-hide each complementary suppression alone while everything holds;
     # repeat, since un-hiding one can make another unnecessary.
+    start = block.unknown(block.hidden(primary | extra)) | (block.never & ~block.empty)
+    moves = _Moves(block, np.flatnonzero(start)) if extra.any() else None
     changed = True
-    while changed:
+    while changed and moves is not None:
         changed = False
-        for shown in sorted(np.flatnonzero(extra), key=lambda c: -int(block.size[c])):
+        trying = sorted(np.flatnonzero(extra), key=lambda c: -int(block.size[c]))
+        # Points should go round the cells still to be tried, which may be shown again.
+        moves.set_cost(np.array(trying), _DEAR)
+        for shown in trying:
             extra[shown] = False
-            if block.holds(primary | extra):
+            if moves.holds(primary | extra):
                 kinds[shown], changed = "", True
             else:
                 extra[shown] = True
+                moves.set_cost(np.array([shown]), 1.0)
     return extra, kinds
 
 
