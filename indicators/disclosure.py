@@ -630,7 +630,10 @@ class _Block:
 
     # -- choosing the next cell to suppress ---------------------------------
     def _visible(self, cells: Iterable[int], unknown: np.ndarray) -> list[int]:
-        return [int(c) for c in cells if self.published[c] and not unknown[c] and not self.empty[c]]
+        """``cells`` (in their order) that are published, shown and not empty."""
+        index = np.fromiter(cells, dtype=np.int64)
+        keep = self.published[index] & ~unknown[index] & ~self.empty[index]
+        return index[keep].tolist()
 
     def _smallest(self, cells: list[int]) -> int | None:
         return min(cells, key=lambda c: (int(self.size[c]), c)) if cells else None
@@ -1278,8 +1281,10 @@ def _protect_block(block: _Block, primary: np.ndarray) -> tuple[np.ndarray, list
     while changed and moves is not None:
         changed = False
         trying = sorted(np.flatnonzero(extra), key=lambda c: -int(block.size[c]))
-        # Points should go round the cells still to be tried, which may be shown again.
-        moves.set_cost(np.array(trying), _DEAR)
+        # Points should go round the cells still to be tried, which may be shown again,
+        # the next ones most: a point is lost only when a cell it moves is shown.
+        for rank, cell in enumerate(trying):
+            moves.set_cost(np.array([cell]), 2.0 + len(trying) - rank)
         for shown in trying:
             extra[shown] = False
             if moves.holds(primary | extra):
