@@ -810,6 +810,8 @@ class _Program:
         lp.col_cost_ = np.zeros(width)
         lp.col_lower_ = np.zeros(width)
         lp.col_upper_ = bounds
+        self.upper: np.ndarray = bounds  # n of each variable's cell
+        self.free: np.ndarray = np.ones(width, dtype=bool)  # variables not fixed at the truth
         lp.row_lower_ = lower
         lp.row_upper_ = upper
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
@@ -926,6 +928,28 @@ def _program_parts(block: _Block, cells: np.ndarray) -> tuple[Any, ...]:
     )
 
 
+def _shared_program(block: _Block, cells: np.ndarray) -> _Program:
+    """One program over every non-empty cell of the block, kept in ``block.cache`` and
+    warm from one component's audit to the next: the cells of ``cells`` may move
+    within 0..n, every other cell is fixed at its truth (as a constant it would be)."""
+    program = block.cache.get("program")
+    if program is None:
+        program = _program(block, np.flatnonzero(~block.empty))
+        program.free = np.zeros(len(program.truth), dtype=bool)
+        program.highs.changeColsBounds(
+            len(program.truth), program.every, program.truth, program.truth
+        )
+        block.cache["program"] = program
+    free = np.isin(program.cell, cells)
+    changed = np.flatnonzero(free != program.free).astype(np.int32)
+    if len(changed):
+        lower = np.where(free[changed], 0.0, program.truth[changed])
+        upper = np.where(free[changed], program.upper[changed], program.truth[changed])
+        program.highs.changeColsBounds(len(changed), changed, lower, upper)
+        program.free = free
+    return program
+
+
 class _Audit:
     """The audit of one component: propagated bounds first, then the attacker's program.
 
@@ -948,8 +972,10 @@ class _Audit:
 
     @property
     def full(self) -> _Program:
+        """The block's one program (``_shared_program``) with only this component free."""
         if self._full is None:
-            self._full = _program(self.block, self.cells)
+            self._full = _shared_program(self.block, self.cells)
+            self.mine = np.isin(self._full.cell, self.cells)
         return self._full
 
     def note(self, x: np.ndarray | None) -> None:
@@ -958,7 +984,9 @@ class _Audit:
             return
         full = self.full
         delta = np.zeros(self.open.shape)
-        delta[np.searchsorted(self.cells, full.cell), full.column] = x - full.truth
+        mine = self.mine
+        rows = np.searchsorted(self.cells, full.cell[mine])
+        delta[rows, full.column[mine]] = (x - full.truth)[mine]
         away = np.abs(delta)
         frees = away >= 1 - _EPS
         frees[:, 0] = False
@@ -968,10 +996,12 @@ class _Audit:
 
     def scatter(self) -> None:
         """A few random directions in the attacker's program: they free most counts."""
-        width = len(self.full.truth)
+        full = self.full
+        width = int(self.mine.sum())
         rng = np.random.default_rng(width)
         for _ in range(2):
-            weights = rng.uniform(-1.0, 1.0, width)
+            weights = np.zeros(len(full.truth))
+            weights[self.mine] = rng.uniform(-1.0, 1.0, width)
             self.note(self.full.solve(weights))
             self.note(self.full.solve(-weights))
 
@@ -1283,8 +1313,8 @@ def _protect_block(block: _Block, primary: np.ndarray) -> tuple[np.ndarray, list
         trying = sorted(np.flatnonzero(extra), key=lambda c: -int(block.size[c]))
         # Points should go round the cells still to be tried, which may be shown again,
         # the next ones most: a point is lost only when a cell it moves is shown.
-        for rank, cell in enumerate(trying):
-            moves.set_cost(np.array([cell]), 2.0 + len(trying) - rank)
+        for rank, later in enumerate(trying):
+            moves.set_cost(np.array([later]), 2.0 + len(trying) - rank)
         for shown in trying:
             extra[shown] = False
             if moves.holds(primary | extra):
