@@ -636,7 +636,12 @@ class _Block:
         return index[keep].tolist()
 
     def _smallest(self, cells: list[int]) -> int | None:
-        return min(cells, key=lambda c: (int(self.size[c]), c)) if cells else None
+        """The cell of least size, the lowest index among equals."""
+        if not cells:
+            return None
+        index = np.array(cells, dtype=np.int64)
+        sizes = self.size[index]
+        return int(index[sizes == sizes.min()].min())
 
     def fix_relation(self, r: int, unknown: np.ndarray) -> int | None:
         """R3: the pooled row; R1/R2: the smallest visible part, the total last."""
