@@ -154,8 +154,10 @@ def _end_command(*, commit: bool) -> None:
 # --- one SQLite writer at a time, without sleeping --------------------------------
 
 
-class _WriterLock:
-    """A lock file taken by every submission's write transaction on a SQLite database.
+class MachineLock:
+    """One holder at a time across the threads and processes of this machine: the lock
+    file taken by every submission's write transaction on a SQLite database (and, in
+    surveys/lanes.py, by the report lane).
 
     SQLite lets one writer in at a time; the others sleep and retry (their busy
     handler backs off to 100 ms a try), so under load tablets waited for sleeps, not
@@ -192,7 +194,7 @@ class _WriterLock:
         self.threads.release()
 
 
-_WRITER_LOCKS: dict[str, _WriterLock] = {}
+_WRITER_LOCKS: dict[str, MachineLock] = {}
 _WRITER_LOCKS_GUARD = threading.Lock()
 
 
@@ -212,7 +214,7 @@ def writer_lock(engine_: Engine) -> Iterator[None]:
         yield
         return
     with _WRITER_LOCKS_GUARD:
-        lock = _WRITER_LOCKS.setdefault(path, _WriterLock(path + "-writer.lock"))
+        lock = _WRITER_LOCKS.setdefault(path, MachineLock(path + "-writer.lock"))
     with lock:
         yield
 

@@ -11,37 +11,11 @@ other core stays with the tablets. Respondent pages never wait for it.
 
 from __future__ import annotations
 
-import fcntl
-import os
-import threading
 from collections.abc import Callable, Iterable
 
+from surveys.db import MachineLock
+
 HEAVY_PREFIXES = ("/rapport", "/admin/publicera")
-
-
-class _MachineLock:
-    """One holder at a time across the threads and processes of this machine."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self.threads = threading.Lock()
-        self.fd: int | None = None
-        self.pid = 0
-
-    def __enter__(self) -> None:
-        self.threads.acquire()
-        try:
-            if self.pid != os.getpid():  # a forked worker opens its own descriptor
-                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-                self.pid = os.getpid()
-            fcntl.flock(self.fd, fcntl.LOCK_EX)  # type: ignore[arg-type]  # opened above
-        except BaseException:
-            self.threads.release()
-            raise
-
-    def __exit__(self, *_exc: object) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_UN)  # type: ignore[arg-type]  # opened in __enter__
-        self.threads.release()
 
 
 class ReportLane:
@@ -49,7 +23,7 @@ class ReportLane:
 
     def __init__(self, app: Callable, lock_path: str, prefixes: Iterable[str] = HEAVY_PREFIXES):
         self.app = app
-        self.lock = _MachineLock(lock_path)
+        self.lock = MachineLock(lock_path)
         self.prefixes = tuple(prefixes)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:

@@ -83,8 +83,10 @@ def test_downloads_and_cli_agree(admin_client, runner, tmp_path):
         0.96,
         0.81,
         0.96,
-        None,
-        None,
+        None,  # Riket (positivt): no Riket file imported
+        None,  # Riket n
+        None,  # larger than chance: nothing to compare with
+        None,  # no note
     ) in sheet1
     out = tmp_path / "r.xlsx"
     runner.invoke(args=["report", "--year", "2023", "--format", "xlsx", "--output", str(out)])
@@ -158,9 +160,9 @@ def test_small_cells_never_leak(admin_client, runner, tmp_path):
     workbook = load_workbook(io.BytesIO(admin_client.get("/rapport/2024/rapport.xlsx").data))
     sheet = [tuple(r) for r in workbook["Indikator 1"].iter_rows(values_only=True)]
     note = "Färre än 5 svar"
-    assert (1, "Deltagare avslut", "Kvinnor", 3, *[None] * 6, note) in sheet
+    assert (1, "Deltagare avslut", "Kvinnor", 3, *[None] * 8, note) in sheet
     other = "Dold så att en mindre grupp inte kan räknas fram"
-    assert (1, "Deltagare avslut", "Samtliga", 15, *[None] * 6, other) in sheet
+    assert (1, "Deltagare avslut", "Samtliga", 15, *[None] * 8, other) in sheet
 
 
 def test_history_and_national_show_in_tables_and_charts(admin_client, runner, tmp_path):

@@ -16,6 +16,7 @@ import math
 from pathlib import Path
 
 from docx import Document
+from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlmodel import func, select
 
@@ -136,6 +137,33 @@ def test_report_shows_riket_n_comparison_group_and_chance_marker(
             ]
             assert any(c[-3:] == ("60% (n=3 970)", "+30*", "85% (n=1 200)") for c in cells)
             assert any(c[-1] == "Jämförelsegrupp storstad" for c in cells)
+
+    # Excel: the same figures as numbers, with Riket's n, the group and the marker
+    out = tmp_path / "rapport.xlsx"
+    result = runner.invoke(
+        args=["report", "--year", str(YEAR), "--format", "xlsx", "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    workbook = load_workbook(out)
+    sheet = workbook["Indikator 1"]
+    header = [c.value for c in sheet[2]]
+    assert header[9:] == [
+        "Riket (positivt)",
+        "Riket n",
+        "Jämförelsegrupp storstad (positivt)",
+        "Jämförelsegrupp storstad n",
+        "Skillnad mot riket större än slumpen",
+        "Anmärkning",
+    ]
+    by_question = {}
+    for name in workbook.sheetnames:
+        if not name.startswith("Indikator"):
+            continue
+        for row in workbook[name].iter_rows(min_row=3, values_only=True):
+            if row[1] and "avslut" in str(row[1]).lower() and row[2] == "Samtliga":
+                by_question.setdefault(row[0], row)
+    assert by_question[1][9:14] == (0.6, 3970, 0.85, 1200, "Ja")
+    assert by_question[2][9:14] == (0.52, 3970, 0.49, 1200, "Nej")
 
 
 def test_no_group_chosen_no_group_column(app, admin_client, runner, tmp_path):

@@ -11,6 +11,7 @@ from surveys.files.reading import inert_formulas
 from surveys.reports.context import hidden_text, page_context, whole_number
 from surveys.reports.csv_export import csv_columns
 from surveys.reports.data import ReportData
+from surveys.reports.riket import group_header
 
 PCT = "0%"
 CHANGE_FORMAT = "+0;-0;0"
@@ -140,62 +141,41 @@ INDICATOR_HEADERS = [
     "Klart positivt",
     "Svarsfrekvens",
     "Riket (positivt)",
-    "Anmärkning",
+    "Riket n",
 ]
+INDICATOR_WIDTHS = [8, 24, 12, 8, 11, 13, 11, 14, 14, 14, 10]
+NOTE_HEADER, NOTE_WIDTH = "Anmärkning", 44
+SIGNIFICANT_HEADER = "Skillnad mot riket större än slumpen"
+
+
+def _indicator_columns(group_name: str) -> tuple[list[str], list[int]]:
+    """The indicator sheet's headers and widths: Riket with n, the förbund's comparison
+    group (when it has one), whether the difference from Riket is larger than chance,
+    and the note last."""
+    headers, widths = list(INDICATOR_HEADERS), list(INDICATOR_WIDTHS)
+    if group_name:
+        headers += [f"{group_header(group_name)} (positivt)", f"{group_header(group_name)} n"]
+        widths += [16, 10]
+    return headers + [SIGNIFICANT_HEADER, NOTE_HEADER], widths + [14, NOTE_WIDTH]
 
 
 def _indicator_sheet(ws, section: dict, context: dict) -> None:
-    _title(
-        ws,
-        f"Indikator {section['number']}: {section['title']}",
-        INDICATOR_HEADERS,
-        [8, 24, 12, 8, 11, 13, 11, 14, 14, 14, 44],
-    )
+    group_name = context.get("comparison_group") or ""
+    headers, widths = _indicator_columns(group_name)
+    _title(ws, f"Indikator {section['number']}: {section['title']}", headers, widths)
+    blank = [None] * (len(headers) - 1)
     if section["no_measure"]:
-        ws.append(
-            [
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                "Ingen nationell mätning ännu.",
-            ]
-        )
+        ws.append([*blank, "Ingen nationell mätning ännu."])
         return
     if not section["groups"]:
-        ws.append([None] * 10 + [f"Inga svar {context['year']}."])
+        ws.append([*blank, f"Inga svar {context['year']}."])
     labels = {"samtliga": "Samtliga", "kvinnor": "Kvinnor", "man": "Män", "": "Samtliga"}
+    percent = {c: PCT for c in range(5, 11)}
+    if group_name:
+        percent[12] = PCT
     for group in section["groups"]:
         for row in group["rows"]:
-            v = row.values
-            note = None
-            if row.suppressed:
-                note = row.hidden_text
-            elif row.imported:
-                note = "Importerad från tidigare årsrapport"
-            shares = [
-                None if row.suppressed else _share(v[k])
-                for k in ("negative", "neutral", "positive", "clearly_positive", "response_rate")
-            ]
-            _append(
-                ws,
-                [
-                    group["question"],
-                    group["short_name"],
-                    labels[v["subgroup"]],
-                    v["n"],
-                    *shares,
-                    None if row.suppressed else _share(v["national"]),
-                    note,
-                ],
-                {c: PCT for c in range(5, 11)},
-            )
+            _append(ws, _indicator_row(group, row, labels, bool(group_name)), percent)
     ws.append([])
     for note in [section["table_note"], *section["left_out_notes"]]:
         if note:
@@ -206,6 +186,34 @@ def _indicator_sheet(ws, section: dict, context: dict) -> None:
         ws.append(["Kommentarer"])
         for text in comment:
             ws.append([text])
+
+
+def _indicator_row(group: dict, row, labels: dict[str, str], with_group: bool) -> list:
+    """One result row: figures as numbers; a suppressed row keeps n and says why."""
+    v = row.values
+    hidden = row.suppressed
+    note = row.hidden_text if hidden else None
+    if not hidden and row.imported:
+        note = "Importerad från tidigare årsrapport"
+    shares = [
+        None if hidden else _share(v[k])
+        for k in ("negative", "neutral", "positive", "clearly_positive", "response_rate")
+    ]
+    riket = [None if hidden else _share(v["national"]), v.get("national_n")]
+    comparison = [None if hidden else _share(v.get("group")), v.get("group_n")]
+    significant = v.get("significant")
+    marked = None if hidden or significant is None else ("Ja" if significant else "Nej")
+    return [
+        group["question"],
+        group["short_name"],
+        labels[v["subgroup"]],
+        v["n"],
+        *shares,
+        *riket,
+        *(comparison if with_group else []),
+        marked,
+        note,
+    ]
 
 
 DATA_HEADERS = {

@@ -124,9 +124,3 @@ def _list(path: Path) -> dict[str, str]:
             if ext in MIME and _VERSION.match(stem):
                 found[stem] = entry.name
     return found
-    with entries:
-        for entry in entries:
-            stem, _, ext = entry.name.rpartition(".")
-            if ext in MIME and _VERSION.match(stem):
-                found[stem] = entry.name
-    return found
