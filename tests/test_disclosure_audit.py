@@ -18,6 +18,8 @@ from bench.disclosure import synthetic_year
 from indicators import Instrument
 from indicators.disclosure import (
     _make_block,
+    _Moves,
+    _program_parts,
     build_cells,
     count_frames,
     leave_out,
@@ -116,3 +118,62 @@ def test_the_audit_pins_exactly_what_the_whole_program_pins(seed):
             pinned_seen += len(expected)
     assert compared >= 10
     assert pinned_seen > 0  # the comparison saw pinned cells, not only free ones
+
+
+@pytest.mark.parametrize("seed", [1])
+def test_the_minimality_check_answers_as_the_whole_program(seed):
+    """``_Moves.holds`` (one warm model, least-move points) against the rules and the
+    reference LP, while cells are shown again one by one as the minimality pass does."""
+    answers = synthetic_year(INSTRUMENT, 260, seed=seed, insatser=5)
+    cells = build_cells(*count_frames(answers, INSTRUMENT), INSTRUMENT)
+    cells = with_typed(leave_out(cells, INSTRUMENT, min_cell=5), None, INSTRUMENT)
+    rng = np.random.default_rng(seed)
+    answers_seen: list[bool] = []
+    pinned_seen = points_seen = 0
+    blocks = list(cells.groupby(["year", "indicator", "questionnaire"], sort=True))
+    for _, frame in blocks[:: max(1, len(blocks) // 4)]:
+        block = _make_block(frame.reset_index(drop=True), INSTRUMENT, 5, True)
+        # Everything hidden first (which holds), then large cells shown one by one.
+        base = block.published & ~block.empty
+        order = rng.permutation(np.flatnonzero(base & (block.effective >= 5)))
+        start = block.unknown(block.hidden(base)) | (block.never & ~block.empty)
+        moves = _Moves(block, np.flatnonzero(start))
+        for shown in order[:15]:
+            base[shown] = False
+            unknown = block.unknown(block.hidden(base))
+            rules = block.broken_relation(unknown) is None
+            expected = rules and not reference_pinned(block, unknown)
+            assert moves.holds(base) == expected
+            pinned_seen += rules and not expected
+            answers_seen.append(expected)
+            base[shown] = not expected
+            points_seen += check_points(block, moves, base, start)
+    assert True in answers_seen
+    assert False in answers_seen
+    assert pinned_seen > 0  # some checks failed on the bounds, not on the rules
+    assert points_seen > 0
+
+
+def check_points(block, moves, base: np.ndarray, start: np.ndarray) -> int:
+    """Each point ``_Moves.free_point`` gives is feasible, keeps shown cells at their
+    truth and moves its count by at least 1 (a few audited counts are asked)."""
+    unknown = block.unknown(block.hidden(base))
+    moves.set_variable(unknown | (block.never & ~block.empty))
+    cell, column, matrix, lower, upper, bounds, truth = _program_parts(block, np.flatnonzero(start))
+    fixed = ~np.isin(cell, np.flatnonzero(unknown | (block.never & ~block.empty)))
+    checked = 0
+    for i in np.flatnonzero(block.audited(unknown))[:3]:
+        for k in (1, 2, 3):
+            x = moves.free_point(int(i), k)
+            if x is None:
+                continue
+            j = moves.index[(int(i), k)]
+            rows = matrix @ x
+            assert abs(x[j] - truth[j]) >= 1 - EPS
+            assert np.all(rows >= lower - EPS)
+            assert np.all(rows <= upper + EPS)
+            assert np.all(x >= -EPS)
+            assert np.all(x <= bounds + EPS)
+            assert np.allclose(x[fixed], truth[fixed])
+            checked += 1
+    return checked
