@@ -199,8 +199,9 @@ def _indicator_row(group: dict, row, labels: dict[str, str], with_group: bool) -
         None if hidden else _share(v[k])
         for k in ("negative", "neutral", "positive", "clearly_positive", "response_rate")
     ]
-    riket = [None if hidden else _share(v["national"]), v.get("national_n")]
-    comparison = [None if hidden else _share(v.get("group")), v.get("group_n")]
+    # a hidden row shows n and why, nothing else (as on the page), not even Riket beside it
+    riket = [None, None] if hidden else [_share(v["national"]), v.get("national_n")]
+    comparison = [None, None] if hidden else [_share(v.get("group")), v.get("group_n")]
     significant = v.get("significant")
     marked = None if hidden or significant is None else ("Ja" if significant else "Nej")
     return [
