@@ -103,8 +103,8 @@ def own_transaction(
     opens a fresh session on ``bind`` (default: the app's engine) and closes it after.
     Services never call it (they only flush); the few callers are named in README
     "Transaktioner": a submission's release batch, links saved before mail, a refused
-    kiosk form's counter, the job worker's claim/heartbeat/outcome, and the CLI
-    commands (``command_boundary``).
+    kiosk form's counter and the job worker's claim/heartbeat/outcome. (A CLI command's
+    unit of work is ``command_boundary`` below.)
     """
     own = db_session is None
     current = Session(bind or engine(), expire_on_commit=False) if own else db_session
@@ -235,15 +235,14 @@ class DriverTransaction:
     def __init__(self, engine_: Engine):
         self.raw = engine_.raw_connection()
         self.dialect = engine_.dialect.name
-        self._format = engine_.dialect.paramstyle != "qmark"
+        self.paramstyle = engine_.dialect.paramstyle
         dbapi = engine_.dialect.dbapi
         self.integrity_error: type[Exception] = dbapi.IntegrityError if dbapi else Exception
         self.finished = False
 
     def run(self, sql: str, params: tuple | list[tuple] = ()):
         """Execute ``sql``; a list of parameter tuples runs it for each. Returns the cursor."""
-        if self._format:
-            sql = _FORMAT_SQL.get(sql) or _FORMAT_SQL.setdefault(sql, sql.replace("?", "%s"))
+        sql = driver_sql(sql, self.paramstyle)
         cursor = self.raw.cursor()
         if isinstance(params, list):
             cursor.executemany(sql, params)
@@ -255,6 +254,15 @@ class DriverTransaction:
         """End the transaction without storing anything (the block then commits nothing)."""
         self.raw.rollback()
         self.finished = True
+
+
+def driver_sql(sql: str, paramstyle: str) -> str:
+    """Fixed SQL written in the qmark style (``?``) as the driver takes it: unchanged for
+    SQLite, ``%s`` for psycopg (made once per statement, then read from a dict)."""
+    if paramstyle == "qmark":
+        return sql
+    found = _FORMAT_SQL.get(sql)
+    return found if found is not None else _FORMAT_SQL.setdefault(sql, sql.replace("?", "%s"))
 
 
 _FORMAT_SQL: dict[str, str] = {}
@@ -281,10 +289,8 @@ def read_one(engine_: Engine, sql: str, params: tuple) -> dict | None:
     (given back to the pool at once; the pool's reset ends the read transaction)."""
     raw = engine_.raw_connection()
     try:
-        if engine_.dialect.paramstyle != "qmark":
-            sql = _FORMAT_SQL.get(sql) or _FORMAT_SQL.setdefault(sql, sql.replace("?", "%s"))
         cursor = raw.cursor()
-        cursor.execute(sql, params)
+        cursor.execute(driver_sql(sql, engine_.dialect.paramstyle), params)
         row = cursor.fetchone()
         names = [column[0] for column in cursor.description] if row is not None else []
     finally:

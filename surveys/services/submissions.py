@@ -22,6 +22,7 @@ from surveys import clock
 from surveys.db import (
     BUSY_TIMEOUT_MS,
     DriverTransaction,
+    driver_sql,
     driver_transaction,
     one_writer,
     own_transaction,
@@ -138,9 +139,7 @@ class _InSession:
 
     def run(self, sql: str, params: tuple | list[tuple] = ()):
         conn = self.db.connection()
-        return conn.exec_driver_sql(
-            sql if conn.dialect.paramstyle == "qmark" else sql.replace("?", "%s"), params
-        )
+        return conn.exec_driver_sql(driver_sql(sql, conn.dialect.paramstyle), params)
 
     def rollback(self) -> None:
         self.db.rollback()
@@ -246,13 +245,11 @@ _HOT_SQL = {
     "key_ids": "SELECT DISTINCT key_id FROM pending_response WHERE round_id = ?",
     "lock": "SELECT pg_advisory_xact_lock(hashtext(?))",
 }
-_FORMAT_SQL = {name: sql.replace("?", "%s") for name, sql in _HOT_SQL.items()}
 
 
 def _run(conn: Connection, name: str, params: tuple | list[tuple]) -> CursorResult:
     """One fixed statement; a list of parameter tuples runs it for each (executemany)."""
-    statements = _HOT_SQL if conn.dialect.paramstyle == "qmark" else _FORMAT_SQL
-    return conn.exec_driver_sql(statements[name], params)
+    return conn.exec_driver_sql(driver_sql(_HOT_SQL[name], conn.dialect.paramstyle), params)
 
 
 def _hot(tx: DriverTransaction | _InSession, name: str, params: tuple):
