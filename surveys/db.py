@@ -101,10 +101,12 @@ def own_transaction(
     Commits what the block wrote when it ends, rolls it back on any error. Given a
     session (the request's), it commits that session's work so far; without one it
     opens a fresh session on ``bind`` (default: the app's engine) and closes it after.
-    Services never call it (they only flush); the few callers are named in README
-    "Transaktioner": a submission's release batch, links saved before mail, a refused
-    kiosk form's counter and the job worker's claim/heartbeat/outcome. (A CLI command's
-    unit of work is ``command_boundary`` below.)
+    Services otherwise only flush; the few callers are named in the README's section on
+    services and transactions: a paper form's submission with its audit entry and each
+    release batch (services/submissions.py), the publication before its year lock is
+    released (services/publications.py), links saved before mail and the outcome after,
+    a refused kiosk form's counter, the job worker's claim/heartbeat/outcome and demo
+    data. (A CLI command's unit of work is ``command_boundary`` below.)
     """
     own = db_session is None
     current = Session(bind or engine(), expire_on_commit=False) if own else db_session
