@@ -284,14 +284,21 @@ def test_published_rows_only_and_suppressed_rows_keep_only_n():
     assert (shown["suppression"] == "").all()
 
 
-def test_joint_relations_no_longer_give_a_cell_that_every_single_relation_protects():
-    """R2 over kvinnor gives the women without insats, R1 then all without insats, and
-    R2 over samtliga the one person of Insats 0 — though each relation alone is fine."""
+def joint_relation_rows() -> list[dict]:
+    """One woman in Insats 0; Insats 1 with women, one man and four without a gender;
+    five women without an insats (the joint-relations example, also hashed below)."""
     rows = respondents("deltagare_avslut", "Insats 0", "kvinna", {3: 3})
     rows += respondents("deltagare_avslut", "Insats 1", "kvinna", {3: 6}, 5)
     rows += respondents("deltagare_avslut", "Insats 1", "man", {3: 1})
     rows += respondents("deltagare_avslut", "Insats 1", "", {3: 4}, 4)
     rows += respondents("deltagare_avslut", "", "kvinna", {3: 5}, 5)
+    return rows
+
+
+def test_joint_relations_no_longer_give_a_cell_that_every_single_relation_protects():
+    """R2 over kvinnor gives the women without insats, R1 then all without insats, and
+    R2 over samtliga the one person of Insats 0 — though each relation alone is fine."""
+    rows = joint_relation_rows()
     truth, published = run(rows)
     lonely = get(published, scope="Insats 0", question=3)
     assert lonely["suppression"] == REASON_PRIMARY
@@ -326,14 +333,8 @@ def test_a_missing_question_9_row_does_not_tell_that_nobody_answered_ja():
 
 
 _SAME_EVERY_RUN = """
-from tests.test_disclosure import run
-from tests.test_disclosure_property import respondents
-rows = respondents("deltagare_avslut", "Insats 0", "kvinna", {3: 3})
-rows += respondents("deltagare_avslut", "Insats 1", "kvinna", {3: 6}, 5)
-rows += respondents("deltagare_avslut", "Insats 1", "man", {3: 1})
-rows += respondents("deltagare_avslut", "Insats 1", "", {3: 4}, 4)
-rows += respondents("deltagare_avslut", "", "kvinna", {3: 5}, 5)
-print(run(rows)[1].to_csv(index=False))
+from tests.test_disclosure import joint_relation_rows, run
+print(run(joint_relation_rows())[1].to_csv(index=False))
 """
 
 
