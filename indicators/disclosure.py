@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1404,6 +1404,32 @@ def protect(
         cells, instrument, min_cell=min_cell, protect_other=protect_other, typed=typed
     )
     cells = with_typed(cells, typed, instrument)
+
+    def block_of(frame: pd.DataFrame) -> _Block:
+        return _make_block(frame, instrument, min_cell, protect_other)
+
+    return protect_blocks(
+        cells,
+        instrument,
+        min_cell=min_cell,
+        previous=previous,
+        hidden_before=hidden_before,
+        block_of=block_of,
+    )
+
+
+def protect_blocks(
+    cells: pd.DataFrame,
+    instrument: Instrument,
+    *,
+    min_cell: int,
+    previous: pd.DataFrame | None,
+    hidden_before: pd.DataFrame | None,
+    block_of: Callable[[pd.DataFrame], _Block],
+) -> pd.DataFrame:
+    """Primary suppression, then each block (year × indicator × questionnaire) made by
+    ``block_of`` protected on its own: the part ``protect`` and a national publication
+    (``indicators.national``, R2 over three levels) share. ``cells`` carry ``typed``."""
     effective = cells["size"] - cells["typed"]
     small = effective < min_cell
     changed = _changed_since(cells, previous, min_cell) & ~small
@@ -1417,7 +1443,7 @@ def protect(
     reason[small.to_numpy()] = REASON_PRIMARY
     for _, frame in cells.groupby(["year", "indicator", "questionnaire"], sort=False):
         rows = frame.index.to_numpy()
-        block = _make_block(frame, instrument, min_cell, protect_other)
+        block = block_of(frame)
         primary = primary_all[rows] & block.published
         extra, kinds = _protect_block(block, primary)
         base = primary | extra

@@ -27,6 +27,9 @@ from surveys.models import (
     NationalCount,
     NationalFigure,
     NationalPackage,
+    NationalPublicationMember,
+    Publication,
+    PublicationGroup,
     PublicationRow,
 )
 from surveys.national import packages as national_packages
@@ -927,3 +930,146 @@ def test_nns_pages_register_upload_publish_and_report(nns, tmp_path):
     with app.app_context():
         actions = {e.action for e in db.session().exec(select(AuditEntry)).all()}
     assert {"riket.paket.importera", "riket.publicera"} <= actions
+
+
+# --- versions of a national year (DESIGN.md "Versions are tables too") ------------------
+
+
+class _Members:
+    """Registered förbund with keys; ``send`` imports packages of personal q1 counts."""
+
+    def __init__(self, app, folder: Path, groups: dict[str, str]):
+        self.app, self.keys, self.orgs = app, {}, {}
+        with app.app_context():
+            s = db.session()
+            self.checksum = s.get(InstrumentInfo, "current").checksum
+            for number, (name, group) in enumerate(groups.items()):
+                create_key(folder / name)
+                self.keys[name] = load_private_key(folder / name)
+                self.orgs[name] = f"222000-{number + 1:04d}"
+                self.register(name, name, group)
+            s.commit()
+
+    def register(self, org_of: str, name: str, group: str) -> None:
+        national_packages.register_member(
+            db.session(),
+            name=name,
+            org_number=self.orgs[org_of],
+            public_key=public_key_text(self.keys[org_of]),
+            comparison_group=group,
+            user_email="test",
+        )
+
+    def send(self, counts: dict[str, int], tag: str) -> None:
+        line = {"year": 2023, "questionnaire": "personal", "question": 1}
+        line |= {"version_id": "personal.1.v1", "subgroup": "", "answer_code": 5}
+        mode = {"year": 2023, "questionnaire": "personal", "mode": "link"}
+        files = [
+            (
+                f"{name}-{tag}.zip",
+                _package(
+                    self.keys[name],
+                    org=self.orgs[name],
+                    checksum=self.checksum,
+                    answers=[dict(line, count=count)],
+                    modes=[dict(mode, count=count)],
+                ),
+            )
+            for name, count in counts.items()
+        ]
+        code, output = _import(self.app, files)
+        assert code == 0, output
+
+    def publish(self) -> tuple[dict[str, int | None], dict[str, str], str]:
+        """(positive_n per scope, suppression reason per scope, method note) of personal q1."""
+        result = self.app.test_cli_runner().invoke(args=["national", "publish", "--year", "2023"])
+        assert result.exit_code == 0, result.output
+        with self.app.app_context():
+            s = db.session()
+            publication = s.exec(
+                select(Publication).order_by(Publication.version.desc())  # type: ignore[attr-defined]
+            ).first()
+            rows = s.exec(
+                select(PublicationRow).where(
+                    PublicationRow.publication_id == publication.id,
+                    PublicationRow.question == 1,
+                    PublicationRow.questionnaire == "personal",
+                )
+            ).all()
+            groups = s.exec(
+                select(PublicationGroup).where(PublicationGroup.publication_id == publication.id)
+            ).all()
+        self.questionnaires = {g.scope: g.count for g in groups}
+        shown = {r.scope: r.positive_n for r in rows}
+        return shown, {r.scope: r.reason for r in rows}, publication.method_note
+
+
+def test_a_replaced_package_with_few_new_answers_waits_as_a_förbunds_would(national, tmp_path):
+    """B sends 2 more questionnaires in a newer package: Riket, B's group and B would
+    each give those 2 away beside the first version, so B shows as before and they wait;
+    5 more are shown."""
+    members = _Members(national, tmp_path, {"A": "g", "B": "g", "C": ""})
+    members.send({"A": 20, "B": 12, "C": 10}, "v1")
+    first, _, _ = members.publish()
+    assert first == {
+        "": 42,
+        "A": 20,
+        "B": 12,
+        "C": 10,
+        "grupp:g": 32,
+        GROUP_PREFIX + "utan jämförelsegrupp": 10,
+    }
+
+    members.send({"B": 14}, "v2")
+    second, _, note = members.publish()
+    assert second == first  # not hidden, not 14: B's 2 new answers wait
+    assert "2 enkäter som kommit in sedan en tidigare visad version av 2023" in note
+    assert "(förbund och kön)" in note
+    assert members.questionnaires["B"] == 12
+    assert members.questionnaires[""] == 42
+
+    members.send({"B": 17}, "v3")
+    third, _, _ = members.publish()
+    assert third["B"] == 17
+    assert third["grupp:g"] == 37
+    assert third[""] == 47
+
+
+def test_a_row_hidden_in_a_national_version_stays_hidden_even_renamed(national, tmp_path):
+    """B had 3 answers (hidden). Showing B's 9 later would give 9 − 6 = 3 away to anyone
+    who learns the 6 new ones; a new name for B changes nothing."""
+    members = _Members(national, tmp_path, {"A": "g", "B": "g", "C": "g"})
+    members.send({"A": 20, "B": 3, "C": 10}, "v1")
+    first, _, _ = members.publish()
+    assert first["B"] is None
+    with national.app_context():
+        members.register("B", "B nytt namn", "g")
+        db.session().commit()
+    members.send({"B": 9}, "v2")
+    second, reasons, _ = members.publish()
+    assert "B nytt namn" in second
+    assert "B" not in second
+    assert second["B nytt namn"] is None
+    assert reasons["B nytt namn"] == "dold i en tidigare visad version av året"
+
+
+def test_moving_a_förbund_to_another_group_does_not_give_it_away(national, tmp_path):
+    """B (3 answers) moves from group g to h with nothing new: g's figure before minus
+    after would be B's 3. A published year keeps its groups; the move counts from the
+    next year on."""
+    members = _Members(national, tmp_path, {"A": "g", "B": "g", "C": "g", "D": "h", "E": "h"})
+    members.send({"A": 20, "B": 3, "C": 10, "D": 15, "E": 12}, "v1")
+    first, _, _ = members.publish()
+    with national.app_context():
+        members.register("B", "B", "h")
+        db.session().commit()
+    second, _, _ = members.publish()
+    for scope in ("grupp:g", "grupp:h", ""):
+        assert second[scope] == first[scope], scope
+    with national.app_context():
+        recorded = db.session().exec(
+            select(NationalPublicationMember.comparison_group).where(
+                NationalPublicationMember.member == "B"
+            )
+        )
+        assert recorded.all() == ["g", "g"]

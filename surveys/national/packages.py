@@ -35,6 +35,7 @@ from surveys.models import (
     table_of,
 )
 from surveys.names import FORMULA_START, REFUSED_CATEGORIES
+from surveys.services import publications
 from surveys.services.audit import record
 from surveys.services.nns_package import (
     ANSWER_FIELDS,
@@ -137,6 +138,8 @@ def register_member(
         member = NationalMember(
             name=name, org_number=org, public_key="", registered_at=clock.utcnow()
         )
+    if member.name and member.name != name:  # its rows hidden in shown versions keep hidden
+        publications.rename_in_versions(db, member.name, name)
     member.name = name
     member.public_key = public_key.strip()
     member.comparison_group = group
