@@ -122,13 +122,15 @@ def protect_hierarchy(
     protect_other: bool = True,
     previous: pd.DataFrame | None = None,
     hidden_before: pd.DataFrame | None = None,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """``indicators.disclosure.protect`` over Riket (scope ""), groups and förbund at once.
 
     ``cells`` holds every scope's cells (``build_cells`` rows); ``parent_of`` maps a
     scope to the scope it adds up into (a förbund to its group; missing = Riket);
     ``hidden_before``: rows hidden in an earlier shown version of the year, which stay
-    hidden (``indicators.versions``). Nothing is left out and nothing was typed in.
+    hidden (``indicators.versions``); ``workers``: processes for the blocks
+    (``protect_blocks``). Nothing is left out and nothing was typed in.
     """
     if cells.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in PROTECTED_COLUMNS})
@@ -147,4 +149,5 @@ def protect_hierarchy(
         previous=previous,
         hidden_before=hidden_before,
         block_of=block_of,
+        workers=workers,
     )

@@ -19,6 +19,7 @@ bound of the true size, so primary suppression is, if anything, stricter.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,6 +49,20 @@ from surveys.services.nns_package import OTHER
 GROUP_PREFIX = "grupp:"  # scope of a comparison group in the publication
 NO_GROUP = "utan jämförelsegrupp"
 GENDER_OF_SUBGROUP = {"kvinna": "kvinna", "man": "man", OTHER: "", "": ""}
+
+
+# A year with this many cells is protected in several processes, one per core (at most
+# MAX_WORKERS): every förbund's cells in one program makes a national year's blocks
+# large (a minute of work on one core at today's 80 förbund), a förbund's year is small.
+PARALLEL_FROM_CELLS = 5_000
+MAX_WORKERS = 8
+
+
+def block_workers(cells: int) -> int:
+    """How many processes protect the blocks of a year with ``cells`` cells."""
+    if cells < PARALLEL_FROM_CELLS:
+        return 1
+    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
 
 
 class NationalPublishError(Exception):
@@ -199,6 +214,7 @@ def compute(
         protect_other=other,
         previous=before,
         hidden_before=held.hidden_before,
+        workers=block_workers(len(cells)),
     )
     rows = publications._with_sizes(rows, cells)  # noqa: SLF001
     waiting = _waiting_per_scope(held.waiting, name_of)
