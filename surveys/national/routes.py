@@ -25,16 +25,15 @@ from flask import (
 from flask_login import current_user
 
 from surveys import db
-from surveys.auth import roles_required
+from surveys.auth import roles_required, web_actor
 from surveys.models import Role
 from surveys.national import packages as national_packages
 from surveys.national import report as national_report
 from surveys.national.publish import NationalPublishError, publish_year
-from surveys.national.riket_file import RiketFileError, riket_csv
+from surveys.national.riket_file import RiketFileError, default_filename, export_riket
 from surveys.reports.assets import DOCUMENT_MIME
 from surveys.reports.data import min_cell, published_report
 from surveys.reports.downloads import render_download
-from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import published_years
 
@@ -161,14 +160,14 @@ def download(year: int, fmt: str):
 @roles_required(Role.admin)
 def riket_file(year: int):
     """The Riket file (signed with `surveys national export`, where NNS's key lives)."""
+    filename = default_filename(year)
     try:
-        body = riket_csv(db.session(), year)
+        body = export_riket(db.session(), web_actor(), year, filename)
     except RiketFileError as exc:
         flash(str(exc), "error")
         return redirect(url_for(".home"))
-    record(db.session(), user_email=current_user.email, action="riket.exportera", detail=str(year))
     return Response(
         body,
         mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename=riket-{year}.csv"},
+        headers={"Content-Disposition": f"attachment; filename={filename}"},
     )
