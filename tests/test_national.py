@@ -31,9 +31,12 @@ from surveys.models import (
     Publication,
     PublicationGroup,
     PublicationRow,
+    Role,
 )
 from surveys.national import packages as national_packages
 from surveys.national.publish import GROUP_PREFIX
+from surveys.national.riket_file import export_riket
+from surveys.services.actor import Actor, Refused
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.nns_package import (
     ANSWER_FIELDS,
@@ -132,6 +135,14 @@ def test_keys_create_is_owner_only_and_refuses_to_overwrite(forbund):
     assert again.exit_code == 1
     assert "Det finns redan en nyckel" in again.output
     assert public in again.output
+    # signing.new_key audits the one key made, by the operator; the refusal writes nothing
+    assert _audited(forbund, "nyckel.skapa") == [("kommandoraden", f"publik nyckel {public}")]
+
+
+def _audited(app, action: str) -> list[tuple[str, str]]:
+    with app.app_context():
+        entries = db.session().exec(select(AuditEntry).where(AuditEntry.action == action))
+        return sorted((e.user_email, e.detail) for e in entries)
 
 
 def test_export_nns_is_förbund_level_counts_signed_and_checksummed(forbund, tmp_path):
@@ -930,6 +941,45 @@ def test_nns_pages_register_upload_publish_and_report(nns, tmp_path):
     with app.app_context():
         actions = {e.action for e in db.session().exec(select(AuditEntry)).all()}
     assert {"riket.paket.importera", "riket.publicera"} <= actions
+
+
+def test_the_riket_file_is_one_audited_action_from_the_page_and_the_cli(nns, tmp_path):
+    """riket_file.export_riket behind both: the same file, `riket.exportera` with
+    "<year>: <file name>" by whoever took it out; an unpublished year or a non-administrator
+    is refused and nothing is audited."""
+    app, key, checksum = nns
+    assert _import(app, [("bra.zip", _package(key, checksum=checksum))])[0] == 0
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["national", "publish", "--year", "2023"]).exit_code == 0
+    assert runner.invoke(args=["keys", "create"]).exit_code == 0
+    out = tmp_path / "riket-ut.csv"
+    unpublished = runner.invoke(args=["national", "export", "--year", "2022", "--output", str(out)])
+    assert unpublished.exit_code == 1
+    assert "År 2022 är inte publicerat nationellt" in unpublished.output
+    result = runner.invoke(args=["national", "export", "--year", "2023", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert _audited(app, "riket.exportera") == [("kommandoraden", "2023: riket-ut.csv")]
+    client = _signed_in(app)
+    assert client.get("/riket/2022/riket.csv").status_code == 302
+    page = client.get("/riket/2023/riket.csv")
+    assert page.headers["Content-Disposition"] == "attachment; filename=riket-2023.csv"
+    assert page.data == out.read_bytes()
+    assert page.data.startswith(b"year,questionnaire,question,subgroup,positive,n,")
+    assert verify(
+        public_key_text(load_private_key(Path(app.instance_path))),
+        out.read_bytes(),
+        Path(str(out) + ".sig").read_bytes(),
+    )
+    assert _audited(app, "riket.exportera") == [
+        ("kommandoraden", "2023: riket-ut.csv"),
+        ("nns@example.invalid", "2023: riket-2023.csv"),
+    ]
+    reader = Actor(email="l@example.invalid", role=Role.reader.value)
+    with app.app_context():
+        with pytest.raises(Refused, match="bara administratören"):
+            export_riket(db.session(), reader, 2023)
+        db.session().commit()
+    assert len(_audited(app, "riket.exportera")) == 2
 
 
 # --- versions of a national year (DESIGN.md "Versions are tables too") ------------------
