@@ -34,7 +34,7 @@ from surveys.models import (
     Role,
 )
 from surveys.national import packages as national_packages
-from surveys.national.publish import GROUP_PREFIX
+from surveys.national.publish import GROUP_PREFIX, publish_year
 from surveys.national.riket_file import export_riket
 from surveys.services.actor import Actor, Refused
 from surveys.services.catalogue import instrument_from_db
@@ -49,6 +49,7 @@ from surveys.services.signing import create_key, load_private_key, public_key_te
 from tests import factories
 from tests.conftest import SECRET, empty_database, form_token, table_rows
 
+NNS_ADMIN = Actor(email="test", role=Role.admin.value)  # NNS's administrator in the tests
 ORG = "222000-1234"
 OTHER_ORG = "222000-5678"
 
@@ -338,11 +339,11 @@ def nns(national, tmp_path):
         s = db.session()
         national_packages.register_member(
             s,
+            NNS_ADMIN,
             name="Förbund Ett",
             org_number=ORG,
             public_key=public_key_text(key),
             comparison_group="storstad",
-            user_email="test",
         )
         checksum = s.get(InstrumentInfo, "current").checksum
         s.commit()
@@ -518,9 +519,9 @@ def test_register_refuses_control_characters_and_formulas_in_names(nns):
             with pytest.raises(national_packages.MemberError, match=reason):
                 national_packages.register_member(
                     s,
+                    NNS_ADMIN,
                     org_number="222000-0042",
                     public_key=public_key_text(key),
-                    user_email="test",
                     **{"comparison_group": "", **given},
                 )
             s.rollback()
@@ -817,11 +818,11 @@ def test_a_small_förbund_cannot_be_derived_through_its_comparison_group(nationa
             key = load_private_key(tmp_path / name)
             national_packages.register_member(
                 s,
+                NNS_ADMIN,
                 name=name,
                 org_number=org,
                 public_key=public_key_text(key),
                 comparison_group=group,
-                user_email="test",
             )
             line = {
                 "year": 2023,
@@ -943,6 +944,30 @@ def test_nns_pages_register_upload_publish_and_report(nns, tmp_path):
     assert {"riket.paket.importera", "riket.publicera"} <= actions
 
 
+def test_the_national_actions_refuse_anyone_but_the_administrator(nns):
+    """register_member, import_packages and publish_year take an Actor: a reader at NNS
+    is refused before anything is written."""
+    app, key, checksum = nns
+    reader = Actor(email="l@example.invalid", role=Role.reader.value)
+    package = ("bra.zip", _package(key, checksum=checksum))
+    with app.app_context():
+        s = db.session()
+        instrument = instrument_from_db(s)
+        with pytest.raises(Refused, match="bara administratören"):
+            national_packages.register_member(
+                s, reader, name="Nytt", org_number=OTHER_ORG, public_key=public_key_text(key)
+            )
+        with pytest.raises(Refused, match="bara administratören"):
+            national_packages.import_packages(s, reader, instrument, [package])
+        with pytest.raises(Refused, match="bara administratören"):
+            publish_year(s, reader, instrument, year=2023, min_cell=5)
+        s.commit()  # whatever the refused calls had left would be stored now
+        assert [m.name for m in national_packages.members(s)] == ["Förbund Ett"]
+        written = s.exec(select(AuditEntry).where(AuditEntry.user_email == reader.email))
+        assert written.all() == []
+    assert _stored(app) == 0
+
+
 def test_the_riket_file_is_one_audited_action_from_the_page_and_the_cli(nns, tmp_path):
     """riket_file.export_riket behind both: the same file, `riket.exportera` with
     "<year>: <file name>" by whoever took it out; an unpublished year or a non-administrator
@@ -1003,11 +1028,11 @@ class _Members:
     def register(self, org_of: str, name: str, group: str) -> None:
         national_packages.register_member(
             db.session(),
+            NNS_ADMIN,
             name=name,
             org_number=self.orgs[org_of],
             public_key=public_key_text(self.keys[org_of]),
             comparison_group=group,
-            user_email="test",
         )
 
     def send(self, counts: dict[str, int], tag: str) -> None:

@@ -28,7 +28,6 @@ from surveys.services.catalogue import instrument_from_db
 from surveys.services.nns_package import PackageError, export_package
 from surveys.services.signing import SigningError, load_private_key, new_key, sign
 
-CLI = "kommandoraden"
 keys_cli = AppGroup("keys", help="Signeringsnyckel för paket till och från NNS.")
 national_cli = AppGroup("national", help="Den nationella instansen (NNS).")
 
@@ -93,11 +92,11 @@ def national_register(name: str, org_number: str, public_key: str, group: str) -
     try:
         member = national_packages.register_member(
             session,
+            actor.CLI,
             name=name,
             org_number=org_number,
             public_key=public_key,
             comparison_group=group,
-            user_email=CLI,
         )
     except national_packages.MemberError as exc:
         _fail(str(exc))
@@ -127,7 +126,7 @@ def national_import(paths: tuple[str, ...]) -> None:
     session = db.session()
     try:
         lines = national_packages.import_packages(
-            session, instrument_from_db(session), files, user_email=CLI
+            session, actor.CLI, instrument_from_db(session), files
         )
     except national_packages.PackageRefused as exc:
         session.rollback()
@@ -146,9 +145,9 @@ def national_publish(year: int) -> None:
     try:
         publication = publish_year(
             session,
+            actor.CLI,
             instrument_from_db(session),
             year=year,
-            user_email=CLI,
             min_cell=min_cell(session, current_app.config["MIN_CELL"]),
         )
     except NationalPublishError as exc:

@@ -22,7 +22,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user
 
 from surveys import db
 from surveys.auth import roles_required, web_actor
@@ -64,11 +63,11 @@ def register():
     try:
         member = national_packages.register_member(
             db.session(),
+            web_actor(),
             name=form.get("name", "")[:300],
             org_number=form.get("org_number", "")[:40],
             public_key=form.get("public_key", "")[:200],
             comparison_group=form.get("comparison_group", "")[:200],
-            user_email=current_user.email,
         )
     except national_packages.MemberError as exc:
         flash(str(exc), "error")
@@ -92,7 +91,7 @@ def upload():
     session = db.session()
     try:
         lines = national_packages.import_packages(
-            session, instrument_from_db(session), files, user_email=current_user.email
+            session, web_actor(), instrument_from_db(session), files
         )
     except national_packages.PackageRefused as exc:
         session.rollback()
@@ -117,9 +116,9 @@ def publish():
     try:
         publication = publish_year(
             session,
+            web_actor(),
             instrument_from_db(session),
             year=int(raw),
-            user_email=current_user.email,
             min_cell=min_cell(session, current_app.config["MIN_CELL"]),
         )
     except NationalPublishError as exc:
