@@ -5,7 +5,10 @@ The actions people take (``start_round``, ``change_state``, ``remove_round``,
 ``create_insats``, ``insats_named``, ``rename_insats``, the link actions and
 ``register_paper``) take an ``Actor``, check what it
 may do, write their own audit entry and only flush; the request (or CLI command) commits
-once at its boundary. The functions without an actor are their building blocks.
+once at its boundary. ``register_paper`` is the one exception: it stores through
+``submissions.submit``, whose own transaction (``db.own_transaction``) commits the
+questionnaire with its audit entry. The functions without an actor are their building
+blocks.
 """
 
 from __future__ import annotations
