@@ -39,6 +39,7 @@ from surveys.passwords import hash_password
 from surveys.reports.data import min_cell as threshold
 from surveys.services import rounds as ops
 from surveys.services import settings
+from surveys.services.actor import Actor
 from surveys.services.catalogue import instrument_from_db, load_instrument_file
 from surveys.services.nns_package import ORG_NUMBER, build_package
 from surveys.services.publications import publish
@@ -48,6 +49,7 @@ from surveys.services.submissions import insert_responses
 DEMO_YEARS = (2022, 2023, 2024)
 NNS_ACCOUNT = ("nns@demo.invalid", "demo-losenord-2024")
 FOLDER = "nationell-demo"
+DEMO_ACTOR = Actor(email="demo", role=Role.admin.value)  # the audit log's "demo" at NNS
 
 
 @dataclass(frozen=True)
@@ -201,13 +203,13 @@ def run(*, default_min_cell: int, echo=print, root: Path | None = None) -> dict:
                 package_files.append((package.filename, package.zip_bytes))
             register_member(
                 national_session,
+                DEMO_ACTOR,
                 name=spec.name,
                 org_number=spec.org_number,
                 public_key=public_key_text(key),
                 comparison_group=spec.group,
-                user_email="demo",
             )
-    for line in import_packages(national_session, instrument, package_files, user_email="demo"):
+    for line in import_packages(national_session, DEMO_ACTOR, instrument, package_files):
         echo(line)
     with db.own_transaction(national_session):
         _nns_user(national_session)
@@ -219,7 +221,7 @@ def run(*, default_min_cell: int, echo=print, root: Path | None = None) -> dict:
     for year in DEMO_YEARS:
         with db.own_transaction(national_session):
             publication = publish_year(
-                national_session, instrument, year=year, user_email="demo", min_cell=min_cell
+                national_session, DEMO_ACTOR, instrument, year=year, min_cell=min_cell
             )
         data = riket_csv(national_session, year)
         signature = sign(nns_key, data)

@@ -43,7 +43,7 @@ from surveys.models import (
     table_of,
 )
 from surveys.services import publications
-from surveys.services.audit import record
+from surveys.services.actor import Actor, audit, require_admin
 from surveys.services.nns_package import OTHER
 
 GROUP_PREFIX = "grupp:"  # scope of a comparison group in the publication
@@ -286,14 +286,16 @@ def _questionnaires(
 
 def publish_year(
     db: Session,
+    actor: Actor,
     instrument: Instrument,
     *,
     year: int,
-    user_email: str,
     min_cell: int,
     now: datetime | None = None,
 ) -> Publication:
-    """Compute and store a national year (a new version when published before); flushes."""
+    """NNS's administrator publishes a national year (``riket.publicera``; a new version
+    when published before); flushes. NationalPublishError or Refused, nothing written."""
+    require_admin(actor)
     now = now or clock.now()
     packages = db.execute(
         select(NationalPackage, NationalMember)
@@ -310,7 +312,7 @@ def publish_year(
         instrument,
         computed,
         version=(previous.version + 1) if previous else 1,
-        user_email=user_email,
+        user_email=actor.email,
         now=now,
     )
     publication.method_note = method_note(publication.method_note, len(packages))
@@ -334,14 +336,12 @@ def publish_year(
             for package, member in packages
         ],
     )
-    record(
+    audit(
         db,
-        user_email=user_email,
-        action="riket.publicera",
-        detail=(
-            f"{year} version {publication.version}; {len(packages)} förbund, "
-            f"{len(computed.rows)} rader, {publications.hidden_count(computed.rows)} dolda"
-        ),
+        actor,
+        "riket.publicera",
+        f"{year} version {publication.version}; {len(packages)} förbund, "
+        f"{len(computed.rows)} rader, {publications.hidden_count(computed.rows)} dolda",
     )
     db.flush()
     return publication
