@@ -62,7 +62,9 @@ def block_workers(cells: int) -> int:
     """How many processes protect the blocks of a year with ``cells`` cells."""
     if cells < PARALLEL_FROM_CELLS:
         return 1
-    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
+    # the cores this process may use (a container's share), where Linux tells
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(MAX_WORKERS, cores or 1))
 
 
 class NationalPublishError(Exception):
