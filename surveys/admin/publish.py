@@ -24,7 +24,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import Select, func, select
 from sqlmodel import col
@@ -127,7 +126,7 @@ def setting():
         if form.protect.data == pubs.protect_other(session):
             flash("Inställningen är oförändrad.")
             return redirect(url_for(".overview"))
-        pubs.set_protect_other(session, form.protect.data, user_email=current_user.email)
+        pubs.set_protect_other(session, web_actor(), form.protect.data)
         flash(
             "Övriga skyddas nu."
             if form.protect.data
