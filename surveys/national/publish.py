@@ -286,6 +286,12 @@ def _questionnaires(
     return out.groupby(["scope", "questionnaire"], as_index=False)["count"].sum()
 
 
+def has_packages(db: Session, year: int) -> bool:
+    """Whether any förbund's package of ``year`` is imported."""
+    found = db.execute(select(col(NationalPackage.id)).where(col(NationalPackage.year) == year))
+    return found.first() is not None
+
+
 def publish_year(
     db: Session,
     actor: Actor,
