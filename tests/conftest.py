@@ -386,6 +386,23 @@ def live_server(app):
     thread.join(timeout=5)
 
 
+AXE = Path(__file__).resolve().parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
+WCAG21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def axe_violations(page) -> list[dict]:
+    """axe-core's WCAG 2.1 A/AA violations on the page (injected: open the page's
+    context with ``bypass_csp=True``, its CSP allows only its own scripts)."""
+    assert AXE.exists(), "axe-core saknas: kör `npm ci --prefix tests/js` (make browsers)"
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate(
+        """async (tags) => (await axe.run(document, {runOnly: {type: "tag", values: tags}}))
+            .violations.map(v => ({id: v.id, impact: v.impact,
+                                   nodes: v.nodes.map(n => n.target.join(" "))}))""",
+        WCAG21_AA,
+    )
+
+
 @pytest.fixture(scope="module")
 def browser():
     """Debian's headless Chromium, driven by Playwright (one per test module)."""

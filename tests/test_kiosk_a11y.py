@@ -6,30 +6,15 @@ each page and must report no WCAG 2.1 A/AA violation.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from surveys import db
 from surveys.models import Round
 from surveys.services import rounds as ops
-from tests.conftest import TABLET
+from tests.conftest import TABLET, axe_violations
 from tests.test_kiosk_browser import fill, wait_for_sw
 
-AXE = Path(__file__).resolve().parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
-WCAG21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 pytestmark = pytest.mark.browser
-
-
-def axe_violations(page) -> list[dict]:
-    assert AXE.exists(), "axe-core saknas: kör `npm ci --prefix tests/js` (make browsers)"
-    page.add_script_tag(path=str(AXE))
-    return page.evaluate(
-        """async (tags) => (await axe.run(document, {runOnly: {type: "tag", values: tags}}))
-            .violations.map(v => ({id: v.id, impact: v.impact,
-                                   nodes: v.nodes.map(n => n.target.join(" "))}))""",
-        WCAG21_AA,
-    )
 
 
 @pytest.fixture

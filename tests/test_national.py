@@ -13,12 +13,14 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func
 from sqlmodel import select
+from werkzeug.serving import make_server
 
 from surveys import create_app, db, worker
 from surveys.models import (
@@ -48,7 +50,7 @@ from surveys.services.nns_package import (
 )
 from surveys.services.signing import create_key, load_private_key, public_key_text, sign, verify
 from tests import factories
-from tests.conftest import SECRET, empty_database, form_token, table_rows
+from tests.conftest import SECRET, axe_violations, empty_database, form_token, table_rows
 
 NNS_ADMIN = Actor(email="test", role=Role.admin.value)  # NNS's administrator in the tests
 ORG = "222000-1234"
@@ -935,10 +937,11 @@ def test_nns_pages_register_upload_publish_and_report(nns, tmp_path):
         follow_redirects=True,
     ).get_data(as_text=True)
     assert "bra.zip: Förbund Ett 2023, 6 enkäter – importerat." in page
-    report = client.post(
+    done = client.post(
         "/riket/publicera", data={"year": "2023", "csrf_token": token}, follow_redirects=True
     ).get_data(as_text=True)
-    assert "Riket 2023 är publicerat (version 1)" in report
+    assert "Riket 2023 är publicerat (version 1)" in done  # the job, done in the request
+    report = client.get("/riket/2023").get_data(as_text=True)
     assert "Förbunden bredvid Riket" in report
     assert "Förbund Ett" in report
     assert "storstad" in report
@@ -1176,8 +1179,9 @@ def test_publishing_from_the_page_is_a_job_that_a_national_worker_does_once(nns)
         assert db.session().exec(select(func.count()).select_from(Publication)).one() == 0
     worked = app.test_cli_runner().invoke(args=["worker", "--once"])
     assert worked.exit_code == 0, worked.output
-    report = client.get(job_page, follow_redirects=True).get_data(as_text=True)
-    assert "Riket 2023 är publicerat (version 1)" in report
+    done = client.get(job_page).get_data(as_text=True)
+    assert "Riket 2023 är publicerat (version 1)" in done
+    assert "data-job-running" not in done
     assert app.test_cli_runner().invoke(args=["worker", "--once"]).exit_code == 0
     with app.app_context():
         s = db.session()
@@ -1188,3 +1192,45 @@ def test_publishing_from_the_page_is_a_job_that_a_national_worker_does_once(nns)
     assert "inga importerade paket för 2019" in client.get(nothing.headers["Location"]).get_data(
         as_text=True
     )
+
+
+@pytest.mark.browser
+def test_nns_pages_pass_axe(nns, browser):
+    """axe-core on NNS's pages in Debian's Chromium: the home page with packages, the
+    publishing job while it waits for a worker, and the published national report."""
+    app, key, checksum = nns
+    code, output = _import(app, [("a.zip", _package(key, checksum=checksum))])
+    assert code == 0, output
+    del app.extensions[worker.RUNNER]  # the job waits: its page is checked too
+    with app.app_context():
+        factories.user(db.session(), email="nns@example.invalid")
+        db.session().commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    context = browser.new_context(locale="sv-SE", bypass_csp=True)  # axe is injected
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{base}/logga-in")
+        page.get_by_label("E-postadress").fill("nns@example.invalid")
+        page.get_by_label("Lösenord").fill(factories.PASSWORD)
+        page.get_by_role("button", name="Logga in").click()
+        page.wait_for_url("**/riket")
+        checked = {"hem": axe_violations(page)}
+        page.get_by_label("Publicera år").select_option("2023")
+        page.get_by_role("button", name="Publicera").click()
+        page.wait_for_url("**/riket/jobb/*")
+        assert "Publiceringen pågår" in page.content()
+        checked["jobb"] = axe_violations(page)
+        assert app.test_cli_runner().invoke(args=["worker", "--once"]).exit_code == 0
+        done = page.get_by_text("Riket 2023 är publicerat (version 1).")
+        done.wait_for(timeout=20_000)  # job.js asked again and showed the result
+        checked["klart"] = axe_violations(page)
+        page.get_by_role("link", name="Öppna rapporten Riket 2023").click()
+        page.wait_for_url("**/riket/2023")
+        checked["rapport"] = axe_violations(page)
+    finally:
+        context.close()
+        server.shutdown()
+    assert checked == {"hem": [], "jobb": [], "klart": [], "rapport": []}

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import load_demo
+from tests.conftest import axe_violations, load_demo
 from tests.test_browser_staff import PHONE, sign_in
-from tests.test_kiosk_a11y import axe_violations
 
 pytestmark = pytest.mark.browser
 YEAR = 2024  # the demo's latest year

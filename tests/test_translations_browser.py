@@ -9,8 +9,8 @@ from sqlalchemy import text
 
 from surveys import db
 from surveys.services.translations import LANGUAGES
-from tests.conftest import TABLET
-from tests.test_kiosk_a11y import axe_violations, transferred
+from tests.conftest import TABLET, axe_violations
+from tests.test_kiosk_a11y import transferred
 from tests.test_kiosk_browser import wait_for_sw, wait_until
 from tests.test_translations import Q1, tiny_wav
 from tests.translation_fixture import load_fixture_translation

@@ -131,14 +131,11 @@ def publish():
 @bp.route("/jobb/<job_id>")
 @roles_required(Role.admin)
 def job_page(job_id: str):
-    """A national publishing job: "pågår" while it runs (the page reloads itself), then
-    the published report. Reads only: the workers write a job's state."""
+    """A national publishing job: "pågår" while it runs (job.js asks again), then its
+    result with the way to the report. Reads only: the workers write a job's state."""
     job = db.session().get(BackgroundJob, job_id[:32])
     if job is None or job.kind != jobs.NATIONAL:
         abort(404)
-    if job.status == jobs.DONE:
-        flash(job.message)
-        return redirect(url_for(".report", year=job.year))
     return render_template(
         "national/job.html",
         job=job,
