@@ -676,3 +676,57 @@ def test_a_paper_form_whose_key_cannot_be_written_is_shown_again_not_stored(app,
     )
     assert "Pappersenkäten är registrerad" in stored.text
     assert scalar(app, "SELECT COUNT(*) FROM pending_response") == 1
+
+
+def _stale_key(app, name: str) -> Path:
+    """A key file no waiting answer uses, older than pending_keys.STALE_SECONDS."""
+    from surveys.services import pending_keys
+
+    path = keys_folder(app) / f"{name}.key"
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.write_bytes(bytes(32))
+    old = time.time() - pending_keys.STALE_SECONDS - 60
+    os.utime(path, (old, old))
+    return path
+
+
+def _gone(path: Path) -> bool:
+    deadline = time.monotonic() + 10  # shredded by a thread
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not path.exists()
+
+
+def test_a_release_on_a_submission_sweeps_stale_keys_at_most_every_sweep_seconds(
+    app, make_round, monkeypatch
+):
+    """The first release of a worker removes stale key files; later releases look again
+    only once SWEEP_SECONDS have passed on the sweep's clock (moved here, not slept)."""
+    from surveys.services import submissions
+
+    now = [1000.0]
+    monkeypatch.setattr(submissions, "monotonic", lambda: now[0])
+    r = make_round("personal", insats="Steget")
+    first = _stale_key(app, "a" * 32)
+    for _ in range(MIN_CELL):
+        answer_open(app, r)
+    assert scalar(app, "SELECT COUNT(*) FROM response") == MIN_CELL
+    assert _gone(first)
+    second = _stale_key(app, "b" * 32)
+    now[0] += submissions.SWEEP_SECONDS - 1
+    for _ in range(MIN_CELL):
+        answer_open(app, r)
+    assert scalar(app, "SELECT COUNT(*) FROM response") == 2 * MIN_CELL
+    assert keys_gone_but(app, second)  # the batch's key shredded, the stale one not looked at
+    now[0] += 2
+    for _ in range(MIN_CELL):
+        answer_open(app, r)
+    assert _gone(second)
+    assert keys_gone(app)
+
+
+def keys_gone_but(app, kept: Path) -> bool:
+    deadline = time.monotonic() + 10
+    while key_files(app) != [kept] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return key_files(app) == [kept]

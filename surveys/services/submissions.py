@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
+from pathlib import Path
 from types import SimpleNamespace
 
 from sqlalchemy import Connection, CursorResult, Engine, delete, func, insert, select, text
@@ -22,6 +23,7 @@ from surveys import clock
 from surveys.db import (
     BUSY_TIMEOUT_MS,
     DriverTransaction,
+    app_cache,
     driver_sql,
     driver_transaction,
     one_writer,
@@ -108,7 +110,10 @@ def submit(
     release_at = min_cell_value(setting, default_min_cell)
     if outcome in (Outcome.stored, Outcome.late) and waiting_before + 1 >= release_at:
         try:
-            release_pending(db, min_batch=release_at, round_ids=[round_.id])
+            if db.in_transaction():  # the caller's work stays in its session (paper form)
+                release_pending(db, min_batch=release_at, round_ids=[round_.id])
+            else:
+                _release_on_submission(db, round_.id, min_batch=release_at)
         except PendingKeyError as exc:  # stored and acknowledged; closing the round says more
             log.error("Väntande svar kunde inte släppas: %s", exc)
     return outcome
@@ -243,6 +248,7 @@ _HOT_SQL = {
     "use_token": "UPDATE link_token SET used = TRUE "
     "WHERE token_hash = ? AND used = FALSE AND round_id = ?",
     "key_ids": "SELECT DISTINCT key_id FROM pending_response WHERE round_id = ?",
+    "key_ids_all": "SELECT DISTINCT key_id FROM pending_response",
     "lock": "SELECT pg_advisory_xact_lock(hashtext(?))",
 }
 
@@ -252,7 +258,7 @@ def _run(conn: Connection, name: str, params: tuple | list[tuple]) -> CursorResu
     return conn.exec_driver_sql(driver_sql(_HOT_SQL[name], conn.dialect.paramstyle), params)
 
 
-def _hot(tx: DriverTransaction | _InSession, name: str, params: tuple):
+def _hot(tx: DriverTransaction | _InSession, name: str, params: tuple | list[tuple]):
     """One of the fixed statements above in a submission's driver transaction."""
     return tx.run(_HOT_SQL[name], params)
 
@@ -357,6 +363,79 @@ def release_round(db: Session, round_id: str, *, min_batch: int, min_cell: int =
     return count
 
 
+def _release_on_submission(db: Session, round_id: str, *, min_batch: int) -> int:
+    """``release_round`` as a participant's submission runs it (a batch of at least
+    ``min_batch``, never a forced rest): the same batch, shuffle and rules, in one
+    transaction on a driver connection (no ORM session), the keys shredded and the old
+    row versions scrubbed by threads afterwards. Stale key files are swept at most
+    every ``SWEEP_SECONDS`` per worker (they are only removed after an hour anyway):
+    the keys still in use are read in the batch's transaction only then."""
+    engine = _engine_of(db)
+    dbapi = engine.dialect.dbapi
+    busy: tuple[type[Exception], ...] = (dbapi.OperationalError,) if dbapi else ()
+    try:
+        with writer_lock(engine), driver_transaction(engine) as tx:
+            taken = _take_batch(tx, db, round_id, min_batch=min_batch)
+            if taken is None:
+                tx.rollback()
+                return 0
+            sweep = _sweep_due()
+            in_use = {row[0] for row in _hot(tx, "key_ids_all", ()).fetchall()} if sweep else None
+    except busy:  # as in _release_round: the round's next submission releases them
+        log.warning("En omgångs väntande svar kunde inte släppas just nu (databasen upptagen).")
+        return 0
+    count, key_ids = taken
+    _shred_in_background(pending_keys.folder(), key_ids, in_use)
+    _scrub(db, wait=False)
+    return count
+
+
+def _take_batch(
+    tx: DriverTransaction, db: Session, round_id: str, *, min_batch: int
+) -> tuple[int, set[str]] | None:
+    """Every waiting questionnaire of the round moved into the answers in a shuffled
+    batch, in ``tx`` (committed by the caller): (released, key ids used), or None when
+    fewer than ``min_batch`` wait or another worker took some of them first."""
+    if tx.dialect == "postgresql":  # see _lock_round
+        _hot(tx, "lock", ("pending:" + round_id,))
+    rows = _hot(tx, "waiting_rows", (round_id,)).fetchall()
+    if not rows or len(rows) < min_batch:
+        return None
+    batch = _unsealed(db, round_id, rows)  # PendingKeyError: the caller rolls back
+    if _hot(tx, "take", [(row[0],) for row in rows]).rowcount != len(rows):
+        return None  # a concurrent release took some of them
+    responses = [_response_row(item) for item in batch]
+    _SHUFFLE.shuffle(responses)
+    _hot(tx, "responses", [tuple(response.values()) for response, _ in responses])
+    answers = [answer for _, rows_ in responses for answer in rows_]
+    if answers:
+        _hot(tx, "answers", answers)
+    return len(rows), {row[1] for row in rows if row[1]}
+
+
+def _engine_of(db: Session) -> Engine:
+    bind = db.get_bind()
+    return bind.engine if isinstance(bind, Connection) else bind
+
+
+SWEEP_SECONDS = 300.0  # how often a worker looks for stale key files (pending_keys.sweep)
+
+
+def _sweep_due() -> bool:
+    """Whether this release should sweep stale key files (per application and worker;
+    the first release of a worker always does). The cache's clock is ``monotonic``."""
+    cache = app_cache("release_sweep")
+    now = monotonic()
+    last = cache.get("at")
+    if last is not None and now - last < SWEEP_SECONDS:
+        return False
+    cache["at"] = now
+    return True
+
+
+monotonic = time.monotonic  # the sweep's clock (tests move it instead of sleeping)
+
+
 def _release_round(
     db: Session, round_id: str, *, min_batch: int, min_cell: int
 ) -> tuple[int, set[str], bool] | None:
@@ -398,7 +477,7 @@ def _setting(conn: Connection) -> str | None:
     ).scalar()
 
 
-def _unsealed(db: Session, round_id: str, rows: Sequence[Row]) -> list[dict]:
+def _unsealed(db: Session, round_id: str, rows: Sequence[Row] | Sequence[tuple]) -> list[dict]:
     """The waiting questionnaires opened with their keys; ``PendingKeyError`` names the
     round and how many cannot be opened when a key file is missing."""
     keys: dict[str, bytes | None] = {}
@@ -587,18 +666,28 @@ def _shred(db: Session, key_ids: set[str], *, wait: bool) -> None:
     pending = table_of(PendingResponse)
     in_use = set(db.connection().execute(select(pending.c.key_id).distinct()).scalars())
     db.rollback()  # SQLite: no read snapshot kept
-
-    def shred() -> None:
-        try:
-            pending_keys.destroy(key_ids, where)
-            pending_keys.sweep({key_id for key_id in in_use if key_id}, where)
-        except Exception:  # noqa: BLE001 - the next release sweeps again; never kill a worker
-            log.exception("Använda nycklar för väntande svar kunde inte tas bort.")
-
     if wait:
-        shred()
+        _destroy_and_sweep(where, key_ids, in_use)
     else:
-        threading.Thread(target=shred, name="cleanup-keys", daemon=True).start()
+        _shred_in_background(where, key_ids, in_use)
+
+
+def _shred_in_background(where: Path, key_ids: set[str], in_use: set[str] | None) -> None:
+    """``_destroy_and_sweep`` in a thread (the respondent does not wait for two fsyncs)."""
+    threading.Thread(
+        target=_destroy_and_sweep, args=(where, key_ids, in_use), name="cleanup-keys", daemon=True
+    ).start()
+
+
+def _destroy_and_sweep(where: Path, key_ids: set[str], in_use: set[str] | None) -> None:
+    """Destroy the batch's keys; with ``in_use`` (the key ids waiting answers use),
+    also the stale key files no waiting answer uses (pending_keys.sweep)."""
+    try:
+        pending_keys.destroy(key_ids, where)
+        if in_use is not None:
+            pending_keys.sweep({key_id for key_id in in_use if key_id}, where)
+    except Exception:  # noqa: BLE001 - the next release sweeps again; never kill a worker
+        log.exception("Använda nycklar för väntande svar kunde inte tas bort.")
 
 
 def waiting(db: Session) -> int:
