@@ -79,6 +79,11 @@ def instance_folder() -> Path | None:
     return Path(current_app.instance_path) if has_app_context() else None
 
 
+def instance_folder_name() -> str | None:
+    """``instance_folder`` as the text it is made from (no Path built)."""
+    return current_app.instance_path if has_app_context() else None
+
+
 def session() -> Session:
     """The request's session (created on first use, closed at teardown)."""
     if "db_session" not in g:

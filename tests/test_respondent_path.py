@@ -178,3 +178,67 @@ def test_a_tablets_get_and_post_cost_at_most_a_few_statements(app, make_round):
         assert len(get_statements) == 1, get_statements
         assert len(statements) <= 7, statements
     assert count_rows(app, "pending_response") == 2
+
+
+def test_offered_languages_are_compared_after_the_ttl_and_an_unchanged_form_is_not_rendered_again(
+    app, other, runner, tmp_path, make_round, monkeypatch
+):
+    """The offered translations are read again after TTL_SECONDS: unchanged, the worker
+    keeps the same answer and its rendered form (no template rendered); changed in
+    another instance (here: a text edited, so the approval no longer holds), the next
+    GET after the TTL shows the Swedish form without the language."""
+    from flask import template_rendered
+
+    from surveys.services import translations
+    from tests.translation_fixture import load_fixture_translation
+
+    r = make_round("deltagare_avslut")
+    load_fixture_translation(runner, tmp_path, "ar")
+    now = [1000.0]
+    monkeypatch.setattr(translations, "monotonic", lambda: now[0])
+    client = other.test_client()
+    assert "العربية" in client.get(f"/s/{r.code}").text  # the picker offers it
+    rendered: list[str] = []
+
+    def note(_app, **sent) -> None:
+        rendered.append(sent["template"].name)
+
+    template_rendered.connect(note, other)
+    try:
+        now[0] += translations.TTL_SECONDS + 0.1
+        page = client.get(f"/s/{r.code}").text
+        assert "العربية" in page
+        assert rendered == []  # read again, the same: the form rendered before is used
+        _elsewhere(
+            app,
+            "UPDATE translation_text SET text = 'Ändrad' WHERE language = 'ar' AND key = "
+            "(SELECT min(key) FROM translation_text WHERE language = 'ar')",
+        )
+        assert "العربية" in client.get(f"/s/{r.code}").text  # within the TTL: as it was
+        now[0] += translations.TTL_SECONDS + 0.1
+        changed = client.get(f"/s/{r.code}").text
+        assert "العربية" not in changed  # no longer approved as it is: not offered
+        assert rendered == ["questionnaire/form.html"]
+    finally:
+        template_rendered.disconnect(note, other)
+
+
+def test_the_forms_address_follows_the_script_root_it_was_asked_through(app, make_round):
+    """The form's and "Tack"'s URLs are built once per worker and code, kept apart by the
+    script root (a service mounted under a prefix by its proxy)."""
+    r = make_round()
+    client = app.test_client()
+    plain = client.get(f"/s/{r.code}").text
+    mounted = client.get(f"/s/{r.code}", base_url="http://localhost/enkat").text
+    again = client.get(f"/s/{r.code}").text
+    assert f'action="/s/{r.code}"' in plain
+    assert f'action="/enkat/s/{r.code}"' in mounted
+    assert f'action="/s/{r.code}"' in again
+    token = form_token(mounted)
+    posted = client.post(
+        f"/s/{r.code}", data={**ANSWERS, "csrf_token": token}, base_url="http://localhost/enkat"
+    )
+    assert posted.status_code == 303
+    assert posted.headers["Location"] == "/enkat/tack"
+    kiosk = client.get(f"/k/{r.code}", base_url="http://localhost/enkat").text
+    assert f'action="/enkat/k/{r.code}"' in kiosk

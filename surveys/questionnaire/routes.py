@@ -73,9 +73,8 @@ def open_link(code: str):
     round_ = round_by_code(code)  # as stored now: see services/respondent.py
     if round_ is None or round_.mode == RoundMode.single_use.value:
         abort(404)
-    return _questionnaire(
-        round_, kiosk=False, action=url_for(".open_link", code=code), thanks=url_for(".thanks")
-    )
+    action, thanks = _urls(".open_link", ".thanks", code)
+    return _questionnaire(round_, kiosk=False, action=action, thanks=thanks)
 
 
 @bp.route("/k/<code>", methods=["GET", "POST"])
@@ -85,12 +84,25 @@ def kiosk(code: str):
     round_ = round_by_code(code)  # as stored now: see services/respondent.py
     if round_ is None or round_.mode == RoundMode.single_use.value:
         abort(404)
-    return _questionnaire(
-        round_,
-        kiosk=True,
-        action=url_for(".kiosk", code=code),
-        thanks=url_for(".kiosk_thanks", code=code),
-    )
+    action, thanks = _urls(".kiosk", ".kiosk_thanks", code)
+    return _questionnaire(round_, kiosk=True, action=action, thanks=thanks)
+
+
+def _urls(form: str, thanks: str, code: str) -> tuple[str, str]:
+    """The form's and "Tack"'s URLs for a round's code, built once per worker.
+
+    They depend only on the code, the URL map (fixed once the app runs) and the
+    script root the request came through, which is part of the key. Only codes of
+    rounds that exist come here; the cache is emptied should it ever grow large."""
+    cache = current_app.extensions.setdefault("questionnaire_urls", {})
+    key = (request.script_root, form, code)
+    found = cache.get(key)
+    if found is None:
+        if len(cache) > 1000:
+            cache.clear()
+        thanks_url = url_for(thanks, code=code) if thanks == ".kiosk_thanks" else url_for(thanks)
+        found = cache[key] = (url_for(form, code=code), thanks_url)
+    return found
 
 
 @bp.route("/t/<token>", methods=["GET", "POST"])
@@ -237,7 +249,6 @@ def _questionnaire(
 ):
     """A round's form (GET) or one POSTed step. ``fetched_before``: the address is a kiosk
     link retired then, so only forms rendered before it are taken (a GET never comes here)."""
-    session = db.session()
     if request.method == "GET" and not accepts_answers(round_):
         return error_page(403, CLOSED_TEXT, title=CLOSED_TITLE)
     instrument_ = instrument()
@@ -264,7 +275,7 @@ def _questionnaire(
         )
     if fetched_before is not None and _rendered_after(round_, fetched_before):
         return _refused(round_, 404, LINK_GONE)  # not a form fetched with the old link
-    return _posted(session, round_, instrument_, qn, context, token=token)
+    return _posted(db.session(), round_, instrument_, qn, context, token=token)
 
 
 def _rendered_after(round_: RoundLike, moment: datetime) -> bool:

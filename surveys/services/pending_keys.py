@@ -49,9 +49,16 @@ class PendingKeyError(RuntimeError):
 
 
 def folder() -> Path:
-    """``<instance>/pending-keys`` of the running application."""
-    base = db.instance_folder() or instance_dir()
-    return base / FOLDER
+    """``<instance>/pending-keys`` of the running application (the path made once per
+    instance folder: every submission asks)."""
+    base = db.instance_folder_name() or str(instance_dir())
+    found = _FOLDERS.get(base)
+    if found is None:
+        found = _FOLDERS[base] = Path(base) / FOLDER
+    return found
+
+
+_FOLDERS: dict[str, Path] = {}
 
 
 def _path(key_id: str, where: Path | None = None) -> Path:
