@@ -270,8 +270,9 @@ def _questionnaire(
     if context["lang"] is not None:  # "Tack" in the language (a kiosk's then goes to Swedish)
         context["thanks_url"] = f"{thanks}?sprak={context['lang'].code}"
     if request.method == "GET":
-        return _first_step(round_, instrument_, context).replace(
-            _TOKEN_PLACEHOLDER, new_form_token(round_.id, kiosk=kiosk)
+        signed = new_form_token(round_.id, kiosk=kiosk).encode()
+        return Response(
+            signed.join(_first_step(round_, instrument_, context)), mimetype="text/html"
         )
     if fetched_before is not None and _rendered_after(round_, fetched_before):
         return _refused(round_, 404, LINK_GONE)  # not a form fetched with the old link
@@ -415,15 +416,17 @@ def _show_again(round_: RoundLike, context: dict, posted, fresh_token: str):
 
 
 # The first step of a round's form is the same for everyone but its token, so it is
-# rendered once per worker and the token is put in. The key holds everything the page
-# shows that can change: the round's settings and insats name (read fresh per request),
-# and the catalogue and offered translations (the objects their caches hand out: a
-# refreshed cache is a new object, so the page is rendered again).
+# rendered once per worker, kept as UTF-8 bytes split where the token goes, and the
+# token is put in. The key holds everything the page shows that can change: the round's
+# settings and insats name (read fresh per request), and the catalogue and offered
+# translations (the objects their caches hand out: a changed catalogue or translation
+# is a new object, so the page is rendered again).
 _TOKEN_PLACEHOLDER = "__FORM_TOKEN__"  # noqa: S105 - a placeholder, not a secret
-_FORM_CACHE: dict[tuple, tuple[object, object, str]] = {}
+_FORM_CACHE: dict[tuple, tuple[object, object, list[bytes]]] = {}
 
 
-def _first_step(round_: RoundLike, instrument, context: dict) -> str:
+def _first_step(round_: RoundLike, instrument, context: dict) -> list[bytes]:
+    """The form's first step as UTF-8 bytes around its token (join them with the token)."""
     timings = (context["idle_seconds"], context["countdown_seconds"], context["thanks_seconds"])
     key: tuple = (round_.id, round_.year, context["kiosk"], context["action"], timings)
     key += (getattr(round_, "intervention_name", None), context["language_key"])
@@ -442,10 +445,11 @@ def _first_step(round_: RoundLike, instrument, context: dict) -> str:
         device_key="",
         **context,
     )
+    parts = html.encode().split(_TOKEN_PLACEHOLDER.encode())
     if len(_FORM_CACHE) > 500:
         _FORM_CACHE.clear()
-    _FORM_CACHE[key] = (instrument, source, html)
-    return html
+    _FORM_CACHE[key] = (instrument, source, parts)
+    return parts
 
 
 def _intervention(round_: RoundLike) -> Intervention | SimpleNamespace | None:
