@@ -268,3 +268,30 @@ def test_form_tokens_are_not_compressed_and_older_compressed_ones_are_still_take
         assert forms.read_form_token(older, "another round") is None
     assert _post(client, r.code, older).status_code == 303
     assert count_rows(app, "pending_response") == 1
+
+
+def test_a_tablets_get_and_post_make_no_orm_session_even_when_a_batch_is_released(
+    app, make_round, monkeypatch
+):
+    """Once the worker is warm, a form GET and a complete POST (the fifth one releasing
+    the round's batch too) never make the request's ORM session: every statement runs
+    on a driver connection (services/submissions.py, services/respondent.py)."""
+    from surveys import db
+
+    r = make_round()
+    client = app.test_client()
+    assert _post(client, r.code, form_token(client.get(f"/s/{r.code}").text)).status_code == 303
+    made: list[int] = []
+    real = db.session
+
+    def counted():
+        made.append(1)
+        return real()
+
+    monkeypatch.setattr(db, "session", counted)
+    for _ in range(4):  # the fifth waiting questionnaire releases the batch
+        posted = _post(client, r.code, form_token(client.get(f"/s/{r.code}").text))
+        assert posted.status_code == 303
+    assert made == []
+    assert count_rows(app, "response") == 5
+    assert count_rows(app, "pending_response") == 0

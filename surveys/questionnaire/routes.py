@@ -276,7 +276,7 @@ def _questionnaire(
         )
     if fetched_before is not None and _rendered_after(round_, fetched_before):
         return _refused(round_, 404, LINK_GONE)  # not a form fetched with the old link
-    return _posted(db.session(), round_, instrument_, qn, context, token=token)
+    return _posted(round_, instrument_, qn, context, token=token)
 
 
 def _rendered_after(round_: RoundLike, moment: datetime) -> bool:
@@ -285,8 +285,11 @@ def _rendered_after(round_: RoundLike, moment: datetime) -> bool:
     return form_token is not None and form_token.rendered_at > moment
 
 
-def _posted(session, round_: RoundLike, instrument_, qn, context: dict, *, token: str | None):
-    """One POSTed step: refused, asked again (empty, step 2, old form) or stored."""
+def _posted(round_: RoundLike, instrument_, qn, context: dict, *, token: str | None):
+    """One POSTed step: refused, asked again (empty, step 2, old form) or stored.
+
+    A complete questionnaire is stored without an ORM session (its own transaction on
+    a driver connection); the rarer steps take the request's session when they need it."""
     form_token = read_form_token(request.form.get("csrf_token"), round_.id)
     if form_token is None:
         return _refused(
@@ -317,13 +320,13 @@ def _posted(session, round_: RoundLike, instrument_, qn, context: dict, *, token
     key = form_token.idempotency_key(posted.device_key)
     final = not posted.is_empty() or posted.confirm_empty
     final = final and not _needs_conditional_step(qn, round_.year, posted)
-    if not final and already_stored(session, key):
+    if not final and already_stored(db.session(), key):
         # A step of a form that was already stored (Back + resubmit without JavaScript):
         # start a fresh, empty questionnaire, never show that respondent's answers.
         return redirect(context["action"], code=303)
     if form_token.age_seconds() > current_app.config["FORM_TOKEN_MAX_AGE"]:
         renewed = form_token.renewed_idempotency_key(posted.device_key)
-        if already_stored(session, key) or already_stored(session, renewed):
+        if already_stored(db.session(), key) or already_stored(db.session(), renewed):
             return _stored(context["thanks_url"])
         # An old form is never discarded: shown again, filled in, with a fresh key.
         fresh = renew_form_token(form_token, round_.id)
@@ -337,7 +340,7 @@ def _posted(session, round_: RoundLike, instrument_, qn, context: dict, *, token
     if _needs_conditional_step(qn, round_.year, posted):
         return _render_step(round_, context, posted, 2, request.form["csrf_token"])
     outcome = submit(
-        session,
+        None,  # no ORM session: see services/submissions.py
         round_=round_,
         clean=clean,
         idempotency_key=key,
@@ -347,6 +350,7 @@ def _posted(session, round_: RoundLike, instrument_, qn, context: dict, *, token
         default_min_cell=current_app.config["MIN_CELL"],
     )
     if outcome is Outcome.late:
+        session = db.session()
         with db.own_transaction(session):  # counted apart from the stored answer
             kiosk_ops.record_late(session, round_)
     stored_now = outcome in (Outcome.stored, Outcome.late)  # not a duplicate

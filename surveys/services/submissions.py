@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from surveys import clock
+from surveys import db as surveys_db
 from surveys.db import (
     BUSY_TIMEOUT_MS,
     DriverTransaction,
@@ -70,7 +71,7 @@ class Outcome(enum.Enum):
 
 
 def submit(
-    db: Session,
+    db: Session | None,
     *,
     round_: RoundLike,
     clean: CleanSubmission,
@@ -92,10 +93,13 @@ def submit(
     and is released into the answers with others once MIN_CELL (the administrator's
     setting, else ``default_min_cell``) are waiting. ``check_open=False`` is for the
     administrator completing a closed round of an unpublished year on paper (the
-    caller checks that rule).
+    caller checks that rule). ``db`` None: no ORM session at all (a tablet's POST),
+    the questionnaire's transaction runs on a driver connection of the app's engine.
     """
     today = today or clock.today()
-    with one_writer(db), _transaction(db) as tx:
+    in_session = db is not None and db.in_transaction()
+    engine = _engine_of(db) if db is not None else surveys_db.engine()
+    with writer_lock(engine), _transaction(db if in_session else None, engine) as tx:
         outcome, setting, waiting_before = _submit(
             tx,
             round_=round_,
@@ -110,23 +114,22 @@ def submit(
     release_at = min_cell_value(setting, default_min_cell)
     if outcome in (Outcome.stored, Outcome.late) and waiting_before + 1 >= release_at:
         try:
-            if db.in_transaction():  # the caller's work stays in its session (paper form)
+            if db is not None and db.in_transaction():  # the caller's session (paper form)
                 release_pending(db, min_batch=release_at, round_ids=[round_.id])
             else:
-                _release_on_submission(db, round_.id, min_batch=release_at)
+                _release_on_submission(db, engine, round_.id, min_batch=release_at)
         except PendingKeyError as exc:  # stored and acknowledged; closing the round says more
             log.error("Väntande svar kunde inte släppas: %s", exc)
     return outcome
 
 
 @contextmanager
-def _transaction(db: Session) -> Iterator[DriverTransaction | _InSession]:
+def _transaction(db: Session | None, engine: Engine) -> Iterator[DriverTransaction | _InSession]:
     """The questionnaire's transaction: its own on a driver connection (a tablet's POST:
-    no ORM session needed), or the session's when the caller has work in it that must be
-    committed together (staff's paper form with its audit entry)."""
-    if not db.in_transaction():
-        bind = db.get_bind()
-        with driver_transaction(bind.engine if isinstance(bind, Connection) else bind) as tx:
+    no ORM session needed), or the session's (``db``) when the caller has work in it
+    that must be committed together (staff's paper form with its audit entry)."""
+    if db is None:
+        with driver_transaction(engine) as tx:
             yield tx
         return
     with own_transaction(db):  # commits the caller's work with it (a rollback ends it sooner)
@@ -363,14 +366,15 @@ def release_round(db: Session, round_id: str, *, min_batch: int, min_cell: int =
     return count
 
 
-def _release_on_submission(db: Session, round_id: str, *, min_batch: int) -> int:
+def _release_on_submission(
+    db: Session | None, engine: Engine, round_id: str, *, min_batch: int
+) -> int:
     """``release_round`` as a participant's submission runs it (a batch of at least
     ``min_batch``, never a forced rest): the same batch, shuffle and rules, in one
     transaction on a driver connection (no ORM session), the keys shredded and the old
     row versions scrubbed by threads afterwards. Stale key files are swept at most
     every ``SWEEP_SECONDS`` per worker (they are only removed after an hour anyway):
     the keys still in use are read in the batch's transaction only then."""
-    engine = _engine_of(db)
     dbapi = engine.dialect.dbapi
     busy: tuple[type[Exception], ...] = (dbapi.OperationalError,) if dbapi else ()
     try:
@@ -386,12 +390,12 @@ def _release_on_submission(db: Session, round_id: str, *, min_batch: int) -> int
         return 0
     count, key_ids = taken
     _shred_in_background(pending_keys.folder(), key_ids, in_use)
-    _scrub(db, wait=False)
+    _scrub_engine(engine, wait=False)
     return count
 
 
 def _take_batch(
-    tx: DriverTransaction, db: Session, round_id: str, *, min_batch: int
+    tx: DriverTransaction, db: Session | None, round_id: str, *, min_batch: int
 ) -> tuple[int, set[str]] | None:
     """Every waiting questionnaire of the round moved into the answers in a shuffled
     batch, in ``tx`` (committed by the caller): (released, key ids used), or None when
@@ -401,7 +405,8 @@ def _take_batch(
     rows = _hot(tx, "waiting_rows", (round_id,)).fetchall()
     if not rows or len(rows) < min_batch:
         return None
-    batch = _unsealed(db, round_id, rows)  # PendingKeyError: the caller rolls back
+    # PendingKeyError: the caller rolls back (the round's name read for it by a session)
+    batch = _unsealed(db or surveys_db.session, round_id, rows)
     if _hot(tx, "take", [(row[0],) for row in rows]).rowcount != len(rows):
         return None  # a concurrent release took some of them
     responses = [_response_row(item) for item in batch]
@@ -477,9 +482,12 @@ def _setting(conn: Connection) -> str | None:
     ).scalar()
 
 
-def _unsealed(db: Session, round_id: str, rows: Sequence[Row] | Sequence[tuple]) -> list[dict]:
+def _unsealed(
+    db: Session | Callable[[], Session], round_id: str, rows: Sequence[Row] | Sequence[tuple]
+) -> list[dict]:
     """The waiting questionnaires opened with their keys; ``PendingKeyError`` names the
-    round and how many cannot be opened when a key file is missing."""
+    round and how many cannot be opened when a key file is missing (``db`` may be a
+    function giving the session, called only then)."""
     keys: dict[str, bytes | None] = {}
     missing = 0
     items = []
@@ -501,7 +509,8 @@ def _unsealed(db: Session, round_id: str, rows: Sequence[Row] | Sequence[tuple])
             )
         )
     if missing:
-        raise PendingKeyError(missing_key_message(_round_name(db, round_id), missing))
+        session = db if isinstance(db, Session) else db()
+        raise PendingKeyError(missing_key_message(_round_name(session, round_id), missing))
     return items
 
 
@@ -709,8 +718,11 @@ def _scrub(db: Session, *, wait: bool, rewritten: bool = False) -> None:
     merged into them); their old row versions, with the old batches' transaction ids,
     leave the answers' tables too.
     """
-    bind = db.get_bind()
-    engine = bind.engine if isinstance(bind, Connection) else bind
+    _scrub_engine(_engine_of(db), wait=wait, rewritten=rewritten)
+
+
+def _scrub_engine(engine: Engine, *, wait: bool, rewritten: bool = False) -> None:
+    """``_scrub`` on an engine."""
     if engine.dialect.name == "postgresql":
         tables = ("pending_response", "response", "answer") if rewritten else ("pending_response",)
         if wait:
