@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import Connection, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, create_engine
 
 T = TypeVar("T")
@@ -28,7 +29,7 @@ def make_engine(url: str) -> Engine:
     writes; PostgreSQL's prepared statements are reused), and spare ones stay idle."""
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"timeout": 30, "check_same_thread": False}, pool_use_lifo=True
+            url, connect_args={"timeout": 30, "check_same_thread": False}, **_lifo(url)
         )
 
         @event.listens_for(engine, "connect")
@@ -44,6 +45,14 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_use_lifo=True)
+
+
+def _lifo(url: str) -> dict[str, bool]:
+    """``pool_use_lifo`` where the pool takes it: a file's QueuePool, not the single
+    connection of an in-memory SQLite database."""
+    parsed = make_url(url)
+    pool = parsed.get_dialect().get_pool_class(parsed)  # type: ignore[attr-defined]  # SQLite's dialects have it
+    return {"pool_use_lifo": True} if issubclass(pool, QueuePool) else {}
 
 
 def init_app(app: Flask) -> None:
