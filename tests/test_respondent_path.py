@@ -266,6 +266,8 @@ def test_form_tokens_are_not_compressed_and_older_compressed_ones_are_still_take
         assert read.key == "K" * 22
         assert forms.read_form_token(token, r.id) is not None
         assert forms.read_form_token(older, "another round") is None
+    stock = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="questionnaire-form")
+    assert stock.loads(token)["r"] == r.id  # signed as itsdangerous signs (key kept, not changed)
     assert _post(client, r.code, older).status_code == 303
     assert count_rows(app, "pending_response") == 1
 
