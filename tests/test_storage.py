@@ -730,3 +730,19 @@ def keys_gone_but(app, kept: Path) -> bool:
     while key_files(app) != [kept] and time.monotonic() < deadline:
         time.sleep(0.02)
     return key_files(app) == [kept]
+
+
+def test_a_key_file_of_other_than_32_bytes_is_no_key(app):
+    """pending_keys.load reads at most a byte more than a key: a shorter or longer file
+    is treated as damaged (None), a missing one as missing (None)."""
+    from surveys.services import pending_keys
+
+    with app.app_context():
+        key = pending_keys.create("c" * 32)
+        assert pending_keys.load("c" * 32) == key
+        path = keys_folder(app) / f"{'c' * 32}.key"
+        for damaged in (b"", key[:31], key + b"x", key * 128):
+            path.write_bytes(damaged)
+            assert pending_keys.load("c" * 32) is None, len(damaged)
+        path.unlink()
+        assert pending_keys.load("c" * 32) is None

@@ -105,9 +105,16 @@ def create(key_id: str) -> bytes:
 
 
 def load(key_id: str) -> bytes | None:
-    """The key, or None when its file is missing (or damaged: not 32 bytes)."""
+    """The key, or None when its file is missing (or damaged: not 32 bytes).
+
+    Every submission reads it: one open, one read of at most a byte more than a key
+    (enough to tell a longer file) and a close, nothing buffered."""
     try:
-        key = _path(key_id).read_bytes()
+        descriptor = os.open(_path(key_id), os.O_RDONLY)
+        try:
+            key = os.read(descriptor, KEY_BYTES + 1)
+        finally:
+            os.close(descriptor)
     except FileNotFoundError:
         return None
     except OSError as exc:
