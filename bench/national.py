@@ -10,10 +10,13 @@ path as a förbund's publication. Package writing is the förbund's work and is 
 timed. The last line reads::
 
     forbund=… years=… questionnaires=… packages=… import_s=… publish_s=… total_s=…
-    process_cpu_s=… peak_rss_mb=…
+    process_cpu_s=… peak_rss_mb=… workers=… worker_cpu_s=… peak_tree_rss_mb=…
 
 (process_cpu_s: the child's whole CPU time, start-up included: on a busy machine the
-wall-clock figures grow, this one does not.)
+wall-clock figures grow, this one does not. A national year's blocks are protected in
+one process per core (``surveys.national.publish.block_workers``); those processes are
+sampled from /proc every 0.2 s: worker_cpu_s is their CPU time as last seen, and
+peak_tree_rss_mb the most the child and its processes held at once.)
 
 Aim: total under 30 s and peak RSS under 500 MB. SQLite by default; PostgreSQL with
 --database-url (the schema "public" of that database is dropped: use a throwaway one).
@@ -23,11 +26,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -151,44 +156,99 @@ def write_packages(url: str, folder: Path, forbund: int, years: list[int], scale
     return {"questionnaires": total}
 
 
+class TreeSampler(threading.Thread):
+    """Samples this process and every process below it (the fork server and the block
+    workers) from /proc: peak RSS of the whole tree, CPU seconds of the others."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.stop = threading.Event()
+        self.peak_kb = 0
+        self.cpu: dict[int, float] = {}  # pid -> CPU seconds last seen (not this process)
+        self.pids: set[int] = set()
+
+    def _descendants(self) -> list[int]:
+        parents: dict[int, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                parents.setdefault(int(fields[1]), []).append(int(entry.name))
+        found, todo = [], [os.getpid()]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo += parents.get(pid, [])
+        return found
+
+    def run(self) -> None:
+        ticks = os.sysconf("SC_CLK_TCK")
+        while not self.stop.wait(0.2):
+            total = 0
+            for pid in self._descendants():
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                rss = [line for line in status.splitlines() if line.startswith("VmRSS:")]
+                total += int(rss[0].split()[1]) if rss else 0
+                if pid != os.getpid():
+                    self.pids.add(pid)
+                    self.cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
+            self.peak_kb = max(self.peak_kb, total)
+
+
 def child(url: str, folder: Path, years: list[int]) -> None:
     """Register, import and publish (timed); prints the figures and peak RSS."""
     from surveys import db
+    from surveys.models import Role
     from surveys.national.packages import import_packages, register_member
-    from surveys.national.publish import publish_year
+    from surveys.national.publish import PARALLEL_FROM_CELLS, block_workers, publish_year
+    from surveys.services.actor import Actor
     from surveys.services.catalogue import instrument_from_db
 
+    bench = Actor(email="bench", role=Role.admin.value)  # the audit log's "bench"
     app = _app(url, folder)
+    sampler = TreeSampler()
+    sampler.start()
     with app.app_context():
         session = db.session()
         instrument = instrument_from_db(session)
         for m in json.loads((folder / "members.json").read_text()):
             register_member(
                 session,
+                bench,
                 name=m["name"],
                 org_number=m["org"],
                 public_key=m["key"],
                 comparison_group=m["group"],
-                user_email="bench",
             )
         session.commit()
         started = time.perf_counter()
         packages = 0
         for year in years:  # one all-or-nothing import per year, as NNS would do it
             files = [(p.name, p.read_bytes()) for p in sorted(folder.glob(f"*-{year}.zip"))]
-            import_packages(session, instrument, files, user_email="bench")
+            import_packages(session, bench, instrument, files)
             session.commit()
             packages += len(files)
         imported = time.perf_counter()
         for year in years:
-            publish_year(session, instrument, year=year, user_email="bench", min_cell=5)
+            publish_year(session, bench, instrument, year=year, min_cell=5)
         published = time.perf_counter()
+    sampler.stop.set()
+    sampler.join()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     peak = usage.ru_maxrss / 1024
     print(
         f"packages={packages} import_s={imported - started:.1f} "
         f"publish_s={published - imported:.1f} total_s={published - started:.1f} "
-        f"process_cpu_s={usage.ru_utime + usage.ru_stime:.1f} peak_rss_mb={peak:.0f}"
+        f"process_cpu_s={usage.ru_utime + usage.ru_stime:.1f} peak_rss_mb={peak:.0f} "
+        f"workers={block_workers(PARALLEL_FROM_CELLS)} "
+        f"worker_cpu_s={sum(sampler.cpu.values()):.1f} "
+        f"peak_tree_rss_mb={sampler.peak_kb / 1024:.0f}"
     )
 
 

@@ -15,9 +15,11 @@ at most a few hundred cells each.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1404,6 +1406,35 @@ def protect(
         cells, instrument, min_cell=min_cell, protect_other=protect_other, typed=typed
     )
     cells = with_typed(cells, typed, instrument)
+
+    def block_of(frame: pd.DataFrame) -> _Block:
+        return _make_block(frame, instrument, min_cell, protect_other)
+
+    return protect_blocks(
+        cells,
+        instrument,
+        min_cell=min_cell,
+        previous=previous,
+        hidden_before=hidden_before,
+        block_of=block_of,
+    )
+
+
+def protect_blocks(
+    cells: pd.DataFrame,
+    instrument: Instrument,
+    *,
+    min_cell: int,
+    previous: pd.DataFrame | None,
+    hidden_before: pd.DataFrame | None,
+    block_of: Callable[[pd.DataFrame], _Block],
+    workers: int = 1,
+) -> pd.DataFrame:
+    """Primary suppression, then each block (year × indicator × questionnaire) made by
+    ``block_of`` protected on its own: the part ``protect`` and a national publication
+    (``indicators.national``, R2 over three levels) share. ``cells`` carry ``typed``.
+    ``workers`` > 1: the blocks are protected in that many processes at once (the
+    result is the same: each block's protection depends on that block alone)."""
     effective = cells["size"] - cells["typed"]
     small = effective < min_cell
     changed = _changed_since(cells, previous, min_cell) & ~small
@@ -1415,11 +1446,19 @@ def protect(
     reason[changed.to_numpy()] = REASON_CHANGED
     reason[earlier.to_numpy()] = REASON_EARLIER
     reason[small.to_numpy()] = REASON_PRIMARY
-    for _, frame in cells.groupby(["year", "indicator", "questionnaire"], sort=False):
+    frames = [
+        frame for _, frame in cells.groupby(["year", "indicator", "questionnaire"], sort=False)
+    ]
+    blocks = [block_of(frame) for frame in frames]
+    primaries = [
+        primary_all[frame.index.to_numpy()] & block.published
+        for frame, block in zip(frames, blocks, strict=True)
+    ]
+    protected = _protect_all(blocks, primaries, workers)
+    for frame, block, primary, (extra, kinds) in zip(
+        frames, blocks, primaries, protected, strict=True
+    ):
         rows = frame.index.to_numpy()
-        block = _make_block(frame, instrument, min_cell, protect_other)
-        primary = primary_all[rows] & block.published
-        extra, kinds = _protect_block(block, primary)
         base = primary | extra
         hidden = block.hidden(base)
         under_gate = block.under_hidden_gate(base)
@@ -1433,6 +1472,24 @@ def protect(
     # Hidden because hidden before: so that an earlier smaller group cannot be derived.
     kind_all[earlier.to_numpy() & (kind_all == SUPPRESSED_PRIMARY)] = SUPPRESSED_COMPLEMENTARY
     return _published_rows(cells, kind_all, conditional_all, reason, instrument)
+
+
+def _protect_all(
+    blocks: list[_Block], primaries: list[np.ndarray], workers: int
+) -> list[tuple[np.ndarray, list[str]]]:
+    """``_protect_block`` of every block, in ``workers`` processes when more than one.
+
+    The processes come from a fork server (a clean process, not a copy of this one
+    with its threads, locks and database connections); the largest blocks go first so
+    that no process is left with a big one at the end.
+    """
+    if workers <= 1 or len(blocks) <= 1:
+        return [_protect_block(b, p) for b, p in zip(blocks, primaries, strict=True)]
+    order = sorted(range(len(blocks)), key=lambda i: -len(blocks[i].size))
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=min(workers, len(blocks)), mp_context=context) as pool:
+        futures = {i: pool.submit(_protect_block, blocks[i], primaries[i]) for i in order}
+        return [futures[i].result() for i in range(len(blocks))]
 
 
 def _hidden_before(cells: pd.DataFrame, hidden: pd.DataFrame | None) -> pd.Series:

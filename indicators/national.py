@@ -23,17 +23,9 @@ from indicators.disclosure import (
     LEFT_OUT_COLUMNS,
     OTHER,
     PROTECTED_COLUMNS,
-    REASON_CHANGED,
-    REASON_CONDITIONAL,
-    REASON_PRIMARY,
-    REASON_RELATION,
-    SUPPRESSED_COMPLEMENTARY,
-    SUPPRESSED_PRIMARY,
     _Block,
-    _changed_since,
-    _protect_block,
-    _published_rows,
     gate_rows,
+    protect_blocks,
 )
 from indicators.instrument import Instrument
 
@@ -129,37 +121,33 @@ def protect_hierarchy(
     parent_of: dict[str, str],
     protect_other: bool = True,
     previous: pd.DataFrame | None = None,
+    hidden_before: pd.DataFrame | None = None,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """``indicators.disclosure.protect`` over Riket (scope ""), groups and förbund at once.
 
     ``cells`` holds every scope's cells (``build_cells`` rows); ``parent_of`` maps a
-    scope to the scope it adds up into (a förbund to its group; missing = Riket).
+    scope to the scope it adds up into (a förbund to its group; missing = Riket);
+    ``hidden_before``: rows hidden in an earlier shown version of the year, which stay
+    hidden (``indicators.versions``); ``workers``: processes for the blocks
+    (``protect_blocks``). Nothing is left out and nothing was typed in.
     """
     if cells.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in PROTECTED_COLUMNS})
     cells = cells.reset_index(drop=True)
-    for column in LEFT_OUT_COLUMNS:  # nothing is left out of a national publication
+    for column in [*LEFT_OUT_COLUMNS, "typed"]:
         if column not in cells:
             cells[column] = 0
-    small = cells["size"] < min_cell
-    changed = _changed_since(cells, previous, min_cell) & ~small
-    primary_all = (small | changed).to_numpy()
-    kind_all = np.full(len(cells), "", dtype=object)
-    conditional_all = np.zeros(len(cells), dtype=bool)
-    reason = np.full(len(cells), "", dtype=object)
-    reason[changed.to_numpy()] = REASON_CHANGED
-    reason[small.to_numpy()] = REASON_PRIMARY
-    for _, frame in cells.groupby(["year", "indicator", "questionnaire"], sort=False):
-        rows = frame.index.to_numpy()
-        block = make_block(frame, instrument, min_cell, protect_other, parent_of)
-        primary = primary_all[rows] & block.published
-        extra, kinds = _protect_block(block, primary)
-        base = primary | extra
-        kind_all[rows[block.hidden(base)]] = SUPPRESSED_COMPLEMENTARY
-        kind_all[rows[primary]] = SUPPRESSED_PRIMARY
-        conditional_all[rows] = block.under_hidden_gate(base)
-        for i, kind in enumerate(kinds):
-            if extra[i] and not primary[i]:
-                reason[rows[i]] = REASON_RELATION[kind]
-        reason[rows[conditional_all[rows]]] = REASON_CONDITIONAL
-    return _published_rows(cells, kind_all, conditional_all, reason, instrument)
+
+    def block_of(frame: pd.DataFrame) -> _Block:
+        return make_block(frame, instrument, min_cell, protect_other, parent_of)
+
+    return protect_blocks(
+        cells,
+        instrument,
+        min_cell=min_cell,
+        previous=previous,
+        hidden_before=hidden_before,
+        block_of=block_of,
+        workers=workers,
+    )

@@ -21,12 +21,10 @@ from surveys.files.reading import FileError
 from surveys.services import audio
 from surveys.services import translations as tr
 from surveys.services.actor import CLI
-from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
 
 translations_cli = AppGroup("translations", help="Översättningar av deltagarnas enkät.")
 audio_cli = AppGroup("audio", help="Inspelad uppläsning av frågor.")
-BY = "kommandoraden"
 
 
 def _language(code: str) -> tr.Language:
@@ -124,10 +122,14 @@ def audio_load_cmd(path: str, version_id: str) -> None:
     """Lägg in en inspelning av en frågeversion (MP3, Ogg, WAV, M4A eller WebM, högst 3 MB)."""
     session = db.session()
     try:
-        target = audio.load_recording(
-            current_app.config["INSTANCE_DIR"], instrument_from_db(session), version_id, Path(path)
+        target = audio.load_audio(
+            session,
+            CLI,
+            current_app.config["INSTANCE_DIR"],
+            instrument_from_db(session),
+            version_id,
+            Path(path),
         )
     except audio.AudioError as exc:
         raise CliError(str(exc)) from None
-    record(session, user_email=BY, action="ljud.läs_in", detail=version_id)
     click.echo(f"Inspelningen av {version_id} är inlagd ({target.name}).")

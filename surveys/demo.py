@@ -11,6 +11,7 @@ from datetime import date
 
 from sqlmodel import Session, select
 
+from indicators.instrument import Instrument, Questionnaire
 from surveys import clock
 from surveys.db import own_transaction
 from surveys.models import (
@@ -30,7 +31,7 @@ from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import publish
 from surveys.services.settings import FORBUND_NAME
 from surveys.services.submissions import count_week, insert_responses
-from surveys.services.validation import clean_submission
+from surveys.services.validation import CleanSubmission, clean_submission
 
 INTERVENTIONS = ("Steget vidare", "Arbetsnära stöd")
 SIZES = {"deltagare_avslut": 59, "deltagare_pagaende": 30, "personal": 8, "remittent": 13}
@@ -60,6 +61,36 @@ def _code(rng: random.Random, level: float) -> int | None:
     if roll < level + (1 - level) * 0.6:
         return 3
     return rng.choice([1, 2])
+
+
+def demo_questionnaire(
+    rng: random.Random,
+    instrument: Instrument,
+    qn: Questionnaire,
+    year: int,
+    *,
+    level: float,
+    gate_weights: tuple[int, int, int],
+    gender_weights: tuple[int, int, int, int],
+) -> CleanSubmission:
+    """One made-up questionnaire: gate questions Ja/Nej/Vet ej by ``gate_weights``, scale
+    answers about ``level`` positive, conditional questions only after their condition,
+    a gender (kvinna, man, annat, none) by ``gender_weights`` on participants' forms.
+    Shared by the förbund demo and the national demo's förbund."""
+    answers: dict[int, int | None] = {}
+    for q in qn.questions_in(year):
+        if q.gate:
+            answers[q.number] = rng.choices([1, 2, 0], weights=gate_weights)[0]
+        elif q.condition_question is None or answers.get(q.condition_question) == q.condition_code:
+            answers[q.number] = _code(rng, level)
+    gender = (
+        rng.choices(["kvinna", "man", "annat", ""], weights=gender_weights)[0]
+        if qn.participant
+        else None
+    )
+    return clean_submission(
+        instrument, questionnaire=qn.key, year=year, answers=answers, gender=gender
+    )
 
 
 def seed_demo(
@@ -95,22 +126,14 @@ def seed_demo(
                 ops.close_round(db, round_)
                 items = []
                 for _ in range(size + rng.randint(-2, 2)):
-                    answers: dict[int, int | None] = {}
-                    for q in qn.questions_in(year):
-                        if q.gate:
-                            answers[q.number] = rng.choices([1, 2, 0], weights=[92, 5, 3])[0]
-                        elif (
-                            q.condition_question is None
-                            or answers.get(q.condition_question) == q.condition_code
-                        ):
-                            answers[q.number] = _code(rng, min(0.97, LEVEL[qn.key] + drift))
-                    gender = (
-                        rng.choices(["kvinna", "man", "annat", ""], weights=[53, 43, 2, 2])[0]
-                        if qn.participant
-                        else None
-                    )
-                    clean = clean_submission(
-                        instrument, questionnaire=qn.key, year=year, answers=answers, gender=gender
+                    clean = demo_questionnaire(
+                        rng,
+                        instrument,
+                        qn,
+                        year,
+                        level=min(0.97, LEVEL[qn.key] + drift),
+                        gate_weights=(92, 5, 3),
+                        gender_weights=(53, 43, 2, 2),
                     )
                     day = date(year, rng.randint(2, 11), rng.randint(1, 28))
                     items.append((clean, round_.id, round_.intervention_id))

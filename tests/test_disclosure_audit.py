@@ -11,12 +11,14 @@ below, apart from ``indicators.disclosure``'s own program builder.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.optimize import linprog
 
 from bench.disclosure import synthetic_year
 from indicators import Instrument
 from indicators.disclosure import (
+    FORBUND,
     _make_block,
     _Moves,
     _program_parts,
@@ -25,6 +27,7 @@ from indicators.disclosure import (
     leave_out,
     with_typed,
 )
+from indicators.national import protect_hierarchy
 from surveys.services.catalogue import DEFAULT_FILE
 
 INSTRUMENT = Instrument.load(DEFAULT_FILE)
@@ -177,3 +180,21 @@ def check_points(block, moves, base: np.ndarray, start: np.ndarray) -> int:
             assert np.allclose(x[fixed], truth[fixed])
             checked += 1
     return checked
+
+
+def test_blocks_protected_in_several_processes_give_the_same_publication():
+    """A national publication's blocks may be protected in parallel (``workers``): each
+    block depends on itself alone, so the published rows are the same, byte for byte."""
+    answers = synthetic_year(INSTRUMENT, 1500, seed=5, insatser=12)
+    answers = answers[answers["intervention"] != ""]  # every förbund is in Riket
+    cells = build_cells(*count_frames(answers, INSTRUMENT), INSTRUMENT)
+    scopes = sorted(set(cells["scope"]) - {FORBUND})
+    parent_of = {scope: f"grupp:{i % 3}" for i, scope in enumerate(scopes)}
+    groups = answers.assign(intervention=answers["intervention"].map(parent_of))
+    group_cells = build_cells(*count_frames(groups, INSTRUMENT), INSTRUMENT)
+    cells = pd.concat([cells, group_cells[group_cells["scope"] != FORBUND]], ignore_index=True)
+    alone = protect_hierarchy(cells, INSTRUMENT, min_cell=5, parent_of=parent_of)
+    together = protect_hierarchy(cells, INSTRUMENT, min_cell=5, parent_of=parent_of, workers=2)
+    assert alone["suppressed"].ne("").sum() > 0  # something to protect
+    assert alone.groupby(["indicator", "questionnaire"]).ngroups > 2
+    pd.testing.assert_frame_equal(alone, together)

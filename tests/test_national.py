@@ -27,10 +27,16 @@ from surveys.models import (
     NationalCount,
     NationalFigure,
     NationalPackage,
+    NationalPublicationMember,
+    Publication,
+    PublicationGroup,
     PublicationRow,
+    Role,
 )
 from surveys.national import packages as national_packages
-from surveys.national.publish import GROUP_PREFIX
+from surveys.national.publish import GROUP_PREFIX, publish_year
+from surveys.national.riket_file import export_riket
+from surveys.services.actor import Actor, Refused
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.nns_package import (
     ANSWER_FIELDS,
@@ -43,6 +49,7 @@ from surveys.services.signing import create_key, load_private_key, public_key_te
 from tests import factories
 from tests.conftest import SECRET, empty_database, form_token, table_rows
 
+NNS_ADMIN = Actor(email="test", role=Role.admin.value)  # NNS's administrator in the tests
 ORG = "222000-1234"
 OTHER_ORG = "222000-5678"
 
@@ -129,6 +136,14 @@ def test_keys_create_is_owner_only_and_refuses_to_overwrite(forbund):
     assert again.exit_code == 1
     assert "Det finns redan en nyckel" in again.output
     assert public in again.output
+    # signing.new_key audits the one key made, by the operator; the refusal writes nothing
+    assert _audited(forbund, "nyckel.skapa") == [("kommandoraden", f"publik nyckel {public}")]
+
+
+def _audited(app, action: str) -> list[tuple[str, str]]:
+    with app.app_context():
+        entries = db.session().exec(select(AuditEntry).where(AuditEntry.action == action))
+        return sorted((e.user_email, e.detail) for e in entries)
 
 
 def test_export_nns_is_förbund_level_counts_signed_and_checksummed(forbund, tmp_path):
@@ -324,11 +339,11 @@ def nns(national, tmp_path):
         s = db.session()
         national_packages.register_member(
             s,
+            NNS_ADMIN,
             name="Förbund Ett",
             org_number=ORG,
             public_key=public_key_text(key),
             comparison_group="storstad",
-            user_email="test",
         )
         checksum = s.get(InstrumentInfo, "current").checksum
         s.commit()
@@ -504,9 +519,9 @@ def test_register_refuses_control_characters_and_formulas_in_names(nns):
             with pytest.raises(national_packages.MemberError, match=reason):
                 national_packages.register_member(
                     s,
+                    NNS_ADMIN,
                     org_number="222000-0042",
                     public_key=public_key_text(key),
-                    user_email="test",
                     **{"comparison_group": "", **given},
                 )
             s.rollback()
@@ -803,11 +818,11 @@ def test_a_small_förbund_cannot_be_derived_through_its_comparison_group(nationa
             key = load_private_key(tmp_path / name)
             national_packages.register_member(
                 s,
+                NNS_ADMIN,
                 name=name,
                 org_number=org,
                 public_key=public_key_text(key),
                 comparison_group=group,
-                user_email="test",
             )
             line = {
                 "year": 2023,
@@ -927,3 +942,209 @@ def test_nns_pages_register_upload_publish_and_report(nns, tmp_path):
     with app.app_context():
         actions = {e.action for e in db.session().exec(select(AuditEntry)).all()}
     assert {"riket.paket.importera", "riket.publicera"} <= actions
+
+
+def test_the_national_actions_refuse_anyone_but_the_administrator(nns):
+    """register_member, import_packages and publish_year take an Actor: a reader at NNS
+    is refused before anything is written."""
+    app, key, checksum = nns
+    reader = Actor(email="l@example.invalid", role=Role.reader.value)
+    package = ("bra.zip", _package(key, checksum=checksum))
+    with app.app_context():
+        s = db.session()
+        instrument = instrument_from_db(s)
+        with pytest.raises(Refused, match="bara administratören"):
+            national_packages.register_member(
+                s, reader, name="Nytt", org_number=OTHER_ORG, public_key=public_key_text(key)
+            )
+        with pytest.raises(Refused, match="bara administratören"):
+            national_packages.import_packages(s, reader, instrument, [package])
+        with pytest.raises(Refused, match="bara administratören"):
+            publish_year(s, reader, instrument, year=2023, min_cell=5)
+        s.commit()  # whatever the refused calls had left would be stored now
+        assert [m.name for m in national_packages.members(s)] == ["Förbund Ett"]
+        written = s.exec(select(AuditEntry).where(AuditEntry.user_email == reader.email))
+        assert written.all() == []
+    assert _stored(app) == 0
+
+
+def test_the_riket_file_is_one_audited_action_from_the_page_and_the_cli(nns, tmp_path):
+    """riket_file.export_riket behind both: the same file, `riket.exportera` with
+    "<year>: <file name>" by whoever took it out; an unpublished year or a non-administrator
+    is refused and nothing is audited."""
+    app, key, checksum = nns
+    assert _import(app, [("bra.zip", _package(key, checksum=checksum))])[0] == 0
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["national", "publish", "--year", "2023"]).exit_code == 0
+    assert runner.invoke(args=["keys", "create"]).exit_code == 0
+    out = tmp_path / "riket-ut.csv"
+    unpublished = runner.invoke(args=["national", "export", "--year", "2022", "--output", str(out)])
+    assert unpublished.exit_code == 1
+    assert "År 2022 är inte publicerat nationellt" in unpublished.output
+    result = runner.invoke(args=["national", "export", "--year", "2023", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert _audited(app, "riket.exportera") == [("kommandoraden", "2023: riket-ut.csv")]
+    client = _signed_in(app)
+    assert client.get("/riket/2022/riket.csv").status_code == 302
+    page = client.get("/riket/2023/riket.csv")
+    assert page.headers["Content-Disposition"] == "attachment; filename=riket-2023.csv"
+    assert page.data == out.read_bytes()
+    assert page.data.startswith(b"year,questionnaire,question,subgroup,positive,n,")
+    assert verify(
+        public_key_text(load_private_key(Path(app.instance_path))),
+        out.read_bytes(),
+        Path(str(out) + ".sig").read_bytes(),
+    )
+    assert _audited(app, "riket.exportera") == [
+        ("kommandoraden", "2023: riket-ut.csv"),
+        ("nns@example.invalid", "2023: riket-2023.csv"),
+    ]
+    reader = Actor(email="l@example.invalid", role=Role.reader.value)
+    with app.app_context():
+        with pytest.raises(Refused, match="bara administratören"):
+            export_riket(db.session(), reader, 2023)
+        db.session().commit()
+    assert len(_audited(app, "riket.exportera")) == 2
+
+
+# --- versions of a national year (DESIGN.md "Versions are tables too") ------------------
+
+
+class _Members:
+    """Registered förbund with keys; ``send`` imports packages of personal q1 counts."""
+
+    def __init__(self, app, folder: Path, groups: dict[str, str]):
+        self.app, self.keys, self.orgs = app, {}, {}
+        with app.app_context():
+            s = db.session()
+            self.checksum = s.get(InstrumentInfo, "current").checksum
+            for number, (name, group) in enumerate(groups.items()):
+                create_key(folder / name)
+                self.keys[name] = load_private_key(folder / name)
+                self.orgs[name] = f"222000-{number + 1:04d}"
+                self.register(name, name, group)
+            s.commit()
+
+    def register(self, org_of: str, name: str, group: str) -> None:
+        national_packages.register_member(
+            db.session(),
+            NNS_ADMIN,
+            name=name,
+            org_number=self.orgs[org_of],
+            public_key=public_key_text(self.keys[org_of]),
+            comparison_group=group,
+        )
+
+    def send(self, counts: dict[str, int], tag: str) -> None:
+        line = {"year": 2023, "questionnaire": "personal", "question": 1}
+        line |= {"version_id": "personal.1.v1", "subgroup": "", "answer_code": 5}
+        mode = {"year": 2023, "questionnaire": "personal", "mode": "link"}
+        files = [
+            (
+                f"{name}-{tag}.zip",
+                _package(
+                    self.keys[name],
+                    org=self.orgs[name],
+                    checksum=self.checksum,
+                    answers=[dict(line, count=count)],
+                    modes=[dict(mode, count=count)],
+                ),
+            )
+            for name, count in counts.items()
+        ]
+        code, output = _import(self.app, files)
+        assert code == 0, output
+
+    def publish(self) -> tuple[dict[str, int | None], dict[str, str], str]:
+        """(positive_n per scope, suppression reason per scope, method note) of personal q1."""
+        result = self.app.test_cli_runner().invoke(args=["national", "publish", "--year", "2023"])
+        assert result.exit_code == 0, result.output
+        with self.app.app_context():
+            s = db.session()
+            publication = s.exec(
+                select(Publication).order_by(Publication.version.desc())  # type: ignore[attr-defined]
+            ).first()
+            rows = s.exec(
+                select(PublicationRow).where(
+                    PublicationRow.publication_id == publication.id,
+                    PublicationRow.question == 1,
+                    PublicationRow.questionnaire == "personal",
+                )
+            ).all()
+            groups = s.exec(
+                select(PublicationGroup).where(PublicationGroup.publication_id == publication.id)
+            ).all()
+        self.questionnaires = {g.scope: g.count for g in groups}
+        shown = {r.scope: r.positive_n for r in rows}
+        return shown, {r.scope: r.reason for r in rows}, publication.method_note
+
+
+def test_a_replaced_package_with_few_new_answers_waits_as_a_förbunds_would(national, tmp_path):
+    """B sends 2 more questionnaires in a newer package: Riket, B's group and B would
+    each give those 2 away beside the first version, so B shows as before and they wait;
+    5 more are shown."""
+    members = _Members(national, tmp_path, {"A": "g", "B": "g", "C": ""})
+    members.send({"A": 20, "B": 12, "C": 10}, "v1")
+    first, _, _ = members.publish()
+    assert first == {
+        "": 42,
+        "A": 20,
+        "B": 12,
+        "C": 10,
+        "grupp:g": 32,
+        GROUP_PREFIX + "utan jämförelsegrupp": 10,
+    }
+
+    members.send({"B": 14}, "v2")
+    second, _, note = members.publish()
+    assert second == first  # not hidden, not 14: B's 2 new answers wait
+    assert "2 enkäter som kommit in sedan en tidigare visad version av 2023" in note
+    assert "(förbund och kön)" in note
+    assert members.questionnaires["B"] == 12
+    assert members.questionnaires[""] == 42
+
+    members.send({"B": 17}, "v3")
+    third, _, _ = members.publish()
+    assert third["B"] == 17
+    assert third["grupp:g"] == 37
+    assert third[""] == 47
+
+
+def test_a_row_hidden_in_a_national_version_stays_hidden_even_renamed(national, tmp_path):
+    """B had 3 answers (hidden). Showing B's 9 later would give 9 − 6 = 3 away to anyone
+    who learns the 6 new ones; a new name for B changes nothing."""
+    members = _Members(national, tmp_path, {"A": "g", "B": "g", "C": "g"})
+    members.send({"A": 20, "B": 3, "C": 10}, "v1")
+    first, _, _ = members.publish()
+    assert first["B"] is None
+    with national.app_context():
+        members.register("B", "B nytt namn", "g")
+        db.session().commit()
+    members.send({"B": 9}, "v2")
+    second, reasons, _ = members.publish()
+    assert "B nytt namn" in second
+    assert "B" not in second
+    assert second["B nytt namn"] is None
+    assert reasons["B nytt namn"] == "dold i en tidigare visad version av året"
+
+
+def test_moving_a_förbund_to_another_group_does_not_give_it_away(national, tmp_path):
+    """B (3 answers) moves from group g to h with nothing new: g's figure before minus
+    after would be B's 3. A published year keeps its groups; the move counts from the
+    next year on."""
+    members = _Members(national, tmp_path, {"A": "g", "B": "g", "C": "g", "D": "h", "E": "h"})
+    members.send({"A": 20, "B": 3, "C": 10, "D": 15, "E": 12}, "v1")
+    first, _, _ = members.publish()
+    with national.app_context():
+        members.register("B", "B", "h")
+        db.session().commit()
+    second, _, _ = members.publish()
+    for scope in ("grupp:g", "grupp:h", ""):
+        assert second[scope] == first[scope], scope
+    with national.app_context():
+        recorded = db.session().exec(
+            select(NationalPublicationMember.comparison_group).where(
+                NationalPublicationMember.member == "B"
+            )
+        )
+        assert recorded.all() == ["g", "g"]

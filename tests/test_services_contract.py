@@ -2,7 +2,8 @@
 (nor Werkzeug or a Flask extension), no blueprint or other web/CLI module, and never
 commit; in all of ``surveys/`` only ``surveys/db.py`` commits (the request's boundary,
 the CLI command's boundary and ``own_transaction``, the one named helper for a
-transaction of its own). Checked in the source, every statement at any depth."""
+transaction of its own). The web, CLI and job adapters write no audit entry themselves:
+each action's service does. Checked in the source, every statement at any depth."""
 
 from __future__ import annotations
 
@@ -101,6 +102,57 @@ def test_only_the_db_module_commits():
     assert committing == {"surveys/db.py"}
 
 
+AUDIT_WRITERS = {"record", "audit"}  # surveys.services.audit.record, services.actor.audit
+WRITER_MODULES = ("surveys.services.audit", "surveys.services.actor")
+
+
+def _adapter_files() -> list[Path]:
+    found: set[Path] = set()
+    for name in ADAPTER_PACKAGES:
+        module = _module_file(name)
+        if module is None:
+            continue
+        if module.name == "__init__.py":
+            found.update(module.parent.rglob("*.py"))
+        else:
+            found.add(module)
+    return sorted(found)
+
+
+def audit_writes_in(path: Path) -> list[int]:
+    """Lines that call ``record(`` or ``audit(`` (by name or as ``x.record(``), or import
+    those functions under any name."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            if called in AUDIT_WRITERS:
+                lines.append(node.lineno)
+        elif isinstance(node, ast.ImportFrom) and node.module in WRITER_MODULES:
+            lines += [node.lineno for a in node.names if a.name in AUDIT_WRITERS]
+    return sorted(lines)
+
+
+def test_the_adapters_are_found():
+    names = {str(p.relative_to(ROOT)) for p in _adapter_files()}
+    assert {
+        "surveys/auth/routes.py",
+        "surveys/staff/routes.py",
+        "surveys/cli.py",
+        "surveys/cli_translations.py",
+        "surveys/national/cli.py",
+        "surveys/national/routes.py",
+    } <= names
+
+
+@pytest.mark.parametrize("path", _adapter_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_an_adapter_writes_no_audit_entry_itself(path):
+    """Routes, CLI commands and the job process call the action's service, which audits."""
+    assert audit_writes_in(path) == []
+
+
 def test_the_checker_sees_what_it_must(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text(
@@ -115,6 +167,18 @@ def test_the_checker_sees_what_it_must(tmp_path):
     names = [n for _, n in imports_of(sample) if forbidden(n)]
     assert names == ["flask", "flask.g", "surveys.staff", "surveys.staff.routes", "surveys.worker"]
     assert commits_in(sample) == [6]
+    writer = tmp_path / "writer.py"
+    writer.write_text(
+        "from surveys.services.audit import record as write\n"
+        "from surveys.services import audit\n"
+        "def f(s, a):\n"
+        "    write(s, user_email='x', action='y')\n"
+        "    audit.record(s, user_email='x', action='y')\n"
+        "    a.audit(s)\n"
+        "    record_typed(s)\n"
+        "    audit.entries(s)\n"
+    )
+    assert audit_writes_in(writer) == [1, 5, 6]
     assert forbidden("surveys.reports.comments")  # a blueprint module, also by its source
     assert _defines_blueprint("surveys.national.routes")
     assert not forbidden("surveys.db")

@@ -14,8 +14,12 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
 
 from surveys import clock, db
-from surveys.models import Round
+from surveys.models import Role, Round
 from surveys.services import rounds as ops
+from surveys.services.actor import Actor, Refused
+from surveys.services.catalogue import instrument_from_db
+from surveys.services.submissions import Outcome
+from surveys.services.validation import clean_submission
 from tests.conftest import count_rows, form_token, login, release_all, table_rows
 
 THIS_YEAR = clock.today().year
@@ -311,6 +315,86 @@ def test_paper_entry_keeps_every_field_after_an_error_and_stores_once(
         )
     assert rows == [("kvinna", r.id)]
     assert audit == [f"Deltagare – avslutsenkät {r.year} – Steget"]  # the round by name, no answers
+
+
+def _paper_state(app, round_id: str) -> tuple[int, list, list]:
+    """(questionnaires waiting or released, paper audit entries, typist counts)."""
+    with app.app_context():
+        session = db.session()
+        waiting = session.execute(
+            text("SELECT (SELECT COUNT(*) FROM pending_response) + (SELECT COUNT(*) FROM response)")
+        ).scalar_one()
+        audit = session.execute(
+            text(
+                "SELECT user_email, detail FROM audit_entry "
+                "WHERE action = 'pappersenkät.registrera'"
+            )
+        ).all()
+        typed = session.execute(
+            text("SELECT typed_by, gender, count FROM paper_typist WHERE round_id = :r"),
+            {"r": round_id},
+        ).all()
+    return waiting, [tuple(a) for a in audit], [tuple(t) for t in typed]
+
+
+def test_register_paper_refuses_another_insats_and_commits_only_a_stored_form(app, make_round):
+    """rounds.register_paper: staff of another insats get Refused and nothing is stored;
+    a stored form commits its audit entry and typist count with it (in submit's own
+    transaction), a double click (duplicate) keeps nothing of its own."""
+    r = make_round("deltagare_avslut", insats="Steget")
+    with app.app_context():
+        session = db.session()
+        steget = ops.intervention_by_name(session, "Steget").id
+        annan = ops.intervention_by_name(session, "Annan", create=True).id
+        session.commit()
+        qn = instrument_from_db(session).questionnaire("deltagare_avslut")
+        answers = {q.number: "" for q in qn.questions_in(r.year)} | {1: "6"}
+        clean = clean_submission(
+            instrument_from_db(session),
+            questionnaire=qn.key,
+            year=r.year,
+            answers=answers,
+            gender="kvinna",
+        )
+        other = Actor("annan@example.invalid", Role.staff.value, frozenset({annan}))
+        own = Actor("steget@example.invalid", Role.staff.value, frozenset({steget}))
+        round_ = session.get(Round, r.id)
+        with pytest.raises(Refused, match="dina egna insatser"):
+            ops.register_paper(session, other, round_, clean, form_key="k" * 24, default_min_cell=5)
+        session.commit()  # whatever the refused call had left would be stored now
+        assert _paper_state(app, r.id) == (0, [], [])
+        stored = ops.register_paper(
+            session, own, round_, clean, form_key="k" * 24, default_min_cell=5
+        )
+        assert stored is Outcome.stored
+        session.rollback()  # committed already, by submit's transaction
+        again = ops.register_paper(
+            session, own, round_, clean, form_key="k" * 24, default_min_cell=5
+        )
+        assert again is Outcome.duplicate
+        session.commit()  # nothing of the duplicate is left to commit
+    label = f"Deltagare – avslutsenkät {r.year} – Steget"
+    assert _paper_state(app, r.id) == (
+        1,
+        [("steget@example.invalid", label)],
+        [("steget@example.invalid", "kvinna", 1)],
+    )
+    _close(app, r.id)
+    with app.app_context():
+        session = db.session()
+        with pytest.raises(Refused, match="bara registreras i öppna omgångar"):
+            ops.register_paper(
+                session, own, session.get(Round, r.id), clean, form_key="n" * 24, default_min_cell=5
+            )
+        session.commit()
+    assert _paper_state(app, r.id)[:2] == (1, [("steget@example.invalid", label)])
+
+
+def _close(app, round_id: str) -> None:
+    with app.app_context():
+        session = db.session()
+        ops.close_round(session, session.get(Round, round_id))
+        session.commit()
 
 
 # --- rounds -------------------------------------------------------------------------

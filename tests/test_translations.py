@@ -14,9 +14,10 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 
 from surveys import db
-from surveys.models import Round
-from surveys.services import rounds
-from surveys.services.catalogue import DEFAULT_FILE
+from surveys.models import Role, Round
+from surveys.services import audio, rounds
+from surveys.services.actor import Actor, Refused
+from surveys.services.catalogue import DEFAULT_FILE, instrument_from_db
 from tests.conftest import form_token, login, release_all
 from tests.translation_fixture import load_fixture_translation, template, translated, write
 
@@ -421,6 +422,40 @@ def test_recordings_refuse_what_is_not_audio_or_too_large_and_are_served(
     assert f'data-audio="/s/ljud/{Q1}"' in page
     assert page.count("data-audio=") == 1
     assert page.count('class="listen"') == 11
+
+
+def test_an_audio_load_is_audited_by_its_service_and_others_are_refused(app, runner, tmp_path):
+    """audio.load_audio audits `ljud.läs_in` (the version) for the actor that loaded it:
+    the CLI's operator; a refused file or a staff actor writes no entry and no file."""
+    app.config["INSTANCE_DIR"] = str(tmp_path / "instance")
+    folder = tmp_path / "instance" / "ljud"
+
+    def entries() -> list[tuple[str, str]]:
+        with app.app_context():
+            rows = db.session().execute(
+                text("SELECT user_email, detail FROM audit_entry WHERE action = 'ljud.läs_in'")
+            )
+            return [tuple(row) for row in rows]
+
+    bad = tmp_path / "fraga.mp3"
+    bad.write_text("inte ljud")
+    assert runner.invoke(args=["audio", "load", str(bad), "--version", Q1]).exit_code == 1
+    assert entries() == []
+    good = tiny_wav(tmp_path / "fraga1.wav")
+    staff = Actor(email="p@example.invalid", role=Role.staff.value)
+    with app.app_context():
+        session = db.session()
+        with pytest.raises(Refused, match="bara administratören"):
+            audio.load_audio(
+                session, staff, tmp_path / "instance", instrument_from_db(session), Q1, good
+            )
+        session.commit()
+    assert entries() == []
+    assert not folder.exists()
+    result = runner.invoke(args=["audio", "load", str(good), "--version", Q1])
+    assert result.exit_code == 0, result.output
+    assert entries() == [("kommandoraden", Q1)]
+    assert (folder / f"{Q1}.wav").read_bytes() == good.read_bytes()
 
 
 def test_round_page_has_links_per_language_and_the_count(

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import text
 
 from surveys import db
+from surveys.models import Role
 from surveys.services import rounds as ops
+from surveys.services import users
+from surveys.services.actor import Actor, Refused
 from tests.conftest import PASSWORD, count_rows, form_token, login, table_rows
 
 
@@ -251,3 +255,37 @@ def test_cli_user_lifecycle(app, runner, make_round):
         ["användare.skapa", "användare.ändra", "användare.ändra", "användare.inaktivera",
          "användare.lösenord"]
     )  # fmt: skip
+
+
+def _audit_rows(app) -> list[tuple[str, str, str]]:
+    with app.app_context():
+        rows = db.session().execute(text("SELECT action, user_email, detail FROM audit_entry"))
+        return sorted(tuple(row) for row in rows)
+
+
+def test_sign_in_and_out_are_audited_by_the_users_service(app, client, make_user):
+    """`inloggning` and `utloggning` by the user, written by users.signed_in/sign_out
+    (the routes only call them); a wrong password writes nothing."""
+    email = make_user("personal", email="p@example.invalid", insatser=["Steget"])
+    assert login(client, email, "fel-losenord-helt").status_code == 200
+    assert _audit_rows(app) == []
+    assert login(client, email).status_code == 302
+    assert _audit_rows(app) == [("inloggning", email, "")]
+    client.post("/logga-ut", data={"csrf_token": csrf(client)})
+    assert _audit_rows(app) == [("inloggning", email, ""), ("utloggning", email, "")]
+    with app.app_context():
+        assert users.session_version(db.session(), user_row(app, email)[0]) == 1
+
+
+def test_sign_out_refuses_another_users_account_and_changes_nothing(app, make_user):
+    mine = make_user("personal", email="p@example.invalid", insatser=["Steget"])
+    other = make_user("administratör", email="a@example.invalid")
+    other_id = user_row(app, other)[0]
+    actor = Actor(email=mine, role=Role.staff.value)
+    with app.app_context():
+        session = db.session()
+        with pytest.raises(Refused, match="bara logga ut dig själv"):
+            users.sign_out(session, actor, other_id)
+        session.commit()
+        assert users.session_version(session, other_id) == 0
+    assert _audit_rows(app) == []

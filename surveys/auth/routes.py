@@ -7,13 +7,12 @@ from flask_login import current_user, login_user, logout_user
 from sqlmodel import select
 
 from surveys import db
-from surveys.auth import check_password, load_user
+from surveys.auth import check_password, load_user, web_actor
 from surveys.auth.forms import LoginForm
 from surveys.models import Role, User
 from surveys.national.mode import is_national
 from surveys.security import Verdict, client_address, throttle
-from surveys.services.audit import record
-from surveys.services.users import bump_session_version
+from surveys.services.users import sign_out, signed_in
 
 bp = Blueprint("auth", __name__)
 WRONG = "Fel e-postadress eller lösenord."
@@ -49,7 +48,7 @@ def login():
         if check_password(user, form.password.data or "") and user is not None:
             throttle().succeeded(email, client_address())
             login_user(load_user(user.id))
-            record(session, user_email=user.email, action="inloggning")
+            signed_in(session, user)
             return redirect(_home_for(user.role))
         flash(WRONG, "error")
     return render_template("auth/login.html", form=form)
@@ -76,9 +75,7 @@ def _too_many(form: LoginForm, verdict: Verdict):
 def logout():
     """Sign out: this and every other session of the user ends (the version is bumped)."""
     if current_user.is_authenticated:
-        session = db.session()
-        bump_session_version(session, current_user.id)
-        record(session, user_email=current_user.email, action="utloggning")
+        sign_out(db.session(), web_actor(), current_user.id)
     logout_user()
     flash("Du är utloggad.")
     return redirect(url_for("auth.login"))

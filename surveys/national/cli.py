@@ -21,15 +21,13 @@ from surveys.national.demo import run as run_demo
 from surveys.national.demo import run_beside
 from surveys.national.mode import FORBUND, NATIONAL, is_national, only_in
 from surveys.national.publish import NationalPublishError, publish_year
-from surveys.national.riket_file import RiketFileError, riket_csv
+from surveys.national.riket_file import RiketFileError, default_filename, export_riket
 from surveys.reports.data import min_cell
 from surveys.services import actor
-from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.nns_package import PackageError, export_package
-from surveys.services.signing import SigningError, create_key, load_private_key, sign
+from surveys.services.signing import SigningError, load_private_key, new_key, sign
 
-CLI = "kommandoraden"
 keys_cli = AppGroup("keys", help="Signeringsnyckel för paket till och från NNS.")
 national_cli = AppGroup("national", help="Den nationella instansen (NNS).")
 
@@ -57,11 +55,9 @@ def _write_file(path: Path, data: bytes) -> None:
 def keys_create(replace: bool) -> None:
     """Skapa instansens nyckelpar; skriver ut den publika nyckeln att registrera hos NNS."""
     try:
-        public = create_key(_instance(), replace=replace)
+        public = new_key(db.session(), actor.CLI, _instance(), replace=replace)
     except SigningError as exc:
         _fail(str(exc))
-    session = db.session()
-    record(session, user_email=CLI, action="nyckel.skapa", detail=f"publik nyckel {public}")
     click.echo("Nyckelparet är skapat. Den privata nyckeln ligger i instansmappen (bara ägaren).")
     click.echo(f"Publik nyckel (registreras hos NNS): {public}")
 
@@ -96,11 +92,11 @@ def national_register(name: str, org_number: str, public_key: str, group: str) -
     try:
         member = national_packages.register_member(
             session,
+            actor.CLI,
             name=name,
             org_number=org_number,
             public_key=public_key,
             comparison_group=group,
-            user_email=CLI,
         )
     except national_packages.MemberError as exc:
         _fail(str(exc))
@@ -130,7 +126,7 @@ def national_import(paths: tuple[str, ...]) -> None:
     session = db.session()
     try:
         lines = national_packages.import_packages(
-            session, instrument_from_db(session), files, user_email=CLI
+            session, actor.CLI, instrument_from_db(session), files
         )
     except national_packages.PackageRefused as exc:
         session.rollback()
@@ -149,9 +145,9 @@ def national_publish(year: int) -> None:
     try:
         publication = publish_year(
             session,
+            actor.CLI,
             instrument_from_db(session),
             year=year,
-            user_email=CLI,
             min_cell=min_cell(session, current_app.config["MIN_CELL"]),
         )
     except NationalPublishError as exc:
@@ -164,16 +160,14 @@ def national_publish(year: int) -> None:
 @click.option("--output", type=click.Path(dir_okay=False), default=None)
 def national_export(year: int, output: str | None) -> None:
     """Rikets fil (nationella siffror med n och jämförelsegrupper), signerad av NNS."""
-    session = db.session()
+    path = Path(output or default_filename(year))
     try:
-        data = riket_csv(session, year)
+        data = export_riket(db.session(), actor.CLI, year, path.name)
         key = load_private_key(_instance())
     except (RiketFileError, SigningError) as exc:
-        _fail(str(exc))
-    path = Path(output or f"riket-{year}.csv")
+        _fail(str(exc))  # the audit entry is rolled back with the command
     _write_file(path, data)
     _write_file(path.with_name(path.name + ".sig"), sign(key, data))
-    record(session, user_email=CLI, action="riket.exportera", detail=f"{year}: {path.name}")
     click.echo(f"Skrev {path} och {path.name}.sig.")
 
 

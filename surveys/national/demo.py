@@ -29,6 +29,7 @@ from sqlmodel import Session, select
 
 from surveys import db, paths
 from surveys.config import APP_FACTORY
+from surveys.demo import LEVEL, demo_questionnaire
 from surveys.files.history import import_national
 from surveys.models import Response, Role, User
 from surveys.national.packages import import_packages, register_member
@@ -38,16 +39,17 @@ from surveys.passwords import hash_password
 from surveys.reports.data import min_cell as threshold
 from surveys.services import rounds as ops
 from surveys.services import settings
+from surveys.services.actor import Actor
 from surveys.services.catalogue import instrument_from_db, load_instrument_file
 from surveys.services.nns_package import ORG_NUMBER, build_package
 from surveys.services.publications import publish
 from surveys.services.signing import create_key, key_path, load_private_key, public_key_text, sign
 from surveys.services.submissions import insert_responses
-from surveys.services.validation import clean_submission
 
 DEMO_YEARS = (2022, 2023, 2024)
 NNS_ACCOUNT = ("nns@demo.invalid", "demo-losenord-2024")
 FOLDER = "nationell-demo"
+DEMO_ACTOR = Actor(email="demo", role=Role.admin.value)  # the audit log's "demo" at NNS
 
 
 @dataclass(frozen=True)
@@ -75,14 +77,6 @@ BASE_SIZES = {
     "chefsgrupp": 10,
     "styrelse": 7,
 }
-LEVEL = {
-    "deltagare_avslut": 0.86,
-    "deltagare_pagaende": 0.82,
-    "personal": 0.78,
-    "remittent": 0.85,
-    "chefsgrupp": 0.45,
-    "styrelse": 0.62,
-}
 
 
 def migrate(url: str) -> None:
@@ -90,18 +84,6 @@ def migrate(url: str) -> None:
     config.set_main_option("script_location", str(paths.MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     alembic_command.upgrade(config, "head")
-
-
-def _code(rng: random.Random, level: float) -> int | None:
-    roll = rng.random()
-    if roll < 0.04:
-        return None if rng.random() < 0.5 else 0
-    roll = rng.random()
-    if roll < level:
-        return rng.choices([6, 5, 4], weights=[5, 3, 2])[0]
-    if roll < level + (1 - level) * 0.6:
-        return 3
-    return rng.choice([1, 2])
 
 
 def seed_forbund(session: Session, spec: DemoForbund, *, seed: int, min_cell: int) -> int:
@@ -131,24 +113,14 @@ def seed_forbund(session: Session, spec: DemoForbund, *, seed: int, min_cell: in
                 ops.close_round(session, round_)
                 items = []
                 for _ in range(max(1, size // len(targets) + rng.randint(-2, 2))):
-                    answers: dict[int, int | None] = {}
-                    for q in qn.questions_in(year):
-                        if q.gate:
-                            answers[q.number] = rng.choices([1, 2, 0], weights=[90, 7, 3])[0]
-                        elif (
-                            q.condition_question is None
-                            or answers.get(q.condition_question) == q.condition_code
-                        ):
-                            answers[q.number] = _code(
-                                rng, min(0.97, LEVEL[qn.key] + spec.level + (year - 2022) * 0.01)
-                            )
-                    gender = (
-                        rng.choices(["kvinna", "man", "annat", ""], weights=[55, 41, 2, 2])[0]
-                        if qn.participant
-                        else None
-                    )
-                    clean = clean_submission(
-                        instrument, questionnaire=qn.key, year=year, answers=answers, gender=gender
+                    clean = demo_questionnaire(
+                        rng,
+                        instrument,
+                        qn,
+                        year,
+                        level=min(0.97, LEVEL[qn.key] + spec.level + (year - 2022) * 0.01),
+                        gate_weights=(90, 7, 3),
+                        gender_weights=(55, 41, 2, 2),
                     )
                     items.append((clean, round_.id, round_.intervention_id))
                 total += insert_responses(session, items)
@@ -231,13 +203,13 @@ def run(*, default_min_cell: int, echo=print, root: Path | None = None) -> dict:
                 package_files.append((package.filename, package.zip_bytes))
             register_member(
                 national_session,
+                DEMO_ACTOR,
                 name=spec.name,
                 org_number=spec.org_number,
                 public_key=public_key_text(key),
                 comparison_group=spec.group,
-                user_email="demo",
             )
-    for line in import_packages(national_session, instrument, package_files, user_email="demo"):
+    for line in import_packages(national_session, DEMO_ACTOR, instrument, package_files):
         echo(line)
     with db.own_transaction(national_session):
         _nns_user(national_session)
@@ -249,7 +221,7 @@ def run(*, default_min_cell: int, echo=print, root: Path | None = None) -> dict:
     for year in DEMO_YEARS:
         with db.own_transaction(national_session):
             publication = publish_year(
-                national_session, instrument, year=year, user_email="demo", min_cell=min_cell
+                national_session, DEMO_ACTOR, instrument, year=year, min_cell=min_cell
             )
         data = riket_csv(national_session, year)
         signature = sign(nns_key, data)

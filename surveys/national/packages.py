@@ -35,7 +35,8 @@ from surveys.models import (
     table_of,
 )
 from surveys.names import FORMULA_START, REFUSED_CATEGORIES
-from surveys.services.audit import record
+from surveys.services import publications
+from surveys.services.actor import Actor, audit, require_admin
 from surveys.services.nns_package import (
     ANSWER_FIELDS,
     DESCRIPTOR,
@@ -98,14 +99,16 @@ def normal_org_number(text: str) -> str | None:
 
 def register_member(
     db: Session,
+    actor: Actor,
     *,
     name: str,
     org_number: str,
     public_key: str,
     comparison_group: str = "",
-    user_email: str,
 ) -> NationalMember:
-    """Register a förbund, or update the one with that organisation number (audited)."""
+    """NNS's administrator registers a förbund, or updates the one with that organisation
+    number (``riket.förbund.registrera``/``ändra``); MemberError or Refused, nothing written."""
+    require_admin(actor)
     name = name.strip()
     org = normal_org_number(org_number)
     group = comparison_group.strip()
@@ -137,17 +140,14 @@ def register_member(
         member = NationalMember(
             name=name, org_number=org, public_key="", registered_at=clock.utcnow()
         )
+    if member.name and member.name != name:  # its rows hidden in shown versions keep hidden
+        publications.rename_in_versions(db, member.name, name)
     member.name = name
     member.public_key = public_key.strip()
     member.comparison_group = group
     db.add(member)
     db.flush()
-    record(
-        db,
-        user_email=user_email,
-        action=action,
-        detail=f"{name} ({org}){', jämförelsegrupp ' + group if group else ''}",
-    )
+    audit(db, actor, action, f"{name} ({org}){', jämförelsegrupp ' + group if group else ''}")
     return member
 
 
@@ -436,13 +436,15 @@ def _check_totals(answers: list[dict], modes: list[dict], errors: list[str]) -> 
 
 
 def import_packages(
-    db: Session, instrument: Instrument, files: list[tuple[str, bytes]], *, user_email: str
+    db: Session, actor: Actor, instrument: Instrument, files: list[tuple[str, bytes]]
 ) -> list[str]:
-    """Check every file, then store them all (no commit); returns a Swedish line per package.
+    """NNS's administrator imports packages (``riket.paket.importera``/``ersätt`` each):
+    every file checked, then all stored (no commit); returns a Swedish line per package.
 
     All-or-nothing: one failing package refuses the whole import (``PackageRefused``
     with every file's reasons). A newer package of a förbund's year replaces the older.
     """
+    require_admin(actor)
     checked: list[Checked] = []
     errors: list[str] = []
     for filename, data in files:
@@ -461,10 +463,10 @@ def import_packages(
         seen[key] = c.filename
     if errors:
         raise PackageRefused(errors)
-    return [_store(db, c, user_email=user_email) for c in checked]
+    return [_store(db, actor, c) for c in checked]
 
 
-def _store(db: Session, c: Checked, *, user_email: str) -> str:
+def _store(db: Session, actor: Actor, c: Checked) -> str:
     older = db.execute(
         select(NationalPackage).where(
             col(NationalPackage.member_id) == c.member.id, col(NationalPackage.year) == c.year
@@ -481,7 +483,7 @@ def _store(db: Session, c: Checked, *, user_email: str) -> str:
         software_version=c.software_version,
         questionnaires=c.questionnaires,
         imported_at=clock.utcnow(),
-        imported_by=user_email,
+        imported_by=actor.email,
     )
     db.add(package)
     db.flush()
@@ -495,11 +497,11 @@ def _store(db: Session, c: Checked, *, user_email: str) -> str:
             table_of(NationalModeCount).insert(), [{"package_id": package.id, **m} for m in c.modes]
         )
     replaced = f"; ersätter {older.filename or 'ett äldre paket'}" if older is not None else ""
-    record(
+    audit(
         db,
-        user_email=user_email,
-        action="riket.paket.ersätt" if older is not None else "riket.paket.importera",
-        detail=f"{c.member.name} {c.year}: {c.filename}, {c.questionnaires} enkäter{replaced}",
+        actor,
+        "riket.paket.ersätt" if older is not None else "riket.paket.importera",
+        f"{c.member.name} {c.year}: {c.filename}, {c.questionnaires} enkäter{replaced}",
     )
     verb = "ersatte ett äldre paket" if older is not None else "importerat"
     return f"{c.filename}: {c.member.name} {c.year}, {c.questionnaires} enkäter – {verb}."

@@ -19,6 +19,9 @@ bound of the true size, so primary suppression is, if anything, stricter.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
@@ -26,8 +29,9 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from indicators import Instrument
-from indicators.disclosure import FORBUND, build_cells
+from indicators.disclosure import FORBUND, TYPED_COLUMNS, build_cells
 from indicators.national import protect_hierarchy
+from indicators.versions import Shown, hidden_keys, hold_back
 from surveys import clock
 from surveys.models import (
     NationalCount,
@@ -39,12 +43,26 @@ from surveys.models import (
     table_of,
 )
 from surveys.services import publications
-from surveys.services.audit import record
+from surveys.services.actor import Actor, audit, require_admin
 from surveys.services.nns_package import OTHER
 
 GROUP_PREFIX = "grupp:"  # scope of a comparison group in the publication
 NO_GROUP = "utan jämförelsegrupp"
 GENDER_OF_SUBGROUP = {"kvinna": "kvinna", "man": "man", OTHER: "", "": ""}
+
+
+# A year with this many cells is protected in several processes, one per core (at most
+# MAX_WORKERS): every förbund's cells in one program makes a national year's blocks
+# large (a minute of work on one core at today's 80 förbund), a förbund's year is small.
+PARALLEL_FROM_CELLS = 5_000
+MAX_WORKERS = 8
+
+
+def block_workers(cells: int) -> int:
+    """How many processes protect the blocks of a year with ``cells`` cells."""
+    if cells < PARALLEL_FROM_CELLS:
+        return 1
+    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
 
 
 class NationalPublishError(Exception):
@@ -87,9 +105,13 @@ def count_frames(
     ``scope_of`` maps a member id to the scope its counts go to (the förbund's
     name, or its comparison group); the scope takes the insats's place.
     """
-    frame = counts.assign(intervention=counts["member"].map(scope_of))
+    return scope_frames(counts.assign(intervention=counts["member"].map(scope_of)), instrument)
+
+
+def scope_frames(counts: pd.DataFrame, instrument: Instrument) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``count_frames`` of counts whose ``intervention`` column already names the scope."""
     keys = ["year", "questionnaire", "question", "intervention", "gender", "code"]
-    code_counts = frame.groupby(keys, as_index=False, sort=False)["count"].sum()
+    code_counts = counts.groupby(keys, as_index=False, sort=False)["count"].sum()
     # pooled size: the largest number of scale answers among the indicator's questions
     questions = instrument.questions_frame()
     options = instrument.options_frame()
@@ -107,6 +129,40 @@ def count_frames(
     return code_counts[[*keys, "count"]], pooled[[*size_keys, "respondents"]]
 
 
+# A national version's atoms (``indicators.versions``) are one förbund's counts, keyed by
+# the member's id and the comparison group it is counted in, so renaming a förbund
+# changes no atom. A published year keeps its groups: a förbund moved to another group
+# since is counted in the group it was shown in (else the old group's difference
+# between two versions would be that förbund's figures, small ones included).
+_ATOM_SEPARATOR = "|"
+
+
+def _atom_parts(atom: str) -> tuple[str, str]:
+    """(member id, comparison group) of an atom scope."""
+    member_id, _, group = atom.partition(_ATOM_SEPARATOR)
+    return member_id, group
+
+
+def year_groups(members: dict[str, NationalMember], shown: list[Shown]) -> dict[str, str]:
+    """Each member's comparison group for a year: as in the newest shown version of the
+    year (where it was in one), else as registered now."""
+    groups = {i: m.comparison_group for i, m in members.items()}
+    if shown:
+        for atom in shown[-1].code_counts["intervention"].astype(str).unique():
+            member_id, group = _atom_parts(atom)
+            if member_id in groups:
+                groups[member_id] = group
+    return groups
+
+
+@dataclass
+class NationalYear:
+    """A national year computed: the publication's rows and each member's group in it."""
+
+    computed: publications.Computed
+    group_of: dict[str, str]  # member id -> comparison group ("" = none)
+
+
 def compute(
     db: Session,
     instrument: Instrument,
@@ -114,20 +170,42 @@ def compute(
     year: int,
     min_cell: int,
     previous: Publication | None = None,
-) -> publications.Computed:
-    """Riket, the comparison groups and every förbund of a year, disclosure-controlled."""
+) -> NationalYear:
+    """Riket, the comparison groups and every förbund of a year, disclosure-controlled.
+
+    As a förbund's ``publications.compute``: each atom (förbund × subgroup ×
+    questionnaire) takes its current counts or, when they changed too little since a
+    shown version of the year, exactly its figures from the newest one
+    (``indicators.versions.hold_back``), and rows hidden in a shown version stay hidden.
+    """
     counts = package_counts(db, year)
     members = {m.id: m for m in db.execute(select(NationalMember)).scalars()}
     other = publications.protect_other(db)
     before = publications._previous_sizes(db, previous) if previous is not None else None  # noqa: SLF001
-    by_member = {i: m.name for i, m in members.items()}
-    cells = build_cells(*count_frames(counts, instrument, by_member), instrument)
+    shown = publications.shown_versions(db, year)
+    group_of = year_groups(members, shown)
+    atoms = {i: f"{i}{_ATOM_SEPARATOR}{group}" for i, group in group_of.items()}
+    current = Shown(
+        *count_frames(counts, instrument, atoms),
+        pd.DataFrame(columns=TYPED_COLUMNS),  # a package has no paper forms per typist
+    )
+    held = hold_back(current, shown, instrument, min_cell=min_cell)
+
+    def regrouped(scope: Callable[[str], str]) -> pd.DataFrame:
+        frame = held.code_counts
+        return frame.assign(intervention=frame["intervention"].map(scope))
+
+    def name_of(atom: str) -> str:
+        member = members.get(_atom_parts(atom)[0])
+        return member.name if member is not None else atom
+
+    cells = build_cells(*scope_frames(regrouped(name_of), instrument), instrument)
     parent_of: dict[str, str] = {}
-    if any(m.comparison_group for m in members.values()):
-        by_group = {i: group_scope(m.comparison_group) for i, m in members.items()}
-        group_cells = build_cells(*count_frames(counts, instrument, by_group), instrument)
+    if any(group_of.values()):
+        by_group = regrouped(lambda atom: group_scope(_atom_parts(atom)[1]))
+        group_cells = build_cells(*scope_frames(by_group, instrument), instrument)
         cells = pd.concat([cells, group_cells[group_cells["scope"] != FORBUND]], ignore_index=True)
-        parent_of = {m.name: group_scope(m.comparison_group) for m in members.values()}
+        parent_of = {m.name: group_scope(group_of[i]) for i, m in members.items()}
     rows = protect_hierarchy(
         cells,
         instrument,
@@ -135,18 +213,51 @@ def compute(
         parent_of=parent_of,
         protect_other=other,
         previous=before,
+        hidden_before=held.hidden_before,
+        workers=block_workers(len(cells)),
     )
     rows = publications._with_sizes(rows, cells)  # noqa: SLF001
-    return publications.Computed(
+    waiting = _waiting_per_scope(held.waiting, name_of)
+    computed = publications.Computed(
         year=year,
         rows=rows,
-        groups=_questionnaires(db, year, members),
+        groups=_less_waiting(_questionnaires(db, year, members, group_of), waiting),
         min_cell=min_cell,
         protect_other=other,
+        waiting=held.total_waiting,
+        counts=Shown(held.code_counts, held.pooled_sizes, current.typed, hidden_keys(rows)),
+        based_on=len(shown),
+        waiting_groups=waiting,
     )
+    return NationalYear(computed, group_of)
 
 
-def _questionnaires(db: Session, year: int, members: dict[str, NationalMember]) -> pd.DataFrame:
+def _waiting_per_scope(waiting: pd.DataFrame, name_of: Callable[[str], str]) -> pd.DataFrame:
+    """Questionnaires waiting per questionnaire and scope: each förbund, each comparison
+    group and Riket (from their atoms)."""
+    if waiting.empty:
+        return pd.DataFrame(columns=["questionnaire", "scope", "waiting"])
+    per_member = waiting.assign(scope=waiting["scope"].map(name_of))
+    per_group = waiting.assign(
+        scope=waiting["scope"].map(lambda atom: group_scope(_atom_parts(atom)[1]))
+    )
+    riket = waiting.assign(scope=FORBUND)
+    both = pd.concat([per_member, per_group, riket], ignore_index=True)
+    return both.groupby(["questionnaire", "scope"], as_index=False, sort=True)["waiting"].sum()
+
+
+def _less_waiting(groups: pd.DataFrame, waiting: pd.DataFrame) -> pd.DataFrame:
+    """Questionnaires per scope as shown: those that wait are not counted yet."""
+    if waiting.empty or groups.empty:
+        return groups
+    merged = groups.merge(waiting, on=["questionnaire", "scope"], how="left")
+    merged["count"] = (merged["count"] - merged["waiting"].fillna(0)).clip(lower=0)
+    return merged[groups.columns].astype({"count": "int64"})
+
+
+def _questionnaires(
+    db: Session, year: int, members: dict[str, NationalMember], group_of: dict[str, str]
+) -> pd.DataFrame:
     """Questionnaires per scope (Riket, each förbund, each group) and questionnaire."""
     rows = db.execute(
         select(
@@ -166,12 +277,8 @@ def _questionnaires(db: Session, year: int, members: dict[str, NationalMember]) 
         frame.groupby("questionnaire", as_index=False)["count"].sum().assign(scope=FORBUND),
         frame.assign(scope=frame["member"].map(names)),
     ]
-    if any(m.comparison_group for m in members.values()):
-        grouped = frame.assign(
-            scope=frame["member"].map(
-                {i: group_scope(m.comparison_group) for i, m in members.items()}
-            )
-        )
+    if any(group_of.values()):
+        grouped = frame.assign(scope=frame["member"].map(lambda i: group_scope(group_of[i])))
         parts.append(grouped.groupby(["scope", "questionnaire"], as_index=False)["count"].sum())
     out = pd.concat(parts, ignore_index=True)
     return out.groupby(["scope", "questionnaire"], as_index=False)["count"].sum()
@@ -179,14 +286,16 @@ def _questionnaires(db: Session, year: int, members: dict[str, NationalMember]) 
 
 def publish_year(
     db: Session,
+    actor: Actor,
     instrument: Instrument,
     *,
     year: int,
-    user_email: str,
     min_cell: int,
     now: datetime | None = None,
 ) -> Publication:
-    """Compute and store a national year (a new version when published before); flushes."""
+    """NNS's administrator publishes a national year (``riket.publicera``; a new version
+    when published before); flushes. NationalPublishError or Refused, nothing written."""
+    require_admin(actor)
     now = now or clock.now()
     packages = db.execute(
         select(NationalPackage, NationalMember)
@@ -196,16 +305,24 @@ def publish_year(
     if not packages:
         raise NationalPublishError(f"Det finns inga importerade paket för {year} att publicera.")
     previous = publications.latest(db, year)
-    computed = compute(db, instrument, year=year, min_cell=min_cell, previous=previous)
+    national_year = compute(db, instrument, year=year, min_cell=min_cell, previous=previous)
+    computed = national_year.computed
     publication = publications._store(  # noqa: SLF001 - the förbund's own storing
         db,
         instrument,
         computed,
         version=(previous.version + 1) if previous else 1,
-        user_email=user_email,
+        user_email=actor.email,
         now=now,
     )
     publication.method_note = method_note(publication.method_note, len(packages))
+    try:
+        publications.record_shown(db, computed, kind="publication", publication_id=publication.id)
+    except publications.VersionRace:
+        raise NationalPublishError(
+            f"{year} publicerades samtidigt från ett annat håll. Ingenting publicerades; "
+            "försök igen."
+        ) from None
     db.add(publication)
     db.connection().execute(
         table_of(NationalPublicationMember).insert(),
@@ -213,20 +330,18 @@ def publish_year(
             {
                 "publication_id": publication.id,
                 "member": member.name,
-                "comparison_group": member.comparison_group,
+                "comparison_group": national_year.group_of.get(member.id, ""),
                 "package_digest": package.digest,
             }
             for package, member in packages
         ],
     )
-    record(
+    audit(
         db,
-        user_email=user_email,
-        action="riket.publicera",
-        detail=(
-            f"{year} version {publication.version}; {len(packages)} förbund, "
-            f"{len(computed.rows)} rader, {publications.hidden_count(computed.rows)} dolda"
-        ),
+        actor,
+        "riket.publicera",
+        f"{year} version {publication.version}; {len(packages)} förbund, "
+        f"{len(computed.rows)} rader, {publications.hidden_count(computed.rows)} dolda",
     )
     db.flush()
     return publication
@@ -236,7 +351,9 @@ def method_note(forbund_note: str, members: int) -> str:
     return (
         f"Riket är summan av de {members} förbundens signerade paket med antal svar, räknade "
         "med samma kod och samma röjandeskydd som förbundens egna publiceringar. n är antalet "
-        "som gav ett svar (tomma svar finns inte i paketen).\n\n" + forbund_note
+        "som gav ett svar (tomma svar finns inte i paketen).\n\n"
+        # a national version's groups are förbund, not insatser
+        + forbund_note.replace("(insats och kön)", "(förbund och kön)")
     )
 
 

@@ -7,6 +7,9 @@ and of each comparison group. NNS signs the file's exact bytes with its own
 Ed25519 key; the signature travels beside it as ``<file>.sig``. A förbund that
 has NNS's public key configured (setting or ``NNS_PUBLIC_KEY``) accepts only a
 file whose signature verifies.
+
+``export_riket`` is the action behind both the page's download and ``surveys national
+export``: the administrator's check and one audit entry (``riket.exportera``) alike.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from surveys.files.reading import FileError
 from surveys.models import PublicationRow
 from surveys.national.publish import GROUP_PREFIX
 from surveys.services import publications, settings
+from surveys.services.actor import Actor, audit, require_admin
 from surveys.services.signing import verify
 
 RIKET_COLUMNS = [*NATIONAL_COLUMNS, "n", "comparison_group"]
@@ -68,6 +72,19 @@ def riket_csv(db: Session, year: int) -> bytes:
             [year, row.questionnaire, row.question, row.subgroup, row.positive, row.n, group]
         )
     return out.getvalue().encode("utf-8")
+
+
+def default_filename(year: int) -> str:
+    return f"riket-{year}.csv"
+
+
+def export_riket(db: Session, actor: Actor, year: int, filename: str | None = None) -> bytes:
+    """The administrator takes out the Riket file of a year (``riket.exportera``,
+    "<year>: <file name>"); RiketFileError or Refused, nothing written, when it cannot."""
+    require_admin(actor)
+    data = riket_csv(db, year)
+    audit(db, actor, "riket.exportera", f"{year}: {filename or default_filename(year)}")
+    return data
 
 
 def configured_key(db: Session) -> str:

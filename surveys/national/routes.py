@@ -22,19 +22,17 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user
 
 from surveys import db
-from surveys.auth import roles_required
+from surveys.auth import roles_required, web_actor
 from surveys.models import Role
 from surveys.national import packages as national_packages
 from surveys.national import report as national_report
 from surveys.national.publish import NationalPublishError, publish_year
-from surveys.national.riket_file import RiketFileError, riket_csv
+from surveys.national.riket_file import RiketFileError, default_filename, export_riket
 from surveys.reports.assets import DOCUMENT_MIME
 from surveys.reports.data import min_cell, published_report
 from surveys.reports.downloads import render_download
-from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import published_years
 
@@ -65,11 +63,11 @@ def register():
     try:
         member = national_packages.register_member(
             db.session(),
+            web_actor(),
             name=form.get("name", "")[:300],
             org_number=form.get("org_number", "")[:40],
             public_key=form.get("public_key", "")[:200],
             comparison_group=form.get("comparison_group", "")[:200],
-            user_email=current_user.email,
         )
     except national_packages.MemberError as exc:
         flash(str(exc), "error")
@@ -93,7 +91,7 @@ def upload():
     session = db.session()
     try:
         lines = national_packages.import_packages(
-            session, instrument_from_db(session), files, user_email=current_user.email
+            session, web_actor(), instrument_from_db(session), files
         )
     except national_packages.PackageRefused as exc:
         session.rollback()
@@ -118,9 +116,9 @@ def publish():
     try:
         publication = publish_year(
             session,
+            web_actor(),
             instrument_from_db(session),
             year=int(raw),
-            user_email=current_user.email,
             min_cell=min_cell(session, current_app.config["MIN_CELL"]),
         )
     except NationalPublishError as exc:
@@ -161,14 +159,14 @@ def download(year: int, fmt: str):
 @roles_required(Role.admin)
 def riket_file(year: int):
     """The Riket file (signed with `surveys national export`, where NNS's key lives)."""
+    filename = default_filename(year)
     try:
-        body = riket_csv(db.session(), year)
+        body = export_riket(db.session(), web_actor(), year, filename)
     except RiketFileError as exc:
         flash(str(exc), "error")
         return redirect(url_for(".home"))
-    record(db.session(), user_email=current_user.email, action="riket.exportera", detail=str(year))
     return Response(
         body,
         mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename=riket-{year}.csv"},
+        headers={"Content-Disposition": f"attachment; filename={filename}"},
     )

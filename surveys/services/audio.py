@@ -5,7 +5,8 @@ A förbund may record a question's Swedish wording; the recording is played by t
 ``<instance>/ljud/<version id>.<ext>``, keyed by the question version's fixed id (a new
 wording is a new version, so an old recording never plays for a new text). They are
 loaded with ``surveys audio load FILE --version ID``, which accepts only real audio
-(recognised by its first bytes, not its name) of at most ``MAX_BYTES``.
+(recognised by its first bytes, not its name) of at most ``MAX_BYTES``: the action
+``load_audio`` (an actor, the administrator's check, the audit entry ``ljud.läs_in``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ import os
 import re
 from pathlib import Path
 
+from sqlmodel import Session
+
 from indicators.instrument import VERSION_ID, Instrument
 from surveys import clock
+from surveys.services.actor import Actor, audit, require_admin
 
 MAX_BYTES = 3 * 1024 * 1024  # a spoken question is a few seconds: 3 MB is plenty
 FOLDER = "ljud"
@@ -80,6 +84,22 @@ def load_recording(instance_dir: str | Path, instrument: Instrument, version_id:
     for other in target_dir.glob(f"{version_id}.*"):
         if other != target:
             other.unlink()
+    return target
+
+
+def load_audio(
+    db: Session,
+    actor: Actor,
+    instance_dir: str | Path,
+    instrument: Instrument,
+    version_id: str,
+    path: Path,
+) -> Path:
+    """The administrator loads a recording (``ljud.läs_in``, the version id); the file
+    written. AudioError (nothing changed) or Refused before anything is written."""
+    require_admin(actor)
+    target = load_recording(instance_dir, instrument, version_id, path)
+    audit(db, actor, "ljud.läs_in", version_id)
     return target
 
 

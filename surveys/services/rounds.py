@@ -2,9 +2,13 @@
 kiosk enrolment.
 
 The actions people take (``start_round``, ``change_state``, ``remove_round``,
-``create_insats``, ``insats_named``, ``rename_insats``) take an ``Actor``, check what it
+``create_insats``, ``insats_named``, ``rename_insats``, the link actions and
+``register_paper``) take an ``Actor``, check what it
 may do, write their own audit entry and only flush; the request (or CLI command) commits
-once at its boundary. The functions without an actor are their building blocks.
+once at its boundary. ``register_paper`` is the one exception: it stores through
+``submissions.submit``, whose own transaction (``db.own_transaction``) commits the
+questionnaire with its audit entry. The functions without an actor are their building
+blocks.
 """
 
 from __future__ import annotations
@@ -38,8 +42,10 @@ from surveys.models import (
 )
 from surveys.names import InvalidName, clean_insats_name, name_key
 from surveys.services import submissions
-from surveys.services.actor import Actor, audit, require_admin, require_manage
+from surveys.services.actor import Actor, Refused, audit, require_admin, require_manage
+from surveys.services.publications import record_typed
 from surveys.services.round_access import hash_token
+from surveys.services.validation import CleanSubmission
 
 MODE_LABELS = {
     RoundMode.open_link.value: "Öppen länk",
@@ -665,3 +671,45 @@ def record_mail(
     detail = f"{sent} skickade, {len(failed_tokens)} misslyckades"
     audit(db, actor, "länkar.skicka", f"{label_of(db, round_)}: {detail}")
     return revoked
+
+
+# --- a paper questionnaire typed in (staff of the round's insats, or the administrator) --
+
+
+def register_paper(
+    db: Session,
+    actor: Actor,
+    round_: Round,
+    clean: CleanSubmission,
+    *,
+    form_key: str,
+    default_min_cell: int,
+) -> submissions.Outcome:
+    """Type in a paper questionnaire (``pappersenkät.registrera``, the round by name).
+
+    Stored through ``submissions.submit``, the web form's path, with the paper form's
+    key: a double click stores one questionnaire. The audit entry and the typist's count
+    (``record_typed``) are added first and committed together with the questionnaire by
+    submit's own transaction; when the outcome is anything but stored, submit rolls them
+    back with it, so nothing is kept of a form that was not stored. Refused (nothing
+    written) for an actor who does not manage the round's insats or when the round takes
+    no paper forms now (``paper_entry_refusal``).
+    """
+    require_manage(actor, round_.intervention_id)
+    refusal = paper_entry_refusal(db, round_, admin=actor.is_admin)
+    if refusal is not None:
+        raise Refused(refusal)
+    if (clean.questionnaire, clean.year) != (round_.questionnaire_key, round_.year):
+        raise ValueError("Enkäten hör inte till mätomgången. Ingenting har sparats.")
+    if not form_key:
+        raise ValueError("Formulärets nyckel saknas. Ingenting har sparats.")
+    audit(db, actor, "pappersenkät.registrera", label_of(db, round_))
+    record_typed(db, round_, gender=clean.gender, typed_by=actor.email)
+    return submissions.submit(
+        db,
+        round_=round_,
+        clean=clean,
+        idempotency_key="paper:" + form_key,
+        default_min_cell=default_min_cell,
+        check_open=round_.state == RoundState.open.value,
+    )

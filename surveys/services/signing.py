@@ -3,7 +3,8 @@
 The private key lives in the instance folder, owner-only (``0600``), like the
 pending key and the development secret; the public key is shown as base64 of its
 32 raw bytes, short enough to paste into NNS's register (or a förbund's setting).
-Nothing here touches the database.
+Only the action ``new_key`` (``surveys keys create``) touches the database: its audit
+entry ``nyckel.skapa``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlmodel import Session
+
+from surveys.services.actor import Actor, audit, require_admin
 
 PRIVATE_KEY_FILE = "nns_signeringsnyckel.pem"  # in the instance folder
 OWNER_ONLY = 0o600
@@ -54,6 +58,15 @@ def create_key(instance: Path, *, replace: bool = False) -> str:
     os.replace(temporary, path)
     os.chmod(path, OWNER_ONLY)
     return public_key_text(key)
+
+
+def new_key(db: Session, actor: Actor, instance: Path, *, replace: bool = False) -> str:
+    """The administrator makes the instance's key pair (``nyckel.skapa``, the public key);
+    returns the public key. SigningError or Refused before anything is written."""
+    require_admin(actor)
+    public = create_key(instance, replace=replace)
+    audit(db, actor, "nyckel.skapa", f"publik nyckel {public}")
+    return public
 
 
 def load_private_key(instance: Path) -> Ed25519PrivateKey:

@@ -2,8 +2,9 @@
 
 Creation, editing (name, role, insatser), deactivation, password changes and the
 per-user session version that signs every earlier session out. The actions at the end
-(``add_user``, ``change_user``, ``change_active``, ``new_password``) take an ``Actor``,
-check it and write the audit entry; the functions above are their building blocks.
+(``add_user``, ``change_user``, ``change_active``, ``new_password``, ``sign_out``) take an
+``Actor``, check it and write the audit entry; ``signed_in`` audits a sign-in (the user is
+the actor: nobody was signed in before). The functions above are their building blocks.
 Services only add and flush; the request or CLI command commits.
 """
 
@@ -18,7 +19,7 @@ from sqlmodel import Session, col, select
 from surveys.models import Intervention, Role, SessionVersion, User, UserIntervention
 from surveys.names import name_key
 from surveys.passwords import hash_password
-from surveys.services.actor import Actor, audit, require_admin
+from surveys.services.actor import Actor, Refused, audit, require_admin
 
 # Demo and test accounts use the reserved .invalid domain (RFC 2606) on purpose: a
 # sign-in name never receives mail, so it is accepted as an account name.
@@ -271,3 +272,19 @@ def new_password(db: Session, actor: Actor, user: User, password: str) -> None:
     require_admin(actor)
     set_password(db, user, password)
     audit(db, actor, "användare.lösenord", user.email)
+
+
+def signed_in(db: Session, user: User) -> None:
+    """A user has signed in with the right password (``inloggning``); the route checked it
+    and started the session, so the user is their own actor."""
+    audit(db, Actor(email=user.email, role=user.role), "inloggning")
+
+
+def sign_out(db: Session, actor: Actor, user_id: str) -> None:
+    """The actor signs out (``utloggning``): every session of theirs ends, also a cookie
+    copied before, because the session version is bumped. Only one's own account."""
+    user = db.get(User, user_id)
+    if user is None or user.email != actor.email:
+        raise Refused("Du kan bara logga ut dig själv. Ingenting har ändrats.")
+    bump_session_version(db, user_id)
+    audit(db, actor, "utloggning")

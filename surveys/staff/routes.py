@@ -54,12 +54,10 @@ from surveys.models import (
 )
 from surveys.services import mail
 from surveys.services import rounds as round_ops
-from surveys.services.audit import record
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.publications import record_typed
 from surveys.services.round_access import accepts_answers
 from surveys.services.settings import forbund_name
-from surveys.services.submissions import UNAVAILABLE_TEXT, Outcome, submit
+from surveys.services.submissions import UNAVAILABLE_TEXT, Outcome
 from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
 from surveys.staff.forms import AddressesForm, ConfirmForm, CountForm, PaperForm, RoundForm
 
@@ -435,14 +433,16 @@ def paper(round_id: str):
             if _blank_unconfirmed(answers):
                 # As the web form asks "Vill du skicka ändå?": nothing stored yet.
                 return _paper_page(form, round_, instrument, qn, {}, values, ask_empty=True)
-            record(
+            # Audited, the typist counted and stored in one transaction; nothing is kept
+            # when the questionnaire is not stored (services/rounds.py register_paper).
+            outcome = round_ops.register_paper(
                 session,
-                user_email=current_user.email,
-                action="pappersenkät.registrera",
-                detail=_label(round_),
+                _actor(),
+                round_,
+                clean,
+                form_key=form.form_key.data or "",
+                default_min_cell=current_app.config["MIN_CELL"],
             )
-            record_typed(session, round_, gender=clean.gender, typed_by=current_user.email)
-            outcome = _store_paper(session, round_, clean, form.form_key.data or "")
             if outcome is Outcome.unavailable:  # rolled back: the form is shown again, filled in
                 errors = {"": UNAVAILABLE_TEXT}
             elif outcome is not Outcome.stored:
@@ -476,20 +476,6 @@ def _paper_page(form, round_, instrument, qn, errors, values, *, ask_empty: bool
         ask_empty=ask_empty,
         gender_labels=GENDER_LABELS,
     ), (400 if errors else 200)
-
-
-def _store_paper(session, round_: Round, clean, form_key: str) -> Outcome:
-    """Store through the same path as the web form, with the form's idempotency key:
-    a double click stores one questionnaire. The audit entry already added to the
-    session is committed together with it."""
-    return submit(
-        session,
-        round_=round_,
-        clean=clean,
-        idempotency_key="paper:" + form_key,
-        default_min_cell=current_app.config["MIN_CELL"],
-        check_open=round_.state == RoundState.open.value,
-    )
 
 
 def _qr(data: str, fmt: str, *, scale: int = 8) -> bytes:
