@@ -746,3 +746,23 @@ def test_a_key_file_of_other_than_32_bytes_is_no_key(app):
             assert pending_keys.load("c" * 32) is None, len(damaged)
         path.unlink()
         assert pending_keys.load("c" * 32) is None
+
+
+def test_a_release_on_a_submission_with_a_lost_key_changes_nothing_and_says_which_round(
+    app, make_round, caplog
+):
+    """The fifth answer is stored (under a new key) and thanked; the batch cannot be
+    opened (the first four's key file is gone), so nothing is released and the log
+    names the round (read through a session made only for that message)."""
+    r = make_round("personal", insats="Steget")
+    for _ in range(MIN_CELL - 1):
+        answer_open(app, r)
+    (lost,) = key_files(app)
+    lost.unlink()
+    with caplog.at_level("ERROR"):
+        assert answer_open(app, r).status_code == 303
+    assert scalar(app, "SELECT COUNT(*) FROM pending_response") == MIN_CELL
+    assert scalar(app, "SELECT COUNT(*) FROM response") == 0
+    assert len(key_files(app)) == 1  # the fifth answer's new key, kept
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("Steget" in message and "4 väntande svar" in message for message in messages)
