@@ -297,3 +297,26 @@ def test_a_tablets_get_and_post_make_no_orm_session_even_when_a_batch_is_release
     assert made == []
     assert count_rows(app, "response") == 5
     assert count_rows(app, "pending_response") == 0
+
+
+def test_a_recording_added_or_removed_shows_on_the_next_form(app, runner, tmp_path, make_round):
+    """The recordings' listing and the rendered form are kept per worker; a recording
+    loaded after the form was served is on the very next GET, and gone once removed."""
+    import wave
+
+    app.config["INSTANCE_DIR"] = str(tmp_path / "instance")
+    version = "deltagare_avslut.1.v1"
+    r = make_round("deltagare_avslut")
+    client = app.test_client()
+    assert "data-audio=" not in client.get(f"/s/{r.code}").text
+    recording = tmp_path / "fraga1.wav"
+    with wave.open(str(recording), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\x00\x10" * 800)
+    result = runner.invoke(args=["audio", "load", str(recording), "--version", version])
+    assert result.exit_code == 0, result.output
+    assert f'data-audio="/s/ljud/{version}"' in client.get(f"/s/{r.code}").text
+    (tmp_path / "instance" / "ljud" / f"{version}.wav").unlink()
+    assert "data-audio=" not in client.get(f"/s/{r.code}").text
