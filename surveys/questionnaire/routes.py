@@ -73,7 +73,7 @@ def open_link(code: str):
     round_ = round_by_code(code)  # as stored now: see services/respondent.py
     if round_ is None or round_.mode == RoundMode.single_use.value:
         abort(404)
-    action, thanks = _urls(".open_link", ".thanks", code)
+    action, thanks = _urls(code, kiosk=False)
     return _questionnaire(round_, kiosk=False, action=action, thanks=thanks)
 
 
@@ -84,24 +84,28 @@ def kiosk(code: str):
     round_ = round_by_code(code)  # as stored now: see services/respondent.py
     if round_ is None or round_.mode == RoundMode.single_use.value:
         abort(404)
-    action, thanks = _urls(".kiosk", ".kiosk_thanks", code)
+    action, thanks = _urls(code, kiosk=True)
     return _questionnaire(round_, kiosk=True, action=action, thanks=thanks)
 
 
-def _urls(form: str, thanks: str, code: str) -> tuple[str, str]:
-    """The form's and "Tack"'s URLs for a round's code, built once per worker.
+def _urls(code: str, *, kiosk: bool) -> tuple[str, str]:
+    """The form's and "Tack"'s URLs for a round's code (open link or kiosk), built once
+    per worker.
 
     They depend only on the code, the URL map (fixed once the app runs) and the
     script root the request came through, which is part of the key. Only codes of
     rounds that exist come here; the cache is emptied should it ever grow large."""
     cache = current_app.extensions.setdefault("questionnaire_urls", {})
-    key = (request.script_root, form, code)
+    key = (request.script_root, kiosk, code)
     found = cache.get(key)
     if found is None:
         if len(cache) > 1000:
             cache.clear()
-        thanks_url = url_for(thanks, code=code) if thanks == ".kiosk_thanks" else url_for(thanks)
-        found = cache[key] = (url_for(form, code=code), thanks_url)
+        if kiosk:
+            found = (url_for(".kiosk", code=code), url_for(".kiosk_thanks", code=code))
+        else:
+            found = (url_for(".open_link", code=code), url_for(".thanks"))
+        cache[key] = found
     return found
 
 
