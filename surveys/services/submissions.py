@@ -747,16 +747,23 @@ def _truncate_wal(engine: Engine) -> bool:
     TRUNCATE must wait for every reader of an older snapshot, and every writer waits
     behind it meanwhile: a long read (a publishing job counting a year) would freeze
     the tablets. So it does not wait at all (busy timeout 0) and reports whether the
-    WAL is empty now.
+    WAL is empty now. Three PRAGMAs on a pooled driver connection (after every
+    release on a submission: no SQLAlchemy connection needed).
     """
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA busy_timeout=0")
+    dbapi = engine.dialect.dbapi
+    busy_error: tuple[type[Exception], ...] = (dbapi.OperationalError,) if dbapi else ()
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA busy_timeout=0")
         try:
-            busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
-        except OperationalError:
+            busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except busy_error:
             busy = 1
         finally:
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    finally:
+        raw.close()
     return busy == 0
 
 
