@@ -389,8 +389,9 @@ def _release_on_submission(
         log.warning("En omgångs väntande svar kunde inte släppas just nu (databasen upptagen).")
         return 0
     count, key_ids = taken
-    _shred_in_background(pending_keys.folder(), key_ids, in_use)
-    _scrub_engine(engine, wait=False)
+    where = pending_keys.folder()
+    # one thread for both: the keys are destroyed first, then the old row versions go
+    _scrub_engine(engine, wait=False, first=lambda: _destroy_and_sweep(where, key_ids, in_use))
     return count
 
 
@@ -721,16 +722,26 @@ def _scrub(db: Session, *, wait: bool, rewritten: bool = False) -> None:
     _scrub_engine(_engine_of(db), wait=wait, rewritten=rewritten)
 
 
-def _scrub_engine(engine: Engine, *, wait: bool, rewritten: bool = False) -> None:
-    """``_scrub`` on an engine."""
+def _scrub_engine(
+    engine: Engine,
+    *,
+    wait: bool,
+    rewritten: bool = False,
+    first: Callable[[], None] | None = None,
+) -> None:
+    """``_scrub`` on an engine; ``first`` (with ``wait=False``): work the cleanup's
+    thread does before it (a release's key shredding), in a thread of its own should no
+    cleanup thread be started."""
     if engine.dialect.name == "postgresql":
         tables = ("pending_response", "response", "answer") if rewritten else ("pending_response",)
         if wait:
             _vacuum(engine, tables)
         else:
-            _in_background(f"vacuum {engine.url}", lambda: _vacuum(engine, tables))
+            _in_background(f"vacuum {engine.url}", lambda: _vacuum(engine, tables), first)
     elif engine.dialect.name == "sqlite" and (not wait or not _truncate_wal(engine)):
-        _in_background(f"wal {engine.url}", lambda: _truncate_wal_in_turn(engine))
+        _in_background(f"wal {engine.url}", lambda: _truncate_wal_in_turn(engine), first)
+    elif first is not None:
+        threading.Thread(target=first, name="cleanup-keys", daemon=True).start()
 
 
 def _vacuum(engine: Engine, tables: tuple[str, ...]) -> bool:
@@ -777,18 +788,29 @@ _RUNNING: set[str] = set()  # cleanups a thread of this process is doing
 _AGAIN: set[str] = set()  # ... and asked for again meanwhile (released rows it may miss)
 
 
-def _in_background(key: str, attempt: Callable[[], bool]) -> None:
+def _in_background(
+    key: str, attempt: Callable[[], bool], first: Callable[[], None] | None = None
+) -> None:
     """Run ``attempt`` in a thread until it returns True, retrying every second (a
     reader may hold the WAL) for at most WAL_RETRY_SECONDS. One thread per key: a
-    request while it runs asks for one more successful pass after the current one."""
+    request while it runs asks for one more successful pass after the current one.
+    ``first`` runs once before the attempts, in the same thread (or, when that thread
+    is already running, in a thread of its own)."""
     with _CLEANUP_GUARD:
-        if key in _RUNNING:
+        running = key in _RUNNING
+        if running:
             _AGAIN.add(key)
-            return
-        _RUNNING.add(key)
+        else:
+            _RUNNING.add(key)
+    if running:
+        if first is not None:
+            threading.Thread(target=first, name="cleanup-keys", daemon=True).start()
+        return
 
     def run() -> None:
         try:
+            if first is not None:
+                first()  # never raises: see _destroy_and_sweep
             while True:
                 with _CLEANUP_GUARD:
                     _AGAIN.discard(key)
