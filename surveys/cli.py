@@ -695,7 +695,6 @@ def init_app(app: Flask) -> None:
             export_cli,
             report_cmd,
             publish_cmd,
-            worker_cmd,
             purge_cmd,
         ),
     )

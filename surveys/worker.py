@@ -29,10 +29,11 @@ from collections.abc import Callable
 from datetime import timedelta
 from types import FrameType, TracebackType
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from surveys import db
 from surveys.db import one_writer, own_transaction, writer_lock
 from surveys.models import BackgroundJob
 from surveys.reports.assets import prerender_preview
@@ -56,6 +57,15 @@ def hand_over(app: Flask, job_id: str) -> None:
     runner: Runner | None = app.extensions.get(RUNNER)
     if runner is not None:
         runner(app, job_id)
+
+
+def hand_over_new(job: BackgroundJob) -> None:
+    """In a request: commit the new job (a worker on any machine can see it from now on)
+    and give it to the app's runner, if one is registered."""
+    with own_transaction(db.session()):
+        pass  # the block ends with the commit: the job is stored before it is handed over
+    # the app itself, not the proxy (current_app is a LocalProxy that Flask types as Flask)
+    hand_over(current_app._get_current_object(), job.id)  # type: ignore[attr-defined]
 
 
 def run_inline(app: Flask, job_id: str) -> BackgroundJob | None:
@@ -117,6 +127,8 @@ def _work(session: Session, job: BackgroundJob, worker: str) -> None:
             status, message = _preview(session, instrument, job)
         elif job.kind == jobs.ALL_YEARS:
             status, message = jobs.publish_all_years(session, instrument, job)
+        elif job.kind == jobs.NATIONAL:
+            status, message = jobs.publish_national_year(session, instrument, job)
         else:
             status, message = jobs.publish_year(session, instrument, job)
     except Exception:

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from surveys import clock
 from surveys.auth import hash_password
 from surveys.models import Answer, Intervention, Response, Round, User, UserIntervention
+from surveys.services import actor
 from surveys.services import rounds as ops
 from tests import seedrows
 
@@ -142,7 +143,7 @@ def import_seed(
         from surveys.services.publications import set_protect_other
 
         with runner.app.app_context():
-            set_protect_other(db.session(), False, user_email="test@example.invalid")
+            set_protect_other(db.session(), actor.CLI, False)
             db.session().commit()
     path = tmp_path / "svar.csv"
     path.write_text(seedrows.csv_text(), encoding="utf-8")

@@ -20,9 +20,10 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from surveys import create_app, db
+from surveys import create_app, db, worker
 from surveys.models import (
     AuditEntry,
+    BackgroundJob,
     InstrumentInfo,
     NationalCount,
     NationalFigure,
@@ -55,7 +56,7 @@ OTHER_ORG = "222000-5678"
 
 
 def _app(database_url: str, instance: Path, mode: str):
-    return create_app(
+    app = create_app(
         {
             "DATABASE_URL": database_url,
             "SECRET_KEY": SECRET,
@@ -67,6 +68,8 @@ def _app(database_url: str, instance: Path, mode: str):
             "SURVEYS_MODE": mode,
         }
     )
+    app.extensions[worker.RUNNER] = worker.run_inline  # jobs done in the request
+    return app
 
 
 @pytest.fixture
@@ -1148,3 +1151,40 @@ def test_moving_a_förbund_to_another_group_does_not_give_it_away(national, tmp_
             )
         )
         assert recorded.all() == ["g", "g"]
+
+
+def test_publishing_from_the_page_is_a_job_that_a_national_worker_does_once(nns):
+    """Counting 80 förbund takes longer than a web request may (gunicorn's timeout), so
+    the page records a job and `surveys worker` publishes it, as a förbund's year."""
+    app, key, checksum = nns
+    code, output = _import(app, [("a.zip", _package(key, checksum=checksum))])
+    assert code == 0, output
+    del app.extensions[worker.RUNNER]  # as in production: no runner, a worker polls
+    client = _signed_in(app)
+    token = form_token(client.get("/riket").get_data(as_text=True))
+    answer = client.post("/riket/publicera", data={"year": "2023", "csrf_token": token})
+    assert answer.status_code == 302
+    job_page = answer.headers["Location"]
+    assert "/riket/jobb/" in job_page
+    waiting = client.get(job_page).get_data(as_text=True)
+    assert "Publiceringen pågår" in waiting
+    again = client.post(
+        "/riket/publicera", data={"year": "2023", "csrf_token": token}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "håller redan på att publiceras" in again
+    with app.app_context():
+        assert db.session().exec(select(func.count()).select_from(Publication)).one() == 0
+    worked = app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert worked.exit_code == 0, worked.output
+    report = client.get(job_page, follow_redirects=True).get_data(as_text=True)
+    assert "Riket 2023 är publicerat (version 1)" in report
+    assert app.test_cli_runner().invoke(args=["worker", "--once"]).exit_code == 0
+    with app.app_context():
+        s = db.session()
+        publications = s.exec(select(Publication)).all()
+        job = s.exec(select(BackgroundJob)).one()
+    assert [p.job_id for p in publications] == [job.id]  # published once, by its job
+    nothing = client.post("/riket/publicera", data={"year": "2019", "csrf_token": token})
+    assert "inga importerade paket för 2019" in client.get(nothing.headers["Location"]).get_data(
+        as_text=True
+    )

@@ -14,7 +14,7 @@ from sqlmodel import select
 from surveys import clock, db
 from surveys.models import AuditEntry, Intervention, Role, Round, User
 from surveys.names import InvalidName
-from surveys.services import imports, rounds, settings, users
+from surveys.services import imports, publications, rounds, settings, users
 from surveys.services.actor import ADMIN_ONLY, CLI, Actor, Refused
 from surveys.services.catalogue import instrument_from_db
 from tests import seedrows
@@ -60,6 +60,8 @@ def test_a_staff_actor_is_refused_the_administrators_actions_and_nothing_is_writ
         with pytest.raises(Refused, match="bara administratören"):
             settings.change_threshold(session, staff, 7)
         with pytest.raises(Refused, match="bara administratören"):
+            publications.set_protect_other(session, staff, False)
+        with pytest.raises(Refused, match="bara administratören"):
             imports.import_figures(
                 session,
                 staff,
@@ -74,6 +76,7 @@ def test_a_staff_actor_is_refused_the_administrators_actions_and_nothing_is_writ
         assert rounds.intervention_by_name(session, "Ny insats") is None
         assert session.exec(select(User)).all() == []
         assert settings.get(session, settings.MIN_CELL) == ""
+        assert publications.protect_other(session)  # still the default
         assert session.exec(select(AuditEntry)).all() == []
 
 

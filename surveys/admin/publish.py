@@ -24,7 +24,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import Select, func, select
 from sqlmodel import col
@@ -127,7 +126,7 @@ def setting():
         if form.protect.data == pubs.protect_other(session):
             flash("Inställningen är oförändrad.")
             return redirect(url_for(".overview"))
-        pubs.set_protect_other(session, form.protect.data, user_email=current_user.email)
+        pubs.set_protect_other(session, web_actor(), form.protect.data)
         flash(
             "Övriga skyddas nu."
             if form.protect.data
@@ -155,7 +154,7 @@ def all_years():
         except jobs.JobError as exc:
             flash(str(exc))
             return redirect(url_for(".overview"))
-        _hand_over(job)
+        worker.hand_over_new(job)
         return redirect(url_for(".job_page", job_id=job.id))
     if _publishing(session):
         flash("En publicering pågår. Vänta tills den är klar och försök igen.")
@@ -221,7 +220,7 @@ def _start_publishing(year: int, cell: int):
     except jobs.JobError as exc:
         flash(str(exc))
         return redirect(url_for(".overview"))
-    _hand_over(job)
+    worker.hand_over_new(job)
     return redirect(url_for(".job_page", job_id=job.id))
 
 
@@ -239,7 +238,7 @@ def preview_or_job(year: int, *, again: bool = False, page: str = "rapport"):
         return None, redirect(url_for("publish.overview"))
     job, new = jobs.request_preview(session, web_actor(), year=year, min_cell=cell)
     if new:
-        _hand_over(job)
+        worker.hand_over_new(job)
     insats = request.args.get("insats") or None  # the report's insats, kept for the way back
     return None, redirect(url_for("publish.job_page", job_id=job.id, sida=page, insats=insats))
 
@@ -249,15 +248,6 @@ def preview_computed(year: int, *, again: bool = False, page: str = "rapport"):
     snapshot, or ``(None, the job's page)`` while it counts."""
     snapshot, waiting = preview_or_job(year, again=again, page=page)
     return (snapshot[1] if snapshot is not None else None), waiting
-
-
-def _hand_over(job: BackgroundJob) -> None:
-    """Commit the new job (a worker on any machine can see it from now on) and give it to
-    the app's runner, if one is registered (``surveys.worker``)."""
-    with db.own_transaction(db.session()):
-        pass  # the block ends with the commit: the job is stored before it is handed over
-    # the app itself, not the proxy (current_app is a LocalProxy that Flask types as Flask)
-    worker.hand_over(current_app._get_current_object(), job.id)  # type: ignore[attr-defined]
 
 
 @bp.route("/jobb/<job_id>")

@@ -1,8 +1,9 @@
 """Which instance this is: a förbund's (default) or NNS's national one (SURVEYS_MODE).
 
 A national instance answers only sign-in, its own pages and the commands both
-kinds share (database, instrument, users, keys, backup); a förbund's instance
-refuses the national pages and commands. The refusal is a Swedish message.
+kinds share (database, instrument, users, keys, backup, the background worker); a
+förbund's instance refuses the national pages and commands. The refusal is a Swedish
+message.
 """
 
 from __future__ import annotations

@@ -62,7 +62,9 @@ def block_workers(cells: int) -> int:
     """How many processes protect the blocks of a year with ``cells`` cells."""
     if cells < PARALLEL_FROM_CELLS:
         return 1
-    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
+    # the cores this process may use (a container's share), where Linux tells
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(MAX_WORKERS, cores or 1))
 
 
 class NationalPublishError(Exception):
@@ -282,6 +284,12 @@ def _questionnaires(
         parts.append(grouped.groupby(["scope", "questionnaire"], as_index=False)["count"].sum())
     out = pd.concat(parts, ignore_index=True)
     return out.groupby(["scope", "questionnaire"], as_index=False)["count"].sum()
+
+
+def has_packages(db: Session, year: int) -> bool:
+    """Whether any förbund's package of ``year`` is imported."""
+    found = db.execute(select(col(NationalPackage.id)).where(col(NationalPackage.year) == year))
+    return found.first() is not None
 
 
 def publish_year(

@@ -3,7 +3,8 @@
 /riket                         registered förbund, packages, publishing, published years
 /riket/forbund (POST)          register (or update) a förbund: name, org number, key, group
 /riket/paket (POST)            upload packages (all-or-nothing, every check)
-/riket/publicera (POST)        publish a national year
+/riket/publicera (POST)        publish a national year (a background job)
+/riket/jobb/<id>               the job: 'pågår' until a worker is done, then the report
 /riket/<year>                  the national report: Riket, groups, each förbund beside Riket
 /riket/<year>/rapport.<fmt>    Riket's report as PDF or Word (the förbund report's renderers)
 /riket/<year>/riket.csv        the Riket file (unsigned; `surveys national export` signs it)
@@ -23,16 +24,16 @@ from flask import (
     url_for,
 )
 
-from surveys import db
+from surveys import db, worker
 from surveys.auth import roles_required, web_actor
-from surveys.models import Role
+from surveys.models import BackgroundJob, Role
 from surveys.national import packages as national_packages
 from surveys.national import report as national_report
-from surveys.national.publish import NationalPublishError, publish_year
 from surveys.national.riket_file import RiketFileError, default_filename, export_riket
 from surveys.reports.assets import DOCUMENT_MIME
 from surveys.reports.data import min_cell, published_report
 from surveys.reports.downloads import render_download
+from surveys.services import jobs
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import published_years
 
@@ -107,25 +108,43 @@ def upload():
 @bp.route("/publicera", methods=["POST"])
 @roles_required(Role.admin)
 def publish():
-    """Publish a national year (again: a new version)."""
+    """Publish a national year (again: a new version) as a background job."""
     raw = request.form.get("year", "")
     if not raw.isdigit() or not 2000 <= int(raw) <= 2100:
         flash("Välj ett år.", "error")
         return redirect(url_for(".home"))
     session = db.session()
     try:
-        publication = publish_year(
+        job = jobs.request_national_publish(
             session,
             web_actor(),
-            instrument_from_db(session),
             year=int(raw),
             min_cell=min_cell(session, current_app.config["MIN_CELL"]),
         )
-    except NationalPublishError as exc:
+    except jobs.JobError as exc:
         flash(str(exc), "error")
         return redirect(url_for(".home"))
-    flash(f"Riket {publication.year} är publicerat (version {publication.version}).")
-    return redirect(url_for(".report", year=publication.year))
+    worker.hand_over_new(job)
+    return redirect(url_for(".job_page", job_id=job.id))
+
+
+@bp.route("/jobb/<job_id>")
+@roles_required(Role.admin)
+def job_page(job_id: str):
+    """A national publishing job: "pågår" while it runs (the page reloads itself), then
+    the published report. Reads only: the workers write a job's state."""
+    job = db.session().get(BackgroundJob, job_id[:32])
+    if job is None or job.kind != jobs.NATIONAL:
+        abort(404)
+    if job.status == jobs.DONE:
+        flash(job.message)
+        return redirect(url_for(".report", year=job.year))
+    return render_template(
+        "national/job.html",
+        job=job,
+        state=jobs.state(job),
+        running=job.status in jobs.ACTIVE,
+    )
 
 
 @bp.route("/<year:year>")

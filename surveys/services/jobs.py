@@ -40,7 +40,9 @@ from sqlmodel import Session, col
 
 from indicators import Instrument
 from surveys import clock
-from surveys.models import BackgroundJob, Publication, ReportAsset
+from surveys.db import one_writer, own_transaction
+from surveys.models import BackgroundJob, Publication, ReportAsset, Role
+from surveys.national import publish as national
 from surveys.services import locks
 from surveys.services.actor import Actor, require_admin
 from surveys.services.publications import (
@@ -65,6 +67,7 @@ SNAPSHOT_PREFIX = "forhandsgranskning-"  # report_asset cache_key of a year's pr
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 ALL_YEARS = "publish_all"  # republish every published year (after the övriga setting changed)
 ALL_YEARS = "publish_all"  # republish every published year (after the övriga setting changed)
+NATIONAL = "publish_national"  # NNS's instance: a national year (surveys.national.publish)
 ACTIVE = (QUEUED, RUNNING)
 LEASE = timedelta(seconds=60)  # a claim holds this long unless its worker renews it
 MAX_ATTEMPTS = 3  # claims before a job whose workers keep dying is given up
@@ -83,6 +86,10 @@ GAVE_UP = {
         "Publiceringen av alla år avbröts: bakgrundsprocessen slutade svara ({attempts} "
         "försök). År som hann publiceras på nytt ligger kvar. Försök igen."
     ),
+    NATIONAL: (
+        "Publiceringen av Riket {year} avbröts: bakgrundsprocessen som arbetade med den "
+        "slutade svara ({attempts} försök). Ingenting publicerades. Försök igen."
+    ),
 }
 FAILED_UNEXPECTEDLY = {
     PUBLISH: (
@@ -93,6 +100,10 @@ FAILED_UNEXPECTEDLY = {
     ALL_YEARS: (
         "Publiceringen av alla år misslyckades på grund av ett tekniskt fel. Försök igen; "
         "händer det igen, kontakta den som sköter servern."
+    ),
+    NATIONAL: (
+        "Publiceringen av Riket {year} misslyckades på grund av ett tekniskt fel. Ingenting "
+        "publicerades. Försök igen; händer det igen, kontakta den som sköter servern."
     ),
 }
 
@@ -127,6 +138,20 @@ def request_preview(
     if running is not None:
         return running, False
     return _new_job(db, PREVIEW, year=year, user_email=actor.email, min_cell=min_cell), True
+
+
+def request_national_publish(
+    db: Session, actor: Actor, *, year: int, min_cell: int
+) -> BackgroundJob:
+    """NNS's administrator asks for a national year to be published: a job (flushes), as
+    a förbund's year is published, since counting 80 förbund takes longer than a web
+    request may. Refuses a year without packages and a second job while one runs."""
+    require_admin(actor)
+    if not national.has_packages(db, year):
+        raise JobError(f"Det finns inga importerade paket för {year} att publicera.")
+    if active_job(db, year, kind=NATIONAL) is not None:
+        raise JobError(f"Riket {year} håller redan på att publiceras. Vänta tills det är klart.")
+    return _new_job(db, NATIONAL, year=year, user_email=actor.email, min_cell=min_cell)
 
 
 def _new_job(db: Session, kind: str, *, year: int, user_email: str, min_cell: int) -> BackgroundJob:
@@ -374,6 +399,37 @@ def publish_year(db: Session, instrument: Instrument, job: BackgroundJob) -> tup
             raise
         return DONE, _published_message(done)
     return DONE, _published_message(publication)
+
+
+def publish_national_year(
+    db: Session, instrument: Instrument, job: BackgroundJob
+) -> tuple[str, str]:
+    """Publish the job's national year once (``surveys.national.publish``): ``(status,
+    message)``. As ``publish_year``: the publication records the job, so a job taken up
+    again after its worker stored it publishes nothing more. Commits its own transaction."""
+    done = published_by(db, job.id)
+    if done is not None:
+        return DONE, _national_message(done)
+    requester = Actor(email=job.requested_by, role=Role.admin.value)  # checked on request
+    try:
+        with one_writer(db), own_transaction(db):
+            publication = national.publish_year(
+                db, requester, instrument, year=job.year, min_cell=job.min_cell
+            )
+            publication.job_id = job.id
+            db.add(publication)
+    except national.NationalPublishError as exc:
+        return FAILED, str(exc)
+    except IntegrityError:
+        done = published_by(db, job.id)  # another worker of the same job stored it first
+        if done is None:
+            raise
+        publication = done
+    return DONE, _national_message(publication)
+
+
+def _national_message(publication: Publication) -> str:
+    return f"Riket {publication.year} är publicerat (version {publication.version})."
 
 
 def count_preview(db: Session, instrument: Instrument, job: BackgroundJob) -> Computed:

@@ -46,6 +46,7 @@ from surveys.models import (
     table_of,
 )
 from surveys.services import locks, settings
+from surveys.services.actor import Actor, audit, require_admin
 from surveys.services.audit import record
 from surveys.services.submissions import PendingKeyError, check_release, release_pending
 
@@ -96,17 +97,13 @@ def protect_other(db: Session) -> bool:
     return row is None or row.value != "0"
 
 
-def set_protect_other(db: Session, value: bool, *, user_email: str) -> None:
-    """Change the förbund's setting (audited; no commit)."""
+def set_protect_other(db: Session, actor: Actor, value: bool) -> None:
+    """Change the förbund's setting (the administrator only; audited; no commit)."""
+    require_admin(actor)
     row = db.get(Setting, PROTECT_OTHER_KEY) or Setting(key=PROTECT_OTHER_KEY, value="1")
     row.value = "1" if value else "0"
     db.add(row)
-    record(
-        db,
-        user_email=user_email,
-        action="inställning.skydda_övriga",
-        detail="på" if value else "av",
-    )
+    audit(db, actor, "inställning.skydda_övriga", "på" if value else "av")
 
 
 # --- counting where the data lives ----------------------------------------
