@@ -333,8 +333,9 @@ def prepare(url: str) -> str:
     return code
 
 
-def close_round(url: str, code: str) -> None:
-    """Close the round and release what still waits for a batch, as publishing does."""
+def close_round(url: str, code: str, instance: Path) -> None:
+    """Close the round and release what still waits for a batch, as publishing does.
+    ``instance``: the servers' instance folder (the pending answers' keys are there)."""
     from sqlalchemy import select
 
     from surveys import create_app, db
@@ -342,7 +343,7 @@ def close_round(url: str, code: str) -> None:
     from surveys.services import rounds as ops
     from surveys.services.submissions import release_pending
 
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET})
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET, "INSTANCE_DIR": str(instance)})
     with app.app_context():
         session = db.session()
         round_ = session.execute(select(Round).where(Round.code == code)).scalar_one()
@@ -352,12 +353,13 @@ def close_round(url: str, code: str) -> None:
     app.extensions["engine"].dispose()
 
 
-def stored_patterns(url: str, code: str) -> Counter:
+def stored_patterns(url: str, code: str, instance: Path) -> Counter:
     """Answer patterns stored in the benchmark's round (the database may hold others),
-    after closing it so that the last, smaller than MIN_CELL batch is released too."""
+    after closing it so that the last, smaller than MIN_CELL batch is released too
+    (with the servers' instance folder, where the waiting answers' keys are)."""
     from sqlalchemy import create_engine, text
 
-    close_round(url, code)
+    close_round(url, code, instance)
     engine = create_engine(url)
     with engine.connect() as conn:
         rows = conn.execute(
@@ -439,7 +441,7 @@ def main(argv: list[str] | None = None) -> None:
             for thread in threads:
                 thread.join(timeout=args.seconds + 60)
             duration = time.monotonic() - started
-        stored = stored_patterns(url, code)
+        stored = stored_patterns(url, code, workdir)
 
         hello_port = free_port()
         hello_app, hello_path = (

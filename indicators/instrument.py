@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,8 +38,9 @@ class Scale:
     name: str
     options: tuple[ScaleOption, ...]
 
-    @property
+    @cached_property
     def codes(self) -> frozenset[int]:
+        # made once per scale (the options never change): every answer is checked against it
         return frozenset(o.code for o in self.options)
 
     @property
@@ -121,9 +123,17 @@ class Questionnaire:
         return None
 
     def questions_in(self, year: int) -> list[Question]:
+        # worked out once per year (the questionnaire never changes); a new list each call
+        by_year: dict[int, tuple[Question, ...]] = self.__dict__.setdefault("_by_year", {})
+        found = by_year.get(year)
+        if found is None:
+            found = by_year[year] = self._questions_in(year)
+        return list(found)
+
+    def _questions_in(self, year: int) -> tuple[Question, ...]:
         if self.introduced is not None and year < self.introduced:
-            return []
-        return [q for q in self.questions if q.asked_in(year)]
+            return ()
+        return tuple(q for q in self.questions if q.asked_in(year))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """What the web server does for speed: gzip, long-lived static files, the favicon.
 
 - Responses of text types (HTML, CSS, JS, SVG, CSV, JSON) of at least ``MIN_SIZE`` bytes
-  are gzipped when the client accepts gzip (``Vary: Accept-Encoding`` either way).
+  are gzipped when the client accepts gzip (``Vary: Accept-Encoding`` either way);
+  a redirect (a submission's 303 to "Tack") is left as it is.
 - ``url_for('static', ...)`` gets ``?v=<content hash>``; a static file asked for with
   its current hash is cached for a year (``immutable``), so a kiosk tablet never
   re-checks the CSS and JS; after a deploy the hash, and so the URL, changes.
@@ -34,6 +35,7 @@ COMPRESSIBLE = {
     "text/plain",
 }
 ONE_YEAR = 31_536_000
+REDIRECTS = {301, 302, 303, 307, 308}  # not 304: it keeps the Vary of the response it stands for
 RESPONDENT_BLUEPRINTS = {"questionnaire"}
 # A 32×32 icon (three white bars on the accent colour), 168 bytes: an ICO holding one PNG.
 FAVICON = base64.b64decode(
@@ -97,6 +99,8 @@ def _accepts_gzip() -> bool:
 
 
 def _gzip(response: Response, compressed: dict[tuple[str, str], bytes]) -> Response:
+    if response.status_code in REDIRECTS:  # a redirect's few bytes are never worth it
+        return response
     static = request.endpoint == "static"  # a file: safe to read whole, unlike a generator
     if response.mimetype not in COMPRESSIBLE or (response.is_streamed and not static):
         return response

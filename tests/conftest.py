@@ -8,6 +8,7 @@ import re
 import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -205,7 +206,18 @@ def app(database_url, tmp_path):
     from surveys.reports.assets import wait_for_background
 
     wait_for_background()  # charts drawn after a publish request hold a connection
+    wait_for_cleanup()
     app.extensions["engine"].dispose()
+
+
+def wait_for_cleanup(seconds: float = 15) -> None:
+    """Let the threads a release started (key shredding, VACUUM, emptying the WAL) end
+    before the engine is disposed: a connection such a thread gives back afterwards
+    would be left open in the disposed pool (psycopg warns when it is collected)."""
+    deadline = time.monotonic() + seconds
+    for thread in threading.enumerate():
+        if thread.name.startswith("cleanup-"):
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 @pytest.fixture

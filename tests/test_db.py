@@ -56,3 +56,29 @@ def test_one_writer_excludes_other_processes_and_threads_and_is_reentrant(app, d
         thread.join(timeout=10)
         assert other_process_sees(lock_file) == "free"
     assert order == ["first", "second"]
+
+
+def test_the_pool_hands_out_the_connection_given_back_last(tmp_path):
+    """A file database's pool is LIFO (one warm connection per worker); an in-memory
+    SQLite database keeps its single connection and is still made."""
+    from surveys.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'lifo.sqlite'}")
+    try:
+        first = engine.raw_connection()
+        second = engine.raw_connection()
+        first_driver, second_driver = first.dbapi_connection, second.dbapi_connection
+        first.close()
+        second.close()  # given back last
+        again = engine.raw_connection()
+        assert again.dbapi_connection is second_driver
+        assert again.dbapi_connection is not first_driver
+        again.close()
+    finally:
+        engine.dispose()
+    memory = make_engine("sqlite://")
+    try:
+        with memory.connect() as conn:
+            assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+    finally:
+        memory.dispose()

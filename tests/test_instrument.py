@@ -350,3 +350,26 @@ def test_cli_refuses_to_rewrite_an_answered_version(app, runner, session, tmp_pa
     with app.app_context():
         current = instrument_from_db(db.session()).question("personal", 3).current
     assert current.text.startswith("Upplever du att de du samverkar med")
+
+
+def test_questions_of_a_year_are_worked_out_once_and_handed_out_as_new_lists():
+    """questions_in and a scale's codes are kept on the (immutable) questionnaire and
+    scale: a caller changing the list it got changes nothing for the next one, and a
+    questionnaire built with other questions (a new catalogue) has its own answer."""
+    from dataclasses import replace
+
+    instrument = Instrument.load(DEFAULT_FILE)
+    qn = instrument.questionnaire("deltagare_avslut")
+    year = 2026
+    expected = [q for q in qn.questions if q.asked_in(year)]
+    first = qn.questions_in(year)
+    assert first == expected
+    first.clear()
+    assert qn.questions_in(year) == expected
+    assert qn.questions_in(year) is not qn.questions_in(year)
+    fewer = replace(qn, questions=qn.questions[:3])
+    assert fewer.questions_in(year) == expected[:3]
+    assert qn.questions_in(year) == expected
+    scale = instrument.scales[expected[0].scale]
+    assert scale.codes == frozenset(o.code for o in scale.options)
+    assert replace(scale, options=scale.options[:1]).codes == {scale.options[0].code}

@@ -178,3 +178,145 @@ def test_a_tablets_get_and_post_cost_at_most_a_few_statements(app, make_round):
         assert len(get_statements) == 1, get_statements
         assert len(statements) <= 7, statements
     assert count_rows(app, "pending_response") == 2
+
+
+def test_offered_languages_are_compared_after_the_ttl_and_an_unchanged_form_is_not_rendered_again(
+    app, other, runner, tmp_path, make_round, monkeypatch
+):
+    """The offered translations are read again after TTL_SECONDS: unchanged, the worker
+    keeps the same answer and its rendered form (no template rendered); changed in
+    another instance (here: a text edited, so the approval no longer holds), the next
+    GET after the TTL shows the Swedish form without the language."""
+    from flask import template_rendered
+
+    from surveys.services import translations
+    from tests.translation_fixture import load_fixture_translation
+
+    r = make_round("deltagare_avslut")
+    load_fixture_translation(runner, tmp_path, "ar")
+    now = [1000.0]
+    monkeypatch.setattr(translations, "monotonic", lambda: now[0])
+    client = other.test_client()
+    assert "العربية" in client.get(f"/s/{r.code}").text  # the picker offers it
+    rendered: list[str] = []
+
+    def note(_app, **sent) -> None:
+        rendered.append(sent["template"].name)
+
+    template_rendered.connect(note, other)
+    try:
+        now[0] += translations.TTL_SECONDS + 0.1
+        page = client.get(f"/s/{r.code}").text
+        assert "العربية" in page
+        assert rendered == []  # read again, the same: the form rendered before is used
+        _elsewhere(
+            app,
+            "UPDATE translation_text SET text = 'Ändrad' WHERE language = 'ar' AND key = "
+            "(SELECT min(key) FROM translation_text WHERE language = 'ar')",
+        )
+        assert "العربية" in client.get(f"/s/{r.code}").text  # within the TTL: as it was
+        now[0] += translations.TTL_SECONDS + 0.1
+        changed = client.get(f"/s/{r.code}").text
+        assert "العربية" not in changed  # no longer approved as it is: not offered
+        assert rendered == ["questionnaire/form.html"]
+    finally:
+        template_rendered.disconnect(note, other)
+
+
+def test_the_forms_address_follows_the_script_root_it_was_asked_through(app, make_round):
+    """The form's and "Tack"'s URLs are built once per worker and code, kept apart by the
+    script root (a service mounted under a prefix by its proxy)."""
+    r = make_round()
+    client = app.test_client()
+    plain = client.get(f"/s/{r.code}").text
+    mounted = client.get(f"/s/{r.code}", base_url="http://localhost/enkat").text
+    again = client.get(f"/s/{r.code}").text
+    assert f'action="/s/{r.code}"' in plain
+    assert f'action="/enkat/s/{r.code}"' in mounted
+    assert f'action="/s/{r.code}"' in again
+    token = form_token(mounted)
+    posted = client.post(
+        f"/s/{r.code}", data={**ANSWERS, "csrf_token": token}, base_url="http://localhost/enkat"
+    )
+    assert posted.status_code == 303
+    assert posted.headers["Location"] == "/enkat/tack"
+    kiosk = client.get(f"/k/{r.code}", base_url="http://localhost/enkat").text
+    assert f'action="/enkat/k/{r.code}"' in kiosk
+
+
+def test_form_tokens_are_not_compressed_and_older_compressed_ones_are_still_taken(app, make_round):
+    """A form token is signed JSON in base64 without zlib (its set-up cost more than the
+    rest of a GET); a token of a form rendered before, compressed by itsdangerous's
+    default, is read as before and the form it came with is stored."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    from surveys.questionnaire import forms
+
+    r = make_round()
+    client = app.test_client()
+    token = form_token(client.get(f"/s/{r.code}").text)
+    assert not token.startswith(".")  # "." marks a compressed payload
+    older = URLSafeTimedSerializer(
+        app.config["SECRET_KEY"], salt="questionnaire-form", signer=forms._ClockSigner
+    ).dumps({"r": r.id, "k": "K" * 22})
+    assert older.startswith(".")
+    with app.test_request_context():
+        read = forms.read_form_token(older, r.id)
+        assert read is not None
+        assert read.key == "K" * 22
+        assert forms.read_form_token(token, r.id) is not None
+        assert forms.read_form_token(older, "another round") is None
+    stock = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="questionnaire-form")
+    assert stock.loads(token)["r"] == r.id  # signed as itsdangerous signs (key kept, not changed)
+    assert _post(client, r.code, older).status_code == 303
+    assert count_rows(app, "pending_response") == 1
+
+
+def test_a_tablets_get_and_post_make_no_orm_session_even_when_a_batch_is_released(
+    app, make_round, monkeypatch
+):
+    """Once the worker is warm, a form GET and a complete POST (the fifth one releasing
+    the round's batch too) never make the request's ORM session: every statement runs
+    on a driver connection (services/submissions.py, services/respondent.py)."""
+    from surveys import db
+
+    r = make_round()
+    client = app.test_client()
+    assert _post(client, r.code, form_token(client.get(f"/s/{r.code}").text)).status_code == 303
+    made: list[int] = []
+    real = db.session
+
+    def counted():
+        made.append(1)
+        return real()
+
+    monkeypatch.setattr(db, "session", counted)
+    for _ in range(4):  # the fifth waiting questionnaire releases the batch
+        posted = _post(client, r.code, form_token(client.get(f"/s/{r.code}").text))
+        assert posted.status_code == 303
+    assert made == []
+    assert count_rows(app, "response") == 5
+    assert count_rows(app, "pending_response") == 0
+
+
+def test_a_recording_added_or_removed_shows_on_the_next_form(app, runner, tmp_path, make_round):
+    """The recordings' listing and the rendered form are kept per worker; a recording
+    loaded after the form was served is on the very next GET, and gone once removed."""
+    import wave
+
+    app.config["INSTANCE_DIR"] = str(tmp_path / "instance")
+    version = "deltagare_avslut.1.v1"
+    r = make_round("deltagare_avslut")
+    client = app.test_client()
+    assert "data-audio=" not in client.get(f"/s/{r.code}").text
+    recording = tmp_path / "fraga1.wav"
+    with wave.open(str(recording), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\x00\x10" * 800)
+    result = runner.invoke(args=["audio", "load", str(recording), "--version", version])
+    assert result.exit_code == 0, result.output
+    assert f'data-audio="/s/ljud/{version}"' in client.get(f"/s/{r.code}").text
+    (tmp_path / "instance" / "ljud" / f"{version}.wav").unlink()
+    assert "data-audio=" not in client.get(f"/s/{r.code}").text

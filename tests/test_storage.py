@@ -676,3 +676,93 @@ def test_a_paper_form_whose_key_cannot_be_written_is_shown_again_not_stored(app,
     )
     assert "Pappersenkäten är registrerad" in stored.text
     assert scalar(app, "SELECT COUNT(*) FROM pending_response") == 1
+
+
+def _stale_key(app, name: str) -> Path:
+    """A key file no waiting answer uses, older than pending_keys.STALE_SECONDS."""
+    from surveys.services import pending_keys
+
+    path = keys_folder(app) / f"{name}.key"
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.write_bytes(bytes(32))
+    old = time.time() - pending_keys.STALE_SECONDS - 60
+    os.utime(path, (old, old))
+    return path
+
+
+def _gone(path: Path) -> bool:
+    deadline = time.monotonic() + 10  # shredded by a thread
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not path.exists()
+
+
+def test_a_release_on_a_submission_sweeps_stale_keys_at_most_every_sweep_seconds(
+    app, make_round, monkeypatch
+):
+    """The first release of a worker removes stale key files; later releases look again
+    only once SWEEP_SECONDS have passed on the sweep's clock (moved here, not slept)."""
+    from surveys.services import submissions
+
+    now = [1000.0]
+    monkeypatch.setattr(submissions, "monotonic", lambda: now[0])
+    r = make_round("personal", insats="Steget")
+    first = _stale_key(app, "a" * 32)
+    for _ in range(MIN_CELL):
+        answer_open(app, r)
+    assert scalar(app, "SELECT COUNT(*) FROM response") == MIN_CELL
+    assert _gone(first)
+    second = _stale_key(app, "b" * 32)
+    now[0] += submissions.SWEEP_SECONDS - 1
+    for _ in range(MIN_CELL):
+        answer_open(app, r)
+    assert scalar(app, "SELECT COUNT(*) FROM response") == 2 * MIN_CELL
+    assert keys_gone_but(app, second)  # the batch's key shredded, the stale one not looked at
+    now[0] += 2
+    for _ in range(MIN_CELL):
+        answer_open(app, r)
+    assert _gone(second)
+    assert keys_gone(app)
+
+
+def keys_gone_but(app, kept: Path) -> bool:
+    deadline = time.monotonic() + 10
+    while key_files(app) != [kept] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return key_files(app) == [kept]
+
+
+def test_a_key_file_of_other_than_32_bytes_is_no_key(app):
+    """pending_keys.load reads at most a byte more than a key: a shorter or longer file
+    is treated as damaged (None), a missing one as missing (None)."""
+    from surveys.services import pending_keys
+
+    with app.app_context():
+        key = pending_keys.create("c" * 32)
+        assert pending_keys.load("c" * 32) == key
+        path = keys_folder(app) / f"{'c' * 32}.key"
+        for damaged in (b"", key[:31], key + b"x", key * 128):
+            path.write_bytes(damaged)
+            assert pending_keys.load("c" * 32) is None, len(damaged)
+        path.unlink()
+        assert pending_keys.load("c" * 32) is None
+
+
+def test_a_release_on_a_submission_with_a_lost_key_changes_nothing_and_says_which_round(
+    app, make_round, caplog
+):
+    """The fifth answer is stored (under a new key) and thanked; the batch cannot be
+    opened (the first four's key file is gone), so nothing is released and the log
+    names the round (read through a session made only for that message)."""
+    r = make_round("personal", insats="Steget")
+    for _ in range(MIN_CELL - 1):
+        answer_open(app, r)
+    (lost,) = key_files(app)
+    lost.unlink()
+    with caplog.at_level("ERROR"):
+        assert answer_open(app, r).status_code == 303
+    assert scalar(app, "SELECT COUNT(*) FROM pending_response") == MIN_CELL
+    assert scalar(app, "SELECT COUNT(*) FROM response") == 0
+    assert len(key_files(app)) == 1  # the fifth answer's new key, kept
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("Steget" in message and "4 väntande svar" in message for message in messages)

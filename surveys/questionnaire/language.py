@@ -36,7 +36,7 @@ def chosen(instrument: Instrument, qn: Questionnaire) -> tuple[Language | None, 
     """The page's language (None: Swedish) and the languages offered to this questionnaire."""
     if not qn.participant:
         return None, None
-    available = offered(db.session(), instrument)
+    available = offered(db.session, instrument)  # a session only when the cache is stale
     if not available.languages:
         return None, available
     source = request.form if request.method == "POST" else request.args
@@ -98,7 +98,7 @@ def _context(lang: Language | None, available: Offered | None, recordings: dict)
 
 def thanks_context() -> dict:
     """The "Tack" page in the language of ?sprak= when it is offered (else Swedish)."""
-    available = offered(db.session(), current_instrument())
+    available = offered(db.session, current_instrument())
     lang = available.get(request.args.get("sprak"))
     shown = lang or SWEDISH
     return {

@@ -73,9 +73,8 @@ def open_link(code: str):
     round_ = round_by_code(code)  # as stored now: see services/respondent.py
     if round_ is None or round_.mode == RoundMode.single_use.value:
         abort(404)
-    return _questionnaire(
-        round_, kiosk=False, action=url_for(".open_link", code=code), thanks=url_for(".thanks")
-    )
+    action, thanks = _urls(code, kiosk=False)
+    return _questionnaire(round_, kiosk=False, action=action, thanks=thanks)
 
 
 @bp.route("/k/<code>", methods=["GET", "POST"])
@@ -85,12 +84,29 @@ def kiosk(code: str):
     round_ = round_by_code(code)  # as stored now: see services/respondent.py
     if round_ is None or round_.mode == RoundMode.single_use.value:
         abort(404)
-    return _questionnaire(
-        round_,
-        kiosk=True,
-        action=url_for(".kiosk", code=code),
-        thanks=url_for(".kiosk_thanks", code=code),
-    )
+    action, thanks = _urls(code, kiosk=True)
+    return _questionnaire(round_, kiosk=True, action=action, thanks=thanks)
+
+
+def _urls(code: str, *, kiosk: bool) -> tuple[str, str]:
+    """The form's and "Tack"'s URLs for a round's code (open link or kiosk), built once
+    per worker.
+
+    They depend only on the code, the URL map (fixed once the app runs) and the
+    script root the request came through, which is part of the key. Only codes of
+    rounds that exist come here; the cache is emptied should it ever grow large."""
+    cache = current_app.extensions.setdefault("questionnaire_urls", {})
+    key = (request.script_root, kiosk, code)
+    found = cache.get(key)
+    if found is None:
+        if len(cache) > 1000:
+            cache.clear()
+        if kiosk:
+            found = (url_for(".kiosk", code=code), url_for(".kiosk_thanks", code=code))
+        else:
+            found = (url_for(".open_link", code=code), url_for(".thanks"))
+        cache[key] = found
+    return found
 
 
 @bp.route("/t/<token>", methods=["GET", "POST"])
@@ -237,7 +253,6 @@ def _questionnaire(
 ):
     """A round's form (GET) or one POSTed step. ``fetched_before``: the address is a kiosk
     link retired then, so only forms rendered before it are taken (a GET never comes here)."""
-    session = db.session()
     if request.method == "GET" and not accepts_answers(round_):
         return error_page(403, CLOSED_TEXT, title=CLOSED_TITLE)
     instrument_ = instrument()
@@ -259,12 +274,13 @@ def _questionnaire(
     if context["lang"] is not None:  # "Tack" in the language (a kiosk's then goes to Swedish)
         context["thanks_url"] = f"{thanks}?sprak={context['lang'].code}"
     if request.method == "GET":
-        return _first_step(round_, instrument_, context).replace(
-            _TOKEN_PLACEHOLDER, new_form_token(round_.id, kiosk=kiosk)
+        signed = new_form_token(round_.id, kiosk=kiosk).encode()
+        return Response(
+            signed.join(_first_step(round_, instrument_, context)), mimetype="text/html"
         )
     if fetched_before is not None and _rendered_after(round_, fetched_before):
         return _refused(round_, 404, LINK_GONE)  # not a form fetched with the old link
-    return _posted(session, round_, instrument_, qn, context, token=token)
+    return _posted(round_, instrument_, qn, context, token=token)
 
 
 def _rendered_after(round_: RoundLike, moment: datetime) -> bool:
@@ -273,8 +289,11 @@ def _rendered_after(round_: RoundLike, moment: datetime) -> bool:
     return form_token is not None and form_token.rendered_at > moment
 
 
-def _posted(session, round_: RoundLike, instrument_, qn, context: dict, *, token: str | None):
-    """One POSTed step: refused, asked again (empty, step 2, old form) or stored."""
+def _posted(round_: RoundLike, instrument_, qn, context: dict, *, token: str | None):
+    """One POSTed step: refused, asked again (empty, step 2, old form) or stored.
+
+    A complete questionnaire is stored without an ORM session (its own transaction on
+    a driver connection); the rarer steps take the request's session when they need it."""
     form_token = read_form_token(request.form.get("csrf_token"), round_.id)
     if form_token is None:
         return _refused(
@@ -305,13 +324,13 @@ def _posted(session, round_: RoundLike, instrument_, qn, context: dict, *, token
     key = form_token.idempotency_key(posted.device_key)
     final = not posted.is_empty() or posted.confirm_empty
     final = final and not _needs_conditional_step(qn, round_.year, posted)
-    if not final and already_stored(session, key):
+    if not final and already_stored(db.session(), key):
         # A step of a form that was already stored (Back + resubmit without JavaScript):
         # start a fresh, empty questionnaire, never show that respondent's answers.
         return redirect(context["action"], code=303)
     if form_token.age_seconds() > current_app.config["FORM_TOKEN_MAX_AGE"]:
         renewed = form_token.renewed_idempotency_key(posted.device_key)
-        if already_stored(session, key) or already_stored(session, renewed):
+        if already_stored(db.session(), key) or already_stored(db.session(), renewed):
             return _stored(context["thanks_url"])
         # An old form is never discarded: shown again, filled in, with a fresh key.
         fresh = renew_form_token(form_token, round_.id)
@@ -325,7 +344,7 @@ def _posted(session, round_: RoundLike, instrument_, qn, context: dict, *, token
     if _needs_conditional_step(qn, round_.year, posted):
         return _render_step(round_, context, posted, 2, request.form["csrf_token"])
     outcome = submit(
-        session,
+        None,  # no ORM session: see services/submissions.py
         round_=round_,
         clean=clean,
         idempotency_key=key,
@@ -335,6 +354,7 @@ def _posted(session, round_: RoundLike, instrument_, qn, context: dict, *, token
         default_min_cell=current_app.config["MIN_CELL"],
     )
     if outcome is Outcome.late:
+        session = db.session()
         with db.own_transaction(session):  # counted apart from the stored answer
             kiosk_ops.record_late(session, round_)
     stored_now = outcome in (Outcome.stored, Outcome.late)  # not a duplicate
@@ -404,15 +424,17 @@ def _show_again(round_: RoundLike, context: dict, posted, fresh_token: str):
 
 
 # The first step of a round's form is the same for everyone but its token, so it is
-# rendered once per worker and the token is put in. The key holds everything the page
-# shows that can change: the round's settings and insats name (read fresh per request),
-# and the catalogue and offered translations (the objects their caches hand out: a
-# refreshed cache is a new object, so the page is rendered again).
+# rendered once per worker, kept as UTF-8 bytes split where the token goes, and the
+# token is put in. The key holds everything the page shows that can change: the round's
+# settings and insats name (read fresh per request), and the catalogue and offered
+# translations (the objects their caches hand out: a changed catalogue or translation
+# is a new object, so the page is rendered again).
 _TOKEN_PLACEHOLDER = "__FORM_TOKEN__"  # noqa: S105 - a placeholder, not a secret
-_FORM_CACHE: dict[tuple, tuple[object, object, str]] = {}
+_FORM_CACHE: dict[tuple, tuple[object, object, list[bytes]]] = {}
 
 
-def _first_step(round_: RoundLike, instrument, context: dict) -> str:
+def _first_step(round_: RoundLike, instrument, context: dict) -> list[bytes]:
+    """The form's first step as UTF-8 bytes around its token (join them with the token)."""
     timings = (context["idle_seconds"], context["countdown_seconds"], context["thanks_seconds"])
     key: tuple = (round_.id, round_.year, context["kiosk"], context["action"], timings)
     key += (getattr(round_, "intervention_name", None), context["language_key"])
@@ -431,10 +453,11 @@ def _first_step(round_: RoundLike, instrument, context: dict) -> str:
         device_key="",
         **context,
     )
+    parts = html.encode().split(_TOKEN_PLACEHOLDER.encode())
     if len(_FORM_CACHE) > 500:
         _FORM_CACHE.clear()
-    _FORM_CACHE[key] = (instrument, source, html)
-    return html
+    _FORM_CACHE[key] = (instrument, source, parts)
+    return parts
 
 
 def _intervention(round_: RoundLike) -> Intervention | SimpleNamespace | None:

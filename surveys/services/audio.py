@@ -111,23 +111,26 @@ def recordings(instance_dir: str | Path) -> dict[str, str]:
     file changes it). A folder changed within the last ``_SETTLE_SECONDS`` is listed
     anew each time: a second change in the same timestamp tick is not missed.
     """
-    path = folder(instance_dir)
+    path = _FOLDERS.get(instance_dir)
+    if path is None:  # the folder's name, made once per instance folder
+        path = _FOLDERS[instance_dir] = str(folder(instance_dir))
     try:
         stat = os.stat(path)
     except OSError:
         return _NONE
     stamp = (stat.st_ino, stat.st_mtime_ns)
-    cached = _LISTINGS.get(str(path))
+    cached = _LISTINGS.get(path)
     if cached is not None and cached[0] == stamp:
         return cached[1]
-    found = _list(path)
+    found = _list(Path(path))
     # the service's clock (surveys/clock.py); a folder changed just now is listed again
     if clock.utcnow().timestamp() - stat.st_mtime > _SETTLE_SECONDS:
-        _LISTINGS[str(path)] = (stamp, found)
+        _LISTINGS[path] = (stamp, found)
     return found
 
 
 _LISTINGS: dict[str, tuple[tuple[int, int], dict[str, str]]] = {}
+_FOLDERS: dict[str | Path, str] = {}
 _NONE: dict[str, str] = {}  # no folder: the same (never changed) object every time
 _SETTLE_SECONDS = 2.0
 

@@ -49,9 +49,16 @@ class PendingKeyError(RuntimeError):
 
 
 def folder() -> Path:
-    """``<instance>/pending-keys`` of the running application."""
-    base = db.instance_folder() or instance_dir()
-    return base / FOLDER
+    """``<instance>/pending-keys`` of the running application (the path made once per
+    instance folder: every submission asks)."""
+    base = db.instance_folder_name() or str(instance_dir())
+    found = _FOLDERS.get(base)
+    if found is None:
+        found = _FOLDERS[base] = Path(base) / FOLDER
+    return found
+
+
+_FOLDERS: dict[str, Path] = {}
 
 
 def _path(key_id: str, where: Path | None = None) -> Path:
@@ -98,9 +105,16 @@ def create(key_id: str) -> bytes:
 
 
 def load(key_id: str) -> bytes | None:
-    """The key, or None when its file is missing (or damaged: not 32 bytes)."""
+    """The key, or None when its file is missing (or damaged: not 32 bytes).
+
+    Every submission reads it: one open, one read of at most a byte more than a key
+    (enough to tell a longer file) and a close, nothing buffered."""
     try:
-        key = _path(key_id).read_bytes()
+        descriptor = os.open(_path(key_id), os.O_RDONLY)
+        try:
+            key = os.read(descriptor, KEY_BYTES + 1)
+        finally:
+            os.close(descriptor)
     except FileNotFoundError:
         return None
     except OSError as exc:

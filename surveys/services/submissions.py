@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
+from pathlib import Path
 from types import SimpleNamespace
 
 from sqlalchemy import Connection, CursorResult, Engine, delete, func, insert, select, text
@@ -19,9 +20,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from surveys import clock
+from surveys import db as surveys_db
 from surveys.db import (
     BUSY_TIMEOUT_MS,
     DriverTransaction,
+    app_cache,
     driver_sql,
     driver_transaction,
     one_writer,
@@ -68,7 +71,7 @@ class Outcome(enum.Enum):
 
 
 def submit(
-    db: Session,
+    db: Session | None,
     *,
     round_: RoundLike,
     clean: CleanSubmission,
@@ -90,10 +93,13 @@ def submit(
     and is released into the answers with others once MIN_CELL (the administrator's
     setting, else ``default_min_cell``) are waiting. ``check_open=False`` is for the
     administrator completing a closed round of an unpublished year on paper (the
-    caller checks that rule).
+    caller checks that rule). ``db`` None: no ORM session at all (a tablet's POST),
+    the questionnaire's transaction runs on a driver connection of the app's engine.
     """
     today = today or clock.today()
-    with one_writer(db), _transaction(db) as tx:
+    in_session = db is not None and db.in_transaction()
+    engine = _engine_of(db) if db is not None else surveys_db.engine()
+    with writer_lock(engine), _transaction(db if in_session else None, engine) as tx:
         outcome, setting, waiting_before = _submit(
             tx,
             round_=round_,
@@ -108,20 +114,22 @@ def submit(
     release_at = min_cell_value(setting, default_min_cell)
     if outcome in (Outcome.stored, Outcome.late) and waiting_before + 1 >= release_at:
         try:
-            release_pending(db, min_batch=release_at, round_ids=[round_.id])
+            if db is not None and db.in_transaction():  # the caller's session (paper form)
+                release_pending(db, min_batch=release_at, round_ids=[round_.id])
+            else:
+                _release_on_submission(db, engine, round_.id, min_batch=release_at)
         except PendingKeyError as exc:  # stored and acknowledged; closing the round says more
             log.error("Väntande svar kunde inte släppas: %s", exc)
     return outcome
 
 
 @contextmanager
-def _transaction(db: Session) -> Iterator[DriverTransaction | _InSession]:
+def _transaction(db: Session | None, engine: Engine) -> Iterator[DriverTransaction | _InSession]:
     """The questionnaire's transaction: its own on a driver connection (a tablet's POST:
-    no ORM session needed), or the session's when the caller has work in it that must be
-    committed together (staff's paper form with its audit entry)."""
-    if not db.in_transaction():
-        bind = db.get_bind()
-        with driver_transaction(bind.engine if isinstance(bind, Connection) else bind) as tx:
+    no ORM session needed), or the session's (``db``) when the caller has work in it
+    that must be committed together (staff's paper form with its audit entry)."""
+    if db is None:
+        with driver_transaction(engine) as tx:
             yield tx
         return
     with own_transaction(db):  # commits the caller's work with it (a rollback ends it sooner)
@@ -243,6 +251,7 @@ _HOT_SQL = {
     "use_token": "UPDATE link_token SET used = TRUE "
     "WHERE token_hash = ? AND used = FALSE AND round_id = ?",
     "key_ids": "SELECT DISTINCT key_id FROM pending_response WHERE round_id = ?",
+    "key_ids_all": "SELECT DISTINCT key_id FROM pending_response",
     "lock": "SELECT pg_advisory_xact_lock(hashtext(?))",
 }
 
@@ -252,7 +261,7 @@ def _run(conn: Connection, name: str, params: tuple | list[tuple]) -> CursorResu
     return conn.exec_driver_sql(driver_sql(_HOT_SQL[name], conn.dialect.paramstyle), params)
 
 
-def _hot(tx: DriverTransaction | _InSession, name: str, params: tuple):
+def _hot(tx: DriverTransaction | _InSession, name: str, params: tuple | list[tuple]):
     """One of the fixed statements above in a submission's driver transaction."""
     return tx.run(_HOT_SQL[name], params)
 
@@ -357,6 +366,82 @@ def release_round(db: Session, round_id: str, *, min_batch: int, min_cell: int =
     return count
 
 
+def _release_on_submission(
+    db: Session | None, engine: Engine, round_id: str, *, min_batch: int
+) -> int:
+    """``release_round`` as a participant's submission runs it (a batch of at least
+    ``min_batch``, never a forced rest): the same batch, shuffle and rules, in one
+    transaction on a driver connection (no ORM session), the keys shredded and the old
+    row versions scrubbed by threads afterwards. Stale key files are swept at most
+    every ``SWEEP_SECONDS`` per worker (they are only removed after an hour anyway):
+    the keys still in use are read in the batch's transaction only then."""
+    dbapi = engine.dialect.dbapi
+    busy: tuple[type[Exception], ...] = (dbapi.OperationalError,) if dbapi else ()
+    try:
+        with writer_lock(engine), driver_transaction(engine) as tx:
+            taken = _take_batch(tx, db, round_id, min_batch=min_batch)
+            if taken is None:
+                tx.rollback()
+                return 0
+            sweep = _sweep_due()
+            in_use = {row[0] for row in _hot(tx, "key_ids_all", ()).fetchall()} if sweep else None
+    except busy:  # as in _release_round: the round's next submission releases them
+        log.warning("En omgångs väntande svar kunde inte släppas just nu (databasen upptagen).")
+        return 0
+    count, key_ids = taken
+    where = pending_keys.folder()
+    # one thread for both: the keys are destroyed first, then the old row versions go
+    _scrub_engine(engine, wait=False, first=lambda: _destroy_and_sweep(where, key_ids, in_use))
+    return count
+
+
+def _take_batch(
+    tx: DriverTransaction, db: Session | None, round_id: str, *, min_batch: int
+) -> tuple[int, set[str]] | None:
+    """Every waiting questionnaire of the round moved into the answers in a shuffled
+    batch, in ``tx`` (committed by the caller): (released, key ids used), or None when
+    fewer than ``min_batch`` wait or another worker took some of them first."""
+    if tx.dialect == "postgresql":  # see _lock_round
+        _hot(tx, "lock", ("pending:" + round_id,))
+    rows = _hot(tx, "waiting_rows", (round_id,)).fetchall()
+    if not rows or len(rows) < min_batch:
+        return None
+    # PendingKeyError: the caller rolls back (the round's name read for it by a session)
+    batch = _unsealed(db or surveys_db.session, round_id, rows)
+    if _hot(tx, "take", [(row[0],) for row in rows]).rowcount != len(rows):
+        return None  # a concurrent release took some of them
+    responses = [_response_row(item) for item in batch]
+    _SHUFFLE.shuffle(responses)
+    _hot(tx, "responses", [tuple(response.values()) for response, _ in responses])
+    answers = [answer for _, rows_ in responses for answer in rows_]
+    if answers:
+        _hot(tx, "answers", answers)
+    return len(rows), {row[1] for row in rows if row[1]}
+
+
+def _engine_of(db: Session) -> Engine:
+    bind = db.get_bind()
+    return bind.engine if isinstance(bind, Connection) else bind
+
+
+SWEEP_SECONDS = 300.0  # how often a worker looks for stale key files (pending_keys.sweep)
+
+
+def _sweep_due() -> bool:
+    """Whether this release should sweep stale key files (per application and worker;
+    the first release of a worker always does). The cache's clock is ``monotonic``."""
+    cache = app_cache("release_sweep")
+    now = monotonic()
+    last = cache.get("at")
+    if last is not None and now - last < SWEEP_SECONDS:
+        return False
+    cache["at"] = now
+    return True
+
+
+monotonic = time.monotonic  # the sweep's clock (tests move it instead of sleeping)
+
+
 def _release_round(
     db: Session, round_id: str, *, min_batch: int, min_cell: int
 ) -> tuple[int, set[str], bool] | None:
@@ -398,9 +483,12 @@ def _setting(conn: Connection) -> str | None:
     ).scalar()
 
 
-def _unsealed(db: Session, round_id: str, rows: Sequence[Row]) -> list[dict]:
+def _unsealed(
+    db: Session | Callable[[], Session], round_id: str, rows: Sequence[Row] | Sequence[tuple]
+) -> list[dict]:
     """The waiting questionnaires opened with their keys; ``PendingKeyError`` names the
-    round and how many cannot be opened when a key file is missing."""
+    round and how many cannot be opened when a key file is missing (``db`` may be a
+    function giving the session, called only then)."""
     keys: dict[str, bytes | None] = {}
     missing = 0
     items = []
@@ -422,7 +510,8 @@ def _unsealed(db: Session, round_id: str, rows: Sequence[Row]) -> list[dict]:
             )
         )
     if missing:
-        raise PendingKeyError(missing_key_message(_round_name(db, round_id), missing))
+        session = db if isinstance(db, Session) else db()
+        raise PendingKeyError(missing_key_message(_round_name(session, round_id), missing))
     return items
 
 
@@ -587,18 +676,28 @@ def _shred(db: Session, key_ids: set[str], *, wait: bool) -> None:
     pending = table_of(PendingResponse)
     in_use = set(db.connection().execute(select(pending.c.key_id).distinct()).scalars())
     db.rollback()  # SQLite: no read snapshot kept
-
-    def shred() -> None:
-        try:
-            pending_keys.destroy(key_ids, where)
-            pending_keys.sweep({key_id for key_id in in_use if key_id}, where)
-        except Exception:  # noqa: BLE001 - the next release sweeps again; never kill a worker
-            log.exception("Använda nycklar för väntande svar kunde inte tas bort.")
-
     if wait:
-        shred()
+        _destroy_and_sweep(where, key_ids, in_use)
     else:
-        threading.Thread(target=shred, name="cleanup-keys", daemon=True).start()
+        _shred_in_background(where, key_ids, in_use)
+
+
+def _shred_in_background(where: Path, key_ids: set[str], in_use: set[str] | None) -> None:
+    """``_destroy_and_sweep`` in a thread (the respondent does not wait for two fsyncs)."""
+    threading.Thread(
+        target=_destroy_and_sweep, args=(where, key_ids, in_use), name="cleanup-keys", daemon=True
+    ).start()
+
+
+def _destroy_and_sweep(where: Path, key_ids: set[str], in_use: set[str] | None) -> None:
+    """Destroy the batch's keys; with ``in_use`` (the key ids waiting answers use),
+    also the stale key files no waiting answer uses (pending_keys.sweep)."""
+    try:
+        pending_keys.destroy(key_ids, where)
+        if in_use is not None:
+            pending_keys.sweep({key_id for key_id in in_use if key_id}, where)
+    except Exception:  # noqa: BLE001 - the next release sweeps again; never kill a worker
+        log.exception("Använda nycklar för väntande svar kunde inte tas bort.")
 
 
 def waiting(db: Session) -> int:
@@ -620,16 +719,29 @@ def _scrub(db: Session, *, wait: bool, rewritten: bool = False) -> None:
     merged into them); their old row versions, with the old batches' transaction ids,
     leave the answers' tables too.
     """
-    bind = db.get_bind()
-    engine = bind.engine if isinstance(bind, Connection) else bind
+    _scrub_engine(_engine_of(db), wait=wait, rewritten=rewritten)
+
+
+def _scrub_engine(
+    engine: Engine,
+    *,
+    wait: bool,
+    rewritten: bool = False,
+    first: Callable[[], None] | None = None,
+) -> None:
+    """``_scrub`` on an engine; ``first`` (with ``wait=False``): work the cleanup's
+    thread does before it (a release's key shredding), in a thread of its own should no
+    cleanup thread be started."""
     if engine.dialect.name == "postgresql":
         tables = ("pending_response", "response", "answer") if rewritten else ("pending_response",)
         if wait:
             _vacuum(engine, tables)
         else:
-            _in_background(f"vacuum {engine.url}", lambda: _vacuum(engine, tables))
+            _in_background(f"vacuum {engine.url}", lambda: _vacuum(engine, tables), first)
     elif engine.dialect.name == "sqlite" and (not wait or not _truncate_wal(engine)):
-        _in_background(f"wal {engine.url}", lambda: _truncate_wal_in_turn(engine))
+        _in_background(f"wal {engine.url}", lambda: _truncate_wal_in_turn(engine), first)
+    elif first is not None:
+        threading.Thread(target=first, name="cleanup-keys", daemon=True).start()
 
 
 def _vacuum(engine: Engine, tables: tuple[str, ...]) -> bool:
@@ -646,16 +758,23 @@ def _truncate_wal(engine: Engine) -> bool:
     TRUNCATE must wait for every reader of an older snapshot, and every writer waits
     behind it meanwhile: a long read (a publishing job counting a year) would freeze
     the tablets. So it does not wait at all (busy timeout 0) and reports whether the
-    WAL is empty now.
+    WAL is empty now. Three PRAGMAs on a pooled driver connection (after every
+    release on a submission: no SQLAlchemy connection needed).
     """
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA busy_timeout=0")
+    dbapi = engine.dialect.dbapi
+    busy_error: tuple[type[Exception], ...] = (dbapi.OperationalError,) if dbapi else ()
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA busy_timeout=0")
         try:
-            busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
-        except OperationalError:
+            busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except busy_error:
             busy = 1
         finally:
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    finally:
+        raw.close()
     return busy == 0
 
 
@@ -669,18 +788,29 @@ _RUNNING: set[str] = set()  # cleanups a thread of this process is doing
 _AGAIN: set[str] = set()  # ... and asked for again meanwhile (released rows it may miss)
 
 
-def _in_background(key: str, attempt: Callable[[], bool]) -> None:
+def _in_background(
+    key: str, attempt: Callable[[], bool], first: Callable[[], None] | None = None
+) -> None:
     """Run ``attempt`` in a thread until it returns True, retrying every second (a
     reader may hold the WAL) for at most WAL_RETRY_SECONDS. One thread per key: a
-    request while it runs asks for one more successful pass after the current one."""
+    request while it runs asks for one more successful pass after the current one.
+    ``first`` runs once before the attempts, in the same thread (or, when that thread
+    is already running, in a thread of its own)."""
     with _CLEANUP_GUARD:
-        if key in _RUNNING:
+        running = key in _RUNNING
+        if running:
             _AGAIN.add(key)
-            return
-        _RUNNING.add(key)
+        else:
+            _RUNNING.add(key)
+    if running:
+        if first is not None:
+            threading.Thread(target=first, name="cleanup-keys", daemon=True).start()
+        return
 
     def run() -> None:
         try:
+            if first is not None:
+                first()  # never raises: see _destroy_and_sweep
             while True:
                 with _CLEANUP_GUARD:
                     _AGAIN.discard(key)

@@ -24,7 +24,7 @@ import io
 import re
 import time
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import chain
@@ -457,6 +457,7 @@ def approve(db: Session, instrument: Instrument, code: str, *, reference: str, b
 # --- the respondent path: available languages and their texts (cached per worker) ----
 
 TTL_SECONDS = 5.0
+monotonic = time.monotonic  # the cache's clock (tests move it instead of sleeping)
 _generation = 0  # bumped whenever this process changes a translation
 
 
@@ -472,11 +473,14 @@ class Offered:
         return lang if lang is not None and lang.code in self.texts else None
 
 
-def offered(db: Session, instrument: Instrument) -> Offered:
-    """Available languages (approved, nothing missing or stale), at most TTL_SECONDS old."""
+def offered(db: Session | Callable[[], Session], instrument: Instrument) -> Offered:
+    """Available languages (approved, nothing missing or stale), at most TTL_SECONDS old.
+
+    ``db`` may be a function giving the session: the respondent's pages then make none
+    while the cached answer is fresh (nearly always)."""
     cache = app_cache("translations_cache")
     entry = cache.get("offered")
-    now = time.monotonic()
+    now = monotonic()
     if (
         entry is not None
         and entry[0] == _generation
@@ -485,12 +489,16 @@ def offered(db: Session, instrument: Instrument) -> Offered:
     ):
         return entry[3]
     generation = _generation
+    if callable(db):
+        db = db()
     languages, texts = [], {}
     for found in all_statuses(db, instrument):
         if found.available:
             languages.append(found.language)
             texts[found.language.code] = {r.key: r.text for r in _rows(db, found.language.code)}
     result = Offered(languages=tuple(languages), texts=texts)
+    if entry is not None and entry[1] is instrument and entry[3] == result:
+        result = entry[3]  # unchanged: the same object, so pages rendered from it stay cached
     cache["offered"] = (generation, instrument, now, result)
     return result
 
