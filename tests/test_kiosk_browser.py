@@ -186,10 +186,10 @@ def test_several_questionnaires_queued_offline_all_stored_once_after_a_reload(
     assert response is not None
     assert response.from_service_worker
     assert queue_length(page) == 3
-    # Chromium's offline emulation can let a request of the reloaded page through before it
-    # applies again (seen once on the phone viewport): then that one is stored now and
-    # acknowledged later as a duplicate. Exactly once is what the end of the test checks.
-    assert count_rows(app, "response") <= 1
+    # Nothing is asserted about the server here: Chromium's offline emulation does not hold
+    # back every request of the service worker's retries (CI once saw two stored while
+    # "offline", another time one). Those are acknowledged later as duplicates: that every
+    # queued questionnaire is stored exactly once is what the end of the test checks.
     page.context.set_offline(False)
     assert wait_for_rows(app, "response", 3) == 3
     time.sleep(2)  # later retries must not store anything twice
