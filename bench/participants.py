@@ -120,8 +120,8 @@ def tablet(port: int, code: str, think: float, tally: Tally, stop: float, seed: 
 
 
 def visit(browser: Browser, path: str, stop: float) -> tuple[int, str, str]:
-    """GET as a browser does: follow redirects, and reload a page that asks to be reloaded
-    (a job's "pågår" page) every two seconds until it no longer does."""
+    """GET as a browser does: follow redirects, and ask again for a job's "pågår" page (its
+    job.js does, every two seconds) until the job is no longer running."""
     while True:
         status, location, body = browser.request("GET", path)
         if status in (301, 302, 303) and location:
@@ -129,7 +129,7 @@ def visit(browser: Browser, path: str, stop: float) -> tuple[int, str, str]:
             path = "/" + path if not path.startswith("/") else path
             continue
         page = body.decode("utf-8", "replace")
-        if 'http-equiv="refresh"' in page and time.monotonic() < stop + 300:
+        if "data-job-running" in page and time.monotonic() < stop + 300:
             time.sleep(2)
             continue
         return status, path, page
