@@ -163,7 +163,8 @@ def run_beside(*, default_min_cell: int, echo=print) -> dict:
         nns.extensions["engine"].dispose()
     echo(
         "Den nationella instansen: SURVEYS_MODE=national "
-        f"SURVEYS_INSTANCE={root / 'nns'} surveys run. Demoförbundet med rikets siffror: "
+        f"SURVEYS_INSTANCE={root / 'nns'} surveys run (och samma med surveys worker i ett "
+        "annat fönster, för att publicera från sidan). Demoförbundet med rikets siffror: "
         f"SURVEYS_INSTANCE={root / 'forbund-1'} surveys run."
     )
     return done
