@@ -1204,15 +1204,36 @@ def _audit_component(
     return sorted(pinned)
 
 
-def _make_block(frame: pd.DataFrame, instrument: Instrument, min_cell: int, protect_other: bool):
-    """Arrays and relations (R1, R2, R3) of one block's cells."""
+def _chain(scope: str, parent_of: dict[str, str]) -> list[str]:
+    """The scopes a scope's cells add up into: its parent, the parent's parent, … Riket."""
+    out: list[str] = []
+    while scope != FORBUND:
+        scope = parent_of.get(scope, FORBUND)
+        out.append(scope)
+    return out
+
+
+def _make_block(
+    frame: pd.DataFrame,
+    instrument: Instrument,
+    min_cell: int,
+    protect_other: bool,
+    parent_of: dict[str, str] | None = None,
+) -> _Block:
+    """Arrays and relations (R1, R2, R3) of one block's cells.
+
+    A förbund's block (``parent_of`` None): R2 is förbund = Σ insatser + answers without
+    an insats. A national block (``indicators.national``): R2 follows ``parent_of`` over
+    three levels, Riket = Σ groups, each group = Σ its förbund, and Riket = Σ förbund.
+    """
+    national = parent_of is not None
     questionnaire = instrument.questionnaire(str(frame["questionnaire"].iloc[0]))
     scope = frame["scope"].to_numpy(dtype=object)
     subgroup = frame["subgroup"].to_numpy(dtype=object)
     question = frame["question"].astype("Int64").fillna(_POOLED).to_numpy(dtype=np.int64)
     count = len(frame)
     index = {(scope[i], subgroup[i], question[i]): i for i in range(count)}
-    published = (scope != UNASSIGNED) & (subgroup != OTHER)
+    published = (subgroup != OTHER) if national else (scope != UNASSIGNED) & (subgroup != OTHER)
     never = ~published
     protected = never.copy()
     if not protect_other:
@@ -1220,24 +1241,31 @@ def _make_block(frame: pd.DataFrame, instrument: Instrument, min_cell: int, prot
         protected &= subgroup != OTHER
     scale_numbers = {q.number for q in questionnaire.questions if not q.gate}
     gate_of = gate_rows(questionnaire, scope, subgroup, question, index)
+    groups: dict[tuple, tuple[int | None, list[int]]] = {}
 
-    groups: dict[tuple[str, object, object], tuple[int | None, list[int]]] = {}
-
-    def add(kind: str, key: tuple, i: int, is_total: bool) -> None:
-        total, parts = groups.get((kind, *key), (None, []))
-        if is_total:
-            total = i
-        else:
-            parts = [*parts, i]
-        groups[(kind, *key)] = (total, parts)
+    def add(key: tuple, i: int, is_total: bool) -> None:
+        total, parts = groups.get(key, (None, []))
+        groups[key] = (i, parts) if is_total else (total, [*parts, i])
 
     for i in range(count):
         s, g, q = scope[i], subgroup[i], question[i]
         if questionnaire.participant:
-            add("R1", (s, q), i, g == "samtliga")
-        add("R2", (g, q), i, s == FORBUND)
+            add(("R1", s, q), i, g == "samtliga")
+        if parent_of is None:
+            add(("R2", g, q), i, s == FORBUND)
+        else:
+            # a cell is the total of its children and a part of its parent; the förbund
+            # are also parts of Riket directly (Riket = Σ groups = Σ förbund)
+            add(("R2", s, g, q), i, True)
+            chain = _chain(s, parent_of)
+            if chain:
+                add(("R2", chain[0], g, q), i, False)
+            if len(chain) > 1:
+                add(("R2", "alla", chain[-1], g, q), i, False)
+            if s == FORBUND:
+                add(("R2", "alla", FORBUND, g, q), i, True)
         if q == _POOLED or q in scale_numbers:
-            add("R3", (s, g), i, q == _POOLED)
+            add(("R3", s, g), i, q == _POOLED)
     relations = [
         (key[0], total, np.array(parts, dtype=np.int64))
         for key, (total, parts) in groups.items()
