@@ -380,6 +380,48 @@ def test_renaming_an_insats_keeps_its_published_years_in_its_report(
     assert "har inga resultat för Nya steget" in shown.output  # not the old insats's figures
 
 
+def test_a_workers_kept_report_figures_follow_renames_and_new_publications(
+    app, runner, make_round, admin_client
+):
+    """Readers' reports keep a published year's figures per worker (reports/data.py):
+    a renamed insats's old name given to a new insats must not show the kept figures."""
+    year, r, client, before = published_steget(app, runner, make_round)
+    page = admin_client.get(f"/rapport/{year}?insats={r.intervention_id}")
+    assert "(n=6)" in page.text  # read, and now kept by this worker
+    assert app.extensions["published_figures"], "the figures were not kept"
+    rename_insats(admin_client, r.intervention_id, "Steget vidare")
+    page = admin_client.get("/admin/")
+    created = admin_client.post(
+        "/admin/insatser",
+        data={"csrf_token": form_token(page.text), "name": "Steget"},
+        follow_redirects=True,
+    )
+    assert created.status_code == 200
+    with app.app_context():
+        new_id = (
+            db.session()
+            .execute(text("SELECT id FROM intervention WHERE name = 'Steget'"))
+            .scalar_one()
+        )
+    assert new_id != r.intervention_id
+    shown = admin_client.get(f"/rapport/{year}?insats={new_id}")
+    assert shown.status_code == 404  # nothing published for the new insats
+    assert "(n=6)" not in shown.text
+    renamed = admin_client.get(f"/rapport/{year}?insats={r.intervention_id}")
+    assert "(n=6)" in renamed.text
+    assert "Steget vidare" in renamed.text
+    # a new version of the year: its figures, not the kept ones
+    with app.app_context():
+        session = db.session()
+        session.execute(text("UPDATE round SET state = 'open' WHERE id = :id"), {"id": r.id})
+        session.commit()
+    answer_open_link(client, r, ["6", "5", "6", "4", "6"])
+    assert runner.invoke(args=["publish", "--year", str(year)]).exit_code == 0
+    again = admin_client.get(f"/rapport/{year}?insats={r.intervention_id}")
+    assert "(n=11)" in again.text
+    assert "(n=6)" not in again.text
+
+
 def test_the_administrators_threshold_decides_what_a_publication_hides(
     app, runner, tmp_path, admin_client
 ):

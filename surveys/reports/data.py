@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 import pandas as pd
+from flask import has_app_context
 from sqlalchemy import select
 from sqlmodel import Session, col
 
@@ -19,8 +20,10 @@ from indicators import RESULT_COLUMNS, Instrument
 from indicators.disclosure import REASON_PRIMARY
 from indicators.report import HISTORY_COLUMNS, NATIONAL_COLUMNS, combine, history_results
 from indicators.scoring import order_results
+from surveys.db import app_cache
 from surveys.files.history import history_rows, national_rows
 from surveys.models import (
+    Intervention,
     Publication,
     PublicationGroup,
     PublicationHistory,
@@ -353,10 +356,44 @@ def published_report(
 
     A year from before the system, known only from figures typed in from an old
     annual report (published there), is shown from those figures.
+
+    The figures of a published year are frozen by its publications, so a worker keeps
+    them (``_frozen_figures``): a reader's page, download or chart then reads a few
+    rows instead of rebuilding the tables (bench.participants). The words (comments,
+    texts, the förbund's name, options) are read on every request.
     """
     newest = latest_publications(db, up_to=year)
     current = newest.get(year)
     pubs = list(newest.values())
+    key = _frozen_key(db, pubs, current, scope, instrument)
+    figures = _frozen_figures(key)
+    if figures is None:
+        figures = _figures(db, instrument, pubs, current, year=year, scope=scope)
+        if figures is None:
+            return None
+        _keep_frozen(key, figures)
+    return ReportData(
+        instrument=instrument,
+        intervention=scope or None,
+        forbund_name=settings.forbund_name_if_set(db),
+        publication=_describe(current) if current else None,
+        comments=report_comments(db, scope),
+        texts=report_texts(db),
+        options=report_options(db),
+        **figures,
+    )
+
+
+def _figures(
+    db: Session,
+    instrument: Instrument,
+    pubs: list[Publication],
+    current: Publication | None,
+    *,
+    year: int,
+    scope: str,
+) -> dict | None:
+    """A published report's tables (ReportData's fields that publications freeze)."""
     results = _published_rows(db, pubs, scope)
     cell = current.min_cell if current else min_cell(db, 5)
     results = _with_history(db, instrument, results, scope=scope, cell=cell, publication=current)
@@ -364,22 +401,59 @@ def published_report(
         return None
     frame = _national(db, current)
     national, group, group_name = split_national(frame)
-    return ReportData(
-        instrument=instrument,
-        results=results,
-        national=national,
-        group=group,
-        group_name=group_name,
-        min_cell=cell,
-        intervention=scope or None,
-        year_counts=_year_counts(db, pubs, scope),
-        forbund_name=settings.forbund_name_if_set(db),
-        publication=_describe(current) if current else None,
-        cache_key=content_key(results, frame, instrument.version, cell, prefix="pub-"),
-        comments=report_comments(db, scope),
-        texts=report_texts(db),
-        options=report_options(db),
-    )
+    return {
+        "results": with_reasons(results),
+        "national": national,
+        "group": group,
+        "group_name": group_name,
+        "min_cell": cell,
+        "year_counts": _year_counts(db, pubs, scope),
+        "cache_key": content_key(results, frame, instrument.version, cell, prefix="pub-"),
+    }
+
+
+FROZEN_KEPT = 16  # a worker keeps the figures of this many (year, scope) reports
+
+
+def _frozen_key(
+    db: Session,
+    pubs: list[Publication],
+    current: Publication | None,
+    scope: str,
+    instrument: Instrument,
+) -> tuple | None:
+    """What a published report's figures are a function of, or None (not kept).
+
+    Publications are never changed once made, except that an insats's rows follow its
+    rename: the key therefore names the insats by id *and* name (a new insats given a
+    renamed one's old name is another key). A year known only from imported history
+    (no publication of its own) is read as the history stands now: not kept."""
+    if current is None or not has_app_context():
+        return None
+    insats = ""
+    if scope != FORBUND:
+        found = db.execute(select(col(Intervention.id)).where(col(Intervention.name) == scope))
+        insats = found.scalar() or ""
+    return (tuple(sorted(p.id for p in pubs)), scope, insats, instrument.version)
+
+
+def _frozen_figures(key: tuple | None) -> dict | None:
+    """The kept figures (copies: a caller may change its frames), or None."""
+    if key is None:
+        return None
+    kept = app_cache("published_figures").get(key)
+    if kept is None:
+        return None
+    return {k: v.copy() if isinstance(v, pd.DataFrame) else v for k, v in kept.items()}
+
+
+def _keep_frozen(key: tuple | None, figures: dict) -> None:
+    if key is None:
+        return
+    kept = app_cache("published_figures")
+    while len(kept) >= FROZEN_KEPT:
+        kept.pop(next(iter(kept)))  # the oldest kept first (dicts keep insertion order)
+    kept[key] = {k: v.copy() if isinstance(v, pd.DataFrame) else v for k, v in figures.items()}
 
 
 def _history_only_year(results: pd.DataFrame, year: int) -> bool:
