@@ -95,6 +95,10 @@ def tablet(port: int, code: str, think: float, tally: Tally, stop: float, seed: 
     """A tablet in a closed loop: fetch the form, answer, submit, then the next participant."""
     browser = Browser(port)
     sequence = seed * 1_000_000
+    # Participants do not all press "start" in the same millisecond: the tablets begin
+    # spread over one think time (otherwise the first twenty forms queue together and
+    # the quiet run's p99 is that start, not the service).
+    time.sleep(think * ((seed * 0.6180339887) % 1.0))  # evenly spread for any count
     while time.monotonic() < stop:
         sequence += 1
         started = time.perf_counter()

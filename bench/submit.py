@@ -8,6 +8,12 @@ and interleaved with the submissions in blocks, is a hello route added to the sa
 application (it runs the same hooks); a bare Flask hello is printed for reference.
 The last line is ``submission_ms=… app_hello_ms=… ratio_to_app_hello=…`` (CPU time,
 median of the blocks); the goal is a ratio of at most 4.
+
+The line before it prints the *floor*: the same two requests with no work at all (a GET
+of the hello route, then a POST of the same fields to a route that only reads one and
+answers 303), through the same application and test client. The submission's own work
+is ``submission_ms - floor_ms``; ``floor_ratio`` is the least any submission can cost
+here, as a ratio to the hello route.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from bench.settings import PUBLIC_URL, SECRET
 
 TOKEN = re.compile(rb'name="csrf_token" value="([^"]+)"')
 HELLO = "/__bench_hello"
+NOOP_POST = "/__bench_noop_post"
 
 
 def make_app(url: str) -> Flask:
@@ -45,7 +52,15 @@ def make_app(url: str) -> Flask:
         }
     )
     app.add_url_rule(HELLO, "bench_hello", lambda: "Hej")
+    app.add_url_rule(NOOP_POST, "bench_noop_post", _noop_post, methods=["POST"])
     return app
+
+
+def _noop_post():
+    """A POST that does nothing a submission must: reads one field, answers 303."""
+    from flask import redirect, request
+
+    return redirect("/tack" if request.form.get("q1") else "/", code=303)
 
 
 def bare_hello() -> Flask:
@@ -68,18 +83,30 @@ class Submitter:
         token = TOKEN.search(page.data)
         if page.status_code != 200 or token is None:
             raise SystemExit(f"Formuläret kunde inte hämtas: {page.status_code}")
+        posted = self.client.post(self.path, data=self.fields(token.group(1).decode()))
+        if posted.status_code != 303:
+            raise SystemExit(f"Svaren sparades inte: {posted.status_code}")
+
+    def floor(self) -> None:
+        """The same two requests doing nothing: hello, then the fields to a no-op POST."""
+        self.sequence += 1
+        page = self.client.get(HELLO)
+        posted = self.client.post(NOOP_POST, data=self.fields(page.data.decode()))
+        if posted.status_code != 303:
+            raise SystemExit(f"Golvet: {posted.status_code}")
+
+    def fields(self, token: str) -> dict[str, str]:
+        """A complete exit questionnaire's fields, a unique answer pattern each time."""
         fields = {f"q{i + 1}": str(c) for i, c in enumerate(pattern(self.sequence))}
         fields.update(
-            csrf_token=token.group(1).decode(),
+            csrf_token=token,
             gender="kvinna",
             q8="1",
             q9="6",
             q10="5",
             conditional_shown="1",
         )
-        posted = self.client.post(self.path, data=fields)
-        if posted.status_code != 303:
-            raise SystemExit(f"Svaren sparades inte: {posted.status_code}")
+        return fields
 
 
 def cpu_per_call(function, count: int) -> float:
@@ -94,14 +121,22 @@ def measure(app: Flask, code: str, iterations: int, blocks: int) -> dict[str, fl
     submitter = Submitter(app, code)
     hello = app.test_client()
     bare = bare_hello().test_client()
+    floor = Submitter(app, code)
     for _ in range(50):  # warm caches, templates and the connection pool
         submitter.one()
+        floor.floor()
         hello.get(HELLO)
         bare.get("/")
     per_block = max(1, iterations // blocks)
-    figures: dict[str, list[float]] = {"submission": [], "app_hello": [], "bare_hello": []}
+    figures: dict[str, list[float]] = {
+        "submission": [],
+        "app_hello": [],
+        "bare_hello": [],
+        "floor": [],
+    }
     for _ in range(blocks):
         figures["submission"].append(cpu_per_call(submitter.one, per_block))
+        figures["floor"].append(cpu_per_call(floor.floor, per_block))
         figures["app_hello"].append(cpu_per_call(lambda: hello.get(HELLO), per_block))
         figures["bare_hello"].append(cpu_per_call(lambda: bare.get("/"), per_block))
     result = {name: statistics.median(values) for name, values in figures.items()}
@@ -143,12 +178,17 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     submission, app_hello = result["submission"] * 1000, result["app_hello"] * 1000
+    floor = result["floor"] * 1000
     sync = os.environ.get("SQLITE_SYNCHRONOUS", "FULL") if url.startswith("sqlite") else "-"
     print(
         f"database={url.split(':', 1)[0]} sqlite_synchronous={sync} "
         f"submissions={result['submissions']} "
         f"blocks={args.blocks} bare_hello_ms={result['bare_hello'] * 1000:.3f} "
         f"ratio_to_bare_hello={result['submission'] / result['bare_hello']:.1f}"
+    )
+    print(
+        f"floor_ms={floor:.3f} floor_ratio={floor / app_hello:.2f} "
+        f"own_work_ms={submission - floor:.3f} (GET hello + the same POST to a no-op route)"
     )
     print(
         f"submission_ms={submission:.3f} app_hello_ms={app_hello:.3f} "
