@@ -9,6 +9,7 @@ the imported history figures.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -439,21 +440,26 @@ def _frozen_key(
 
 def _frozen_figures(key: tuple | None) -> dict | None:
     """The kept figures (copies: a caller may change its frames), or None."""
-    if key is None:
-        return None
-    kept = app_cache("published_figures").get(key)
-    if kept is None:
-        return None
-    return {k: v.copy() if isinstance(v, pd.DataFrame) else v for k, v in kept.items()}
+    kept = app_cache("published_figures").get(key) if key is not None else None
+    return _copied(kept) if kept is not None else None
+
+
+_FROZEN_LOCK = threading.Lock()  # a worker's threads share its kept figures
 
 
 def _keep_frozen(key: tuple | None, figures: dict) -> None:
     if key is None:
         return
     kept = app_cache("published_figures")
-    while len(kept) >= FROZEN_KEPT:
-        kept.pop(next(iter(kept)))  # the oldest kept first (dicts keep insertion order)
-    kept[key] = {k: v.copy() if isinstance(v, pd.DataFrame) else v for k, v in figures.items()}
+    with _FROZEN_LOCK:  # two threads evicting at once would both take the same oldest
+        while len(kept) >= FROZEN_KEPT:
+            del kept[next(iter(kept))]  # the oldest kept first (dicts keep insertion order)
+        kept[key] = _copied(figures)
+
+
+def _copied(figures: dict) -> dict:
+    """The figures with their frames copied (the kept ones are never handed out)."""
+    return {k: v.copy() if isinstance(v, pd.DataFrame) else v for k, v in figures.items()}
 
 
 def _history_only_year(results: pd.DataFrame, year: int) -> bool:
