@@ -3,9 +3,11 @@
 Built on ``limits``, the library under Flask-Limiter, in the storage
 RATELIMIT_STORAGE_URI names (e.g. Redis, shared by every worker and instance);
 without one, each worker counts in its own memory, so N workers allow N times the
-limit (the counters are clamped anyway). The key is the client address as seen
-through the trusted proxies; it is only a throttling key, never stored in the
-database or logged. A limit is "per minute and per round".
+limit (the counters are clamped anyway). A limit is "per minute, address and round".
+The address (as seen through the trusted proxies) and the round are kept in the
+storage only as an HMAC under the app's secret, as the sign-in throttle keeps its
+keys: Redis never holds "this address reported for this round at this minute". The
+address is never stored in the database or logged.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from limits import RateLimitItemPerMinute
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from surveys.security import client_address
+from surveys.security import client_address, keyed_digest
 
 # Per minute, address and round. A tablet reports only when its queue changes (a few a
 # minute); refusals come one per queued form, so a tablet emptying a long queue of
@@ -28,7 +30,9 @@ def allow(kind: str, round_id: str) -> bool:
     limiter = _limiter()
     setting, default = DEFAULTS[kind]
     item = RateLimitItemPerMinute(int(current_app.config.get(setting, default)))
-    return limiter.hit(item, "tablet", kind, round_id, client_address())
+    secret = current_app.config["SECRET_KEY"].encode("utf-8")
+    key = keyed_digest(secret, f"tablet-{kind}", f"{round_id}:{client_address()}")
+    return limiter.hit(item, "tablet", kind, key)
 
 
 def _limiter() -> MovingWindowRateLimiter:

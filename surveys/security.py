@@ -202,13 +202,9 @@ class SignInThrottle:
         self._limits = _LimitsBackend(uri, self.window) if uri else None
 
     def _keys(self, email: str, address: str) -> dict[str, str]:
-        def digest(kind: str, value: str) -> str:
-            message = f"{kind}:{value}".encode()
-            return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
-
         return {
-            "account": digest("account", email.strip().lower()[:254]),
-            "address": digest("address", address),
+            "account": keyed_digest(self._secret, "account", email.strip().lower()[:254]),
+            "address": keyed_digest(self._secret, "address", address),
         }
 
     def delay(self, strikes: int) -> int:
@@ -436,6 +432,12 @@ def _upsert_insert(engine: Engine):
 
 def throttle() -> SignInThrottle:
     return current_app.extensions["signin_throttle"]
+
+
+def keyed_digest(secret: bytes, kind: str, value: str) -> str:
+    """An HMAC of ``value`` under the app's secret: a throttling key that says nothing of
+    the address or account it was made from to whoever reads the limiter's storage."""
+    return hmac.new(secret, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
 def client_address() -> str:

@@ -259,6 +259,33 @@ def test_queue_reports_and_counted_refusals_are_rate_limited(app, client, make_r
     assert round_row(app, r.id).tablet_refused == 2
 
 
+def test_the_tablet_limit_keeps_neither_address_nor_round_in_its_storage(app, make_round):
+    """The limiter's storage (memory here, Redis in production) holds only HMACs: reading
+    it does not tell which address reported for which round. Each address and round
+    still has its own count."""
+    app.config.update(TABLET_REPORTS_PER_MINUTE=2)
+    r = make_round("deltagare_avslut", mode="kiosk")
+    other = make_round("deltagare_avslut", mode="kiosk")
+
+    def report(round_, address: str) -> int:
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        token = form_token(client.get(f"/k/{round_.code}").text)
+        data = {"waiting": "1", "reported": "0", "token": token}
+        return client.post(f"/k/{round_.code}/ko", data=data).status_code
+
+    first = [report(r, "198.51.100.23") for _ in range(3)]
+    assert first == [200, 200, 429]
+    assert report(r, "198.51.100.24") == 200  # another address: its own count
+    assert report(other, "198.51.100.23") == 200  # another round: its own count
+    storage = app.extensions["tablet_limiter"].storage
+    keys = " ".join(storage.events)
+    assert len(storage.events) == 3, keys
+    for clear in ("198.51.100", r.id, other.id, r.code):
+        assert clear not in keys
+    assert keys.count("LIMITER/tablet/ko/") == 3
+
+
 def test_an_empty_round_with_a_replaced_kiosk_link_can_still_be_removed(app, make_round):
     r = make_round("deltagare_avslut", mode="kiosk")
     new_link(app, r.id)

@@ -135,3 +135,20 @@ def test_two_workers_share_the_limit_in_redis(two_workers, redis_url, make_user,
     status, text = attempt("203.0.113.9", "ett-langt-losenord")
     assert status == 429
     assert "Försök igen om" in text
+
+
+def test_tablet_reports_are_counted_in_redis_under_hmac_keys(app, redis_url, make_round):
+    """Redis holds the tablets' counts, shared by every worker, keyed by HMACs only."""
+    url, redis_client = redis_url
+    app.config.update(RATELIMIT_STORAGE_URI=url, TABLET_REPORTS_PER_MINUTE=2)
+    kiosk = make_round("deltagare_avslut", mode="kiosk")
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "192.0.2.77"
+    token = form_token(client.get(f"/k/{kiosk.code}").text)
+    data = {"waiting": "1", "reported": "0", "token": token}
+    statuses = [client.post(f"/k/{kiosk.code}/ko", data=data).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    keys = b" ".join(redis_client.keys("*"))
+    assert b"LIMITER/tablet/ko/" in keys
+    for clear in ("192.0.2.77", kiosk.id, kiosk.code):
+        assert clear.encode() not in keys
