@@ -308,13 +308,26 @@ def driver_transaction(engine_: Engine) -> Iterator[DriverTransaction]:
 
 def read_one(engine_: Engine, sql: str, params: tuple) -> dict | None:
     """One row of a fixed SELECT (qmark style) as a dict, on a pooled driver connection
-    (given back to the pool at once; the pool's reset ends the read transaction)."""
+    (given back to the pool at once; the pool's reset ends SQLite's read transaction).
+
+    On PostgreSQL the SELECT runs in autocommit, as SQLAlchemy's own connection ping
+    does: one statement sees one snapshot either way, and no transaction is left open
+    for the pool's reset to end with a ROLLBACK, a round trip to the server saved on
+    every questionnaire page and POST."""
     raw = engine_.raw_connection()
+    # psycopg's connection, switched to autocommit for this SELECT (None: left as it is)
+    switched = raw.driver_connection if engine_.dialect.name == "postgresql" else None
     try:
+        if switched is not None and switched.autocommit:
+            switched = None  # already in autocommit: nothing to switch back
+        if switched is not None:
+            switched.autocommit = True
         cursor = raw.cursor()
         cursor.execute(driver_sql(sql, engine_.dialect.paramstyle), params)
         row = cursor.fetchone()
         names = [column[0] for column in cursor.description] if row is not None else []
     finally:
+        if switched is not None and not switched.closed:
+            switched.autocommit = False
         raw.close()
     return dict(zip(names, row, strict=True)) if row is not None else None

@@ -82,3 +82,41 @@ def test_the_pool_hands_out_the_connection_given_back_last(tmp_path):
             assert conn.exec_driver_sql("SELECT 1").scalar() == 1
     finally:
         memory.dispose()
+
+
+def test_a_questionnaire_read_leaves_its_pooled_connection_as_it_found_it(app, make_round):
+    """``read_one`` (every questionnaire GET and POST reads its round with it) leaves no
+    transaction for the pool's reset to end (PostgreSQL: the SELECT runs in autocommit,
+    a ROLLBACK round trip saved), and gives the connection back *out of* autocommit: the
+    next submission's transaction on it is still all or nothing."""
+    from sqlalchemy import event, text
+
+    from surveys.services.respondent import round_by_code
+
+    r = make_round("deltagare_avslut", mode="kiosk")
+    with app.app_context():
+        engine = db.engine()
+        seen: list[tuple[bool, bool]] = []
+
+        def on_reset(dbapi_connection, _record, _state):  # before the pool's rollback
+            if engine.dialect.name == "postgresql":
+                idle = dbapi_connection.info.transaction_status.name == "IDLE"
+                seen.append((idle, dbapi_connection.autocommit))
+            else:
+                seen.append((not dbapi_connection.in_transaction, False))
+
+        event.listen(engine.pool, "reset", on_reset)
+        try:
+            found = round_by_code(r.code)
+        finally:
+            event.remove(engine.pool, "reset", on_reset)
+        assert found is not None
+        assert found.id == r.id
+        assert seen == [(True, False)]  # no open transaction, not left in autocommit
+        # the same pooled connection (the pool hands out the last one first)
+        with db.driver_transaction(engine) as tx:
+            tx.run("INSERT INTO setting (key, value) VALUES (?, ?)", ("prov.autocommit", "1"))
+            tx.rollback()
+        with engine.connect() as conn:
+            left = conn.execute(text("SELECT count(*) FROM setting WHERE key = 'prov.autocommit'"))
+            assert left.scalar_one() == 0
