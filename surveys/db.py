@@ -6,7 +6,7 @@ import fcntl
 import functools
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -87,6 +87,29 @@ def engine() -> Engine:
 def app_cache(name: str) -> dict:
     """A dict kept per application (each test's fresh app starts empty): services' caches."""
     return current_app.extensions.setdefault(name, {})
+
+
+_KEPT_LOCK = threading.Lock()  # a worker's threads share what it keeps
+
+
+def kept(name: str, key: Hashable) -> Any:
+    """What this worker keeps under ``key`` in ``name`` (see ``keep``), or None."""
+    return app_cache(name).get(key) if has_app_context() else None
+
+
+def keep(name: str, key: Hashable, value: Any, *, most: int) -> None:
+    """Keep ``value`` in this worker's memory under ``key``, at most ``most`` in ``name``
+    (the oldest dropped first). Only for values that are a function of ``key`` alone:
+    a key made of ids of rows that are never changed once written, so several
+    instances keep the same thing and nothing kept can go stale. Callers keep and hand
+    out copies of anything mutable (data frames)."""
+    if not has_app_context():
+        return
+    found = app_cache(name)
+    with _KEPT_LOCK:  # two threads evicting at once would both take the same oldest
+        while len(found) >= most:
+            del found[next(iter(found))]  # dicts keep insertion order: the oldest first
+        found[key] = value
 
 
 def instance_folder() -> Path | None:

@@ -10,6 +10,7 @@ real ``surveys worker`` and ``surveys publish`` processes against the test datab
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -598,6 +600,76 @@ def test_the_snapshot_holds_exactly_what_counting_now_gives(app, runner, tmp_pat
     assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
     with app.app_context():
         assert jobs.preview_snapshot(db.session(), 2023, min_cell=5) is None
+
+
+def test_a_worker_reads_a_finished_previews_snapshot_once_and_keeps_copies(app, runner, tmp_path):
+    """A finished preview job's snapshot is never written again, so a worker reads it
+    once and keeps it by the job's id; it still asks each time whether the snapshot is
+    stored (a newer preview drops it), and hands out copies."""
+    import_seed(runner, tmp_path, publish=False)
+    with app.app_context():
+        session = db.session()
+        job, _ = jobs.request_preview(session, CHEF, year=2023, min_cell=5)
+        session.commit()
+    assert worker.run_inline(app, job.id) is not None
+    snapshot = "UPDATE report_asset SET body = :body WHERE cache_key LIKE 'forhandsgranskning-%'"
+    with app.app_context():
+        session = db.session()
+        done = session.get(BackgroundJob, job.id)
+        first = jobs.load_snapshot(session, done, 2023)
+        assert first is not None
+        shown = first.rows["n"].sum()
+        assert shown > 0
+        first.rows["n"] = 0  # a caller changing its copy changes nothing kept
+        # read once: the stored body is not parsed again (planted text would fail to parse)
+        session.execute(text(snapshot), {"body": b"{}"})
+        session.commit()
+        again = jobs.load_snapshot(session, done, 2023)
+        assert again is not None
+        assert again.rows["n"].sum() == shown
+        again.rows["n"] = 0  # nor a change to what the kept one was copied into
+        third = jobs.load_snapshot(session, done, 2023)
+        assert third is not None
+        assert third.rows["n"].sum() == shown
+        # a newer preview of the year drops the snapshot: the kept one is not shown
+        session.execute(
+            text("DELETE FROM report_asset WHERE cache_key LIKE 'forhandsgranskning-%'")
+        )
+        session.commit()
+        assert jobs.load_snapshot(session, done, 2023) is None
+
+
+def test_a_running_jobs_snapshot_is_not_kept(app, runner, tmp_path):
+    """A job still running may store its snapshot again (a retry after a lost lease):
+    what it stored is read each time until the job is done."""
+    import_seed(runner, tmp_path, publish=False)
+    with app.app_context():
+        session = db.session()
+        job, _ = jobs.request_preview(session, CHEF, year=2023, min_cell=5)
+        session.commit()
+    assert worker.run_inline(app, job.id) is not None
+    running = SimpleNamespace(id=job.id, status=jobs.RUNNING)  # as a retry stands
+    with app.app_context():
+        session = db.session()
+        computed = jobs.load_snapshot(session, running, 2023)
+        assert computed is not None
+        assert len(computed.rows) > 1
+        stored_again = {
+            "rows": computed.rows.iloc[:1].to_json(orient="table", index=False),
+            "groups": computed.groups.to_json(orient="table", index=False),
+            "min_cell": 5,
+            "protect_other": computed.protect_other,
+        }
+        session.execute(
+            text(
+                "UPDATE report_asset SET body = :body WHERE cache_key LIKE 'forhandsgranskning-%'"
+            ),
+            {"body": json.dumps(stored_again).encode()},
+        )
+        session.commit()
+        read_again = jobs.load_snapshot(session, running, 2023)
+        assert read_again is not None
+        assert len(read_again.rows) == 1
 
 
 def test_readers_never_start_a_preview_job(app, client, make_user, runner, tmp_path):

@@ -9,7 +9,6 @@ the imported history figures.
 from __future__ import annotations
 
 import hashlib
-import threading
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -21,7 +20,7 @@ from indicators import RESULT_COLUMNS, Instrument
 from indicators.disclosure import REASON_PRIMARY
 from indicators.report import HISTORY_COLUMNS, NATIONAL_COLUMNS, combine, history_results
 from indicators.scoring import order_results
-from surveys.db import app_cache
+from surveys.db import keep, kept
 from surveys.files.history import history_rows, national_rows
 from surveys.models import (
     Intervention,
@@ -440,21 +439,13 @@ def _frozen_key(
 
 def _frozen_figures(key: tuple | None) -> dict | None:
     """The kept figures (copies: a caller may change its frames), or None."""
-    kept = app_cache("published_figures").get(key) if key is not None else None
-    return _copied(kept) if kept is not None else None
-
-
-_FROZEN_LOCK = threading.Lock()  # a worker's threads share its kept figures
+    found = kept("published_figures", key) if key is not None else None
+    return _copied(found) if found is not None else None
 
 
 def _keep_frozen(key: tuple | None, figures: dict) -> None:
-    if key is None:
-        return
-    kept = app_cache("published_figures")
-    with _FROZEN_LOCK:  # two threads evicting at once would both take the same oldest
-        while len(kept) >= FROZEN_KEPT:
-            del kept[next(iter(kept))]  # the oldest kept first (dicts keep insertion order)
-        kept[key] = _copied(figures)
+    if key is not None:
+        keep("published_figures", key, _copied(figures), most=FROZEN_KEPT)
 
 
 def _copied(figures: dict) -> dict:

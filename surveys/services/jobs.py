@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
@@ -40,7 +41,7 @@ from sqlmodel import Session, col
 
 from indicators import Instrument
 from surveys import clock
-from surveys.db import one_writer, own_transaction
+from surveys.db import keep, kept, one_writer, own_transaction
 from surveys.models import BackgroundJob, Publication, ReportAsset, Role
 from surveys.national import publish as national
 from surveys.services import locks
@@ -560,12 +561,29 @@ def preview_snapshot(
     return job, computed
 
 
+SNAPSHOTS_KEPT = 8  # a worker keeps this many read snapshots (one per year in use)
+
+
 def load_snapshot(db: Session, job: BackgroundJob, year: int) -> Computed | None:
-    asset = db.get(ReportAsset, (f"{SNAPSHOT_PREFIX}{year}", f"{job.id}.json"))
+    """The preview job's snapshot as stored, or None when it is gone.
+
+    Reading it (tens of milliseconds of JSON for a year) is done once per worker for a
+    finished job: its snapshot is written by the job and never again, so it is kept in
+    memory under the job's id. Whether it is still stored is asked every time (a newer
+    preview of the year, or a removal, drops it)."""
+    key = (f"{SNAPSHOT_PREFIX}{year}", f"{job.id}.json")
+    done = job.status == DONE  # a job still running may yet store it again (a retry)
+    found = kept("preview_snapshots", key) if done else None
+    if found is not None:
+        still = select(col(ReportAsset.name)).where(
+            col(ReportAsset.cache_key) == key[0], col(ReportAsset.name) == key[1]
+        )
+        return _copied(found) if db.execute(still).first() is not None else None
+    asset = db.get(ReportAsset, key)
     if asset is None:
         return None
     stored = json.loads(bytes(asset.body).decode("utf-8"))
-    return Computed(
+    computed = Computed(
         year=year,
         rows=_frame(stored["rows"]),
         groups=_frame(stored["groups"]),
@@ -573,6 +591,14 @@ def load_snapshot(db: Session, job: BackgroundJob, year: int) -> Computed | None
         protect_other=bool(stored["protect_other"]),
         waiting=int(stored.get("waiting", 0)),
     )
+    if done:
+        keep("preview_snapshots", key, _copied(computed), most=SNAPSHOTS_KEPT)
+    return computed
+
+
+def _copied(computed: Computed) -> Computed:
+    """The snapshot with its frames copied (a kept one is never handed out)."""
+    return replace(computed, rows=computed.rows.copy(), groups=computed.groups.copy())
 
 
 def _frame(text: str) -> pd.DataFrame:
