@@ -23,7 +23,7 @@ from surveys.links import public
 from surveys.models import Role, Round
 from surveys.services import translations as tr
 from surveys.services.catalogue import instrument_from_db
-from surveys.staff import routes as staff
+from surveys.staff import common as staff
 
 bp = Blueprint("translations", __name__)
 MAX_UPLOAD = 1024 * 1024  # a translation is some 60 short texts: 1 MB is plenty
@@ -133,12 +133,12 @@ def _open_url(round_: Round, lang: tr.Language) -> str:
 @roles_required(Role.admin, Role.staff)
 def qr_code(round_id: str, code: str):
     """The open link in a language as a QR code (SVG)."""
-    round_ = staff._round_or_403(round_id)  # noqa: SLF001 - the staff pages' own check
+    round_ = staff.round_or_403(round_id)
     lang = _offered_language(round_, code)
-    if refusal := staff._closed_refusal(round_):  # noqa: SLF001 - a closed round: no links
+    if refusal := staff.closed_refusal(round_):
         return refusal
     return Response(
-        staff._qr(_open_url(round_, lang), "svg"),  # noqa: SLF001
+        staff.qr(_open_url(round_, lang), "svg"),
         mimetype="image/svg+xml",
         headers={"Content-Disposition": f"attachment; filename=enkat-qr-{lang.code}.svg"},
     )
@@ -148,9 +148,9 @@ def qr_code(round_id: str, code: str):
 @roles_required(Role.admin, Role.staff)
 def poster(round_id: str, code: str):
     """The A4 poster with the link that opens the questionnaire in a language."""
-    round_ = staff._round_or_403(round_id)  # noqa: SLF001
+    round_ = staff.round_or_403(round_id)
     lang = _offered_language(round_, code)
-    if refusal := staff._closed_refusal(round_):  # noqa: SLF001
+    if refusal := staff.closed_refusal(round_):
         return refusal
     url = _open_url(round_, lang)
     qn = instrument_from_db(db.session()).questionnaire(round_.questionnaire_key)
@@ -158,7 +158,7 @@ def poster(round_id: str, code: str):
         "staff/poster.html",
         qn=qn,
         url=url,
-        qr=staff._qr_data_uri(url),  # noqa: SLF001
+        qr=staff.qr_data_uri(url),
         poster_language=lang,
     )
 
@@ -167,11 +167,11 @@ def poster(round_id: str, code: str):
 @roles_required(Role.admin, Role.staff)
 def slips(round_id: str, code: str):
     """Single-use links as slips that open the questionnaire in a language."""
-    round_ = staff._round_or_403(round_id)  # noqa: SLF001
+    round_ = staff.round_or_403(round_id)
     lang = _offered_language(round_, code)
-    if refusal := staff._closed_refusal(round_):  # noqa: SLF001
+    if refusal := staff.closed_refusal(round_):
         return refusal
-    links = staff._new_links(round_, maximum=200, action="lappar.skapa")  # noqa: SLF001
+    links = staff.new_links(round_, maximum=200, action="lappar.skapa")
     if links is None:
         return redirect(url_for("staff.round_page", round_id=round_id))
     links = [f"{link}?sprak={lang.code}" for link in links]
@@ -179,7 +179,7 @@ def slips(round_id: str, code: str):
     return render_template(
         "staff/slips.html",
         qn=qn,
-        slips=[(link, staff._qr_data_uri(link)) for link in links],  # noqa: SLF001
+        slips=[(link, staff.qr_data_uri(link)) for link in links],
         poster_language=lang,
     )
 

@@ -19,15 +19,15 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 from surveys import db
 from surveys.errors import error_page
 from surveys.models import Round
-from surveys.questionnaire.forms import token_round
-from surveys.questionnaire.routes import (
+from surveys.questionnaire.flow import (
     LINK_GONE,
-    _background,
-    _questionnaire,
     count_refusal,
+    in_background,
     queue_report,
+    respond,
     service_worker_response,
 )
+from surveys.questionnaire.forms import token_round
 from surveys.security import csrf
 from surveys.services.rounds import KioskLink, find_by_kiosk_token, find_kiosk_link
 
@@ -52,7 +52,7 @@ def _gone():
 
     A form a tablet queued gets a refusal its queue understands, counted on the round
     the form was signed for: staff see that a tablet dropped answers."""
-    if request.method == "POST" and _background():
+    if request.method == "POST" and in_background():
         round_id = token_round(request.form.get("csrf_token"))
         if round_id is not None:
             count_refusal(round_id)
@@ -77,7 +77,7 @@ def kiosk(token: str):
     if link is None or (link.retired_at is not None and request.method != "POST"):
         return _gone()
     retired = link.retired_at is not None
-    return _questionnaire(
+    return respond(
         link.round,
         kiosk=True,
         action=url_for(".kiosk", token=token),

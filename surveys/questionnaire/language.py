@@ -86,7 +86,7 @@ def _context(lang: Language | None, available: Offered | None, recordings: dict)
         "script_texts": json.dumps({k: tr(k) for k in SCRIPT_KEYS}, ensure_ascii=False)
         if lang
         else "",
-        # the rendered first step differs by all of these (see routes._first_step)
+        # the rendered first step differs by all of these (see flow._first_step)
         "language_source": available,  # a new object when the translations' cache refreshes
         "language_key": (
             shown.code,

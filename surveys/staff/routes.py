@@ -12,17 +12,16 @@
 /personal/omgang/<id>/affisch             printable A4 poster "Svara på enkäten"
 /personal/omgang/<id>/lappar              N single-use links as printable slips (POST)
 /personal/omgang/<id>/skicka              "Skicka länkar" by e-mail: preview, then send
+/personal/omgang/<id>/surfplatta          the tablets' idle time, a full tablet seen (POST)
 """
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import secrets
 import smtplib
 
-import segno
 from flask import (
     Blueprint,
     Response,
@@ -52,6 +51,7 @@ from surveys.models import (
     RoundMode,
     RoundState,
 )
+from surveys.services import kiosk as kiosk_ops
 from surveys.services import mail
 from surveys.services import rounds as round_ops
 from surveys.services.catalogue import instrument_from_db
@@ -59,31 +59,25 @@ from surveys.services.round_access import accepts_answers
 from surveys.services.settings import forbund_name
 from surveys.services.submissions import UNAVAILABLE_TEXT, Outcome
 from surveys.services.validation import GENDER_LABELS, InvalidSubmission, clean_submission
-from surveys.staff.forms import AddressesForm, ConfirmForm, CountForm, PaperForm, RoundForm
+from surveys.staff.common import (
+    SINGLE_USE,
+    closed_refusal,
+    new_links,
+    qr,
+    qr_data_uri,
+    round_or_403,
+)
+from surveys.staff.forms import AddressesForm, ConfirmForm, PaperForm, RoundForm
 
 bp = Blueprint("staff", __name__, url_prefix="/personal")
-SINGLE_USE = RoundMode.single_use.value
 KIOSK = RoundMode.kiosk.value
 NEW_KIOSK_LINK = "new_kiosk_link"  # session key: the link just made, shown once
-CLOSED_NO_LINKS = (
-    "Mätomgången är stängd och tar inte emot svar, så inga länkar, QR-koder eller affischer "
-    "görs för den. Starta en ny mätomgång om fler ska svara."
-)
 
 
 def _visible_interventions() -> list[Intervention]:
     session = db.session()
     rows = session.exec(select(Intervention).order_by(Intervention.name)).all()
     return [i for i in rows if current_user.can_manage(i.id)]
-
-
-def _round_or_403(round_id: str) -> Round:
-    round_ = db.session().get(Round, round_id)
-    if round_ is None:
-        abort(404)
-    if not current_user.can_manage(round_.intervention_id):
-        abort(403)
-    return round_
 
 
 _actor = web_actor
@@ -199,7 +193,7 @@ def create_round():
 @roles_required(Role.admin, Role.staff)
 def round_page(round_id: str):
     """A round: its links, QR code, kiosk enrolment and response overview."""
-    round_ = _round_or_403(round_id)
+    round_ = round_or_403(round_id)
     return _round_page(round_, kiosk_link=_new_kiosk_link(round_))
 
 
@@ -228,7 +222,7 @@ def _round_page(round_: Round, *, kiosk_link: str | None = None):
         intervention=intervention,
         open_url=public(url_for("questionnaire.open_link", code=round_.code)),
         kiosk_link=kiosk_link,
-        kiosk_qr=_qr_data_uri(kiosk_link) if kiosk_link else None,
+        kiosk_qr=qr_data_uri(kiosk_link) if kiosk_link else None,
         has_kiosk_link=round_ops.has_kiosk_link(session, round_),
         modes=round_ops.MODE_LABELS,
         states=round_ops.STATE_LABELS,
@@ -244,16 +238,6 @@ def _round_page(round_: Round, *, kiosk_link: str | None = None):
         published=round_ops.year_is_published(session, round_.year),
         form=ConfirmForm(),
     )
-
-
-def _closed_refusal(round_: Round):
-    """A closed round makes no links (open link, QR, poster, slips, CSV, mail, kiosk):
-    a Swedish message on the round page instead, nothing created."""
-    if round_.state != RoundState.closed.value:
-        return None
-    flash(CLOSED_NO_LINKS, "error")
-    # Named in full: the language links (surveys/admin/translations.py) call this too.
-    return redirect(url_for("staff.round_page", round_id=round_.id), code=303)
 
 
 def _per_week(session, round_id: str) -> list[tuple[str, int]]:
@@ -281,7 +265,7 @@ def _confirm_page(round_: Round, *, action_url: str, question: str, button: str)
 def change_state(round_id: str, action: str):
     """Open or close a round; Stäng asks to confirm; invalid moves get a Swedish message."""
     session = db.session()
-    round_ = _round_or_403(round_id)
+    round_ = round_or_403(round_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
@@ -308,7 +292,7 @@ def change_state(round_id: str, action: str):
 def remove_round(round_id: str):
     """Remove a mistaken empty round (no answers, no links used), after confirmation."""
     session = db.session()
-    round_ = _round_or_403(round_id)
+    round_ = round_or_403(round_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
@@ -333,12 +317,12 @@ def remove_round(round_id: str):
 def kiosk_link(round_id: str, action: str):
     """A new enrolment link for the round's tablets (shown once), or revoke it."""
     session = db.session()
-    round_ = _round_or_403(round_id)
+    round_ = round_or_403(round_id)
     if round_.mode != KIOSK:
         abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    if action == "ny" and (refusal := _closed_refusal(round_)):
+    if action == "ny" and (refusal := closed_refusal(round_)):
         return refusal
     if action == "aterkalla":
         round_ops.withdraw_kiosk_link(session, _actor(), round_)
@@ -363,26 +347,14 @@ def _new_kiosk_link(round_: Round) -> str | None:
     return public(url_for("enrol.kiosk", token=token))
 
 
-def _new_links(round_: Round, *, maximum: int, action: str) -> list[str] | None:
-    """Create the requested number of single-use links (form field ``count``), audited."""
-    form = CountForm()
-    if not form.validate_on_submit() or not 1 <= (form.count.data or 0) <= maximum:
-        flash(f"Ange ett antal mellan 1 och {maximum}.", "error")
-        return None
-    tokens = round_ops.make_links(
-        db.session(), _actor(), round_, count=form.count.data or 0, action=action
-    )
-    return [public(url_for("questionnaire.single_use", token=t)) for t in tokens]
-
-
 @bp.route("/omgang/<round_id>/lankar.csv", methods=["POST"])
 @roles_required(Role.admin, Role.staff)
 def links_csv(round_id: str):
     """N single-use links as CSV (semicolons, BOM: Swedish Excel opens it in columns)."""
-    round_ = _round_or_403(round_id)
-    if refusal := _closed_refusal(round_):
+    round_ = round_or_403(round_id)
+    if refusal := closed_refusal(round_):
         return refusal
-    links = _new_links(round_, maximum=round_ops.MAX_TOKENS, action="länkar.skapa")
+    links = new_links(round_, maximum=round_ops.MAX_TOKENS, action="länkar.skapa")
     if links is None:
         return redirect(url_for(".round_page", round_id=round_id))
     buffer = io.StringIO()
@@ -402,7 +374,7 @@ def links_csv(round_id: str):
 def paper(round_id: str):
     """Type in a paper questionnaire: same validation as the web form, stored once, audited."""
     session = db.session()
-    round_ = _round_or_403(round_id)
+    round_ = round_or_403(round_id)
     refusal = round_ops.paper_entry_refusal(session, round_, admin=current_user.is_admin)
     if refusal is not None:
         flash(refusal, "error")
@@ -478,29 +450,19 @@ def _paper_page(form, round_, instrument, qn, errors, values, *, ask_empty: bool
     ), (400 if errors else 200)
 
 
-def _qr(data: str, fmt: str, *, scale: int = 8) -> bytes:
-    buffer = io.BytesIO()
-    segno.make(data, error="m").save(buffer, kind=fmt, scale=scale, border=2)
-    return buffer.getvalue()
-
-
-def _qr_data_uri(data: str) -> str:
-    return "data:image/svg+xml;base64," + base64.b64encode(_qr(data, "svg")).decode("ascii")
-
-
 @bp.route("/omgang/<round_id>/qr.<any(svg,png):fmt>")
 @roles_required(Role.admin, Role.staff)
 def qr_code(round_id: str, fmt: str):
     """The open link as a QR code (SVG or PNG)."""
-    round_ = _round_or_403(round_id)
+    round_ = round_or_403(round_id)
     if round_.mode == SINGLE_USE:
         abort(404)
-    if refusal := _closed_refusal(round_):
+    if refusal := closed_refusal(round_):
         return refusal
     url = public(url_for("questionnaire.open_link", code=round_.code))
     mime = "image/svg+xml" if fmt == "svg" else "image/png"
     return Response(
-        _qr(url, fmt),
+        qr(url, fmt),
         mimetype=mime,
         headers={"Content-Disposition": f"attachment; filename=enkat-qr.{fmt}"},
     )
@@ -510,29 +472,29 @@ def qr_code(round_id: str, fmt: str):
 @roles_required(Role.admin, Role.staff)
 def poster(round_id: str):
     """A printable A4 poster "Svara på enkäten" with the QR code and the link."""
-    round_ = _round_or_403(round_id)
+    round_ = round_or_403(round_id)
     if round_.mode == SINGLE_USE:
         abort(404)
-    if refusal := _closed_refusal(round_):
+    if refusal := closed_refusal(round_):
         return refusal
     url = public(url_for("questionnaire.open_link", code=round_.code))
     qn = instrument_from_db(db.session()).questionnaire(round_.questionnaire_key)
-    return render_template("staff/poster.html", qn=qn, url=url, qr=_qr_data_uri(url))
+    return render_template("staff/poster.html", qn=qn, url=url, qr=qr_data_uri(url))
 
 
 @bp.route("/omgang/<round_id>/lappar", methods=["POST"])
 @roles_required(Role.admin, Role.staff)
 def slips(round_id: str):
     """N single-use links as printable slips (link and QR code on each)."""
-    round_ = _round_or_403(round_id)
-    if refusal := _closed_refusal(round_):
+    round_ = round_or_403(round_id)
+    if refusal := closed_refusal(round_):
         return refusal
-    links = _new_links(round_, maximum=200, action="lappar.skapa")
+    links = new_links(round_, maximum=200, action="lappar.skapa")
     if links is None:
         return redirect(url_for(".round_page", round_id=round_id))
     qn = instrument_from_db(db.session()).questionnaire(round_.questionnaire_key)
     return render_template(
-        "staff/slips.html", qn=qn, slips=[(link, _qr_data_uri(link)) for link in links]
+        "staff/slips.html", qn=qn, slips=[(link, qr_data_uri(link)) for link in links]
     )
 
 
@@ -553,8 +515,8 @@ def _letter(round_: Round) -> mail.Letter:
 @roles_required(Role.admin, Role.staff)
 def send_links(round_id: str):
     """ "Skicka länkar": paste addresses, see a preview, confirm; keep no address."""
-    round_ = _round_or_403(round_id)
-    if refusal := _closed_refusal(round_):
+    round_ = round_or_403(round_id)
+    if refusal := closed_refusal(round_):
         return refusal
     form = AddressesForm()
     letter = _letter(round_)
@@ -627,3 +589,24 @@ def _send(round_: Round, letter: mail.Letter, addresses: list[str]):
         revoked=revoked,
         folder=config.get("MAIL_FOLDER"),
     ), (200 if result.sent or not result.failed else 503)
+
+
+@bp.route("/omgang/<round_id>/surfplatta", methods=["POST"])
+@roles_required(Role.admin, Role.staff)
+def kiosk_settings(round_id: str):
+    """Staff set a round's idle time ("Är du kvar?") and acknowledge a full tablet."""
+    session = db.session()
+    round_ = round_or_403(round_id)
+    try:
+        kiosk_ops.change_settings(
+            session,
+            web_actor(),
+            round_,
+            idle_seconds=request.form.get("idle_seconds", ""),
+            clear_full=request.form.get("clear_full") == "1",
+        )
+    except kiosk_ops.KioskSettingError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for(".round_page", round_id=round_id))
+    flash("Inställningen för surfplattor är sparad.")
+    return redirect(url_for(".round_page", round_id=round_id))

@@ -1,0 +1,69 @@
+"""What the staff pages share with the language links (``surveys/admin/translations.py``):
+the round a user may manage, a closed round's refusal, QR codes and new single-use links.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import segno
+from flask import abort, flash, redirect, url_for
+from flask_login import current_user
+
+from surveys import db
+from surveys.auth import web_actor
+from surveys.links import public
+from surveys.models import Round, RoundMode, RoundState
+from surveys.services import rounds as round_ops
+from surveys.staff.forms import CountForm
+
+SINGLE_USE = RoundMode.single_use.value
+CLOSED_NO_LINKS = (
+    "Mätomgången är stängd och tar inte emot svar, så inga länkar, QR-koder eller affischer "
+    "görs för den. Starta en ny mätomgång om fler ska svara."
+)
+
+
+def round_or_403(round_id: str) -> Round:
+    """The round, if this user may manage its insats (404 unknown, 403 another's)."""
+    round_ = db.session().get(Round, round_id)
+    if round_ is None:
+        abort(404)
+    if not current_user.can_manage(round_.intervention_id):
+        abort(403)
+    return round_
+
+
+def closed_refusal(round_: Round):
+    """A closed round makes no links (open link, QR, poster, slips, CSV, mail, kiosk):
+    a Swedish message on the round page instead, nothing created."""
+    if round_.state != RoundState.closed.value:
+        return None
+    flash(CLOSED_NO_LINKS, "error")
+    # Named in full: the language links (surveys/admin/translations.py) call this too.
+    return redirect(url_for("staff.round_page", round_id=round_.id), code=303)
+
+
+def qr(data: str, fmt: str, *, scale: int = 8) -> bytes:
+    """``data`` as a QR code in ``fmt`` (svg or png)."""
+    buffer = io.BytesIO()
+    segno.make(data, error="m").save(buffer, kind=fmt, scale=scale, border=2)
+    return buffer.getvalue()
+
+
+def qr_data_uri(data: str) -> str:
+    """``data`` as an SVG QR code inline in a page (posters, slips)."""
+    return "data:image/svg+xml;base64," + base64.b64encode(qr(data, "svg")).decode("ascii")
+
+
+def new_links(round_: Round, *, maximum: int, action: str) -> list[str] | None:
+    """Create the requested number of single-use links (form field ``count``), audited."""
+    form = CountForm()
+    if not form.validate_on_submit() or not 1 <= (form.count.data or 0) <= maximum:
+        flash(f"Ange ett antal mellan 1 och {maximum}.", "error")
+        return None
+    tokens = round_ops.make_links(
+        db.session(), web_actor(), round_, count=form.count.data or 0, action=action
+    )
+    return [public(url_for("questionnaire.single_use", token=t)) for t in tokens]
