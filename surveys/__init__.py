@@ -43,12 +43,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     from surveys.national import mode
     from surveys.national.routes import bp as national_bp
     from surveys.questionnaire.routes import bp as questionnaire_bp
+    from surveys.reports.comments import bp as comments_bp
     from surveys.reports.routes import bp as reports_bp
     from surveys.staff.routes import bp as staff_bp
 
     blueprints = (
         questionnaire_bp,
         reports_bp,
+        comments_bp,
         auth_bp,
         staff_bp,
         admin_bp,

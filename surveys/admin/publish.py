@@ -30,6 +30,7 @@ from sqlmodel import col
 from wtforms import BooleanField
 
 from surveys import clock, db, worker
+from surveys.admin.previews import COMMENTS, PAGE, preview_or_job
 from surveys.auth import roles_required, web_actor
 from surveys.models import (
     BackgroundJob,
@@ -48,8 +49,6 @@ from surveys.services.republish import plan
 
 bp = Blueprint("publish", __name__, url_prefix="/admin/publicera")
 
-PAGE = "publicera"  # ?sida= of a preview job started by the publishing page
-COMMENTS = "kommentarer"  # ?sida= of a preview job started by the comments page
 KEY = ["scope", "indicator", "questionnaire", "question", "subgroup"]
 SHOWN = ["n", "answered", "positive", "suppressed"]
 
@@ -222,32 +221,6 @@ def _start_publishing(year: int, cell: int):
         return redirect(url_for(".overview"))
     worker.hand_over_new(job)
     return redirect(url_for(".job_page", job_id=job.id))
-
-
-def preview_or_job(year: int, *, again: bool = False, page: str = "rapport"):
-    """The year's preview snapshot, or the page of the job computing it (started if need be).
-
-    Returns ``((job, computed), None)`` or ``(None, response)``."""
-    session = db.session()
-    cell = min_cell(session, current_app.config["MIN_CELL"])
-    found = None if again else jobs.preview_snapshot(session, year, min_cell=cell)
-    if found is not None:
-        return found, None
-    if not pubs.year_has_answers(session, year):
-        flash(f"Det finns inga svar för {year} att förhandsgranska.")
-        return None, redirect(url_for("publish.overview"))
-    job, new = jobs.request_preview(session, web_actor(), year=year, min_cell=cell)
-    if new:
-        worker.hand_over_new(job)
-    insats = request.args.get("insats") or None  # the report's insats, kept for the way back
-    return None, redirect(url_for("publish.job_page", job_id=job.id, sida=page, insats=insats))
-
-
-def preview_computed(year: int, *, again: bool = False, page: str = "rapport"):
-    """The counts a live preview shows: ``(computed, None)`` from the preview job's
-    snapshot, or ``(None, the job's page)`` while it counts."""
-    snapshot, waiting = preview_or_job(year, again=again, page=page)
-    return (snapshot[1] if snapshot is not None else None), waiting
 
 
 @bp.route("/jobb/<job_id>")

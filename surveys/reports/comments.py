@@ -21,7 +21,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from sqlmodel import select
 
 from surveys import clock, db
-from surveys.admin.publish import COMMENTS, preview_computed
+from surveys.admin.previews import COMMENTS, preview_computed
 from surveys.auth import roles_required, web_actor
 from surveys.errors import error_page
 from surveys.models import Intervention, ReportComment, Role

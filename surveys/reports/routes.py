@@ -27,12 +27,11 @@ from flask_login import current_user, login_required
 from sqlmodel import select
 
 from surveys import db
-from surveys.admin.publish import preview_computed
+from surveys.admin.previews import preview_computed
 from surveys.errors import error_page
 from surveys.models import Intervention, Role
 from surveys.reports.assets import DOCUMENT_MIME, one_chart
 from surveys.reports.chart_html import CHART_KINDS, chart_images, chart_version, inline_charts
-from surveys.reports.comments import bp as comments_bp
 from surveys.reports.context import page_context
 from surveys.reports.data import ReportData, preview_report, published_report
 from surveys.reports.downloads import render_download
@@ -43,8 +42,6 @@ from surveys.web import ONE_YEAR
 
 bp = Blueprint("reports", __name__, url_prefix="/rapport")
 MIME = {"svg": "image/svg+xml", "png": "image/png"}
-# The comments page lives under /admin; registering it with the reports keeps create_app unchanged.
-bp.record_once(lambda state: state.app.register_blueprint(comments_bp))
 
 
 def _allowed_interventions() -> list[Intervention] | None:
