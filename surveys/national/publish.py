@@ -183,7 +183,7 @@ def compute(
     counts = package_counts(db, year)
     members = {m.id: m for m in db.execute(select(NationalMember)).scalars()}
     other = publications.protect_other(db)
-    before = publications._previous_sizes(db, previous) if previous is not None else None  # noqa: SLF001
+    before = publications.previous_sizes(db, previous) if previous is not None else None
     shown = publications.shown_versions(db, year)
     group_of = year_groups(members, shown)
     atoms = {i: f"{i}{_ATOM_SEPARATOR}{group}" for i, group in group_of.items()}
@@ -218,7 +218,7 @@ def compute(
         hidden_before=held.hidden_before,
         workers=block_workers(len(cells)),
     )
-    rows = publications._with_sizes(rows, cells)  # noqa: SLF001
+    rows = publications.with_sizes(rows, cells)
     waiting = _waiting_per_scope(held.waiting, name_of)
     computed = publications.Computed(
         year=year,
@@ -315,7 +315,7 @@ def publish_year(
     previous = publications.latest(db, year)
     national_year = compute(db, instrument, year=year, min_cell=min_cell, previous=previous)
     computed = national_year.computed
-    publication = publications._store(  # noqa: SLF001 - the förbund's own storing
+    publication = publications.store_publication(
         db,
         instrument,
         computed,

@@ -273,7 +273,7 @@ def compute(
     held = hold_back(Shown(*count_frames(db, year), typed), shown, instrument, min_cell=min_cell)
     other = protect_other(db)
     cells = build_cells(held.code_counts, held.pooled_sizes, instrument)
-    before = _previous_sizes(db, previous) if previous is not None else None
+    before = previous_sizes(db, previous) if previous is not None else None
     rows = protect(
         cells,
         instrument,
@@ -283,7 +283,7 @@ def compute(
         typed=held.typed,  # the paper forms behind the figures shown
         hidden_before=held.hidden_before,  # hidden in a shown version: stays hidden
     )
-    rows = _with_sizes(rows, cells)
+    rows = with_sizes(rows, cells)
     return Computed(
         year=year,
         rows=rows,
@@ -422,7 +422,7 @@ def waiting_note(waiting: int, *, min_cell: int, year: int) -> str:
     )
 
 
-def _with_sizes(rows: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+def with_sizes(rows: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     """Attach each published cell's size (kept with the publication for the republication rule)."""
     if "size" in rows:
         return rows
@@ -433,7 +433,7 @@ def _with_sizes(rows: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _previous_sizes(db: Session, publication: Publication) -> pd.DataFrame:
+def previous_sizes(db: Session, publication: Publication) -> pd.DataFrame:
     """The sizes behind the previous publication's cells (for the republication rule)."""
     rows = db.execute(
         select(
@@ -526,7 +526,7 @@ def publish(
         # the publication is a transaction of its own, committed before the year lock goes
         with one_writer(db), own_transaction(db):
             closed = _close_open_rounds(db, year)
-            publication = _store(
+            publication = store_publication(
                 db,
                 instrument,
                 computed,
@@ -616,7 +616,7 @@ def method_note(
     return "\n\n".join(parts)
 
 
-def _store(
+def store_publication(
     db: Session,
     instrument: Instrument,
     computed: Computed,
@@ -625,6 +625,8 @@ def _store(
     user_email: str,
     now: datetime,
 ) -> Publication:
+    """Store a counted, protected year as publication ``version`` with its rows (flushes):
+    a förbund's publish and Riket's (``surveys/national/publish.py``) both store with it."""
     info = db.get(InstrumentInfo, "current")
     publication = Publication(
         year=computed.year,
