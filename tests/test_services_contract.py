@@ -183,3 +183,91 @@ def test_the_checker_sees_what_it_must(tmp_path):
     assert _defines_blueprint("surveys.national.routes")
     assert not forbidden("surveys.db")
     assert not forbidden("surveys.models")
+
+
+# --- views are not libraries -----------------------------------------------------------
+
+BLUEPRINT_MODULES = sorted(
+    name
+    for path in EVERY_MODULE
+    if "Blueprint(" in path.read_text(encoding="utf-8")
+    for name in [".".join(path.relative_to(ROOT).with_suffix("").parts)]
+)
+
+
+def blueprint_imports(path: Path, root: Path = ROOT) -> list[str]:
+    """The blueprint modules (views) a file imports, other than itself."""
+    own = ".".join(path.relative_to(root).with_suffix("").parts)
+    return sorted(
+        {name for _, name in imports_of(path) if name in BLUEPRINT_MODULES and name != own}
+    )
+
+
+def test_the_blueprint_modules_are_found():
+    assert {
+        "surveys.questionnaire.routes",
+        "surveys.enrol.routes",
+        "surveys.staff.routes",
+        "surveys.reports.routes",
+        "surveys.reports.comments",
+        "surveys.admin.publish",
+        "surveys.admin.translations",
+    } <= set(BLUEPRINT_MODULES)
+
+
+@pytest.mark.parametrize("path", EVERY_MODULE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_only_create_app_imports_a_blueprint_module(path):
+    """A view module is registered by ``create_app`` and used by nobody else: what pages
+    share lives in a module of its own (``questionnaire/flow.py``, ``staff/common.py``,
+    ``admin/previews.py``), and no blueprint registers another."""
+    if path == ROOT / "surveys" / "__init__.py":
+        return
+    assert blueprint_imports(path) == []
+
+
+def private_imports(path: Path) -> list[str]:
+    """Names starting with ``_`` imported from another module of the project."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return sorted(
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        and (node.level or (node.module or "").split(".")[0] in {"surveys", "indicators"})
+        for alias in node.names
+        if alias.name.startswith("_") and alias.name != "__version__"
+    )
+
+
+@pytest.mark.parametrize("path", EVERY_MODULE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_module_imports_anothers_private_name(path):
+    assert private_imports(path) == []
+
+
+def test_the_view_checks_see_what_they_must(tmp_path):
+    package = tmp_path / "surveys" / "enrol"
+    package.mkdir(parents=True)
+    sample = package / "routes.py"
+    sample.write_text(
+        "from surveys.questionnaire.routes import _questionnaire, count_refusal\n"
+        "from surveys.questionnaire import flow\n"
+        "def f():\n"
+        "    from surveys.staff import routes as staff\n"
+    )
+    found = blueprint_imports(sample, root=tmp_path)
+    assert found == ["surveys.questionnaire.routes", "surveys.staff.routes"]
+    assert private_imports(sample) == ["surveys.questionnaire.routes._questionnaire"]
+
+
+def test_the_respondent_blueprints_hold_no_staff_page(app):
+    """Respondents' blueprints (the questionnaire, enrolled tablets) hold only their
+    pages; staff pages (``/personal``, ``/admin``) are in the staff and admin blueprints."""
+    respondent = [
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.split(".")[0] in {"questionnaire", "enrol"}
+    ]
+    assert "/s/<code>" in respondent
+    assert "/surfplatta/<token>" in respondent
+    assert [r for r in respondent if r.startswith(("/personal", "/admin"))] == []
+    staff = {rule.rule: rule.endpoint for rule in app.url_map.iter_rules()}
+    assert staff["/personal/omgang/<round_id>/surfplatta"] == "staff.kiosk_settings"
