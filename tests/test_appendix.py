@@ -107,6 +107,8 @@ def test_pdf_has_every_figure_chart_and_page_number(demo, admin_client, app, run
     )
     assert "Året i korthet." in text
     assert "Kvinnor och män svarar lika." in text
+    # exit questions 9 and 10 are asked after Ja on 8: said as the instrument says it
+    assert " ".join(text.split()).count("– besvaras om fråga 8 är Ja") == 2
     # one chart per measured indicator: its trend (the year's bars are off in print by default)
     assert sum(count for _, _, count in pages) == sum(s["has_trend"] for s in context["sections"])
     for section in context["sections"]:
@@ -171,6 +173,7 @@ def test_word_file_has_headings_tables_images_and_comments(
                 assert list(row[1 : 1 + len(cells)]) == cells, (section["number"], row)
     assert len(doc.inline_shapes) == 15  # the trend of each of the 15 measured indicators
     texts = [p.text for p in doc.paragraphs]
+    assert sum(t.endswith("– besvaras om fråga 8 är Ja") for t in texts) == 2
     at = texts.index("Första stycket.")
     assert texts[at - 1] == "Kommentarer"
     assert texts[at + 1] == "Andra stycket om kvinnor och män."
@@ -274,6 +277,7 @@ def test_page_has_title_block_collection_and_sized_lazy_charts(demo, admin_clien
     for row in collection["rows"]:
         assert (row["name"], *map(str, row["counts"])) in rows
     assert "Förhandsgranskning" not in page  # read from the publication
+    assert page.count("– besvaras om fråga 8 är Ja</li>") == 2  # from the instrument
     # 2023 in the demo asks no participants during an intervention, as in the seed
     page_2023 = admin_client.get(f"/rapport/{YEAR - 1}").text
     assert "Förbundet har under 2023 inte tillfrågat deltagare pågående." in page_2023
@@ -453,3 +457,22 @@ def test_cli_pdf_and_missing_year(demo, app, runner, tmp_path):
     )
     assert result.exit_code != 0
     assert "År 2019 är inte publicerat" in result.output
+
+
+def test_a_questions_condition_in_the_report_is_read_from_the_instrument():
+    """Page, PDF and Word say when a question is asked from the instrument: renumber the
+    gate and change the answer, and the words follow."""
+    from dataclasses import replace
+
+    from indicators import Instrument
+    from surveys.paths import INSTRUMENT_FILE
+    from surveys.reports.context import condition_text
+
+    instrument = Instrument.load(INSTRUMENT_FILE)
+    qn = instrument.questionnaire("deltagare_avslut")
+    assert condition_text(instrument, qn.question(9)) == "besvaras om fråga 8 är Ja"
+    assert condition_text(instrument, qn.question(8)) == ""
+    moved = replace(qn.question(8), number=7)
+    asked = replace(qn.question(9), condition_question=7, condition_code=2)
+    changed = replace(instrument, questionnaires=(replace(qn, questions=(moved, asked)),))
+    assert condition_text(changed, asked) == "besvaras om fråga 7 är Nej"

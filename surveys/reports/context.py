@@ -213,6 +213,18 @@ def paragraphs(text: str | None) -> list[str]:
     return [" ".join(p.split()) for p in parts if p.strip()]
 
 
+def condition_text(instrument, question) -> str:
+    """When a question is asked, from the instrument: "besvaras om fråga 8 är Ja" (empty
+    for a question everyone is asked)."""
+    if question.condition_question is None:
+        return ""
+    gate = instrument.question(question.questionnaire, question.condition_question)
+    options = instrument.scales[gate.scale].options if gate is not None else ()
+    label = next((o.label for o in options if o.code == question.condition_code), "")
+    answer = label or f"svar {question.condition_code}"
+    return f"besvaras om fråga {question.condition_question} är {answer}"
+
+
 def page_context(data: ReportData, *, year: int, suggestions: bool = False) -> dict:
     """Everything the report shows for one year (page, PDF and Word alike).
 
@@ -236,7 +248,7 @@ def page_context(data: ReportData, *, year: int, suggestions: bool = False) -> d
                 "text": (q.version_for(year) or q.current).text,
                 "where": f"{names[q.questionnaire]}, fråga {q.number}",
                 "gate": q.gate,
-                "conditional": q.condition_question is not None,
+                "condition": condition_text(instrument, q),
             }
             for q in instrument.questions_for_indicator(number)
         ]

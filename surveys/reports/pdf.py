@@ -153,7 +153,7 @@ def _indicator(section: dict, context: dict, images: dict) -> list:
     story: list[Flowable] = [*head, _p(section["title"], BODY), _p("Mått", H3)]
     for m in section["measures"]:
         extra = " – ja/nej-fråga, andel Ja" if m["gate"] else ""
-        extra = extra or (" – besvaras om fråga 8 är Ja" if m["conditional"] else "")
+        extra = extra or (f" – {m['condition']}" if m["condition"] else "")
         story.append(_p(f"• {m['text']} ({m['where']}){extra}"))
     trend = images.get((number, "tid"))
     if trend:

@@ -102,7 +102,7 @@ def _indicator(doc, section: dict, context: dict, images: dict) -> None:
     doc.add_heading("Mått", level=2)
     for m in section["measures"]:
         extra = " – ja/nej-fråga" if m["gate"] else ""
-        extra = extra or (" – besvaras om fråga 8 är Ja" if m["conditional"] else "")
+        extra = extra or (f" – {m['condition']}" if m["condition"] else "")
         doc.add_paragraph(f"{m['text']} ({m['where']}){extra}", style="List Bullet")
     if images.get((number, "tid")):
         doc.add_heading("Förbundets utveckling över tid", level=2)

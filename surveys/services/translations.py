@@ -101,7 +101,7 @@ UI_TEXTS: dict[str, str] = {
     "ui.send_anyway": "Skicka ändå",
     "ui.answer_questions": "Svara på frågorna",
     "ui.empty": "Du har inte svarat på någon fråga. Vill du skicka ändå?",
-    "ui.conditional": "Du svarade Ja på fråga 8. Här kommer två frågor till.",
+    "ui.conditional": "Du svarade {answer} på fråga {n}. Här kommer några frågor till.",
     "ui.sending": "Skickar dina svar …",
     "ui.progress": "{answered} av {shown} besvarade",
     "ui.thanks_title": "Tack!",
