@@ -27,7 +27,7 @@ from surveys.links import public_base
 from surveys.models import Intervention, Round, RoundMode, RoundState, User
 from surveys.names import InvalidName
 from surveys.national import cli as national_cli
-from surveys.reports.data import min_cell, published_report
+from surveys.reports.data import published_report, threshold_in_force
 from surveys.reports.downloads import prepare_year, render_download
 from surveys.reports.printable import render_printable
 from surveys.services import imports, jobs, submissions, users
@@ -483,7 +483,7 @@ def publish_cmd(year: int, by: str, diagram: bool) -> None:
             instrument_from_db(session),
             year=year,
             user_email=by,
-            min_cell=min_cell(session, current_app.config["MIN_CELL"]),
+            min_cell=threshold_in_force(session),
         )
     except PublishError as exc:
         raise CliError(str(exc)) from None
@@ -562,9 +562,7 @@ def demo_cmd(force: bool, national: bool) -> None:
         national_cli.demo(national=national)
         return
     session = db.session()
-    summary = seed_demo(
-        session, force=force, min_cell=min_cell(session, current_app.config["MIN_CELL"])
-    )
+    summary = seed_demo(session, force=force, min_cell=threshold_in_force(session))
     if summary is None:
         click.echo("Databasen innehåller redan data; demodata läggs inte till.")
         summary = demo_hint(db.session())

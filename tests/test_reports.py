@@ -323,3 +323,24 @@ def test_a_year_without_answers_breaks_the_line(instrument):
     values = [v for d in spec.to_dict()["datasets"].values() for v in d]
     groups = {v["år"]: v["grupp"] for v in values}
     assert groups[2021] == groups[2022] != groups[2024]  # 2023 was not measured
+
+
+def test_a_history_only_year_is_protected_with_the_threshold_in_force(
+    app, admin_client, runner, tmp_path
+):
+    """A year known only from imported history has no publication to take its threshold
+    from: it is shown with the one in force (MIN_CELL here, 8), not a fixed 5."""
+    app.config["MIN_CELL"] = 8
+    import_seed(runner, tmp_path, publish=False, as_nns=True)
+    history = tmp_path / "h.csv"
+    history.write_text(
+        "year,questionnaire,question,subgroup,n,negative,neutral,positive,clearly_positive,"
+        "response_rate\n2022,deltagare_avslut,1,samtliga,7,0,14,86,57,95\n"
+        "2022,deltagare_avslut,2,samtliga,40,5,15,80,50,95\n",
+        encoding="utf-8",
+    )
+    assert runner.invoke(args=["import", "history", str(history)]).exit_code == 0
+    rows = table_rows(admin_client.get("/rapport/2022").text)
+    assert ("Samtliga (n=7) (importerad)", "Färre än 8 svar") in rows
+    assert ("Samtliga (n=40) (importerad)", "5%", "15%", "80% (50%)", "95%", "", "") in rows
+    assert not any("86%" in cell for r in rows for cell in r)

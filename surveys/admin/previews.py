@@ -9,11 +9,11 @@ named by ``?sida=``.
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 
 from surveys import db, worker
 from surveys.auth import web_actor
-from surveys.reports.data import min_cell
+from surveys.reports.data import threshold_in_force
 from surveys.services import jobs
 from surveys.services import publications as pubs
 
@@ -26,7 +26,7 @@ def preview_or_job(year: int, *, again: bool = False, page: str = "rapport"):
 
     Returns ``((job, computed), None)`` or ``(None, response)``."""
     session = db.session()
-    cell = min_cell(session, current_app.config["MIN_CELL"])
+    cell = threshold_in_force(session)
     found = None if again else jobs.preview_snapshot(session, year, min_cell=cell)
     if found is not None:
         return found, None

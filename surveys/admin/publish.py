@@ -17,7 +17,6 @@ import pandas as pd
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -41,7 +40,7 @@ from surveys.models import (
     Round,
     RoundState,
 )
-from surveys.reports.data import frozen_changes, min_cell
+from surveys.reports.data import frozen_changes, threshold_in_force
 from surveys.services import jobs
 from surveys.services import publications as pubs
 from surveys.services.catalogue import instrument_from_db
@@ -146,7 +145,7 @@ def _publishing(session) -> bool:
 def all_years():
     """Publish every published year again in one step, after a preview of what changes."""
     session = db.session()
-    cell = min_cell(session, current_app.config["MIN_CELL"])
+    cell = threshold_in_force(session)
     if request.method == "POST":
         try:
             job = jobs.request_all_years(session, web_actor(), min_cell=cell)
@@ -171,7 +170,7 @@ def year_page(year: int):
     """What publishing would store, what changes since the last version, and the button."""
     session = db.session()
     instrument = instrument_from_db(session)
-    cell = min_cell(session, current_app.config["MIN_CELL"])
+    cell = threshold_in_force(session)
     form = PublishForm()
     if form.validate_on_submit():
         if not form.confirm.data:

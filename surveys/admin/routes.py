@@ -17,7 +17,7 @@ Views validate with Flask-WTF forms and call services; the request commits once.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlmodel import select
 
@@ -34,7 +34,7 @@ from surveys.admin.forms import (
 from surveys.auth import roles_required, web_actor
 from surveys.models import Intervention, Role, User, UserIntervention
 from surveys.names import InvalidName
-from surveys.reports.data import min_cell
+from surveys.reports.data import threshold_in_force
 from surveys.services import audit, settings, users
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.rounds import create_insats, rename_insats
@@ -71,7 +71,7 @@ def home():
         user_interventions.setdefault(link.user_id, []).append(names.get(link.intervention_id, ""))
     user_form = UserForm()
     user_form.insatser.choices = list(names.items())
-    threshold = ThresholdForm(min_cell=min_cell(session, current_app.config["MIN_CELL"]))
+    threshold = ThresholdForm(min_cell=threshold_in_force(session))
     return render_template(
         "admin/home.html",
         users=session.exec(select(User).order_by(User.email)).all(),

@@ -22,7 +22,7 @@ from surveys.national.demo import run_beside
 from surveys.national.mode import FORBUND, NATIONAL, is_national, only_in
 from surveys.national.publish import NationalPublishError, publish_year
 from surveys.national.riket_file import RiketFileError, default_filename, export_riket
-from surveys.reports.data import min_cell
+from surveys.reports.data import threshold_in_force
 from surveys.services import actor
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.nns_package import PackageError, export_package
@@ -148,7 +148,7 @@ def national_publish(year: int) -> None:
             actor.CLI,
             instrument_from_db(session),
             year=year,
-            min_cell=min_cell(session, current_app.config["MIN_CELL"]),
+            min_cell=threshold_in_force(session),
         )
     except NationalPublishError as exc:
         _fail(str(exc))

@@ -16,7 +16,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -31,7 +30,7 @@ from surveys.national import packages as national_packages
 from surveys.national import report as national_report
 from surveys.national.riket_file import RiketFileError, default_filename, export_riket
 from surveys.reports.assets import DOCUMENT_MIME
-from surveys.reports.data import min_cell, published_report
+from surveys.reports.data import published_report, threshold_in_force
 from surveys.reports.downloads import render_download
 from surveys.services import jobs
 from surveys.services.catalogue import instrument_from_db
@@ -119,7 +118,7 @@ def publish():
             session,
             web_actor(),
             year=int(raw),
-            min_cell=min_cell(session, current_app.config["MIN_CELL"]),
+            min_cell=threshold_in_force(session),
         )
     except jobs.JobError as exc:
         flash(str(exc), "error")

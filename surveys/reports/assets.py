@@ -144,7 +144,11 @@ def prerender_year(session, *, year: int) -> int:
 def prerender_preview(session, *, year: int, computed) -> int:
     """Draw the förbund's preview charts of a preview job's snapshot (in the job's process)."""
     data = preview_report(
-        session, instrument_from_db(session), year=year, default_min_cell=5, computed=computed
+        session,
+        instrument_from_db(session),
+        year=year,
+        default_min_cell=computed.min_cell,  # the snapshot's own threshold is used
+        computed=computed,
     )
     return sum(1 for body in charts(data, year=year, fmt="svg").values() if body)
 

@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 import pandas as pd
-from flask import has_app_context
+from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlmodel import Session, col
 
@@ -78,9 +78,15 @@ class ReportData:
 
 
 def min_cell(db: Session, default: int) -> int:
-    """The suppression threshold: the admin's setting, else MIN_CELL from the environment."""
+    """The suppression threshold: the admin's setting, else ``default``."""
     row = db.get(Setting, settings.MIN_CELL)
     return settings.min_cell_value(row.value if row is not None else None, default)
+
+
+def threshold_in_force(db: Session) -> int:
+    """The suppression threshold in force: the administrator's setting, else MIN_CELL
+    from the environment (the one place the two are combined)."""
+    return min_cell(db, current_app.config["MIN_CELL"])
 
 
 def report_comments(db: Session, scope: str = publications.FORBUND) -> dict[int, dict[int, str]]:
@@ -395,7 +401,7 @@ def _figures(
 ) -> dict | None:
     """A published report's tables (ReportData's fields that publications freeze)."""
     results = _published_rows(db, pubs, scope)
-    cell = current.min_cell if current else min_cell(db, 5)
+    cell = current.min_cell if current else threshold_in_force(db)
     results = _with_history(db, instrument, results, scope=scope, cell=cell, publication=current)
     if current is None and not _history_only_year(results, year):
         return None
