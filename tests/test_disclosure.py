@@ -22,16 +22,17 @@ from indicators.disclosure import (
 )
 from indicators.scoring import COUNT_COLUMNS
 from tests import seedrows
-from tests.test_disclosure_property import (
+from tests.attacker import attack, unhide
+from tests.disclosure_play import (
     INSTRUMENT,
-    attack,
+    MIN_CELL,
     cells_of,
     frame,
+    joint_relation_rows,
     respondents,
-    unhide,
+    run,
 )
 
-MIN_CELL = 5
 GENDER, SCOPE, QUESTION = REASON_RELATION["R1"], REASON_RELATION["R2"], REASON_RELATION["R3"]
 
 
@@ -45,16 +46,6 @@ def get(published, *, scope, question, subgroup="samtliga", questionnaire=None, 
     sel = sel[sel["question"].isna()] if question is None else sel[sel["question"] == question]
     assert len(sel) == 1, sel
     return sel.iloc[0]
-
-
-def run(rows, *, min_cell=MIN_CELL, protect_other=True, previous=None):
-    truth = cells_of(rows)
-    published = protect(
-        truth, INSTRUMENT, min_cell=min_cell, protect_other=protect_other, previous=previous
-    )
-    answers = frame(rows)
-    assert attack(published, answers, min_cell=min_cell, protect_other=protect_other) == []
-    return truth, published
 
 
 def gendered(counts: dict[str, int], *, scope="Insats A", answers=None) -> list[dict]:
@@ -284,17 +275,6 @@ def test_published_rows_only_and_suppressed_rows_keep_only_n():
     assert (shown["suppression"] == "").all()
 
 
-def joint_relation_rows() -> list[dict]:
-    """One woman in Insats 0; Insats 1 with women, one man and four without a gender;
-    five women without an insats (the joint-relations example, also hashed below)."""
-    rows = respondents("deltagare_avslut", "Insats 0", "kvinna", {3: 3})
-    rows += respondents("deltagare_avslut", "Insats 1", "kvinna", {3: 6}, 5)
-    rows += respondents("deltagare_avslut", "Insats 1", "man", {3: 1})
-    rows += respondents("deltagare_avslut", "Insats 1", "", {3: 4}, 4)
-    rows += respondents("deltagare_avslut", "", "kvinna", {3: 5}, 5)
-    return rows
-
-
 def test_joint_relations_no_longer_give_a_cell_that_every_single_relation_protects():
     """R2 over kvinnor gives the women without insats, R1 then all without insats, and
     R2 over samtliga the one person of Insats 0 — though each relation alone is fine."""
@@ -333,7 +313,7 @@ def test_a_missing_question_9_row_does_not_tell_that_nobody_answered_ja():
 
 
 _SAME_EVERY_RUN = """
-from tests.test_disclosure import joint_relation_rows, run
+from tests.disclosure_play import joint_relation_rows, run
 print(run(joint_relation_rows())[1].to_csv(index=False))
 """
 

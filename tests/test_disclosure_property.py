@@ -17,60 +17,17 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from indicators import Instrument
-from indicators.disclosure import SUPPRESSED_COMPLEMENTARY, build_cells, count_frames, protect
-from surveys.services.catalogue import DEFAULT_FILE
+from indicators.disclosure import SUPPRESSED_COMPLEMENTARY, protect
 from tests.attacker import attack, rule_breaks, unhide
-
-INSTRUMENT = Instrument.load(DEFAULT_FILE)
-
-
-# --------------------------------------------------------------------------
-# Building answers
-# --------------------------------------------------------------------------
-def respondents(
-    questionnaire: str,
-    intervention: str,
-    gender: str,
-    answers: dict[int, int | None],
-    count: int = 1,
-    *,
-    year: int = 2024,
-) -> list[dict]:
-    """``count`` identical questionnaires as answer rows (``None`` = left blank)."""
-    rows = []
-    for _ in range(count):
-        response = f"r{len(_ALL)}"
-        _ALL.append(response)
-        for question, code in answers.items():
-            rows.append(
-                {
-                    "response": response,
-                    "year": year,
-                    "questionnaire": questionnaire,
-                    "question": question,
-                    "question_version": "",
-                    "intervention": intervention,
-                    "gender": gender,
-                    "code": code,
-                }
-            )
-    return rows
-
-
-_ALL: list[str] = []
-
-
-def frame(rows: list[dict]) -> pd.DataFrame:
-    """Answer rows as the frame scoring takes."""
-    out = pd.DataFrame(rows)
-    out["code"] = out["code"].astype("Int64")
-    return out
-
-
-def cells_of(rows: list[dict]) -> pd.DataFrame:
-    """All cells (truth) of answer rows."""
-    return build_cells(*count_frames(frame(rows), INSTRUMENT), INSTRUMENT)
+from tests.disclosure_play import (
+    INSTRUMENT,
+    cells_of,
+    frame,
+    learnt,
+    play,
+    respondents,
+    typed_frame,
+)
 
 
 # --------------------------------------------------------------------------
@@ -173,7 +130,6 @@ def two_versions(draw):
 
     Kept to the exit questionnaire and two insatser: each example is two bounded LP
     attacks, and the whole test stays within seconds in CI."""
-    from tests.test_disclosure_versions import typed_frame  # noqa: PLC0415 - a test helper
 
     codes = st.sampled_from([6, 5, 3, 1, None])
     insatser = ["Insats 0", "Insats 1"]
@@ -217,7 +173,6 @@ def two_versions(draw):
 )
 @given(versions=two_versions(), min_cell=st.integers(3, 6))
 def test_two_versions_with_late_answers_and_planted_forms_tell_nothing(versions, min_cell):
-    from tests.test_disclosure_versions import learnt, play  # noqa: PLC0415 - a test helper
 
     first, late, planted, typed = versions
     played = play([first, late], hold=True, typed=typed, min_cell=min_cell)

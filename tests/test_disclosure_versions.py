@@ -10,111 +10,15 @@ until enough have come) it learns nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import pandas as pd
 import pytest
 
-from indicators.disclosure import TYPED_COLUMNS, build_cells, count_frames, protect
-from indicators.versions import Shown, hidden_keys, hold_back
-from tests.attacker import attack
-from tests.test_disclosure_property import INSTRUMENT, frame, respondents
+from tests.disclosure_play import ANSWERS, EXIT, learnt, play, respondents, typed_frame
 
 MIN_CELL = 5
-EXIT = "deltagare_avslut"
-ANSWERS = {1: 5, 2: 4, 3: 6, 4: 2, 5: 5, 6: 3, 7: 4, 8: 2}  # Nej at the gate
-_GROUP = {"kvinna": "kvinnor", "man": "man"}
 
 
 def people(scope: str, gender: str, count: int, answers=None) -> list[dict]:
     return respondents(EXIT, scope, gender, answers or ANSWERS, count)
-
-
-def typed_frame(entries: list[tuple[str, str, str, int]]) -> pd.DataFrame:
-    """(insats, gender, typist, count) as ``TYPED_COLUMNS``."""
-    return pd.DataFrame(
-        [(2024, EXIT, s, g, who, n) for s, g, who, n in entries], columns=TYPED_COLUMNS
-    )
-
-
-def atom_of(row: dict) -> tuple:
-    scope = row["intervention"] or "-"
-    return (row["year"], row["questionnaire"], scope, _GROUP.get(row["gender"], "ovriga"))
-
-
-@dataclass
-class Played:
-    published: list[pd.DataFrame]
-    used: list[pd.DataFrame]  # the answers each version was made from
-    held: list[list[tuple]]
-    waiting: list[int]
-
-
-def play(
-    batches: list[list[dict]],
-    *,
-    hold: bool,
-    typed: list[pd.DataFrame] | None = None,
-    republished: bool = True,
-    min_cell: int = MIN_CELL,
-) -> Played:
-    """Show one version after each batch; ``hold``: the new rule, else the old one.
-
-    The old rule: a version is protected on its own, and a republication (not a
-    preview: ``republished`` off) hides published cells whose size changed by
-    1..MIN_CELL-1 since the previous version."""
-    shown: list[Shown] = []
-    out = Played([], [], [], [])
-    everything: list[dict] = []
-    previous = None
-    for i, batch in enumerate(batches):
-        everything = everything + batch
-        typed_now = typed[i] if typed else typed_frame([])
-        current = Shown(*count_frames(frame(everything), INSTRUMENT), typed_now)
-        used = everything
-        before = None
-        held: list[tuple] = []
-        waiting = 0
-        if hold:
-            result = hold_back(current, shown, INSTRUMENT, min_cell=min_cell)
-            held, waiting = result.held, result.total_waiting
-            if held:
-                before = out.used[-1].to_dict("records")
-                used = [r for r in everything if atom_of(r) not in held]
-                used += [r for r in before if atom_of(r) in held]
-            typed_now = result.typed
-            current = Shown(result.code_counts, result.pooled_sizes, typed_now)
-            before = result.hidden_before
-        cells = build_cells(current.code_counts, current.pooled_sizes, INSTRUMENT)
-        published = protect(
-            cells,
-            INSTRUMENT,
-            min_cell=min_cell,
-            previous=previous if (republished and not hold) else None,
-            typed=typed_now,
-            hidden_before=before,
-        )
-        if hold:
-            current.hidden = hidden_keys(published)
-            shown.append(current)
-        previous = cells
-        out.published.append(published)
-        out.used.append(frame(used))
-        out.held.append(held)
-        out.waiting.append(waiting)
-    return out
-
-
-def learnt(
-    played: Played, planted: list[dict] | None = None, *, min_cell: int = MIN_CELL
-) -> list[str]:
-    """What the attacker learns; ``planted``: the forms it typed in itself (the ones each
-    version was made from are known to it)."""
-    known = None
-    if planted:
-        mine = frame(planted)
-        known = [mine[mine["response"].isin(set(used["response"]))] for used in played.used]
-    return attack(played.published, played.used, min_cell=min_cell, known=known)
 
 
 def base() -> list[dict]:
