@@ -3,6 +3,8 @@ with Alembic once per session and emptied between tests; app, client and runner.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import shutil
@@ -437,3 +439,71 @@ def browser():
         )
         yield browser
         browser.close()
+
+
+# --- requests as the pages make them (shared by test modules) ------------------------
+
+
+def csrf(client):
+    """A CSRF token for the staff pages (from the sign-in page)."""
+    return form_token(client.get("/logga-in").text)
+
+
+def paper_key(page_html: str) -> str:
+    """The paper form's one-time key in its page."""
+    return re.search(r'name="form_key"[^>]*value="([^"]+)"', page_html).group(1)
+
+
+def answer_open(app, round_, code: int = 6):
+    """One questionnaire through the round's open link (question 1 only)."""
+    client = app.test_client()
+    page = client.get(f"/s/{round_.code}")
+    return client.post(f"/s/{round_.code}", data={"csrf_token": form_token(page.text), "q1": code})
+
+
+def close_as_staff(app, round_) -> str:
+    """Close the round as its staff do (Stäng, confirmed); the page shown after it."""
+    client = app.test_client()
+    with app.app_context():
+        session = db.session()
+        known = session.execute(
+            text("SELECT 1 FROM app_user WHERE email = 'stang@example.invalid'")
+        )
+        if known.first() is None:
+            factories.user(
+                session, "personal", email="stang@example.invalid", insatser=["Steget", "Vägen"]
+            )
+            session.commit()
+    assert login(client, "stang@example.invalid").status_code == 302
+    shown = client.post(
+        f"/personal/omgang/{round_.id}/stang",
+        data={"csrf_token": csrf(client), "confirm": "y"},
+        follow_redirects=True,
+    )
+    return shown.text
+
+
+def answer_exit(client, url, *, q8="2", extra=None, conditional_shown="1"):
+    """An exit questionnaire posted to ``url``: (the response, the posted fields)."""
+    page = client.get(url)
+    assert page.status_code == 200
+    data = {
+        "csrf_token": form_token(page.text),
+        "gender": "kvinna",
+        "q1": "6",
+        "q2": "5",
+        "q8": q8,
+        "conditional_shown": conditional_shown,
+    }
+    data.update(extra or {})
+    return client.post(url, data=data), data
+
+
+def report_rows(runner, year: int, insats: str | None = None) -> list[dict[str, str]]:
+    """The year's report CSV (``surveys report --format csv``) as rows."""
+    args = ["report", "--year", str(year), "--format", "csv"]
+    if insats:
+        args += ["--insats", insats]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    return list(csv.DictReader(io.StringIO(result.output)))

@@ -152,3 +152,7 @@ def import_seed(
     if publish:
         result = runner.invoke(args=["publish", "--year", str(seedrows.YEAR)])
         assert result.exit_code == 0, result.output
+
+
+# The administrator as services see her (jobs and publications requested in tests).
+CHEF = actor.Actor(email="chef@example.invalid", role="administratör")

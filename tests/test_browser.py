@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import text
 
 from surveys import db
+from tests.browsing import shot
 from tests.conftest import CHROMIUM, PASSWORD, TABLET, count_rows, release_all
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 pytestmark = pytest.mark.browser
 
 if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
@@ -25,11 +25,6 @@ def tablet(browser):
     page.set_default_timeout(10_000)
     yield page
     context.close()
-
-
-def shot(page, name):
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_exit_questionnaire_on_a_tablet_with_the_8_to_9_10_condition(

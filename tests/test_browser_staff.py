@@ -7,24 +7,16 @@ import pytest
 from sqlalchemy import text
 
 from surveys import db
-from tests.conftest import PASSWORD, TABLET, count_rows, release_all
-from tests.test_browser import shot
+from tests.browsing import PHONE, shot, sign_in
+from tests.conftest import TABLET, count_rows, release_all
 
 pytestmark = pytest.mark.browser
-PHONE = {"width": 360, "height": 740}
-
-
-def sign_in(page, base, email):
-    page.goto(f"{base}/")
-    page.get_by_label("E-postadress").fill(email)
-    page.get_by_label("Lösenord").fill(PASSWORD)
-    page.get_by_role("button", name="Logga in").click()
 
 
 def test_tablet_enrolment_answers_in_kiosk_mode_and_revocation_stops_it(
     app,
-    browser,  # noqa: F811 - the fixture imported above
-    live_server,  # noqa: F811
+    browser,
+    live_server,
     make_user,
     make_round,
 ):
@@ -70,8 +62,8 @@ def test_tablet_enrolment_answers_in_kiosk_mode_and_revocation_stops_it(
 
 def test_paper_entry_with_an_error_keeps_kon(
     app,
-    browser,  # noqa: F811 - the fixture imported above
-    live_server,  # noqa: F811
+    browser,
+    live_server,
     make_user,
     make_round,
 ):
@@ -101,8 +93,8 @@ def test_paper_entry_with_an_error_keeps_kon(
 
 def test_staff_home_and_report_do_not_scroll_sideways_on_a_phone(
     app,
-    browser,  # noqa: F811 - the fixture imported above
-    live_server,  # noqa: F811
+    browser,
+    live_server,
     make_user,
     make_round,
     runner,

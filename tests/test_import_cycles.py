@@ -138,3 +138,20 @@ def test_the_check_sees_a_deferred_import_cycle(tmp_path):
     assert graph["surveys.other"] == {"surveys.typed"}
     assert graph["surveys.typed"] == set()
     assert cycles(graph) == [["surveys.reports.assets", "surveys.reports.build"]]
+
+
+def test_no_test_module_imports_another():
+    """Test modules share helpers through ``conftest.py``, ``factories.py`` and the helper
+    modules (``browsing.py``, ``disclosure_play.py``, ``attacker.py``, …), never by
+    importing each other (a test module's fixtures would be shadowed where it is imported)."""
+    found = []
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                names = [module, *(f"{module}.{alias.name}" for alias in node.names)]
+            found += [f"{path.name}: {n}" for n in names if n.startswith("tests.test_")]
+    assert found == []

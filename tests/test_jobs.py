@@ -27,13 +27,10 @@ from sqlalchemy import create_engine, text
 from surveys import create_app, db, worker
 from surveys.models import BackgroundJob
 from surveys.services import jobs, locks
-from surveys.services.actor import Actor
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import compute
 from tests.conftest import SECRET, count_rows, form_token, login, scalar
-from tests.factories import import_seed
-
-CHEF = Actor(email="chef@example.invalid", role="administratör")
+from tests.factories import CHEF, import_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 ON_POSTGRES = os.environ.get("TEST_DB") == "postgresql"

@@ -11,14 +11,14 @@ import pytest
 from surveys import db
 from surveys.models import Round
 from surveys.services import rounds as ops
+from tests.browsing import fill, sign_in, transferred, wait_for_sw
 from tests.conftest import TABLET, axe_violations
-from tests.test_kiosk_browser import fill, wait_for_sw
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def axe_context(browser):  # noqa: F811
+def axe_context(browser):
     # axe is injected as a script of its own: the page's CSP (script-src 'self') would block it
     context = browser.new_context(viewport=TABLET, locale="sv-SE", bypass_csp=True)
     yield context
@@ -27,7 +27,7 @@ def axe_context(browser):  # noqa: F811
 
 def test_every_respondent_page_passes_axe(
     app,
-    live_server,  # noqa: F811
+    live_server,
     axe_context,
     make_round,
     fake_clock,
@@ -110,25 +110,10 @@ def test_every_respondent_page_passes_axe(
     assert {name: found for name, found in checked.items() if found} == {}
 
 
-def transferred(requests: list) -> tuple[int, list[str]]:
-    """Bytes over the wire (headers and bodies); answers from the service worker's cache are
-    not transferred, its own requests to the network are."""
-    total, seen = 0, []
-    for request in requests:
-        response = request.response()
-        if response is None or response.from_service_worker:
-            continue
-        sizes = request.sizes()
-        body = max(sizes["responseBodySize"], 0)
-        total += max(sizes["responseHeadersSize"], 0) + body
-        seen.append(f"{request.url.rsplit('/', 1)[-1]}={body}")
-    return total, seen
-
-
 def test_participant_page_weighs_under_50_kb_with_and_without_the_service_worker(
     app,
-    live_server,  # noqa: F811
-    browser,  # noqa: F811
+    live_server,
+    browser,
     make_round,
 ):
     r = make_round("deltagare_avslut", mode="kiosk")
@@ -162,14 +147,13 @@ def test_participant_page_weighs_under_50_kb_with_and_without_the_service_worker
 
 def test_the_staff_pages_issue_18_changed_pass_axe(
     app,
-    live_server,  # noqa: F811
+    live_server,
     axe_context,
     make_round,
     make_user,
 ):
     """The kiosk link shown once after POST-redirect-GET, a closed round's page (counts and
     results, no links) and paper entry asking before an all-blank questionnaire."""
-    from tests.test_browser_staff import sign_in
 
     kiosk = make_round("deltagare_avslut", mode="kiosk", insats="Steget")
     closed = make_round("personal", insats="Steget")

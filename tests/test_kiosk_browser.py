@@ -13,6 +13,7 @@ from sqlalchemy import text
 from surveys import db
 from surveys.models import Round
 from surveys.services import rounds as ops
+from tests.browsing import fill, wait_for_sw, wait_until
 from tests.conftest import TABLET, count_rows, release_all
 
 PHONE = {"width": 390, "height": 844}
@@ -25,7 +26,7 @@ def viewport(request):
 
 
 @pytest.fixture
-def context(browser, viewport):  # noqa: F811 - the fixture imported above
+def context(browser, viewport):
     context = browser.new_context(viewport=viewport, locale="sv-SE", has_touch=True)
     yield context
     context.close()
@@ -87,29 +88,6 @@ def queue_length(page) -> int:
     )
 
 
-def wait_until(page, script: str, seconds: float = 15) -> None:
-    """Poll a JS expression (wait_for_function would need eval, which our CSP forbids)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if page.evaluate(script):
-                return
-        except PlaywrightError as exc:  # the page is navigating (a kiosk reset): ask again
-            if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
-                raise
-        assert time.monotonic() < deadline, f"timed out waiting for {script}"
-        time.sleep(0.1)
-
-
-def wait_for_sw(page) -> None:
-    """The service worker controls the kiosk page (clients.claim on activation)."""
-    wait_until(
-        page,
-        "async () => !!(navigator.serviceWorker && navigator.serviceWorker.controller"
-        " && await caches.match(location.pathname))",
-    )
-
-
 def answers_by_q1(app) -> list[int]:
     release_all(app)  # what waits for a batch, released as closing the round does
     with app.app_context():
@@ -119,15 +97,9 @@ def answers_by_q1(app) -> list[int]:
         return sorted(code for (code,) in rows)
 
 
-def fill(page, q1: str = "Alltid", gender: str | None = "Kvinna") -> None:
-    if gender:
-        page.get_by_role("radio", name=gender).check()
-    page.locator("#fraga-1").get_by_text(q1, exact=True).click()
-
-
 def test_offline_at_submit_then_online_stored_once_tack_and_reset(
     kiosk_app,
-    live_server,  # noqa: F811
+    live_server,
     page,
     make_round,
 ):
@@ -165,7 +137,7 @@ def test_offline_at_submit_then_online_stored_once_tack_and_reset(
 
 def test_several_questionnaires_queued_offline_all_stored_once_after_a_reload(
     kiosk_app,
-    live_server,  # noqa: F811
+    live_server,
     page,
     make_round,
 ):
@@ -200,7 +172,7 @@ def test_several_questionnaires_queued_offline_all_stored_once_after_a_reload(
 
 def test_service_worker_lets_a_kiosk_opened_once_start_offline(
     kiosk_app,
-    live_server,  # noqa: F811
+    live_server,
     context,
     make_round,
     kiosk_path,
@@ -231,7 +203,7 @@ def test_service_worker_lets_a_kiosk_opened_once_start_offline(
 
 def test_idle_asks_are_you_there_then_clears_everything(
     kiosk_app,
-    live_server,  # noqa: F811
+    live_server,
     page,
     make_round,
 ):
@@ -260,7 +232,7 @@ def test_idle_asks_are_you_there_then_clears_everything(
 
 
 @pytest.fixture
-def tablet(browser):  # noqa: F811
+def tablet(browser):
     context = browser.new_context(viewport=TABLET, locale="sv-SE", has_touch=True)
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -269,7 +241,7 @@ def tablet(browser):  # noqa: F811
 
 
 @pytest.fixture
-def no_js(browser):  # noqa: F811
+def no_js(browser):
     context = browser.new_context(viewport=TABLET, locale="sv-SE", java_script_enabled=False)
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -286,7 +258,7 @@ def previous_answers_visible(page) -> bool:
 
 def test_back_after_tack_without_javascript_never_shows_the_previous_answers(
     kiosk_app,
-    live_server,  # noqa: F811
+    live_server,
     no_js,
     make_round,
 ):
@@ -318,7 +290,7 @@ def test_back_after_tack_without_javascript_never_shows_the_previous_answers(
 
 def test_back_and_history_with_javascript_show_nothing_of_the_previous_respondent(
     kiosk_app,
-    live_server,  # noqa: F811
+    live_server,
     tablet,
     make_round,
 ):
@@ -348,7 +320,7 @@ def test_back_and_history_with_javascript_show_nothing_of_the_previous_responden
 
 def test_an_old_form_is_accepted_with_javascript_and_shown_again_without(
     kiosk_app,
-    live_server,  # noqa: F811
+    live_server,
     tablet,
     no_js,
     make_round,
@@ -377,7 +349,7 @@ def test_an_old_form_is_accepted_with_javascript_and_shown_again_without(
 
 def test_a_round_closed_mid_form_takes_the_form(
     kiosk_app,
-    live_server,  # noqa: F811
+    live_server,
     tablet,
     no_js,
     make_round,
@@ -403,7 +375,7 @@ def test_a_round_closed_mid_form_takes_the_form(
 
 def test_an_empty_form_asks_first_with_and_without_javascript(
     kiosk_app,
-    live_server,  # noqa: F811
+    live_server,
     tablet,
     no_js,
     make_round,
@@ -433,7 +405,7 @@ def test_an_empty_form_asks_first_with_and_without_javascript(
 
 def test_a_refused_queued_submission_is_dropped_and_counted_for_staff(
     kiosk_app,
-    live_server,  # noqa: F811
+    live_server,
     tablet,
     make_round,
     kiosk_path,
@@ -459,8 +431,8 @@ def test_a_refused_queued_submission_is_dropped_and_counted_for_staff(
 
 def test_answers_waiting_on_a_tablet_are_shown_to_staff_as_a_count(
     kiosk_app,
-    live_server,  # noqa: F811
-    browser,  # noqa: F811
+    live_server,
+    browser,
     make_round,
     kiosk_path,
 ):
@@ -515,7 +487,7 @@ TAMPER = """() => new Promise((resolve) => {
 
 def test_a_queued_questionnaire_is_stored_after_its_kiosk_link_was_rotated(
     kiosk_app,
-    live_server,  # noqa: F811
+    live_server,
     tablet,
     make_round,
 ):
@@ -562,7 +534,7 @@ def round_of(app, round_id: str) -> Round:
 
 def test_kiosk_tack_without_javascript_starts_afresh_by_itself(
     kiosk_app,
-    live_server,  # noqa: F811
+    live_server,
     no_js,
     make_round,
 ):

@@ -11,8 +11,15 @@ from surveys import clock, db
 from surveys.names import name_key
 from surveys.services import locks
 from tests import seedrows
-from tests.conftest import count_rows, form_token, login
-from tests.test_staff import paper_key
+from tests.conftest import (
+    answer_open,
+    close_as_staff,
+    count_rows,
+    form_token,
+    login,
+    paper_key,
+    report_rows,
+)
 
 
 def import_seed(runner, tmp_path) -> None:
@@ -20,15 +27,6 @@ def import_seed(runner, tmp_path) -> None:
     path.write_text(seedrows.csv_text(), encoding="utf-8")
     result = runner.invoke(args=["import", "answers", str(path)])
     assert result.exit_code == 0, result.output
-
-
-def report_rows(runner, year: int, insats: str | None = None) -> list[dict[str, str]]:
-    args = ["report", "--year", str(year), "--format", "csv"]
-    if insats:
-        args += ["--insats", insats]
-    result = runner.invoke(args=args)
-    assert result.exit_code == 0, result.output
-    return list(csv.DictReader(io.StringIO(result.output)))
 
 
 def published_steget(app, runner, make_round):
@@ -480,7 +478,6 @@ def test_typed_forms_are_counted_apart_and_survive_the_close_that_rewrites_ids(
     close that writes the round's answers again under new ids leaves it as it was, and
     the disclosure control still reads who typed how many."""
     from surveys.services.publications import typed_counts
-    from tests.test_storage import answer_open, close
 
     r = make_round("deltagare_avslut", insats="Steget")
     staff = make_user("personal", email="p@example.invalid", insatser=["Steget"])
@@ -492,7 +489,7 @@ def test_typed_forms_are_counted_apart_and_survive_the_close_that_rewrites_ids(
         assert client.post(url, data={**data, "q1": "6", "gender": "kvinna"}).status_code == 302
     for code in (1, 2, 3, 4, 5, 6):
         answer_open(app, r, code)
-    close(app, r)
+    close_as_staff(app, r)
     assert count_rows(app, "response") == 8
     with app.app_context():
         session = db.session()

@@ -10,22 +10,7 @@ from werkzeug.datastructures import MultiDict
 from surveys import clock, db
 from surveys.models import LinkToken
 from surveys.services import rounds as ops
-from tests.conftest import count_rows, form_token, release_all
-
-
-def answer_exit(client, url, *, q8="2", extra=None, conditional_shown="1"):
-    page = client.get(url)
-    assert page.status_code == 200
-    data = {
-        "csrf_token": form_token(page.text),
-        "gender": "kvinna",
-        "q1": "6",
-        "q2": "5",
-        "q8": q8,
-        "conditional_shown": conditional_shown,
-    }
-    data.update(extra or {})
-    return client.post(url, data=data), data
+from tests.conftest import answer_exit, count_rows, form_token, release_all
 
 
 def test_form_shows_every_question_with_labels_and_vet_ej(client, make_round):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browsing import PHONE, sign_in
 from tests.conftest import axe_violations, load_demo
-from tests.test_browser_staff import PHONE, sign_in
 
 pytestmark = pytest.mark.browser
 YEAR = 2024  # the demo's latest year
@@ -24,8 +24,8 @@ def _boxes(page) -> list[dict]:
 
 def test_report_page_passes_axe_and_charts_keep_their_place_until_they_load(
     app,
-    browser,  # noqa: F811
-    live_server,  # noqa: F811
+    browser,
+    live_server,
     runner,
     make_user,
 ):

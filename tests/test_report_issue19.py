@@ -31,11 +31,8 @@ from surveys.reports.context import (
     publication_line,
 )
 from surveys.reports.data import hidden_kind
-from surveys.services.actor import Actor
 from tests.conftest import form_token, table_rows
-from tests.factories import import_seed
-
-CHEF = Actor(email="chef@example.invalid", role="administratör")
+from tests.factories import CHEF, import_seed
 
 REFERENCE = Path(__file__).parent / "data" / "trend_reference.png"
 PUBLISHED = datetime(2026, 12, 5, 6, 4, 5, 707391, tzinfo=UTC)  # the timestamp

@@ -7,7 +7,7 @@ import pytest
 from surveys import create_app
 from surveys.config import ConfigError
 from surveys.security import throttle
-from tests.conftest import LIGHT_HASHING, login
+from tests.conftest import LIGHT_HASHING, answer_exit, login
 from tests.servers import PID_METHOD_STATUS, TWO_WORKERS, gunicorn
 
 
@@ -280,7 +280,6 @@ def test_half_past_midnight_in_stockholm_is_the_new_day_on_a_utc_host():
 def test_round_limits_are_compared_in_stockholm_time(app, client, make_round):
     from surveys.models import Round
     from surveys.services.round_access import accepts_answers
-    from tests.test_questionnaire import answer_exit
 
     created = make_round("deltagare_avslut", year=2026)
     with app.app_context():

@@ -20,7 +20,7 @@ from surveys.services.actor import Actor, Refused
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.submissions import Outcome
 from surveys.services.validation import clean_submission
-from tests.conftest import count_rows, form_token, login, release_all, table_rows
+from tests.conftest import count_rows, csrf, form_token, login, paper_key, release_all, table_rows
 
 THIS_YEAR = clock.today().year
 
@@ -68,10 +68,6 @@ def smtp_server(database_url):
 def staff_client(client, make_user):
     assert login(client, make_user("personal", insatser=["Steget"])).status_code == 302
     return client
-
-
-def csrf(client):
-    return form_token(client.get("/logga-in").text)
 
 
 def send(client, round_id, addresses, step="send"):
@@ -273,10 +269,6 @@ def test_production_without_mail_server_writes_no_files(app, staff_client, make_
 
 
 # --- paper entry --------------------------------------------------------------------
-
-
-def paper_key(page_html: str) -> str:
-    return re.search(r'name="form_key"[^>]*value="([^"]+)"', page_html).group(1)
 
 
 def test_paper_entry_keeps_every_field_after_an_error_and_stores_once(

@@ -25,7 +25,16 @@ from sqlalchemy import text
 from surveys import db
 from surveys.services import locks
 from surveys.services import rounds as ops
-from tests.conftest import count_rows, form_token, login
+from tests.conftest import (
+    answer_open,
+    close_as_staff,
+    count_rows,
+    csrf,
+    form_token,
+    login,
+    paper_key,
+    wait_for_cleanup,
+)
 
 MIN_CELL = 5  # the test application's MIN_CELL
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -68,38 +77,6 @@ def answer_link(app, token: str, first: int, second: int = 1) -> None:
     assert client.post(f"/t/{token}", data=data).status_code == 303
 
 
-def answer_open(app, round_, code: int = 6):
-    client = app.test_client()
-    page = client.get(f"/s/{round_.code}")
-    return client.post(f"/s/{round_.code}", data={"csrf_token": form_token(page.text), "q1": code})
-
-
-def close(app, round_) -> str:
-    """Close the round as its staff do (Stäng, confirmed); the page shown after it."""
-    client = app.test_client()
-    from tests.test_staff import csrf
-
-    with app.app_context():
-        from tests import factories
-
-        session = db.session()
-        known = session.execute(
-            text("SELECT 1 FROM app_user WHERE email = 'stang@example.invalid'")
-        )
-        if known.first() is None:
-            factories.user(
-                session, "personal", email="stang@example.invalid", insatser=["Steget", "Vägen"]
-            )
-            session.commit()
-    assert login(client, "stang@example.invalid").status_code == 302
-    shown = client.post(
-        f"/personal/omgang/{round_.id}/stang",
-        data={"csrf_token": csrf(client), "confirm": "y"},
-        follow_redirects=True,
-    )
-    return shown.text
-
-
 def state(app, round_) -> str:
     return scalar(app, "SELECT state FROM round WHERE id = :r", r=round_.id)
 
@@ -130,7 +107,7 @@ def test_closing_a_round_releases_its_waiting_answers(app, make_round):
     for _ in range(3):
         answer_open(app, a)
     answer_open(app, b)
-    page = close(app, a)
+    page = close_as_staff(app, a)
     assert "Mätomgången är stängd." in page
     assert state(app, a) == "closed"
     assert scalar(app, "SELECT COUNT(*) FROM response WHERE round_id = :r", r=a.id) == 3
@@ -150,7 +127,7 @@ def test_a_small_rest_at_close_joins_the_rounds_earlier_answers(app, make_round,
         answer_open(app, r, code)
     ids_before = set(scalar_list(app, "SELECT id FROM response WHERE round_id = :r", r=r.id))
     assert len(ids_before) == 5
-    close(app, r)
+    close_as_staff(app, r)
     ids_after = set(scalar_list(app, "SELECT id FROM response WHERE round_id = :r", r=r.id))
     assert len(ids_after) == 7
     assert not ids_before & ids_after  # every questionnaire of the round written again
@@ -269,8 +246,8 @@ def test_postgresql_links_joined_by_xmin_and_ctid_find_no_set_below_min_cell(
         answer_link(app, links_a[i], 1 + i % 6, 1 + i // 6)
         if i < 7:
             answer_link(app, links_b[i], 1 + (i + 3) % 6, 2)
-    close(app, a)
-    close(app, b)
+    close_as_staff(app, a)
+    close_as_staff(app, b)
     assert scalar(app, "SELECT COUNT(*) FROM pending_response") == 0
     with app.app_context():
         session = db.session()
@@ -525,7 +502,7 @@ def test_closing_with_a_missing_key_names_the_round_and_changes_nothing(app, mak
     for _ in range(2):  # new answers are still taken, all under one new key
         assert answer_open(app, r).status_code == 303
     assert len(key_files(app)) == 1
-    page = close(app, r)
+    page = close_as_staff(app, r)
     assert "nyckeln till 3 väntande svar i mätomgången" in page
     assert "eller se surveys pending." in page  # the whole message, not cut short
     assert "Steget" in page
@@ -539,6 +516,7 @@ def test_publishing_with_a_missing_key_names_the_round_and_changes_nothing(app, 
     r = make_round("personal", insats="Steget")
     for _ in range(6):  # five released, one waits
         answer_open(app, r)
+    wait_for_cleanup()  # the released five's key is destroyed by a thread
     (key,) = key_files(app)
     key.unlink()
     year = str(r.year)
@@ -557,6 +535,7 @@ def test_publishing_while_keys_cannot_be_written_changes_nothing(app, runner, ma
     r = make_round("personal", insats="Steget")
     for _ in range(6):
         answer_open(app, r)
+    wait_for_cleanup()  # the released five's key is destroyed by a thread
     with unwritable(keys_folder(app)):
         result = runner.invoke(args=["publish", "--year", str(r.year)])
         assert result.exit_code != 0
@@ -601,7 +580,7 @@ def test_concurrent_submissions_lose_no_answer_while_keys_rotate(app, make_round
     assert "kunde inte släppas" not in caplog.text
     waiting = scalar(app, "SELECT COUNT(*) FROM pending_response")
     assert scalar(app, "SELECT COUNT(*) FROM response") + waiting == 40
-    assert "Mätomgången är stängd." in close(app, r)
+    assert "Mätomgången är stängd." in close_as_staff(app, r)
     assert scalar(app, "SELECT COUNT(*) FROM response") == 40
     assert keys_gone(app)
 
@@ -638,14 +617,13 @@ def test_answers_whose_key_is_lost_can_be_listed_and_removed_by_the_operator(
     assert removed.exit_code == 0, removed.output
     assert "2 svar som inte gick att läsa är borttagna" in removed.output
     assert scalar(app, "SELECT COUNT(*) FROM pending_response") == 1
-    assert "Mätomgången är stängd." in close(app, r)
+    assert "Mätomgången är stängd." in close_as_staff(app, r)
     assert scalar(app, "SELECT COUNT(*) FROM response") == 1
 
 
 def test_a_paper_form_whose_key_cannot_be_written_is_shown_again_not_stored(app, make_round):
     """Staff typing a paper form while the key folder is broken: the form comes back
     with what they typed and the reason; nothing (not even the audit entry) is stored."""
-    from tests.test_staff import csrf, paper_key
 
     r = make_round("personal", insats="Steget")
     client = app.test_client()

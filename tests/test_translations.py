@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import wave
-from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -19,9 +17,14 @@ from surveys.services import audio, rounds
 from surveys.services.actor import Actor, Refused
 from surveys.services.catalogue import DEFAULT_FILE, instrument_from_db
 from tests.conftest import form_token, login, release_all
-from tests.translation_fixture import load_fixture_translation, template, translated, write
-
-Q1 = "deltagare_avslut.1.v1"  # the exit questionnaire's first question (current version)
+from tests.translation_fixture import (
+    Q1,
+    load_fixture_translation,
+    template,
+    tiny_wav,
+    translated,
+    write,
+)
 
 
 def html_tag(html: str) -> str:
@@ -378,15 +381,6 @@ def csv_bytes(rows: list[dict[str, str]]) -> bytes:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue().encode("utf-8")
-
-
-def tiny_wav(path: Path, frames: int = 800) -> Path:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes(b"\x00\x10" * frames)
-    return path
 
 
 def test_recordings_refuse_what_is_not_audio_or_too_large_and_are_served(

@@ -9,11 +9,9 @@ from sqlalchemy import text
 
 from surveys import db
 from surveys.services.translations import LANGUAGES
+from tests.browsing import transferred, wait_for_sw, wait_until
 from tests.conftest import TABLET, axe_violations
-from tests.test_kiosk_a11y import transferred
-from tests.test_kiosk_browser import wait_for_sw, wait_until
-from tests.test_translations import Q1, tiny_wav
-from tests.translation_fixture import load_fixture_translation
+from tests.translation_fixture import Q1, load_fixture_translation, tiny_wav
 
 pytestmark = pytest.mark.browser
 
@@ -49,7 +47,7 @@ STUB_VOICE = """
 """
 
 
-def context_with_voice(browser, langs: list[str], **options):  # noqa: F811
+def context_with_voice(browser, langs: list[str], **options):
     context = browser.new_context(viewport=TABLET, locale="sv-SE", has_touch=True, **options)
     context.add_init_script(STUB_VOICE % langs)
     return context
@@ -78,8 +76,8 @@ def release_all_rounds(app) -> None:
 
 def test_arabic_kiosk_right_to_left_stores_what_swedish_stores(
     app,
-    live_server,  # noqa: F811
-    browser,  # noqa: F811
+    live_server,
+    browser,
     runner,
     tmp_path,
     make_round,
@@ -144,8 +142,8 @@ def test_arabic_kiosk_right_to_left_stores_what_swedish_stores(
 
 def test_lyssna_reads_the_exact_text_with_the_voice_or_plays_the_recording_offline(
     app,
-    live_server,  # noqa: F811
-    browser,  # noqa: F811
+    live_server,
+    browser,
     runner,
     tmp_path,
     make_round,
@@ -248,8 +246,8 @@ def assert_picker_names_render_in_shipped_fonts(page) -> None:
 
 def test_page_weights_fonts_only_where_a_script_needs_them(
     app,
-    live_server,  # noqa: F811
-    browser,  # noqa: F811
+    live_server,
+    browser,
     runner,
     tmp_path,
     make_round,
@@ -290,8 +288,8 @@ def test_page_weights_fonts_only_where_a_script_needs_them(
 
 def test_a_kiosk_opened_once_in_arabic_starts_offline_with_its_fonts(
     app,
-    live_server,  # noqa: F811
-    browser,  # noqa: F811
+    live_server,
+    browser,
     runner,
     tmp_path,
     make_round,

@@ -13,11 +13,7 @@ from surveys.models import Role
 from surveys.services import rounds as ops
 from surveys.services import users
 from surveys.services.actor import Actor, Refused
-from tests.conftest import PASSWORD, count_rows, form_token, login, table_rows
-
-
-def csrf(client):
-    return form_token(client.get("/logga-in").text)
+from tests.conftest import PASSWORD, count_rows, csrf, login, table_rows
 
 
 def user_row(app, email):

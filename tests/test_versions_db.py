@@ -15,10 +15,8 @@ from sqlalchemy import text
 
 from surveys import clock, db, worker
 from surveys.services import jobs
-from tests.conftest import count_rows, login, scalar
-from tests.test_jobs import CHEF
-from tests.test_publications import report_rows
-from tests.test_staff import csrf, paper_key
+from tests.conftest import count_rows, csrf, login, paper_key, report_rows, scalar
+from tests.factories import CHEF
 
 HEADER = "year,questionnaire,insats,gender,q1,q2,q3,q4,q5,q6,q7,q8,q9,q10,q11\n"
 KEYS = ["scope", "indicator", "questionnaire", "question", "subgroup"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_reports import import_seed
+from tests.factories import import_seed
 
 STATIC = Path(__file__).resolve().parent.parent / "surveys" / "static"
 GZIP = {"Accept-Encoding": "gzip, deflate, br"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import wave
 from pathlib import Path
 
 PREFIX = {"ar": "نص تجريبي", "ti": "ናይ ፈተና ጽሑፍ"}  # "test text" in Arabic and Tigrinya
@@ -51,3 +52,16 @@ def load_fixture_translation(
         )
         assert result.exit_code == 0, result.output
     return {row["key"]: row["text"] for row in rows}
+
+
+Q1 = "deltagare_avslut.1.v1"  # the exit questionnaire's first question (current version)
+
+
+def tiny_wav(path: Path, frames: int = 800) -> Path:
+    """A short silent WAV file (a question's recorded read-aloud in tests)."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\x00\x10" * frames)
+    return path
