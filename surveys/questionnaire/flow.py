@@ -220,14 +220,7 @@ def _posted(round_: RoundLike, instrument_, qn, context: dict, *, token: str | N
             return jsonify(status="confirm_empty")
         return _render_step(round_, context, posted, "empty", request.form["csrf_token"])
     if _needs_conditional_step(qn, round_.year, posted):
-        return _render_step(
-            round_,
-            context,
-            posted,
-            2,
-            request.form["csrf_token"],
-            follow_up=follow_up(instrument_, qn, context["questions"]),
-        )
+        return _render_step(round_, context, posted, 2, request.form["csrf_token"])
     outcome = submit(
         None,  # no ORM session: see services/submissions.py
         round_=round_,
@@ -282,15 +275,7 @@ def _refused(round_: RoundLike, status: int, message: str | None, title: str | N
     return error_page(status, message, title=title)
 
 
-def _render_step(
-    round_: RoundLike,
-    context: dict,
-    posted,
-    step,
-    form_token: str,
-    notice: str = "",
-    follow_up: dict | None = None,
-):
+def _render_step(round_: RoundLike, context: dict, posted, step, form_token: str, notice: str = ""):
     return render_template(
         "questionnaire/form.html",
         intervention=_intervention(round_),
@@ -300,27 +285,8 @@ def _render_step(
         form_token=form_token,
         notice=notice,
         device_key=posted.device_key,
-        follow_up=follow_up,
         **context,
     )
-
-
-def follow_up(instrument_, qn, questions) -> dict | None:
-    """What the second step (no JavaScript) says it follows, from the instrument: the
-    question whose answer opened it and that answer ("Du svarade Ja på fråga 8")."""
-    for question in questions:
-        if question.condition_question is None:
-            continue
-        gate = qn.question(question.condition_question)
-        options = instrument_.scales[gate.scale].options if gate is not None else ()
-        label = next((o.label for o in options if o.code == question.condition_code), "")
-        return {
-            "n": question.condition_question,
-            "scale": gate.scale if gate is not None else "",
-            "code": question.condition_code,
-            "label": label,
-        }
-    return None
 
 
 def _show_again(round_: RoundLike, context: dict, posted, fresh_token: str):
