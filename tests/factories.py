@@ -154,5 +154,20 @@ def import_seed(
         assert result.exit_code == 0, result.output
 
 
+HISTORY_HEADER = (
+    "year,questionnaire,question,subgroup,n,negative,neutral,positive,clearly_positive,"
+    "response_rate"
+)
+
+
+def import_history(runner: FlaskCliRunner, tmp_path: Path, *rows: str) -> None:
+    """Figures from earlier annual reports (one CSV line per row, after the header)
+    through `surveys import history`."""
+    path = tmp_path / "h.csv"
+    path.write_text("\n".join([HISTORY_HEADER, *rows]) + "\n", encoding="utf-8")
+    result = runner.invoke(args=["import", "history", str(path)])
+    assert result.exit_code == 0, result.output
+
+
 # The administrator as services see her (jobs and publications requested in tests).
 CHEF = actor.Actor(email="chef@example.invalid", role="administratör")

@@ -599,20 +599,26 @@ def test_the_snapshot_holds_exactly_what_counting_now_gives(app, runner, tmp_pat
         assert jobs.preview_snapshot(db.session(), 2023, min_cell=5) is None
 
 
-def test_a_worker_reads_a_finished_previews_snapshot_once_and_keeps_copies(app, runner, tmp_path):
-    """A finished preview job's snapshot is never written again, so a worker reads it
-    once and keeps it by the job's id; it still asks each time whether the snapshot is
-    stored (a newer preview drops it), and hands out copies."""
+def _finished_preview(app, runner, tmp_path) -> str:
+    """The seed's 2023 answers, previewed by a job run to its end: the job's id."""
     import_seed(runner, tmp_path, publish=False)
     with app.app_context():
         session = db.session()
         job, _ = jobs.request_preview(session, CHEF, year=2023, min_cell=5)
         session.commit()
     assert worker.run_inline(app, job.id) is not None
+    return job.id
+
+
+def test_a_worker_reads_a_finished_previews_snapshot_once_and_keeps_copies(app, runner, tmp_path):
+    """A finished preview job's snapshot is never written again, so a worker reads it
+    once and keeps it by the job's id; it still asks each time whether the snapshot is
+    stored (a newer preview drops it), and hands out copies."""
+    job_id = _finished_preview(app, runner, tmp_path)
     snapshot = "UPDATE report_asset SET body = :body WHERE cache_key LIKE 'forhandsgranskning-%'"
     with app.app_context():
         session = db.session()
-        done = session.get(BackgroundJob, job.id)
+        done = session.get(BackgroundJob, job_id)
         first = jobs.load_snapshot(session, done, 2023)
         assert first is not None
         shown = first.rows["n"].sum()
@@ -639,13 +645,8 @@ def test_a_worker_reads_a_finished_previews_snapshot_once_and_keeps_copies(app, 
 def test_a_running_jobs_snapshot_is_not_kept(app, runner, tmp_path):
     """A job still running may store its snapshot again (a retry after a lost lease):
     what it stored is read each time until the job is done."""
-    import_seed(runner, tmp_path, publish=False)
-    with app.app_context():
-        session = db.session()
-        job, _ = jobs.request_preview(session, CHEF, year=2023, min_cell=5)
-        session.commit()
-    assert worker.run_inline(app, job.id) is not None
-    running = SimpleNamespace(id=job.id, status=jobs.RUNNING)  # as a retry stands
+    job_id = _finished_preview(app, runner, tmp_path)
+    running = SimpleNamespace(id=job_id, status=jobs.RUNNING)  # as a retry stands
     with app.app_context():
         session = db.session()
         computed = jobs.load_snapshot(session, running, 2023)

@@ -32,7 +32,7 @@ from surveys.reports.context import (
 )
 from surveys.reports.data import hidden_kind
 from tests.conftest import form_token, table_rows
-from tests.factories import CHEF, import_seed
+from tests.factories import CHEF, import_history, import_seed
 
 REFERENCE = Path(__file__).parent / "data" / "trend_reference.png"
 PUBLISHED = datetime(2026, 12, 5, 6, 4, 5, 707391, tzinfo=UTC)  # the timestamp
@@ -288,18 +288,12 @@ def test_history_imported_after_publishing_waits_for_the_republication(
     admin_client, runner, tmp_path
 ):
     import_seed(runner, tmp_path, as_nns=True)
-    history = tmp_path / "h.csv"
-    history.write_text(
-        "year,questionnaire,question,subgroup,n,negative,neutral,positive,clearly_positive,"
-        "response_rate\n2022,deltagare_avslut,1,samtliga,120,5,6,89,70,95\n",
-        encoding="utf-8",
-    )
+    import_history(runner, tmp_path, "2022,deltagare_avslut,1,samtliga,120,5,6,89,70,95")
     national = tmp_path / "n.csv"
     national.write_text(
         "year,questionnaire,question,subgroup,positive\n2023,deltagare_avslut,1,samtliga,91\n",
         encoding="utf-8",
     )
-    assert runner.invoke(args=["import", "history", str(history)]).exit_code == 0
     assert runner.invoke(args=["import", "national", str(national)]).exit_code == 0
     rows = table_rows(admin_client.get("/rapport/2023").text)
     assert not any(r[:5] == ("1", "Deltagare avslut", "118", "96%", "+7*") for r in rows)

@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 
 from tests import seedrows
 from tests.conftest import table_rows
-from tests.factories import import_seed
+from tests.factories import import_history, import_seed
 
 
 def test_report_prints_the_seed_rows_exactly(admin_client, runner, tmp_path):
@@ -167,12 +167,7 @@ def test_small_cells_never_leak(admin_client, runner, tmp_path):
 
 def test_history_and_national_show_in_tables_and_charts(admin_client, runner, tmp_path):
     import_seed(runner, tmp_path, publish=False, as_nns=True)
-    history = tmp_path / "h.csv"
-    history.write_text(
-        "year,questionnaire,question,subgroup,n,negative,neutral,positive,clearly_positive,"
-        "response_rate\n2022,deltagare_avslut,1,samtliga,120,5,6,89,70,95\n",
-        encoding="utf-8",
-    )
+    import_history(runner, tmp_path, "2022,deltagare_avslut,1,samtliga,120,5,6,89,70,95")
     national = tmp_path / "n.csv"
     national.write_text(
         "year,questionnaire,question,subgroup,positive\n"
@@ -180,7 +175,6 @@ def test_history_and_national_show_in_tables_and_charts(admin_client, runner, tm
         "2022,deltagare_avslut,1,samtliga,90\n",
         encoding="utf-8",
     )
-    assert runner.invoke(args=["import", "history", str(history)]).exit_code == 0
     assert runner.invoke(args=["import", "national", str(national)]).exit_code == 0
     assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0  # Riket frozen with it
     rows = table_rows(admin_client.get("/rapport/2023").text)
@@ -332,14 +326,12 @@ def test_a_history_only_year_is_protected_with_the_threshold_in_force(
     from: it is shown with the one in force (MIN_CELL here, 8), not a fixed 5."""
     app.config["MIN_CELL"] = 8
     import_seed(runner, tmp_path, publish=False, as_nns=True)
-    history = tmp_path / "h.csv"
-    history.write_text(
-        "year,questionnaire,question,subgroup,n,negative,neutral,positive,clearly_positive,"
-        "response_rate\n2022,deltagare_avslut,1,samtliga,7,0,14,86,57,95\n"
-        "2022,deltagare_avslut,2,samtliga,40,5,15,80,50,95\n",
-        encoding="utf-8",
+    import_history(
+        runner,
+        tmp_path,
+        "2022,deltagare_avslut,1,samtliga,7,0,14,86,57,95",
+        "2022,deltagare_avslut,2,samtliga,40,5,15,80,50,95",
     )
-    assert runner.invoke(args=["import", "history", str(history)]).exit_code == 0
     rows = table_rows(admin_client.get("/rapport/2022").text)
     assert ("Samtliga (n=7) (importerad)", "Färre än 8 svar") in rows
     assert ("Samtliga (n=40) (importerad)", "5%", "15%", "80% (50%)", "95%", "", "") in rows
