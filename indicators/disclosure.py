@@ -68,7 +68,7 @@ REASON_RELATION = {
     "R3": "kan räknas fram (fråga)",
 }
 _SUBGROUP_OF_GENDER = {"kvinna": "kvinnor", "man": "man"}
-_POOLED = -1  # stands for the pooled row's empty question inside a block
+POOLED_IN_BLOCK = -1  # stands for the pooled row's empty question inside a block
 
 
 def suppression_kind(value: object) -> str:
@@ -151,7 +151,7 @@ def count_frames(
     return code_counts, pooled_sizes
 
 
-def _scope_and_subgroup(frame: pd.DataFrame, participant: set[str]) -> pd.DataFrame:
+def scope_and_subgroup(frame: pd.DataFrame, participant: set[str]) -> pd.DataFrame:
     """Replace intervention/gender by the finest scope and subgroup of each row."""
     frame = frame.copy()
     intervention = frame["intervention"].astype(object).fillna("").astype(str)
@@ -224,7 +224,7 @@ def build_cells(
     if code_counts.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in CELL_COLUMNS})
     counts = code_counts.astype({"year": "int64", "question": "int64", "code": "int64"})
-    classified = _scope_and_subgroup(classify(counts, instrument), participant)
+    classified = scope_and_subgroup(classify(counts, instrument), participant)
     keys = ["year", "indicator", "questionnaire", "question", "gate", "scale", "scope"]
     per_question = _add_totals(classified, [*keys, "subgroup"], COUNT_COLUMNS, participant)
     per_question = blank_clearly_positive(per_question, instrument)
@@ -236,7 +236,7 @@ def build_cells(
     pooled["conditional"] = pd.MultiIndex.from_frame(pooled[["questionnaire", "indicator"]]).map(
         all_conditional.to_dict().get
     )
-    sizes = _scope_and_subgroup(pooled_sizes, participant)
+    sizes = scope_and_subgroup(pooled_sizes, participant)
     size_keys = ["year", "indicator", "questionnaire", "scope", "subgroup"]
     sizes = _add_totals(sizes, size_keys, ["respondents"], participant)
     sizes = sizes.astype({"year": "int64", "indicator": "int64"})
@@ -260,7 +260,7 @@ LEFT_OUT_COLUMNS = ["left_out", "left_out_gender", "left_out_insats"]
 _VALUES = ["answered", "negative_n", "neutral_n", "positive_n", "clearly_positive_n"]
 
 
-def _atom_mask(cells: pd.DataFrame, participant: set[str]) -> pd.Series:
+def atom_mask(cells: pd.DataFrame, participant: set[str]) -> pd.Series:
     """The finest cells: one insats (or no insats) × one gender group (kvinnor, män, övriga).
 
     Every questionnaire sits in exactly one atom per question; every published figure
@@ -340,7 +340,7 @@ def leave_out(
         return cells
     participant = {qn.key for qn in instrument.questionnaires if qn.participant}
     gates = {(q.questionnaire, q.number) for q in instrument.all_questions() if q.gate}
-    atom = _atom_mask(cells, participant) & cells["question"].notna()
+    atom = atom_mask(cells, participant) & cells["question"].notna()
     cells["_typed"] = with_typed(cells, typed, instrument)["typed"].to_numpy()
     dropped: list[int] = []
     deltas: list[dict] = []
@@ -365,9 +365,10 @@ def leave_out(
             for scope, subgroup in _targets(row["scope"], row["subgroup"], is_p):
                 key = {"year": year, "indicator": indicator, "questionnaire": qn}
                 key |= {"scope": scope, "subgroup": subgroup, kind: int(row["n"])}
-                questions = [question, _POOLED] if pooled else [question]
+                questions = [question, POOLED_IN_BLOCK] if pooled else [question]
+                same_cell = (scope, subgroup) == (row["scope"], row["subgroup"])
                 for q in questions:
-                    own = (scope, subgroup) == (row["scope"], row["subgroup"]) and q != _POOLED
+                    own = same_cell and q != POOLED_IN_BLOCK
                     if not own:
                         deltas.append({**key, "question": q, **values})
     cells = cells.drop(columns="_typed")
@@ -380,7 +381,7 @@ def leave_out(
     by = ["year", "indicator", "questionnaire", "question", "scope", "subgroup"]
     summed = delta.groupby(by, sort=False)[[*COUNT_COLUMNS, *LEFT_OUT_COLUMNS[1:]]].sum()
     cells = cells.drop(index=dropped)
-    cells["_q"] = cells["question"].astype("Int64").fillna(_POOLED).astype("int64")
+    cells["_q"] = cells["question"].astype("Int64").fillna(POOLED_IN_BLOCK).astype("int64")
     joined = cells.merge(
         summed.reset_index().rename(columns={"question": "_q"}),
         on=["year", "indicator", "questionnaire", "_q", "scope", "subgroup"],
@@ -463,7 +464,7 @@ def with_typed(cells: pd.DataFrame, typed: pd.DataFrame | None, instrument: Inst
     if typed is None or typed.empty or cells.empty:
         return cells
     participant = {qn.key for qn in instrument.questionnaires if qn.participant}
-    fine = _scope_and_subgroup(typed, participant)
+    fine = scope_and_subgroup(typed, participant)
     rows = []
     for r in fine.itertuples(index=False):
         for scope, subgroup in _targets(r.scope, r.subgroup, r.questionnaire in participant):
@@ -487,7 +488,7 @@ _COUNTS = ["negative_n", "neutral_n", "positive_n", "clearly_positive_n"]  # aud
 
 
 @dataclass
-class _Block:
+class Block:
     """The cells of one block as arrays, with their relations."""
 
     size: np.ndarray  # int
@@ -739,7 +740,7 @@ class _Witnesses:
         return (reach > 0).reshape(count, 5)
 
 
-def _propagated_bounds(block: _Block, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _propagated_bounds(block: Block, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Bounds (cells × 5) on every count of a component that every point of the
     attacker's program obeys, by bound propagation over its rows (no LP).
 
@@ -850,12 +851,12 @@ class _Program:
         return np.array(self.highs.getSolution().col_value)
 
 
-def _program(block: _Block, cells: np.ndarray) -> _Program:
+def _program(block: Block, cells: np.ndarray) -> _Program:
     """The attacker's program over ``cells`` (see ``_program_parts``)."""
     return _Program(*_program_parts(block, cells))
 
 
-def _program_parts(block: _Block, cells: np.ndarray) -> tuple[Any, ...]:
+def _program_parts(block: Block, cells: np.ndarray) -> tuple[Any, ...]:
     """Variables: answered, negative, neutral, positive (and clearly positive) per cell.
 
     Rows: negative + neutral + positive - answered = 0 and clearly - positive <= 0 per
@@ -934,7 +935,7 @@ def _program_parts(block: _Block, cells: np.ndarray) -> tuple[Any, ...]:
     )
 
 
-def _shared_program(block: _Block, cells: np.ndarray) -> _Program:
+def _shared_program(block: Block, cells: np.ndarray) -> _Program:
     """One program over every non-empty cell of the block, kept in ``block.cache`` and
     warm from one component's audit to the next: the cells of ``cells`` may move
     within 0..n, every other cell is fixed at its truth (as a constant it would be)."""
@@ -967,7 +968,7 @@ class _Audit:
     ``block.witnesses``.
     """
 
-    def __init__(self, block: _Block, cells: np.ndarray, open_: np.ndarray) -> None:
+    def __init__(self, block: Block, cells: np.ndarray, open_: np.ndarray) -> None:
         self.block, self.cells, self.open = block, cells, open_
         self.values = block.values[cells]
         self.clearly = ~np.isnan(self.values[:, 4])
@@ -1058,7 +1059,7 @@ class _Moves:
     nearly every cell. The answer (free or pinned) is exact, whatever the point.
     """
 
-    def __init__(self, block: _Block, cells: np.ndarray) -> None:
+    def __init__(self, block: Block, cells: np.ndarray) -> None:
         cell, column, matrix, lower, upper, bounds, truth = _program_parts(block, cells)
         self.block, self.cell, self.column, self.truth = block, cell, column, truth
         width = len(truth)
@@ -1144,7 +1145,7 @@ class _Moves:
         self.block.witnesses.add(moved, flat)
 
     def holds(self, base: np.ndarray) -> bool:
-        """``_Block.holds`` for a suppression inside the starting one, by sparse points."""
+        """``Block.holds`` for a suppression inside the starting one, by sparse points."""
         block = self.block
         unknown = block.unknown(block.hidden(base))
         if block.broken_relation(unknown) is not None:
@@ -1180,7 +1181,7 @@ def _unit(width: int, index: int, sign: float) -> np.ndarray:
 
 
 def _audit_component(
-    block: _Block, cells: np.ndarray, open_: np.ndarray, *, first: bool = False
+    block: Block, cells: np.ndarray, open_: np.ndarray, *, first: bool = False
 ) -> list[int]:
     """Cells of one component with an open count (cells × 5) pinned to a single value."""
     audit = _Audit(block, cells, open_)
@@ -1213,13 +1214,13 @@ def _chain(scope: str, parent_of: dict[str, str]) -> list[str]:
     return out
 
 
-def _make_block(
+def make_block(
     frame: pd.DataFrame,
     instrument: Instrument,
     min_cell: int,
     protect_other: bool,
     parent_of: dict[str, str] | None = None,
-) -> _Block:
+) -> Block:
     """Arrays and relations (R1, R2, R3) of one block's cells.
 
     A förbund's block (``parent_of`` None): R2 is förbund = Σ insatser + answers without
@@ -1230,7 +1231,7 @@ def _make_block(
     questionnaire = instrument.questionnaire(str(frame["questionnaire"].iloc[0]))
     scope = frame["scope"].to_numpy(dtype=object)
     subgroup = frame["subgroup"].to_numpy(dtype=object)
-    question = frame["question"].astype("Int64").fillna(_POOLED).to_numpy(dtype=np.int64)
+    question = frame["question"].astype("Int64").fillna(POOLED_IN_BLOCK).to_numpy(dtype=np.int64)
     count = len(frame)
     index = {(scope[i], subgroup[i], question[i]): i for i in range(count)}
     published = (subgroup != OTHER) if national else (scope != UNASSIGNED) & (subgroup != OTHER)
@@ -1264,8 +1265,8 @@ def _make_block(
                 add(("R2", "alla", chain[-1], g, q), i, False)
             if s == FORBUND:
                 add(("R2", "alla", FORBUND, g, q), i, True)
-        if q == _POOLED or q in scale_numbers:
-            add(("R3", s, g), i, q == _POOLED)
+        if q == POOLED_IN_BLOCK or q in scale_numbers:
+            add(("R3", s, g), i, q == POOLED_IN_BLOCK)
     relations = [
         (key[0], total, np.array(parts, dtype=np.int64))
         for key, (total, parts) in groups.items()
@@ -1278,7 +1279,7 @@ def _make_block(
     size = frame["size"].to_numpy(dtype=np.int64)
     typed = frame["typed"].to_numpy(dtype=np.int64) if "typed" in frame else np.zeros(count, int)
     values = frame[_VALUES].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    return _Block(
+    return Block(
         size=size,
         effective=size - typed,
         n=frame["n"].to_numpy(dtype=np.int64),
@@ -1300,13 +1301,13 @@ def _make_block(
     )
 
 
-def _hide_all(block: _Block, primary: np.ndarray, extra: np.ndarray, kinds: list[str]) -> None:
+def _hide_all(block: Block, primary: np.ndarray, extra: np.ndarray, kinds: list[str]) -> None:
     """Hide every published cell of the block (the fail-safe)."""
     for cell in np.flatnonzero(block.published & ~primary & ~extra):
         extra[cell], kinds[cell] = True, "R2"
 
 
-def _protect_block(block: _Block, primary: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def _protect_block(block: Block, primary: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Complementary suppression until rules and bounds hold, then the minimality pass."""
     count = len(block.size)
     extra = np.zeros(count, dtype=bool)
@@ -1339,7 +1340,7 @@ def _protect_block(block: _Block, primary: np.ndarray) -> tuple[np.ndarray, list
             extra[cell], kinds[cell] = True, kind
     # Minimality: un-hide each complementary suppression alone while everything holds;
     # repeat, since un-hiding one can make another unnecessary. Every check is exact
-    # (``_Moves.holds`` answers as ``_Block.holds`` would), only faster: one warm model
+    # (``_Moves.holds`` answers as ``Block.holds`` would), only faster: one warm model
     # for the pass and points that move few cells, so most survive a cell shown again.
     start = block.unknown(block.hidden(primary | extra)) | (block.never & ~block.empty)
     moves = _Moves(block, np.flatnonzero(start)) if extra.any() else None
@@ -1373,7 +1374,7 @@ def _changed_since(cells: pd.DataFrame, previous: pd.DataFrame | None, min_cell:
 
     def keyed(frame: pd.DataFrame) -> pd.DataFrame:
         out = frame[[*key, "size"]].copy()
-        out["question"] = out["question"].astype("Int64").fillna(_POOLED).astype("int64")
+        out["question"] = out["question"].astype("Int64").fillna(POOLED_IN_BLOCK).astype("int64")
         out["year"] = out["year"].astype("int64")
         out["indicator"] = out["indicator"].astype("int64")
         return out
@@ -1435,8 +1436,8 @@ def protect(
     )
     cells = with_typed(cells, typed, instrument)
 
-    def block_of(frame: pd.DataFrame) -> _Block:
-        return _make_block(frame, instrument, min_cell, protect_other)
+    def block_of(frame: pd.DataFrame) -> Block:
+        return make_block(frame, instrument, min_cell, protect_other)
 
     return protect_blocks(
         cells,
@@ -1455,7 +1456,7 @@ def protect_blocks(
     min_cell: int,
     previous: pd.DataFrame | None,
     hidden_before: pd.DataFrame | None,
-    block_of: Callable[[pd.DataFrame], _Block],
+    block_of: Callable[[pd.DataFrame], Block],
     workers: int = 1,
 ) -> pd.DataFrame:
     """Primary suppression, then each block (year × indicator × questionnaire) made by
@@ -1503,7 +1504,7 @@ def protect_blocks(
 
 
 def _protect_all(
-    blocks: list[_Block], primaries: list[np.ndarray], workers: int
+    blocks: list[Block], primaries: list[np.ndarray], workers: int
 ) -> list[tuple[np.ndarray, list[str]]]:
     """``_protect_block`` of every block, in ``workers`` processes when more than one.
 
@@ -1525,7 +1526,7 @@ def _hidden_before(cells: pd.DataFrame, hidden: pd.DataFrame | None) -> pd.Serie
     if hidden is None or hidden.empty:
         return pd.Series(False, index=cells.index)
     keys = cells[CELL_KEYS].copy()
-    keys["question"] = keys["question"].astype("Int64").fillna(_POOLED).astype("int64")
+    keys["question"] = keys["question"].astype("Int64").fillna(POOLED_IN_BLOCK).astype("int64")
     marked = hidden[CELL_KEYS].astype({"year": "int64", "indicator": "int64", "question": "int64"})
     marked = marked.drop_duplicates().assign(_hidden=True)
     merged = keys.astype({"year": "int64", "indicator": "int64"}).merge(
@@ -1580,10 +1581,10 @@ def gate_rows(
         for q in questionnaire.questions
         if q.condition_question in gates
     }
-    pooled_of = (set(question.tolist()) - {_POOLED}) & scale_numbers
+    pooled_of = (set(question.tolist()) - {POOLED_IN_BLOCK}) & scale_numbers
     if pooled_of and pooled_of <= set(conditional):
         # A pooled row made of conditional questions is conditional too.
-        conditional[_POOLED] = conditional[min(pooled_of)]
+        conditional[POOLED_IN_BLOCK] = conditional[min(pooled_of)]
     gate_of = np.full(len(question), -1, dtype=np.int64)
     for i in range(len(question)):
         gate_number = conditional.get(int(question[i]))

@@ -18,8 +18,8 @@ import pandas as pd
 from indicators.disclosure import (
     LEFT_OUT_COLUMNS,
     PROTECTED_COLUMNS,
-    _Block,
-    _make_block,
+    Block,
+    make_block,
     protect_blocks,
 )
 from indicators.instrument import Instrument
@@ -51,8 +51,8 @@ def protect_hierarchy(
         if column not in cells:
             cells[column] = 0
 
-    def block_of(frame: pd.DataFrame) -> _Block:
-        return _make_block(frame, instrument, min_cell, protect_other, parent_of)
+    def block_of(frame: pd.DataFrame) -> Block:
+        return make_block(frame, instrument, min_cell, protect_other, parent_of)
 
     return protect_blocks(
         cells,

@@ -49,14 +49,14 @@ import numpy as np
 import pandas as pd
 
 from indicators.disclosure import (
-    _POOLED,
     CELL_KEYS,
     COUNT_COLUMNS,
     FORBUND,
+    POOLED_IN_BLOCK,
     TYPED_COLUMNS,
-    _atom_mask,
-    _scope_and_subgroup,
+    atom_mask,
     build_cells,
+    scope_and_subgroup,
 )
 from indicators.instrument import Instrument
 
@@ -96,8 +96,8 @@ def _atom_rows(shown: Shown, instrument: Instrument) -> pd.DataFrame:
     """Every atom's question and pooled rows of a version: counts and size, keyed by _ROW."""
     cells = build_cells(shown.code_counts, shown.pooled_sizes, instrument)
     participant = {qn.key for qn in instrument.questionnaires if qn.participant}
-    atoms = cells[_atom_mask(cells, participant)].copy()
-    atoms["question"] = atoms["question"].astype("Int64").fillna(_POOLED).astype("int64")
+    atoms = cells[atom_mask(cells, participant)].copy()
+    atoms["question"] = atoms["question"].astype("Int64").fillna(POOLED_IN_BLOCK).astype("int64")
     atoms["clearly_positive_n"] = atoms["clearly_positive_n"].astype("Int64").fillna(-1)
     values = [*COUNT_COLUMNS, "size"]
     return atoms[[*_ROW, *values]].astype({c: "int64" for c in values})
@@ -109,7 +109,7 @@ def _typed_per_atom(typed: pd.DataFrame | None, instrument: Instrument) -> pd.Da
         empty = pd.DataFrame(columns=[*ATOM, "typist", "count"])
         return empty.astype({"year": "int64", "count": "int64"})
     participant = {qn.key for qn in instrument.questionnaires if qn.participant}
-    fine = _scope_and_subgroup(typed[TYPED_COLUMNS], participant)
+    fine = scope_and_subgroup(typed[TYPED_COLUMNS], participant)
     fine["year"] = fine["year"].astype("int64")
     return fine.groupby([*ATOM, "typist"], as_index=False)["count"].sum()
 
@@ -153,7 +153,7 @@ def _passes(now: pd.DataFrame, before: Shown, typed_now: pd.DataFrame, shown_row
 
 def _atoms_of(frame: pd.DataFrame, participant: set[str]) -> pd.Series:
     """The atom key (a tuple) of each row of a code-count, pooled-size or typed frame."""
-    fine = _scope_and_subgroup(
+    fine = scope_and_subgroup(
         frame[["year", "questionnaire", "intervention", "gender"]], participant
     )
     return pd.Series(
@@ -230,7 +230,7 @@ def hidden_keys(published: pd.DataFrame) -> pd.DataFrame:
     """The ``CELL_KEYS`` of a version's hidden rows (pooled rows' question: -1), sorted."""
     rows = published[published["suppressed"].fillna("").astype(str) != ""]
     keys = rows[CELL_KEYS].copy()
-    keys["question"] = keys["question"].astype("Int64").fillna(_POOLED).astype("int64")
+    keys["question"] = keys["question"].astype("Int64").fillna(POOLED_IN_BLOCK).astype("int64")
     keys = keys.astype({"year": "int64", "indicator": "int64"})
     return keys.sort_values(CELL_KEYS, kind="stable").reset_index(drop=True)
 

@@ -1,6 +1,6 @@
 """The bounded audit's shortcuts agree with the attacker's whole program, count by count.
 
-``_Block.pinned`` keeps feasible points between calls (witnesses), pins counts by
+``Block.pinned`` keeps feasible points between calls (witnesses), pins counts by
 bound propagation without a solve and pushes many counts in one solve. Here the
 same block is audited for a sequence of hidden sets (growing, then shrinking, as the
 greedy loop and the minimality pass do), and each answer is compared with a plain
@@ -19,12 +19,12 @@ from bench.disclosure import synthetic_year
 from indicators import Instrument
 from indicators.disclosure import (
     FORBUND,
-    _make_block,
     _Moves,
     _program_parts,
     build_cells,
     count_frames,
     leave_out,
+    make_block,
     with_typed,
 )
 from indicators.national import protect_hierarchy
@@ -106,7 +106,7 @@ def test_the_audit_pins_exactly_what_the_whole_program_pins(seed):
     compared = pinned_seen = 0
     blocks = list(cells.groupby(["year", "indicator", "questionnaire"], sort=True))
     for _, frame in blocks[:: max(1, len(blocks) // 4)]:
-        block = _make_block(frame.reset_index(drop=True), INSTRUMENT, 5, True)
+        block = make_block(frame.reset_index(drop=True), INSTRUMENT, 5, True)
         published = np.flatnonzero(block.published & ~block.empty)
         order = rng.permutation(published)
         # hide more and more (as the greedy loop does), then show again (minimality)
@@ -135,7 +135,7 @@ def test_the_minimality_check_answers_as_the_whole_program(seed):
     pinned_seen = points_seen = 0
     blocks = list(cells.groupby(["year", "indicator", "questionnaire"], sort=True))
     for _, frame in blocks[:: max(1, len(blocks) // 4)]:
-        block = _make_block(frame.reset_index(drop=True), INSTRUMENT, 5, True)
+        block = make_block(frame.reset_index(drop=True), INSTRUMENT, 5, True)
         # Everything hidden first (which holds), then large cells shown one by one.
         base = block.published & ~block.empty
         order = rng.permutation(np.flatnonzero(base & (block.effective >= 5)))

@@ -238,7 +238,11 @@ def private_imports(path: Path) -> list[str]:
     )
 
 
-@pytest.mark.parametrize("path", EVERY_MODULE, ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "path",
+    EVERY_MODULE + sorted((ROOT / "indicators").rglob("*.py")),
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
 def test_no_module_imports_anothers_private_name(path):
     assert private_imports(path) == []
 
