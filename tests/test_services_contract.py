@@ -187,17 +187,20 @@ def test_the_checker_sees_what_it_must(tmp_path):
 
 # --- views are not libraries -----------------------------------------------------------
 
+
+def _module_name(path: Path, root: Path = ROOT) -> str:
+    """``surveys/staff/routes.py`` -> ``surveys.staff.routes``."""
+    return ".".join(path.relative_to(root).with_suffix("").parts)
+
+
 BLUEPRINT_MODULES = sorted(
-    name
-    for path in EVERY_MODULE
-    if "Blueprint(" in path.read_text(encoding="utf-8")
-    for name in [".".join(path.relative_to(ROOT).with_suffix("").parts)]
+    name for name in map(_module_name, EVERY_MODULE) if _defines_blueprint(name)
 )
 
 
 def blueprint_imports(path: Path, root: Path = ROOT) -> list[str]:
     """The blueprint modules (views) a file imports, other than itself."""
-    own = ".".join(path.relative_to(root).with_suffix("").parts)
+    own = _module_name(path, root)
     return sorted(
         {name for _, name in imports_of(path) if name in BLUEPRINT_MODULES and name != own}
     )
