@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from sqlalchemy import inspect, text
+from sqlalchemy import event, inspect, text
 
 from surveys import clock, db
 from surveys.names import name_key
@@ -235,6 +235,42 @@ def test_admin_publishes_from_the_page_after_confirming(app, admin_client, runne
     again = admin_client.get("/admin/publicera/2023", follow_redirects=True)
     assert "Publicera 2023 igen (version 2)" in again.text
     assert "Inga siffror ändras" in again.text
+
+
+def test_the_publishing_page_works_out_the_changes_once_per_version_and_snapshot(
+    app, admin_client, runner, tmp_path
+):
+    """Both sides of "Det här ändras" are fixed once written (a publication's rows, a
+    finished preview's snapshot), so a worker reads the last version's rows once for a
+    snapshot; a recount is a new snapshot and is compared again."""
+    import_seed(runner, tmp_path)
+    assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
+    late = tmp_path / "sena.csv"
+    header = "year,questionnaire,insats,gender,q1,q2,q3,q4,q5,q6,q7,q8,q9,q10,q11\n"
+    late.write_text(header + "2023,deltagare_avslut,Steget,kvinna,1,,,,,,,2,,,\n" * 5)
+    assert runner.invoke(args=["import", "answers", str(late)]).exit_code == 0
+    read: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args) -> None:
+        if "publication_row" in statement:
+            read.append(statement)
+
+    engine = app.extensions["engine"]
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        first = admin_client.get("/admin/publicera/2023", follow_redirects=True)
+        assert "Det här ändras sedan version 1" in first.text
+        assert "<td>Steget</td>" in first.text  # the five late forms of Steget
+        assert read  # the last version's rows were read for the diff
+        read.clear()
+        again = admin_client.get("/admin/publicera/2023")
+        assert again.text == first.text.replace(form_token(first.text), form_token(again.text))
+        assert read == []  # the same version and snapshot: the kept diff
+        recount = admin_client.get("/admin/publicera/2023?omrakna=1", follow_redirects=True)
+        assert "Det här ändras sedan version 1" in recount.text
+        assert read  # a new snapshot: compared again
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
 
 
 def test_protect_other_setting_is_audited_and_named_in_the_publication(

@@ -200,7 +200,7 @@ def year_page(year: int):
         rows=len(computed.rows),
         suppressed=pubs.hidden_count(computed.rows),
         reasons=reasons.to_dict(),
-        changes=_changes(session, previous, computed.rows) if previous else [],
+        changes=_changes(session, previous, job.id, computed.rows) if previous else [],
         frozen=frozen_changes(session, previous) if previous else None,
         min_cell=cell,
         protect_other=computed.protect_other,
@@ -249,8 +249,25 @@ def job_page(job_id: str):
     )
 
 
-def _changes(session, previous: Publication, rows: pd.DataFrame) -> list[dict]:
-    """Published cells whose shown figures differ between the last version and now."""
+CHANGES_KEPT = 4  # a worker keeps this many diffs (the years an administrator looks at)
+
+
+def _changes(session, previous: Publication, job_id: str, rows: pd.DataFrame) -> list[dict]:
+    """Published cells whose shown figures differ between the last version and now.
+
+    Both sides are fixed once written: a publication's rows are never changed, and
+    ``rows`` is the finished preview job's snapshot (a recount is a new job). So a
+    worker works the diff out once per (publication, job) and keeps it; each view gets
+    its own copies of the rows."""
+    key = (previous.id, job_id)
+    found = db.kept("publish_changes", key)
+    if found is None:
+        found = _changed_rows(session, previous, rows)
+        db.keep("publish_changes", key, found, most=CHANGES_KEPT)
+    return [dict(record) for record in found]
+
+
+def _changed_rows(session, previous: Publication, rows: pd.DataFrame) -> list[dict]:
     before = pd.DataFrame(
         session.execute(
             select(
