@@ -15,9 +15,11 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 # app.extensions key of the application factory (see create_app in surveys/__init__.py).
 APP_FACTORY = "surveys.create_app"
@@ -65,44 +67,76 @@ OWNER_ONLY = 0o600
 ENVIRONMENTS = ("development", "production")
 
 
+FLAG_WORDS = ("0", "1", "true", "false", "ja", "nej", "")  # an on/off setting's values
+
+
 class ConfigError(RuntimeError):
     """Raised when the configuration is unsafe or unusable (message in Swedish)."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Every setting the application reads, typed; Flask config keys as field names."""
+class Settings(BaseModel):
+    """Every setting the application reads, typed, each with its one range; the field
+    names are the environment's (and Flask config's) names. Validated by pydantic once,
+    when the application is created (``read_settings``)."""
 
-    SURVEYS_ENV: str
-    SECRET_KEY: str
-    DATABASE_URL: str
-    MIN_CELL: int
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    SURVEYS_ENV: str = "development"  # or "production" (checked in load_config)
+    SECRET_KEY: str = ""  # production refuses a placeholder: see secret_problem
+    DATABASE_URL: str  # default: the instance folder's SQLite file (read_settings)
+    MIN_CELL: int = Field(5, ge=MIN_CELL_LOW, le=MIN_CELL_HIGH)  # the suppression threshold
     INSTANCE_DIR: str
-    MAX_CONTENT_LENGTH: int
-    MAIL_SERVER: str
-    MAIL_PORT: int
-    MAIL_SENDER: str
-    MAIL_USERNAME: str
-    MAIL_PASSWORD: str
-    MAIL_STARTTLS: bool
-    MAIL_TLS: bool
-    MAIL_FOLDER: str
-    PUBLIC_URL: str
+    MAX_CONTENT_LENGTH: int = Field(5 * 1024 * 1024, ge=1024, le=1024**3)  # bytes per request
+    MAIL_SERVER: str = ""  # "" = mail is written to MAIL_FOLDER instead of sent
+    MAIL_PORT: int = Field(25, ge=1, le=65535)
+    MAIL_SENDER: str = "enkat@example.invalid"  # production refuses .invalid with a server
+    MAIL_USERNAME: str = ""
+    MAIL_PASSWORD: str = ""
+    MAIL_STARTTLS: bool = False
+    MAIL_TLS: bool = False  # implicit TLS (port 465)
+    MAIL_FOLDER: str  # default: the instance folder's "mail"
+    PUBLIC_URL: str = ""  # "" (development) = the address of the request (surveys/links.py)
     # "" = the database (shared by every worker); or e.g. redis://host:6379 for limits
-    RATELIMIT_STORAGE_URI: str
-    TRUSTED_PROXIES: int  # reverse proxies in front of the app; 0 = ignore X-Forwarded-*
-    SIGNIN_LIMIT_ACCOUNT: int  # failed sign-ins per account and window
-    SIGNIN_LIMIT_ADDRESS: int  # failed sign-ins per client address and window
-    SIGNIN_WINDOW_SECONDS: int  # length of the throttling window
-    KIOSK_IDLE_SECONDS: int  # a kiosk form untouched this long asks "Är du kvar?" (per round too)
-    CLOSED_GRACE_SECONDS: int  # forms open when their round closed are taken this long after
-    SURVEYS_MODE: str  # "forbund" (default) or "national": NNS's instance (issue 21)
-    KIOSK_THANKS_SECONDS: int  # a kiosk's "Tack" is shown this long before the next form
-    KIOSK_COUNTDOWN_SECONDS: int  # "Är du kvar?" counts down this long before a kiosk resets
-    PORT: int  # the development server's port (links printed outside a request)
-    ARGON2_TIME_COST: int  # argon2id passes per password hash
-    ARGON2_MEMORY_KIB: int  # argon2id memory per password hash, KiB
-    ARGON2_PARALLELISM: int  # argon2id lanes per password hash
+    RATELIMIT_STORAGE_URI: str = ""
+    # reverse proxies in front of the app; 0 = ignore X-Forwarded-*
+    TRUSTED_PROXIES: int = Field(0, ge=0, le=5)
+    SIGNIN_LIMIT_ACCOUNT: int = Field(10, ge=1, le=10_000)  # failed sign-ins per account
+    SIGNIN_LIMIT_ADDRESS: int = Field(30, ge=1, le=100_000)  # failed sign-ins per address
+    SIGNIN_WINDOW_SECONDS: int = Field(300, ge=10, le=86_400)  # the throttling window
+    # a kiosk form untouched this long asks "Är du kvar?" (per round too)
+    KIOSK_IDLE_SECONDS: int = Field(120, ge=30, le=3600)
+    # forms open when their round closed are taken this long after
+    CLOSED_GRACE_SECONDS: int = Field(86_400, ge=0, le=7 * 86_400)
+    SURVEYS_MODE: str = "forbund"  # or "national": NNS's instance (issue 21)
+    # a kiosk's "Tack" is shown this long before the next form
+    KIOSK_THANKS_SECONDS: int = Field(15, ge=1, le=600)
+    # "Är du kvar?" counts down this long before a kiosk resets
+    KIOSK_COUNTDOWN_SECONDS: int = Field(30, ge=1, le=600)
+    PORT: int = Field(8000, ge=1, le=65535)  # the development server's (links outside a request)
+    ARGON2_TIME_COST: int = Field(3, ge=1, le=20)  # argon2id passes per password hash
+    ARGON2_MEMORY_KIB: int = Field(65_536, ge=1024, le=4 * 1024**2)  # memory per hash, KiB
+    ARGON2_PARALLELISM: int = Field(4, ge=1, le=64)  # argon2id lanes per password hash
+
+    @field_validator("SURVEYS_ENV", "RATELIMIT_STORAGE_URI", mode="before")
+    @classmethod
+    def _stripped(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("SURVEYS_MODE", mode="before")
+    @classmethod
+    def _mode(cls, value: object) -> object:
+        return (value.strip().lower() or "forbund") if isinstance(value, str) else value
+
+    @field_validator("MAIL_STARTTLS", "MAIL_TLS", mode="before")
+    @classmethod
+    def _flag(cls, value: object) -> object:
+        """1/0, true/false or ja/nej; an empty value is off."""
+        if not isinstance(value, str):
+            return value
+        folded = value.strip().lower()
+        if folded not in FLAG_WORDS:
+            raise ValueError("flag")
+        return folded in ("1", "true", "ja")
 
 
 # Password hashing in production: at least argon2-cffi's defaults, RFC 9106's second
@@ -115,64 +149,47 @@ def instance_dir() -> Path:
     return Path(os.environ.get("SURVEYS_INSTANCE", Path.cwd() / "instance"))
 
 
-def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
-    raw = env.get(name, str(default)).strip()
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} ska vara ett heltal (nu {raw!r}).") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} ska vara mellan {low} och {high} (nu {value}).")
-    return value
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(name, "0").strip().lower()
-    if raw not in ("0", "1", "true", "false", "ja", "nej", ""):
-        raise ConfigError(f"{name} ska vara 1 eller 0 (nu {raw!r}).")
-    return raw in ("1", "true", "ja")
-
-
 def read_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Parse the environment into typed settings (no file is touched here)."""
+    """Parse the environment into typed settings (no file is touched here): the
+    variables named like a setting, nothing else. Raises ConfigError in Swedish."""
     env = os.environ if env is None else env
     instance = Path(env.get("SURVEYS_INSTANCE", instance_dir()))
-    return Settings(
-        SURVEYS_ENV=env.get("SURVEYS_ENV", "development").strip(),
-        SECRET_KEY=env.get("SECRET_KEY", ""),
-        DATABASE_URL=env.get("DATABASE_URL", f"sqlite:///{instance / 'indikatorenkater.sqlite'}"),
-        MIN_CELL=_int(env, "MIN_CELL", 5, low=MIN_CELL_LOW, high=MIN_CELL_HIGH),
-        INSTANCE_DIR=str(instance),
-        MAX_CONTENT_LENGTH=_int(env, "MAX_CONTENT_LENGTH", 5 * 1024 * 1024, low=1024, high=1024**3),
-        MAIL_SERVER=env.get("MAIL_SERVER", ""),
-        MAIL_PORT=_int(env, "MAIL_PORT", 25, low=1, high=65535),
-        MAIL_SENDER=env.get("MAIL_SENDER", "enkat@example.invalid"),
-        MAIL_USERNAME=env.get("MAIL_USERNAME", ""),
-        MAIL_PASSWORD=env.get("MAIL_PASSWORD", ""),
-        MAIL_STARTTLS=_flag(env, "MAIL_STARTTLS"),
-        MAIL_TLS=_flag(env, "MAIL_TLS"),  # implicit TLS (port 465)
-        MAIL_FOLDER=env.get("MAIL_FOLDER", str(instance / "mail")),
-        PUBLIC_URL=env.get("PUBLIC_URL", ""),
-        RATELIMIT_STORAGE_URI=env.get("RATELIMIT_STORAGE_URI", "").strip(),
-        TRUSTED_PROXIES=_int(env, "TRUSTED_PROXIES", 0, low=0, high=5),
-        SIGNIN_LIMIT_ACCOUNT=_int(env, "SIGNIN_LIMIT_ACCOUNT", 10, low=1, high=10_000),
-        SIGNIN_LIMIT_ADDRESS=_int(env, "SIGNIN_LIMIT_ADDRESS", 30, low=1, high=100_000),
-        SIGNIN_WINDOW_SECONDS=_int(env, "SIGNIN_WINDOW_SECONDS", 300, low=10, high=86_400),
-        KIOSK_IDLE_SECONDS=_int(env, "KIOSK_IDLE_SECONDS", 120, low=30, high=3600),
-        CLOSED_GRACE_SECONDS=_int(env, "CLOSED_GRACE_SECONDS", 86_400, low=0, high=7 * 86_400),
-        SURVEYS_MODE=env.get("SURVEYS_MODE", "forbund").strip().lower() or "forbund",
-        KIOSK_THANKS_SECONDS=_int(env, "KIOSK_THANKS_SECONDS", 15, low=1, high=600),
-        KIOSK_COUNTDOWN_SECONDS=_int(env, "KIOSK_COUNTDOWN_SECONDS", 30, low=1, high=600),
-        PORT=_int(env, "PORT", 8000, low=1, high=65535),
-        ARGON2_TIME_COST=_int(env, "ARGON2_TIME_COST", 3, low=1, high=20),
-        ARGON2_MEMORY_KIB=_int(env, "ARGON2_MEMORY_KIB", 65_536, low=1024, high=4 * 1024**2),
-        ARGON2_PARALLELISM=_int(env, "ARGON2_PARALLELISM", 4, low=1, high=64),
-    )
+    given = {name: env[name] for name in Settings.model_fields if name in env}
+    given.setdefault("DATABASE_URL", f"sqlite:///{instance / 'indikatorenkater.sqlite'}")
+    given.setdefault("MAIL_FOLDER", str(instance / "mail"))
+    given["INSTANCE_DIR"] = str(instance)
+    try:
+        return Settings.model_validate(given)
+    except ValidationError as exc:
+        raise ConfigError(_in_swedish(exc.errors()[0])) from None
+
+
+def _in_swedish(error: Any) -> str:
+    """pydantic's first complaint as the message the start stops with."""
+    name = str(error["loc"][0])
+    raw = error.get("input")
+    shown = raw.strip() if isinstance(raw, str) else raw
+    if error["type"] in ("greater_than_equal", "less_than_equal"):
+        low, high = setting_range(name)
+        return f"{name} ska vara mellan {low} och {high} (nu {shown})."
+    if name in ("MAIL_STARTTLS", "MAIL_TLS"):
+        return f"{name} ska vara 1 eller 0 (nu {shown!r})."
+    if Settings.model_fields[name].annotation is int:
+        return f"{name} ska vara ett heltal (nu {shown!r})."
+    return f"{name} kan inte läsas (nu {shown!r})."
+
+
+def setting_range(name: str) -> tuple[int, int]:
+    """A whole-number setting's one range, as its field declares it."""
+    metadata = Settings.model_fields[name].metadata
+    low = next(m.ge for m in metadata if hasattr(m, "ge"))
+    high = next(m.le for m in metadata if hasattr(m, "le"))
+    return low, high
 
 
 def load_config(overrides: dict | None = None, env: Mapping[str, str] | None = None) -> dict:
     """Settings as a Flask config dict; ``overrides`` (tests) win. Raises ConfigError."""
-    config: dict = asdict(read_settings(env))
+    config: dict = read_settings(env).model_dump()
     config.update(
         {
             "FORM_TOKEN_MAX_AGE": 12 * 3600,

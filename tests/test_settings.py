@@ -5,10 +5,11 @@ timings, the development port and the suppression threshold's one range."""
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from surveys import create_app, db
 from surveys.auth import check_password, hash_password
-from surveys.config import ConfigError, load_config
+from surveys.config import ConfigError, Settings, load_config, read_settings, setting_range
 from surveys.links import public_base
 from surveys.models import Round, User
 from surveys.reports.data import min_cell
@@ -106,3 +107,32 @@ def test_the_threshold_has_one_range_everywhere(app, admin_client):
         settings.put(session, settings.MIN_CELL, "150")  # stored by hand: out of range
         assert min_cell(session, 5) == 5
         session.rollback()
+
+
+def test_every_whole_number_setting_has_one_declared_range_and_a_swedish_message():
+    """The range is declared once, beside the setting; the start refuses a value outside
+    it, or one that is no number, naming the setting and the range in Swedish."""
+    whole = [name for name, field in Settings.model_fields.items() if field.annotation is int]
+    assert len(whole) >= 15
+    for name in whole:
+        low, high = setting_range(name)
+        assert getattr(read_settings({name: str(low)}), name) == low
+        assert getattr(read_settings({name: f" {high} "}), name) == high
+        for outside in (low - 1, high + 1):
+            with pytest.raises(ConfigError, match=f"^{name} ska vara mellan {low} och {high} "):
+                read_settings({name: str(outside)})
+        with pytest.raises(ConfigError, match=f"^{name} ska vara ett heltal .nu 'tre'"):
+            read_settings({name: "tre"})
+    assert setting_range("MIN_CELL") == (1, 100)  # the admin page's range too
+
+
+def test_on_off_settings_take_swedish_and_english_words_and_refuse_others():
+    assert read_settings({"MAIL_TLS": "ja", "MAIL_STARTTLS": "nej"}).MAIL_TLS is True
+    assert read_settings({"MAIL_STARTTLS": "1"}).MAIL_STARTTLS is True
+    assert read_settings({"MAIL_STARTTLS": ""}).MAIL_STARTTLS is False
+    with pytest.raises(ConfigError, match="^MAIL_STARTTLS ska vara 1 eller 0 .nu 'kanske'"):
+        read_settings({"MAIL_STARTTLS": "kanske"})
+    settings = read_settings({"SURVEYS_MODE": " National ", "UNRELATED": "x"})
+    assert settings.SURVEYS_MODE == "national"  # an unrelated variable is not a setting
+    with pytest.raises(ValidationError):  # read once: a setting is not changed afterwards
+        settings.MIN_CELL = 3  # type: ignore[misc]
