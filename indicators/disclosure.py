@@ -572,7 +572,7 @@ class Block:
         if not audited.any():
             return []
         variable = unknown | (self.never & ~self.empty)
-        open_ = audited[:, None] & self._audited_columns() & ~self.witnesses.freed(variable)
+        open_ = audited[:, None] & self.audited_columns() & ~self.witnesses.freed(variable)
         if not open_.any():
             return []
         labels = self._components(variable)
@@ -592,7 +592,7 @@ class Block:
                 return found
         return sorted(found)
 
-    def _audited_columns(self) -> np.ndarray:
+    def audited_columns(self) -> np.ndarray:
         """Cells × 5: the counts the audit asks about (not answered; clearly where known)."""
         columns = np.ones(self.values.shape, dtype=bool)
         columns[:, 0] = False
@@ -1156,7 +1156,7 @@ class _Moves:
         variable = unknown | (block.never & ~block.empty)
         if (variable & ~self.modelled).any():
             return block.holds(base)  # outside the model (not for a minimality pass)
-        open_ = audited[:, None] & block._audited_columns() & ~block.witnesses.freed(variable)
+        open_ = audited[:, None] & block.audited_columns() & ~block.witnesses.freed(variable)
         if not open_.any():
             return True
         self.set_variable(variable)

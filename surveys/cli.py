@@ -529,8 +529,7 @@ def worker_cmd(once: bool, poll: float, lease: int, priority: str) -> None:
         worker.lower_priority()
     worker.stop_on_signals()
     stop = threading.Event()
-    # the app itself, not the proxy (current_app is a LocalProxy that Flask types as Flask)
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = db.application()
     try:
         done = worker.serve(
             app,

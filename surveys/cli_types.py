@@ -78,6 +78,6 @@ def _why_bad(param: click.Parameter | None) -> str:
         return "ska vara ett av " + ", ".join(map(str, kind.choices)) + "."
     if isinstance(kind, click.Path):
         return "filen eller mappen finns inte eller kan inte läsas."
-    if isinstance(kind, click.types._NumberParamTypeBase):
+    if isinstance(kind, (click.types.IntParamType, click.types.FloatParamType)):
         return "ska vara ett tal."
     return "värdet kan inte tolkas."

@@ -112,6 +112,14 @@ def keep(name: str, key: Hashable, value: Any, *, most: int) -> None:
         found[key] = value
 
 
+def application() -> Flask:
+    """The running application itself, not the ``current_app`` proxy: for a thread or a
+    loop that outlives the request or command that started it."""
+    # _get_current_object is Flask's documented way to the object behind its proxies;
+    # the proxy is typed as Flask, so mypy does not know the method.
+    return current_app._get_current_object()  # type: ignore[attr-defined]  # noqa: SLF001
+
+
 def instance_folder() -> Path | None:
     """The running application's instance folder; None outside an application."""
     return Path(current_app.instance_path) if has_app_context() else None
@@ -169,7 +177,7 @@ def command_boundary(callback: Callable[..., T]) -> Callable[..., T]:
     """A CLI command's one unit of work: what its services flushed into the command's
     session (``session()``) is committed when the command returns, rolled back when it
     fails (a Swedish refusal, an abort at a question). Wrapping twice is harmless."""
-    if getattr(callback, "_command_boundary", False):
+    if getattr(callback, "surveys_command_boundary", False):
         return callback
 
     @functools.wraps(callback)
@@ -182,7 +190,7 @@ def command_boundary(callback: Callable[..., T]) -> Callable[..., T]:
         _end_command(commit=True)
         return result
 
-    run._command_boundary = True  # type: ignore[attr-defined]
+    run.surveys_command_boundary = True  # type: ignore[attr-defined]
     return run
 
 

@@ -201,6 +201,11 @@ class SignInThrottle:
         uri = app.config.get("RATELIMIT_STORAGE_URI", "")
         self._limits = _LimitsBackend(uri, self.window) if uri else None
 
+    @property
+    def shared(self) -> bool:
+        """Counted in a shared limits storage (RATELIMIT_STORAGE_URI), not the database."""
+        return self._limits is not None
+
     def _keys(self, email: str, address: str) -> dict[str, str]:
         return {
             "account": keyed_digest(self._secret, "account", email.strip().lower()[:254]),

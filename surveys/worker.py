@@ -29,7 +29,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from types import FrameType, TracebackType
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -64,8 +64,7 @@ def hand_over_new(job: BackgroundJob) -> None:
     and give it to the app's runner, if one is registered."""
     with own_transaction(db.session()):
         pass  # the block ends with the commit: the job is stored before it is handed over
-    # the app itself, not the proxy (current_app is a LocalProxy that Flask types as Flask)
-    hand_over(current_app._get_current_object(), job.id)  # type: ignore[attr-defined]
+    hand_over(db.application(), job.id)
 
 
 def run_inline(app: Flask, job_id: str) -> BackgroundJob | None:

@@ -59,6 +59,9 @@ HOSTILE = settings(
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+# Hypothesis runs a test's examples with the same function-scoped fixtures, so the rounds
+# an example needs are made once per app and kept here (keyed by the test's purpose).
+_ONE_APP: dict[str, tuple] = {}
 
 
 def oracle(fields: list[tuple[str, str]], token_ok: bool) -> str:
@@ -111,10 +114,10 @@ def oracle(fields: list[tuple[str, str]], token_ok: bool) -> str:
 )
 @HOSTILE
 def test_random_exit_forms(app, client, make_round, fields, token_kind):
-    r = getattr(test_random_exit_forms, "_round", None)
+    r = _ONE_APP.get("rounds")
     if r is None or r[0] is not app:
         rounds = (make_round("deltagare_avslut"), make_round("personal"))
-        test_random_exit_forms._round = r = (app, *rounds)
+        _ONE_APP["rounds"] = r = (app, *rounds)
     _, exit_round, other = r
     fields = [(n, v) for n, v in fields if n != "csrf_token"]
     with app.test_request_context():
@@ -169,14 +172,14 @@ def test_random_exit_forms(app, client, make_round, fields, token_kind):
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 def test_wrong_methods_paths_and_bodies(app, client, make_round, method, path, body):
-    state = getattr(test_wrong_methods_paths_and_bodies, "_state", None)
+    state = _ONE_APP.get("single_use")
     if state is None or state[0] is not app:
         r = make_round("remittent", mode="single_use")
         with app.app_context():
             s = db.session()
             token = ops.create_tokens(s, s.get(type(r), r.id), count=1)[0]
             s.commit()
-        test_wrong_methods_paths_and_bodies._state = state = (app, r, token)
+        _ONE_APP["single_use"] = state = (app, r, token)
     _, r, token = state
     url = path.format(code=r.code, token=token)
     response = client.open(

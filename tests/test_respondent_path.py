@@ -257,7 +257,7 @@ def test_form_tokens_are_not_compressed_and_older_compressed_ones_are_still_take
     token = form_token(client.get(f"/s/{r.code}").text)
     assert not token.startswith(".")  # "." marks a compressed payload
     older = URLSafeTimedSerializer(
-        app.config["SECRET_KEY"], salt="questionnaire-form", signer=forms._ClockSigner
+        app.config["SECRET_KEY"], salt="questionnaire-form", signer=forms.ClockSigner
     ).dumps({"r": r.id, "k": "K" * 22})
     assert older.startswith(".")
     with app.test_request_context():

@@ -502,7 +502,7 @@ def test_a_configured_limits_storage_counts_failures_only(database_url, make_use
     client.delete_cookie("session")
     statuses = [login(client, email, f"fel-{i}-losenord").status_code for i in range(4)]
     assert statuses == [200, 200, 200, 429]
-    assert app.extensions["signin_throttle"]._limits is not None
+    assert app.extensions["signin_throttle"].shared
     assert count_rows_of(app, "signin_failure") == 0  # counted in that storage instead
     app.extensions["engine"].dispose()
 

@@ -61,7 +61,7 @@ def only_in(wanted: str, command: click.Command) -> click.Command:
             only_in(wanted, sub)
         return command
     callback = command.callback
-    if callback is None or getattr(callback, "_mode_guard", None):
+    if callback is None or getattr(callback, "surveys_mode_guard", None):
         return command
 
     @functools.wraps(callback)
@@ -73,6 +73,6 @@ def only_in(wanted: str, command: click.Command) -> click.Command:
             raise SystemExit(1)
         return callback(*args, **kwargs)
 
-    guarded._mode_guard = wanted  # type: ignore[attr-defined]
+    guarded.surveys_mode_guard = wanted  # type: ignore[attr-defined]
     command.callback = guarded
     return command

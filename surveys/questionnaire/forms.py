@@ -41,7 +41,7 @@ _DEVICE_KEY = re.compile(r"^[0-9a-f]{16}$")
 MAX_VALUE_LENGTH = 20
 
 
-class _ClockSigner(TimestampSigner):
+class ClockSigner(TimestampSigner):
     """itsdangerous's timestamp signer, telling the time by the service's clock
     (surveys/clock.py): a form's age is measured by one clock that tests can move.
 
@@ -64,7 +64,7 @@ class _FormSerializer(URLSafeTimedSerializer):
     """The form token's serializer, with one signer for every token (itsdangerous makes
     a new one per token; a signer keeps nothing of the tokens it signs or checks)."""
 
-    default_signer = _ClockSigner
+    default_signer = ClockSigner
 
     def make_signer(self, salt: str | bytes | None = None) -> Signer:
         if salt is not None and salt != self.salt:

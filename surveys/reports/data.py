@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 from flask import current_app, has_app_context
@@ -64,6 +65,8 @@ class ReportData:
     # the förbund's comparison group in NNS's Riket file (NATIONAL_COLUMNS + n) and its name
     group: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RIKET_COLUMNS))
     group_name: str = ""
+    # Riket's and the group's figures by row key, built once by riket.lookups (not an input)
+    riket_lookups: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.results = with_reasons(self.results)

@@ -54,11 +54,9 @@ def _lookup(frame: pd.DataFrame) -> dict[Key, Figure]:
 
 def lookups(data: ReportData) -> tuple[dict[Key, Figure], dict[Key, Figure]]:
     """Riket's and the comparison group's figures by row key (built once per report data)."""
-    cached = getattr(data, "_riket_lookups", None)
-    if cached is None:
-        cached = (_lookup(data.national), _lookup(data.group))
-        data._riket_lookups = cached  # type: ignore[attr-defined]
-    return cached
+    if data.riket_lookups is None:
+        data.riket_lookups = (_lookup(data.national), _lookup(data.group))
+    return data.riket_lookups
 
 
 def thousands(n: int) -> str:
