@@ -43,3 +43,25 @@ def test_the_production_checks_still_refuse_what_the_benchmarks_used_to_send(tmp
         )
     with pytest.raises(ConfigError, match="PUBLIC_URL"):
         load_config({**PRODUCTION, "DATABASE_URL": url, "PUBLIC_URL": "http://127.0.0.1"})
+
+
+def test_bench_submit_prints_the_store_and_the_least_ratio_this_design_can_reach(
+    tmp_path, monkeypatch, capsys
+):
+    """The store line: submissions.submit alone, stored for real (its answers released
+    in batches like a tablet's), and floor + store as a ratio to the hello route."""
+    from bench.submit import main
+
+    monkeypatch.setenv("SURVEYS_INSTANCE", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    main(["--iterations", "10", "--blocks", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    figures = {
+        name: float(value)
+        for line in lines[-3:]
+        for name, value in (pair.split("=") for pair in line.split() if "=" in pair)
+    }
+    assert figures["store_ms"] > 0
+    least = (figures["floor_ms"] + figures["store_ms"]) / figures["app_hello_ms"]
+    assert figures["least_ratio"] == pytest.approx(least, abs=0.01)
+    assert figures["least_ratio"] > figures["floor_ratio"]
