@@ -71,19 +71,25 @@ _SUBGROUP_OF_GENDER = {"kvinna": "kvinnor", "man": "man"}
 POOLED_IN_BLOCK = -1  # stands for the pooled row's empty question inside a block
 
 
-def suppression_kind(value: object) -> str:
-    """ "", "primary" or "complementary" from a stored or computed ``suppressed`` value.
+def suppression_kind(suppressed: object, reason: object = None) -> str:
+    """Why a row is hidden: "primary" (fewer than MIN_CELL answers), "complementary"
+    (hidden so that a smaller group cannot be derived) or "" (shown).
 
-    Older result tables said only true/false: a hidden row then counts as primary.
+    Rows made since the kinds were introduced store the kind in ``suppressed``; older
+    ones (publications, result tables) store a flag and a Swedish ``reason``: only
+    "för få svar" is primary. A hidden row of unknown kind is complementary, never
+    primary on a guess: "primary" tells the reader there were fewer than MIN_CELL
+    answers, which may not be true.
     """
-    if value is None or value is False or (isinstance(value, float) and np.isnan(value)):
+    if isinstance(suppressed, str):
+        if suppressed in (SUPPRESSED_PRIMARY, SUPPRESSED_COMPLEMENTARY):
+            return suppressed
+        suppressed = suppressed.strip().lower() in ("true", "1", "t")
+    if suppressed is None or suppressed is pd.NA or not bool(suppressed):
         return ""
-    if value is True:
-        return SUPPRESSED_PRIMARY
-    text = str(value)
-    if text in ("", "false", "False", SUPPRESSED_COMPLEMENTARY):
-        return "" if text in ("false", "False") else text
-    return SUPPRESSED_PRIMARY  # anything else hidden: fail safe
+    if isinstance(suppressed, float) and np.isnan(suppressed):
+        return ""
+    return SUPPRESSED_PRIMARY if str(reason or "") == REASON_PRIMARY else SUPPRESSED_COMPLEMENTARY
 
 
 def protect_history(rows: pd.DataFrame, min_cell: int) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import math
 
 import pandas as pd
 
-from indicators.disclosure import protect_history
+from indicators.disclosure import protect_history, suppression_kind
 from indicators.instrument import Instrument
 from indicators.scoring import RESULT_COLUMNS, SHARE_COLUMNS, order_results
 
@@ -193,7 +193,7 @@ def _hidden_kind(record: dict) -> str:
     kind = record.get("hidden")
     if isinstance(kind, str) and kind:
         return kind
-    return "complementary" if record["suppressed"] else ""
+    return suppression_kind(record["suppressed"], record.get("reason"))
 
 
 def _missing(value: object) -> bool:

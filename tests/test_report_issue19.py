@@ -21,6 +21,7 @@ from PIL import Image
 from pypdf import PdfReader
 from sqlmodel import select
 
+from indicators.disclosure import suppression_kind
 from surveys import clock, db
 from surveys.models import Intervention, ReportComment
 from surveys.reports.context import (
@@ -30,7 +31,6 @@ from surveys.reports.context import (
     left_out_notes,
     publication_line,
 )
-from surveys.reports.data import hidden_kind
 from tests.conftest import form_token, table_rows
 from tests.factories import CHEF, import_history, import_seed
 
@@ -46,11 +46,11 @@ def test_hidden_rows_say_which_reason_and_never_fewer_than_for_the_second():
     assert hidden_text("complementary", 5) == COMPLEMENTARY_TEXT
     assert "Färre" not in hidden_text("complementary", 5)
     # publications made before the revised rules: only "för få svar" was a small cell
-    assert hidden_kind(True, "för få svar") == "primary"
-    assert hidden_kind(True, "kan räknas fram (kön)") == "complementary"
-    assert hidden_kind(True, "ändrad sedan förra publiceringen") == "complementary"
-    assert hidden_kind("complementary", "") == "complementary"
-    assert hidden_kind("", "") == hidden_kind(False, "") == ""
+    assert suppression_kind(True, "för få svar") == "primary"
+    assert suppression_kind(True, "kan räknas fram (kön)") == "complementary"
+    assert suppression_kind(True, "ändrad sedan förra publiceringen") == "complementary"
+    assert suppression_kind("complementary", "") == "complementary"
+    assert suppression_kind("", "") == suppression_kind(False, "") == ""
     groups = [
         {"question": 1, "short_name": "Deltagare avslut", "left_out": {"left_out_gender": 2}},
         {"question": 2, "short_name": "Deltagare avslut", "left_out": {"left_out_gender": 2}},

@@ -8,6 +8,7 @@ import io
 import pandas as pd
 from openpyxl import load_workbook
 
+from surveys.reports.context import COMPLEMENTARY_TEXT
 from tests import seedrows
 from tests.conftest import table_rows
 from tests.factories import import_history, import_seed
@@ -336,3 +337,23 @@ def test_a_history_only_year_is_protected_with_the_threshold_in_force(
     assert ("Samtliga (n=7) (importerad)", "Färre än 8 svar") in rows
     assert ("Samtliga (n=40) (importerad)", "5%", "15%", "80% (50%)", "95%", "", "") in rows
     assert not any("86%" in cell for r in rows for cell in r)
+
+
+def test_an_imported_twin_hidden_for_the_small_one_says_so_not_fewer_than(
+    app, admin_client, runner, tmp_path
+):
+    """Imported history: kvinnor 3 answers is hidden for its size, and män 17 with it (it
+    would give kvinnor away from samtliga). The page says why each is hidden: "Färre än
+    5 svar" only for kvinnor, never for the 17 of män."""
+    import_seed(runner, tmp_path, publish=False, as_nns=True)
+    import_history(
+        runner,
+        tmp_path,
+        "2022,deltagare_avslut,1,samtliga,20,5,15,80,50,95",
+        "2022,deltagare_avslut,1,kvinnor,3,0,0,100,67,95",
+        "2022,deltagare_avslut,1,man,17,6,18,76,47,95",
+    )
+    rows = table_rows(admin_client.get("/rapport/2022").text)
+    assert ("kvinnor (n=3) (importerad)", "Färre än 5 svar") in rows
+    assert ("män (n=17) (importerad)", COMPLEMENTARY_TEXT) in rows
+    assert ("Samtliga (n=20) (importerad)", "5%", "15%", "80% (50%)", "95%", "", "") in rows

@@ -18,7 +18,11 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from indicators import RESULT_COLUMNS, Instrument
-from indicators.disclosure import REASON_PRIMARY
+from indicators.disclosure import (
+    SUPPRESSED_COMPLEMENTARY,
+    SUPPRESSED_PRIMARY,
+    suppression_kind,
+)
 from indicators.report import HISTORY_COLUMNS, NATIONAL_COLUMNS, combine, history_results
 from indicators.scoring import order_results
 from surveys.db import keep, kept
@@ -166,24 +170,8 @@ def _published_rows(db: Session, pubs: list[Publication], scope: str) -> pd.Data
 
 
 LEFT_OUT_COLUMNS = ["left_out", "left_out_gender", "left_out_insats"]
-PRIMARY, COMPLEMENTARY = "primary", "complementary"
+PRIMARY, COMPLEMENTARY = SUPPRESSED_PRIMARY, SUPPRESSED_COMPLEMENTARY
 EXTRA_COLUMNS = ["reason", "hidden", *LEFT_OUT_COLUMNS]
-
-
-def hidden_kind(suppressed: object, reason: object) -> str:
-    """Why a row is hidden: "primary" (fewer than MIN_CELL answers), "complementary"
-    (hidden so that a smaller group cannot be derived) or "" (shown).
-
-    Publications made after the revised disclosure rules store the kind in ``suppressed``;
-    older ones store a flag and a Swedish reason, read here: only "för få svar" is primary.
-    """
-    if isinstance(suppressed, str):
-        if suppressed in (PRIMARY, COMPLEMENTARY):
-            return suppressed
-        suppressed = suppressed.strip().lower() in ("true", "1", "t")
-    if suppressed is None or pd.isna(suppressed) or not bool(suppressed):
-        return ""
-    return PRIMARY if str(reason or "") == REASON_PRIMARY else COMPLEMENTARY
 
 
 def with_reasons(frame: pd.DataFrame) -> pd.DataFrame:
@@ -192,7 +180,9 @@ def with_reasons(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     frame = frame.copy()
     reasons = frame["reason"] if "reason" in frame else pd.Series("", index=frame.index)
-    frame["hidden"] = [hidden_kind(s, r) for s, r in zip(frame["suppressed"], reasons, strict=True)]
+    frame["hidden"] = [
+        suppression_kind(s, r) for s, r in zip(frame["suppressed"], reasons, strict=True)
+    ]
     for column in LEFT_OUT_COLUMNS:
         if column not in frame:
             frame[column] = 0
@@ -202,14 +192,14 @@ def with_reasons(frame: pd.DataFrame) -> pd.DataFrame:
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     """Result rows with the report's column types (integers that may be empty).
 
-    Adds ``hidden`` (see ``hidden_kind``) and the left-out counts (0 where a publication
-    made before they existed has none)."""
+    Adds ``hidden`` (see ``indicators.disclosure.suppression_kind``) and the left-out
+    counts (0 where a publication made before they existed has none)."""
     frame = frame.copy()
     if "reason" not in frame:
         frame["reason"] = ""
     frame["reason"] = frame["reason"].fillna("").astype(str)
     frame["hidden"] = [
-        hidden_kind(s, r) for s, r in zip(frame["suppressed"], frame["reason"], strict=True)
+        suppression_kind(s, r) for s, r in zip(frame["suppressed"], frame["reason"], strict=True)
     ]
     for column in LEFT_OUT_COLUMNS:
         values = frame[column] if column in frame else pd.Series(0, index=frame.index)
@@ -334,11 +324,10 @@ def _with_history(
         # instrument order everywhere (a database returns rows in any order it likes)
         return order_results(results, instrument) if len(results) else results
     both = combine(results, history_results(history, instrument, min_cell=cell), instrument)
-    # imported rows are hidden only for their own size (primary) and leave nothing out
+    # imported rows: hidden for their own size (primary) or for their twin's (R1,
+    # complementary), as protect_history decided; they leave nothing out
     imported = both["hidden"].isna()
-    both.loc[imported, "hidden"] = both.loc[imported, "suppressed"].map(
-        lambda s: PRIMARY if bool(s) else ""
-    )
+    both.loc[imported, "hidden"] = both.loc[imported, "suppressed"].map(suppression_kind)
     both["reason"] = both["reason"].fillna("")
     for column in LEFT_OUT_COLUMNS:
         both[column] = both[column].fillna(0).astype("int64")
