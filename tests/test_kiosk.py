@@ -108,6 +108,26 @@ def test_staff_see_the_tablet_counts_and_set_the_idle_time(app, client, make_rou
     assert "omgång.surfplatta" in actions
 
 
+def test_the_idle_field_shows_what_the_tablets_use_and_the_settings_range(
+    app, client, make_round, make_user
+):
+    """A round without its own idle time uses the setting: the field shows that figure
+    (not a fixed 120), so saving only the storage warning keeps what tablets do."""
+    app.config["KIOSK_IDLE_SECONDS"] = 300
+    r = make_round("deltagare_avslut", mode="kiosk", insats="Steget")
+    assert 'data-idle="300"' in client.get(f"/k/{r.code}").text
+    assert login(client, make_user("personal", insatser=["Steget"])).status_code == 302
+    page = client.get(f"/personal/omgang/{r.id}").text
+    assert 'name="idle_seconds" inputmode="numeric" value="300"' in page
+    assert "sekunder utan tryck (30–3600)" in page
+    client.post(
+        f"/personal/omgang/{r.id}/surfplatta",
+        data={"csrf_token": form_token(page), "idle_seconds": "300"},
+    )
+    assert round_row(app, r.id).kiosk_idle_seconds == 300
+    assert 'data-idle="300"' in client.get(f"/k/{r.code}").text
+
+
 def test_other_staff_cannot_change_a_rounds_tablet_settings(app, client, make_round, make_user):
     r = make_round("deltagare_avslut", mode="kiosk", insats="Steget")
     login(client, make_user("personal", insatser=["Annan insats"]))

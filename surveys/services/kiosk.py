@@ -15,13 +15,16 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import case, select, update
 from sqlmodel import Session
 
+from surveys.config import Settings, setting_range
 from surveys.files.reading import parse_int
 from surveys.models import AuditEntry, Round, table_of
 from surveys.services.actor import Actor, audit, require_manage
 from surveys.services.round_access import RoundLike
 
-DEFAULT_IDLE_SECONDS = 120  # "Är du kvar?" after two minutes without touch or key
-MIN_IDLE_SECONDS, MAX_IDLE_SECONDS = 30, 3600
+# "Är du kvar?" after this long without touch or key: the setting's default and its one
+# range (a round's own idle time takes the same range)
+DEFAULT_IDLE_SECONDS = Settings.model_fields["KIOSK_IDLE_SECONDS"].default
+MIN_IDLE_SECONDS, MAX_IDLE_SECONDS = setting_range("KIOSK_IDLE_SECONDS")
 MAX_STEP = 100  # a tablet reports at most this many queued answers (it sends min(n, 100))
 MAX_COUNT = 1_000_000  # the counters stop here (far below int4's 2,147,483,647)
 LATE_ACTION = "omgång.sena_svar"

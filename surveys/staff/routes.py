@@ -237,6 +237,9 @@ def _round_page(round_: Round, *, kiosk_link: str | None = None):
         closed=round_.state == RoundState.closed.value,
         published=round_ops.year_is_published(session, round_.year),
         form=ConfirmForm(),
+        # what the tablets use now (the round's own, else the setting) and the one range
+        idle_seconds=kiosk_ops.idle_seconds(round_, current_app.config["KIOSK_IDLE_SECONDS"]),
+        idle_range=(kiosk_ops.MIN_IDLE_SECONDS, kiosk_ops.MAX_IDLE_SECONDS),
     )
 
 
