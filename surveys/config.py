@@ -16,7 +16,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -116,11 +116,23 @@ class Settings(BaseModel):
     ARGON2_TIME_COST: int = Field(3, ge=1, le=20)  # argon2id passes per password hash
     ARGON2_MEMORY_KIB: int = Field(65_536, ge=1024, le=4 * 1024**2)  # memory per hash, KiB
     ARGON2_PARALLELISM: int = Field(4, ge=1, le=64)  # argon2id lanes per password hash
+    # a tablet's queue reports and refused forms, per minute, address and round
+    TABLET_REPORTS_PER_MINUTE: int = Field(30, ge=1, le=10_000)
+    TABLET_REFUSALS_PER_MINUTE: int = Field(120, ge=1, le=10_000)
+    # NNS's public key for Riket files when the administrator has set none (PEM or base64)
+    NNS_PUBLIC_KEY: str = ""
+    # SQLite's durability: FULL (default) syncs every commit; EXTRA also the folder
+    SQLITE_SYNCHRONOUS: Literal["FULL", "EXTRA", "NORMAL"] = "FULL"
 
-    @field_validator("SURVEYS_ENV", "RATELIMIT_STORAGE_URI", mode="before")
+    @field_validator("SURVEYS_ENV", "RATELIMIT_STORAGE_URI", "NNS_PUBLIC_KEY", mode="before")
     @classmethod
     def _stripped(cls, value: object) -> object:
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("SQLITE_SYNCHRONOUS", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("SURVEYS_MODE", mode="before")
     @classmethod
@@ -172,6 +184,9 @@ def _in_swedish(error: Any) -> str:
     if error["type"] in ("greater_than_equal", "less_than_equal"):
         low, high = setting_range(name)
         return f"{name} ska vara mellan {low} och {high} (nu {shown})."
+    if error["type"] == "literal_error":
+        *first, last = get_args(Settings.model_fields[name].annotation)
+        return f"{name} ska vara {', '.join(first)} eller {last} (nu {shown!r})."
     if name in ("MAIL_STARTTLS", "MAIL_TLS"):
         return f"{name} ska vara 1 eller 0 (nu {shown!r})."
     if Settings.model_fields[name].annotation is int:

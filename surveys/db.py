@@ -21,7 +21,7 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS = 30_000  # SQLite: how long a statement waits for a lock before it fails
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
     """Create the engine; SQLite gets WAL, a busy timeout and foreign keys.
 
     The pool hands out the connection given back last (LIFO): a worker's requests then
@@ -37,7 +37,7 @@ def make_engine(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            cursor.execute(f"PRAGMA synchronous={os.environ.get('SQLITE_SYNCHRONOUS', 'FULL')}")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")  # a Settings value
             cursor.execute("PRAGMA foreign_keys=ON")
             # Deleted rows (released pending answers) are overwritten, not left in free pages.
             cursor.execute("PRAGMA secure_delete=ON")
@@ -56,7 +56,9 @@ def _lifo(url: str) -> dict[str, bool]:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["engine"] = make_engine(app.config["DATABASE_URL"])
+    app.extensions["engine"] = make_engine(
+        app.config["DATABASE_URL"], synchronous=app.config["SQLITE_SYNCHRONOUS"]
+    )
     app.after_request(_commit_at_boundary)
     app.teardown_appcontext(_close_session)
 
@@ -118,6 +120,12 @@ def application() -> Flask:
     # _get_current_object is Flask's documented way to the object behind its proxies;
     # the proxy is typed as Flask, so mypy does not know the method.
     return current_app._get_current_object()  # type: ignore[attr-defined]  # noqa: SLF001
+
+
+def configured(name: str, default: Any) -> Any:
+    """The running application's setting ``name`` (config.Settings), ``default`` outside
+    an application (a pure function called from a script)."""
+    return current_app.config[name] if has_app_context() else default
 
 
 def instance_folder() -> Path | None:

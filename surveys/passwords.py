@@ -21,9 +21,9 @@ def _hasher() -> tuple[PasswordHasher, str]:
     if has_app_context():
         config = current_app.config
         params = (
-            int(config.get("ARGON2_TIME_COST", _DEFAULT[0])),
-            int(config.get("ARGON2_MEMORY_KIB", _DEFAULT[1])),
-            int(config.get("ARGON2_PARALLELISM", _DEFAULT[2])),
+            int(config["ARGON2_TIME_COST"]),
+            int(config["ARGON2_MEMORY_KIB"]),
+            int(config["ARGON2_PARALLELISM"]),
         )
     found = _HASHERS.get(params)
     if found is None:

@@ -19,27 +19,30 @@ from limits.strategies import MovingWindowRateLimiter
 
 from surveys.security import client_address, keyed_digest
 
-# Per minute, address and round. A tablet reports only when its queue changes (a few a
-# minute); refusals come one per queued form, so a tablet emptying a long queue of
-# refused forms is still counted in full.
-DEFAULTS = {"ko": ("TABLET_REPORTS_PER_MINUTE", 30), "refused": ("TABLET_REFUSALS_PER_MINUTE", 120)}
+# Per minute, address and round (settings). A tablet reports only when its queue changes
+# (a few a minute); refusals come one per queued form, so a tablet emptying a long queue
+# of refused forms is still counted in full.
+SETTINGS = {"ko": "TABLET_REPORTS_PER_MINUTE", "refused": "TABLET_REFUSALS_PER_MINUTE"}
 
 
 def allow(kind: str, round_id: str) -> bool:
     """Count one ``kind`` request of this client for the round; False once over the limit."""
     limiter = _limiter()
-    setting, default = DEFAULTS[kind]
-    item = RateLimitItemPerMinute(int(current_app.config.get(setting, default)))
+    item = RateLimitItemPerMinute(int(current_app.config[SETTINGS[kind]]))
     secret = current_app.config["SECRET_KEY"].encode("utf-8")
     key = keyed_digest(secret, f"tablet-{kind}", f"{round_id}:{client_address()}")
     return limiter.hit(item, "tablet", kind, key)
 
 
 def _limiter() -> MovingWindowRateLimiter:
-    """One limiter per app, in its storage, made on first use."""
+    """One limiter per app, made on first use: in the shared storage when one is set
+    (RATELIMIT_STORAGE_URI), else in this worker's memory. Unlike the sign-in throttle,
+    a tablet's limit is no security boundary (the counters it guards are clamped, and
+    only forms the service signed count), so per worker is enough: with W workers a
+    tablet can at most send W times the limit before it is slowed down."""
     found = current_app.extensions.get("tablet_limiter")
     if found is None:
-        uri = current_app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
+        uri = current_app.config["RATELIMIT_STORAGE_URI"] or "memory://"
         found = MovingWindowRateLimiter(storage_from_string(uri))
         current_app.extensions["tablet_limiter"] = found
     return found

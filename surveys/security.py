@@ -42,7 +42,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
 
     login_manager.init_app(app)
-    proxies = int(app.config.get("TRUSTED_PROXIES", 0))
+    proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies:
         # Only the given number of proxies are believed; with 0 a client's own
         # X-Forwarded-For header is ignored (it could otherwise pick its throttling key).
@@ -190,15 +190,15 @@ class SignInThrottle:
     """
 
     def __init__(self, app: Flask):
-        self.window = int(app.config.get("SIGNIN_WINDOW_SECONDS", 300))
+        self.window = int(app.config["SIGNIN_WINDOW_SECONDS"])
         self.limits = {
-            "account": int(app.config.get("SIGNIN_LIMIT_ACCOUNT", 10)),
-            "address": int(app.config.get("SIGNIN_LIMIT_ADDRESS", 30)),
+            "account": int(app.config["SIGNIN_LIMIT_ACCOUNT"]),
+            "address": int(app.config["SIGNIN_LIMIT_ADDRESS"]),
         }
         self.first_delay = max(1, self.window // 60)  # 5 s with the default window
         self.max_delay = self.window
         self._secret = app.config["SECRET_KEY"].encode("utf-8")
-        uri = app.config.get("RATELIMIT_STORAGE_URI", "")
+        uri = app.config["RATELIMIT_STORAGE_URI"]
         self._limits = _LimitsBackend(uri, self.window) if uri else None
 
     @property

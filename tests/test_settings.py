@@ -136,3 +136,45 @@ def test_on_off_settings_take_swedish_and_english_words_and_refuse_others():
     assert settings.SURVEYS_MODE == "national"  # an unrelated variable is not a setting
     with pytest.raises(ValidationError):  # read once: a setting is not changed afterwards
         settings.MIN_CELL = 3  # type: ignore[misc]
+
+
+def test_sqlite_durability_is_a_setting_the_engine_uses(tmp_path):
+    """SQLITE_SYNCHRONOUS is read once with the other settings (no longer from the
+    environment at each connection) and refused at start when it is not a safe level."""
+    with pytest.raises(
+        ConfigError, match="^SQLITE_SYNCHRONOUS ska vara FULL, EXTRA eller NORMAL .nu 'OFF'"
+    ):
+        read_settings({"SQLITE_SYNCHRONOUS": "off"})
+    assert read_settings({}).SQLITE_SYNCHRONOUS == "FULL"
+    levels = {"NORMAL": 1, "FULL": 2, "EXTRA": 3}  # what PRAGMA synchronous answers
+    for name, level in levels.items():
+        url = f"sqlite:///{tmp_path / f'{name}.sqlite'}"
+        app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET, "SQLITE_SYNCHRONOUS": name})
+        with app.extensions["engine"].connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == level
+        app.extensions["engine"].dispose()
+    lowered = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'env.sqlite'}",
+            "SECRET_KEY": SECRET,
+            **read_settings({"SQLITE_SYNCHRONOUS": " normal "}).model_dump(
+                include={"SQLITE_SYNCHRONOUS"}
+            ),
+        }
+    )
+    with lowered.extensions["engine"].connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+    lowered.extensions["engine"].dispose()
+
+
+def test_nns_public_key_is_a_setting_and_the_administrators_key_comes_first(app):
+    from surveys.national.riket_file import NNS_PUBLIC_KEY, configured_key
+
+    app.config["NNS_PUBLIC_KEY"] = " från-miljön "
+    assert read_settings({"NNS_PUBLIC_KEY": " k "}).NNS_PUBLIC_KEY == "k"
+    with app.app_context():
+        session = db.session()
+        assert configured_key(session) == "från-miljön"
+        settings.put(session, NNS_PUBLIC_KEY, "administratörens")
+        assert configured_key(session) == "administratörens"
+        session.rollback()

@@ -9,7 +9,6 @@ message.
 from __future__ import annotations
 
 import functools
-import os
 
 import click
 from flask import Flask, abort, current_app, request
@@ -21,12 +20,8 @@ SHARED_BLUEPRINTS = {"auth"}  # sign-in serves both kinds of instance
 NATIONAL_BLUEPRINTS = {"national"}
 
 
-def mode_from_env() -> str:
-    return os.environ.get("SURVEYS_MODE", FORBUND).strip().lower() or FORBUND
-
-
 def is_national(app: Flask | None = None) -> bool:
-    return (app or current_app).config.get("SURVEYS_MODE", FORBUND) == NATIONAL
+    return (app or current_app).config["SURVEYS_MODE"] == NATIONAL
 
 
 def init_app(app: Flask) -> None:

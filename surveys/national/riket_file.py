@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 
 from sqlalchemy import select
 from sqlmodel import Session, col
 
 from indicators.report import NATIONAL_COLUMNS
+from surveys.db import configured
 from surveys.files.reading import FileError
 from surveys.models import PublicationRow
 from surveys.national.publish import GROUP_PREFIX
@@ -89,7 +89,7 @@ def export_riket(db: Session, actor: Actor, year: int, filename: str | None = No
 
 def configured_key(db: Session) -> str:
     """NNS's public key as the förbund has configured it ("" = none)."""
-    return (settings.get(db, NNS_PUBLIC_KEY) or os.environ.get("NNS_PUBLIC_KEY", "")).strip()
+    return (settings.get(db, NNS_PUBLIC_KEY) or configured("NNS_PUBLIC_KEY", "")).strip()
 
 
 def check_signature(db: Session, data: bytes, signature: bytes | None, filename: str) -> None:
