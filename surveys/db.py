@@ -181,6 +181,14 @@ def own_transaction(
             current.close()
 
 
+@contextmanager
+def own_connection(bind: Engine | None = None) -> Iterator[Connection]:
+    """``own_transaction`` for Core statements: a connection whose work is committed when
+    the block ends (the sign-in throttle's counters, kept whatever the request does)."""
+    with own_transaction(bind=bind) as session:
+        yield session.connection()
+
+
 def command_boundary(callback: Callable[..., T]) -> Callable[..., T]:
     """A CLI command's one unit of work: what its services flushed into the command's
     session (``session()``) is committed when the command returns, rolled back when it

@@ -21,6 +21,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from surveys import clock
 from surveys.auth import login_manager
 from surveys.config import ConfigError
+from surveys.db import own_connection
 from surveys.models import SignInDelay, SignInFailure, table_of
 
 csrf = CSRFProtect()
@@ -259,7 +260,7 @@ class _DatabaseBackend:
         Always address first, then account: two attempts never wait on each other
         in a circle.
         """
-        with self.engine.begin() as conn:
+        with own_connection(self.engine) as conn:
             if self._count(conn, keys["address"]) > limits["address"]:
                 return Verdict(False, "address")
             attempts = self._count(conn, keys["account"])
@@ -345,7 +346,7 @@ class _DatabaseBackend:
 
     def give_back(self, key: str) -> None:
         table = SIGNIN_TABLE()
-        with self.engine.begin() as conn:
+        with own_connection(self.engine) as conn:
             conn.execute(
                 update(table)
                 .where(
@@ -357,7 +358,7 @@ class _DatabaseBackend:
             )
 
     def clear(self, key: str) -> None:
-        with self.engine.begin() as conn:
+        with own_connection(self.engine) as conn:
             conn.execute(delete(SIGNIN_TABLE()).where(SIGNIN_TABLE().c.key_hash == key))
             conn.execute(delete(DELAY_TABLE()).where(DELAY_TABLE().c.key_hash == key))
 
