@@ -7,8 +7,6 @@
   its current hash is cached for a year (``immutable``), so a kiosk tablet never
   re-checks the CSS and JS; after a deploy the hash, and so the URL, changes.
 - ``/favicon.ico`` is a small icon instead of a 404 on every first visit.
-- The rate limiter (sign-in only) is not consulted on the respondent routes: they have
-  no limits, and checking costs a tablet's submission about a tenth of its CPU.
 """
 
 from __future__ import annotations
@@ -20,8 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask, Response, request
-
-from surveys.auth import limiter
 
 MIN_SIZE = 500  # below this, gzip's header and the CPU cost more than they save
 COMPRESSIBLE = {
@@ -36,7 +32,6 @@ COMPRESSIBLE = {
 }
 ONE_YEAR = 31_536_000
 REDIRECTS = {301, 302, 303, 307, 308}  # not 304: it keeps the Vary of the response it stands for
-RESPONDENT_BLUEPRINTS = {"questionnaire"}
 # A 32×32 icon (three white bars on the accent colour), 168 bytes: an ICO holding one PNG.
 FAVICON = base64.b64decode(
     "AAABAAEAICAAAAEAIACSAAAAFgAAAIlQTkcNChoKAAAADUlIRFIAAAAgAAAAIAgGAAAAc3p69AAAAFlJREFUeNrt"
@@ -81,8 +76,6 @@ def init_app(app: Flask) -> None:
         if request.endpoint == "static":
             _static_cache_headers(response, version)
         return _gzip(response, compressed)
-
-    _limiter_off_respondent_routes(app)
 
 
 def _static_cache_headers(response: Response, version: Callable[[str], str | None]) -> None:
@@ -132,20 +125,3 @@ def _gzip(response: Response, compressed: dict[tuple[str, str], bytes]) -> Respo
     if etag:  # a different representation needs a different validator
         response.set_etag(etag + "-gzip", weak=bool(weak))
     return response
-
-
-def _limiter_off_respondent_routes(app: Flask) -> None:
-    """Skip Flask-Limiter's per-request check on the questionnaire (it has no limits)."""
-
-    hooks = app.before_request_funcs.get(None, [])
-    for index, hook in enumerate(hooks):
-        if hook == limiter._check_request_limit:  # noqa: SLF001 - the bound method it registered
-            hooks[index] = _unless_respondent(hook)
-
-
-def _unless_respondent(hook: Callable[[], None]) -> Callable[[], None]:
-    def check() -> None:
-        if request.blueprint not in RESPONDENT_BLUEPRINTS:
-            hook()
-
-    return check

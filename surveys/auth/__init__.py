@@ -1,11 +1,10 @@
-"""Sign-in (Flask-Login), throttling (Flask-Limiter), roles; hashing is surveys.passwords."""
+"""Sign-in (Flask-Login) and roles; throttling is surveys.security, hashing surveys.passwords."""
 
 from __future__ import annotations
 
 from functools import wraps
 
 from flask import abort
-from flask_limiter import Limiter
 from flask_login import LoginManager, UserMixin, current_user
 from sqlmodel import select
 
@@ -19,7 +18,6 @@ login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Logga in för att se sidan."
 login_manager.session_protection = "strong"
-limiter = Limiter(key_func=lambda: "global", default_limits=[])
 
 
 class SignedIn(UserMixin):
