@@ -1,6 +1,6 @@
 """Rate limits on what a tablet may send without signing in (queue reports, refusals).
 
-Built on ``limits``, the library under Flask-Limiter, in the storage
+Built on the ``limits`` library (as the sign-in throttle in Redis is), in the storage
 RATELIMIT_STORAGE_URI names (e.g. Redis, shared by every worker and instance);
 without one, each worker counts in its own memory, so N workers allow N times the
 limit (the counters are clamped anyway). A limit is "per minute, address and round".
