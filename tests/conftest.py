@@ -441,6 +441,16 @@ def browser():
         browser.close()
 
 
+@pytest.fixture
+def tablet(browser):
+    """A touch tablet's page (800 × 1280, Swedish) in a context of its own."""
+    context = browser.new_context(viewport=TABLET, locale="sv-SE", has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
 # --- requests as the pages make them (shared by test modules) ------------------------
 
 

@@ -18,15 +18,6 @@ if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
     pytest.skip("Chromium saknas (installeras av make test)", allow_module_level=True)
 
 
-@pytest.fixture
-def tablet(browser):
-    context = browser.new_context(viewport=TABLET, locale="sv-SE", has_touch=True)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
-
-
 def test_exit_questionnaire_on_a_tablet_with_the_8_to_9_10_condition(
     app, live_server, tablet, make_round
 ):

@@ -232,15 +232,6 @@ def test_idle_asks_are_you_there_then_clears_everything(
 
 
 @pytest.fixture
-def tablet(browser):
-    context = browser.new_context(viewport=TABLET, locale="sv-SE", has_touch=True)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-
-
-@pytest.fixture
 def no_js(browser):
     context = browser.new_context(viewport=TABLET, locale="sv-SE", java_script_enabled=False)
     page = context.new_page()
