@@ -242,7 +242,7 @@ def _trend_record(instrument: Instrument, row: pd.Series, line: str) -> dict:
     # two header lines ("|" splits them): the group, then the question
     panel = f"{qn.short_name}|fråga {int(row['question'])}"
     if question is not None and question.gate:
-        panel += ", andel Ja"
+        panel += f", andel {instrument.gate_answers(question)[0]}"
     role = line if line in ("Riket", GROUP_ROLE) else SUBGROUP_LABELS[row["subgroup"]]
     return {
         "år": int(row["year"]),

@@ -157,6 +157,14 @@ class Instrument:
     def questionnaire_keys(self) -> list[str]:
         return [qn.key for qn in self.questionnaires]
 
+    def gate_answers(self, question: Question) -> tuple[str, str]:
+        """A yes/no gate's positive and negative answers as its scale labels them ("Ja",
+        "Nej"): the report shows a gate question as the share of the first."""
+        options = self.scales[question.scale].options
+        positive = next(o.label for o in options if o.group == "positive")
+        negative = next(o.label for o in options if o.group == "negative")
+        return positive, negative
+
     def question(self, questionnaire: str, number: int) -> Question | None:
         try:
             return self.questionnaire(questionnaire).question(number)

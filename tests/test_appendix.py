@@ -476,3 +476,36 @@ def test_a_questions_condition_in_the_report_is_read_from_the_instrument():
     asked = replace(qn.question(9), condition_question=7, condition_code=2)
     changed = replace(instrument, questionnaires=(replace(qn, questions=(moved, asked)),))
     assert condition_text(changed, asked) == "besvaras om fråga 7 är Nej"
+
+
+def test_a_gate_questions_share_is_named_by_its_scale_in_the_instrument():
+    """The gate question is shown as the share of its positive answer: the words come
+    from its scale's labels, so a relabelled scale is followed on the page, in PDF and
+    Word (one text, made in context.py) and in the charts."""
+    from dataclasses import replace
+
+    from indicators import Instrument
+    from surveys.paths import INSTRUMENT_FILE
+    from surveys.reports.context import gate_kind_text, gate_share_text
+
+    instrument = Instrument.load(INSTRUMENT_FILE)
+    gate = instrument.question("deltagare_avslut", 8)
+    assert gate is not None
+    assert gate.gate
+    assert gate_share_text(instrument, gate) == (
+        ", andel Ja (Ja räknas som positivt, Nej som negativt)"
+    )
+    assert gate_kind_text(instrument, gate) == " – ja/nej-fråga, andel Ja"
+    assert gate_share_text(instrument, instrument.question("deltagare_avslut", 1)) == ""
+    scale = instrument.scales[gate.scale]
+    relabelled = tuple(
+        replace(o, label={"Ja": "Absolut", "Nej": "Inte alls"}.get(o.label, o.label))
+        for o in scale.options
+    )
+    changed = replace(
+        instrument, scales={**instrument.scales, gate.scale: replace(scale, options=relabelled)}
+    )
+    assert gate_share_text(changed, gate) == (
+        ", andel Absolut (Absolut räknas som positivt, Inte alls som negativt)"
+    )
+    assert gate_kind_text(changed, gate) == " – absolut/inte alls-fråga, andel Absolut"

@@ -135,6 +135,7 @@ def table_groups(
                 "short_name": qn.short_name,
                 "text": version.text if version else "",
                 "gate": bool(question and question.gate),
+                "gate_text": gate_share_text(data.instrument, question),
                 "rows": printed,
                 "comparison_group": data.group_name,  # "" = none: no column for it
                 "left_out": {k: int(samtliga[0].get(k) or 0) for k in LEFT_OUT_TEXTS},
@@ -213,6 +214,23 @@ def paragraphs(text: str | None) -> list[str]:
     return [" ".join(p.split()) for p in parts if p.strip()]
 
 
+def gate_share_text(instrument, question) -> str:
+    """What a gate question's row shows, from its scale: ", andel Ja (Ja räknas som
+    positivt, Nej som negativt)"; empty for any other question."""
+    if question is None or not question.gate:
+        return ""
+    yes, no = instrument.gate_answers(question)
+    return f", andel {yes} ({yes} räknas som positivt, {no} som negativt)"
+
+
+def gate_kind_text(instrument, question) -> str:
+    """A gate question in the list of measures: " – ja/nej-fråga, andel Ja"."""
+    if not question.gate:
+        return ""
+    yes, no = instrument.gate_answers(question)
+    return f" – {yes.lower()}/{no.lower()}-fråga, andel {yes}"
+
+
 def condition_text(instrument, question) -> str:
     """When a question is asked, from the instrument: "besvaras om fråga 8 är Ja" (empty
     for a question everyone is asked)."""
@@ -248,6 +266,7 @@ def page_context(data: ReportData, *, year: int, suggestions: bool = False) -> d
                 "text": (q.version_for(year) or q.current).text,
                 "where": f"{names[q.questionnaire]}, fråga {q.number}",
                 "gate": q.gate,
+                "gate_text": gate_kind_text(instrument, q),
                 "condition": condition_text(instrument, q),
             }
             for q in instrument.questions_for_indicator(number)

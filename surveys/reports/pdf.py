@@ -152,7 +152,7 @@ def _indicator(section: dict, context: dict, images: dict) -> list:
         return [Spacer(1, 4), KeepTogether([*head, _p(line)])]
     story: list[Flowable] = [*head, _p(section["title"], BODY), _p("Mått", H3)]
     for m in section["measures"]:
-        extra = " – ja/nej-fråga, andel Ja" if m["gate"] else ""
+        extra = m["gate_text"]
         extra = extra or (f" – {m['condition']}" if m["condition"] else "")
         story.append(_p(f"• {m['text']} ({m['where']}){extra}"))
     trend = images.get((number, "tid"))

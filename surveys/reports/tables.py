@@ -68,6 +68,5 @@ RESULT_HEADER = [
 
 
 def group_heading(group: dict) -> str:
-    """ "Fråga 8 – Deltagare avslut, andel Ja" (a gate question is a share of Ja)."""
-    gate = ", andel Ja (Ja räknas som positivt, Nej som negativt)" if group["gate"] else ""
-    return f"Fråga {group['question']} – {group['questionnaire']}{gate}"
+    """ "Fråga 8 – Deltagare avslut, andel Ja (…)" (a gate question is a share of Ja)."""
+    return f"Fråga {group['question']} – {group['questionnaire']}{group['gate_text']}"

@@ -101,7 +101,7 @@ def _indicator(doc, section: dict, context: dict, images: dict) -> None:
         return
     doc.add_heading("Mått", level=2)
     for m in section["measures"]:
-        extra = " – ja/nej-fråga" if m["gate"] else ""
+        extra = m["gate_text"]
         extra = extra or (f" – {m['condition']}" if m["condition"] else "")
         doc.add_paragraph(f"{m['text']} ({m['where']}){extra}", style="List Bullet")
     if images.get((number, "tid")):
