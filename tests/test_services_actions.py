@@ -271,3 +271,29 @@ def test_a_services_refusal_is_a_swedish_403_page_and_nothing_is_stored(app, cli
     assert ADMIN_ONLY in html.unescape(page.text)
     with app.app_context():
         assert db.session().exec(select(Intervention)).all() == []
+
+
+# --- settings: the service checks its own input ------------------------------------------
+
+
+def test_the_settings_services_refuse_values_out_of_range_on_their_own(app):
+    with app.app_context():
+        session = db.session()
+        for value in (0, -3, 101, True):
+            with pytest.raises(settings.SettingError, match="heltal mellan 1 och 100"):
+                settings.change_threshold(session, CLI, value)
+        for name in ("", "   ", "x" * 201):
+            with pytest.raises(settings.SettingError, match="förbundets namn|högst 200 tecken"):
+                settings.change_forbund_name(session, CLI, name)
+        session.commit()  # whatever the refused calls had left would be stored now
+    with app.app_context():
+        session = db.session()
+        assert settings.get(session, settings.MIN_CELL) == ""
+        assert settings.get(session, settings.FORBUND_NAME) == ""
+        assert session.exec(select(AuditEntry)).all() == []
+        # the ends of the range are allowed
+        settings.change_threshold(session, CLI, 1)
+        settings.change_threshold(session, CLI, 100)
+        assert settings.change_forbund_name(session, CLI, f" {'x' * 200} ") == "x" * 200
+        session.commit()
+    assert _audit(app, "gräns.ändra") == ["kommandoraden|1", "kommandoraden|100"]
