@@ -12,9 +12,9 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from surveys import clock, db
-from surveys.models import AuditEntry, Intervention, Role, Round, User
+from surveys.models import AuditEntry, BackgroundJob, Intervention, Role, Round, Setting, User
 from surveys.names import InvalidName
-from surveys.services import imports, publications, rounds, settings, users
+from surveys.services import imports, locks, publications, rounds, settings, users
 from surveys.services.actor import ADMIN_ONLY, CLI, Actor, Refused
 from surveys.services.catalogue import instrument_from_db
 from tests import seedrows
@@ -297,3 +297,65 @@ def test_the_settings_services_refuse_values_out_of_range_on_their_own(app):
         assert settings.change_forbund_name(session, CLI, f" {'x' * 200} ") == "x" * 200
         session.commit()
     assert _audit(app, "gräns.ändra") == ["kommandoraden|1", "kommandoraden|100"]
+
+
+# --- the övriga setting: refused while publishing, and when it is the same ---------------
+
+BUSY = "En publicering pågår. Inställningen är inte ändrad"
+
+
+def _protect_other_stored(app) -> str | None:
+    with app.app_context():
+        row = db.session().get(Setting, publications.PROTECT_OTHER_KEY)
+        return None if row is None else row.value
+
+
+def test_the_overiga_setting_service_refuses_while_publishing_and_when_unchanged(app):
+    with app.app_context():
+        session = db.session()
+        with pytest.raises(publications.SettingUnchanged, match="Inställningen är oförändrad"):
+            publications.set_protect_other(session, CLI, True)  # protected already (default)
+        held = locks.take(session, 2024)  # another process publishing 2024
+        try:
+            with pytest.raises(publications.SettingUnchanged, match=BUSY):
+                publications.set_protect_other(session, CLI, False)
+        finally:
+            held.release()
+        job = BackgroundJob(
+            kind="publish", year=2024, requested_by="chef@example.invalid",
+            requested_at=clock.utcnow(), min_cell=5,
+        )  # fmt: skip
+        session.add(job)  # a publishing job waiting for a worker
+        session.flush()
+        with pytest.raises(publications.SettingUnchanged, match=BUSY):
+            publications.set_protect_other(session, CLI, False)
+        session.delete(job)
+        session.commit()
+    assert _protect_other_stored(app) is None
+    assert _audit(app, "inställning.skydda_övriga") == []
+    with app.app_context():
+        publications.set_protect_other(db.session(), CLI, False)  # free, and a change
+        db.session().commit()
+    assert _protect_other_stored(app) == "0"
+    assert _audit(app, "inställning.skydda_övriga") == ["kommandoraden|av"]
+
+
+def test_the_overiga_setting_page_shows_the_services_refusals(app, admin_client):
+    token = form_token(admin_client.get("/admin/publicera").text)
+    same = admin_client.post(
+        "/admin/publicera/installning",
+        data={"csrf_token": token, "protect": "y"},  # protected already (default)
+        follow_redirects=True,
+    )
+    assert "Inställningen är oförändrad." in html.unescape(same.text)
+    with app.app_context():
+        held = locks.take(db.session(), 2024)
+    try:
+        busy = admin_client.post(
+            "/admin/publicera/installning", data={"csrf_token": token}, follow_redirects=True
+        )
+    finally:
+        held.release()
+    assert BUSY in html.unescape(busy.text)
+    assert _protect_other_stored(app) is None
+    assert _audit(app, "inställning.skydda_övriga") == []

@@ -45,7 +45,7 @@ from surveys.models import (
     ShownVersion,
     table_of,
 )
-from surveys.services import locks, settings
+from surveys.services import job_status, locks, settings
 from surveys.services.actor import Actor, audit, require_admin
 from surveys.services.audit import record
 from surveys.services.submissions import PendingKeyError, check_release, release_pending
@@ -97,9 +97,29 @@ def protect_other(db: Session) -> bool:
     return row is None or row.value != "0"
 
 
+class SettingUnchanged(Exception):
+    """The övriga setting was left as it was (a publication runs, or it already had the
+    value); the message is Swedish and nothing was written."""
+
+
+PROTECT_OTHER_BUSY = (
+    "En publicering pågår. Inställningen är inte ändrad; vänta tills publiceringen "
+    "är klar och försök igen."
+)
+PROTECT_OTHER_SAME = "Inställningen är oförändrad."
+
+
 def set_protect_other(db: Session, actor: Actor, value: bool) -> None:
-    """Change the förbund's setting (the administrator only; audited; no commit)."""
+    """Change the förbund's setting (the administrator only; audited; no commit).
+
+    Refused (``SettingUnchanged``) while a year is being published (a lock held, or a
+    publishing job under way: its publication would mix the settings), and when the
+    setting already has the value (nothing to audit)."""
     require_admin(actor)
+    if job_status.publishing(db):
+        raise SettingUnchanged(PROTECT_OTHER_BUSY)
+    if value == protect_other(db):
+        raise SettingUnchanged(PROTECT_OTHER_SAME)
     row = db.get(Setting, PROTECT_OTHER_KEY) or Setting(key=PROTECT_OTHER_KEY, value="1")
     row.value = "1" if value else "0"
     db.add(row)
