@@ -461,11 +461,20 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
     _write(body, output, binary=fmt in ("xlsx", "pdf", "docx"))
 
 
+def _no_by(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--by`` named who published in the audit log, in free text: refused now (the
+    operator at the command line is logged as such, as by every other command)."""
+    if value is not None:
+        raise click.UsageError(
+            f"Valet --by finns inte längre: publiceringen loggas som {CLI.email!r}, som "
+            "alla kommandon. Ta bort --by. Ingenting har publicerats.",
+            ctx,
+        )
+
+
 @click.command("publish")
 @click.option("--year", type=YEAR, required=True, help="Året som ska publiceras.")
-@click.option(
-    "--by", "by", default="kommandoraden", show_default=True, help="Vem som publicerar (loggas)."
-)
+@click.option("--by", hidden=True, expose_value=False, callback=_no_by)
 @click.option(
     "--diagram/--utan-diagram",
     default=False,
@@ -473,16 +482,18 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
     help="Rita förbundets diagram och gör nedladdningarna direkt (tar en stund).",
 )
 @with_appcontext
-def publish_cmd(year: int, by: str, diagram: bool) -> None:
-    """Publicera ett år: räkna fram, skydda små grupper och frys resultaten."""
+def publish_cmd(year: int, diagram: bool) -> None:
+    """Publicera ett år: räkna fram, skydda små grupper och frys resultaten.
+
+    Loggas som kommandoraden (den som kör kommandon på servern)."""
 
     session = db.session()
     try:
         publication = publish(
             session,
+            CLI,
             instrument_from_db(session),
             year=year,
-            user_email=by,
             min_cell=threshold_in_force(session),
         )
     except PublishError as exc:

@@ -6,13 +6,23 @@ CLI command's or ``db.own_transaction``'s boundary commits."""
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
 from surveys import clock, db
-from surveys.models import AuditEntry, BackgroundJob, Intervention, Role, Round, Setting, User
+from surveys.models import (
+    AuditEntry,
+    BackgroundJob,
+    Intervention,
+    Publication,
+    Role,
+    Round,
+    Setting,
+    User,
+)
 from surveys.names import InvalidName
 from surveys.services import imports, locks, publications, rounds, settings, users
 from surveys.services.actor import ADMIN_ONLY, CLI, Actor, Refused
@@ -20,6 +30,8 @@ from surveys.services.catalogue import instrument_from_db
 from tests import seedrows
 from tests.conftest import form_token, login
 from tests.factories import import_seed
+
+PUBLISHED = re.compile(r"2023 version \d; \d+ rader, \d+ dolda; \d+ omgångar stängda")
 
 THIS_YEAR = clock.today().year
 HISTORY = (
@@ -359,3 +371,43 @@ def test_the_overiga_setting_page_shows_the_services_refusals(app, admin_client)
     assert BUSY in html.unescape(busy.text)
     assert _protect_other_stored(app) is None
     assert _audit(app, "inställning.skydda_övriga") == []
+
+
+# --- publishing: the actor checked and audited by the service ----------------------------
+
+
+def test_publishing_is_refused_to_staff_and_audited_alike_from_the_page_and_the_cli(
+    app, admin_client, runner, tmp_path
+):
+    import_seed(runner, tmp_path, publish=False)  # 2023's answers
+    staff = _staff(app, "Steget")
+    with app.app_context():
+        session = db.session()
+        with pytest.raises(Refused, match="bara administratören"):
+            publications.publish(session, staff, instrument_from_db(session), year=2023, min_cell=5)
+        assert publications.latest(session, 2023) is None
+    assert _audit(app, "publicering.publicera") == []
+    token = form_token(admin_client.get("/admin/publicera").text)
+    page = admin_client.post("/admin/publicera/2023", data={"csrf_token": token, "confirm": "y"})
+    assert page.status_code == 302  # the job, done here at once by the worker's code path
+    done = runner.invoke(args=["publish", "--year", "2023"])
+    assert done.exit_code == 0, done.output
+    entries = [entry.split("|") for entry in _audit(app, "publicering.publicera")]
+    assert [who for who, _ in entries] == ["administratör-0@example.invalid", "kommandoraden"]
+    assert all(PUBLISHED.fullmatch(detail) for _, detail in entries), entries
+    with app.app_context():
+        by = [p.published_by for p in db.session().exec(select(Publication))]
+    assert sorted(by) == ["administratör-0@example.invalid", "kommandoraden"]
+
+
+def test_publish_from_the_cli_refuses_the_old_by_option_and_publishes_nothing(
+    app, runner, tmp_path
+):
+    import_seed(runner, tmp_path, publish=False)
+    done = runner.invoke(args=["publish", "--year", "2023", "--by", "chef@example.invalid"])
+    assert done.exit_code == 2
+    assert "Valet --by finns inte längre" in done.output
+    assert "Ingenting har publicerats" in done.output
+    with app.app_context():
+        assert publications.latest(db.session(), 2023) is None
+    assert _audit(app, "publicering.publicera") == []

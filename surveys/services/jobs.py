@@ -345,6 +345,12 @@ def _published_message(publication: Publication) -> str:
     return f"{publication.year} är publicerat (version {publication.version})."
 
 
+def requester(job: BackgroundJob) -> Actor:
+    """The actor a job acts for: the administrator who asked for it (``request_*`` checked
+    that she may), so its publication and audit entry name her as the page's actions do."""
+    return Actor(email=job.requested_by, role=Role.admin.value)
+
+
 def publish_year(db: Session, instrument: Instrument, job: BackgroundJob) -> tuple[str, str]:
     """Publish the job's year once: ``(status, message)``.
 
@@ -356,12 +362,7 @@ def publish_year(db: Session, instrument: Instrument, job: BackgroundJob) -> tup
         return DONE, _published_message(done)
     try:
         publication = publish(
-            db,
-            instrument,
-            year=job.year,
-            user_email=job.requested_by,
-            min_cell=job.min_cell,
-            job_id=job.id,
+            db, requester(job), instrument, year=job.year, min_cell=job.min_cell, job_id=job.id
         )
     except PublishError as exc:
         return FAILED, str(exc)
@@ -383,11 +384,10 @@ def publish_national_year(
     done = published_by(db, job.id)
     if done is not None:
         return DONE, _national_message(done)
-    requester = Actor(email=job.requested_by, role=Role.admin.value)  # checked on request
     try:
         with one_writer(db), own_transaction(db):
             publication = national.publish_year(
-                db, requester, instrument, year=job.year, min_cell=job.min_cell
+                db, requester(job), instrument, year=job.year, min_cell=job.min_cell
             )
             publication.job_id = job.id
             db.add(publication)
@@ -451,9 +451,7 @@ def request_all_years(db: Session, actor: Actor, *, min_cell: int) -> Background
 
 def publish_all_years(db: Session, instrument: Instrument, job: BackgroundJob) -> tuple[str, str]:
     """Republish every published year (``republish.republish_all``): ``(status, message)``."""
-    done, stopped = republish_all(
-        db, instrument, user_email=job.requested_by, min_cell=job.min_cell
-    )
+    done, stopped = republish_all(db, requester(job), instrument, min_cell=job.min_cell)
     if stopped is not None:
         return FAILED, stopped
     return DONE, f"{', '.join(map(str, done))} är publicerade på nytt."
