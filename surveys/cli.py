@@ -17,7 +17,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlmodel import col, select
 
 from indicators.instrument import CatalogueError
-from surveys import clock, db, paths, worker
+from surveys import db, paths, worker
 from surveys.cli_translations import audio_cli, translations_cli
 from surveys.cli_types import YEAR, CliError
 from surveys.demo import demo_hint, seed_demo
@@ -37,6 +37,7 @@ from surveys.services.catalogue import DEFAULT_FILE, instrument_from_db, load_in
 from surveys.services.maintenance import (
     MaintenanceError,
     backup,
+    check_purge,
     forget_unreadable,
     purge,
     restore,
@@ -103,7 +104,7 @@ def instrument_load(path: str | None) -> None:
     """Läs in instrumentet; kan köras om efter en ändring."""
 
     try:
-        summary = load_instrument_file(db.session(), path=path or DEFAULT_FILE)
+        summary = load_instrument_file(db.session(), CLI, path=path or DEFAULT_FILE)
     except CatalogueError as exc:  # names the line, or the answered versions it would change
         raise CliError(str(exc)) from None
     click.echo(
@@ -618,8 +619,10 @@ def restore_cmd(path: str, yes: bool) -> None:
 def purge_cmd(before: int, yes: bool) -> None:
     """Gallra enkätsvar äldre än ett år; publicerade resultat finns kvar."""
 
-    if before > clock.today().year:
-        raise CliError("Innevarande års svar kan inte gallras.")
+    try:
+        check_purge(before)  # the service's rule, asked before the question
+    except MaintenanceError as exc:
+        raise CliError(str(exc)) from None
     if not yes:
         click.confirm(
             f"Alla enskilda enkätsvar från före {before} tas bort (de publicerade "
@@ -627,7 +630,7 @@ def purge_cmd(before: int, yes: bool) -> None:
             abort=True,
         )
     try:
-        summary = purge(db.session(), before=before)
+        summary = purge(db.session(), CLI, before=before)
     except MaintenanceError as exc:
         raise CliError(str(exc)) from None
     click.echo(

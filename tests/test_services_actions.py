@@ -9,7 +9,7 @@ import html
 import re
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, text
 from sqlmodel import select
 
 from surveys import clock, db
@@ -18,15 +18,16 @@ from surveys.models import (
     BackgroundJob,
     Intervention,
     Publication,
+    Response,
     Role,
     Round,
     Setting,
     User,
 )
 from surveys.names import InvalidName
-from surveys.services import imports, locks, publications, rounds, settings, users
+from surveys.services import imports, locks, maintenance, publications, rounds, settings, users
 from surveys.services.actor import ADMIN_ONLY, CLI, Actor, Refused
-from surveys.services.catalogue import instrument_from_db
+from surveys.services.catalogue import instrument_from_db, load_instrument_file
 from tests import seedrows
 from tests.conftest import form_token, login
 from tests.factories import import_seed
@@ -411,3 +412,45 @@ def test_publish_from_the_cli_refuses_the_old_by_option_and_publishes_nothing(
     with app.app_context():
         assert publications.latest(db.session(), 2023) is None
     assert _audit(app, "publicering.publicera") == []
+
+
+# --- purging answers and loading the instrument: the service's rule and audit entry --------
+
+
+def test_purge_refuses_the_current_year_itself_and_audits_only_years_and_counts(
+    app, runner, tmp_path
+):
+    import_seed(runner, tmp_path)  # 2023: 118 questionnaires, published
+    staff = _staff(app, "Steget")
+    with app.app_context():
+        session = db.session()
+        with pytest.raises(Refused, match="bara administratören"):
+            maintenance.purge(session, staff, before=2024)
+        with pytest.raises(maintenance.MaintenanceError, match="Innevarande års svar"):
+            maintenance.purge(session, CLI, before=THIS_YEAR + 1)
+        session.commit()
+        assert session.exec(select(func.count()).select_from(Response)).one() == 118
+    asked = runner.invoke(args=["purge", "--before", str(THIS_YEAR + 1)], input="j\n")
+    assert asked.exit_code == 1
+    assert "Fel: Innevarande års svar kan inte gallras." in asked.output
+    assert "Fortsätta?" not in asked.output  # refused before the question, as before
+    assert _audit(app, "svar.gallra") == []
+    done = runner.invoke(args=["purge", "--before", "2024", "--yes"])
+    assert done.exit_code == 0, done.output
+    assert _audit(app, "svar.gallra") == ["kommandoraden|före 2024: 118 enkäter från 1 år (2023)"]
+
+
+def test_loading_the_instrument_is_refused_to_staff_and_audited_with_counts(app, runner):
+    staff = _staff(app, "Steget")
+    with app.app_context():
+        session = db.session()
+        with pytest.raises(Refused, match="bara administratören"):
+            load_instrument_file(session, staff)
+        instrument = instrument_from_db(session)
+        questions = sum(1 for _ in instrument.all_questions())
+    assert _audit(app, "instrument.läs_in") == []
+    done = runner.invoke(args=["instrument", "load"])
+    assert done.exit_code == 0, done.output
+    assert _audit(app, "instrument.läs_in") == [
+        f"kommandoraden|nns.yaml version {instrument.version}: {questions} frågor, 0 ändringar"
+    ]

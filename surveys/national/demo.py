@@ -175,7 +175,7 @@ def run(*, default_min_cell: int, echo=print, root: Path | None = None) -> dict:
     Riket files were written (``root``: the demo förbund's folders, default beside it)."""
     migrate(current_app.config["DATABASE_URL"])  # a fresh clone needs nothing else first
     with db.own_transaction(db.session()) as national_session:
-        load_instrument_file(national_session)
+        load_instrument_file(national_session, DEMO_ACTOR)
     min_cell = threshold(national_session, default_min_cell)
     instrument = instrument_from_db(national_session)
     if national_session.exec(select(User).limit(1)).first() is not None:
@@ -191,7 +191,7 @@ def run(*, default_min_cell: int, echo=print, root: Path | None = None) -> dict:
         migrate(app.config["DATABASE_URL"])
         with app.app_context():
             with db.own_transaction(db.session()) as session:
-                load_instrument_file(session)
+                load_instrument_file(session, DEMO_ACTOR)
             if session.exec(select(Response).limit(1)).first() is None:
                 count = seed_forbund(session, spec, seed=1000 + number, min_cell=min_cell)
                 echo(f"{spec.name}: {count} enkäter {DEMO_YEARS[0]}–{DEMO_YEARS[-1]}, publicerade.")
