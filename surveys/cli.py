@@ -323,12 +323,15 @@ def _listed_link(round_: Round) -> str:
     return _link(round_)
 
 
-def _read(path: str) -> tuple[bytes, str]:
+def _read(path: str | Path, most: int) -> bytes:
+    """At most ``most`` bytes of the file (callers pass one more than the service takes,
+    so it sees a file that is too large and refuses it; a huge file is never read whole)."""
     file = Path(path)
     if not file.is_file():
         raise CliError(f"Filen {path} finns inte.")
     try:
-        return file.read_bytes(), file.name
+        with file.open("rb") as fh:
+            return fh.read(most)
     except OSError as exc:
         raise CliError(f"Filen {path} kunde inte läsas: {exc.strerror}.") from None
 
@@ -347,7 +350,7 @@ def _run_import(kind: str, path: str, group: str | None = None) -> None:
                 session, CLI, instrument_from_db(session), path=path, filename=name
             )
         else:
-            data, name = _read(path)
+            data = _read(path, imports.MAX_FILE + 1)
             signature = Path(path + ".sig")  # Riket: NNS's, when its public key is configured
             count = imports.import_figures(
                 session,
@@ -356,7 +359,9 @@ def _run_import(kind: str, path: str, group: str | None = None) -> None:
                 kind,
                 data=data,
                 filename=name,
-                signature=signature.read_bytes() if signature.is_file() else None,
+                signature=_read(signature, imports.MAX_SIGNATURE + 1)
+                if signature.is_file()
+                else None,
                 group=group,
             )
     except FileError as exc:

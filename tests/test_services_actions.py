@@ -16,6 +16,7 @@ from surveys import clock, db
 from surveys.models import (
     AuditEntry,
     BackgroundJob,
+    ImportBatch,
     Intervention,
     Publication,
     Response,
@@ -454,3 +455,61 @@ def test_loading_the_instrument_is_refused_to_staff_and_audited_with_counts(app,
     assert _audit(app, "instrument.läs_in") == [
         f"kommandoraden|nns.yaml version {instrument.version}: {questions} frågor, 0 ändringar"
     ]
+
+
+# --- upload limits: the import service refuses, whoever read the bytes -------------------
+
+RIKET = "year,questionnaire,question,subgroup,positive\n2023,deltagare_avslut,1,samtliga,91\n"
+
+
+def _upload(admin_client, kind: str, files: dict) -> str:
+    token = form_token(admin_client.get("/admin/importer").text)
+    page = admin_client.post(
+        f"/admin/importer/{kind}",
+        data={"csrf_token": token, **files},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    return html.unescape(page.text)
+
+
+def test_an_oversized_figures_file_or_signature_is_refused_alike_on_the_page_and_the_cli(
+    app, admin_client, runner, tmp_path
+):
+    big = tmp_path / "historik.csv"
+    big.write_bytes(HISTORY.encode() + b" " * imports.MAX_FILE)  # one byte too many
+    done = runner.invoke(args=["import", "history", str(big)])
+    assert done.exit_code == 1
+    assert "Filen är för stor (högst 2 MB)." in done.output
+    assert "Fel: Ingenting har importerats." in done.output
+    page = _upload(admin_client, "historik", {"file": (big.open("rb"), "historik.csv")})
+    assert "Filen är för stor (högst 2 MB)." in page
+    riket = tmp_path / "riket.csv"
+    riket.write_text(RIKET, encoding="utf-8")
+    signature = tmp_path / "riket.csv.sig"  # beside the file: the CLI reads it
+    signature.write_bytes(b"x" * (imports.MAX_SIGNATURE + 1))
+    done = runner.invoke(args=["import", "national", str(riket)])
+    assert done.exit_code == 1
+    assert "Signaturfilen är för stor (högst 4096 byte)." in done.output
+    page = _upload(
+        admin_client,
+        "riket",
+        {"file": (riket.open("rb"), "riket.csv"), "signature": (signature.open("rb"), "r.sig")},
+    )
+    assert "Signaturfilen är för stor (högst 4096 byte)." in page
+    with app.app_context():
+        session = db.session()
+        assert session.exec(select(ImportBatch)).all() == []
+        assert session.exec(select(AuditEntry).where(AuditEntry.action != "inloggning")).all() == []
+    with app.app_context():  # the same files within the limits are taken
+        session = db.session()
+        instrument = instrument_from_db(session)
+        data = HISTORY.encode()
+        assert imports.import_figures(
+            session, CLI, instrument, "history", data=data, filename="historik.csv"
+        ) == 1  # fmt: skip
+        signed = b"x" * imports.MAX_SIGNATURE  # no NNS key configured: not checked
+        assert imports.import_figures(
+            session, CLI, instrument, "national", data=RIKET.encode(), filename="riket.csv",
+            signature=signed,
+        ) == 1  # fmt: skip
