@@ -17,7 +17,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlmodel import col, select
 
 from indicators.instrument import CatalogueError
-from surveys import clock, db, paths, worker
+from surveys import db, paths, worker
 from surveys.cli_translations import audio_cli, translations_cli
 from surveys.cli_types import YEAR, CliError
 from surveys.demo import demo_hint, seed_demo
@@ -37,6 +37,7 @@ from surveys.services.catalogue import DEFAULT_FILE, instrument_from_db, load_in
 from surveys.services.maintenance import (
     MaintenanceError,
     backup,
+    check_purge,
     forget_unreadable,
     purge,
     restore,
@@ -103,7 +104,7 @@ def instrument_load(path: str | None) -> None:
     """Läs in instrumentet; kan köras om efter en ändring."""
 
     try:
-        summary = load_instrument_file(db.session(), path=path or DEFAULT_FILE)
+        summary = load_instrument_file(db.session(), CLI, path=path or DEFAULT_FILE)
     except CatalogueError as exc:  # names the line, or the answered versions it would change
         raise CliError(str(exc)) from None
     click.echo(
@@ -322,12 +323,15 @@ def _listed_link(round_: Round) -> str:
     return _link(round_)
 
 
-def _read(path: str) -> tuple[bytes, str]:
+def _read(path: str | Path, most: int) -> bytes:
+    """At most ``most`` bytes of the file (callers pass one more than the service takes,
+    so it sees a file that is too large and refuses it; a huge file is never read whole)."""
     file = Path(path)
     if not file.is_file():
         raise CliError(f"Filen {path} finns inte.")
     try:
-        return file.read_bytes(), file.name
+        with file.open("rb") as fh:
+            return fh.read(most)
     except OSError as exc:
         raise CliError(f"Filen {path} kunde inte läsas: {exc.strerror}.") from None
 
@@ -346,7 +350,7 @@ def _run_import(kind: str, path: str, group: str | None = None) -> None:
                 session, CLI, instrument_from_db(session), path=path, filename=name
             )
         else:
-            data, name = _read(path)
+            data = _read(path, imports.MAX_FILE + 1)
             signature = Path(path + ".sig")  # Riket: NNS's, when its public key is configured
             count = imports.import_figures(
                 session,
@@ -355,7 +359,9 @@ def _run_import(kind: str, path: str, group: str | None = None) -> None:
                 kind,
                 data=data,
                 filename=name,
-                signature=signature.read_bytes() if signature.is_file() else None,
+                signature=_read(signature, imports.MAX_SIGNATURE + 1)
+                if signature.is_file()
+                else None,
                 group=group,
             )
     except FileError as exc:
@@ -461,11 +467,20 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
     _write(body, output, binary=fmt in ("xlsx", "pdf", "docx"))
 
 
+def _no_by(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--by`` named who published in the audit log, in free text: refused now (the
+    operator at the command line is logged as such, as by every other command)."""
+    if value is not None:
+        raise click.UsageError(
+            f"Valet --by finns inte längre: publiceringen loggas som {CLI.email!r}, som "
+            "alla kommandon. Ta bort --by. Ingenting har publicerats.",
+            ctx,
+        )
+
+
 @click.command("publish")
 @click.option("--year", type=YEAR, required=True, help="Året som ska publiceras.")
-@click.option(
-    "--by", "by", default="kommandoraden", show_default=True, help="Vem som publicerar (loggas)."
-)
+@click.option("--by", hidden=True, expose_value=False, callback=_no_by)
 @click.option(
     "--diagram/--utan-diagram",
     default=False,
@@ -473,16 +488,18 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
     help="Rita förbundets diagram och gör nedladdningarna direkt (tar en stund).",
 )
 @with_appcontext
-def publish_cmd(year: int, by: str, diagram: bool) -> None:
-    """Publicera ett år: räkna fram, skydda små grupper och frys resultaten."""
+def publish_cmd(year: int, diagram: bool) -> None:
+    """Publicera ett år: räkna fram, skydda små grupper och frys resultaten.
+
+    Loggas som kommandoraden (den som kör kommandon på servern)."""
 
     session = db.session()
     try:
         publication = publish(
             session,
+            CLI,
             instrument_from_db(session),
             year=year,
-            user_email=by,
             min_cell=threshold_in_force(session),
         )
     except PublishError as exc:
@@ -607,8 +624,10 @@ def restore_cmd(path: str, yes: bool) -> None:
 def purge_cmd(before: int, yes: bool) -> None:
     """Gallra enkätsvar äldre än ett år; publicerade resultat finns kvar."""
 
-    if before > clock.today().year:
-        raise CliError("Innevarande års svar kan inte gallras.")
+    try:
+        check_purge(before)  # the service's rule, asked before the question
+    except MaintenanceError as exc:
+        raise CliError(str(exc)) from None
     if not yes:
         click.confirm(
             f"Alla enskilda enkätsvar från före {before} tas bort (de publicerade "
@@ -616,7 +635,7 @@ def purge_cmd(before: int, yes: bool) -> None:
             abort=True,
         )
     try:
-        summary = purge(db.session(), before=before)
+        summary = purge(db.session(), CLI, before=before)
     except MaintenanceError as exc:
         raise CliError(str(exc)) from None
     click.echo(

@@ -17,6 +17,7 @@ from surveys.db import own_transaction
 from surveys.models import (
     NationalFigure,
     Response,
+    Role,
     Round,
     RoundMode,
     RoundState,
@@ -27,6 +28,7 @@ from surveys.models import (
 from surveys.passwords import hash_password
 from surveys.reports.downloads import prepare_year
 from surveys.services import rounds as ops
+from surveys.services.actor import Actor
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import publish
 from surveys.services.settings import FORBUND_NAME
@@ -173,8 +175,9 @@ def seed_demo(
     _user(db, DEMO_STAFF, "personal", "Personal (demo)", [interventions[0].id])
     with own_transaction(db):  # the förbund is stored before its years are published
         db.add(Setting(key=FORBUND_NAME, value=DEMO_FORBUND))
+    demo_admin = Actor(email=DEMO_ADMIN[0], role=Role.admin.value)
     for year in DEMO_YEARS:  # the demo's years are published, as a förbund would have done
-        publish(db, instrument, year=year, user_email=DEMO_ADMIN[0], min_cell=min_cell)
+        publish(db, demo_admin, instrument, year=year, min_cell=min_cell)
 
     # the report a förbundschef opens first: charts and files of every scope, built now
     prepare_year(db, year=DEMO_YEARS[-1])

@@ -14,6 +14,7 @@ from indicators import Instrument
 from indicators.instrument import CatalogueError
 from surveys import db
 from surveys.models import Answer, QuestionVersion
+from surveys.services.actor import CLI
 from surveys.services.catalogue import DEFAULT_FILE, instrument_from_db, load_instrument_file
 from tests import factories
 from tests.conftest import IN_CI, empty_database
@@ -159,15 +160,15 @@ def test_every_version_has_an_explicit_id_equal_to_its_old_positional_id():
 
 
 def test_load_is_idempotent_and_may_edit_an_unanswered_version(session, tmp_path):
-    assert load_instrument_file(session)["changed"] == 0
+    assert load_instrument_file(session, CLI)["changed"] == 0
     data = shipped()
     remitter = question_spec(data, "remittent", 1)
     remitter["versions"][0] |= {"text": "Bekräftad formulering?", "confirmed": True}
-    assert load_instrument_file(session, path=write_catalogue(tmp_path, data))["changed"] == 1
+    assert load_instrument_file(session, CLI, path=write_catalogue(tmp_path, data))["changed"] == 1
     reloaded = instrument_from_db(session).question("remittent", 1)
     assert reloaded.current.text == "Bekräftad formulering?"
     assert reloaded.current.id == "remittent.1.v1"  # same identity, matched by id
-    load_instrument_file(session)  # back to the shipped file
+    load_instrument_file(session, CLI)  # back to the shipped file
     assert instrument_from_db(session).question("remittent", 1).current.confirmed is False
 
 
@@ -185,7 +186,7 @@ def restore_catalogue(app, database_url):
     with app.app_context():
         session = db.session()
         session.execute(delete(QuestionVersion).where(QuestionVersion.id.not_in(ids)))
-        load_instrument_file(session)
+        load_instrument_file(session, CLI)
 
 
 @pytest.mark.usefixtures("restore_catalogue")
@@ -208,7 +209,7 @@ def test_reordered_versions_and_a_new_wording_on_top_relabel_no_stored_answer(se
     for qn in data["questionnaires"]:  # and every other question's versions reversed too
         for q in qn["questions"]:
             q["versions"].reverse()
-    summary = load_instrument_file(session, path=write_catalogue(tmp_path, data))
+    summary = load_instrument_file(session, CLI, path=write_catalogue(tmp_path, data))
 
     assert summary["changed"] == 2  # v3 added, v2 given an end year; nothing else
     assert stored_labels(session) == before
@@ -233,7 +234,7 @@ def test_editing_an_answered_version_is_refused_and_changes_nothing(session, tmp
     question_spec(data, "remittent", 1)["versions"][0]["text"] = "Också ändrad?"  # unanswered
 
     with pytest.raises(CatalogueError) as refused:
-        load_instrument_file(session, path=write_catalogue(tmp_path, data))
+        load_instrument_file(session, CLI, path=write_catalogue(tmp_path, data))
     message = str(refused.value)
     assert "ingenting har ändrats" in message
     assert "deltagare_avslut.4.v2 (2 sparade svar): texten ändras" in message
@@ -252,7 +253,7 @@ def test_changing_scale_or_grouping_under_answers_is_refused(session, tmp_path):
     question_spec(data, "deltagare_avslut", 8)["scale"] = "frekvens"
     data["scales"]["frekvens"]["options"][3]["group"] = "positive"  # Ibland
     with pytest.raises(CatalogueError) as refused:
-        load_instrument_file(session, path=write_catalogue(tmp_path, data))
+        load_instrument_file(session, CLI, path=write_catalogue(tmp_path, data))
     message = str(refused.value)
     assert "deltagare_avslut.8.v1 (1 sparade svar): skalan ändras från ja_nej till frekvens" in (
         message

@@ -72,7 +72,7 @@ def test_report_of_an_unpublished_year_says_so_and_names_the_command(app, runner
 
 def test_publish_stores_rows_groups_method_note_and_audit(app, runner, tmp_path):
     import_seed(runner, tmp_path)
-    result = runner.invoke(args=["publish", "--year", "2023", "--by", "chef@example.invalid"])
+    result = runner.invoke(args=["publish", "--year", "2023"])
     assert result.exit_code == 0, result.output
     assert "2023 är publicerat (version 1)" in result.output
     rows = report_rows(runner, 2023)
@@ -96,6 +96,8 @@ def test_publish_stores_rows_groups_method_note_and_audit(app, runner, tmp_path)
     assert "annat kön" in note
     audit = scalar(app, "SELECT detail FROM audit_entry WHERE action = 'publicering.publicera'")
     assert audit.startswith("2023 version 1")
+    by = "SELECT user_email FROM audit_entry WHERE action = 'publicering.publicera'"
+    assert scalar(app, by) == "kommandoraden"
 
 
 def test_publishing_a_year_without_answers_changes_nothing(app, runner):

@@ -368,9 +368,7 @@ def test_republishing_every_year_stops_at_the_first_that_fails(app, runner, tmp_
     with app.app_context():
         s = db.session()
         held = locks.take(s, 2024)  # another process publishing 2024
-        done, stopped = republish_all(
-            s, instrument_from_db(s), user_email="admin@example.invalid", min_cell=5
-        )
+        done, stopped = republish_all(s, CHEF, instrument_from_db(s), min_cell=5)
         assert done == [2023]
         assert stopped is not None
         assert stopped.startswith("Publiceringen stannade vid 2024")

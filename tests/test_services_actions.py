@@ -6,20 +6,34 @@ CLI command's or ``db.own_transaction``'s boundary commits."""
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, text
 from sqlmodel import select
 
 from surveys import clock, db
-from surveys.models import AuditEntry, Intervention, Role, Round, User
+from surveys.models import (
+    AuditEntry,
+    BackgroundJob,
+    ImportBatch,
+    Intervention,
+    Publication,
+    Response,
+    Role,
+    Round,
+    Setting,
+    User,
+)
 from surveys.names import InvalidName
-from surveys.services import imports, publications, rounds, settings, users
+from surveys.services import imports, locks, maintenance, publications, rounds, settings, users
 from surveys.services.actor import ADMIN_ONLY, CLI, Actor, Refused
-from surveys.services.catalogue import instrument_from_db
+from surveys.services.catalogue import instrument_from_db, load_instrument_file
 from tests import seedrows
 from tests.conftest import form_token, login
 from tests.factories import import_seed
+
+PUBLISHED = re.compile(r"2023 version \d; \d+ rader, \d+ dolda; \d+ omgångar stängda")
 
 THIS_YEAR = clock.today().year
 HISTORY = (
@@ -271,3 +285,231 @@ def test_a_services_refusal_is_a_swedish_403_page_and_nothing_is_stored(app, cli
     assert ADMIN_ONLY in html.unescape(page.text)
     with app.app_context():
         assert db.session().exec(select(Intervention)).all() == []
+
+
+# --- settings: the service checks its own input ------------------------------------------
+
+
+def test_the_settings_services_refuse_values_out_of_range_on_their_own(app):
+    with app.app_context():
+        session = db.session()
+        for value in (0, -3, 101, True):
+            with pytest.raises(settings.SettingError, match="heltal mellan 1 och 100"):
+                settings.change_threshold(session, CLI, value)
+        for name in ("", "   ", "x" * 201):
+            with pytest.raises(settings.SettingError, match="förbundets namn|högst 200 tecken"):
+                settings.change_forbund_name(session, CLI, name)
+        session.commit()  # whatever the refused calls had left would be stored now
+    with app.app_context():
+        session = db.session()
+        assert settings.get(session, settings.MIN_CELL) == ""
+        assert settings.get(session, settings.FORBUND_NAME) == ""
+        assert session.exec(select(AuditEntry)).all() == []
+        # the ends of the range are allowed
+        settings.change_threshold(session, CLI, 1)
+        settings.change_threshold(session, CLI, 100)
+        assert settings.change_forbund_name(session, CLI, f" {'x' * 200} ") == "x" * 200
+        session.commit()
+    assert _audit(app, "gräns.ändra") == ["kommandoraden|1", "kommandoraden|100"]
+
+
+# --- the övriga setting: refused while publishing, and when it is the same ---------------
+
+BUSY = "En publicering pågår. Inställningen är inte ändrad"
+
+
+def _protect_other_stored(app) -> str | None:
+    with app.app_context():
+        row = db.session().get(Setting, publications.PROTECT_OTHER_KEY)
+        return None if row is None else row.value
+
+
+def test_the_overiga_setting_service_refuses_while_publishing_and_when_unchanged(app):
+    with app.app_context():
+        session = db.session()
+        with pytest.raises(publications.SettingUnchanged, match="Inställningen är oförändrad"):
+            publications.set_protect_other(session, CLI, True)  # protected already (default)
+        held = locks.take(session, 2024)  # another process publishing 2024
+        try:
+            with pytest.raises(publications.SettingUnchanged, match=BUSY):
+                publications.set_protect_other(session, CLI, False)
+        finally:
+            held.release()
+        job = BackgroundJob(
+            kind="publish", year=2024, requested_by="chef@example.invalid",
+            requested_at=clock.utcnow(), min_cell=5,
+        )  # fmt: skip
+        session.add(job)  # a publishing job waiting for a worker
+        session.flush()
+        with pytest.raises(publications.SettingUnchanged, match=BUSY):
+            publications.set_protect_other(session, CLI, False)
+        session.delete(job)
+        session.commit()
+    assert _protect_other_stored(app) is None
+    assert _audit(app, "inställning.skydda_övriga") == []
+    with app.app_context():
+        publications.set_protect_other(db.session(), CLI, False)  # free, and a change
+        db.session().commit()
+    assert _protect_other_stored(app) == "0"
+    assert _audit(app, "inställning.skydda_övriga") == ["kommandoraden|av"]
+
+
+def test_the_overiga_setting_page_shows_the_services_refusals(app, admin_client):
+    token = form_token(admin_client.get("/admin/publicera").text)
+    same = admin_client.post(
+        "/admin/publicera/installning",
+        data={"csrf_token": token, "protect": "y"},  # protected already (default)
+        follow_redirects=True,
+    )
+    assert "Inställningen är oförändrad." in html.unescape(same.text)
+    with app.app_context():
+        held = locks.take(db.session(), 2024)
+    try:
+        busy = admin_client.post(
+            "/admin/publicera/installning", data={"csrf_token": token}, follow_redirects=True
+        )
+    finally:
+        held.release()
+    assert BUSY in html.unescape(busy.text)
+    assert _protect_other_stored(app) is None
+    assert _audit(app, "inställning.skydda_övriga") == []
+
+
+# --- publishing: the actor checked and audited by the service ----------------------------
+
+
+def test_publishing_is_refused_to_staff_and_audited_alike_from_the_page_and_the_cli(
+    app, admin_client, runner, tmp_path
+):
+    import_seed(runner, tmp_path, publish=False)  # 2023's answers
+    staff = _staff(app, "Steget")
+    with app.app_context():
+        session = db.session()
+        with pytest.raises(Refused, match="bara administratören"):
+            publications.publish(session, staff, instrument_from_db(session), year=2023, min_cell=5)
+        assert publications.latest(session, 2023) is None
+    assert _audit(app, "publicering.publicera") == []
+    token = form_token(admin_client.get("/admin/publicera").text)
+    page = admin_client.post("/admin/publicera/2023", data={"csrf_token": token, "confirm": "y"})
+    assert page.status_code == 302  # the job, done here at once by the worker's code path
+    done = runner.invoke(args=["publish", "--year", "2023"])
+    assert done.exit_code == 0, done.output
+    entries = [entry.split("|") for entry in _audit(app, "publicering.publicera")]
+    assert [who for who, _ in entries] == ["administratör-0@example.invalid", "kommandoraden"]
+    assert all(PUBLISHED.fullmatch(detail) for _, detail in entries), entries
+    with app.app_context():
+        by = [p.published_by for p in db.session().exec(select(Publication))]
+    assert sorted(by) == ["administratör-0@example.invalid", "kommandoraden"]
+
+
+def test_publish_from_the_cli_refuses_the_old_by_option_and_publishes_nothing(
+    app, runner, tmp_path
+):
+    import_seed(runner, tmp_path, publish=False)
+    done = runner.invoke(args=["publish", "--year", "2023", "--by", "chef@example.invalid"])
+    assert done.exit_code == 2
+    assert "Valet --by finns inte längre" in done.output
+    assert "Ingenting har publicerats" in done.output
+    with app.app_context():
+        assert publications.latest(db.session(), 2023) is None
+    assert _audit(app, "publicering.publicera") == []
+
+
+# --- purging answers and loading the instrument: the service's rule and audit entry --------
+
+
+def test_purge_refuses_the_current_year_itself_and_audits_only_years_and_counts(
+    app, runner, tmp_path
+):
+    import_seed(runner, tmp_path)  # 2023: 118 questionnaires, published
+    staff = _staff(app, "Steget")
+    with app.app_context():
+        session = db.session()
+        with pytest.raises(Refused, match="bara administratören"):
+            maintenance.purge(session, staff, before=2024)
+        with pytest.raises(maintenance.MaintenanceError, match="Innevarande års svar"):
+            maintenance.purge(session, CLI, before=THIS_YEAR + 1)
+        session.commit()
+        assert session.exec(select(func.count()).select_from(Response)).one() == 118
+    asked = runner.invoke(args=["purge", "--before", str(THIS_YEAR + 1)], input="j\n")
+    assert asked.exit_code == 1
+    assert "Fel: Innevarande års svar kan inte gallras." in asked.output
+    assert "Fortsätta?" not in asked.output  # refused before the question, as before
+    assert _audit(app, "svar.gallra") == []
+    done = runner.invoke(args=["purge", "--before", "2024", "--yes"])
+    assert done.exit_code == 0, done.output
+    assert _audit(app, "svar.gallra") == ["kommandoraden|före 2024: 118 enkäter från 1 år (2023)"]
+
+
+def test_loading_the_instrument_is_refused_to_staff_and_audited_with_counts(app, runner):
+    staff = _staff(app, "Steget")
+    with app.app_context():
+        session = db.session()
+        with pytest.raises(Refused, match="bara administratören"):
+            load_instrument_file(session, staff)
+        instrument = instrument_from_db(session)
+        questions = sum(1 for _ in instrument.all_questions())
+    assert _audit(app, "instrument.läs_in") == []
+    done = runner.invoke(args=["instrument", "load"])
+    assert done.exit_code == 0, done.output
+    assert _audit(app, "instrument.läs_in") == [
+        f"kommandoraden|nns.yaml version {instrument.version}: {questions} frågor, 0 ändringar"
+    ]
+
+
+# --- upload limits: the import service refuses, whoever read the bytes -------------------
+
+RIKET = "year,questionnaire,question,subgroup,positive\n2023,deltagare_avslut,1,samtliga,91\n"
+
+
+def _upload(admin_client, kind: str, files: dict) -> str:
+    token = form_token(admin_client.get("/admin/importer").text)
+    page = admin_client.post(
+        f"/admin/importer/{kind}",
+        data={"csrf_token": token, **files},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    return html.unescape(page.text)
+
+
+def test_an_oversized_figures_file_or_signature_is_refused_alike_on_the_page_and_the_cli(
+    app, admin_client, runner, tmp_path
+):
+    big = tmp_path / "historik.csv"
+    big.write_bytes(HISTORY.encode() + b" " * imports.MAX_FILE)  # one byte too many
+    done = runner.invoke(args=["import", "history", str(big)])
+    assert done.exit_code == 1
+    assert "Filen är för stor (högst 2 MB)." in done.output
+    assert "Fel: Ingenting har importerats." in done.output
+    page = _upload(admin_client, "historik", {"file": (big.open("rb"), "historik.csv")})
+    assert "Filen är för stor (högst 2 MB)." in page
+    riket = tmp_path / "riket.csv"
+    riket.write_text(RIKET, encoding="utf-8")
+    signature = tmp_path / "riket.csv.sig"  # beside the file: the CLI reads it
+    signature.write_bytes(b"x" * (imports.MAX_SIGNATURE + 1))
+    done = runner.invoke(args=["import", "national", str(riket)])
+    assert done.exit_code == 1
+    assert "Signaturfilen är för stor (högst 4096 byte)." in done.output
+    page = _upload(
+        admin_client,
+        "riket",
+        {"file": (riket.open("rb"), "riket.csv"), "signature": (signature.open("rb"), "r.sig")},
+    )
+    assert "Signaturfilen är för stor (högst 4096 byte)." in page
+    with app.app_context():
+        session = db.session()
+        assert session.exec(select(ImportBatch)).all() == []
+        assert session.exec(select(AuditEntry).where(AuditEntry.action != "inloggning")).all() == []
+    with app.app_context():  # the same files within the limits are taken
+        session = db.session()
+        instrument = instrument_from_db(session)
+        data = HISTORY.encode()
+        assert imports.import_figures(
+            session, CLI, instrument, "history", data=data, filename="historik.csv"
+        ) == 1  # fmt: skip
+        signed = b"x" * imports.MAX_SIGNATURE  # no NNS key configured: not checked
+        assert imports.import_figures(
+            session, CLI, instrument, "national", data=RIKET.encode(), filename="riket.csv",
+            signature=signed,
+        ) == 1  # fmt: skip

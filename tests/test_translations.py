@@ -14,6 +14,7 @@ from sqlalchemy import text
 from surveys import db
 from surveys.models import Role, Round
 from surveys.services import audio, rounds
+from surveys.services import translations as tr
 from surveys.services.actor import Actor, Refused
 from surveys.services.catalogue import DEFAULT_FILE, instrument_from_db
 from tests.conftest import form_token, login, release_all
@@ -529,3 +530,31 @@ def test_without_javascript_the_second_step_and_tack_stay_in_the_language(
     assert texts["ui.thanks_text"] in thanks
     assert f'<a class="button primary" href="/k/{kiosk.code}" id="borja-om">' in thanks
     assert f'url=/k/{kiosk.code}">' in thanks  # the refresh without JavaScript: Swedish
+
+
+def test_a_translation_file_over_1_mb_is_refused_alike_on_the_page_and_the_cli(
+    app, admin_client, runner, tmp_path
+):
+    rows = translated(template(runner, tmp_path / "mall.csv", "ar"), "ar")
+    path = write(tmp_path / "stor.csv", rows)
+    with path.open("ab") as fh:
+        fh.write(b"\n" * (tr.MAX_FILE + 1 - path.stat().st_size))  # blank lines: 1 byte too many
+    done = runner.invoke(args=["translations", "load", str(path), "--language", "ar"])
+    assert done.exit_code == 1
+    assert "Filen är för stor (högst 1 MB). Ingenting har lästs in." in done.output
+    token = form_token(admin_client.get("/admin/sprak").text)
+    page = admin_client.post(
+        "/admin/sprak/las-in",
+        data={"csrf_token": token, "language": "ar", "file": (path.open("rb"), "stor.csv")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "Filen är för stor (högst 1 MB). Ingenting har lästs in." in page.text
+    with app.app_context():
+        session = db.session()
+        assert session.execute(text("SELECT COUNT(*) FROM translation_text")).scalar_one() == 0
+        loaded = "SELECT COUNT(*) FROM audit_entry WHERE action = 'översättning.läs_in'"
+        assert session.execute(text(loaded)).scalar_one() == 0
+    small = write(tmp_path / "liten.csv", rows)  # the same rows without the padding are taken
+    done = runner.invoke(args=["translations", "load", str(small), "--language", "ar"])
+    assert done.exit_code == 0, done.output

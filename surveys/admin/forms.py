@@ -14,6 +14,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from surveys.config import MIN_CELL_HIGH, MIN_CELL_LOW
+from surveys.services.settings import FORBUND_NAME_EMPTY, FORBUND_NAME_MAX, THRESHOLD_RANGE
 from surveys.services.users import DEFAULT_ROLE, MIN_PASSWORD, ROLE_LABELS
 
 ROLE_CHOICES = list(ROLE_LABELS.items())
@@ -80,30 +81,28 @@ class InterventionForm(FlaskForm):
     )
 
 
-_THRESHOLD_RANGE = f"Gränsen ska vara ett heltal mellan {MIN_CELL_LOW} och {MIN_CELL_HIGH}."
-
-
 class ThresholdForm(FlaskForm):
-    """The suppression threshold."""
+    """The suppression threshold (the settings service checks the range too)."""
 
     min_cell = IntegerField(
         "Visa inte resultat som bygger på färre än så här många svar",
         validators=[
             InputRequired("Ange gränsen."),
-            NumberRange(MIN_CELL_LOW, MIN_CELL_HIGH, _THRESHOLD_RANGE),
+            NumberRange(MIN_CELL_LOW, MIN_CELL_HIGH, THRESHOLD_RANGE),
         ],
-        invalid_value_message=_THRESHOLD_RANGE,  # type: ignore[call-arg]  # WTForms 3.3; stubs 3.2
+        invalid_value_message=THRESHOLD_RANGE,  # type: ignore[call-arg]  # WTForms 3.3; stubs 3.2
         render_kw={"inputmode": "numeric"},
     )
 
 
 class ForbundForm(FlaskForm):
-    """Förbundets namn: sender and text of mails, the report's heading."""
+    """Förbundets namn: sender and text of mails, the report's heading (the settings
+    service refuses an empty or too long name too)."""
 
     forbund_name = StringField(
         "Förbundets namn",
         validators=[
-            DataRequired("Ange förbundets namn."),
-            Length(max=200, message="Högst 200 tecken."),
+            DataRequired(FORBUND_NAME_EMPTY),
+            Length(max=FORBUND_NAME_MAX, message=f"Högst {FORBUND_NAME_MAX} tecken."),
         ],
     )

@@ -24,7 +24,6 @@ from surveys.services import imports, settings
 from surveys.services.catalogue import instrument_from_db
 
 bp = Blueprint("imports", __name__, url_prefix="/admin/importer")
-MAX_UPLOAD = 2 * 1024 * 1024
 KINDS = {"historik": "history", "riket": "national"}
 TEMPLATES = {
     "historik": (
@@ -73,10 +72,7 @@ def upload(kind: str):
     if upload_file is None or not upload_file.filename:
         flash("Välj en fil.", "error")
         return redirect(url_for(".index"))
-    data = upload_file.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
-        flash("Filen är för stor (högst 2 MB).", "error")
-        return redirect(url_for(".index"))
+    data = upload_file.read(imports.MAX_FILE + 1)  # never more in memory; the service refuses
     signature = request.files.get("signature")  # Riket: NNS's, when its key is configured
     group = request.form.get("jamforelsegrupp") if kind == "riket" else None  # None: unchanged
     try:
@@ -87,7 +83,11 @@ def upload(kind: str):
             KINDS[kind],
             data=data,
             filename=upload_file.filename,
-            signature=signature.read(4096) if signature and signature.filename else None,
+            signature=(
+                signature.read(imports.MAX_SIGNATURE + 1)
+                if signature and signature.filename
+                else None
+            ),
             group=None if group is None else group[:200],  # the förbund's, among the file's
         )
     except FileError as exc:

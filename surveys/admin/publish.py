@@ -41,7 +41,7 @@ from surveys.models import (
     RoundState,
 )
 from surveys.reports.data import frozen_changes, threshold_in_force
-from surveys.services import jobs
+from surveys.services import job_status, jobs
 from surveys.services import publications as pubs
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.republish import plan
@@ -115,16 +115,11 @@ def setting():
     form = ProtectOtherForm()
     if form.validate_on_submit():
         session = db.session()
-        if _publishing(session):
-            flash(
-                "En publicering pågår. Inställningen är inte ändrad; vänta tills publiceringen "
-                "är klar och försök igen."
-            )
+        try:  # refused while a year is being published, or when it is the same
+            pubs.set_protect_other(session, web_actor(), form.protect.data)
+        except pubs.SettingUnchanged as exc:
+            flash(str(exc))
             return redirect(url_for(".overview"))
-        if form.protect.data == pubs.protect_other(session):
-            flash("Inställningen är oförändrad.")
-            return redirect(url_for(".overview"))
-        pubs.set_protect_other(session, web_actor(), form.protect.data)
         flash(
             "Övriga skyddas nu."
             if form.protect.data
@@ -244,7 +239,7 @@ def job_page(job_id: str):
         "publish/job.html",
         job=job,
         state=jobs.state(job),
-        running=job.status in jobs.ACTIVE,
+        running=job.status in job_status.ACTIVE,
         preview=job.kind == jobs.PREVIEW,
     )
 

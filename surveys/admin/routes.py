@@ -239,8 +239,12 @@ def set_threshold():
     if not form.validate_on_submit():
         _flash_errors(form)
         return redirect(url_for(".home"))
-    value = str(form.min_cell.data)
-    settings.change_threshold(session, web_actor(), form.min_cell.data or 0)  # validated
+    value = form.min_cell.data if form.min_cell.data is not None else 0
+    try:
+        settings.change_threshold(session, web_actor(), value)
+    except settings.SettingError as exc:  # the form's range is the service's: a safeguard
+        flash(str(exc), "error")
+        return redirect(url_for(".home"))
     flash(f"Resultat med färre än {value} svar visas inte.")
     return redirect(url_for(".home"))
 
@@ -254,7 +258,11 @@ def set_forbund():
     if not form.validate_on_submit():
         _flash_errors(form)
         return redirect(url_for(".home"))
-    name = settings.change_forbund_name(session, web_actor(), form.forbund_name.data or "")
+    try:
+        name = settings.change_forbund_name(session, web_actor(), form.forbund_name.data or "")
+    except settings.SettingError as exc:  # the form refuses the same first: a safeguard
+        flash(str(exc), "error")
+        return redirect(url_for(".home"))
     flash(f"Förbundets namn är {name}.")
     return redirect(url_for(".home"))
 

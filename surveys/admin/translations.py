@@ -26,7 +26,6 @@ from surveys.services.catalogue import instrument_from_db
 from surveys.staff import common as staff
 
 bp = Blueprint("translations", __name__)
-MAX_UPLOAD = 1024 * 1024  # a translation is some 60 short texts: 1 MB is plenty
 
 
 @bp.route("/admin/sprak")
@@ -72,10 +71,7 @@ def load():
     if lang is None or upload is None or not upload.filename:
         flash("Välj ett språk och en fil. Ingenting har lästs in.", "error")
         return redirect(url_for(".overview"))
-    data = upload.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
-        flash("Filen är för stor (högst 1 MB). Ingenting har lästs in.", "error")
-        return redirect(url_for(".overview"))
+    data = upload.read(tr.MAX_FILE + 1)  # never more in memory; the service refuses it
     try:
         report = tr.load_language(
             session,

@@ -49,7 +49,7 @@ from surveys.services.submissions import insert_responses
 DEMO_YEARS = (2022, 2023, 2024)
 NNS_ACCOUNT = ("nns@demo.invalid", "demo-losenord-2024")
 FOLDER = "nationell-demo"
-DEMO_ACTOR = Actor(email="demo", role=Role.admin.value)  # the audit log's "demo" at NNS
+DEMO_ACTOR = Actor(email="demo", role=Role.admin.value)  # the audit log's "demo" (NNS, förbund)
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def seed_forbund(session: Session, spec: DemoForbund, *, seed: int, min_cell: in
         # the comparison group NNS registers it in: its report shows that group beside Riket
         settings.put(session, settings.COMPARISON_GROUP, spec.group)
     for year in DEMO_YEARS:
-        publish(session, instrument, year=year, user_email="demo", min_cell=min_cell)
+        publish(session, DEMO_ACTOR, instrument, year=year, min_cell=min_cell)
     return total
 
 
@@ -175,7 +175,7 @@ def run(*, default_min_cell: int, echo=print, root: Path | None = None) -> dict:
     Riket files were written (``root``: the demo förbund's folders, default beside it)."""
     migrate(current_app.config["DATABASE_URL"])  # a fresh clone needs nothing else first
     with db.own_transaction(db.session()) as national_session:
-        load_instrument_file(national_session)
+        load_instrument_file(national_session, DEMO_ACTOR)
     min_cell = threshold(national_session, default_min_cell)
     instrument = instrument_from_db(national_session)
     if national_session.exec(select(User).limit(1)).first() is not None:
@@ -191,7 +191,7 @@ def run(*, default_min_cell: int, echo=print, root: Path | None = None) -> dict:
         migrate(app.config["DATABASE_URL"])
         with app.app_context():
             with db.own_transaction(db.session()) as session:
-                load_instrument_file(session)
+                load_instrument_file(session, DEMO_ACTOR)
             if session.exec(select(Response).limit(1)).first() is None:
                 count = seed_forbund(session, spec, seed=1000 + number, min_cell=min_cell)
                 echo(f"{spec.name}: {count} enkäter {DEMO_YEARS[0]}–{DEMO_YEARS[-1]}, publicerade.")
@@ -239,9 +239,9 @@ def run(*, default_min_cell: int, echo=print, root: Path | None = None) -> dict:
                     import_national(session, instrument_from_db(session), data=data, filename=name)
             publish(
                 session,
+                DEMO_ACTOR,
                 instrument_from_db(session),
                 year=DEMO_YEARS[-1],
-                user_email="demo",
                 min_cell=min_cell,
             )
         app.extensions["engine"].dispose()

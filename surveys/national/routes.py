@@ -32,7 +32,7 @@ from surveys.national.riket_file import RiketFileError, default_filename, export
 from surveys.reports.assets import DOCUMENT_MIME
 from surveys.reports.data import published_report, threshold_in_force
 from surveys.reports.downloads import render_download
-from surveys.services import jobs
+from surveys.services import job_status, jobs
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import published_years
 
@@ -139,7 +139,7 @@ def job_page(job_id: str):
         "national/job.html",
         job=job,
         state=jobs.state(job),
-        running=job.status in jobs.ACTIVE,
+        running=job.status in job_status.ACTIVE,
     )
 
 

@@ -52,6 +52,8 @@ ACTIONS = {
     "översättning.läs_in": "Läste in en översättning av deltagarnas enkät",
     "översättning.godkänn": "Godkände en översättning så att den erbjuds deltagarna",
     "ljud.läs_in": "Lade in en inspelad uppläsning av en fråga",
+    "instrument.läs_in": "Läste in instrumentet (frågekatalogen)",
+    "svar.gallra": "Gallrade enskilda enkätsvar (de publicerade resultaten finns kvar)",
     "nyckel.skapa": "Skapade instansens signeringsnyckel",
     "nns.organisationsnummer": "Ändrade förbundets organisationsnummer",
     "nns.exportera": "Laddade ner paketet till NNS",

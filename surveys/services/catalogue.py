@@ -20,12 +20,16 @@ from indicators.instrument import (
     chronological,
 )
 from surveys import clock, models
+from surveys.services.actor import Actor, audit, require_admin
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "instrument" / "nns.yaml"
 
 
-def load_instrument_file(db: Session, *, path: Path | str = DEFAULT_FILE) -> dict[str, int]:
-    """Load (or re-load after an edit) the catalogue file; idempotent.
+def load_instrument_file(
+    db: Session, actor: Actor, *, path: Path | str = DEFAULT_FILE
+) -> dict[str, int]:
+    """The operator loads (or re-loads after an edit) the catalogue file; idempotent.
+    Audited as ``instrument.läs_in`` (the file, its version and the counts).
 
     Rows are upserted by their stable keys (a version by its explicit ``id``, never
     by its position), so answers keep pointing at the same question versions.
@@ -33,6 +37,7 @@ def load_instrument_file(db: Session, *, path: Path | str = DEFAULT_FILE) -> dic
     the answers that reference it. Raises CatalogueError, changing nothing, when the
     file is invalid or would change a version that stored answers reference.
     """
+    require_admin(actor)
     content = Path(path).read_bytes()
     instrument = Instrument.parse(content, source=Path(path).name)
     refuse_changes_to_answered_versions(db, instrument)
@@ -106,7 +111,14 @@ def load_instrument_file(db: Session, *, path: Path | str = DEFAULT_FILE) -> dic
         loaded_on=clock.today(),
     )
     db.flush()
-    return {"questions": sum(1 for _ in instrument.all_questions()), "changed": changed}
+    questions = sum(1 for _ in instrument.all_questions())
+    audit(
+        db,
+        actor,
+        "instrument.läs_in",
+        f"{Path(path).name} version {instrument.version}: {questions} frågor, {changed} ändringar",
+    )
+    return {"questions": questions, "changed": changed}
 
 
 def refuse_changes_to_answered_versions(db: Session, instrument: Instrument) -> None:

@@ -20,11 +20,16 @@ from surveys.files.history import (
     remove_batch,
     set_comparison_group,
 )
+from surveys.files.reading import FileError
 from surveys.models import ImportBatch
 from surveys.national.riket_file import check_signature
 from surveys.services.actor import Actor, audit, require_admin
 
 FIGURES = ("history", "national")
+MAX_FILE = 2 * 1024 * 1024  # bytes of a history or Riket file (a förbund's: some 100 kB)
+MAX_SIGNATURE = 4096  # bytes of NNS's signature file (an Ed25519 signature is far less)
+FILE_TOO_LARGE = "Filen är för stor (högst 2 MB)."
+SIGNATURE_TOO_LARGE = f"Signaturfilen är för stor (högst {MAX_SIGNATURE} byte)."
 # the audit action per kind, the same whether the page or the CLI imported the file
 ACTIONS = {"history": "import.historik", "national": "import.riket", "answers": "import.svar"}
 
@@ -44,10 +49,16 @@ def import_figures(
     checked when its public key is configured); the number of rows imported.
 
     ``group`` (Riket only): the förbund's comparison group, one of the file's groups
-    ("" = none; None = unchanged); an unknown group is a FileError."""
+    ("" = none; None = unchanged); an unknown group is a FileError. A file over
+    ``MAX_FILE`` bytes, or a signature over ``MAX_SIGNATURE``, is a FileError too (the
+    page and the command line read at most one byte more)."""
     require_admin(actor)
     if kind not in FIGURES:
         raise ValueError(f"Okänd import {kind!r}.")
+    if len(data) > MAX_FILE:
+        raise FileError([FILE_TOO_LARGE])
+    if kind == "national" and signature is not None and len(signature) > MAX_SIGNATURE:
+        raise FileError([SIGNATURE_TOO_LARGE])
     if kind == "national":
         check_signature(db, data, signature, filename)
     importer = import_history if kind == "history" else import_national

@@ -44,8 +44,20 @@ from surveys import clock
 from surveys.db import keep, kept, one_writer, own_transaction
 from surveys.models import BackgroundJob, Publication, ReportAsset, Role
 from surveys.national import publish as national
-from surveys.services import locks
 from surveys.services.actor import Actor, require_admin
+from surveys.services.job_status import (
+    ALL_YEARS,
+    DONE,
+    FAILED,
+    MAX_ATTEMPTS,
+    NATIONAL,
+    PREVIEW,
+    PUBLISH,
+    QUEUED,
+    RUNNING,
+    active_job,
+    publishing,
+)
 from surveys.services.publications import (
     Computed,
     PublishError,
@@ -61,17 +73,9 @@ from surveys.services.republish import republish_all
 
 log = logging.getLogger(__name__)
 
-PUBLISH = "publish"
-PREVIEW = "preview"
 PREVIEW_FRESH = timedelta(minutes=10)  # a preview snapshot is shown this long, then recounted
 SNAPSHOT_PREFIX = "forhandsgranskning-"  # report_asset cache_key of a year's preview snapshot
-QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
-ALL_YEARS = "publish_all"  # republish every published year (after the övriga setting changed)
-ALL_YEARS = "publish_all"  # republish every published year (after the övriga setting changed)
-NATIONAL = "publish_national"  # NNS's instance: a national year (surveys.national.publish)
-ACTIVE = (QUEUED, RUNNING)
 LEASE = timedelta(seconds=60)  # a claim holds this long unless its worker renews it
-MAX_ATTEMPTS = 3  # claims before a job whose workers keep dying is given up
 NEVER_STARTED = timedelta(minutes=2)  # the page says no worker seems to be running
 GAVE_UP = {
     PUBLISH: (
@@ -166,38 +170,6 @@ def _new_job(db: Session, kind: str, *, year: int, user_email: str, min_cell: in
     db.add(job)
     db.flush()
     return job
-
-
-def active_job(
-    db: Session, year: int, *, kind: str = PUBLISH, now: datetime | None = None
-) -> BackgroundJob | None:
-    """The year's job of a kind that a worker does or will do (reads only).
-
-    A job whose worker died counts while another worker will take it up again; one
-    that has used up its attempts does not (the next worker gives it up)."""
-    now = now or clock.utcnow()
-    return (
-        db.execute(
-            select(BackgroundJob)
-            .where(
-                col(BackgroundJob.year) == year,
-                col(BackgroundJob.kind) == kind,
-                or_(
-                    col(BackgroundJob.status) == QUEUED,
-                    and_(
-                        col(BackgroundJob.status) == RUNNING,
-                        or_(
-                            col(BackgroundJob.lease_until) >= now,
-                            col(BackgroundJob.attempts) < MAX_ATTEMPTS,
-                        ),
-                    ),
-                ),
-            )
-            .order_by(col(BackgroundJob.requested_at))
-        )
-        .scalars()
-        .first()
-    )
 
 
 # --- the worker's side: claim, heartbeat, finish ----------------------------------
@@ -373,6 +345,12 @@ def _published_message(publication: Publication) -> str:
     return f"{publication.year} är publicerat (version {publication.version})."
 
 
+def requester(job: BackgroundJob) -> Actor:
+    """The actor a job acts for: the administrator who asked for it (``request_*`` checked
+    that she may), so its publication and audit entry name her as the page's actions do."""
+    return Actor(email=job.requested_by, role=Role.admin.value)
+
+
 def publish_year(db: Session, instrument: Instrument, job: BackgroundJob) -> tuple[str, str]:
     """Publish the job's year once: ``(status, message)``.
 
@@ -384,12 +362,7 @@ def publish_year(db: Session, instrument: Instrument, job: BackgroundJob) -> tup
         return DONE, _published_message(done)
     try:
         publication = publish(
-            db,
-            instrument,
-            year=job.year,
-            user_email=job.requested_by,
-            min_cell=job.min_cell,
-            job_id=job.id,
+            db, requester(job), instrument, year=job.year, min_cell=job.min_cell, job_id=job.id
         )
     except PublishError as exc:
         return FAILED, str(exc)
@@ -411,11 +384,10 @@ def publish_national_year(
     done = published_by(db, job.id)
     if done is not None:
         return DONE, _national_message(done)
-    requester = Actor(email=job.requested_by, role=Role.admin.value)  # checked on request
     try:
         with one_writer(db), own_transaction(db):
             publication = national.publish_year(
-                db, requester, instrument, year=job.year, min_cell=job.min_cell
+                db, requester(job), instrument, year=job.year, min_cell=job.min_cell
             )
             publication.job_id = job.id
             db.add(publication)
@@ -466,22 +438,6 @@ def state(job: BackgroundJob, *, now: datetime | None = None) -> str:
     return job.status
 
 
-def publishing(db: Session, *, now: datetime | None = None) -> bool:
-    """Whether any year is being published now: a year's lock held (``services.locks``),
-    or a publishing job a worker does or will do (reads only)."""
-    if locks.any_held(db):
-        return True
-    return any(
-        active_job(db, job.year, kind=job.kind, now=now) is not None
-        for job in db.execute(
-            select(BackgroundJob).where(
-                col(BackgroundJob.kind).in_((PUBLISH, ALL_YEARS)),
-                col(BackgroundJob.status).in_(ACTIVE),
-            )
-        ).scalars()
-    )
-
-
 def request_all_years(db: Session, actor: Actor, *, min_cell: int) -> BackgroundJob:
     """Record a job republishing every published year (flushes); refused while one runs."""
     require_admin(actor)
@@ -495,9 +451,7 @@ def request_all_years(db: Session, actor: Actor, *, min_cell: int) -> Background
 
 def publish_all_years(db: Session, instrument: Instrument, job: BackgroundJob) -> tuple[str, str]:
     """Republish every published year (``republish.republish_all``): ``(status, message)``."""
-    done, stopped = republish_all(
-        db, instrument, user_email=job.requested_by, min_cell=job.min_cell
-    )
+    done, stopped = republish_all(db, requester(job), instrument, min_cell=job.min_cell)
     if stopped is not None:
         return FAILED, stopped
     return DONE, f"{', '.join(map(str, done))} är publicerade på nytt."

@@ -151,14 +151,27 @@ def restore(engine: Engine, source: Path) -> None:
     _run_pg(engine, "pg_restore", ["--clean", "--if-exists", "--no-owner", str(source)])
 
 
-def purge(db: Session, *, before: int) -> dict[str, int]:
-    """Remove the answers of years before ``before``; their publications stay as they are.
+CURRENT_YEAR_KEPT = "Innevarande års svar kan inte gallras."
+
+
+def check_purge(before: int) -> None:
+    """Refuse (``MaintenanceError``) a purge that would reach the current year's answers;
+    the command line asks before its confirmation question, ``purge`` asks again."""
+    if before > clock.today().year:
+        raise MaintenanceError(CURRENT_YEAR_KEPT)
+
+
+def purge(db: Session, actor: Actor, *, before: int) -> dict[str, int]:
+    """The operator removes the answers of years before ``before`` (``svar.gallra``: the
+    years and counts, never an answer); their publications stay as they are.
 
     Reports read publications only (DESIGN.md principle 3), so everything a
     report shows for those years — every scope, subgroup and pooled row — is
-    kept. A year with answers but no publication is refused: its results would
-    be lost.
+    kept. Refused (``MaintenanceError``, nothing changed): the current year, and a
+    year with answers but no publication (its results would be lost).
     """
+    require_admin(actor)
+    check_purge(before)
     years = sorted(
         y
         for (y,) in db.execute(
@@ -187,6 +200,13 @@ def purge(db: Session, *, before: int) -> dict[str, int]:
         delete(LinkToken).where(col(LinkToken.used).is_(True), col(LinkToken.created_on) < cutoff)
     )
     db.flush()
+    audit(
+        db,
+        actor,
+        "svar.gallra",
+        f"före {before}: {removed} enkäter från {len(years)} år"
+        + (f" ({', '.join(map(str, years))})" if years else ""),
+    )
     return {"responses": removed, "years": len(years)}
 
 

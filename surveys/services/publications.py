@@ -45,9 +45,8 @@ from surveys.models import (
     ShownVersion,
     table_of,
 )
-from surveys.services import locks, settings
+from surveys.services import job_status, locks, settings
 from surveys.services.actor import Actor, audit, require_admin
-from surveys.services.audit import record
 from surveys.services.submissions import PendingKeyError, check_release, release_pending
 
 FORBUND = ""  # the scope of the whole förbund
@@ -97,9 +96,29 @@ def protect_other(db: Session) -> bool:
     return row is None or row.value != "0"
 
 
+class SettingUnchanged(Exception):
+    """The övriga setting was left as it was (a publication runs, or it already had the
+    value); the message is Swedish and nothing was written."""
+
+
+PROTECT_OTHER_BUSY = (
+    "En publicering pågår. Inställningen är inte ändrad; vänta tills publiceringen "
+    "är klar och försök igen."
+)
+PROTECT_OTHER_SAME = "Inställningen är oförändrad."
+
+
 def set_protect_other(db: Session, actor: Actor, value: bool) -> None:
-    """Change the förbund's setting (the administrator only; audited; no commit)."""
+    """Change the förbund's setting (the administrator only; audited; no commit).
+
+    Refused (``SettingUnchanged``) while a year is being published (a lock held, or a
+    publishing job under way: its publication would mix the settings), and when the
+    setting already has the value (nothing to audit)."""
     require_admin(actor)
+    if job_status.publishing(db):
+        raise SettingUnchanged(PROTECT_OTHER_BUSY)
+    if value == protect_other(db):
+        raise SettingUnchanged(PROTECT_OTHER_SAME)
     row = db.get(Setting, PROTECT_OTHER_KEY) or Setting(key=PROTECT_OTHER_KEY, value="1")
     row.value = "1" if value else "0"
     db.add(row)
@@ -488,20 +507,24 @@ def year_has_answers(db: Session, year: int) -> bool:
 
 def publish(
     db: Session,
+    actor: Actor,
     instrument: Instrument,
     *,
     year: int,
-    user_email: str,
     min_cell: int,
     now: datetime | None = None,
     job_id: str | None = None,
 ) -> Publication:
-    """Publish a year: release and close its rounds, compute, store, audit; commits.
+    """The administrator (or the operator at the command line) publishes a year: release
+    and close its rounds, compute, store, audit (``publicering.publicera``, by the
+    actor); commits.
 
-    Refuses (``PublishError``, nothing changed) a year without answers and a year
-    that is being published right now. ``job_id``: the background job publishing it,
-    recorded on the publication in the same transaction (a job publishes once).
+    Refuses anyone else (``Refused``) and (``PublishError``, nothing changed) a year
+    without answers and a year that is being published right now. ``job_id``: the
+    background job publishing it, recorded on the publication in the same transaction
+    (a job publishes once).
     """
+    require_admin(actor)
     now = now or clock.now()
     if not year_has_answers(db, year):
         raise PublishError(f"Det finns inga svar för {year} att publicera.")
@@ -531,7 +554,7 @@ def publish(
                 instrument,
                 computed,
                 version=(previous.version + 1) if previous else 1,
-                user_email=user_email,
+                user_email=actor.email,
                 now=now,
             )
             publication.job_id = job_id
@@ -542,14 +565,12 @@ def publish(
                     f"En förhandsgranskning av {year} togs fram medan året publicerades. "
                     "Ingenting publicerades; försök igen."
                 ) from None
-            record(
+            audit(
                 db,
-                user_email=user_email,
-                action="publicering.publicera",
-                detail=(
-                    f"{year} version {publication.version}; {len(computed.rows)} rader, "
-                    f"{hidden_count(computed.rows)} dolda; {closed} omgångar stängda"
-                ),
+                actor,
+                "publicering.publicera",
+                f"{year} version {publication.version}; {len(computed.rows)} rader, "
+                f"{hidden_count(computed.rows)} dolda; {closed} omgångar stängda",
             )
     except BaseException:
         db.rollback()

@@ -16,6 +16,7 @@ from indicators import Instrument
 from surveys.models import PublicationRow
 from surveys.services import locks
 from surveys.services import publications as pubs
+from surveys.services.actor import Actor
 
 
 @dataclass
@@ -83,16 +84,17 @@ def _shown(db: Session, publication_id: str) -> dict[tuple, tuple]:
 
 
 def republish_all(
-    db: Session, instrument: Instrument, *, user_email: str, min_cell: int
+    db: Session, actor: Actor, instrument: Instrument, *, min_cell: int
 ) -> tuple[list[int], str | None]:
-    """Publish every published year again, oldest first; stop at the first that fails.
+    """The actor publishes every published year again, oldest first (each ``publish``
+    checks and audits); stop at the first that fails.
 
     Returns the years republished and, when one failed, a Swedish message naming it
     (earlier years keep their new versions; that year and later ones are unchanged)."""
     done: list[int] = []
     for year in pubs.published_years(db):
         try:
-            pubs.publish(db, instrument, year=year, user_email=user_email, min_cell=min_cell)
+            pubs.publish(db, actor, instrument, year=year, min_cell=min_cell)
         except pubs.PublishError as exc:
             return done, _stopped(year, done, str(exc))
         done.append(year)

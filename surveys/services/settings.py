@@ -19,6 +19,11 @@ BAR_CHART_PDF = "report_bar_chart_pdf"  # "1": the PDF and Word file also draw t
 ABOUT_TEXT = "om_indikatorerna"  # report_text: the standing text before "Resultatet i korthet"
 CONTACT_TEXT = "kontakt"  # report_text: the förbund's contact details in the title block
 REPORT_TEXT_MAX = 4000
+FORBUND_NAME_MAX = 200  # characters, the stored name (spaces at the ends removed)
+THRESHOLD_RANGE = f"Gränsen ska vara ett heltal mellan {MIN_CELL_LOW} och {MIN_CELL_HIGH}."
+FORBUND_NAME_EMPTY = "Ange förbundets namn."
+FORBUND_NAME_LONG = f"Förbundets namn får vara högst {FORBUND_NAME_MAX} tecken."
+UNCHANGED = "Ingenting har ändrats."
 DEFAULT_ABOUT = (
     "Indikatorer för finansiell samordning är ett nationellt verktyg för att följa upp "
     'samordningsförbundens arbete. Indikatorerna är svar på frågan "Hur vet vi att det blir '
@@ -29,6 +34,10 @@ DEFAULT_ABOUT = (
     "pågående insats, deltagare vid avslut, personal i insatserna, remittenter, parternas "
     "chefsgrupp och styrelsen."
 )
+
+
+class SettingError(ValueError):
+    """A setting was refused; the message is Swedish and nothing was changed."""
 
 
 def get(db: Session, key: str, default: str = "") -> str:
@@ -79,16 +88,25 @@ def put_report_text(db: Session, key: str, text: str, *, user_email: str) -> Non
 
 
 def change_threshold(db: Session, actor: Actor, value: int) -> None:
-    """The administrator sets the threshold for small numbers (``gräns.ändra``)."""
+    """The administrator sets the threshold for small numbers (``gräns.ändra``), a whole
+    number in the one range; ``SettingError`` (nothing changed) otherwise."""
     require_admin(actor)
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if not whole or not MIN_CELL_LOW <= value <= MIN_CELL_HIGH:
+        raise SettingError(f"{THRESHOLD_RANGE} {UNCHANGED}")
     put(db, MIN_CELL, str(value))
     audit(db, actor, "gräns.ändra", str(value))
 
 
 def change_forbund_name(db: Session, actor: Actor, name: str) -> str:
-    """The administrator sets "Förbundets namn" (``förbund.namn``); the name as stored."""
+    """The administrator sets "Förbundets namn" (``förbund.namn``); the name as stored.
+    An empty name, or one longer than ``FORBUND_NAME_MAX``, is a ``SettingError``."""
     require_admin(actor)
     name = name.strip()
+    if not name:
+        raise SettingError(f"{FORBUND_NAME_EMPTY} {UNCHANGED}")
+    if len(name) > FORBUND_NAME_MAX:
+        raise SettingError(f"{FORBUND_NAME_LONG} {UNCHANGED}")
     put(db, FORBUND_NAME, name)
     audit(db, actor, "förbund.namn", name)
     return name

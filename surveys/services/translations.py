@@ -138,6 +138,8 @@ SCRIPT_KEYS = (
     "ui.send_anyway",
     "ui.answer_questions",
 )
+MAX_FILE = 1024 * 1024  # bytes: a translation is some 60 short texts, 1 MB is plenty
+FILE_TOO_LARGE = "Filen är för stor (högst 1 MB). Ingenting har lästs in."
 MAX_TEXT = 2000  # characters in one translated text
 LONGER_FACTOR = 3  # a translation may be at most 3 × the Swedish (+ SLACK) characters
 SLACK = 20
@@ -254,8 +256,12 @@ def load_translation(
     """Replace the language's translation with the file's rows; FileError names the rows.
 
     All or nothing: an unknown key, a wrong column, markup, a text far longer than the
-    Swedish, a control character or a changed placeholder refuses the whole file."""
+    Swedish, a control character or a changed placeholder refuses the whole file, as
+    does a file over ``MAX_FILE`` bytes (the page and the command line alike)."""
     lang = _known(code)
+    size = data.stat().st_size if isinstance(data, Path) else len(data)
+    if size > MAX_FILE:
+        raise FileError([FILE_TOO_LARGE])
     sources = source_texts(instrument)
     table = open_table(data, filename=filename, required=["key", "sv", "text"])
     errors: list[str] = []
