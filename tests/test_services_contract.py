@@ -278,3 +278,22 @@ def test_the_respondent_blueprints_hold_no_staff_page(app):
     assert [r for r in respondent if r.startswith(("/personal", "/admin"))] == []
     staff = {rule.rule: rule.endpoint for rule in app.url_map.iter_rules()}
     assert staff["/personal/omgang/<round_id>/surfplatta"] == "staff.kiosk_settings"
+
+
+def test_every_audited_action_has_a_swedish_description_on_the_log_page():
+    """The log page shows ACTIONS' description of an entry, else its raw key: every
+    action a module writes with a literal name is described."""
+    from surveys.services.audit import ACTIONS
+
+    undescribed = set()
+    for path in EVERY_MODULE:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            called = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            names = [a for a in node.args[2:3] if called == "audit"]
+            names += [k.value for k in node.keywords if called == "record" and k.arg == "action"]
+            for name in names:
+                if isinstance(name, ast.Constant) and name.value not in ACTIONS:
+                    undescribed.add(f"{path.relative_to(ROOT)}: {name.value}")
+    assert undescribed == set()

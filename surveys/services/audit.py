@@ -63,6 +63,10 @@ ACTIONS = {
     "riket.paket.ersätt": "Ersatte ett förbunds paket med ett nyare (NNS)",
     "riket.publicera": "Publicerade Riket för ett år (NNS)",
     "riket.exportera": "Exporterade rikets fil (NNS)",
+    "omgång.surfplatta": "Ändrade surfplattornas inställning för en mätomgång",
+    "rapporttext.ändra": "Ändrade en av rapportens fasta texter",
+    "inställning.stapeldiagram": "Ändrade om PDF- och Word-rapporten ritar årets staplar",
+    "väntande.oläsbara_bort": "Tog bort väntande svar som inte går att läsa (nyckeln saknas)",
 }
 
 
