@@ -63,5 +63,6 @@ def test_bench_submit_prints_the_store_and_the_least_ratio_this_design_can_reach
     }
     assert figures["store_ms"] > 0
     least = (figures["floor_ms"] + figures["store_ms"]) / figures["app_hello_ms"]
-    assert figures["least_ratio"] == pytest.approx(least, abs=0.01)
+    # the milliseconds are printed to three decimals, the ratio from the unrounded figures
+    assert figures["least_ratio"] == pytest.approx(least, rel=0.02, abs=0.02)
     assert figures["least_ratio"] > figures["floor_ratio"]
