@@ -25,8 +25,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from surveys import create_app, db, worker
-from surveys.models import BackgroundJob
+from surveys.models import BackgroundJob, Role
 from surveys.services import jobs, locks
+from surveys.services.actor import Actor
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import compute
 from tests.conftest import SECRET, count_rows, form_token, login, scalar
@@ -718,3 +719,37 @@ def test_the_worker_outlives_a_database_it_cannot_reach(tmp_path, caplog):
         thread.join(timeout=30)
     assert not thread.is_alive()
     assert errors == []
+
+
+def test_a_job_that_waited_is_not_done_for_an_administrator_who_has_since_lost_the_role(
+    app, runner, tmp_path, make_user
+):
+    """No worker ran while the job waited; meanwhile its administrator was deactivated
+    (or made a reader). The worker then refuses it with a Swedish reason: nothing is
+    published in her name. An administrator still in office has hers done."""
+    import_seed(runner, tmp_path, publish=False)
+    email = make_user("administratör", email="avgatt@example.invalid")
+    requester = Actor(email=email, role=Role.admin.value)
+    published = "SELECT COUNT(*) FROM audit_entry WHERE action = 'publicering.publicera'"
+    for change in (
+        "UPDATE app_user SET active = FALSE",
+        "UPDATE app_user SET active = TRUE, role = 'läsare'",
+        "UPDATE app_user SET role = 'administratör'",  # back in office
+    ):
+        with app.app_context():
+            session = db.session()
+            job = jobs.request_publish(session, requester, year=2023, min_cell=5)
+            session.execute(text(change + " WHERE email = :e"), {"e": email})
+            session.commit()
+            job_id = job.id
+        done = worker.run_inline(app, job_id)
+        assert done is not None
+        if "administratör" in change:
+            assert done.status == jobs.DONE
+            assert scalar(app, "SELECT published_by FROM publication") == email
+            assert scalar(app, published) == 1
+        else:
+            assert done.status == jobs.FAILED
+            assert "avgatt@example.invalid är inte längre administratör" in done.message
+            assert count_rows(app, "publication") == 0
+            assert scalar(app, published) == 0

@@ -42,9 +42,9 @@ from sqlmodel import Session, col
 from indicators import Instrument
 from surveys import clock
 from surveys.db import keep, kept, one_writer, own_transaction
-from surveys.models import BackgroundJob, Publication, ReportAsset, Role
+from surveys.models import BackgroundJob, Publication, ReportAsset, Role, User
 from surveys.national import publish as national
-from surveys.services.actor import Actor, require_admin
+from surveys.services.actor import Actor, Refused, require_admin
 from surveys.services.job_status import (
     ALL_YEARS,
     DONE,
@@ -345,9 +345,20 @@ def _published_message(publication: Publication) -> str:
     return f"{publication.year} är publicerat (version {publication.version})."
 
 
-def requester(job: BackgroundJob) -> Actor:
+def requester(db: Session, job: BackgroundJob) -> Actor:
     """The actor a job acts for: the administrator who asked for it (``request_*`` checked
-    that she may), so its publication and audit entry name her as the page's actions do."""
+    that she may), so its publication and audit entry name her as the page's actions do.
+
+    A job may wait for a worker (none running) for hours: when she has been deactivated
+    or is no longer an administrator by the time it runs, the job is refused (``Refused``,
+    Swedish) instead of publishing in her name. Users are never deleted; a requester
+    without an account is the system's own (the demo, the tests' administrator)."""
+    user = db.execute(select(User).where(col(User.email) == job.requested_by)).scalars().first()
+    if user is not None and (not user.active or user.role != Role.admin.value):
+        raise Refused(
+            f"{job.requested_by} är inte längre administratör, så jobbet gjordes inte. "
+            "Be en administratör att göra det igen."
+        )
     return Actor(email=job.requested_by, role=Role.admin.value)
 
 
@@ -362,9 +373,9 @@ def publish_year(db: Session, instrument: Instrument, job: BackgroundJob) -> tup
         return DONE, _published_message(done)
     try:
         publication = publish(
-            db, requester(job), instrument, year=job.year, min_cell=job.min_cell, job_id=job.id
+            db, requester(db, job), instrument, year=job.year, min_cell=job.min_cell, job_id=job.id
         )
-    except PublishError as exc:
+    except (PublishError, Refused) as exc:
         return FAILED, str(exc)
     except IntegrityError:
         # another worker of the same job stored it first (the unique job_id)
@@ -387,11 +398,11 @@ def publish_national_year(
     try:
         with one_writer(db), own_transaction(db):
             publication = national.publish_year(
-                db, requester(job), instrument, year=job.year, min_cell=job.min_cell
+                db, requester(db, job), instrument, year=job.year, min_cell=job.min_cell
             )
             publication.job_id = job.id
             db.add(publication)
-    except national.NationalPublishError as exc:
+    except (national.NationalPublishError, Refused) as exc:
         return FAILED, str(exc)
     except IntegrityError:
         done = published_by(db, job.id)  # another worker of the same job stored it first
@@ -451,7 +462,11 @@ def request_all_years(db: Session, actor: Actor, *, min_cell: int) -> Background
 
 def publish_all_years(db: Session, instrument: Instrument, job: BackgroundJob) -> tuple[str, str]:
     """Republish every published year (``republish.republish_all``): ``(status, message)``."""
-    done, stopped = republish_all(db, requester(job), instrument, min_cell=job.min_cell)
+    try:
+        actor = requester(db, job)
+    except Refused as exc:
+        return FAILED, str(exc)
+    done, stopped = republish_all(db, actor, instrument, min_cell=job.min_cell)
     if stopped is not None:
         return FAILED, stopped
     return DONE, f"{', '.join(map(str, done))} är publicerade på nytt."
