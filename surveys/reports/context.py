@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from indicators.disclosure import SUPPRESSED_PRIMARY, suppression_kind
 from indicators.report import (
     IMPORTED,
     SUBGROUP_LABELS,
@@ -25,7 +26,7 @@ from indicators.report import (
 )
 from surveys import clock
 from surveys.reports import riket
-from surveys.reports.data import COMPLEMENTARY, PRIMARY, ReportData
+from surveys.reports.data import ReportData
 from surveys.services import settings
 from surveys.services.rounds import ADMIN_ONLY_QUESTIONNAIRES
 
@@ -79,7 +80,7 @@ FORBUND_LEVEL = ADMIN_ONLY_QUESTIONNAIRES
 
 def hidden_text(kind: str, min_cell: int) -> str:
     """The Swedish reason a hidden row shows: never "färre än" for the second reason."""
-    if kind == PRIMARY:
+    if kind == SUPPRESSED_PRIMARY:
         return f"Färre än {min_cell} svar"
     return COMPLEMENTARY_TEXT if kind else ""
 
@@ -145,9 +146,8 @@ def table_groups(
 
 
 def _table_row(r: dict, qn, min_cell: int) -> TableRow:
-    kind = str(r.get("hidden") or "")
-    if not kind and bool(r["suppressed"]):  # rows without a kind: never claim "färre än"
-        kind = COMPLEMENTARY
+    # rows without a kind: the one rule (never claim "färre än" on a guess)
+    kind = str(r.get("hidden") or "") or suppression_kind(r["suppressed"], r.get("reason"))
     return TableRow(
         label=_row_label(qn, r["subgroup"], r["n"]),
         negative=_pct(r["negative"]),
@@ -420,7 +420,8 @@ def overview_rows(
                     "n": "–" if r.n is None or pd.isna(r.n) else int(r.n),  # hidden: see summary
                     "suppressed": bool(r.suppressed),
                     "hidden_text": hidden_text(
-                        getattr(r, "hidden", "") or (COMPLEMENTARY if r.suppressed else ""),
+                        getattr(r, "hidden", "")
+                        or suppression_kind(r.suppressed, getattr(r, "reason", None)),
                         min_cell,
                     ),
                     "positive": whole_number(r.positive),

@@ -18,11 +18,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from indicators import RESULT_COLUMNS, Instrument
-from indicators.disclosure import (
-    SUPPRESSED_COMPLEMENTARY,
-    SUPPRESSED_PRIMARY,
-    suppression_kind,
-)
+from indicators.disclosure import suppression_kind
 from indicators.report import HISTORY_COLUMNS, NATIONAL_COLUMNS, combine, history_results
 from indicators.scoring import order_results
 from surveys.db import keep, kept
@@ -170,7 +166,6 @@ def _published_rows(db: Session, pubs: list[Publication], scope: str) -> pd.Data
 
 
 LEFT_OUT_COLUMNS = ["left_out", "left_out_gender", "left_out_insats"]
-PRIMARY, COMPLEMENTARY = SUPPRESSED_PRIMARY, SUPPRESSED_COMPLEMENTARY
 EXTRA_COLUMNS = ["reason", "hidden", *LEFT_OUT_COLUMNS]
 
 
