@@ -441,14 +441,20 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def tablet(browser):
-    """A touch tablet's page (800 × 1280, Swedish) in a context of its own."""
-    context = browser.new_context(viewport=TABLET, locale="sv-SE", has_touch=True)
+def tablet_page(browser, **options) -> Iterator:
+    """A tablet-sized (800 × 1280) Swedish page in a context of its own, with the
+    browser tests' 15 s timeout; ``options`` add to the context's (no JavaScript …)."""
+    context = browser.new_context(viewport=TABLET, locale="sv-SE", **options)
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+@pytest.fixture
+def tablet(browser):
+    """A touch tablet's page."""
+    yield from tablet_page(browser, has_touch=True)
 
 
 # --- requests as the pages make them (shared by test modules) ------------------------

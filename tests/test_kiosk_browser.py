@@ -14,7 +14,7 @@ from surveys import db
 from surveys.models import Round
 from surveys.services import rounds as ops
 from tests.browsing import fill, wait_for_sw, wait_until
-from tests.conftest import TABLET, count_rows, release_all
+from tests.conftest import TABLET, count_rows, release_all, tablet_page
 
 PHONE = {"width": 390, "height": 844}
 pytestmark = pytest.mark.browser
@@ -233,11 +233,8 @@ def test_idle_asks_are_you_there_then_clears_everything(
 
 @pytest.fixture
 def no_js(browser):
-    context = browser.new_context(viewport=TABLET, locale="sv-SE", java_script_enabled=False)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
+    """A tablet's page with JavaScript turned off."""
+    yield from tablet_page(browser, java_script_enabled=False)
 
 
 def previous_answers_visible(page) -> bool:

@@ -28,7 +28,7 @@ from surveys.services.actor import Actor, audit, require_admin
 FIGURES = ("history", "national")
 MAX_FILE = 2 * 1024 * 1024  # bytes of a history or Riket file (a förbund's: some 100 kB)
 MAX_SIGNATURE = 4096  # bytes of NNS's signature file (an Ed25519 signature is far less)
-FILE_TOO_LARGE = "Filen är för stor (högst 2 MB)."
+FILE_TOO_LARGE = f"Filen är för stor (högst {MAX_FILE // 1024**2} MB)."
 SIGNATURE_TOO_LARGE = f"Signaturfilen är för stor (högst {MAX_SIGNATURE} byte)."
 # the audit action per kind, the same whether the page or the CLI imported the file
 ACTIONS = {"history": "import.historik", "national": "import.riket", "answers": "import.svar"}

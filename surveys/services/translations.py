@@ -139,7 +139,7 @@ SCRIPT_KEYS = (
     "ui.answer_questions",
 )
 MAX_FILE = 1024 * 1024  # bytes: a translation is some 60 short texts, 1 MB is plenty
-FILE_TOO_LARGE = "Filen är för stor (högst 1 MB). Ingenting har lästs in."
+FILE_TOO_LARGE = f"Filen är för stor (högst {MAX_FILE // 1024**2} MB). Ingenting har lästs in."
 MAX_TEXT = 2000  # characters in one translated text
 LONGER_FACTOR = 3  # a translation may be at most 3 × the Swedish (+ SLACK) characters
 SLACK = 20
