@@ -187,9 +187,10 @@ def _in_swedish(error: Any) -> str:
     if error["type"] == "literal_error":
         *first, last = get_args(Settings.model_fields[name].annotation)
         return f"{name} ska vara {', '.join(first)} eller {last} (nu {shown!r})."
-    if name in ("MAIL_STARTTLS", "MAIL_TLS"):
+    annotation = Settings.model_fields[name].annotation
+    if annotation is bool:
         return f"{name} ska vara 1 eller 0 (nu {shown!r})."
-    if Settings.model_fields[name].annotation is int:
+    if annotation is int:
         return f"{name} ska vara ett heltal (nu {shown!r})."
     return f"{name} kan inte läsas (nu {shown!r})."
 
