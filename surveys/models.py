@@ -356,7 +356,11 @@ class Publication(SQLModel, table=True):
     """A year's results as published: computed once, disclosure-controlled, frozen."""
 
     __tablename__ = "publication"
-    __table_args__ = (UniqueConstraint("year", "version"),)
+    __table_args__ = (
+        UniqueConstraint("year", "version"),
+        # a job publishes a year once (the all-years job publishes several years)
+        UniqueConstraint("job_id", "year", name="uq_publication_job_id_year"),
+    )
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)  # random id
     year: int = Field(index=True)  # measurement year published
     version: int  # 1 for the first publication of the year, then 2, 3 ...
@@ -366,10 +370,8 @@ class Publication(SQLModel, table=True):
     protect_other: bool = True  # False: övriga counted as known (administrator's setting)
     instrument_version: str = Field(max_length=40)  # instrument_version of the file used
     method_note: str = Field(default="", max_length=4000)  # how the figures were made, in Swedish
-    # the background job that published it (None: `surveys publish`); a job publishes once
-    job_id: str | None = Field(
-        default=None, foreign_key="background_job.id", unique=True, max_length=32
-    )
+    # the background job that published it (None: `surveys publish`); once per year
+    job_id: str | None = Field(default=None, foreign_key="background_job.id", max_length=32)
 
 
 class ShownVersion(SQLModel, table=True):

@@ -184,7 +184,6 @@ class Heartbeat:
     def __init__(self, engine: Engine, job_id: str, *, worker: str, lease: timedelta, every: float):
         self.engine, self.job_id, self.worker = engine, job_id, worker
         self.lease, self.every = lease, every
-        self.lost = False  # the lease ran out and another worker took the job
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._beat, name=f"puls-{job_id[:8]}", daemon=True)
 
@@ -212,8 +211,9 @@ class Heartbeat:
             except Exception:  # noqa: BLE001 - a missed beat is retried; the lease is long
                 log.warning("Jobbets lease kunde inte förnyas; försöker igen.", exc_info=True)
                 continue
-            if not kept:
-                self.lost = True
+            if not kept:  # the lease ran out and another worker took the job: its result
+                # counts (``finish`` refuses ours; a publication is stored once per year)
+                log.warning("Jobbet %s har tagits över av en annan process.", self.job_id)
                 return
 
 

@@ -23,7 +23,7 @@ from sqlmodel import select
 
 from indicators.disclosure import suppression_kind
 from surveys import clock, db
-from surveys.models import Intervention, ReportComment
+from surveys.models import AuditEntry, Intervention, ReportComment
 from surveys.reports.context import (
     COMPLEMENTARY_TEXT,
     change_text,
@@ -448,3 +448,39 @@ def test_the_all_years_job_republishes_every_year_and_refuses_a_second(app, runn
         assert done.status == jobs.DONE
         assert done.message == "2023, 2024 är publicerade på nytt."
         assert [pubs.latest(s, y).version for y in (2023, 2024)] == [2, 2]
+
+
+def test_an_all_years_job_taken_up_again_publishes_each_year_once(
+    app, runner, tmp_path, fake_clock
+):
+    """Its worker republished 2023 and died: the next worker republishes 2024 only, and
+    each year's new version names the job (the years were published again before)."""
+    from surveys import worker
+    from surveys.models import Publication
+    from surveys.services import jobs
+    from surveys.services import publications as pubs
+    from surveys.services.catalogue import instrument_from_db
+
+    _two_published_years(runner, tmp_path)
+    with app.app_context():
+        s = db.session()
+        job = jobs.request_all_years(s, CHEF, min_cell=5)
+        s.commit()
+        claimed = jobs.claim(s, worker="a", job_id=job.id)
+        s.commit()
+        assert claimed is not None
+        pubs.publish(s, CHEF, instrument_from_db(s), year=2023, min_cell=5, job_id=job.id)
+        # worker a dies here, before 2024
+    fake_clock.advance(seconds=jobs.LEASE.total_seconds() + 1)
+    done = worker.run_next(app, worker="b")
+    assert done is not None
+    assert (done.status, done.attempts) == (jobs.DONE, 2)
+    assert done.message == "2023, 2024 är publicerade på nytt."
+    with app.app_context():
+        s = db.session()
+        versions = {(p.year, p.version): p.job_id for p in s.exec(select(Publication)).all()}
+        assert versions == {(2023, 1): None, (2024, 1): None, (2023, 2): job.id, (2024, 2): job.id}
+        republished = s.exec(
+            select(AuditEntry).where(AuditEntry.action == "publicering.publicera")
+        ).all()
+        assert sorted(e.detail.split()[0] for e in republished) == ["2023", "2023", "2024", "2024"]

@@ -9,9 +9,10 @@ SKIP LOCKED`` on PostgreSQL, the writer lock on SQLite) and holds it by a lease 
 it renews every few seconds (``renew``, the heartbeat). A worker that dies stops
 renewing: when the lease has run out another worker takes the job up again, and after
 ``MAX_ATTEMPTS`` claims the job is given up with the reason (``claim`` does both).
-A publication records the job that made it (``publication.job_id``, unique), so a job
-taken up again after its worker stored the publication finishes without publishing a
-second time. The year's publishing lock (``services.locks``) dies with the process.
+A publication records the job that made it (``publication.job_id``, unique with the
+year), so a job taken up again after its worker stored the publication finishes without
+publishing a second time (the all-years job skips the years it has stored). The year's
+publishing lock (``services.locks``) dies with the process.
 
 Reading a job (``state``) never writes: the job page only shows what the workers wrote.
 
@@ -65,6 +66,7 @@ from surveys.services.publications import (
     latest,
     protect_other,
     publish,
+    published_by,
     published_years,
     record_shown,
     year_has_answers,
@@ -253,9 +255,10 @@ def _give_up_abandoned(db: Session, now: datetime) -> None:
         .all()
     )
     for job in abandoned:
-        published = published_by(db, job.id)
+        # the all-years job publishes oldest first, up to its year: its year stored = done
+        published = published_by(db, job.id, job.year)
         if published is not None:
-            job.status, job.message = DONE, _published_message(published)
+            job.status, job.message = DONE, _done_message(db, job, published)
         else:
             job.status = FAILED
             job.message = GAVE_UP[job.kind].format(year=job.year, attempts=job.attempts)
@@ -334,15 +337,26 @@ def failure(job: BackgroundJob) -> str:
 # --- the work itself ------------------------------------------------------------
 
 
-def published_by(db: Session, job_id: str) -> Publication | None:
-    """The publication a job stored, if it did."""
-    return (
-        db.execute(select(Publication).where(col(Publication.job_id) == job_id)).scalars().first()
-    )
-
-
 def _published_message(publication: Publication) -> str:
     return f"{publication.year} är publicerat (version {publication.version})."
+
+
+def _done_message(db: Session, job: BackgroundJob, publication: Publication) -> str:
+    """What a finished job says: the year it published, or (all years) every year."""
+    if job.kind == NATIONAL:
+        return _national_message(publication)
+    if job.kind != ALL_YEARS:
+        return _published_message(publication)
+    years = db.execute(
+        select(col(Publication.year))
+        .where(col(Publication.job_id) == job.id)
+        .order_by(col(Publication.year))
+    ).scalars()
+    return _republished_message(list(years))
+
+
+def _republished_message(years: list[int]) -> str:
+    return f"{', '.join(map(str, years))} är publicerade på nytt."
 
 
 def requester(db: Session, job: BackgroundJob) -> Actor:
@@ -378,7 +392,7 @@ def publish_year(db: Session, instrument: Instrument, job: BackgroundJob) -> tup
     except (PublishError, Refused) as exc:
         return FAILED, str(exc)
     except IntegrityError:
-        # another worker of the same job stored it first (the unique job_id)
+        # another worker of the same job stored it first (job and year are unique)
         done = published_by(db, job.id)
         if done is None:
             raise
@@ -466,10 +480,12 @@ def publish_all_years(db: Session, instrument: Instrument, job: BackgroundJob) -
         actor = requester(db, job)
     except Refused as exc:
         return FAILED, str(exc)
-    done, stopped = republish_all(db, actor, instrument, min_cell=job.min_cell)
+    done, stopped = republish_all(
+        db, actor, instrument, min_cell=job.min_cell, job_id=job.id, up_to=job.year
+    )
     if stopped is not None:
         return FAILED, stopped
-    return DONE, f"{', '.join(map(str, done))} är publicerade på nytt."
+    return DONE, _republished_message(done)
 
 
 # --- the preview snapshot -------------------------------------------------------

@@ -475,6 +475,14 @@ def previous_sizes(db: Session, publication: Publication) -> pd.DataFrame:
 # --- publishing -----------------------------------------------------------
 
 
+def published_by(db: Session, job_id: str, year: int | None = None) -> Publication | None:
+    """The publication a background job stored (of ``year``; else its newest), if any."""
+    query = select(Publication).where(col(Publication.job_id) == job_id)
+    if year is not None:
+        query = query.where(col(Publication.year) == year)
+    return db.execute(query.order_by(col(Publication.year).desc())).scalars().first()
+
+
 def latest(db: Session, year: int) -> Publication | None:
     """The newest publication of a year."""
     return (

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from indicators import Instrument
@@ -84,19 +85,35 @@ def _shown(db: Session, publication_id: str) -> dict[tuple, tuple]:
 
 
 def republish_all(
-    db: Session, actor: Actor, instrument: Instrument, *, min_cell: int
+    db: Session,
+    actor: Actor,
+    instrument: Instrument,
+    *,
+    min_cell: int,
+    job_id: str | None = None,
+    up_to: int | None = None,
 ) -> tuple[list[int], str | None]:
-    """The actor publishes every published year again, oldest first (each ``publish``
-    checks and audits); stop at the first that fails.
+    """The actor publishes every published year (up to ``up_to``) again, oldest first
+    (each ``publish`` checks and audits); stop at the first that fails.
+
+    ``job_id``: the background job doing it, recorded on each publication. A job taken
+    up again (its worker died, or lost its lease and still runs) skips the years it has
+    already published, so no year gets two new versions from one request.
 
     Returns the years republished and, when one failed, a Swedish message naming it
     (earlier years keep their new versions; that year and later ones are unchanged)."""
     done: list[int] = []
     for year in pubs.published_years(db):
-        try:
-            pubs.publish(db, actor, instrument, year=year, min_cell=min_cell)
-        except pubs.PublishError as exc:
-            return done, _stopped(year, done, str(exc))
+        if up_to is not None and year > up_to:
+            break
+        if job_id is None or pubs.published_by(db, job_id, year) is None:
+            try:
+                pubs.publish(db, actor, instrument, year=year, min_cell=min_cell, job_id=job_id)
+            except pubs.PublishError as exc:
+                return done, _stopped(year, done, str(exc))
+            except IntegrityError:  # another worker of the same job stored this year first
+                if job_id is None or pubs.published_by(db, job_id, year) is None:
+                    raise
         done.append(year)
     return done, None
 
