@@ -231,9 +231,37 @@ def test_late_forms_are_counted_in_the_audit_log_without_a_time_of_answering(
     assert len(rows) == 1
     who, action, detail = rows[0]
     assert action == "omgång.sena_svar"
-    assert detail.startswith(f"{r.id} 2 ")
+    label, count = detail.split(": ")
+    assert label.endswith(f"{r.year} – Insats A")  # as staff name the round, not its id
+    assert count == "2 svar togs emot efter stängning (inom respittiden)"
     assert "@" not in who
     assert count_rows(app, "response") == 2
+
+
+def test_a_late_form_is_logged_at_the_time_staff_closed_the_round(
+    app, client, make_round, fake_clock
+):
+    """The entry's time is the closing's (from its ``omgång.stang`` entry), not the
+    respondent's: the late form comes ten minutes after staff closed the round."""
+    from tests.factories import CHEF
+
+    r = make_round("deltagare_avslut")
+    token = form_token(client.get(f"/s/{r.code}").text)
+    with app.app_context():
+        s = db.session()
+        ops.change_state(s, CHEF, s.get(Round, r.id), "stang")
+        s.commit()
+    fake_clock.advance(seconds=600)
+    posted = client.post(f"/s/{r.code}", data={"csrf_token": token, "q1": "5"}, headers=BACKGROUND)
+    assert posted.json == {"status": "stored"}
+    with app.app_context():
+        rows = db.session().execute(
+            text("SELECT action, at, detail FROM audit_entry ORDER BY action")
+        )
+        (late, late_at, detail), (closed, closed_at, label) = rows.all()
+    assert (late, closed) == ("omgång.sena_svar", "omgång.stang")
+    assert late_at == closed_at
+    assert detail.startswith(label + ": 1 svar")
 
 
 def test_a_draft_round_never_takes_a_late_form(app, client, make_round):

@@ -20,6 +20,7 @@ from surveys.files.reading import parse_int
 from surveys.models import AuditEntry, Round, table_of
 from surveys.services.actor import Actor, audit, require_manage
 from surveys.services.round_access import RoundLike
+from surveys.services.rounds import label_of
 
 # "Är du kvar?" after this long without touch or key: the setting's default and its one
 # range (a round's own idle time takes the same range)
@@ -68,47 +69,50 @@ def count_refused(db: Session, round_id: str) -> None:
 def record_late(db: Session, round_: RoundLike) -> int:
     """Count a form accepted within the grace period after its round closed.
 
-    One audit entry per round holds the count. Its time is when the round was
-    closed (or its last day), never when a respondent answered.
+    One audit entry per round (as staff name it: ``rounds.label_of``) holds the count.
+    Its time is when the round was closed (or its last day), never when a respondent
+    answered.
     """
-    round_id = round_.id
+    label = label_of(db, round_)
     entries = table_of(AuditEntry).c
     found = db.execute(
         select(AuditEntry)
-        .where(entries.action == LATE_ACTION, entries.detail.startswith(round_id + " "))
+        .where(entries.action == LATE_ACTION, entries.detail.startswith(label + ": "))
         .with_for_update()
     ).first()
     if found is not None:
         entry: AuditEntry = found[0]
-        count = int(entry.detail.split()[1]) + 1
-        entry.detail = _late_detail(round_id, count)
+        count = int(entry.detail.removeprefix(label + ": ").split()[0]) + 1
+        entry.detail = _late_detail(label, count)
     else:
         count = 1
         entry = AuditEntry(
-            at=_closed_at(db, round_),
+            at=_closed_at(db, round_, label),
             user_email=LATE_USER,
             action=LATE_ACTION,
-            detail=_late_detail(round_id, count),
+            detail=_late_detail(label, count),
         )
     db.add(entry)
     db.flush()
     return count
 
 
-def _late_detail(round_id: str, count: int) -> str:
-    return f"{round_id} {count} svar togs emot efter stängning (inom respittiden)"
+def _late_detail(label: str, count: int) -> str:
+    return f"{label}: {count} svar togs emot efter stängning (inom respittiden)"
 
 
-def _closed_at(db: Session, round_: RoundLike) -> datetime:
+def _closed_at(db: Session, round_: RoundLike, label: str) -> datetime:
+    """When the round was closed: its newest ``omgång.stang`` entry (``change_state``
+    audits the round's label), else its last day, else the day it was created."""
     entries = table_of(AuditEntry).c
     closed = db.execute(
         select(entries.at)
-        .where(entries.action == "omgång.stang", entries.detail == round_.id)
+        .where(entries.action == "omgång.stang", entries.detail == label)
         .order_by(entries.at.desc())
     ).first()
     if closed is not None:
         return closed[0]
-    # closed some other way: its last day, else the day it was created (never today)
+    # closed some other way (publishing closes a year's rounds): never today
     day: date = round_.closes_on or round_.created_on
     return datetime.combine(day, time(23, 59), tzinfo=UTC)
 
@@ -134,4 +138,4 @@ def change_settings(
         round_.tablet_storage_full = False
     db.add(round_)
     db.flush()
-    audit(db, actor, "omgång.surfplatta", round_.id)
+    audit(db, actor, "omgång.surfplatta", label_of(db, round_))

@@ -44,7 +44,7 @@ from surveys.names import InvalidName, clean_insats_name, name_key
 from surveys.services import submissions
 from surveys.services.actor import Actor, Refused, audit, require_admin, require_manage
 from surveys.services.publications import record_typed
-from surveys.services.round_access import hash_token
+from surveys.services.round_access import RoundLike, hash_token
 from surveys.services.validation import CleanSubmission
 
 MODE_LABELS = {
@@ -237,7 +237,7 @@ def remove_round(db: Session, actor: Actor, round_: Round) -> str:
     return label
 
 
-def label_of(db: Session, round_: Round) -> str:
+def label_of(db: Session, round_: RoundLike) -> str:
     """The round as a person names it, read from the database (audit log, messages)."""
     qn = db.get(Questionnaire, round_.questionnaire_key)
     insats = db.get(Intervention, round_.intervention_id) if round_.intervention_id else None
@@ -621,7 +621,7 @@ def rename_intervention(db: Session, intervention: Intervention, name: str) -> N
     db.flush()
 
 
-def round_label(round_: Round, questionnaire_name: str, intervention_name: str | None) -> str:
+def round_label(round_: RoundLike, questionnaire_name: str, intervention_name: str | None) -> str:
     """How a person names a round: "Deltagare avslut 2026 – Steget vidare"."""
     return f"{questionnaire_name} {round_.year} – {intervention_name or 'Hela förbundet'}"
 
