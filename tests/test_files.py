@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 
 from openpyxl import Workbook, load_workbook
+from sqlalchemy import text
 
 from tests import seedrows
 from tests.conftest import count_rows
+from tests.factories import CHEF
 
 
 def write(tmp_path, name, text):
@@ -609,7 +611,12 @@ def test_streaming_import_is_all_or_nothing_across_chunks(app, tmp_path):
         session = db.session()
         with pytest.raises(FileError) as refused:
             import_answers(
-                session, instrument_from_db(session), path=path, filename="svar.csv", chunk=10
+                session,
+                CHEF,
+                instrument_from_db(session),
+                path=path,
+                filename="svar.csv",
+                chunk=10,
             )
     assert refused.value.errors == [
         "Rad 62, kolumn q1: Fråga 1: '9' är inget giltigt svar (tillåtna koder: 0, 1, 2, 3, 4, 5, 6)."  # noqa: E501
@@ -618,6 +625,35 @@ def test_streaming_import_is_all_or_nothing_across_chunks(app, tmp_path):
     assert count_rows(app, "response") == 0
     assert count_rows(app, "answer") == 0
     assert count_rows(app, "intervention") == 0
+    assert count_rows(app, "audit_entry") == 0  # nor the insatser's audit entries
+
+
+def test_an_insats_an_answer_file_brings_is_created_and_audited_as_the_page_creates_one(
+    app, tmp_path
+):
+    """The upload creates a new insats by the same rules (a published name refused
+    elsewhere) and with the same audit entry as the administrator's page."""
+    from surveys import db
+    from surveys.services.catalogue import instrument_from_db
+    from surveys.services.imports import import_answer_file
+
+    header = "year,questionnaire,insats,gender," + ",".join(f"q{i}" for i in range(1, 12))
+    rows = ["2024,personal,Steget,,5,5,,,,,,,,,", "2024,personal,steget,,4,4,,,,,,,,,"]
+    path = tmp_path / "svar.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    with app.app_context():
+        session = db.session()
+        import_answer_file(
+            session, CHEF, instrument_from_db(session), path=path, filename="svar.csv"
+        )
+        session.commit()
+        entries = session.execute(
+            text("SELECT user_email, action, detail FROM audit_entry ORDER BY action")
+        ).all()
+    assert [tuple(e) for e in entries] == [
+        (CHEF.email, "import.svar", "2 rader från svar.csv"),
+        (CHEF.email, "insats.skapa", "Steget"),  # once: "steget" is the same insats
+    ]
 
 
 def test_import_memory_does_not_grow_with_the_file(app, tmp_path):
@@ -637,7 +673,9 @@ def test_import_memory_does_not_grow_with_the_file(app, tmp_path):
             session = db.session()
             instrument = instrument_from_db(session)
             tracemalloc.start()
-            count = import_answers(session, instrument, path=path, filename=path.name, chunk=500)
+            count = import_answers(
+                session, CHEF, instrument, path=path, filename=path.name, chunk=500
+            )
             peaks.append(tracemalloc.get_traced_memory()[1])
             tracemalloc.stop()
         assert count == size

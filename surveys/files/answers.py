@@ -37,7 +37,8 @@ from surveys.files.reading import (
 )
 from surveys.models import Answer, Intervention, Question, QuestionVersion, Response
 from surveys.names import InvalidName
-from surveys.services.rounds import intervention_by_name
+from surveys.services.actor import Actor
+from surveys.services.rounds import insats_named
 from surveys.services.submissions import insert_responses
 from surveys.services.validation import CleanSubmission, InvalidSubmission, clean_submission
 
@@ -78,6 +79,7 @@ class Imported(int):
 
 def import_answers(
     db: Session,
+    actor: Actor,
     instrument: Instrument,
     *,
     data: bytes | None = None,
@@ -89,7 +91,9 @@ def import_answers(
 
     A row without any answer is imported (a questionnaire handed in empty counts, and
     the export writes such rows), and reported: see ``Imported.blank_rows``.
-    Cells are taken as they are: an insats named ``'=x`` is ``'=x``."""
+    Cells are taken as they are: an insats named ``'=x`` is ``'=x``. An insats the
+    file names and the app does not have is created as the actor's (``insats.skapa``,
+    the administrator page's rules and audit entry)."""
     table = open_table(
         data if data is not None else Path(path or filename),
         filename=filename,
@@ -108,7 +112,7 @@ def import_answers(
             try:
                 clean, insats = _clean_row(instrument, row)
                 if insats not in interventions:
-                    interventions[insats] = _insats_id(db, insats)
+                    interventions[insats] = _insats_id(db, actor, insats)
             except InvalidSubmission as exc:
                 errors.extend(
                     f"Rad {row_number}, kolumn {column or '–'}: {message}"
@@ -138,10 +142,11 @@ def import_answers(
     return Imported(count, blank_rows)
 
 
-def _insats_id(db: Session, name: str) -> str:
-    """The insats of a row: found without regard to case, else created (its name checked)."""
+def _insats_id(db: Session, actor: Actor, name: str) -> str:
+    """The insats of a row: found without regard to case, else created (its name checked,
+    audited as the actor's)."""
     try:
-        return intervention_by_name(db, name, create=True).id
+        return insats_named(db, actor, name).id
     except InvalidName as exc:
         raise InvalidSubmission([("insats", str(exc))]) from None
 

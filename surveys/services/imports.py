@@ -76,7 +76,7 @@ def import_answer_file(
 ) -> Imported:
     """Import an answer file (streamed from disk), listed among the imports and audited."""
     require_admin(actor)
-    count = import_answers(db, instrument, path=path, filename=filename)
+    count = import_answers(db, actor, instrument, path=path, filename=filename)
     record_batch(db, "answers", rows=count, filename=filename, by=actor.email)
     audit(db, actor, ACTIONS["answers"], _detail(count, filename))
     return count
