@@ -93,7 +93,8 @@ def test_wrong_password_gets_the_same_message_whether_or_not_the_account_exists(
     assert "Fel e-postadress eller lösenord." in unknown.text
 
 
-def test_sign_in_is_throttled_per_account(client, make_user):
+def test_sign_in_is_throttled_per_account(client, make_user, fake_clock):
+    # the clock stands still: counts are per fixed window, which must not turn mid-test
     email = make_user("läsare")
     statuses = [login(client, email, f"fel-{i}-losenord").status_code for i in range(12)]
     assert statuses[:10] == [200] * 10
@@ -308,7 +309,8 @@ def test_round_limits_are_compared_in_stockholm_time(app, client, make_round):
 # --- sign-in throttling: failures only, per account and per address, shared ------------
 
 
-def test_successful_sign_ins_are_not_counted(client, make_user):
+def test_successful_sign_ins_are_not_counted(client, make_user, fake_clock):
+    # the clock stands still: counts are per fixed window, which must not turn mid-test
     email = make_user("läsare")
     for _ in range(15):
         assert login(client, email).status_code == 302
@@ -318,7 +320,10 @@ def test_successful_sign_ins_are_not_counted(client, make_user):
     assert statuses == [200] * 10 + [429]
 
 
-def test_the_address_limit_spans_accounts_and_stores_only_hashes(app, client, make_user):
+def test_the_address_limit_spans_accounts_and_stores_only_hashes(
+    app, client, make_user, fake_clock
+):
+    # the clock stands still: counts are per fixed window, which must not turn mid-test
     from sqlalchemy import text
 
     for i in range(30):
