@@ -82,7 +82,7 @@ def build_preview(app: Flask, year: int) -> float:
         session = db.session()
         instrument = instrument_from_db(session)
         started = time.perf_counter()
-        data = preview_report(session, instrument, year=year, default_min_cell=5)
+        data = preview_report(session, instrument, year=year)
         seconds = time.perf_counter() - started
         if data.results.empty:
             raise SystemExit("Förhandsvisningen blev tom")

@@ -27,7 +27,7 @@ from surveys.links import public_base
 from surveys.models import Intervention, Round, RoundMode, RoundState, User
 from surveys.names import InvalidName
 from surveys.national import cli as national_cli
-from surveys.reports.data import published_report, threshold_in_force
+from surveys.reports.data import published_report
 from surveys.reports.downloads import prepare_year, render_download
 from surveys.reports.printable import render_printable
 from surveys.services import imports, jobs, submissions, users
@@ -44,6 +44,7 @@ from surveys.services.maintenance import (
 )
 from surveys.services.publications import PublishError, publish, published_years
 from surveys.services.rounds import MODE_LABELS, STATE_LABELS, intervention_by_name
+from surveys.services.settings import threshold
 from surveys.services.users import UserError
 
 db_cli = AppGroup("db", help="Databasen: migreringar.")
@@ -500,7 +501,7 @@ def publish_cmd(year: int, diagram: bool) -> None:
             CLI,
             instrument_from_db(session),
             year=year,
-            min_cell=threshold_in_force(session),
+            min_cell=threshold(session),
         )
     except PublishError as exc:
         raise CliError(str(exc)) from None
@@ -578,7 +579,7 @@ def demo_cmd(force: bool, national: bool) -> None:
         national_cli.demo(national=national)
         return
     session = db.session()
-    summary = seed_demo(session, force=force, min_cell=threshold_in_force(session))
+    summary = seed_demo(session, force=force)
     if summary is None:
         click.echo("Databasen innehåller redan data; demodata läggs inte till.")
         summary = demo_hint(db.session())

@@ -31,7 +31,7 @@ from surveys.services import rounds as ops
 from surveys.services.actor import Actor
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import publish
-from surveys.services.settings import FORBUND_NAME
+from surveys.services.settings import FORBUND_NAME, threshold
 from surveys.services.submissions import count_week, insert_responses
 from surveys.services.validation import CleanSubmission, clean_submission
 
@@ -95,10 +95,9 @@ def demo_questionnaire(
     )
 
 
-def seed_demo(
-    db: Session, *, force: bool = False, seed: int = 2024, min_cell: int = 5
-) -> str | None:
-    """Fill an empty database; returns a summary, or None if data already exists."""
+def seed_demo(db: Session, *, force: bool = False, seed: int = 2024) -> str | None:
+    """Fill an empty database; returns a summary, or None if data already exists. Its
+    years are published with the threshold in force (``settings.threshold``)."""
     in_use = any(db.exec(select(model).limit(1)).first() is not None for model in (Response, Round))
     if not force and in_use:
         return None
@@ -176,6 +175,7 @@ def seed_demo(
     with own_transaction(db):  # the förbund is stored before its years are published
         db.add(Setting(key=FORBUND_NAME, value=DEMO_FORBUND))
     demo_admin = Actor(email=DEMO_ADMIN[0], role=Role.admin.value)
+    min_cell = threshold(db)
     for year in DEMO_YEARS:  # the demo's years are published, as a förbund would have done
         publish(db, demo_admin, instrument, year=year, min_cell=min_cell)
 

@@ -18,7 +18,7 @@ from surveys import create_app
 from surveys.demo import DEMO_YEARS, INTERVENTIONS
 from surveys.reports.assets import wait_for_background
 from tests.attacker import answers_frame, attack, rule_breaks
-from tests.conftest import SECRET, empty_database
+from tests.conftest import LIGHT_HASHING, SECRET, empty_database
 
 # Runs in both passes: issue 17 asks that the attacks learn nothing on SQLite and on
 # PostgreSQL, so the demo is published from each database and attacked.
@@ -87,7 +87,7 @@ def published_demo(database_url, tmp_path_factory):
             "TESTING": True,
             "PUBLIC_URL": "http://localhost",
             "MIN_CELL": MIN_CELL,
-            "ARGON2_FAST": True,
+            **LIGHT_HASHING,
         }
     )
     runner = app.test_cli_runner()

@@ -50,7 +50,14 @@ from surveys.services.nns_package import (
 )
 from surveys.services.signing import create_key, load_private_key, public_key_text, sign, verify
 from tests import factories
-from tests.conftest import SECRET, axe_violations, empty_database, form_token, table_rows
+from tests.conftest import (
+    LIGHT_HASHING,
+    SECRET,
+    axe_violations,
+    empty_database,
+    form_token,
+    table_rows,
+)
 
 NNS_ADMIN = Actor(email="test", role=Role.admin.value)  # NNS's administrator in the tests
 ORG = "222000-1234"
@@ -65,7 +72,7 @@ def _app(database_url: str, instance: Path, mode: str):
             "TESTING": True,
             "PUBLIC_URL": "http://localhost",
             "MIN_CELL": 5,
-            "ARGON2_FAST": True,
+            **LIGHT_HASHING,
             "INSTANCE_DIR": str(instance),
             "SURVEYS_MODE": mode,
         }

@@ -12,7 +12,6 @@ from surveys.auth import check_password, hash_password
 from surveys.config import ConfigError, Settings, load_config, read_settings, setting_range
 from surveys.links import public_base
 from surveys.models import Round, User
-from surveys.reports.data import min_cell
 from surveys.services import rounds as ops
 from surveys.services import settings
 from tests.conftest import SECRET, form_token
@@ -99,14 +98,42 @@ def test_the_threshold_has_one_range_everywhere(app, admin_client):
         follow_redirects=True,
     )
     assert "Gränsen ska vara ett heltal mellan 1 och 100." in refused.text
+    app.config["MIN_CELL"] = 7  # the environment's, when the administrator set none
     with app.app_context():
         session = db.session()
-        assert min_cell(session, 5) == 5
+        assert settings.threshold(session) == 7
         settings.put(session, settings.MIN_CELL, "100")
-        assert min_cell(session, 5) == 100
+        assert settings.threshold(session) == 100
         settings.put(session, settings.MIN_CELL, "150")  # stored by hand: out of range
-        assert min_cell(session, 5) == 5
+        assert settings.threshold(session) == 7
         session.rollback()
+
+
+def test_a_threshold_handed_to_a_service_is_checked_in_the_same_range(app, runner, tmp_path):
+    """A job's or a caller's threshold outside 1–100 is refused in Swedish by the service
+    itself, nothing queued or published (the page and the CLI read it in range anyway)."""
+    from surveys.national.publish import NationalPublishError
+    from surveys.national.publish import publish_year as publish_national
+    from surveys.services import jobs
+    from surveys.services.catalogue import instrument_from_db
+    from surveys.services.publications import PublishError, publish
+    from tests.conftest import count_rows
+    from tests.factories import CHEF, import_seed
+
+    import_seed(runner, tmp_path, publish=False)
+    with app.app_context():
+        session = db.session()
+        instrument = instrument_from_db(session)
+        for bad in (0, 101, True, "5"):
+            with pytest.raises(PublishError, match="Gränsen ska vara ett heltal mellan 1 och 100"):
+                publish(session, CHEF, instrument, year=2023, min_cell=bad)  # type: ignore[arg-type]
+            with pytest.raises(jobs.JobError, match="mellan 1 och 100. Ingenting har ändrats."):
+                jobs.request_publish(session, CHEF, year=2023, min_cell=bad)  # type: ignore[arg-type]
+            with pytest.raises(NationalPublishError, match="mellan 1 och 100"):
+                publish_national(session, CHEF, instrument, year=2023, min_cell=bad)  # type: ignore[arg-type]
+        session.commit()
+    assert count_rows(app, "publication") == 0
+    assert count_rows(app, "background_job") == 0
 
 
 def test_every_whole_number_setting_has_one_declared_range_and_a_swedish_message():
@@ -178,3 +205,19 @@ def test_nns_public_key_is_a_setting_and_the_administrators_key_comes_first(app)
         settings.put(session, NNS_PUBLIC_KEY, "administratörens")
         assert configured_key(session) == "administratörens"
         session.rollback()
+
+
+def test_settings_given_to_create_app_are_checked_as_the_environment_is(database_url):
+    """``create_app``'s overrides that are settings go through the same model (one range
+    each); Flask's own keys (TESTING) are taken as they are."""
+    for given, message in (
+        ({"MIN_CELL": 0}, "MIN_CELL ska vara mellan 1 och 100 (nu 0)."),
+        ({"KIOSK_IDLE_SECONDS": 5}, "KIOSK_IDLE_SECONDS ska vara mellan 30 och 3600 (nu 5)."),
+        ({"SURVEYS_ENV": "prod"}, "SURVEYS_ENV ska vara development eller production (nu 'prod')."),
+        ({"SURVEYS_MODE": "riket"}, "SURVEYS_MODE ska vara forbund eller national (nu 'riket')."),
+    ):
+        with pytest.raises(ConfigError) as refused:
+            create_app({"DATABASE_URL": database_url, "SECRET_KEY": SECRET, **given})
+        assert str(refused.value) == message
+    config = load_config({"MIN_CELL": "7", "TESTING": True}, env={})
+    assert (config["MIN_CELL"], config["TESTING"]) == (7, True)  # "7" read as a number

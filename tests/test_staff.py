@@ -352,17 +352,13 @@ def test_register_paper_refuses_another_insats_and_commits_only_a_stored_form(ap
         own = Actor("steget@example.invalid", Role.staff.value, frozenset({steget}))
         round_ = session.get(Round, r.id)
         with pytest.raises(Refused, match="dina egna insatser"):
-            ops.register_paper(session, other, round_, clean, form_key="k" * 24, default_min_cell=5)
+            ops.register_paper(session, other, round_, clean, form_key="k" * 24)
         session.commit()  # whatever the refused call had left would be stored now
         assert _paper_state(app, r.id) == (0, [], [])
-        stored = ops.register_paper(
-            session, own, round_, clean, form_key="k" * 24, default_min_cell=5
-        )
+        stored = ops.register_paper(session, own, round_, clean, form_key="k" * 24)
         assert stored is Outcome.stored
         session.rollback()  # committed already, by submit's transaction
-        again = ops.register_paper(
-            session, own, round_, clean, form_key="k" * 24, default_min_cell=5
-        )
+        again = ops.register_paper(session, own, round_, clean, form_key="k" * 24)
         assert again is Outcome.duplicate
         session.commit()  # nothing of the duplicate is left to commit
     label = f"Deltagare – avslutsenkät {r.year} – Steget"
@@ -375,9 +371,7 @@ def test_register_paper_refuses_another_insats_and_commits_only_a_stored_form(ap
     with app.app_context():
         session = db.session()
         with pytest.raises(Refused, match="bara registreras i öppna omgångar"):
-            ops.register_paper(
-                session, own, session.get(Round, r.id), clean, form_key="n" * 24, default_min_cell=5
-            )
+            ops.register_paper(session, own, session.get(Round, r.id), clean, form_key="n" * 24)
         session.commit()
     assert _paper_state(app, r.id)[:2] == (1, [("steget@example.invalid", label)])
 

@@ -13,9 +13,9 @@ from flask import flash, redirect, request, url_for
 
 from surveys import db, worker
 from surveys.auth import web_actor
-from surveys.reports.data import threshold_in_force
 from surveys.services import jobs
 from surveys.services import publications as pubs
+from surveys.services.settings import threshold
 
 PAGE = "publicera"  # ?sida= of a preview job started by the publishing page
 COMMENTS = "kommentarer"  # ?sida= of a preview job started by the comments page
@@ -26,7 +26,7 @@ def preview_or_job(year: int, *, again: bool = False, page: str = "rapport"):
 
     Returns ``((job, computed), None)`` or ``(None, response)``."""
     session = db.session()
-    cell = threshold_in_force(session)
+    cell = threshold(session)
     found = None if again else jobs.preview_snapshot(session, year, min_cell=cell)
     if found is not None:
         return found, None

@@ -40,11 +40,12 @@ from surveys.models import (
     Round,
     RoundState,
 )
-from surveys.reports.data import frozen_changes, threshold_in_force
+from surveys.reports.data import frozen_changes
 from surveys.services import job_status, jobs
 from surveys.services import publications as pubs
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.republish import plan
+from surveys.services.settings import threshold
 
 bp = Blueprint("publish", __name__, url_prefix="/admin/publicera")
 
@@ -140,7 +141,7 @@ def _publishing(session) -> bool:
 def all_years():
     """Publish every published year again in one step, after a preview of what changes."""
     session = db.session()
-    cell = threshold_in_force(session)
+    cell = threshold(session)
     if request.method == "POST":
         try:
             job = jobs.request_all_years(session, web_actor(), min_cell=cell)
@@ -165,7 +166,7 @@ def year_page(year: int):
     """What publishing would store, what changes since the last version, and the button."""
     session = db.session()
     instrument = instrument_from_db(session)
-    cell = threshold_in_force(session)
+    cell = threshold(session)
     form = PublishForm()
     if form.validate_on_submit():
         if not form.confirm.data:

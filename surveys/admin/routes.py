@@ -34,7 +34,6 @@ from surveys.admin.forms import (
 from surveys.auth import roles_required, web_actor
 from surveys.models import Intervention, Role, User, UserIntervention
 from surveys.names import InvalidName
-from surveys.reports.data import threshold_in_force
 from surveys.services import audit, settings, users
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.rounds import create_insats, rename_insats
@@ -71,7 +70,7 @@ def home():
         user_interventions.setdefault(link.user_id, []).append(names.get(link.intervention_id, ""))
     user_form = UserForm()
     user_form.insatser.choices = list(names.items())
-    threshold = ThresholdForm(min_cell=threshold_in_force(session))
+    threshold = ThresholdForm(min_cell=settings.threshold(session))
     return render_template(
         "admin/home.html",
         users=session.exec(select(User).order_by(User.email)).all(),

@@ -22,10 +22,10 @@ from surveys.national.demo import run_beside
 from surveys.national.mode import FORBUND, NATIONAL, is_national, only_in
 from surveys.national.publish import NationalPublishError, publish_year
 from surveys.national.riket_file import RiketFileError, default_filename, export_riket
-from surveys.reports.data import threshold_in_force
 from surveys.services import actor
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.nns_package import PackageError, export_package
+from surveys.services.settings import threshold
 from surveys.services.signing import SigningError, load_private_key, new_key, sign
 
 keys_cli = AppGroup("keys", help="Signeringsnyckel för paket till och från NNS.")
@@ -148,7 +148,7 @@ def national_publish(year: int) -> None:
             actor.CLI,
             instrument_from_db(session),
             year=year,
-            min_cell=threshold_in_force(session),
+            min_cell=threshold(session),
         )
     except NationalPublishError as exc:
         _fail(str(exc))
@@ -186,6 +186,6 @@ def demo(*, national: bool) -> None:
     if not national:
         _fail("Det här är den nationella instansen: kör surveys demo --national.")
     if not is_national(current_app):  # a förbund's instance: NNS's demo instance beside it
-        run_beside(default_min_cell=current_app.config["MIN_CELL"], echo=click.echo)
+        run_beside(echo=click.echo)
         return
-    run_demo(default_min_cell=current_app.config["MIN_CELL"], echo=click.echo)
+    run_demo(echo=click.echo)

@@ -36,13 +36,13 @@ from surveys.national.packages import import_packages, register_member
 from surveys.national.publish import publish_year
 from surveys.national.riket_file import NNS_PUBLIC_KEY, check_signature, riket_csv
 from surveys.passwords import hash_password
-from surveys.reports.data import min_cell as threshold
 from surveys.services import rounds as ops
 from surveys.services import settings
 from surveys.services.actor import Actor
 from surveys.services.catalogue import instrument_from_db, load_instrument_file
 from surveys.services.nns_package import ORG_NUMBER, build_package
 from surveys.services.publications import publish
+from surveys.services.settings import threshold
 from surveys.services.signing import create_key, key_path, load_private_key, public_key_text, sign
 from surveys.services.submissions import insert_responses
 
@@ -145,20 +145,19 @@ def forbund_app(folder: Path, mode: str = "forbund") -> Flask:
             "DATABASE_URL": url,
             "INSTANCE_DIR": str(folder),
             "SURVEYS_MODE": mode,
-            "TESTING": current_app.config.get("TESTING", False),
             "MIN_CELL": current_app.config["MIN_CELL"],
         }
     )
 
 
-def run_beside(*, default_min_cell: int, echo=print) -> dict:
+def run_beside(*, echo=print) -> dict:
     """From a förbund's instance: NNS's demo instance in ``<instance>/nationell-demo/nns``,
     then the whole loop there (the förbund's own database is not touched)."""
     root = Path(current_app.instance_path) / FOLDER
     nns = forbund_app(root / "nns", mode="national")
     try:
         with nns.app_context():
-            done = run(default_min_cell=default_min_cell, echo=echo, root=root)
+            done = run(echo=echo, root=root)
     finally:
         nns.extensions["engine"].dispose()
     echo(
@@ -170,13 +169,13 @@ def run_beside(*, default_min_cell: int, echo=print) -> dict:
     return done
 
 
-def run(*, default_min_cell: int, echo=print, root: Path | None = None) -> dict:
+def run(*, echo=print, root: Path | None = None) -> dict:
     """The whole loop in the current (national) instance; returns where the packages and
     Riket files were written (``root``: the demo förbund's folders, default beside it)."""
     migrate(current_app.config["DATABASE_URL"])  # a fresh clone needs nothing else first
     with db.own_transaction(db.session()) as national_session:
         load_instrument_file(national_session, DEMO_ACTOR)
-    min_cell = threshold(national_session, default_min_cell)
+    min_cell = threshold(national_session)
     instrument = instrument_from_db(national_session)
     if national_session.exec(select(User).limit(1)).first() is not None:
         echo("Den nationella databasen innehåller redan data; demon körs inte igen.")

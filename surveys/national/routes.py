@@ -30,11 +30,12 @@ from surveys.national import packages as national_packages
 from surveys.national import report as national_report
 from surveys.national.riket_file import RiketFileError, default_filename, export_riket
 from surveys.reports.assets import DOCUMENT_MIME
-from surveys.reports.data import published_report, threshold_in_force
+from surveys.reports.data import published_report
 from surveys.reports.downloads import render_download
 from surveys.services import job_status, jobs
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import published_years
+from surveys.services.settings import threshold
 
 bp = Blueprint("national", __name__, url_prefix="/riket")
 MAX_FILES = 200
@@ -118,7 +119,7 @@ def publish():
             session,
             web_actor(),
             year=int(raw),
-            min_cell=threshold_in_force(session),
+            min_cell=threshold(session),
         )
     except jobs.JobError as exc:
         flash(str(exc), "error")

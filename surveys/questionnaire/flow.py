@@ -229,7 +229,6 @@ def _posted(round_: RoundLike, instrument_, qn, context: dict, *, token: str | N
         token=token,
         rendered_at=form_token.rendered_at,
         grace_seconds=grace,
-        default_min_cell=current_app.config["MIN_CELL"],
     )
     if outcome is Outcome.late:
         session = db.session()

@@ -147,7 +147,6 @@ def prerender_preview(session, *, year: int, computed) -> int:
         session,
         instrument_from_db(session),
         year=year,
-        default_min_cell=computed.min_cell,  # the snapshot's own threshold is used
         computed=computed,
     )
     return sum(1 for body in charts(data, year=year, fmt="svg").values() if body)

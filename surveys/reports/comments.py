@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlmodel import select
 
 from surveys import clock, db
@@ -69,7 +69,6 @@ def _report(year: int, scope: str):
             session,
             instrument,
             year=year,
-            default_min_cell=current_app.config["MIN_CELL"],
             computed=computed,
         )
     if not data.has_year(year):

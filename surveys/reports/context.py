@@ -394,7 +394,7 @@ def _join_sv(items: list[str]) -> str:
 
 
 def overview_rows(
-    overview: pd.DataFrame, instrument, names: dict[str, str], min_cell: int = 5
+    overview: pd.DataFrame, instrument, names: dict[str, str], min_cell: int
 ) -> list[dict]:
     """ "Resultatet i korthet" rows in print order, with indicators that have no rows."""
     out = []

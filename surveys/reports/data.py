@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from flask import current_app, has_app_context
+from flask import has_app_context
 from sqlalchemy import select
 from sqlmodel import Session, col
 
@@ -31,7 +31,6 @@ from surveys.models import (
     PublicationNational,
     PublicationRow,
     ReportComment,
-    Setting,
     table_of,
 )
 from surveys.services import publications, settings
@@ -78,18 +77,6 @@ class ReportData:
 
     def has_year(self, year: int) -> bool:
         return not self.results.empty and bool((self.results["year"] == year).any())
-
-
-def min_cell(db: Session, default: int) -> int:
-    """The suppression threshold: the admin's setting, else ``default``."""
-    row = db.get(Setting, settings.MIN_CELL)
-    return settings.min_cell_value(row.value if row is not None else None, default)
-
-
-def threshold_in_force(db: Session) -> int:
-    """The suppression threshold in force: the administrator's setting, else MIN_CELL
-    from the environment (the one place the two are combined)."""
-    return min_cell(db, current_app.config["MIN_CELL"])
 
 
 def report_comments(db: Session, scope: str = publications.FORBUND) -> dict[int, dict[int, str]]:
@@ -388,7 +375,7 @@ def _figures(
 ) -> dict | None:
     """A published report's tables (ReportData's fields that publications freeze)."""
     results = _published_rows(db, pubs, scope)
-    cell = current.min_cell if current else threshold_in_force(db)
+    cell = current.min_cell if current else settings.threshold(db)
     results = _with_history(db, instrument, results, scope=scope, cell=cell, publication=current)
     if current is None and not _history_only_year(results, year):
         return None
@@ -456,14 +443,13 @@ def preview_report(
     instrument: Instrument,
     *,
     year: int,
-    default_min_cell: int,
     scope: str = publications.FORBUND,
     computed: publications.Computed | None = None,
 ) -> ReportData:
     """The administrator's live preview of a year: same disclosure control, not stored.
 
     ``computed``: the year already counted (a preview job's snapshot, every scope)."""
-    cell = computed.min_cell if computed is not None else min_cell(db, default_min_cell)
+    cell = computed.min_cell if computed is not None else settings.threshold(db)
     newest = latest_publications(db, up_to=year - 1)
     pubs = list(newest.values())
     if computed is None:

@@ -17,7 +17,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     redirect,
     render_template,
     request,
@@ -89,7 +88,6 @@ def _data(year: int, *, preview: bool = False, computed: Computed | None = None)
             instrument,
             year=year,
             scope=scope,
-            default_min_cell=current_app.config["MIN_CELL"],
             computed=computed,
         )
     else:

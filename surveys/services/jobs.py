@@ -72,6 +72,7 @@ from surveys.services.publications import (
     year_has_answers,
 )
 from surveys.services.republish import republish_all
+from surveys.services.settings import SettingError, checked_threshold
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,11 @@ def request_national_publish(
 
 
 def _new_job(db: Session, kind: str, *, year: int, user_email: str, min_cell: int) -> BackgroundJob:
+    """A queued job (flushes); its threshold checked in the one range (``JobError``)."""
+    try:
+        min_cell = checked_threshold(min_cell)
+    except SettingError as exc:
+        raise JobError(str(exc)) from None
     job = BackgroundJob(
         kind=kind,
         year=year,

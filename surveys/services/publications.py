@@ -533,6 +533,10 @@ def publish(
     (a job publishes once).
     """
     require_admin(actor)
+    try:
+        min_cell = settings.checked_threshold(min_cell)
+    except settings.SettingError as exc:
+        raise PublishError(str(exc)) from None
     now = now or clock.now()
     if not year_has_answers(db, year):
         raise PublishError(f"Det finns inga svar för {year} att publicera.")
@@ -547,7 +551,7 @@ def publish(
     lock = _take_lock(db, year)
     try:
         try:
-            release_pending(db, min_batch=1, round_ids=round_ids, min_cell=min_cell)
+            release_pending(db, min_batch=1, round_ids=round_ids)
         except PendingKeyError as exc:  # a key file removed since the check
             raise PublishError(str(exc)) from None
         previous = latest(db, year)

@@ -204,9 +204,7 @@ def start_round(
     return round_
 
 
-def change_state(
-    db: Session, actor: Actor, round_: Round, action: str, *, min_cell: int = 5
-) -> Round:
+def change_state(db: Session, actor: Actor, round_: Round, action: str) -> Round:
     """Öppna (``oppna``) or Stäng (``stang``) a round, audited as ``omgång.<action>``.
 
     Staff manage their own insatser's rounds; a round of a published year is opened
@@ -221,7 +219,7 @@ def change_state(
             )
         open_round(db, round_)
     elif action == "stang":
-        close_round(db, round_, min_cell=min_cell)
+        close_round(db, round_)
     else:
         raise RoundStateError("Okänd ändring av mätomgången.")
     audit(db, actor, f"omgång.{action}", label_of(db, round_))
@@ -307,7 +305,7 @@ def open_round(db: Session, round_: Round, *, today: date | None = None) -> Roun
     return round_
 
 
-def close_round(db: Session, round_: Round, *, min_cell: int = 5) -> Round:
+def close_round(db: Session, round_: Round) -> Round:
     """open → closed (a draft can also be closed: it is then never used).
 
     Every answer of the round that waits to be released is released now, in the same
@@ -332,7 +330,7 @@ def close_round(db: Session, round_: Round, *, min_cell: int = 5) -> Round:
     db.flush()
     if waiting:
         try:
-            submissions.release_pending(db, min_batch=1, round_ids=[round_.id], min_cell=min_cell)
+            submissions.release_pending(db, min_batch=1, round_ids=[round_.id])
         except submissions.PendingKeyError as exc:  # a key removed since the check
             db.rollback()
             raise RoundStateError(str(exc)) from None
@@ -683,7 +681,6 @@ def register_paper(
     clean: CleanSubmission,
     *,
     form_key: str,
-    default_min_cell: int,
 ) -> submissions.Outcome:
     """Type in a paper questionnaire (``pappersenkät.registrera``, the round by name).
 
@@ -710,6 +707,5 @@ def register_paper(
         round_=round_,
         clean=clean,
         idempotency_key="paper:" + form_key,
-        default_min_cell=default_min_cell,
         check_open=round_.state == RoundState.open.value,
     )

@@ -5,12 +5,14 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from surveys import clock
-from surveys.config import MIN_CELL_HIGH, MIN_CELL_LOW
+from surveys import db as surveys_db
+from surveys.config import MIN_CELL_HIGH, MIN_CELL_LOW, Settings
 from surveys.files.reading import parse_int
 from surveys.models import ReportText, Setting
 from surveys.services.actor import Actor, audit, require_admin
 
 MIN_CELL = "min_cell"  # the suppression threshold; the environment's MIN_CELL when unset
+DEFAULT_MIN_CELL: int = Settings.model_fields["MIN_CELL"].default  # MIN_CELL's own default
 FORBUND_NAME = "forbund_name"  # "Förbundets namn"; the appendix reads the same key
 DEFAULT_FORBUND_NAME = "Samordningsförbundet"
 # The förbund's comparison group in NNS's Riket file (e.g. "storstad"); "" = none.
@@ -63,10 +65,36 @@ def forbund_name_if_set(db: Session) -> str | None:
     return get(db, FORBUND_NAME).strip() or None
 
 
-def min_cell_value(raw: str | None, default: int) -> int:
-    """The threshold a stored ``min_cell`` setting gives (in the one range), else ``default``."""
+def min_cell_value(raw: str | None, default: int | None = None) -> int:
+    """The threshold a stored ``min_cell`` setting gives (in the one range), else
+    ``default``, else the environment's (``configured_min_cell``)."""
     value = parse_int(raw, low=MIN_CELL_LOW, high=MIN_CELL_HIGH) if raw is not None else None
-    return default if value is None else value
+    if value is not None:
+        return value
+    return configured_min_cell() if default is None else default
+
+
+def configured_min_cell() -> int:
+    """The environment's MIN_CELL (config.Settings, checked in the one range at start)."""
+    return int(surveys_db.configured("MIN_CELL", DEFAULT_MIN_CELL))
+
+
+def threshold(db: Session) -> int:
+    """The suppression threshold in force: the administrator's setting, else MIN_CELL
+    from the environment. The one place the two are combined; every service that
+    needs the threshold and is not given a frozen one (a job's) reads it here."""
+    row = db.get(Setting, MIN_CELL)
+    return min_cell_value(row.value if row is not None else None)
+
+
+def checked_threshold(value: object) -> int:
+    """A threshold handed to a service (a job's, a caller's) in the one range, else
+    ``SettingError`` (Swedish; nothing changed)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SettingError(f"{THRESHOLD_RANGE} {UNCHANGED}")
+    if not MIN_CELL_LOW <= value <= MIN_CELL_HIGH:
+        raise SettingError(f"{THRESHOLD_RANGE} {UNCHANGED}")
+    return value
 
 
 def report_text(db: Session, key: str) -> str:
@@ -91,10 +119,7 @@ def change_threshold(db: Session, actor: Actor, value: int) -> None:
     """The administrator sets the threshold for small numbers (``gräns.ändra``), a whole
     number in the one range; ``SettingError`` (nothing changed) otherwise."""
     require_admin(actor)
-    whole = isinstance(value, int) and not isinstance(value, bool)
-    if not whole or not MIN_CELL_LOW <= value <= MIN_CELL_HIGH:
-        raise SettingError(f"{THRESHOLD_RANGE} {UNCHANGED}")
-    put(db, MIN_CELL, str(value))
+    put(db, MIN_CELL, str(checked_threshold(value)))
     audit(db, actor, "gräns.ändra", str(value))
 
 

@@ -78,7 +78,6 @@ def submit(
     idempotency_key: str,
     token: str | None = None,
     today: date | None = None,
-    default_min_cell: int = 5,
     check_open: bool = True,
     rendered_at: datetime | None = None,
     grace_seconds: int = 0,
@@ -91,7 +90,7 @@ def submit(
     conditional UPDATE so two forms cannot both use it. No row links the key
     or the token to the response: the questionnaire waits in ``pending_response``
     and is released into the answers with others once MIN_CELL (the administrator's
-    setting, else ``default_min_cell``) are waiting. ``check_open=False`` is for the
+    setting, else the environment's) are waiting. ``check_open=False`` is for the
     administrator completing a closed round of an unpublished year on paper (the
     caller checks that rule). ``db`` None: no ORM session at all (a tablet's POST),
     the questionnaire's transaction runs on a driver connection of the app's engine.
@@ -111,7 +110,7 @@ def submit(
             rendered_at=rendered_at,
             grace_seconds=grace_seconds,
         )
-    release_at = min_cell_value(setting, default_min_cell)
+    release_at = min_cell_value(setting)  # else the environment's MIN_CELL
     if outcome in (Outcome.stored, Outcome.late) and waiting_before + 1 >= release_at:
         try:
             if db is not None and db.in_transaction():  # the caller's session (paper form)
@@ -328,7 +327,6 @@ def release_pending(
     *,
     min_batch: int,
     round_ids: Iterable[str] | None = None,
-    min_cell: int = 5,
 ) -> int:
     """Move waiting questionnaires into the answers, each round in a shuffled batch of
     its own; commits. Returns how many were released.
@@ -338,7 +336,7 @@ def release_pending(
     number with ``min_batch=1`` (a round being closed or its year published). A batch
     never mixes rounds, so ordering the batches by transaction id, ``ctid`` or page
     narrows a link to no fewer than MIN_CELL questionnaires of its round. A forced
-    rest smaller than ``min_cell`` (the administrator's setting wins) is released
+    rest smaller than the threshold in force (``settings.min_cell_value``) is released
     together with the round's earlier answers, rewritten under new ids in the same
     shuffled batch. The keys the batch was sealed with are destroyed after the commit.
     Raises ``PendingKeyError`` (that round unchanged) when a key file is missing.
@@ -349,15 +347,15 @@ def release_pending(
         db.rollback()  # SQLite: no read snapshot kept while waiting for the writer lock
     released = 0
     for round_id in sorted(set(round_ids)):
-        released += release_round(db, round_id, min_batch=min_batch, min_cell=min_cell)
+        released += release_round(db, round_id, min_batch=min_batch)
     return released
 
 
-def release_round(db: Session, round_id: str, *, min_batch: int, min_cell: int = 5) -> int:
+def release_round(db: Session, round_id: str, *, min_batch: int) -> int:
     """``release_pending`` for one round (0 when fewer than ``min_batch`` wait, or when
     another worker took the same batch first)."""
     with one_writer(db):
-        taken = _release_round(db, round_id, min_batch=min_batch, min_cell=min_cell)
+        taken = _release_round(db, round_id, min_batch=min_batch)
     if taken is None:
         return 0
     count, key_ids, rewritten = taken
@@ -443,7 +441,7 @@ monotonic = time.monotonic  # the sweep's clock (tests move it instead of sleepi
 
 
 def _release_round(
-    db: Session, round_id: str, *, min_batch: int, min_cell: int
+    db: Session, round_id: str, *, min_batch: int
 ) -> tuple[int, set[str], bool] | None:
     """The release's transaction: (released, key ids used, earlier answers rewritten)."""
     conn = db.connection()
@@ -464,7 +462,7 @@ def _release_round(
             return None
         responses = [_response_row(item) for item in batch]
         # a forced rest (close, publish) smaller than MIN_CELL joins the earlier answers
-        rewrite = min_batch <= 1 and len(rows) < min_cell_value(_setting(conn), min_cell)
+        rewrite = min_batch <= 1 and len(rows) < min_cell_value(_setting(conn))
         if rewrite:
             responses += _take_released(conn, round_id)
         _SHUFFLE.shuffle(responses)

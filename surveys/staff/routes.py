@@ -280,9 +280,7 @@ def change_state(round_id: str, action: str):
             button="Ja, stäng",
         )
     try:
-        round_ops.change_state(
-            session, _actor(), round_, action, min_cell=current_app.config["MIN_CELL"]
-        )
+        round_ops.change_state(session, _actor(), round_, action)
     except round_ops.RoundStateError as exc:
         flash(str(exc), "error")
         return redirect(url_for(".round_page", round_id=round_id))
@@ -416,7 +414,6 @@ def paper(round_id: str):
                 round_,
                 clean,
                 form_key=form.form_key.data or "",
-                default_min_cell=current_app.config["MIN_CELL"],
             )
             if outcome is Outcome.unavailable:  # rolled back: the form is shown again, filled in
                 errors = {"": UNAVAILABLE_TEXT}
