@@ -20,7 +20,17 @@ from surveys.services.actor import Actor, Refused
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.submissions import Outcome
 from surveys.services.validation import clean_submission
-from tests.conftest import count_rows, csrf, form_token, login, paper_key, release_all, table_rows
+from tests.conftest import (
+    answer_exit,
+    count_rows,
+    csrf,
+    form_token,
+    login,
+    paper_key,
+    release_all,
+    scalar,
+    table_rows,
+)
 
 THIS_YEAR = clock.today().year
 
@@ -683,3 +693,22 @@ def test_cli_and_demo_links_use_port_when_public_url_is_unset(app, client, runne
     assert again.exit_code == 1
     assert "--yes" in again.output
     assert count_rows(app, "round") == 2
+
+
+def test_closing_a_round_commits_its_audit_entry_with_the_closed_state(app, client, make_round):
+    """The release of waiting answers commits the closed state inside the service: the
+    entry saying who closed it is in that transaction, so a request that fails after it
+    cannot leave a closed round that nobody closed."""
+    from tests.factories import CHEF
+
+    r = make_round("deltagare_avslut")
+    answer_exit(client, f"/s/{r.code}")  # waits to be released (fewer than MIN_CELL)
+    assert count_rows(app, "pending_response") == 1
+    with app.app_context():
+        session = db.session()
+        ops.change_state(session, CHEF, session.get(Round, r.id), "stang")
+        session.rollback()  # the request fails after the service returned
+    assert scalar(app, "SELECT state FROM round WHERE id = :id", id=r.id) == "closed"
+    assert count_rows(app, "pending_response") == 0
+    entries = scalar(app, "SELECT COUNT(*) FROM audit_entry WHERE action = 'omgång.stang'")
+    assert entries == 1

@@ -14,7 +14,7 @@ blocks.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal, overload
@@ -218,11 +218,13 @@ def change_state(db: Session, actor: Actor, round_: Round, action: str) -> Round
                 "öppna en mätomgång för det året igen. Ingenting har ändrats."
             )
         open_round(db, round_)
+        audit(db, actor, "omgång.oppna", label_of(db, round_))
     elif action == "stang":
-        close_round(db, round_)
+        label = label_of(db, round_)
+        # the entry goes into the transaction that closes the round (a release commits it)
+        close_round(db, round_, with_state=lambda: audit(db, actor, "omgång.stang", label))
     else:
         raise RoundStateError("Okänd ändring av mätomgången.")
-    audit(db, actor, f"omgång.{action}", label_of(db, round_))
     return round_
 
 
@@ -305,13 +307,17 @@ def open_round(db: Session, round_: Round, *, today: date | None = None) -> Roun
     return round_
 
 
-def close_round(db: Session, round_: Round) -> Round:
+def close_round(
+    db: Session, round_: Round, *, with_state: Callable[[], None] | None = None
+) -> Round:
     """open → closed (a draft can also be closed: it is then never used).
 
     Every answer of the round that waits to be released is released now, in the same
     transaction as the new state (committed here, as releases are; DESIGN.md
     "Storage"). A key file that cannot be removed, or is missing for waiting answers,
-    is refused with a Swedish message and nothing changes.
+    is refused with a Swedish message and nothing changes. ``with_state``: work that
+    belongs to the new state's transaction (its audit entry), done once the refusals
+    are past, and again should a concurrent release roll that transaction back.
     """
     if round_.state == RoundState.closed.value:
         raise RoundStateError("Mätomgången är redan stängd.")
@@ -327,6 +333,8 @@ def close_round(db: Session, round_: Round) -> Round:
             raise RoundStateError(str(exc)) from None
     round_.state = RoundState.closed.value
     db.add(round_)
+    if with_state is not None:
+        with_state()
     db.flush()
     if waiting:
         try:
@@ -334,10 +342,13 @@ def close_round(db: Session, round_: Round) -> Round:
         except submissions.PendingKeyError as exc:  # a key removed since the check
             db.rollback()
             raise RoundStateError(str(exc)) from None
-        # committed with the release, or rolled back when another worker released first
-        round_.state = RoundState.closed.value
-        db.add(round_)
-        db.flush()
+        if round_.state != RoundState.closed.value:  # (read again after the release)
+            # rolled back: another worker released first; the state (and entry) again
+            round_.state = RoundState.closed.value
+            db.add(round_)
+            if with_state is not None:
+                with_state()
+            db.flush()
     return round_
 
 
