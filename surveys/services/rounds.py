@@ -629,13 +629,31 @@ def round_label(round_: Round, questionnaire_name: str, intervention_name: str |
 # --- links as actions (staff of the round's insats, or the administrator) -------------
 
 LINK_ACTIONS = ("länkar.skapa", "lappar.skapa")  # a CSV of links, or printed slips
+CLOSED_NO_LINKS = (
+    "Mätomgången är stängd och tar inte emot svar, så inga länkar, QR-koder eller affischer "
+    "görs för den. Starta en ny mätomgång om fler ska svara."
+)
+NOT_KIOSK = (
+    "Mätomgången besvaras inte på surfplattor, så den har ingen kiosklänk. Ingenting har ändrats."
+)
+
+
+def link_refusal(round_: Round) -> str | None:
+    """Why no link to this round may be made now (None: it may): a closed round takes no
+    answers, so it gets no links, QR codes, posters, slips or kiosk link."""
+    return CLOSED_NO_LINKS if round_.state == RoundState.closed.value else None
 
 
 def make_links(
     db: Session, actor: Actor, round_: Round, *, count: int, action: str, note: str = ""
 ) -> list[str]:
-    """Single-use links for a round, audited as ``action`` ("<round>: <count> st<note>")."""
+    """Single-use links for a round, audited as ``action`` ("<round>: <count> st<note>").
+
+    Refused (Swedish, nothing written) for an actor who does not manage the round's
+    insats or a closed round (``link_refusal``)."""
     require_manage(actor, round_.intervention_id)
+    if (refusal := link_refusal(round_)) is not None:
+        raise Refused(refusal)
     if action not in LINK_ACTIONS:
         raise ValueError(f"Okänd åtgärd {action!r}.")
     tokens = create_tokens(db, round_, count=count)
@@ -644,8 +662,15 @@ def make_links(
 
 
 def issue_kiosk_link(db: Session, actor: Actor, round_: Round) -> str:
-    """A new enrolment link for the round's tablets (``kiosk.ny_lank``); the token."""
+    """A new enrolment link for the round's tablets (``kiosk.ny_lank``); the token.
+
+    Refused (Swedish, nothing written) for an actor who does not manage the round's
+    insats, a round not answered on tablets (``NOT_KIOSK``) or a closed round."""
     require_manage(actor, round_.intervention_id)
+    if round_.mode != RoundMode.kiosk.value:
+        raise Refused(NOT_KIOSK)
+    if (refusal := link_refusal(round_)) is not None:
+        raise Refused(refusal)
     token = new_kiosk_link(db, round_)
     audit(db, actor, "kiosk.ny_lank", label_of(db, round_))
     return token
