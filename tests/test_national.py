@@ -39,7 +39,8 @@ from surveys.models import (
 from surveys.national import packages as national_packages
 from surveys.national.publish import GROUP_PREFIX, publish_year
 from surveys.national.riket_file import export_riket
-from surveys.services.actor import Actor, Refused
+from surveys.services import nns_package, settings
+from surveys.services.actor import CLI, Actor, Refused
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.nns_package import (
     ANSWER_FIELDS,
@@ -48,6 +49,7 @@ from surveys.services.nns_package import (
     to_csv,
     zip_files,
 )
+from surveys.services.settings import SettingError
 from surveys.services.signing import create_key, load_private_key, public_key_text, sign, verify
 from tests import factories
 from tests.conftest import SECRET, axe_violations, empty_database, form_token, table_rows
@@ -276,6 +278,36 @@ def test_admin_page_shows_every_row_before_the_audited_download(forbund):
     # an unpublished year: a message, no page of rows
     missing = client.get("/admin/nns/2021", follow_redirects=True).get_data(as_text=True)
     assert "År 2021 är inte publicerat" in missing
+
+
+def test_the_org_number_service_refuses_what_is_no_org_number_whoever_calls(app, admin_client):
+    """The rule was only the page's: the service stored any text it was given."""
+    with app.app_context():
+        session = db.session()
+        for raw in ("12-34", "222000-12345", "222000-123x", ""):
+            with pytest.raises(SettingError, match="är inget organisationsnummer"):
+                nns_package.change_org_number(session, CLI, raw)
+        session.commit()  # whatever the refused calls had left would be stored now
+        assert settings.get(session, nns_package.ORG_NUMBER) == ""
+        audited = select(AuditEntry).where(AuditEntry.action == "nns.organisationsnummer")
+        assert session.exec(audited).all() == []
+    token = form_token(admin_client.get("/admin/nns").get_data(as_text=True))
+    bad = admin_client.post(
+        "/admin/nns/organisationsnummer",
+        data={"org_number": "12-34", "csrf_token": token},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "&#39;12-34&#39; är inget organisationsnummer (tio siffror" in bad
+    good = admin_client.post(
+        "/admin/nns/organisationsnummer",
+        data={"org_number": " 2220001234 ", "csrf_token": token},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Organisationsnumret är 222000-1234." in good
+    with app.app_context():
+        session = db.session()
+        assert settings.get(session, nns_package.ORG_NUMBER) == "222000-1234"
+        assert [e.detail for e in session.exec(audited)] == ["222000-1234"]
 
 
 # --- packages made by hand, for the national checks -----------------------------------------
