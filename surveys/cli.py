@@ -247,7 +247,9 @@ def users_set_password(email: str, password: str) -> None:
     default=RoundMode.open_link.value,
     show_default=True,
 )
-@click.option("--expected", type=click.IntRange(min=0), default=None)
+@click.option(
+    "--expected", type=int, default=None, help=f"Förväntat antal svarande (0–{ops.MAX_EXPECTED})."
+)
 @click.option("--open/--draft", "open_now", default=True, show_default=True)
 @click.option("--yes", is_flag=True, help="Skapa även om en likadan omgång redan pågår.")
 def rounds_create(
@@ -280,9 +282,10 @@ def rounds_create(
             open_now=open_now,
             confirm_duplicate=yes,
         )
-    except ops.RoundRuleError as exc:
-        valid = ", ".join(instrument.questionnaire_keys)
-        raise CliError(" ".join(exc.errors) + f" Giltiga enkäter: {valid}.") from None
+    except ops.RoundRuleError as exc:  # the service's Swedish messages (also --expected's)
+        keys = instrument.questionnaire_keys
+        valid = "" if questionnaire in keys else f" Giltiga enkäter: {', '.join(keys)}."
+        raise CliError(" ".join(exc.errors) + valid) from None
     except ops.DuplicateRound:
         raise CliError(
             "Det finns redan en likadan mätomgång som inte är stängd. Lägg till --yes för att "

@@ -61,6 +61,10 @@ STATE_LABELS = {
 ADMIN_ONLY_QUESTIONNAIRES = frozenset({"styrelse", "chefsgrupp"})
 FIRST_YEAR = 2000
 MAX_TOKENS = 2000
+MAX_EXPECTED = 100_000  # expected respondents of a round: the one limit (page, CLI, service)
+EXPECTED_RANGE = f"Förväntat antal svarande ska vara ett heltal 0–{MAX_EXPECTED:_}.".replace(
+    "_", " "
+)
 TAKEN_NAME = (
     "Det finns redan en insats med det namnet. Stora och små bokstäver räknas som samma namn."
 )
@@ -110,6 +114,7 @@ def check_new_round(
     year: int | None,
     intervention_id: str | None,
     mode: str,
+    expected: int | None = None,
     today: date | None = None,
 ) -> list[str]:
     """Every rule a new round must meet, as Swedish messages (empty: allowed)."""
@@ -126,6 +131,8 @@ def check_new_round(
         errors.append("Du kan bara starta mätomgångar för dina egna insatser.")
     if mode not in MODE_LABELS:
         errors.append("Välj hur enkäten ska besvaras.")
+    if expected is not None and not 0 <= expected <= MAX_EXPECTED:
+        errors.append(EXPECTED_RANGE)
     if year is None:
         errors.append(f"Ange ett år, t.ex. {today.year}.")
     elif not actor.is_admin and year != today.year:
@@ -180,6 +187,7 @@ def start_round(
         year=year,
         intervention_id=intervention_id,
         mode=mode,
+        expected=expected,
         today=today,
     )
     if errors:
@@ -260,8 +268,8 @@ def create_round(
     """Create a round in state draft with a fresh random open-link code (no rules)."""
     if mode not in MODE_LABELS:
         raise ValueError(f"Okänt läge {mode!r}.")
-    if expected is not None and expected < 0:
-        raise ValueError("Förväntat antal svarande kan inte vara negativt.")
+    if expected is not None and not 0 <= expected <= MAX_EXPECTED:
+        raise ValueError(EXPECTED_RANGE)
     if opens_on and closes_on and closes_on < opens_on:
         raise ValueError("Slutdatum kan inte ligga före startdatum.")
     round_ = Round(
