@@ -1007,9 +1007,10 @@ def test_the_national_actions_refuse_anyone_but_the_administrator(nns):
 
 
 def test_the_riket_file_is_one_audited_action_from_the_page_and_the_cli(nns, tmp_path):
-    """riket_file.export_riket behind both: the same file, `riket.exportera` with
-    "<year>: <file name>" by whoever took it out; an unpublished year or a non-administrator
-    is refused and nothing is audited."""
+    """riket_file.export_riket behind both: the same file, `riket.exportera` with the same
+    detail "<year>: riket-<year>.csv" by whoever took it out (not the name of the file the
+    command was told to write); an unpublished year or a non-administrator is refused and
+    nothing is audited."""
     app, key, checksum = nns
     assert _import(app, [("bra.zip", _package(key, checksum=checksum))])[0] == 0
     runner = app.test_cli_runner()
@@ -1021,7 +1022,7 @@ def test_the_riket_file_is_one_audited_action_from_the_page_and_the_cli(nns, tmp
     assert "År 2022 är inte publicerat nationellt" in unpublished.output
     result = runner.invoke(args=["national", "export", "--year", "2023", "--output", str(out)])
     assert result.exit_code == 0, result.output
-    assert _audited(app, "riket.exportera") == [("kommandoraden", "2023: riket-ut.csv")]
+    assert _audited(app, "riket.exportera") == [("kommandoraden", "2023: riket-2023.csv")]
     client = _signed_in(app)
     assert client.get("/riket/2022/riket.csv").status_code == 302
     page = client.get("/riket/2023/riket.csv")
@@ -1033,10 +1034,9 @@ def test_the_riket_file_is_one_audited_action_from_the_page_and_the_cli(nns, tmp
         out.read_bytes(),
         Path(str(out) + ".sig").read_bytes(),
     )
-    assert _audited(app, "riket.exportera") == [
-        ("kommandoraden", "2023: riket-ut.csv"),
-        ("nns@example.invalid", "2023: riket-2023.csv"),
-    ]
+    (cli_who, cli_detail), (page_who, page_detail) = _audited(app, "riket.exportera")
+    assert (cli_who, page_who) == ("kommandoraden", "nns@example.invalid")
+    assert cli_detail == page_detail == "2023: riket-2023.csv"
     reader = Actor(email="l@example.invalid", role=Role.reader.value)
     with app.app_context():
         with pytest.raises(Refused, match="bara administratören"):

@@ -162,7 +162,7 @@ def national_export(year: int, output: str | None) -> None:
     """Rikets fil (nationella siffror med n och jämförelsegrupper), signerad av NNS."""
     path = Path(output or default_filename(year))
     try:
-        data = export_riket(db.session(), actor.CLI, year, path.name)
+        data = export_riket(db.session(), actor.CLI, year)  # audited as the page does
         key = load_private_key(_instance())
     except (RiketFileError, SigningError) as exc:
         _fail(str(exc))  # the audit entry is rolled back with the command
