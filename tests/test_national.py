@@ -243,6 +243,19 @@ def test_year_arguments_outside_2000_2100_are_refused_in_swedish(forbund, nation
     assert not out.exists()
 
 
+def test_a_command_of_the_other_kind_of_instance_is_refused_with_fel(forbund, national):
+    """The instance-mode guard refuses through the one CliError: "Fel: …", exit code 1."""
+    done = forbund.test_cli_runner().invoke(args=["national", "list"])
+    assert (done.exit_code, done.output) == (
+        1,
+        "Fel: Kommandot finns bara i den nationella instansen (NNS). "
+        "Starta den med SURVEYS_MODE=national.\n",
+    )
+    done = national.test_cli_runner().invoke(args=["export", "nns", "--year", "2023"])
+    assert done.exit_code == 1
+    assert done.output.startswith("Fel: Kommandot hör till ett förbunds instans;")
+
+
 def test_admin_page_shows_every_row_before_the_audited_download(forbund):
     _seed_forbund(forbund)
     forbund.test_cli_runner().invoke(args=["keys", "create"])
