@@ -39,7 +39,7 @@ from surveys.models import (
 from surveys.national import packages as national_packages
 from surveys.national.publish import GROUP_PREFIX, publish_year
 from surveys.national.riket_file import export_riket
-from surveys.services import nns_package, settings
+from surveys.services import jobs, nns_package, settings
 from surveys.services.actor import CLI, Actor, Refused
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.nns_package import (
@@ -1017,6 +1017,33 @@ def test_the_national_actions_refuse_anyone_but_the_administrator(nns):
         written = s.exec(select(AuditEntry).where(AuditEntry.user_email == reader.email))
         assert written.all() == []
     assert _stored(app) == 0
+
+
+def test_national_publish_is_refused_while_the_pages_job_for_the_year_is_active(nns):
+    """`surveys national publish` published beside a queued or running job of the page's."""
+    app, key, checksum = nns
+    assert _import(app, [("bra.zip", _package(key, checksum=checksum))])[0] == 0
+    with app.app_context():
+        session = db.session()
+        jobs.request_national_publish(session, NNS_ADMIN, year=2023, min_cell=5)
+        session.commit()
+    runner = app.test_cli_runner()
+    done = runner.invoke(args=["national", "publish", "--year", "2023"])
+    assert (done.exit_code, done.output) == (
+        1,
+        "Fel: Riket 2023 håller redan på att publiceras (ett publiceringsjobb för året "
+        "väntar eller pågår). Vänta tills det är klart. Ingenting har publicerats.\n",
+    )
+    assert _audited(app, "riket.publicera") == []
+    with app.app_context():
+        session = db.session()
+        assert session.exec(select(func.count()).select_from(Publication)).one() == 0
+        job = session.exec(select(BackgroundJob)).one()
+        job.status = "failed"  # the job is over: the command may publish
+        session.commit()
+    done = runner.invoke(args=["national", "publish", "--year", "2023"])
+    assert done.exit_code == 0, done.output
+    assert [who for who, _ in _audited(app, "riket.publicera")] == ["kommandoraden"]
 
 
 def test_the_riket_file_is_one_audited_action_from_the_page_and_the_cli(nns, tmp_path):

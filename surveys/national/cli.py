@@ -24,6 +24,8 @@ from surveys.national.riket_file import RiketFileError, default_filename, export
 from surveys.reports.data import threshold_in_force
 from surveys.services import actor
 from surveys.services.catalogue import instrument_from_db
+from surveys.services.job_status import NATIONAL as NATIONAL_JOB
+from surveys.services.job_status import active_job
 from surveys.services.nns_package import PackageError, export_package
 from surveys.services.signing import SigningError, load_private_key, new_key, sign
 
@@ -136,6 +138,13 @@ def national_import(paths: tuple[str, ...]) -> None:
 def national_publish(year: int) -> None:
     """Publicera ett nationellt år: Riket, jämförelsegrupperna och varje förbund."""
     session = db.session()
+    # as jobs.request_national_publish refuses a second job: not while the page's job
+    # for the year waits for a worker or runs
+    if active_job(session, year, kind=NATIONAL_JOB) is not None:
+        raise CliError(
+            f"Riket {year} håller redan på att publiceras (ett publiceringsjobb för året "
+            "väntar eller pågår). Vänta tills det är klart. Ingenting har publicerats."
+        )
     try:
         publication = publish_year(
             session,
