@@ -71,6 +71,7 @@ TAKEN_NAME = (
 PUBLISHED_NAME = (
     "Namnet finns redan i en publicering (en tidigare insats hette så). Välj ett annat namn."
 )
+NOT_OWN_INSATS = "Du kan bara starta mätomgångar för dina egna insatser. Ingenting har ändrats."
 MAX_RETIRED_AGE = timedelta(days=7)  # longer than the longest grace period (config)
 
 
@@ -117,7 +118,8 @@ def check_new_round(
     expected: int | None = None,
     today: date | None = None,
 ) -> list[str]:
-    """Every rule a new round must meet, as Swedish messages (empty: allowed)."""
+    """Every rule a new round must meet, as Swedish messages (empty: allowed). Whether the
+    actor may start rounds for the insats at all is ``start_round``'s check (Refused)."""
     today = today or clock.today()
     errors: list[str] = []
     keys = list(questionnaire_keys)
@@ -127,8 +129,6 @@ def check_new_round(
         errors.append("Styrelsens och chefsgruppens enkäter startas av administratören.")
     if intervention_id is not None and db.get(Intervention, intervention_id) is None:
         errors.append("Insatsen finns inte. Välj en insats i listan.")
-    elif not actor.can_manage(intervention_id):
-        errors.append("Du kan bara starta mätomgångar för dina egna insatser.")
     if mode not in MODE_LABELS:
         errors.append("Välj hur enkäten ska besvaras.")
     if expected is not None and not 0 <= expected <= MAX_EXPECTED:
@@ -177,8 +177,12 @@ def start_round(
 ) -> Round:
     """The one way web and CLI start a round: rules, duplicate check, create, open.
 
-    Raises RoundRuleError (nothing written) or DuplicateRound (unless confirmed).
+    Raises Refused (an actor who does not manage the insats: staff start rounds only for
+    their own insatser), RoundRuleError (nothing written) or DuplicateRound (unless
+    confirmed).
     """
+    if not actor.can_manage(intervention_id):
+        raise Refused(NOT_OWN_INSATS)
     errors = check_new_round(
         db,
         actor=actor,
