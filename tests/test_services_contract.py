@@ -347,3 +347,25 @@ def test_every_audited_action_has_a_swedish_description_on_the_log_page():
                 if isinstance(name, ast.Constant) and name.value not in ACTIONS:
                     undescribed.add(f"{path.relative_to(ROOT)}: {name.value}")
     assert undescribed == set()
+
+
+# --- tests share their helpers through conftest.py ---------------------------------------
+
+TESTS = ROOT / "tests"
+
+
+def top_level_functions(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+
+def test_no_test_module_has_its_own_copy_of_a_conftest_helper():
+    """A helper conftest.py shares (``scalar``, ``round_row``, ``production_config`` …) is
+    imported from there, not written again in a test module."""
+    shared = {n for n in top_level_functions(TESTS / "conftest.py") if not n.startswith("_")}
+    copies = sorted(
+        f"{path.name}: {name}"
+        for path in TESTS.glob("test_*.py")
+        for name in top_level_functions(path) & shared
+    )
+    assert copies == []
