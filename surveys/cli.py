@@ -34,6 +34,7 @@ from surveys.services import imports, jobs, submissions, users
 from surveys.services import rounds as ops
 from surveys.services.actor import CLI
 from surveys.services.catalogue import DEFAULT_FILE, instrument_from_db, load_instrument_file
+from surveys.services.job_status import active_job
 from surveys.services.maintenance import (
     MaintenanceError,
     backup,
@@ -248,7 +249,9 @@ def users_set_password(email: str, password: str) -> None:
     default=RoundMode.open_link.value,
     show_default=True,
 )
-@click.option("--expected", type=click.IntRange(min=0), default=None)
+@click.option(
+    "--expected", type=int, default=None, help=f"Förväntat antal svarande (0–{ops.MAX_EXPECTED})."
+)
 @click.option("--open/--draft", "open_now", default=True, show_default=True)
 @click.option("--yes", is_flag=True, help="Skapa även om en likadan omgång redan pågår.")
 def rounds_create(
@@ -281,9 +284,10 @@ def rounds_create(
             open_now=open_now,
             confirm_duplicate=yes,
         )
-    except ops.RoundRuleError as exc:
-        valid = ", ".join(instrument.questionnaire_keys)
-        raise CliError(" ".join(exc.errors) + f" Giltiga enkäter: {valid}.") from None
+    except ops.RoundRuleError as exc:  # the service's Swedish messages (also --expected's)
+        keys = instrument.questionnaire_keys
+        valid = "" if questionnaire in keys else f" Giltiga enkäter: {', '.join(keys)}."
+        raise CliError(" ".join(exc.errors) + valid) from None
     except ops.DuplicateRound:
         raise CliError(
             "Det finns redan en likadan mätomgång som inte är stängd. Lägg till --yes för att "
@@ -495,6 +499,13 @@ def publish_cmd(year: int, diagram: bool) -> None:
     Loggas som kommandoraden (den som kör kommandon på servern)."""
 
     session = db.session()
+    # as jobs.request_publish refuses a second job: not while the page's job for the
+    # year waits for a worker or runs (it would publish the year once more after this)
+    if active_job(session, year) is not None:
+        raise CliError(
+            f"År {year} håller redan på att publiceras (ett publiceringsjobb för året "
+            "väntar eller pågår). Vänta tills det är klart. Ingenting har publicerats."
+        )
     try:
         publication = publish(
             session,

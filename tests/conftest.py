@@ -23,7 +23,8 @@ from sqlmodel import Session
 from werkzeug.serving import make_server
 
 from surveys import clock, create_app, db, worker
-from surveys.models import metadata
+from surveys.config import load_config
+from surveys.models import Round, metadata
 from surveys.reports import assets
 from surveys.services.catalogue import instrument_from_db
 from tests import factories
@@ -339,6 +340,32 @@ def scalar(app, sql: str, **params):
     """One value from the test's database (``SELECT COUNT(*) …``)."""
     with app.app_context():
         return db.session().execute(text(sql), params).scalar_one()
+
+
+def round_row(app, round_id: str) -> Round:
+    """The round as stored now, detached: its fields read outside the app context."""
+    with app.app_context():
+        s = db.session()
+        found = s.get(Round, round_id)
+        assert found is not None
+        s.expunge(found)
+        return found
+
+
+STRONG_KEY = "k7Qm2Zp9Xr4Lw8Nd3Vb6Hs1Tf5Jc0Gy-a"  # a production secret: 34 characters, 33 different
+
+
+def production_config(**extra: str | None) -> dict:
+    """What production loads (``config.load_config`` from the environment): a strong key,
+    an https address, a database never opened, changed by ``extra`` (None: left out)."""
+    env: dict[str, str | None] = {
+        "SURVEYS_ENV": "production",
+        "SECRET_KEY": STRONG_KEY,
+        "PUBLIC_URL": "https://enkat.example.se",
+        "DATABASE_URL": "sqlite:////nonexistent/never-opened.sqlite",
+    }
+    env.update(extra)
+    return load_config(env={k: v for k, v in env.items() if v is not None})
 
 
 def sql_session(url: str) -> Session:

@@ -15,9 +15,8 @@ from flask.testing import FlaskCliRunner
 from sqlmodel import Session
 
 from surveys import clock
-from surveys.auth import hash_password
-from surveys.models import Answer, Intervention, Response, Round, User, UserIntervention
-from surveys.services import actor
+from surveys.models import Answer, Intervention, Response, Round, User
+from surveys.services import actor, users
 from surveys.services import rounds as ops
 from tests import seedrows
 
@@ -63,20 +62,19 @@ def user(
     insatser: Iterable[str] = (),
     password: str = PASSWORD,
 ) -> User:
-    """A user with an argon2 password hash, linked to the named interventions (in an app
-    context: the hash uses the app's ARGON2_* settings)."""
+    """A user created by the users service (``users.create_user``, with its checks: a valid
+    address, a password of at least 10 characters, staff with at least one insats), linked
+    to the named interventions (created when missing). ``create_user`` is ``add_user``'s
+    building block without the audit entry, so a test's audit log holds only what the test
+    did. In an app context: the hash uses the app's ARGON2_* settings."""
     insatser = tuple(insatser)
-    created = User(
+    return users.create_user(
+        db,
         email=email or f"{role}-{len(insatser)}@example.invalid",
-        password_hash=hash_password(password),
+        password=password,
         role=role,
+        intervention_ids=[intervention(db, name).id for name in insatser],
     )
-    db.add(created)
-    db.flush()
-    for name in insatser:
-        db.add(UserIntervention(user_id=created.id, intervention_id=intervention(db, name).id))
-    db.flush()
-    return created
 
 
 def response(

@@ -189,6 +189,35 @@ def test_a_second_publish_of_the_same_year_is_refused_while_one_waits(
     assert scalar(app, "SELECT id FROM background_job") == first
 
 
+def test_the_publish_command_is_refused_while_the_pages_job_for_the_year_is_active(
+    app, runner, tmp_path
+):
+    """`surveys publish` published beside a queued or running job of the page's, which
+    then published the year once more."""
+    import_seed(runner, tmp_path, publish=False)
+    job_id = _queued(app)
+    refused = "Fel: År 2023 håller redan på att publiceras (ett publiceringsjobb för året "
+    for state in ("queued", "running"):
+        if state == "running":
+            assert _claim(app, "arbetare-1", job_id) is not None  # a worker has taken it
+        assert _job(app, job_id).status == state
+        done = runner.invoke(args=["publish", "--year", "2023"])
+        assert done.exit_code == 1
+        assert done.output.startswith(refused), done.output
+        assert "Ingenting har publicerats." in done.output
+        assert count_rows(app, "publication") == 0
+    other = runner.invoke(args=["publish", "--year", "2022"])  # another year: not this job's
+    assert "håller redan på att publiceras" not in other.output
+    with app.app_context():
+        db.session().execute(text("UPDATE background_job SET status = 'failed'"))
+        db.session().commit()
+    done = runner.invoke(args=["publish", "--year", "2023"])
+    assert done.exit_code == 0, done.output
+    assert scalar(app, "SELECT published_by FROM publication") == "kommandoraden"
+    assert scalar(app, "SELECT COUNT(*) FROM audit_entry WHERE user_email = 'kommandoraden' "
+                  "AND action = 'publicering.publicera'") == 1  # fmt: skip
+
+
 def test_a_year_another_process_is_publishing_fails_the_job_with_a_clear_message(
     app, admin_client, runner, tmp_path
 ):

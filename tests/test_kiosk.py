@@ -10,17 +10,9 @@ from sqlalchemy import text
 from surveys import db
 from surveys.models import Round
 from surveys.services import rounds as ops
-from tests.conftest import count_rows, form_token, login
+from tests.conftest import count_rows, form_token, login, round_row
 
 BACKGROUND = {"X-Background": "1"}
-
-
-def round_row(app, round_id: str) -> Round:
-    with app.app_context():
-        s = db.session()
-        r = s.get(Round, round_id)
-        s.expunge(r)
-        return r
 
 
 def test_background_submission_is_json_and_stored_once(app, client, make_round):

@@ -17,17 +17,9 @@ from surveys import clock, db
 from surveys.models import Round
 from surveys.services import kiosk as kiosk_ops
 from surveys.services import rounds as ops
-from tests.conftest import count_rows, form_token, login
+from tests.conftest import count_rows, form_token, login, round_row
 
 BACKGROUND = {"X-Background": "1"}
-
-
-def round_row(app, round_id: str) -> Round:
-    with app.app_context():
-        s = db.session()
-        found = s.get(Round, round_id)
-        s.expunge(found)
-        return found
 
 
 def new_link(app, round_id: str, *, at: datetime | None = None) -> str:

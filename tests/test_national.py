@@ -39,7 +39,8 @@ from surveys.models import (
 from surveys.national import packages as national_packages
 from surveys.national.publish import GROUP_PREFIX, publish_year
 from surveys.national.riket_file import export_riket
-from surveys.services.actor import Actor, Refused
+from surveys.services import jobs, nns_package, settings
+from surveys.services.actor import CLI, Actor, Refused
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.nns_package import (
     ANSWER_FIELDS,
@@ -48,6 +49,7 @@ from surveys.services.nns_package import (
     to_csv,
     zip_files,
 )
+from surveys.services.settings import SettingError
 from surveys.services.signing import create_key, load_private_key, public_key_text, sign, verify
 from tests import factories
 from tests.conftest import (
@@ -248,6 +250,19 @@ def test_year_arguments_outside_2000_2100_are_refused_in_swedish(forbund, nation
     assert not out.exists()
 
 
+def test_a_command_of_the_other_kind_of_instance_is_refused_with_fel(forbund, national):
+    """The instance-mode guard refuses through the one CliError: "Fel: …", exit code 1."""
+    done = forbund.test_cli_runner().invoke(args=["national", "list"])
+    assert (done.exit_code, done.output) == (
+        1,
+        "Fel: Kommandot finns bara i den nationella instansen (NNS). "
+        "Starta den med SURVEYS_MODE=national.\n",
+    )
+    done = national.test_cli_runner().invoke(args=["export", "nns", "--year", "2023"])
+    assert done.exit_code == 1
+    assert done.output.startswith("Fel: Kommandot hör till ett förbunds instans;")
+
+
 def test_admin_page_shows_every_row_before_the_audited_download(forbund):
     _seed_forbund(forbund)
     forbund.test_cli_runner().invoke(args=["keys", "create"])
@@ -283,6 +298,36 @@ def test_admin_page_shows_every_row_before_the_audited_download(forbund):
     # an unpublished year: a message, no page of rows
     missing = client.get("/admin/nns/2021", follow_redirects=True).get_data(as_text=True)
     assert "År 2021 är inte publicerat" in missing
+
+
+def test_the_org_number_service_refuses_what_is_no_org_number_whoever_calls(app, admin_client):
+    """The rule was only the page's: the service stored any text it was given."""
+    with app.app_context():
+        session = db.session()
+        for raw in ("12-34", "222000-12345", "222000-123x", ""):
+            with pytest.raises(SettingError, match="är inget organisationsnummer"):
+                nns_package.change_org_number(session, CLI, raw)
+        session.commit()  # whatever the refused calls had left would be stored now
+        assert settings.get(session, nns_package.ORG_NUMBER) == ""
+        audited = select(AuditEntry).where(AuditEntry.action == "nns.organisationsnummer")
+        assert session.exec(audited).all() == []
+    token = form_token(admin_client.get("/admin/nns").get_data(as_text=True))
+    bad = admin_client.post(
+        "/admin/nns/organisationsnummer",
+        data={"org_number": "12-34", "csrf_token": token},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "&#39;12-34&#39; är inget organisationsnummer (tio siffror" in bad
+    good = admin_client.post(
+        "/admin/nns/organisationsnummer",
+        data={"org_number": " 2220001234 ", "csrf_token": token},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Organisationsnumret är 222000-1234." in good
+    with app.app_context():
+        session = db.session()
+        assert settings.get(session, nns_package.ORG_NUMBER) == "222000-1234"
+        assert [e.detail for e in session.exec(audited)] == ["222000-1234"]
 
 
 # --- packages made by hand, for the national checks -----------------------------------------
@@ -981,10 +1026,38 @@ def test_the_national_actions_refuse_anyone_but_the_administrator(nns):
     assert _stored(app) == 0
 
 
+def test_national_publish_is_refused_while_the_pages_job_for_the_year_is_active(nns):
+    """`surveys national publish` published beside a queued or running job of the page's."""
+    app, key, checksum = nns
+    assert _import(app, [("bra.zip", _package(key, checksum=checksum))])[0] == 0
+    with app.app_context():
+        session = db.session()
+        jobs.request_national_publish(session, NNS_ADMIN, year=2023, min_cell=5)
+        session.commit()
+    runner = app.test_cli_runner()
+    done = runner.invoke(args=["national", "publish", "--year", "2023"])
+    assert (done.exit_code, done.output) == (
+        1,
+        "Fel: Riket 2023 håller redan på att publiceras (ett publiceringsjobb för året "
+        "väntar eller pågår). Vänta tills det är klart. Ingenting har publicerats.\n",
+    )
+    assert _audited(app, "riket.publicera") == []
+    with app.app_context():
+        session = db.session()
+        assert session.exec(select(func.count()).select_from(Publication)).one() == 0
+        job = session.exec(select(BackgroundJob)).one()
+        job.status = "failed"  # the job is over: the command may publish
+        session.commit()
+    done = runner.invoke(args=["national", "publish", "--year", "2023"])
+    assert done.exit_code == 0, done.output
+    assert [who for who, _ in _audited(app, "riket.publicera")] == ["kommandoraden"]
+
+
 def test_the_riket_file_is_one_audited_action_from_the_page_and_the_cli(nns, tmp_path):
-    """riket_file.export_riket behind both: the same file, `riket.exportera` with
-    "<year>: <file name>" by whoever took it out; an unpublished year or a non-administrator
-    is refused and nothing is audited."""
+    """riket_file.export_riket behind both: the same file, `riket.exportera` with the same
+    detail "<year>: riket-<year>.csv" by whoever took it out (not the name of the file the
+    command was told to write); an unpublished year or a non-administrator is refused and
+    nothing is audited."""
     app, key, checksum = nns
     assert _import(app, [("bra.zip", _package(key, checksum=checksum))])[0] == 0
     runner = app.test_cli_runner()
@@ -996,7 +1069,7 @@ def test_the_riket_file_is_one_audited_action_from_the_page_and_the_cli(nns, tmp
     assert "År 2022 är inte publicerat nationellt" in unpublished.output
     result = runner.invoke(args=["national", "export", "--year", "2023", "--output", str(out)])
     assert result.exit_code == 0, result.output
-    assert _audited(app, "riket.exportera") == [("kommandoraden", "2023: riket-ut.csv")]
+    assert _audited(app, "riket.exportera") == [("kommandoraden", "2023: riket-2023.csv")]
     client = _signed_in(app)
     assert client.get("/riket/2022/riket.csv").status_code == 302
     page = client.get("/riket/2023/riket.csv")
@@ -1008,10 +1081,9 @@ def test_the_riket_file_is_one_audited_action_from_the_page_and_the_cli(nns, tmp
         out.read_bytes(),
         Path(str(out) + ".sig").read_bytes(),
     )
-    assert _audited(app, "riket.exportera") == [
-        ("kommandoraden", "2023: riket-ut.csv"),
-        ("nns@example.invalid", "2023: riket-2023.csv"),
-    ]
+    (cli_who, cli_detail), (page_who, page_detail) = _audited(app, "riket.exportera")
+    assert (cli_who, page_who) == ("kommandoraden", "nns@example.invalid")
+    assert cli_detail == page_detail == "2023: riket-2023.csv"
     reader = Actor(email="l@example.invalid", role=Role.reader.value)
     with app.app_context():
         with pytest.raises(Refused, match="bara administratören"):

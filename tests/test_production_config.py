@@ -14,20 +14,8 @@ import sys
 
 import pytest
 
-from surveys.config import ConfigError, load_config
-
-KEY = "k7Qm2Zp9Xr4Lw8Nd3Vb6Hs1Tf5Jc0Gy-a"
-
-
-def production(**extra):
-    env = {
-        "SURVEYS_ENV": "production",
-        "SECRET_KEY": KEY,
-        "PUBLIC_URL": "https://enkat.example.se",
-        "DATABASE_URL": "sqlite:////nonexistent/never-opened.sqlite",
-    }
-    env.update(extra)
-    return load_config(env=env)
+from surveys.config import ConfigError
+from tests.conftest import production_config
 
 
 @pytest.mark.parametrize(
@@ -35,25 +23,25 @@ def production(**extra):
 )
 def test_memory_storage_is_refused_in_any_spelling(uri):
     with pytest.raises(ConfigError, match="räknar inloggningsförsök per process"):
-        production(RATELIMIT_STORAGE_URI=uri)
+        production_config(RATELIMIT_STORAGE_URI=uri)
 
 
 @pytest.mark.parametrize("uri", ["memcached://127.0.0.1:11211", "mongodb://x/y", "redis"])
 def test_other_storages_are_refused_with_the_supported_ones_named(uri):
     with pytest.raises(ConfigError, match="stöds inte.*redis://"):
-        production(RATELIMIT_STORAGE_URI=uri)
+        production_config(RATELIMIT_STORAGE_URI=uri)
 
 
 @pytest.mark.parametrize("uri", ["", "redis://127.0.0.1:6379/0", "REDIS://cache.lan:6379"])
 def test_the_database_and_redis_are_accepted(uri):
-    assert production(RATELIMIT_STORAGE_URI=uri)["RATELIMIT_STORAGE_URI"] == uri
+    assert production_config(RATELIMIT_STORAGE_URI=uri)["RATELIMIT_STORAGE_URI"] == uri
 
 
 def test_redis_without_its_client_is_a_swedish_message_not_a_traceback(monkeypatch):
     monkeypatch.setitem(sys.modules, "redis", None)  # as if the extra were not installed
     for env in ("production", "development"):
         with pytest.raises(ConfigError, match="Redis-klienten saknas.*--extra redis"):
-            production(SURVEYS_ENV=env, RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379")
+            production_config(SURVEYS_ENV=env, RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379")
 
 
 @pytest.mark.parametrize(
@@ -73,13 +61,13 @@ def test_redis_without_its_client_is_a_swedish_message_not_a_traceback(monkeypat
 )
 def test_secrets_with_too_little_variety_are_refused(secret, message):
     with pytest.raises(ConfigError, match=message):
-        production(SECRET_KEY=secret)
+        production_config(SECRET_KEY=secret)
 
 
 def test_real_random_keys_are_accepted():
     for _ in range(200):
         for key in (secrets.token_hex(32), secrets.token_urlsafe(32), secrets.token_hex(16)):
-            assert production(SECRET_KEY=key)["SECRET_KEY"] == key
+            assert production_config(SECRET_KEY=key)["SECRET_KEY"] == key
 
 
 @pytest.mark.parametrize(
@@ -97,11 +85,11 @@ def test_real_random_keys_are_accepted():
 )
 def test_public_url_must_be_https_with_a_host(url):
     with pytest.raises(ConfigError, match="PUBLIC_URL saknas eller är ingen https-adress"):
-        production(PUBLIC_URL=url)
+        production_config(PUBLIC_URL=url)
 
 
 @pytest.mark.parametrize(
     "url", ["https://enkat.example.se", "HTTPS://Enkat.Example.se", "https://x.se/enkat"]
 )
 def test_public_url_with_https_and_a_host_is_accepted(url):
-    assert production(PUBLIC_URL=url)["PUBLIC_URL"] == url
+    assert production_config(PUBLIC_URL=url)["PUBLIC_URL"] == url

@@ -19,6 +19,7 @@ from tests.conftest import (
     login,
     paper_key,
     report_rows,
+    scalar,
 )
 
 
@@ -55,11 +56,6 @@ def rename_insats(admin_client, intervention_id: str, name: str):
         data={"csrf_token": form_token(page.text), "name": name},
         follow_redirects=True,
     )
-
-
-def scalar(app, sql: str, **params):
-    with app.app_context():
-        return db.session().execute(text(sql), params).scalar_one()
 
 
 def test_report_of_an_unpublished_year_says_so_and_names_the_command(app, runner, tmp_path):

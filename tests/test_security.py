@@ -51,7 +51,7 @@ def test_hsts_only_in_production(some_responses, database_url):
         {
             "DATABASE_URL": database_url,
             "SURVEYS_ENV": "production",
-            "SECRET_KEY": STRONG,
+            "SECRET_KEY": STRONG_KEY,
             "PUBLIC_URL": "https://enkat.example.se",
         }
     )
@@ -127,26 +127,14 @@ from datetime import UTC, date, datetime  # noqa: E402
 
 from surveys import clock, db  # noqa: E402
 from surveys.config import load_config  # noqa: E402
-
-STRONG = "k7Qm2Zp9Xr4Lw8Nd3Vb6Hs1Tf5Jc0Gy-a"  # 34 characters, 33 different
-
-
-def production(**extra):
-    env = {
-        "SURVEYS_ENV": "production",
-        "SECRET_KEY": STRONG,
-        "PUBLIC_URL": "https://enkat.example.se",
-        "DATABASE_URL": "sqlite:////nonexistent/never-opened.sqlite",
-    }
-    env.update(extra)
-    return load_config(env={k: v for k, v in env.items() if v is not None})
+from tests.conftest import STRONG_KEY, production_config  # noqa: E402
 
 
 def test_production_starts_with_a_real_configuration():
-    config = production()
-    assert config["SECRET_KEY"] == STRONG
+    config = production_config()
+    assert config["SECRET_KEY"] == STRONG_KEY
     assert (config["KIOSK_IDLE_SECONDS"], config["CLOSED_GRACE_SECONDS"]) == (120, 86_400)
-    tuned = production(
+    tuned = production_config(
         KIOSK_IDLE_SECONDS="300",
         CLOSED_GRACE_SECONDS="3600",
         MAIL_SERVER="smtp.example.se",
@@ -177,7 +165,7 @@ def test_production_starts_with_a_real_configuration():
 )
 def test_production_refuses_unsafe_or_unreadable_settings(change, message):
     with pytest.raises(ConfigError, match=message):
-        production(**change)
+        production_config(**change)
 
 
 def test_surveys_command_refuses_to_start_with_a_swedish_message(tmp_path):
@@ -225,7 +213,7 @@ def test_database_wal_backup_and_mail_files_are_owner_only(tmp_path):
         {
             "DATABASE_URL": url,
             "INSTANCE_DIR": str(instance),
-            "SECRET_KEY": STRONG,
+            "SECRET_KEY": STRONG_KEY,
             "MAIL_FOLDER": str(instance / "mail"),
         }
     )
@@ -354,7 +342,7 @@ def test_behind_one_trusted_proxy_each_client_has_its_own_address(database_url, 
     app = create_app(
         {
             "DATABASE_URL": database_url,
-            "SECRET_KEY": STRONG,
+            "SECRET_KEY": STRONG_KEY,
             "TRUSTED_PROXIES": 1,
             **LIGHT_HASHING,
         }
@@ -418,7 +406,7 @@ def test_unexpected_error_logs_frames_but_no_request_data(app, caplog):
 def gunicorn_two_workers(database_url, tmp_path):
     env = {
         "DATABASE_URL": database_url,
-        "SECRET_KEY": STRONG,
+        "SECRET_KEY": STRONG_KEY,
         "TRUSTED_PROXIES": "1",
         # Two separately started workers: with preload the kernel tends to hand every new
         # connection to the same forked worker, and the test must see both answer.
@@ -469,7 +457,7 @@ def test_two_gunicorn_workers_share_the_real_limit(gunicorn_two_workers, make_us
     # Which worker takes a connection is the kernel's choice (usually both, see the pairs
     # above); what makes the limit real is that every failure is counted in the storage
     # all workers share, not in a worker's memory:
-    same_keys = create_app({"DATABASE_URL": database_url, "SECRET_KEY": STRONG})
+    same_keys = create_app({"DATABASE_URL": database_url, "SECRET_KEY": STRONG_KEY})
     with same_keys.app_context():
         # attempts are counted before the password is checked, refused ones too: the
         # account's 10 + 1 from .1 + 1 from .2, the address's 10 + 1
@@ -495,7 +483,7 @@ def test_a_configured_limits_storage_counts_failures_only(database_url, make_use
     app = create_app(
         {
             "DATABASE_URL": database_url,
-            "SECRET_KEY": STRONG,
+            "SECRET_KEY": STRONG_KEY,
             "RATELIMIT_STORAGE_URI": "memory://",  # development: the limits library's storage
             "SIGNIN_LIMIT_ACCOUNT": 3,
             **LIGHT_HASHING,

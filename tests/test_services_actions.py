@@ -30,7 +30,7 @@ from surveys.services import imports, locks, maintenance, publications, rounds, 
 from surveys.services.actor import ADMIN_ONLY, CLI, Actor, Refused
 from surveys.services.catalogue import instrument_from_db, load_instrument_file
 from tests import seedrows
-from tests.conftest import form_token, login
+from tests.conftest import count_rows, form_token, login
 from tests.factories import import_seed
 
 PUBLISHED = re.compile(r"2023 version \d; \d+ rader, \d+ dolda; \d+ omgångar stängda")
@@ -514,3 +514,75 @@ def test_an_oversized_figures_file_or_signature_is_refused_alike_on_the_page_and
             session, CLI, instrument, "national", data=RIKET.encode(), filename="riket.csv",
             signature=signed,
         ) == 1  # fmt: skip
+
+
+# --- links: a closed round gets none, whoever asks -----------------------------------------
+
+
+def test_the_link_services_refuse_a_closed_round_and_a_kiosk_link_for_another_mode(app, make_round):
+    kiosk = make_round(insats="Steget", mode="kiosk")
+    open_link = make_round(insats="Steget", mode="open_link")
+    staff = _staff(app, "Steget")
+    with app.app_context():
+        session = db.session()
+        with pytest.raises(Refused, match="besvaras inte på surfplattor"):
+            rounds.issue_kiosk_link(session, staff, session.get(Round, open_link.id))
+        for id_ in (kiosk.id, open_link.id):
+            rounds.close_round(session, session.get(Round, id_))
+        session.commit()
+        for actor in (staff, CLI):
+            closed = session.get(Round, kiosk.id)
+            with pytest.raises(Refused, match="Mätomgången är stängd och tar inte emot svar"):
+                rounds.make_links(session, actor, closed, count=3, action="länkar.skapa")
+            with pytest.raises(Refused, match="Mätomgången är stängd och tar inte emot svar"):
+                rounds.issue_kiosk_link(session, actor, closed)
+        session.commit()  # whatever the refused calls had left would be stored now
+    assert count_rows(app, "link_token") == 0
+    assert count_rows(app, "kiosk_enrolment") == 0
+    assert _audit(app, "länkar.skapa") == []
+    assert _audit(app, "kiosk.ny_lank") == []
+
+
+# --- a round's expected respondents: one limit, the service's ------------------------------
+
+
+def test_the_expected_respondents_have_one_limit_on_the_page_the_cli_and_the_service(
+    app, admin_client, runner
+):
+    with app.app_context():
+        session = db.session()
+        steget = rounds.intervention_by_name(session, "Steget", create=True).id
+        session.commit()
+        keys = instrument_from_db(session).questionnaire_keys
+        for too_many in (-1, rounds.MAX_EXPECTED + 1):
+            with pytest.raises(rounds.RoundRuleError, match="ett heltal 0–100 000"):
+                rounds.start_round(
+                    session, actor=CLI, questionnaire_keys=keys,
+                    questionnaire="deltagare_avslut", year=THIS_YEAR,
+                    intervention_id=steget, mode="open_link", expected=too_many,
+                )  # fmt: skip
+    create = ["rounds", "create", "--questionnaire", "deltagare_avslut",
+              "--year", str(THIS_YEAR), "--insats", "Steget", "--yes"]  # fmt: skip
+    done = runner.invoke(args=[*create, "--expected", str(rounds.MAX_EXPECTED + 1)])
+    assert done.exit_code == 1
+    assert done.output == "Fel: Förväntat antal svarande ska vara ett heltal 0–100 000.\n"
+    page = admin_client.post(
+        "/personal/omgang/ny",
+        data={
+            "csrf_token": form_token(admin_client.get("/personal").text),
+            "questionnaire": "deltagare_avslut",
+            "year": THIS_YEAR,
+            "insats": steget,
+            "mode": "open_link",
+            "expected": str(rounds.MAX_EXPECTED + 1),
+        },
+    )
+    assert page.status_code == 400
+    assert "Förväntat antal svarande ska vara ett heltal 0–100 000." in html.unescape(page.text)
+    with app.app_context():
+        assert db.session().exec(select(Round)).all() == []
+    assert _audit(app, "omgång.skapa") == []
+    done = runner.invoke(args=[*create, "--expected", str(rounds.MAX_EXPECTED)])
+    assert done.exit_code == 0, done.output  # the limit itself is allowed
+    with app.app_context():
+        assert [r.expected for r in db.session().exec(select(Round))] == [rounds.MAX_EXPECTED]

@@ -185,6 +185,56 @@ def test_the_checker_sees_what_it_must(tmp_path):
     assert not forbidden("surveys.models")
 
 
+# --- one refusal for every command ---------------------------------------------------------
+
+# cli_types.py holds the one refusal (CliError, "Fel: …", exit code 1); console.py is the
+# entry point that shows it (and a settings error, before any command runs).
+REFUSAL_HOMES = {"surveys/cli_types.py", "surveys/console.py"}
+
+
+def own_cli_refusals_in(path: Path) -> list[int]:
+    """Lines that raise SystemExit or write a text starting "Fel:" (a refusal of their
+    own beside ``cli_types.CliError``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            raised = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            if getattr(raised, "id", None) == "SystemExit":
+                lines.append(node.lineno)
+        elif isinstance(node, ast.JoinedStr) and node.values:
+            first = node.values[0]
+            if isinstance(first, ast.Constant) and str(first.value).startswith("Fel:"):
+                lines.append(node.lineno)
+        elif isinstance(node, ast.Constant) and str(node.value).startswith("Fel:"):
+            lines.append(node.lineno)
+    return sorted(set(lines))
+
+
+@pytest.mark.parametrize("path", EVERY_MODULE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_commands_refuse_only_through_cli_error(path):
+    """Every command's refusal is ``surveys.cli_types.CliError`` (the national commands and
+    the instance-mode guard had a second "Fel: …" plus ``SystemExit(1)`` of their own)."""
+    if str(path.relative_to(ROOT)) in REFUSAL_HOMES:
+        return
+    assert own_cli_refusals_in(path) == []
+
+
+def test_the_refusal_checker_sees_what_it_must(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "def f(m):\n"
+        "    click.echo(f'Fel: {m}', err=True)\n"
+        "    raise SystemExit(1)\n"
+        "def g():\n"
+        "    print('Fel: inget')\n"
+        "    raise SystemExit\n"
+        "def h(m):\n"
+        "    raise CliError(m)  # 'Fel:' only inside a text is fine\n"
+    )
+    assert own_cli_refusals_in(sample) == [2, 3, 5, 6]
+
+
 # --- views are not libraries -----------------------------------------------------------
 
 
@@ -366,3 +416,25 @@ def _action_names(node: ast.expr, constants: dict[str, str]) -> list[tuple[str, 
         if isinstance(first, ast.Constant) and isinstance(first.value, str):
             return [(first.value, True)]
     return []  # a variable passed through (its caller names it)
+
+
+# --- tests share their helpers through conftest.py ---------------------------------------
+
+TESTS = ROOT / "tests"
+
+
+def top_level_functions(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+
+def test_no_test_module_has_its_own_copy_of_a_conftest_helper():
+    """A helper conftest.py shares (``scalar``, ``round_row``, ``production_config`` …) is
+    imported from there, not written again in a test module."""
+    shared = {n for n in top_level_functions(TESTS / "conftest.py") if not n.startswith("_")}
+    copies = sorted(
+        f"{path.name}: {name}"
+        for path in TESTS.glob("test_*.py")
+        for name in top_level_functions(path) & shared
+    )
+    assert copies == []

@@ -437,6 +437,55 @@ def test_staff_start_rounds_only_for_this_year_and_their_own_questionnaires(app,
     assert tuple(row) == (THIS_YEAR, "open", 12)
 
 
+def test_staff_starting_a_round_for_another_insats_is_refused_by_the_service_in_swedish(
+    app, staff_client
+):
+    """The page no longer answers a bare 403 of its own before the service: the rounds
+    service refuses (Refused) and the 403 page says why, in Swedish."""
+    annan = insats_id(app, "Annan")
+    page = start(staff_client, insats=annan)
+    assert page.status_code == 403
+    assert ops.NOT_OWN_INSATS in html.unescape(page.text)
+    assert count_rows(app, "round") == 0
+    with app.app_context():
+        session = db.session()
+        staff = Actor("p@example.invalid", Role.staff.value, frozenset())
+        with pytest.raises(Refused, match="dina egna insatser"):
+            ops.start_round(
+                session, actor=staff, questionnaire_keys=["deltagare_avslut"],
+                questionnaire="deltagare_avslut", year=THIS_YEAR, intervention_id=annan,
+                mode="open_link",
+            )  # fmt: skip
+        assert count_rows(app, "audit_entry") == 1  # the sign-in only
+
+
+def test_the_signed_in_user_asks_the_services_rule_what_she_manages(app, monkeypatch):
+    """``SignedIn.can_manage`` and ``is_admin`` are the actor's (one rule, not a copy)."""
+    from surveys.auth import SignedIn
+    from surveys.models import User
+
+    def signed_in(role: str, insatser: set[str]) -> SignedIn:
+        return SignedIn(User(id="u1", email="x@example.invalid", role=role), insatser)
+
+    cases = [
+        (Role.admin.value, set(), None),
+        (Role.admin.value, set(), "a"),
+        (Role.staff.value, {"a"}, "a"),
+        (Role.staff.value, {"a"}, "b"),
+        (Role.staff.value, {"a"}, None),
+        (Role.reader.value, {"a"}, "a"),
+    ]
+    for role, insatser, insats in cases:
+        user = signed_in(role, insatser)
+        assert user.actor == Actor("x@example.invalid", role, frozenset(insatser))
+        assert user.can_manage(insats) == user.actor.can_manage(insats)
+        assert user.is_admin == user.actor.is_admin
+    asked = []
+    monkeypatch.setattr(Actor, "can_manage", lambda self, i: asked.append(i) or False)
+    assert not signed_in(Role.admin.value, set()).can_manage("a")
+    assert asked == ["a"]
+
+
 def test_admin_may_start_earlier_years_and_board_rounds(app, admin_client):
     page = start(admin_client, questionnaire="styrelse", insats="", year=THIS_YEAR - 1)
     assert page.status_code == 302

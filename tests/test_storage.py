@@ -33,6 +33,7 @@ from tests.conftest import (
     form_token,
     login,
     paper_key,
+    scalar,
     wait_for_cleanup,
 )
 
@@ -49,14 +50,6 @@ def keys_folder(app) -> Path:
 def key_files(app) -> list[Path]:
     folder = keys_folder(app)
     return sorted(folder.glob("*.key")) if folder.is_dir() else []
-
-
-def scalar(app, sql: str, **params):
-    with app.app_context():
-        session = db.session()
-        value = session.execute(text(sql), params).scalar()
-        session.rollback()
-        return value
 
 
 def single_use_round(app, make_round, *, count: int, insats: str = "Steget"):

@@ -285,3 +285,23 @@ def test_sign_out_refuses_another_users_account_and_changes_nothing(app, make_us
         session.commit()
         assert users.session_version(session, other_id) == 0
     assert _audit_rows(app) == []
+
+
+def test_the_test_user_factory_creates_users_by_the_users_services_rules(app, make_user):
+    """tests/factories.py ``user`` wrote the rows itself: a staff user without an insats
+    or an address in capitals was stored as no page or command could store it."""
+    from tests import factories
+
+    with app.app_context():
+        session = db.session()
+        with pytest.raises(users.UserError, match="minst en insats"):
+            factories.user(session, "personal", email="utan@example.invalid")
+        with pytest.raises(users.UserError, match="minst 10 tecken"):
+            factories.user(session, "läsare", email="kort@example.invalid", password="kort")
+        session.rollback()
+    email = make_user("personal", email="Stor@Example.INVALID", insatser=["Steget"])
+    assert email == "stor@example.invalid"  # normalised as the service does
+    assert user_row(app, email)[2:] == ("personal", True)
+    assert insatser_of(app, email) == ["Steget"]
+    assert login(app.test_client(), email).status_code == 302
+    assert count_rows(app, "audit_entry") == 1  # the sign-in: the factory audits nothing

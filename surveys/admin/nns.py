@@ -24,7 +24,6 @@ from flask import (
 from surveys import db
 from surveys.auth import roles_required, web_actor
 from surveys.models import Role
-from surveys.national.packages import normal_org_number
 from surveys.services import nns_package, settings
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.nns_package import MODE_LABELS, ORG_NUMBER, PackageError, build_package
@@ -60,14 +59,11 @@ def index():
 def org_number():
     """Set the förbund's organisation number (it names the förbund in the package)."""
     raw = request.form.get("org_number", "")[:40]
-    value = normal_org_number(raw)
-    if value is None:
-        flash(
-            f"{raw.strip()!r} är inget organisationsnummer (tio siffror, t.ex. 222000-1234).",
-            "error",
-        )
+    try:
+        value = nns_package.change_org_number(db.session(), web_actor(), raw)
+    except settings.SettingError as exc:
+        flash(str(exc), "error")
         return redirect(url_for(".index"))
-    nns_package.change_org_number(db.session(), web_actor(), value)
     flash(f"Organisationsnumret är {value}.")
     return redirect(url_for(".index"))
 

@@ -165,11 +165,9 @@ def slips(round_id: str, code: str):
     """Single-use links as slips that open the questionnaire in a language."""
     round_ = staff.round_or_403(round_id)
     lang = _offered_language(round_, code)
-    if refusal := staff.closed_refusal(round_):
-        return refusal
     links = staff.new_links(round_, maximum=200, action="lappar.skapa")
-    if links is None:
-        return redirect(url_for("staff.round_page", round_id=round_id))
+    if links is None:  # a Swedish message on the round page (the service's for a closed round)
+        return redirect(url_for("staff.round_page", round_id=round_id), code=303)
     links = [f"{link}?sprak={lang.code}" for link in links]
     qn = instrument_from_db(db.session()).questionnaire(round_.questionnaire_key)
     return render_template(

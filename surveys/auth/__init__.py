@@ -38,16 +38,20 @@ class SignedIn(UserMixin):
         return f"{self.id}.{self.version}"
 
     @property
+    def actor(self) -> Actor:
+        """This user as the services' actor (who, role, insatser)."""
+        return from_user(self.email, self.role, self.interventions)
+
+    @property
     def is_admin(self) -> bool:
-        return self.role == Role.admin.value
+        return self.actor.is_admin
 
     def can_read_reports(self) -> bool:
         return self.role in (Role.admin.value, Role.reader.value, Role.staff.value)
 
     def can_manage(self, intervention_id: str | None) -> bool:
-        if self.is_admin:
-            return True
-        return self.role == Role.staff.value and intervention_id in self.interventions
+        """The services' rule (``Actor.can_manage``), for what a page shows and offers."""
+        return self.actor.can_manage(intervention_id)
 
 
 def load_user(user_id: str) -> SignedIn | None:
@@ -75,7 +79,7 @@ def _load(session_id: str) -> SignedIn | None:
 
 def web_actor() -> Actor:
     """The signed-in user as the services' actor (who, role, insatser)."""
-    return from_user(current_user.email, current_user.role, current_user.interventions)
+    return current_user.actor
 
 
 def roles_required(*roles: Role):

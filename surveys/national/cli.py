@@ -8,14 +8,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NoReturn
 
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from surveys import db
-from surveys.cli_types import YEAR
+from surveys.cli_types import YEAR, CliError
 from surveys.national import packages as national_packages
 from surveys.national.demo import run as run_demo
 from surveys.national.demo import run_beside
@@ -24,17 +23,14 @@ from surveys.national.publish import NationalPublishError, publish_year
 from surveys.national.riket_file import RiketFileError, default_filename, export_riket
 from surveys.services import actor
 from surveys.services.catalogue import instrument_from_db
+from surveys.services.job_status import NATIONAL as NATIONAL_JOB
+from surveys.services.job_status import active_job
 from surveys.services.nns_package import PackageError, export_package
 from surveys.services.settings import threshold
 from surveys.services.signing import SigningError, load_private_key, new_key, sign
 
 keys_cli = AppGroup("keys", help="Signeringsnyckel för paket till och från NNS.")
 national_cli = AppGroup("national", help="Den nationella instansen (NNS).")
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"Fel: {message}", err=True)
-    raise SystemExit(1)
 
 
 def _instance() -> Path:
@@ -47,7 +43,7 @@ def _write_file(path: Path, data: bytes) -> None:
     except OSError as exc:
         folder = path.parent
         reason = f"mappen {folder} finns inte" if not folder.is_dir() else exc.strerror
-        _fail(f"Kunde inte skriva {path}: {reason}. Ingenting har skrivits.")
+        raise CliError(f"Kunde inte skriva {path}: {reason}. Ingenting har skrivits.") from None
 
 
 @keys_cli.command("create")
@@ -57,7 +53,7 @@ def keys_create(replace: bool) -> None:
     try:
         public = new_key(db.session(), actor.CLI, _instance(), replace=replace)
     except SigningError as exc:
-        _fail(str(exc))
+        raise CliError(str(exc)) from None
     click.echo("Nyckelparet är skapat. Den privata nyckeln ligger i instansmappen (bara ägaren).")
     click.echo(f"Publik nyckel (registreras hos NNS): {public}")
 
@@ -75,7 +71,7 @@ def export_nns(year: int, output: str | None) -> None:
             session, actor.CLI, instrument_from_db(session), year, sign_with=key
         )
     except (SigningError, PackageError) as exc:
-        _fail(str(exc))
+        raise CliError(str(exc)) from None
     path = Path(output or package.filename)
     _write_file(path, package.zip_bytes)  # a failure here rolls the audit entry back
     click.echo(f"Skrev {path} ({len(package.answers)} rader antal svar, signerat).")
@@ -99,7 +95,7 @@ def national_register(name: str, org_number: str, public_key: str, group: str) -
             comparison_group=group,
         )
     except national_packages.MemberError as exc:
-        _fail(str(exc))
+        raise CliError(str(exc)) from None
     click.echo(f"{member.name} ({member.org_number}) är registrerat.")
 
 
@@ -121,7 +117,7 @@ def national_import(paths: tuple[str, ...]) -> None:
     for path in paths:
         file = Path(path)
         if not file.is_file():
-            _fail(f"Filen {path} finns inte. Ingenting har importerats.")
+            raise CliError(f"Filen {path} finns inte. Ingenting har importerats.")
         files.append((file.name, file.read_bytes()))
     session = db.session()
     try:
@@ -132,7 +128,7 @@ def national_import(paths: tuple[str, ...]) -> None:
         session.rollback()
         for error in exc.errors:
             click.echo(error, err=True)
-        _fail("Ingenting har importerats.")
+        raise CliError("Ingenting har importerats.") from None
     for line in lines:
         click.echo(line)
 
@@ -142,6 +138,13 @@ def national_import(paths: tuple[str, ...]) -> None:
 def national_publish(year: int) -> None:
     """Publicera ett nationellt år: Riket, jämförelsegrupperna och varje förbund."""
     session = db.session()
+    # as jobs.request_national_publish refuses a second job: not while the page's job
+    # for the year waits for a worker or runs
+    if active_job(session, year, kind=NATIONAL_JOB) is not None:
+        raise CliError(
+            f"Riket {year} håller redan på att publiceras (ett publiceringsjobb för året "
+            "väntar eller pågår). Vänta tills det är klart. Ingenting har publicerats."
+        )
     try:
         publication = publish_year(
             session,
@@ -151,7 +154,7 @@ def national_publish(year: int) -> None:
             min_cell=threshold(session),
         )
     except NationalPublishError as exc:
-        _fail(str(exc))
+        raise CliError(str(exc)) from None
     click.echo(f"Riket {year} är publicerat (version {publication.version}).")
 
 
@@ -162,10 +165,10 @@ def national_export(year: int, output: str | None) -> None:
     """Rikets fil (nationella siffror med n och jämförelsegrupper), signerad av NNS."""
     path = Path(output or default_filename(year))
     try:
-        data = export_riket(db.session(), actor.CLI, year, path.name)
+        data = export_riket(db.session(), actor.CLI, year)  # audited as the page does
         key = load_private_key(_instance())
     except (RiketFileError, SigningError) as exc:
-        _fail(str(exc))  # the audit entry is rolled back with the command
+        raise CliError(str(exc)) from None  # the audit entry is rolled back with the command
     _write_file(path, data)
     _write_file(path.with_name(path.name + ".sig"), sign(key, data))
     click.echo(f"Skrev {path} och {path.name}.sig.")
@@ -184,7 +187,7 @@ def init_app(app, *, export_group: click.Group, forbund_commands, shared_command
 def demo(*, national: bool) -> None:
     """`surveys demo --national` (national instance only; `surveys demo` is the förbund's)."""
     if not national:
-        _fail("Det här är den nationella instansen: kör surveys demo --national.")
+        raise CliError("Det här är den nationella instansen: kör surveys demo --national.")
     if not is_national(current_app):  # a förbund's instance: NNS's demo instance beside it
         run_beside(echo=click.echo)
         return

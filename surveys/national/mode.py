@@ -14,6 +14,8 @@ import click
 from flask import Flask, abort, current_app, request
 from flask.cli import ScriptInfo
 
+from surveys.cli_types import CliError
+
 FORBUND, NATIONAL = "forbund", "national"
 MODES = (FORBUND, NATIONAL)
 SHARED_BLUEPRINTS = {"auth"}  # sign-in serves both kinds of instance
@@ -64,8 +66,7 @@ def only_in(wanted: str, command: click.Command) -> click.Command:
         # runs before Flask's with_appcontext: the app comes from the CLI's ScriptInfo
         app = click.get_current_context().ensure_object(ScriptInfo).load_app()
         if is_national(app) != (wanted == NATIONAL):
-            click.echo(f"Fel: {refusal(wanted)}", err=True)
-            raise SystemExit(1)
+            raise CliError(refusal(wanted))
         return callback(*args, **kwargs)
 
     guarded.surveys_mode_guard = wanted  # type: ignore[attr-defined]

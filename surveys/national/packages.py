@@ -44,6 +44,8 @@ from surveys.services.nns_package import (
     OTHER,
     QUESTIONNAIRE_FIELDS,
     SIGNATURE,
+    normal_org_number,
+    not_an_org_number,
     sha256,
     zip_files,
 )
@@ -89,14 +91,6 @@ class Checked:
 # --- the register of förbund ------------------------------------------------------
 
 
-def normal_org_number(text: str) -> str | None:
-    """``NNNNNN-NNNN`` from an organisation number typed with or without the dash."""
-    digits = "".join(c for c in text if c.isdigit())
-    if len(digits) != 10 or any(c not in "0123456789- " for c in text.strip()):
-        return None
-    return f"{digits[:6]}-{digits[6:]}"
-
-
 def register_member(
     db: Session,
     actor: Actor,
@@ -115,9 +109,7 @@ def register_member(
     if not name or len(name) > 200:
         raise MemberError("Ange förbundets namn (högst 200 tecken).")
     if org is None:
-        raise MemberError(
-            f"{org_number.strip()!r} är inget organisationsnummer (tio siffror, t.ex. 222000-1234)."
-        )
+        raise MemberError(not_an_org_number(org_number))
     if parse_public_key(public_key) is None:
         raise MemberError(
             "Den publika nyckeln går inte att läsa. Klistra in raden som "

@@ -78,12 +78,14 @@ def default_filename(year: int) -> str:
     return f"riket-{year}.csv"
 
 
-def export_riket(db: Session, actor: Actor, year: int, filename: str | None = None) -> bytes:
+def export_riket(db: Session, actor: Actor, year: int) -> bytes:
     """The administrator takes out the Riket file of a year (``riket.exportera``,
-    "<year>: <file name>"); RiketFileError or Refused, nothing written, when it cannot."""
+    "<year>: riket-<year>.csv", the file's own name, the same detail from the page and
+    the CLI whatever file the command writes); RiketFileError or Refused, nothing
+    written, when it cannot."""
     require_admin(actor)
     data = riket_csv(db, year)
-    audit(db, actor, "riket.exportera", f"{year}: {filename or default_filename(year)}")
+    audit(db, actor, "riket.exportera", f"{year}: {default_filename(year)}")
     return data
 
 

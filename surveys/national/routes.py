@@ -177,7 +177,7 @@ def riket_file(year: int):
     """The Riket file (signed with `surveys national export`, where NNS's key lives)."""
     filename = default_filename(year)
     try:
-        body = export_riket(db.session(), web_actor(), year, filename)
+        body = export_riket(db.session(), web_actor(), year)
     except RiketFileError as exc:
         flash(str(exc), "error")
         return redirect(url_for(".home"))

@@ -294,12 +294,30 @@ def _slug(text: str) -> str:
 # --- the actions (an actor, a permission check, an audit entry each) ------------------
 
 
-def change_org_number(db: Session, actor: Actor, value: str) -> None:
-    """The administrator sets the förbund's organisation number (checked by the caller's
-    parser, ``national.packages.normal_org_number``), audited as ``nns.organisationsnummer``."""
+def normal_org_number(text: str) -> str | None:
+    """``NNNNNN-NNNN`` from an organisation number typed with or without the dash."""
+    digits = "".join(c for c in text if c.isdigit())
+    if len(digits) != 10 or any(c not in "0123456789- " for c in text.strip()):
+        return None
+    return f"{digits[:6]}-{digits[6:]}"
+
+
+def not_an_org_number(text: str) -> str:
+    """The Swedish refusal of a typed text that ``normal_org_number`` cannot read."""
+    return f"{text.strip()!r} är inget organisationsnummer (tio siffror, t.ex. 222000-1234)."
+
+
+def change_org_number(db: Session, actor: Actor, raw: str) -> str:
+    """The administrator sets the förbund's organisation number, audited as
+    ``nns.organisationsnummer``; returns it as stored (``normal_org_number``). A text that
+    is no organisation number is a ``settings.SettingError`` (Swedish, nothing changed)."""
     require_admin(actor)
+    value = normal_org_number(raw)
+    if value is None:
+        raise settings.SettingError(not_an_org_number(raw))
     settings.put(db, ORG_NUMBER, value)
     audit(db, actor, "nns.organisationsnummer", value)
+    return value
 
 
 def export_package(

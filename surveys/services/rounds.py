@@ -61,12 +61,17 @@ STATE_LABELS = {
 ADMIN_ONLY_QUESTIONNAIRES = frozenset({"styrelse", "chefsgrupp"})
 FIRST_YEAR = 2000
 MAX_TOKENS = 2000
+MAX_EXPECTED = 100_000  # expected respondents of a round: the one limit (page, CLI, service)
+EXPECTED_RANGE = f"Förväntat antal svarande ska vara ett heltal 0–{MAX_EXPECTED:_}.".replace(
+    "_", " "
+)
 TAKEN_NAME = (
     "Det finns redan en insats med det namnet. Stora och små bokstäver räknas som samma namn."
 )
 PUBLISHED_NAME = (
     "Namnet finns redan i en publicering (en tidigare insats hette så). Välj ett annat namn."
 )
+NOT_OWN_INSATS = "Du kan bara starta mätomgångar för dina egna insatser. Ingenting har ändrats."
 MAX_RETIRED_AGE = timedelta(days=7)  # longer than the longest grace period (config)
 
 
@@ -110,9 +115,11 @@ def check_new_round(
     year: int | None,
     intervention_id: str | None,
     mode: str,
+    expected: int | None = None,
     today: date | None = None,
 ) -> list[str]:
-    """Every rule a new round must meet, as Swedish messages (empty: allowed)."""
+    """Every rule a new round must meet, as Swedish messages (empty: allowed). Whether the
+    actor may start rounds for the insats at all is ``start_round``'s check (Refused)."""
     today = today or clock.today()
     errors: list[str] = []
     keys = list(questionnaire_keys)
@@ -122,10 +129,10 @@ def check_new_round(
         errors.append("Styrelsens och chefsgruppens enkäter startas av administratören.")
     if intervention_id is not None and db.get(Intervention, intervention_id) is None:
         errors.append("Insatsen finns inte. Välj en insats i listan.")
-    elif not actor.can_manage(intervention_id):
-        errors.append("Du kan bara starta mätomgångar för dina egna insatser.")
     if mode not in MODE_LABELS:
         errors.append("Välj hur enkäten ska besvaras.")
+    if expected is not None and not 0 <= expected <= MAX_EXPECTED:
+        errors.append(EXPECTED_RANGE)
     if year is None:
         errors.append(f"Ange ett år, t.ex. {today.year}.")
     elif not actor.is_admin and year != today.year:
@@ -170,8 +177,12 @@ def start_round(
 ) -> Round:
     """The one way web and CLI start a round: rules, duplicate check, create, open.
 
-    Raises RoundRuleError (nothing written) or DuplicateRound (unless confirmed).
+    Raises Refused (an actor who does not manage the insats: staff start rounds only for
+    their own insatser), RoundRuleError (nothing written) or DuplicateRound (unless
+    confirmed).
     """
+    if not actor.can_manage(intervention_id):
+        raise Refused(NOT_OWN_INSATS)
     errors = check_new_round(
         db,
         actor=actor,
@@ -180,6 +191,7 @@ def start_round(
         year=year,
         intervention_id=intervention_id,
         mode=mode,
+        expected=expected,
         today=today,
     )
     if errors:
@@ -260,8 +272,8 @@ def create_round(
     """Create a round in state draft with a fresh random open-link code (no rules)."""
     if mode not in MODE_LABELS:
         raise ValueError(f"Okänt läge {mode!r}.")
-    if expected is not None and expected < 0:
-        raise ValueError("Förväntat antal svarande kan inte vara negativt.")
+    if expected is not None and not 0 <= expected <= MAX_EXPECTED:
+        raise ValueError(EXPECTED_RANGE)
     if opens_on and closes_on and closes_on < opens_on:
         raise ValueError("Slutdatum kan inte ligga före startdatum.")
     round_ = Round(
@@ -638,13 +650,31 @@ def round_label(round_: RoundLike, questionnaire_name: str, intervention_name: s
 # --- links as actions (staff of the round's insats, or the administrator) -------------
 
 LINK_ACTIONS = ("länkar.skapa", "lappar.skapa")  # a CSV of links, or printed slips
+CLOSED_NO_LINKS = (
+    "Mätomgången är stängd och tar inte emot svar, så inga länkar, QR-koder eller affischer "
+    "görs för den. Starta en ny mätomgång om fler ska svara."
+)
+NOT_KIOSK = (
+    "Mätomgången besvaras inte på surfplattor, så den har ingen kiosklänk. Ingenting har ändrats."
+)
+
+
+def link_refusal(round_: Round) -> str | None:
+    """Why no link to this round may be made now (None: it may): a closed round takes no
+    answers, so it gets no links, QR codes, posters, slips or kiosk link."""
+    return CLOSED_NO_LINKS if round_.state == RoundState.closed.value else None
 
 
 def make_links(
     db: Session, actor: Actor, round_: Round, *, count: int, action: str, note: str = ""
 ) -> list[str]:
-    """Single-use links for a round, audited as ``action`` ("<round>: <count> st<note>")."""
+    """Single-use links for a round, audited as ``action`` ("<round>: <count> st<note>").
+
+    Refused (Swedish, nothing written) for an actor who does not manage the round's
+    insats or a closed round (``link_refusal``)."""
     require_manage(actor, round_.intervention_id)
+    if (refusal := link_refusal(round_)) is not None:
+        raise Refused(refusal)
     if action not in LINK_ACTIONS:
         raise ValueError(f"Okänd åtgärd {action!r}.")
     tokens = create_tokens(db, round_, count=count)
@@ -653,8 +683,15 @@ def make_links(
 
 
 def issue_kiosk_link(db: Session, actor: Actor, round_: Round) -> str:
-    """A new enrolment link for the round's tablets (``kiosk.ny_lank``); the token."""
+    """A new enrolment link for the round's tablets (``kiosk.ny_lank``); the token.
+
+    Refused (Swedish, nothing written) for an actor who does not manage the round's
+    insats, a round not answered on tablets (``NOT_KIOSK``) or a closed round."""
     require_manage(actor, round_.intervention_id)
+    if round_.mode != RoundMode.kiosk.value:
+        raise Refused(NOT_KIOSK)
+    if (refusal := link_refusal(round_)) is not None:
+        raise Refused(refusal)
     token = new_kiosk_link(db, round_)
     audit(db, actor, "kiosk.ny_lank", label_of(db, round_))
     return token

@@ -1,5 +1,9 @@
 """What the staff pages share with the language links (``surveys/admin/translations.py``):
 the round a user may manage, a closed round's refusal, QR codes and new single-use links.
+
+The rule that a closed round gets no links is the rounds service's (``link_refusal``,
+enforced by ``make_links`` and ``issue_kiosk_link``); the pages that make nothing (QR
+code, poster, the mail form) show its message before drawing anything.
 """
 
 from __future__ import annotations
@@ -14,15 +18,12 @@ from flask_login import current_user
 from surveys import db
 from surveys.auth import web_actor
 from surveys.links import public
-from surveys.models import Round, RoundMode, RoundState
+from surveys.models import Round, RoundMode
 from surveys.services import rounds as round_ops
+from surveys.services.actor import Refused
 from surveys.staff.forms import CountForm
 
 SINGLE_USE = RoundMode.single_use.value
-CLOSED_NO_LINKS = (
-    "Mätomgången är stängd och tar inte emot svar, så inga länkar, QR-koder eller affischer "
-    "görs för den. Starta en ny mätomgång om fler ska svara."
-)
 
 
 def round_or_403(round_id: str) -> Round:
@@ -36,11 +37,17 @@ def round_or_403(round_id: str) -> Round:
 
 
 def closed_refusal(round_: Round):
-    """A closed round makes no links (open link, QR, poster, slips, CSV, mail, kiosk):
-    a Swedish message on the round page instead, nothing created."""
-    if round_.state != RoundState.closed.value:
+    """A closed round makes no links (open link, QR, poster, mail form): the service's
+    Swedish message (``rounds.link_refusal``) on the round page instead."""
+    refusal = round_ops.link_refusal(round_)
+    if refusal is None:
         return None
-    flash(CLOSED_NO_LINKS, "error")
+    return refused(round_, refusal)
+
+
+def refused(round_: Round, message: str):
+    """Back to the round page (303) with a service's Swedish refusal; nothing was made."""
+    flash(message, "error")
     # Named in full: the language links (surveys/admin/translations.py) call this too.
     return redirect(url_for("staff.round_page", round_id=round_.id), code=303)
 
@@ -58,12 +65,19 @@ def qr_data_uri(data: str) -> str:
 
 
 def new_links(round_: Round, *, maximum: int, action: str) -> list[str] | None:
-    """Create the requested number of single-use links (form field ``count``), audited."""
+    """Create the requested number of single-use links (form field ``count``), audited.
+
+    None (a Swedish message flashed, nothing made) for a count out of range or when the
+    service refuses (e.g. a closed round); the caller then goes back to the round page."""
     form = CountForm()
     if not form.validate_on_submit() or not 1 <= (form.count.data or 0) <= maximum:
         flash(f"Ange ett antal mellan 1 och {maximum}.", "error")
         return None
-    tokens = round_ops.make_links(
-        db.session(), web_actor(), round_, count=form.count.data or 0, action=action
-    )
+    try:
+        tokens = round_ops.make_links(
+            db.session(), web_actor(), round_, count=form.count.data or 0, action=action
+        )
+    except Refused as exc:
+        flash(str(exc), "error")
+        return None
     return [public(url_for("questionnaire.single_use", token=t)) for t in tokens]

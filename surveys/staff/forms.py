@@ -7,6 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from surveys.services.rounds import EXPECTED_RANGE, MAX_EXPECTED
+
 NOT_A_NUMBER = "Ange ett heltal."
 
 
@@ -32,7 +34,8 @@ class RoundForm(FlaskForm):
         "Förväntat antal svarande",
         validators=[
             Optional(),
-            NumberRange(0, 100_000, "Förväntat antal svarande ska vara ett heltal 0–100 000."),
+            # the rounds service's own limit and message (start_round checks it too)
+            NumberRange(0, MAX_EXPECTED, EXPECTED_RANGE),
         ],
         invalid_value_message="Förväntat antal svarande ska vara ett heltal.",  # type: ignore[call-arg]  # WTForms 3.3; stubs 3.2
         render_kw={"inputmode": "numeric"},

@@ -54,6 +54,7 @@ from surveys.models import (
 from surveys.services import kiosk as kiosk_ops
 from surveys.services import mail
 from surveys.services import rounds as round_ops
+from surveys.services.actor import Refused
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.round_access import accepts_answers
 from surveys.services.settings import forbund_name
@@ -65,6 +66,7 @@ from surveys.staff.common import (
     new_links,
     qr,
     qr_data_uri,
+    refused,
     round_or_403,
 )
 from surveys.staff.forms import AddressesForm, ConfirmForm, PaperForm, RoundForm
@@ -156,12 +158,11 @@ def _answered(session, round_ids: list[str]) -> dict[str, int]:
 @bp.route("/omgang/ny", methods=["POST"])
 @roles_required(Role.admin, Role.staff)
 def create_round():
-    """Start a round (rules in the rounds service); a duplicate asks to confirm."""
+    """Start a round (rules and permission in the rounds service: another's insats is its
+    Refused, the Swedish 403 page); a duplicate asks to confirm."""
     session = db.session()
     form = _round_form()
-    intervention_id = form.insats.data or None
-    if not current_user.can_manage(intervention_id):
-        abort(403)
+    intervention_id = form.insats.data or None  # the service refuses another's insats
     if not form.validate_on_submit():
         for errors in form.errors.values():
             for error in errors:
@@ -323,13 +324,14 @@ def kiosk_link(round_id: str, action: str):
         abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    if action == "ny" and (refusal := closed_refusal(round_)):
-        return refusal
     if action == "aterkalla":
         round_ops.withdraw_kiosk_link(session, _actor(), round_)
         flash("Kiosklänken är återkallad. Surfplattor som använde den visar inte enkäten längre.")
         return redirect(url_for(".round_page", round_id=round_id))
-    token = round_ops.issue_kiosk_link(session, _actor(), round_)
+    try:
+        token = round_ops.issue_kiosk_link(session, _actor(), round_)
+    except Refused as exc:  # e.g. a closed round: the service's Swedish message
+        return refused(round_, str(exc))
     # POST-redirect-GET: the link is shown once on the round page; reloading that page
     # makes no new link (and so never stops the one a tablet has just opened).
     flask_session[NEW_KIOSK_LINK] = {"round": round_.id, "token": token}
@@ -353,11 +355,9 @@ def _new_kiosk_link(round_: Round) -> str | None:
 def links_csv(round_id: str):
     """N single-use links as CSV (semicolons, BOM: Swedish Excel opens it in columns)."""
     round_ = round_or_403(round_id)
-    if refusal := closed_refusal(round_):
-        return refusal
     links = new_links(round_, maximum=round_ops.MAX_TOKENS, action="länkar.skapa")
-    if links is None:
-        return redirect(url_for(".round_page", round_id=round_id))
+    if links is None:  # a Swedish message on the round page (the service's for a closed round)
+        return redirect(url_for(".round_page", round_id=round_id), code=303)
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow(["nr", "lank"])
@@ -487,11 +487,9 @@ def poster(round_id: str):
 def slips(round_id: str):
     """N single-use links as printable slips (link and QR code on each)."""
     round_ = round_or_403(round_id)
-    if refusal := closed_refusal(round_):
-        return refusal
     links = new_links(round_, maximum=200, action="lappar.skapa")
-    if links is None:
-        return redirect(url_for(".round_page", round_id=round_id))
+    if links is None:  # a Swedish message on the round page (the service's for a closed round)
+        return redirect(url_for(".round_page", round_id=round_id), code=303)
     qn = instrument_from_db(db.session()).questionnaire(round_.questionnaire_key)
     return render_template(
         "staff/slips.html", qn=qn, slips=[(link, qr_data_uri(link)) for link in links]
