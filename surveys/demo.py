@@ -23,11 +23,10 @@ from surveys.models import (
     RoundState,
     Setting,
     User,
-    UserIntervention,
 )
-from surveys.passwords import hash_password
 from surveys.reports.downloads import prepare_year
 from surveys.services import rounds as ops
+from surveys.services import users
 from surveys.services.actor import Actor
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import publish
@@ -40,6 +39,7 @@ SIZES = {"deltagare_avslut": 59, "deltagare_pagaende": 30, "personal": 8, "remit
 FORBUND_SIZES = {"chefsgrupp": 12, "styrelse": 8}
 DEMO_YEARS = (2021, 2022, 2023, 2024)
 DEMO_FORBUND = "Samordningsförbundet Demo"
+DEMO_ACTOR = Actor(email="demo", role=Role.admin.value)  # the audit log's "demo" (NNS, förbund)
 DEMO_ADMIN = ("admin@demo.invalid", "demo-losenord-2024")
 DEMO_STAFF = ("personal@demo.invalid", "demo-losenord-2024")
 # Typical positive level per questionnaire (participants most positive, managers least).
@@ -170,8 +170,8 @@ def seed_demo(db: Session, *, force: bool = False, seed: int = 2024) -> str | No
     ops.open_round(db, kiosk)
     board = ops.create_round(db, questionnaire="styrelse", year=current, expected=8)
     ops.open_round(db, board)
-    _user(db, DEMO_ADMIN, "administratör", "Förbundschef (demo)", [])
-    _user(db, DEMO_STAFF, "personal", "Personal (demo)", [interventions[0].id])
+    demo_user(db, DEMO_ADMIN, "administratör", "Förbundschef (demo)", [])
+    demo_user(db, DEMO_STAFF, "personal", "Personal (demo)", [interventions[0].id])
     with own_transaction(db):  # the förbund is stored before its years are published
         db.add(Setting(key=FORBUND_NAME, value=DEMO_FORBUND))
     demo_admin = Actor(email=DEMO_ADMIN[0], role=Role.admin.value)
@@ -204,13 +204,19 @@ def demo_hint(db: Session) -> str:
     return "\n".join(lines)
 
 
-def _user(
+def demo_user(
     db: Session, account: tuple[str, str], role: str, name: str, interventions: list[str]
 ) -> None:
-    if db.exec(select(User).where(User.email == account[0])).first():
+    """A demo account, created as the administrator's page creates one (``users.add_user``:
+    its checks and its ``användare.skapa`` entry, by "demo"); kept when it exists."""
+    if users.by_email(db, account[0]) is not None:
         return
-    user = User(email=account[0], name=name, password_hash=hash_password(account[1]), role=role)
-    db.add(user)
-    db.flush()
-    for intervention_id in interventions:
-        db.add(UserIntervention(user_id=user.id, intervention_id=intervention_id))
+    users.add_user(
+        db,
+        DEMO_ACTOR,
+        email=account[0],
+        password=account[1],
+        name=name,
+        role=role,
+        intervention_ids=interventions,
+    )

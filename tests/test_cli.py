@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
-from surveys import create_app
+from surveys import create_app, db
 from tests.conftest import SECRET, count_rows
 
 
@@ -98,6 +98,15 @@ def test_demo_fills_an_empty_database_once(app, runner):
         assert report.exit_code == 0
         assert ",styrelse," in report.output
         assert ",remittent," in report.output
+    # its accounts are made as the administrator's page makes them, and logged as "demo"
+    with app.app_context():
+        made = db.session().execute(
+            text("SELECT user_email, detail FROM audit_entry WHERE action = 'användare.skapa'")
+        )
+        assert sorted(made.all()) == [
+            ("demo", "admin@demo.invalid (Administratör)"),
+            ("demo", "personal@demo.invalid (Personal)"),
+        ]
     second = runner.invoke(args=["demo"])
     assert "läggs inte till" in second.output
     assert count_rows(app, "response") == responses

@@ -29,16 +29,14 @@ from sqlmodel import Session, select
 
 from surveys import db, paths
 from surveys.config import APP_FACTORY
-from surveys.demo import LEVEL, demo_questionnaire
+from surveys.demo import DEMO_ACTOR, LEVEL, demo_questionnaire, demo_user
 from surveys.files.history import import_national
 from surveys.models import Response, Role, User
 from surveys.national.packages import import_packages, register_member
 from surveys.national.publish import publish_year
 from surveys.national.riket_file import NNS_PUBLIC_KEY, check_signature, riket_csv
-from surveys.passwords import hash_password
 from surveys.services import rounds as ops
 from surveys.services import settings
-from surveys.services.actor import Actor
 from surveys.services.catalogue import instrument_from_db, load_instrument_file
 from surveys.services.nns_package import ORG_NUMBER, build_package
 from surveys.services.publications import publish
@@ -49,7 +47,6 @@ from surveys.services.submissions import insert_responses
 DEMO_YEARS = (2022, 2023, 2024)
 NNS_ACCOUNT = ("nns@demo.invalid", "demo-losenord-2024")
 FOLDER = "nationell-demo"
-DEMO_ACTOR = Actor(email="demo", role=Role.admin.value)  # the audit log's "demo" (NNS, förbund)
 
 
 @dataclass(frozen=True)
@@ -212,7 +209,7 @@ def run(*, echo=print, root: Path | None = None) -> dict:
     for line in import_packages(national_session, DEMO_ACTOR, instrument, package_files):
         echo(line)
     with db.own_transaction(national_session):
-        _nns_user(national_session)
+        demo_user(national_session, NNS_ACCOUNT, Role.admin.value, "NNS (demo)", [])
     nns_folder = Path(current_app.instance_path)
     if not key_path(nns_folder).exists():
         create_key(nns_folder)
@@ -249,16 +246,3 @@ def run(*, echo=print, root: Path | None = None) -> dict:
         f"nationella instansen med {NNS_ACCOUNT[0]} / {NNS_ACCOUNT[1]}."
     )
     return {"root": root, "packages": [n for n, _ in package_files]}
-
-
-def _nns_user(session: Session) -> None:
-    if session.exec(select(User).where(User.email == NNS_ACCOUNT[0])).first():
-        return
-    session.add(
-        User(
-            email=NNS_ACCOUNT[0],
-            name="NNS (demo)",
-            password_hash=hash_password(NNS_ACCOUNT[1]),
-            role=Role.admin.value,
-        )
-    )
