@@ -27,7 +27,7 @@ from surveys.models import (
 from surveys.reports.downloads import prepare_year
 from surveys.services import rounds as ops
 from surveys.services import users
-from surveys.services.actor import Actor
+from surveys.services.actor import DEMO_NAME, Actor
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import publish
 from surveys.services.settings import FORBUND_NAME, threshold
@@ -39,7 +39,7 @@ SIZES = {"deltagare_avslut": 59, "deltagare_pagaende": 30, "personal": 8, "remit
 FORBUND_SIZES = {"chefsgrupp": 12, "styrelse": 8}
 DEMO_YEARS = (2021, 2022, 2023, 2024)
 DEMO_FORBUND = "Samordningsförbundet Demo"
-DEMO_ACTOR = Actor(email="demo", role=Role.admin.value)  # the audit log's "demo" (NNS, förbund)
+DEMO_ACTOR = Actor(email=DEMO_NAME, role=Role.admin.value)  # the demo's own actions
 DEMO_ADMIN = ("admin@demo.invalid", "demo-losenord-2024")
 DEMO_STAFF = ("personal@demo.invalid", "demo-losenord-2024")
 # Typical positive level per questionnaire (participants most positive, managers least).

@@ -169,3 +169,11 @@ def import_history(runner: FlaskCliRunner, tmp_path: Path, *rows: str) -> None:
 
 # The administrator as services see her (jobs and publications requested in tests).
 CHEF = actor.Actor(email="chef@example.invalid", role="administratör")
+
+
+def chef(db: Session) -> actor.Actor:
+    """CHEF with her account (a job runs only for a requester who is still an active
+    administrator: ``jobs.requester``); the account is created once per database."""
+    if users.by_email(db, CHEF.email) is None:
+        user(db, CHEF.role, email=CHEF.email)
+    return CHEF

@@ -31,7 +31,7 @@ from surveys.services.actor import Actor
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import compute
 from tests.conftest import SECRET, count_rows, form_token, login, scalar
-from tests.factories import CHEF, import_seed
+from tests.factories import CHEF, chef, import_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 ON_POSTGRES = os.environ.get("TEST_DB") == "postgresql"
@@ -50,7 +50,7 @@ def no_runner(app):
 def _queued(app, year: int = 2023) -> str:
     with app.app_context():
         session = db.session()
-        job = jobs.request_publish(session, CHEF, year=year, min_cell=5)
+        job = jobs.request_publish(session, chef(session), year=year, min_cell=5)
         session.commit()
         return job.id
 
@@ -782,3 +782,28 @@ def test_a_job_that_waited_is_not_done_for_an_administrator_who_has_since_lost_t
             assert "avgatt@example.invalid är inte längre administratör" in done.message
             assert count_rows(app, "publication") == 0
             assert scalar(app, published) == 0
+
+
+def test_a_job_is_done_only_for_an_account_or_the_system_itself(app, runner, tmp_path):
+    """A requester with no account (never an administrator here) is refused like a
+    deactivated one; the command line's own name is the system and is served."""
+    from surveys.services.actor import CLI
+
+    import_seed(runner, tmp_path, publish=False)
+    outcomes = []
+    for requester in (Actor(email="okand@example.invalid", role=Role.admin.value), CLI):
+        with app.app_context():
+            session = db.session()
+            job = jobs.request_publish(session, requester, year=2023, min_cell=5)
+            session.commit()
+            job_id = job.id
+        done = worker.run_inline(app, job_id)
+        assert done is not None
+        outcomes.append((done.status, done.message))
+    assert outcomes[0] == (
+        jobs.FAILED,
+        "okand@example.invalid har inget konto här, så jobbet gjordes inte. "
+        "Be en administratör att göra det igen.",
+    )
+    assert outcomes[1] == (jobs.DONE, "2023 är publicerat (version 1).")
+    assert scalar(app, "SELECT published_by FROM publication") == CLI.email

@@ -32,7 +32,7 @@ from surveys.reports.context import (
     publication_line,
 )
 from tests.conftest import form_token, table_rows
-from tests.factories import CHEF, import_history, import_seed
+from tests.factories import CHEF, chef, import_history, import_seed
 
 REFERENCE = Path(__file__).parent / "data" / "trend_reference.png"
 PUBLISHED = datetime(2026, 12, 5, 6, 4, 5, 707391, tzinfo=UTC)  # the timestamp
@@ -439,7 +439,7 @@ def test_the_all_years_job_republishes_every_year_and_refuses_a_second(app, runn
     _two_published_years(runner, tmp_path)
     with app.app_context():
         s = db.session()
-        job = jobs.request_all_years(s, CHEF, min_cell=5)
+        job = jobs.request_all_years(s, chef(s), min_cell=5)
         s.commit()
         with pytest.raises(jobs.JobError, match="En publicering pågår"):
             jobs.request_all_years(s, CHEF, min_cell=5)
@@ -464,7 +464,7 @@ def test_an_all_years_job_taken_up_again_publishes_each_year_once(
     _two_published_years(runner, tmp_path)
     with app.app_context():
         s = db.session()
-        job = jobs.request_all_years(s, CHEF, min_cell=5)
+        job = jobs.request_all_years(s, chef(s), min_cell=5)
         s.commit()
         claimed = jobs.claim(s, worker="a", job_id=job.id)
         s.commit()

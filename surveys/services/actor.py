@@ -46,6 +46,8 @@ class Actor:
 
 
 CLI = Actor(email=CLI_NAME, role=Role.admin.value)
+DEMO_NAME = "demo"  # how the audit log names the demo data's own actions (förbund and NNS)
+SYSTEM_NAMES = frozenset({CLI_NAME, DEMO_NAME})  # actors that are the system, not an account
 
 
 def from_user(email: str, role: str, interventions: Iterable[str] = ()) -> Actor:

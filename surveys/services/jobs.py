@@ -45,7 +45,7 @@ from surveys import clock
 from surveys.db import keep, kept, one_writer, own_transaction
 from surveys.models import BackgroundJob, Publication, ReportAsset, Role, User
 from surveys.national import publish as national
-from surveys.services.actor import Actor, Refused, require_admin
+from surveys.services.actor import SYSTEM_NAMES, Actor, Refused, require_admin
 from surveys.services.job_status import (
     ALL_YEARS,
     DONE,
@@ -371,9 +371,15 @@ def requester(db: Session, job: BackgroundJob) -> Actor:
 
     A job may wait for a worker (none running) for hours: when she has been deactivated
     or is no longer an administrator by the time it runs, the job is refused (``Refused``,
-    Swedish) instead of publishing in her name. Users are never deleted; a requester
-    without an account is the system's own (the demo, the tests' administrator)."""
+    Swedish) instead of publishing in her name. Users are never deleted, so a requester
+    without an account is refused too, unless it is the system's own (``SYSTEM_NAMES``:
+    the command line, the demo)."""
     user = db.execute(select(User).where(col(User.email) == job.requested_by)).scalars().first()
+    if user is None and job.requested_by not in SYSTEM_NAMES:
+        raise Refused(
+            f"{job.requested_by} har inget konto här, så jobbet gjordes inte. "
+            "Be en administratör att göra det igen."
+        )
     if user is not None and (not user.active or user.role != Role.admin.value):
         raise Refused(
             f"{job.requested_by} är inte längre administratör, så jobbet gjordes inte. "
