@@ -43,7 +43,7 @@ from surveys.models import (
 from surveys.names import InvalidName, clean_insats_name, name_key
 from surveys.services import submissions
 from surveys.services.actor import Actor, Refused, audit, require_admin, require_manage
-from surveys.services.publications import record_typed
+from surveys.services.publications import record_typed, rename_in_versions
 from surveys.services.round_access import RoundLike, hash_token
 from surveys.services.validation import CleanSubmission
 
@@ -634,7 +634,6 @@ def rename_intervention(db: Session, intervention: Intervention, name: str) -> N
     # published years stay in its report (the figures themselves do not change).
     for table in published:
         db.execute(update(table).where(table.c.scope == intervention.name).values(scope=name))
-    from surveys.services.publications import rename_in_versions  # noqa: PLC0415 - a cycle: publications imports rounds (via submissions)
 
     rename_in_versions(db, intervention.name, name)
     intervention.name = name
