@@ -34,7 +34,7 @@ from surveys.services import imports, jobs, submissions, users
 from surveys.services import rounds as ops
 from surveys.services.actor import CLI
 from surveys.services.catalogue import DEFAULT_FILE, instrument_from_db, load_instrument_file
-from surveys.services.job_status import active_job
+from surveys.services.job_status import year_being_published
 from surveys.services.maintenance import (
     MaintenanceError,
     backup,
@@ -501,7 +501,7 @@ def publish_cmd(year: int, diagram: bool) -> None:
     session = db.session()
     # as jobs.request_publish refuses a second job: not while the page's job for the
     # year waits for a worker or runs (it would publish the year once more after this)
-    if active_job(session, year) is not None:
+    if year_being_published(session, year):
         raise CliError(
             f"År {year} håller redan på att publiceras (ett publiceringsjobb för året "
             "väntar eller pågår). Vänta tills det är klart. Ingenting har publicerats."

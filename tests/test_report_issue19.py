@@ -31,7 +31,7 @@ from surveys.reports.context import (
     left_out_notes,
     publication_line,
 )
-from tests.conftest import form_token, table_rows
+from tests.conftest import form_token, scalar, table_rows
 from tests.factories import CHEF, chef, import_history, import_seed
 
 REFERENCE = Path(__file__).parent / "data" / "trend_reference.png"
@@ -448,6 +448,27 @@ def test_the_all_years_job_republishes_every_year_and_refuses_a_second(app, runn
         assert done.status == jobs.DONE
         assert done.message == "2023, 2024 är publicerade på nytt."
         assert [pubs.latest(s, y).version for y in (2023, 2024)] == [2, 2]
+
+
+def test_no_year_is_published_beside_a_job_republishing_every_year(app, runner, tmp_path):
+    """While the all-years job waits or runs, neither the command nor the page's request
+    publishes one of its years (the job would then publish it once more after)."""
+    from surveys.services import jobs
+
+    _two_published_years(runner, tmp_path)
+    with app.app_context():
+        s = db.session()
+        jobs.request_all_years(s, chef(s), min_cell=5)
+        s.commit()
+        for year in (2023, 2024):
+            with pytest.raises(jobs.JobError, match=f"År {year} håller redan på att publiceras"):
+                jobs.request_publish(s, CHEF, year=year, min_cell=5)
+        s.rollback()
+    for year in (2023, 2024):
+        done = runner.invoke(args=["publish", "--year", str(year)])
+        assert done.exit_code == 1
+        assert done.output.startswith(f"Fel: År {year} håller redan på att publiceras")
+    assert scalar(app, "SELECT COUNT(*) FROM publication") == 2  # the two first versions
 
 
 def test_an_all_years_job_taken_up_again_publishes_each_year_once(

@@ -58,6 +58,21 @@ def active_job(
     )
 
 
+def year_being_published(db: Session, year: int, *, now: datetime | None = None) -> bool:
+    """Whether a job will publish ``year``: its own publishing job, or a job republishing
+    every published year (which takes this one too), queued or running (reads only)."""
+    if active_job(db, year, now=now) is not None:
+        return True
+    return any(
+        active_job(db, job.year, kind=ALL_YEARS, now=now) is not None
+        for job in db.execute(
+            select(BackgroundJob).where(
+                col(BackgroundJob.kind) == ALL_YEARS, col(BackgroundJob.status).in_(ACTIVE)
+            )
+        ).scalars()
+    )
+
+
 def publishing(db: Session, *, now: datetime | None = None) -> bool:
     """Whether any year is being published now: a year's lock held (``services.locks``),
     or a publishing job a worker does or will do (reads only)."""

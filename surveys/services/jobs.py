@@ -58,6 +58,7 @@ from surveys.services.job_status import (
     RUNNING,
     active_job,
     publishing,
+    year_being_published,
 )
 from surveys.services.publications import (
     Computed,
@@ -129,7 +130,7 @@ def request_publish(db: Session, actor: Actor, *, year: int, min_cell: int) -> B
     require_admin(actor)
     if not year_has_answers(db, year):
         raise JobError(f"Det finns inga svar för {year} att publicera.")
-    if active_job(db, year) is not None:
+    if year_being_published(db, year):
         raise JobError(f"År {year} håller redan på att publiceras. Vänta tills det är klart.")
     return _new_job(db, PUBLISH, year=year, user_email=actor.email, min_cell=min_cell)
 
