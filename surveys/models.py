@@ -156,6 +156,8 @@ class Round(SQLModel, table=True):
     expected: int | None = None  # expected number of respondents (svarsfrekvens)
     state: str = Field(default=RoundState.draft.value, max_length=20)  # RoundState
     created_on: date = Field(default_factory=clock.today)  # day created
+    # when it was closed (staff, or publishing its year): a late form is logged at this time
+    closed_at: datetime | None = None
     # --- tablet (kiosk sessions and the tablets' offline queues; counts only) ---
     kiosk_idle_seconds: int | None = None  # idle time before "Är du kvar?" (empty: 120 s)
     tablet_waiting: int = 0  # answers waiting in tablets' queues, as the tablets last reported

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from surveys import db
 from surveys.models import Round
 from surveys.services import rounds as ops
-from tests.conftest import count_rows, form_token, login, round_row
+from tests.conftest import count_rows, form_token, login, round_row, scalar
 
 BACKGROUND = {"X-Background": "1"}
 
@@ -223,9 +223,9 @@ def test_late_forms_are_counted_in_the_audit_log_without_a_time_of_answering(
     assert len(rows) == 1
     who, action, detail = rows[0]
     assert action == "omgång.sena_svar"
-    label, count = detail.split(": ")
-    assert label.endswith(f"{r.year} – Insats A")  # as staff name the round, not its id
-    assert count == "2 svar togs emot efter stängning (inom respittiden)"
+    assert detail.endswith(  # as staff name the round, its id telling it from a namesake
+        f"{r.year} – Insats A [{r.id}]: 2 svar togs emot efter stängning (inom respittiden)"
+    )
     assert "@" not in who
     assert count_rows(app, "response") == 2
 
@@ -253,7 +253,49 @@ def test_a_late_form_is_logged_at_the_time_staff_closed_the_round(
         (late, late_at, detail), (closed, closed_at, label) = rows.all()
     assert (late, closed) == ("omgång.sena_svar", "omgång.stang")
     assert late_at == closed_at
-    assert detail.startswith(label + ": 1 svar")
+    assert detail.startswith(f"{label} [{r.id}]: 1 svar")
+
+
+def test_late_forms_of_two_rounds_with_one_name_are_counted_apart_at_their_own_closing(
+    app, client, make_round, fake_clock
+):
+    """A round started again after closing has the same name (questionnaire, year,
+    insats), and an insats's name may hold ": ". Each round keeps its own count, logged
+    at its own closing; neither breaks the other's entry."""
+    from tests.factories import CHEF
+
+    first = make_round("deltagare_avslut", insats="Steget")
+    second = make_round("deltagare_avslut", insats="Steget")
+    third = make_round("deltagare_avslut", insats="Steget: vidare")
+    rounds = (first, second, third)
+    tokens = {r.id: [form_token(client.get(f"/s/{r.code}").text) for _ in "ab"] for r in rounds}
+    closed = {}
+    for r in rounds:
+        with app.app_context():
+            s = db.session()
+            ops.change_state(s, CHEF, s.get(Round, r.id), "stang")
+            s.commit()
+        closed[r.id] = scalar(app, "SELECT closed_at FROM round WHERE id = :id", id=r.id)
+        fake_clock.advance(seconds=600)  # each closed ten minutes after the one before
+    for r in (third, first, second, first):
+        token = tokens[r.id].pop()  # a form of its own each time
+        posted = client.post(
+            f"/s/{r.code}", data={"csrf_token": token, "q1": "5"}, headers=BACKGROUND
+        )
+        assert posted.json == {"status": "stored"}
+    with app.app_context():
+        rows = db.session().execute(
+            text("SELECT at, detail FROM audit_entry WHERE action = 'omgång.sena_svar'")
+        )
+        late = {detail.split("[")[-1].split("]")[0]: (at, detail) for at, detail in rows}
+    assert set(late) == {r.id for r in rounds}
+    for r, count in ((first, 2), (second, 1), (third, 1)):
+        at, detail = late[r.id]
+        assert at == closed[r.id]
+        assert detail.endswith(
+            f"[{r.id}]: {count} svar togs emot efter stängning (inom respittiden)"
+        )
+    assert len(set(closed.values())) == 3
 
 
 def test_a_draft_round_never_takes_a_late_form(app, client, make_round):

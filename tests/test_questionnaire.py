@@ -180,7 +180,9 @@ def test_closed_round_says_enkaten_ar_stangd_but_takes_a_form_opened_before(
     assert count_rows(app, "response") == 1
     with app.app_context():
         entries = db.session().execute(text("SELECT action, detail FROM audit_entry")).all()
-    assert [(a, d.split(": ")[1].split()[0]) for a, d in entries] == [("omgång.sena_svar", "1")]
+    assert [(a, d.split(f"[{r.id}]: ")[1].split()[0]) for a, d in entries] == [
+        ("omgång.sena_svar", "1")
+    ]
     app.config["CLOSED_GRACE_SECONDS"] = 0  # after the grace period: refused
     other = client.post(f"/s/{r.code}", data={"csrf_token": token, "q1": "5", "q2": "5"})
     assert other.status_code == 403

@@ -69,50 +69,53 @@ def count_refused(db: Session, round_id: str) -> None:
 def record_late(db: Session, round_: RoundLike) -> int:
     """Count a form accepted within the grace period after its round closed.
 
-    One audit entry per round (as staff name it: ``rounds.label_of``) holds the count.
+    One audit entry per round holds the count: the round as staff name it
+    (``rounds.label_of``) and, since two rounds may share that name, its id in brackets.
     Its time is when the round was closed (or its last day), never when a respondent
     answered.
     """
-    label = label_of(db, round_)
+    marker = f"[{round_.id}]: "
     entries = table_of(AuditEntry).c
     found = db.execute(
         select(AuditEntry)
-        .where(entries.action == LATE_ACTION, entries.detail.startswith(label + ": "))
+        .where(entries.action == LATE_ACTION, entries.detail.contains(marker, autoescape=True))
         .with_for_update()
     ).first()
+    label = label_of(db, round_)
     if found is not None:
         entry: AuditEntry = found[0]
-        count = int(entry.detail.removeprefix(label + ": ").split()[0]) + 1
-        entry.detail = _late_detail(label, count)
+        count = _late_count(entry.detail, marker) + 1
+        entry.detail = _late_detail(label, marker, count)
     else:
         count = 1
         entry = AuditEntry(
-            at=_closed_at(db, round_, label),
+            at=_closed_at(db, round_),
             user_email=LATE_USER,
             action=LATE_ACTION,
-            detail=_late_detail(label, count),
+            detail=_late_detail(label, marker, count),
         )
     db.add(entry)
     db.flush()
     return count
 
 
-def _late_detail(label: str, count: int) -> str:
-    return f"{label}: {count} svar togs emot efter stängning (inom respittiden)"
+def _late_detail(label: str, marker: str, count: int) -> str:
+    return f"{label} {marker}{count} svar togs emot efter stängning (inom respittiden)"
 
 
-def _closed_at(db: Session, round_: RoundLike, label: str) -> datetime:
-    """When the round was closed: its newest ``omgång.stang`` entry (``change_state``
-    audits the round's label), else its last day, else the day it was created."""
-    entries = table_of(AuditEntry).c
-    closed = db.execute(
-        select(entries.at)
-        .where(entries.action == "omgång.stang", entries.detail == label)
-        .order_by(entries.at.desc())
-    ).first()
+def _late_count(detail: str, marker: str) -> int:
+    """The count an entry holds (0 if it cannot be read: the next form starts it anew)."""
+    words = detail.partition(marker)[2].split()
+    return int(words[0]) if words and words[0].isdigit() else 0
+
+
+def _closed_at(db: Session, round_: RoundLike) -> datetime:
+    """When the round was closed (``round.closed_at``), else its last day, else the day
+    it was created (a round closed before it was recorded): never a respondent's time."""
+    rounds = table_of(Round).c
+    closed = db.execute(select(rounds.closed_at).where(rounds.id == round_.id)).scalar()
     if closed is not None:
-        return closed[0]
-    # closed some other way (publishing closes a year's rounds): never today
+        return closed
     day: date = round_.closes_on or round_.created_on
     return datetime.combine(day, time(23, 59), tzinfo=UTC)
 

@@ -610,8 +610,9 @@ def _close_open_rounds(db: Session, year: int) -> int:
         .scalars()
         .all()
     )
+    closed_at = clock.utcnow()
     for round_ in rounds:
-        round_.state = RoundState.closed.value
+        round_.state, round_.closed_at = RoundState.closed.value, closed_at
         db.add(round_)
     return len(rounds)
 

@@ -343,7 +343,7 @@ def close_round(
             submissions.check_release(db, [round_.id])
         except submissions.PendingKeyError as exc:
             raise RoundStateError(str(exc)) from None
-    round_.state = RoundState.closed.value
+    round_.state, round_.closed_at = RoundState.closed.value, clock.utcnow()
     db.add(round_)
     if with_state is not None:
         with_state()
@@ -356,7 +356,7 @@ def close_round(
             raise RoundStateError(str(exc)) from None
         if round_.state != RoundState.closed.value:  # (read again after the release)
             # rolled back: another worker released first; the state (and entry) again
-            round_.state = RoundState.closed.value
+            round_.state, round_.closed_at = RoundState.closed.value, clock.utcnow()
             db.add(round_)
             if with_state is not None:
                 with_state()
