@@ -7,8 +7,8 @@ in realistic proportions, ten years (questions introduced later, old wordings), 
 (NULL) and "vet ej" (code 0), exit question 8 as the gate with 9–10 stored only after
 "Ja", and a slow drift in the positive share. ``load(engine, data)`` inserts them into
 a migrated database with Core ``executemany`` in chunks, in one transaction.
-``python -m bench.data --questionnaires 10000 --database-url URL`` does both (the
-database must be migrated and the instrument loaded).
+``python -m bench.data --questionnaires 10000 --database-url URL`` does both, after
+migrating the database and loading the instrument (both can run again on one in use).
 """
 
 from __future__ import annotations
@@ -176,7 +176,10 @@ def load(engine: Engine, data: Synthetic) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from sqlmodel import select
+
     from surveys import create_app, db
+    from surveys.models import Intervention
     from surveys.services.catalogue import instrument_from_db
 
     parser = argparse.ArgumentParser(description="Syntetiska svar för rapportmätningarna.")
@@ -186,8 +189,19 @@ def main(argv: list[str] | None = None) -> None:
     if not 1 <= args.questionnaires <= 2_000_000:
         parser.error("--questionnaires 1–2000000")
     app = create_app({"DATABASE_URL": args.database_url})
+    runner = app.test_cli_runner()
+    for command in (["db", "upgrade"], ["instrument", "load"]):
+        done = runner.invoke(args=command)
+        if done.exit_code != 0:  # the command's own Swedish message, no traceback
+            raise SystemExit(done.output.strip() or f"surveys {' '.join(command)} misslyckades.")
     with app.app_context():
-        instrument = instrument_from_db(db.session())
+        session = db.session()
+        instrument = instrument_from_db(session)
+        if session.exec(select(Intervention).limit(1)).first() is not None:
+            raise SystemExit(  # its fixed insats ids would collide: refuse before writing
+                "Databasen innehåller redan insatser och svar; ange en tom databas. "
+                "Ingenting har lagts till."
+            )
     started = time.perf_counter()
     data = generate(instrument, questionnaires=args.questionnaires)
     generated = time.perf_counter() - started

@@ -79,3 +79,23 @@ def test_loads_into_the_migrated_database(app, data):
         assert session.scalar(select(func.count()).select_from(Answer)) == synthetic.answer_rows
         blanks = session.scalar(select(func.count()).where(Answer.code.is_(None)))
         assert blanks == int(np.isnan(synthetic.answers["code"]).sum())
+
+
+def test_the_command_prepares_a_fresh_database_and_refuses_a_filled_one(tmp_path, capsys):
+    """``python -m bench.data`` migrates and loads the instrument itself (it stopped with a
+    traceback on a fresh file), and refuses, changing nothing, a database with data."""
+    from sqlalchemy import create_engine, text
+
+    from bench.data import main
+
+    url = f"sqlite:///{tmp_path / 'b.sqlite'}"
+    main(["--questionnaires", "300", "--database-url", url])
+    assert capsys.readouterr().out.startswith("questionnaires=300 answers=")
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        before = conn.execute(text("SELECT COUNT(*) FROM response")).scalar_one()
+    with pytest.raises(SystemExit, match="Databasen innehåller redan insatser och svar"):
+        main(["--questionnaires", "300", "--database-url", url])
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM response")).scalar_one() == before == 300
+    engine.dispose()
