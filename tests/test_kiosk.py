@@ -298,6 +298,33 @@ def test_late_forms_of_two_rounds_with_one_name_are_counted_apart_at_their_own_c
     assert len(set(closed.values())) == 3
 
 
+def test_a_late_entry_written_before_the_round_was_named_in_it_is_counted_on(
+    app, client, make_round
+):
+    """An entry from before (it began with the round's id) goes on counting, in the
+    entry as written now, instead of a second entry for the same round."""
+    r = make_round("deltagare_avslut")
+    token = form_token(client.get(f"/s/{r.code}").text)
+    with app.app_context():
+        s = db.session()
+        ops.close_round(s, s.get(Round, r.id))
+        s.execute(
+            text(
+                "INSERT INTO audit_entry (id, at, user_email, action, detail) VALUES "
+                "('gammal', '2026-01-01 10:00:00', '(enkäten)', 'omgång.sena_svar', :d)"
+            ),
+            {"d": f"{r.id} 3 svar togs emot efter stängning (inom respittiden)"},
+        )
+        s.commit()
+    posted = client.post(f"/s/{r.code}", data={"csrf_token": token, "q1": "5"}, headers=BACKGROUND)
+    assert posted.json == {"status": "stored"}
+    with app.app_context():
+        rows = db.session().execute(text("SELECT id, detail FROM audit_entry")).all()
+    assert len(rows) == 1
+    assert rows[0][0] == "gammal"
+    assert rows[0][1].endswith(f"[{r.id}]: 4 svar togs emot efter stängning (inom respittiden)")
+
+
 def test_a_draft_round_never_takes_a_late_form(app, client, make_round):
     r = make_round("deltagare_avslut")
     token = form_token(client.get(f"/s/{r.code}").text)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, or_, select, update
 from sqlmodel import Session
 
 from surveys.config import Settings, setting_range
@@ -78,7 +78,13 @@ def record_late(db: Session, round_: RoundLike) -> int:
     entries = table_of(AuditEntry).c
     found = db.execute(
         select(AuditEntry)
-        .where(entries.action == LATE_ACTION, entries.detail.contains(marker, autoescape=True))
+        .where(
+            entries.action == LATE_ACTION,
+            or_(  # an entry written before the round's name was in it began with its id
+                entries.detail.contains(marker, autoescape=True),
+                entries.detail.startswith(f"{round_.id} ", autoescape=True),
+            ),
+        )
         .with_for_update()
     ).first()
     label = label_of(db, round_)
@@ -104,8 +110,9 @@ def _late_detail(label: str, marker: str, count: int) -> str:
 
 
 def _late_count(detail: str, marker: str) -> int:
-    """The count an entry holds (0 if it cannot be read: the next form starts it anew)."""
-    words = detail.partition(marker)[2].split()
+    """The count an entry holds (0 if it cannot be read: the next form starts it anew);
+    an older entry reads "<round id> <count> svar …"."""
+    words = detail.partition(marker)[2].split() if marker in detail else detail.split()[1:]
     return int(words[0]) if words and words[0].isdigit() else 0
 
 
