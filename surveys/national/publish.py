@@ -45,7 +45,7 @@ from surveys.models import (
 from surveys.services import publications
 from surveys.services.actor import Actor, audit, require_admin
 from surveys.services.nns_package import OTHER
-from surveys.services.settings import SettingError, checked_threshold
+from surveys.services.settings import checked_threshold
 
 GROUP_PREFIX = "grupp:"  # scope of a comparison group in the publication
 NO_GROUP = "utan jämförelsegrupp"
@@ -305,10 +305,7 @@ def publish_year(
     """NNS's administrator publishes a national year (``riket.publicera``; a new version
     when published before); flushes. NationalPublishError or Refused, nothing written."""
     require_admin(actor)
-    try:
-        min_cell = checked_threshold(min_cell)
-    except SettingError as exc:
-        raise NationalPublishError(str(exc)) from None
+    min_cell = checked_threshold(min_cell, NationalPublishError)
     now = now or clock.now()
     packages = db.execute(
         select(NationalPackage, NationalMember)

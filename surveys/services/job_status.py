@@ -61,29 +61,22 @@ def active_job(
 def year_being_published(db: Session, year: int, *, now: datetime | None = None) -> bool:
     """Whether a job will publish ``year``: its own publishing job, or a job republishing
     every published year (which takes this one too), queued or running (reads only)."""
-    if active_job(db, year, now=now) is not None:
-        return True
-    return any(
-        active_job(db, job.year, kind=ALL_YEARS, now=now) is not None
-        for job in db.execute(
-            select(BackgroundJob).where(
-                col(BackgroundJob.kind) == ALL_YEARS, col(BackgroundJob.status).in_(ACTIVE)
-            )
-        ).scalars()
-    )
+    return active_job(db, year, now=now) is not None or _any_active(db, (ALL_YEARS,), now)
 
 
 def publishing(db: Session, *, now: datetime | None = None) -> bool:
     """Whether any year is being published now: a year's lock held (``services.locks``),
     or a publishing job a worker does or will do (reads only)."""
-    if locks.any_held(db):
-        return True
+    return locks.any_held(db) or _any_active(db, (PUBLISH, ALL_YEARS), now)
+
+
+def _any_active(db: Session, kinds: tuple[str, ...], now: datetime | None) -> bool:
+    """Whether a job of these kinds is one a worker does or will do (``active_job``)."""
     return any(
         active_job(db, job.year, kind=job.kind, now=now) is not None
         for job in db.execute(
             select(BackgroundJob).where(
-                col(BackgroundJob.kind).in_((PUBLISH, ALL_YEARS)),
-                col(BackgroundJob.status).in_(ACTIVE),
+                col(BackgroundJob.kind).in_(kinds), col(BackgroundJob.status).in_(ACTIVE)
             )
         ).scalars()
     )

@@ -66,14 +66,14 @@ from surveys.services.publications import (
     compute,
     latest,
     protect_other,
-    publish,
+    publish_once,
     published_by,
     published_years,
     record_shown,
     year_has_answers,
 )
 from surveys.services.republish import republish_all
-from surveys.services.settings import SettingError, checked_threshold
+from surveys.services.settings import checked_threshold
 
 log = logging.getLogger(__name__)
 
@@ -165,10 +165,7 @@ def request_national_publish(
 
 def _new_job(db: Session, kind: str, *, year: int, user_email: str, min_cell: int) -> BackgroundJob:
     """A queued job (flushes); its threshold checked in the one range (``JobError``)."""
-    try:
-        min_cell = checked_threshold(min_cell)
-    except SettingError as exc:
-        raise JobError(str(exc)) from None
+    min_cell = checked_threshold(min_cell, JobError)
     job = BackgroundJob(
         kind=kind,
         year=year,
@@ -393,23 +390,18 @@ def publish_year(db: Session, instrument: Instrument, job: BackgroundJob) -> tup
     """Publish the job's year once: ``(status, message)``.
 
     A job taken up again after its worker stored the publication (and died before it
-    could say so) finds that publication and publishes nothing more. Publishing commits
-    (``publications.publish``) with the job's id on the publication."""
+    could say so) finds that publication and publishes nothing more, even when its
+    requester has since lost the right (so that is looked up first, before ``requester``).
+    Publishing commits (``publications.publish_once``) with the job's id on it."""
     done = published_by(db, job.id)
     if done is not None:
         return DONE, _published_message(done)
     try:
-        publication = publish(
+        publication = publish_once(
             db, requester(db, job), instrument, year=job.year, min_cell=job.min_cell, job_id=job.id
         )
     except (PublishError, Refused) as exc:
         return FAILED, str(exc)
-    except IntegrityError:
-        # another worker of the same job stored it first (job and year are unique)
-        done = published_by(db, job.id)
-        if done is None:
-            raise
-        return DONE, _published_message(done)
     return DONE, _published_message(publication)
 
 

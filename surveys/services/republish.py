@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from indicators import Instrument
@@ -106,14 +105,15 @@ def republish_all(
     for year in pubs.published_years(db):
         if up_to is not None and year > up_to:
             break
-        if job_id is None or pubs.published_by(db, job_id, year) is None:
-            try:
-                pubs.publish(db, actor, instrument, year=year, min_cell=min_cell, job_id=job_id)
-            except pubs.PublishError as exc:
-                return done, _stopped(year, done, str(exc))
-            except IntegrityError:  # another worker of the same job stored this year first
-                if job_id is None or pubs.published_by(db, job_id, year) is None:
-                    raise
+        try:
+            if job_id is None:
+                pubs.publish(db, actor, instrument, year=year, min_cell=min_cell)
+            else:
+                pubs.publish_once(
+                    db, actor, instrument, year=year, min_cell=min_cell, job_id=job_id
+                )
+        except pubs.PublishError as exc:
+            return done, _stopped(year, done, str(exc))
         done.append(year)
     return done, None
 

@@ -65,13 +65,11 @@ def forbund_name_if_set(db: Session) -> str | None:
     return get(db, FORBUND_NAME).strip() or None
 
 
-def min_cell_value(raw: str | None, default: int | None = None) -> int:
-    """The threshold a stored ``min_cell`` setting gives (in the one range), else
-    ``default``, else the environment's (``configured_min_cell``)."""
+def min_cell_value(raw: str | None) -> int:
+    """The threshold a stored ``min_cell`` setting gives (in the one range), else the
+    environment's (``configured_min_cell``)."""
     value = parse_int(raw, low=MIN_CELL_LOW, high=MIN_CELL_HIGH) if raw is not None else None
-    if value is not None:
-        return value
-    return configured_min_cell() if default is None else default
+    return configured_min_cell() if value is None else value
 
 
 def configured_min_cell() -> int:
@@ -87,13 +85,13 @@ def threshold(db: Session) -> int:
     return min_cell_value(row.value if row is not None else None)
 
 
-def checked_threshold(value: object) -> int:
+def checked_threshold(value: object, refusal: type[Exception] = SettingError) -> int:
     """A threshold handed to a service (a job's, a caller's) in the one range, else
-    ``SettingError`` (Swedish; nothing changed)."""
+    ``refusal`` (the caller's own error class) with the Swedish message; nothing changed."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SettingError(f"{THRESHOLD_RANGE} {UNCHANGED}")
+        raise refusal(f"{THRESHOLD_RANGE} {UNCHANGED}")
     if not MIN_CELL_LOW <= value <= MIN_CELL_HIGH:
-        raise SettingError(f"{THRESHOLD_RANGE} {UNCHANGED}")
+        raise refusal(f"{THRESHOLD_RANGE} {UNCHANGED}")
     return value
 
 
