@@ -43,8 +43,11 @@ HISTORY = (
 
 
 def _audit(app, action: str) -> list[str]:
+    """The entries for one action, oldest first (ids are random, so order by time)."""
     with app.app_context():
-        entries = db.session().exec(select(AuditEntry).where(AuditEntry.action == action))
+        entries = db.session().exec(
+            select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.at)
+        )
         return [f"{e.user_email}|{e.detail}" for e in entries]
 
 
