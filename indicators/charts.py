@@ -331,6 +331,12 @@ def render(spec_json: str, fmt: str) -> bytes:
     raise ValueError(f"Okänt bildformat {fmt!r} (svg eller png).")
 
 
+def png_from_svg(svg: bytes) -> bytes:
+    """A rendered SVG as PNG, at the scale ``render`` gives (the same pixels: Vega-Lite's
+    own PNG is this SVG rasterised, so the chart is not laid out a second time)."""
+    return vlc.svg_to_png(svg.decode("utf-8"), scale=2)
+
+
 def chart_data(chart: alt.Chart) -> list[dict]:
     """The data rows embedded in a chart's specification (used to check suppression)."""
     spec = chart.to_dict()

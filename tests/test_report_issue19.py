@@ -163,6 +163,53 @@ def test_trend_chart_matches_its_reference_image(instrument):
     assert differing < 0.01, f"{differing:.2%} of the pixels differ from the reference"
 
 
+def test_a_charts_png_is_its_svg_rasterised_pixel_for_pixel(instrument):
+    """The report stores a chart's PNG made from its SVG (laid out once): the same pixels,
+    at the same size, as Vega-Lite's own PNG of the chart."""
+    from indicators.charts import png_from_svg, render, trend_chart
+
+    results, national = _trend_fixture(instrument)
+    spec = trend_chart(results, national, instrument, indicator=6).to_json()
+    direct = Image.open(io.BytesIO(render(spec, "png"))).convert("RGBA")
+    from_svg = Image.open(io.BytesIO(png_from_svg(render(spec, "svg")))).convert("RGBA")
+    assert from_svg.size == direct.size
+    assert np.array_equal(np.asarray(from_svg), np.asarray(direct))
+
+
+def test_drawing_a_years_charts_builds_each_chart_once_for_both_formats(
+    app, runner, tmp_path, monkeypatch
+):
+    """prerender (after publishing) needs every chart as SVG for the page and PNG for PDF
+    and Word: each chart is built once, and both bodies are stored."""
+    from surveys.models import ReportAsset
+    from surveys.reports import assets
+
+    import_seed(runner, tmp_path)  # 2023 published
+    built: list[tuple[int, str]] = []
+    chart = assets.chart
+
+    def counted(data, *, year, indicator, kind):
+        built.append((indicator, kind))
+        return chart(data, year=year, indicator=indicator, kind=kind)
+
+    monkeypatch.setattr(assets, "chart", counted)
+    with app.app_context():
+        s = db.session()
+        s.execute(ReportAsset.__table__.delete())
+        s.commit()
+        assets.clear_memory()
+        drawn = assets.prerender_year(s, year=2023)
+        names = {a.name: a.body for a in s.exec(select(ReportAsset)).all()}
+    assert sorted(built) == sorted(set(built))  # once each
+    assert len(built) == len(names) // 2 == 16 * len(assets.KINDS)
+    svgs = {n[: -len(".svg")] for n, body in names.items() if n.endswith(".svg") and body}
+    pngs = {n[: -len(".png")] for n, body in names.items() if n.endswith(".png") and body}
+    assert svgs == pngs
+    assert drawn == 2 * len(svgs) > 0
+    for stem in pngs:
+        assert Image.open(io.BytesIO(names[f"{stem}.png"])).format == "PNG"
+
+
 # --- the demo as handed in ----------------------------------------------------------------
 
 
