@@ -552,3 +552,39 @@ def test_an_all_years_job_taken_up_again_publishes_each_year_once(
             select(AuditEntry).where(AuditEntry.action == "publicering.publicera")
         ).all()
         assert sorted(e.detail.split()[0] for e in republished) == ["2023", "2023", "2024", "2024"]
+
+
+def test_a_worker_that_lost_its_lease_but_republished_every_year_marks_the_job_done(
+    app, runner, tmp_path, fake_clock
+):
+    """Worker a hung past its lease; b took the job up and failed on the year a was still
+    publishing; a then finished every year. The job is done, as it is for one year's job:
+    the stored publications are the truth whoever holds the job (it said "failed")."""
+    from surveys.services import jobs
+    from surveys.services import publications as pubs
+    from surveys.services.catalogue import instrument_from_db
+
+    _two_published_years(runner, tmp_path)
+    with app.app_context():
+        s = db.session()
+        job = jobs.request_all_years(s, chef(s), min_cell=5)
+        s.commit()
+        first = jobs.claim(s, worker="a", job_id=job.id)
+        s.commit()
+        assert first is not None
+        fake_clock.advance(seconds=jobs.LEASE.total_seconds() + 1)
+        second = jobs.claim(s, worker="b", job_id=job.id)
+        s.commit()
+        assert second is not None
+        busy = "År 2023 håller redan på att publiceras."
+        assert jobs.finish(s, second, worker="b", status=jobs.FAILED, message=busy)
+        s.commit()
+        status, message = jobs.publish_all_years(s, instrument_from_db(s), first)
+        assert (status, message) == (jobs.DONE, "2023, 2024 är publicerade på nytt.")
+        assert jobs.finish(s, first, worker="a", status=status, message=message)
+        s.commit()
+        s.refresh(first)
+        assert (first.status, first.message) == (jobs.DONE, message)
+        assert [pubs.latest(s, y).version for y in (2023, 2024)] == [2, 2]
+        # b's failure never overwrites a done job
+        assert not jobs.finish(s, second, worker="b", status=jobs.FAILED, message=busy)

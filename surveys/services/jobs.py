@@ -316,9 +316,11 @@ def finish(
     now: datetime | None = None,
 ) -> bool:
     """Record a job's outcome, if the job is still this worker's. A stored publication
-    is the truth whoever holds the job: "done" is then written in any case."""
+    is the truth whoever holds the job: a publishing job's "done" is written in any case,
+    also over the failure of a worker that took the job up meanwhile (it found the year
+    still being published by this one, which had outlived its lease)."""
     owned = [col(BackgroundJob.worker) == worker, col(BackgroundJob.status) == RUNNING]
-    if status == DONE and job.kind == PUBLISH:
+    if status == DONE and job.kind in (PUBLISH, ALL_YEARS, NATIONAL):
         owned = [col(BackgroundJob.status) != DONE]
     finished = db.execute(
         update(BackgroundJob)
