@@ -311,7 +311,7 @@ def rounds_list() -> None:
     session = db.session()
     names = {i.id: i.name for i in session.exec(select(Intervention)).all()}
     qn_names = {qn.key: qn.short_name for qn in instrument_from_db(session).questionnaires}
-    query = select(Round).order_by(col(Round.year), col(Round.questionnaire_key))
+    query = ops.listed(select(Round), col(Round.year))
     for r in session.exec(query).all():
         questionnaire = f"{qn_names.get(r.questionnaire_key, '')} ({r.questionnaire_key})"
         click.echo(

@@ -1313,3 +1313,28 @@ def test_nns_pages_pass_axe(nns, browser):
         context.close()
         server.shutdown()
     assert checked == {"hem": [], "jobb": [], "klart": [], "rapport": []}
+
+
+def test_the_packages_counts_are_taken_in_the_order_of_their_content():
+    """The year's counts come from the database in any order (a GROUP BY has none), and
+    disclosure control picks among equally good cells to hide by the cells' order: the
+    frames it is given are the same whatever order the rows came in."""
+    import pandas as pd
+
+    from indicators import Instrument
+    from surveys.national.publish import scope_frames
+    from surveys.services.catalogue import DEFAULT_FILE
+
+    instrument = Instrument.load(DEFAULT_FILE)
+    rows = [
+        (2023, "personal", question, scope, "", code, 2 + question + code)
+        for scope in ("Förbund Ett", "Förbund Två")
+        for question in (1, 2, 3)
+        for code in (3, 5)
+    ]
+    columns = ["year", "questionnaire", "question", "intervention", "gender", "code", "count"]
+    counts = pd.DataFrame(rows, columns=columns)
+    forward = scope_frames(counts, instrument)
+    backward = scope_frames(counts.iloc[::-1].reset_index(drop=True), instrument)
+    for ours, theirs in zip(forward, backward, strict=True):
+        assert ours.equals(theirs)

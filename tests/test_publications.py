@@ -544,3 +544,31 @@ def test_typed_forms_are_counted_apart_and_survive_the_close_that_rewrites_ids(
             "count": 2,
         }
     ]
+
+
+def test_the_years_counts_come_in_the_order_of_their_content_whatever_the_ids(app):
+    """Disclosure control picks among equally good cells to hide by the cells' order, so
+    the same answers must give the counts in the same order, whatever order the database
+    returns its groups in (a GROUP BY has none; on PostgreSQL it follows hashes of the
+    random ids): by question number and insats name, not by version id or insats id."""
+    from surveys.models import Intervention
+    from surveys.services.publications import count_frames
+    from tests.factories import response
+
+    with app.app_context():
+        s = db.session()
+        s.add(Intervention(id="f" * 32, name="Alfa"))  # the ids sort against the names
+        s.add(Intervention(id="0" * 32, name="Steget"))
+        s.flush()
+        answers = {f"deltagare_avslut.{q}.v1": code for q, code in ((1, 5), (2, 3), (10, 6))}
+        for insats in ("Steget", "Alfa", None):
+            for gender in ("man", "kvinna"):
+                response(s, answers, year=2023, insats=insats, gender=gender)
+        code_counts, pooled_sizes = count_frames(s, 2023)
+        s.rollback()
+    keys = ["year", "questionnaire", "question", "intervention", "gender", "code"]
+    assert len(code_counts) == 18
+    assert code_counts.equals(code_counts.sort_values(keys, ignore_index=True))
+    pooled_keys = ["year", "indicator", "questionnaire", "intervention", "gender"]
+    assert len(pooled_sizes) == 18
+    assert pooled_sizes.equals(pooled_sizes.sort_values(pooled_keys, ignore_index=True))

@@ -611,6 +611,34 @@ def test_round_list_shows_swedish_names_not_keys(app, staff_client, make_round):
     assert "remittent" not in "".join(rows[1])
 
 
+def test_rounds_started_the_same_day_are_listed_by_questionnaire_and_insats(
+    app, admin_client, make_round, runner
+):
+    """Rounds of one day have no time to order them by (and random ids): the staff page and
+    `surveys rounds list` list them by questionnaire, then insats, whatever order they were
+    started in."""
+    make_round("personal", insats="Steget")
+    make_round("deltagare_avslut", insats="Steget")
+    make_round("deltagare_avslut", insats=None)
+    make_round("deltagare_avslut", insats="Alfa")
+    rows = table_rows(admin_client.get("/personal").text)
+    assert [r[:2] for r in rows[1:]] == [
+        ("Deltagare – avslutsenkät", "Hela förbundet"),
+        ("Deltagare – avslutsenkät", "Alfa"),
+        ("Deltagare – avslutsenkät", "Steget"),
+        ("Personal i insatser", "Steget"),
+    ]
+    listing = runner.invoke(args=["rounds", "list"]).output.splitlines()
+    found = [re.search(r"\((\w+)\)\s+(\w+)", line) for line in listing]
+    listed = [m.groups() for m in found if m]
+    assert listed == [
+        ("deltagare_avslut", "Hela"),
+        ("deltagare_avslut", "Alfa"),
+        ("deltagare_avslut", "Steget"),
+        ("personal", "Steget"),
+    ]
+
+
 def test_audit_log_is_swedish_with_names_and_stockholm_time(app, admin_client):
     steget = insats_id(app, "Steget")
     start(admin_client, insats=steget, questionnaire="remittent")

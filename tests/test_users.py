@@ -97,6 +97,20 @@ def test_admin_edits_name_role_and_insatser(app, admin_client, make_user):
     assert any(r[2] == "Ändrade en användare" and r[3] == email + ": Personal, Steget" for r in log)
 
 
+def test_a_users_insatser_are_listed_by_name_on_the_page_and_in_the_cli(
+    app, admin_client, make_user, runner
+):
+    """The links are stored in the order they were chosen (and their ids are random): the
+    users table and `surveys users list` name the insatser in name order all the same."""
+    make_user("personal", email="p@example.invalid", insatser=["Steget", "Alfa", "Mitten"])
+    page = admin_client.get("/admin").text
+    assert ("p@example.invalid", "", "Personal", "Alfa, Mitten, Steget", "Aktiv") in table_rows(
+        page
+    )
+    listing = runner.invoke(args=["users", "list"]).output
+    assert re.search(r"p@example.invalid\s+Personal\s+aktiv\s+Alfa, Mitten, Steget\n", listing)
+
+
 def test_the_last_admin_keeps_the_role(app, client, make_user):
     email = make_user("administratör")
     login(client, email)

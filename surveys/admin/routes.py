@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlmodel import select
+from sqlmodel import col, select
 
 from surveys import db
 from surveys.admin.forms import (
@@ -66,8 +66,11 @@ def home():
     interventions = _interventions()
     names = {i.id: i.name for i in interventions}
     user_interventions: dict[str, list[str]] = {}
-    for link in session.exec(select(UserIntervention)).all():
-        user_interventions.setdefault(link.user_id, []).append(names.get(link.intervention_id, ""))
+    links = select(UserIntervention.user_id, Intervention.name).join(
+        Intervention, col(Intervention.id) == col(UserIntervention.intervention_id)
+    )
+    for user_id, name in session.exec(links.order_by(col(Intervention.name))).all():
+        user_interventions.setdefault(user_id, []).append(name)  # in name order, as listed
     user_form = UserForm()
     user_form.insatser.choices = list(names.items())
     threshold = ThresholdForm(min_cell=settings.threshold(session))

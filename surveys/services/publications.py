@@ -215,13 +215,13 @@ def _count_questionnaire(
     for frame in (code_counts, pooled_sizes):
         frame["intervention"] = frame["intervention"].map(names).fillna("").astype(str)
         frame["gender"] = frame["gender"].fillna("").astype(str)
-    # one insats per name and one number per question: sum what the ids kept apart
+    # one insats per name and one number per question: sum what the ids kept apart, sorted
+    # by these keys: the database's groups come in any order (PostgreSQL's follow hashes
+    # of the random ids), and disclosure control picks among equal cells by their order
     keys = ["year", "questionnaire", "question", "intervention", "gender", "code"]
-    code_counts = code_counts.groupby(keys, as_index=False, sort=False)["count"].sum()
+    code_counts = code_counts.groupby(keys, as_index=False, sort=True)["count"].sum()
     pooled_keys = ["year", "indicator", "questionnaire", "intervention", "gender"]
-    pooled_sizes = pooled_sizes.groupby(pooled_keys, as_index=False, sort=False)[
-        "respondents"
-    ].sum()
+    pooled_sizes = pooled_sizes.groupby(pooled_keys, as_index=False, sort=True)["respondents"].sum()
     return code_counts[[*keys, "count"]], pooled_sizes[[*pooled_keys, "respondents"]]
 
 

@@ -21,6 +21,7 @@ from typing import Literal, overload
 
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from surveys import clock
 from surveys.models import (
@@ -142,6 +143,21 @@ def check_new_round(
     elif year < today.year and year_is_published(db, year):
         errors.append(f"Resultaten för {year} är publicerade; starta ingen ny mätomgång det året.")
     return errors
+
+
+def listed(query: SelectOfScalar[Round], *first) -> SelectOfScalar[Round]:
+    """Rounds as pages and the CLI list them: by ``first``, then questionnaire, insats name
+    (the whole förbund first), mode and id. A round has only the day it was created, and
+    the database returns rows of equal sort keys in any order (ids are random)."""
+    return query.outerjoin(
+        Intervention, col(Intervention.id) == col(Round.intervention_id)
+    ).order_by(
+        *first,
+        col(Round.questionnaire_key),
+        func.coalesce(col(Intervention.name), ""),
+        col(Round.mode),
+        col(Round.id),
+    )
 
 
 def find_duplicate(

@@ -129,9 +129,13 @@ def _set_interventions(db: Session, user: User, intervention_ids: list[str]) -> 
 
 
 def interventions_of(db: Session, user: User) -> list[str]:
+    """The user's insatser (ids) in the order of their names, as pages and the CLI list them."""
     return list(
         db.exec(
-            select(UserIntervention.intervention_id).where(UserIntervention.user_id == user.id)
+            select(UserIntervention.intervention_id)
+            .join(Intervention, col(Intervention.id) == col(UserIntervention.intervention_id))
+            .where(UserIntervention.user_id == user.id)
+            .order_by(col(Intervention.name))
         ).all()
     )
 

@@ -125,7 +125,7 @@ def home():
 def _home(form: RoundForm, *, duplicate: Round | None = None, status: int = 200):
     session = db.session()
     ids = [i.id for i in _visible_interventions()]
-    query = select(Round).order_by(col(Round.year).desc(), col(Round.created_on).desc())
+    query = round_ops.listed(select(Round), col(Round.year).desc(), col(Round.created_on).desc())
     if not current_user.is_admin:
         query = query.where(col(Round.intervention_id).in_(ids))
     rounds = session.exec(query).all()
