@@ -1470,6 +1470,12 @@ def protect_blocks(
     (``indicators.national``, R2 over three levels) share. ``cells`` carry ``typed``.
     ``workers`` > 1: the blocks are protected in that many processes at once (the
     result is the same: each block's protection depends on that block alone)."""
+    # Where several cells would do equally well, a block's search takes them (and names
+    # the relation) in the cells' order: sorted by their keys, which say what a cell is,
+    # the same cells in any order give the same publication (a database's GROUP BY, or
+    # random ids, have no order of their own).
+    cells = cells.sort_values(CELL_KEYS, na_position="last", kind="stable")
+    cells = cells.reset_index(drop=True)
     effective = cells["size"] - cells["typed"]
     small = effective < min_cell
     changed = _changed_since(cells, previous, min_cell) & ~small
