@@ -114,9 +114,8 @@ def count_frames(
 def scope_frames(counts: pd.DataFrame, instrument: Instrument) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``count_frames`` of counts whose ``intervention`` column already names the scope."""
     keys = ["year", "questionnaire", "question", "intervention", "gender", "code"]
-    # sorted by the keys: the packages' counts come from the database in any order, and
-    # disclosure control picks among equal cells by their order (the same counts must
-    # give the same publication)
+    # sorted by the keys: the packages' counts come from the database in any order
+    # (disclosure control sorts its cells itself, in protect_blocks)
     code_counts = counts.groupby(keys, as_index=False, sort=True)["count"].sum()
     # pooled size: the largest number of scale answers among the indicator's questions
     questions = instrument.questions_frame()

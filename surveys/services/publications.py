@@ -216,8 +216,9 @@ def _count_questionnaire(
         frame["intervention"] = frame["intervention"].map(names).fillna("").astype(str)
         frame["gender"] = frame["gender"].fillna("").astype(str)
     # one insats per name and one number per question: sum what the ids kept apart, sorted
-    # by these keys: the database's groups come in any order (PostgreSQL's follow hashes
-    # of the random ids), and disclosure control picks among equal cells by their order
+    # by these keys (the database's groups come in any order; PostgreSQL's follow hashes of
+    # the random ids). Disclosure control sorts its cells itself (protect_blocks): this
+    # only gives the frames one order on both databases
     keys = ["year", "questionnaire", "question", "intervention", "gender", "code"]
     code_counts = code_counts.groupby(keys, as_index=False, sort=True)["count"].sum()
     pooled_keys = ["year", "indicator", "questionnaire", "intervention", "gender"]
