@@ -518,6 +518,18 @@ def test_no_year_is_published_beside_a_job_republishing_every_year(app, runner, 
     assert scalar(app, "SELECT COUNT(*) FROM publication") == 2  # the two first versions
 
 
+def _all_years_job_claimed(s, *, worker: str):
+    """The administrator asks for every year again; ``worker`` claims the job (committed)."""
+    from surveys.services import jobs
+
+    job = jobs.request_all_years(s, chef(s), min_cell=5)
+    s.commit()
+    claimed = jobs.claim(s, worker=worker, job_id=job.id)
+    s.commit()
+    assert claimed is not None
+    return claimed
+
+
 def test_an_all_years_job_taken_up_again_publishes_each_year_once(
     app, runner, tmp_path, fake_clock
 ):
@@ -532,11 +544,7 @@ def test_an_all_years_job_taken_up_again_publishes_each_year_once(
     _two_published_years(runner, tmp_path)
     with app.app_context():
         s = db.session()
-        job = jobs.request_all_years(s, chef(s), min_cell=5)
-        s.commit()
-        claimed = jobs.claim(s, worker="a", job_id=job.id)
-        s.commit()
-        assert claimed is not None
+        job = _all_years_job_claimed(s, worker="a")
         pubs.publish(s, CHEF, instrument_from_db(s), year=2023, min_cell=5, job_id=job.id)
         # worker a dies here, before 2024
     fake_clock.advance(seconds=jobs.LEASE.total_seconds() + 1)
@@ -567,13 +575,9 @@ def test_a_worker_that_lost_its_lease_but_republished_every_year_marks_the_job_d
     _two_published_years(runner, tmp_path)
     with app.app_context():
         s = db.session()
-        job = jobs.request_all_years(s, chef(s), min_cell=5)
-        s.commit()
-        first = jobs.claim(s, worker="a", job_id=job.id)
-        s.commit()
-        assert first is not None
+        first = _all_years_job_claimed(s, worker="a")
         fake_clock.advance(seconds=jobs.LEASE.total_seconds() + 1)
-        second = jobs.claim(s, worker="b", job_id=job.id)
+        second = jobs.claim(s, worker="b", job_id=first.id)
         s.commit()
         assert second is not None
         busy = "År 2023 håller redan på att publiceras."

@@ -51,6 +51,18 @@ def _audit(app, action: str) -> list[str]:
         return [f"{e.user_email}|{e.detail}" for e in entries]
 
 
+def _new_round_form(token: str, insats_id: str, *, expected: str = "") -> dict:
+    """The staff page's "new round" form: this year's exit questionnaire by open link."""
+    return {
+        "csrf_token": token,
+        "questionnaire": "deltagare_avslut",
+        "year": THIS_YEAR,
+        "insats": insats_id,
+        "mode": "open_link",
+        "expected": expected,
+    }
+
+
 def _staff(app, *insatser: str) -> Actor:
     with app.app_context():
         session = db.session()
@@ -137,14 +149,7 @@ def test_starting_a_round_is_audited_alike_from_the_page_and_the_cli(
     login(client, make_user("administratör", email="chef@example.invalid"))
     page = client.post(
         "/personal/omgang/ny",
-        data={
-            "csrf_token": form_token(client.get("/logga-in").text),
-            "questionnaire": "deltagare_avslut",
-            "year": THIS_YEAR,
-            "insats": steget,
-            "mode": "open_link",
-            "expected": "",
-        },
+        data=_new_round_form(form_token(client.get("/logga-in").text), steget),
     )
     assert page.status_code == 302
     done = runner.invoke(
@@ -571,14 +576,11 @@ def test_the_expected_respondents_have_one_limit_on_the_page_the_cli_and_the_ser
     assert done.output == "Fel: Förväntat antal svarande ska vara ett heltal 0–100 000.\n"
     page = admin_client.post(
         "/personal/omgang/ny",
-        data={
-            "csrf_token": form_token(admin_client.get("/personal").text),
-            "questionnaire": "deltagare_avslut",
-            "year": THIS_YEAR,
-            "insats": steget,
-            "mode": "open_link",
-            "expected": str(rounds.MAX_EXPECTED + 1),
-        },
+        data=_new_round_form(
+            form_token(admin_client.get("/personal").text),
+            steget,
+            expected=str(rounds.MAX_EXPECTED + 1),
+        ),
     )
     assert page.status_code == 400
     assert "Förväntat antal svarande ska vara ett heltal 0–100 000." in html.unescape(page.text)
