@@ -359,11 +359,15 @@ def close_round(
             submissions.check_release(db, [round_.id])
         except submissions.PendingKeyError as exc:
             raise RoundStateError(str(exc)) from None
-    round_.state, round_.closed_at = RoundState.closed.value, clock.utcnow()
-    db.add(round_)
-    if with_state is not None:
-        with_state()
-    db.flush()
+
+    def mark_closed() -> None:
+        round_.state, round_.closed_at = RoundState.closed.value, clock.utcnow()
+        db.add(round_)
+        if with_state is not None:
+            with_state()
+        db.flush()
+
+    mark_closed()
     if waiting:
         try:
             submissions.release_pending(db, min_batch=1, round_ids=[round_.id])
@@ -371,12 +375,7 @@ def close_round(
             db.rollback()
             raise RoundStateError(str(exc)) from None
         if round_.state != RoundState.closed.value:  # (read again after the release)
-            # rolled back: another worker released first; the state (and entry) again
-            round_.state, round_.closed_at = RoundState.closed.value, clock.utcnow()
-            db.add(round_)
-            if with_state is not None:
-                with_state()
-            db.flush()
+            mark_closed()  # rolled back: another worker released first; state and entry again
     return round_
 
 
