@@ -11,9 +11,10 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar, cast
 
 import pytest
 from hypothesis import settings
@@ -28,6 +29,8 @@ from surveys.models import Round, metadata
 from surveys.reports import assets
 from surveys.services.catalogue import instrument_from_db
 from tests import factories
+
+T = TypeVar("T")
 
 # CI=true (set by .ci/run and by CI services): checks that must not be skipped there fail.
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -258,40 +261,53 @@ def make_round(app):
     return factory
 
 
-_DEMO_COPIES: dict[str, Path] = {}  # database URL -> that database just after `surveys demo`
+_SNAPSHOTS: dict[tuple[str, str], tuple[Path, object]] = {}  # (URL, name) -> (copy, value)
+
+
+def database_snapshot(app, name: str, build: Callable[[], T]) -> T:
+    """What ``build()`` writes to the test's database, built once per process on SQLite.
+
+    The first test runs ``build`` and keeps a copy of the file it left (SQLite's backup
+    API) with the value it returned; later tests get the copy and the same value (ids,
+    codes, plain kiosk tokens: everything in it is as stored in the copy). PostgreSQL
+    runs ``build`` every time. Request it before fixtures that write: the copy replaces
+    the file, so nothing written before may be lost (checked on the users table).
+    """
+    url = app.config["DATABASE_URL"]
+    if not url.startswith("sqlite:///"):
+        return build()
+    path = Path(make_url(url).database)
+    with sqlite3.connect(path) as conn:
+        written = conn.execute("SELECT COUNT(*) FROM app_user").fetchone()[0]
+    conn.close()
+    assert not written, f"{name}: request the snapshot before fixtures that add users"
+    found = _SNAPSHOTS.get((url, name))
+    if found is None:
+        value = build()
+        assets.wait_for_background()  # charts drawn after publishing hold a connection
+        app.extensions["engine"].dispose()
+        copy = path.with_name(f"{name}-copy.sqlite")
+        _sqlite_copy(path, copy)
+        _SNAPSHOTS[(url, name)] = (copy, value)
+        return value
+    app.extensions["engine"].dispose()
+    _sqlite_copy(found[0], path)
+    return cast(T, found[1])
 
 
 def load_demo(runner) -> None:
     """The test's database as ``surveys demo`` leaves it (four published years, their charts).
 
-    On SQLite the real command runs once per process; later tests get a copy of the file it
-    left (SQLite's backup API), which saves the seeding, the four publications and 60 chart
-    drawings per test. PostgreSQL always runs the command. ``test_cli`` tests the command
-    itself on an empty database. ``runner``: the test's CLI runner (its app's database).
+    On SQLite the real command runs once per process (``database_snapshot``), which saves
+    the seeding, the four publications and 60 chart drawings per test. ``test_cli`` tests
+    the command itself on an empty database. ``runner``: the test's CLI runner.
     """
-    app = runner.app
-    url = app.config["DATABASE_URL"]
-    if not url.startswith("sqlite:///"):
+
+    def run_demo() -> None:
         result = runner.invoke(args=["demo"])
         assert result.exit_code == 0, result.output
-        return
-    path = Path(make_url(url).database)
-    with sqlite3.connect(path) as conn:  # a copy replaces the file: nothing may be lost
-        written = conn.execute("SELECT COUNT(*) FROM app_user").fetchone()[0]
-    conn.close()
-    assert not written, "demo: request the fixture before those that add users"
-    copy = _DEMO_COPIES.get(url)
-    if copy is None:
-        result = runner.invoke(args=["demo"])
-        assert result.exit_code == 0, result.output
-        assets.wait_for_background()  # charts drawn after publishing hold a connection
-        app.extensions["engine"].dispose()
-        copy = path.with_name("demo-copy.sqlite")
-        _sqlite_copy(path, copy)
-        _DEMO_COPIES[url] = copy
-        return
-    app.extensions["engine"].dispose()
-    _sqlite_copy(copy, path)
+
+    database_snapshot(runner.app, "demo", run_demo)
 
 
 @pytest.fixture

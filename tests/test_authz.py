@@ -10,7 +10,7 @@ from surveys.models import Round
 from surveys.services import users
 from surveys.services.rounds import intervention_by_name, new_kiosk_link
 from tests import seedrows
-from tests.conftest import form_token, login
+from tests.conftest import database_snapshot, form_token, login
 
 # The PostgreSQL pass leaves these out (see conftest): who may see a route is decided from the
 # signed-in user's role in Python.
@@ -93,7 +93,15 @@ FORMS = {
 
 
 @pytest.fixture
-def world(app, client, runner, make_round, make_user, tmp_path):
+def world(app, runner, make_round, make_user, tmp_path):
+    """A published 2023, rounds of two insatser, a kiosk link and one user per role: built
+    once per test process on SQLite (``database_snapshot``), copied for every case."""
+    return database_snapshot(
+        app, "authz", lambda: _build_world(app, runner, make_round, make_user, tmp_path)
+    )
+
+
+def _build_world(app, runner, make_round, make_user, tmp_path) -> dict:
     path = tmp_path / "svar.csv"
     path.write_text(seedrows.csv_text(), encoding="utf-8")  # intervention "Steget"
     assert runner.invoke(args=["import", "answers", str(path)]).exit_code == 0
