@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import text
 
 from surveys import db
-from surveys.names import InvalidName, clean_insats_name, name_key
+from surveys.names import InvalidName, by_name, clean_insats_name, name_key, sort_key
 from surveys.services import rounds as ops
+from tests import seedrows
 from tests.conftest import count_rows, form_token, login, release_all
 
 HEADER = "year,questionnaire,insats,gender,q1,q2,q3,q4,q5,q6,q7,q8,q9,q10,q11\n"
@@ -171,3 +172,57 @@ def test_paper_entry_asks_before_storing_an_all_blank_questionnaire(
     assert "redan registrerad" in again.text  # still one form
     release_all(app)
     assert count_rows(app, "response") == 1
+
+
+# --- Swedish alphabetical order -------------------------------------------------------
+
+# As a Swedish reader expects them; neither database's ORDER BY gives this order (SQLite
+# puts capitals first and "Ä" before "Å", PostgreSQL's collations put "Å" among the a's).
+SWEDISH_ORDER = ["aspen", "Backen", "Eken", "Élan", "Steget", "Åsen", "Ängen", "Öjen"]
+
+
+def test_names_sort_in_swedish_alphabetical_order():
+    shuffled = [SWEDISH_ORDER[i] for i in (6, 3, 0, 7, 5, 2, 4, 1)]
+    assert sorted(shuffled, key=sort_key) == SWEDISH_ORDER
+    assert by_name(reversed(SWEDISH_ORDER), str) == SWEDISH_ORDER
+    # a decomposed "Å" (A + ring) is the same letter; "ø" and "æ" are read as "ö" and "ä"
+    decomposed = unicodedata.normalize("NFD", "Åsen")
+    assert sorted(["Ängen", decomposed, "Zeta"], key=sort_key) == ["Zeta", decomposed, "Ängen"]
+    assert sorted(["Øster", "Ånge", "Ærø"], key=sort_key) == ["Ånge", "Ærø", "Øster"]
+
+
+def _positions(page: str, names: list[str]) -> list[int]:
+    return [page.index(f">{name}<") for name in names]
+
+
+def test_insatser_are_listed_in_swedish_order_on_the_pages_and_in_the_cli(
+    app, client, runner, make_user, tmp_path
+):
+    path = tmp_path / "svar.csv"
+    path.write_text(seedrows.csv_text(), encoding="utf-8")  # answers of "Steget"
+    assert runner.invoke(args=["import", "answers", str(path)]).exit_code == 0
+    assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
+    staff = make_user("personal", email="p@example.invalid", insatser=SWEDISH_ORDER[::-1])
+    admin = make_user("administratör", email="a@example.invalid")
+
+    assert login(client, admin).status_code == 302
+    listed = _positions(client.get("/admin").text, SWEDISH_ORDER)
+    assert listed == sorted(listed)  # the insatser on the administrator's page
+    result = runner.invoke(args=["users", "list"])
+    line = next(row for row in result.output.splitlines() if staff in row)
+    assert ", ".join(SWEDISH_ORDER) in line  # a staff member's insatser in the CLI
+
+    as_staff = app.test_client()
+    assert login(as_staff, staff).status_code == 302
+    new_round = _positions(as_staff.get("/personal").text, SWEDISH_ORDER)
+    assert new_round == sorted(new_round)  # the start-a-round form's choices
+    report = as_staff.get("/rapport/2023").text
+    options = _positions(report, SWEDISH_ORDER)
+    assert options == sorted(options)  # the report's choice of insats
+    # the report opens with the first of them that has results (only Steget has answers)
+    assert re.search(r'<option value="[^"]+" selected>Steget</option>', report)
+    assert "Indikatorerna 2023 – Steget" in report
+    latest = as_staff.get("/rapport")
+    assert latest.status_code == 302
+    steget = re.search(r'<option value="([^"]+)" selected>Steget', report).group(1)
+    assert latest.headers["Location"].endswith(f"/rapport/2023?insats={steget}")

@@ -33,7 +33,7 @@ from surveys.admin.forms import (
 )
 from surveys.auth import roles_required, web_actor
 from surveys.models import Intervention, Role, User, UserIntervention
-from surveys.names import InvalidName
+from surveys.names import InvalidName, by_name, sort_key
 from surveys.services import audit, settings, users
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.rounds import create_insats, rename_insats
@@ -42,7 +42,8 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def _interventions() -> list[Intervention]:
-    return list(db.session().exec(select(Intervention).order_by(Intervention.name)).all())
+    """Every insats, in Swedish alphabetical order."""
+    return by_name(db.session().exec(select(Intervention)).all(), lambda i: i.name)
 
 
 def _user_or_404(user_id: str) -> User:
@@ -69,8 +70,10 @@ def home():
     links = select(UserIntervention.user_id, Intervention.name).join(
         Intervention, col(Intervention.id) == col(UserIntervention.intervention_id)
     )
-    for user_id, name in session.exec(links.order_by(col(Intervention.name))).all():
-        user_interventions.setdefault(user_id, []).append(name)  # in name order, as listed
+    for user_id, name in session.exec(links).all():
+        user_interventions.setdefault(user_id, []).append(name)
+    for listed in user_interventions.values():
+        listed.sort(key=sort_key)  # as the insatser are listed
     user_form = UserForm()
     user_form.insatser.choices = list(names.items())
     threshold = ThresholdForm(min_cell=settings.threshold(session))

@@ -34,7 +34,7 @@ from surveys.models import (
     NationalPackage,
     table_of,
 )
-from surveys.names import FORMULA_START, REFUSED_CATEGORIES
+from surveys.names import FORMULA_START, REFUSED_CATEGORIES, by_name
 from surveys.services import publications
 from surveys.services.actor import Actor, audit, require_admin
 from surveys.services.nns_package import (
@@ -159,7 +159,8 @@ def _check_shown_text(what: str, text: str) -> None:
 
 
 def members(db: Session) -> list[NationalMember]:
-    return list(db.execute(select(NationalMember).order_by(col(NationalMember.name))).scalars())
+    """The förbund of the network, in Swedish alphabetical order."""
+    return by_name(db.execute(select(NationalMember)).scalars(), lambda m: m.name)
 
 
 # --- checking a package -------------------------------------------------------------
@@ -507,9 +508,11 @@ def drop_package(db: Session, package: NationalPackage) -> None:
 
 
 def packages(db: Session) -> list[tuple[NationalPackage, NationalMember]]:
+    """Every package with its förbund: the latest year first, each year by förbund name."""
     rows = db.execute(
-        select(NationalPackage, NationalMember)
-        .join(NationalMember, col(NationalMember.id) == col(NationalPackage.member_id))
-        .order_by(col(NationalPackage.year).desc(), col(NationalMember.name))
+        select(NationalPackage, NationalMember).join(
+            NationalMember, col(NationalMember.id) == col(NationalPackage.member_id)
+        )
     ).all()
-    return [(p, m) for p, m in rows]
+    by_member = by_name(((p, m) for p, m in rows), lambda row: row[1].name)
+    return sorted(by_member, key=lambda row: -row[0].year)  # stable: names stay in order

@@ -15,6 +15,7 @@ from sqlmodel import Session, col
 
 from indicators import Instrument
 from surveys.models import NationalPublicationMember, PublicationGroup, PublicationRow
+from surveys.names import sort_key
 from surveys.national.publish import GROUP_PREFIX, NO_GROUP
 from surveys.reports.data import latest_publications
 from surveys.services.publications import FORBUND, POOLED
@@ -76,7 +77,7 @@ def build(db: Session, instrument: Instrument, year: int) -> NationalReport | No
     groups = sorted(
         {g.scope[len(GROUP_PREFIX) :] for g in group_rows if g.scope.startswith(GROUP_PREFIX)}
     )
-    members = sorted(m.member for m in member_rows if ids[m.publication_id] == year)
+    members = sorted((m.member for m in member_rows if ids[m.publication_id] == year), key=sort_key)
     overview = []
     for y in years:
         of_year = [m for m in member_rows if ids[m.publication_id] == y]

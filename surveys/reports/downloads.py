@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from surveys.models import PublicationRow
+from surveys.names import sort_key
 from surveys.reports.assets import document, prerender
 from surveys.reports.csv_export import report_csv
 from surveys.reports.data import ReportData, published_report
@@ -59,4 +60,4 @@ def publication_scopes(session: Session, year: int) -> list[str]:
         .distinct()
     )
     scopes = {str(s) for s in session.execute(query).scalars()}
-    return [FORBUND, *sorted(scopes - {FORBUND})]
+    return [FORBUND, *sorted(scopes - {FORBUND}, key=sort_key)]

@@ -29,11 +29,12 @@ from surveys import db
 from surveys.admin.previews import preview_computed
 from surveys.errors import error_page
 from surveys.models import Intervention, Role
+from surveys.names import by_name
 from surveys.reports.assets import DOCUMENT_MIME, one_chart
 from surveys.reports.chart_html import CHART_KINDS, chart_images, chart_version, inline_charts
 from surveys.reports.context import page_context
 from surveys.reports.data import ReportData, preview_report, published_report
-from surveys.reports.downloads import render_download
+from surveys.reports.downloads import publication_scopes, render_download
 from surveys.reports.printable import render_printable
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import Computed, published_years
@@ -48,12 +49,17 @@ def _allowed_interventions() -> list[Intervention] | None:
     if current_user.role in (Role.admin.value, Role.reader.value):
         return None
     session = db.session()
-    found = (session.get(Intervention, i) for i in sorted(current_user.interventions))
-    return [intervention for intervention in found if intervention is not None]
+    found = (session.get(Intervention, i) for i in current_user.interventions)
+    # by name: the first is the one a staff member's report opens with
+    return by_name((i for i in found if i is not None), lambda i: i.name)
 
 
-def _scope():
-    """The intervention asked for, enforcing the user's scope; None = the whole förbund."""
+def _scope(year: int | None = None):
+    """The intervention asked for, enforcing the user's scope; None = the whole förbund.
+
+    Staff who ask for none get their first insats (by name) with published results for
+    ``year``, else their first: not a page saying "no results" for an insats they did
+    not choose while another of theirs has them."""
     if not current_user.can_read_reports():
         abort(403)
     session = db.session()
@@ -68,15 +74,21 @@ def _scope():
         if not allowed:
             abort(403)
         if intervention is None:
-            intervention = allowed[0]
+            intervention = _first_with_results(allowed, year)
         if intervention.id not in {i.id for i in allowed}:
             abort(403)
     return intervention, allowed
 
 
+def _first_with_results(allowed: list[Intervention], year: int | None) -> Intervention:
+    """The first of ``allowed`` in the year's latest publication, else the first."""
+    published = set(publication_scopes(db.session(), year)) if year is not None else set()
+    return next((i for i in allowed if i.name in published), allowed[0])
+
+
 def _data(year: int, *, preview: bool = False, computed: Computed | None = None):
     """The report of a year for the requested scope: its publication, or the live preview."""
-    intervention, allowed = _scope()
+    intervention, allowed = _scope(year)
     session = db.session()
     instrument = instrument_from_db(session)
     scope = intervention.name if intervention else ""
@@ -109,8 +121,8 @@ def _not_published(year: int):
 @login_required
 def latest():
     """Redirect to the latest published year."""
-    intervention, _ = _scope()
     years = published_years(db.session())
+    intervention, _ = _scope(years[-1] if years else None)
     if not years:
         return error_page(
             404,
@@ -141,7 +153,7 @@ def _page(data, year: int, intervention, allowed):
     choices = (
         allowed
         if allowed is not None
-        else session.exec(select(Intervention).order_by(Intervention.name)).all()
+        else by_name(session.exec(select(Intervention)).all(), lambda i: i.name)
     )
     return render_template(
         "reports/report.html",

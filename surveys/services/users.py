@@ -17,7 +17,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from surveys.models import Intervention, Role, SessionVersion, User, UserIntervention
-from surveys.names import name_key
+from surveys.names import by_name, name_key
 from surveys.passwords import hash_password
 from surveys.services.actor import Actor, Refused, audit, require_admin
 
@@ -129,15 +129,14 @@ def _set_interventions(db: Session, user: User, intervention_ids: list[str]) -> 
 
 
 def interventions_of(db: Session, user: User) -> list[str]:
-    """The user's insatser (ids) in the order of their names, as pages and the CLI list them."""
-    return list(
-        db.exec(
-            select(UserIntervention.intervention_id)
-            .join(Intervention, col(Intervention.id) == col(UserIntervention.intervention_id))
-            .where(UserIntervention.user_id == user.id)
-            .order_by(col(Intervention.name))
-        ).all()
-    )
+    """The user's insatser (ids) in Swedish alphabetical order of their names, as pages and
+    the CLI list them."""
+    rows = db.exec(
+        select(UserIntervention.intervention_id, Intervention.name)
+        .join(Intervention, col(Intervention.id) == col(UserIntervention.intervention_id))
+        .where(UserIntervention.user_id == user.id)
+    ).all()
+    return [intervention_id for intervention_id, _ in by_name(rows, lambda row: row[1])]
 
 
 def update_user(
@@ -259,7 +258,7 @@ def change_user(
         acting_user_id=acting_user_id,
     )
     names = dict(db.exec(select(Intervention.id, Intervention.name)).all())
-    chosen = ", ".join(sorted(names[i] for i in interventions_of(db, user)))
+    chosen = ", ".join(names[i] for i in interventions_of(db, user))  # in name order
     detail = f"{user.email}: {ROLE_LABELS[user.role]}" + (f", {chosen}" if chosen else "")
     audit(db, actor, "användare.ändra", detail)
 

@@ -51,6 +51,7 @@ from surveys.models import (
     RoundMode,
     RoundState,
 )
+from surveys.names import by_name
 from surveys.services import kiosk as kiosk_ops
 from surveys.services import mail
 from surveys.services import rounds as round_ops
@@ -78,8 +79,8 @@ NEW_KIOSK_LINK = "new_kiosk_link"  # session key: the link just made, shown once
 
 def _visible_interventions() -> list[Intervention]:
     session = db.session()
-    rows = session.exec(select(Intervention).order_by(Intervention.name)).all()
-    return [i for i in rows if current_user.can_manage(i.id)]
+    rows = session.exec(select(Intervention)).all()
+    return by_name((i for i in rows if current_user.can_manage(i.id)), lambda i: i.name)
 
 
 _actor = web_actor
