@@ -226,3 +226,14 @@ def test_insatser_are_listed_in_swedish_order_on_the_pages_and_in_the_cli(
     assert latest.status_code == 302
     steget = re.search(r'<option value="([^"]+)" selected>Steget', report).group(1)
     assert latest.headers["Location"].endswith(f"/rapport/2023?insats={steget}")
+    # an insats of theirs without results leads to one that has them, not only back
+    aspen = re.search(r'<option value="([^"]+)">aspen', report).group(1)
+    empty = as_staff.get(f"/rapport/2023?insats={aspen}")
+    assert empty.status_code == 404
+    assert "Det finns inga publicerade resultat för 2023 för aspen." in empty.text
+    assert f'href="/rapport/2023?insats={steget}"' in empty.text
+    assert "Visa resultaten för Steget" in empty.text
+    # the administrator is led to the whole förbund's results
+    other = client.get(f"/rapport/2023?insats={aspen}").text
+    assert 'href="/rapport/2023"' in other
+    assert "Visa resultaten för hela förbundet" in other

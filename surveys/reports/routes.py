@@ -37,7 +37,7 @@ from surveys.reports.data import ReportData, preview_report, published_report
 from surveys.reports.downloads import publication_scopes, render_download
 from surveys.reports.printable import render_printable
 from surveys.services.catalogue import instrument_from_db
-from surveys.services.publications import Computed, published_years
+from surveys.services.publications import FORBUND, Computed, published_years
 from surveys.web import ONE_YEAR
 
 bp = Blueprint("reports", __name__, url_prefix="/rapport")
@@ -135,7 +135,9 @@ def latest():
     )
 
 
-def _year_or_message(data, year: int):
+def _year_or_message(data, year: int, allowed: list[Intervention] | None = None):
+    """None when the year's results are there; else the page saying what is missing,
+    with a way to results of the year the user may read (``allowed``: see ``_scope``)."""
     if data is None:
         return _not_published(year)
     if not data.has_year(year):
@@ -144,7 +146,24 @@ def _year_or_message(data, year: int):
             404,
             f"Det finns inga publicerade resultat för {year}{where}.",
             title=f"Inga resultat för {year}",
+            link=_results_elsewhere(year, data.intervention, allowed),
         )
+    return None
+
+
+def _results_elsewhere(
+    year: int, shown: str | None, allowed: list[Intervention] | None
+) -> tuple[str, str] | None:
+    """(url, text) of results of ``year`` the user may read instead of ``shown``: staff's
+    first other insats (by name) with results, else the whole förbund's for the others."""
+    published = set(publication_scopes(db.session(), year))
+    if allowed is not None:
+        other = next((i for i in allowed if i.name in published and i.name != shown), None)
+        if other is None:
+            return None
+        return url_for(".report", year=year, insats=other.id), f"Visa resultaten för {other.name}"
+    if shown and FORBUND in published:
+        return url_for(".report", year=year), "Visa resultaten för hela förbundet"
     return None
 
 
@@ -179,7 +198,7 @@ def _page_charts(data: ReportData, year: int, intervention) -> dict:
 def report(year: int):
     """ "Indikatorerna <year>" as published: Resultatet i korthet, then each indicator."""
     data, intervention, allowed = _data(year)
-    if (missing := _year_or_message(data, year)) is not None:
+    if (missing := _year_or_message(data, year, allowed)) is not None:
         return missing
     return _page(data, year, intervention, allowed)
 
