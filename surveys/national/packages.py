@@ -34,7 +34,7 @@ from surveys.models import (
     NationalPackage,
     table_of,
 )
-from surveys.names import FORMULA_START, REFUSED_CATEGORIES, by_name
+from surveys.names import FORMULA_START, REFUSED_CATEGORIES, by_name, sort_key
 from surveys.services import publications
 from surveys.services.actor import Actor, audit, require_admin
 from surveys.services.nns_package import (
@@ -514,5 +514,4 @@ def packages(db: Session) -> list[tuple[NationalPackage, NationalMember]]:
             NationalMember, col(NationalMember.id) == col(NationalPackage.member_id)
         )
     ).all()
-    by_member = by_name(((p, m) for p, m in rows), lambda row: row[1].name)
-    return sorted(by_member, key=lambda row: -row[0].year)  # stable: names stay in order
+    return sorted(((p, m) for p, m in rows), key=lambda row: (-row[0].year, sort_key(row[1].name)))

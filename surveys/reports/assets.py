@@ -54,14 +54,21 @@ def charts(data: ReportData, *, year: int, fmt: str) -> dict[tuple[int, str], by
 
 
 def charts_in(
-    data: ReportData, *, year: int, fmts: tuple[str, ...]
+    data: ReportData,
+    *,
+    year: int,
+    fmts: tuple[str, ...],
+    pairs: list[tuple[int, str]] | None = None,
 ) -> dict[str, dict[tuple[int, str], bytes]]:
-    """``charts`` in several formats at once: format -> (indicator, kind) -> bytes.
+    """``charts`` in several formats at once: format -> (indicator, kind) -> bytes, for
+    ``pairs`` (indicator, kind) or every chart of the report. Each is looked for in this
+    process's memory, then in the database, and drawn (and stored) only when missing.
 
     A chart missing in more than one format is built and laid out once: its PNG is its
     SVG rasterised (pixel for pixel what Vega-Lite's own PNG gives, in a third of the time).
     """
-    pairs = [(number, kind) for number in data.instrument.indicators for kind in KINDS]
+    if pairs is None:
+        pairs = [(number, kind) for number in data.instrument.indicators for kind in KINDS]
     wanted = {(pair, fmt): asset_name(year, *pair, fmt) for pair in pairs for fmt in fmts}
     found = _from_memory(data.cache_key, wanted.values())
     missing = [name for name in wanted.values() if name not in found]
@@ -86,20 +93,8 @@ def charts_in(
 
 def one_chart(data: ReportData, *, year: int, indicator: int, kind: str, fmt: str) -> bytes:
     """One chart (b"" when nothing can be shown), through the same cache."""
-    name = asset_name(year, indicator, kind, fmt)
-    found = _from_memory(data.cache_key, [name])
-    if name in found:
-        return found[name]
-    if data.cache_key and has_app_context():
-        found = _from_database(data.cache_key, [name])
-        if name in found:
-            _remember(data.cache_key, found)
-            return found[name]
-    body = _render(data, year=year, indicator=indicator, kind=kind, fmts=(fmt,))[fmt]
-    if data.cache_key:
-        _store(data.cache_key, {name: body}, fmt)
-        _remember(data.cache_key, {name: body})
-    return body
+    pair = (indicator, kind)
+    return charts_in(data, year=year, fmts=(fmt,), pairs=[pair])[fmt][pair]
 
 
 def document(data: ReportData, *, year: int, fmt: str, build: Callable[[], bytes]) -> bytes:
