@@ -23,10 +23,11 @@ from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlmodel import Session
 
 from surveys import create_app, db, worker
-from surveys.models import BackgroundJob, Role
-from surveys.services import jobs, locks
+from surveys.models import BackgroundJob, Publication, Role
+from surveys.services import jobs, locks, publications
 from surveys.services.actor import Actor
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import compute
@@ -350,6 +351,43 @@ def test_a_job_taken_up_after_its_publication_was_stored_publishes_nothing_more(
     assert finished is not None
     assert (finished.status, finished.attempts) == ("done", 2)
     assert finished.message == "2023 är publicerat (version 1)."
+    assert count_rows(app, "publication") == 1
+    assert (
+        scalar(app, "SELECT COUNT(*) FROM audit_entry WHERE action = 'publicering.publicera'") == 1
+    )
+
+
+def test_a_worker_that_finds_its_jobs_publication_stored_meanwhile_gives_that_one(
+    no_runner, runner, tmp_path
+):
+    """Two workers of one job both found nothing stored; the other one stores first.
+    This one's INSERT then fails on the job's unique publication, and it hands back the
+    other's: one publication, one audit entry, nothing half-written."""
+    app = no_runner
+    import_seed(runner, tmp_path, publish=False)
+    _queued(app)
+    with app.app_context():
+        session = db.session()
+        job = jobs.claim(session, worker="a")
+        session.commit()
+        assert job is not None
+        instrument = instrument_from_db(session)
+
+        def store_after_the_other_worker() -> Publication:
+            with Session(db.engine()) as other:
+                other_job = other.get(BackgroundJob, job.id)
+                assert jobs.publish_year(other, instrument, other_job)[0] == "done"
+            return publications.publish(
+                session,
+                jobs.requester(session, job),
+                instrument,
+                year=2023,
+                min_cell=job.min_cell,
+                job_id=job.id,
+            )
+
+        found = publications.stored_once(session, job.id, 2023, store_after_the_other_worker)
+        assert (found.year, found.version, found.job_id) == (2023, 1, job.id)
     assert count_rows(app, "publication") == 1
     assert (
         scalar(app, "SELECT COUNT(*) FROM audit_entry WHERE action = 'publicering.publicera'") == 1

@@ -36,7 +36,6 @@ from io import StringIO
 
 import pandas as pd
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
@@ -70,6 +69,7 @@ from surveys.services.publications import (
     published_by,
     published_years,
     record_shown,
+    stored_once,
     year_has_answers,
 )
 from surveys.services.republish import republish_all
@@ -413,23 +413,20 @@ def publish_national_year(
     """Publish the job's national year once (``surveys.national.publish``): ``(status,
     message)``. As ``publish_year``: the publication records the job, so a job taken up
     again after its worker stored it publishes nothing more. Commits its own transaction."""
-    done = published_by(db, job.id)
-    if done is not None:
-        return DONE, _national_message(done)
-    try:
+
+    def store() -> Publication:
         with one_writer(db), own_transaction(db):
             publication = national.publish_year(
                 db, requester(db, job), instrument, year=job.year, min_cell=job.min_cell
             )
             publication.job_id = job.id
             db.add(publication)
+        return publication
+
+    try:
+        publication = stored_once(db, job.id, None, store)
     except (national.NationalPublishError, Refused) as exc:
         return FAILED, str(exc)
-    except IntegrityError:
-        done = published_by(db, job.id)  # another worker of the same job stored it first
-        if done is None:
-            raise
-        publication = done
     return DONE, _national_message(publication)
 
 

@@ -11,6 +11,7 @@ The administrator's preview runs the same computation without storing it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -489,15 +490,29 @@ def publish_once(
     db: Session, actor: Actor, instrument: Instrument, *, year: int, min_cell: int, job_id: str
 ) -> Publication:
     """``publish`` for a background job: the year's publication by this job when one is
-    stored already (a job taken up again), else a new one recording the job. Another
-    worker of the same job storing it first (job and year are unique) gives that one."""
+    stored already (a job taken up again), else a new one recording the job."""
+    return stored_once(
+        db,
+        job_id,
+        year,
+        lambda: publish(db, actor, instrument, year=year, min_cell=min_cell, job_id=job_id),
+    )
+
+
+def stored_once(
+    db: Session, job_id: str, year: int | None, store: Callable[[], Publication]
+) -> Publication:
+    """The publication (of ``year``; else the newest) that the job stored, else the one
+    ``store`` stores now. Another worker of the same job storing it first gives that
+    one: a publication's job (and year) are unique, so its INSERT fails and is read.
+    The one way a job's publishing (a year's, Riket's) is made to happen once."""
     done = published_by(db, job_id, year)
     if done is not None:
         return done
     try:
-        return publish(db, actor, instrument, year=year, min_cell=min_cell, job_id=job_id)
+        return store()
     except IntegrityError:
-        done = published_by(db, job_id, year)
+        done = published_by(db, job_id, year)  # another worker of the same job, first
         if done is None:
             raise
         return done
