@@ -71,6 +71,22 @@ def _claim(app, worker_name: str, job_id: str | None = None) -> BackgroundJob | 
         return job
 
 
+def _seed_job_claimed(app, runner, tmp_path) -> BackgroundJob:
+    """The seed imported, unpublished, and its publishing job claimed by worker "a"."""
+    import_seed(runner, tmp_path, publish=False)
+    _queued(app)
+    job = _claim(app, "a")
+    assert job is not None
+    return job
+
+
+def _published_once(app) -> None:
+    """One publication is stored, and one audit entry says so."""
+    assert count_rows(app, "publication") == 1
+    audited = "SELECT COUNT(*) FROM audit_entry WHERE action = 'publicering.publicera'"
+    assert scalar(app, audited) == 1
+
+
 def _job_row(app, job_id: str) -> tuple:
     with app.app_context():
         return tuple(
@@ -337,13 +353,9 @@ def test_a_job_taken_up_after_its_publication_was_stored_publishes_nothing_more(
     """The worker stored the publication and died before it could say so: the next
     worker finds the publication by the job's id and publishes nothing again."""
     app = no_runner
-    import_seed(runner, tmp_path, publish=False)
-    _queued(app)
+    job = _seed_job_claimed(app, runner, tmp_path)
     with app.app_context():
         session = db.session()
-        job = jobs.claim(session, worker="a")
-        session.commit()
-        assert job is not None
         status, _ = jobs.publish_year(session, instrument_from_db(session), job)
         assert status == "done"  # stored and committed; a dies here
     fake_clock.advance(seconds=jobs.LEASE.total_seconds() + 1)
@@ -351,10 +363,7 @@ def test_a_job_taken_up_after_its_publication_was_stored_publishes_nothing_more(
     assert finished is not None
     assert (finished.status, finished.attempts) == ("done", 2)
     assert finished.message == "2023 är publicerat (version 1)."
-    assert count_rows(app, "publication") == 1
-    assert (
-        scalar(app, "SELECT COUNT(*) FROM audit_entry WHERE action = 'publicering.publicera'") == 1
-    )
+    _published_once(app)
 
 
 def test_a_worker_that_finds_its_jobs_publication_stored_meanwhile_gives_that_one(
@@ -364,13 +373,9 @@ def test_a_worker_that_finds_its_jobs_publication_stored_meanwhile_gives_that_on
     This one's INSERT then fails on the job's unique publication, and it hands back the
     other's: one publication, one audit entry, nothing half-written."""
     app = no_runner
-    import_seed(runner, tmp_path, publish=False)
-    _queued(app)
+    job = _seed_job_claimed(app, runner, tmp_path)
     with app.app_context():
         session = db.session()
-        job = jobs.claim(session, worker="a")
-        session.commit()
-        assert job is not None
         instrument = instrument_from_db(session)
 
         def store_after_the_other_worker() -> Publication:
@@ -388,10 +393,7 @@ def test_a_worker_that_finds_its_jobs_publication_stored_meanwhile_gives_that_on
 
         found = publications.stored_once(session, job.id, 2023, store_after_the_other_worker)
         assert (found.year, found.version, found.job_id) == (2023, 1, job.id)
-    assert count_rows(app, "publication") == 1
-    assert (
-        scalar(app, "SELECT COUNT(*) FROM audit_entry WHERE action = 'publicering.publicera'") == 1
-    )
+    _published_once(app)
 
 
 # --- real processes ---------------------------------------------------------------------
