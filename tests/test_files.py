@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import text
 
@@ -122,6 +123,41 @@ def test_missing_column_and_wrong_type_and_empty(app, runner, tmp_path):
     assert count_rows(app, "response") == 0
 
 
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        # a file cut off inside a quoted field: never a row made of what was there
+        ('2024,styrelse,,,2024-03-01,6,,,,,,,,,,\n2024,styrelse,"Nya', "Rad 4: filen slutar mitt"),
+        # a quote in the middle of a quoted field
+        ('2024,styrelse,"Ste"get,,2024-03-01,6,,,,,,,,,,\n', "Rad 3: ett citattecken"),
+        # more values than columns: a decimal comma in a comma-separated file
+        ("2024,styrelse,,,2024-03-01,6,5,,,,,,,,,,3,5\n", "Rad 3: raden har fler värden (18)"),
+        ("2024,styrelse,," + "x" * 200_000 + ",,6\n", "Rad 3: ett fält är för långt"),
+    ],
+    ids=["cut-off", "stray-quote", "extra-values", "long-field"],
+)
+def test_a_broken_csv_names_its_row_in_swedish_and_imports_nothing(
+    app, runner, tmp_path, rows, message
+):
+    path = write(tmp_path, "trasig.csv", HEADER + "2024,personal,Steget,,,6,,,,,,,,,,\n" + rows)
+    result = runner.invoke(args=["import", "answers", path])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Ingenting har" in result.output
+    assert "expected" not in result.output
+    assert "limit" not in result.output
+    assert count_rows(app, "response") == 0
+    assert count_rows(app, "intervention") == 0
+
+
+def test_a_csv_with_its_header_below_a_blank_first_line_says_so(app, runner, tmp_path):
+    path = write(tmp_path, "tomrad.csv", "\n" + HEADER + "2024,styrelse,,,,6,,,,,,,,,,\n")
+    result = runner.invoke(args=["import", "answers", path])
+    assert result.exit_code != 0
+    assert "Rad 1 är tom. Rubrikraden (kolumnnamnen) ska stå på första raden." in result.output
+    assert count_rows(app, "response") == 0
+
+
 def test_semicolon_csv_from_swedish_excel(app, runner, tmp_path):
     text = HEADER.replace(",", ";") + "2024;styrelse;;;2024-03-01;6;5;4;3;2;;;;;;\n"
     result = runner.invoke(args=["import", "answers", write(tmp_path, "s.csv", "\ufeff" + text)])
@@ -209,8 +245,6 @@ def test_xlsx_answers_with_numbers_and_dates(app, runner, tmp_path):
 
 import time  # noqa: E402
 import zipfile  # noqa: E402
-
-import pytest  # noqa: E402
 
 from tests.conftest import form_token  # noqa: E402
 

@@ -73,6 +73,16 @@ class Table:
                     raise FileError([f"Rad {line}: fler än {MAX_COLUMNS} kolumner."])
                 if all(v is None or str(v).strip() == "" for v in values):
                     continue  # blank line: skipped, row numbers still match
+                if any(v not in (None, "") for v in values[len(self.header) :]):
+                    # more values than columns: a misaligned row (a decimal comma in a
+                    # comma-separated file, a stray separator), never dropped silently
+                    raise FileError(
+                        [
+                            f"Rad {line}: raden har fler värden ({len(values)}) än "
+                            f"rubrikraden har kolumner ({len(self.header)}). Kontrollera "
+                            "avgränsare och decimaltecken."
+                        ]
+                    )
                 row = {}
                 for i, name in enumerate(self.header):
                     if name:
@@ -171,7 +181,10 @@ def _open_csv(source: bytes | str | Path) -> tuple[list[str], Iterator[list[obje
         text.close()
         raise FileError(["Filen är inte UTF-8-kodad. Spara den som CSV UTF-8."]) from None
     if not first.strip():
+        more = any(line.strip() for line in _lines_or_none(text))
         text.close()
+        if more:
+            raise FileError(["Rad 1 är tom. Rubrikraden (kolumnnamnen) ska stå på första raden."])
         raise FileError(["Filen är tom."])
     delimiter = ";" if first.count(";") > first.count(",") else ","
 
@@ -179,23 +192,60 @@ def _open_csv(source: bytes | str | Path) -> tuple[list[str], Iterator[list[obje
         yield first
         yield from text
 
-    reader = csv.reader(lines(), delimiter=delimiter)
+    # strict: a quoted field the file ends in (a file cut off) or a quote in the middle
+    # of a quoted field is an error, never a row made up of what was there
+    reader = csv.reader(lines(), delimiter=delimiter, strict=True)
     try:
         header = next(reader)
     except csv.Error as exc:
         text.close()
-        raise FileError([f"Rad 1: filen kunde inte läsas som CSV: {exc}"]) from None
+        raise FileError([csv_problem(exc, 1)]) from None
     return list(header), _csv_rows(reader), text.close
 
 
-def _csv_rows(reader: Iterator[list[str]]) -> Iterator[list[object]]:
+def _lines_or_none(text: IO[str]) -> Iterator[str]:
+    """The rest of the lines (none if they cannot be decoded: the caller says "tom")."""
+    try:
+        yield from text
+    except UnicodeDecodeError:
+        return
+
+
+def _csv_rows(reader) -> Iterator[list[object]]:
     try:
         for values in reader:
             yield list(values)
     except csv.Error as exc:
-        raise FileError([f"Filen kunde inte läsas som CSV: {exc}"]) from None
+        raise FileError([csv_problem(exc, reader.line_num)]) from None
     except UnicodeDecodeError:
         raise FileError(["Filen är inte UTF-8-kodad. Spara den som CSV UTF-8."]) from None
+
+
+# The csv module's errors (English) as a person can act on them.
+_CSV_PROBLEMS = (
+    (
+        "unexpected end of data",
+        "filen slutar mitt i ett fält inom citattecken (ett "
+        "avslutande citattecken saknas, eller filen är avkortad)",
+    ),
+    (
+        "expected after",
+        "ett citattecken står mitt i ett fält inom citattecken (skriv två "
+        'citattecken, "", för ett citattecken i texten)',
+    ),
+    ("field larger than field limit", "ett fält är för långt (högst {limit} tecken)"),
+    ("line contains nul", "filen innehåller ogiltiga tecken (NUL)"),
+)
+
+
+def csv_problem(exc: csv.Error, line: int) -> str:
+    """A Swedish message for the csv module's error on ``line`` (1: the header)."""
+    found = str(exc).lower()
+    for needle, problem in _CSV_PROBLEMS:
+        if needle in found:
+            limit = f"{csv.field_size_limit():,}".replace(",", " ")
+            return f"Rad {line}: {problem.format(limit=limit)}."
+    return f"Rad {line}: filen kunde inte läsas som CSV."
 
 
 def _open_xlsx(
