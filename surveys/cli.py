@@ -40,6 +40,7 @@ from surveys.services.maintenance import (
     backup,
     check_purge,
     forget_unreadable,
+    known_revisions,
     purge,
     restore,
 )
@@ -623,9 +624,15 @@ def restore_cmd(path: str, yes: bool) -> None:
     if not yes:
         click.confirm("Allt nuvarande innehåll ersätts av säkerhetskopian. Fortsätta?", abort=True)
     try:
-        restore(db.engine(), Path(path))
+        revision = restore(db.engine(), Path(path))
     except MaintenanceError as exc:
         raise CliError(str(exc)) from None
+    if revision != known_revisions()[1]:
+        click.echo(
+            "Databasen är återställd. Säkerhetskopian är gjord av en äldre version av "
+            "tjänsten: kör surveys db upgrade innan tjänsten startas."
+        )
+        return
     click.echo("Databasen är återställd.")
 
 

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tests.conftest import count_rows
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from surveys import db
+from surveys.services.maintenance import known_revisions
+from tests.conftest import count_rows, scalar
 from tests.factories import import_seed
 
 
@@ -30,3 +37,66 @@ def test_restore_refuses_a_file_that_is_not_a_backup(app, runner, tmp_path):
     result = runner.invoke(args=["restore", str(bogus), "--yes"])
     assert result.exit_code != 0
     assert "Fel: Filen är ingen säkerhetskopia" in result.output
+
+
+def _set_revision(app, revision: str) -> None:
+    with app.app_context():
+        session = db.session()
+        session.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+        session.commit()
+
+
+def _backup_claiming(app, runner, target, revision: str) -> None:
+    """A backup whose alembic_version says ``revision`` (the live one is put back)."""
+    head = scalar(app, "SELECT version_num FROM alembic_version")
+    _set_revision(app, revision)
+    result = runner.invoke(args=["backup", str(target)])
+    assert result.exit_code == 0, result.output
+    _set_revision(app, head)
+
+
+def test_a_backup_from_a_version_with_an_unknown_migration_is_refused(app, runner, tmp_path):
+    import_seed(runner, tmp_path)
+    target = tmp_path / "nyare.dump"
+    _backup_claiming(app, runner, target, "ffffffff")
+    runner.invoke(args=["purge", "--before", "2024", "--yes"])
+    result = runner.invoke(args=["restore", str(target), "--yes"])
+    assert result.exit_code != 0
+    assert "migreringen 'ffffffff' finns inte i den här" in result.output
+    assert "Ingenting har ändrats." in result.output
+    assert count_rows(app, "response") == 0  # the purged database as it was
+    head = known_revisions()[1]
+    assert scalar(app, "SELECT version_num FROM alembic_version") == head
+
+
+def test_a_backup_from_an_older_version_is_restored_and_upgrading_is_asked_for(
+    app, runner, tmp_path
+):
+    import_seed(runner, tmp_path)
+    known, head = known_revisions()
+    older = sorted(known - {head})[-1]
+    target = tmp_path / "äldre.dump"
+    _backup_claiming(app, runner, target, older)
+    result = runner.invoke(args=["restore", str(target), "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "kör surveys db upgrade innan tjänsten startas" in result.output
+    assert scalar(app, "SELECT version_num FROM alembic_version") == older
+    assert count_rows(app, "response") == 118
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", "-shm"])
+def test_a_backup_onto_the_live_database_file_is_refused(
+    app, runner, database_url, tmp_path, suffix
+):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite: the database is a file")
+    import_seed(runner, tmp_path)
+    live = Path(database_url.removeprefix("sqlite:///"))
+    result = runner.invoke(args=["backup", str(live.with_name(live.name + suffix))])
+    assert result.exit_code != 0
+    assert "är själva databasens fil" in result.output
+    assert count_rows(app, "response") == 118  # the database is whole and readable
+    restored = runner.invoke(args=["restore", str(live), "--yes"])
+    assert restored.exit_code != 0
+    assert "är databasen som används nu, inte en säkerhetskopia" in restored.output
+    assert count_rows(app, "response") == 118

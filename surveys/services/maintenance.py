@@ -10,11 +10,12 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+from alembic.script import ScriptDirectory
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, col
 
-from surveys import clock
+from surveys import clock, paths
 from surveys.models import Answer, LinkToken, Publication, Response, SubmissionKey
 from surveys.services.actor import Actor, audit, require_admin
 
@@ -26,6 +27,20 @@ class MaintenanceError(RuntimeError):
 def _sqlite_path(engine: Engine) -> str | None:
     url = make_url(str(engine.url))
     return url.database if url.get_backend_name() == "sqlite" else None
+
+
+def _live_files(engine: Engine) -> set[str]:
+    """The SQLite database's own files (resolved), none for PostgreSQL or in memory."""
+    path = _sqlite_path(engine)
+    if not path or path == ":memory:":
+        return set()
+    return {os.path.realpath(path + suffix) for suffix in ("", "-wal", "-shm", "-journal")}
+
+
+def known_revisions() -> tuple[set[str], str | None]:
+    """Every migration this version of the service has, and the newest (head)."""
+    scripts = ScriptDirectory(str(paths.MIGRATIONS))
+    return {script.revision for script in scripts.walk_revisions()}, scripts.get_current_head()
 
 
 def _pg_tool(name: str) -> str:
@@ -77,6 +92,10 @@ def backup(engine: Engine, target: Path) -> None:
         raise MaintenanceError(f"Mappen {folder} finns inte. Skapa den eller välj en annan mapp.")
     if target.is_dir():
         raise MaintenanceError(f"{target} är en mapp. Ange ett filnamn, t.ex. {target}/kopia.db.")
+    if os.path.realpath(target) in _live_files(engine):
+        raise MaintenanceError(
+            f"{target} är själva databasens fil. Säkerhetskopian ska sparas i en annan fil."
+        )
     try:
         descriptor, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
     except PermissionError:
@@ -125,30 +144,77 @@ def _sync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-def restore(engine: Engine, source: Path) -> None:
-    """Replace the database with a backup made by ``backup``."""
+def restore(engine: Engine, source: Path) -> str:
+    """Replace the database with a backup made by ``backup``; returns the backup's
+    migration (older than head: the caller says to run ``surveys db upgrade``).
+
+    Refused before anything changes: a file that is no backup of this service, the
+    live database's own files, and a backup from a version of the service that has a
+    migration this one does not know (a newer one: restoring it here would leave a
+    database no command of this version can upgrade or read)."""
     if not source.is_file():
         raise MaintenanceError(f"Filen {source} finns inte.")
     path = _sqlite_path(engine)
     if path is not None:
+        if os.path.realpath(source) in _live_files(engine):
+            raise MaintenanceError(f"{source} är databasen som används nu, inte en säkerhetskopia.")
         try:
             backup_db = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-            backup_db.execute("SELECT version_num FROM alembic_version").fetchone()
+            row = backup_db.execute("SELECT version_num FROM alembic_version").fetchone()
         except sqlite3.DatabaseError:
             raise MaintenanceError("Filen är ingen säkerhetskopia av den här tjänsten.") from None
-        engine.dispose()
-        live = sqlite3.connect(path)
         try:
-            backup_db.backup(live)
+            revision = _known_revision(row[0] if row else None)
+            engine.dispose()
+            live = sqlite3.connect(path)
+            try:
+                backup_db.backup(live)
+            finally:
+                live.close()
         finally:
-            live.close()
             backup_db.close()
-        return
+        return revision
     with open(source, "rb") as fh:
         if fh.read(5) != b"PGDMP":  # pg_dump's custom format
             raise MaintenanceError("Filen är ingen säkerhetskopia av den här tjänsten.")
+    revision = _known_revision(_dump_revision(source))
     engine.dispose()
     _run_pg(engine, "pg_restore", ["--clean", "--if-exists", "--no-owner", str(source)])
+    return revision
+
+
+def _known_revision(revision: str | None) -> str:
+    """The backup's migration, refused when this version of the service lacks it."""
+    known, _head = known_revisions()
+    if revision is None:
+        raise MaintenanceError("Filen är ingen säkerhetskopia av den här tjänsten.")
+    if revision not in known:
+        raise MaintenanceError(
+            f"Säkerhetskopian är gjord av en annan version av tjänsten (migreringen "
+            f"{revision[:40]!r} finns inte i den här). Återställ den med den versionen. "
+            "Ingenting har ändrats."
+        )
+    return revision
+
+
+def _dump_revision(source: Path) -> str | None:
+    """The migration recorded in a pg_dump file (its alembic_version row), read with
+    pg_restore without touching any database."""
+    result = subprocess.run(
+        [_pg_tool("pg_restore"), "--data-only", "--table=alembic_version", "-f", "-", str(source)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise MaintenanceError("Filen är ingen säkerhetskopia av den här tjänsten.")
+    lines = result.stdout.splitlines()
+    for number, line in enumerate(lines):
+        if line.startswith("COPY ") and "alembic_version" in line and number + 1 < len(lines):
+            value = lines[number + 1].strip()
+            return None if value == "\\." else value
+    return None
 
 
 CURRENT_YEAR_KEPT = "Innevarande års svar kan inte gallras."
