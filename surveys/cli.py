@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from indicators.instrument import CatalogueError
 from surveys import db, paths, worker
 from surveys.cli_translations import audio_cli, translations_cli
-from surveys.cli_types import YEAR, CliError
+from surveys.cli_types import YEAR, CliError, input_file, os_problem, read_input, write_outputs
 from surveys.demo import demo_hint, seed_demo
 from surveys.files.answers import export_answers
 from surveys.files.reading import FileError
@@ -329,19 +329,6 @@ def _listed_link(round_: Round) -> str:
     return _link(round_)
 
 
-def _read(path: str | Path, most: int) -> bytes:
-    """At most ``most`` bytes of the file (callers pass one more than the service takes,
-    so it sees a file that is too large and refuses it; a huge file is never read whole)."""
-    file = Path(path)
-    if not file.is_file():
-        raise CliError(f"Filen {path} finns inte.")
-    try:
-        with file.open("rb") as fh:
-            return fh.read(most)
-    except OSError as exc:
-        raise CliError(f"Filen {path} kunde inte läsas: {exc.strerror}.") from None
-
-
 def _run_import(kind: str, path: str, group: str | None = None) -> None:
     """Import a file; every refusal is a Swedish message and exit code 1, never a traceback."""
 
@@ -349,14 +336,13 @@ def _run_import(kind: str, path: str, group: str | None = None) -> None:
     name = Path(path).name
     try:
         if kind == "answers":
-            if not Path(path).is_file():
-                raise CliError(f"Filen {path} finns inte.")
+            input_file(path)
             # streamed from disk: memory does not grow with the file
             count: int = imports.import_answer_file(
                 session, CLI, instrument_from_db(session), path=path, filename=name
             )
         else:
-            data = _read(path, imports.MAX_FILE + 1)
+            data = read_input(path, imports.MAX_FILE + 1)
             signature = Path(path + ".sig")  # Riket: NNS's, when its public key is configured
             count = imports.import_figures(
                 session,
@@ -365,7 +351,7 @@ def _run_import(kind: str, path: str, group: str | None = None) -> None:
                 kind,
                 data=data,
                 filename=name,
-                signature=_read(signature, imports.MAX_SIGNATURE + 1)
+                signature=read_input(signature, imports.MAX_SIGNATURE + 1)
                 if signature.is_file()
                 else None,
                 group=group,
@@ -418,25 +404,20 @@ def export_answers_cmd(fmt: str, year: int | None, output: str | None) -> None:
 
 
 def _write(data: bytes, output: str | None, *, binary: bool) -> None:
+    """To the file ``output`` (whole or not at all), else to standard output."""
     if output:
-        try:
-            Path(output).write_bytes(data)
-        except OSError as exc:
-            folder = Path(output).parent
-            reason = (
-                f"mappen {folder} finns inte"
-                if not folder.is_dir()
-                else exc.strerror or "okänt fel"
-            )
-            raise CliError(
-                f"Kunde inte skriva {output}: {reason}. Ingenting har skrivits."
-            ) from None
+        write_outputs([(Path(output), data)])
         click.echo(f"Skrev {output}.", err=True)
     elif binary and sys.stdout.isatty():
         raise CliError("Binärt format: ange --output FIL.")
     else:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+        try:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise  # a reader that stopped early (| head): click ends quietly
+        except OSError as exc:
+            raise CliError(f"Utskriften kunde inte skrivas: {os_problem(exc)}.") from None
 
 
 @click.command("report")

@@ -16,7 +16,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from surveys import db
-from surveys.cli_types import CliError
+from surveys.cli_types import CliError, input_file, write_outputs
 from surveys.files.reading import FileError
 from surveys.services import audio
 from surveys.services import translations as tr
@@ -47,10 +47,7 @@ def template_cmd(code: str, output: str) -> None:
     fmt = "xlsx" if output.lower().endswith(".xlsx") else "csv"
     session = db.session()
     rows = tr.template_rows(session, instrument_from_db(session), lang.code)
-    try:
-        Path(output).write_bytes(tr.write_template(rows, fmt))
-    except OSError as exc:
-        raise CliError(f"Filen {output} kunde inte skrivas: {exc.strerror}.") from None
+    write_outputs([(Path(output), tr.write_template(rows, fmt))])
     filled = sum(1 for _, _, text in rows if text)
     click.echo(f"{len(rows)} texter till {tr.name_of(lang.code)} i {output} ({filled} översatta).")
 
@@ -61,9 +58,7 @@ def template_cmd(code: str, output: str) -> None:
 def load_cmd(path: str, code: str) -> None:
     """Läs in en översättning (allt eller inget)."""
     lang = _language(code)
-    file = Path(path)
-    if not file.is_file():
-        raise CliError(f"Filen {path} finns inte.")
+    file = input_file(path)
     session = db.session()
     try:
         report = tr.load_language(

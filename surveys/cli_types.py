@@ -6,7 +6,13 @@ surveys/cli_translations.py) can use them without importing it back.
 
 from __future__ import annotations
 
+import errno
+import os
+import tempfile
+from pathlib import Path
+
 import click
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from surveys.converters import FIRST_YEAR, LAST_YEAR
 
@@ -78,6 +84,121 @@ def _why_bad(param: click.Parameter | None) -> str:
         return "ska vara ett av " + ", ".join(map(str, kind.choices)) + "."
     if isinstance(kind, click.Path):
         return "filen eller mappen finns inte eller kan inte läsas."
+    if isinstance(kind, (click.IntRange, click.FloatRange)):
+        bounds = [f"minst {kind.min}" if kind.min is not None else ""]
+        bounds.append(f"högst {kind.max}" if kind.max is not None else "")
+        return "ska vara ett tal, " + " och ".join(b for b in bounds if b) + "."
     if isinstance(kind, (click.types.IntParamType, click.types.FloatParamType)):
         return "ska vara ett tal."
     return "värdet kan inte tolkas."
+
+
+# What the operating system says (English, errno's words) as the operator reads it.
+_OS_PROBLEMS = {
+    errno.ENOENT: "finns inte",
+    errno.ENOSPC: "disken är full",
+    errno.EDQUOT: "diskkvoten är slut",
+    errno.EACCES: "behörighet saknas",
+    errno.EPERM: "behörighet saknas",
+    errno.EISDIR: "är en mapp, inte en fil",
+    errno.ENOTDIR: "en del av sökvägen är ingen mapp",
+    errno.EIO: "läs- eller skrivfel på enheten",
+    errno.EROFS: "filsystemet är skrivskyddat",
+    errno.ENAMETOOLONG: "namnet är för långt",
+    errno.EEXIST: "finns redan",
+    errno.EINVAL: "ogiltig sökväg",
+}
+
+
+def os_problem(exc: OSError) -> str:
+    """An ``OSError`` in Swedish: what the system answered, without its English words."""
+    return _OS_PROBLEMS.get(
+        exc.errno or 0, f"systemfel {errno.errorcode.get(exc.errno or 0, exc.errno)}"
+    )
+
+
+def input_file(path: str | Path) -> Path:
+    """The file a command was given to read, refused in Swedish when it is not one."""
+    file = Path(path)
+    if file.is_dir():
+        raise CliError(f"{path} är en mapp. Ange en fil.")
+    if not file.is_file():
+        raise CliError(f"Filen {path} finns inte.")
+    return file
+
+
+def read_input(path: str | Path, most: int) -> bytes:
+    """At most ``most`` bytes of the file (callers pass one more than the service takes,
+    so it sees a file that is too large and refuses it; a huge file is never read whole)."""
+    file = input_file(path)
+    try:
+        with file.open("rb") as handle:
+            return handle.read(most)
+    except OSError as exc:
+        raise CliError(f"Filen {path} kunde inte läsas: {os_problem(exc)}.") from None
+
+
+def write_outputs(files: list[tuple[Path, bytes]]) -> None:
+    """Write each file whole, or none of them (``CliError`` in Swedish, nothing left).
+
+    Every file is written to a temporary file beside it first; the names are taken
+    only when all are written, so a full disk or a folder in the way of the second
+    file (a signature beside its data) never leaves the first one behind."""
+    for target, _ in files:
+        _check_target(target)
+    written: list[tuple[Path, Path]] = []
+    current = files[0][0] if files else Path()
+    try:
+        for current, data in files:
+            if current.exists() and not current.is_file():
+                # a device or a pipe (/dev/stdout, a FIFO): written to as it is, never
+                # replaced by a renamed file
+                current.write_bytes(data)
+                continue
+            descriptor, name = tempfile.mkstemp(dir=current.parent, prefix=f".{current.name}.")
+            written.append((Path(name), current))
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+        for temporary, current in written:
+            os.replace(temporary, current)
+    except OSError as exc:
+        for temporary, _ in written:
+            temporary.unlink(missing_ok=True)
+        raise CliError(
+            f"Kunde inte skriva {current}: {os_problem(exc)}. Ingenting har skrivits."
+        ) from None
+
+
+def _check_target(target: Path) -> None:
+    """Refused before anything is written: a missing folder, a folder in the file's place."""
+    folder = target.parent
+    if not folder.is_dir():
+        raise CliError(
+            f"Kunde inte skriva {target}: mappen {folder} finns inte. Ingenting har skrivits."
+        )
+    if target.is_dir():
+        raise CliError(f"Kunde inte skriva {target}: det är en mapp. Ingenting har skrivits.")
+
+
+def database_problem(exc: DBAPIError) -> str:
+    """A database the command could not use, in Swedish (the driver's words are English)."""
+    said = str(exc.orig).lower()
+    if "no such table" in said or "undefinedtable" in type(exc.orig).__name__.lower():
+        return "Databasen saknar tjänstens tabeller. Kör surveys db upgrade först."
+    if "unable to open database file" in said:
+        return (
+            "Databasfilen i DATABASE_URL kunde inte öppnas. Finns mappen, och får tjänsten "
+            "skriva i den?"
+        )
+    if "file is not a database" in said:
+        return "Filen i DATABASE_URL är ingen SQLite-databas."
+    if "database is locked" in said:
+        return "Databasen är upptagen av en annan process. Försök igen om en stund."
+    if isinstance(exc, OperationalError):
+        return (
+            "Databasen gick inte att nå. Kontrollera DATABASE_URL och att databasservern är igång."
+        )
+    return (
+        f"Databasen kunde inte användas ({type(exc.orig).__name__}). Kontrollera "
+        "DATABASE_URL och kör surveys db upgrade."
+    )

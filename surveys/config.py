@@ -20,6 +20,8 @@ from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 # app.extensions key of the application factory (see create_app in surveys/__init__.py).
 APP_FACTORY = "surveys.create_app"
@@ -128,6 +130,18 @@ class Settings(BaseModel):
     def _stripped(cls, value: object) -> object:
         return value.strip() if isinstance(value, str) else value
 
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        """A URL of a database the service runs on (SQLite or PostgreSQL)."""
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError("url") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError("url")
+        return value
+
     @field_validator("SQLITE_SYNCHRONOUS", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -182,6 +196,11 @@ def read_settings(
 def _in_swedish(error: Any) -> str:
     """pydantic's first complaint as the message the start stops with."""
     name = str(error["loc"][0])
+    if name == "DATABASE_URL":  # never shown: it may hold the database's password
+        return (
+            "DATABASE_URL är ingen databasadress som tjänsten kan använda. Skriv t.ex. "
+            "sqlite:////sökväg/data.sqlite eller postgresql+psycopg://användare@värd/databas."
+        )
     raw = error.get("input")
     shown = raw.strip() if isinstance(raw, str) else raw
     if error["type"] in ("greater_than_equal", "less_than_equal"):

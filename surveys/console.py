@@ -6,18 +6,40 @@ commands never import the factory that imports them.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 from flask.cli import FlaskGroup
+from sqlalchemy.exc import DBAPIError
 
 from surveys import create_app
-from surveys.cli_types import swedish_usage_error
+from surveys.cli_types import database_problem, os_problem, swedish_usage_error
 from surveys.config import ConfigError
 
 
 def main() -> None:
     """Entry point of the ``surveys`` console script."""
+    try:
+        _run()
+    finally:
+        _flush_or_drop_output()
+
+
+def _flush_or_drop_output() -> None:
+    """Standard output that cannot be written (a full disk, a closed pipe) was said
+    already: what is left in its buffer goes nowhere, so Python's own flush at exit
+    neither prints an English "Exception ignored" nor changes the exit code."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _run() -> None:
+    """The commands, with every refusal said in Swedish and a matching exit code."""
 
     cli = FlaskGroup(
         create_app=lambda: create_app(),
@@ -43,5 +65,14 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except click.Abort:
         click.echo("Avbrutet.", err=True)
+        sys.exit(1)
+    except DBAPIError as exc:  # no database there, not upgraded, server down: no traceback
+        click.echo(f"Fel: {database_problem(exc)}", err=True)
+        sys.exit(1)
+    except BrokenPipeError:  # a reader that stopped early (| head): nothing to say
+        sys.exit(1)
+    except OSError as exc:  # e.g. the instance folder cannot be made, or output is full
+        where = f"{exc.filename}: " if isinstance(exc.filename, str) else "Utskriften: "
+        click.echo(f"Fel: {where}{os_problem(exc)}.", err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -196,3 +196,53 @@ def test_console_script_refuses_bad_arguments_in_swedish(tmp_path, args, swedish
     assert "Traceback" not in result.stderr
     for english in ("Error:", "No such", "Missing", "Try '", "Invalid value", "is not"):
         assert english not in result.stderr
+
+
+def _surveys(tmp_path, *args: str, stdout=subprocess.PIPE, **env: str):
+    """The installed console script in a fresh instance folder (SQLite unless told)."""
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("surveys")), *args],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"SURVEYS_INSTANCE": str(tmp_path), "PATH": "/usr/bin:/bin", **env},
+        timeout=60,
+        check=False,
+    )
+
+
+def test_an_unusable_database_or_a_full_output_is_one_swedish_line(tmp_path):
+    """No database schema, no database there, a URL that is none, standard output on a
+    full disk: a Swedish line and exit 1 or 2, never a traceback, never the password."""
+    fresh = f"sqlite:///{tmp_path / 'ny.sqlite'}"
+    cases = [
+        (
+            {"DATABASE_URL": fresh},
+            "Fel: Databasen saknar tjänstens tabeller. Kör surveys db upgrade",
+        ),
+        (
+            {"DATABASE_URL": f"sqlite:///{tmp_path / 'saknas' / 'x.sqlite'}"},
+            "Fel: Databasfilen i DATABASE_URL kunde inte öppnas.",
+        ),
+        (
+            {"DATABASE_URL": "mysql://anna:hemligt@db/enkat"},
+            "Fel: DATABASE_URL är ingen databasadress som tjänsten kan använda.",
+        ),
+        ({"DATABASE_URL": "inte en adress"}, "ingen databasadress"),
+    ]
+    for env, swedish in cases:
+        result = _surveys(tmp_path, "users", "list", **env)
+        assert result.returncode in (1, 2), result.stderr
+        assert swedish in result.stderr
+        assert "Traceback" not in result.stderr
+        assert "hemligt" not in result.stderr
+    assert _surveys(tmp_path, "db", "upgrade", DATABASE_URL=fresh).returncode == 0
+    for args, swedish in (
+        (["export", "answers"], "Fel: Utskriften kunde inte skrivas: disken är full."),
+        (["rounds", "--help"], "Fel: Utskriften: disken är full."),  # any other printing
+    ):
+        with open("/dev/full", "w") as full:
+            result = _surveys(tmp_path, *args, stdout=full, DATABASE_URL=fresh)
+        assert result.returncode == 1
+        assert swedish in result.stderr
+        assert "Traceback" not in result.stderr

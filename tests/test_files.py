@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
+import threading
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -390,6 +393,28 @@ def test_export_to_a_missing_folder_is_a_message_not_a_traceback(runner):
     assert "mappen /missing finns inte" in result.output
     assert "Traceback" not in result.output
     assert not isinstance(result.exception, OSError)
+
+
+def test_an_export_is_written_whole_and_a_device_is_written_to_not_replaced(runner, tmp_path):
+    """Written beside the target and renamed into place (owner-only: answers inside);
+    a device or a pipe given as --output is written to as it is."""
+    target = tmp_path / "svar.csv"
+    target.write_text("gammalt innehåll")
+    result = runner.invoke(args=["export", "answers", "--output", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.read_text(encoding="utf-8-sig").startswith("year;questionnaire;")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.glob("*svar.csv*")] == ["svar.csv"]  # no temporary left
+    pipe = tmp_path / "rör"  # a pipe, not /dev/null: a regression must not harm the machine
+    os.mkfifo(pipe)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+    result = runner.invoke(args=["export", "answers", "--output", str(pipe)])
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(pipe.stat().st_mode)  # still the pipe
+    assert received[0].decode("utf-8-sig").startswith("year;questionnaire;")
 
 
 # --- formula-safe exports that round-trip -----------------------------------------

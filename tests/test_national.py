@@ -1067,6 +1067,14 @@ def test_the_riket_file_is_one_audited_action_from_the_page_and_the_cli(nns, tmp
     unpublished = runner.invoke(args=["national", "export", "--year", "2022", "--output", str(out)])
     assert unpublished.exit_code == 1
     assert "År 2022 är inte publicerat nationellt" in unpublished.output
+    signature_in_the_way = tmp_path / "riket-ut.csv.sig"
+    signature_in_the_way.mkdir()  # the second file cannot be written: neither is
+    blocked = runner.invoke(args=["national", "export", "--year", "2023", "--output", str(out)])
+    assert blocked.exit_code == 1
+    assert "riket-ut.csv.sig: det är en mapp. Ingenting har skrivits." in blocked.output
+    assert sorted(p.name for p in tmp_path.glob("*riket-ut*")) == ["riket-ut.csv.sig"]
+    assert _audited(app, "riket.exportera") == []
+    signature_in_the_way.rmdir()
     result = runner.invoke(args=["national", "export", "--year", "2023", "--output", str(out)])
     assert result.exit_code == 0, result.output
     assert _audited(app, "riket.exportera") == [("kommandoraden", "2023: riket-2023.csv")]

@@ -14,7 +14,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from surveys import db
-from surveys.cli_types import YEAR, CliError
+from surveys.cli_types import YEAR, CliError, read_input, write_outputs
 from surveys.national import packages as national_packages
 from surveys.national.demo import run as run_demo
 from surveys.national.demo import run_beside
@@ -35,15 +35,6 @@ national_cli = AppGroup("national", help="Den nationella instansen (NNS).")
 
 def _instance() -> Path:
     return Path(current_app.instance_path)
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    try:
-        path.write_bytes(data)
-    except OSError as exc:
-        folder = path.parent
-        reason = f"mappen {folder} finns inte" if not folder.is_dir() else exc.strerror
-        raise CliError(f"Kunde inte skriva {path}: {reason}. Ingenting har skrivits.") from None
 
 
 @keys_cli.command("create")
@@ -73,7 +64,7 @@ def export_nns(year: int, output: str | None) -> None:
     except (SigningError, PackageError) as exc:
         raise CliError(str(exc)) from None
     path = Path(output or package.filename)
-    _write_file(path, package.zip_bytes)  # a failure here rolls the audit entry back
+    write_outputs([(path, package.zip_bytes)])  # a failure here rolls the audit entry back
     click.echo(f"Skrev {path} ({len(package.answers)} rader antal svar, signerat).")
 
 
@@ -113,12 +104,8 @@ def national_list() -> None:
 @click.argument("paths", nargs=-1, required=True)
 def national_import(paths: tuple[str, ...]) -> None:
     """Importera förbundens paket: allt eller inget, med kontroll av signatur och summor."""
-    files = []
-    for path in paths:
-        file = Path(path)
-        if not file.is_file():
-            raise CliError(f"Filen {path} finns inte. Ingenting har importerats.")
-        files.append((file.name, file.read_bytes()))
+    # at most a byte more than a package may be: the service refuses it, never read whole
+    files = [(Path(p).name, read_input(p, national_packages.MAX_PACKAGE + 1)) for p in paths]
     session = db.session()
     try:
         lines = national_packages.import_packages(
@@ -169,8 +156,7 @@ def national_export(year: int, output: str | None) -> None:
         key = load_private_key(_instance())
     except (RiketFileError, SigningError) as exc:
         raise CliError(str(exc)) from None  # the audit entry is rolled back with the command
-    _write_file(path, data)
-    _write_file(path.with_name(path.name + ".sig"), sign(key, data))
+    write_outputs([(path, data), (path.with_name(path.name + ".sig"), sign(key, data))])
     click.echo(f"Skrev {path} och {path.name}.sig.")
 
 
