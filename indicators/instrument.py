@@ -442,12 +442,43 @@ def parse_catalogue(content: str | bytes, *, source: str = "nns.yaml") -> Catalo
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f", rad {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise CatalogueError([HEADING, f"{source}{line}: YAML-fel: {problem}"]) from None
+        raise CatalogueError([HEADING, f"{source}{line}: {yaml_problem(exc)}"]) from None
+    except RecursionError:  # thousands of nested [ or { : no catalogue looks like that
+        raise CatalogueError([HEADING, f"{source}: filen är för djupt nästlad."]) from None
     try:
         return validate_catalogue(data, where=lambda loc: _line(root, loc))
     except CatalogueError as exc:
         raise CatalogueError([HEADING, *(f"{source}, {p}" for p in exc.problems)]) from None
+
+
+# PyYAML's problems (English) as whoever edits the catalogue can act on them.
+_YAML_PROBLEMS = (
+    ("expected ',' or ']'", "en lista inom [ ] avslutas inte med ]"),
+    ("expected ',' or '}'", "en tabell inom { } avslutas inte med }"),
+    ("parsing a flow", "en lista inom [ ] eller en tabell inom { } avslutas inte"),
+    ("constructor for the tag", "en tagg (!…) som katalogen inte använder"),
+    (
+        "that cannot start any token",
+        "ett tecken som inte får inleda ett värde (tabb? använd mellanslag för indrag)",
+    ),
+    (
+        "mapping values are not allowed",
+        "ett kolon där det inte får stå (sätt texten inom citattecken)",
+    ),
+    ("found unexpected end of stream", "ett citattecken avslutas inte"),
+    ("unacceptable character", "filen är inte UTF-8-kodad eller har otillåtna tecken"),
+    ("expected <block end>", "indraget stämmer inte med raderna ovanför"),
+    ("found undefined alias", "ett alias (*namn) som inte är definierat"),
+)
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A Swedish "YAML-fel: …" for PyYAML's error."""
+    said = f"{getattr(exc, 'problem', None) or ''} {getattr(exc, 'context', None) or ''} {exc}"
+    for needle, problem in _YAML_PROBLEMS:
+        if needle in said:
+            return f"YAML-fel: {problem}."
+    return "YAML-fel: filen kan inte läsas som YAML."
 
 
 def _line(node: yaml.Node | None, loc: Location) -> int | None:

@@ -322,6 +322,36 @@ def test_cli_names_the_line_and_loads_nothing(app, runner, tmp_path):
         assert instrument_from_db(db.session()).version == "2021.1"
 
 
+@pytest.mark.parametrize(
+    ("content", "swedish"),
+    [
+        (
+            "instrument_version: '1'\nscales: [\n",
+            "rad 3: YAML-fel: en lista inom [ ] eller en tabell inom { } avslutas",
+        ),
+        ("a: " + "[" * 5000 + "]" * 5000 + "\n", "trasig.yaml: filen är för djupt nästlad."),
+        ("a: !!python/object:os.system x\n", "YAML-fel: en tagg (!…) som katalogen inte"),
+        ("a:\n\t- 1\n", "YAML-fel: ett tecken som inte får inleda ett värde (tabb?"),
+        ("a: 'öppen\n", "YAML-fel: ett citattecken avslutas inte."),
+    ],
+    ids=["open-list", "deep", "tag", "tab", "open-quote"],
+)
+def test_a_broken_catalogue_is_named_in_swedish_and_loads_nothing(
+    app, runner, tmp_path, content, swedish
+):
+    bad = tmp_path / "trasig.yaml"
+    bad.write_text(content, encoding="utf-8")
+    result = runner.invoke(args=["instrument", "load", "--file", str(bad)])
+    assert result.exit_code == 1
+    assert "Fel: Instrumentfilen är felaktig" in result.output
+    assert swedish in result.output
+    assert "Traceback" not in result.output
+    for english in ("expected", "found", "while", "constructor"):
+        assert english not in result.output
+    with app.app_context():
+        assert instrument_from_db(db.session()).version == "2021.1"
+
+
 def test_database_catalogue_equals_file(instrument):
     from_file = Instrument.load(DEFAULT_FILE)
     assert len(list(from_file.all_questions())) == 45
