@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,14 @@ def test_a_backup_onto_the_live_database_file_is_refused(
     assert restored.exit_code != 0
     assert "är databasen som används nu, inte en säkerhetskopia" in restored.output
     assert count_rows(app, "response") == 118
+
+
+def test_a_backup_onto_a_pipe_or_device_is_refused_and_leaves_it_be(app, runner, tmp_path):
+    """A backup is renamed into place: given a pipe (or /dev/null), it would replace it."""
+    pipe = tmp_path / "rör"
+    os.mkfifo(pipe)
+    result = runner.invoke(args=["backup", str(pipe)])
+    assert result.exit_code != 0
+    assert "är ingen vanlig fil" in result.output
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    assert sorted(p.name for p in tmp_path.glob("*rör*")) == ["rör"]

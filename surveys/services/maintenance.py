@@ -92,6 +92,8 @@ def backup(engine: Engine, target: Path) -> None:
         raise MaintenanceError(f"Mappen {folder} finns inte. Skapa den eller välj en annan mapp.")
     if target.is_dir():
         raise MaintenanceError(f"{target} är en mapp. Ange ett filnamn, t.ex. {target}/kopia.db.")
+    if target.exists() and not target.is_file():  # a device or a pipe is never replaced
+        raise MaintenanceError(f"{target} är ingen vanlig fil. Ange en fil för kopian.")
     if os.path.realpath(target) in _live_files(engine):
         raise MaintenanceError(
             f"{target} är själva databasens fil. Säkerhetskopian ska sparas i en annan fil."
