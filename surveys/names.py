@@ -33,21 +33,34 @@ class InvalidName(ValueError):
 
 def clean_insats_name(raw: str) -> str:
     """The name as stored (NFC, no surrounding spaces), or InvalidName in Swedish."""
-    name = unicodedata.normalize("NFC", raw).strip()
+    name = _cleaned(raw, "Insatsens namn")
     if not name:
         raise InvalidName("Ange insatsens namn.")
-    if len(name) > MAX_NAME_LENGTH:
-        raise InvalidName(f"Insatsens namn är för långt (högst {MAX_NAME_LENGTH} tecken).")
-    if any(unicodedata.category(char) in REFUSED_CATEGORIES for char in name):
-        raise InvalidName(
-            "Insatsens namn innehåller osynliga tecken eller styrtecken (till exempel tecken "
-            "som vänder skrivriktningen). Skriv namnet med vanliga bokstäver, siffror och "
-            "skiljetecken."
-        )
     if name.startswith(FORMULA_START):
         raise InvalidName(
             "Insatsens namn får inte börja med =, +, - eller @ (ett kalkylprogram skulle läsa "
             "det som en formel)."
+        )
+    return name
+
+
+def clean_person_name(raw: str) -> str:
+    """A user's name as stored (may be empty: the e-mail address names them then), by
+    the insats names' rules for length and invisible characters."""
+    return _cleaned(raw, "Namnet")
+
+
+def _cleaned(raw: str, what: str) -> str:
+    """NFC without surrounding spaces; InvalidName (``what`` … ) when too long or
+    holding control or invisible formatting characters."""
+    name = unicodedata.normalize("NFC", raw).strip()
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidName(f"{what} är för långt (högst {MAX_NAME_LENGTH} tecken).")
+    if any(unicodedata.category(char) in REFUSED_CATEGORIES for char in name):
+        raise InvalidName(
+            f"{what} innehåller osynliga tecken eller styrtecken (till exempel tecken "
+            "som vänder skrivriktningen). Skriv namnet med vanliga bokstäver, siffror och "
+            "skiljetecken."
         )
     return name
 

@@ -217,6 +217,52 @@ def test_forbund_name_is_a_setting(app, admin_client):
 # --- the same service from the CLI --------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("name", "swedish"),
+    [
+        ("E" * 201, "Namnet är för långt (högst 200 tecken)."),
+        ("Eva \u202enimda", "Namnet innehåller osynliga tecken eller styrtecken"),
+        ("Eva\x1b[31m", "Namnet innehåller osynliga tecken eller styrtecken"),
+    ],
+    ids=["too-long", "bidi-override", "escape"],
+)
+def test_a_users_name_is_held_to_the_insats_names_rules(app, runner, name, swedish):
+    """Cut to 200 characters without a word, or shown the wrong way round in the list
+    by a bidirectional override, before: refused on creation and on a change."""
+    created = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--email",
+            "eva@forbund.se",
+            "--name",
+            name,
+            "--password",
+            PASSWORD,
+        ]
+    )
+    assert created.exit_code == 1
+    assert swedish in created.output
+    assert count_rows(app, "app_user") == 0
+    ok = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--email",
+            "eva@forbund.se",
+            "--name",
+            "Eva",
+            "--password",
+            PASSWORD,
+        ]
+    )
+    assert ok.exit_code == 0, ok.output
+    edited = runner.invoke(args=["users", "edit", "eva@forbund.se", "--name", name])
+    assert edited.exit_code == 1
+    assert swedish in edited.output
+    assert user_row(app, "eva@forbund.se")[1] == "Eva"
+
+
 def test_cli_user_lifecycle(app, runner, make_round):
     make_round("deltagare_avslut", insats="Steget")
     created = runner.invoke(

@@ -17,7 +17,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from surveys.models import Intervention, Role, SessionVersion, User, UserIntervention
-from surveys.names import by_name, name_key
+from surveys.names import InvalidName, by_name, clean_person_name, name_key
 from surveys.passwords import hash_password
 from surveys.services.actor import Actor, Refused, audit, require_admin
 
@@ -110,11 +110,10 @@ def create_user(
         if by_email(db, email) is not None:
             errors.append(f"Det finns redan en användare med e-postadressen {email}.")
     errors += _check_password(password) + _check_role(role, chosen, db)
+    name = _person_name(name, errors)
     if errors:
         raise UserError(errors)
-    user = User(
-        email=email, name=name.strip()[:200], password_hash=hash_password(password), role=role
-    )
+    user = User(email=email, name=name, password_hash=hash_password(password), role=role)
     db.add(user)
     db.flush()
     _set_interventions(db, user, chosen)
@@ -160,16 +159,27 @@ def update_user(
     errors = _check_role(role, chosen, db)
     if user.role == Role.admin.value and role != Role.admin.value and _last_admin(db, user):
         errors.append("Det måste finnas minst en aktiv administratör.")
+    if name is not None:
+        name = _person_name(name, errors)
     if errors:
         raise UserError(errors)
     role_changed = role != user.role
     if name is not None:
-        user.name = name.strip()[:200]
+        user.name = name
     user.role = role
     db.add(user)
     _set_interventions(db, user, chosen)
     if role_changed and user.id != acting_user_id:
         bump_session_version(db, user.id)  # a new role starts with a new sign-in
+
+
+def _person_name(raw: str, errors: list[str]) -> str:
+    """The name as stored; its problem added to ``errors`` (then it is not stored)."""
+    try:
+        return clean_person_name(raw)
+    except InvalidName as exc:
+        errors.append(str(exc))
+        return ""
 
 
 def _last_admin(db: Session, user: User) -> bool:
