@@ -25,7 +25,7 @@ from surveys.files.answers import export_answers
 from surveys.files.reading import FileError
 from surveys.links import public_base
 from surveys.models import Intervention, Round, RoundMode, RoundState, User
-from surveys.names import InvalidName
+from surveys.names import InvalidName, sort_key
 from surveys.national import cli as national_cli
 from surveys.reports.data import published_report
 from surveys.reports.downloads import prepare_year, render_download
@@ -434,7 +434,7 @@ def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> N
     session = db.session()
     found = intervention_by_name(session, insats) if insats else None
     if insats and found is None:
-        known = [i.name for i in session.exec(select(Intervention)).all()]
+        known = sorted((i.name for i in session.exec(select(Intervention))), key=sort_key)
         raise CliError(f"Okänd insats {insats!r}. Kända insatser: {', '.join(known) or 'inga'}.")
     insats = found.name if found is not None else None  # as spelled in the publication
     data = published_report(session, instrument_from_db(session), year=year, scope=insats or "")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -21,7 +22,17 @@ class CliError(click.ClickException):
     """A refusal printed as "Fel: …" (Swedish) with exit code 1."""
 
     def show(self, file=None) -> None:
-        click.echo(f"Fel: {self.format_message()}", err=True, file=file)
+        click.echo(f"Fel: {shortened(self.format_message())}", err=True, file=file)
+
+
+LONGEST_WORD = 200  # a value said back longer than this is cut (a pasted file, a typo)
+
+
+def shortened(message: str) -> str:
+    """``message`` with every run of characters without a space that is longer than
+    LONGEST_WORD cut to its first 80 and "…": a 100,000-character argument said back
+    in full would bury the sentence around it."""
+    return re.sub(rf"\S{{{LONGEST_WORD + 1},}}", lambda m: m.group()[:80] + "…", message)
 
 
 class YearType(click.ParamType):

@@ -246,3 +246,14 @@ def test_an_unusable_database_or_a_full_output_is_one_swedish_line(tmp_path):
         assert result.returncode == 1
         assert swedish in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_very_long_value_said_back_is_cut_and_known_insatser_are_in_order(
+    app, runner, make_round
+):
+    for insats in ("Östra", "Ärlan", "Bron"):
+        make_round("personal", insats=insats)
+    result = runner.invoke(args=["report", "--year", "2023", "--insats", "y" * 100_000])
+    assert result.exit_code == 1
+    assert f"Fel: Okänd insats '{'y' * 79}… Kända insatser: Bron, Ärlan, Östra." in result.output
+    assert len(result.output) < 300
