@@ -345,9 +345,26 @@ def _bad_character(value: str) -> str | None:
         if category in ("Cc", "Cs", "Co", "Cn") or (
             category == "Cf" and char not in ALLOWED_FORMAT
         ):
-            name = unicodedata.name(char, "kontrolltecken")
-            return f"U+{ord(char):04X} ({name})"
+            return f"U+{ord(char):04X} ({_kind_of(char, category)})"
     return None
+
+
+# Bidirectional marks, embeddings, overrides and isolates (Unicode's Bidi_Control).
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def _kind_of(char: str, category: str) -> str:
+    """What kind of character it is, in Swedish (Unicode's names are English)."""
+    if char in BIDI_CONTROLS:
+        return "ett tecken som styr skrivriktningen"
+    return {
+        "Cc": "ett styrtecken",
+        "Cf": "ett osynligt formateringstecken",
+        "Co": "ett tecken för privat bruk",
+        "Cs": "ett ensamt surrogattecken",
+    }.get(category, "ett tecken som inte finns i Unicode")
 
 
 def _replace(db: Session, code: str, rows: dict[str, tuple[str, str]]) -> None:
