@@ -19,7 +19,16 @@ from sqlmodel import col, select
 from indicators.instrument import CatalogueError
 from surveys import db, paths, worker
 from surveys.cli_translations import audio_cli, translations_cli
-from surveys.cli_types import YEAR, CliError, input_file, os_problem, read_input, write_outputs
+from surveys.cli_types import (
+    YEAR,
+    CliError,
+    confirm_or_abort,
+    input_file,
+    os_problem,
+    password_or_ask,
+    read_input,
+    write_outputs,
+)
 from surveys.demo import demo_hint, seed_demo
 from surveys.files.answers import export_answers
 from surveys.files.reading import FileError
@@ -146,9 +155,9 @@ ROLES = ["läsare", "personal", "administratör"]
 )
 @click.option("--name", default="")
 @click.option("--insats", "insatser", multiple=True, help="Insats (för personal); flera går.")
-@click.password_option("--password", help="Lösenord (minst 10 tecken).")
+@click.option("--password", help="Lösenord (minst 10 tecken); frågas efter annars.")
 def users_create(
-    email: str, role: str, name: str, insatser: tuple[str, ...], password: str
+    email: str, role: str, name: str, insatser: tuple[str, ...], password: str | None
 ) -> None:
     """Skapa en användare, t.ex. den första administratören (--role administratör)."""
 
@@ -159,7 +168,7 @@ def users_create(
         session,
         CLI,
         email=email,
-        password=password,
+        password=password_or_ask(password),
         name=name,
         role=role,
         intervention_ids=ids,
@@ -230,13 +239,13 @@ def users_activate(email: str) -> None:
 
 @users_cli.command("set-password")
 @click.argument("email")
-@click.password_option("--password", help="Nytt lösenord (minst 10 tecken).")
-def users_set_password(email: str, password: str) -> None:
+@click.option("--password", help="Nytt lösenord (minst 10 tecken); frågas efter annars.")
+def users_set_password(email: str, password: str | None) -> None:
     """Sätt ett nytt lösenord; användarens inloggningar avslutas."""
 
     session = db.session()
     user = _user_or_fail(session, email)
-    _users_call(users.new_password, session, CLI, user, password)
+    _users_call(users.new_password, session, CLI, user, password_or_ask(password))
     click.echo(f"{user.email} har fått ett nytt lösenord.")
 
 
@@ -603,7 +612,7 @@ def restore_cmd(path: str, yes: bool) -> None:
     """Återställ databasen från en säkerhetskopia (ersätter allt innehåll)."""
 
     if not yes:
-        click.confirm("Allt nuvarande innehåll ersätts av säkerhetskopian. Fortsätta?", abort=True)
+        confirm_or_abort("Allt nuvarande innehåll ersätts av säkerhetskopian. Fortsätta?")
     try:
         revision = restore(db.engine(), Path(path))
     except MaintenanceError as exc:
@@ -629,10 +638,9 @@ def purge_cmd(before: int, yes: bool) -> None:
     except MaintenanceError as exc:
         raise CliError(str(exc)) from None
     if not yes:
-        click.confirm(
+        confirm_or_abort(
             f"Alla enskilda enkätsvar från före {before} tas bort (de publicerade "
-            "resultaten finns kvar). Fortsätta?",
-            abort=True,
+            "resultaten finns kvar). Fortsätta?"
         )
     try:
         summary = purge(db.session(), CLI, before=before)
@@ -672,9 +680,8 @@ def pending_cmd(forget: str | None, yes: bool) -> None:
     lost = counts[forget][1]
     name = submissions.round_name(session, forget)
     if not yes:
-        click.confirm(
-            f"{lost} väntande svar i mätomgången {name} går inte att läsa och tas bort. Fortsätta?",
-            abort=True,
+        confirm_or_abort(
+            f"{lost} väntande svar i mätomgången {name} går inte att läsa och tas bort. Fortsätta?"
         )
     removed = forget_unreadable(session, CLI, forget)
     click.echo(f"{removed} svar som inte gick att läsa är borttagna ur mätomgången {name}.")

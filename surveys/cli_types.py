@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import sys
 import tempfile
 from pathlib import Path
 
@@ -126,6 +127,40 @@ def os_problem(exc: OSError) -> str:
     return _OS_PROBLEMS.get(
         exc.errno or 0, f"systemfel {errno.errorcode.get(exc.errno or 0, exc.errno)}"
     )
+
+
+YES_WORDS = frozenset({"j", "ja", "y", "yes"})
+NO_WORDS = frozenset({"", "n", "nej", "no"})
+
+
+def confirm_or_abort(question: str) -> None:
+    """Ask ``question`` [j/N]: ja (or j, y, yes) goes on, nej or Enter ends the command
+    ("Avbrutet."); anything else is asked again (Click's own question wants y and says
+    so in English)."""
+    while True:
+        answer = click.prompt(
+            f"{question} [j/N]", default="", show_default=False, prompt_suffix=" "
+        )
+        folded = answer.strip().lower()
+        if folded in YES_WORDS:
+            return
+        if folded in NO_WORDS:
+            raise click.Abort
+        click.echo("Svara ja eller nej.", err=True)
+
+
+def password_or_ask(password: str | None) -> str:
+    """``--password``, or asked for twice without echo in a terminal; refused without
+    one (no prompt that warns in English that the password may be echoed)."""
+    if password is not None:
+        return password
+    if not sys.stdin.isatty():
+        raise CliError("Ange lösenordet med --password (det finns ingen terminal att fråga i).")
+    while True:
+        first = click.prompt("Lösenord", hide_input=True)
+        if click.prompt("Upprepa lösenordet", hide_input=True) == first:
+            return first
+        click.echo("Lösenorden är olika. Försök igen.", err=True)
 
 
 def input_file(path: str | Path) -> Path:

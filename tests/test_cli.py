@@ -257,3 +257,26 @@ def test_a_very_long_value_said_back_is_cut_and_known_insatser_are_in_order(
     assert result.exit_code == 1
     assert f"Fel: Okänd insats '{'y' * 79}… Kända insatser: Bron, Ärlan, Östra." in result.output
     assert len(result.output) < 300
+
+
+def test_questions_take_ja_and_nej_and_a_password_is_never_asked_without_a_terminal(
+    app, runner, tmp_path
+):
+    """Click's own question wanted y/n and answered "j" with English "Error: invalid
+    input"; its password prompt warned in English that the password may be echoed."""
+    backup = tmp_path / "kopia.db"
+    assert runner.invoke(args=["backup", str(backup)]).exit_code == 0
+    asked = runner.invoke(args=["restore", str(backup)], input="kanske\nnej\n")
+    assert asked.exit_code == 1
+    assert "[j/N]" in asked.output
+    assert "Svara ja eller nej." in asked.output
+    assert "återställd" not in asked.output
+    assert "Error" not in asked.output
+    restored = runner.invoke(args=["restore", str(backup)], input="ja\n")
+    assert restored.exit_code == 0, restored.output
+    assert "Databasen är återställd." in restored.output
+    no_terminal = runner.invoke(args=["users", "create", "--email", "a@b.se"])
+    assert no_terminal.exit_code == 1
+    assert "Ange lösenordet med --password" in no_terminal.output
+    assert "Warning" not in no_terminal.output
+    assert count_rows(app, "app_user") == 0
