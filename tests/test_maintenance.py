@@ -52,9 +52,11 @@ def _backup_claiming(app, runner, target, revision: str) -> None:
     """A backup whose alembic_version says ``revision`` (the live one is put back)."""
     head = scalar(app, "SELECT version_num FROM alembic_version")
     _set_revision(app, revision)
-    result = runner.invoke(args=["backup", str(target)])
+    try:
+        result = runner.invoke(args=["backup", str(target)])
+    finally:
+        _set_revision(app, head)
     assert result.exit_code == 0, result.output
-    _set_revision(app, head)
 
 
 def test_a_backup_from_a_version_with_an_unknown_migration_is_refused(app, runner, tmp_path):
@@ -79,11 +81,14 @@ def test_a_backup_from_an_older_version_is_restored_and_upgrading_is_asked_for(
     older = sorted(known - {head})[-1]
     target = tmp_path / "äldre.dump"
     _backup_claiming(app, runner, target, older)
-    result = runner.invoke(args=["restore", str(target), "--yes"])
-    assert result.exit_code == 0, result.output
-    assert "kör surveys db upgrade innan tjänsten startas" in result.output
-    assert scalar(app, "SELECT version_num FROM alembic_version") == older
-    assert count_rows(app, "response") == 118
+    try:
+        result = runner.invoke(args=["restore", str(target), "--yes"])
+        assert result.exit_code == 0, result.output
+        assert "kör surveys db upgrade innan tjänsten startas" in result.output
+        assert scalar(app, "SELECT version_num FROM alembic_version") == older
+        assert count_rows(app, "response") == 118
+    finally:  # the schema is head's: the next test's migrations start from there
+        _set_revision(app, head)
 
 
 @pytest.mark.parametrize("suffix", ["", "-wal", "-shm"])
