@@ -205,6 +205,8 @@ def write_outputs(files: list[tuple[Path, bytes]]) -> None:
             written.append((Path(name), current))
             with os.fdopen(descriptor, "wb") as handle:
                 handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())  # on disk before it takes the name
         for temporary, current in written:
             os.replace(temporary, current)
     except OSError as exc:
@@ -240,7 +242,7 @@ def database_problem(exc: DBAPIError) -> str:
         return "Filen i DATABASE_URL är ingen SQLite-databas."
     if "database is locked" in said:
         return "Databasen är upptagen av en annan process. Försök igen om en stund."
-    if isinstance(exc, OperationalError):
+    if isinstance(exc, OperationalError) and "sqlite" not in type(exc.orig).__module__:
         return (
             "Databasen gick inte att nå. Kontrollera DATABASE_URL och att databasservern är igång."
         )
