@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
-    IntegerField,
     PasswordField,
     SelectField,
     SelectMultipleField,
@@ -14,6 +13,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from surveys.config import MIN_CELL_HIGH, MIN_CELL_LOW
+from surveys.form_fields import WholeNumber
 from surveys.services.settings import FORBUND_NAME_EMPTY, FORBUND_NAME_MAX, THRESHOLD_RANGE
 from surveys.services.users import DEFAULT_ROLE, MIN_PASSWORD, ROLE_LABELS
 
@@ -24,12 +24,19 @@ class UserForm(FlaskForm):
     """Create a user; the users service checks the address, password and insatser."""
 
     email = EmailField(
-        "E-postadress", validators=[DataRequired("Fyll i e-postadress."), Length(max=254)]
+        "E-postadress",
+        validators=[
+            DataRequired("Fyll i e-postadress."),
+            Length(max=254, message="Högst 254 tecken."),
+        ],
     )
     name = StringField("Namn", validators=[Length(max=200, message="Högst 200 tecken.")])
     password = PasswordField(
         f"Lösenord (minst {MIN_PASSWORD} tecken)",
-        validators=[DataRequired("Fyll i ett lösenord."), Length(max=200)],
+        validators=[
+            DataRequired("Fyll i ett lösenord."),
+            Length(max=200, message="Högst 200 tecken."),
+        ],
     )
     role = SelectField(
         "Roll",
@@ -61,7 +68,10 @@ class PasswordForm(FlaskForm):
 
     password = PasswordField(
         f"Nytt lösenord (minst {MIN_PASSWORD} tecken)",
-        validators=[DataRequired("Fyll i ett lösenord."), Length(max=200)],
+        validators=[
+            DataRequired("Fyll i ett lösenord."),
+            Length(max=200, message="Högst 200 tecken."),
+        ],
     )
 
 
@@ -84,7 +94,7 @@ class InterventionForm(FlaskForm):
 class ThresholdForm(FlaskForm):
     """The suppression threshold (the settings service checks the range too)."""
 
-    min_cell = IntegerField(
+    min_cell = WholeNumber(
         "Visa inte resultat som bygger på färre än så här många svar",
         validators=[
             InputRequired("Ange gränsen."),

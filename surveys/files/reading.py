@@ -390,7 +390,7 @@ def parse_share(value: object) -> int | None:
         number = Decimal(str(value))
     else:
         text = str(value).strip().rstrip("%").strip().replace("\u00a0", "").replace(" ", "")
-        if not re.fullmatch(r"\d{1,3}([.,]\d{1,6})?", text):
+        if not re.fullmatch(r"[0-9]{1,3}([.,][0-9]{1,6})?", text):  # \d: any script's digits
             return None
         try:
             number = Decimal(text.replace(",", "."))

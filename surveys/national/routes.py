@@ -25,6 +25,8 @@ from flask import (
 
 from surveys import db, worker
 from surveys.auth import roles_required, web_actor
+from surveys.converters import FIRST_YEAR, LAST_YEAR
+from surveys.files.reading import parse_int
 from surveys.models import BackgroundJob, Role
 from surveys.national import packages as national_packages
 from surveys.national import report as national_report
@@ -109,8 +111,9 @@ def upload():
 @roles_required(Role.admin)
 def publish():
     """Publish a national year (again: a new version) as a background job."""
-    raw = request.form.get("year", "")
-    if not raw.isdigit() or not 2000 <= int(raw) <= 2100:
+    # digits 0-9 only: str.isdigit also takes "２０２３" and "²" (which int() refuses)
+    year = parse_int(request.form.get("year", ""), low=FIRST_YEAR, high=LAST_YEAR)
+    if year is None:
         flash("Välj ett år.", "error")
         return redirect(url_for(".home"))
     session = db.session()
@@ -118,7 +121,7 @@ def publish():
         job = jobs.request_national_publish(
             session,
             web_actor(),
-            year=int(raw),
+            year=year,
             min_cell=threshold(session),
         )
     except jobs.JobError as exc:

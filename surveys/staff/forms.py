@@ -4,12 +4,14 @@ through the one answer validation (services/validation.py), not through WTForms.
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, IntegerField, SelectField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from surveys.form_fields import WholeNumber
 from surveys.services.rounds import EXPECTED_RANGE, MAX_EXPECTED
 
 NOT_A_NUMBER = "Ange ett heltal."
+FORM_RELOAD = "Formuläret är ogiltigt. Ladda om sidan och fyll i det igen."
 
 
 class RoundForm(FlaskForm):
@@ -19,7 +21,7 @@ class RoundForm(FlaskForm):
         "Enkät", validators=[InputRequired("Välj en enkät.")], validate_choice=False
     )
     insats = SelectField("Insats", validate_choice=False)  # checked by the rounds service
-    year = IntegerField(
+    year = WholeNumber(
         "År",
         validators=[InputRequired("Ange ett år, t.ex. 2026.")],
         invalid_value_message="Ange året som ett heltal, t.ex. 2026.",  # type: ignore[call-arg]  # WTForms 3.3; stubs 3.2
@@ -30,7 +32,7 @@ class RoundForm(FlaskForm):
         validators=[InputRequired("Välj hur enkäten ska besvaras.")],
         validate_choice=False,  # the rounds service checks it, in Swedish
     )
-    expected = IntegerField(
+    expected = WholeNumber(
         "Förväntat antal svarande",
         validators=[
             Optional(),
@@ -46,7 +48,7 @@ class RoundForm(FlaskForm):
 class CountForm(FlaskForm):
     """How many single-use links or slips."""
 
-    count = IntegerField(
+    count = WholeNumber(
         "Antal",
         validators=[InputRequired(NOT_A_NUMBER)],
         invalid_value_message=NOT_A_NUMBER,  # type: ignore[call-arg]  # WTForms 3.3; stubs 3.2
@@ -65,7 +67,10 @@ class AddressesForm(FlaskForm):
 
     addresses = TextAreaField(
         "E-postadresser (en per rad, eller åtskilda med komma)",
-        validators=[DataRequired("Klistra in minst en e-postadress."), Length(max=200_000)],
+        validators=[
+            DataRequired("Klistra in minst en e-postadress."),
+            Length(max=200_000, message="Högst 200 000 tecken."),
+        ],
     )
     step = HiddenField(default="preview")
 
@@ -73,4 +78,6 @@ class AddressesForm(FlaskForm):
 class PaperForm(FlaskForm):
     """The paper entry's CSRF token and idempotency key; answers are parsed separately."""
 
-    form_key = HiddenField(validators=[DataRequired(), Length(min=16, max=64)])
+    form_key = HiddenField(
+        validators=[DataRequired(FORM_RELOAD), Length(min=16, max=64, message=FORM_RELOAD)]
+    )
