@@ -50,6 +50,12 @@ def clean_person_name(raw: str) -> str:
     return _cleaned(raw, "Namnet")
 
 
+def clean_forbund_name(raw: str) -> str:
+    """Förbundets namn as stored (may be empty: the caller asks for one), by the same
+    rules: it heads the report and is the sender and subject of every mail."""
+    return _cleaned(raw, "Förbundets namn")
+
+
 def _cleaned(raw: str, what: str) -> str:
     """NFC without surrounding spaces; InvalidName (``what`` … ) when too long or
     holding control or invisible formatting characters."""

@@ -39,7 +39,9 @@ class Letter:
 
     @property
     def subject(self) -> str:
-        return f"{self.forbund}: enkät – {self.questionnaire}"
+        # one line whatever a name holds (a name stored before names were checked): a
+        # line break in a header is refused by the mail library, after the links exist
+        return " ".join(f"{self.forbund}: enkät – {self.questionnaire}".split())
 
     def text(self, link: str) -> str:
         about = f" om {self.intervention}" if self.intervention else ""

@@ -9,6 +9,7 @@ from surveys import db as surveys_db
 from surveys.config import MIN_CELL_HIGH, MIN_CELL_LOW, Settings
 from surveys.files.reading import parse_int
 from surveys.models import ReportText, Setting
+from surveys.names import MAX_NAME_LENGTH, InvalidName, clean_forbund_name
 from surveys.services.actor import Actor, audit, require_admin
 
 MIN_CELL = "min_cell"  # the suppression threshold; the environment's MIN_CELL when unset
@@ -21,10 +22,9 @@ BAR_CHART_PDF = "report_bar_chart_pdf"  # "1": the PDF and Word file also draw t
 ABOUT_TEXT = "om_indikatorerna"  # report_text: the standing text before "Resultatet i korthet"
 CONTACT_TEXT = "kontakt"  # report_text: the förbund's contact details in the title block
 REPORT_TEXT_MAX = 4000
-FORBUND_NAME_MAX = 200  # characters, the stored name (spaces at the ends removed)
+FORBUND_NAME_MAX = MAX_NAME_LENGTH  # characters, the stored name (names.py's one limit)
 THRESHOLD_RANGE = f"Gränsen ska vara ett heltal mellan {MIN_CELL_LOW} och {MIN_CELL_HIGH}."
 FORBUND_NAME_EMPTY = "Ange förbundets namn."
-FORBUND_NAME_LONG = f"Förbundets namn får vara högst {FORBUND_NAME_MAX} tecken."
 UNCHANGED = "Ingenting har ändrats."
 DEFAULT_ABOUT = (
     "Indikatorer för finansiell samordning är ett nationellt verktyg för att följa upp "
@@ -123,13 +123,15 @@ def change_threshold(db: Session, actor: Actor, value: int) -> None:
 
 def change_forbund_name(db: Session, actor: Actor, name: str) -> str:
     """The administrator sets "Förbundets namn" (``förbund.namn``); the name as stored.
-    An empty name, or one longer than ``FORBUND_NAME_MAX``, is a ``SettingError``."""
+    An empty name, one longer than ``FORBUND_NAME_MAX`` or one with control or invisible
+    characters (a line break would reach every mail's subject) is a ``SettingError``."""
     require_admin(actor)
-    name = name.strip()
+    try:
+        name = clean_forbund_name(name)  # length, and no line breaks or control characters
+    except InvalidName as exc:
+        raise SettingError(f"{exc} {UNCHANGED}") from None
     if not name:
         raise SettingError(f"{FORBUND_NAME_EMPTY} {UNCHANGED}")
-    if len(name) > FORBUND_NAME_MAX:
-        raise SettingError(f"{FORBUND_NAME_LONG} {UNCHANGED}")
     put(db, FORBUND_NAME, name)
     audit(db, actor, "förbund.namn", name)
     return name
