@@ -342,7 +342,10 @@ def _package(
     modes: list[dict] | None = None,
     checksum: str | None = None,
     signed: bool = True,
+    answers_csv: bytes | None = None,
 ) -> bytes:
+    """A förbund's package; ``answers_csv``: answers.csv as these bytes (signed and
+    summed all the same), to reach the CSV reading with a broken file."""
     answers = (
         answers
         if answers is not None
@@ -364,7 +367,7 @@ def _package(
         else [{"year": year, "questionnaire": "personal", "mode": "link", "count": 6}]
     )
     resources = {
-        "answers": to_csv(answers, ANSWER_FIELDS),
+        "answers": answers_csv if answers_csv is not None else to_csv(answers, ANSWER_FIELDS),
         "questionnaires": to_csv(modes, QUESTIONNAIRE_FIELDS),
     }
     descriptor = {
@@ -470,6 +473,8 @@ def _bad_cases(key, other_key, checksum):
         "version_id": "personal.1.v1",
         "subgroup": "",
     }
+    csv_head = (",".join(ANSWER_FIELDS) + "\n").encode()
+    csv_row = b"2023,personal,1,personal.1.v1,,5,6"
     return {
         "osignerat": (zip_files(unsigned, year=2023), "inte signerat"),
         "omsignerat": (zip_files(resigned, year=2023), "signaturen stämmer inte"),
@@ -494,6 +499,18 @@ def _bad_cases(key, other_key, checksum):
             "svarskoden '9' finns inte på frågans skala",
         ),
         "inte-zip": (b"year,questionnaire\n", "ingen läsbar zip-fil"),
+        "fler-värden": (
+            _package(key, checksum=checksum, answers_csv=csv_head + csv_row + b",7,8\n"),
+            "answers.csv, rad 2: raden har fler värden än rubrikraden.",
+        ),
+        "avkortad": (
+            _package(key, checksum=checksum, answers_csv=csv_head + b'2023,"personal'),
+            "answers.csv: Rad 2: filen slutar mitt i ett fält inom citattecken",
+        ),
+        "nul": (
+            _package(key, checksum=checksum, answers_csv=csv_head + csv_row + b"\x00\n"),
+            "answers.csv innehåller ogiltiga tecken (NUL).",
+        ),
     }
 
 

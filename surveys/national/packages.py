@@ -26,6 +26,7 @@ from sqlmodel import Session, col
 
 from indicators import Instrument
 from surveys import clock
+from surveys.files.reading import csv_problem
 from surveys.models import (
     InstrumentInfo,
     NationalCount,
@@ -297,13 +298,26 @@ def _year_in_instrument(instrument: Instrument, year: int) -> bool:
 
 def _csv_rows(content: bytes, fields: list[str], name: str, errors: list[str]) -> list[dict]:
     try:
-        reader = csv.DictReader(io.StringIO(content.decode("utf-8")))
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        errors.append(f"{name} är inte UTF-8-kodad.")
+        return []
+    if "\x00" in text:
+        errors.append(f"{name} innehåller ogiltiga tecken (NUL).")
+        return []
+    # strict: a file cut off inside a quoted field is an error, not a made-up last row
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
         rows = list(reader)
-    except (UnicodeDecodeError, csv.Error):
-        errors.append(f"{name} går inte att läsa som CSV i UTF-8.")
+    except csv.Error as exc:
+        errors.append(f"{name}: {csv_problem(exc, reader.reader.line_num)}")
         return []
     if reader.fieldnames != fields:
         errors.append(f"{name} ska ha kolumnerna {','.join(fields)}.")
+        return []
+    extra = next((number for number, row in enumerate(rows, start=2) if None in row), None)
+    if extra is not None:  # DictReader keeps values past the header under the key None
+        errors.append(f"{name}, rad {extra}: raden har fler värden än rubrikraden.")
         return []
     return rows
 
