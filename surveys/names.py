@@ -22,6 +22,11 @@ MAX_NAME_LENGTH = 200
 # marks, embeddings, overrides and isolates, zero-width characters, the BOM), line and
 # paragraph separators, private use and unassigned code points.
 REFUSED_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"}
+# Bidirectional marks, embeddings, overrides and isolates (Unicode's Bidi_Control): free
+# text (comments, translations) refuses these even where it allows other format characters.
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
 # A name a spreadsheet would run as a formula is refused too: imports take cells as they
 # are, so the CSV export's apostrophe in front of such text could not be undone on import.
 FORMULA_START = ("=", "+", "-", "@")

@@ -363,6 +363,12 @@ def test_comments_are_saved_audited_and_refused_with_control_characters_or_too_l
     assert bad.status_code == 400
     assert "styrtecken" in bad.text
     assert "Ingenting har sparats" in bad.text
+    for turned in ("\u202eBättre", "Bättre\u2067än", "Ja\x85nej"):  # direction, C1 control
+        refused = admin_client.post(
+            "/admin/kommentarer/2023", data={"csrf_token": token, "text-1": turned}
+        )
+        assert refused.status_code == 400
+        assert "styrtecken" in refused.text
     long = admin_client.post(
         "/admin/kommentarer/2023", data={"csrf_token": token, "text-1": "a" * 4001}
     )

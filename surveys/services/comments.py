@@ -6,10 +6,13 @@ Text is stored exactly as written (escaped where it is shown). Only flushes.
 
 from __future__ import annotations
 
+import unicodedata
+
 from sqlmodel import Session, select
 
 from surveys import clock
 from surveys.models import ReportComment
+from surveys.names import BIDI_CONTROLS
 from surveys.services import settings
 from surveys.services.actor import Actor, audit, require_admin
 from surveys.services.publications import FORBUND
@@ -37,9 +40,15 @@ def clean(indicator: int, text: str) -> str:
         raise CommentError(
             f"{label} är {len(text)} tecken lång. Högst {MAX_LENGTH} tecken får plats."
         )
-    if "\x00" in text or any(ord(c) < 32 and c not in "\n\t" for c in text):
+    if any(_refused(c) for c in text):
         raise CommentError(f"{label} innehåller osynliga styrtecken. Skriv vanlig text.")
     return text
+
+
+def _refused(char: str) -> bool:
+    """A control character other than line break and tab (C0 and C1), or one that turns
+    the writing direction (it would show the förbundschef's words in another order)."""
+    return (unicodedata.category(char) == "Cc" and char not in "\n\t") or char in BIDI_CONTROLS
 
 
 def save_comments(

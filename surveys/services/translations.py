@@ -47,6 +47,7 @@ from surveys.files.reading import (
     open_table,
 )
 from surveys.models import LanguageCount, TranslationLanguage, TranslationText
+from surveys.names import BIDI_CONTROLS
 from surveys.services.actor import Actor, audit, require_admin
 from surveys.services.validation import GENDER_LABELS
 
@@ -347,12 +348,6 @@ def _bad_character(value: str) -> str | None:
         ):
             return f"U+{ord(char):04X} ({_kind_of(char, category)})"
     return None
-
-
-# Bidirectional marks, embeddings, overrides and isolates (Unicode's Bidi_Control).
-BIDI_CONTROLS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
 
 
 def _kind_of(char: str, category: str) -> str:
