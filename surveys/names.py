@@ -55,6 +55,26 @@ def clean_person_name(raw: str) -> str:
     return _cleaned(raw, "Namnet")
 
 
+MAX_FILE_LABEL = 120  # characters of an uploaded file's name kept in lists and the log
+
+
+def file_label(raw: str) -> str:
+    """An uploaded file's name as the imports list and the audit log keep it: its last
+    path part, without control or invisible characters and without a leading formula
+    sign, at most MAX_FILE_LABEL characters with its extension kept (the type of a file
+    is read from it); "fil" when nothing is left. The name is the sender's text."""
+    base = unicodedata.normalize("NFC", raw.replace("\\", "/").rsplit("/", 1)[-1])
+    kept = "".join(c for c in base if unicodedata.category(c) not in REFUSED_CATEGORIES)
+    kept = kept.strip().lstrip("".join(FORMULA_START)).strip()
+    if len(kept) > MAX_FILE_LABEL:
+        stem, dot, suffix = kept.rpartition(".")
+        if dot and 0 < len(suffix) <= 10:
+            kept = f"{stem[: MAX_FILE_LABEL - len(suffix) - 2]}….{suffix}"
+        else:
+            kept = kept[: MAX_FILE_LABEL - 1] + "…"
+    return kept or "fil"
+
+
 def clean_forbund_name(raw: str) -> str:
     """Förbundets namn as stored (may be empty: the caller asks for one), by the same
     rules: it heads the report and is the sender and subject of every mail."""

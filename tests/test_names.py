@@ -237,3 +237,52 @@ def test_insatser_are_listed_in_swedish_order_on_the_pages_and_in_the_cli(
     other = client.get(f"/rapport/2023?insats={aspen}").text
     assert 'href="/rapport/2023"' in other
     assert "Visa resultaten för hela förbundet" in other
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("a\x00b.csv", "ab.csv"),
+        ("\u202ecsv.exe.csv", "csv.exe.csv"),
+        ("=cmd|x.csv", "cmd|x.csv"),
+        ("../../etc/historik.csv", "historik.csv"),
+        ("C:\\Users\\Eva\\historik.xlsx", "historik.xlsx"),
+        ("x" * 500 + ".xlsx", "x" * 114 + "….xlsx"),
+        ("\u200b", "fil"),
+    ],
+)
+def test_an_uploaded_files_name_is_kept_cleaned_short_and_with_its_extension(sent, kept):
+    from surveys.names import MAX_FILE_LABEL, file_label
+
+    assert file_label(sent) == kept
+    assert len(file_label(sent)) <= MAX_FILE_LABEL
+
+
+def test_the_imports_list_and_the_log_keep_an_uploads_name_cleaned(app, runner, tmp_path):
+    """The name a browser sends is the sender's text: before, control characters, a
+    direction override and a formula sign were stored and shown as sent."""
+    from surveys.services import imports
+    from surveys.services.actor import CLI
+    from surveys.services.catalogue import instrument_from_db
+
+    history = (
+        b"year,questionnaire,question,subgroup,n,negative,neutral,positive,"
+        b"clearly_positive,response_rate\n2019,deltagare_avslut,1,samtliga,120,4,6,90,70,95\n"
+    )
+    with app.app_context():
+        session = db.session()
+        imports.import_figures(
+            session,
+            CLI,
+            instrument_from_db(session),
+            "history",
+            data=history,
+            filename="=\u202ehist\x1b[31m.csv",
+        )
+        session.commit()
+        stored = session.execute(text("SELECT filename FROM import_batch")).scalar_one()
+        logged = session.execute(
+            text("SELECT detail FROM audit_entry WHERE action = 'import.historik'")
+        ).scalar_one()
+    assert stored == "hist[31m.csv"
+    assert logged == "1 rader från hist[31m.csv"

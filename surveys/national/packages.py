@@ -35,7 +35,7 @@ from surveys.models import (
     NationalPackage,
     table_of,
 )
-from surveys.names import FORMULA_START, REFUSED_CATEGORIES, by_name, sort_key
+from surveys.names import FORMULA_START, REFUSED_CATEGORIES, by_name, file_label, sort_key
 from surveys.services import publications
 from surveys.services.actor import Actor, audit, require_admin
 from surveys.services.nns_package import (
@@ -454,7 +454,8 @@ def import_packages(
     require_admin(actor)
     checked: list[Checked] = []
     errors: list[str] = []
-    for filename, data in files:
+    for sent_name, data in files:
+        filename = file_label(sent_name)  # the sender's text: kept only cleaned
         try:
             checked.append(check_package(db, instrument, data=data, filename=filename))
         except PackageRefused as exc:
