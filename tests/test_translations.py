@@ -273,6 +273,28 @@ def test_a_bad_translation_file_is_refused_naming_the_row_and_changes_nothing(
     assert "ናይ ፈተና" not in page
 
 
+def test_an_empty_template_is_refused_and_the_translation_stays(
+    app, client, runner, tmp_path, make_round
+):
+    """Loading the template as it comes out (no text filled in) replaced the approved
+    translation with nothing and said "0 översatta texter inlästa"."""
+    r = make_round("deltagare_avslut")
+    texts = load_fixture_translation(runner, tmp_path, "ar")
+    empty = tmp_path / "tom.csv"
+    assert (
+        runner.invoke(
+            args=["translations", "template", "--language", "ti", "--output", str(empty)]
+        ).exit_code
+        == 0
+    )
+    result = runner.invoke(args=["translations", "load", str(empty), "--language", "ar"])
+    assert result.exit_code == 1
+    assert "Filen har inga översatta texter" in result.output
+    assert "Ingenting har lästs in." in result.output
+    page = client.get(f"/s/{r.code}?sprak=ar").text
+    assert texts[f"fraga.{Q1}"] in page
+
+
 def test_the_xlsx_template_writes_a_stored_formula_like_text_as_text(app, runner, tmp_path):
     """A translation stored before loading refused formulas must not come back out of the
     XLSX template as a live formula (openpyxl writes "=…" as one)."""

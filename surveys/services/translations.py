@@ -264,6 +264,31 @@ def load_translation(
     if size > MAX_FILE:
         raise FileError([FILE_TOO_LARGE])
     sources = source_texts(instrument)
+    try:
+        rows = _translated_rows(data, filename, sources)
+    except FileError as exc:  # the file as a whole, or its rows: nothing was read in
+        raise FileError([*exc.errors, NOTHING_LOADED]) from None
+    if not rows:  # an empty template would wipe the language with a success message
+        raise FileError([NO_TEXTS, NOTHING_LOADED])
+    _replace(db, lang.code, rows)
+    report = LoadReport(loaded=len(rows))
+    report.missing = [key for key in sources if key not in rows]
+    report.stale = [k for k, (_, h) in rows.items() if h != sv_hash(sources[k])]
+    return report
+
+
+NOTHING_LOADED = "Ingenting har lästs in."
+NO_TEXTS = (
+    "Filen har inga översatta texter: kolumnen text är tom på varje rad. Fyll i "
+    "översättningarna i mallen och läs in den igen."
+)
+
+
+def _translated_rows(
+    data: bytes | Path, filename: str, sources: dict[str, str]
+) -> dict[str, tuple[str, str]]:
+    """The file's translated rows by key, (text, hash of its Swedish); FileError naming
+    every row that is refused (at most 50)."""
     table = open_table(data, filename=filename, required=["key", "sv", "text"])
     errors: list[str] = []
     rows: dict[str, tuple[str, str]] = {}
@@ -278,12 +303,8 @@ def load_translation(
         if len(errors) >= 50:
             break
     if errors:
-        raise FileError([*errors, "Ingenting har lästs in."])
-    _replace(db, lang.code, rows)
-    report = LoadReport(loaded=len(rows))
-    report.missing = [key for key in sources if key not in rows]
-    report.stale = [k for k, (_, h) in rows.items() if h != sv_hash(sources[k])]
-    return report
+        raise FileError(errors)
+    return rows
 
 
 def _known(code: str) -> Language:
