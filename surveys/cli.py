@@ -369,7 +369,8 @@ def _run_import(kind: str, path: str, group: str | None = None) -> None:
         for error in exc.errors:
             click.echo(error, err=True)
         raise CliError("Ingenting har importerats.") from None
-    click.echo(f"{count} rader importerade från {name}.")
+    rows = "1 rad importerad" if count == 1 else f"{count} rader importerade"
+    click.echo(f"{rows} från {name}.")
     blank = getattr(count, "blank_message", None)
     if blank is not None and blank():
         click.echo(blank())

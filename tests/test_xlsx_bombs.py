@@ -220,7 +220,7 @@ def test_shared_strings_within_the_limit_and_a_sheet_anywhere_are_read(
         content_type="multipart/form-data",
         follow_redirects=True,
     )
-    assert "1 rader importerade." in response.text, response.text
+    assert "1 rad importerad." in response.text, response.text
     assert len(calls) == 1
     assert count_rows(app, "history_figure") == 1
 

@@ -96,7 +96,7 @@ def upload(kind: str):
             flash(error, "error")
         flash("Ingenting har importerats.", "error")
         return redirect(url_for(".index"))
-    flash(f"{count} rader importerade.")
+    flash("1 rad importerad." if count == 1 else f"{count} rader importerade.")
     return redirect(url_for(".index"))
 
 

@@ -157,7 +157,8 @@ def edit(year: int):
             error = str(exc)
             flash(f"{error} Ingenting har sparats.", "error")
         else:
-            flash(f"{changed} kommentarer sparade för {year}." if changed else "Inga ändringar.")
+            saved = "1 kommentar sparad" if changed == 1 else f"{changed} kommentarer sparade"
+            flash(f"{saved} för {year}." if changed else "Inga ändringar.")
             return redirect(
                 url_for(".edit", year=year, insats=intervention.id if intervention else None)
             )
