@@ -157,8 +157,8 @@ def edit(year: int):
             error = str(exc)
             flash(f"{error} Ingenting har sparats.", "error")
         else:
-            saved = "1 kommentar sparad" if changed == 1 else f"{changed} kommentarer sparade"
-            flash(f"{saved} för {year}." if changed else "Inga ändringar.")
+            told = "1 kommentar sparad" if changed == 1 else f"{changed} kommentarer sparade"
+            flash(f"{told} för {year}." if changed else "Inga ändringar.")
             return redirect(
                 url_for(".edit", year=year, insats=intervention.id if intervention else None)
             )
