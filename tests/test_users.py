@@ -229,33 +229,12 @@ def test_forbund_name_is_a_setting(app, admin_client):
 def test_a_users_name_is_held_to_the_insats_names_rules(app, runner, name, swedish):
     """Cut to 200 characters without a word, or shown the wrong way round in the list
     by a bidirectional override, before: refused on creation and on a change."""
-    created = runner.invoke(
-        args=[
-            "users",
-            "create",
-            "--email",
-            "eva@forbund.se",
-            "--name",
-            name,
-            "--password",
-            PASSWORD,
-        ]
-    )
+    create = ["users", "create", "--email", "eva@forbund.se", "--password", PASSWORD]
+    created = runner.invoke(args=[*create, "--name", name])
     assert created.exit_code == 1
     assert swedish in created.output
     assert count_rows(app, "app_user") == 0
-    ok = runner.invoke(
-        args=[
-            "users",
-            "create",
-            "--email",
-            "eva@forbund.se",
-            "--name",
-            "Eva",
-            "--password",
-            PASSWORD,
-        ]
-    )
+    ok = runner.invoke(args=[*create, "--name", "Eva"])
     assert ok.exit_code == 0, ok.output
     edited = runner.invoke(args=["users", "edit", "eva@forbund.se", "--name", name])
     assert edited.exit_code == 1
