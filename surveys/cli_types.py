@@ -7,6 +7,7 @@ surveys/cli_translations.py) can use them without importing it back.
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import re
 import sys
@@ -60,7 +61,7 @@ class YearType(click.ParamType):
 YEAR = YearType()
 
 
-def swedish_usage_error(error: click.UsageError) -> str:
+def swedish_usage_error(error: click.UsageError, argv: list[str] | None = None) -> str:
     """Click's own refusals (unknown command or option, missing or bad value) in Swedish.
 
     Click words them in English through gettext; the service's users read Swedish, so
@@ -85,8 +86,16 @@ def swedish_usage_error(error: click.UsageError) -> str:
         text = "För många argument: " + error.message.split("(", 1)[-1].rstrip(")") + "."
     else:
         text = error.format_message()
-    command = error.ctx.command_path if error.ctx else "surveys"
+    command = error.ctx.command_path if error.ctx else _command_in(argv)
     return f"Fel: {text}\nSe '{command} --help' för hjälp."
+
+
+def _command_in(argv: list[str] | None) -> str:
+    """The command a usage error without Click's context belongs to (an option missing
+    its value is found while the command's options are read, after its name): the
+    words before the first option, "surveys" when there are none."""
+    words = list(itertools.takewhile(lambda word: not word.startswith("-"), argv or []))
+    return " ".join(["surveys", *words])
 
 
 def _why_bad(param: click.Parameter | None) -> str:

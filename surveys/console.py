@@ -58,7 +58,7 @@ def _run() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except click.UsageError as exc:
-        click.echo(swedish_usage_error(exc), err=True)
+        click.echo(swedish_usage_error(exc, sys.argv[1:]), err=True)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()

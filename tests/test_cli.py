@@ -174,7 +174,10 @@ def test_migrations_down_and_up_on_the_test_database(app, runner):
         (["nosuch"], "Det finns inget kommando 'nosuch'."),
         (["export", "nns"], "'--year' saknas."),
         (["rounds", "--yeer", "2024"], "Det finns inget val '--yeer'."),
-        (["export", "nns", "--year"], "Valet '--year' behöver ett värde."),
+        (
+            ["export", "nns", "--year"],
+            "Valet '--year' behöver ett värde.\nSe 'surveys export nns --help' för hjälp.",
+        ),
         (["export", "answers", "--format", "rtf"], "--format': ska vara ett av csv, xlsx."),
         (["db", "upgrade", "extra"], "Migreringen 'extra' finns inte."),
     ],
