@@ -412,9 +412,15 @@ def test_recordings_refuse_what_is_not_audio_or_too_large_and_are_served(
     fake.write_text("<html>inte ljud</html>")
     big = tmp_path / "stor.wav"
     big.write_bytes(tiny_wav(tmp_path / "s.wav").read_bytes() + b"\x00" * (3 * 1024 * 1024))
+    header_only = tmp_path / "huvud.wav"
+    header_only.write_bytes(tiny_wav(tmp_path / "h.wav").read_bytes()[:16])
+    cut = tmp_path / "avkortad.wav"
+    cut.write_bytes(tiny_wav(tmp_path / "c.wav", frames=4000).read_bytes()[:5000])
     for path, version, message in (
         (fake, Q1, "inte en ljudfil"),
         (big, Q1, "för stor"),
+        (header_only, Q1, "Filen är för liten för en inspelning (16 byte)."),
+        (cut, Q1, "WAV-filen är avkortad: den säger sig ha 8044 byte men har 5000."),
         (tiny_wav(tmp_path / "ok.wav"), "deltagare_avslut.1.v99", "Okänd frågeversion"),
         (tiny_wav(tmp_path / "ok.wav"), "../../etc/passwd", "Okänd frågeversion"),
     ):

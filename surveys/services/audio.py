@@ -56,6 +56,20 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
+MIN_BYTES = 1024  # a spoken question is far longer; a header alone is no recording
+
+
+def _cut_short(data: bytes, fmt: str) -> str | None:
+    """Why a recording is no whole recording (a header alone, a WAV cut off), or None.
+    Only what is cheap to tell from the bytes: the tablet plays what it gets."""
+    if len(data) < MIN_BYTES:
+        return f"Filen är för liten för en inspelning ({len(data)} byte)."
+    declared = int.from_bytes(data[4:8], "little") + 8  # RIFF: the size after 8 bytes
+    if fmt == "wav" and declared > len(data):
+        return f"WAV-filen är avkortad: den säger sig ha {declared} byte men har {len(data)}."
+    return None
+
+
 def load_recording(instance_dir: str | Path, instrument: Instrument, version_id: str, path: Path):
     """Copy a recording into the instance folder for ``version_id``; AudioError if refused."""
     known = {v.id for q in instrument.all_questions() for v in q.versions}
@@ -75,6 +89,9 @@ def load_recording(instance_dir: str | Path, instrument: Instrument, version_id:
         raise AudioError(
             "Filen är inte en ljudfil (MP3, Ogg, WAV, M4A eller WebM). Ingenting har ändrats."
         )
+    problem = _cut_short(data, fmt)
+    if problem:
+        raise AudioError(f"{problem} Ingenting har ändrats.")
     target_dir = folder(instance_dir)
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / f"{version_id}.{fmt}"
