@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sqlite3
@@ -37,10 +38,14 @@ def _live_files(engine: Engine) -> set[str]:
     return {os.path.realpath(path + suffix) for suffix in ("", "-wal", "-shm", "-journal")}
 
 
-def known_revisions() -> tuple[set[str], str | None]:
-    """Every migration this version of the service has, and the newest (head)."""
+@functools.cache  # the migration files do not change while the process runs
+def known_revisions() -> tuple[frozenset[str], str | None]:
+    """Every migration this version of the service has, and the newest (head): read
+    once, though a restore checks the backup against it and the command then says
+    whether an upgrade is needed."""
     scripts = ScriptDirectory(str(paths.MIGRATIONS))
-    return {script.revision for script in scripts.walk_revisions()}, scripts.get_current_head()
+    revisions = frozenset(script.revision for script in scripts.walk_revisions())
+    return revisions, scripts.get_current_head()
 
 
 def _pg_tool(name: str) -> str:
