@@ -24,7 +24,6 @@ from surveys.cli_types import (
     CliError,
     confirm_or_abort,
     input_file,
-    os_problem,
     password_or_ask,
     read_input,
     write_outputs,
@@ -420,14 +419,9 @@ def _write(data: bytes, output: str | None, *, binary: bool) -> None:
         click.echo(f"Skrev {output}.", err=True)
     elif binary and sys.stdout.isatty():
         raise CliError("Binärt format: ange --output FIL.")
-    else:
-        try:
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
-        except BrokenPipeError:
-            raise  # a reader that stopped early (| head): click ends quietly
-        except OSError as exc:
-            raise CliError(f"Utskriften kunde inte skrivas: {os_problem(exc)}.") from None
+    else:  # a full disk or a closed pipe is said by the console (surveys/console.py)
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
 
 
 @click.command("report")

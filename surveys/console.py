@@ -72,7 +72,11 @@ def _run() -> None:
     except BrokenPipeError:  # a reader that stopped early (| head): nothing to say
         sys.exit(1)
     except OSError as exc:  # e.g. the instance folder cannot be made, or output is full
-        where = f"{exc.filename}: " if isinstance(exc.filename, str) else "Utskriften: "
-        click.echo(f"Fel: {where}{os_problem(exc)}.", err=True)
+        where = (
+            f"{exc.filename}:"
+            if isinstance(exc.filename, str)
+            else "Utskriften kunde inte skrivas:"
+        )
+        click.echo(f"Fel: {where} {os_problem(exc)}.", err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

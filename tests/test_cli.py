@@ -242,7 +242,7 @@ def test_an_unusable_database_or_a_full_output_is_one_swedish_line(tmp_path):
     assert _surveys(tmp_path, "db", "upgrade", DATABASE_URL=fresh).returncode == 0
     for args, swedish in (
         (["export", "answers"], "Fel: Utskriften kunde inte skrivas: disken är full."),
-        (["rounds", "--help"], "Fel: Utskriften: disken är full."),  # any other printing
+        (["rounds", "--help"], "Fel: Utskriften kunde inte skrivas: disken är full."),
     ):
         with open("/dev/full", "w") as full:
             result = _surveys(tmp_path, *args, stdout=full, DATABASE_URL=fresh)
