@@ -4,8 +4,10 @@ with Alembic once per session and emptied between tests; app, client and runner.
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import os
+import pickle
 import re
 import shutil
 import sqlite3
@@ -265,13 +267,15 @@ _SNAPSHOTS: dict[tuple[str, str], tuple[Path, object]] = {}  # (URL, name) -> (c
 
 
 def database_snapshot(app, name: str, build: Callable[[], T]) -> T:
-    """What ``build()`` writes to the test's database, built once per process on SQLite.
+    """What ``build()`` writes to the test's database, built once per test run on SQLite.
 
     The first test runs ``build`` and keeps a copy of the file it left (SQLite's backup
     API) with the value it returned; later tests get the copy and the same value (ids,
-    codes, plain kiosk tokens: everything in it is as stored in the copy). PostgreSQL
-    runs ``build`` every time. Request it before fixtures that write: the copy replaces
-    the file, so nothing written before may be lost (checked on the users table).
+    codes, plain kiosk tokens: everything in it is as stored in the copy). Under
+    pytest-xdist the copy is shared by the workers of the run (``_shared_snapshot``), so
+    the demo is built once, not once per worker. PostgreSQL runs ``build`` every time.
+    Request it before fixtures that write: the copy replaces the file, so nothing written
+    before may be lost (checked on the users table).
     """
     url = app.config["DATABASE_URL"]
     if not url.startswith("sqlite:///"):
@@ -283,22 +287,58 @@ def database_snapshot(app, name: str, build: Callable[[], T]) -> T:
     assert not written, f"{name}: request the snapshot before fixtures that add users"
     found = _SNAPSHOTS.get((url, name))
     if found is None:
-        value = build()
-        assets.wait_for_background()  # charts drawn after publishing hold a connection
-        app.extensions["engine"].dispose()
-        copy = path.with_name(f"{name}-copy.sqlite")
-        _sqlite_copy(path, copy)
-        _SNAPSHOTS[(url, name)] = (copy, value)
-        return value
+
+        def build_and_copy(copy: Path) -> T:
+            value = build()
+            assets.wait_for_background()  # charts drawn after publishing hold a connection
+            app.extensions["engine"].dispose()
+            _sqlite_copy(path, copy)
+            return value
+
+        copy, value, built_here = _shared_snapshot(
+            name, build_and_copy, path.with_name(f"{name}-copy.sqlite")
+        )
+        _SNAPSHOTS[(url, name)] = found = (copy, value)
+        if built_here:
+            return cast(T, value)  # the database is as the build left it
     app.extensions["engine"].dispose()
     _sqlite_copy(found[0], path)
     return cast(T, found[1])
 
 
+def _shared_snapshot(
+    name: str, build_and_copy: Callable[[Path], T], own_copy: Path
+) -> tuple[Path, object, bool]:
+    """(copy, value, built here) of a snapshot: built here into ``own_copy``, or, under
+    pytest-xdist, taken from the folder the run's workers share when another worker built
+    it first.
+
+    The folder is the parent of the workers' base temporary folders (``pytest-N``, one
+    per run), so a later run never finds an earlier run's snapshot. One worker builds
+    while the others wait on a file lock; the value travels as a pickle beside the copy.
+    Without xdist the snapshot stays in this process (its base folder has no such parent).
+    """
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return own_copy, build_and_copy(own_copy), True
+    # own_copy: <run>/popen-gwN/db0/<name>-copy.sqlite; <run> is this run's pytest-N
+    shared = own_copy.parent.parent.parent / "shared-snapshots"
+    shared.mkdir(exist_ok=True)
+    copy, value_file = shared / f"{name}.sqlite", shared / f"{name}.pickle"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        if value_file.exists():  # written last: the copy beside it is complete
+            value = pickle.loads(value_file.read_bytes())  # noqa: S301 - this run's own file
+            return copy, value, False
+        value = build_and_copy(own_copy)
+        _sqlite_copy(own_copy, copy)
+        value_file.write_bytes(pickle.dumps(value))
+    return own_copy, value, True
+
+
 def load_demo(runner) -> None:
     """The test's database as ``surveys demo`` leaves it (four published years, their charts).
 
-    On SQLite the real command runs once per process (``database_snapshot``), which saves
+    On SQLite the real command runs once per test run (``database_snapshot``), which saves
     the seeding, the four publications and 60 chart drawings per test. ``test_cli`` tests
     the command itself on an empty database. ``runner``: the test's CLI runner.
     """
