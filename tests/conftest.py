@@ -335,19 +335,21 @@ def _shared_snapshot(
     return own_copy, value, True
 
 
-def load_demo(runner) -> None:
-    """The test's database as ``surveys demo`` leaves it (four published years, their charts).
+def load_demo(runner) -> str:
+    """The test's database as ``surveys demo`` leaves it (four published years, their charts);
+    returns what the command printed.
 
     On SQLite the real command runs once per test run (``database_snapshot``), which saves
-    the seeding, the four publications and 60 chart drawings per test. ``test_cli`` tests
-    the command itself on an empty database. ``runner``: the test's CLI runner.
+    the seeding, the four publications and 60 chart drawings per test. ``runner``: the
+    test's CLI runner.
     """
 
-    def run_demo() -> None:
+    def run_demo() -> str:
         result = runner.invoke(args=["demo"])
         assert result.exit_code == 0, result.output
+        return result.output
 
-    database_snapshot(runner.app, "demo", run_demo)
+    return database_snapshot(runner.app, "demo", run_demo)
 
 
 @pytest.fixture
