@@ -208,17 +208,25 @@ def test_idle_asks_are_you_there_then_clears_everything(
     make_round,
 ):
     r = make_round("deltagare_avslut", mode="kiosk")
+    page.clock.install()  # the page's timers and Date move when the test says (run_for)
     page.goto(f"{live_server}/k/{r.code}")
     entries = page.evaluate("history.length")
     fill(page, "Ofta")
     dialog = page.get_by_role("alertdialog", name="Är du kvar?")
-    dialog.wait_for(timeout=8_000)
+    page.clock.run_for(1_000)  # idle for 1 s of the 2: not asked yet
+    assert dialog.count() == 0
+    page.clock.run_for(1_500)
+    dialog.wait_for(timeout=2_000)
     assert "sekunder" in dialog.inner_text()
     button = dialog.get_by_role("button", name="Ja, jag är kvar")
     assert button.bounding_box()["height"] >= 60  # a large button
     button.click()
     assert page.locator("input:checked").count() == 2  # still here: nothing cleared
-    dialog.wait_for(timeout=8_000)  # idle again, and this time nobody answers
+    page.clock.run_for(2_500)  # idle again, and this time nobody answers
+    dialog.wait_for(timeout=2_000)
+    page.clock.run_for(2_000)  # 2 of the countdown's 3 s: the answers are still there
+    assert page.locator("input:checked").count() == 2
+    page.clock.run_for(1_500)
     wait_until(
         page,
         "() => document.querySelectorAll('input:checked').length === 0"
