@@ -45,6 +45,32 @@ def wait_until(page, script: str, seconds: float = 15) -> None:
         time.sleep(0.1)
 
 
+def run_clock_until(page, done, *, step_ms: int = 500, limit_ms: int = 90_000) -> None:
+    """Move the page's installed clock (``page.clock.install()``) on in steps until
+    ``done()`` holds: the page's timers (retries, countdowns) fire without the test
+    waiting for them in real time. Between steps the page gets a moment of real time for
+    what is not a timer (fetch, IndexedDB, navigation), and Playwright runs route handlers.
+    """
+    for _ in range(limit_ms // step_ms):
+        if done():
+            return
+        try:
+            page.clock.run_for(step_ms)
+        except PlaywrightError as exc:  # the page is navigating (a kiosk reset): go on
+            if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
+                raise
+        page.wait_for_timeout(50)
+    assert done(), f"not done within {limit_ms} ms of the page's clock"
+
+
+def has_heading(page, name: str) -> bool:
+    """Whether the page shows a heading with exactly this text (False while it navigates)."""
+    try:
+        return page.get_by_role("heading", name=name).count() > 0
+    except PlaywrightError:
+        return False
+
+
 def wait_for_sw(page) -> None:
     """The service worker controls the kiosk page (clients.claim on activation)."""
     wait_until(

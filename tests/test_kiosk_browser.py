@@ -13,7 +13,7 @@ from sqlalchemy import text
 from surveys import db
 from surveys.models import Round
 from surveys.services import rounds as ops
-from tests.browsing import fill, wait_for_sw, wait_until
+from tests.browsing import fill, has_heading, run_clock_until, wait_for_sw, wait_until
 from tests.conftest import TABLET, count_rows, release_all, tablet_page
 
 PHONE = {"width": 390, "height": 844}
@@ -106,13 +106,14 @@ def test_offline_at_submit_then_online_stored_once_tack_and_reset(
     app = kiosk_app
     app.config["KIOSK_THANKS_SECONDS"] = 30  # read "Tack" before the reset
     r = make_round("deltagare_avslut", mode="kiosk")
+    page.clock.install()  # the retry's wait passes on the page's clock (run_clock_until)
     page.goto(f"{live_server}/k/{r.code}")
     entries = page.evaluate("history.length")
     fill(page, "Ofta")
     page.context.set_offline(True)
     page.get_by_role("button", name="Skicka svaren").click()
     page.get_by_text("Svaren skickas så snart surfplattan har nät igen.").wait_for()
-    page.get_by_role("heading", name="Tack!").wait_for()
+    run_clock_until(page, lambda: has_heading(page, "Tack!"))
     assert "sparade på surfplattan och skickas så snart den har nät igen" in page.inner_text("main")
     assert page.locator("input").count() == 0  # nothing of the respondent left in the DOM
     assert queue_length(page) == 1
@@ -143,14 +144,16 @@ def test_several_questionnaires_queued_offline_all_stored_once_after_a_reload(
 ):
     app = kiosk_app
     r = make_round("deltagare_avslut", mode="kiosk")
+    page.clock.install()  # retries and the reset pass on the page's clock (run_clock_until)
     page.goto(f"{live_server}/k/{r.code}")
     wait_for_sw(page)
     page.context.set_offline(True)
     for label in ("Alltid", "Ofta", "Sällan"):
         fill(page, label, gender=None)
         page.get_by_role("button", name="Skicka svaren").click()
-        page.get_by_role("heading", name="Tack!").wait_for()
+        run_clock_until(page, lambda: has_heading(page, "Tack!"))
         # the kiosk resets by itself, offline: the service worker serves a fresh form
+        run_clock_until(page, lambda: not has_heading(page, "Tack!"))
         page.get_by_role("button", name="Skicka svaren").wait_for()
         assert page.locator("input:checked").count() == 0
     assert queue_length(page) == 3
@@ -163,8 +166,10 @@ def test_several_questionnaires_queued_offline_all_stored_once_after_a_reload(
     # "offline", another time one). Those are acknowledged later as duplicates: that every
     # queued questionnaire is stored exactly once is what the end of the test checks.
     page.context.set_offline(False)
-    assert wait_for_rows(app, "response", 3) == 3
-    time.sleep(2)  # later retries must not store anything twice
+    run_clock_until(page, lambda: count_rows(app, "response") >= 3)
+    for _ in range(16):  # 8 s of the page's clock: later retries must not store twice
+        page.clock.run_for(500)
+        page.wait_for_timeout(50)
     assert count_rows(app, "response") == 3
     assert answers_by_q1(app) == [2, 4, 6]
     assert queue_length(page) == 0
@@ -440,6 +445,7 @@ def test_answers_waiting_on_a_tablet_are_shown_to_staff_as_a_count(
     kiosk_app.config["KIOSK_THANKS_SECONDS"] = 60
     r = make_round("deltagare_avslut", mode="kiosk")
     kiosk = kiosk_path(r)
+    page.clock.install()  # the retries' waits pass on the page's clock (run_clock_until)
     page.goto(f"{live_server}{kiosk}")
     fill(page, "Ofta")
 
@@ -451,21 +457,14 @@ def test_answers_waiting_on_a_tablet_are_shown_to_staff_as_a_count(
 
     page.route("**/*", server_down)  # the network is up, the server is not taking answers
     page.get_by_role("button", name="Skicka svaren").click()
-    page.get_by_role("heading", name="Tack!").wait_for(timeout=20_000)
-    deadline = time.monotonic() + 20
-    while round_of(kiosk_app, r.id).tablet_waiting != 1 and time.monotonic() < deadline:
-        page.wait_for_timeout(200)  # not time.sleep: route handlers run only in Playwright calls
-    assert round_of(kiosk_app, r.id).tablet_waiting == 1
+    # route handlers run only inside Playwright calls: run_clock_until makes them
+    run_clock_until(page, lambda: has_heading(page, "Tack!"))
+    run_clock_until(page, lambda: round_of(kiosk_app, r.id).tablet_waiting == 1)
     assert count_rows(kiosk_app, "response") == 0
     page.unroute("**/*")
-    deadline = time.monotonic() + 40
-    while count_rows(kiosk_app, "response") == 0 and time.monotonic() < deadline:
-        page.wait_for_timeout(200)
+    run_clock_until(page, lambda: count_rows(kiosk_app, "response") > 0)
     assert count_rows(kiosk_app, "response") == 1
-    deadline = time.monotonic() + 10
-    while round_of(kiosk_app, r.id).tablet_waiting != 0 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert round_of(kiosk_app, r.id).tablet_waiting == 0
+    run_clock_until(page, lambda: round_of(kiosk_app, r.id).tablet_waiting == 0)
     context.close()
 
 
