@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -114,22 +115,52 @@ def _environment(app) -> dict[str, str]:
 
 
 def _start(app, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+    """``python -m surveys ARGS`` with the app's settings. Its output goes to files, not
+    pipes: a pipe nobody reads fills up and stops the process in the middle of its work
+    (``_output`` reads them)."""
+    out, err = (tempfile.TemporaryFile("w+") for _ in range(2))  # noqa: SIM115 - closed by _stop
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "surveys", *args],
         env=_environment(app),
         cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=out,
+        stderr=err,
         text=True,
         start_new_session=True,
     )
+    _OUTPUT[process.pid] = (out, err)
+    return process
 
 
-def _until(condition: Callable[[], object], *, seconds: float = 90, what: str = "") -> object:
-    """Wait for another process to get somewhere (polled, not a fixed sleep)."""
+_OUTPUT: dict[int, tuple] = {}  # a started process's (stdout, stderr) files, by pid
+
+
+def _output(process: subprocess.Popen) -> tuple[str, str]:
+    """What the process wrote so far: (standard output, standard error)."""
+    texts = []
+    for file in _OUTPUT[process.pid]:
+        file.seek(0)
+        texts.append(file.read())
+    return texts[0], texts[1]
+
+
+def _until(
+    condition: Callable[[], object],
+    *,
+    seconds: float = 90,
+    what: str = "",
+    process: subprocess.Popen | None = None,
+) -> object:
+    """Wait for another process to get somewhere (polled, not a fixed sleep). With
+    ``process``: fail at once, with its output, should it end first."""
     deadline = time.monotonic() + seconds
     while not (result := condition()):
-        assert time.monotonic() < deadline, f"väntade förgäves: {what}"
+        if process is not None and process.poll() is not None:
+            out, err = _output(process)
+            pytest.fail(f"{what}: the process ended ({process.returncode}) first:\n{out}{err}")
+        if time.monotonic() >= deadline:
+            said = "".join(_output(process)) if process is not None else ""
+            pytest.fail(f"väntade förgäves: {what}\n{said}")
         time.sleep(0.05)
     return result
 
@@ -142,9 +173,8 @@ def _stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    for pipe in (process.stdout, process.stderr):
-        if pipe is not None:
-            pipe.close()
+    for file in _OUTPUT.pop(process.pid, ()):
+        file.close()
 
 
 # --- the page and the request -----------------------------------------------------------
@@ -407,13 +437,18 @@ def test_the_worker_process_does_jobs_at_idle_priority_and_stops_on_sigterm(
     process = _start(app, "worker", "--poll", "0.1")
     try:
         job_id = _queued(app)
-        _until(lambda: _job(app, job_id).status == "done", what="the worker did the job")
+        _until(
+            lambda: _job(app, job_id).status == "done",
+            what="the worker did the job",
+            process=process,
+        )
         # only CPU time no request wants: SCHED_IDLE and nice 10 (issue 13)
         assert os.sched_getscheduler(process.pid) == os.SCHED_IDLE
         assert os.getpriority(os.PRIO_PROCESS, process.pid) == 10
         assert _job(app, job_id).worker.split(":")[1] == str(process.pid)
         process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=30)
+        process.wait(timeout=30)
+        out, err = _output(process)
     finally:
         _stop(process)
     assert process.returncode == 0, err
@@ -457,7 +492,24 @@ def _blocked_writes(app) -> Iterator[Callable[[], None]]:
 
 
 def _year_locked(app, year: int = 2023) -> bool:
+    """Whether a process holds the year's publishing lock. PostgreSQL: read from pg_locks,
+    since taking the lock to look would make a publisher that tries at that instant give
+    up (PublishBusy). SQLite: taken and given back at once (an flock call's moment)."""
     with app.app_context():
+        if ON_POSTGRES:
+            held = (
+                db.session()
+                .execute(
+                    text(
+                        "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                        "AND classid = :space AND objid = :year AND database = "
+                        "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                    ),
+                    {"space": locks.SPACE, "year": year},
+                )
+                .scalar_one()
+            )
+            return bool(held)
         try:
             locks.take(db.session(), year).release()
         except locks.PublishBusy:
@@ -472,7 +524,11 @@ def test_a_killed_publish_frees_the_year_at_once(app, runner, tmp_path):
     with _blocked_writes(app) as release:
         process = _start(app, "publish", "--year", "2023")
         try:
-            _until(lambda: _year_locked(app), what="`surveys publish` took the year's lock")
+            _until(
+                lambda: _year_locked(app),
+                what="`surveys publish` took the year's lock",
+                process=process,
+            )
             process.kill()  # SIGKILL: no clean-up of its own
             process.wait()
         finally:
