@@ -57,8 +57,8 @@ def pytest_collection_modifyitems(config, items):
     layout; the same requests run on PostgreSQL in the non-browser tests), tests marked
     ``one_database`` (they read figures the database only stores) and tests of the report's
     outputs built on the ``demo`` fixture (the demo itself runs on PostgreSQL in
-    ``test_cli``). Pure tests of ``indicators/``, the instrument and the spec texts ran in
-    the SQLite pass already."""
+    ``test_disclosure_demo``, whose bounded attack reads what it published). Pure tests
+    of ``indicators/``, the instrument and the spec texts ran in the SQLite pass already."""
     if os.environ.get("TEST_DB") != "postgresql":
         return
     keep, drop = [], []

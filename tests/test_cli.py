@@ -87,6 +87,9 @@ def test_users_create_refuses_bad_input(app, runner):
     assert count_rows(app, "app_user") == 1
 
 
+# PostgreSQL: the demo runs there in test_disclosure_demo (it must succeed, and its
+# publications are attacked); what this test adds is the command's own text and rules.
+@pytest.mark.one_database
 def test_demo_fills_an_empty_database_once(app, runner):
     # the real command on the empty database (on SQLite once per test run: load_demo)
     first_output = load_demo(runner)
