@@ -54,13 +54,25 @@ def run_clock_until(page, done, *, step_ms: int = 500, limit_ms: int = 90_000) -
     for _ in range(limit_ms // step_ms):
         if done():
             return
-        try:
-            page.clock.run_for(step_ms)
-        except PlaywrightError as exc:  # the page is navigating (a kiosk reset): go on
-            if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
-                raise
-        page.wait_for_timeout(50)
+        _clock_step(page, step_ms)
     assert done(), f"not done within {limit_ms} ms of the page's clock"
+
+
+def run_clock_for(page, total_ms: int, *, step_ms: int = 500) -> None:
+    """Move the page's installed clock on by ``total_ms`` in the same steps as
+    ``run_clock_until``: for checking that nothing more happens meanwhile."""
+    for _ in range(total_ms // step_ms):
+        _clock_step(page, step_ms)
+
+
+def _clock_step(page, step_ms: int) -> None:
+    """One step of the page's clock, then 50 ms of real time (see run_clock_until)."""
+    try:
+        page.clock.run_for(step_ms)
+    except PlaywrightError as exc:  # the page is navigating (a kiosk reset): go on
+        if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
+            raise
+    page.wait_for_timeout(50)
 
 
 def has_heading(page, name: str) -> bool:

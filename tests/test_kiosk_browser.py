@@ -13,7 +13,14 @@ from sqlalchemy import text
 from surveys import db
 from surveys.models import Round
 from surveys.services import rounds as ops
-from tests.browsing import fill, has_heading, run_clock_until, wait_for_sw, wait_until
+from tests.browsing import (
+    fill,
+    has_heading,
+    run_clock_for,
+    run_clock_until,
+    wait_for_sw,
+    wait_until,
+)
 from tests.conftest import TABLET, count_rows, release_all, tablet_page
 
 PHONE = {"width": 390, "height": 844}
@@ -167,9 +174,7 @@ def test_several_questionnaires_queued_offline_all_stored_once_after_a_reload(
     # queued questionnaire is stored exactly once is what the end of the test checks.
     page.context.set_offline(False)
     run_clock_until(page, lambda: count_rows(app, "response") >= 3)
-    for _ in range(16):  # 8 s of the page's clock: later retries must not store twice
-        page.clock.run_for(500)
-        page.wait_for_timeout(50)
+    run_clock_for(page, 8_000)  # later retries must not store anything twice
     assert count_rows(app, "response") == 3
     assert answers_by_q1(app) == [2, 4, 6]
     assert queue_length(page) == 0
