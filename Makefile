@@ -42,8 +42,9 @@ lock: | $(UV)
 # Debian's Chromium for the browser tests (Playwright's own download does not work here),
 # and Debian's redis-server for the test of the sign-in limit in Redis (tests/test_redis_limit.py
 # starts its own on a loopback port). Idempotent: does nothing when both are on PATH.
-# axe-core (accessibility checks injected by the browser tests) and Lighthouse
-# (bench/lighthouse.py) come from npm, pinned by tests/js/package-lock.json.
+# axe-core (accessibility checks injected by the browser tests) comes from npm, pinned by
+# tests/js/package-lock.json; Lighthouse, a devDependency there (185 MB), is left out here:
+# bench/lighthouse.py installs it on first use.
 browsers:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
@@ -51,8 +52,8 @@ browsers:
 	@command -v redis-server >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	  else echo "Installera Redis: sudo apt-get install redis-server" >&2; exit 1; fi; }
-	@test -f tests/js/node_modules/axe-core/axe.min.js -a -f tests/js/node_modules/.bin/lighthouse \
-	  || npm ci --prefix tests/js --no-audit --no-fund --silent
+	@test -f tests/js/node_modules/axe-core/axe.min.js \
+	  || npm ci --prefix tests/js --omit=dev --no-audit --no-fund --silent
 
 run: $(RUN_STAMP)
 	$(BIN)/surveys db upgrade
@@ -70,9 +71,10 @@ run: $(RUN_STAMP)
 # pytest_collection_modifyitems in tests/conftest.py). The wheel test is part of it;
 # deselect it while working with PYTEST_ARGS='-m "not wheel"'.
 # pytest-xdist spreads the test files over TEST_WORKERS processes (one per core; each has a
-# database of its own). TEST_WORKERS=0 runs everything in one process.
+# database of its own). TEST_WORKERS=0 runs everything in one process. The longest files
+# go first (START_FIRST in tests/conftest.py), so xdist's own order is turned off.
 TEST_WORKERS ?= 2
-XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 test: $(TEST_STAMP) browsers lint
 	$(BIN)/pytest -q $(XDIST) $(PYTEST_ARGS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
