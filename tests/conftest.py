@@ -394,8 +394,8 @@ def _shared_snapshot(
     name: str, build_and_copy: Callable[[Path], T], own_copy: Path
 ) -> tuple[Path, object, bool]:
     """(copy, value, built here) of a snapshot: built here into ``own_copy``, or, under
-    pytest-xdist, taken from the folder the run's workers share when another worker built
-    it first.
+    pytest-xdist, into the folder the run's workers share (taken from there when another
+    worker built it first).
 
     The folder is the parent of the workers' base temporary folders (``pytest-N``, one
     per run), so a later run never finds an earlier run's snapshot. One worker builds
@@ -413,10 +413,9 @@ def _shared_snapshot(
         if value_file.exists():  # written last: the copy beside it is complete
             value = pickle.loads(value_file.read_bytes())  # noqa: S301 - this run's own file
             return copy, value, False
-        value = build_and_copy(own_copy)
-        _sqlite_copy(own_copy, copy)
+        value = build_and_copy(copy)  # the workers' copy, written once
         value_file.write_bytes(pickle.dumps(value))
-    return own_copy, value, True
+    return copy, value, True
 
 
 def load_demo(runner) -> str:
