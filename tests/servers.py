@@ -35,13 +35,14 @@ def free_port() -> int:
 
 @contextmanager
 def gunicorn(
-    tmp_path: Path, env: dict[str, str], *args: str, seconds: float = 60
+    tmp_path: Path, env: dict[str, str], *args: str, seconds: float = 60, workers: int = 1
 ) -> Iterator[tuple[str, Path, subprocess.Popen]]:
     """Start ``gunicorn --config gunicorn.conf.py <args> wsgi:app`` on a free port with
     ``env`` on top of this process's environment; yield (base URL, access log, process).
 
     The access log is ``tmp_path / "access.log"``, the error log ``gunicorn.log`` there
-    (shown when the server does not come up).
+    (shown when the server does not come up). ``workers`` above 1: yield only once that
+    many workers have answered (the access log must start with the pid: PID_METHOD_STATUS).
     """
     port = free_port()
     access_log = tmp_path / "access.log"
@@ -61,6 +62,8 @@ def gunicorn(
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_until_up(base, process, seconds, error_log)
+            if workers > 1:
+                _wait_for_workers(base, access_log, workers, process, seconds, error_log)
             yield base, access_log, process
         finally:
             process.send_signal(signal.SIGTERM)
@@ -69,6 +72,26 @@ def gunicorn(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def _wait_for_workers(
+    base: str, access_log: Path, count: int, process: subprocess.Popen, seconds: float, log: Path
+) -> None:
+    """Until ``count`` different workers have answered a request (a new connection each).
+
+    Without preload each worker imports the application itself: on a busy machine the
+    first one could otherwise take every connection of a test's burst while the other was
+    still starting, and a test that must see two workers answer would see one.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        requests.get(base + "/logga-in", headers={"Connection": "close"}, timeout=10)
+        lines = access_log.read_text().splitlines() if access_log.exists() else []
+        if len({line.split()[0] for line in lines if line.strip()}) >= count:
+            return
+        if time.monotonic() > deadline or process.poll() is not None:
+            pytest.fail(f"{count} gunicorn-processer svarade inte: " + log.read_text()[-2000:])
+        time.sleep(0.05)
 
 
 def _wait_until_up(base: str, process: subprocess.Popen, seconds: float, log: Path) -> None:

@@ -84,7 +84,7 @@ def two_workers(database_url, tmp_path, redis_url):
         "GUNICORN_PRELOAD": "0",  # two separately started workers (see test_security.py)
     }
     args = (*TWO_WORKERS, "--access-logformat", PID_METHOD_STATUS)
-    with gunicorn(tmp_path, env, *args) as (base, access_log, _):
+    with gunicorn(tmp_path, env, *args, workers=2) as (base, access_log, _):
         yield base, access_log
 
 

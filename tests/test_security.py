@@ -413,7 +413,7 @@ def gunicorn_two_workers(database_url, tmp_path):
         "GUNICORN_PRELOAD": "0",
     }
     args = (*TWO_WORKERS, "--access-logformat", PID_METHOD_STATUS)
-    with gunicorn(tmp_path, env, *args) as (base, access_log, _):
+    with gunicorn(tmp_path, env, *args, workers=2) as (base, access_log, _):
         yield base, access_log
 
 
