@@ -6,7 +6,8 @@ import sys
 
 from gunicorn.glogging import Logger
 
-from surveys.lanes import ReportLane
+from surveys import lanes
+from surveys.lanes import FromWorkers, ReportLane, ReportProcess
 
 bind = f"127.0.0.1:{os.environ.get('PORT', '8000')}"
 # The work per request is CPU-bound Python: one process per core, with a few threads each
@@ -67,16 +68,63 @@ logger_class = RespondentSilentLogger
 SWITCH_INTERVAL_SECONDS = float(os.environ.get("GUNICORN_SWITCH_INTERVAL", "0.001"))
 # Staff's report pages one at a time on the machine (surveys/lanes.py); 0 turns it off.
 REPORT_LANE = os.environ.get("GUNICORN_REPORT_LANE", "1") == "1"
+# ... and computed by a gunicorn of their own at a lower priority, which the master starts
+# on a Unix socket (surveys/lanes.py, "the report process"); 0: by the workers themselves.
+REPORT_PROCESS = os.environ.get("GUNICORN_REPORT_PROCESS", "1") == "1"
+
+# This file is also the report process's config: its master sets CHILD_ENV (its pid).
+PARENT_PID = os.environ.get(lanes.CHILD_ENV)
+if PARENT_PID is not None:
+    # one request at a time (a sync worker), allowed as long as a report may take
+    workers, threads, timeout = 1, 1, lanes.REPORT_TIMEOUT_SECONDS
+    control_socket_disable = True  # gunicorn's control socket is the main master's
+    preload_app = True  # post_fork below wraps the app: it must be loaded in the master
+    secure_scheme_headers: dict = {}  # the scheme comes from the worker (lanes.FromWorkers)
+    lanes.become_report_process(int(PARENT_PID))
+
+
+def _preloaded_surveys(server):
+    """The application loaded in the master (preload_app), if it is this service's (the
+    benchmarks also run a bare hello app under this file); else None."""
+    app = getattr(server.app, "callable", None)
+    config = getattr(app, "config", {})
+    return app if "INSTANCE_DIR" in config and "engine" in app.extensions else None
+
+
+def when_ready(server):
+    """The main master, its sockets bound, before its workers: starts the report process
+    (kept on the arbiter, which outlives a reload of this file)."""
+    server.surveys_report_process = None
+    if REPORT_PROCESS and PARENT_PID is None and _preloaded_surveys(server) is not None:
+        server.surveys_report_process = lanes.start_report_process(
+            os.path.abspath(__file__), server
+        )
+
+
+def on_exit(server):
+    """The main master stopping: the report process stops with it."""
+    report_process = getattr(server, "surveys_report_process", None)
+    if report_process is not None:
+        lanes.stop_report_process(*report_process)
 
 
 def post_fork(server, worker):
     """A forked worker must not share the master's database connections (preload_app),
     and hands the GIL over sooner (SWITCH_INTERVAL_SECONDS)."""
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
-    app = getattr(server.app, "callable", None)
-    engine = getattr(app, "extensions", {}).get("engine") if app is not None else None
-    if engine is not None:
-        engine.dispose(close=False)
-    if REPORT_LANE and app is not None and "INSTANCE_DIR" in getattr(app, "config", {}):
-        lock = os.path.join(app.config["INSTANCE_DIR"], "report-lane.lock")
-        app.wsgi_app = ReportLane(app.wsgi_app, lock)
+    app = _preloaded_surveys(server)
+    if app is None:
+        return  # no preload: the app is not loaded yet (no lane, no report process)
+    app.extensions["engine"].dispose(close=False)
+    if PARENT_PID is not None:
+        app.wsgi_app = FromWorkers(app.wsgi_app)  # one request at a time already
+        return
+    inner = app.wsgi_app
+    heavy = inner
+    if REPORT_LANE:
+        heavy = app.wsgi_app = ReportLane(
+            inner, os.path.join(app.config["INSTANCE_DIR"], "report-lane.lock")
+        )
+    report_process = getattr(server, "surveys_report_process", None)
+    if report_process is not None:  # (process, socket path)
+        app.wsgi_app = ReportProcess(inner, report_process[1], heavy, app)

@@ -39,6 +39,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench.settings import PUBLIC_URL, SECRET
+from surveys import lanes
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = re.compile(rb'name="csrf_token" value="([^"]+)"')
@@ -194,8 +195,17 @@ def job_worker(env: dict[str, str]):
 
 
 def worker_pids(master: int) -> list[int]:
+    """The master's workers: its children, minus the report process it starts."""
     children = Path(f"/proc/{master}/task/{master}/children")
-    return [int(p) for p in children.read_text().split()] if children.exists() else []
+    pids = [int(p) for p in children.read_text().split()] if children.exists() else []
+    return [pid for pid in pids if not _is_report_process(pid)]
+
+
+def _is_report_process(pid: int) -> bool:
+    try:
+        return lanes.CHILD_ENV.encode() + b"=" in Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:  # gone already
+        return False
 
 
 def watch_workers(master: int, stop: float, seen: set[int]) -> None:

@@ -1,4 +1,5 @@
-"""The report lane: staff's heavy report pages one at a time on this machine.
+"""The report lane and the report process: staff's heavy report pages one at a time on
+this machine, at a lower priority than the tablets.
 
 A report page, download or chart of a year at 400 000 questionnaires is a few hundred
 milliseconds of pure Python; two at once in gunicorn's workers take both cores from the
@@ -6,14 +7,35 @@ tablets (whose requests then wait for the CPU and for the GIL). ``ReportLane`` w
 WSGI application (gunicorn.conf.py does, per worker): a request under ``HEAVY_PREFIXES``
 first takes a lock shared by every worker on the machine (a thread lock inside the
 process, ``flock`` between processes), so at most one is computed at a time and the
-other core stays with the tablets. Respondent pages never wait for it.
+other core stays with the tablets. Respondent pages never wait for it. The report
+process (below) goes further: the pages are computed outside the workers, at a lower
+priority, and the lane only answers when that process cannot be reached.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import http.client
+import io
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import quote
+
+from flask import Flask
 
 from surveys.db import MachineLock
+from surveys.errors import error_page
+
+log = logging.getLogger(__name__)
 
 HEAVY_PREFIXES = ("/rapport", "/admin/publicera")
 
@@ -38,3 +60,237 @@ class ReportLane:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
+
+
+# -- the report process --------------------------------------------------------------
+#
+# The lane keeps one core for the tablets, but the report still runs inside a gunicorn
+# worker at the tablets' priority, and a tablet's request in the same worker waits for
+# the GIL behind it. The report process is a gunicorn of its own (one worker, one
+# request at a time) on a Unix socket, started by the main gunicorn's master at a lower
+# priority (nice REPORT_NICENESS): the workers hand heavy pages to it and wait on a
+# socket, which holds no GIL and no CPU, and the operating system gives the tablets'
+# processes the CPU first. When it is not there (still starting, or gone) a worker
+# computes the page itself, in the lane, as before.
+
+REPORT_NICENESS = 10
+REPORT_TIMEOUT_SECONDS = 120  # the report process's own worker timeout
+CHILD_ENV = "SURVEYS_REPORT_PROCESS_OF"  # set, to the main master's pid, in the report process
+SOCKET_NAME = "rapport.sock"
+
+
+# The worker's own view of the connection, in headers only a worker sets (FromWorkers).
+ADDRESS_HEADER = "X-Rapport-Klient"
+SCHEME_HEADER = "X-Rapport-Schema"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h: a signal for this process when its parent dies
+# Hop-by-hop headers belong to one connection, not to the request or the response.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+UNAVAILABLE_TITLE = "Sidan kunde inte visas just nu"
+UNAVAILABLE_MESSAGE = (
+    "Rapportdelen svarade inte i tid. Ladda om sidan om en stund. Om du publicerade: se "
+    "först efter på sidan Publicera om publiceringen har startat."
+)
+
+
+class ReportProcess:
+    """WSGI middleware: heavy staff pages answered by the report process over its socket;
+    ``fallback`` (the lane) answers them when the process cannot be reached."""
+
+    def __init__(
+        self,
+        app: Callable,
+        socket_path: str,
+        fallback: Callable,
+        flask_app: Flask,
+        prefixes: Iterable[str] = HEAVY_PREFIXES,
+        timeout: float = REPORT_TIMEOUT_SECONDS + 30,
+    ):
+        self.app = app
+        self.socket_path = socket_path
+        self.fallback = fallback
+        self.flask_app = flask_app
+        self.prefixes = tuple(prefixes)
+        self.timeout = timeout
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if not (environ.get("PATH_INFO") or "").startswith(self.prefixes):
+            return self.app(environ, start_response)
+        length = _content_length(environ)
+        if length is None or length > self.flask_app.config["MAX_CONTENT_LENGTH"]:
+            return self.app(environ, start_response)  # refused here (400, 413), not forwarded
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)  # read again if the fallback answers
+        connection = UnixHTTPConnection(self.socket_path, self.timeout)
+        try:
+            connection.connect()
+        except OSError:  # not started yet, or gone: computed here
+            connection.close()
+            return self.fallback(environ, start_response)
+        try:
+            connection.request(
+                environ["REQUEST_METHOD"],
+                request_target(environ),
+                body=body or None,
+                headers=forwarded_headers(environ),
+            )
+            response = connection.getresponse()
+            content = response.read()
+        except (OSError, http.client.HTTPException):
+            log.error("Rapportprocessen svarade inte.")  # no path: it may name a year's page
+            if environ["REQUEST_METHOD"] in ("GET", "HEAD"):  # nothing changes: computed here
+                environ["wsgi.input"].seek(0)
+                return self.fallback(environ, start_response)
+            return self.unavailable(environ, start_response)  # it may have done the POST
+        finally:
+            connection.close()
+        headers = [
+            (name, value) for name, value in response.getheaders() if name.lower() not in HOP_BY_HOP
+        ]
+        start_response(f"{response.status} {response.reason}", headers)
+        return [content]
+
+    def unavailable(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        """The app's own Swedish error page (503), with its top bar and way back."""
+        with self.flask_app.request_context(environ):
+            response = self.flask_app.make_response(
+                error_page(503, UNAVAILABLE_MESSAGE, UNAVAILABLE_TITLE)
+            )
+            return response(environ, start_response)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP/1.1 over a Unix socket (the report process listens on one)."""
+
+    def __init__(self, socket_path: str, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = socket_path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.socket_path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def _content_length(environ: dict) -> int | None:
+    """The request body's length (0 without one), or None when it cannot be known here
+    (a chunked upload, or a header that is not a number: the app refuses those)."""
+    value = environ.get("CONTENT_LENGTH") or ""
+    if not value:
+        return None if environ.get("wsgi.input_terminated") and _chunked(environ) else 0
+    return int(value) if value.isdigit() else None
+
+
+def _chunked(environ: dict) -> bool:
+    return "chunked" in (environ.get("HTTP_TRANSFER_ENCODING") or "").lower()
+
+
+def request_target(environ: dict) -> str:
+    """The path and query string as the client sent them (WSGI gives the path decoded)."""
+    path = (environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")).encode("latin-1")
+    target = quote(path, safe="/;:@&=+$,!~*'()-._")
+    query = environ.get("QUERY_STRING")
+    return f"{target}?{query}" if query else target
+
+
+def forwarded_headers(environ: dict) -> dict[str, str]:
+    """The client's headers as the worker received them (the app behind the socket reads
+    ``X-Forwarded-For`` as the worker's would, through the same ``TRUSTED_PROXIES``),
+    minus hop-by-hop ones, plus the worker's own view of the connection in headers only
+    a worker can set (a client's are replaced: see ``FromWorkers``)."""
+    headers: dict[str, str] = {}
+    for key, value in environ.items():
+        if not key.startswith("HTTP_"):
+            continue
+        name = key[5:].replace("_", "-").title()
+        if name.lower() not in HOP_BY_HOP and name not in (ADDRESS_HEADER, SCHEME_HEADER):
+            headers[name] = value
+    if environ.get("CONTENT_TYPE"):
+        headers["Content-Type"] = environ["CONTENT_TYPE"]
+    headers[ADDRESS_HEADER] = environ.get("REMOTE_ADDR") or ""
+    headers[SCHEME_HEADER] = environ.get("wsgi.url_scheme", "http")
+    return headers
+
+
+def _environ_key(header: str) -> str:
+    """A request header's key in the WSGI environ (X-Rapport-Klient: HTTP_X_RAPPORT_KLIENT)."""
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
+class FromWorkers:
+    """WSGI middleware in the report process: the client's address and scheme as the
+    worker saw them, so the app sees the request as the worker's app would (Flask-Login's
+    "strong" session protection compares the address; a Unix socket's peer has none).
+
+    Only the workers reach the socket (its folder is this user's alone), and they
+    replace whatever a client sent in these headers."""
+
+    def __init__(self, app: Callable):
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        environ["REMOTE_ADDR"] = environ.pop(_environ_key(ADDRESS_HEADER), "")
+        scheme = environ.pop(_environ_key(SCHEME_HEADER), "http")
+        environ["wsgi.url_scheme"] = "https" if scheme == "https" else "http"
+        return self.app(environ, start_response)
+
+
+def start_report_process(config_file: str, server: Any) -> tuple[subprocess.Popen, str]:
+    """The report process, started by gunicorn's master (``when_ready``): the same
+    config file and application on a Unix socket in a new private folder, with the
+    master's logs. Returns (process, socket path)."""
+    folder = tempfile.mkdtemp(prefix="surveys-rapport-")  # mode 0700: only this user
+    socket_path = os.path.join(folder, SOCKET_NAME)
+    cfg = server.cfg
+    command = [sys.executable, "-m", "gunicorn", "--config", config_file]
+    command += ["--bind", f"unix:{socket_path}"]
+    if cfg.accesslog:
+        command += ["--access-logfile", cfg.accesslog, "--access-logformat", cfg.access_log_format]
+    if cfg.errorlog:
+        command += ["--error-logfile", cfg.errorlog]
+    command.append(server.app.app_uri)
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter's gunicorn, our arguments
+        command, env={**os.environ, CHILD_ENV: str(os.getpid())}
+    )
+    return process, socket_path
+
+
+def stop_report_process(process: subprocess.Popen, socket_path: str) -> None:
+    """Stops the report process (gunicorn's ``on_exit``) and removes its folder."""
+    process.terminate()
+    try:
+        process.wait(timeout=REPORT_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    shutil.rmtree(os.path.dirname(socket_path), ignore_errors=True)
+
+
+def become_report_process(parent_pid: int) -> None:
+    """In the report process, as its config is read: lower priority (its workers
+    inherit it), and stop when the main master stops, even if it was killed."""
+    current = os.nice(0)
+    if current < REPORT_NICENESS:
+        os.nice(REPORT_NICENESS - current)
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: on_exit still stops it
+        log.info("Rapportprocessen kan inte följa huvudprocessen; den stoppas vid avslut.")
+    if os.getppid() != parent_pid:  # the master died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)

@@ -48,6 +48,9 @@ def gunicorn(
     access_log = tmp_path / "access.log"
     error_log = tmp_path / "gunicorn.log"
     full_env = {**os.environ, "SURVEYS_INSTANCE": str(tmp_path / "instance"), **env}
+    # No report process unless a test asks for it (test_gunicorn does): it is a second
+    # gunicorn importing the application, seconds of CPU these tests do not look at.
+    full_env.setdefault("GUNICORN_REPORT_PROCESS", "0")
     full_env["PORT"] = str(port)
     with error_log.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter's gunicorn

@@ -13,10 +13,11 @@ import pytest
 import requests
 
 from surveys import db
+from surveys.lanes import REPORT_NICENESS
 from surveys.models import Round
 from surveys.services.rounds import new_kiosk_link
-from tests.conftest import SECRET
-from tests.servers import gunicorn
+from tests.conftest import PASSWORD, SECRET, form_token
+from tests.servers import PID_METHOD_STATUS, gunicorn
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -118,3 +119,87 @@ def test_killed_worker_is_replaced_and_serves(server):
     for _ in range(4):  # both workers, whichever accepts
         assert "Logga in" in requests.get(url + "/logga-in", timeout=5).text
     assert time.monotonic() - started < 5
+
+
+def _niceness(pid: int) -> int:
+    return os.getpriority(os.PRIO_PROCESS, pid)
+
+
+def _parent(pid: int) -> int:
+    """The parent's pid, from /proc (field 4 of stat, after the command in brackets)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_report_pages_are_computed_by_the_report_process_at_a_lower_priority(
+    app, database_url, make_user, tmp_path
+):
+    env = {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": SECRET,
+        "WEB_CONCURRENCY": "1",
+        "GUNICORN_REPORT_PROCESS": "1",
+    }
+    email = make_user("administratör")
+    args = ("--access-logformat", PID_METHOD_STATUS)
+    with gunicorn(tmp_path, env, *args) as (url, log, master):
+        browser = requests.Session()
+        page = browser.get(url + "/logga-in", timeout=10)
+        fields = {"csrf_token": form_token(page.text), "email": email, "password": PASSWORD}
+        assert browser.post(url + "/logga-in", data=fields, timeout=10).status_code == 200
+        # The report process starts beside the workers; until it answers they compute.
+        deadline = time.monotonic() + 60
+        while True:
+            report = browser.get(url + "/rapport", timeout=30)
+            pids = {int(line.split()[0].strip("<>")) for line in _lines(log) if line.strip()}
+            low = [pid for pid in pids if _niceness(pid) == REPORT_NICENESS]
+            if low or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert low, "ingen rapportprocess svarade"
+        [report_worker] = low
+        report_master = _parent(report_worker)
+        assert _parent(report_master) == master.pid  # started by gunicorn's own master
+        assert _niceness(master.pid) == 0
+        # the signed-in administrator's page: the session cookie went through the socket
+        assert report.status_code == 404  # signed in: nothing published yet, says the app
+        assert "Ingen rapport ännu" in report.text
+        assert "Logga ut" in report.text
+        socket_folder = Path(
+            next(
+                arg
+                for arg in Path(f"/proc/{report_master}/cmdline").read_text().split("\0")
+                if arg.startswith("unix:")
+            )[5:]
+        ).parent
+        assert socket_folder.exists()
+        master.send_signal(signal.SIGTERM)
+        master.wait(timeout=60)
+    # stopped with the main master, its private socket folder removed
+    assert not Path(f"/proc/{report_master}").exists()
+    assert not socket_folder.exists()
+
+
+def test_the_report_process_stops_when_its_master_is_killed(app, database_url, tmp_path):
+    env = {"DATABASE_URL": database_url, "SECRET_KEY": SECRET, "GUNICORN_REPORT_PROCESS": "1"}
+    with gunicorn(tmp_path, env, "--workers", "1") as (_url, _log, master):
+        children = Path(f"/proc/{master.pid}/task/{master.pid}/children")
+        deadline = time.monotonic() + 30
+        while not (low := [p for p in map(int, children.read_text().split()) if _niceness(p)]):
+            assert time.monotonic() < deadline, "ingen rapportprocess startade"
+            time.sleep(0.1)
+        [report_master] = low
+        master.kill()  # no on_exit: the kernel tells the report process (PR_SET_PDEATHSIG)
+        master.wait()
+        deadline = time.monotonic() + 30
+        while _alive(report_master):
+            assert time.monotonic() < deadline, "rapportprocessen blev kvar"
+            time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for a parent that is gone."""
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

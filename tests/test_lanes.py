@@ -1,12 +1,18 @@
-"""The report lane (surveys/lanes.py): heavy report pages one at a time, tablets never wait."""
+"""The report lane and the report process (surveys/lanes.py): heavy report pages one at a
+time, at a lower priority, and tablets never wait for them."""
 
 from __future__ import annotations
 
+import http.server
+import socketserver
 import threading
 
+import pytest
+from werkzeug.serving import make_server
 from werkzeug.test import Client
 
-from surveys.lanes import ReportLane
+from surveys.lanes import FromWorkers, ReportLane, ReportProcess
+from tests.conftest import login
 
 
 def test_a_report_waits_for_the_lane_and_a_tablet_does_not(app, make_round, tmp_path):
@@ -47,3 +53,158 @@ def test_the_lane_is_shared_by_two_workers(app, tmp_path):
         assert not taken.wait(0.5)
     other.join(timeout=30)
     assert taken.is_set()
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """The report process's side of the socket: records each request, answers 201 with
+    two cookies (or drops the connection when ``server.drop`` is set)."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self._answer()
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        self._answer()
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        self.server.seen.append((self.command, self.path, dict(self.headers), body))
+        if self.server.drop:
+            self.close_connection = True
+            return  # no answer at all: as a report process that dies mid-request
+        answer = "Räknat i rapportprocessen".encode()
+        self.send_response(201)
+        self.send_header("Set-Cookie", "a=1; Path=/")
+        self.send_header("Set-Cookie", "b=2; Path=/")
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *_args) -> None:
+        """Quiet (a Unix socket's peer has no address to print)."""
+
+
+@pytest.fixture
+def report_socket(tmp_path):
+    """A recording HTTP server on a Unix socket, as the report process would listen."""
+    path = str(tmp_path / "rapport.sock")
+    server = socketserver.ThreadingUnixStreamServer(path, _Recorder)
+    server.seen, server.drop = [], False
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield path, server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_heavy_page_is_answered_by_the_report_process_as_the_client_asked(app, report_socket):
+    path, server = report_socket
+    client = Client(ReportProcess(app.wsgi_app, path, app.wsgi_app, app))
+    client.set_cookie("session", "s1", domain="localhost")
+    answer = client.post(
+        "/admin/publicera/2023?steg=2",
+        data={"confirm": "y", "namn": "Åsa"},
+        headers={
+            "X-Forwarded-For": "203.0.113.9",
+            "Connection": "close",
+            "X-Rapport-Klient": "198.51.100.7",  # a client posing as a worker
+        },
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+    )
+    assert answer.status_code == 201
+    assert answer.get_data(as_text=True) == "Räknat i rapportprocessen"
+    assert answer.headers.getlist("Set-Cookie") == ["a=1; Path=/", "b=2; Path=/"]
+    [(method, target, headers, body)] = server.seen
+    assert (method, target) == ("POST", "/admin/publicera/2023?steg=2")
+    assert body == b"confirm=y&namn=%C3%85sa"
+    assert headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert headers["Cookie"] == "session=s1"
+    # the request as the worker received it: the app there reads X-Forwarded-For itself
+    assert headers["X-Forwarded-For"] == "203.0.113.9"
+    # the worker's own view of the connection, never the client's claim
+    assert headers["X-Rapport-Klient"] == "127.0.0.1"
+    assert headers["X-Rapport-Schema"] == "http"
+    assert headers.get("Connection") != "close"
+
+
+def test_a_signed_in_user_stays_signed_in_through_the_report_process(app, make_user, tmp_path):
+    """The real app behind a real server on a Unix socket, as in the report process:
+    Flask-Login's strong session protection sees the same client address there."""
+    path = str(tmp_path / "rapport.sock")
+    inner = app.wsgi_app
+    behind = make_server(f"unix://{path}", 0, FromWorkers(inner), threaded=True)
+    thread = threading.Thread(target=behind.serve_forever, daemon=True)
+    thread.start()
+    try:
+        app.wsgi_app = ReportProcess(inner, path, inner, app)
+        client = app.test_client()
+        assert login(client, make_user("administratör")).status_code == 302
+        page = client.get("/rapport", environ_base={"REMOTE_ADDR": "192.0.2.4"})
+        assert page.status_code == 302  # signed out: another address, strong protection
+        assert login(client, make_user(email="andra@example.invalid")).status_code == 302
+        page = client.get("/rapport")  # signed in: nothing published yet, says the app
+        assert page.status_code == 404
+        assert "Ingen rapport ännu" in page.get_data(as_text=True)
+        assert "Logga ut" in page.get_data(as_text=True)
+    finally:
+        behind.shutdown()
+        behind.server_close()
+
+
+def test_respondent_and_other_pages_never_reach_the_report_process(app, make_round, report_socket):
+    path, server = report_socket
+    client = Client(ReportProcess(app.wsgi_app, path, app.wsgi_app, app))
+    form = client.get(f"/s/{make_round().code}")
+    assert 'name="csrf_token"' in form.get_data(as_text=True)
+    assert "E-post" in client.get("/logga-in").get_data(as_text=True)
+    assert server.seen == []
+
+
+def test_without_the_report_process_the_lane_computes_the_page(app, tmp_path):
+    lane = ReportLane(app.wsgi_app, str(tmp_path / "report-lane.lock"))
+    missing = str(tmp_path / "ingen.sock")  # not started yet, or gone
+    client = Client(ReportProcess(app.wsgi_app, missing, lane, app))
+    answers: list = []
+    with lane.lock:  # the fallback is the lane: it waits while another report is computed
+        waiting = threading.Thread(target=lambda: answers.append(client.get("/rapport")))
+        waiting.start()
+        waiting.join(0.5)
+        assert answers == []
+    waiting.join(timeout=30)
+    [answer] = answers
+    assert answer.status_code == 302  # the app's own answer: sign in first
+    assert "/logga-in" in answer.headers["Location"]
+
+
+def test_a_dropped_get_is_computed_here_and_a_dropped_post_is_not_repeated(app, report_socket):
+    path, server = report_socket
+    server.drop = True
+    computed_here: list[str] = []
+
+    def fallback(environ, start_response):
+        computed_here.append(environ["REQUEST_METHOD"])
+        return app.wsgi_app(environ, start_response)
+
+    client = Client(ReportProcess(app.wsgi_app, path, fallback, app))
+    page = client.get("/rapport")
+    assert page.status_code == 302
+    assert "/logga-in" in page.headers["Location"]
+    assert computed_here == ["GET"]
+    posted = client.post("/admin/publicera/2023", data={"confirm": "y"})
+    assert posted.status_code == 503
+    text = posted.get_data(as_text=True)
+    assert "Sidan kunde inte visas just nu" in text
+    assert "Publicera" in text
+    assert computed_here == ["GET"]  # the POST may have been done there: not done twice
+    assert [seen[0] for seen in server.seen] == ["GET", "POST"]
+
+
+def test_a_body_larger_than_the_app_takes_is_refused_here(app, report_socket):
+    path, server = report_socket
+    client = Client(ReportProcess(app.wsgi_app, path, app.wsgi_app, app))
+    too_large = b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+    answer = client.post("/admin/publicera/2023", data=too_large)
+    assert answer.status_code == 413
+    assert "för stort" in answer.get_data(as_text=True)
+    assert server.seen == []
