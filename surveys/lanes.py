@@ -73,7 +73,7 @@ class ReportLane:
 # processes the CPU first. When it is not there (still starting, or gone) a worker
 # computes the page itself, in the lane, as before.
 
-REPORT_NICENESS = 10
+REPORT_NICENESS = 10  # steps below the main server (os.nice adds to what it has)
 REPORT_TIMEOUT_SECONDS = 120  # the report process's own worker timeout
 CHILD_ENV = "SURVEYS_REPORT_PROCESS_OF"  # set, to the main master's pid, in the report process
 SOCKET_NAME = "rapport.sock"
@@ -282,11 +282,10 @@ def stop_report_process(process: subprocess.Popen, socket_path: str) -> None:
 
 
 def become_report_process(parent_pid: int) -> None:
-    """In the report process, as its config is read: lower priority (its workers
-    inherit it), and stop when the main master stops, even if it was killed."""
-    current = os.nice(0)
-    if current < REPORT_NICENESS:
-        os.nice(REPORT_NICENESS - current)
+    """In the report process, as its config is read: REPORT_NICENESS steps lower
+    priority than the main master's (its workers inherit it; the kernel stops at 19),
+    and stop when the main master stops, even if it was killed."""
+    os.nice(REPORT_NICENESS)
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)

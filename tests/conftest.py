@@ -275,6 +275,19 @@ def _no_charts_from_earlier_tests():
     assets.clear_memory()
 
 
+@pytest.fixture(autouse=True)
+def _priority_unchanged():
+    """A test must not lower this process's priority: ``surveys worker`` run in-process
+    without ``--priority normal`` sets SCHED_IDLE and nice 10 for good, and every later
+    test of this xdist process would then get a core only when the other does not want it."""
+    before = (os.sched_getscheduler(0), os.nice(0))
+    yield
+    after = (os.sched_getscheduler(0), os.nice(0))
+    assert after == before, (
+        "testet sänkte processens prioritet (surveys worker utan --priority normal?)"
+    )
+
+
 @pytest.fixture
 def app(database_url, tmp_path):
     empty_database(database_url)

@@ -61,6 +61,9 @@ from tests.conftest import (
     table_rows,
 )
 
+# The background worker run in the test process: at normal priority, since its default
+# (SCHED_IDLE and nice 10) would stay with this process and slow every later test.
+WORKER_ONCE = ["worker", "--once", "--priority", "normal"]
 NNS_ADMIN = Actor(email="test", role=Role.admin.value)  # NNS's administrator in the tests
 ORG = "222000-1234"
 OTHER_ORG = "222000-5678"
@@ -1281,12 +1284,12 @@ def test_publishing_from_the_page_is_a_job_that_a_national_worker_does_once(nns)
     assert "håller redan på att publiceras" in again
     with app.app_context():
         assert db.session().exec(select(func.count()).select_from(Publication)).one() == 0
-    worked = app.test_cli_runner().invoke(args=["worker", "--once"])
+    worked = app.test_cli_runner().invoke(args=WORKER_ONCE)
     assert worked.exit_code == 0, worked.output
     done = client.get(job_page).get_data(as_text=True)
     assert "Riket 2023 är publicerat (version 1)" in done
     assert "data-job-running" not in done
-    assert app.test_cli_runner().invoke(args=["worker", "--once"]).exit_code == 0
+    assert app.test_cli_runner().invoke(args=WORKER_ONCE).exit_code == 0
     with app.app_context():
         s = db.session()
         publications = s.exec(select(Publication)).all()
@@ -1327,7 +1330,7 @@ def test_nns_pages_pass_axe(nns, browser):
         page.wait_for_url("**/riket/jobb/*")
         assert "Publiceringen pågår" in page.content()
         checked["jobb"] = axe_violations(page)
-        assert app.test_cli_runner().invoke(args=["worker", "--once"]).exit_code == 0
+        assert app.test_cli_runner().invoke(args=WORKER_ONCE).exit_code == 0
         done = page.get_by_text("Riket 2023 är publicerat (version 1).")
         done.wait_for(timeout=20_000)  # job.js asked again and showed the result
         checked["klart"] = axe_violations(page)
