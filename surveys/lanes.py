@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
@@ -77,6 +78,7 @@ REPORT_NICENESS = 10  # steps below the main server (os.nice adds to what it has
 REPORT_TIMEOUT_SECONDS = 120  # the report process's own worker timeout
 CHILD_ENV = "SURVEYS_REPORT_PROCESS_OF"  # set, to the main master's pid, in the report process
 SOCKET_NAME = "rapport.sock"
+UNREACHABLE_WARNING_SECONDS = 60
 
 
 # The worker's own view of the connection, in headers only a worker sets (FromWorkers).
@@ -122,6 +124,7 @@ class ReportProcess:
         self.flask_app = flask_app
         self.prefixes = tuple(prefixes)
         self.timeout = timeout
+        self.warned_at = -float(UNREACHABLE_WARNING_SECONDS)  # when _say_unreachable last wrote
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if not (environ.get("PATH_INFO") or "").startswith(self.prefixes):
@@ -136,6 +139,7 @@ class ReportProcess:
             connection.connect()
         except OSError:  # not started yet, or gone: computed here
             connection.close()
+            self._say_unreachable()
             return self.fallback(environ, start_response)
         try:
             connection.request(
@@ -159,6 +163,13 @@ class ReportProcess:
         ]
         start_response(f"{response.status} {response.reason}", headers)
         return [content]
+
+    def _say_unreachable(self) -> None:
+        """A warning for the operator, at most once a minute per worker."""
+        now = time.monotonic()
+        if now - self.warned_at >= UNREACHABLE_WARNING_SECONDS:
+            self.warned_at = now
+            log.warning("Rapportprocessen svarar inte; arbetsprocessen räknar rapportsidorna.")
 
     def unavailable(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         """The app's own Swedish error page (503), with its top bar and way back."""

@@ -161,7 +161,7 @@ def test_respondent_and_other_pages_never_reach_the_report_process(app, make_rou
     assert server.seen == []
 
 
-def test_without_the_report_process_the_lane_computes_the_page(app, tmp_path):
+def test_without_the_report_process_the_lane_computes_the_page(app, tmp_path, caplog):
     lane = ReportLane(app.wsgi_app, str(tmp_path / "report-lane.lock"))
     missing = str(tmp_path / "ingen.sock")  # not started yet, or gone
     client = Client(ReportProcess(app.wsgi_app, missing, lane, app))
@@ -175,6 +175,11 @@ def test_without_the_report_process_the_lane_computes_the_page(app, tmp_path):
     [answer] = answers
     assert answer.status_code == 302  # the app's own answer: sign in first
     assert "/logga-in" in answer.headers["Location"]
+    assert client.get("/rapport").status_code == 302
+    # the operator is told, once a minute, not once a page
+    told = [r for r in caplog.records if "Rapportprocessen svarar inte" in r.getMessage()]
+    assert len(told) == 1
+    assert told[0].levelname == "WARNING"
 
 
 def test_a_dropped_get_is_computed_here_and_a_dropped_post_is_not_repeated(app, report_socket):
