@@ -105,7 +105,7 @@ def on_exit(server):
     """The main master stopping: the report process stops with it."""
     report_process = getattr(server, "surveys_report_process", None)
     if report_process is not None:
-        lanes.stop_report_process(*report_process)
+        lanes.stop_report_process(report_process)
 
 
 def post_fork(server, worker):
@@ -126,5 +126,5 @@ def post_fork(server, worker):
             inner, os.path.join(app.config["INSTANCE_DIR"], "report-lane.lock")
         )
     report_process = getattr(server, "surveys_report_process", None)
-    if report_process is not None:  # (process, socket path)
-        app.wsgi_app = ReportProcess(inner, report_process[1], heavy, app)
+    if report_process is not None:
+        app.wsgi_app = ReportProcess(inner, report_process.socket_path, heavy, app)

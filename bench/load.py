@@ -198,14 +198,7 @@ def worker_pids(master: int) -> list[int]:
     """The master's workers: its children, minus the report process it starts."""
     children = Path(f"/proc/{master}/task/{master}/children")
     pids = [int(p) for p in children.read_text().split()] if children.exists() else []
-    return [pid for pid in pids if not _is_report_process(pid)]
-
-
-def _is_report_process(pid: int) -> bool:
-    try:
-        return lanes.CHILD_ENV.encode() + b"=" in Path(f"/proc/{pid}/environ").read_bytes()
-    except OSError:  # gone already
-        return False
+    return [pid for pid in pids if not lanes.is_report_process(pid)]
 
 
 def watch_workers(master: int, stop: float, seen: set[int]) -> None:

@@ -28,10 +28,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from flask import Flask
+from werkzeug.datastructures import EnvironHeaders
+from werkzeug.http import is_hop_by_hop_header
 
 from surveys.db import MachineLock
 from surveys.errors import error_page
@@ -39,6 +42,11 @@ from surveys.errors import error_page
 log = logging.getLogger(__name__)
 
 HEAVY_PREFIXES = ("/rapport", "/admin/publicera")
+
+
+def is_heavy(environ: dict, prefixes: tuple[str, ...]) -> bool:
+    """Whether the request is one of the heavy staff pages (a path under ``prefixes``)."""
+    return (environ.get("PATH_INFO") or "").startswith(prefixes)
 
 
 class ReportLane:
@@ -50,7 +58,7 @@ class ReportLane:
         self.prefixes = tuple(prefixes)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        if not (environ.get("PATH_INFO") or "").startswith(self.prefixes):
+        if not is_heavy(environ, self.prefixes):
             return self.app(environ, start_response)
         with self.lock:
             # the body is read inside the lane (a generator would run after it)
@@ -85,19 +93,6 @@ UNREACHABLE_WARNING_SECONDS = 60
 ADDRESS_HEADER = "X-Rapport-Klient"
 SCHEME_HEADER = "X-Rapport-Schema"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h: a signal for this process when its parent dies
-# Hop-by-hop headers belong to one connection, not to the request or the response.
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
 UNAVAILABLE_TITLE = "Sidan kunde inte visas just nu"
 UNAVAILABLE_MESSAGE = (
     "Rapportdelen svarade inte i tid. Ladda om sidan om en stund. Om du publicerade: se "
@@ -127,7 +122,7 @@ class ReportProcess:
         self.warned_at = -float(UNREACHABLE_WARNING_SECONDS)  # when _say_unreachable last wrote
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        if not (environ.get("PATH_INFO") or "").startswith(self.prefixes):
+        if not is_heavy(environ, self.prefixes):
             return self.app(environ, start_response)
         length = _content_length(environ)
         if length is None or length > self.flask_app.config["MAX_CONTENT_LENGTH"]:
@@ -159,7 +154,9 @@ class ReportProcess:
         finally:
             connection.close()
         headers = [
-            (name, value) for name, value in response.getheaders() if name.lower() not in HOP_BY_HOP
+            (name, value)
+            for name, value in response.getheaders()
+            if not is_hop_by_hop_header(name)  # they belong to one connection
         ]
         start_response(f"{response.status} {response.reason}", headers)
         return [content]
@@ -224,15 +221,12 @@ def forwarded_headers(environ: dict) -> dict[str, str]:
     ``X-Forwarded-For`` as the worker's would, through the same ``TRUSTED_PROXIES``),
     minus hop-by-hop ones, plus the worker's own view of the connection in headers only
     a worker can set (a client's are replaced: see ``FromWorkers``)."""
-    headers: dict[str, str] = {}
-    for key, value in environ.items():
-        if not key.startswith("HTTP_"):
-            continue
-        name = key[5:].replace("_", "-").title()
-        if name.lower() not in HOP_BY_HOP and name not in (ADDRESS_HEADER, SCHEME_HEADER):
-            headers[name] = value
-    if environ.get("CONTENT_TYPE"):
-        headers["Content-Type"] = environ["CONTENT_TYPE"]
+    not_passed = {"Content-Length", ADDRESS_HEADER, SCHEME_HEADER}  # length: from the body
+    headers = {
+        name: value
+        for name, value in EnvironHeaders(environ)
+        if name not in not_passed and not is_hop_by_hop_header(name)
+    }
     headers[ADDRESS_HEADER] = environ.get("REMOTE_ADDR") or ""
     headers[SCHEME_HEADER] = environ.get("wsgi.url_scheme", "http")
     return headers
@@ -261,10 +255,15 @@ class FromWorkers:
         return self.app(environ, start_response)
 
 
-def start_report_process(config_file: str, server: Any) -> tuple[subprocess.Popen, str]:
+class StartedReportProcess(NamedTuple):
+    process: subprocess.Popen
+    socket_path: str  # in a folder of its own, removed when the process is stopped
+
+
+def start_report_process(config_file: str, server: Any) -> StartedReportProcess:
     """The report process, started by gunicorn's master (``when_ready``): the same
     config file and application on a Unix socket in a new private folder, with the
-    master's logs. Returns (process, socket path)."""
+    master's logs."""
     folder = tempfile.mkdtemp(prefix="surveys-rapport-")  # mode 0700: only this user
     socket_path = os.path.join(folder, SOCKET_NAME)
     cfg = server.cfg
@@ -278,18 +277,28 @@ def start_report_process(config_file: str, server: Any) -> tuple[subprocess.Pope
     process = subprocess.Popen(  # noqa: S603 - our own interpreter's gunicorn, our arguments
         command, env={**os.environ, CHILD_ENV: str(os.getpid())}
     )
-    return process, socket_path
+    return StartedReportProcess(process, socket_path)
 
 
-def stop_report_process(process: subprocess.Popen, socket_path: str) -> None:
+def stop_report_process(started: StartedReportProcess) -> None:
     """Stops the report process (gunicorn's ``on_exit``) and removes its folder."""
+    process = started.process
     process.terminate()
     try:
         process.wait(timeout=REPORT_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-    shutil.rmtree(os.path.dirname(socket_path), ignore_errors=True)
+    shutil.rmtree(os.path.dirname(started.socket_path), ignore_errors=True)
+
+
+def is_report_process(pid: int) -> bool:
+    """Whether a process (a child of gunicorn's master) is the report process: its
+    environment has CHILD_ENV, which start_report_process sets."""
+    try:
+        return CHILD_ENV.encode() + b"=" in Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:  # gone already
+        return False
 
 
 def become_report_process(parent_pid: int) -> None:

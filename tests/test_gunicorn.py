@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from surveys import db
-from surveys.lanes import CHILD_ENV, REPORT_NICENESS
+from surveys.lanes import REPORT_NICENESS, is_report_process
 from surveys.models import Round
 from surveys.services.rounds import new_kiosk_link
 from tests.conftest import PASSWORD, SECRET, form_token
@@ -125,16 +125,18 @@ def _niceness(pid: int) -> int:
     return os.getpriority(os.PRIO_PROCESS, pid)
 
 
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command in brackets: state, parent pid, …"""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def _parent(pid: int) -> int:
-    """The parent's pid, from /proc (field 4 of stat, after the command in brackets)."""
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    return int(_stat(pid)[1])
 
 
 def _report_masters(master: int) -> list[int]:
-    """The master's children that are a report process (its master sets CHILD_ENV)."""
     children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    marker = CHILD_ENV.encode() + b"="
-    return [int(p) for p in children if marker in Path(f"/proc/{p}/environ").read_bytes()]
+    return [int(p) for p in children if is_report_process(int(p))]
 
 
 def test_report_pages_are_computed_by_the_report_process_at_a_lower_priority(
@@ -200,8 +202,7 @@ def test_the_report_process_stops_when_its_master_is_killed(app, database_url, t
 
 def _alive(pid: int) -> bool:
     """Running, not a zombie waiting for a parent that is gone."""
-    stat = Path(f"/proc/{pid}/stat")
     try:
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        return _stat(pid)[0] != "Z"
     except FileNotFoundError:
         return False
