@@ -18,6 +18,9 @@ threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
+# gunicorn takes SCRIPT_NAME and PATH_INFO from request headers of a proxy on loopback by
+# default; the app is served at the root, and a client's header must not move its path.
+forwarder_headers = ""
 # The application is imported once, in the master: a worker that is restarted (killed, or
 # recycled after max_requests) is a fork ready in milliseconds instead of ~2 s of imports
 # during which tablets waited (bench.load --max-requests measures both). Code changes
@@ -52,7 +55,7 @@ class RespondentSilentLogger(Logger):
 
     def access(self, resp, req, environ, request_time):
         path = environ.get("PATH_INFO") or getattr(req, "path", "") or ""
-        if path.startswith(RESPONDENT_PREFIXES):
+        if lanes.routed_path(path).startswith(RESPONDENT_PREFIXES):  # "//s/…" is "/s/…"
             return
         super().access(resp, req, environ, request_time)
 
@@ -80,6 +83,11 @@ if PARENT_PID is not None:
     control_socket_disable = True  # gunicorn's control socket is the main master's
     preload_app = True  # post_fork below wraps the app: it must be loaded in the master
     secure_scheme_headers: dict = {}  # the scheme comes from the worker (lanes.FromWorkers)
+    # The main server has held the request to its limits already; forwarded, its target is
+    # quoted again (longer), it has two headers more and repeated fields come joined, which
+    # these limits would refuse with gunicorn's English page.
+    limit_request_line, limit_request_field_size = 0, 0  # 0: unlimited
+    limit_request_fields = 32768  # gunicorn's largest
     lanes.become_report_process(int(PARENT_PID))
 
 

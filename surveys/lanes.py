@@ -20,6 +20,7 @@ import http.client
 import io
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -41,12 +42,21 @@ from surveys.errors import error_page
 
 log = logging.getLogger(__name__)
 
-HEAVY_PREFIXES = ("/rapport", "/admin/publicera")
+# The report, its downloads and charts; publishing and its preview; the comments page
+# (it shows the report's figures beside each comment).
+HEAVY_PREFIXES = ("/rapport", "/admin/publicera", "/admin/kommentarer")
+_REPEATED_SLASHES = re.compile("//+")
+
+
+def routed_path(path: str) -> str:
+    """A request's path as the app's routing matches it: Werkzeug answers "//rapport/2024"
+    as "/rapport/2024", so a prefix test on the raw path would let it by."""
+    return _REPEATED_SLASHES.sub("/", path)
 
 
 def is_heavy(environ: dict, prefixes: tuple[str, ...]) -> bool:
     """Whether the request is one of the heavy staff pages (a path under ``prefixes``)."""
-    return (environ.get("PATH_INFO") or "").startswith(prefixes)
+    return routed_path(environ.get("PATH_INFO") or "").startswith(prefixes)
 
 
 class ReportLane:
@@ -80,7 +90,9 @@ class ReportLane:
 # priority (nice REPORT_NICENESS): the workers hand heavy pages to it and wait on a
 # socket, which holds no GIL and no CPU, and the operating system gives the tablets'
 # processes the CPU first. When it is not there (still starting, or gone) a worker
-# computes the page itself, in the lane, as before.
+# computes the page itself, in the lane, as before. A page it drops half-way (longer than
+# its worker may take, or the process died) is not computed again in the worker: the
+# administrator gets a Swedish page saying to try again.
 
 REPORT_NICENESS = 10  # steps below the main server (os.nice adds to what it has)
 REPORT_TIMEOUT_SECONDS = 120  # the report process's own worker timeout
@@ -102,7 +114,8 @@ UNAVAILABLE_MESSAGE = (
 
 class ReportProcess:
     """WSGI middleware: heavy staff pages answered by the report process over its socket;
-    ``fallback`` (the lane) answers them when the process cannot be reached."""
+    ``fallback`` (the lane) answers them when the process cannot be reached, and those
+    whose body is not read here (larger than MAX_CONTENT_LENGTH, or of unknown length)."""
 
     def __init__(
         self,
@@ -126,7 +139,8 @@ class ReportProcess:
             return self.app(environ, start_response)
         length = _content_length(environ)
         if length is None or length > self.flask_app.config["MAX_CONTENT_LENGTH"]:
-            return self.app(environ, start_response)  # refused here (400, 413), not forwarded
+            # not read here: the lane answers (the app refuses the body, 413, if it reads it)
+            return self.fallback(environ, start_response)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)  # read again if the fallback answers
         connection = UnixHTTPConnection(self.socket_path, self.timeout)
@@ -145,18 +159,19 @@ class ReportProcess:
             )
             response = connection.getresponse()
             content = response.read()
+        except ValueError:  # a header http.client will not send: nothing left the worker
+            return self.fallback(environ, start_response)
         except (OSError, http.client.HTTPException):
+            # It took longer than its worker may, or the process died: computing the page
+            # again here would hold a tablets' core as long. A POST may have been done.
             log.error("Rapportprocessen svarade inte.")  # no path: it may name a year's page
-            if environ["REQUEST_METHOD"] in ("GET", "HEAD"):  # nothing changes: computed here
-                environ["wsgi.input"].seek(0)
-                return self.fallback(environ, start_response)
-            return self.unavailable(environ, start_response)  # it may have done the POST
+            return self.unavailable(environ, start_response)
         finally:
             connection.close()
         headers = [
             (name, value)
             for name, value in response.getheaders()
-            if not is_hop_by_hop_header(name)  # they belong to one connection
+            if not is_hop_by_hop_header(name) and name.lower() not in _SET_BY_THIS_SERVER
         ]
         start_response(f"{response.status} {response.reason}", headers)
         return [content]
@@ -169,12 +184,17 @@ class ReportProcess:
             log.warning("Rapportprocessen svarar inte; arbetsprocessen räknar rapportsidorna.")
 
     def unavailable(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        """The app's own Swedish error page (503), with its top bar and way back."""
-        with self.flask_app.request_context(environ):
-            response = self.flask_app.make_response(
-                error_page(503, UNAVAILABLE_MESSAGE, UNAVAILABLE_TITLE)
-            )
+        """The app's own Swedish error page (503), with its top bar and way back, and the
+        headers every response of the app has (security headers, no caching)."""
+        app = self.flask_app
+        with app.request_context(environ):
+            page = error_page(503, UNAVAILABLE_MESSAGE, UNAVAILABLE_TITLE)
+            response = app.process_response(app.make_response(page))
             return response(environ, start_response)
+
+
+# Response headers the main gunicorn writes itself (a second copy would be sent).
+_SET_BY_THIS_SERVER = {"date", "server"}
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):

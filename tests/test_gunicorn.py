@@ -3,11 +3,13 @@ leave no access-log line, staff requests do, and a killed worker comes back at o
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import signal
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -71,6 +73,11 @@ def test_respondent_requests_leave_no_access_log_line(app, server, make_round):
     report = {"waiting": "0", "token": fields["csrf_token"]}  # signed with the tablet's form
     assert requests.post(f"{enrolled}/ko", data=report, timeout=10).status_code == 200
     assert requests.get(f"{url}/surfplatta/sw.js", timeout=10).status_code == 200
+    # repeated slashes: the app answers "//s/…" as "/s/…", and so does the log
+    assert requests.get(f"{url}//s/{kiosk.code}", timeout=10).status_code == 200
+    # a SCRIPT_NAME header does not move the path ("/s/rapport" is a questionnaire code)
+    moved = requests.get(f"{url}/s/rapport", headers={"SCRIPT_NAME": "/s"}, timeout=10)
+    assert moved.status_code == 404
     assert len(_lines(log)) == before, _lines(log)[before:]
 
     # A staff page is logged, without its path or query string.
@@ -178,6 +185,12 @@ def test_report_pages_are_computed_by_the_report_process_at_a_lower_priority(
         assert report.status_code == 404  # signed in: nothing published yet, says the app
         assert "Ingen rapport ännu" in report.text
         assert "Logga ut" in report.text
+        # What the main server takes is taken behind it too (not gunicorn's English 414
+        # or 431): forwarded, the raw "{" come quoted (three times as long, past 4094
+        # bytes), and the worker adds two headers to the 100 fields the main one allows.
+        status, text = _raw_get(url, "/rapport/" + "{" * 1400, extra_headers=98)
+        assert status == 404
+        assert "Till startsidan" in text  # the app's own page, in Swedish
         command = Path(f"/proc/{report_master}/cmdline").read_text().split("\0")
         socket_folder = Path(next(a for a in command if a.startswith("unix:"))[5:]).parent
         assert socket_folder.exists()
@@ -186,6 +199,21 @@ def test_report_pages_are_computed_by_the_report_process_at_a_lower_priority(
     # stopped with the main master, its private socket folder removed
     assert not _alive(report_master)
     assert not socket_folder.exists()
+
+
+def _raw_get(url: str, target: str, *, extra_headers: int) -> tuple[int, str]:
+    """A GET sent as written (requests would quote the target itself): status and page."""
+    where = urlsplit(url)
+    connection = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+    try:
+        connection.putrequest("GET", target)
+        for number in range(extra_headers):
+            connection.putheader(f"X-Extra-{number}", "1")
+        connection.endheaders()
+        answer = connection.getresponse()
+        return answer.status, answer.read().decode()
+    finally:
+        connection.close()
 
 
 def test_the_report_process_stops_when_its_master_is_killed(app, database_url, tmp_path):

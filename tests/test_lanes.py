@@ -115,6 +115,9 @@ def test_a_heavy_page_is_answered_by_the_report_process_as_the_client_asked(app,
     assert answer.status_code == 201
     assert answer.get_data(as_text=True) == "Räknat i rapportprocessen"
     assert answer.headers.getlist("Set-Cookie") == ["a=1; Path=/", "b=2; Path=/"]
+    # the report process's server wrote Date and Server: the worker's gunicorn writes its own
+    assert "Date" not in answer.headers
+    assert "Server" not in answer.headers
     [(method, target, headers, body)] = server.seen
     assert (method, target) == ("POST", "/admin/publicera/2023?steg=2")
     assert body == b"confirm=y&namn=%C3%85sa"
@@ -155,10 +158,38 @@ def test_a_signed_in_user_stays_signed_in_through_the_report_process(app, make_u
 def test_respondent_and_other_pages_never_reach_the_report_process(app, make_round, report_socket):
     path, server = report_socket
     client = Client(ReportProcess(app.wsgi_app, path, app.wsgi_app, app))
-    form = client.get(f"/s/{make_round().code}")
+    code = make_round().code
+    form = client.get(f"/s/{code}")
     assert 'name="csrf_token"' in form.get_data(as_text=True)
+    repeated = client.get("/", environ_overrides={"PATH_INFO": f"//s/{code}"})
+    assert 'name="csrf_token"' in repeated.get_data(as_text=True)
     assert "E-post" in client.get("/logga-in").get_data(as_text=True)
     assert server.seen == []
+
+
+def test_every_spelling_of_a_heavy_page_reaches_the_report_process(app, report_socket):
+    """The app routes "//rapport/2024" as "/rapport/2024": so must the proxy, or repeated
+    slashes would compute reports at the tablets' priority, several at once."""
+    path, server = report_socket
+    computed_here: list[str] = []
+
+    def fallback(environ, start_response):
+        computed_here.append(environ["PATH_INFO"])
+        return app.wsgi_app(environ, start_response)
+
+    client = Client(ReportProcess(app.wsgi_app, path, fallback, app))
+    targets = ["//rapport/2024/rapport.xlsx", "///rapport", "//admin/publicera/2024"]
+    targets.append("/admin/kommentarer/2024")  # the comments page shows the report's figures
+    for target in targets:  # as gunicorn gives them (a test client reads "//h/" as a host)
+        assert client.get("/", environ_overrides={"PATH_INFO": target}).status_code == 201
+    # forwarded as sent; the recording server (http.server) merges a leading "//" itself
+    assert [seen[1] for seen in server.seen] == [
+        "/rapport/2024/rapport.xlsx",
+        "/rapport",
+        "/admin/publicera/2024",
+        "/admin/kommentarer/2024",
+    ]
+    assert computed_here == []
 
 
 def test_without_the_report_process_the_lane_computes_the_page(app, tmp_path, caplog):
@@ -182,7 +213,11 @@ def test_without_the_report_process_the_lane_computes_the_page(app, tmp_path, ca
     assert told[0].levelname == "WARNING"
 
 
-def test_a_dropped_get_is_computed_here_and_a_dropped_post_is_not_repeated(app, report_socket):
+def test_a_dropped_page_is_not_computed_again_here(app, report_socket):
+    """A page the report process drops half-way took longer than its worker may, or the
+    process died: the worker does not take a tablets' core as long again (a GET), nor
+    publish twice (a POST). The administrator gets the app's Swedish page, with every
+    header the app's responses have."""
     path, server = report_socket
     server.drop = True
     computed_here: list[str] = []
@@ -192,24 +227,54 @@ def test_a_dropped_get_is_computed_here_and_a_dropped_post_is_not_repeated(app, 
         return app.wsgi_app(environ, start_response)
 
     client = Client(ReportProcess(app.wsgi_app, path, fallback, app))
-    page = client.get("/rapport")
-    assert page.status_code == 302
-    assert "/logga-in" in page.headers["Location"]
-    assert computed_here == ["GET"]
-    posted = client.post("/admin/publicera/2023", data={"confirm": "y"})
-    assert posted.status_code == 503
-    text = posted.get_data(as_text=True)
-    assert "Sidan kunde inte visas just nu" in text
-    assert "Publicera" in text
-    assert computed_here == ["GET"]  # the POST may have been done there: not done twice
+    for answer in (client.get("/rapport"), client.post("/admin/publicera/2023", data={"a": "y"})):
+        assert answer.status_code == 503
+        text = answer.get_data(as_text=True)
+        assert "Sidan kunde inte visas just nu" in text
+        assert "Publicera" in text
+        assert answer.headers["Content-Security-Policy"].startswith("default-src")
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["X-Frame-Options"] == "DENY"
+        assert answer.headers["Cache-Control"] == "no-store"
+    assert computed_here == []
     assert [seen[0] for seen in server.seen] == ["GET", "POST"]
 
 
-def test_a_body_larger_than_the_app_takes_is_refused_here(app, report_socket):
+def test_a_body_not_read_here_goes_to_the_lane_not_to_the_workers_app(app, report_socket):
+    """A body larger than the app takes, or of unknown length (chunked), is not read and
+    forwarded: the lane answers, one report at a time, and the app refuses what is too
+    large without reading it."""
     path, server = report_socket
-    client = Client(ReportProcess(app.wsgi_app, path, app.wsgi_app, app))
+    in_the_lane: list[str] = []
+
+    def lane(environ, start_response):
+        in_the_lane.append(environ["REQUEST_METHOD"])
+        return app.wsgi_app(environ, start_response)
+
+    client = Client(ReportProcess(app.wsgi_app, path, lane, app))
     too_large = b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
     answer = client.post("/admin/publicera/2023", data=too_large)
     assert answer.status_code == 413
     assert "för stort" in answer.get_data(as_text=True)
+    chunked = {"wsgi.input_terminated": True, "HTTP_TRANSFER_ENCODING": "chunked"}
+    answer = client.get("/rapport/2024/rapport.xlsx", environ_overrides=chunked)
+    assert answer.status_code == 302  # the app's answer (sign in first), from the lane
+    assert in_the_lane == ["POST", "GET"]
+    assert server.seen == []
+
+
+def test_a_header_the_socket_cannot_carry_is_answered_in_the_lane(app, report_socket):
+    """http.client refuses a header value with a line break (gunicorn refuses it first):
+    nothing was sent, so the lane answers rather than an English 500."""
+    path, server = report_socket
+    in_the_lane: list[str] = []
+
+    def lane(environ, start_response):
+        in_the_lane.append(environ["PATH_INFO"])
+        return app.wsgi_app(environ, start_response)
+
+    client = Client(ReportProcess(app.wsgi_app, path, lane, app))
+    answer = client.get("/rapport", environ_overrides={"HTTP_X_NOTE": "a\r\nInjected: 1"})
+    assert answer.status_code == 302
+    assert in_the_lane == ["/rapport"]
     assert server.seen == []
