@@ -146,6 +146,9 @@ def _report_masters(master: int) -> list[int]:
     return [int(p) for p in children if is_report_process(int(p))]
 
 
+# Processes, priorities and sockets: the pages the report process answers are the app's
+# own, whose database behaviour the other tests hold on both databases.
+@pytest.mark.one_database
 def test_report_pages_are_computed_by_the_report_process_at_a_lower_priority(
     app, database_url, make_user, tmp_path
 ):
@@ -216,6 +219,7 @@ def _raw_get(url: str, target: str, *, extra_headers: int) -> tuple[int, str]:
         connection.close()
 
 
+@pytest.mark.one_database  # processes only (see above)
 def test_the_report_process_stops_when_its_master_is_killed(app, database_url, tmp_path):
     env = {"DATABASE_URL": database_url, "SECRET_KEY": SECRET, "GUNICORN_REPORT_PROCESS": "1"}
     with gunicorn(tmp_path, env, "--workers", "1") as (_url, _log, master):

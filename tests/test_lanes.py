@@ -91,7 +91,8 @@ def report_socket(tmp_path):
     path = str(tmp_path / "rapport.sock")
     server = socketserver.ThreadingUnixStreamServer(path, _Recorder)
     server.seen, server.drop = [], False
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # a short poll: shutdown() at the end waits up to one poll for the loop to notice
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield path, server
     server.shutdown()
@@ -137,7 +138,7 @@ def test_a_signed_in_user_stays_signed_in_through_the_report_process(app, make_u
     path = str(tmp_path / "rapport.sock")
     inner = app.wsgi_app
     behind = make_server(f"unix://{path}", 0, FromWorkers(inner), threaded=True)
-    thread = threading.Thread(target=behind.serve_forever, daemon=True)
+    thread = threading.Thread(target=behind.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         app.wsgi_app = ReportProcess(inner, path, inner, app)
