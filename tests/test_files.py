@@ -557,6 +557,27 @@ def test_history_accepts_labels_decimal_commas_and_percent_signs(app, runner, tm
     assert "(samtliga, kvinnor, män)" in result.output
 
 
+def test_a_number_no_share_can_be_is_refused_not_a_traceback(app, runner, tmp_path):
+    """An Excel cell holds a float: 1e30, -1e30 or infinity is no percentage (Decimal
+    could not even round it), and is named in Swedish like any other bad share."""
+    from surveys.files.reading import parse_share
+
+    for absurd in (1e30, -1e30, float("inf"), float("nan"), 10**40, 1000.5):
+        assert parse_share(absurd) is None, absurd
+    assert (parse_share(99.5), parse_share(0.4), parse_share(100)) == (100, 0, 100)
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(HISTORY_HEADER.split(","))
+    sheet.append([2022, "personal", 1, "samtliga", 10, 1, 1, 1e30, 1, 50])
+    path = tmp_path / "h.xlsx"
+    workbook.save(path)
+    result = runner.invoke(args=["import", "history", str(path)])
+    assert result.exit_code == 1
+    assert "Rad 2, kolumn positive" in result.output
+    assert "Ingenting har importerats" in result.output
+    assert count_rows(app, "history_figure") == 0
+
+
 @pytest.mark.parametrize("kind", ["historik", "riket"])
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_templates_download_and_import_as_they_are(app, admin_client, kind, fmt):

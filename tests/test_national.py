@@ -14,6 +14,8 @@ import stat
 import subprocess
 import sys
 import threading
+import tracemalloc
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -514,7 +516,37 @@ def _bad_cases(key, other_key, checksum):
             _package(key, checksum=checksum, answers_csv=csv_head + csv_row + b"\x00\n"),
             "answers.csv innehåller ogiltiga tecken (NUL).",
         ),
+        "understreck": (  # Python's int("0_6") is 6
+            _package(key, checksum=checksum, answers_csv=csv_head + csv_row[:-1] + b"0_6\n"),
+            "antalet '0_6' kan inte stämma",
+        ),
+        "extra-fil": (_zip_as_given({**files, "mer.txt": b"x"}), "andra filer än ett paket"),
+        "dubbel-fil": (
+            _zip_as_given(files, extra=[("answers.csv", files["answers.csv"])]),
+            "andra filer än ett paket",
+        ),
+        "komprimerat": (_zip_as_given(files, deflated=True), "filerna i paketet är komprimerade"),
+        "djup-beskrivning": (
+            _zip_as_given({**files, "datapackage.json": b"[" * 100_000}),
+            "datapackage.json går inte att läsa som en NNS-paketbeskrivning.",
+        ),
+        "stor-beskrivning": (
+            _zip_as_given({**files, "datapackage.json": b" " * 300_000 + b"{}"}),
+            "datapackage.json går inte att läsa som en NNS-paketbeskrivning.",
+        ),
     }
+
+
+def _zip_as_given(files: dict[str, bytes], *, extra=(), deflated: bool = False) -> bytes:
+    """A zip of exactly these entries (``extra``: more, even under a name already there)."""
+    out = io.BytesIO()
+    method = zipfile.ZIP_DEFLATED if deflated else zipfile.ZIP_STORED
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zipfile's "Duplicate name": meant
+        with zipfile.ZipFile(out, "w", method) as archive:
+            for name, data in [*files.items(), *extra]:
+                archive.writestr(name, data)
+    return out.getvalue()
 
 
 def test_every_bad_package_names_file_and_reason_and_imports_nothing(nns, tmp_path):
@@ -568,6 +600,45 @@ def test_a_validly_signed_package_with_absurd_year_or_counts_is_refused_not_a_tr
         assert reason in output, (name, output)
         assert "Traceback" not in output
         assert _stored(app) == 0, name
+
+
+def test_a_zip_bomb_is_refused_from_the_zips_directory_before_anything_is_unpacked(nns):
+    """A package of a few hundred kB whose answers.csv unpacks to 200 MB: refused on what
+    the zip's directory says, so the import's memory stays far below the unpacked size."""
+    app, key, checksum = nns
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "datapackage.json", _read_zip(_package(key, checksum=checksum))["datapackage.json"]
+        )
+        with archive.open("answers.csv", "w") as bomb:
+            for _ in range(200):
+                bomb.write(bytes(1024 * 1024))
+    assert len(out.getvalue()) < 1024 * 1024
+    tracemalloc.start()
+    try:
+        code, output = _import(app, [("bomb.zip", out.getvalue())])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert code == 1
+    assert "bomb.zip: filerna i paketet är komprimerade" in output
+    assert peak < 50 * 1024 * 1024, peak
+    assert _stored(app) == 0
+
+
+def test_a_signed_descriptor_with_a_list_for_a_path_is_refused_in_swedish(nns):
+    app, key, checksum = nns
+    files = _read_zip(_package(key, checksum=checksum))
+    descriptor = json.loads(files["datapackage.json"])
+    descriptor["resources"][0]["path"] = ["answers.csv"]
+    body = json.dumps(descriptor).encode()
+    files.update({"datapackage.json": body, "datapackage.sig": sign(key, body)})
+    code, output = _import(app, [("lista.zip", zip_files(files, year=2023))])
+    assert code == 1
+    assert "lista.zip: resursen answers saknas i paketet." in output
+    assert "Traceback" not in output
+    assert _stored(app) == 0
 
 
 def _package_with_year(key, checksum: str, year) -> bytes:

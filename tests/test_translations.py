@@ -410,6 +410,16 @@ def test_recordings_refuse_what_is_not_audio_or_too_large_and_are_served(
     folder = tmp_path / "instance" / "ljud"
     fake = tmp_path / "fraga.mp3"
     fake.write_text("<html>inte ljud</html>")
+    from surveys.services.audio import sniff
+
+    # MPEG-1 Layer III, 128 kbit/s, 44.1 kHz: frames of 144 * 128000 // 44100 = 417 bytes
+    frame = b"\xff\xfb\x90\x64" + bytes(413)
+    assert sniff(frame * 3) == sniff(b"ID3\x04" + bytes(12)) == "mp3"  # with a tag or without
+    assert sniff(frame[:417] + b"<html>" + frame) is None  # one frame, then no next one
+    assert sniff(("h<html>" * 200).encode("utf-16")) is None  # FF FE "h": a frame header's bits
+    # UTF-16's byte order mark (FF FE) has an MP3 frame's sync bits, but no frame follows
+    utf16 = tmp_path / "utf16.mp3"
+    utf16.write_bytes(("h<html><script>alert(1)</script></html>" * 40).encode("utf-16"))
     big = tmp_path / "stor.wav"
     big.write_bytes(tiny_wav(tmp_path / "s.wav").read_bytes() + b"\x00" * (3 * 1024 * 1024))
     header_only = tmp_path / "huvud.wav"
@@ -418,6 +428,7 @@ def test_recordings_refuse_what_is_not_audio_or_too_large_and_are_served(
     cut.write_bytes(tiny_wav(tmp_path / "c.wav", frames=4000).read_bytes()[:5000])
     for path, version, message in (
         (fake, Q1, "inte en ljudfil"),
+        (utf16, Q1, "inte en ljudfil"),
         (big, Q1, "för stor"),
         (header_only, Q1, "Filen är för liten för en inspelning (16 byte)."),
         (cut, Q1, "WAV-filen är avkortad: den säger sig ha 8044 byte men har 5000."),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import time
 import zipfile
@@ -387,6 +388,8 @@ def parse_share(value: object) -> int | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
+        if abs(value) > 1000 or not math.isfinite(value):  # no share; Decimal cannot round 1e30
+            return None
         number = Decimal(str(value))
     else:
         text = str(value).strip().rstrip("%").strip().replace("\u00a0", "").replace(" ", "")

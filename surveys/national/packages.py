@@ -26,7 +26,7 @@ from sqlmodel import Session, col
 
 from indicators import Instrument
 from surveys import clock
-from surveys.files.reading import csv_problem
+from surveys.files.reading import csv_problem, is_ascii_integer
 from surveys.models import (
     InstrumentInfo,
     NationalCount,
@@ -43,6 +43,7 @@ from surveys.services.nns_package import (
     DESCRIPTOR,
     MODE_LABELS,
     OTHER,
+    PACKAGE_FILES,
     QUESTIONNAIRE_FIELDS,
     SIGNATURE,
     normal_org_number,
@@ -53,6 +54,7 @@ from surveys.services.nns_package import (
 from surveys.services.signing import parse_public_key, verify
 
 MAX_PACKAGE = 20 * 1024 * 1024  # a förbund's year is a few hundred kB at most
+MAX_DESCRIPTOR = 256 * 1024  # datapackage.json is a few kB: names, sizes, hashes, schemas
 SUBGROUPS = ("kvinna", "man", OTHER)
 # No count in a package can be larger: all of Sweden answers a few thousand questionnaires
 # a year, and the count columns are 32-bit integers in PostgreSQL.
@@ -176,16 +178,7 @@ def check_package(db: Session, instrument: Instrument, *, data: bytes, filename:
 
     files = _open_zip(data, refuse)
     descriptor_bytes = files[DESCRIPTOR]
-    try:
-        descriptor = json.loads(descriptor_bytes.decode("utf-8"))
-        meta = descriptor["nns"]
-        year = meta["year"]
-        if isinstance(year, bool) or not isinstance(year, int):
-            raise TypeError("the year is not a whole number")
-        org = str(meta["organisation_number"])
-        resources = {r["name"]: r for r in descriptor["resources"]}
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError):
-        raise refuse(f"{DESCRIPTOR} går inte att läsa som en NNS-paketbeskrivning.") from None
+    meta, year, org, resources = _read_descriptor(descriptor_bytes, refuse)
     member = _member(db, org)
     if member is None:
         raise refuse(
@@ -251,7 +244,9 @@ def _open_zip(data: bytes, refuse) -> dict[str, bytes]:
         raise refuse("filen är för stor för ett paket (högst 20 MB).")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        files = {i.filename: archive.read(i) for i in archive.infolist() if not i.is_dir()}
+        entries = [i for i in archive.infolist() if not i.is_dir()]
+        _check_entries(entries, refuse)  # before anything is decompressed
+        files = {i.filename: archive.read(i) for i in entries}
     except (
         zipfile.BadZipFile,
         OSError,
@@ -270,17 +265,52 @@ def _open_zip(data: bytes, refuse) -> dict[str, bytes]:
     return files
 
 
+def _read_descriptor(descriptor_bytes: bytes, refuse) -> tuple[dict, int, str, dict]:
+    """The descriptor's NNS part, year, organisation number and resources by name."""
+    try:
+        if len(descriptor_bytes) > MAX_DESCRIPTOR:
+            raise ValueError("far larger than a descriptor")
+        descriptor = json.loads(descriptor_bytes.decode("utf-8"))
+        meta = descriptor["nns"]
+        year = meta["year"]
+        if isinstance(year, bool) or not isinstance(year, int):
+            raise TypeError("the year is not a whole number")
+        org = str(meta["organisation_number"])
+        resources = {r["name"]: r for r in descriptor["resources"]}
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, RecursionError):
+        raise refuse(f"{DESCRIPTOR} går inte att läsa som en NNS-paketbeskrivning.") from None
+    return meta, year, org, resources
+
+
+def _check_entries(entries: list[zipfile.ZipInfo], refuse) -> None:
+    """Only the files a package holds, each once and stored uncompressed, as
+    ``zip_files`` writes them: a compressed entry could unpack to gigabytes from a file
+    that is small enough to send (a zip bomb), before the signature is even read."""
+    names = [entry.filename for entry in entries]
+    if len(names) != len(set(names)) or not set(names) <= PACKAGE_FILES:
+        raise refuse(
+            "paketet innehåller andra filer än ett paket från 'surveys export nns' "
+            f"({', '.join(sorted(PACKAGE_FILES))})."
+        )
+    unpacked = sum(entry.file_size for entry in entries)
+    if any(e.compress_type != zipfile.ZIP_STORED for e in entries) or unpacked > MAX_PACKAGE:
+        raise refuse("filerna i paketet är komprimerade; ett paket från NNS-exporten är det inte.")
+
+
 def _check_resources(files: dict[str, bytes], resources: dict, refuse) -> None:
     """Each resource is in the zip with the size and SHA-256 the signed descriptor gives."""
     for name in ("answers", "questionnaires"):
         resource = resources.get(name)
-        if not isinstance(resource, dict) or resource.get("path") not in files:
+        if not isinstance(resource, dict):
             raise refuse(f"resursen {name} saknas i paketet.")
-        content = files[resource["path"]]
+        path = resource.get("path")
+        if not isinstance(path, str) or path not in files:  # a list is no file name either
+            raise refuse(f"resursen {name} saknas i paketet.")
+        content = files[path]
         if resource.get("hash") != f"sha256:{sha256(content)}" or resource.get("bytes") != len(
             content
         ):
-            raise refuse(f"kontrollsumman för {resource['path']} stämmer inte (filen är ändrad).")
+            raise refuse(f"kontrollsumman för {path} stämmer inte (filen är ändrad).")
 
 
 def _member(db: Session, org: str) -> NationalMember | None:
@@ -323,10 +353,9 @@ def _csv_rows(content: bytes, fields: list[str], name: str, errors: list[str]) -
 
 
 def _int(raw: str | None) -> int | None:
-    try:
-        return int(str(raw).strip())
-    except ValueError:
-        return None
+    """A whole number written with the digits 0–9 (Python's int also takes "0_6" and "٥")."""
+    text = str(raw).strip()
+    return int(text) if is_ascii_integer(text) and len(text) <= 9 else None
 
 
 def _plausible(count: int) -> bool:

@@ -42,8 +42,9 @@ def folder(instance_dir: str | Path) -> Path:
 
 
 def sniff(head: bytes) -> str | None:
-    """The audio format from a file's first bytes (its name is not trusted), or None."""
-    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+    """The audio format from a file's first bytes (its name is not trusted; SNIFF_BYTES
+    of them: an MP3 without a tag shows two frames there), or None."""
+    if head.startswith(b"ID3") or _two_mpeg_frames(head):
         return "mp3"
     if head.startswith(b"OggS"):
         return "ogg"
@@ -54,6 +55,49 @@ def sniff(head: bytes) -> str | None:
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "webm"
     return None
+
+
+SNIFF_BYTES = 4096  # more than two of the longest MPEG audio frames (2,881 bytes)
+
+# MPEG audio frame headers (ISO 11172-3, 13818-3): kbit/s by (MPEG-1?, layer) and index,
+# and Hz by version; index 0 ("free") and 15 ("bad") are no bitrate a file is sniffed by.
+_BITRATES = {
+    (True, 1): (0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (True, 2): (0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (True, 3): (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (False, 1): (0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (False, 2): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+    (False, 3): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_SAMPLE_RATES = {
+    0b11: (44100, 48000, 32000),
+    0b10: (22050, 24000, 16000),
+    0b00: (11025, 12000, 8000),
+}
+
+
+def _mpeg_frame_length(header: bytes) -> int | None:
+    """The length of the MPEG audio frame this header starts, or None when it is none:
+    11 sync bits, then no "reserved" version, layer or sampling rate, and a bitrate."""
+    if len(header) < 3 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
+        return None
+    version, layer_bits = (header[1] >> 3) & 0b11, (header[1] >> 1) & 0b11
+    index, rate_index, padding = header[2] >> 4, (header[2] >> 2) & 0b11, (header[2] >> 1) & 1
+    if version == 0b01 or layer_bits == 0b00 or rate_index == 0b11 or index in (0, 15):
+        return None
+    layer, mpeg1 = 4 - layer_bits, version == 0b11
+    bitrate = _BITRATES[(mpeg1, layer)][index] * 1000
+    rate = _SAMPLE_RATES[version][rate_index]
+    if layer == 1:
+        return (12 * bitrate // rate + padding) * 4
+    return (144 if layer == 2 or mpeg1 else 72) * bitrate // rate + padding
+
+
+def _two_mpeg_frames(head: bytes) -> bool:
+    """An MP3 without a tag: a frame header, and the next frame's where the first ends.
+    One header alone also matches e.g. a UTF-16 text's byte order mark ("\\xff\\xfe")."""
+    length = _mpeg_frame_length(head)
+    return length is not None and _mpeg_frame_length(head[length : length + 3]) is not None
 
 
 MIN_BYTES = 1024  # a spoken question is far longer; a header alone is no recording
@@ -84,7 +128,7 @@ def load_recording(instance_dir: str | Path, instrument: Instrument, version_id:
             "Ingenting har ändrats."
         )
     data = path.read_bytes()
-    fmt = sniff(data[:16]) if len(data) >= 12 else None
+    fmt = sniff(data[:SNIFF_BYTES]) if len(data) >= 12 else None
     if fmt is None:
         raise AudioError(
             "Filen är inte en ljudfil (MP3, Ogg, WAV, M4A eller WebM). Ingenting har ändrats."

@@ -72,6 +72,8 @@ SCHEMAS = {
     "answers": (ANSWER_FIELDS, ["year", "questionnaire", "version_id", "subgroup", "answer_code"]),
     "questionnaires": (QUESTIONNAIRE_FIELDS, ["year", "questionnaire", "mode"]),
 }
+# Every file a package holds (build_package): NNS refuses a zip with any other.
+PACKAGE_FILES = frozenset({DESCRIPTOR, SIGNATURE, *(f"{name}.csv" for name in SCHEMAS)})
 
 
 class PackageError(Exception):
