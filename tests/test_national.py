@@ -6,6 +6,7 @@ Ed25519 keys, real zip files, the real `surveys` commands through the CLI runner
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -674,6 +675,36 @@ def test_register_refuses_control_characters_and_formulas_in_names(nns):
                 )
             s.rollback()
             assert [m.name for m in national_packages.members(s)] == ["Förbund Ett"]
+
+
+def test_a_key_registered_for_one_förbund_is_refused_for_another(nns):
+    """Packages are told apart by the key that signed them: two förbund sharing one could
+    each send packages in the other's name. Base64 can spell a key two ways (the last
+    character's unused bits): compared as bytes."""
+    app, key, _ = nns
+    text = public_key_text(key)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    respelled = text[:42] + alphabet[alphabet.index(text[42]) ^ 0b01] + text[43:]
+    assert respelled != text
+    assert base64.b64decode(respelled) == base64.b64decode(text)
+    for spelling in (text, respelled):
+        with app.app_context():
+            s = db.session()
+            with pytest.raises(
+                national_packages.MemberError, match="redan registrerad för Förbund Ett"
+            ):
+                national_packages.register_member(
+                    s, NNS_ADMIN, name="Förbund Två", org_number="222000-0042", public_key=spelling
+                )
+            s.rollback()
+            assert [m.name for m in national_packages.members(s)] == ["Förbund Ett"]
+    with app.app_context():  # the förbund itself keeps its key when it is updated
+        s = db.session()
+        national_packages.register_member(
+            s, NNS_ADMIN, name="Förbund Ett", org_number=ORG, public_key=text, comparison_group="x"
+        )
+        s.commit()
+        assert [m.comparison_group for m in national_packages.members(s)] == ["x"]
 
 
 def test_the_same_package_twice_is_refused(nns):

@@ -51,7 +51,7 @@ from surveys.services.nns_package import (
     sha256,
     zip_files,
 )
-from surveys.services.signing import parse_public_key, verify
+from surveys.services.signing import parse_public_key, same_public_key, verify
 
 MAX_PACKAGE = 20 * 1024 * 1024  # a förbund's year is a few hundred kB at most
 MAX_DESCRIPTOR = 256 * 1024  # datapackage.json is a few kB: names, sizes, hashes, schemas
@@ -113,7 +113,8 @@ def register_member(
         raise MemberError("Ange förbundets namn (högst 200 tecken).")
     if org is None:
         raise MemberError(not_an_org_number(org_number))
-    if parse_public_key(public_key) is None:
+    key = parse_public_key(public_key)
+    if key is None:
         raise MemberError(
             "Den publika nyckeln går inte att läsa. Klistra in raden som "
             "'surveys keys create' skrev ut hos förbundet (44 tecken base64)."
@@ -130,6 +131,12 @@ def register_member(
     ).scalar_one_or_none()
     if same_name is not None and same_name is not member:
         raise MemberError(f"Det finns redan ett förbund som heter {name}.")
+    for other in members(db):  # a shared key would let one förbund send the other's packages
+        if other is not member and same_public_key(other.public_key, key):
+            raise MemberError(
+                f"Nyckeln är redan registrerad för {other.name}. Varje förbund har en egen "
+                "nyckel: 'surveys keys create' hos förbundet skriver ut den."
+            )
     action = "riket.förbund.ändra" if member else "riket.förbund.registrera"
     if member is None:
         member = NationalMember(

@@ -96,6 +96,13 @@ def parse_public_key(text: str) -> Ed25519PublicKey | None:
         return None
 
 
+def same_public_key(text: str, key: Ed25519PublicKey) -> bool:
+    """Whether ``text`` is ``key`` (compared as bytes: base64 can spell a key two ways)."""
+    other = parse_public_key(text)
+    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    return other is not None and other.public_bytes(*raw) == key.public_bytes(*raw)
+
+
 def sign(key: Ed25519PrivateKey, data: bytes) -> bytes:
     """The signature file's content: base64 of the 64-byte signature, and a newline."""
     return base64.b64encode(key.sign(data)) + b"\n"
