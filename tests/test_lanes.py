@@ -99,6 +99,18 @@ def report_socket(tmp_path):
     server.server_close()
 
 
+def _proxied(app, socket_path: str, noted: str = "REQUEST_METHOD") -> tuple[Client, list[str]]:
+    """A client through ReportProcess, and what reached its fallback (the lane): each
+    request's ``noted`` environ value; the app answers those."""
+    reached: list[str] = []
+
+    def lane(environ, start_response):
+        reached.append(environ[noted])
+        return app.wsgi_app(environ, start_response)
+
+    return Client(ReportProcess(app.wsgi_app, socket_path, lane, app)), reached
+
+
 def test_a_heavy_page_is_answered_by_the_report_process_as_the_client_asked(app, report_socket):
     path, server = report_socket
     client = Client(ReportProcess(app.wsgi_app, path, app.wsgi_app, app))
@@ -172,13 +184,7 @@ def test_every_spelling_of_a_heavy_page_reaches_the_report_process(app, report_s
     """The app routes "//rapport/2024" as "/rapport/2024": so must the proxy, or repeated
     slashes would compute reports at the tablets' priority, several at once."""
     path, server = report_socket
-    computed_here: list[str] = []
-
-    def fallback(environ, start_response):
-        computed_here.append(environ["PATH_INFO"])
-        return app.wsgi_app(environ, start_response)
-
-    client = Client(ReportProcess(app.wsgi_app, path, fallback, app))
+    client, computed_here = _proxied(app, path, noted="PATH_INFO")
     targets = ["//rapport/2024/rapport.xlsx", "///rapport", "//admin/publicera/2024"]
     targets.append("/admin/kommentarer/2024")  # the comments page shows the report's figures
     for target in targets:  # as gunicorn gives them (a test client reads "//h/" as a host)
@@ -221,13 +227,7 @@ def test_a_dropped_page_is_not_computed_again_here(app, report_socket):
     header the app's responses have."""
     path, server = report_socket
     server.drop = True
-    computed_here: list[str] = []
-
-    def fallback(environ, start_response):
-        computed_here.append(environ["REQUEST_METHOD"])
-        return app.wsgi_app(environ, start_response)
-
-    client = Client(ReportProcess(app.wsgi_app, path, fallback, app))
+    client, computed_here = _proxied(app, path)
     for answer in (client.get("/rapport"), client.post("/admin/publicera/2023", data={"a": "y"})):
         assert answer.status_code == 503
         text = answer.get_data(as_text=True)
@@ -246,13 +246,7 @@ def test_a_body_not_read_here_goes_to_the_lane_not_to_the_workers_app(app, repor
     forwarded: the lane answers, one report at a time, and the app refuses what is too
     large without reading it."""
     path, server = report_socket
-    in_the_lane: list[str] = []
-
-    def lane(environ, start_response):
-        in_the_lane.append(environ["REQUEST_METHOD"])
-        return app.wsgi_app(environ, start_response)
-
-    client = Client(ReportProcess(app.wsgi_app, path, lane, app))
+    client, in_the_lane = _proxied(app, path)
     too_large = b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
     answer = client.post("/admin/publicera/2023", data=too_large)
     assert answer.status_code == 413
@@ -268,13 +262,7 @@ def test_a_header_the_socket_cannot_carry_is_answered_in_the_lane(app, report_so
     """http.client refuses a header value with a line break (gunicorn refuses it first):
     nothing was sent, so the lane answers rather than an English 500."""
     path, server = report_socket
-    in_the_lane: list[str] = []
-
-    def lane(environ, start_response):
-        in_the_lane.append(environ["PATH_INFO"])
-        return app.wsgi_app(environ, start_response)
-
-    client = Client(ReportProcess(app.wsgi_app, path, lane, app))
+    client, in_the_lane = _proxied(app, path, noted="PATH_INFO")
     answer = client.get("/rapport", environ_overrides={"HTTP_X_NOTE": "a\r\nInjected: 1"})
     assert answer.status_code == 302
     assert in_the_lane == ["/rapport"]
