@@ -151,16 +151,17 @@ class ReportProcess:
             self._say_unreachable()
             return self.fallback(environ, start_response)
         try:
-            connection.request(
-                environ["REQUEST_METHOD"],
-                request_target(environ),
-                body=body or None,
-                headers=forwarded_headers(environ),
-            )
+            try:
+                connection.request(
+                    environ["REQUEST_METHOD"],
+                    request_target(environ),
+                    body=body or None,
+                    headers=forwarded_headers(environ),
+                )
+            except ValueError:  # a header http.client will not send: nothing left the worker
+                return self.fallback(environ, start_response)
             response = connection.getresponse()
             content = response.read()
-        except ValueError:  # a header http.client will not send: nothing left the worker
-            return self.fallback(environ, start_response)
         except (OSError, http.client.HTTPException):
             # It took longer than its worker may, or the process died: computing the page
             # again here would hold a tablets' core as long. A POST may have been done.
