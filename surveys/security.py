@@ -55,10 +55,11 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _refuse_nul() -> None:
         # No text we store or look up may contain NUL (PostgreSQL refuses it): a 400
-        # here instead of a database error deeper down.
-        values = [request.path, *request.args.values()]
-        if request.method == "POST" and request.mimetype != "multipart/form-data":
-            values.extend(request.form.values())
+        # here instead of a database error deeper down. Every value of a repeated key, and
+        # a multipart form's fields too (its files are not in request.form).
+        values = [request.path, *_every_value(request.args)]
+        if request.method == "POST":
+            values.extend(_every_value(request.form))
         if any("\x00" in value for value in values):
             abort(400)
 
@@ -449,3 +450,8 @@ def keyed_digest(secret: bytes, kind: str, value: str) -> str:
 def client_address() -> str:
     """The client's address as seen through the trusted proxies (throttling key only)."""
     return request.remote_addr or "okänd"
+
+
+def _every_value(multi) -> list[str]:
+    """Every value of a MultiDict (``.values()`` gives only each key's first)."""
+    return [value for _key, values in multi.lists() for value in values]

@@ -800,3 +800,58 @@ def test_a_history_upload_and_its_audit_entry_are_one_transaction(app, admin_cli
     assert count_rows(app, "history_figure") == 0
     assert count_rows(app, "import_batch") == 0
     assert count_rows(app, "audit_entry") == audited
+
+
+def test_an_answers_cell_excel_changed_is_named_as_it_looks_and_nothing_is_imported(
+    app, runner, tmp_path
+):
+    """An Excel error (#N/A), a truth value or a date in the insats column is no insats:
+    refused, and no insats is made of it. Values are shown as the sheet shows them, not as
+    Python writes them, and openpyxl's English warnings (a number formatted as a date
+    that is none) never reach the command line."""
+    from datetime import date, datetime
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(HEADER.strip().split(","))
+    day = datetime(2024, 4, 2)  # noqa: DTZ001 - Excel cells have no time zone
+    good = [2024, "personal", "Insats A", None, day, 6, 5, 4, 3, 2, 1, 0]
+    sheet.append(good)
+    sheet.append([*good[:2], "#N/A", *good[3:]])
+    sheet.append([*good[:2], True, *good[3:]])
+    sheet.append([*good[:2], day.replace(year=1900, month=1, day=1), *good[3:]])
+    sheet.append([*good[:5], day.replace(year=1899, month=12, day=25), *good[6:]])
+    sheet.append([2024, "deltagare_avslut", "Insats A", date(2024, 1, 1), *good[4:]])
+    sheet.append(good)
+    sheet["E8"].value, sheet["E8"].number_format = 1e30, "yyyy-mm-dd"  # no date: openpyxl warns
+    path = tmp_path / "excel.xlsx"
+    workbook.save(path)
+    result = runner.invoke(args=["import", "answers", str(path)])
+    assert result.exit_code == 1
+    output = result.output
+    assert "Rad 3, kolumn insats: '#N/A' är inget namn på en insats." in output
+    assert "Rad 4, kolumn insats: 'SANT' är inget namn på en insats." in output
+    assert "Rad 5, kolumn insats: '1900-01-01' är inget namn på en insats." in output
+    assert "Fråga 1: '1899-12-25' är inget giltigt svar" in output
+    assert "Okänt kön '2024-01-01'" in output
+    assert "skadad" not in output  # row 8 read past openpyxl's warning (an error here)
+    assert "datetime" not in output
+    assert "Warning" not in output
+    assert "Ingenting har importerats" in output
+    assert count_rows(app, "response") == 0
+    assert count_rows(app, "intervention") == 0
+
+
+def test_a_broken_cell_is_reported_on_its_own_row():
+    """openpyxl fails while fetching the row after the last good one: that row is named."""
+    from surveys.files.reading import FileError, open_table
+
+    row_2 = "<row>" + "".join(f"<c><v>{v}</v></c>" for v in (2023, 1)) + "</row>"
+    row_3 = '<row><c><v>2023</v></c><c r="B3"><v>abc</v></c></row>'
+    data = xlsx_package(sheet(header_cells("year,n") + row_2 + row_3))
+    table = open_table(data, filename="trasig.xlsx", required=["year", "n"])
+    with pytest.raises(FileError) as refused:
+        list(table.rows())
+    assert refused.value.errors == [
+        "Rad 3: filen är skadad och kunde inte läsas vidare. Ingenting har sparats."
+    ]

@@ -504,3 +504,23 @@ def count_rows_of(app, table):
     from tests.conftest import count_rows
 
     return count_rows(app, table)
+
+
+def test_nul_is_refused_in_every_form_and_every_repeated_value(app, client, make_user):
+    """PostgreSQL cannot store or look up text with NUL: a 400 before any view, whether
+    the form is urlencoded or multipart, and in any value of a repeated key."""
+    from werkzeug.datastructures import MultiDict
+
+    from tests.conftest import form_token
+
+    email = make_user("administratör")
+    token = form_token(client.get("/logga-in").text)
+    fields = {"csrf_token": token, "email": email + "\x00", "password": "x"}
+    for content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        assert client.post("/logga-in", data=fields, content_type=content_type).status_code == 400
+    # the first value clean, the second not (.values() gives only the first)
+    assert client.get("/logga-in?x=ok&x=%00").status_code == 400
+    repeated = MultiDict([("csrf_token", token), ("email", email), ("email", "b\x00")])
+    assert client.post("/logga-in", data=repeated).status_code == 400
+    # nothing of it reached the sign-in: the account is not throttled, and signs in
+    assert login(client, email).status_code == 302

@@ -26,6 +26,7 @@ from sqlmodel import Session, col
 
 from indicators.instrument import Instrument
 from surveys.files.reading import (
+    EXCEL_ERRORS,
     FORMULA_START,
     FileError,
     formula_safe,
@@ -33,6 +34,7 @@ from surveys.files.reading import (
     open_table,
     parse_int,
     questionnaire_key,
+    shown,
     text,
 )
 from surveys.models import Answer, Intervention, Question, QuestionVersion, Response
@@ -165,9 +167,12 @@ def _clean_row(instrument: Instrument, row: dict[str, object]) -> tuple[CleanSub
                 f"Okänd enkät {text(row.get('questionnaire'))!r}. Giltiga: {names}.",
             )
         )
-    insats = text(row.get("insats"))
+    raw_insats = row.get("insats")
+    insats = text(raw_insats)
     if len(insats) > 200:
         errors.append(("insats", "Insatsens namn är för långt (högst 200 tecken)."))
+    elif insats in EXCEL_ERRORS or not _a_name(raw_insats):
+        errors.append(("insats", f"{shown(raw_insats)} är inget namn på en insats."))
     if errors or questionnaire is None or year is None:
         raise InvalidSubmission(errors)
     answers = {int(c[1:]): row.get(c) for c in QUESTION_COLUMNS}
@@ -252,6 +257,12 @@ def excel_csv(header: list[str], rows) -> bytes:
     for row in rows:
         writer.writerow([formula_safe(v) for v in row])
     return buffer.getvalue().encode("utf-8")
+
+
+def _a_name(cell: object) -> bool:
+    """An insats cell holds text, or a whole number ("1325"), never a date, a time, a truth
+    value or a decimal number (Excel turned those into something else than was typed)."""
+    return cell is None or isinstance(cell, str) or type(cell) is int
 
 
 def text_xlsx(title: str, header: list[str], rows) -> bytes:

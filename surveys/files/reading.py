@@ -21,10 +21,13 @@ import io
 import math
 import re
 import time
+import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from datetime import time as time_of_day
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO
@@ -60,10 +63,10 @@ class Table:
 
     def rows(self) -> Iterator[tuple[int, dict[str, object]]]:
         """(line number, row by header) for every non-blank row; FileError on trouble."""
-        line = 1
+        line, checking = 1, False  # checking: the row is read; else the next is being read
         try:
             for values in self._rows:
-                line += 1
+                line, checking = line + 1, True
                 if line - 1 > self.max_rows:
                     raise FileError(
                         [f"Filen har fler än {self.max_rows:,} rader.".replace(",", " ")]
@@ -73,6 +76,7 @@ class Table:
                 ):
                     raise FileError([f"Rad {line}: fler än {MAX_COLUMNS} kolumner."])
                 if all(v is None or str(v).strip() == "" for v in values):
+                    checking = False
                     continue  # blank line: skipped, row numbers still match
                 if any(v not in (None, "") for v in values[len(self.header) :]):
                     # more values than columns: a misaligned row (a decimal comma in a
@@ -88,13 +92,14 @@ class Table:
                 for i, name in enumerate(self.header):
                     if name:
                         row[name] = _clean_cell(values[i] if i < len(values) else None, line)
+                checking = False
                 yield line, row
         except FileError:
             raise
         except Exception:  # noqa: BLE001 - every parser error of a broken file ends here
-            raise FileError(
-                [f"Rad {line}: filen är skadad och kunde inte läsas vidare. Ingenting har sparats."]
-            ) from None
+            broken = line if checking else line + 1
+            message = "filen är skadad och kunde inte läsas vidare. Ingenting har sparats."
+            raise FileError([f"Rad {broken}: {message}"]) from None
         finally:
             self.close()
 
@@ -271,7 +276,8 @@ def _open_xlsx(
     try:
         _check_zip(handle, max_rows=max_rows)
         # keep_links=False: external links' cached sheets are never read
-        workbook = load_workbook(handle, read_only=True, data_only=True, keep_links=False)
+        with _openpyxl_quiet():
+            workbook = load_workbook(handle, read_only=True, data_only=True, keep_links=False)
         sheet = workbook.worksheets[0]
         declared_rows, declared_columns = sheet.max_row or 0, sheet.max_column or 0
         if declared_rows > max_rows + 1 or declared_columns > MAX_COLUMNS:
@@ -322,8 +328,23 @@ def _magic(handle: IO[bytes]) -> bytes:
     return start
 
 
+@contextmanager
+def _openpyxl_quiet() -> Iterator[None]:
+    """openpyxl warns in English about what it leaves out (a drop-down list's extension, a
+    date cell's serial number out of range): the command line would print it under the
+    Swedish answer. What matters in a cell is checked by the import itself."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+        yield
+
+
 def _xlsx_rows(sheet, *, deadline: float) -> Iterator[list[object]]:
-    for values in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1):
+    rows = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1)
+    while True:
+        with _openpyxl_quiet():  # rows are read lazily: each one quietly, not the yield
+            values = next(rows, None)
+        if values is None:
+            return
         if time.monotonic() > deadline:
             raise FileError(
                 [
@@ -422,6 +443,26 @@ def parse_date(value: object) -> date | None:
 
 def text(value: object) -> str:
     return "" if value is None else str(value).strip()
+
+
+def shown(value: object) -> str:
+    """A cell's value in a Swedish message, quoted as it would look in the sheet: a date
+    as 2024-01-01, a time as 05:00, a truth value as SANT or FALSKT, 6.0 as 6."""
+    if isinstance(value, bool):
+        value = "SANT" if value else "FALSKT"
+    elif isinstance(value, datetime):
+        value = value.date().isoformat() if value.time() == time_of_day() else value.isoformat(" ")
+    elif isinstance(value, date | time_of_day):
+        value = value.isoformat()
+    elif isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"'{value}'"
+
+
+# What Excel writes in a cell whose formula failed: no name, number or answer.
+EXCEL_ERRORS = frozenset(
+    {"#N/A", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!"}
+)
 
 
 def label_key(value: object) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from indicators.instrument import GENDERS, Instrument, Questionnaire
-from surveys.files.reading import is_ascii_integer
+from surveys.files.reading import is_ascii_integer, shown
 
 GENDER_LABELS = {"kvinna": "Kvinna", "man": "Man", "annat": "Annat eller vill inte svara"}
 
@@ -92,7 +92,8 @@ def clean_submission(
             errors.append(
                 (
                     f"q{number}",
-                    f"Fråga {number}: {raw!r} är inget giltigt svar (tillåtna koder: {allowed}).",
+                    f"Fråga {number}: {shown(raw)} är inget giltigt svar "
+                    f"(tillåtna koder: {allowed}).",
                 )
             )
             continue
@@ -128,7 +129,7 @@ def _clean_gender(
         return None
     if text not in GENDERS:
         errors.append(
-            ("gender", f"Okänt kön {gender!r} (tillåtet: kvinna, man, annat eller tomt).")
+            ("gender", f"Okänt kön {shown(gender)} (tillåtet: kvinna, man, annat eller tomt).")
         )
         return None
     return text
