@@ -57,9 +57,9 @@ def init_app(app: Flask) -> None:
         # No text we store or look up may contain NUL (PostgreSQL refuses it): a 400
         # here instead of a database error deeper down. Every value of a repeated key, and
         # a multipart form's fields too (its files are not in request.form).
-        values = [request.path, *_every_value(request.args)]
+        values = [request.path, *(value for _, value in request.args.items(multi=True))]
         if request.method == "POST":
-            values.extend(_every_value(request.form))
+            values.extend(value for _, value in request.form.items(multi=True))
         if any("\x00" in value for value in values):
             abort(400)
 
@@ -450,8 +450,3 @@ def keyed_digest(secret: bytes, kind: str, value: str) -> str:
 def client_address() -> str:
     """The client's address as seen through the trusted proxies (throttling key only)."""
     return request.remote_addr or "okänd"
-
-
-def _every_value(multi) -> list[str]:
-    """Every value of a MultiDict (``.values()`` gives only each key's first)."""
-    return [value for _key, values in multi.lists() for value in values]
