@@ -8,8 +8,8 @@ then polls ``background_job`` every second: it claims a job by a lease
 and records the outcome. A worker that dies leaves a lease that runs out; another
 worker then takes the job up again (``services.jobs`` explains the rules).
 
-Told to stop (Ctrl+C, SIGTERM), the worker gives its current job back (queued again,
-for the next worker) and ends.
+Told to stop (Ctrl+C, SIGTERM), the worker leaves idle priority where Linux lets it,
+gives its current job back (queued again, for the next worker) and ends.
 
 The web request hands a new job to the runner registered in
 ``app.extensions[RUNNER]``, if any, after committing it. Production registers none:
@@ -88,6 +88,25 @@ def lower_priority(niceness: int = NICENESS) -> None:
         os.nice(niceness - current)
 
 
+def leave_idle_priority(pid: int | None = None) -> None:
+    """Every thread of this process (or of ``pid``) back from SCHED_IDLE to the normal
+    policy (nice stays): a worker told to stop should stop now. At SCHED_IDLE on a busy
+    machine it gets a few milliseconds of CPU a second, and giving its job back and
+    ending took longer than a service manager waits before it kills. Linux lets only a
+    privileged process leave SCHED_IDLE (CAP_SYS_NICE, or RLIMIT_NICE); without that the
+    worker ends at idle priority, as before."""
+    try:
+        threads = [int(tid) for tid in os.listdir(f"/proc/{pid or 'self'}/task")]
+    except OSError:  # not Linux: nothing to leave
+        return
+    for tid in threads:
+        try:
+            if os.sched_getscheduler(tid) == os.SCHED_IDLE:
+                os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+        except OSError:  # not allowed, or the thread has ended meanwhile
+            continue
+
+
 # --- one job ---------------------------------------------------------------------------
 
 
@@ -111,15 +130,19 @@ def run_next(
             return None
         with Heartbeat(engine, job.id, worker=worker, lease=lease, every=heartbeat):
             try:
-                _work(session, job, worker)
+                done = _work(session, job, worker)
             except (KeyboardInterrupt, SystemExit):
                 _give_back(session, job, worker)
                 raise
+        # after the heartbeat: the job is finished, its lease no longer renewed
+        if done:
+            _prepare_after(session, job)
         return session.get(BackgroundJob, job.id, populate_existing=True)
 
 
-def _work(session: Session, job: BackgroundJob, worker: str) -> None:
-    """Do a claimed job and record its outcome (unexpected errors fail it, logged)."""
+def _work(session: Session, job: BackgroundJob, worker: str) -> bool:
+    """Do a claimed job and record its outcome (unexpected errors fail it, logged);
+    True when it was recorded as done."""
     try:
         instrument = instrument_from_db(session)
         if job.kind == jobs.PREVIEW:
@@ -137,9 +160,16 @@ def _work(session: Session, job: BackgroundJob, worker: str) -> None:
     with one_writer(session), own_transaction(session):
         if not jobs.finish(session, job, worker=worker, status=status, message=message):
             log.warning("Jobbet %s hade redan tagits över; resultatet sparas inte.", job.id)
-    if job.kind == jobs.PUBLISH and status == jobs.DONE:
-        _prepare(session, job.year)  # the page already says "publicerat"
-    elif job.kind == jobs.ALL_YEARS and status == jobs.DONE:
+            return False  # another worker's result counts, and it prepares
+    return status == jobs.DONE
+
+
+def _prepare_after(session: Session, job: BackgroundJob) -> None:
+    """A published job's charts and downloads, drawn now (the page already says
+    "publicerat"); the job is done whatever happens here."""
+    if job.kind == jobs.PUBLISH:
+        _prepare(session, job.year)
+    elif job.kind == jobs.ALL_YEARS:
         for year in published_years(session):
             _prepare(session, year)
 
@@ -251,9 +281,12 @@ def serve(
 
 
 def stop_on_signals() -> None:
-    """SIGTERM ends the worker like Ctrl+C: the current job is given back."""
+    """SIGTERM ends the worker like Ctrl+C: the current job is given back. Either one
+    first takes the worker out of idle priority, so that it ends promptly."""
 
     def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        leave_idle_priority()
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
