@@ -223,6 +223,96 @@ def test_a_running_vacuum_neither_freezes_submissions_nor_keeps_the_rows(
     assert heap_leftovers(app) == 0
 
 
+def test_a_reader_on_the_page_does_not_keep_the_released_rows(app, make_round, database_url):
+    """A plain VACUUM skips a page another connection has pinned at that moment (a scan,
+    an insert beside the rows) and leaves its dead row versions, data and all, until the
+    next VACUUM: a tablet's submission or a release reading the table was enough. The
+    scrub waits for the pin instead, and the released rows leave the heap."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only (SQLite's WAL is tried in test_storage)")
+    from sqlalchemy import create_engine
+
+    client = app.test_client()
+
+    def submit(code: str) -> None:
+        page = client.get(f"/s/{code}")
+        posted = client.post(f"/s/{code}", data={"csrf_token": form_token(page.text), "q1": "6"})
+        assert posted.status_code == 303
+
+    waiting = make_round("personal", insats="Steget")  # one questionnaire, still waiting
+    released = make_round("personal", insats="Vägen")  # five: the fifth releases them
+    submit(waiting.code)
+    for _ in range(4):
+        submit(released.code)
+    engine = create_engine(database_url)
+    other, reader = engine.connect(), engine.connect()
+    try:
+        other_vacuum = other.begin()  # the release's VACUUM waits for this one ...
+        other.execute(text("LOCK TABLE pending_response IN SHARE UPDATE EXCLUSIVE MODE"))
+        submit(released.code)
+        reading = reader.begin()  # ... and then meets a reader positioned on the page
+        reader.execute(text("DECLARE scan CURSOR FOR SELECT * FROM pending_response"))
+        assert len(reader.execute(text("FETCH 1 FROM scan")).all()) == 1  # the waiting one
+        other_vacuum.rollback()
+        time.sleep(1)  # the VACUUM reaches the pinned page meanwhile
+        reading.rollback()
+    finally:
+        other.close()
+        reader.close()
+        engine.dispose()
+    deadline = time.monotonic() + 20
+    while heap_leftovers(app) > 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert heap_leftovers(app) == 1  # only the questionnaire still waiting
+
+
+@pytest.mark.parametrize("released_by", ["the fifth submission", "closing the round"])
+def test_a_long_read_only_delays_the_scrub(app, make_round, database_url, released_by):
+    """No VACUUM removes a row version a snapshot older than its deletion may still see
+    (a long read: a publishing job, a report). The VACUUM then left the released rows in
+    the heap and reported success; the scrub now sees what is left and tries again every
+    second, so they leave as soon as the read ends, whether a submission released them
+    (in the background) or closing the round (which does not wait for the read)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only (SQLite's WAL is tried in test_storage)")
+    from sqlalchemy import create_engine
+
+    from surveys.services import submissions
+
+    client = app.test_client()
+    r = make_round("personal", insats="Vägen")
+    submissions_made = 5 if released_by == "the fifth submission" else 4
+    engine = create_engine(database_url)
+    reader = engine.connect()
+    try:
+        for number in range(1, submissions_made + 1):
+            if number == submissions_made:  # a long read begins before the release
+                reading = reader.begin()
+                reader.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+                assert reader.execute(text("SELECT COUNT(*) FROM response")).scalar_one() == 0
+            page = client.get(f"/s/{r.code}")
+            answer = {"csrf_token": form_token(page.text), "q1": "6"}
+            assert client.post(f"/s/{r.code}", data=answer).status_code == 303
+        if released_by == "closing the round":
+            with app.app_context():
+                session = db.session()
+                started = time.monotonic()
+                assert submissions.release_round(session, r.id, min_batch=1) == 4
+                session.commit()
+                assert time.monotonic() - started < 5  # it did not wait for the read
+        assert count_rows(app, "response") == submissions_made
+        time.sleep(1.5)  # the VACUUM has run meanwhile, and left them
+        assert heap_leftovers(app) == submissions_made
+        reading.rollback()
+    finally:
+        reader.close()
+        engine.dispose()
+    deadline = time.monotonic() + 20
+    while heap_leftovers(app) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert heap_leftovers(app) == 0
+
+
 def heap_leftovers(app) -> int:
     """Row versions with data (live or dead) in pending_response's pages, as pageinspect
     reads them."""

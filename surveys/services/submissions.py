@@ -50,7 +50,7 @@ from surveys.services.validation import CleanSubmission
 
 _SHUFFLE = random.SystemRandom()
 log = logging.getLogger(__name__)
-WAL_RETRY_SECONDS = 3600  # how long a thread keeps trying to empty the WAL after a release
+WAL_RETRY_SECONDS = 3600  # how long a cleanup thread tries (the WAL, a VACUUM) after a release
 _CLEANUP_GUARD = threading.Lock()  # guards _RUNNING and _AGAIN below
 
 
@@ -732,10 +732,12 @@ def _scrub_engine(
     cleanup thread be started."""
     if engine.dialect.name == "postgresql":
         tables = ("pending_response", "response", "answer") if rewritten else ("pending_response",)
-        if wait:
-            _vacuum(engine, tables)
-        else:
-            _in_background(f"vacuum {engine.url}", lambda: _vacuum(engine, tables), first)
+        # a thread per set of tables: asked again, it runs its own tables' VACUUM again
+        key = f"vacuum {'+'.join(tables)} {engine.url}"
+        if not wait:
+            _in_background(key, lambda: _vacuum(engine, tables), first)
+        elif not _vacuum(engine, tables):  # a reader's snapshot keeps them: retried
+            _in_background(key, lambda: _vacuum(engine, tables))
     elif engine.dialect.name == "sqlite" and (not wait or not _truncate_wal(engine)):
         _in_background(f"wal {engine.url}", lambda: _truncate_wal_in_turn(engine), first)
     elif first is not None:
@@ -743,11 +745,28 @@ def _scrub_engine(
 
 
 def _vacuum(engine: Engine, tables: tuple[str, ...]) -> bool:
-    """VACUUM the tables (waits for a running VACUUM); True when done."""
+    """VACUUM the tables (waits for a running VACUUM); True when no dead row version
+    is left in them, False when one is (the caller tries again a second later).
+
+    FREEZE, because a plain VACUUM skips a page another connection has pinned at that
+    moment (a scan, an insert beside the rows) and leaves its dead row versions, data
+    and all, until the next VACUUM; FREEZE makes it aggressive, and an aggressive
+    VACUUM waits for the pin (held for microseconds) instead. No VACUUM removes a row
+    version a snapshot older than its deletion may still see (a long read, e.g. a
+    publishing job): the statistics VACUUM leaves count those, and what it skipped,
+    as dead (PostgreSQL 15: recently dead plus missed), hence the check afterwards.
+    """
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for table in tables:
-            conn.execute(text(f"VACUUM {table}"))
-    return True
+            conn.execute(text(f"VACUUM (FREEZE) {table}"))
+        left = conn.execute(
+            text(
+                "SELECT COALESCE(SUM(n_dead_tup), 0) FROM pg_stat_user_tables "
+                "WHERE schemaname = current_schema() AND relname = ANY(:tables)"
+            ),
+            {"tables": list(tables)},
+        ).scalar_one()
+    return left == 0
 
 
 def _truncate_wal(engine: Engine) -> bool:
