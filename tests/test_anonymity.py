@@ -272,7 +272,8 @@ def test_a_long_read_only_delays_the_scrub(app, make_round, database_url, releas
     (a long read: a publishing job, a report). The VACUUM then left the released rows in
     the heap and reported success; the scrub now sees what is left and tries again every
     second, so they leave as soon as the read ends, whether a submission released them
-    (in the background) or closing the round (which does not wait for the read)."""
+    (in the background) or closing the round (which does not wait for the read: nor
+    for 5 s, as a VACUUM that tried to shorten the answers' file while it was read did)."""
     if not database_url.startswith("postgresql"):
         pytest.skip("PostgreSQL only (SQLite's WAL is tried in test_storage)")
     from sqlalchemy import create_engine
@@ -302,7 +303,7 @@ def test_a_long_read_only_delays_the_scrub(app, make_round, database_url, releas
                 assert time.monotonic() - started < 5  # it did not wait for the read
         assert count_rows(app, "response") == submissions_made
         time.sleep(1.5)  # the VACUUM has run meanwhile, and left them
-        assert heap_leftovers(app) == submissions_made
+        assert heap_leftovers(app) >= submissions_made
         reading.rollback()
     finally:
         reader.close()

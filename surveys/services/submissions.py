@@ -710,8 +710,7 @@ def _scrub(db: Session, *, wait: bool, rewritten: bool = False) -> None:
     ``wait``: a round being closed or published scrubs now. A release on a
     participant's submission hands the scrub to a thread of this process instead:
     the request neither queues behind another worker's VACUUM (PostgreSQL runs one
-    per table at a time, each spending up to 5 s trying to shorten the file while
-    inserts go on) nor pays for SQLite's checkpoint, which copies every frame written
+    per table at a time) nor pays for SQLite's checkpoint, which copies every frame written
     since the last one — a publishing job's megabytes included — and waits for fsync.
     ``rewritten``: the round's earlier answers were written again (a small rest was
     merged into them); their old row versions, with the old batches' transaction ids,
@@ -751,14 +750,17 @@ def _vacuum(engine: Engine, tables: tuple[str, ...]) -> bool:
     FREEZE, because a plain VACUUM skips a page another connection has pinned at that
     moment (a scan, an insert beside the rows) and leaves its dead row versions, data
     and all, until the next VACUUM; FREEZE makes it aggressive, and an aggressive
-    VACUUM waits for the pin (held for microseconds) instead. No VACUUM removes a row
+    VACUUM waits for the pin (held for microseconds) instead. TRUNCATE false, because
+    giving empty pages at the end back to the system needs the table to itself: any
+    reader (a report reading the answers) made each VACUUM try for 5 s, and a close
+    wait as long; autovacuum still does it. No VACUUM removes a row
     version a snapshot older than its deletion may still see (a long read, e.g. a
     publishing job): the statistics VACUUM leaves count those, and what it skipped,
     as dead (PostgreSQL 15: recently dead plus missed), hence the check afterwards.
     """
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for table in tables:
-            conn.execute(text(f"VACUUM (FREEZE) {table}"))
+            conn.execute(text(f"VACUUM (FREEZE, TRUNCATE false) {table}"))
         left = conn.execute(
             text(
                 "SELECT COALESCE(SUM(n_dead_tup), 0) FROM pg_stat_user_tables "
