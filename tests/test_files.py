@@ -855,3 +855,101 @@ def test_a_broken_cell_is_reported_on_its_own_row():
     assert refused.value.errors == [
         "Rad 3: filen är skadad och kunde inte läsas vidare. Ingenting har sparats."
     ]
+
+
+def test_a_formula_without_its_saved_value_is_refused_naming_its_cell(app, runner, tmp_path):
+    """A spreadsheet saves each formula's last value, and that value is read. A file a
+    program wrote (here openpyxl) and nobody saved in a spreadsheet has the formula only:
+    it was read as an empty cell, an answer silently gone. It is refused, its cell named."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(HEADER.strip().split(","))
+    answers = [6, 5, 4, 3, 2, 1, 0, None, None, 6, 5]
+    sheet.append([2024, "personal", "Insats A", None, None, *answers])
+    sheet.append([2024, "personal", "Insats A", None, None, "=3+3", *answers[1:]])
+    path = tmp_path / "program.xlsx"
+    workbook.save(path)
+    result = runner.invoke(args=["import", "answers", str(path)])
+    assert result.exit_code == 1
+    assert "Rad 3, cell F3: Cellen har en formel men inget sparat värde" in result.output
+    assert "Traceback" not in result.output
+    assert count_rows(app, "response") == 0
+    assert count_rows(app, "intervention") == 0
+
+
+def _formula_rows(cells: str) -> bytes:
+    return xlsx_package(sheet(header_cells("year,n") + cells))
+
+
+@pytest.mark.parametrize(
+    ("cells", "read"),
+    [
+        ('<row r="2"><c r="A2"><v>2023</v></c><c r="B2"><f>1+1</f><v>2</v></c></row>', 2),
+        (  # a shared formula, as Excel writes a filled-down column
+            '<row r="2"><c r="A2"><v>2023</v></c><c r="B2"><f t="shared" si="0"/><v>3</v></c>'
+            "</row>",
+            3,
+        ),
+        ('<row r="2"><c r="A2"><v>2023</v></c><c r="B2" t="str"><f>"x"</f><v>x</v></c></row>', "x"),
+    ],
+)
+def test_a_formula_with_its_saved_value_is_read_as_that_value(cells, read):
+    from surveys.files.reading import open_table
+
+    table = open_table(_formula_rows(cells), filename="excel.xlsx", required=["year", "n"])
+    assert [values["n"] for _, values in table.rows()] == [read]
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        '<c r="B7"><f>1+1</f></c>',
+        '<c r="B7"><f>1+1</f><v></v></c>',
+        '<c r="B7"><f>1+1</f><v/></c>',
+        '<c r="B7" s="1"><f t="shared" si="0" ref="B7:B9"/>\n  <v> </v></c>',
+    ],
+)
+def test_every_spelling_of_a_formula_without_a_value_is_refused(cell):
+    from surveys.files.reading import FileError, open_table
+
+    rows = "".join(f'<row r="{n}"><c r="A{n}"><v>2023</v></c></row>' for n in range(2, 7))
+    data = _formula_rows(rows + f'<row r="7"><c r="A7"><v>2023</v></c>{cell}</row>')
+    with pytest.raises(FileError) as refused:
+        open_table(data, filename="program.xlsx", required=["year", "n"])
+    assert refused.value.errors[0].startswith("Rad 7, cell B7: Cellen har en formel")
+    prefixed = cell.replace("<c ", "<x:c ").replace("</c>", "</x:c>")
+    prefixed = prefixed.replace("<f", "<x:f").replace("</f>", "</x:f>")
+    prefixed = prefixed.replace("<v", "<x:v").replace("</v>", "</x:v>")
+    body = sheet(rows + f'<row r="7"><c r="A7"><v>2023</v></c>{cell}</row>')
+    assert "<x:" not in body  # the namespace-prefixed spelling of the same sheet:
+    body = body.replace(cell, prefixed).replace(
+        'xmlns="http://schemas',
+        'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns="http://schemas',
+    )
+    with pytest.raises(FileError) as refused:
+        open_table(xlsx_package(body), filename="program.xlsx", required=["year", "n"])
+    assert refused.value.errors[0].startswith("Rad 7, cell B7: Cellen har en formel")
+
+
+@pytest.mark.parametrize("padding", range(0, 60, 7))
+def test_a_formula_cut_by_a_chunk_boundary_is_seen_whole(monkeypatch, padding):
+    """The sheet is streamed in chunks: a formula across a boundary is looked at once,
+    whole, whether it has a value (read) or not (refused)."""
+    from surveys.files import package
+    from surveys.files.reading import FileError, open_table
+
+    monkeypatch.setattr(package, "CHUNK", 97)
+    monkeypatch.setattr(package, "FORMULA_TAIL", 300)
+    filler = "".join(
+        f'<row r="{n}"><c r="A{n}"><v>2023</v></c><c r="B{n}"><f>{"1+" * padding}1</f>'
+        f"<v>{padding + 1}</v></c></row>"
+        for n in range(2, 40)
+    )
+    table = open_table(_formula_rows(filler), filename="excel.xlsx", required=["year", "n"])
+    assert {values["n"] for _, values in table.rows()} == {padding + 1}
+    valueless = (
+        f'<row r="40"><c r="A40"><v>2023</v></c><c r="B40"><f>{"1+" * padding}1</f></c></row>'
+    )
+    with pytest.raises(FileError) as refused:
+        open_table(_formula_rows(filler + valueless), filename="x.xlsx", required=["year", "n"])
+    assert refused.value.errors[0].startswith("Rad 40, cell B40: ")

@@ -15,7 +15,11 @@ directory and a streaming pass over the few parts that may be large, we refuse:
   ``<dimension>`` before its data;
 - in the sheet that is read (the first one), more rows than ``max_rows`` + 1
   or more cells than that many rows × ``MAX_COLUMNS``;
-- more than ``MAX_SHARED_STRINGS`` shared strings.
+- more than ``MAX_SHARED_STRINGS`` shared strings;
+- in the sheet that is read, a formula without its saved value. A spreadsheet saves
+  each formula's last value beside it, and that value is what is read
+  (``data_only``); a file a program wrote and no spreadsheet saved has formulas
+  only, which openpyxl reads as empty cells — an answer or a figure silently gone.
 
 Parts are found exactly as openpyxl finds them — the workbook through
 ``[Content_Types].xml``, its sheets through ``<sheets>`` and the workbook's
@@ -57,6 +61,16 @@ TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(dimension|sheetData)[\s>/]")
 TAG_TAIL = 64  # longer than any match of TAG
 
 TOO_LARGE = "Bladet är för stort för att läsas in. Dela upp filen eller spara den som CSV."
+
+# A formula's start tag (any namespace prefix) ...
+FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+# ... and a formula whose cell ends, or whose <v> is empty, right after it.
+VALUELESS_FORMULA = re.compile(
+    rb"<(?P<p>(?:[A-Za-z_][\w.-]*:)?)f(?:\s[^>]*)?(?:/>|>[^<]*</(?P=p)f>)\s*"
+    rb"(?:<(?P=p)v\s*/>|<(?P=p)v(?:\s[^>]*)?>\s*</(?P=p)v>|</(?P=p)c>)"
+)
+FORMULA_TAIL = 64 * 1024  # longer than any formula Excel writes (8,192 characters, escaped)
+CELL_REFERENCE = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
 
 
 class PackageRefused(ValueError):
@@ -100,6 +114,7 @@ def check_package(package: zipfile.ZipFile, *, max_rows: int) -> None:
     first = next((s for s in sheets if s.worksheet), None)
     if first is not None:
         _check_rows(package, first.part, max_rows=max_rows)
+        _check_formulas(package, first.part)
     if strings_part is not None and strings_part in sizes:
         _check_strings(package, strings_part, sizes[strings_part])
 
@@ -222,3 +237,42 @@ def _check_strings(package: zipfile.ZipFile, part: str, size: int) -> None:
                 f"Filen innehåller fler än {MAX_SHARED_STRINGS:,} olika texter. ".replace(",", " ")
                 + "Spara den som CSV."
             )
+
+
+def _check_formulas(package: zipfile.ZipFile, part: str) -> None:
+    """Refuse the first formula that has no saved value (read as empty otherwise).
+
+    Streamed like ``_count``: a sheet without formulas costs a substring test per
+    chunk. A chunk's last ``FORMULA_TAIL`` bytes are carried over, so a formula cut by
+    a chunk boundary is looked at once, whole.
+    """
+    with package.open(part) as stream:
+        tail = b""
+        while True:
+            chunk = stream.read(CHUNK)
+            buffer = tail + chunk
+            limit = len(buffer) if not chunk else max(0, len(buffer) - FORMULA_TAIL)
+            if b"<f" in buffer or b":f" in buffer:
+                for tag in FORMULA_TAG.finditer(buffer):
+                    if tag.start() >= limit:
+                        break
+                    if VALUELESS_FORMULA.match(buffer, tag.start()):
+                        raise PackageRefused(_valueless(buffer, tag.start()))
+            if not chunk:
+                return
+            tail = buffer[limit:]
+
+
+def _valueless(buffer: bytes, at: int) -> str:
+    """The Swedish message for a formula without a saved value, naming its cell."""
+    cells = list(CELL_REFERENCE.finditer(buffer, max(0, at - 1024), at))
+    where = ""
+    if cells:
+        column, row = (part.decode() for part in cells[-1].groups())
+        where = f"Rad {row}, cell {column}{row}: "
+    return (
+        f"{where}Cellen har en formel men inget sparat värde, så värdet går inte att "
+        "läsa. Filen har skrivits av ett program och aldrig sparats i ett kalkylprogram: "
+        "öppna den i Excel eller LibreOffice och spara den, eller skriv in värdena i "
+        "stället för formlerna."
+    )
