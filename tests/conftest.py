@@ -308,9 +308,6 @@ def app(database_url, tmp_path):
     # (tests/test_jobs.py runs real worker processes too).
     app.extensions[worker.RUNNER] = worker.run_inline
     yield app
-    from surveys.reports.assets import wait_for_background
-
-    wait_for_background()  # charts drawn after a publish request hold a connection
     wait_for_cleanup()
     app.extensions["engine"].dispose()
 
@@ -387,7 +384,6 @@ def database_snapshot(app, name: str, build: Callable[[], T]) -> T:
 
         def build_and_copy(copy: Path) -> T:
             value = build()
-            assets.wait_for_background()  # charts drawn after publishing hold a connection
             app.extensions["engine"].dispose()
             _sqlite_copy(path, copy)
             return value

@@ -16,7 +16,6 @@ import pytest
 
 from surveys import create_app
 from surveys.demo import DEMO_YEARS, INTERVENTIONS
-from surveys.reports.assets import wait_for_background
 from tests.attacker import answers_frame, attack, rule_breaks
 from tests.conftest import LIGHT_HASHING, SECRET, empty_database, load_demo
 
@@ -95,7 +94,6 @@ def published_demo(database_url, tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")
     answers = _answers(runner, folder)
     published = {year: (_published(runner, folder, year), answers) for year in DEMO_YEARS}
-    wait_for_background()
     app.extensions["engine"].dispose()
     return published
 

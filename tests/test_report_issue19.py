@@ -179,10 +179,12 @@ def test_a_charts_png_is_its_svg_rasterised_pixel_for_pixel(instrument):
 def test_drawing_a_years_charts_builds_each_chart_once_for_both_formats(
     app, runner, tmp_path, monkeypatch
 ):
-    """prerender (after publishing) needs every chart as SVG for the page and PNG for PDF
-    and Word: each chart is built once, and both bodies are stored."""
+    """prerender (after publishing, in the job) needs every chart as SVG for the page and
+    PNG for PDF and Word: each chart is built once, and both bodies are stored."""
     from surveys.models import ReportAsset
     from surveys.reports import assets
+    from surveys.reports.data import published_report
+    from surveys.services.catalogue import instrument_from_db
 
     import_seed(runner, tmp_path)  # 2023 published
     built: list[tuple[int, str]] = []
@@ -198,7 +200,9 @@ def test_drawing_a_years_charts_builds_each_chart_once_for_both_formats(
         s.execute(ReportAsset.__table__.delete())
         s.commit()
         assets.clear_memory()
-        drawn = assets.prerender_year(s, year=2023)
+        data = published_report(s, instrument_from_db(s), year=2023)
+        assert data is not None
+        drawn = assets.prerender(data, year=2023)
         names = {a.name: a.body for a in s.exec(select(ReportAsset)).all()}
     assert sorted(built) == sorted(set(built))  # once each
     assert len(built) == len(names) // 2 == 16 * len(assets.KINDS)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -25,10 +24,9 @@ from sqlmodel import col
 from indicators.charts import current_year_chart, png_from_svg, render, trend_chart
 from surveys import db
 from surveys.models import ReportAsset
-from surveys.reports.data import ReportData, preview_report, published_report
+from surveys.reports.data import ReportData, preview_report
 from surveys.services.catalogue import instrument_from_db
 
-log = logging.getLogger(__name__)
 LIVE_PREFIX = "live-"  # cache keys of live (unpublished) figures, see reporting.content_key
 KINDS = ("tid", "ar")  # trend chart first, as in the seed
 MIME = {"svg": "image/svg+xml", "png": "image/png"}
@@ -138,14 +136,6 @@ def prerender(data: ReportData, *, year: int) -> int:
     return sum(1 for bodies in drawn.values() for body in bodies.values() if body)
 
 
-def prerender_year(session, *, year: int) -> int:
-    """Draw the whole förbund's charts of a published year now (insatser are drawn when
-    first asked for): the förbundschef's first page view, PDF and Word file are then fast."""
-
-    data = published_report(session, instrument_from_db(session), year=year)
-    return 0 if data is None else prerender(data, year=year)
-
-
 def prerender_preview(session, *, year: int, computed) -> int:
     """Draw the förbund's preview charts of a preview job's snapshot (in the job's process)."""
     data = preview_report(
@@ -155,31 +145,6 @@ def prerender_preview(session, *, year: int, computed) -> int:
         computed=computed,
     )
     return sum(1 for body in charts(data, year=year, fmt="svg").values() if body)
-
-
-def prerender_in_background(app, *, year: int) -> threading.Thread:
-    """``prerender_year`` in a thread with its own app context (after a publish request)."""
-
-    def work() -> None:
-        with app.app_context():
-            try:
-                prerender_year(db.session(), year=year)
-            except Exception:  # noqa: BLE001 - charts are drawn again on first use anyway
-                log.exception("Diagrammen för %s kunde inte ritas i förväg.", year)
-
-    thread = threading.Thread(target=work, name=f"diagram-{year}", daemon=True)
-    _BACKGROUND.append(thread)
-    thread.start()
-    return thread
-
-
-_BACKGROUND: list[threading.Thread] = []
-
-
-def wait_for_background(timeout: float = 120) -> None:
-    """Let charts being drawn in the background finish (before an engine is disposed)."""
-    while _BACKGROUND:
-        _BACKGROUND.pop().join(timeout)
 
 
 def _render(
