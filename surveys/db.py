@@ -8,7 +8,6 @@ import os
 import threading
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, has_app_context
@@ -128,13 +127,8 @@ def configured(name: str, default: Any) -> Any:
     return current_app.config[name] if has_app_context() else default
 
 
-def instance_folder() -> Path | None:
-    """The running application's instance folder; None outside an application."""
-    return Path(current_app.instance_path) if has_app_context() else None
-
-
 def instance_folder_name() -> str | None:
-    """``instance_folder`` as the text it is made from (no Path built)."""
+    """The running application's instance folder; None outside an application."""
     return current_app.instance_path if has_app_context() else None
 
 

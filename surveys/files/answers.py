@@ -232,10 +232,6 @@ def iter_export_rows(db: Session, *, year: int | None = None) -> Iterator[dict[s
     yield from ordered
 
 
-def export_rows(db: Session, *, year: int | None = None) -> list[dict[str, object]]:
-    return list(iter_export_rows(db, year=year))
-
-
 def export_answers(db: Session, *, fmt: str = "csv", year: int | None = None) -> bytes:
     """The answers file as CSV (Swedish Excel: ';' and BOM) or XLSX bytes."""
     rows = iter_export_rows(db, year=year)

@@ -162,16 +162,6 @@ def _check_header(
     return names
 
 
-def read_table(data: bytes, *, filename: str, required: list[str]) -> list[dict[str, object]]:
-    """All rows at once (small files); blank rows kept as {} so numbering matches."""
-    table = open_table(data, filename=filename, required=required)
-    out: list[dict[str, object]] = []
-    for line, row in table.rows():
-        out.extend({} for _ in range(line - 2 - len(out)))
-        out.append(row)
-    return out
-
-
 def _open_csv(source: bytes | str | Path) -> tuple[list[str], Iterator[list[object]], Callable]:
     if isinstance(source, bytes):
         stream: IO[bytes] = io.BytesIO(source)
@@ -428,17 +418,6 @@ def is_ascii_integer(text: str) -> bool:
     """Digits 0-9 only (str.isdigit also accepts e.g. Arabic-Indic or full-width digits)."""
     digits = text[1:] if text.startswith("-") else text
     return digits.isascii() and digits.isdigit()
-
-
-def parse_date(value: object) -> date | None:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        return None
 
 
 def text(value: object) -> str:
