@@ -217,10 +217,7 @@ def test_a_running_vacuum_neither_freezes_submissions_nor_keeps_the_rows(
         other.close()
         engine.dispose()
         submitting.join()
-    deadline = time.monotonic() + 20
-    while heap_leftovers(app) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert heap_leftovers(app) == 0
+    assert settled_leftovers(app) == 0
 
 
 def test_a_reader_on_the_page_does_not_keep_the_released_rows(app, make_round, database_url):
@@ -260,10 +257,7 @@ def test_a_reader_on_the_page_does_not_keep_the_released_rows(app, make_round, d
         other.close()
         reader.close()
         engine.dispose()
-    deadline = time.monotonic() + 20
-    while heap_leftovers(app) > 1 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert heap_leftovers(app) == 1  # only the questionnaire still waiting
+    assert settled_leftovers(app, expected=1) == 1  # only the questionnaire still waiting
 
 
 @pytest.mark.parametrize("released_by", ["the fifth submission", "closing the round"])
@@ -308,10 +302,16 @@ def test_a_long_read_only_delays_the_scrub(app, make_round, database_url, releas
     finally:
         reader.close()
         engine.dispose()
-    deadline = time.monotonic() + 20
-    while heap_leftovers(app) and time.monotonic() < deadline:
+    assert settled_leftovers(app) == 0
+
+
+def settled_leftovers(app, *, expected: int = 0, seconds: float = 20) -> int:
+    """``heap_leftovers`` once it is down to ``expected``, or after ``seconds`` (the scrub
+    runs in a thread of the app's process)."""
+    deadline = time.monotonic() + seconds
+    while (left := heap_leftovers(app)) > expected and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert heap_leftovers(app) == 0
+    return left
 
 
 def heap_leftovers(app) -> int:
