@@ -710,8 +710,9 @@ def _scrub(db: Session, *, wait: bool, rewritten: bool = False) -> None:
     ``wait``: a round being closed or published scrubs now. A release on a
     participant's submission hands the scrub to a thread of this process instead:
     the request neither queues behind another worker's VACUUM (PostgreSQL runs one
-    per table at a time) nor pays for SQLite's checkpoint, which copies every frame written
-    since the last one — a publishing job's megabytes included — and waits for fsync.
+    per table at a time) nor pays for SQLite's checkpoint, which copies every frame
+    written since the last one — a publishing job's megabytes included — and waits
+    for fsync.
     ``rewritten``: the round's earlier answers were written again (a small rest was
     merged into them); their old row versions, with the old batches' transaction ids,
     leave the answers' tables too.
@@ -750,13 +751,17 @@ def _vacuum(engine: Engine, tables: tuple[str, ...]) -> bool:
     FREEZE, because a plain VACUUM skips a page another connection has pinned at that
     moment (a scan, an insert beside the rows) and leaves its dead row versions, data
     and all, until the next VACUUM; FREEZE makes it aggressive, and an aggressive
-    VACUUM waits for the pin (held for microseconds) instead. TRUNCATE false, because
-    giving empty pages at the end back to the system needs the table to itself: any
-    reader (a report reading the answers) made each VACUUM try for 5 s, and a close
-    wait as long; autovacuum still does it. No VACUUM removes a row
-    version a snapshot older than its deletion may still see (a long read, e.g. a
-    publishing job): the statistics VACUUM leaves count those, and what it skipped,
-    as dead (PostgreSQL 15: recently dead plus missed), hence the check afterwards.
+    VACUUM waits for the pin (held for microseconds) instead. It skips only pages
+    already frozen, so the first one after an upgrade reads the whole table once.
+
+    TRUNCATE false, because giving empty pages at the end back to the system needs
+    the table to itself: any reader (a report reading the answers) made each VACUUM
+    try for 5 s, and a close wait as long. Autovacuum still does it.
+
+    No VACUUM removes a row version that a snapshot older than its deletion may still
+    see (a long read, e.g. a publishing job). The statistics VACUUM leaves count those,
+    and what it skipped, as dead (PostgreSQL 15: recently dead plus missed): hence the
+    check afterwards.
     """
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for table in tables:
