@@ -555,7 +555,10 @@ def worker_cmd(once: bool, poll: float, lease: int, priority: str) -> None:
             once=once,
         )
     except KeyboardInterrupt:
-        click.echo("Bakgrundsprocessen avslutas; ett påbörjat jobb tas upp av nästa process.")
+        click.echo(
+            "Bakgrundsprocessen avslutas; ett jobb som inte hann bli klart tas upp av "
+            "nästa process."
+        )
         return
     if once:
         click.echo(f"{done} jobb klara.")

@@ -744,15 +744,23 @@ def _scrub_engine(
         threading.Thread(target=first, name="cleanup-keys", daemon=True).start()
 
 
+VACUUM_SECONDS = 5  # one VACUUM's limit; a rest is tried again a second later
+
+
 def _vacuum(engine: Engine, tables: tuple[str, ...]) -> bool:
-    """VACUUM the tables (waits for a running VACUUM); True when no dead row version
-    is left in them, False when one is (the caller tries again a second later).
+    """VACUUM the tables; True when no dead row version is left in them, False when one
+    is or the VACUUM ran out of time (the caller tries again a second later).
 
     FREEZE, because a plain VACUUM skips a page another connection has pinned at that
     moment (a scan, an insert beside the rows) and leaves its dead row versions, data
     and all, until the next VACUUM; FREEZE makes it aggressive, and an aggressive
-    VACUUM waits for the pin (held for microseconds) instead. It skips only pages
-    already frozen, so the first one after an upgrade reads the whole table once.
+    VACUUM waits for the pin instead. It skips only pages already frozen, so the first
+    one after an upgrade reads the whole table once.
+
+    ``VACUUM_SECONDS``, because that wait has no end of its own: a reader with an open
+    cursor (another tool's) holds its pin until its transaction ends, and a VACUUM
+    waiting for it would hold a close, and every later VACUUM of the table, as long.
+    What a cancelled VACUUM did is kept; the next one goes on from there.
 
     TRUNCATE false, because giving empty pages at the end back to the system needs
     the table to itself: any reader (a report reading the answers) made each VACUUM
@@ -761,15 +769,27 @@ def _vacuum(engine: Engine, tables: tuple[str, ...]) -> bool:
     No VACUUM removes a row version that a snapshot older than its deletion may still
     see (a long read, e.g. a publishing job). The statistics VACUUM leaves count those,
     and what it skipped, as dead (PostgreSQL 15: recently dead plus missed): hence the
-    check afterwards.
+    check afterwards, of the tables VACUUM found (``to_regclass``: the same search
+    path). Without statistics (``track_counts`` off) there is nothing to check.
     """
+    dbapi = engine.dialect.dbapi
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        for table in tables:
-            conn.execute(text(f"VACUUM (FREEZE, TRUNCATE false) {table}"))
+        conn.exec_driver_sql(f"SET statement_timeout = {VACUUM_SECONDS * 1000}")
+        try:
+            for table in tables:
+                conn.exec_driver_sql(f"VACUUM (FREEZE, TRUNCATE false) {table}")
+        except OperationalError as exc:
+            if dbapi is None or not isinstance(exc.orig, dbapi.errors.QueryCanceled):
+                raise
+            return False  # out of time: a pin, or another VACUUM of the table
+        finally:
+            conn.exec_driver_sql("RESET statement_timeout")
         left = conn.execute(
             text(
-                "SELECT COALESCE(SUM(n_dead_tup), 0) FROM pg_stat_user_tables "
-                "WHERE schemaname = current_schema() AND relname = ANY(:tables)"
+                "SELECT CASE WHEN current_setting('track_counts')::boolean "
+                "THEN COALESCE(SUM(n_dead_tup), 0) ELSE 0 END FROM pg_stat_user_tables "
+                "WHERE relid IN (SELECT to_regclass(name) FROM unnest(CAST(:tables AS text[])) "
+                "AS name)"
             ),
             {"tables": list(tables)},
         ).scalar_one()
@@ -848,7 +868,7 @@ def _in_background(
                         return
         except Exception:  # noqa: BLE001 - the next release tries again; never kill a worker
             log.exception("Städningen efter ett utsläpp misslyckades (%s).", key.split()[0])
-        finally:
+            # Only here: after the return above, a newer thread may own the key already.
             with _CLEANUP_GUARD:
                 _RUNNING.discard(key)
                 _AGAIN.discard(key)
