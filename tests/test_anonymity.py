@@ -230,26 +230,14 @@ def test_a_reader_on_the_page_does_not_keep_the_released_rows(app, make_round, d
     from sqlalchemy import create_engine
 
     client = app.test_client()
-
-    def submit(code: str) -> None:
-        page = client.get(f"/s/{code}")
-        posted = client.post(f"/s/{code}", data={"csrf_token": form_token(page.text), "q1": "6"})
-        assert posted.status_code == 303
-
-    waiting = make_round("personal", insats="Steget")  # one questionnaire, still waiting
-    released = make_round("personal", insats="Vägen")  # five: the fifth releases them
-    submit(waiting.code)
-    for _ in range(4):
-        submit(released.code)
+    released = one_waiting_and_four_more(client, make_round)  # the fifth releases them
     engine = create_engine(database_url)
     other, reader = engine.connect(), engine.connect()
     try:
         other_vacuum = other.begin()  # the release's VACUUM waits for this one ...
         other.execute(text("LOCK TABLE pending_response IN SHARE UPDATE EXCLUSIVE MODE"))
-        submit(released.code)
-        reading = reader.begin()  # ... and then meets a reader positioned on the page
-        reader.execute(text("DECLARE scan CURSOR FOR SELECT * FROM pending_response"))
-        assert len(reader.execute(text("FETCH 1 FROM scan")).all()) == 1  # the waiting one
+        submit(client, released.code)
+        reading = positioned_on_the_page(reader)  # ... and then meets this reader
         other_vacuum.rollback()
         time.sleep(1)  # the VACUUM reaches the pinned page meanwhile
         reading.rollback()
@@ -285,9 +273,7 @@ def test_a_long_read_only_delays_the_scrub(app, make_round, database_url, releas
                 reading = reader.begin()
                 reader.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
                 assert reader.execute(text("SELECT COUNT(*) FROM response")).scalar_one() == 0
-            page = client.get(f"/s/{r.code}")
-            answer = {"csrf_token": form_token(page.text), "q1": "6"}
-            assert client.post(f"/s/{r.code}", data=answer).status_code == 303
+            submit(client, r.code)
         if released_by == "closing the round":
             with app.app_context():
                 session = db.session()
@@ -320,19 +306,7 @@ def test_closing_does_not_wait_for_a_reader_holding_a_page(
 
     monkeypatch.setattr(submissions, "VACUUM_SECONDS", 1)
     client = app.test_client()
-
-    def submit(code: str) -> None:
-        page = client.get(f"/s/{code}")
-        posted = client.post(f"/s/{code}", data={"csrf_token": form_token(page.text), "q1": "6"})
-        assert posted.status_code == 303
-
-    waiting, closed = (
-        make_round("personal", insats="Steget"),
-        make_round("personal", insats="Vägen"),
-    )
-    submit(waiting.code)
-    for _ in range(4):
-        submit(closed.code)
+    closed = one_waiting_and_four_more(client, make_round)
     engine = create_engine(database_url)
     reader = engine.connect()
     released: list[int] = []
@@ -345,9 +319,7 @@ def test_closing_does_not_wait_for_a_reader_holding_a_page(
 
     closing = threading.Thread(target=close)
     try:
-        reading = reader.begin()
-        reader.execute(text("DECLARE scan CURSOR FOR SELECT * FROM pending_response"))
-        assert len(reader.execute(text("FETCH 1 FROM scan")).all()) == 1
+        reading = positioned_on_the_page(reader)
         closing.start()
         closing.join(timeout=15)
         assert not closing.is_alive(), "closing waited for the reader's cursor"
@@ -376,9 +348,7 @@ def test_the_scrubs_check_reads_the_tables_it_vacuumed(app, make_round, database
     r = make_round("personal", insats="Vägen")
     client = app.test_client()
     for _ in range(4):
-        page = client.get(f"/s/{r.code}")
-        answer = {"csrf_token": form_token(page.text), "q1": "6"}
-        assert client.post(f"/s/{r.code}", data=answer).status_code == 303
+        submit(client, r.code)
     plain = create_engine(database_url)
     engine = create_engine(database_url, connect_args={"options": f"-c {setting}"})
     reader = plain.connect()
@@ -471,6 +441,33 @@ def test_a_finished_cleanup_thread_leaves_a_newer_ones_marks_alone(monkeypatch):
     while key in running and time.monotonic() < deadline:
         time.sleep(0.01)
     assert passes == ["first", "second", "second"]
+
+
+def submit(client, code: str) -> None:
+    """One questionnaire answered through the link's pages (question 1 only)."""
+    page = client.get(f"/s/{code}")
+    posted = client.post(f"/s/{code}", data={"csrf_token": form_token(page.text), "q1": "6"})
+    assert posted.status_code == 303
+
+
+def one_waiting_and_four_more(client, make_round):
+    """A round with one questionnaire that stays waiting (its row shares the page), and
+    the round returned, with four waiting: a fifth, or closing it, releases them."""
+    waiting = make_round("personal", insats="Steget")
+    other = make_round("personal", insats="Vägen")
+    submit(client, waiting.code)
+    for _ in range(4):
+        submit(client, other.code)
+    return other
+
+
+def positioned_on_the_page(reader):
+    """A transaction whose cursor stands on pending_response's first row (the one still
+    waiting), pinning its page, as another tool reading the table would."""
+    reading = reader.begin()
+    reader.execute(text("DECLARE scan CURSOR FOR SELECT * FROM pending_response"))
+    assert len(reader.execute(text("FETCH 1 FROM scan")).all()) == 1
+    return reading
 
 
 def settled_leftovers(app, *, expected: int = 0, seconds: float = 20) -> int:
