@@ -43,8 +43,7 @@ def test_answers_wait_and_are_released_in_batches_of_min_cell(app, make_round):
     client = app.test_client()
     waiting = []
     for _ in range(6):
-        page = client.get(f"/s/{r.code}")
-        client.post(f"/s/{r.code}", data={"csrf_token": form_token(page.text), "q1": "6"})
+        submit(client, r.code)
         with app.app_context():
             session = db.session()
             waiting.append(
@@ -66,8 +65,7 @@ def test_stored_questionnaires_and_exports_carry_no_date(app, runner, make_round
     assert columns == {"id", "round_id", "questionnaire_key", "year", "intervention_id", "gender"}
     r = make_round("personal", insats="Steget")
     client = app.test_client()
-    page = client.get(f"/s/{r.code}")
-    client.post(f"/s/{r.code}", data={"csrf_token": form_token(page.text), "q1": "6"})
+    submit(client, r.code)
     count_rows(app, "response")  # releases what waits, as closing the round does
     exported = runner.invoke(args=["export", "answers"]).output
     assert "submitted_on" not in exported
@@ -133,8 +131,7 @@ def test_the_administrators_threshold_decides_the_batch(app, make_round):
     client = app.test_client()
     released = []
     for _ in range(7):
-        page = client.get(f"/s/{r.code}")
-        client.post(f"/s/{r.code}", data={"csrf_token": form_token(page.text), "q1": "6"})
+        submit(client, r.code)
         with app.app_context():
             released.append(
                 db.session().execute(text("SELECT COUNT(*) FROM response")).scalar_one()
@@ -556,8 +553,7 @@ def test_sqlite_wal_is_emptied_after_a_release_on_a_submission(app, make_round, 
     r = make_round("personal", insats="Steget")
     client = app.test_client()
     for _ in range(5):  # the fifth releases the batch
-        page = client.get(f"/s/{r.code}")
-        client.post(f"/s/{r.code}", data={"csrf_token": form_token(page.text), "q1": "6"})
+        submit(client, r.code)
     with app.app_context():
         assert db.session().execute(text("SELECT COUNT(*) FROM response")).scalar_one() == 5
     deadline = time.monotonic() + 10

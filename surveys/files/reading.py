@@ -384,14 +384,8 @@ def parse_int(value: object, *, low: int, high: int) -> int | None:
         if not value.is_integer():
             return None
         value = int(value)
-    if isinstance(value, int):
-        number = value
-    else:
-        text = str(value).strip()
-        if not is_ascii_integer(text) or len(text) > 9:
-            return None
-        number = int(text)
-    return number if low <= number <= high else None
+    number = value if isinstance(value, int) else whole_number(str(value).strip())
+    return number if number is not None and low <= number <= high else None
 
 
 def parse_share(value: object) -> int | None:
@@ -412,6 +406,12 @@ def parse_share(value: object) -> int | None:
             return None
     rounded = int(number.quantize(Decimal(1), rounding=ROUND_HALF_UP))
     return rounded if 0 <= rounded <= 100 else None
+
+
+def whole_number(text: str) -> int | None:
+    """``text`` as an int when it is written with the digits 0–9 (and a leading minus),
+    at most 9 characters; Python's int also takes "0_6", "٥" and a thousand digits."""
+    return int(text) if is_ascii_integer(text) and len(text) <= 9 else None
 
 
 def is_ascii_integer(text: str) -> bool:

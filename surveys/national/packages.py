@@ -26,7 +26,7 @@ from sqlmodel import Session, col
 
 from indicators import Instrument
 from surveys import clock
-from surveys.files.reading import csv_problem, is_ascii_integer
+from surveys.files.reading import csv_problem, whole_number
 from surveys.models import (
     InstrumentInfo,
     NationalCount,
@@ -360,9 +360,8 @@ def _csv_rows(content: bytes, fields: list[str], name: str, errors: list[str]) -
 
 
 def _int(raw: str | None) -> int | None:
-    """A whole number written with the digits 0–9 (Python's int also takes "0_6" and "٥")."""
-    text = str(raw).strip()
-    return int(text) if is_ascii_integer(text) and len(text) <= 9 else None
+    """A whole number written with the digits 0–9 (``reading.whole_number``)."""
+    return whole_number(str(raw).strip())
 
 
 def _plausible(count: int) -> bool:
