@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import logging
 import os
 import threading
 from collections.abc import Callable, Hashable, Iterator
@@ -13,10 +14,12 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, create_engine
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 30_000  # SQLite: how long a statement waits for a lock before it fails
 
 
@@ -212,6 +215,51 @@ def _end_command(*, commit: bool) -> None:
         db_session.commit()
     else:
         db_session.rollback()
+
+
+# --- what lives outside the database but belongs with a row -----------------------
+
+
+def after_commit(
+    db_session: Session,
+    done: Callable[[], None],
+    *,
+    undone: Callable[[], None] | None = None,
+) -> None:
+    """Run ``done`` once the session's transaction has committed, ``undone`` if it ends
+    any other way (a rollback, a close): for a file that belongs with a row (a recording
+    and its audit entry), so neither is there without the other. Both run outside the
+    transaction; an error in them is logged, never raised into the commit's caller
+    (its rows are stored by then). Starts the session's transaction if none is open."""
+    db_session.connection()  # a transaction to wait for, even before the first flush
+    db_session.info.setdefault(_AFTER_COMMIT, []).append((done, undone))
+
+
+_AFTER_COMMIT = "surveys_after_commit"
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _run_done(db_session: OrmSession) -> None:
+    if db_session.in_nested_transaction():  # a savepoint's release: not committed yet
+        return
+    for done, _undone in db_session.info.pop(_AFTER_COMMIT, []):
+        _quietly(done)
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _run_undone(db_session: OrmSession, transaction: Any) -> None:
+    if transaction.parent is not None:  # a savepoint: the outer transaction decides
+        return
+    for _done, undone in db_session.info.pop(_AFTER_COMMIT, []):  # not committed
+        if undone is not None:
+            _quietly(undone)
+
+
+def _quietly(action: Callable[[], None]) -> None:
+    try:
+        action()
+    except Exception:  # noqa: BLE001 - the transaction has ended; say so in the log
+        log.exception("Efterarbetet till en transaktion misslyckades.")
 
 
 # --- one SQLite writer at a time, without sleeping --------------------------------

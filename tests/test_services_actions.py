@@ -269,6 +269,46 @@ def test_own_transaction_commits_on_success_and_rolls_back_on_error(app):
     assert names == ["Sparad"]
 
 
+def test_after_commit_runs_done_on_commit_and_undone_otherwise(app, caplog):
+    """``db.after_commit``: ``done`` after the outer commit only (a savepoint's commit
+    or rollback decides nothing), ``undone`` after a rollback or a close; each once, and
+    a failing one is logged, not raised into the caller whose rows are stored."""
+    ran: list[str] = []
+
+    def note(word: str):
+        return lambda: ran.append(word)
+
+    with app.app_context():
+        session = db.session()
+        db.after_commit(session, note("kvar"), undone=note("borta"))
+        with session.begin_nested():
+            session.add(Intervention(name="Inne"))
+        nested = session.begin_nested()
+        nested.rollback()
+        assert ran == []
+        session.commit()
+        assert ran == ["kvar"]
+        session.commit()  # another transaction: nothing runs twice
+        assert ran == ["kvar"]
+        db.after_commit(session, note("kvar 2"), undone=note("borta 2"))
+        session.rollback()
+        assert ran == ["kvar", "borta 2"]
+        db.after_commit(session, note("kvar 3"), undone=note("borta 3"))
+        session.close()
+        assert ran == ["kvar", "borta 2", "borta 3"]
+
+        def fails() -> None:
+            raise OSError("disken är full")
+
+        session = db.session()
+        db.after_commit(session, fails)
+        session.add(Intervention(name="Sparad ändå"))
+        session.commit()  # no OSError here: the row is stored, the log says what failed
+        assert rounds.intervention_by_name(session, "Sparad ändå") is not None
+    assert "Efterarbetet till en transaktion misslyckades" in caplog.text
+    assert "disken är full" in caplog.text
+
+
 def test_a_refused_cli_command_writes_nothing_it_flushed(app, runner):
     done = runner.invoke(
         args=["rounds", "create", "--questionnaire", "finns_inte",

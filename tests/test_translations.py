@@ -15,7 +15,7 @@ from surveys import db
 from surveys.models import Role, Round
 from surveys.services import audio, rounds
 from surveys.services import translations as tr
-from surveys.services.actor import Actor, Refused
+from surveys.services.actor import CLI, Actor, Refused
 from surveys.services.catalogue import DEFAULT_FILE, instrument_from_db
 from tests.conftest import form_token, login, release_all
 from tests.translation_fixture import (
@@ -487,6 +487,38 @@ def test_an_audio_load_is_audited_by_its_service_and_others_are_refused(app, run
     assert result.exit_code == 0, result.output
     assert entries() == [("kommandoraden", Q1)]
     assert (folder / f"{Q1}.wav").read_bytes() == good.read_bytes()
+
+
+def test_a_recording_is_played_only_once_its_audit_entry_is_committed(app, tmp_path):
+    """A loaded recording waits, hidden, for the transaction with its audit entry: rolled
+    back (a later step of the command failed, the database refused the commit), the
+    file goes with the entry; committed, it replaces the version's earlier recording."""
+    instance = tmp_path / "instance"
+    folder = instance / "ljud"
+    good = tiny_wav(tmp_path / "fraga1.wav")
+    with app.app_context():
+        session = db.session()
+        instrument = instrument_from_db(session)
+        target = audio.load_audio(session, CLI, instance, instrument, Q1, good)
+        assert not target.exists()
+        assert audio.recordings(instance) == {}  # the staged file is offered to no one
+        session.rollback()
+        assert list(folder.iterdir()) == []
+        old = folder / f"{Q1}.mp3"
+        old.write_bytes(b"ID3" + bytes(2000))
+        target = audio.load_audio(session, CLI, instance, instrument, Q1, good)
+        staged = sorted(p.name for p in folder.iterdir() if p != old)
+        assert len(staged) == 1
+        assert staged[0].startswith(f".{Q1}.")  # hidden, beside the one still played
+        assert old.exists()
+        assert not target.exists()
+        session.commit()
+        assert sorted(p.name for p in folder.iterdir()) == [f"{Q1}.wav"]
+        assert target.read_bytes() == good.read_bytes()
+        entries = session.execute(
+            text("SELECT detail FROM audit_entry WHERE action = 'ljud.läs_in'")
+        ).scalars()
+        assert list(entries) == [Q1]
 
 
 def test_round_page_has_links_per_language_and_the_count(
