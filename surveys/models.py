@@ -693,6 +693,9 @@ class NationalPackage(SQLModel, table=True):
     filename: str = Field(default="", max_length=200)  # the file's name as uploaded
     instrument_checksum: str = Field(max_length=64)  # the förbund's instrument file checksum
     software_version: str = Field(default="", max_length=40)  # the förbund's software version
+    # the package's signed number in its year (1, 2, …; 0: made before packages were
+    # numbered): a lower one never replaces it
+    package_number: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     questionnaires: int  # questionnaires in the package (all modes)
     imported_at: datetime  # when (UTC; a staff action)
     imported_by: str = Field(max_length=254)  # who: e-mail, or "kommandoraden"

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -210,9 +211,16 @@ def test_export_nns_is_förbund_level_counts_signed_and_checksummed(forbund, tmp
         (r["questionnaire"], r["mode"]): int(r["count"]) for r in _rows(files["questionnaires.csv"])
     }
     assert modes == {("deltagare_avslut", "paper"): 8, ("personal", "paper"): 6}
+    assert descriptor["nns"]["package_number"] == 1
+    again = runner.invoke(args=["export", "nns", "--year", "2023", "--output", str(out)])
+    assert again.exit_code == 0, again.output
+    assert json.loads(_read_zip(out.read_bytes())["datapackage.json"])["nns"]["package_number"] == 2
     with forbund.app_context():
-        actions = [e.action for e in db.session().exec(select(AuditEntry)).all()]
-    assert "nns.exportera" in actions
+        details = db.session().exec(
+            select(AuditEntry.detail).where(AuditEntry.action == "nns.exportera")
+        )
+        numbers = [re.search(r"paket nr (\d+)", d).group(1) for d in details]
+    assert numbers == ["1", "2"]
 
 
 def test_export_of_an_unpublished_year_says_so_and_writes_nothing(forbund, tmp_path):
@@ -287,6 +295,7 @@ def test_admin_page_shows_every_row_before_the_audited_download(forbund):
     )
     html = client.get("/admin/nns/2023").get_data(as_text=True)
     assert ORG in html
+    assert "<dt>Paketnummer</dt><dd>1 (" in html  # the one the download will take
     assert "deltagare_avslut.3.v1" in html
     assert "övriga" in html
     with forbund.app_context():
@@ -301,6 +310,9 @@ def test_admin_page_shows_every_row_before_the_audited_download(forbund):
         )
         assert len(entries) == 1
         assert db.session().exec(select(func.count()).select_from(AuditEntry)).one() > before
+    descriptor = json.loads(_read_zip(response.data)["datapackage.json"])
+    assert descriptor["nns"]["package_number"] == 1
+    assert "<dt>Paketnummer</dt><dd>2 (" in client.get("/admin/nns/2023").get_data(as_text=True)
     # an unpublished year: a message, no page of rows
     missing = client.get("/admin/nns/2021", follow_redirects=True).get_data(as_text=True)
     assert "År 2021 är inte publicerat" in missing
@@ -349,9 +361,11 @@ def _package(
     checksum: str | None = None,
     signed: bool = True,
     answers_csv: bytes | None = None,
+    number: object = None,
 ) -> bytes:
     """A förbund's package; ``answers_csv``: answers.csv as these bytes (signed and
-    summed all the same), to reach the CSV reading with a broken file."""
+    summed all the same), to reach the CSV reading with a broken file; ``number``: the
+    descriptor's package number (None: none, as before packages were numbered)."""
     answers = (
         answers
         if answers is not None
@@ -383,6 +397,7 @@ def _package(
             "organisation_number": org,
             "forbund": "F",
             "instrument_checksum": checksum,
+            **({"package_number": number} if number is not None else {}),
         },
         "resources": [
             {"name": n, "path": f"{n}.csv", "bytes": len(d), "hash": f"sha256:{sha256(d)}"}
@@ -464,6 +479,61 @@ def test_a_good_package_imports_and_a_newer_one_replaces_it_audited(nns):
         ).all()
         assert audit
         assert "ersätter a.zip" in audit[0]
+
+
+def _one_answer(code: int) -> list[dict]:
+    return [
+        {
+            "year": 2023,
+            "questionnaire": "personal",
+            "question": 1,
+            "version_id": "personal.1.v1",
+            "subgroup": "",
+            "answer_code": code,
+            "count": 6,
+        }
+    ]
+
+
+def test_an_older_package_never_replaces_a_newer_one(nns):
+    """The package's signed number: a lower one (the first of two sent, picked again by
+    mistake, or an unnumbered one) is refused, naming both, and nothing changes; a
+    higher one replaces. Two unnumbered packages replace as they always did."""
+    app, key, checksum = nns
+
+    def stored() -> list[tuple]:
+        with app.app_context():
+            rows = db.session().exec(
+                select(NationalPackage.filename, NationalPackage.package_number)
+            )
+            codes = db.session().exec(select(NationalCount.code)).all()
+            return [*rows.all(), codes]
+
+    first = _package(key, checksum=checksum, answers=_one_answer(4), number=1)
+    second = _package(key, checksum=checksum, answers=_one_answer(5), number=2)
+    assert _import(app, [("nr1.zip", first)])[0] == 0
+    assert _import(app, [("nr2.zip", second)])[0] == 0
+    assert stored() == [("nr2.zip", 2), [5]]
+    for name, data in (
+        ("nr1.zip", first),  # replaced, so no longer "the same package"
+        ("gammal.zip", _package(key, checksum=checksum, answers=_one_answer(6))),
+        ("nr2-igen.zip", _package(key, checksum=checksum, answers=_one_answer(6), number=2)),
+    ):
+        code, output = _import(app, [(name, data)])
+        assert code == 1
+        assert f"{name}: paketet har nummer " in output
+        assert "Förbund Ett 2023 har redan paket nummer 2 (nr2.zip): ett äldre paket" in output
+        assert stored() == [("nr2.zip", 2), [5]]
+    for number in (-1, "3", True, 10**9):
+        bad = _package(key, checksum=checksum, number=number)
+        code, output = _import(app, [("konstigt.zip", bad)])
+        assert code == 1
+        assert "konstigt.zip: paketnumret i datapackage.json är inte ett heltal" in output
+    third = _package(key, checksum=checksum, answers=_one_answer(6), number=3)
+    code, output = _import(app, [("nr3.zip", third)])
+    assert code == 0, output
+    assert "ersatte ett äldre paket" in output
+    assert stored() == [("nr3.zip", 3), [6]]
 
 
 def _bad_cases(key, other_key, checksum):

@@ -83,6 +83,7 @@ class Checked:
     digest: str
     instrument_checksum: str
     software_version: str
+    number: int  # the package's signed number in its year (0: made before numbering)
     answers: list[dict] = field(default_factory=list)
     modes: list[dict] = field(default_factory=list)
 
@@ -226,6 +227,8 @@ def check_package(db: Session, instrument: Instrument, *, data: bytes, filename:
             f"samma paket ({member.name} {year}) är redan importerat "
             f"({existing.filename or 'utan filnamn'})."
         )
+    number = _package_number(meta, refuse)
+    _check_not_older(db, member, year, number, refuse)
     modes = _read_modes(files[resources["questionnaires"]["path"]], instrument, year, errors)
     answers = _read_answers(files[resources["answers"]["path"]], instrument, year, errors)
     if not errors:
@@ -240,6 +243,7 @@ def check_package(db: Session, instrument: Instrument, *, data: bytes, filename:
         digest=digest,
         instrument_checksum=checksum,
         software_version=str(meta.get("software_version", ""))[:40],
+        number=number,
         answers=answers,
         modes=modes,
     )
@@ -287,6 +291,46 @@ def _read_descriptor(descriptor_bytes: bytes, refuse) -> tuple[dict, int, str, d
     except (UnicodeDecodeError, ValueError, KeyError, TypeError, RecursionError):
         raise refuse(f"{DESCRIPTOR} går inte att läsa som en NNS-paketbeskrivning.") from None
     return meta, year, org, resources
+
+
+MAX_PACKAGE_NUMBER = 1_000_000  # a förbund exports a year's package a few times at most
+
+
+def _package_number(meta: dict, refuse) -> int:
+    """The package's signed number in its year; 0 for a package made before numbering."""
+    number = meta.get("package_number", 0)
+    if isinstance(number, bool) or not isinstance(number, int):
+        number = -1
+    if not 0 <= number <= MAX_PACKAGE_NUMBER:
+        raise refuse(
+            f"paketnumret i {DESCRIPTOR} är inte ett heltal mellan 1 och {MAX_PACKAGE_NUMBER}."
+        )
+    return number
+
+
+def _check_not_older(db: Session, member: NationalMember, year: int, number: int, refuse) -> None:
+    """Refuse a package whose number is not above the förbund's year already imported:
+    an old file (the first of two, sent again or picked by mistake) never replaces the
+    correction. Two packages both made before numbering (0) replace as before."""
+    stored = _stored(db, member.id, year)
+    if stored is None or number == stored.package_number == 0:
+        return
+    if number <= stored.package_number:
+        kept = f"nummer {stored.package_number}" if stored.package_number else "utan nummer"
+        raise refuse(
+            f"paketet har nummer {number or '(inget)'}, men {member.name} {year} har redan "
+            f"paket {kept} ({stored.filename or 'utan filnamn'}): ett äldre paket ersätter "
+            "aldrig ett nyare. Har något ändrats, be förbundet exportera ett nytt paket."
+        )
+
+
+def _stored(db: Session, member_id: str, year: int) -> NationalPackage | None:
+    """The förbund's package of the year that NNS holds now, if any."""
+    return db.execute(
+        select(NationalPackage).where(
+            col(NationalPackage.member_id) == member_id, col(NationalPackage.year) == year
+        )
+    ).scalar_one_or_none()
 
 
 def _check_entries(entries: list[zipfile.ZipInfo], refuse) -> None:
@@ -510,11 +554,7 @@ def import_packages(
 
 
 def _store(db: Session, actor: Actor, c: Checked) -> str:
-    older = db.execute(
-        select(NationalPackage).where(
-            col(NationalPackage.member_id) == c.member.id, col(NationalPackage.year) == c.year
-        )
-    ).scalar_one_or_none()
+    older = _stored(db, c.member.id, c.year)
     if older is not None:
         drop_package(db, older)
     package = NationalPackage(
@@ -524,6 +564,7 @@ def _store(db: Session, actor: Actor, c: Checked) -> str:
         filename=c.filename[:200],
         instrument_checksum=c.instrument_checksum,
         software_version=c.software_version,
+        package_number=c.number,
         questionnaires=c.questionnaires,
         imported_at=clock.utcnow(),
         imported_by=actor.email,

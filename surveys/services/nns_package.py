@@ -28,13 +28,25 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from indicators import Instrument
-from surveys.models import Answer, InstrumentInfo, Question, QuestionVersion, Response, Round
+from surveys.models import (
+    Answer,
+    InstrumentInfo,
+    Question,
+    QuestionVersion,
+    Response,
+    Round,
+    Setting,
+)
 from surveys.services import settings
 from surveys.services.actor import Actor, audit, require_admin
 from surveys.services.publications import latest, published_years
 from surveys.services.signing import sign
 
 ORG_NUMBER = "forbund_org_number"  # setting: the förbund's organisation number
+# setting per year: the number of the year's latest signed package (1, 2, …). NNS keeps
+# the highest it has imported and refuses a lower one: an old package never replaces a
+# newer correction, whichever file lies nearest to hand.
+PACKAGE_NUMBER = "nns_package_number_{year}"
 FORMAT_VERSION = 1
 DESCRIPTOR = "datapackage.json"
 SIGNATURE = "datapackage.sig"
@@ -210,9 +222,16 @@ def check_exportable(db: Session, year: int) -> None:
         )
 
 
-def build_package(db: Session, instrument: Instrument, year: int, *, sign_with=None) -> Package:
-    """Count the year and assemble the package; signs it when ``sign_with`` (a private key)."""
+def build_package(
+    db: Session, instrument: Instrument, year: int, *, sign_with=None, number: int | None = None
+) -> Package:
+    """Count the year and assemble the package; signs it when ``sign_with`` (a private key).
+
+    ``number`` is the package's number in the year (signed with the rest); by default the
+    one the next export will take (``next_number``), as the page shows before it."""
     check_exportable(db, year)
+    if number is None:
+        number = next_number(db, year)
     name = settings.forbund_name(db)
     org = settings.get(db, ORG_NUMBER)
     if sign_with is not None and not org:
@@ -234,6 +253,7 @@ def build_package(db: Session, instrument: Instrument, year: int, *, sign_with=N
         "nns": {
             "format_version": FORMAT_VERSION,
             "year": year,
+            "package_number": number,
             "forbund": name,
             "organisation_number": org,
             "instrument_version": info.version if info else "",
@@ -327,7 +347,19 @@ def export_package(
 ) -> Package:
     """The signed package for NNS, audited as ``nns.exportera`` (page and CLI alike)."""
     require_admin(actor)
-    package = build_package(db, instrument, year, sign_with=sign_with)
-    detail = f"{year}: {package.filename}, {len(package.answers)} rader antal svar"
+    number = next_number(db, year, for_update=True)
+    package = build_package(db, instrument, year, sign_with=sign_with, number=number)
+    settings.put(db, PACKAGE_NUMBER.format(year=year), str(number))
+    rows = len(package.answers)
+    detail = f"{year}: {package.filename}, paket nr {number}, {rows} rader antal svar"
     audit(db, actor, "nns.exportera", detail)
     return package
+
+
+def next_number(db: Session, year: int, *, for_update: bool = False) -> int:
+    """The number the year's next signed package takes: one more than the last one's.
+    ``for_update``: the setting's row stays locked to this transaction (PostgreSQL), so
+    two exports at once cannot both take the same number."""
+    row = db.get(Setting, PACKAGE_NUMBER.format(year=year), with_for_update=for_update)
+    last = row.value if row is not None else ""
+    return (int(last) if last.isascii() and last.isdigit() else 0) + 1
