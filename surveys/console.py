@@ -14,8 +14,9 @@ from flask.cli import FlaskGroup
 from sqlalchemy.exc import DBAPIError
 
 from surveys import create_app
-from surveys.cli_types import database_problem, os_problem, swedish_usage_error
+from surveys.cli_types import database_problem, os_problem, shortened, swedish_usage_error
 from surveys.config import ConfigError
+from surveys.services.catalogue import InstrumentMissing
 
 
 def main() -> None:
@@ -57,8 +58,8 @@ def _run() -> None:
     except click.exceptions.NoArgsIsHelpError as exc:  # a group without its command: help
         exc.show()
         sys.exit(exc.exit_code)
-    except click.UsageError as exc:
-        click.echo(swedish_usage_error(exc, sys.argv[1:]), err=True)
+    except click.UsageError as exc:  # a mistyped command or path said back, cut if long
+        click.echo(shortened(swedish_usage_error(exc, sys.argv[1:])), err=True)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
@@ -69,6 +70,9 @@ def _run() -> None:
     except DBAPIError as exc:  # no database there, not upgraded, server down: no traceback
         click.echo(f"Fel: {database_problem(exc)}", err=True)
         sys.exit(1)
+    except InstrumentMissing as exc:  # tables made, instrument not loaded yet
+        click.echo(f"Fel: {exc}", err=True)
+        sys.exit(1)
     except BrokenPipeError:  # a reader that stopped early (| head): nothing to say
         sys.exit(1)
     except OSError as exc:  # e.g. the instance folder cannot be made, or output is full
@@ -77,6 +81,6 @@ def _run() -> None:
             if isinstance(exc.filename, str)
             else "Utskriften kunde inte skrivas:"
         )
-        click.echo(f"Fel: {where} {os_problem(exc)}.", err=True)
+        click.echo(shortened(f"Fel: {where} {os_problem(exc)}."), err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

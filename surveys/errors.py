@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from surveys.services.actor import Refused
+from surveys.services.catalogue import InstrumentMissing
 
 MESSAGES = {
     400: (
@@ -30,6 +31,10 @@ MESSAGES = {
     ),
     413: ("Filen är för stor", "Det du skickade är för stort. Ingenting har sparats."),
     429: ("För många försök", "För många försök på kort tid. Vänta en stund och försök igen."),
+    503: (
+        "Tjänsten är inte klar att användas",
+        "Enkäterna kan inte visas just nu. Försök igen senare eller fråga personalen.",
+    ),
     500: (
         "Ett fel uppstod",
         "Något gick fel hos oss. Ingenting har sparats. Försök igen om en stund.",
@@ -98,6 +103,12 @@ def init_app(app: Flask) -> None:
     def _refused(exc: Refused):
         # a service refused the actor: its Swedish reason; the 403 rolls the request back
         return error_page(403, str(exc))
+
+    @app.errorhandler(InstrumentMissing)
+    def _no_instrument(exc: InstrumentMissing):
+        # a new installation before `surveys instrument load`: say what is missing
+        respondent, _, _ = _way_back()
+        return error_page(503, None if respondent else f"{exc} (på servern).")
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

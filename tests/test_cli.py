@@ -286,3 +286,54 @@ def test_questions_take_ja_and_nej_and_a_password_is_never_asked_without_a_termi
     assert "Ange lösenordet med --password" in no_terminal.output
     assert "Warning" not in no_terminal.output
     assert count_rows(app, "app_user") == 0
+
+
+def test_before_the_instrument_is_loaded_commands_and_pages_say_so(tmp_path, app, admin_client):
+    """Tables made, `instrument load` not run yet: a command that needs the instrument
+    said "LookupError" in a traceback, a staff page gave the 500 page. Now one Swedish
+    line naming the command to run, and a 503 page saying the same to staff only."""
+    fresh = f"sqlite:///{tmp_path / 'ny.sqlite'}"
+    assert _surveys(tmp_path, "db", "upgrade", DATABASE_URL=fresh).returncode == 0
+    wav = tmp_path / "fraga.wav"
+    wav.write_bytes(b"RIFF" + (2000).to_bytes(4, "little") + b"WAVE" + bytes(2000))
+    result = _surveys(
+        tmp_path, "audio", "load", str(wav), "--version", "deltagare_avslut.1.v1",
+        DATABASE_URL=fresh,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == "Fel: Instrumentet är inte inläst. Kör: surveys instrument load\n"
+    assert not (tmp_path / "ljud").exists()
+    with app.app_context():  # the test database's instrument, put back afterwards
+        row = dict(db.session().execute(text("SELECT * FROM instrument_info")).mappings().one())
+        db.session().execute(text("DELETE FROM instrument_info"))
+        db.session().commit()
+    try:
+        page = admin_client.get("/admin/nns/2023")
+    finally:
+        with app.app_context():
+            names, values = ", ".join(row), ", ".join(f":{name}" for name in row)
+            put_back = text(f"INSERT INTO instrument_info ({names}) VALUES ({values})")
+            db.session().execute(put_back, row)
+            db.session().commit()
+    assert page.status_code == 503
+    assert "Instrumentet är inte inläst. Kör: surveys instrument load" in page.text
+    assert "Traceback" not in page.text
+
+
+def test_a_path_too_long_for_the_system_is_refused_in_one_short_line(tmp_path):
+    """A 5,000-character path: "namnet är för långt", the path cut, not said back whole
+    (and `audio load`, which asked the system about it first, no longer a traceback)."""
+    fresh = f"sqlite:///{tmp_path / 'ny.sqlite'}"
+    assert _surveys(tmp_path, "db", "upgrade", DATABASE_URL=fresh).returncode == 0
+    assert _surveys(tmp_path, "instrument", "load", DATABASE_URL=fresh).returncode == 0
+    long = str(tmp_path / ("a" * 5000))
+    for args in (
+        ["import", "answers", long],
+        ["audio", "load", long, "--version", "deltagare_avslut.1.v1"],
+        ["import", long],
+    ):
+        result = _surveys(tmp_path, *args, DATABASE_URL=fresh)
+        assert result.returncode in (1, 2), args
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr) < 400, (args, result.stderr[:400])
+        assert "aaaa…" in result.stderr

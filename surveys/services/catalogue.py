@@ -214,11 +214,19 @@ def _upsert(db: Session, model: type, key: object, **values: object) -> int:
     return changed
 
 
+class InstrumentMissing(LookupError):
+    """The database has its tables but no instrument yet (``surveys instrument load``
+    was not run): the console says so in one line, the web with a Swedish page."""
+
+    def __init__(self) -> None:
+        super().__init__("Instrumentet är inte inläst. Kör: surveys instrument load")
+
+
 def instrument_from_db(db: Session) -> Instrument:
     """Build the pure instrument structure from the loaded catalogue."""
     info = db.get(models.InstrumentInfo, "current")
     if info is None:
-        raise LookupError("Instrumentet är inte inläst. Kör: surveys instrument load")
+        raise InstrumentMissing
     cached = _CACHE.get("instrument")
     if cached is not None and info.checksum and cached[0] == info.checksum:
         return cached[1]
