@@ -237,11 +237,28 @@ def _check_target(target: Path) -> None:
         raise CliError(f"Kunde inte skriva {target}: det är en mapp. Ingenting har skrivits.")
 
 
+def schema_out_of_date(exc: BaseException) -> bool:
+    """Whether the database lacks the service's tables or columns (``db upgrade`` not
+    run since the code changed): no retry mends that, unlike a server that is away."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    said, kind = str(exc.orig).lower(), type(exc.orig).__name__.lower()
+    return any(word in said for word in ("no such table", "no such column")) or kind in (
+        "undefinedtable",
+        "undefinedcolumn",
+    )
+
+
 def database_problem(exc: DBAPIError) -> str:
     """A database the command could not use, in Swedish (the driver's words are English)."""
     said = str(exc.orig).lower()
     if "no such table" in said or "undefinedtable" in type(exc.orig).__name__.lower():
         return "Databasen saknar tjänstens tabeller. Kör surveys db upgrade först."
+    if schema_out_of_date(exc):
+        return (
+            "Databasen är från en äldre version av tjänsten (en kolumn saknas). Kör surveys "
+            "db upgrade först."
+        )
     if "unable to open database file" in said:
         return (
             "Databasfilen i DATABASE_URL kunde inte öppnas. Finns mappen, och får tjänsten "

@@ -34,6 +34,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from surveys import db
+from surveys.cli_types import schema_out_of_date
 from surveys.db import one_writer, own_transaction, writer_lock
 from surveys.models import BackgroundJob
 from surveys.reports.assets import prerender_preview
@@ -266,9 +267,19 @@ def serve(
     while not stop.is_set():
         try:
             job = run_next(app, worker=worker, lease=lease, heartbeat=heartbeat)
-        except Exception:  # the database is away (restarting, full disk): try again later
-            log.exception("Bakgrundsprocessen nådde inte databasen; försöker igen.")
-            stop.wait(max(poll, 5.0))
+        except Exception as exc:
+            # tables missing or old: `db upgrade` mends it, not waiting; `once`: one pass
+            if once or schema_out_of_date(exc):
+                raise
+            # the database is away (restarting, full disk): said in one line (a driver's
+            # message may quote a statement's values), tried again later
+            wait = max(poll, 5.0)
+            log.error(
+                "Bakgrundsprocessen nådde inte databasen (%s); försöker igen om %.0f s.",
+                type(getattr(exc, "orig", None) or exc).__name__,
+                wait,
+            )
+            stop.wait(wait)
             continue
         if job is not None:
             done += 1

@@ -890,6 +890,33 @@ def test_the_worker_outlives_a_database_it_cannot_reach(tmp_path, caplog):
     assert errors == []
 
 
+def test_a_worker_on_a_database_without_its_tables_ends_with_the_command_to_run(tmp_path):
+    """No tables (or an older schema) is no outage that waiting mends: `worker` (and
+    `worker --once`, which must end) said "nådde inte databasen" with a traceback every
+    5 s for ever. Now one Swedish line naming `db upgrade`, exit 1, at once."""
+    fresh = f"sqlite:///{tmp_path / 'ny.sqlite'}"
+    for args in (["worker", "--once"], ["worker", "--poll", "0.1"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "surveys", *args, "--priority", "normal"],
+            capture_output=True,
+            text=True,
+            env={
+                **os.environ,
+                "DATABASE_URL": fresh,
+                "SECRET_KEY": SECRET,
+                "SURVEYS_ENV": "development",
+                "SURVEYS_INSTANCE": str(tmp_path),
+            },
+            cwd=ROOT,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 1, result.stderr
+        assert "Fel: Databasen saknar tjänstens tabeller. Kör surveys db upgrade" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert "nådde inte databasen" not in result.stderr
+
+
 def test_a_job_that_waited_is_not_done_for_an_administrator_who_has_since_lost_the_role(
     app, runner, tmp_path, make_user
 ):
