@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -348,6 +349,25 @@ def test_a_broken_catalogue_is_named_in_swedish_and_loads_nothing(
     assert "Traceback" not in result.output
     for english in ("expected", "found", "while", "constructor"):
         assert english not in result.output
+    with app.app_context():
+        assert instrument_from_db(db.session()).version == "2021.1"
+
+
+def test_a_device_a_pipe_or_a_huge_file_is_no_catalogue(app, runner, tmp_path):
+    """`instrument load --file /dev/zero` read for ever (memory growing), as did a named
+    pipe nobody writes to: only a regular file of at most 1 MB is read."""
+    fifo = tmp_path / "ror.yaml"
+    os.mkfifo(fifo)
+    huge = tmp_path / "stor.yaml"
+    huge.write_bytes(b"# " + b"x" * (1024 * 1024) + b"\n")
+    for path, swedish in (
+        ("/dev/zero", "zero: är ingen vanlig fil."),
+        (str(fifo), "ror.yaml: är ingen vanlig fil."),
+        (str(huge), "stor.yaml: filen är för stor för en katalogfil (högst 1024 kB)."),
+    ):
+        result = runner.invoke(args=["instrument", "load", "--file", path])
+        assert result.exit_code == 1
+        assert swedish in result.output
     with app.app_context():
         assert instrument_from_db(db.session()).version == "2021.1"
 

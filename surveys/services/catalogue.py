@@ -25,6 +25,26 @@ from surveys.services.actor import Actor, audit, require_admin
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "instrument" / "nns.yaml"
 
 
+MAX_CATALOGUE_BYTES = 1024 * 1024  # the shipped catalogue is 15 kB
+
+
+def _read_catalogue(path: Path) -> bytes:
+    """The catalogue file's bytes: a regular file of at most MAX_CATALOGUE_BYTES (a
+    device such as /dev/zero, or a pipe, would be read for ever)."""
+    if not path.is_file():
+        raise CatalogueError([f"{path.name}: är ingen vanlig fil. Ange katalogfilen (YAML)."])
+    with path.open("rb") as handle:
+        content = handle.read(MAX_CATALOGUE_BYTES + 1)
+    if len(content) > MAX_CATALOGUE_BYTES:
+        raise CatalogueError(
+            [
+                f"{path.name}: filen är för stor för en katalogfil (högst "
+                f"{MAX_CATALOGUE_BYTES // 1024} kB). Ingenting har ändrats."
+            ]
+        )
+    return content
+
+
 def load_instrument_file(
     db: Session, actor: Actor, *, path: Path | str = DEFAULT_FILE
 ) -> dict[str, int]:
@@ -38,7 +58,7 @@ def load_instrument_file(
     file is invalid or would change a version that stored answers reference.
     """
     require_admin(actor)
-    content = Path(path).read_bytes()
+    content = _read_catalogue(Path(path))
     instrument = Instrument.parse(content, source=Path(path).name)
     refuse_changes_to_answered_versions(db, instrument)
     checksum = hashlib.sha256(content).hexdigest()
