@@ -127,4 +127,7 @@ def audio_load_cmd(path: str, version_id: str) -> None:
         )
     except audio.AudioError as exc:
         raise CliError(str(exc)) from None
-    click.echo(f"Inspelningen av {version_id} är inlagd ({target.name}).")
+    # said once the recording is in place: the command's commit
+    db.after_commit(
+        session, lambda: click.echo(f"Inspelningen av {version_id} är inlagd ({target.name}).")
+    )

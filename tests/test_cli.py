@@ -337,3 +337,26 @@ def test_a_path_too_long_for_the_system_is_refused_in_one_short_line(tmp_path):
         assert "Traceback" not in result.stderr
         assert len(result.stderr) < 400, (args, result.stderr[:400])
         assert "aaaa…" in result.stderr
+
+
+def test_a_key_whose_audit_entry_fails_is_not_written(tmp_path):
+    """`keys create --ersatt` on a database that cannot take the audit entry replaced the
+    key, printed it as made, then said "Fel": the old key was gone. Now the new key takes
+    its place only when its entry is committed (a new one likewise is not left behind)."""
+    from surveys.services.signing import create_key, key_path
+
+    fresh = f"sqlite:///{tmp_path / 'ny.sqlite'}"  # no tables: the audit entry fails
+    create_key(tmp_path)
+    before = key_path(tmp_path).read_bytes()
+    result = _surveys(tmp_path, "keys", "create", "--ersatt", DATABASE_URL=fresh)
+    assert result.returncode == 1
+    assert "Fel: Databasen saknar tjänstens tabeller" in result.stderr
+    assert "Nyckelparet är skapat" not in result.stdout
+    assert key_path(tmp_path).read_bytes() == before
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no hidden key
+    empty = tmp_path / "tom"
+    empty.mkdir()
+    result = _surveys(empty, "keys", "create", DATABASE_URL=fresh)
+    assert result.returncode == 1
+    assert "Nyckelparet är skapat" not in result.stdout
+    assert [p.name for p in empty.iterdir() if "nyckel" in p.name] == []

@@ -41,12 +41,19 @@ def _instance() -> Path:
 @click.option("--ersatt", "replace", is_flag=True, help="Ersätt en befintlig nyckel.")
 def keys_create(replace: bool) -> None:
     """Skapa instansens nyckelpar; skriver ut den publika nyckeln att registrera hos NNS."""
+    session = db.session()
     try:
-        public = new_key(db.session(), actor.CLI, _instance(), replace=replace)
+        public = new_key(session, actor.CLI, _instance(), replace=replace)
     except SigningError as exc:
         raise CliError(str(exc)) from None
-    click.echo("Nyckelparet är skapat. Den privata nyckeln ligger i instansmappen (bara ägaren).")
-    click.echo(f"Publik nyckel (registreras hos NNS): {public}")
+
+    def created() -> None:  # said once the key is in place: the command's commit
+        click.echo(
+            "Nyckelparet är skapat. Den privata nyckeln ligger i instansmappen (bara ägaren)."
+        )
+        click.echo(f"Publik nyckel (registreras hos NNS): {public}")
+
+    db.after_commit(session, created)
 
 
 @click.command("nns")

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 from pathlib import Path
 
 from sqlmodel import Session
 
 from indicators.instrument import VERSION_ID, Instrument
 from surveys import clock
-from surveys.db import after_commit
 from surveys.services.actor import Actor, audit, require_admin
+from surveys.services.staging import put_on_commit
 
 MAX_BYTES = 3 * 1024 * 1024  # a spoken question is a few seconds: 3 MB is plenty
 FOLDER = "ljud"
@@ -116,11 +115,11 @@ def _cut_short(data: bytes, fmt: str) -> str | None:
     return None
 
 
-def load_recording(
+def check_recording(
     instance_dir: str | Path, instrument: Instrument, version_id: str, path: Path
-) -> Staged:
-    """Check a recording for ``version_id`` and stage it in the instance folder (a hidden
-    file no tablet is given); AudioError if refused, and then nothing is written."""
+) -> tuple[Path, bytes]:
+    """A recording for ``version_id`` checked: (where it goes, its bytes); AudioError if
+    refused. Nothing is written."""
     known = {v.id for q in instrument.all_questions() for v in q.versions}
     if not _VERSION.match(version_id) or version_id not in known:
         raise AudioError(f"Okänd frågeversion {version_id!r}. Ingenting har ändrats.")
@@ -141,33 +140,7 @@ def load_recording(
     problem = _cut_short(data, fmt)
     if problem:
         raise AudioError(f"{problem} Ingenting har ändrats.")
-    target_dir = folder(instance_dir)
-    target_dir.mkdir(parents=True, exist_ok=True)
-    target = target_dir / f"{version_id}.{fmt}"
-    # hidden and unique: _list never offers it, two loads of one version never share it
-    staged = target_dir / f".{version_id}.{secrets.token_hex(4)}.part"
-    staged.write_bytes(data)
-    return Staged(staged, target)
-
-
-class Staged:
-    """A checked recording written beside its place, put there by ``put`` (atomic: a
-    tablet never gets half a file) or removed by ``discard``."""
-
-    def __init__(self, staged: Path, target: Path):
-        self.staged = staged
-        self.target = target
-
-    def put(self) -> None:
-        """The recording in its place; another format's recording of the version goes."""
-        os.replace(self.staged, self.target)
-        version_id = self.target.name.rpartition(".")[0]
-        for other in self.target.parent.glob(f"{version_id}.*"):
-            if other != self.target:
-                other.unlink()
-
-    def discard(self) -> None:
-        self.staged.unlink(missing_ok=True)
+    return folder(instance_dir) / f"{version_id}.{fmt}", data
 
 
 def load_audio(
@@ -179,18 +152,21 @@ def load_audio(
     path: Path,
 ) -> Path:
     """The administrator loads a recording (``ljud.läs_in``, the version id); the path it
-    gets. It is played once the audit entry is committed, and removed if that entry
-    is not: a recording is never there without its entry, nor the entry without it.
-    AudioError (nothing changed) or Refused before anything is written."""
+    gets. It is played once the audit entry is committed (``staging``: written hidden
+    beside the others until then, removed if the entry is not): a recording is never
+    there without its entry, nor the entry without it. AudioError (nothing changed) or
+    Refused before anything is written."""
     require_admin(actor)
-    staged = load_recording(instance_dir, instrument, version_id, path)
-    try:
-        audit(db, actor, "ljud.läs_in", version_id)
-    except BaseException:
-        staged.discard()
-        raise
-    after_commit(db, staged.put, undone=staged.discard)
-    return staged.target
+    target, data = check_recording(instance_dir, instrument, version_id, path)
+    audit(db, actor, "ljud.läs_in", version_id)
+
+    def drop_other_formats() -> None:
+        for other in target.parent.glob(f"{version_id}.*"):
+            if other != target:
+                other.unlink()
+
+    put_on_commit(db, target, data, then=drop_other_formats)
+    return target
 
 
 def recordings(instance_dir: str | Path) -> dict[str, str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -20,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlmodel import Session
 
 from surveys.services.actor import Actor, audit, require_admin
+from surveys.services.staging import put_on_commit, write_now
 
 PRIVATE_KEY_FILE = "nns_signeringsnyckel.pem"  # in the instance folder
 OWNER_ONLY = 0o600
@@ -34,7 +34,29 @@ def key_path(instance: Path) -> Path:
 
 
 def create_key(instance: Path, *, replace: bool = False) -> str:
-    """Make the instance's key pair; returns the public key (base64). Refuses to overwrite."""
+    """Make the instance's key pair now; returns the public key (base64). Refuses to
+    overwrite unless ``replace`` (the demo and tests; the command goes through ``new_key``)."""
+    path = _key_to_write(instance, replace=replace)
+    pem, public = _generate()
+    write_now(path, pem, mode=OWNER_ONLY)
+    return public
+
+
+def new_key(db: Session, actor: Actor, instance: Path, *, replace: bool = False) -> str:
+    """The administrator makes the instance's key pair (``nyckel.skapa``, the public key);
+    returns the public key. The key file takes its place when the audit entry is
+    committed (``staging``): a failed commit leaves the old key, never a key without its
+    entry. SigningError or Refused before anything is written."""
+    require_admin(actor)
+    path = _key_to_write(instance, replace=replace)
+    pem, public = _generate()
+    audit(db, actor, "nyckel.skapa", f"publik nyckel {public}")
+    put_on_commit(db, path, pem, mode=OWNER_ONLY)
+    return public
+
+
+def _key_to_write(instance: Path, *, replace: bool) -> Path:
+    """Where the key goes; SigningError (naming the key there) unless it may be written."""
     path = key_path(instance)
     if path.exists() and not replace:
         raise SigningError(
@@ -42,31 +64,19 @@ def create_key(instance: Path, *, replace: bool = False) -> str:
             f"{public_key_text(load_private_key(instance))}. Ange --ersatt för att göra en ny "
             "(NNS måste då registrera den nya publika nyckeln)."
         )
-    Path(instance).mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _generate() -> tuple[bytes, str]:
+    """A new private key as PEM (PKCS8, unencrypted: the file is owner-only) and its
+    public key's text."""
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, OWNER_ONLY)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(pem)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    os.chmod(path, OWNER_ONLY)
-    return public_key_text(key)
-
-
-def new_key(db: Session, actor: Actor, instance: Path, *, replace: bool = False) -> str:
-    """The administrator makes the instance's key pair (``nyckel.skapa``, the public key);
-    returns the public key. SigningError or Refused before anything is written."""
-    require_admin(actor)
-    public = create_key(instance, replace=replace)
-    audit(db, actor, "nyckel.skapa", f"publik nyckel {public}")
-    return public
+    return pem, public_key_text(key)
 
 
 def load_private_key(instance: Path) -> Ed25519PrivateKey:
