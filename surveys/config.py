@@ -170,8 +170,18 @@ class Settings(BaseModel):
 ARGON2_PRODUCTION = {"ARGON2_TIME_COST": 3, "ARGON2_MEMORY_KIB": 65_536, "ARGON2_PARALLELISM": 4}
 
 
-def instance_dir() -> Path:
-    return Path(os.environ.get("SURVEYS_INSTANCE", Path.cwd() / "instance"))
+def instance_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The instance folder: SURVEYS_INSTANCE (a relative one from the current folder, as
+    the README's examples write it), else ./instance; ConfigError when it is set empty."""
+    value = (os.environ if env is None else env).get("SURVEYS_INSTANCE")
+    if value is None:
+        return Path.cwd() / "instance"
+    if not value.strip():
+        raise ConfigError(
+            "SURVEYS_INSTANCE är tom. Ange instansmappen, eller ta bort variabeln för "
+            "./instance."
+        )
+    return Path(value).expanduser().absolute()
 
 
 def read_settings(
@@ -181,7 +191,7 @@ def read_settings(
     variables named like a setting, nothing else; ``overrides`` (``create_app``'s, the
     tests') win and are checked the same way. Raises ConfigError in Swedish."""
     env = os.environ if env is None else env
-    instance = Path(env.get("SURVEYS_INSTANCE", instance_dir()))
+    instance = instance_dir(env)
     given: dict[str, object] = {name: env[name] for name in Settings.model_fields if name in env}
     given.setdefault("DATABASE_URL", f"sqlite:///{instance / 'indikatorenkater.sqlite'}")
     given.setdefault("MAIL_FOLDER", str(instance / "mail"))

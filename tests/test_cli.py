@@ -360,3 +360,25 @@ def test_a_key_whose_audit_entry_fails_is_not_written(tmp_path):
     assert result.returncode == 1
     assert "Nyckelparet är skapat" not in result.stdout
     assert [p.name for p in empty.iterdir() if "nyckel" in p.name] == []
+
+
+def test_a_relative_instance_folder_is_taken_from_the_current_folder(tmp_path):
+    """`SURVEYS_INSTANCE=instance/x surveys …` (as the README writes it) was a traceback
+    from Flask ("must be absolute"), and an empty one too. Relative: from the current
+    folder; empty: one Swedish line."""
+    surveys = str(Path(sys.executable).with_name("surveys"))
+    for value, code in (("rel/inst", 0), ("", 2), ("  ", 2)):
+        result = subprocess.run(
+            [surveys, "db", "upgrade"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={"SURVEYS_INSTANCE": value, "PATH": "/usr/bin:/bin"},
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == code, result.stderr
+        assert "Traceback" not in result.stderr
+        if code:
+            assert result.stderr.startswith("Fel: SURVEYS_INSTANCE är tom.")
+    assert (tmp_path / "rel" / "inst" / "indikatorenkater.sqlite").is_file()
