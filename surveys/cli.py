@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from alembic import command as alembic_command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError as AlembicCommandError
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
@@ -74,14 +75,24 @@ def _alembic_config():
 
 
 def _migrate(step, revision: str) -> None:
-    """Run an Alembic upgrade/downgrade; an unknown revision is refused in Swedish."""
+    """Run an Alembic upgrade/downgrade to 'head', 'base' or a revision id written out
+    whole; anything else is refused in Swedish before any migration runs. (Alembic also
+    takes a prefix of an id, "a" for "appx1", and steps such as "head+1": a one-letter
+    typo in a downgrade dropped tables.)"""
 
-    try:
-        step(_alembic_config(), revision)
-    except AlembicCommandError:  # raised before any migration runs
+    config = _alembic_config()
+    known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+    if revision not in {"head", "base", *known}:
         raise CliError(
             f"Migreringen {revision[:40]!r} finns inte. Ange 'head', 'base' eller "
-            "ett revisions-id (raden 'revision = …' i en fil under migrations/versions/)."
+            "ett helt revisions-id (raden 'revision = …' i en fil under migrations/versions/)."
+        )
+    try:
+        step(config, revision)
+    except AlembicCommandError:  # e.g. a database at a revision this code does not know
+        raise CliError(
+            f"Databasen kan inte migreras till {revision!r}: den är märkt med en migrering "
+            "som den här versionen av tjänsten inte känner till."
         ) from None
 
 

@@ -178,8 +178,7 @@ def instance_dir(env: Mapping[str, str] | None = None) -> Path:
         return Path.cwd() / "instance"
     if not value.strip():
         raise ConfigError(
-            "SURVEYS_INSTANCE är tom. Ange instansmappen, eller ta bort variabeln för "
-            "./instance."
+            "SURVEYS_INSTANCE är tom. Ange instansmappen, eller ta bort variabeln för ./instance."
         )
     return Path(value).expanduser().absolute()
 

@@ -183,6 +183,9 @@ def test_migrations_down_and_up_on_the_test_database(app, runner):
         ),
         (["export", "answers", "--format", "rtf"], "--format': ska vara ett av csv, xlsx."),
         (["db", "upgrade", "extra"], "Migreringen 'extra' finns inte."),
+        (["db", "upgrade", ""], "Migreringen '' finns inte."),  # an AssertionError before
+        (["db", "upgrade", "head+1"], "Migreringen 'head+1' finns inte."),
+        (["db", "downgrade", "tab"], "Migreringen 'tab' finns inte."),  # Alembic: tablet01
     ],
 )
 def test_console_script_refuses_bad_arguments_in_swedish(tmp_path, args, swedish):
