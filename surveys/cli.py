@@ -25,6 +25,7 @@ from surveys.cli_types import (
     CliError,
     confirm_or_abort,
     input_file,
+    os_problem,
     password_or_ask,
     read_input,
     write_outputs,
@@ -608,8 +609,10 @@ def backup_cmd(path: str) -> None:
     try:
         backup(db.engine(), Path(path))
         Path(path).chmod(0o600)  # answers inside: the owner's only, also over an old file
-    except (MaintenanceError, OSError) as exc:
+    except MaintenanceError as exc:
         raise CliError(f"Säkerhetskopieringen misslyckades: {exc}") from None
+    except OSError as exc:  # the system's reason in Swedish, not "[Errno 36] File name…"
+        raise CliError(f"Säkerhetskopieringen misslyckades: {os_problem(exc)}.") from None
     click.echo(f"Säkerhetskopian är sparad i {path}.")
 
 

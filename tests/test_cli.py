@@ -385,3 +385,23 @@ def test_a_relative_instance_folder_is_taken_from_the_current_folder(tmp_path):
         if code:
             assert result.stderr.startswith("Fel: SURVEYS_INSTANCE är tom.")
     assert (tmp_path / "rel" / "inst" / "indikatorenkater.sqlite").is_file()
+
+
+def test_a_backup_of_no_database_is_refused_not_an_empty_file(tmp_path):
+    """`backup` before `db upgrade` said "sparad" and wrote an empty database that
+    `restore` refuses; a path the system refuses said "[Errno 36] File name too long"."""
+    fresh = f"sqlite:///{tmp_path / 'ny.sqlite'}"
+    target = tmp_path / "kopia.sqlite"
+    result = _surveys(tmp_path, "backup", str(target), DATABASE_URL=fresh)
+    assert result.returncode == 1
+    assert "Fel: Säkerhetskopieringen misslyckades: databasen saknar tjänstens tabeller" in (
+        result.stderr
+    )
+    assert not target.exists()
+    assert _surveys(tmp_path, "db", "upgrade", DATABASE_URL=fresh).returncode == 0
+    result = _surveys(tmp_path, "backup", str(tmp_path / ("k" * 300)), DATABASE_URL=fresh)
+    assert result.returncode == 1
+    assert result.stderr == "Fel: Säkerhetskopieringen misslyckades: namnet är för långt.\n"
+    result = _surveys(tmp_path, "backup", str(target), DATABASE_URL=fresh)
+    assert result.returncode == 0, result.stderr
+    assert target.stat().st_size > 0

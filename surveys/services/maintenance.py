@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -125,6 +126,7 @@ def _copy_database(engine: Engine, target: Path) -> None:
     if path is None:
         _run_pg(engine, "pg_dump", ["-Fc", "-f", str(target)])
         return
+    _check_has_tables(path)
     try:
         source = sqlite3.connect(path)
         destination = sqlite3.connect(target)
@@ -135,6 +137,23 @@ def _copy_database(engine: Engine, target: Path) -> None:
             source.close()
     except sqlite3.Error as exc:
         raise MaintenanceError(f"Databasen kunde inte kopieras ({exc}).") from None
+
+
+def _check_has_tables(path: str) -> None:
+    """A SQLite database worth backing up: there, with the service's tables (a copy of
+    an empty file would be reported as saved, and refused by ``restore`` later)."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as source:
+            marked = source.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            ).fetchone()
+    except sqlite3.Error:
+        marked = None
+    if marked is None:
+        raise MaintenanceError(
+            "databasen saknar tjänstens tabeller, så det finns inget att säkerhetskopiera "
+            "(kör surveys db upgrade, eller kontrollera DATABASE_URL)."
+        )
 
 
 def _sync_folder(folder: Path) -> None:
