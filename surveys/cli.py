@@ -24,6 +24,7 @@ from surveys.cli_types import (
     YEAR,
     CliError,
     confirm_or_abort,
+    file_problem,
     input_file,
     os_problem,
     password_or_ask,
@@ -378,7 +379,7 @@ def _run_import(kind: str, path: str, group: str | None = None) -> None:
             )
     except FileError as exc:
         for error in exc.errors:
-            click.echo(error, err=True)
+            click.echo(file_problem(error), err=True)
         raise CliError("Ingenting har importerats.") from None
     rows = "1 rad importerad" if count == 1 else f"{count} rader importerade"
     click.echo(f"{rows} från {name}.")

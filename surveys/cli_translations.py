@@ -16,7 +16,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from surveys import db
-from surveys.cli_types import CliError, input_file, write_outputs
+from surveys.cli_types import CliError, file_problem, input_file, write_outputs
 from surveys.files.reading import FileError
 from surveys.services import audio
 from surveys.services import translations as tr
@@ -67,7 +67,7 @@ def load_cmd(path: str, code: str) -> None:
     except FileError as exc:
         session.rollback()
         for error in exc.errors:
-            click.echo(error, err=True)
+            click.echo(file_problem(error), err=True)
         raise CliError("Översättningen lästes inte in.") from None
     for line in report.lines(lang.code):
         click.echo(line)

@@ -37,6 +37,18 @@ def shortened(message: str) -> str:
     return re.sub(rf"\S{{{LONGEST_WORD + 1},}}", lambda m: m.group()[:80] + "…", message)
 
 
+LONGEST_LINE = 500  # a line said back from a file: a few sentences at most
+
+
+def file_problem(line: str) -> str:
+    """A file's problem as the console prints it: long values cut (``shortened``), and
+    the line itself cut at LONGEST_LINE (5,000 unknown column names are no message)."""
+    line = shortened(line)
+    if len(line) <= LONGEST_LINE:
+        return line
+    return f"{line[: LONGEST_LINE - 40]}… ({len(line) - LONGEST_LINE + 40} tecken till)"
+
+
 class YearType(click.ParamType):
     """An --year/--before argument: a year 2000–2100, refused in Swedish otherwise."""
 

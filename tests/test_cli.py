@@ -405,3 +405,24 @@ def test_a_backup_of_no_database_is_refused_not_an_empty_file(tmp_path):
     result = _surveys(tmp_path, "backup", str(target), DATABASE_URL=fresh)
     assert result.returncode == 0, result.stderr
     assert target.stat().st_size > 0
+
+
+def test_a_files_long_values_are_cut_when_said_back(app, runner, tmp_path):
+    """A 5,000-character cell, or 5,000 unknown columns, came back as lines of 5,000 and
+    15,000 characters; each line of a file's problems is now at most a few sentences."""
+    head = "year,questionnaire,insats,gender," + ",".join(f"q{i}" for i in range(1, 12))
+    answers = "6" + "," * 10
+    long_cell = tmp_path / "lang.csv"
+    long_cell.write_text(f"{head}\n2023,{'x' * 5000},A,kvinna,{answers}\n", encoding="utf-8")
+    many = tmp_path / "kolumner.csv"
+    extra = ",".join(f"extra{i}" for i in range(5000))
+    many.write_text(f"{head},{extra}\n2023,personal,A,,{answers}\n", encoding="utf-8")
+    for path in (long_cell, many):
+        result = runner.invoke(args=["import", "answers", str(path)])
+        assert result.exit_code == 1
+        lines = result.output.splitlines()
+        assert lines[-1] == "Fel: Ingenting har importerats."
+        assert max(len(line) for line in lines) <= 500, [len(line) for line in lines]
+        assert any("…" in line for line in lines)
+    with app.app_context():
+        assert db.session().execute(text("SELECT COUNT(*) FROM response")).scalar_one() == 0

@@ -14,7 +14,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from surveys import db
-from surveys.cli_types import YEAR, CliError, read_input, write_outputs
+from surveys.cli_types import YEAR, CliError, file_problem, read_input, write_outputs
 from surveys.national import packages as national_packages
 from surveys.national.demo import run as run_demo
 from surveys.national.demo import run_beside
@@ -121,7 +121,7 @@ def national_import(paths: tuple[str, ...]) -> None:
     except national_packages.PackageRefused as exc:
         session.rollback()
         for error in exc.errors:
-            click.echo(error, err=True)
+            click.echo(file_problem(error), err=True)
         raise CliError("Ingenting har importerats.") from None
     for line in lines:
         click.echo(line)
