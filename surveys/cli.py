@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import threading
 from datetime import timedelta
@@ -552,6 +553,8 @@ def worker_cmd(once: bool, poll: float, lease: int, priority: str) -> None:
     Starta en eller flera, på samma eller andra datorer mot samma databas; `make run`
     startar en bredvid gunicorn."""
 
+    if math.isnan(poll):  # click's FloatRange lets NaN through: every comparison is false
+        raise CliError("--poll ska vara ett tal mellan 0,05 och 60 sekunder.")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if priority == "idle":
         worker.lower_priority()

@@ -184,6 +184,7 @@ def test_migrations_down_and_up_on_the_test_database(app, runner):
         (["export", "answers", "--format", "rtf"], "--format': ska vara ett av csv, xlsx."),
         (["db", "upgrade", "extra"], "Migreringen 'extra' finns inte."),
         (["db", "upgrade", ""], "Migreringen '' finns inte."),  # an AssertionError before
+        (["worker", "--poll", "nan"], "--poll ska vara ett tal mellan 0,05 och 60"),  # a spin
         (["db", "upgrade", "head+1"], "Migreringen 'head+1' finns inte."),
         (["db", "downgrade", "tab"], "Migreringen 'tab' finns inte."),  # Alembic: tablet01
     ],
