@@ -126,6 +126,27 @@ def test_missing_column_and_wrong_type_and_empty(app, runner, tmp_path):
     assert count_rows(app, "response") == 0
 
 
+def test_a_column_named_twice_is_refused_naming_both_places(app, runner, tmp_path):
+    """`year` twice (2026 and 2025) was stored under the last one without a word; `år`
+    and `year` are the same column in two languages."""
+    answers = "5" + "," * 10
+    cases = (
+        (  # year again after insats
+            HEADER.replace("insats,", "insats,year,"),
+            f"2025,personal,A,2026,,,{answers}",
+            "kolumnen year finns 2 gånger (kolumn 1 och 4)",
+        ),
+        ("år," + HEADER, f"2026,2025,personal,A,,,{answers}", "kolumnen year finns 2 gånger"),
+    )
+    for header, row, message in cases:
+        path = write(tmp_path, "dubbel.csv", f"{header}{row}\n")
+        result = runner.invoke(args=["import", "answers", path])
+        assert result.exit_code == 1
+        assert f"Rad 1: {message}" in result.output
+        assert "Behåll en av dem." in result.output
+    assert count_rows(app, "response") == 0
+
+
 @pytest.mark.parametrize(
     ("rows", "message"),
     [

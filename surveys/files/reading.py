@@ -159,7 +159,25 @@ def _check_header(
     unknown = [n for n in names if n and n not in allowed]
     if unknown:
         raise FileError([f"Rad 1: okänd kolumn {', '.join(unknown)}."])
+    twice = _twice(names)
+    if twice:
+        raise FileError(twice)
     return names
+
+
+def _twice(names: list[str]) -> list[str]:
+    """A column named twice (or once in Swedish and once in English): which value would
+    count is no choice to make silently, so the file is refused naming both places."""
+    places: dict[str, list[int]] = {}
+    for place, name in enumerate(names, start=1):
+        if name:
+            places.setdefault(name, []).append(place)
+    return [
+        f"Rad 1: kolumnen {name} finns {len(found)} gånger (kolumn "
+        f"{', '.join(map(str, found[:-1]))} och {found[-1]}). Behåll en av dem."
+        for name, found in places.items()
+        if len(found) > 1
+    ]
 
 
 def _open_csv(source: bytes | str | Path) -> tuple[list[str], Iterator[list[object]], Callable]:
