@@ -39,6 +39,12 @@ def _flush_or_drop_output() -> None:
         os.close(devnull)
 
 
+_FLASK_OPTIONS_IN_SWEDISH = {
+    "debug": "Felsökningsläge (bara vid utveckling).",
+    "version": "Visa Flasks och Pythons version.",
+}
+
+
 def _run() -> None:
     """The commands, with every refusal said in Swedish and a matching exit code."""
 
@@ -47,6 +53,12 @@ def _run() -> None:
         add_default_commands=True,
         help="Indikatorenkäter – kommandon för drift och rapport.",
     )
+    # Flask's -e/--env-file needs python-dotenv, which the service does not install (the
+    # option could only fail, saying the file was missing), and --app loads another
+    # application than this one: neither belongs to `surveys`. The rest in Swedish.
+    cli.params = [param for param in cli.params if param.name not in ("env_file", "app")]
+    for param in cli.params:
+        param.help = _FLASK_OPTIONS_IN_SWEDISH.get(param.name or "", param.help)
 
     try:
         # standalone_mode=False: Click's own (English) usage errors reach us, worded in

@@ -427,3 +427,18 @@ def test_a_files_long_values_are_cut_when_said_back(app, runner, tmp_path):
         assert any("…" in line for line in lines)
     with app.app_context():
         assert db.session().execute(text("SELECT COUNT(*) FROM response")).scalar_one() == 0
+
+
+def test_flasks_options_that_cannot_serve_this_service_are_gone(tmp_path):
+    """`-e FILE` always failed ("filen … finns inte" for a file that was there: it needs
+    python-dotenv, not installed) and `--app` loads another application; both are gone,
+    and the options left are explained in Swedish."""
+    env_file = tmp_path / "miljo.env"
+    env_file.write_text("MIN_CELL=5\n")
+    result = _surveys(tmp_path, "-e", str(env_file), "users", "list")
+    assert result.returncode == 2
+    assert "Fel: Det finns inget val '-e'." in result.stderr
+    helped = _surveys(tmp_path, "--help").stdout
+    assert "--app" not in helped
+    assert "--env-file" not in helped
+    assert "Felsökningsläge" in helped
