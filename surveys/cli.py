@@ -22,6 +22,7 @@ from indicators.instrument import CatalogueError
 from surveys import db, paths, worker
 from surveys.cli_translations import audio_cli, translations_cli
 from surveys.cli_types import (
+    OUTPUT,
     YEAR,
     CliError,
     confirm_or_abort,
@@ -419,7 +420,7 @@ def import_national_cmd(path: str, group: str | None) -> None:
 @export_cli.command("answers")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv")
 @click.option("--year", type=YEAR, default=None)
-@click.option("--output", type=click.Path(dir_okay=False), default=None)
+@click.option("--output", type=OUTPUT, default=None)
 def export_answers_cmd(fmt: str, year: int | None, output: str | None) -> None:
     """Exportera alla enkätsvar i svarsfilens format."""
 
@@ -445,7 +446,7 @@ def _write(data: bytes, output: str | None, *, binary: bool) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "xlsx", "html", "pdf", "docx"]), default="csv"
 )
-@click.option("--output", type=click.Path(dir_okay=False), default=None)
+@click.option("--output", type=OUTPUT, default=None)
 def report_cmd(year: int, insats: str | None, fmt: str, output: str | None) -> None:
     """Skriv "Indikatorerna ÅR" ur årets senaste publicering: CSV, XLSX, HTML, PDF eller DOCX."""
 

@@ -16,7 +16,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from surveys import db
-from surveys.cli_types import CliError, file_problem, input_file, write_outputs
+from surveys.cli_types import OUTPUT, CliError, file_problem, input_file, write_outputs
 from surveys.files.reading import FileError
 from surveys.services import audio
 from surveys.services import translations as tr
@@ -38,13 +38,14 @@ def _language(code: str) -> tr.Language:
 
 @translations_cli.command("template")
 @click.option("--language", "code", required=True, help="Språkkod, t.ex. ar, ti, so.")
-@click.option(
-    "--output", required=True, type=click.Path(dir_okay=False), help="Fil .csv eller .xlsx."
-)
+@click.option("--output", required=True, type=OUTPUT, help="Fil .csv eller .xlsx.")
 def template_cmd(code: str, output: str) -> None:
     """Skriv en mall (key,sv,text) med varje text som en deltagare ser."""
     lang = _language(code)
-    fmt = "xlsx" if output.lower().endswith(".xlsx") else "csv"
+    ending = Path(output).suffix.lower()
+    if ending not in (".csv", ".xlsx"):  # a .txt got a CSV that the loader then refused
+        raise CliError(f"--output ska sluta på .csv eller .xlsx (nu {ending[:20] or 'ingen'}).")
+    fmt = ending[1:]
     session = db.session()
     rows = tr.template_rows(session, instrument_from_db(session), lang.code)
     write_outputs([(Path(output), tr.write_template(rows, fmt))])

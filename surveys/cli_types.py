@@ -49,6 +49,23 @@ def file_problem(line: str) -> str:
     return f"{line[: LONGEST_LINE - 40]}… ({len(line) - LONGEST_LINE + 40} tecken till)"
 
 
+class OutputFile(click.Path):
+    """An --output file: a file's path (no folder), never empty (an empty --output was
+    taken as none, and the output went to the terminal or a default name instead)."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False)
+
+    def convert(self, value, param, ctx):
+        if not str(value).strip():
+            name = param.opts[0] if param else "--output"
+            raise CliError(f"{name} är tomt. Ange en fil, eller utelämna valet.")
+        return super().convert(value, param, ctx)
+
+
+OUTPUT = OutputFile()
+
+
 class YearType(click.ParamType):
     """An --year/--before argument: a year 2000–2100, refused in Swedish otherwise."""
 

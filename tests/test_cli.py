@@ -185,6 +185,12 @@ def test_migrations_down_and_up_on_the_test_database(app, runner):
         (["db", "upgrade", "extra"], "Migreringen 'extra' finns inte."),
         (["db", "upgrade", ""], "Migreringen '' finns inte."),  # an AssertionError before
         (["worker", "--poll", "nan"], "--poll ska vara ett tal mellan 0,05 och 60"),  # a spin
+        (["export", "answers", "--output", ""], "--output är tomt."),  # was the terminal
+        (["national", "export", "--year", "2024", "--output", " "], "--output är tomt."),
+        (
+            ["translations", "template", "--language", "ar", "--output", "mall.txt"],
+            "--output ska sluta på .csv eller .xlsx (nu .txt).",
+        ),
         (["db", "upgrade", "head+1"], "Migreringen 'head+1' finns inte."),
         (["db", "downgrade", "tab"], "Migreringen 'tab' finns inte."),  # Alembic: tablet01
     ],

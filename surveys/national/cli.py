@@ -14,7 +14,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from surveys import db
-from surveys.cli_types import YEAR, CliError, file_problem, read_input, write_outputs
+from surveys.cli_types import OUTPUT, YEAR, CliError, file_problem, read_input, write_outputs
 from surveys.national import packages as national_packages
 from surveys.national.demo import run as run_demo
 from surveys.national.demo import run_beside
@@ -58,7 +58,7 @@ def keys_create(replace: bool) -> None:
 
 @click.command("nns")
 @click.option("--year", type=YEAR, required=True, help="Året som skickas.")
-@click.option("--output", type=click.Path(dir_okay=False), default=None)
+@click.option("--output", type=OUTPUT, default=None)
 @with_appcontext
 def export_nns(year: int, output: str | None) -> None:
     """Förbundets signerade paket med antal svar till NNS (zip)."""
@@ -154,7 +154,7 @@ def national_publish(year: int) -> None:
 
 @national_cli.command("export")
 @click.option("--year", type=YEAR, required=True)
-@click.option("--output", type=click.Path(dir_okay=False), default=None)
+@click.option("--output", type=OUTPUT, default=None)
 def national_export(year: int, output: str | None) -> None:
     """Rikets fil (nationella siffror med n och jämförelsegrupper), signerad av NNS."""
     path = Path(output or default_filename(year))
