@@ -206,6 +206,8 @@ def input_file(path: str | Path) -> Path:
     file = Path(path)
     if file.is_dir():
         raise CliError(f"{path} är en mapp. Ange en fil.")
+    if file.exists() and not file.is_file():  # /dev/null, /dev/zero, a named pipe
+        raise CliError(f"{path} är ingen vanlig fil (en enhet eller ett rör). Ange en fil.")
     if not file.is_file():
         raise CliError(f"Filen {path} finns inte.")
     return file

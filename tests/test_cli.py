@@ -186,6 +186,8 @@ def test_migrations_down_and_up_on_the_test_database(app, runner):
         (["db", "upgrade", ""], "Migreringen '' finns inte."),  # an AssertionError before
         (["worker", "--poll", "nan"], "--poll ska vara ett tal mellan 0,05 och 60"),  # a spin
         (["export", "answers", "--output", ""], "--output är tomt."),  # was the terminal
+        (["import", "answers", "/dev/null"], "/dev/null är ingen vanlig fil"),  # "finns inte"
+        (["restore", "/dev/zero", "--yes"], "/dev/zero är ingen vanlig fil."),
         (["national", "export", "--year", "2024", "--output", " "], "--output är tomt."),
         (
             ["translations", "template", "--language", "ar", "--output", "mall.txt"],

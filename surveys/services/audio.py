@@ -123,6 +123,8 @@ def check_recording(
     known = {v.id for q in instrument.all_questions() for v in q.versions}
     if not _VERSION.match(version_id) or version_id not in known:
         raise AudioError(f"Okänd frågeversion {version_id!r}. Ingenting har ändrats.")
+    if path.exists() and not path.is_file():  # a folder, a device, a named pipe
+        raise AudioError(f"{path} är ingen vanlig fil. Ange ljudfilen.")
     if not path.is_file():
         raise AudioError(f"Filen {path} finns inte.")
     size = path.stat().st_size

@@ -178,6 +178,8 @@ def restore(engine: Engine, source: Path) -> str:
     live database's own files, and a backup from a version of the service that has a
     migration this one does not know (a newer one: restoring it here would leave a
     database no command of this version can upgrade or read)."""
+    if source.exists() and not source.is_file():  # a folder, a device, a named pipe
+        raise MaintenanceError(f"{source} är ingen vanlig fil. Ange säkerhetskopians fil.")
     if not source.is_file():
         raise MaintenanceError(f"Filen {source} finns inte.")
     path = _sqlite_path(engine)
