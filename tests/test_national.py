@@ -54,7 +54,14 @@ from surveys.services.nns_package import (
     zip_files,
 )
 from surveys.services.settings import SettingError
-from surveys.services.signing import create_key, load_private_key, public_key_text, sign, verify
+from surveys.services.signing import (
+    create_key,
+    load_private_key,
+    parse_public_key,
+    public_key_text,
+    sign,
+    verify,
+)
 from tests import factories
 from tests.conftest import (
     LIGHT_HASHING,
@@ -745,6 +752,30 @@ def test_register_refuses_control_characters_and_formulas_in_names(nns):
                 )
             s.rollback()
             assert [m.name for m in national_packages.members(s)] == ["Förbund Ett"]
+
+
+def test_a_key_of_small_order_is_no_key_and_is_not_registered(nns):
+    """32 zero bytes (or another of the eight points of small order, also written with
+    y above p) decode as an Ed25519 public key, but no key pair has them: such a "key"
+    was registered, and a förbund's packages would prove nothing."""
+    app, key, _ = nns
+    p = 2**255 - 19
+    y8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022
+    weak = [bytes(32), (1).to_bytes(32, "little"), (p - 1).to_bytes(32, "little")]
+    weak += [y8.to_bytes(32, "little"), (p - y8).to_bytes(32, "little")]
+    weak += [(p + 1).to_bytes(32, "little"), (1 | 1 << 255).to_bytes(32, "little")]
+    for raw in weak:
+        text = base64.b64encode(raw).decode()
+        with app.app_context():
+            s = db.session()
+            with pytest.raises(national_packages.MemberError, match="ingen riktig publik nyckel"):
+                national_packages.register_member(
+                    s, NNS_ADMIN, name="Förbund Svag", org_number="222000-0042",
+                    public_key=text, comparison_group="",
+                )  # fmt: skip
+            s.rollback()
+            assert [m.name for m in national_packages.members(s)] == ["Förbund Ett"]
+    assert parse_public_key(public_key_text(key)) is not None  # a real one still reads
 
 
 def test_a_key_registered_for_one_förbund_is_refused_for_another(nns):

@@ -51,7 +51,12 @@ from surveys.services.nns_package import (
     sha256,
     zip_files,
 )
-from surveys.services.signing import parse_public_key, same_public_key, verify
+from surveys.services.signing import (
+    parse_public_key,
+    same_public_key,
+    small_order_key,
+    verify,
+)
 
 MAX_PACKAGE = 20 * 1024 * 1024  # a förbund's year is a few hundred kB at most
 MAX_DESCRIPTOR = 256 * 1024  # datapackage.json is a few kB: names, sizes, hashes, schemas
@@ -115,6 +120,12 @@ def register_member(
     if org is None:
         raise MemberError(not_an_org_number(org_number))
     key = parse_public_key(public_key)
+    if key is None and small_order_key(public_key):
+        raise MemberError(
+            "Det där är ingen riktig publik nyckel (en punkt av låg ordning, t.ex. bara "
+            "nollor): vem som helst kan göra signaturer som den godtar. Klistra in raden som "
+            "'surveys keys create' skrev ut hos förbundet."
+        )
     if key is None:
         raise MemberError(
             "Den publika nyckeln går inte att läsa. Klistra in raden som "

@@ -98,12 +98,38 @@ def public_key_text(key: Ed25519PrivateKey) -> str:
 
 
 def parse_public_key(text: str) -> Ed25519PublicKey | None:
-    """A public key from its base64 text, or None when it is not one."""
+    """A public key from its base64 text, or None when it is not one, or is one of the
+    points of small order (e.g. 32 zero bytes) no key pair has: with such a "key"
+    registered, a signature that verifies proves nothing about who made it."""
     try:
         raw = base64.b64decode(text.strip(), validate=True)
-        return Ed25519PublicKey.from_public_bytes(raw)
+        key = Ed25519PublicKey.from_public_bytes(raw)
     except (ValueError, binascii.Error):
         return None
+    return None if _small_order(raw) else key
+
+
+_P = 2**255 - 19  # the field of Curve25519
+# The y-coordinates of the eight points of order 1, 2, 4 and 8 (x follows from y and the
+# sign bit): 1 (the neutral point), -1, 0, and ±Y8 (libsodium's blocklist, reduced).
+_Y8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022
+_SMALL_ORDER_Y = frozenset({0, 1, _P - 1, _Y8, _P - _Y8})
+
+
+def small_order_key(text: str) -> bool:
+    """Whether base64 ``text`` is 32 bytes encoding a point of small order (no key)."""
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except (ValueError, binascii.Error):
+        return False
+    return len(raw) == 32 and _small_order(raw)
+
+
+def _small_order(raw: bytes) -> bool:
+    """Whether the 32-byte encoding is a point of small order, also written
+    non-canonically (y at or above p)."""
+    y = int.from_bytes(raw, "little") & ((1 << 255) - 1)  # without the sign bit of x
+    return y % _P in _SMALL_ORDER_Y
 
 
 def same_public_key(text: str, key: Ed25519PublicKey) -> bool:
