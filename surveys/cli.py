@@ -212,6 +212,8 @@ def users_list() -> None:
 def users_edit(email: str, name: str | None, role: str | None, insatser: tuple[str, ...]) -> None:
     """Ändra namn, roll eller insatser för en användare."""
 
+    if name is None and role is None and not insatser:  # said "ändrad" having done nothing
+        raise CliError("Ange vad som ska ändras: --name, --role eller --insats.")
     session = db.session()
     user = _user_or_fail(session, email)
     ids = _users_call(users.intervention_ids_by_name, session, insatser) if insatser else None

@@ -187,6 +187,7 @@ def test_migrations_down_and_up_on_the_test_database(app, runner):
         (["worker", "--poll", "nan"], "--poll ska vara ett tal mellan 0,05 och 60"),  # a spin
         (["export", "answers", "--output", ""], "--output är tomt."),  # was the terminal
         (["import", "answers", "/dev/null"], "/dev/null är ingen vanlig fil"),  # "finns inte"
+        (["users", "edit", "a@example.invalid"], "Ange vad som ska ändras: --name, --role"),
         (["restore", "/dev/zero", "--yes"], "/dev/zero är ingen vanlig fil."),
         (["national", "export", "--year", "2024", "--output", " "], "--output är tomt."),
         (
