@@ -229,8 +229,10 @@ def after_commit(
     """Run ``done`` once the session's transaction has committed, ``undone`` if it ends
     any other way (a rollback, a close): for a file that belongs with a row (a recording
     and its audit entry), so neither is there without the other. Both run outside the
-    transaction; an error in them is logged, never raised into the commit's caller
-    (its rows are stored by then). Starts the session's transaction if none is open."""
+    transaction, in the order given; an error in one is logged, never raised into the
+    commit's caller (its rows are stored by then), and the ``done`` after it do not run
+    (a command's "klart" registered after its file). Starts the session's transaction
+    if none is open."""
     db_session.connection()  # a transaction to wait for, even before the first flush
     db_session.info.setdefault(_AFTER_COMMIT, []).append((done, undone))
 
@@ -243,7 +245,8 @@ def _run_done(db_session: OrmSession) -> None:
     if db_session.in_nested_transaction():  # a savepoint's release: not committed yet
         return
     for done, _undone in db_session.info.pop(_AFTER_COMMIT, []):
-        _quietly(done)
+        if not _quietly(done):  # what was to follow it (e.g. saying it is done) is not
+            break
 
 
 @event.listens_for(OrmSession, "after_transaction_end")
@@ -255,11 +258,14 @@ def _run_undone(db_session: OrmSession, transaction: Any) -> None:
             _quietly(undone)
 
 
-def _quietly(action: Callable[[], None]) -> None:
+def _quietly(action: Callable[[], None]) -> bool:
+    """Run ``action``; False (and a log line) when it failed."""
     try:
         action()
     except Exception:  # noqa: BLE001 - the transaction has ended; say so in the log
         log.exception("Efterarbetet till en transaktion misslyckades.")
+        return False
+    return True
 
 
 # --- one SQLite writer at a time, without sleeping --------------------------------

@@ -302,9 +302,11 @@ def test_after_commit_runs_done_on_commit_and_undone_otherwise(app, caplog):
 
         session = db.session()
         db.after_commit(session, fails)
+        db.after_commit(session, note("klart"))  # says what `fails` did not do: not run
         session.add(Intervention(name="Sparad ändå"))
         session.commit()  # no OSError here: the row is stored, the log says what failed
         assert rounds.intervention_by_name(session, "Sparad ändå") is not None
+        assert ran == ["kvar", "borta 2", "borta 3"]
     assert "Efterarbetet till en transaktion misslyckades" in caplog.text
     assert "disken är full" in caplog.text
 
