@@ -139,7 +139,9 @@ def private_files(app: Flask) -> None:
     if database is not None:
         candidates += [database, *(Path(f"{database}{suffix}") for suffix in ("-wal", "-shm"))]
     for path in candidates:
-        if path.exists():
+        # a regular file only: DATABASE_URL=sqlite:////dev/null made every process that
+        # started (as root) take /dev/null away from everyone else on the machine
+        if path.is_file():
             os.chmod(path, 0o600)
 
 

@@ -524,3 +524,26 @@ def test_nul_is_refused_in_every_form_and_every_repeated_value(app, client, make
     assert client.post("/logga-in", data=repeated).status_code == 400
     # nothing of it reached the sign-in: the account is not throttled, and signs in
     assert login(client, email).status_code == 302
+
+
+def test_a_database_url_naming_a_device_or_pipe_leaves_its_mode_alone(tmp_path):
+    """DATABASE_URL=sqlite:////dev/null made each process that started as root chmod
+    /dev/null to 0600, and every other user's shell on the machine broke. Only the
+    instance's regular files are made owner-only (tried here on a named pipe)."""
+    from types import SimpleNamespace
+
+    from surveys.security import private_files
+
+    pipe = tmp_path / "ror"
+    os.mkfifo(pipe)
+    os.chmod(pipe, 0o644)
+    database = tmp_path / "riktig.sqlite"
+    database.write_bytes(b"")
+    os.chmod(database, 0o644)
+    for url, path, mode in (
+        (f"sqlite:///{pipe}", pipe, 0o644),
+        (f"sqlite:///{database}", database, 0o600),
+    ):
+        app = SimpleNamespace(instance_path=str(tmp_path / "instans"), config={"DATABASE_URL": url})
+        private_files(app)
+        assert stat.S_IMODE(os.stat(path).st_mode) == mode
