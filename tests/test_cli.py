@@ -335,17 +335,10 @@ def test_before_the_instrument_is_loaded_commands_and_pages_say_so(tmp_path, app
 
 def test_a_path_too_long_for_the_system_is_refused_in_one_short_line(tmp_path):
     """A 5,000-character path: "namnet är för långt", the path cut, not said back whole
-    (and `audio load`, which asked the system about it first, no longer a traceback)."""
-    fresh = f"sqlite:///{tmp_path / 'ny.sqlite'}"
-    assert _surveys(tmp_path, "db", "upgrade", DATABASE_URL=fresh).returncode == 0
-    assert _surveys(tmp_path, "instrument", "load", DATABASE_URL=fresh).returncode == 0
+    (a mistyped command of that length likewise)."""
     long = str(tmp_path / ("a" * 5000))
-    for args in (
-        ["import", "answers", long],
-        ["audio", "load", long, "--version", "deltagare_avslut.1.v1"],
-        ["import", long],
-    ):
-        result = _surveys(tmp_path, *args, DATABASE_URL=fresh)
+    for args in (["import", "answers", long], ["import", long]):
+        result = _surveys(tmp_path, *args)
         assert result.returncode in (1, 2), args
         assert "Traceback" not in result.stderr
         assert len(result.stderr) < 400, (args, result.stderr[:400])
@@ -379,21 +372,21 @@ def test_a_relative_instance_folder_is_taken_from_the_current_folder(tmp_path):
     """`SURVEYS_INSTANCE=instance/x surveys …` (as the README writes it) was a traceback
     from Flask ("must be absolute"), and an empty one too. Relative: from the current
     folder; empty: one Swedish line."""
-    surveys = str(Path(sys.executable).with_name("surveys"))
-    for value, code in (("rel/inst", 0), ("", 2), ("  ", 2)):
-        result = subprocess.run(
-            [surveys, "db", "upgrade"],
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-            env={"SURVEYS_INSTANCE": value, "PATH": "/usr/bin:/bin"},
-            timeout=60,
-            check=False,
-        )
-        assert result.returncode == code, result.stderr
-        assert "Traceback" not in result.stderr
-        if code:
-            assert result.stderr.startswith("Fel: SURVEYS_INSTANCE är tom.")
+    from surveys.config import ConfigError, read_settings
+
+    for empty in ("", "  "):
+        with pytest.raises(ConfigError, match="SURVEYS_INSTANCE är tom."):
+            read_settings({"SURVEYS_INSTANCE": empty})
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("surveys")), "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"SURVEYS_INSTANCE": "rel/inst", "PATH": "/usr/bin:/bin"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
     assert (tmp_path / "rel" / "inst" / "indikatorenkater.sqlite").is_file()
 
 
@@ -412,9 +405,6 @@ def test_a_backup_of_no_database_is_refused_not_an_empty_file(tmp_path):
     result = _surveys(tmp_path, "backup", str(tmp_path / ("k" * 300)), DATABASE_URL=fresh)
     assert result.returncode == 1
     assert result.stderr == "Fel: Säkerhetskopieringen misslyckades: namnet är för långt.\n"
-    result = _surveys(tmp_path, "backup", str(target), DATABASE_URL=fresh)
-    assert result.returncode == 0, result.stderr
-    assert target.stat().st_size > 0
 
 
 def test_a_files_long_values_are_cut_when_said_back(app, runner, tmp_path):
