@@ -271,21 +271,27 @@ def _check_target(target: Path) -> None:
 def schema_out_of_date(exc: BaseException) -> bool:
     """Whether the database lacks the service's tables or columns (``db upgrade`` not
     run since the code changed): no retry mends that, unlike a server that is away."""
-    if not isinstance(exc, DBAPIError):
-        return False
+    return isinstance(exc, DBAPIError) and _missing_from_schema(exc) is not None
+
+
+def _missing_from_schema(exc: DBAPIError) -> str | None:
+    """Which of the service's things the driver says is missing: "table", "column" or
+    None (the one reading of SQLite's and PostgreSQL's words, for both callers above)."""
     said, kind = str(exc.orig).lower(), type(exc.orig).__name__.lower()
-    return any(word in said for word in ("no such table", "no such column")) or kind in (
-        "undefinedtable",
-        "undefinedcolumn",
-    )
+    if "no such table" in said or kind == "undefinedtable":
+        return "table"
+    if "no such column" in said or kind == "undefinedcolumn":
+        return "column"
+    return None
 
 
 def database_problem(exc: DBAPIError) -> str:
     """A database the command could not use, in Swedish (the driver's words are English)."""
     said = str(exc.orig).lower()
-    if "no such table" in said or "undefinedtable" in type(exc.orig).__name__.lower():
+    missing = _missing_from_schema(exc)
+    if missing == "table":
         return "Databasen saknar tjänstens tabeller. Kör surveys db upgrade först."
-    if schema_out_of_date(exc):
+    if missing == "column":
         return (
             "Databasen är från en äldre version av tjänsten (en kolumn saknas). Kör surveys "
             "db upgrade först."
