@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from indicators import Instrument
+from surveys.files.reading import whole_number
 from surveys.models import (
     Answer,
     InstrumentInfo,
@@ -361,5 +362,5 @@ def next_number(db: Session, year: int, *, for_update: bool = False) -> int:
     ``for_update``: the setting's row stays locked to this transaction (PostgreSQL), so
     two exports at once cannot both take the same number."""
     row = db.get(Setting, PACKAGE_NUMBER.format(year=year), with_for_update=for_update)
-    last = row.value if row is not None else ""
-    return (int(last) if last.isascii() and last.isdigit() else 0) + 1
+    last = whole_number(row.value) if row is not None else None
+    return max(last or 0, 0) + 1
