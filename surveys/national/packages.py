@@ -89,6 +89,7 @@ class Checked:
     instrument_checksum: str
     software_version: str
     number: int  # the package's signed number in its year (0: made before numbering)
+    replaces: NationalPackage | None  # the förbund's package of the year NNS holds now
     answers: list[dict] = field(default_factory=list)
     modes: list[dict] = field(default_factory=list)
 
@@ -239,7 +240,8 @@ def check_package(db: Session, instrument: Instrument, *, data: bytes, filename:
             f"({existing.filename or 'utan filnamn'})."
         )
     number = _package_number(meta, refuse)
-    _check_not_older(db, member, year, number, refuse)
+    replaces = _stored(db, member.id, year)
+    _check_not_older(member, year, number, replaces, refuse)
     modes = _read_modes(files[resources["questionnaires"]["path"]], instrument, year, errors)
     answers = _read_answers(files[resources["answers"]["path"]], instrument, year, errors)
     if not errors:
@@ -255,6 +257,7 @@ def check_package(db: Session, instrument: Instrument, *, data: bytes, filename:
         instrument_checksum=checksum,
         software_version=str(meta.get("software_version", ""))[:40],
         number=number,
+        replaces=replaces,
         answers=answers,
         modes=modes,
     )
@@ -319,11 +322,13 @@ def _package_number(meta: dict, refuse) -> int:
     return number
 
 
-def _check_not_older(db: Session, member: NationalMember, year: int, number: int, refuse) -> None:
-    """Refuse a package whose number is not above the förbund's year already imported:
-    an old file (the first of two, sent again or picked by mistake) never replaces the
-    correction. Two packages both made before numbering (0) replace as before."""
-    stored = _stored(db, member.id, year)
+def _check_not_older(
+    member: NationalMember, year: int, number: int, stored: NationalPackage | None, refuse
+) -> None:
+    """Refuse a package whose number is not above the förbund's year already imported
+    (``stored``): an old file (the first of two, sent again or picked by mistake) never
+    replaces the correction. Two packages both made before numbering (0) replace as
+    before."""
     if stored is None or number == stored.package_number == 0:
         return
     if number <= stored.package_number:
@@ -565,7 +570,7 @@ def import_packages(
 
 
 def _store(db: Session, actor: Actor, c: Checked) -> str:
-    older = _stored(db, c.member.id, c.year)
+    older = c.replaces  # found by the check; one package per förbund and year per import
     if older is not None:
         drop_package(db, older)
     package = NationalPackage(
