@@ -11,13 +11,13 @@ import itertools
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from surveys.converters import FIRST_YEAR, LAST_YEAR
+from surveys.services.staging import write_hidden
 
 
 class CliError(click.ClickException):
@@ -241,12 +241,8 @@ def write_outputs(files: list[tuple[Path, bytes]]) -> None:
                 # replaced by a renamed file
                 current.write_bytes(data)
                 continue
-            descriptor, name = tempfile.mkstemp(dir=current.parent, prefix=f".{current.name}.")
-            written.append((Path(name), current))
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())  # on disk before it takes the name
+            # on disk, owner-only, under a hidden name before it takes its own
+            written.append((write_hidden(current, data, mode=0o600), current))
         for temporary, current in written:
             os.replace(temporary, current)
     except OSError as exc:

@@ -5,7 +5,8 @@ leave one without the other. ``put_on_commit`` writes the file under a hidden na
 beside its place at once (so a full disk is refused while the action can still say
 so), and ``db.after_commit`` gives it its name when the transaction commits, or removes
 it when the transaction ends any other way. ``write_now`` is the same write for
-callers without a transaction (the demo, tests).
+callers without a transaction (the demo, tests); ``write_hidden`` is the write itself,
+also under the console's ``write_outputs``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def put_on_commit(
 ) -> None:
     """``data`` at ``target`` once ``db``'s transaction commits (atomically: a reader
     never sees half a file); ``then`` runs after that (e.g. removing what it replaces)."""
-    hidden = _write_hidden(target, data, mode)
+    hidden = write_hidden(target, data, mode)
 
     def put() -> None:
         os.replace(hidden, target)
@@ -42,10 +43,10 @@ def put_on_commit(
 
 def write_now(target: Path, data: bytes, *, mode: int = 0o644) -> None:
     """``data`` at ``target`` now, atomically (no transaction to wait for)."""
-    os.replace(_write_hidden(target, data, mode), target)
+    os.replace(write_hidden(target, data, mode), target)
 
 
-def _write_hidden(target: Path, data: bytes, mode: int) -> Path:
+def write_hidden(target: Path, data: bytes, mode: int) -> Path:
     """``data`` on disk under a hidden, unique name in ``target``'s folder (made if
     missing), with ``mode`` from the start: a key is never readable by others."""
     target.parent.mkdir(parents=True, exist_ok=True)
