@@ -335,7 +335,8 @@ class PendingResponse(SQLModel, table=True):
     # the pending key's id (its file in <instance>/pending-keys); None: stored before 0011
     key_id: str | None = Field(default=None, max_length=32)
     # base64 of AES-GCM nonce + ciphertext of the JSON (questionnaire, year, gender,
-    # answers); plain JSON only in rows stored before migration 0011
+    # answers), padded to one length per round; plain JSON only in rows stored before
+    # migration 0011
     payload: str = Field(max_length=20000)
 
 

@@ -26,6 +26,7 @@ from surveys import db
 from surveys.services import locks
 from surveys.services import rounds as ops
 from tests.conftest import (
+    answer_exit,
     answer_open,
     close_as_staff,
     count_rows,
@@ -196,6 +197,62 @@ def test_a_backup_while_answers_wait_holds_no_answer_in_plain_text(
     key_id = scalar(app, "SELECT key_id FROM pending_response LIMIT 1")
     assert key_id.encode() in content  # ... though the waiting rows are in the backup
     assert scalar(app, "SELECT COUNT(*) FROM pending_response WHERE round_id = :r", r=r.id) == 3
+
+
+def test_a_sealed_answer_is_as_long_as_every_other_of_its_round(app, make_round):
+    """AES-GCM hides what a questionnaire says, not its length. Unpadded, the length of
+    a waiting row told its gender, its blanks and whether questions 9–10 were shown: a
+    backup taken while it waited, or the WAL beside the link it used, would then pick
+    out the released questionnaire it became. Every sealed row of a round is as long."""
+    r = make_round("deltagare_avslut", insats="Steget")
+    forms = [
+        {"gender": "kvinna", "q8": "1", "q9": "6", "q10": "0"},  # the questions 9–10 shown
+        {"gender": "man", "q8": "2"},
+        {"gender": "annat", "q1": "", "q2": ""},  # blanks
+        {"gender": "", "q8": "", "q1": "0", "q2": "0"},  # no gender, no gate
+    ]
+    client = app.test_client()
+    for extra in forms:
+        response, _ = answer_exit(client, f"/s/{r.code}", extra=extra)
+        assert response.status_code == 303
+    lengths = {len(p) for p in scalar_list(app, "SELECT payload FROM pending_response")}
+    assert len(lengths) == 1, lengths  # one length for all four
+    answer_exit(client, f"/s/{r.code}")  # the fifth releases the batch: padding is read away
+    genders = scalar_list(app, "SELECT COALESCE(gender, '-') FROM response ORDER BY 1")
+    assert genders == ["-", "annat", "kvinna", "kvinna", "man"]
+    shown = scalar(
+        app,
+        "SELECT COUNT(*) FROM answer WHERE question_version_id LIKE 'deltagare_avslut.9.%' "
+        "OR question_version_id LIKE 'deltagare_avslut.10.%'",
+    )
+    assert shown == 2  # questions 9 and 10 of the one form that showed them
+
+
+def test_the_longest_questionnaire_fits_the_padding_of_its_round(app, make_round):
+    """The bound is the longest payload the instrument allows: a form with every question
+    answered with the widest code and the longest gender is padded to the same length
+    as an empty one, not to the next block."""
+    from surveys.services.respondent import instrument
+    from surveys.services.submissions import PAD_BLOCK, _payload
+    from surveys.services.validation import CleanSubmission
+
+    r = make_round("deltagare_avslut", insats="Steget")
+    with app.app_context():
+        known = instrument()
+        asked = known.questionnaire("deltagare_avslut").questions_in(r.year)
+        widest = max(
+            (code for scale in known.scales.values() for code in scale.codes),
+            key=lambda c: len(str(c)),
+        )
+        versions = [question.version_for(r.year).id for question in asked]
+        longest = CleanSubmission(
+            "deltagare_avslut", r.year, "kvinna", [(v, widest) for v in versions]
+        )
+        empty = CleanSubmission("deltagare_avslut", r.year, None, [(versions[0], None)])
+        assert len(_payload(longest, r)) == len(_payload(empty, r))
+        assert len(_payload(empty, r)) % PAD_BLOCK == 0
+        grown = CleanSubmission("deltagare_avslut", r.year, "kvinna", [("x" * 300, widest)] * 20)
+        assert len(_payload(grown, r)) > len(_payload(empty, r))  # an instrument changed under it
 
 
 # --- the attacker with the SQLite files ---------------------------------------------

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
+from indicators.instrument import GENDERS
 from surveys import clock
 from surveys import db as surveys_db
 from surveys.db import (
@@ -44,6 +45,7 @@ from surveys.models import (
 )
 from surveys.services import pending_keys
 from surveys.services.pending_keys import PendingKeyError
+from surveys.services.respondent import instrument
 from surveys.services.round_access import RoundLike, accepts_answers, hash_token
 from surveys.services.settings import MIN_CELL, min_cell_value
 from surveys.services.validation import CleanSubmission
@@ -309,7 +311,9 @@ def count_week(db: Session, round_id: str, today: date) -> None:
 
 
 def _payload(clean: CleanSubmission, round_: RoundLike) -> str:
-    return json.dumps(
+    """The questionnaire as JSON, padded with spaces to ``padded_length``: every sealed
+    payload of a round is as long as every other (see there)."""
+    payload = json.dumps(
         {
             "round": round_.id,
             "intervention": round_.intervention_id,
@@ -320,6 +324,61 @@ def _payload(clean: CleanSubmission, round_: RoundLike) -> str:
         },
         separators=(",", ":"),
     )
+    return payload.ljust(padded_length(clean, round_, len(payload)))
+
+
+PAD_BLOCK = 256  # a padded payload's length is a multiple of this
+
+
+def padded_length(clean: CleanSubmission, round_: RoundLike, length: int) -> int:
+    """The length a payload of this round's questionnaire is padded to before sealing.
+
+    AES-GCM hides the content, not the length, and a payload's length tells its gender,
+    how many questions were left blank, whether the conditional questions were shown and
+    how many codes have two digits. A copy of the sealed row (a backup taken while it
+    waited, SQLite's WAL beside the single-use link it used) would then pick out the
+    released questionnaire it became. So every payload is padded to the longest one the
+    instrument allows for the questionnaire and year (every question asked, the widest
+    code, the longest gender), rounded up to ``PAD_BLOCK``: the same length for every
+    questionnaire of the round. ``length`` (the payload's own) only matters should the
+    instrument have changed under the form: then the next block up.
+    """
+    known = instrument()  # the worker's cached instrument
+    cache = app_cache("payload_length")
+    key = (clean.questionnaire, clean.year, len(round_.id), len(round_.intervention_id or "null"))
+    entry = cache.get(key)
+    if entry is None or entry[0] is not known:
+        entry = cache[key] = (known, _longest_payload(known, clean, round_))
+    longest = max(entry[1], length)
+    return -(-longest // PAD_BLOCK) * PAD_BLOCK
+
+
+def _longest_payload(known, clean: CleanSubmission, round_: RoundLike) -> int:
+    """The length of the longest payload of the questionnaire and year (0 when the
+    instrument no longer has the questionnaire)."""
+    try:
+        questionnaire = known.questionnaire(clean.questionnaire)
+    except KeyError:
+        return 0
+    widest = max(len(json.dumps(code)) for scale in known.scales.values() for code in scale.codes)
+    versions = [
+        question.version_for(clean.year) for question in questionnaire.questions_in(clean.year)
+    ]
+    code = "0" * max(widest, len("null"))
+    rows = [f"[{json.dumps(version.id)},{code}]" for version in versions if version]
+    longest = max([*(json.dumps(gender) for gender in GENDERS), "null"], key=len)
+    frame = json.dumps(
+        {
+            "round": round_.id,
+            "intervention": round_.intervention_id,
+            "questionnaire": clean.questionnaire,
+            "year": clean.year,
+            "gender": None,
+            "answers": [],
+        },
+        separators=(",", ":"),
+    )
+    return len(frame) - len("null") + len(longest) + len(",".join(rows))
 
 
 def release_pending(
