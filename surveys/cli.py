@@ -633,7 +633,7 @@ def restore_cmd(path: str, yes: bool) -> None:
     if not yes:
         confirm_or_abort("Allt nuvarande innehåll ersätts av säkerhetskopian. Fortsätta?")
     try:
-        revision = restore(db.engine(), Path(path))
+        revision = restore(db.engine(), Path(path), kind=current_app.config["SURVEYS_MODE"])
     except MaintenanceError as exc:
         raise CliError(str(exc)) from None
     if revision != known_revisions()[1]:

@@ -67,6 +67,7 @@ from tests.conftest import (
     LIGHT_HASHING,
     SECRET,
     axe_violations,
+    count_rows,
     empty_database,
     form_token,
     table_rows,
@@ -282,6 +283,52 @@ def test_a_command_of_the_other_kind_of_instance_is_refused_with_fel(forbund, na
     done = national.test_cli_runner().invoke(args=["export", "nns", "--year", "2023"])
     assert done.exit_code == 1
     assert done.output.startswith("Fel: Kommandot hör till ett förbunds instans;")
+
+
+def test_a_backup_of_the_other_kind_of_instance_is_refused(forbund, database_url, tmp_path):
+    """A national instance's backup restored in a förbund's would replace the förbund's
+    answers with NNS's registry, and the other way round: refused, nothing changed."""
+    _seed_forbund(forbund)
+    forbund_backup = tmp_path / "forbund.kopia"
+    done = forbund.test_cli_runner().invoke(args=["backup", str(forbund_backup)])
+    assert done.exit_code == 0, done.output
+    forbund.extensions["engine"].dispose()
+    empty_database(database_url)
+    national = _app(database_url, tmp_path / "nns", "national")
+    create_key(tmp_path / "f1")
+    with national.app_context():
+        s = db.session()
+        national_packages.register_member(
+            s,
+            NNS_ADMIN,
+            name="Förbund Ett",
+            org_number=ORG,
+            public_key=public_key_text(load_private_key(tmp_path / "f1")),
+            comparison_group="storstad",
+        )
+        s.commit()
+    national_backup = tmp_path / "nns.kopia"
+    runner = national.test_cli_runner()
+    assert runner.invoke(args=["backup", str(national_backup)]).exit_code == 0
+    refused = runner.invoke(args=["restore", str(forbund_backup), "--yes"])
+    assert (refused.exit_code, refused.output) == (
+        1,
+        "Fel: Säkerhetskopian är från ett förbunds instans, men det här är den nationella "
+        "instansen (NNS). Ingenting har ändrats.\n",
+    )
+    assert count_rows(national, "national_member") == 1
+    assert count_rows(national, "publication") == 0
+    national.extensions["engine"].dispose()
+    refused = forbund.test_cli_runner().invoke(args=["restore", str(national_backup), "--yes"])
+    assert refused.exit_code == 1
+    assert "Säkerhetskopian är från den nationella instansen (NNS), men det här är ett " in (
+        refused.output
+    )
+    assert count_rows(forbund, "national_member") == 1  # the national database as it was
+    forbund.extensions["engine"].dispose()
+    restored = runner.invoke(args=["restore", str(national_backup), "--yes"])
+    assert restored.exit_code == 0, restored.output  # its own kind is restored
+    national.extensions["engine"].dispose()
 
 
 def test_admin_page_shows_every_row_before_the_audited_download(forbund):

@@ -170,14 +170,55 @@ def _sync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-def restore(engine: Engine, source: Path) -> str:
+# Tables only one kind of instance fills: NNS's national one, or a förbund's.
+NATIONAL_TABLES = ("national_member", "national_package", "national_count")
+FORBUND_TABLES = ("intervention", "round", "response", "publication", "history_figure")
+NATIONAL_KIND, FORBUND_KIND = "national", "forbund"  # as SURVEYS_MODE spells them
+
+
+def _kind(filled: set[str]) -> str | None:
+    """Which kind of instance a database with rows in ``filled`` belongs to (None: an
+    empty one, which either kind may take)."""
+    if filled & set(NATIONAL_TABLES):
+        return NATIONAL_KIND
+    if filled & set(FORBUND_TABLES):
+        return FORBUND_KIND
+    return None
+
+
+def _check_kind(backup_kind: str | None, live_kind: str) -> None:
+    """Refuse a national instance's backup in a förbund's instance, and the other way
+    round: nothing in either would work, and the förbund's answers would be replaced."""
+    if backup_kind is None or backup_kind == live_kind:
+        return
+    if backup_kind == NATIONAL_KIND:
+        what = "den nationella instansen (NNS), men det här är ett förbunds instans"
+    else:
+        what = "ett förbunds instans, men det här är den nationella instansen (NNS)"
+    raise MaintenanceError(f"Säkerhetskopian är från {what}. Ingenting har ändrats.")
+
+
+def _sqlite_filled(backup_db: sqlite3.Connection) -> set[str]:
+    """The tables of ``NATIONAL_TABLES`` and ``FORBUND_TABLES`` that hold a row (a
+    table an older backup lacks holds none)."""
+    present = {row[0] for row in backup_db.execute("SELECT name FROM sqlite_master")}
+    return {
+        table
+        for table in (*NATIONAL_TABLES, *FORBUND_TABLES)
+        if table in present
+        and backup_db.execute(f'SELECT EXISTS (SELECT 1 FROM "{table}")').fetchone()[0]  # noqa: S608 - names from the constants above
+    }
+
+
+def restore(engine: Engine, source: Path, *, kind: str = FORBUND_KIND) -> str:
     """Replace the database with a backup made by ``backup``; returns the backup's
     migration (older than head: the caller says to run ``surveys db upgrade``).
 
     Refused before anything changes: a file that is no backup of this service, the
-    live database's own files, and a backup from a version of the service that has a
-    migration this one does not know (a newer one: restoring it here would leave a
-    database no command of this version can upgrade or read)."""
+    live database's own files, a backup of the other ``kind`` of instance (a national
+    one in a förbund's, or the other way round), and a backup from a version of the
+    service that has a migration this one does not know (a newer one: restoring it
+    here would leave a database no command of this version can upgrade or read)."""
     if source.exists() and not source.is_file():  # a folder, a device, a named pipe
         raise MaintenanceError(f"{source} är ingen vanlig fil. Ange säkerhetskopians fil.")
     if not source.is_file():
@@ -193,6 +234,7 @@ def restore(engine: Engine, source: Path) -> str:
             raise MaintenanceError("Filen är ingen säkerhetskopia av den här tjänsten.") from None
         try:
             revision = _known_revision(row[0] if row else None)
+            _check_kind(_kind(_sqlite_filled(backup_db)), kind)
             engine.dispose()
             live = sqlite3.connect(path)
             try:
@@ -205,7 +247,10 @@ def restore(engine: Engine, source: Path) -> str:
     with open(source, "rb") as fh:
         if fh.read(5) != b"PGDMP":  # pg_dump's custom format
             raise MaintenanceError("Filen är ingen säkerhetskopia av den här tjänsten.")
-    revision = _known_revision(_dump_revision(source))
+    copied = _dump_copies(source, ("alembic_version", *NATIONAL_TABLES, *FORBUND_TABLES))
+    first = copied.get("alembic_version")
+    revision = _known_revision(first[0] if first else None)
+    _check_kind(_kind({table for table, rows in copied.items() if rows}), kind)
     engine.dispose()
     _run_pg(engine, "pg_restore", ["--clean", "--if-exists", "--no-owner", str(source)])
     return revision
@@ -225,11 +270,19 @@ def _known_revision(revision: str | None) -> str:
     return revision
 
 
-def _dump_revision(source: Path) -> str | None:
-    """The migration recorded in a pg_dump file (its alembic_version row), read with
-    pg_restore without touching any database."""
+def _dump_copies(source: Path, tables: tuple[str, ...]) -> dict[str, list[str]]:
+    """The first rows (at most two, as COPY lines) of each of ``tables`` in a pg_dump
+    file, read with pg_restore without touching any database; a table the dump lacks
+    is not in the result."""
     result = subprocess.run(
-        [_pg_tool("pg_restore"), "--data-only", "--table=alembic_version", "-f", "-", str(source)],
+        [
+            _pg_tool("pg_restore"),
+            "--data-only",
+            *(f"--table={table}" for table in tables),
+            "-f",
+            "-",
+            str(source),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -237,12 +290,18 @@ def _dump_revision(source: Path) -> str | None:
     )
     if result.returncode != 0:
         raise MaintenanceError("Filen är ingen säkerhetskopia av den här tjänsten.")
-    lines = result.stdout.splitlines()
-    for number, line in enumerate(lines):
-        if line.startswith("COPY ") and "alembic_version" in line and number + 1 < len(lines):
-            value = lines[number + 1].strip()
-            return None if value == "\\." else value
-    return None
+    copied: dict[str, list[str]] = {}
+    rows: list[str] | None = None
+    for line in result.stdout.splitlines():
+        if rows is None:
+            if line.startswith("COPY "):  # COPY public.<table> (<columns>) FROM stdin;
+                table = line.split()[1].rpartition(".")[2].strip('"')
+                rows = copied.setdefault(table, [])
+        elif line == "\\.":
+            rows = None
+        elif len(rows) < 2:
+            rows.append(line.strip())
+    return copied
 
 
 CURRENT_YEAR_KEPT = "Innevarande års svar kan inte gallras."
