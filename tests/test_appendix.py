@@ -263,6 +263,30 @@ def test_trend_chart_has_a_panel_per_question_and_a_labelled_riket(demo, admin_c
     assert spec["spec"]["layer"][0]["encoding"]["color"]["field"] == "roll"
 
 
+def test_every_chart_of_the_year_is_valid_vega_lite(demo, app, runner):
+    """The charts are drawn without Altair's schema check (a third of their time), so it
+    is done here, whole, for every chart of every indicator in both kinds: ``to_dict``
+    validates, and the drawn specification is the validated one."""
+    import json
+
+    from surveys.reports.assets import KINDS, chart
+
+    _demo(app, runner)
+    with app.app_context():
+        s = db.session()
+        data = published_report(s, instrument_from_db(s), year=YEAR)
+        drawn = 0
+        for indicator in data.instrument.indicators:
+            for kind in KINDS:
+                made = chart(data, year=YEAR, indicator=indicator, kind=kind)
+                if made is None:
+                    continue
+                checked = made.to_dict()  # raises on a spec Vega-Lite's schema refuses
+                assert json.loads(made.to_json(validate=False)) == checked
+                drawn += 1
+    assert drawn == 30  # every chart the year's page shows (15 indicators with figures)
+
+
 def test_page_has_title_block_collection_and_sized_lazy_charts(demo, admin_client, app, runner):
     _demo(app, runner, name=None)
     page = admin_client.get(f"/rapport/{YEAR}").text

@@ -155,7 +155,9 @@ def _render(
     chart_obj = chart(data, year=year, indicator=indicator, kind=kind)
     if chart_obj is None:
         return dict.fromkeys(fmts, b"")
-    spec_json = chart_obj.to_json()
+    # not checked against the Vega-Lite schema again (a third of a chart's time): the
+    # charts are made by indicators.charts alone, and its tests check every kind whole
+    spec_json = chart_obj.to_json(validate=False)
     return {fmt: _render_spec(spec_json, fmt) for fmt in fmts}
 
 
