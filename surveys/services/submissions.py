@@ -100,11 +100,12 @@ def submit(
     today = today or clock.today()
     in_session = db is not None and db.in_transaction()
     engine = _engine_of(db) if db is not None else surveys_db.engine()
+    payload = _payload(clean, round_)  # before the writer lock: it reads the instrument
     with writer_lock(engine), _transaction(db if in_session else None, engine) as tx:
         outcome, setting, waiting_before = _submit(
             tx,
             round_=round_,
-            clean=clean,
+            payload=payload,
             idempotency_key=idempotency_key,
             token=token,
             today=today,
@@ -158,7 +159,7 @@ def _submit(
     tx: DriverTransaction | _InSession,
     *,
     round_: RoundLike,
-    clean: CleanSubmission,
+    payload: str,
     idempotency_key: str,
     token: str | None,
     today: date,
@@ -167,7 +168,8 @@ def _submit(
     grace_seconds: int,
 ) -> tuple[Outcome, str | None, int]:
     """The INSERT transaction: (outcome, the administrator's MIN_CELL, how many of the
-    round's questionnaires waited before this one). Commits at the caller's block end
+    round's questionnaires waited before this one). ``payload``: the questionnaire as
+    ``_payload`` gives it (padded; sealed here). Commits at the caller's block end
     unless rolled back here."""
     try:
         _hot(tx, "key", (hash_token(idempotency_key), today.isoformat()))
@@ -194,7 +196,7 @@ def _submit(
         return Outcome.unavailable, setting, waiting_before
     row_id = new_id()
     sealed = pending_keys.seal(
-        key, key_id=key_id, row_id=row_id, round_id=round_.id, payload=_payload(clean, round_)
+        key, key_id=key_id, row_id=row_id, round_id=round_.id, payload=payload
     )
     _hot(tx, "pending", (row_id, round_.id, key_id, sealed))
     year, week, _ = today.isocalendar()
