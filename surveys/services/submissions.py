@@ -19,7 +19,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
-from indicators.instrument import GENDERS
+from indicators.instrument import GENDERS, Instrument
 from surveys import clock
 from surveys import db as surveys_db
 from surveys.db import (
@@ -347,7 +347,8 @@ def padded_length(clean: CleanSubmission, round_: RoundLike, length: int) -> int
     """
     known = instrument()  # the worker's cached instrument
     cache = app_cache("payload_length")
-    key = (clean.questionnaire, clean.year, len(round_.id), len(round_.intervention_id or "null"))
+    ids = len(json.dumps(round_.id)) + len(json.dumps(round_.intervention_id))
+    key = (clean.questionnaire, clean.year, ids)
     entry = cache.get(key)
     if entry is None or entry[0] is not known:
         entry = cache[key] = (known, _longest_payload(known, clean, round_))
@@ -355,7 +356,7 @@ def padded_length(clean: CleanSubmission, round_: RoundLike, length: int) -> int
     return -(-longest // PAD_BLOCK) * PAD_BLOCK
 
 
-def _longest_payload(known, clean: CleanSubmission, round_: RoundLike) -> int:
+def _longest_payload(known: Instrument, clean: CleanSubmission, round_: RoundLike) -> int:
     """The length of the longest payload of the questionnaire and year (0 when the
     instrument no longer has the questionnaire)."""
     try:
