@@ -245,10 +245,11 @@ def _store(key: str, bodies: dict[str, bytes], fmt: str) -> None:
 
 
 def clear_memory() -> None:
-    """Forget the in-process copies, bodies and rendered specifications (tests; the
-    database table stays)."""
+    """Forget the in-process copies of the charts' bodies (tests; the database table
+    stays). The renderings of specifications (``_render_spec``) are kept: a rendering is
+    a function of its specification alone, and a chart a test replaces is replaced in
+    the table and in these copies, never there."""
     global _memory_used
     with _LOCK:
         _MEMORY.clear()
         _memory_used = 0
-    _render_spec.cache_clear()
