@@ -295,18 +295,7 @@ def test_a_backup_of_the_other_kind_of_instance_is_refused(forbund, database_url
     forbund.extensions["engine"].dispose()
     empty_database(database_url)
     national = _app(database_url, tmp_path / "nns", "national")
-    create_key(tmp_path / "f1")
-    with national.app_context():
-        s = db.session()
-        national_packages.register_member(
-            s,
-            NNS_ADMIN,
-            name="Förbund Ett",
-            org_number=ORG,
-            public_key=public_key_text(load_private_key(tmp_path / "f1")),
-            comparison_group="storstad",
-        )
-        s.commit()
+    _register_first_member(national, tmp_path / "f1")
     national_backup = tmp_path / "nns.kopia"
     runner = national.test_cli_runner()
     assert runner.invoke(args=["backup", str(national_backup)]).exit_code == 0
@@ -465,11 +454,11 @@ def _package(
     return zip_files(files, year=year)
 
 
-@pytest.fixture
-def nns(national, tmp_path):
-    """A national instance with one registered förbund; yields (app, key, checksum)."""
-    create_key(tmp_path / "f1")
-    key = load_private_key(tmp_path / "f1")
+def _register_first_member(national, folder: Path):
+    """Förbund Ett (``ORG``, storstad) registered with a new key made in ``folder``; its
+    private key."""
+    create_key(folder)
+    key = load_private_key(folder)
     with national.app_context():
         s = db.session()
         national_packages.register_member(
@@ -480,8 +469,16 @@ def nns(national, tmp_path):
             public_key=public_key_text(key),
             comparison_group="storstad",
         )
-        checksum = s.get(InstrumentInfo, "current").checksum
         s.commit()
+    return key
+
+
+@pytest.fixture
+def nns(national, tmp_path):
+    """A national instance with one registered förbund; yields (app, key, checksum)."""
+    key = _register_first_member(national, tmp_path / "f1")
+    with national.app_context():
+        checksum = db.session().get(InstrumentInfo, "current").checksum
     return national, key, checksum
 
 
