@@ -8,6 +8,11 @@ export SURVEYS_INSTANCE ?= $(CURDIR)/instance
 # uv never downloads a Python of its own: the machine's python3 (>= 3.11) is used.
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON ?= $(PYTHON)
+# Bytecode is cached (in __pycache__, ignored by git) even where the shell sets
+# PYTHONDONTWRITEBYTECODE: uv installs no .pyc, so without it every process the tests start
+# (the console, gunicorn, the worker) compiled pandas, SQLAlchemy and Altair from source
+# again, 8.5 s instead of 2.8 s for `surveys --help`.
+unexport PYTHONDONTWRITEBYTECODE
 
 # uv from PATH, or else a pinned uv in a small tools venv (works as root in CI, no sudo needed).
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
