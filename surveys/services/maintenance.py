@@ -170,9 +170,11 @@ def _sync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-# Tables only one kind of instance fills: NNS's national one, or a förbund's.
-NATIONAL_TABLES = ("national_member", "national_package", "national_count")
-FORBUND_TABLES = ("intervention", "round", "response", "publication", "history_figure")
+# Tables only one kind of instance fills: NNS's national one, or a förbund's. Small ones:
+# a PostgreSQL backup's rows of them are read whole (pg_restore has no LIMIT), so the
+# answers and the counts are left out (a förbund with answers has rounds or insatser).
+NATIONAL_TABLES = ("national_member", "national_package")
+FORBUND_TABLES = ("intervention", "round", "publication", "history_figure")
 NATIONAL_KIND, FORBUND_KIND = "national", "forbund"  # as SURVEYS_MODE spells them
 
 
