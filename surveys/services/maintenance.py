@@ -249,10 +249,9 @@ def restore(engine: Engine, source: Path, *, kind: str = FORBUND_KIND) -> str:
     with open(source, "rb") as fh:
         if fh.read(5) != b"PGDMP":  # pg_dump's custom format
             raise MaintenanceError("Filen är ingen säkerhetskopia av den här tjänsten.")
-    copied = _dump_copies(source, ("alembic_version", *NATIONAL_TABLES, *FORBUND_TABLES))
-    first = copied.get("alembic_version")
-    revision = _known_revision(first[0] if first else None)
-    _check_kind(_kind({table for table, rows in copied.items() if rows}), kind)
+    first = _dump_first_rows(source, ("alembic_version", *NATIONAL_TABLES, *FORBUND_TABLES))
+    revision = _known_revision(first.get("alembic_version"))
+    _check_kind(_kind({table for table, row in first.items() if row is not None}), kind)
     engine.dispose()
     _run_pg(engine, "pg_restore", ["--clean", "--if-exists", "--no-owner", str(source)])
     return revision
@@ -272,10 +271,10 @@ def _known_revision(revision: str | None) -> str:
     return revision
 
 
-def _dump_copies(source: Path, tables: tuple[str, ...]) -> dict[str, list[str]]:
-    """The first rows (at most two, as COPY lines) of each of ``tables`` in a pg_dump
-    file, read with pg_restore without touching any database; a table the dump lacks
-    is not in the result."""
+def _dump_first_rows(source: Path, tables: tuple[str, ...]) -> dict[str, str | None]:
+    """The first row (a COPY line; None: the table is empty) of each of ``tables`` in a
+    pg_dump file, read with pg_restore without touching any database; a table the dump
+    lacks is not in the result."""
     result = subprocess.run(
         [
             _pg_tool("pg_restore"),
@@ -292,18 +291,18 @@ def _dump_copies(source: Path, tables: tuple[str, ...]) -> dict[str, list[str]]:
     )
     if result.returncode != 0:
         raise MaintenanceError("Filen är ingen säkerhetskopia av den här tjänsten.")
-    copied: dict[str, list[str]] = {}
-    rows: list[str] | None = None
+    first: dict[str, str | None] = {}
+    table: str | None = None  # the table whose rows follow, until the line "\."
     for line in result.stdout.splitlines():
-        if rows is None:
+        if table is None:
             if line.startswith("COPY "):  # COPY public.<table> (<columns>) FROM stdin;
                 table = line.split()[1].rpartition(".")[2].strip('"')
-                rows = copied.setdefault(table, [])
+                first[table] = None
         elif line == "\\.":
-            rows = None
-        elif len(rows) < 2:
-            rows.append(line.strip())
-    return copied
+            table = None
+        elif first[table] is None:
+            first[table] = line.strip()
+    return first
 
 
 CURRENT_YEAR_KEPT = "Innevarande års svar kan inte gallras."
