@@ -22,7 +22,7 @@ from pypdf import PdfReader
 from sqlmodel import select
 
 from indicators.disclosure import suppression_kind
-from surveys import db
+from surveys import clock, db
 from surveys.models import AuditEntry, Intervention, Publication, ReportComment
 from surveys.reports.context import (
     COMPLEMENTARY_TEXT,
@@ -256,6 +256,7 @@ def test_demo_pdf_word_excel_csv_fit_for_print(demo, admin_client, app, runner):
         if page.images:  # a chart never stands alone: its indicator's heading is with it
             assert any(re.fullmatch(r"Indikator \d+", x) for x in body), body[:5]
     pdf_text = "\n".join(p.extract_text() for p in reader.pages)
+    at = clock.local(at)  # stored in UTC, printed in Swedish time (the day changes at 23 or 22 UTC)
     day = f"{at.day} {SWEDISH_MONTHS[at.month - 1]} {at.year}"
     assert f"Publicerad {day}, version 1" in " ".join(pdf_text.split())
     assert "Om indikatorerna" in pdf_text
