@@ -259,6 +259,9 @@ class NationalFigure(SQLModel, table=True):
     comparison_group: str = Field(
         default="", max_length=100, sa_column_kwargs={"server_default": ""}
     )  # "" = Riket; else the comparison group's name (e.g. storstad)
+    # the version of NNS's national publication the file came from (signed with it);
+    # None: typed in, or a file without one. An older version never replaces a newer one.
+    riket_version: int | None = None
 
 
 class Setting(SQLModel, table=True):

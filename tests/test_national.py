@@ -30,6 +30,7 @@ from surveys import create_app, db, worker
 from surveys.models import (
     AuditEntry,
     BackgroundJob,
+    ImportBatch,
     InstrumentInfo,
     NationalCount,
     NationalFigure,
@@ -43,7 +44,7 @@ from surveys.models import (
 from surveys.national import packages as national_packages
 from surveys.national.publish import GROUP_PREFIX, publish_year
 from surveys.national.riket_file import export_riket
-from surveys.services import jobs, nns_package, settings
+from surveys.services import imports, jobs, nns_package, settings
 from surveys.services.actor import CLI, Actor, Refused
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.nns_package import (
@@ -1124,6 +1125,114 @@ def test_riket_file_needs_nns_signature_when_a_key_is_configured(forbund, tmp_pa
     assert sorted(imported()) == [88, 91]  # Riket's row and the comparison group's
 
 
+def test_an_older_riket_file_never_replaces_a_newer_one(forbund, tmp_path):
+    """NNS's Riket file carries its publication's version (signed with the bytes). A
+    förbund refuses a file of the year older than the one it holds, or one without a
+    version, naming both and changing nothing; a newer file replaces the year's Riket
+    whole (a row NNS no longer has goes too); removing the newer import lets an older
+    one in again. Another year, and typed-in figures without versions, are as before."""
+    header = "year,questionnaire,question,subgroup,positive,n,comparison_group,riket_version\n"
+    runner = forbund.test_cli_runner()
+
+    def riket(name: str, *rows: str, head: str = header) -> str:
+        path = tmp_path / name
+        path.write_text(head + "".join(f"{row}\n" for row in rows))
+        return str(path)
+
+    def figures() -> list[tuple]:
+        with forbund.app_context():
+            return sorted(
+                db.session()
+                .exec(
+                    select(
+                        NationalFigure.year,
+                        NationalFigure.question,
+                        NationalFigure.comparison_group,
+                        NationalFigure.positive,
+                        NationalFigure.riket_version,
+                    )
+                )
+                .all()
+            )
+
+    def imported(path: str) -> str:
+        result = runner.invoke(args=["import", "national", path])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def refused(path: str, message: str) -> None:
+        before = figures()
+        result = runner.invoke(args=["import", "national", path])
+        assert result.exit_code == 1, result.output
+        assert message in result.output
+        assert "Traceback" not in result.output
+        assert figures() == before
+
+    second = riket(
+        "riket-2024-v2.csv",
+        "2024,deltagare_avslut,1,samtliga,88,3970,,2",
+        "2024,deltagare_avslut,2,samtliga,70,3970,,2",
+        "2024,deltagare_avslut,1,samtliga,91,800,storstad,2",
+    )
+    imported(second)
+    held = [(2024, 1, "", 88, 2), (2024, 1, "storstad", 91, 2), (2024, 2, "", 70, 2)]
+    assert figures() == held
+    refused(
+        riket("riket-2024-v1.csv", "2024,deltagare_avslut,1,samtliga,80,3900,,1"),
+        "riket-2024-v1.csv: rikets fil för 2024 är version 1, men förbundet har redan "
+        "version 2 (riket-2024-v2.csv): en äldre fil ersätter aldrig en nyare.",
+    )
+    refused(
+        riket(
+            "utan-version.csv",
+            "2024,deltagare_avslut,1,samtliga,80",
+            head="year,questionnaire,question,subgroup,positive\n",
+        ),
+        "utan-version.csv: rikets fil för 2024 saknar versionsnummer, men förbundet har "
+        "redan version 2",
+    )
+    refused(
+        riket(
+            "blandad.csv",
+            "2024,deltagare_avslut,1,samtliga,88,3970,,3",
+            "2024,deltagare_avslut,2,samtliga,70,3970,,",
+        ),
+        "blandad.csv: raderna för 2024 har olika riket_version ((tom), 3).",
+    )
+    for bad in ("0", "abc", "1.5", "-3", "1000001"):
+        refused(
+            riket("trasig.csv", f"2024,deltagare_avslut,1,samtliga,88,3970,,{bad}"),
+            f"Rad 2, kolumn riket_version: {bad!r} är inget versionsnummer",
+        )
+    imported(second)  # the same version again: the same figures
+    assert figures() == held
+    typed = riket(  # another year, typed in from an old report: no version, as before
+        "riket-2023.csv",
+        "2023,deltagare_avslut,1,samtliga,85",
+        head="year,questionnaire,question,subgroup,positive\n",
+    )
+    imported(typed)
+    third = riket(
+        "riket-2024-v3.csv",
+        "2024,deltagare_avslut,1,samtliga,87,4010,,3",
+        "2024,deltagare_avslut,1,samtliga,90,810,storstad,3",
+    )
+    imported(third)
+    assert figures() == [
+        (2023, 1, "", 85, None),
+        (2024, 1, "", 87, 3),
+        (2024, 1, "storstad", 90, 3),
+    ]  # question 2 is no longer in NNS's Riket of 2024: gone with the rest of version 2
+    with forbund.app_context():
+        s = db.session()
+        batch = s.exec(select(ImportBatch).where(ImportBatch.filename == "riket-2024-v3.csv"))
+        admin = Actor(email="admin@example.invalid", role=Role.admin.value)
+        assert imports.remove_import(s, admin, batch.one().id) is not None
+        s.commit()
+    imported(riket("riket-2024-v1.csv", "2024,deltagare_avslut,1,samtliga,80,3900,,1"))
+    assert figures() == [(2023, 1, "", 85, None), (2024, 1, "", 80, 1)]
+
+
 def test_a_small_förbund_cannot_be_derived_through_its_comparison_group(national, tmp_path):
     """B (3 answers) sits in group g with A; C has no group. Hiding B and the smallest
     other förbund (C) for Riket = A + B + C alone would leave B = g − A: the three
@@ -1350,7 +1459,12 @@ def test_the_riket_file_is_one_audited_action_from_the_page_and_the_cli(nns, tmp
     page = client.get("/riket/2023/riket.csv")
     assert page.headers["Content-Disposition"] == "attachment; filename=riket-2023.csv"
     assert page.data == out.read_bytes()
-    assert page.data.startswith(b"year,questionnaire,question,subgroup,positive,n,")
+    assert page.data.startswith(
+        b"year,questionnaire,question,subgroup,positive,n,comparison_group,riket_version\n"
+    )
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert rows
+    assert {r["riket_version"] for r in rows} == {"1"}  # signed with the bytes
     assert verify(
         public_key_text(load_private_key(Path(app.instance_path))),
         out.read_bytes(),
@@ -1365,6 +1479,12 @@ def test_the_riket_file_is_one_audited_action_from_the_page_and_the_cli(nns, tmp
             export_riket(db.session(), reader, 2023)
         db.session().commit()
     assert len(_audited(app, "riket.exportera")) == 2
+    # a correction published again: the next file says version 2 (a förbund holding it
+    # refuses version 1 from then on: test_an_older_riket_file_never_replaces_a_newer_one)
+    assert runner.invoke(args=["national", "publish", "--year", "2023"]).exit_code == 0
+    result = runner.invoke(args=["national", "export", "--year", "2023", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert {r["riket_version"] for r in csv.DictReader(io.StringIO(out.read_text()))} == {"2"}
 
 
 # --- versions of a national year (DESIGN.md "Versions are tables too") ------------------

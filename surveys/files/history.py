@@ -166,9 +166,22 @@ def import_national(
                 errors.append(f"Rad {line}, kolumn n: {text(row.get('n'))!r} är inget antal.")
                 return None
         group = _group_name(row, errors, line)
+        version = text(row.get("riket_version"))
+        riket_version = parse_int(version, low=1, high=MAX_RIKET_VERSION) if version else None
+        if version and riket_version is None:
+            errors.append(
+                f"Rad {line}, kolumn riket_version: {version!r} är inget versionsnummer "
+                f"(ett heltal 1–{MAX_RIKET_VERSION})."
+            )
+            return None
         if value is None or group is None:
             return None
-        return {"positive": value, "n": n, "comparison_group": group}
+        return {
+            "positive": value,
+            "n": n,
+            "comparison_group": group,
+            "riket_version": riket_version,
+        }
 
     objects = _parse(
         instrument,
@@ -176,10 +189,63 @@ def import_national(
         filename,
         NATIONAL_COLUMNS,
         build,
-        optional=("n", "comparison_group"),
+        optional=("n", "comparison_group", "riket_version"),
         scope=lambda row: text(row.get("comparison_group")),
     )
+    versions = _riket_versions(objects, filename)
+    for year, version in sorted(versions.items()):
+        _check_not_older(db, year, version, filename)
+    whole = [year for year, version in versions.items() if version is not None]
+    if whole:  # NNS's file is the year's whole Riket: a row it no longer has goes too
+        db.exec(delete(NationalFigure).where(col(NationalFigure.year).in_(whole)))
     return _replace(db, "national", objects, filename=filename, by=by)
+
+
+MAX_RIKET_VERSION = 1_000_000  # NNS publishes a year a few times at most
+
+
+def _riket_versions(objects: list, filename: str) -> dict[int, int | None]:
+    """The file's version of each of its years (None: none given); FileError when a
+    year's rows do not all carry the same one."""
+    seen: dict[int, set[int | None]] = {}
+    for (year, *_), values in objects:
+        seen.setdefault(year, set()).add(values["riket_version"])
+    mixed = {year: found for year, found in seen.items() if len(found) > 1}
+    if mixed:
+        year, found = min(mixed.items())
+        shown = ", ".join(sorted(str(v) if v else "(tom)" for v in found))
+        raise FileError(
+            [
+                f"{filename}: raderna för {year} har olika riket_version ({shown}). "
+                "En fil från NNS har samma version på varje rad."
+            ]
+        )
+    return {year: found.pop() for year, found in seen.items()}
+
+
+def _check_not_older(db: Session, year: int, version: int | None, filename: str) -> None:
+    """Refuse (FileError) a Riket file of an older version of the year than the one the
+    förbund holds: an old file (sent again, picked by mistake, or replayed) never
+    replaces the correction. Figures without a version (typed in) are replaced by any
+    file, as before; removing the newer import under Import lets an older one in."""
+    held = db.exec(
+        select(NationalFigure.riket_version, NationalFigure.batch_id)
+        .where(NationalFigure.year == year, col(NationalFigure.riket_version).is_not(None))
+        .order_by(col(NationalFigure.riket_version).desc())
+        .limit(1)
+    ).first()
+    if held is None or held[0] is None or (version is not None and version >= held[0]):
+        return
+    batch = db.get(ImportBatch, held[1]) if held[1] else None
+    source = f" ({batch.filename})" if batch is not None and batch.filename else ""
+    given = f"är version {version}" if version is not None else "saknar versionsnummer"
+    raise FileError(
+        [
+            f"{filename}: rikets fil för {year} {given}, men förbundet har redan version "
+            f"{held[0]}{source}: en äldre fil ersätter aldrig en nyare. Hämta den senaste "
+            "filen från NNS, eller ta först bort den nyare importen under Import."
+        ]
+    )
 
 
 def _group_name(row: dict, errors: list[str], line: int) -> str | None:

@@ -1,12 +1,14 @@
 """The Riket file NNS sends back to every förbund, and its signature.
 
 The existing national-figures format (``year,questionnaire,question,subgroup,
-positive``) extended with ``n`` and ``comparison_group`` (empty for Riket, else
-the group's name): one row per published, unsuppressed question row of Riket
-and of each comparison group. NNS signs the file's exact bytes with its own
-Ed25519 key; the signature travels beside it as ``<file>.sig``. A förbund that
-has NNS's public key configured (setting or ``NNS_PUBLIC_KEY``) accepts only a
-file whose signature verifies.
+positive``) extended with ``n``, ``comparison_group`` (empty for Riket, else
+the group's name) and ``riket_version`` (the version of NNS's publication of the
+year, the same on every row): one row per published, unsuppressed question row of
+Riket and of each comparison group. The version is signed with the rest, so a
+förbund can refuse an older file in place of a newer one. NNS signs the file's
+exact bytes with its own Ed25519 key; the signature travels beside it as
+``<file>.sig``. A förbund that has NNS's public key configured (setting or
+``NNS_PUBLIC_KEY``) accepts only a file whose signature verifies.
 
 ``export_riket`` is the action behind both the page's download and ``surveys national
 export``: the administrator's check and one audit entry (``riket.exportera``) alike.
@@ -29,7 +31,7 @@ from surveys.services import publications, settings
 from surveys.services.actor import Actor, audit, require_admin
 from surveys.services.signing import verify
 
-RIKET_COLUMNS = [*NATIONAL_COLUMNS, "n", "comparison_group"]
+RIKET_COLUMNS = [*NATIONAL_COLUMNS, "n", "comparison_group", "riket_version"]
 NNS_PUBLIC_KEY = "nns_public_key"  # setting (or the environment's NNS_PUBLIC_KEY)
 
 
@@ -69,7 +71,16 @@ def riket_csv(db: Session, year: int) -> bytes:
             continue  # a förbund's own figures stay with NNS
         group = row.scope[len(GROUP_PREFIX) :] if row.scope else ""
         writer.writerow(
-            [year, row.questionnaire, row.question, row.subgroup, row.positive, row.n, group]
+            [
+                year,
+                row.questionnaire,
+                row.question,
+                row.subgroup,
+                row.positive,
+                row.n,
+                group,
+                publication.version,
+            ]
         )
     return out.getvalue().encode("utf-8")
 
