@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import logging
 import os
+import sqlite3
 import threading
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, has_app_context
@@ -30,6 +33,7 @@ def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
     mostly run on one warm connection (SQLite's page cache stays valid after its own
     writes; PostgreSQL's prepared statements are reused), and spare ones stay idle."""
     if url.startswith("sqlite"):
+        _note_if_new(url)
         engine = create_engine(
             url, connect_args={"timeout": 30, "check_same_thread": False}, **_lifo(url)
         )
@@ -47,6 +51,48 @@ def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_use_lifo=True)
+
+
+# SQLite files that did not exist when this process made an engine for them: opening one
+# creates it. The console removes such a file again when its command ends and the file
+# holds no table (``discard_new_empty_files``): a command refused on a missing database
+# ("Kör surveys db upgrade först") leaves no empty database behind.
+_NEW_FILES: set[Path] = set()
+
+
+def _note_if_new(url: str) -> None:
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database).absolute()
+    if not path.exists():
+        _NEW_FILES.add(path)
+
+
+def discard_new_empty_files() -> None:
+    """Remove the SQLite files this process created that hold no table (with their WAL
+    and shared-memory files). A file that cannot be read as a database is left alone."""
+    while _NEW_FILES:
+        path = _NEW_FILES.pop()
+        if _holds_no_table(path):
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(FileNotFoundError):
+                    Path(f"{path}{suffix}").unlink()
+
+
+def _holds_no_table(path: Path) -> bool:
+    """Whether ``path`` is a SQLite database without a single table (read-only look)."""
+    if not path.is_file():
+        return False
+    try:
+        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=1)
+        try:
+            count = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return False
+    return count == 0
 
 
 def _lifo(url: str) -> dict[str, bool]:
