@@ -17,6 +17,7 @@ import click
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from surveys.converters import FIRST_YEAR, LAST_YEAR
+from surveys.paths import not_a_file_to_read
 from surveys.services.staging import write_hidden
 
 
@@ -204,12 +205,9 @@ def password_or_ask(password: str | None) -> str:
 def input_file(path: str | Path) -> Path:
     """The file a command was given to read, refused in Swedish when it is not one."""
     file = Path(path)
-    if file.is_dir():
-        raise CliError(f"{path} är en mapp. Ange en fil.")
-    if file.exists() and not file.is_file():  # /dev/null, /dev/zero, a named pipe
-        raise CliError(f"{path} är ingen vanlig fil (en enhet eller ett rör). Ange en fil.")
-    if not file.is_file():
-        raise CliError(f"Filen {path} finns inte.")
+    problem = not_a_file_to_read(file, "en fil")
+    if problem:
+        raise CliError(problem)
     return file
 
 

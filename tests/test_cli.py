@@ -190,7 +190,10 @@ def test_migrations_down_and_up_on_the_test_database(app, runner):
         (["export", "answers", "--output", ""], "--output är tomt."),  # was the terminal
         (["import", "answers", "/dev/null"], "/dev/null är ingen vanlig fil"),  # "finns inte"
         (["users", "edit", "a@example.invalid"], "Ange vad som ska ändras: --name, --role"),
-        (["restore", "/dev/zero", "--yes"], "/dev/zero är ingen vanlig fil."),
+        (
+            ["restore", "/dev/zero", "--yes"],
+            "/dev/zero är ingen vanlig fil (en enhet eller ett rör). Ange säkerhetskopians fil.",
+        ),
         (["national", "export", "--year", "2024", "--output", " "], "--output är tomt."),
         (
             ["translations", "template", "--language", "ar", "--output", "mall.txt"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -434,6 +435,9 @@ def test_recordings_refuse_what_is_not_audio_or_too_large_and_are_served(
         (cut, Q1, "WAV-filen är avkortad: den säger sig ha 8044 byte men har 5000."),
         (tiny_wav(tmp_path / "ok.wav"), "deltagare_avslut.1.v99", "Okänd frågeversion"),
         (tiny_wav(tmp_path / "ok.wav"), "../../etc/passwd", "Okänd frågeversion"),
+        (Path("/dev/zero"), Q1, "/dev/zero är ingen vanlig fil (en enhet eller ett rör)."),
+        (tmp_path, Q1, f"{tmp_path} är en mapp. Ange ljudfilen."),
+        (tmp_path / "saknas.wav", Q1, f"Filen {tmp_path / 'saknas.wav'} finns inte."),
     ):
         result = runner.invoke(args=["audio", "load", str(path), "--version", version])
         assert result.exit_code == 1

@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from indicators.instrument import VERSION_ID, Instrument
 from surveys import clock
+from surveys.paths import not_a_file_to_read
 from surveys.services.actor import Actor, audit, require_admin
 from surveys.services.staging import put_on_commit
 
@@ -123,10 +124,9 @@ def check_recording(
     known = {v.id for q in instrument.all_questions() for v in q.versions}
     if not _VERSION.match(version_id) or version_id not in known:
         raise AudioError(f"Okänd frågeversion {version_id!r}. Ingenting har ändrats.")
-    if path.exists() and not path.is_file():  # a folder, a device, a named pipe
-        raise AudioError(f"{path} är ingen vanlig fil. Ange ljudfilen.")
-    if not path.is_file():
-        raise AudioError(f"Filen {path} finns inte.")
+    problem = not_a_file_to_read(path, "ljudfilen")
+    if problem:
+        raise AudioError(problem)
     size = path.stat().st_size
     if size > MAX_BYTES:
         raise AudioError(

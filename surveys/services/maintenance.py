@@ -221,10 +221,9 @@ def restore(engine: Engine, source: Path, *, kind: str = FORBUND_KIND) -> str:
     one in a förbund's, or the other way round), and a backup from a version of the
     service that has a migration this one does not know (a newer one: restoring it
     here would leave a database no command of this version can upgrade or read)."""
-    if source.exists() and not source.is_file():  # a folder, a device, a named pipe
-        raise MaintenanceError(f"{source} är ingen vanlig fil. Ange säkerhetskopians fil.")
-    if not source.is_file():
-        raise MaintenanceError(f"Filen {source} finns inte.")
+    problem = paths.not_a_file_to_read(source, "säkerhetskopians fil")
+    if problem:
+        raise MaintenanceError(problem)
     path = _sqlite_path(engine)
     if path is not None:
         if os.path.realpath(source) in _live_files(engine):
