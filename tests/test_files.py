@@ -189,6 +189,28 @@ def test_semicolon_csv_from_swedish_excel(app, runner, tmp_path):
     assert count_rows(app, "response") == 1
 
 
+def test_whole_numbers_written_with_zero_decimals_are_taken_as_in_xlsx(app, runner, tmp_path):
+    """A tool that writes a column of numbers with gaps to CSV writes 6 as "6.0" (an
+    XLSX cell of 6.0 was taken, the same figures as CSV were refused on every row). Zero
+    decimals are a whole number; any other decimals still name the row and column."""
+    text = HEADER + "2024.0,personal,A,,,6.0,5,00,4,,,,,,,,\n".replace("5,00", '"5,00"')
+    result = runner.invoke(args=["import", "answers", write(tmp_path, "nollor.csv", text)])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        from sqlalchemy import text as sql
+
+        from surveys import db
+
+        given = sql("SELECT code FROM answer WHERE code IS NOT NULL ORDER BY code")
+        assert list(db.session().execute(given).scalars()) == [4, 5, 6]
+    for written in ("5.5", "5.01", "5.", ".0", "5.0.0"):
+        bad = HEADER + f"2024,personal,A,,,{written},,,,,,,,,,\n"
+        result = runner.invoke(args=["import", "answers", write(tmp_path, "bad.csv", bad)])
+        assert result.exit_code == 1, written
+        assert "Rad 2, kolumn q1" in result.output, written
+    assert count_rows(app, "response") == 1
+
+
 def test_history_and_national_import_and_validation(app, runner, tmp_path):
     history = (
         "year,questionnaire,question,subgroup,n,negative,neutral,positive,"

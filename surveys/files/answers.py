@@ -31,6 +31,7 @@ from surveys.files.reading import (
     FileError,
     formula_safe,
     gender_value,
+    integral_text,
     open_table,
     parse_int,
     questionnaire_key,
@@ -175,7 +176,7 @@ def _clean_row(instrument: Instrument, row: dict[str, object]) -> tuple[CleanSub
         errors.append(("insats", f"{shown(raw_insats)} är inget namn på en insats."))
     if errors or questionnaire is None or year is None:
         raise InvalidSubmission(errors)
-    answers = {int(c[1:]): row.get(c) for c in QUESTION_COLUMNS}
+    answers = {int(c[1:]): _cell(row.get(c)) for c in QUESTION_COLUMNS}
     clean = clean_submission(
         instrument,
         questionnaire=questionnaire,
@@ -184,6 +185,15 @@ def _clean_row(instrument: Instrument, row: dict[str, object]) -> tuple[CleanSub
         gender=gender_value(row.get("gender")),
     )
     return clean, insats
+
+
+def _cell(value: object) -> object:
+    """An answer cell: "6.0" in a CSV as 6.0 in an XLSX cell (a tool that writes a column
+    with gaps writes its whole numbers so). A form's fields are taken only exactly."""
+    if not isinstance(value, str):
+        return value
+    digits = integral_text(value.strip())
+    return digits if digits != value.strip() else value
 
 
 def iter_export_rows(db: Session, *, year: int | None = None) -> Iterator[dict[str, object]]:

@@ -402,8 +402,19 @@ def parse_int(value: object, *, low: int, high: int) -> int | None:
         if not value.is_integer():
             return None
         value = int(value)
-    number = value if isinstance(value, int) else whole_number(str(value).strip())
+    number = value if isinstance(value, int) else whole_number(integral_text(str(value).strip()))
     return number if number is not None and low <= number <= high else None
+
+
+_ZERO_DECIMALS = re.compile(r"(-?[0-9]{1,9})[.,]0{1,6}")
+
+
+def integral_text(text: str) -> str:
+    """A whole number written with zero decimals ("5.0", "5,00", as a tool writes a
+    column of numbers to CSV) as its digits ("5"); any other text as it was. An XLSX cell
+    of 5.0 is taken as 5 too: a CSV of the same figures should not be refused."""
+    written = _ZERO_DECIMALS.fullmatch(text) if "." in text or "," in text else None
+    return written.group(1) if written else text
 
 
 def parse_share(value: object) -> int | None:
