@@ -27,10 +27,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import quote
 
 from flask import Flask
@@ -276,15 +277,75 @@ class FromWorkers:
         return self.app(environ, start_response)
 
 
-class StartedReportProcess(NamedTuple):
-    process: subprocess.Popen
-    socket_path: str  # in a folder of its own, removed when the process is stopped
+RESTART_DELAY_SECONDS = 1.0  # before the report process is started again after it ended
+RESTART_DELAY_MAX_SECONDS = 60.0  # the delay doubles while it keeps ending soon, up to this
+STABLE_SECONDS = 30.0  # a report process that ran this long starts the delays over
+
+
+class StartedReportProcess:
+    """The report process, and a thread of the main master that starts it again should
+    it end unasked (killed, out of memory): on the same socket path, which the workers
+    keep, so they hand pages to the new one as soon as it listens and compute them
+    themselves until then. ``stop`` ends both.
+
+    The thread lives until ``stop``: a process it started is told by the kernel when
+    the *thread* that started it ends (PR_SET_PDEATHSIG, see become_report_process)."""
+
+    def __init__(
+        self,
+        command: list[str],
+        env: dict[str, str],
+        socket_path: str,
+        warn: Callable[..., object] = log.warning,  # the master's own log (gunicorn's)
+    ):
+        self.command, self.env, self.socket_path = command, env, socket_path
+        self.warn = warn
+        self.restarts = 0  # how many times the process was started again
+        self._stopping = threading.Event()
+        self._guard = threading.Lock()  # a start against a stop
+        self.process = self._start()
+        self._watcher = threading.Thread(target=self._watch, name="rapportprocess", daemon=True)
+        self._watcher.start()
+
+    def _start(self) -> subprocess.Popen:
+        return subprocess.Popen(self.command, env=self.env)  # noqa: S603 - see start_report_process
+
+    def _watch(self) -> None:
+        delay = RESTART_DELAY_SECONDS
+        while True:
+            started = time.monotonic()
+            self.process.wait()  # its code may be lost: gunicorn's master reaps any child
+            if self._stopping.is_set():
+                return
+            delay = RESTART_DELAY_SECONDS if time.monotonic() - started >= STABLE_SECONDS else delay
+            self.warn("Rapportprocessen avslutades oväntat; den startas igen om %.0f s.", delay)
+            if self._stopping.wait(delay):
+                return
+            with self._guard:
+                if self._stopping.is_set():
+                    return
+                self.process = self._start()
+                self.restarts += 1
+            delay = min(delay * 2, RESTART_DELAY_MAX_SECONDS)
+
+    def stop(self) -> None:
+        """Stop the report process, and the thread that would start it again."""
+        with self._guard:
+            self._stopping.set()
+            process = self.process
+        process.terminate()
+        try:
+            process.wait(timeout=REPORT_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        self._watcher.join(timeout=5)
 
 
 def start_report_process(config_file: str, server: Any) -> StartedReportProcess:
     """The report process, started by gunicorn's master (``when_ready``): the same
     config file and application on a Unix socket in a new private folder, with the
-    master's logs."""
+    master's logs; started again should it end (StartedReportProcess)."""
     folder = tempfile.mkdtemp(prefix="surveys-rapport-")  # mode 0700: only this user
     socket_path = os.path.join(folder, SOCKET_NAME)
     cfg = server.cfg
@@ -295,21 +356,14 @@ def start_report_process(config_file: str, server: Any) -> StartedReportProcess:
     if cfg.errorlog:
         command += ["--error-logfile", cfg.errorlog]
     command.append(server.app.app_uri)
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter's gunicorn, our arguments
-        command, env={**os.environ, CHILD_ENV: str(os.getpid())}
-    )
-    return StartedReportProcess(process, socket_path)
+    # our own interpreter's gunicorn, our arguments
+    env = {**os.environ, CHILD_ENV: str(os.getpid())}
+    return StartedReportProcess(command, env, socket_path, warn=server.log.warning)
 
 
 def stop_report_process(started: StartedReportProcess) -> None:
     """Stops the report process (gunicorn's ``on_exit``) and removes its folder."""
-    process = started.process
-    process.terminate()
-    try:
-        process.wait(timeout=REPORT_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    started.stop()
     shutil.rmtree(os.path.dirname(started.socket_path), ignore_errors=True)
 
 

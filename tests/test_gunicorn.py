@@ -142,7 +142,10 @@ def _parent(pid: int) -> int:
 
 
 def _report_masters(master: int) -> list[int]:
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    """The master's report processes: children of any of its threads (one started again
+    is the child of the thread that watches it)."""
+    tasks = Path(f"/proc/{master}/task").iterdir()
+    children = [p for task in tasks for p in (task / "children").read_text().split()]
     return [int(p) for p in children if is_report_process(int(p))]
 
 
@@ -167,16 +170,7 @@ def test_report_pages_are_computed_by_the_report_process_at_a_lower_priority(
         assert browser.post(url + "/logga-in", data=fields, timeout=10).status_code == 200
         [report_master] = _report_masters(master.pid)
         # The report process starts beside the workers; until it answers they compute.
-        deadline = time.monotonic() + 60
-        while True:
-            report = browser.get(url + "/rapport", timeout=30)
-            pids = {int(line.split()[0].strip("<>")) for line in _lines(log) if line.strip()}
-            answered = [pid for pid in pids if _parent(pid) == report_master]
-            if answered or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        assert answered, "ingen rapportprocess svarade"
-        [report_worker] = answered
+        report, pids, report_worker = _report_answered_by(browser, url, log, report_master)
         # the workers answered the rest, at the master's priority; the report, lower
         workers = pids - {report_worker}
         assert workers
@@ -197,11 +191,39 @@ def test_report_pages_are_computed_by_the_report_process_at_a_lower_priority(
         command = Path(f"/proc/{report_master}/cmdline").read_text().split("\0")
         socket_folder = Path(next(a for a in command if a.startswith("unix:"))[5:]).parent
         assert socket_folder.exists()
+        # Killed (out of memory, by hand), it is started again on the same socket, at the
+        # same priority, and the workers hand the report to the new one.
+        os.kill(report_master, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while (masters := _report_masters(master.pid)) in ([], [report_master]):
+            assert time.monotonic() < deadline, "rapportprocessen startades inte igen"
+            time.sleep(0.1)
+        [report_master] = masters
+        assert Path(f"/proc/{report_master}/cmdline").read_text().split("\0") == command
+        report, _pids, report_worker = _report_answered_by(browser, url, log, report_master)
+        assert "Ingen rapport ännu" in report.text
+        assert _niceness(report_master) == _niceness(report_worker) == lower
         master.send_signal(signal.SIGTERM)
         master.wait(timeout=60)
     # stopped with the main master, its private socket folder removed
     assert not _alive(report_master)
     assert not socket_folder.exists()
+
+
+def _report_answered_by(browser, url: str, log, report_master: int):
+    """GET /rapport until a worker of ``report_master`` answers it (the access log's pids):
+    the last answer, every pid that answered so far, and that worker."""
+    deadline = time.monotonic() + 60
+    while True:
+        report = browser.get(url + "/rapport", timeout=30)
+        pids = {int(line.split()[0].strip("<>")) for line in _lines(log) if line.strip()}
+        answered = [pid for pid in pids if _alive(pid) and _parent(pid) == report_master]
+        if answered or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert answered, "ingen rapportprocess svarade"
+    [report_worker] = answered
+    return report, pids, report_worker
 
 
 def _raw_get(url: str, target: str, *, extra_headers: int) -> tuple[int, str]:

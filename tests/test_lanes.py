@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import http.server
 import socketserver
+import sys
 import threading
+import time
 
 import pytest
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
-from surveys.lanes import FromWorkers, ReportLane, ReportProcess
+from surveys import lanes
+from surveys.lanes import FromWorkers, ReportLane, ReportProcess, StartedReportProcess
 from tests.conftest import login
 
 
@@ -267,3 +270,46 @@ def test_a_header_the_socket_cannot_carry_is_answered_in_the_lane(app, report_so
     assert answer.status_code == 302
     assert in_the_lane == ["/rapport"]
     assert server.seen == []
+
+
+def test_a_report_process_that_keeps_ending_is_started_again_ever_more_slowly(monkeypatch):
+    """The master's watcher starts an ended report process again, after a delay that
+    doubles while it keeps ending soon (up to the most), saying so in the master's log;
+    after ``stop`` nothing is started again."""
+    monkeypatch.setattr(lanes, "RESTART_DELAY_SECONDS", 0.05)
+    monkeypatch.setattr(lanes, "RESTART_DELAY_MAX_SECONDS", 0.2)
+    said: list[float] = []
+    started = StartedReportProcess(
+        [sys.executable, "-c", "pass"],
+        {},
+        "/nowhere.sock",
+        warn=lambda _text, delay: said.append(delay),
+    )
+    deadline = time.monotonic() + 30
+    while started.restarts < 5:
+        assert time.monotonic() < deadline, said
+        time.sleep(0.02)
+    started.stop()
+    assert said[:5] == [0.05, 0.1, 0.2, 0.2, 0.2]
+    restarts = started.restarts
+    time.sleep(0.3)
+    assert started.restarts == restarts
+    assert started.process.poll() is not None
+
+
+def test_a_stopped_report_process_is_not_started_again(monkeypatch):
+    """``stop`` while the report process runs: it is ended and stays ended."""
+    monkeypatch.setattr(lanes, "RESTART_DELAY_SECONDS", 0.01)
+    said: list[float] = []
+    started = StartedReportProcess(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        {},
+        "/nowhere.sock",
+        warn=lambda _text, delay: said.append(delay),
+    )
+    first = started.process
+    started.stop()
+    time.sleep(0.2)
+    assert first.poll() is not None
+    assert started.process is first
+    assert (started.restarts, said) == (0, [])
