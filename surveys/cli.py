@@ -40,6 +40,7 @@ from surveys.links import public_base
 from surveys.models import Intervention, Round, RoundMode, RoundState, User
 from surveys.names import InvalidName, sort_key
 from surveys.national import cli as national_cli
+from surveys.national import riket_file
 from surveys.reports.data import published_report
 from surveys.reports.downloads import prepare_year, render_download
 from surveys.reports.printable import render_printable
@@ -387,6 +388,8 @@ def _run_import(kind: str, path: str, group: str | None = None) -> None:
         raise CliError("Ingenting har importerats.") from None
     rows = "1 rad importerad" if count == 1 else f"{count} rader importerade"
     click.echo(f"{rows} från {name}.")
+    if kind == "national" and not riket_file.configured_key(session):
+        click.echo(riket_file.UNVERIFIED_NOTICE)
     blank = getattr(count, "blank_message", None)
     if blank is not None and blank():
         click.echo(blank())

@@ -21,7 +21,7 @@ from pypdf import PdfReader
 from sqlmodel import func, select
 
 from surveys import db
-from surveys.models import ImportBatch, NationalFigure, PublicationNational
+from surveys.models import AuditEntry, ImportBatch, NationalFigure, PublicationNational
 from surveys.services import settings
 from surveys.services.signing import create_key, load_private_key, public_key_text, sign
 from tests import factories
@@ -187,7 +187,15 @@ def _state(app) -> tuple:
 
 
 def test_bad_riket_files_are_refused_in_swedish_and_change_nothing(app, runner, tmp_path):
-    assert _import(runner, tmp_path, RIKET, "--jamforelsegrupp", "storstad").exit_code == 0
+    result = _import(runner, tmp_path, RIKET, "--jamforelsegrupp", "storstad")
+    assert result.exit_code == 0
+    # no NNS key set: taken, but nobody is told it was checked (the output, the log)
+    assert "NNS publika nyckel är inte inställd, så det gick inte att kontrollera" in (
+        result.output
+    )
+    assert _riket_audit(app) == [
+        "5 rader från riket-2023.csv, signaturen inte kontrollerad, jämförelsegrupp storstad"
+    ]
     before = _state(app)
     assert before[0]
     assert before[2] == "storstad"
@@ -233,8 +241,20 @@ def test_bad_riket_files_are_refused_in_swedish_and_change_nothing(app, runner, 
     assert "kommer inte från NNS" in result.output
     assert _state(app) == before
     signature.write_bytes(sign(nns, altered.encode()))
-    assert _import(runner, tmp_path, altered).exit_code == 0
+    result = _import(runner, tmp_path, altered)
+    assert result.exit_code == 0
     assert ("", 1, 61, 3970) in _state(app)[0]
+    assert "inte inställd" not in result.output
+    assert _riket_audit(app)[-1] == "5 rader från riket-2023.csv, NNS signatur kontrollerad"
+
+
+def _riket_audit(app) -> list[str]:
+    """The details of the Riket imports' audit entries, oldest first."""
+    with app.app_context():
+        entries = db.session().exec(
+            select(AuditEntry).where(AuditEntry.action == "import.riket").order_by(AuditEntry.at)
+        )
+        return [entry.detail for entry in entries]
 
 
 def test_upload_page_refuses_an_unknown_group_and_stores_nothing(app, admin_client, runner):
@@ -267,5 +287,7 @@ def test_upload_page_refuses_an_unknown_group_and_stores_nothing(app, admin_clie
         content_type="multipart/form-data",
         follow_redirects=True,
     )
-    assert "5 rader importerade." in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert "5 rader importerade." in html
+    assert '<p class="flash flash-warning" role="status">Obs: NNS publika nyckel är inte ' in html
     assert _state(app)[2] == "storstad"

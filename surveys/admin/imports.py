@@ -20,6 +20,7 @@ from surveys.files.answers import ANSWER_FILE_COLUMNS, excel_csv, text_xlsx
 from surveys.files.history import KIND_LABELS, list_batches
 from surveys.files.reading import FileError
 from surveys.models import Role
+from surveys.national import riket_file
 from surveys.services import imports, settings
 from surveys.services.catalogue import instrument_from_db
 
@@ -97,6 +98,8 @@ def upload(kind: str):
         flash("Ingenting har importerats.", "error")
         return redirect(url_for(".index"))
     flash("1 rad importerad." if count == 1 else f"{count} rader importerade.")
+    if kind == "riket" and not riket_file.configured_key(session):
+        flash(riket_file.UNVERIFIED_NOTICE, "warning")
     return redirect(url_for(".index"))
 
 

@@ -105,11 +105,20 @@ def configured_key(db: Session) -> str:
     return (settings.get(db, NNS_PUBLIC_KEY) or configured("NNS_PUBLIC_KEY", "")).strip()
 
 
-def check_signature(db: Session, data: bytes, signature: bytes | None, filename: str) -> None:
-    """Refuse (FileError) a Riket file whose signature does not verify, when a key is set."""
+# Said after a Riket file is imported where no key is set (the page and the command line).
+UNVERIFIED_NOTICE = (
+    "Obs: NNS publika nyckel är inte inställd, så det gick inte att kontrollera att filen "
+    "kommer från NNS och är oförändrad. Ställ in nyckeln (inställningen nns_public_key "
+    "eller NNS_PUBLIC_KEY): därefter tas rikets fil bara emot med en giltig signatur."
+)
+
+
+def check_signature(db: Session, data: bytes, signature: bytes | None, filename: str) -> bool:
+    """Refuse (FileError) a Riket file whose signature does not verify, when a key is set;
+    True when it was verified, False when no key is set (nothing could be checked)."""
     key = configured_key(db)
     if not key:
-        return
+        return False
     if not signature:
         raise FileError(
             [
@@ -124,3 +133,4 @@ def check_signature(db: Session, data: bytes, signature: bytes | None, filename:
                 "eller kommer inte från NNS."
             ]
         )
+    return True

@@ -61,11 +61,12 @@ def import_figures(
         raise FileError([FILE_TOO_LARGE])
     if kind == "national" and signature is not None and len(signature) > MAX_SIGNATURE:
         raise FileError([SIGNATURE_TOO_LARGE])
-    if kind == "national":
-        check_signature(db, data, signature, filename)
+    verified = kind == "national" and check_signature(db, data, signature, filename)
     importer = import_history if kind == "history" else import_national
     count = importer(db, instrument, data=data, filename=filename, by=actor.email)
     detail = _detail(count, filename)
+    if kind == "national":  # whether anyone could know it came from NNS unchanged
+        detail += ", NNS signatur kontrollerad" if verified else ", signaturen inte kontrollerad"
     if kind == "national" and group is not None:
         set_comparison_group(db, group, filename=filename)
         detail += f", jämförelsegrupp {group.strip() or '(ingen)'}"
