@@ -272,19 +272,23 @@ def test_a_header_the_socket_cannot_carry_is_answered_in_the_lane(app, report_so
     assert server.seen == []
 
 
+def _watched(code: str) -> tuple[StartedReportProcess, list[float]]:
+    """A watched stand-in for the report process (Python running ``code``), and the
+    delays its watcher said it would wait before starting it again."""
+    said: list[float] = []
+    started = StartedReportProcess(
+        [sys.executable, "-c", code], {}, "/nowhere.sock", warn=lambda _, delay: said.append(delay)
+    )
+    return started, said
+
+
 def test_a_report_process_that_keeps_ending_is_started_again_ever_more_slowly(monkeypatch):
     """The master's watcher starts an ended report process again, after a delay that
     doubles while it keeps ending soon (up to the most), saying so in the master's log;
     after ``stop`` nothing is started again."""
     monkeypatch.setattr(lanes, "RESTART_DELAY_SECONDS", 0.05)
     monkeypatch.setattr(lanes, "RESTART_DELAY_MAX_SECONDS", 0.2)
-    said: list[float] = []
-    started = StartedReportProcess(
-        [sys.executable, "-c", "pass"],
-        {},
-        "/nowhere.sock",
-        warn=lambda _text, delay: said.append(delay),
-    )
+    started, said = _watched("pass")
     deadline = time.monotonic() + 30
     while started.restarts < 5:
         assert time.monotonic() < deadline, said
@@ -300,13 +304,7 @@ def test_a_report_process_that_keeps_ending_is_started_again_ever_more_slowly(mo
 def test_a_stopped_report_process_is_not_started_again(monkeypatch):
     """``stop`` while the report process runs: it is ended and stays ended."""
     monkeypatch.setattr(lanes, "RESTART_DELAY_SECONDS", 0.01)
-    said: list[float] = []
-    started = StartedReportProcess(
-        [sys.executable, "-c", "import time; time.sleep(60)"],
-        {},
-        "/nowhere.sock",
-        warn=lambda _text, delay: said.append(delay),
-    )
+    started, said = _watched("import time; time.sleep(60)")
     first = started.process
     started.stop()
     time.sleep(0.2)
