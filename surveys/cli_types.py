@@ -17,6 +17,7 @@ import click
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from surveys.converters import FIRST_YEAR, LAST_YEAR
+from surveys.db import MISSING_DATABASE
 from surveys.paths import not_a_file_to_read
 from surveys.services.staging import write_hidden
 
@@ -269,9 +270,12 @@ def schema_out_of_date(exc: BaseException) -> bool:
 
 
 def _missing_from_schema(exc: DBAPIError) -> str | None:
-    """Which of the service's things the driver says is missing: "table", "column" or
-    None (the one reading of SQLite's and PostgreSQL's words, for both callers above)."""
+    """Which of the service's things the driver says is missing: "file", "table",
+    "column" or None (the one reading of SQLite's and PostgreSQL's words, for both
+    callers above)."""
     said, kind = str(exc.orig).lower(), type(exc.orig).__name__.lower()
+    if said == MISSING_DATABASE:  # SQLite: the file itself (db.make_engine never makes it)
+        return "file"
     if "no such table" in said or kind == "undefinedtable":
         return "table"
     if "no such column" in said or kind == "undefinedcolumn":
@@ -283,6 +287,8 @@ def database_problem(exc: DBAPIError) -> str:
     """A database the command could not use, in Swedish (the driver's words are English)."""
     said = str(exc.orig).lower()
     missing = _missing_from_schema(exc)
+    if missing == "file":
+        return "Databasfilen i DATABASE_URL finns inte ännu. Kör surveys db upgrade först."
     if missing == "table":
         return "Databasen saknar tjänstens tabeller. Kör surveys db upgrade först."
     if missing == "column":

@@ -16,7 +16,6 @@ from sqlalchemy.exc import DBAPIError
 from surveys import create_app
 from surveys.cli_types import database_problem, os_problem, shortened, swedish_usage_error
 from surveys.config import ConfigError
-from surveys.db import discard_new_empty_files
 from surveys.services.catalogue import InstrumentMissing
 
 
@@ -25,7 +24,6 @@ def main() -> None:
     try:
         _run()
     finally:
-        discard_new_empty_files()  # a command refused on a missing database: no file left
         _flush_or_drop_output()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import functools
 import logging
@@ -33,10 +32,13 @@ def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
     mostly run on one warm connection (SQLite's page cache stays valid after its own
     writes; PostgreSQL's prepared statements are reused), and spare ones stay idle."""
     if url.startswith("sqlite"):
-        _note_if_new(url)
         engine = create_engine(
             url, connect_args={"timeout": 30, "check_same_thread": False}, **_lifo(url)
         )
+
+        @event.listens_for(engine, "do_connect")
+        def _existing_file(_dialect, _record, cargs, cparams):  # pragma: no cover - trivial
+            _open_existing_only(cargs, cparams)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
@@ -53,46 +55,32 @@ def make_engine(url: str, *, synchronous: str = "FULL") -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_use_lifo=True)
 
 
-# SQLite files that did not exist when this process made an engine for them: opening one
-# creates it. The console removes such a file again when its command ends and the file
-# holds no table (``discard_new_empty_files``): a command refused on a missing database
-# ("Kör surveys db upgrade först") leaves no empty database behind.
-_NEW_FILES: set[Path] = set()
+# What the driver is told when the database file is not there (cli_types reads it).
+MISSING_DATABASE = "database file does not exist"
 
 
-def _note_if_new(url: str) -> None:
-    database = make_url(url).database
-    if not database or database == ":memory:" or database.startswith("file:"):
+def _open_existing_only(cargs: list, cparams: dict) -> None:
+    """Open the SQLite file only if it is there (``mode=rw``), never create it: a command
+    run before ``surveys db upgrade`` (which creates it through Alembic's own engine) or
+    a server started too early said "Kör surveys db upgrade först" and left an empty
+    database behind, at the end of a symlink too. An in-memory database, and a ``file:``
+    URI (it says itself how to open), are opened as given."""
+    if cparams.get("uri"):
+        return
+    database = cargs[0] if cargs else cparams.get("database")
+    if not database or database == ":memory:":
         return
     path = Path(database).absolute()
-    if not path.exists():
-        _NEW_FILES.add(path)
-
-
-def discard_new_empty_files() -> None:
-    """Remove the SQLite files this process created that hold no table (with their WAL
-    and shared-memory files). A file that cannot be read as a database is left alone."""
-    while _NEW_FILES:
-        path = _NEW_FILES.pop()
-        if _holds_no_table(path):
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                with contextlib.suppress(FileNotFoundError):
-                    Path(f"{path}{suffix}").unlink()
-
-
-def _holds_no_table(path: Path) -> bool:
-    """Whether ``path`` is a SQLite database without a single table (read-only look)."""
-    if not path.is_file():
-        return False
-    try:
-        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=1)
-        try:
-            count = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        finally:
-            connection.close()
-    except sqlite3.Error:
-        return False
-    return count == 0
+    if not path.exists() and path.parent.is_dir():  # a symlink to nothing too
+        raise sqlite3.OperationalError(MISSING_DATABASE)
+    # (no folder: SQLite's own "unable to open", an outage a worker waits out, as a
+    # volume not mounted yet)
+    where = f"{path.as_uri()}?mode=rw"  # should it go meanwhile: refused, not made again
+    if cargs:
+        cargs[0] = where
+    else:
+        cparams["database"] = where
+    cparams["uri"] = True
 
 
 def _lifo(url: str) -> dict[str, bool]:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import OperationalError
 
 from surveys import create_app, db
+from surveys.cli_types import schema_out_of_date
+from surveys.db import MISSING_DATABASE
 from tests.conftest import SECRET, count_rows, load_demo
 
 
@@ -237,9 +241,10 @@ def test_an_unusable_database_or_a_full_output_is_one_swedish_line(tmp_path):
     """No database schema, no database there, a URL that is none, standard output on a
     full disk: a Swedish line and exit 1 or 2, never a traceback, never the password."""
     fresh = f"sqlite:///{tmp_path / 'ny.sqlite'}"
+    (tmp_path / "tom.sqlite").touch()  # a database without the service's tables
     cases = [
         (
-            {"DATABASE_URL": fresh},
+            {"DATABASE_URL": f"sqlite:///{tmp_path / 'tom.sqlite'}"},
             "Fel: Databasen saknar tjänstens tabeller. Kör surveys db upgrade",
         ),
         (
@@ -354,7 +359,8 @@ def test_a_key_whose_audit_entry_fails_is_not_written(tmp_path):
     its place only when its entry is committed (a new one likewise is not left behind)."""
     from surveys.services.signing import create_key, key_path
 
-    fresh = f"sqlite:///{tmp_path / 'ny.sqlite'}"  # no tables: the audit entry fails
+    (tmp_path / "ny.sqlite").touch()  # a database without tables: the audit entry fails
+    fresh = f"sqlite:///{tmp_path / 'ny.sqlite'}"
     create_key(tmp_path)
     before = key_path(tmp_path).read_bytes()
     result = _surveys(tmp_path, "keys", "create", "--ersatt", DATABASE_URL=fresh)
@@ -411,22 +417,29 @@ def test_a_backup_of_no_database_is_refused_not_an_empty_file(tmp_path):
     assert result.stderr == "Fel: Säkerhetskopieringen misslyckades: namnet är för långt.\n"
 
 
-def test_a_command_refused_on_a_missing_database_leaves_no_file(tmp_path):
-    """Opening a missing SQLite file creates it: `users list` before `db upgrade` said
-    "Kör surveys db upgrade först" and left an empty database behind. A file the command
-    itself created, holding no table, is removed again (with its WAL); a file that was
-    there stays. (`db upgrade` keeps the database it makes: the relative-folder test;
-    a refused `backup`: the next test.)"""
-    fresh = tmp_path / "ny.sqlite"
-    result = _surveys(tmp_path, "users", "list", DATABASE_URL=f"sqlite:///{fresh}")
-    assert result.returncode == 1, result.stderr
-    assert "Kör surveys db upgrade först." in result.stderr
+def test_a_command_on_a_missing_database_makes_no_file(tmp_path):
+    """Opening a missing SQLite file used to create it: `users list` before `db upgrade`
+    said "Kör surveys db upgrade först" and left an empty database behind, at the end of
+    a symlink too (a database path pointing at a volume). The service's engine opens
+    only a file that is there; `db upgrade` creates it (the relative-folder test), and
+    an empty file someone made is opened as it is (the "unusable database" test). A
+    missing folder is SQLite's own "kunde inte öppnas" (a volume not mounted yet: the
+    worker waits for it), a missing file in a folder ends the worker as no tables do."""
+    volume = tmp_path / "volym"
+    volume.mkdir()
+    link = tmp_path / "lank.sqlite"
+    link.symlink_to(volume / "riktig.sqlite")  # nothing there yet
+    for path in (tmp_path / "ny.sqlite", link):
+        result = _surveys(tmp_path, "users", "list", DATABASE_URL=f"sqlite:///{path}")
+        assert result.returncode == 1, result.stderr
+        assert result.stderr == (
+            "Fel: Databasfilen i DATABASE_URL finns inte ännu. Kör surveys db upgrade först.\n"
+        )
     assert sorted(path.name for path in tmp_path.glob("ny.sqlite*")) == []
-    there = tmp_path / "fanns.sqlite"
-    there.touch()  # somebody's empty file: not this command's to remove
-    result = _surveys(tmp_path, "users", "list", DATABASE_URL=f"sqlite:///{there}")
-    assert result.returncode == 1
-    assert there.is_file()
+    assert link.is_symlink()
+    assert list(volume.iterdir()) == []
+    missing = OperationalError("SELECT 1", {}, sqlite3.OperationalError(MISSING_DATABASE))
+    assert schema_out_of_date(missing)
 
 
 def test_a_files_long_values_are_cut_when_said_back(app, runner, tmp_path):

@@ -63,6 +63,7 @@ def test_the_pool_hands_out_the_connection_given_back_last(tmp_path):
     SQLite database keeps its single connection and is still made."""
     from surveys.db import make_engine
 
+    (tmp_path / "lifo.sqlite").touch()  # the engine opens a file, never makes one
     engine = make_engine(f"sqlite:///{tmp_path / 'lifo.sqlite'}")
     try:
         first = engine.raw_connection()

@@ -894,6 +894,7 @@ def test_a_worker_on_a_database_without_its_tables_ends_with_the_command_to_run(
     """No tables (or an older schema) is no outage that waiting mends: `worker` (and
     `worker --once`, which must end) said "nådde inte databasen" with a traceback every
     5 s for ever. Now one Swedish line naming `db upgrade`, exit 1, at once."""
+    (tmp_path / "ny.sqlite").touch()  # there, without the service's tables
     fresh = f"sqlite:///{tmp_path / 'ny.sqlite'}"
     for args in (["worker", "--once"], ["worker", "--poll", "0.1"]):
         result = subprocess.run(
