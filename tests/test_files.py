@@ -203,12 +203,25 @@ def test_whole_numbers_written_with_zero_decimals_are_taken_as_in_xlsx(app, runn
 
         given = sql("SELECT code FROM answer WHERE code IS NOT NULL ORDER BY code")
         assert list(db.session().execute(given).scalars()) == [4, 5, 6]
-    for written in ("5.5", "5.01", "5.", ".0", "5.0.0"):
+    for written in ("5.5", "5.01", "5.", ".0", "5.0.0", "5.000"):  # 5,000 may be 5000
         bad = HEADER + f"2024,personal,A,,,{written},,,,,,,,,,\n"
         result = runner.invoke(args=["import", "answers", write(tmp_path, "bad.csv", bad)])
         assert result.exit_code == 1, written
         assert "Rad 2, kolumn q1" in result.output, written
     assert count_rows(app, "response") == 1
+    history = (
+        "year;questionnaire;question;subgroup;n;negative;neutral;positive;clearly_positive;"
+        "response_rate\n2022.0;personal;1;samtliga;{n};10;20;70;40;55\n"
+    )
+    thousand = write(tmp_path, "h.csv", history.format(n="1,000"))  # a thousand, not 1
+    result = runner.invoke(args=["import", "history", thousand])
+    assert result.exit_code == 1
+    assert "Rad 2, kolumn n: '1,000' är inget antal." in result.output
+    result = runner.invoke(
+        args=["import", "history", write(tmp_path, "h.csv", history.format(n="80,0"))]
+    )
+    assert result.exit_code == 0, result.output
+    assert count_rows(app, "history_figure") == 1
 
 
 def test_history_and_national_import_and_validation(app, runner, tmp_path):

@@ -33,7 +33,7 @@ from surveys.files.reading import (
     gender_value,
     integral_text,
     open_table,
-    parse_int,
+    parse_cell_int,
     questionnaire_key,
     shown,
     text,
@@ -156,7 +156,7 @@ def _insats_id(db: Session, actor: Actor, name: str) -> str:
 
 def _clean_row(instrument: Instrument, row: dict[str, object]) -> tuple[CleanSubmission, str]:
     errors: list[tuple[str | None, str]] = []
-    year = parse_int(row.get("year"), low=2000, high=2100)
+    year = parse_cell_int(row.get("year"), low=2000, high=2100)
     if year is None:
         errors.append(("year", f"{text(row.get('year'))!r} är inget giltigt år."))
     questionnaire = questionnaire_key(instrument, row.get("questionnaire"))
@@ -192,7 +192,7 @@ def _cell(value: object) -> object:
     with gaps writes its whole numbers so). A form's fields are taken only exactly."""
     if not isinstance(value, str):
         return value
-    digits = integral_text(value.strip())
+    digits = integral_text(value)
     return digits if digits != value.strip() else value
 
 

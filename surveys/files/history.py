@@ -17,7 +17,7 @@ from surveys import clock
 from surveys.files.reading import (
     FileError,
     open_table,
-    parse_int,
+    parse_cell_int,
     parse_share,
     questionnaire_key,
     subgroup_value,
@@ -46,7 +46,7 @@ PERCENT_COLUMNS = ("negative", "neutral", "positive", "clearly_positive", "respo
 
 
 def _check_key(instrument: Instrument, row: dict, errors: list[str], line: int) -> tuple | None:
-    year = parse_int(row.get("year"), low=2000, high=2100)
+    year = parse_cell_int(row.get("year"), low=2000, high=2100)
     if year is None:
         errors.append(f"Rad {line}, kolumn year: {text(row.get('year'))!r} är inget giltigt år.")
     qn_key = questionnaire_key(instrument, row.get("questionnaire"))
@@ -56,7 +56,7 @@ def _check_key(instrument: Instrument, row: dict, errors: list[str], line: int) 
             f"(t.ex. {instrument.questionnaires[0].short_name!r})."
         )
         return None
-    number = parse_int(row.get("question"), low=1, high=99)
+    number = parse_cell_int(row.get("question"), low=1, high=99)
     if number is None or instrument.question(qn_key, number) is None:
         errors.append(
             f"Rad {line}, kolumn question: enkäten {qn_key} har ingen fråga "
@@ -129,7 +129,7 @@ def import_history(
     """Replace-or-add aggregated figures from old annual reports."""
 
     def build(row: dict, errors: list[str], line: int) -> dict | None:
-        n = parse_int(row.get("n"), low=0, high=1_000_000)
+        n = parse_cell_int(row.get("n"), low=0, high=1_000_000)
         if n is None:
             errors.append(f"Rad {line}, kolumn n: {text(row.get('n'))!r} är inget antal.")
         values = {
@@ -161,13 +161,13 @@ def import_national(
         value = _percent(row, "positive", errors, line, required=True)
         n = None
         if text(row.get("n")):
-            n = parse_int(row.get("n"), low=0, high=10_000_000)
+            n = parse_cell_int(row.get("n"), low=0, high=10_000_000)
             if n is None:
                 errors.append(f"Rad {line}, kolumn n: {text(row.get('n'))!r} är inget antal.")
                 return None
         group = _group_name(row, errors, line)
         version = text(row.get("riket_version"))
-        riket_version = parse_int(version, low=1, high=MAX_RIKET_VERSION) if version else None
+        riket_version = parse_cell_int(version, low=1, high=MAX_RIKET_VERSION) if version else None
         if version and riket_version is None:
             errors.append(
                 f"Rad {line}, kolumn riket_version: {version!r} är inget versionsnummer "

@@ -402,17 +402,25 @@ def parse_int(value: object, *, low: int, high: int) -> int | None:
         if not value.is_integer():
             return None
         value = int(value)
-    number = value if isinstance(value, int) else whole_number(integral_text(str(value).strip()))
+    number = value if isinstance(value, int) else whole_number(str(value).strip())
     return number if number is not None and low <= number <= high else None
 
 
-_ZERO_DECIMALS = re.compile(r"(-?[0-9]{1,9})[.,]0{1,6}")
+def parse_cell_int(value: object, *, low: int, high: int) -> int | None:
+    """``parse_int`` for a cell of a file: also a whole number written with zero
+    decimals (``integral_text``). Forms' fields are taken only exactly (``parse_int``)."""
+    return parse_int(integral_text(value) if isinstance(value, str) else value, low=low, high=high)
+
+
+# One or two zero decimals: "1,000" or "1.000" may be a thousand, so three are no decimals.
+_ZERO_DECIMALS = re.compile(r"(-?[0-9]{1,9})[.,]0{1,2}")
 
 
 def integral_text(text: str) -> str:
-    """A whole number written with zero decimals ("5.0", "5,00", as a tool writes a
-    column of numbers to CSV) as its digits ("5"); any other text as it was. An XLSX cell
-    of 5.0 is taken as 5 too: a CSV of the same figures should not be refused."""
+    """A whole number written with one or two zero decimals ("5.0", "5,00", as a tool
+    writes a column of numbers to CSV) as its digits ("5"); any other text as it was.
+    An XLSX cell of 5.0 is taken as 5: a CSV of the same figures should be too."""
+    text = text.strip()
     written = _ZERO_DECIMALS.fullmatch(text) if "." in text or "," in text else None
     return written.group(1) if written else text
 
