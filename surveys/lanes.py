@@ -319,14 +319,33 @@ class StartedReportProcess:
                 return
             delay = RESTART_DELAY_SECONDS if time.monotonic() - started >= STABLE_SECONDS else delay
             self.warn("Rapportprocessen avslutades oväntat; den startas igen om %.0f s.", delay)
-            if self._stopping.wait(delay):
+            next_delay = self._start_again(delay)
+            if next_delay is None:
                 return
+            delay = next_delay
+
+    def _start_again(self, delay: float) -> float | None:
+        """Start the process after ``delay``, and again, ever more slowly, while it cannot
+        be started (no memory for a fork just after an out-of-memory kill, an interpreter
+        replaced under the master); the next delay, or None once told to stop."""
+        while not self._stopping.wait(delay):
             with self._guard:
                 if self._stopping.is_set():
-                    return
-                self.process = self._start()
+                    return None
+                next_delay = min(delay * 2, RESTART_DELAY_MAX_SECONDS)
+                try:
+                    self.process = self._start()
+                except Exception as exc:  # noqa: BLE001 - a watcher that died would never start it
+                    self.warn(
+                        "Rapportprocessen kunde inte startas (%s); nytt försök om %.0f s.",
+                        type(exc).__name__,
+                        next_delay,
+                    )
+                    delay = next_delay
+                    continue
                 self.restarts += 1
-            delay = min(delay * 2, RESTART_DELAY_MAX_SECONDS)
+                return next_delay
+        return None
 
     def stop(self) -> None:
         """Stop the report process, and the thread that would start it again."""

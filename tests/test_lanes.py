@@ -277,7 +277,10 @@ def _watched(code: str) -> tuple[StartedReportProcess, list[float]]:
     delays its watcher said it would wait before starting it again."""
     said: list[float] = []
     started = StartedReportProcess(
-        [sys.executable, "-c", code], {}, "/nowhere.sock", warn=lambda _, delay: said.append(delay)
+        [sys.executable, "-c", code],
+        {},
+        "/nowhere.sock",
+        warn=lambda _, *args: said.append(args[-1]),
     )
     return started, said
 
@@ -299,6 +302,38 @@ def test_a_report_process_that_keeps_ending_is_started_again_ever_more_slowly(mo
     time.sleep(0.3)
     assert started.restarts == restarts
     assert started.process.poll() is not None
+
+
+def test_a_report_process_that_cannot_be_started_is_tried_again(monkeypatch):
+    """A start that fails (no memory to fork after an out-of-memory kill, an interpreter
+    replaced under the master) is said and tried again, ever more slowly: the watcher
+    never dies of it, and starts the process once it can."""
+    monkeypatch.setattr(lanes, "RESTART_DELAY_SECONDS", 0.05)
+    monkeypatch.setattr(lanes, "RESTART_DELAY_MAX_SECONDS", 0.2)
+    notes: list[str] = []
+    started = StartedReportProcess(
+        [sys.executable, "-c", "pass"],
+        {},
+        "/nowhere.sock",
+        warn=lambda text, *args: notes.append(text % args),
+    )
+    command = started.command
+    started.command = ["/finns-inte/python"]  # before the first restart (0.05 s after exit)
+    deadline = time.monotonic() + 30
+    while len(notes) < 4:
+        assert time.monotonic() < deadline, notes
+        time.sleep(0.02)
+    started.command = command
+    while started.restarts < 1:
+        assert time.monotonic() < deadline, notes
+        time.sleep(0.02)
+    started.stop()
+    assert notes[:4] == [
+        "Rapportprocessen avslutades oväntat; den startas igen om 0 s.",
+        "Rapportprocessen kunde inte startas (FileNotFoundError); nytt försök om 0 s.",
+        "Rapportprocessen kunde inte startas (FileNotFoundError); nytt försök om 0 s.",
+        "Rapportprocessen kunde inte startas (FileNotFoundError); nytt försök om 0 s.",
+    ]
 
 
 def test_a_stopped_report_process_is_not_started_again(monkeypatch):
