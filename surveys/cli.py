@@ -388,8 +388,8 @@ def _run_import(kind: str, path: str, group: str | None = None) -> None:
         raise CliError("Ingenting har importerats.") from None
     rows = "1 rad importerad" if count == 1 else f"{count} rader importerade"
     click.echo(f"{rows} från {name}.")
-    if kind == "national" and not riket_file.configured_key(session):
-        click.echo(riket_file.UNVERIFIED_NOTICE)
+    for notice in riket_file.notices_after_import(session) if kind == "national" else ():
+        click.echo(notice)
     blank = getattr(count, "blank_message", None)
     if blank is not None and blank():
         click.echo(blank())

@@ -1155,8 +1155,8 @@ def test_an_older_riket_file_never_replaces_a_newer_one(forbund, tmp_path):
                 .all()
             )
 
-    def imported(path: str) -> str:
-        result = runner.invoke(args=["import", "national", path])
+    def imported(path: str, *options: str) -> str:
+        result = runner.invoke(args=["import", "national", path, *options])
         assert result.exit_code == 0, result.output
         return result.output
 
@@ -1174,13 +1174,13 @@ def test_an_older_riket_file_never_replaces_a_newer_one(forbund, tmp_path):
         "2024,deltagare_avslut,2,samtliga,70,3970,,2",
         "2024,deltagare_avslut,1,samtliga,91,800,storstad,2",
     )
-    imported(second)
+    assert "jämförelsegruppen" not in imported(second, "--jamforelsegrupp", "storstad")
     held = [(2024, 1, "", 88, 2), (2024, 1, "storstad", 91, 2), (2024, 2, "", 70, 2)]
     assert figures() == held
     refused(
         riket("riket-2024-v1.csv", "2024,deltagare_avslut,1,samtliga,80,3900,,1"),
         "riket-2024-v1.csv: rikets fil för 2024 är version 1, men förbundet har redan "
-        "version 2 (riket-2024-v2.csv): en äldre fil ersätter aldrig en nyare.",
+        "version 2 (riket-2024-v2.csv).\nEn äldre fil ersätter aldrig en nyare.",
     )
     refused(
         riket(
@@ -1215,13 +1215,17 @@ def test_an_older_riket_file_never_replaces_a_newer_one(forbund, tmp_path):
     third = riket(
         "riket-2024-v3.csv",
         "2024,deltagare_avslut,1,samtliga,87,4010,,3",
-        "2024,deltagare_avslut,1,samtliga,90,810,storstad,3",
+        "2024,deltagare_avslut,1,samtliga,90,810,storstadsnära,3",
     )
-    imported(third)
+    said = imported(third)  # NNS regrouped: the förbund's group is gone, and it is told
+    assert (
+        "Obs: jämförelsegruppen 'storstad' finns inte längre i rikets filer, så rapporten "
+        "visar ingen grupp. Välj en av: storstadsnära."
+    ) in said
     assert figures() == [
         (2023, 1, "", 85, None),
         (2024, 1, "", 87, 3),
-        (2024, 1, "storstad", 90, 3),
+        (2024, 1, "storstadsnära", 90, 3),
     ]  # question 2 is no longer in NNS's Riket of 2024: gone with the rest of version 2
     with forbund.app_context():
         s = db.session()

@@ -190,7 +190,7 @@ def test_bad_riket_files_are_refused_in_swedish_and_change_nothing(app, runner, 
     result = _import(runner, tmp_path, RIKET, "--jamforelsegrupp", "storstad")
     assert result.exit_code == 0
     # no NNS key set: taken, but nobody is told it was checked (the output, the log)
-    assert "NNS publika nyckel är inte inställd, så det gick inte att kontrollera" in (
+    assert "NNS publika nyckel är inte inställd, så filens ursprung kunde inte kontrolleras" in (
         result.output
     )
     assert _riket_audit(app) == [

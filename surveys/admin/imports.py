@@ -98,8 +98,8 @@ def upload(kind: str):
         flash("Ingenting har importerats.", "error")
         return redirect(url_for(".index"))
     flash("1 rad importerad." if count == 1 else f"{count} rader importerade.")
-    if kind == "riket" and not riket_file.configured_key(session):
-        flash(riket_file.UNVERIFIED_NOTICE, "warning")
+    for notice in riket_file.notices_after_import(session) if kind == "riket" else ():
+        flash(notice, "warning")
     return redirect(url_for(".index"))
 
 

@@ -213,7 +213,7 @@ def _riket_versions(objects: list, filename: str) -> dict[int, int | None]:
     mixed = {year: found for year, found in seen.items() if len(found) > 1}
     if mixed:
         year, found = min(mixed.items())
-        shown = ", ".join(sorted(str(v) if v else "(tom)" for v in found))
+        shown = ", ".join(str(v) if v else "(tom)" for v in sorted(found, key=lambda v: v or 0))
         raise FileError(
             [
                 f"{filename}: raderna för {year} har olika riket_version ({shown}). "
@@ -239,11 +239,12 @@ def _check_not_older(db: Session, year: int, version: int | None, filename: str)
     batch = db.get(ImportBatch, held[1]) if held[1] else None
     source = f" ({batch.filename})" if batch is not None and batch.filename else ""
     given = f"är version {version}" if version is not None else "saknar versionsnummer"
-    raise FileError(
+    raise FileError(  # two lines: a flash message holds 200 characters
         [
             f"{filename}: rikets fil för {year} {given}, men förbundet har redan version "
-            f"{held[0]}{source}: en äldre fil ersätter aldrig en nyare. Hämta den senaste "
-            "filen från NNS, eller ta först bort den nyare importen under Import."
+            f"{held[0]}{source}.",
+            "En äldre fil ersätter aldrig en nyare. Hämta den senaste filen från NNS, eller "
+            "ta först bort den nyare importen under Import.",
         ]
     )
 

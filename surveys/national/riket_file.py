@@ -24,6 +24,7 @@ from sqlmodel import Session, col
 
 from indicators.report import NATIONAL_COLUMNS
 from surveys.db import configured
+from surveys.files.history import comparison_groups
 from surveys.files.reading import FileError
 from surveys.models import PublicationRow
 from surveys.national.publish import GROUP_PREFIX
@@ -105,12 +106,27 @@ def configured_key(db: Session) -> str:
     return (settings.get(db, NNS_PUBLIC_KEY) or configured("NNS_PUBLIC_KEY", "")).strip()
 
 
-# Said after a Riket file is imported where no key is set (the page and the command line).
+# Said after a Riket file is imported where no key is set (the page and the command line;
+# a flash message holds 200 characters).
 UNVERIFIED_NOTICE = (
-    "Obs: NNS publika nyckel är inte inställd, så det gick inte att kontrollera att filen "
-    "kommer från NNS och är oförändrad. Ställ in nyckeln (inställningen nns_public_key "
-    "eller NNS_PUBLIC_KEY): därefter tas rikets fil bara emot med en giltig signatur."
+    "Obs: NNS publika nyckel är inte inställd, så filens ursprung kunde inte kontrolleras. "
+    "Ställ in nns_public_key: då tas rikets fil bara emot med giltig signatur."
 )
+
+
+def notices_after_import(db: Session) -> list[str]:
+    """What the administrator should know after a Riket file was taken: that nothing
+    could be checked (no NNS key), and that the förbund's comparison group is no longer
+    among the figures (NNS's newer file replaced the year whole without it)."""
+    notices = [] if configured_key(db) else [UNVERIFIED_NOTICE]
+    group = settings.get(db, settings.COMPARISON_GROUP) or ""
+    if group and group not in comparison_groups(db):
+        known = ", ".join(comparison_groups(db)) or "inga"
+        notices.append(
+            f"Obs: jämförelsegruppen {group[:40]!r} finns inte längre i rikets filer, så "
+            f"rapporten visar ingen grupp. Välj en av: {known[:60]}."
+        )
+    return notices
 
 
 def check_signature(db: Session, data: bytes, signature: bytes | None, filename: str) -> bool:
