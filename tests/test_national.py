@@ -27,6 +27,7 @@ from sqlmodel import select
 from werkzeug.serving import make_server
 
 from surveys import create_app, db, worker
+from surveys.files.reading import FileError
 from surveys.models import (
     AuditEntry,
     BackgroundJob,
@@ -1235,6 +1236,53 @@ def test_an_older_riket_file_never_replaces_a_newer_one(forbund, tmp_path):
         s.commit()
     imported(riket("riket-2024-v1.csv", "2024,deltagare_avslut,1,samtliga,80,3900,,1"))
     assert figures() == [(2023, 1, "", 85, None), (2024, 1, "", 80, 1)]
+
+
+def test_two_riket_imports_at_once_never_leave_the_older(forbund, database_url):
+    """Two administrators import at the same moment (different rows, so no key meets
+    another): on PostgreSQL the second waits until the first commits, then checks its
+    version against it. Version 3 committed first: version 2 is refused, and nothing of
+    it is mixed into the year. (SQLite lets one writer in at a time.)"""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only (SQLite lets one writer in at a time)")
+    admin = Actor(email="admin@example.invalid", role=Role.admin.value)
+    head = "year,questionnaire,question,subgroup,positive,n,comparison_group,riket_version\n"
+
+    def file(question: int, version: int) -> bytes:
+        return f"{head}2024,deltagare_avslut,{question},samtliga,80,3970,,{version}\n".encode()
+
+    said: list[str] = []
+
+    def second() -> None:
+        with forbund.app_context():
+            s = db.session()
+            try:
+                imports.import_figures(
+                    s, admin, instrument_from_db(s), "national", data=file(2, 2), filename="v2.csv"
+                )
+                s.commit()
+                said.append("stored")
+            except FileError as exc:
+                s.rollback()
+                said.extend(exc.errors)
+
+    with forbund.app_context():
+        s = db.session()
+        imports.import_figures(
+            s, admin, instrument_from_db(s), "national", data=file(1, 3), filename="v3.csv"
+        )
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        waiting.join(timeout=1.0)
+        assert waiting.is_alive()  # the first import's transaction is still open
+        s.commit()
+    waiting.join(timeout=30)
+    assert said[0] == (
+        "v2.csv: rikets fil för 2024 är version 2, men förbundet har redan version 3 (v3.csv)."
+    )
+    with forbund.app_context():
+        stored = db.session().exec(select(NationalFigure.question, NationalFigure.riket_version))
+        assert stored.all() == [(1, 3)]
 
 
 def test_a_small_förbund_cannot_be_derived_through_its_comparison_group(national, tmp_path):

@@ -8,6 +8,7 @@ newer batch. Labels are taken as people type them ("Deltagare avslut", "män",
 
 from __future__ import annotations
 
+from sqlalchemy import text as sql_text
 from sqlmodel import Session, col, delete, func, select
 
 from indicators.instrument import Instrument
@@ -193,6 +194,7 @@ def import_national(
         scope=lambda row: text(row.get("comparison_group")),
     )
     versions = _riket_versions(objects, filename)
+    _one_riket_import_at_a_time(db)
     for year, version in sorted(versions.items()):
         _check_not_older(db, year, version, filename)
     whole = [year for year, version in versions.items() if version is not None]
@@ -221,6 +223,15 @@ def _riket_versions(objects: list, filename: str) -> dict[int, int | None]:
             ]
         )
     return {year: found.pop() for year, found in seen.items()}
+
+
+def _one_riket_import_at_a_time(db: Session) -> None:
+    """PostgreSQL: two Riket imports at once (two administrators) wait for each other
+    until the first commits, so the second checks its version against the first's
+    (a lock of the transaction). SQLite lets one writer in at a time already: a second
+    import that read before the first committed fails as busy and stores nothing."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(sql_text("SELECT pg_advisory_xact_lock(hashtext('riket-import'))"))
 
 
 def _check_not_older(db: Session, year: int, version: int | None, filename: str) -> None:
