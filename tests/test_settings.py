@@ -175,11 +175,13 @@ def test_sqlite_durability_is_a_setting_the_engine_uses(tmp_path):
     assert read_settings({}).SQLITE_SYNCHRONOUS == "FULL"
     levels = {"NORMAL": 1, "FULL": 2, "EXTRA": 3}  # what PRAGMA synchronous answers
     for name, level in levels.items():
+        (tmp_path / f"{name}.sqlite").touch()  # the engine opens a file, never makes one
         url = f"sqlite:///{tmp_path / f'{name}.sqlite'}"
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": SECRET, "SQLITE_SYNCHRONOUS": name})
         with app.extensions["engine"].connect() as connection:
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == level
         app.extensions["engine"].dispose()
+    (tmp_path / "env.sqlite").touch()
     lowered = create_app(
         {
             "DATABASE_URL": f"sqlite:///{tmp_path / 'env.sqlite'}",
