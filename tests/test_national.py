@@ -1166,6 +1166,7 @@ def test_an_older_riket_file_never_replaces_a_newer_one(forbund, tmp_path):
         result = runner.invoke(args=["import", "national", path])
         assert result.exit_code == 1, result.output
         assert message in result.output
+        assert max(map(len, result.output.splitlines())) <= 200  # each line fits a flash
         assert "Traceback" not in result.output
         assert figures() == before
 

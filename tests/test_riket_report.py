@@ -22,6 +22,7 @@ from sqlmodel import func, select
 
 from surveys import db
 from surveys.models import AuditEntry, ImportBatch, NationalFigure, PublicationNational
+from surveys.national import riket_file
 from surveys.services import settings
 from surveys.services.signing import create_key, load_private_key, public_key_text, sign
 from tests import factories
@@ -290,4 +291,5 @@ def test_upload_page_refuses_an_unknown_group_and_stores_nothing(app, admin_clie
     html = response.get_data(as_text=True)
     assert "5 rader importerade." in html
     assert '<p class="flash flash-warning" role="status">Obs: NNS publika nyckel är inte ' in html
+    assert riket_file.UNVERIFIED_NOTICE in html  # whole: a flash message holds 200 characters
     assert _state(app)[2] == "storstad"
