@@ -308,7 +308,8 @@ class StartedReportProcess:
         self._watcher.start()
 
     def _start(self) -> subprocess.Popen:
-        return subprocess.Popen(self.command, env=self.env)  # noqa: S603 - see start_report_process
+        # our own interpreter's gunicorn with our arguments (start_report_process)
+        return subprocess.Popen(self.command, env=self.env)  # noqa: S603
 
     def _watch(self) -> None:
         delay = RESTART_DELAY_SECONDS
@@ -375,7 +376,6 @@ def start_report_process(config_file: str, server: Any) -> StartedReportProcess:
     if cfg.errorlog:
         command += ["--error-logfile", cfg.errorlog]
     command.append(server.app.app_uri)
-    # our own interpreter's gunicorn, our arguments
     env = {**os.environ, CHILD_ENV: str(os.getpid())}
     return StartedReportProcess(command, env, socket_path, warn=server.log.warning)
 

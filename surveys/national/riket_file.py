@@ -119,9 +119,10 @@ def notices_after_import(db: Session) -> list[str]:
     could be checked (no NNS key), and that the förbund's comparison group is no longer
     among the figures (NNS's newer file replaced the year whole without it)."""
     notices = [] if configured_key(db) else [UNVERIFIED_NOTICE]
-    group = settings.get(db, settings.COMPARISON_GROUP) or ""
-    if group and group not in comparison_groups(db):
-        known = ", ".join(comparison_groups(db)) or "inga"
+    group = settings.get(db, settings.COMPARISON_GROUP).strip()
+    groups = comparison_groups(db)
+    if group and group not in groups:
+        known = ", ".join(groups) or "inga"
         notices.append(
             f"Obs: jämförelsegruppen {group[:40]!r} finns inte längre i rikets filer, så "
             f"rapporten visar ingen grupp. Välj en av: {known[:60]}."
