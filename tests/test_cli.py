@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from surveys import create_app, db
 from surveys.cli_types import schema_out_of_date
 from surveys.db import MISSING_DATABASE
+from tests import console
 from tests.conftest import SECRET, count_rows, load_demo
 
 
@@ -208,15 +209,7 @@ def test_migrations_down_and_up_on_the_test_database(app, runner):
 def test_console_script_refuses_bad_arguments_in_swedish(tmp_path, args, swedish):
     """Click's own usage errors (English through gettext) and Alembic's unknown revision
     (a traceback before) reach the user as one Swedish line and a help hint."""
-    surveys = Path(sys.executable).with_name("surveys")
-    result = subprocess.run(
-        [str(surveys), *args],
-        capture_output=True,
-        text=True,
-        env={"SURVEYS_INSTANCE": str(tmp_path), "PATH": "/usr/bin:/bin"},
-        timeout=60,
-        check=False,
-    )
+    result = _surveys(tmp_path, *args)
     assert result.returncode in (1, 2)
     assert swedish in result.stderr
     assert "Traceback" not in result.stderr
@@ -224,16 +217,14 @@ def test_console_script_refuses_bad_arguments_in_swedish(tmp_path, args, swedish
         assert english not in result.stderr
 
 
-def _surveys(tmp_path, *args: str, stdout=subprocess.PIPE, **env: str):
-    """The installed console script in a fresh instance folder (SQLite unless told)."""
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("surveys")), *args],
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-        text=True,
+def _surveys(tmp_path, *args: str, stdout=subprocess.PIPE, cwd=None, **env: str):
+    """The console script in a fresh instance folder (SQLite unless told), each run a
+    process of its own forked from one that imported it (tests/console.py)."""
+    return console.run(
+        list(args),
         env={"SURVEYS_INSTANCE": str(tmp_path), "PATH": "/usr/bin:/bin", **env},
-        timeout=60,
-        check=False,
+        cwd=cwd,
+        stdout=stdout,
     )
 
 
@@ -386,15 +377,7 @@ def test_a_relative_instance_folder_is_taken_from_the_current_folder(tmp_path):
     for empty in ("", "  "):
         with pytest.raises(ConfigError, match="SURVEYS_INSTANCE är tom."):
             read_settings({"SURVEYS_INSTANCE": empty})
-    result = subprocess.run(
-        [str(Path(sys.executable).with_name("surveys")), "db", "upgrade"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={"SURVEYS_INSTANCE": "rel/inst", "PATH": "/usr/bin:/bin"},
-        timeout=60,
-        check=False,
-    )
+    result = _surveys(tmp_path, "db", "upgrade", cwd=tmp_path, SURVEYS_INSTANCE="rel/inst")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "rel" / "inst" / "indikatorenkater.sqlite").is_file()
 

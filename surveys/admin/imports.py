@@ -59,7 +59,7 @@ def index():
         batches=list_batches(db.session()),
         history_columns=",".join(HISTORY_COLUMNS),
         national_columns=",".join(NATIONAL_COLUMNS),
-        comparison_group=settings.get(db.session(), settings.COMPARISON_GROUP),
+        comparison_group=settings.comparison_group(db.session()),
         answer_columns=",".join(ANSWER_FILE_COLUMNS),
     )
 

@@ -119,7 +119,7 @@ def notices_after_import(db: Session) -> list[str]:
     could be checked (no NNS key), and that the förbund's comparison group is no longer
     among the figures (NNS's newer file replaced the year whole without it)."""
     notices = [] if configured_key(db) else [UNVERIFIED_NOTICE]
-    group = settings.get(db, settings.COMPARISON_GROUP).strip()
+    group = settings.comparison_group(db)
     groups = comparison_groups(db)
     if group and group not in groups:
         known = ", ".join(groups) or "inga"

@@ -219,7 +219,7 @@ def _national(db: Session, publication: Publication | None) -> pd.DataFrame:
     """Riket's figures and the förbund's comparison group's (NATIONAL_FRAME): as the
     publication froze them, or (None) as imported now for the group set now."""
     if publication is None:
-        group = settings.get(db, settings.COMPARISON_GROUP).strip()
+        group = settings.comparison_group(db)
         now = [r for r in national_rows(db) if r["comparison_group"] in ("", group)]
         return pd.DataFrame(now, columns=NATIONAL_FRAME)
     rows = db.execute(
@@ -259,7 +259,7 @@ def frozen_changes(db: Session, publication: Publication) -> dict[str, int]:
         key = ["year", "questionnaire", "question", "subgroup", "comparison_group"]
         return {tuple(r.get(k, "") for k in key): tuple(_plain(r[v]) for v in value) for r in rows}
 
-    group = settings.get(db, settings.COMPARISON_GROUP).strip()
+    group = settings.comparison_group(db)
     now_national = [
         r
         for r in national_rows(db)

@@ -734,7 +734,7 @@ def store_publication(
 
 def _store_national(db: Session, publication: Publication) -> None:
     """Freeze Riket's figures (with n) and those of the förbund's comparison group."""
-    group = settings.get(db, settings.COMPARISON_GROUP).strip()
+    group = settings.comparison_group(db)
     national = db.execute(
         select(
             col(NationalFigure.year),

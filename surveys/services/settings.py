@@ -55,6 +55,11 @@ def put(db: Session, key: str, value: str) -> None:
     db.flush()
 
 
+def comparison_group(db: Session) -> str:
+    """The förbund's comparison group in NNS's Riket file ("" when none is chosen)."""
+    return get(db, COMPARISON_GROUP).strip()
+
+
 def forbund_name(db: Session) -> str:
     """The förbund's name for forms, letters and packages: the setting, else the default."""
     return get(db, FORBUND_NAME, DEFAULT_FORBUND_NAME)
