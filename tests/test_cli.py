@@ -149,17 +149,30 @@ def test_migrations_match_the_models(database_url):
 
 
 def test_console_script_is_installed_and_speaks_swedish(tmp_path):
+    """The installed script itself, and the forked runs the other tests use
+    (tests/console.py) answer as it does: the same output, error and exit code."""
     surveys = Path(sys.executable).with_name("surveys")
-    result = subprocess.run(
-        [str(surveys), "report", "--help"],
-        capture_output=True,
-        text=True,
-        env={"SURVEYS_INSTANCE": str(tmp_path), "PATH": "/usr/bin:/bin"},
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0
-    assert "Indikatorerna" in result.stdout
+    real = {}
+    for args in (("report", "--help"), ("export", "nns", "--year")):
+        real[args] = subprocess.run(
+            [str(surveys), *args],
+            capture_output=True,
+            text=True,
+            env={"SURVEYS_INSTANCE": str(tmp_path), "PATH": "/usr/bin:/bin"},
+            timeout=60,
+            check=False,
+        )
+        forked = _surveys(tmp_path, *args)
+        assert (forked.returncode, forked.stdout, forked.stderr) == (
+            real[args].returncode,
+            real[args].stdout,
+            real[args].stderr,
+        )
+    helped, refused = real.values()
+    assert helped.returncode == 0
+    assert "Indikatorerna" in helped.stdout
+    assert refused.returncode == 2
+    assert "Valet '--year' behöver ett värde." in refused.stderr
 
 
 def test_migrations_down_and_up_on_the_test_database(app, runner):
