@@ -125,6 +125,7 @@ def post_fork(server, worker):
         return  # no preload: the app is not loaded yet (no lane, no report process)
     app.extensions["engine"].dispose(close=False)
     if PARENT_PID is not None:
+        lanes.follow_report_master(server.pid)  # not left serving when its master is killed
         app.wsgi_app = FromWorkers(app.wsgi_app)  # one request at a time already
         return
     inner = app.wsgi_app

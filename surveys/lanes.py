@@ -400,10 +400,26 @@ def become_report_process(parent_pid: int) -> None:
     priority than the main master's (its workers inherit it; the kernel stops at 19),
     and stop when the main master stops, even if it was killed."""
     os.nice(REPORT_NICENESS)
+    if not _stop_with_parent(parent_pid):  # not Linux: on_exit still stops it
+        log.info("Rapportprocessen kan inte följa huvudprocessen; den stoppas vid avslut.")
+
+
+def follow_report_master(master_pid: int) -> None:
+    """In a worker of the report process, as it is forked: stop when that master ends,
+    even if it was killed. gunicorn's worker would otherwise notice only at its next
+    check of its parent, up to REPORT_TIMEOUT_SECONDS later, and answer beside the new
+    report process meanwhile. SIGTERM: a report it is computing is finished first."""
+    _stop_with_parent(master_pid)  # not Linux: gunicorn's own check of its parent
+
+
+def _stop_with_parent(parent_pid: int) -> bool:
+    """SIGTERM for this process when its parent (the thread that forked it) ends; False
+    where the system cannot say so (PR_SET_PDEATHSIG is Linux's)."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):  # not Linux: on_exit still stops it
-        log.info("Rapportprocessen kan inte följa huvudprocessen; den stoppas vid avslut.")
-    if os.getppid() != parent_pid:  # the master died before prctl took effect
+    except (OSError, AttributeError):
+        return False
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
         os.kill(os.getpid(), signal.SIGTERM)
+    return True

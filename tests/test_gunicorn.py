@@ -192,8 +192,14 @@ def test_report_pages_are_computed_by_the_report_process_at_a_lower_priority(
         socket_folder = Path(next(a for a in command if a.startswith("unix:"))[5:]).parent
         assert socket_folder.exists()
         # Killed (out of memory, by hand), it is started again on the same socket, at the
-        # same priority, and the workers hand the report to the new one.
+        # same priority, and the workers hand the report to the new one. Its worker stops
+        # with it, not at its next look at its parent (up to 120 s later).
+        old_worker = report_worker
         os.kill(report_master, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while _alive(old_worker):
+            assert time.monotonic() < deadline, "rapportprocessens arbetare lever kvar"
+            time.sleep(0.1)
         deadline = time.monotonic() + 30
         while (masters := _report_masters(master.pid)) in ([], [report_master]):
             assert time.monotonic() < deadline, "rapportprocessen startades inte igen"
