@@ -898,6 +898,37 @@ def test_an_answers_cell_excel_changed_is_named_as_it_looks_and_nothing_is_impor
     assert count_rows(app, "intervention") == 0
 
 
+def test_a_history_cell_excel_changed_is_named_as_it_looks(app, runner, tmp_path):
+    """A history or Riket sheet's truth value, date or very large number was quoted as
+    Python writes it ('True', '2024-01-01 00:00:00', 1e308's 309 digits)."""
+    from datetime import datetime
+
+    from indicators.report import HISTORY_COLUMNS
+
+    good = [2022, "personal", 1, "samtliga", 80, 10, 20, 70, 40, 55]
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(HISTORY_COLUMNS)
+    sheet.append([True, *good[1:]])
+    sheet.append([datetime(2024, 1, 1), *good[1:]])  # noqa: DTZ001 - a cell has no zone
+    sheet.append([*good[:4], 1e308, *good[5:]])
+    sheet.append([*good[:2], False, *good[3:]])
+    sheet.append([*good[:5], datetime(2024, 3, 5, 8, 30), *good[6:]])  # noqa: DTZ001
+    path = tmp_path / "historik.xlsx"
+    workbook.save(path)
+    result = runner.invoke(args=["import", "history", str(path)])
+    assert result.exit_code == 1
+    output = result.output
+    assert "Rad 2, kolumn year: 'SANT' är inget giltigt år." in output
+    assert "Rad 3, kolumn year: '2024-01-01' är inget giltigt år." in output
+    assert "Rad 4, kolumn n: '1e+308' är inget antal." in output
+    assert "har ingen fråga 'FALSKT'." in output
+    assert "Rad 6, kolumn negative: '2024-03-05 08:30:00' är ingen procentsats" in output
+    assert "True" not in output
+    assert "00:00:00" not in output
+    assert count_rows(app, "history_figure") == 0
+
+
 def test_a_broken_cell_is_reported_on_its_own_row():
     """openpyxl fails while fetching the row after the last good one: that row is named."""
     from surveys.files.reading import FileError, open_table

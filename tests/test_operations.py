@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import stat
 
+from docx import Document
+from openpyxl import load_workbook
+from sqlalchemy import text
 from sqlmodel import select
 
 from surveys import db
@@ -71,3 +75,56 @@ def test_comment_with_angle_brackets_is_kept_and_escaped(admin_client, app, runn
     )
     for injected in ("<script>alert", "<b>fet", "<img src=x"):
         assert injected not in page
+
+
+def test_a_character_no_document_can_hold_is_refused_and_an_old_one_breaks_no_download(
+    admin_client, app, runner, tmp_path
+):
+    """U+FFFF in a comment was saved, and then every Excel and Word file of the year
+    answered 500 (XML cannot hold it). Now it is refused, naming the character; one saved
+    by an older version is left out of the files instead of breaking them."""
+    import_seed(runner, tmp_path)
+    assert runner.invoke(args=["publish", "--year", "2023"]).exit_code == 0
+    for odd in ("\uffff", "\ufffe", "\ufdd0", "\U0001fffe"):
+        token = form_token(admin_client.get("/admin/kommentarer/2023").text)
+        refused = admin_client.post(
+            "/admin/kommentarer/2023",
+            data={"csrf_token": token, "text-0": f"Bra år{odd}", "text-1": "Ett bra år."},
+            follow_redirects=True,
+        )
+        assert f"innehåller ett tecken som inte är text (U+{ord(odd):04X})" in refused.text
+        assert "Ingenting har sparats." in refused.text
+        assert count_rows(app, "report_comment") == 0
+    token = form_token(admin_client.get("/admin/kommentarer/2023").text)
+    taken = admin_client.post(
+        "/admin/kommentarer/2023",
+        data={"csrf_token": token, "text-0": "Bra år 🙂 – även på arabiska: جيد"},
+    )
+    assert taken.status_code == 302
+    assert count_rows(app, "report_comment") == 1
+    with app.app_context():  # as an older version saved them
+        session = db.session()
+        session.execute(
+            text("UPDATE report_comment SET text = :text"), {"text": "Gammal\uffff text\x07."}
+        )
+        session.execute(
+            text(
+                "INSERT INTO report_text (key, text, updated_at, updated_by) "
+                "VALUES ('kontakt', :text, '2024-01-01 00:00:00', 'a@example.invalid')"
+            ),
+            {"text": "Ring\ufffe oss"},
+        )
+        session.commit()
+    docx = admin_client.get("/rapport/2023/rapport.docx")
+    xlsx = admin_client.get("/rapport/2023/rapport.xlsx")
+    assert (docx.status_code, xlsx.status_code) == (200, 200)
+    words = "\n".join(p.text for p in Document(io.BytesIO(docx.data)).paragraphs)
+    assert "Gammal text." in words
+    assert "Ring oss" in words
+    cells = [
+        str(c)
+        for sheet in load_workbook(io.BytesIO(xlsx.data))
+        for row in sheet.iter_rows(values_only=True)
+        for c in row
+    ]
+    assert "Gammal text." in cells

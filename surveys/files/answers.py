@@ -158,14 +158,14 @@ def _clean_row(instrument: Instrument, row: dict[str, object]) -> tuple[CleanSub
     errors: list[tuple[str | None, str]] = []
     year = parse_cell_int(row.get("year"), low=2000, high=2100)
     if year is None:
-        errors.append(("year", f"{text(row.get('year'))!r} är inget giltigt år."))
+        errors.append(("year", f"{shown(row.get('year'))} är inget giltigt år."))
     questionnaire = questionnaire_key(instrument, row.get("questionnaire"))
     if questionnaire is None:
         names = ", ".join(qn.short_name for qn in instrument.questionnaires)
         errors.append(
             (
                 "questionnaire",
-                f"Okänd enkät {text(row.get('questionnaire'))!r}. Giltiga: {names}.",
+                f"Okänd enkät {shown(row.get('questionnaire'))}. Giltiga: {names}.",
             )
         )
     raw_insats = row.get("insats")

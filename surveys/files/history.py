@@ -21,6 +21,7 @@ from surveys.files.reading import (
     parse_cell_int,
     parse_share,
     questionnaire_key,
+    shown,
     subgroup_value,
     text,
 )
@@ -49,11 +50,11 @@ PERCENT_COLUMNS = ("negative", "neutral", "positive", "clearly_positive", "respo
 def _check_key(instrument: Instrument, row: dict, errors: list[str], line: int) -> tuple | None:
     year = parse_cell_int(row.get("year"), low=2000, high=2100)
     if year is None:
-        errors.append(f"Rad {line}, kolumn year: {text(row.get('year'))!r} är inget giltigt år.")
+        errors.append(f"Rad {line}, kolumn year: {shown(row.get('year'))} är inget giltigt år.")
     qn_key = questionnaire_key(instrument, row.get("questionnaire"))
     if qn_key is None:
         errors.append(
-            f"Rad {line}, kolumn questionnaire: okänd enkät {text(row.get('questionnaire'))!r} "
+            f"Rad {line}, kolumn questionnaire: okänd enkät {shown(row.get('questionnaire'))} "
             f"(t.ex. {instrument.questionnaires[0].short_name!r})."
         )
         return None
@@ -61,15 +62,15 @@ def _check_key(instrument: Instrument, row: dict, errors: list[str], line: int) 
     if number is None or instrument.question(qn_key, number) is None:
         errors.append(
             f"Rad {line}, kolumn question: enkäten {qn_key} har ingen fråga "
-            f"{text(row.get('question'))!r}."
+            f"{shown(row.get('question'))}."
         )
     subgroup = subgroup_value(row.get("subgroup"))
     allowed = SUBGROUPS if instrument.is_participant(qn_key) else ("samtliga",)
     if subgroup not in allowed:
-        shown = ", ".join("män" if a == "man" else a for a in allowed)
+        allowed_words = ", ".join("män" if a == "man" else a for a in allowed)
         errors.append(
-            f"Rad {line}, kolumn subgroup: {text(row.get('subgroup'))!r} är inte tillåtet här "
-            f"({shown})."
+            f"Rad {line}, kolumn subgroup: {shown(row.get('subgroup'))} är inte tillåtet här "
+            f"({allowed_words})."
         )
     if year is None or number is None or subgroup not in allowed:
         return None
@@ -85,7 +86,7 @@ def _percent(row: dict, column: str, errors: list[str], line: int, *, required: 
     value = parse_share(row.get(column))
     if value is None:
         errors.append(
-            f"Rad {line}, kolumn {column}: {raw!r} är ingen procentsats 0–100 "
+            f"Rad {line}, kolumn {column}: {shown(row.get(column))} är ingen procentsats 0–100 "
             "(t.ex. 86, 86 % eller 85,5)."
         )
     return value
@@ -132,7 +133,7 @@ def import_history(
     def build(row: dict, errors: list[str], line: int) -> dict | None:
         n = parse_cell_int(row.get("n"), low=0, high=1_000_000)
         if n is None:
-            errors.append(f"Rad {line}, kolumn n: {text(row.get('n'))!r} är inget antal.")
+            errors.append(f"Rad {line}, kolumn n: {shown(row.get('n'))} är inget antal.")
         values = {
             c: _percent(row, c, errors, line, required=c in ("positive", "response_rate"))
             for c in PERCENT_COLUMNS
@@ -164,14 +165,15 @@ def import_national(
         if text(row.get("n")):
             n = parse_cell_int(row.get("n"), low=0, high=10_000_000)
             if n is None:
-                errors.append(f"Rad {line}, kolumn n: {text(row.get('n'))!r} är inget antal.")
+                errors.append(f"Rad {line}, kolumn n: {shown(row.get('n'))} är inget antal.")
                 return None
         group = _group_name(row, errors, line)
         version = text(row.get("riket_version"))
         riket_version = parse_cell_int(version, low=1, high=MAX_RIKET_VERSION) if version else None
         if version and riket_version is None:
             errors.append(
-                f"Rad {line}, kolumn riket_version: {version!r} är inget versionsnummer "
+                f"Rad {line}, kolumn riket_version: {shown(row.get('riket_version'))} är inget "
+                "versionsnummer "
                 f"(ett heltal 1–{MAX_RIKET_VERSION})."
             )
             return None
@@ -215,10 +217,10 @@ def _riket_versions(objects: list, filename: str) -> dict[int, int | None]:
     mixed = {year: found for year, found in seen.items() if len(found) > 1}
     if mixed:
         year, found = min(mixed.items())
-        shown = ", ".join(str(v) if v else "(tom)" for v in sorted(found, key=lambda v: v or 0))
+        versions = ", ".join(str(v) if v else "(tom)" for v in sorted(found, key=lambda v: v or 0))
         raise FileError(
             [
-                f"{filename}: raderna för {year} har olika riket_version ({shown}). "
+                f"{filename}: raderna för {year} har olika riket_version ({versions}). "
                 "En fil från NNS har samma version på varje rad."
             ]
         )
@@ -297,9 +299,9 @@ def set_comparison_group(db: Session, group: str, *, filename: str) -> None:
     group = group.strip()
     known = comparison_groups(db)
     if group and group not in known:
-        shown = ", ".join(known) or "inga"
+        names = ", ".join(known) or "inga"
         raise FileError(
-            [f"{filename}: jämförelsegruppen {group!r} finns inte i rikets filer (finns: {shown})."]
+            [f"{filename}: jämförelsegruppen {group!r} finns inte i rikets filer (finns: {names})."]
         )
     settings.put(db, settings.COMPARISON_GROUP, group)
 

@@ -464,14 +464,18 @@ def text(value: object) -> str:
 def shown(value: object) -> str:
     """A cell's value in a Swedish message, quoted as it would look in the sheet: a date
     as 2024-01-01, a time as 05:00, a truth value as SANT or FALSKT, 6.0 as 6."""
-    if isinstance(value, bool):
+    if value is None:
+        value = ""
+    elif isinstance(value, bool):
         value = "SANT" if value else "FALSKT"
     elif isinstance(value, datetime):
         value = value.date().isoformat() if value.time() == time_of_day() else value.isoformat(" ")
     elif isinstance(value, date | time_of_day):
         value = value.isoformat()
-    elif isinstance(value, float) and value.is_integer():
-        value = int(value)
+    elif isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        value = int(value)  # 1e308 stays 1e+308, not its 309 digits
+    elif isinstance(value, str):
+        value = value.strip()
     return f"'{value}'"
 
 

@@ -33,7 +33,7 @@ from surveys.models import (
     ReportComment,
     table_of,
 )
-from surveys.services import publications, settings
+from surveys.services import comments, publications, settings
 
 COMPUTED = "beräknad"
 FORBUND = publications.FORBUND
@@ -88,14 +88,15 @@ def report_comments(db: Session, scope: str = publications.FORBUND) -> dict[int,
     query = select(ReportComment).where(col(ReportComment.scope) == scope)
     for row in db.execute(query).scalars():
         if row.text.strip():
-            out.setdefault(row.year, {})[row.indicator] = row.text
+            out.setdefault(row.year, {})[row.indicator] = comments.for_documents(row.text)
     return out
 
 
 def report_texts(db: Session) -> dict[str, str]:
     """The standing texts of every report: "Om indikatorerna" and the contact details."""
     return {
-        key: settings.report_text(db, key) for key in (settings.ABOUT_TEXT, settings.CONTACT_TEXT)
+        key: comments.for_documents(settings.report_text(db, key))
+        for key in (settings.ABOUT_TEXT, settings.CONTACT_TEXT)
     }
 
 

@@ -42,6 +42,12 @@ def clean(indicator: int, text: str) -> str:
         )
     if any(_refused(c) for c in text):
         raise CommentError(f"{label} innehåller osynliga styrtecken. Skriv vanlig text.")
+    odd = next((c for c in text if _not_text(c)), None)
+    if odd is not None:
+        raise CommentError(
+            f"{label} innehåller ett tecken som inte är text (U+{ord(odd):04X}). "
+            "Ta bort det och skriv vanlig text."
+        )
     return text
 
 
@@ -49,6 +55,32 @@ def _refused(char: str) -> bool:
     """A control character other than line break and tab (C0 and C1), or one that turns
     the writing direction (it would show the förbundschef's words in another order)."""
     return (unicodedata.category(char) == "Cc" and char not in "\n\t") or char in BIDI_CONTROLS
+
+
+def _not_text(char: str) -> bool:
+    """A noncharacter (U+FFFE, U+FFFF, U+FDD0–U+FDEF and the last two of every plane) or
+    a lone surrogate: no keyboard writes one, and the Excel and Word files cannot hold
+    U+FFFE or U+FFFF (XML refuses them: their download failed). Characters merely unknown
+    to this Python (a newer emoji) are text and stay."""
+    code = ord(char)
+    return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE or 0xD800 <= code <= 0xDFFF
+
+
+def for_documents(text: str) -> str:
+    """The text without what XML 1.0 cannot hold (control characters, U+FFFE, U+FFFF, lone
+    surrogates): ``clean`` refuses them now, but a text saved by an older version may have
+    one, and it must not make a report's Excel or Word file fail."""
+    return "".join(c for c in text if _xml_char(ord(c)))
+
+
+def _xml_char(code: int) -> bool:
+    """XML 1.0's Char production."""
+    return (
+        code in (0x9, 0xA, 0xD)
+        or 0x20 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        or 0x10000 <= code <= 0x10FFFF
+    )
 
 
 def save_comments(
