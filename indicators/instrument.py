@@ -6,7 +6,7 @@ describe the same structure; this module is the one shape scoring works on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -15,6 +15,8 @@ from typing import Any, Literal
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from indicators.text import xml_char
 
 GROUPS = ("negative", "neutral", "positive")
 GENDERS = ("kvinna", "man", "annat")
@@ -363,10 +365,27 @@ def validate_catalogue(data: Any, *, where: Any = None) -> CatalogueSpec:
         raise CatalogueError(
             [problem(tuple(e["loc"]), _swedish(e)) for e in exc.errors()]
         ) from None
-    problems = [problem(loc, message) for loc, message in _cross_reference(spec)]
+    found = [*_texts_no_document_holds(spec), *_cross_reference(spec)]
+    problems = [problem(loc, message) for loc, message in found]
     if problems:
         raise CatalogueError(problems)
     return spec
+
+
+def _texts_no_document_holds(value: Any, loc: Location = ()) -> Iterator[tuple[Location, str]]:
+    """Every text of the file with a character the report's Excel and Word files cannot
+    hold (indicators/text.py): a YAML escape such as "\\uffff" writes one."""
+    if isinstance(value, BaseModel):
+        for name, field in type(value).model_fields.items():
+            yield from _texts_no_document_holds(getattr(value, name), (*loc, field.alias or name))
+    elif isinstance(value, list | dict):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            yield from _texts_no_document_holds(item, (*loc, key))
+    elif isinstance(value, str):
+        odd = next((c for c in value if not xml_char(c)), None)
+        if odd is not None:
+            yield loc, f"tecknet U+{ord(odd):04X} kan inte stå i rapportens Excel- och Word-filer"
 
 
 def _cross_reference(spec: CatalogueSpec) -> list[tuple[Location, str]]:

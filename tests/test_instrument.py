@@ -282,6 +282,24 @@ def test_a_schema_error_names_the_line(tmp_path):
                for p in problems)  # fmt: skip
 
 
+def test_a_text_no_report_file_can_hold_is_refused_with_its_line(tmp_path):
+    """A YAML escape writes U+FFFF (the file's bytes never hold it): such a question text
+    would make every Excel and Word file of the report fail, as a comment did."""
+    lines = DEFAULT_FILE.read_text(encoding="utf-8").splitlines()
+    target = next(i for i, line in enumerate(lines) if "personal.3.v1" in line)
+    assert 'text: "' in lines[target]
+    lines[target] = lines[target].replace('text: "', 'text: "\\uffff', 1)
+    path = tmp_path / "nns.yaml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(CatalogueError) as refused:
+        Instrument.load(path)
+    [problem] = refused.value.problems[1:]
+    assert problem.startswith(f"nns.yaml, rad {target + 1}: questionnaires[")
+    assert problem.endswith(
+        ".versions[0].text: tecknet U+FFFF kan inte stå i rapportens Excel- och Word-filer"
+    )
+
+
 def test_missing_foreign_and_duplicate_ids_are_refused_with_their_lines(tmp_path):
     data = shipped()
     del question_spec(data, "styrelse", 2)["versions"][0]["id"]

@@ -10,6 +10,7 @@ import unicodedata
 
 from sqlmodel import Session, select
 
+from indicators.text import xml_text
 from surveys import clock
 from surveys.models import ReportComment
 from surveys.names import BIDI_CONTROLS
@@ -70,17 +71,7 @@ def for_documents(text: str) -> str:
     """The text without what XML 1.0 cannot hold (control characters, U+FFFE, U+FFFF, lone
     surrogates): ``clean`` refuses them now, but a text saved by an older version may have
     one, and it must not make a report's Excel or Word file fail."""
-    return "".join(c for c in text if _xml_char(ord(c)))
-
-
-def _xml_char(code: int) -> bool:
-    """XML 1.0's Char production."""
-    return (
-        code in (0x9, 0xA, 0xD)
-        or 0x20 <= code <= 0xD7FF
-        or 0xE000 <= code <= 0xFFFD
-        or 0x10000 <= code <= 0x10FFFF
-    )
+    return xml_text(text)
 
 
 def save_comments(
