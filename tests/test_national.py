@@ -765,6 +765,22 @@ def test_a_signed_descriptor_with_a_list_for_a_path_is_refused_in_swedish(nns):
     assert _stored(app) == 0
 
 
+def test_a_signed_software_version_with_a_nul_is_kept_without_it(nns):
+    """The descriptor's software version is the sender's text, shown on NNS's pages: a NUL
+    in it (a broken or hostile sender) made PostgreSQL refuse the import with a 500."""
+    app, key, checksum = nns
+    files = _read_zip(_package(key, checksum=checksum))
+    descriptor = json.loads(files["datapackage.json"])
+    descriptor["nns"]["software_version"] = "1.2\x00\u202e.3" + "9" * 60
+    body = json.dumps(descriptor).encode()
+    files.update({"datapackage.json": body, "datapackage.sig": sign(key, body)})
+    code, output = _import(app, [("nul.zip", zip_files(files, year=2023))])
+    assert code == 0, output
+    with app.app_context():
+        [version] = db.session().exec(select(NationalPackage.software_version)).all()
+    assert version == ("1.2.3" + "9" * 60)[:40]
+
+
 def _package_with_year(key, checksum: str, year) -> bytes:
     """A good package whose signed descriptor gives ``year`` (zipped with 2023's date)."""
     files = _read_zip(_package(key, checksum=checksum))

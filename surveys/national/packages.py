@@ -255,12 +255,19 @@ def check_package(db: Session, instrument: Instrument, *, data: bytes, filename:
         year=year,
         digest=digest,
         instrument_checksum=checksum,
-        software_version=str(meta.get("software_version", ""))[:40],
+        software_version=_software_version(meta),
         number=number,
         replaces=replaces,
         answers=answers,
         modes=modes,
     )
+
+
+def _software_version(meta: dict) -> str:
+    """The sender's software version, as information only: what a page can show and
+    PostgreSQL can store (a NUL made the import fail there), at most 40 characters."""
+    given = str(meta.get("software_version", ""))
+    return "".join(c for c in given if unicodedata.category(c) not in REFUSED_CATEGORIES)[:40]
 
 
 def _open_zip(data: bytes, refuse) -> dict[str, bytes]:
