@@ -64,7 +64,7 @@ def file_label(raw: str) -> str:
     sign, at most MAX_FILE_LABEL characters with its extension kept (the type of a file
     is read from it); "fil" when nothing is left. The name is the sender's text."""
     base = unicodedata.normalize("NFC", raw.replace("\\", "/").rsplit("/", 1)[-1])
-    kept = "".join(c for c in base if unicodedata.category(c) not in REFUSED_CATEGORIES)
+    kept = visible(base)
     kept = kept.strip().lstrip("".join(FORMULA_START)).strip()
     if len(kept) > MAX_FILE_LABEL:
         stem, dot, suffix = kept.rpartition(".")
@@ -73,6 +73,12 @@ def file_label(raw: str) -> str:
         else:
             kept = kept[: MAX_FILE_LABEL - 1] + "…"
     return kept or "fil"
+
+
+def visible(text: str) -> str:
+    """The text without control and invisible characters (``REFUSED_CATEGORIES``): kept
+    where the sender's text is information only (a file's name, a software version)."""
+    return "".join(c for c in text if unicodedata.category(c) not in REFUSED_CATEGORIES)
 
 
 def clean_forbund_name(raw: str) -> str:

@@ -35,7 +35,14 @@ from surveys.models import (
     NationalPackage,
     table_of,
 )
-from surveys.names import FORMULA_START, REFUSED_CATEGORIES, by_name, file_label, sort_key
+from surveys.names import (
+    FORMULA_START,
+    REFUSED_CATEGORIES,
+    by_name,
+    file_label,
+    sort_key,
+    visible,
+)
 from surveys.services import publications
 from surveys.services.actor import Actor, audit, require_admin
 from surveys.services.nns_package import (
@@ -266,8 +273,7 @@ def check_package(db: Session, instrument: Instrument, *, data: bytes, filename:
 def _software_version(meta: dict) -> str:
     """The sender's software version, as information only: what a page can show and
     PostgreSQL can store (a NUL made the import fail there), at most 40 characters."""
-    given = str(meta.get("software_version", ""))
-    return "".join(c for c in given if unicodedata.category(c) not in REFUSED_CATEGORIES)[:40]
+    return visible(str(meta.get("software_version", "")))[:40]
 
 
 def _open_zip(data: bytes, refuse) -> dict[str, bytes]:

@@ -21,6 +21,7 @@ from indicators import RESULT_COLUMNS, Instrument
 from indicators.disclosure import suppression_kind
 from indicators.report import HISTORY_COLUMNS, NATIONAL_COLUMNS, combine, history_results
 from indicators.scoring import order_results
+from indicators.text import xml_text
 from surveys.db import keep, kept
 from surveys.files.history import history_rows, national_rows
 from surveys.models import (
@@ -33,7 +34,7 @@ from surveys.models import (
     ReportComment,
     table_of,
 )
-from surveys.services import comments, publications, settings
+from surveys.services import publications, settings
 
 COMPUTED = "beräknad"
 FORBUND = publications.FORBUND
@@ -88,14 +89,16 @@ def report_comments(db: Session, scope: str = publications.FORBUND) -> dict[int,
     query = select(ReportComment).where(col(ReportComment.scope) == scope)
     for row in db.execute(query).scalars():
         if row.text.strip():
-            out.setdefault(row.year, {})[row.indicator] = comments.for_documents(row.text)
+            # a text saved before comments refused what XML cannot hold: left out, so it
+            # cannot make the report's Excel or Word file fail (indicators/text.py)
+            out.setdefault(row.year, {})[row.indicator] = xml_text(row.text)
     return out
 
 
 def report_texts(db: Session) -> dict[str, str]:
     """The standing texts of every report: "Om indikatorerna" and the contact details."""
     return {
-        key: comments.for_documents(settings.report_text(db, key))
+        key: xml_text(settings.report_text(db, key))  # as report_comments
         for key in (settings.ABOUT_TEXT, settings.CONTACT_TEXT)
     }
 

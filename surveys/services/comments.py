@@ -10,7 +10,6 @@ import unicodedata
 
 from sqlmodel import Session, select
 
-from indicators.text import xml_text
 from surveys import clock
 from surveys.models import ReportComment
 from surveys.names import BIDI_CONTROLS
@@ -65,13 +64,6 @@ def _not_text(char: str) -> bool:
     to this Python (a newer emoji) are text and stay."""
     code = ord(char)
     return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE or 0xD800 <= code <= 0xDFFF
-
-
-def for_documents(text: str) -> str:
-    """The text without what XML 1.0 cannot hold (control characters, U+FFFE, U+FFFF, lone
-    surrogates): ``clean`` refuses them now, but a text saved by an older version may have
-    one, and it must not make a report's Excel or Word file fail."""
-    return xml_text(text)
 
 
 def save_comments(
