@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -224,6 +225,36 @@ def test_a_changed_swedish_text_makes_the_language_unavailable_until_updated(
 
 
 BIDI = "\u202e"
+
+
+def test_a_cell_excel_made_a_truth_value_or_a_date_is_refused_as_it_looks(app, runner, tmp_path):
+    """An XLSX template where Excel turned a key into SANT, or a text into a date, was
+    read as 'True' and '2024-01-02 00:00:00': the message quoted a key the sheet never
+    shows, and a date-like translation would have been stored as that text."""
+    filled = tmp_path / "ifylld.xlsx"
+    made = runner.invoke(
+        args=["translations", "template", "--language", "ti", "--output", str(filled)]
+    )
+    assert made.exit_code == 0, made.output
+    rows = translated(template(runner, tmp_path / "t.csv", "ti"), "ti")
+    book = load_workbook(filled)
+    for row, row_filled in zip(book.active.iter_rows(min_row=2), rows, strict=True):
+        row[2].value = row_filled["text"]
+    sheet = book.active
+    sheet["A3"].value = True  # a key typed as TRUE
+    sheet["C4"].value = date(2024, 1, 2)  # a text typed as 2/1, a date to Excel
+    sheet["C5"].value = 5  # a number is taken as its digits: not refused
+    book.save(filled)
+    result = runner.invoke(args=["translations", "load", str(filled), "--language", "ti"])
+    assert result.exit_code == 1
+    assert "Rad 3: kolumnen key har värdet 'SANT', som Excel har gjort om" in result.output
+    assert "Rad 4: kolumnen text har värdet '2024-01-02', som Excel" in result.output
+    assert "Rad 5" not in result.output
+    assert "True" not in result.output
+    assert "00:00:00" not in result.output
+    assert "Ingenting har lästs in." in result.output
+    with app.app_context():
+        assert db.session().execute(text("SELECT count(*) FROM translation_text")).scalar() == 0
 
 
 @pytest.mark.parametrize(

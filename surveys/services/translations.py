@@ -27,6 +27,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from datetime import time as dt_time
 from itertools import chain
 from pathlib import Path
 
@@ -45,6 +46,7 @@ from surveys.files.reading import (
     formula_safe,
     inert_formulas,
     open_table,
+    shown,
 )
 from surveys.models import LanguageCount, TranslationLanguage, TranslationText
 from surveys.names import BIDI_CONTROLS
@@ -295,7 +297,7 @@ def _translated_rows(
     for line, row in table.rows():
         key = _cell(row.get("key"))
         sv, text = _cell(row.get("sv")), _cell(row.get("text"))
-        problem = _row_problem(key, sv, text, sources, rows)
+        problem = _not_text(row) or _row_problem(key, sv, text, sources, rows)
         if problem:
             errors.append(f"Rad {line}: {problem}")
         elif text:
@@ -318,6 +320,20 @@ def _known(code: str) -> Language:
 
 def _cell(value: object) -> str:
     return "" if value is None else unicodedata.normalize("NFC", str(value).strip())
+
+
+def _not_text(row: dict[str, object]) -> str | None:
+    """A cell Excel turned into a truth value or a date (a key typed as SANT, a text
+    as 1/2): refused, quoted as the sheet shows it, rather than read as 'True' or
+    '2024-01-02 00:00:00'. A number is taken as its digits (a text may be "5")."""
+    for column in ("key", "sv", "text"):
+        value = row.get(column)
+        if isinstance(value, bool | date | dt_time):
+            return (
+                f"kolumnen {column} har värdet {shown(value)}, som Excel har gjort om från "
+                "text. Formatera cellen som text och skriv in den igen."
+            )
+    return None
 
 
 def _row_problem(
