@@ -1257,11 +1257,10 @@ def test_an_older_riket_file_never_replaces_a_newer_one(forbund, tmp_path):
 
 def test_two_riket_imports_at_once_never_leave_the_older(forbund, database_url):
     """Two administrators import at the same moment (different rows, so no key meets
-    another): on PostgreSQL the second waits until the first commits, then checks its
-    version against it. Version 3 committed first: version 2 is refused, and nothing of
-    it is mixed into the year. (SQLite lets one writer in at a time.)"""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL only (SQLite lets one writer in at a time)")
+    another): the second waits until the first commits (``locks.in_turn``), then checks
+    its version against it. Version 3 committed first: version 2 is refused, and nothing
+    of it is mixed into the year. On both databases: on SQLite the second waits for the
+    write lock the first took before its check."""
     admin = Actor(email="admin@example.invalid", role=Role.admin.value)
     head = "year,questionnaire,question,subgroup,positive,n,comparison_group,riket_version\n"
 

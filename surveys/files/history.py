@@ -8,7 +8,6 @@ newer batch. Labels are taken as people type them ("Deltagare avslut", "män",
 
 from __future__ import annotations
 
-from sqlalchemy import text as sql_text
 from sqlmodel import Session, col, delete, func, select
 
 from indicators.instrument import Instrument
@@ -27,6 +26,7 @@ from surveys.files.reading import (
 )
 from surveys.models import HistoryFigure, ImportBatch, NationalFigure, table_of
 from surveys.names import InvalidName, clean_insats_name
+from surveys.services import locks
 
 KIND_LABELS = {
     "answers": "Enkätsvar",
@@ -196,7 +196,8 @@ def import_national(
         scope=lambda row: text(row.get("comparison_group")),
     )
     versions = _riket_versions(objects, filename)
-    _one_riket_import_at_a_time(db)
+    # two Riket imports at once: the second checks its version against the first's
+    locks.in_turn(db, "riket-import")
     for year, version in sorted(versions.items()):
         _check_not_older(db, year, version, filename)
     whole = [year for year, version in versions.items() if version is not None]
@@ -225,15 +226,6 @@ def _riket_versions(objects: list, filename: str) -> dict[int, int | None]:
             ]
         )
     return {year: found.pop() for year, found in seen.items()}
-
-
-def _one_riket_import_at_a_time(db: Session) -> None:
-    """PostgreSQL: two Riket imports at once (two administrators) wait for each other
-    until the first commits, so the second checks its version against the first's
-    (a lock of the transaction). SQLite lets one writer in at a time already: a second
-    import that read before the first committed fails as busy and stores nothing."""
-    if db.get_bind().dialect.name == "postgresql":
-        db.execute(sql_text("SELECT pg_advisory_xact_lock(hashtext('riket-import'))"))
 
 
 def _check_not_older(db: Session, year: int, version: int | None, filename: str) -> None:

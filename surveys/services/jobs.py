@@ -44,6 +44,7 @@ from surveys import clock
 from surveys.db import keep, kept, one_writer, own_transaction
 from surveys.models import BackgroundJob, Publication, ReportAsset, Role, User
 from surveys.national import publish as national
+from surveys.services import locks
 from surveys.services.actor import SYSTEM_NAMES, Actor, Refused, require_admin
 from surveys.services.job_status import (
     ALL_YEARS,
@@ -128,6 +129,7 @@ def request_publish(db: Session, actor: Actor, *, year: int, min_cell: int) -> B
     """The administrator asks for ``year`` to be published: a job (flushes); refuses a second
     one while one runs. The publication itself is audited when the job stores it."""
     require_admin(actor)
+    locks.in_turn(db, "job-request")  # a double click makes one job, not two
     if not year_has_answers(db, year):
         raise JobError(f"Det finns inga svar för {year} att publicera.")
     if year_being_published(db, year):
@@ -143,6 +145,7 @@ def request_preview(
 
     Returns the job and whether it is new (and so worth handing to the runner)."""
     require_admin(actor)
+    locks.in_turn(db, "job-request")  # a double click makes one job, not two
     running = active_job(db, year, kind=PREVIEW)
     if running is not None:
         return running, False
@@ -156,6 +159,7 @@ def request_national_publish(
     a förbund's year is published, since counting 80 förbund takes longer than a web
     request may. Refuses a year without packages and a second job while one runs."""
     require_admin(actor)
+    locks.in_turn(db, "job-request")  # a double click makes one job, not two
     if not national.has_packages(db, year):
         raise JobError(f"Det finns inga importerade paket för {year} att publicera.")
     if active_job(db, year, kind=NATIONAL) is not None:
@@ -470,6 +474,7 @@ def state(job: BackgroundJob, *, now: datetime | None = None) -> str:
 def request_all_years(db: Session, actor: Actor, *, min_cell: int) -> BackgroundJob:
     """Record a job republishing every published year (flushes); refused while one runs."""
     require_admin(actor)
+    locks.in_turn(db, "job-request")  # a double click makes one job, not two
     if publishing(db):
         raise JobError("En publicering pågår. Vänta tills den är klar och försök igen.")
     years = published_years(db)

@@ -16,6 +16,10 @@ dies:
   so a file lock reaches every process that can write to it.)
 
 Either way a second holder is refused at once (no waiting): ``PublishBusy``.
+
+``in_turn`` is the other kind: a lock of the caller's transaction, for a check that is
+followed by a write (no second publishing job for a year). A second caller waits for
+the first's commit instead of being refused.
 """
 
 from __future__ import annotations
@@ -89,6 +93,38 @@ def any_held(db: Session) -> bool:
             except PublishBusy:
                 return True
     return False
+
+
+# The space of ``in_turn``'s locks (PostgreSQL's two-key form: apart from the years' keys).
+TURN_SPACE = 0x5455_524E  # "TURN"
+TURNS = ("job-request", "riket-import")  # the names in use, each for one kind of check
+
+
+def in_turn(db: Session, name: str) -> None:
+    """Until the session's transaction ends, a second caller of ``name`` waits here, and
+    then reads what the first committed: two requests at the same moment (a double
+    click on "Publicera") cannot both pass a check and both write after it.
+
+    * PostgreSQL: ``pg_advisory_xact_lock`` on (``TURN_SPACE``, the name's hash), given
+      back by the commit or rollback. Each later statement of READ COMMITTED sees the
+      first caller's rows.
+    * SQLite: the write transaction starts here, with a write that changes nothing. A
+      second writer waits for it (the busy timeout) before its own first statement, and
+      the reads after this one see every commit before it.
+
+    Call it before the check's first read. The turn is held until the caller's
+    transaction ends, also when the check then refuses (the request's end rolls back
+    or commits). ``name`` is one of ``TURNS``.
+    """
+    if name not in TURNS:
+        raise ValueError(f"unknown turn {name!r}")
+    if _engine(db).dialect.name == "postgresql":
+        db.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:name))"),
+            {"space": TURN_SPACE, "name": name},
+        )
+    else:
+        db.execute(text("UPDATE background_job SET id = id WHERE 1 = 0"))
 
 
 def _engine(db: Session) -> Engine:
