@@ -880,6 +880,56 @@ def test_the_same_package_twice_is_refused(nns):
     assert _stored(app) == 1
 
 
+@pytest.mark.parametrize("second_is", ["the same", "an older"])
+def test_two_package_imports_at_once_wait_for_each_other(nns, second_is):
+    """Two imports at the same moment (two tabs, a double click): both checked before
+    either had stored, and the second met the first's row (unique förbund and year,
+    unique digest) as a database error, a 500 on the page. Now the second waits for the
+    first's commit (``locks.in_turn``) and is refused in Swedish, naming the first."""
+    app, key, checksum = nns
+    newer = _package(key, checksum=checksum, answers=_one_answer(5), number=2)
+    second = (
+        newer
+        if second_is == "the same"
+        else _package(key, checksum=checksum, answers=_one_answer(4), number=1)
+    )
+    said: list[str] = []
+
+    def import_second() -> None:
+        with app.app_context():
+            s = db.session()
+            try:
+                national_packages.import_packages(
+                    s, CLI, instrument_from_db(s), [("andra.zip", second)]
+                )
+                s.commit()
+                said.append("stored")
+            except national_packages.PackageRefused as exc:
+                s.rollback()
+                said.extend(exc.errors)
+
+    with app.app_context():
+        s = db.session()
+        national_packages.import_packages(s, CLI, instrument_from_db(s), [("nr2.zip", newer)])
+        waiting = threading.Thread(target=import_second)
+        waiting.start()
+        waiting.join(timeout=1.0)
+        assert waiting.is_alive()  # the first import's transaction is still open
+        s.commit()
+    waiting.join(timeout=30)
+    assert not waiting.is_alive()
+    expected = {
+        "the same": "andra.zip: samma paket (Förbund Ett 2023) är redan importerat (nr2.zip).",
+        "an older": "andra.zip: paketet har nummer 1, men Förbund Ett 2023 har redan paket "
+        "nummer 2 (nr2.zip): ett äldre paket ersätter aldrig ett nyare",
+    }[second_is]
+    assert len(said) == 1
+    assert said[0].startswith(expected), said
+    with app.app_context():
+        rows = db.session().exec(select(NationalPackage.filename)).all()
+    assert rows == ["nr2.zip"]
+
+
 def test_changing_any_single_byte_of_a_package_fails_its_check(nns):
     app, key, checksum = nns
     data = _package(key, checksum=checksum)

@@ -43,7 +43,7 @@ from surveys.names import (
     sort_key,
     visible,
 )
-from surveys.services import publications
+from surveys.services import locks, publications
 from surveys.services.actor import Actor, audit, require_admin
 from surveys.services.nns_package import (
     ANSWER_FIELDS,
@@ -560,6 +560,9 @@ def import_packages(
     with every file's reasons). A newer package of a förbund's year replaces the older.
     """
     require_admin(actor)
+    # two imports at once wait for each other: the second checks against the first's
+    # packages (a newer one, the same one) instead of meeting its row as a 500
+    locks.in_turn(db, "package-import")
     checked: list[Checked] = []
     errors: list[str] = []
     for sent_name, data in files:

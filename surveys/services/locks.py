@@ -97,7 +97,7 @@ def any_held(db: Session) -> bool:
 
 # The space of ``in_turn``'s locks (PostgreSQL's two-key form: apart from the years' keys).
 TURN_SPACE = 0x5455_524E  # "TURN"
-TURNS = ("job-request", "riket-import")  # the names in use, each for one kind of check
+TURNS = ("job-request", "riket-import", "package-import")  # the names in use, one per check
 
 
 def in_turn(db: Session, name: str) -> None:
