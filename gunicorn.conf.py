@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import re
 import sys
 
 from gunicorn.glogging import Logger
@@ -50,14 +51,44 @@ RESPONDENT_PREFIXES = (
 )
 
 
+# gunicorn's own error-log lines about one request: a request it could not read ("Invalid
+# request from ip=…: Invalid HTTP request line: 'GET /t/<token>?q1=6 HTTP/1.1'") and an
+# error out of the application ("Error handling request GET /s/…").
+INVALID_REQUEST = "Invalid request from ip="
+FAILED_REQUEST = "Error handling request"
+
+
 class RespondentSilentLogger(Logger):
-    """gunicorn's logger, minus the access-log line for respondent (and static) requests."""
+    """gunicorn's logger, minus the access-log line for respondent (and static) requests,
+    and minus the address, path and content of a request in its error-log lines."""
 
     def access(self, resp, req, environ, request_time):
         path = environ.get("PATH_INFO") or getattr(req, "path", "") or ""
         if lanes.routed_path(path).startswith(RESPONDENT_PREFIXES):  # "//s/…" is "/s/…"
             return
         super().access(resp, req, environ, request_time)
+
+    def warning(self, msg, *args, **kwargs):
+        super().warning(*without_request(msg, args), **kwargs)
+
+    def exception(self, msg, *args, **kwargs):
+        super().exception(*without_request(msg, args), **kwargs)
+
+
+def without_request(msg, args: tuple) -> tuple:
+    """A log line about one request without what the access log leaves out too: the
+    client's address and the request line (a single-use link's token, a form's code,
+    answers a broken client put in the query). The kind of error stays, for whoever runs
+    the server: "Invalid request (adress och sökväg utelämnade): Invalid HTTP request
+    line". Other lines pass unchanged."""
+    text = str(msg)
+    if text.startswith(INVALID_REQUEST):
+        detail = (text % args if args else text).split(": ", 1)[-1]
+        kind = re.split(r"[:'\"(]", detail, maxsplit=1)[0].strip()
+        return (f"Invalid request (adress och sökväg utelämnade): {kind}",)
+    if text.startswith(FAILED_REQUEST):
+        return (f"{FAILED_REQUEST} (sökvägen utelämnad)",)
+    return (msg, *args)
 
 
 logger_class = RespondentSilentLogger
