@@ -8,6 +8,7 @@ import traceback
 from flask import Flask, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from surveys.services.actor import Refused
@@ -28,6 +29,11 @@ MESSAGES = {
     410: (
         "Länken har redan använts",
         "Den här länken har redan använts för att svara. Tack för din medverkan!",
+    ),
+    409: (
+        "Det har redan sparats",
+        "Samma sak sparades nyss, kanske efter ett dubbelklick eller från en annan flik. "
+        "Den här gången sparades ingenting. Ladda om sidan och se efter.",
     ),
     413: ("Filen är för stor", "Det du skickade är för stort. Ingenting har sparats."),
     429: ("För många försök", "För många försök på kort tid. Vänta en stund och försök igen."),
@@ -110,8 +116,19 @@ def init_app(app: Flask) -> None:
         respondent, _, _ = _way_back()
         return error_page(503, None if respondent else f"{exc} (på servern).")
 
+    @app.errorhandler(IntegrityError)
+    def _conflict(exc: IntegrityError):
+        # Two requests at the same moment (a double click, two tabs) wrote the same unique
+        # thing, and the database refused the second: say so, not "Ett fel uppstod". The
+        # checks before the write (a name in use) cannot see a row not yet committed.
+        log.warning("Krock med något som sparades samtidigt: %s", traceback_without_data(exc))
+        return error_page(409)
+
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
+        original = getattr(exc, "original_exception", None)  # an InternalServerError's cause
+        if isinstance(original, IntegrityError):
+            return _conflict(original)  # met by the request's commit
         status = exc.code or 500
         return error_page(status if status in MESSAGES else 400)
 

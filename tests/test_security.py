@@ -399,6 +399,44 @@ def test_unexpected_error_logs_frames_but_no_request_data(app, caplog):
         assert secret not in logged
 
 
+@pytest.mark.parametrize("met_by", ["the flush", "the commit"])
+def test_a_unique_row_written_twice_is_a_swedish_409_not_a_500(app, make_user, caplog, met_by):
+    """What a check before a write cannot see (the same insats or e-mail address sent from
+    two tabs at once: the other's row is not committed yet) the database refuses. The
+    second request then said "Ett fel uppstod" (500). Both places it is met: a service's
+    flush in the view, and the request's one commit after it."""
+    from sqlmodel import select
+
+    from surveys.models import User
+    from surveys.security import csrf
+
+    taken = make_user(email="upptagen@example.invalid")
+
+    @app.route("/prov-dubbel", methods=["POST"])
+    @csrf.exempt
+    def _twice():
+        session = db.session()
+        session.add(User(email=taken, name="", password_hash="x", role="personal"))
+        if met_by == "the flush":
+            session.flush()
+        return "sparad"
+
+    # as in production: an error out of the request's end (its commit) goes to the error
+    # handlers instead of out of the test client (TESTING propagates it)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    with caplog.at_level(logging.WARNING):
+        response = app.test_client().post("/prov-dubbel")
+    assert response.status_code == 409
+    assert "Samma sak sparades nyss" in response.text
+    assert "Ett fel uppstod" not in response.text
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "sqlalchemy.exc.IntegrityError" in logged
+    assert "upptagen" not in logged  # the statement's parameters never reach the log
+    with app.app_context():
+        users = db.session().exec(select(User.email)).all()
+    assert users.count(taken) == 1
+
+
 # --- the real limit under gunicorn: two workers behind a proxy --------------------------
 
 
