@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 import socket
+import threading
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -514,6 +515,46 @@ def test_a_duplicate_round_warns_and_needs_confirmation(app, staff_client):
     other_mode = start(staff_client, insats=steget, mode="kiosk")
     assert other_mode.status_code == 302
     assert count_rows(app, "round") == 3
+
+
+def test_a_double_click_on_starta_makes_one_round(app, staff_client):
+    """Two "Starta" at the same moment both looked for a like round before either had
+    made one, and two came out. Now the second waits for the first's commit
+    (``locks.in_turn``) and is warned of the first, as a later click is."""
+    steget = insats_id(app, "Steget")
+    admin = Actor("admin@example.invalid", Role.admin.value, frozenset())
+    asked = {
+        "questionnaire_keys": ["deltagare_avslut"],
+        "questionnaire": "deltagare_avslut",
+        "year": THIS_YEAR,
+        "intervention_id": steget,
+        "mode": "open_link",
+    }
+    outcome: list[str] = []
+
+    def second() -> None:
+        with app.app_context():
+            session = db.session()
+            try:
+                ops.start_round(session, actor=admin, **asked)
+                session.commit()
+                outcome.append("started")
+            except ops.DuplicateRound as exc:
+                session.rollback()
+                outcome.append(exc.existing.id)
+
+    with app.app_context():
+        session = db.session()
+        first = ops.start_round(session, actor=admin, **asked).id
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        waiting.join(timeout=1.0)
+        assert waiting.is_alive()  # it waits for the first start's transaction
+        session.commit()
+    waiting.join(timeout=30)
+    assert not waiting.is_alive()
+    assert outcome == [first]
+    assert count_rows(app, "round") == 1
 
 
 def test_round_page_offers_only_valid_transitions_and_stang_asks_first(

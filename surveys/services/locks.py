@@ -97,7 +97,8 @@ def any_held(db: Session) -> bool:
 
 # The space of ``in_turn``'s locks (PostgreSQL's two-key form: apart from the years' keys).
 TURN_SPACE = 0x5455_524E  # "TURN"
-TURNS = ("job-request", "riket-import", "package-import")  # the names in use, one per check
+# the names in use, one per check
+TURNS = ("job-request", "riket-import", "package-import", "round-start")
 
 
 def in_turn(db: Session, name: str) -> None:

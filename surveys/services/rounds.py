@@ -42,7 +42,7 @@ from surveys.models import (
     table_of,
 )
 from surveys.names import InvalidName, clean_insats_name, name_key
-from surveys.services import submissions
+from surveys.services import locks, submissions
 from surveys.services.actor import Actor, Refused, audit, require_admin, require_manage
 from surveys.services.publications import record_typed, rename_in_versions
 from surveys.services.round_access import RoundLike, hash_token
@@ -213,6 +213,7 @@ def start_round(
     if errors:
         raise RoundRuleError(errors)
     assert year is not None  # checked above
+    locks.in_turn(db, "round-start")  # a double click: the second sees the first's round
     existing = find_duplicate(
         db, questionnaire=questionnaire, year=year, intervention_id=intervention_id, mode=mode
     )
