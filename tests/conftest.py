@@ -486,6 +486,34 @@ def count_rows(app, table: str) -> int:
         return db.session().execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()  # noqa: S608
 
 
+def second_waits_for_first(
+    app, first: Callable[[Session], T], second: Callable[[Session], str]
+) -> tuple[T, str]:
+    """Two requests at the same moment, made deterministic: ``first(session)`` runs and
+    is not committed yet; ``second`` runs in a thread of its own (its own session) and
+    must still be waiting a second later (``locks.in_turn``: a lock of the first's
+    transaction); once the first commits, the second ends. Returns what ``first``
+    returned and what ``second`` said (it commits or rolls back itself)."""
+    said: list[str] = []
+
+    def run_second() -> None:
+        with app.app_context():
+            said.append(second(db.session()))
+
+    with app.app_context():
+        session = db.session()
+        result = first(session)
+        waiting = threading.Thread(target=run_second)
+        waiting.start()
+        waiting.join(timeout=1.0)
+        assert waiting.is_alive()  # it waits for the first's transaction
+        session.commit()
+    waiting.join(timeout=30)
+    assert not waiting.is_alive()
+    assert len(said) == 1
+    return result, said[0]
+
+
 def scalar(app, sql: str, **params):
     """One value from the test's database (``SELECT COUNT(*) …``)."""
     with app.app_context():

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,7 +32,14 @@ from surveys.services import jobs, locks, publications
 from surveys.services.actor import Actor
 from surveys.services.catalogue import instrument_from_db
 from surveys.services.publications import compute
-from tests.conftest import SECRET, count_rows, form_token, login, scalar
+from tests.conftest import (
+    SECRET,
+    count_rows,
+    form_token,
+    login,
+    scalar,
+    second_waits_for_first,
+)
 from tests.factories import CHEF, chef, import_seed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -242,44 +248,37 @@ def test_a_double_click_makes_one_job_not_two(no_runner, runner, tmp_path, secon
     """Two requests at the same moment (the helper's fuzzing: 9 double clicks in 10 made
     two jobs, and a year was published twice). Both checked "no job for the year" before
     either had inserted one. Now the second waits for the first's commit
-    (``locks.in_turn``) and is refused by its job: here the first has inserted its job
-    and not yet committed, and the second must still be waiting a second later.
-    (Previews take no turn: see ``jobs.request_preview``.)"""
+    (``locks.in_turn``) and is refused by its job. (Previews take no turn: see
+    ``jobs.request_preview``.)"""
     app = no_runner
     import_seed(runner, tmp_path, publish=False)
-    outcome: list[str] = []
-
-    def second() -> None:
-        with app.app_context():
-            session = db.session()
-            try:
-                if second_asks == "publish":
-                    jobs.request_publish(session, chef(session), year=2023, min_cell=5)
-                else:
-                    jobs.request_all_years(session, chef(session), min_cell=5)
-                session.commit()
-                outcome.append("committed")
-            except jobs.JobError as exc:
-                session.rollback()
-                outcome.append(str(exc))
-
     with app.app_context():
         session = db.session()
         chef(session)  # the account both requests are made by
         session.commit()
-        first_id = jobs.request_publish(session, chef(session), year=2023, min_cell=5).id
-        waiting = threading.Thread(target=second)
-        waiting.start()
-        waiting.join(timeout=1.0)
-        assert waiting.is_alive()  # it waits for the first request's transaction
+
+    def second(session) -> str:
+        try:
+            if second_asks == "publish":
+                jobs.request_publish(session, CHEF, year=2023, min_cell=5)
+            else:
+                jobs.request_all_years(session, CHEF, min_cell=5)
+        except jobs.JobError as exc:
+            session.rollback()
+            return str(exc)
         session.commit()
-    waiting.join(timeout=30)
-    assert not waiting.is_alive()
-    expected = {
-        "publish": "År 2023 håller redan på att publiceras. Vänta tills det är klart.",
-        "all_years": "En publicering pågår. Vänta tills den är klar och försök igen.",
-    }[second_asks]
-    assert outcome == [expected]
+        return "committed"
+
+    first_id, said = second_waits_for_first(
+        app, lambda s: jobs.request_publish(s, CHEF, year=2023, min_cell=5).id, second
+    )
+    assert (
+        said
+        == {
+            "publish": "År 2023 håller redan på att publiceras. Vänta tills det är klart.",
+            "all_years": "En publicering pågår. Vänta tills den är klar och försök igen.",
+        }[second_asks]
+    )
     assert count_rows(app, "background_job") == 1
     assert scalar(app, "SELECT id FROM background_job") == first_id
 

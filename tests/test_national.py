@@ -72,6 +72,7 @@ from tests.conftest import (
     count_rows,
     empty_database,
     form_token,
+    second_waits_for_first,
     table_rows,
 )
 
@@ -888,43 +889,28 @@ def test_two_package_imports_at_once_wait_for_each_other(nns, second_is):
     first's commit (``locks.in_turn``) and is refused in Swedish, naming the first."""
     app, key, checksum = nns
     newer = _package(key, checksum=checksum, answers=_one_answer(5), number=2)
-    second = (
-        newer
-        if second_is == "the same"
-        else _package(key, checksum=checksum, answers=_one_answer(4), number=1)
-    )
-    said: list[str] = []
+    older = _package(key, checksum=checksum, answers=_one_answer(4), number=1)
 
-    def import_second() -> None:
-        with app.app_context():
-            s = db.session()
-            try:
-                national_packages.import_packages(
-                    s, CLI, instrument_from_db(s), [("andra.zip", second)]
-                )
-                s.commit()
-                said.append("stored")
-            except national_packages.PackageRefused as exc:
-                s.rollback()
-                said.extend(exc.errors)
-
-    with app.app_context():
-        s = db.session()
+    def first(s) -> None:  # not committed yet: the helper commits it
         national_packages.import_packages(s, CLI, instrument_from_db(s), [("nr2.zip", newer)])
-        waiting = threading.Thread(target=import_second)
-        waiting.start()
-        waiting.join(timeout=1.0)
-        assert waiting.is_alive()  # the first import's transaction is still open
+
+    def second(s) -> str:
+        sent = newer if second_is == "the same" else older
+        try:
+            national_packages.import_packages(s, CLI, instrument_from_db(s), [("andra.zip", sent)])
+        except national_packages.PackageRefused as exc:
+            s.rollback()
+            return "\n".join(exc.errors)
         s.commit()
-    waiting.join(timeout=30)
-    assert not waiting.is_alive()
+        return "stored"
+
+    _, said = second_waits_for_first(app, first, second)
     expected = {
         "the same": "andra.zip: samma paket (Förbund Ett 2023) är redan importerat (nr2.zip).",
         "an older": "andra.zip: paketet har nummer 1, men Förbund Ett 2023 har redan paket "
         "nummer 2 (nr2.zip): ett äldre paket ersätter aldrig ett nyare",
     }[second_is]
-    assert len(said) == 1
-    assert said[0].startswith(expected), said
+    assert said.startswith(expected), said
     with app.app_context():
         rows = db.session().exec(select(NationalPackage.filename)).all()
     assert rows == ["nr2.zip"]
@@ -1317,33 +1303,24 @@ def test_two_riket_imports_at_once_never_leave_the_older(forbund, database_url):
     def file(question: int, version: int) -> bytes:
         return f"{head}2024,deltagare_avslut,{question},samtliga,80,3970,,{version}\n".encode()
 
-    said: list[str] = []
-
-    def second() -> None:
-        with forbund.app_context():
-            s = db.session()
-            try:
-                imports.import_figures(
-                    s, admin, instrument_from_db(s), "national", data=file(2, 2), filename="v2.csv"
-                )
-                s.commit()
-                said.append("stored")
-            except FileError as exc:
-                s.rollback()
-                said.extend(exc.errors)
-
-    with forbund.app_context():
-        s = db.session()
+    def import_(s, question: int, version: int) -> None:
         imports.import_figures(
-            s, admin, instrument_from_db(s), "national", data=file(1, 3), filename="v3.csv"
-        )
-        waiting = threading.Thread(target=second)
-        waiting.start()
-        waiting.join(timeout=1.0)
-        assert waiting.is_alive()  # the first import's transaction is still open
+            s, admin, instrument_from_db(s), "national", data=file(question, version),
+            filename=f"v{version}.csv",
+        )  # fmt: skip
+
+    def second(s) -> str:
+        try:
+            import_(s, 2, 2)
+        except FileError as exc:
+            s.rollback()
+            return "\n".join(exc.errors)
         s.commit()
-    waiting.join(timeout=30)
-    assert said[0] == (
+        return "stored"
+
+    # the first, version 3, is committed by the helper once the second is seen waiting
+    _, said = second_waits_for_first(forbund, lambda s: import_(s, 1, 3), second)
+    assert said.startswith(
         "v2.csv: rikets fil för 2024 är version 2, men förbundet har redan version 3 (v3.csv)."
     )
     with forbund.app_context():

@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import re
 import socket
-import threading
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -30,6 +29,7 @@ from tests.conftest import (
     paper_key,
     release_all,
     scalar,
+    second_waits_for_first,
     table_rows,
 )
 
@@ -530,30 +530,20 @@ def test_a_double_click_on_starta_makes_one_round(app, staff_client):
         "intervention_id": steget,
         "mode": "open_link",
     }
-    outcome: list[str] = []
 
-    def second() -> None:
-        with app.app_context():
-            session = db.session()
-            try:
-                ops.start_round(session, actor=admin, **asked)
-                session.commit()
-                outcome.append("started")
-            except ops.DuplicateRound as exc:
-                session.rollback()
-                outcome.append(exc.existing.id)
-
-    with app.app_context():
-        session = db.session()
-        first = ops.start_round(session, actor=admin, **asked).id
-        waiting = threading.Thread(target=second)
-        waiting.start()
-        waiting.join(timeout=1.0)
-        assert waiting.is_alive()  # it waits for the first start's transaction
+    def second(session) -> str:
+        try:
+            ops.start_round(session, actor=admin, **asked)
+        except ops.DuplicateRound as exc:
+            session.rollback()
+            return f"warned of {exc.existing.id}"
         session.commit()
-    waiting.join(timeout=30)
-    assert not waiting.is_alive()
-    assert outcome == [first]
+        return "started"
+
+    first, said = second_waits_for_first(
+        app, lambda s: ops.start_round(s, actor=admin, **asked).id, second
+    )
+    assert said == f"warned of {first}"
     assert count_rows(app, "round") == 1
 
 
