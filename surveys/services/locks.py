@@ -116,6 +116,12 @@ def in_turn(db: Session, name: str) -> None:
     Call it before the check's first read. The turn is held until the caller's
     transaction ends, also when the check then refuses (the request's end rolls back
     or commits). ``name`` is one of ``TURNS``.
+
+    On SQLite every tablet's answer waits while a turn is held. So take it only on a
+    rare action, after any slow read that is not part of the check, and never on a
+    page the report process serves over and over (it runs at a lower priority, and a
+    preview's turn there made the tablets' p95 41 times the quiet one: see
+    ``jobs.request_preview``).
     """
     if name not in TURNS:
         raise ValueError(f"unknown turn {name!r}")
