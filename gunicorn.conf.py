@@ -38,19 +38,6 @@ access_log_format = '%(t)s "%(m)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
 loglevel = "info"
 
-# Respondent requests leave no access-log line at all (DESIGN.md principle 1): even
-# without a path, the time of a request would record when someone answered.
-RESPONDENT_PREFIXES = (
-    "/s/",
-    "/k/",
-    "/t/",
-    "/surfplatta/",
-    "/tack",
-    "/static/",
-    "/favicon.ico",
-)
-
-
 # gunicorn's own error-log lines about one request: a request it could not read ("Invalid
 # request from ip=…: Invalid HTTP request line: 'GET /t/<token>?q1=6 HTTP/1.1'") and an
 # error out of the application ("Error handling request GET /s/…").
@@ -64,7 +51,7 @@ class RespondentSilentLogger(Logger):
 
     def access(self, resp, req, environ, request_time):
         path = environ.get("PATH_INFO") or getattr(req, "path", "") or ""
-        if lanes.routed_path(path).startswith(RESPONDENT_PREFIXES):  # "//s/…" is "/s/…"
+        if lanes.is_respondent(path):  # no line at all (lanes.RESPONDENT_PREFIXES)
             return
         super().access(resp, req, environ, request_time)
 

@@ -48,11 +48,29 @@ log = logging.getLogger(__name__)
 HEAVY_PREFIXES = ("/rapport", "/admin/publicera", "/admin/kommentarer")
 _REPEATED_SLASHES = re.compile("//+")
 
+# Respondent requests leave no access-log line at all (DESIGN.md principle 1): even
+# without a path, the time of a request would record when someone answered. Read by
+# gunicorn.conf.py's logger and by the development server's filter (web.py).
+RESPONDENT_PREFIXES = (
+    "/s/",
+    "/k/",
+    "/t/",
+    "/surfplatta/",
+    "/tack",
+    "/static/",
+    "/favicon.ico",
+)
+
 
 def routed_path(path: str) -> str:
     """A request's path as the app's routing matches it: Werkzeug answers "//rapport/2024"
     as "/rapport/2024", so a prefix test on the raw path would let it by."""
     return _REPEATED_SLASHES.sub("/", path) if "//" in path else path  # every request: cheap
+
+
+def is_respondent(path: str) -> bool:
+    """Whether a request's path is a respondent's (or a file a respondent's page loads)."""
+    return routed_path(path).startswith(RESPONDENT_PREFIXES)  # "//s/…" is "/s/…"
 
 
 def is_heavy(environ: dict, prefixes: tuple[str, ...]) -> bool:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from surveys import clock
+from surveys import clock, lanes
 from surveys.auth import login_manager
 from surveys.config import ConfigError
 from surveys.db import own_connection
@@ -39,8 +41,36 @@ MAX_FLASHES = 6
 MAX_FLASH_CHARS = 200
 
 
+# A request line in a log record of Werkzeug's development server ("GET /s/x HTTP/1.1",
+# coloured: "\x1b[33mGET /s/x …", hence no word boundary before the method). An absolute
+# target ("GET http://host/s/x") is routed by its path too.
+_REQUEST_LINE = re.compile(r"[A-Z]+ (?:[A-Za-z][A-Za-z0-9+.-]*://[^/\s]*)?(/\S*)")
+
+
+class RespondentRequestsUnlogged(logging.Filter):
+    """The development server (``surveys run``, Werkzeug) writes a line per request with
+    its path and the client's address; a respondent's request gets none, as under
+    gunicorn (``lanes.RESPONDENT_PREFIXES``, DESIGN.md principle 1). Other lines stay:
+    they help whoever develops."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except (TypeError, ValueError):  # a record that cannot be formatted: say nothing
+            return False
+        return not any(lanes.is_respondent(path) for path in _REQUEST_LINE.findall(text))
+
+
+def _unlogged_respondents() -> None:
+    """Put the filter on Werkzeug's logger once per process (every app shares it)."""
+    werkzeug_log = logging.getLogger("werkzeug")
+    if not any(isinstance(f, RespondentRequestsUnlogged) for f in werkzeug_log.filters):
+        werkzeug_log.addFilter(RespondentRequestsUnlogged())
+
+
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
+    _unlogged_respondents()
 
     login_manager.init_app(app)
     proxies = int(app.config["TRUSTED_PROXIES"])

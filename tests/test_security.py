@@ -437,6 +437,44 @@ def test_a_unique_row_written_twice_is_a_swedish_409_not_a_500(app, make_user, c
     assert users.count(taken) == 1
 
 
+def test_the_development_server_writes_no_line_for_a_respondent(
+    app, live_server, make_round, caplog
+):
+    """`surveys run` (Werkzeug's server, the NNS demo's förbund) logged every request
+    with its path and the client's address: a respondent's too, against principle 1.
+    Now a respondent's request leaves no line there either, as under gunicorn, also an
+    unreadable one and an absolute target; a staff page keeps its line."""
+    import socket
+    from urllib.parse import urlsplit
+
+    import requests
+
+    kiosk = make_round(mode="kiosk")
+    where = urlsplit(live_server)
+
+    def raw(line: str) -> bytes:
+        with socket.create_connection((where.hostname, where.port), timeout=10) as sock:
+            sock.sendall(f"{line}\r\nHost: x\r\n\r\n".encode("latin-1"))
+            return sock.recv(100)
+
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        assert requests.get(f"{live_server}/s/{kiosk.code}", timeout=10).status_code == 200
+        assert requests.get(f"{live_server}//k/{kiosk.code}", timeout=10).status_code == 200
+        assert requests.get(f"{live_server}/t/hemlig-lank", timeout=10).status_code == 404
+        assert raw(f"GET http://x/s/{kiosk.code}?q1=6 HTTP/1.1").startswith(b"HTTP/1.1")
+        assert b"Error" in raw("GET /t/hemlig-lank\xff HTTP/1.1 x")  # http.server's 400 page
+        assert requests.get(f"{live_server}/logga-in", timeout=10).status_code == 200
+        deadline = time.monotonic() + 5  # the server thread writes its line after answering
+        while "logga-in" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.02)
+    lines = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
+    assert any("GET /logga-in" in line for line in lines), lines
+    logged = "\n".join(lines)
+    assert kiosk.code not in logged
+    assert "hemlig-lank" not in logged
+    assert "q1=6" not in logged
+
+
 # --- the real limit under gunicorn: two workers behind a proxy --------------------------
 
 
