@@ -22,6 +22,17 @@ def write(tmp_path, name, text):
     return str(path)
 
 
+def workbook(header: list[str], *rows: list) -> Workbook:
+    """A workbook whose sheet holds the header and the rows, typed as Excel would keep
+    them (numbers, dates, truth values); the caller saves it, after any change of a cell."""
+    book = Workbook()
+    sheet = book.active
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    return book
+
+
 def test_import_then_export_then_import_reproduces_the_report(app, runner, tmp_path, database_url):
     path = write(tmp_path, "svar.csv", seedrows.csv_text())
     result = runner.invoke(args=["import", "answers", path])
@@ -268,10 +279,8 @@ def test_history_and_national_import_and_validation(app, runner, tmp_path):
 def test_xlsx_answers_with_numbers_and_dates(app, runner, tmp_path):
     from datetime import datetime
 
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.append(HEADER.strip().split(","))
-    sheet.append(
+    book = workbook(
+        HEADER.strip().split(","),
         [
             2024,
             "personal",
@@ -289,10 +298,10 @@ def test_xlsx_answers_with_numbers_and_dates(app, runner, tmp_path):
             None,
             6,
             5,
-        ]
+        ],
     )
     buffer = io.BytesIO()
-    workbook.save(buffer)
+    book.save(buffer)
     path = tmp_path / "p.xlsx"
     path.write_bytes(buffer.getvalue())
     result = runner.invoke(args=["import", "answers", str(path)])
@@ -621,12 +630,9 @@ def test_a_number_no_share_can_be_is_refused_not_a_traceback(app, runner, tmp_pa
     for absurd in (1e30, -1e30, float("inf"), float("nan"), 10**40, 1000.5):
         assert parse_share(absurd) is None, absurd
     assert (parse_share(99.5), parse_share(0.4), parse_share(100)) == (100, 0, 100)
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.append(HISTORY_HEADER.split(","))
-    sheet.append([2022, "personal", 1, "samtliga", 10, 1, 1, 1e30, 1, 50])
     path = tmp_path / "h.xlsx"
-    workbook.save(path)
+    row = [2022, "personal", 1, "samtliga", 10, 1, 1, 1e30, 1, 50]
+    workbook(HISTORY_HEADER.split(","), row).save(path)
     result = runner.invoke(args=["import", "history", str(path)])
     assert result.exit_code == 1
     assert "Rad 2, kolumn positive" in result.output
@@ -867,21 +873,22 @@ def test_an_answers_cell_excel_changed_is_named_as_it_looks_and_nothing_is_impor
     that is none) never reach the command line."""
     from datetime import date, datetime
 
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.append(HEADER.strip().split(","))
     day = datetime(2024, 4, 2)  # noqa: DTZ001 - Excel cells have no time zone
     good = [2024, "personal", "Insats A", None, day, 6, 5, 4, 3, 2, 1, 0]
-    sheet.append(good)
-    sheet.append([*good[:2], "#N/A", *good[3:]])
-    sheet.append([*good[:2], True, *good[3:]])
-    sheet.append([*good[:2], day.replace(year=1900, month=1, day=1), *good[3:]])
-    sheet.append([*good[:5], day.replace(year=1899, month=12, day=25), *good[6:]])
-    sheet.append([2024, "deltagare_avslut", "Insats A", date(2024, 1, 1), *good[4:]])
-    sheet.append(good)
+    book = workbook(
+        HEADER.strip().split(","),
+        good,
+        [*good[:2], "#N/A", *good[3:]],
+        [*good[:2], True, *good[3:]],
+        [*good[:2], day.replace(year=1900, month=1, day=1), *good[3:]],
+        [*good[:5], day.replace(year=1899, month=12, day=25), *good[6:]],
+        [2024, "deltagare_avslut", "Insats A", date(2024, 1, 1), *good[4:]],
+        good,
+    )
+    sheet = book.active
     sheet["E8"].value, sheet["E8"].number_format = 1e30, "yyyy-mm-dd"  # no date: openpyxl warns
     path = tmp_path / "excel.xlsx"
-    workbook.save(path)
+    book.save(path)
     result = runner.invoke(args=["import", "answers", str(path)])
     assert result.exit_code == 1
     output = result.output
@@ -906,16 +913,15 @@ def test_a_history_cell_excel_changed_is_named_as_it_looks(app, runner, tmp_path
     from indicators.report import HISTORY_COLUMNS
 
     good = [2022, "personal", 1, "samtliga", 80, 10, 20, 70, 40, 55]
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.append(HISTORY_COLUMNS)
-    sheet.append([True, *good[1:]])
-    sheet.append([datetime(2024, 1, 1), *good[1:]])  # noqa: DTZ001 - a cell has no zone
-    sheet.append([*good[:4], 1e308, *good[5:]])
-    sheet.append([*good[:2], False, *good[3:]])
-    sheet.append([*good[:5], datetime(2024, 3, 5, 8, 30), *good[6:]])  # noqa: DTZ001
     path = tmp_path / "historik.xlsx"
-    workbook.save(path)
+    workbook(
+        HISTORY_COLUMNS,
+        [True, *good[1:]],
+        [datetime(2024, 1, 1), *good[1:]],  # noqa: DTZ001 - a cell has no zone
+        [*good[:4], 1e308, *good[5:]],
+        [*good[:2], False, *good[3:]],
+        [*good[:5], datetime(2024, 3, 5, 8, 30), *good[6:]],  # noqa: DTZ001
+    ).save(path)
     result = runner.invoke(args=["import", "history", str(path)])
     assert result.exit_code == 1
     output = result.output
@@ -948,14 +954,13 @@ def test_a_formula_without_its_saved_value_is_refused_naming_its_cell(app, runne
     """A spreadsheet saves each formula's last value, and that value is read. A file a
     program wrote (here openpyxl) and nobody saved in a spreadsheet has the formula only:
     it was read as an empty cell, an answer silently gone. It is refused, its cell named."""
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.append(HEADER.strip().split(","))
     answers = [6, 5, 4, 3, 2, 1, 0, None, None, 6, 5]
-    sheet.append([2024, "personal", "Insats A", None, None, *answers])
-    sheet.append([2024, "personal", "Insats A", None, None, "=3+3", *answers[1:]])
     path = tmp_path / "program.xlsx"
-    workbook.save(path)
+    workbook(
+        HEADER.strip().split(","),
+        [2024, "personal", "Insats A", None, None, *answers],
+        [2024, "personal", "Insats A", None, None, "=3+3", *answers[1:]],
+    ).save(path)
     result = runner.invoke(args=["import", "answers", str(path)])
     assert result.exit_code == 1
     assert "Rad 3, cell F3: Cellen har en formel men inget sparat värde" in result.output
